@@ -1,0 +1,83 @@
+"""Settings: environment variables first, `.streamlit/secrets.toml` as fallback, offline defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    storage_url: str
+    s3_endpoint_url: str | None
+    queue_url: str
+    image_backend: str
+    openai_api_key: str | None
+    openai_model: str
+    openai_base_url: str | None
+    comfyui_url: str | None
+    comfyui_workflow: str | None
+    generation_concurrency: int
+    keep_versions: int
+    max_upload_mb: int
+    max_image_pixels: int
+    backend_timeout_seconds: float
+    asset_base_url: str
+    api_wait_seconds: float
+    api_cors_origins: list[str] = field(default_factory=list)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+
+def _read_secrets() -> dict[str, str]:
+    if not SECRETS_FILE.exists():
+        return {}
+    with SECRETS_FILE.open("rb") as f:
+        return {str(k).upper(): str(v) for k, v in tomllib.load(f).items() if not isinstance(v, dict)}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; call `get_settings.cache_clear()` after changing the environment."""
+    secrets = _read_secrets()
+
+    def value(name: str, default: str | None = None) -> str | None:
+        return os.environ.get(name) or secrets.get(name) or default
+
+    data_dir = Path(value("RESHOOT_DATA_DIR", str(PROJECT_ROOT / "data" / "runtime"))).resolve()
+    cors = value("RESHOOT_API_CORS_ORIGINS", "") or ""
+    return Settings(
+        data_dir=data_dir,
+        database_url=value("RESHOOT_DATABASE_URL", f"sqlite:///{data_dir / 'reshoot.db'}"),
+        storage_url=value("RESHOOT_STORAGE_URL", f"file://{data_dir / 'media'}"),
+        s3_endpoint_url=value("RESHOOT_S3_ENDPOINT_URL"),
+        queue_url=value("RESHOOT_QUEUE_URL", f"sqlite:///{data_dir / 'queue.db'}"),
+        image_backend=value("RESHOOT_IMAGE_BACKEND", "local").lower(),
+        openai_api_key=value("OPENAI_API_KEY"),
+        openai_model=value("RESHOOT_OPENAI_MODEL", "gpt-image-1"),
+        openai_base_url=value("RESHOOT_OPENAI_BASE_URL"),
+        comfyui_url=value("RESHOOT_COMFYUI_URL"),
+        comfyui_workflow=value("RESHOOT_COMFYUI_WORKFLOW"),
+        generation_concurrency=max(1, int(value("RESHOOT_GENERATION_CONCURRENCY", "4"))),
+        keep_versions=max(1, int(value("RESHOOT_KEEP_VERSIONS", "5"))),
+        max_upload_mb=int(value("RESHOOT_MAX_UPLOAD_MB", "25")),
+        max_image_pixels=int(value("RESHOOT_MAX_IMAGE_PIXELS", "50000000")),
+        backend_timeout_seconds=float(value("RESHOOT_BACKEND_TIMEOUT", "120")),
+        asset_base_url=value("RESHOOT_ASSET_BASE_URL", "/assets/"),
+        api_wait_seconds=float(value("RESHOOT_API_WAIT_SECONDS", "60")),
+        api_cors_origins=[o.strip() for o in cors.split(",") if o.strip()],
+    )

@@ -1,0 +1,208 @@
+"""SQLModel tables: work items and their Lifestyle Pack, storyboards, image versions, jobs and events."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_id(prefix: str) -> str:
+    """A short random id with the seeds' prefix, e.g. `ref_3f9a1c0b2d4e`."""
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+# --- Work items and the Lifestyle Pack -----------------------------------------------------------
+
+
+class WorkItem(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    title: str = Field(index=True)
+    status: str = Field(default="open", index=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LifestylePack(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    work_item_id: str = Field(foreign_key="workitem.id", unique=True, index=True, max_length=64)
+    version: str = Field(default="v2", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Shot(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("work_item_id", "shot_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pack_id: int = Field(foreign_key="lifestylepack.id", index=True)
+    work_item_id: str = Field(foreign_key="workitem.id", index=True, max_length=64)
+    shot_id: str = Field(max_length=64)  # "OL-1"
+    sku: str = Field(index=True, max_length=128)
+    prompt: str = ""
+    position: int = 0
+    locked: bool = False
+    focal_x: float = 0.5  # crop centre for export sizes, 0..1 of the master's width
+    focal_y: float = 0.5
+
+
+class ExportPlanRow(SQLModel, table=True):
+    """One hero target: a shot at one size, stored at `filename` (a storage key)."""
+
+    __table_args__ = (UniqueConstraint("shot_pk", "size_label"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    shot_pk: int = Field(foreign_key="shot.id", index=True)
+    work_item_id: str = Field(foreign_key="workitem.id", index=True, max_length=64)
+    size_label: str = Field(max_length=32)  # Desktop / Tablet / Mobile
+    width: int
+    height: int
+    filename: str = Field(unique=True, max_length=512)
+    current_version_id: int | None = Field(default=None, foreign_key="imageversion.id", index=True)
+    position: int = 0
+
+
+class Reference(SQLModel, table=True):
+    __table_args__ = (Index("ix_reference_target", "work_item_id", "shot_id"),)
+
+    id: str = Field(default_factory=lambda: new_id("ref"), primary_key=True, max_length=64)
+    work_item_id: str = Field(foreign_key="workitem.id", index=True, max_length=64)
+    shot_id: str = Field(max_length=64)
+    storage_key: str = Field(max_length=512)
+    thumb_key: str | None = Field(default=None, max_length=512)
+    filename: str = Field(max_length=255)  # as uploaded; shown, never used as a path
+    content_type: str = Field(max_length=64)
+    width: int
+    height: int
+    sha256: str = Field(index=True, max_length=64)
+    uploaded_by: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Storyboards -----------------------------------------------------------------------------------
+
+
+class Project(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    title: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CastMember(SQLModel, table=True):
+    id: str = Field(default_factory=lambda: new_id("cast"), primary_key=True, max_length=64)
+    project_id: str = Field(foreign_key="project.id", index=True, max_length=64)
+    name: str
+    reference_images: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # storage keys
+    style_lora: str | None = None
+    position: int = 0
+
+
+class Section(SQLModel, table=True):
+    id: str = Field(default_factory=lambda: new_id("sec"), primary_key=True, max_length=64)
+    project_id: str = Field(foreign_key="project.id", index=True, max_length=64)
+    title: str
+    position: int = 0
+
+
+class Sentence(SQLModel, table=True):
+    id: str = Field(default_factory=lambda: new_id("sent"), primary_key=True, max_length=64)
+    section_id: str = Field(foreign_key="section.id", index=True, max_length=64)
+    project_id: str = Field(foreign_key="project.id", index=True, max_length=64)
+    position: int = 0
+    text: str = ""
+    image_prompt: str | None = None
+    current_version_id: int | None = Field(default=None, foreign_key="imageversion.id", index=True)
+    seed: int | None = Field(default=None, sa_column=Column(BigInteger))
+    is_image_dirty: bool = True
+    is_video_dirty: bool = True
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Generated images, jobs, events ---------------------------------------------------------------
+
+
+class ImageVersion(SQLModel, table=True):
+    """One generated image for a target: an export plan row (`hero`) or a sentence (`sentence`)."""
+
+    __table_args__ = (
+        UniqueConstraint("target_kind", "target_id", "version"),
+        Index("ix_imageversion_target", "target_kind", "target_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_kind: str = Field(max_length=16)
+    target_id: str = Field(max_length=64)  # ExportPlanRow.id as text, or Sentence.id
+    version: int
+    storage_key: str = Field(max_length=512)
+    thumb_key: str | None = Field(default=None, max_length=512)
+    width: int
+    height: int
+    prompt: str = ""
+    seed: int | None = Field(default=None, sa_column=Column(BigInteger))
+    backend: str = Field(max_length=32)
+    model: str | None = Field(default=None, max_length=64)
+    references: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    job_id: str | None = Field(default=None, index=True, max_length=64)  # no FK: jobs point at sentences
+    created_at: datetime = Field(default_factory=utcnow)
+    favourite: bool = False
+    locked: bool = False
+    file_deleted: bool = False  # retention removed the file; the row stays as history
+    review_state: str = Field(default="pending", index=True, max_length=16)
+    reviewer: str | None = Field(default=None, max_length=128)
+    review_note: str | None = None
+    reviewed_at: datetime | None = None
+
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+class Job(SQLModel, table=True):
+    __table_args__ = (
+        # At most one queued/running job per target: a second request gets the first job back.
+        Index(
+            "uq_job_active_target",
+            "target_key",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("job"), primary_key=True, max_length=64)
+    kind: str = Field(index=True, max_length=32)  # lifestyle_heroes / sentence_image
+    target_key: str = Field(index=True, max_length=255)
+    work_item_id: str | None = Field(default=None, foreign_key="workitem.id", index=True, max_length=64)
+    sentence_id: str | None = Field(default=None, foreign_key="sentence.id", index=True, max_length=64)
+    project_id: str | None = Field(default=None, foreign_key="project.id", index=True, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="queued", index=True, max_length=16)
+    progress_done: int = 0
+    progress_total: int = 0
+    message: str = ""
+    error_code: str | None = Field(default=None, max_length=64)
+    error_detail: str | None = None
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    attempts: int = 0
+    worker_id: str | None = Field(default=None, max_length=128)
+    requested_by: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Event(SQLModel, table=True):
+    """Something the UI or the API's WebSocket picks up, e.g. `job_complete` for a sentence image."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str | None = Field(default=None, index=True, max_length=64)
+    work_item_id: str | None = Field(default=None, index=True, max_length=64)
+    type: str = Field(max_length=32)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
