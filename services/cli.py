@@ -1,0 +1,198 @@
+"""`python -m services …`: everything the dashboard can do, from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from services.errors import ReshootError
+
+
+def _print(data: Any, as_json: bool = True) -> None:
+    print(json.dumps(data, indent=2, default=str) if as_json else data)
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    from services.db import migrate
+
+    migrate()
+    _print({"ok": True})
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from services.demo import load_demo
+
+    _print(load_demo(generate_images=not args.no_images))
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from services.importer import import_file
+
+    _print(import_file(Path(args.file)))
+
+
+def cmd_work_items(args: argparse.Namespace) -> None:
+    from services.work_items import list_work_items
+
+    page = list_work_items(search=args.search, status=args.status, page=1, page_size=args.limit)
+    items = [{k: item[k] for k in ("id", "title", "status", "shotCount")} for item in page["items"]]
+    if args.json:
+        _print(items)
+    else:
+        for item in items:
+            print(f"{item['id']:>8}  {item['status']:<10} {item['shotCount']:>3} shots  {item['title']}")
+
+
+def cmd_sentences(args: argparse.Namespace) -> None:
+    from services.storyboard import list_sentences
+
+    sentences = list_sentences(args.project_id)
+    if args.json:
+        _print(sentences)
+    else:
+        for s in sentences:
+            flags = ("I" if s["isImageDirty"] else "-") + ("V" if s["isVideoDirty"] else "-")
+            print(f"{s['id']}  {flags}  {(s['imagePrompt'] or '(no prompt)')[:70]}")
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    from services.backends import get_backend
+
+    backend = get_backend(args.backend)
+    data = backend.generate(args.prompt, width=args.width, height=args.height, seed=args.seed, references=[])
+    Path(args.output).write_bytes(data)
+    _print({"ok": True, "output": args.output, "bytes": len(data), "backend": backend.name})
+
+
+def cmd_generate_heroes(args: argparse.Namespace) -> None:
+    from services.jobs import wait_for_job
+    from services.lifestyle import generate_lifestyle_heroes
+
+    started = generate_lifestyle_heroes(
+        args.work_item_id, shot_ids=args.shot or None, dry_run=args.dry_run, overwrite=args.overwrite
+    )
+    if args.dry_run or not args.wait:
+        _print(started)
+        return
+    job = wait_for_job(started["jobId"])
+    if job["status"] != "succeeded":
+        raise ReshootError(job.get("errorCode") or "INTERNAL_ERROR", 500, job.get("errorDetail"))
+    _print(job["result"])
+
+
+def cmd_regenerate_image(args: argparse.Namespace) -> None:
+    from services.jobs import wait_for_job
+    from services.storyboard import regenerate_sentence_image
+
+    started = regenerate_sentence_image(args.sentence_id, seed=args.seed)
+    if not args.wait:
+        _print(started)
+        return
+    job = wait_for_job(started["jobId"])
+    _print(job)
+    if job["status"] != "succeeded":
+        raise SystemExit(1)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from services.jobs import run_worker
+
+    run_worker()
+
+
+def cmd_jobs(args: argparse.Namespace) -> None:
+    from services.jobs import list_jobs
+
+    jobs = list_jobs(limit=args.limit)
+    if args.json:
+        _print(jobs)
+    else:
+        for job in jobs:
+            print(f"{job['id']}  {job['kind']:<17} {job['status']:<9} {job['progressDone']}/{job['progressTotal']}  {job['message']}")
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    uvicorn.run("services.api:app", host=args.host, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m services", description="Reshoot from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", help="create or upgrade the database schema").set_defaults(func=cmd_init)
+
+    p = sub.add_parser("demo", help="load the demo set (idempotent) and render its images offline")
+    p.add_argument("--no-images", action="store_true", help="load the data only")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("import", help="import a work-item/storyboard JSON or an export-plan CSV")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("work-items", help="list work items")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--search")
+    p.add_argument("--status")
+    p.add_argument("--limit", type=int, default=1000)
+    p.set_defaults(func=cmd_work_items)
+
+    p = sub.add_parser("sentences", help="list a storyboard project's sentences")
+    p.add_argument("project_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sentences)
+
+    p = sub.add_parser("render", help="render one image with a backend, to a file")
+    p.add_argument("--backend", default=None, help="local, openai or comfyui (default: RESHOOT_IMAGE_BACKEND)")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--width", type=int, default=1024)
+    p.add_argument("--height", type=int, default=1024)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("generate-heroes", help="generate a work item's lifestyle hero images")
+    p.add_argument("work_item_id")
+    p.add_argument("--shot", action="append", help="a shot id; repeat for several (default: all)")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--wait", action="store_true", help="wait for the job and print its result")
+    p.add_argument("--json", action="store_true", help="print JSON (the default; kept for scripts)")
+    p.set_defaults(func=cmd_generate_heroes)
+
+    p = sub.add_parser("regenerate-image", help="regenerate a storyboard sentence's image")
+    p.add_argument("sentence_id")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--wait", action="store_true")
+    p.set_defaults(func=cmd_regenerate_image)
+
+    sub.add_parser("worker", help="run job consumers (for RESHOOT_QUEUE_URL=redis://…)").set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("jobs", help="list recent jobs")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("api", help="serve the JSON API (FastAPI + uvicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_api)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from services.db import migrate
+
+        if args.command not in ("render",):
+            migrate()
+        args.func(args)
+    except ReshootError as e:
+        _print(e.to_json())
+        return 1
+    return 0
