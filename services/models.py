@@ -206,3 +206,17 @@ class Event(SQLModel, table=True):
     type: str = Field(max_length=32)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class WorkerProcess(SQLModel, table=True):
+    """A running job consumer (embedded or `python -m services worker`); its heartbeat says it is alive."""
+
+    id: str = Field(primary_key=True, max_length=128)  # host:pid:token
+    queue: str = Field(index=True, max_length=255)  # the queue URL without credentials
+    host: str = Field(max_length=128)
+    pid: int
+    concurrency: int = 1
+    embedded: bool = False
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow, index=True)
+    stopped_at: datetime | None = None
