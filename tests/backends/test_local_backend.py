@@ -52,7 +52,7 @@ def test_references_are_composited_into_the_image():
     with_ref = _render(references=[_png((255, 0, 0))])
     assert with_ref != plain
     image = Image.open(io.BytesIO(with_ref)).convert("RGB")
-    red = sum(1 for r, g, b in image.getdata() if r > 240 and g < 20 and b < 20)
+    red = sum(1 for r, g, b in image.get_flattened_data() if r > 240 and g < 20 and b < 20)
     assert red > 0.05 * 640 * 360
     assert _render(references=[_png((255, 0, 0))]) == with_ref
 
@@ -69,7 +69,7 @@ def test_label_is_drawn_in_the_caption_band():
     assert local.LABEL == "Offline renderer — not AI"
     image = Image.open(io.BytesIO(_render())).convert("RGB")
     band = image.crop((0, int(360 * 0.7), 640, 360))
-    yellow = sum(1 for r, g, b in band.getdata() if r > 230 and 190 < g < 235 and b < 130)
+    yellow = sum(1 for r, g, b in band.get_flattened_data() if r > 230 and 190 < g < 235 and b < 130)
     assert yellow > 50
 
 

@@ -1,0 +1,199 @@
+"""Image bytes in and out: upload validation and normalisation, thumbnails, export sizes cut from a master.
+
+Uploads are judged by their content (Pillow must decode them), never by filename or declared type.
+Normalised output format: anything with real transparency, and lossless sources (PNG, GIF), become PNG;
+opaque lossy sources (JPEG, WebP) become JPEG at quality 90. Orientation is applied, colour is converted to
+sRGB 8-bit RGB/RGBA, and all metadata (EXIF, XMP, ICC, comments) is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from services.config import get_settings
+from services.errors import ReshootError
+
+ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WEBP", "GIF": "GIF"}
+LOSSY_FORMATS = {"JPEG", "WEBP"}
+FORMAT_BY_EXT = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
+EXT_BY_FORMAT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+THUMBNAIL_SIDE = 512
+THUMBNAIL_TARGET_BYTES = 40_000
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+@dataclass(frozen=True)
+class ValidatedImage:
+    data: bytes
+    ext: str
+    content_type: str
+    width: int
+    height: int
+    sha256: str
+
+
+def _invalid(filename: str, reason: str, message: str) -> ReshootError:
+    return ReshootError("INVALID_IMAGE", 400, {"filename": filename, "reason": reason}, message)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _open_checked(data: bytes, *, filename: str) -> Image.Image:
+    """Decode `data` fully (first frame), or raise INVALID_IMAGE saying what is wrong with it."""
+    settings = get_settings()
+    if not data:
+        raise _invalid(filename, "empty", f"{filename} is empty (0 bytes).")
+    if len(data) > settings.max_upload_bytes:
+        raise _invalid(
+            filename,
+            "too_large",
+            f"{filename} is {_megabytes(len(data))}; the limit is {settings.max_upload_mb} MB.",
+        )
+    too_many_pixels = f"{filename} has too many pixels; the limit is {settings.max_image_pixels / 1e6:.0f} megapixels."
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise _invalid(filename, "too_many_pixels", too_many_pixels) from None
+    except UnidentifiedImageError:
+        raise _invalid(filename, "not_an_image", f"{filename} is not an image (PNG, JPEG, WebP or GIF).") from None
+    except Exception:
+        raise _invalid(filename, "corrupt", f"{filename} is truncated or corrupt and cannot be read.") from None
+    if image.format not in ACCEPTED_FORMATS:
+        raise _invalid(
+            filename,
+            "unsupported_format",
+            f"{filename} is a {image.format} image; upload PNG, JPEG, WebP or GIF.",
+        )
+    if image.width * image.height > settings.max_image_pixels:
+        raise _invalid(filename, "too_many_pixels", too_many_pixels)
+    try:
+        image.seek(0)
+        image.load()
+    except Exception:
+        raise _invalid(filename, "corrupt", f"{filename} is truncated or corrupt and cannot be read.") from None
+    return image
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB or RGBA in sRGB, whatever the mode (CMYK, P, LA, 16-bit, …) and embedded profile."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        image = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode in ("P", "L", "RGB") and "transparency" in image.info
+    )
+    mode = "RGBA" if has_alpha else "RGB"
+    icc = image.info.get("icc_profile")
+    if icc and image.mode in ("RGB", "RGBA", "CMYK", "L"):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            image = ImageCms.profileToProfile(image, source, _SRGB, outputMode=mode if image.mode != "L" else "L")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: fall back to the plain conversion below
+    image = image.convert(mode)
+    if mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
+        image = image.convert("RGB")
+    return image
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        if image.mode != "RGB":
+            image = _flatten(image)
+        image.save(out, format="JPEG", quality=90, optimize=True)
+    elif fmt == "WEBP":
+        image.save(out, format="WEBP", quality=90, method=4)
+    else:
+        image.save(out, format="PNG", compress_level=6)
+    return out.getvalue()
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB on a white background (JPEG has no alpha)."""
+    rgba = image.convert("RGBA")
+    background = Image.new("RGB", rgba.size, (255, 255, 255))
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
+
+
+def validate_upload(data: bytes, *, filename: str) -> ValidatedImage:
+    """Check an uploaded file by its content and return it normalised; raise INVALID_IMAGE with the reason."""
+    filename = PurePosixPath(str(filename).replace("\\", "/")).name or "upload"
+    image = _open_checked(data, filename=filename)
+    source_format = ACCEPTED_FORMATS[image.format]
+    image = _to_srgb(ImageOps.exif_transpose(image))
+    fmt = "JPEG" if image.mode == "RGB" and source_format in LOSSY_FORMATS else "PNG"
+    out = _encode(image, fmt)
+    return ValidatedImage(
+        data=out,
+        ext=EXT_BY_FORMAT[fmt],
+        content_type=CONTENT_TYPES[fmt],
+        width=image.width,
+        height=image.height,
+        sha256=hashlib.sha256(out).hexdigest(),
+    )
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the header, without decoding the pixels."""
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def make_thumbnail(data: bytes) -> bytes:
+    """A WebP thumbnail, longest side 512 px, usually under 40 KB."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (THUMBNAIL_SIDE * 2, THUMBNAIL_SIDE * 2))  # JPEG: decode at a reduced scale
+        thumb = _to_srgb(ImageOps.exif_transpose(image))
+    thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    for quality in (80, 65, 50):
+        out = io.BytesIO()
+        thumb.save(out, format="WEBP", quality=quality, method=4)
+        if out.tell() <= THUMBNAIL_TARGET_BYTES:
+            break
+    return out.getvalue()
+
+
+def format_for(name: str) -> str:
+    """Pillow format for a filename, an extension or a format name: "desktop.jpg", ".webp", "png"."""
+    ext = name.rsplit(".", 1)[-1].lower()
+    if ext not in FORMAT_BY_EXT:
+        raise ReshootError("INVALID_REQUEST", 400, {"format": name}, f"No image format for {name!r} (png, jpg, webp)")
+    return FORMAT_BY_EXT[ext]
+
+
+def crop_box(size: tuple[int, int], aspect: float, focal: tuple[float, float]) -> tuple[float, float, float, float]:
+    """The largest box of `aspect` (w/h) inside `size`, as near centred on the focal point as fits."""
+    width, height = size
+    crop_w, crop_h = (height * aspect, height) if width / height > aspect else (width, width / aspect)
+    fx, fy = (min(1.0, max(0.0, f)) for f in focal)
+    left = min(max(fx * width - crop_w / 2, 0.0), width - crop_w)
+    top = min(max(fy * height - crop_h / 2, 0.0), height - crop_h)
+    return (left, top, left + crop_w, top + crop_h)
+
+
+def export_sizes(
+    master: bytes, targets: list[tuple[int, int, str]], *, focal: tuple[float, float] = (0.5, 0.5)
+) -> list[bytes]:
+    """Each target (width, height, format-or-filename) cut from `master` around `focal`, at exactly that size."""
+    with Image.open(io.BytesIO(master)) as image:
+        source = _to_srgb(ImageOps.exif_transpose(image))
+    outputs = []
+    for width, height, name in targets:
+        if width <= 0 or height <= 0:
+            raise ReshootError("INVALID_REQUEST", 400, {"width": width, "height": height}, "Export size must be positive")
+        box = crop_box(source.size, width / height, focal)
+        resized = source.resize((width, height), Image.Resampling.LANCZOS, box=box)
+        outputs.append(_encode(resized, format_for(name)))
+    return outputs
