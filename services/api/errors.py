@@ -1,0 +1,71 @@
+"""Every error the API answers is JSON with a top-level "error" (the seeds' shape), never FastAPI's {"detail": …}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from services.errors import ReshootError, invalid_request
+
+log = logging.getLogger("reshoot.api")
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def validation_details(errors: list[Any]) -> list[dict[str, str]]:
+    """Pydantic/FastAPI errors as plain JSON: [{"field": "shotIds", "message": "…"}]."""
+    details = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        details.append({"field": ".".join(loc) or "body", "message": str(error.get("msg", "invalid"))})
+    return details
+
+
+def invalid_from(exc: ValidationError) -> ReshootError:
+    return invalid_request(validation_details(exc.errors(include_url=False, include_context=False)))
+
+
+def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _reshoot_error(request: Request, exc: ReshootError) -> JSONResponse:
+    if exc.status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc.code)
+    return error_response(exc.status, exc.to_json())
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return error_response(400, invalid_request(validation_details(list(exc.errors()))).to_json())
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR" if exc.status_code < 500 else "INTERNAL_ERROR")
+    return error_response(exc.status_code, {"error": code}, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("%s %s raised", request.method, request.url.path)
+    return error_response(500, {"error": "INTERNAL_ERROR"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ReshootError, _reshoot_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

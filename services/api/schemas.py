@@ -1,0 +1,172 @@
+"""Request and response shapes, as the seeds write them (camelCase where the seeds use it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ShotId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Timestamp = datetime | str | None
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+class GenerateHeroesRequest(_Request):
+    shotIds: list[ShotId] | None = Field(default=None, min_length=1, max_length=500)
+    dryRun: bool = False
+    overwrite: bool = False
+
+
+class UpdateSentenceRequest(_Request):
+    imagePrompt: str = Field(max_length=10_000)
+    isImageDirty: bool | None = None  # accepted for the seed's client; editing the prompt always sets both
+    isVideoDirty: bool | None = None
+
+
+class RegenerateImageRequest(_Request):
+    seed: Seed | None = None
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    error: str
+    details: Any = None
+
+
+class HeroTarget(_Response):
+    shot_id: str
+    filename: str
+    width: int
+    height: int
+
+
+class SkippedTarget(_Response):
+    shot_id: str
+    filename: str
+    reason: str
+
+
+class FailedShot(_Response):
+    shot_id: str
+    error: str
+    message: str | None = None
+
+
+class LifestyleResult(_Response):
+    ok: bool
+    workItemId: str
+    dryRun: bool
+    overwrite: bool
+    generated: list[HeroTarget]
+    skippedExisting: list[SkippedTarget]
+    missingShots: list[str]
+    failed: list[FailedShot] = []
+
+
+class JobStarted(_Response):
+    jobId: str
+    message: str
+
+
+class ReferenceOut(_Response):
+    id: str
+    url: str
+    filename: str
+    thumbUrl: str | None = None
+
+
+class ReferencesAdded(_Response):
+    ok: bool
+    shotId: str
+    references: list[ReferenceOut]
+
+
+class ReferenceList(_Response):
+    ok: bool
+    workItemId: str
+    shotId: str | None
+    references: list[ReferenceOut]
+
+
+class Deleted(_Response):
+    ok: bool
+    id: str
+
+
+class WorkItemSummary(_Response):
+    id: str
+    title: str
+    status: str
+    shotCount: int
+
+
+class WorkItemPage(_Response):
+    ok: bool
+    items: list[WorkItemSummary]
+    total: int
+    page: int
+    pageSize: int
+
+
+class ExportRow(_Response):
+    shot_id: str
+    sku: str
+    size_label: str
+    width: int
+    height: int
+    filename: str
+    url: str | None = None
+    thumbUrl: str | None = None
+
+
+class ShotOut(_Response):
+    shot_id: str
+    sku: str
+    rows: list[ExportRow]
+
+
+class WorkItemDetail(_Response):
+    ok: bool
+    id: str
+    title: str
+    status: str
+    hasPack: bool
+    shots: list[ShotOut]
+    exportPlan: list[ExportRow]
+
+
+class SentenceOut(_Response):
+    id: str
+    projectId: str
+    imagePrompt: str | None
+    imageFile: str | None
+    isImageDirty: bool
+    isVideoDirty: bool
+    seed: int | None = None
+    updatedAt: Timestamp = None
+
+
+class JobOut(_Response):
+    id: str
+    kind: str
+    status: str
+    progressDone: int
+    progressTotal: int
+    message: str | None = None
+    errorCode: str | None = None
+    errorDetail: str | None = None
+    result: dict[str, Any] | None = None

@@ -1,0 +1,132 @@
+"""Error bodies in the seeds' shape, the assets route (local and S3) and CORS."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fastapi import Query
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from services.api import create_app
+from services.api.assets import IMMUTABLE, REVALIDATE, cache_control_for
+from services.config import get_settings
+from services.storage import get_storage
+
+
+def png_bytes(color: str = "red") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_unknown_route_and_method_answer_error_json(client):
+    r = client.get("/api/nothing-here")
+    assert r.status_code == 404 and r.json() == {"error": "NOT_FOUND"}
+    r = client.delete("/openapi.json")
+    assert r.status_code == 405 and r.json() == {"error": "METHOD_NOT_ALLOWED"}
+
+
+def test_unexpected_exception_is_internal_error_without_trace(app):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret stack detail")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+    assert r.status_code == 500
+    assert r.json() == {"error": "INTERNAL_ERROR"}
+    assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_parameter_validation_is_invalid_request_with_details(app):
+    @app.get("/numbers")
+    def numbers(n: int = Query(ge=1)):
+        return {"n": n}
+
+    with TestClient(app) as c:
+        r = c.get("/numbers", params={"n": "zero"})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error"] == "INVALID_REQUEST"
+    assert body["details"][0]["field"] == "n" and body["details"][0]["message"]
+    assert "detail" not in body
+
+
+def test_local_asset_served_with_content_type_and_cache_headers(client):
+    data = png_bytes()
+    get_storage().put("fcc/lifestyle/7/OL-1/desktop.png", data)
+    r = client.get("/assets/fcc/lifestyle/7/OL-1/desktop.png")
+    assert r.status_code == 200 and r.content == data
+    assert r.headers["content-type"] == "image/png"
+    assert r.headers["cache-control"] == REVALIDATE
+    again = client.get("/assets/fcc/lifestyle/7/OL-1/desktop.png", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+
+
+def test_reference_and_thumbnail_keys_are_cached_for_long(client):
+    get_storage().put("fcc/lifestyle_refs/7/OL-2/ref_0a1b2c3d4e5f.webp", b"RIFF....WEBP")
+    r = client.get("/assets/fcc/lifestyle_refs/7/OL-2/ref_0a1b2c3d4e5f.webp")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/webp"
+    assert r.headers["cache-control"] == IMMUTABLE
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("fcc/lifestyle/7/OL-1/desktop.png", REVALIDATE),
+        ("fcc/lifestyle_refs/7/OL-2/ref_0a1b2c3d4e5f.png", IMMUTABLE),
+        ("fcc/lifestyle_refs/7/OL-2/ref_0a1b2c3d4e5f.thumb.webp", IMMUTABLE),
+    ],
+)
+def test_cache_control_by_key(key, expected):
+    assert cache_control_for(key) == expected
+
+
+@pytest.mark.parametrize("key", ["%2e%2e/secret.png", "a/%00/b.png", "a//b.png", "%2Fetc/passwd", "a%5Cb.png"])
+def test_unsafe_asset_keys_are_invalid_key(client, key):
+    r = client.get(f"/assets/{key}")
+    assert r.status_code == 400 and r.json()["error"] == "INVALID_KEY"
+
+
+def test_missing_asset_is_404_json(client):
+    r = client.get("/assets/fcc/lifestyle/7/OL-9/desktop.png")
+    assert r.status_code == 404 and r.json()["error"] == "NOT_FOUND"
+
+
+def test_s3_asset_redirects_to_presigned_url(monkeypatch, db):
+    monkeypatch.setenv("RESHOOT_STORAGE_URL", "s3://bucket/media")
+    monkeypatch.setenv("RESHOOT_S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as c:
+        r = c.get("/assets/fcc/lifestyle/7/OL-1/desktop.png", follow_redirects=False)
+    assert r.status_code == 307
+    location = r.headers["location"]
+    assert location.startswith("http://127.0.0.1:9/bucket/media/fcc/lifestyle/7/OL-1/desktop.png?")
+    assert "Signature" in location
+
+
+def test_cors_is_off_by_default(client):
+    r = client.get("/openapi.json", headers={"Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_cors_origins_from_settings(monkeypatch, db):
+    monkeypatch.setenv("RESHOOT_API_CORS_ORIGINS", "https://app.example, https://other.example")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as c:
+        allowed = c.get("/openapi.json", headers={"Origin": "https://app.example"})
+        other = c.get("/openapi.json", headers={"Origin": "https://evil.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_openapi_and_docs_are_served(client):
+    spec = client.get("/openapi.json").json()
+    assert "/assets/{key}" in spec["paths"]
+    assert client.get("/docs").status_code == 200
