@@ -79,6 +79,9 @@ def test_reference_and_thumbnail_keys_are_cached_for_long(client):
         ("fcc/lifestyle/7/OL-1/desktop.png", REVALIDATE),
         ("fcc/lifestyle_refs/7/OL-2/ref_0a1b2c3d4e5f.png", IMMUTABLE),
         ("fcc/lifestyle_refs/7/OL-2/ref_0a1b2c3d4e5f.thumb.webp", IMMUTABLE),
+        ("fcc/lifestyle/7/OL-1/desktop.v3-1a2b3c.png", IMMUTABLE),
+        ("fcc/lifestyle/7/OL-1/desktop.v3-1a2b3c.thumb.webp", IMMUTABLE),
+        ("fcc/lifestyle/7/OL-1/desktop.v3.png", REVALIDATE),
     ],
 )
 def test_cache_control_by_key(key, expected):
