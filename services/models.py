@@ -11,7 +11,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Aware UTC: SQLModel's UTCDateTime columns refuse naive datetimes (and return aware ones)."""
+    return datetime.now(timezone.utc)
 
 
 def new_id(prefix: str) -> str:
