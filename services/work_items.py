@@ -1,0 +1,212 @@
+"""Work item list and detail, in SQL: counts in grouped subqueries, LIMIT/OFFSET pages, constant query counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import String, case, cast, func
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from services.db import session_scope
+from services.errors import ReshootError, invalid_request
+from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem
+from services.storage import Storage, get_storage
+
+MAX_PAGE_SIZE = 1000
+REFERENCES_SHOWN = 3
+HERO = "hero"  # ImageVersion.target_kind of an export plan row
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(search: str | None, status: str | None, has_pack: bool | None) -> list[Any]:
+    conditions: list[Any] = []
+    if search and search.strip():
+        pattern = _like(search.strip())
+        sku_match = select(Shot.id).where(Shot.work_item_id == WorkItem.id, Shot.sku.ilike(pattern, escape="\\"))
+        conditions.append(
+            WorkItem.id.ilike(pattern, escape="\\") | WorkItem.title.ilike(pattern, escape="\\") | sku_match.exists()
+        )
+    if status:
+        conditions.append(WorkItem.status == status)
+    if has_pack is not None:
+        pack = select(LifestylePack.id).where(LifestylePack.work_item_id == WorkItem.id).exists()
+        conditions.append(pack if has_pack else ~pack)
+    return conditions
+
+
+def list_work_items(
+    *,
+    search: str | None = None,
+    status: str | None = None,
+    has_pack: bool | None = None,
+    page: int = 1,
+    page_size: int = 25,
+) -> dict[str, Any]:
+    """One page of work items with their counts; two queries whatever the page size or table size."""
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise invalid_request({"page": page, "pageSize": page_size, "maxPageSize": MAX_PAGE_SIZE})
+    conditions = _filters(search, status, has_pack)
+    order = (func.length(WorkItem.id), WorkItem.id)  # numeric ids ("7" before "12") in natural order
+    page_ids = (
+        select(WorkItem.id).where(*conditions).order_by(*order).limit(page_size).offset((page - 1) * page_size)
+    ).subquery("page")
+    in_page = select(page_ids.c.id)
+    shots = (
+        select(Shot.work_item_id, func.count().label("n"))
+        .where(Shot.work_item_id.in_(in_page))
+        .group_by(Shot.work_item_id)
+        .subquery("shots")
+    )
+    state = ImageVersion.review_state
+    images = (
+        select(
+            ExportPlanRow.work_item_id,
+            func.count(ExportPlanRow.current_version_id).label("images"),
+            func.sum(case((state == "pending", 1), else_=0)).label("pending"),
+            func.sum(case((state == "approved", 1), else_=0)).label("approved"),
+        )
+        .outerjoin(ImageVersion, ImageVersion.id == ExportPlanRow.current_version_id)
+        .where(ExportPlanRow.work_item_id.in_(in_page))
+        .group_by(ExportPlanRow.work_item_id)
+        .subquery("images")
+    )
+    query = (
+        select(
+            WorkItem.id,
+            WorkItem.title,
+            WorkItem.status,
+            WorkItem.updated_at,
+            LifestylePack.id.is_not(None),
+            func.coalesce(shots.c.n, 0),
+            func.coalesce(images.c.images, 0),
+            func.coalesce(images.c.pending, 0),
+            func.coalesce(images.c.approved, 0),
+        )
+        .join(page_ids, page_ids.c.id == WorkItem.id)
+        .outerjoin(LifestylePack, LifestylePack.work_item_id == WorkItem.id)
+        .outerjoin(shots, shots.c.work_item_id == WorkItem.id)
+        .outerjoin(images, images.c.work_item_id == WorkItem.id)
+        .order_by(*order)
+    )
+    with session_scope() as session:
+        total = session.exec(select(func.count()).select_from(WorkItem).where(*conditions)).one()
+        rows = session.exec(query).all()
+    items = [
+        {
+            "id": wid,
+            "title": title,
+            "status": wstatus,
+            "shotCount": int(shot_count),
+            "imageCount": int(image_count),
+            "pendingReviews": int(pending),
+            "approvedCount": int(approved),
+            "hasPack": bool(has),
+            "updatedAt": updated.isoformat() if updated else None,
+        }
+        for wid, title, wstatus, updated, has, shot_count, image_count, pending, approved in rows
+    ]
+    return {"items": items, "total": int(total), "page": page, "pageSize": page_size}
+
+
+def list_statuses() -> list[str]:
+    """Every status some work item has, sorted."""
+    with session_scope() as session:
+        return list(session.exec(select(WorkItem.status).distinct().order_by(WorkItem.status)).all())
+
+
+def _url(storage: Storage, key: str | None) -> str | None:
+    return storage.url(key) if key else None
+
+
+def _shots_with_rows(session: Session, work_item_id: str, storage: Storage) -> list[dict[str, Any]]:
+    """Shots, their export rows and current versions (with the previous version's id) in one query."""
+    previous = aliased(ImageVersion)
+    previous_id = (
+        select(previous.id)
+        .where(
+            previous.target_kind == HERO,
+            previous.target_id == cast(ExportPlanRow.id, String),
+            previous.version < ImageVersion.version,
+            previous.file_deleted.is_(False),
+        )
+        .order_by(previous.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = (
+        select(Shot, ExportPlanRow, ImageVersion, previous_id)
+        .outerjoin(ExportPlanRow, ExportPlanRow.shot_pk == Shot.id)
+        .outerjoin(ImageVersion, ImageVersion.id == ExportPlanRow.current_version_id)
+        .where(Shot.work_item_id == work_item_id)
+        .order_by(Shot.position, Shot.id, ExportPlanRow.position, ExportPlanRow.id)
+    )
+    shots: dict[int, dict[str, Any]] = {}
+    for shot, row, version, prev_id in session.exec(query).all():
+        entry = shots.setdefault(
+            shot.id,
+            {"shot_id": shot.shot_id, "sku": shot.sku, "prompt": shot.prompt, "locked": shot.locked, "rows": []},
+        )
+        if row is None:
+            continue
+        entry["rows"].append(
+            {
+                "id": row.id,
+                "shot_id": shot.shot_id,
+                "sku": shot.sku,
+                "size_label": row.size_label,
+                "width": row.width,
+                "height": row.height,
+                "filename": row.filename,
+                "url": _url(storage, version.storage_key) if version else None,
+                "thumbUrl": _url(storage, version.thumb_key) if version else None,
+                "versionId": version.id if version else None,
+                "version": version.version if version else None,
+                "previousVersionId": prev_id,
+                "reviewState": version.review_state if version else None,
+            }
+        )
+    return list(shots.values())
+
+
+def _first_references(session: Session, work_item_id: str, storage: Storage) -> dict[str, tuple[int, list[dict]]]:
+    """Per shot id: how many references it has and its first three, in one query."""
+    ranked = select(
+        Reference.id,
+        Reference.shot_id,
+        Reference.storage_key,
+        Reference.thumb_key,
+        Reference.filename,
+        func.row_number().over(partition_by=Reference.shot_id, order_by=(Reference.created_at, Reference.id)).label("rn"),
+        func.count().over(partition_by=Reference.shot_id).label("total"),
+    ).where(Reference.work_item_id == work_item_id).subquery()
+    query = select(*ranked.c).where(ranked.c.rn <= REFERENCES_SHOWN).order_by(ranked.c.shot_id, ranked.c.rn)
+    found: dict[str, tuple[int, list[dict]]] = {}
+    for ref_id, shot_id, key, thumb, filename, _rn, total in session.exec(query).all():
+        refs = found.setdefault(shot_id, (int(total), []))[1]
+        refs.append({"id": ref_id, "url": storage.url(key), "thumbUrl": _url(storage, thumb), "filename": filename})
+    return found
+
+
+def get_work_item(work_item_id: str) -> dict[str, Any]:
+    """A work item with its shots, hero targets, current images and first references; at most three queries."""
+    storage = get_storage()
+    with session_scope() as session:
+        found = session.exec(
+            select(WorkItem, LifestylePack.id)
+            .outerjoin(LifestylePack, LifestylePack.work_item_id == WorkItem.id)
+            .where(WorkItem.id == work_item_id)
+        ).first()
+        if found is None:
+            raise ReshootError("WORK_ITEM_NOT_FOUND", 404, {"workItemId": work_item_id}, f"No work item {work_item_id}")
+        item, pack_id = found
+        shots = _shots_with_rows(session, work_item_id, storage) if pack_id else []
+        references = _first_references(session, work_item_id, storage) if pack_id else {}
+    for shot in shots:
+        count, first = references.get(shot["shot_id"], (0, []))
+        shot["referenceCount"], shot["references"] = count, first
+    return {"id": item.id, "title": item.title, "status": item.status, "hasPack": pack_id is not None, "shots": shots}

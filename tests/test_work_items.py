@@ -1,0 +1,227 @@
+"""Work item list and detail: SQL filters, counts, pagination, and a query count that does not grow with shots."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from services.db import get_engine, session_scope
+from services.errors import ReshootError
+from services.importer import import_data
+from services.models import ExportPlanRow, ImageVersion, Reference, utcnow
+from services.work_items import get_work_item, list_statuses, list_work_items
+
+SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
+
+
+def _item(item_id: str, title: str, status: str = "open", shots: int = 0, sku_prefix: str = "SKU") -> dict:
+    item = {"id": item_id, "title": title, "status": status}
+    if shots:
+        item["lifestylePack"] = {"exportPlan": [
+            {"shot_id": f"S-{n}", "sku": f"{sku_prefix}-{item_id}-{n}", "size_label": label, "width": w, "height": h,
+             "filename": f"fcc/lifestyle/{item_id}/S-{n}/{label.lower()}.png", "prompt": f"scene {n}"}
+            for n in range(1, shots + 1)
+            for label, w, h in SIZES
+        ]}
+    return item
+
+
+def _add_version(row_id: int, version: int, state: str = "pending", *, current: bool = True, deleted: bool = False) -> int:
+    """An image version of an export row (as generation would record it); returns its id."""
+    with session_scope() as s:
+        image = ImageVersion(
+            target_kind="hero", target_id=str(row_id), version=version, width=10, height=10, backend="local",
+            storage_key=f"fcc/lifestyle/v/{row_id}-{version}.png", thumb_key=f"fcc/thumbs/{row_id}-{version}.webp",
+            review_state=state, file_deleted=deleted,
+        )
+        s.add(image)
+        s.flush()
+        if current:
+            s.get(ExportPlanRow, row_id).current_version_id = image.id
+        return image.id
+
+
+def _row_ids(work_item_id: str) -> list[int]:
+    return [row["id"] for shot in get_work_item(work_item_id)["shots"] for row in shot["rows"]]
+
+
+def _add_references(work_item_id: str, shot_id: str, count: int) -> list[str]:
+    start = utcnow()
+    refs = [
+        Reference(work_item_id=work_item_id, shot_id=shot_id, storage_key=f"fcc/lifestyle_refs/{work_item_id}/{shot_id}/r{n}.png",
+                  thumb_key=None, filename=f"r{n}.png", content_type="image/png", width=1, height=1, sha256=f"{n}",
+                  created_at=start + timedelta(seconds=n))
+        for n in range(count)
+    ]
+    with session_scope() as s:
+        s.add_all(refs)
+    return [r.id for r in refs]
+
+
+@contextmanager
+def count_queries():
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def catalogue(db):
+    import_data({"workItems": [
+        _item("7", "Summer patio", "in_review", shots=4, sku_prefix="PAT"),
+        _item("12", "Kitchen refresh", "open", shots=2, sku_prefix="KIT"),
+        _item("15", "Autumn linen", "open"),
+        _item("100", "100% wool throws", "done", shots=1, sku_prefix="WOOL"),
+    ]})
+
+
+def _ids(page: dict) -> list[str]:
+    return [item["id"] for item in page["items"]]
+
+
+def test_list_counts_and_order(catalogue):
+    rows = _row_ids("7")
+    _add_version(rows[0], 1, "approved")
+    _add_version(rows[1], 1, "rejected", current=False)
+    _add_version(rows[1], 2, "pending")
+    _add_version(rows[2], 1, "pending")
+    _add_version(rows[3], 1, "pending", current=False)  # not current: not counted
+    page = list_work_items()
+    assert _ids(page) == ["7", "12", "15", "100"]
+    assert (page["total"], page["page"], page["pageSize"]) == (4, 1, 25)
+    seven = page["items"][0]
+    assert {k: seven[k] for k in ("title", "status", "shotCount", "imageCount", "pendingReviews", "approvedCount", "hasPack")} == {
+        "title": "Summer patio", "status": "in_review", "shotCount": 4, "imageCount": 3,
+        "pendingReviews": 2, "approvedCount": 1, "hasPack": True,
+    }
+    assert seven["updatedAt"]
+    no_pack = page["items"][2]
+    assert (no_pack["shotCount"], no_pack["imageCount"], no_pack["hasPack"]) == (0, 0, False)
+
+
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        ({"search": "kitchen"}, ["12"]),  # title, any case
+        ({"search": "15"}, ["15"]),  # id
+        ({"search": "pat-7-3"}, ["7"]),  # a shot's SKU
+        ({"search": "100%"}, ["100"]),  # % is a literal, not a wildcard
+        ({"search": "_"}, []),
+        ({"status": "open"}, ["12", "15"]),
+        ({"has_pack": True}, ["7", "12", "100"]),
+        ({"has_pack": False}, ["15"]),
+        ({"search": "e", "status": "open", "has_pack": True}, ["12"]),
+    ],
+)
+def test_filters(catalogue, filters, expected):
+    page = list_work_items(**filters)
+    assert _ids(page) == expected and page["total"] == len(expected)
+
+
+def test_pagination(catalogue):
+    assert _ids(list_work_items(page=1, page_size=3)) == ["7", "12", "15"]
+    last = list_work_items(page=2, page_size=3)
+    assert _ids(last) == ["100"] and last["total"] == 4
+    assert list_work_items(page=3, page_size=3)["items"] == []
+    for bad in ({"page": 0}, {"page_size": 0}, {"page_size": 5000}):
+        with pytest.raises(ReshootError) as info:
+            list_work_items(**bad)
+        assert info.value.code == "INVALID_REQUEST"
+
+
+def test_list_takes_two_queries_whatever_the_page_size(catalogue):
+    with count_queries() as small:
+        list_work_items(page_size=1)
+    with count_queries() as large:
+        list_work_items(page_size=100, search="e")
+    assert len(small) == len(large) == 2
+
+
+def test_list_statuses(catalogue):
+    assert list_statuses() == ["done", "in_review", "open"]
+
+
+def test_get_work_item(catalogue):
+    rows = _row_ids("7")
+    first = _add_version(rows[0], 1, "rejected")
+    _add_version(rows[0], 2, "pending", deleted=True, current=False)  # its file is gone: not a comparison candidate
+    second = _add_version(rows[0], 3, "pending")
+    refs = _add_references("7", "S-2", 5)
+    item = get_work_item("7")
+    assert (item["id"], item["title"], item["status"], item["hasPack"]) == ("7", "Summer patio", "in_review", True)
+    assert [s["shot_id"] for s in item["shots"]] == ["S-1", "S-2", "S-3", "S-4"]
+    shot = item["shots"][0]
+    assert (shot["sku"], shot["prompt"], shot["locked"], shot["referenceCount"], shot["references"]) == ("PAT-7-1", "scene 1", False, 0, [])
+    desktop, tablet = shot["rows"][0], shot["rows"][1]
+    assert desktop == {
+        "id": rows[0], "shot_id": "S-1", "sku": "PAT-7-1", "size_label": "Desktop", "width": 1920, "height": 800,
+        "filename": "fcc/lifestyle/7/S-1/desktop.png", "url": f"/assets/fcc/lifestyle/v/{rows[0]}-3.png",
+        "thumbUrl": f"/assets/fcc/thumbs/{rows[0]}-3.webp", "versionId": second, "version": 3,
+        "previousVersionId": first, "reviewState": "pending",
+    }
+    assert (tablet["url"], tablet["versionId"], tablet["previousVersionId"], tablet["reviewState"]) == (None, None, None, None)
+    with_refs = item["shots"][1]
+    assert with_refs["referenceCount"] == 5
+    assert [r["id"] for r in with_refs["references"]] == refs[:3]
+    assert with_refs["references"][0] == {"id": refs[0], "url": "/assets/fcc/lifestyle_refs/7/S-2/r0.png", "thumbUrl": None, "filename": "r0.png"}
+
+
+def test_work_item_without_pack_and_unknown_id(catalogue):
+    assert get_work_item("15") == {"id": "15", "title": "Autumn linen", "status": "open", "hasPack": False, "shots": []}
+    with pytest.raises(ReshootError) as info:
+        get_work_item("404")
+    assert (info.value.code, info.value.status) == ("WORK_ITEM_NOT_FOUND", 404)
+
+
+def _queries_for_work_item_with(shots: int) -> tuple[int, dict]:
+    item_id = f"w{shots}"
+    import_data({"workItems": [_item(item_id, f"{shots} shots", shots=shots)]})
+    for n, row_id in enumerate(_row_ids(item_id)[::2]):
+        _add_version(row_id, 1, "approved")
+        if n % 3 == 0:
+            _add_version(row_id, 2)
+    for n in range(1, shots + 1, 2):
+        _add_references(item_id, f"S-{n}", 4)
+    with count_queries() as statements:
+        item = get_work_item(item_id)
+    return len(statements), item
+
+
+def test_get_work_item_query_count_does_not_grow_with_shots(db):
+    few, small = _queries_for_work_item_with(6)
+    many, large = _queries_for_work_item_with(60)
+    assert len(small["shots"]) == 6 and len(large["shots"]) == 60
+    assert sum(len(s["rows"]) for s in large["shots"]) == 180
+    assert sum(s["referenceCount"] for s in large["shots"]) == 120
+    assert few == many
+
+
+def test_same_answers_on_postgresql(postgres_url, monkeypatch):
+    from services.config import get_settings
+    from services.db import migrate
+
+    monkeypatch.setenv("RESHOOT_DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    migrate()
+    import_data({"workItems": [_item("7", "Summer patio", shots=2, sku_prefix="PAT"), _item("15", "100% linen")]})
+    rows = _row_ids("7")
+    first = _add_version(rows[0], 1, "approved")
+    _add_version(rows[0], 2)
+    _add_references("7", "S-1", 4)
+    assert _ids(list_work_items(search="pat-7-2")) == ["7"]
+    assert _ids(list_work_items(search="100%", has_pack=False)) == ["15"]
+    seven = list_work_items()["items"][0]
+    assert (seven["shotCount"], seven["imageCount"], seven["pendingReviews"], seven["approvedCount"]) == (2, 1, 1, 0)
+    shot = get_work_item("7")["shots"][0]
+    assert shot["rows"][0]["previousVersionId"] == first and shot["referenceCount"] == 4 and len(shot["references"]) == 3
