@@ -6,6 +6,8 @@ import pytest
 
 from services.config import get_settings
 
+from fakes import fake_comfyui, fake_openai  # noqa: F401  (fake OpenAI/ComfyUI servers; see tests/fakes)
+
 RESHOOT_VARIABLES = (
     "RESHOOT_DATABASE_URL",
     "RESHOOT_STORAGE_URL",

@@ -7,14 +7,19 @@ library's own exception, so jobs can decide whether to retry and pages can show 
 
 from __future__ import annotations
 
+import io
 import math
+import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Protocol, TypeVar
+
+from PIL import Image
 
 from services.config import get_settings
 from services.errors import ReshootError
 
 Progress = Callable[[float, str], None]
+T = TypeVar("T")
 BACKEND_NAMES = ("local", "openai", "comfyui")
 
 
@@ -54,18 +59,15 @@ class BackendError(ReshootError):
     status = 502
     retryable = False
 
-    def __init__(self, message: str, *, details: dict | None = None):
+    def __init__(self, message: str, *, details: dict | None = None, retry_after: float | None = None):
         super().__init__(self.code, self.status, details, message)
+        self.retry_after = retry_after  # seconds the backend asked us to wait (Retry-After), if it said
 
 
 class RateLimited(BackendError):
     code = "BACKEND_RATE_LIMITED"
     status = 429
     retryable = True
-
-    def __init__(self, message: str, *, details: dict | None = None, retry_after: float | None = None):
-        super().__init__(message, details=details)
-        self.retry_after = retry_after
 
 
 class BackendUnavailable(BackendError):
@@ -74,6 +76,10 @@ class BackendUnavailable(BackendError):
     code = "BACKEND_UNAVAILABLE"
     status = 503
     retryable = True
+
+
+class BackendTimeout(BackendUnavailable):
+    """No answer within the timeout: retryable by the job, but not retried inside one call (it already waited)."""
 
 
 class ContentRejected(BackendError):
@@ -105,6 +111,48 @@ def nearest_size(capabilities: Capabilities, width: int, height: int) -> tuple[i
     scale = min(1.0, capabilities.max_side / max(width, height))
     step = capabilities.size_step
     return tuple(max(step, round(side * scale / step) * step) for side in (width, height))  # type: ignore[return-value]
+
+
+def as_png(data: bytes, *, source: str) -> bytes:
+    """`data` as PNG bytes (converted if the backend sent another format); BackendError if it is no image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if image.format == "PNG":
+                return data
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+            return out.getvalue()
+    except Exception as e:
+        raise BackendError(f"{source} answered without a readable image.", details={"reason": str(e)[:200]}) from e
+
+
+def reference_file(index: int, data: bytes) -> tuple[str, bytes, str]:
+    """(filename, bytes, content type) to upload reference `index`: PNG, JPEG and WebP as they are, else PNG."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt = image.format
+    except Exception as e:
+        raise BackendError(f"Reference image {index + 1} is not an image.", details={"reason": str(e)[:200]}) from e
+    if fmt not in ("PNG", "JPEG", "WEBP"):
+        data, fmt = as_png(data, source=f"Reference image {index + 1}"), "PNG"
+    ext, mime = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}[fmt]
+    return f"reference-{index + 1}.{ext}", data, mime
+
+
+def call_with_retries(
+    call: Callable[[], T], *, attempts: int = 3, backoff: float = 1.0, max_wait: float = 60.0, sleep=time.sleep
+) -> T:
+    """`call()`, again after a pause when it raises a retryable BackendError: Retry-After if given, else backoff·2ⁿ."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except BackendError as e:
+            if not e.retryable or isinstance(e, BackendTimeout) or attempt == attempts:
+                raise
+            wait = e.retry_after if e.retry_after is not None else backoff * 2 ** (attempt - 1)
+            sleep(min(max(wait, 0.0), max_wait))
+    raise AssertionError("unreachable")
 
 
 def get_backend(name: str | None = None) -> ImageBackend:

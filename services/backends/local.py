@@ -62,7 +62,7 @@ def _paste_references(canvas: Image.Image, references: list[bytes]) -> None:
                 ref = ImageOps.exif_transpose(ref).convert("RGB")
                 ref = ImageOps.fit(ref, (tile, tile), Image.Resampling.BILINEAR)
         except Exception as e:
-            raise BackendError(f"Reference image {index + 1} could not be read: {e}") from e
+            raise BackendError(f"Reference image {index + 1} is not an image.", details={"reason": str(e)[:200]}) from e
         framed = ImageOps.expand(ref, border=max(2, tile // 40), fill=(255, 255, 255))
         x -= framed.width
         canvas.paste(framed, (x, margin))

@@ -1,0 +1,277 @@
+"""ComfyUI over its HTTP API: upload references, submit an API-format workflow, poll history, download.
+
+Workflows are ComfyUI "API format" JSON (`{node id: {"class_type", "inputs"}}`, "Export (API)" in the UI).
+These placeholders are replaced in any string input:
+
+    {{prompt}}            the prompt                       {{negative_prompt}}  NEGATIVE_PROMPT below
+    {{seed}}              the seed (an integer)            {{width}} {{height}} the size (integers)
+    {{filename_prefix}}   a fresh `reshoot/<id>` prefix, so ComfyUI never answers from its cache
+    {{reference_1}} … {{reference_N}}   the uploaded names of the reference images (e.g. for LoadImage)
+
+An input that is exactly `"{{seed}}"`, `"{{width}}"` or `"{{height}}"` becomes a number. The bundled
+workflows (workflows/default_api.json: text to image; workflows/reference_api.json: image to image from
+the first reference) use the SD 1.5 checkpoint `v1-5-pruned-emaonly.safetensors`. RESHOOT_COMFYUI_WORKFLOW
+names one workflow file used for every call instead; it takes as many references as it has
+`{{reference_N}}` placeholders, and a call with fewer references is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+from services.backends import (
+    BackendError,
+    BackendMisconfigured,
+    BackendTimeout,
+    BackendUnavailable,
+    Capabilities,
+    Progress,
+    as_png,
+    call_with_retries,
+    reference_file,
+)
+from services.config import Settings
+
+WORKFLOWS = Path(__file__).with_name("workflows")
+NEGATIVE_PROMPT = "text, watermark, logo, signature, blurry, low quality, deformed"
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+NUMERIC = {"seed", "width", "height"}
+NO_URL_MESSAGE = "The ComfyUI backend needs a server: set RESHOOT_COMFYUI_URL (e.g. http://127.0.0.1:8188)."
+
+
+def load_workflow(path: Path) -> dict:
+    try:
+        workflow = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise BackendMisconfigured(f"ComfyUI workflow {path} cannot be read: {e}") from e
+    if not isinstance(workflow, dict) or not all(isinstance(n, dict) and "class_type" in n for n in workflow.values()):
+        raise BackendMisconfigured(f"ComfyUI workflow {path} is not in API format (Export (API) in ComfyUI).")
+    return workflow
+
+
+def reference_slots(workflow: dict) -> int:
+    """How many `{{reference_N}}` placeholders a workflow has."""
+    names = set(PLACEHOLDER.findall(json.dumps(workflow)))
+    return sum(1 for name in names if re.fullmatch(r"reference_\d+", name))
+
+
+def fill_workflow(workflow: dict, values: dict[str, Any]) -> dict:
+    """A copy of `workflow` with every placeholder replaced; an unknown placeholder is a configuration error."""
+
+    def fill(value):
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if not isinstance(value, str):
+            return value
+        whole = PLACEHOLDER.fullmatch(value)
+        if whole and whole.group(1) in NUMERIC and whole.group(1) in values:
+            return int(values[whole.group(1)])
+
+        def replace(match: re.Match) -> str:
+            if match.group(1) not in values:
+                raise BackendMisconfigured(
+                    f"ComfyUI workflow placeholder {{{{{match.group(1)}}}}} has no value"
+                    f" (known: {', '.join(sorted(values))}).",
+                    details={"placeholder": match.group(1)},
+                )
+            return str(values[match.group(1)])
+
+        return PLACEHOLDER.sub(replace, value)
+
+    return fill(workflow)
+
+
+def _node_errors_text(node_errors: dict) -> str:
+    parts = []
+    for node_id, node in (node_errors or {}).items():
+        for error in node.get("errors", []):
+            detail = f" ({error['details']})" if error.get("details") else ""
+            parts.append(f"node {node_id} {node.get('class_type', '')}: {error.get('message', '')}{detail}")
+    return "; ".join(parts)
+
+
+def _execution_error(entry: dict) -> str:
+    for kind, data in entry.get("status", {}).get("messages", []):
+        if kind == "execution_error":
+            return f"{data.get('node_type', 'node')} (node {data.get('node_id')}): {data.get('exception_message', '').strip()}"
+    return "the run failed without an execution_error message"
+
+
+class ComfyUIBackend:
+    """Any size in steps of 8 up to 2048; the seed goes into the sampler; references through LoadImage."""
+
+    name = "comfyui"
+    model = "comfyui-workflow"
+
+    def __init__(
+        self,
+        *,
+        url: str | None,
+        workflow_path: str | Path | None = None,
+        timeout: float = 120.0,
+        poll_interval: float = 0.5,
+        attempts: int = 3,
+        backoff: float = 1.0,
+    ):
+        self.url = (url or "").rstrip("/")
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.attempts = attempts
+        self.backoff = backoff
+        self.client_id = uuid.uuid4().hex
+        if workflow_path:
+            self.workflows = {"custom": load_workflow(Path(workflow_path))}
+            self.model = f"comfyui:{Path(workflow_path).name}"
+        else:
+            self.workflows = {"text": load_workflow(WORKFLOWS / "default_api.json"),
+                              "reference": load_workflow(WORKFLOWS / "reference_api.json")}
+        slots = max(reference_slots(w) for w in self.workflows.values())
+        self.capabilities = Capabilities(
+            sizes=(), honours_seed=True, accepts_references=slots > 0, max_references=slots, size_step=8, max_side=2048
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides) -> ComfyUIBackend:
+        options = dict(
+            url=settings.comfyui_url, workflow_path=settings.comfyui_workflow, timeout=settings.backend_timeout_seconds
+        )
+        return cls(**(options | overrides))
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """One HTTP call, retried on connection errors and 5xx; other statuses are returned to the caller."""
+
+        def call() -> requests.Response:
+            try:
+                response = requests.request(method, self.url + path, timeout=self.timeout, **kwargs)
+            except requests.Timeout as e:
+                raise BackendTimeout(f"ComfyUI did not answer {method} {path} within {self.timeout:g} s.") from e
+            except requests.RequestException as e:
+                raise BackendUnavailable(f"Could not reach ComfyUI at {self.url}: {e}") from e
+            if response.status_code >= 500:
+                raise BackendUnavailable(
+                    f"ComfyUI answered {response.status_code} to {method} {path}: {response.text[:200]}",
+                    details={"status": response.status_code},
+                )
+            return response
+
+        return call_with_retries(call, attempts=self.attempts, backoff=self.backoff)
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as e:
+            raise BackendError(f"ComfyUI answered {what} with something that is not JSON: {response.text[:200]}") from e
+
+    def _upload(self, index: int, data: bytes) -> str:
+        _, data, content_type = reference_file(index, data)
+        # Named by content: the same image is stored once, and concurrent jobs never overwrite each other's.
+        filename = f"reshoot-{hashlib.sha256(data).hexdigest()[:20]}.{content_type.split('/')[1].replace('jpeg', 'jpg')}"
+        files = {"image": (filename, data, content_type)}
+        response = self._request("POST", "/upload/image", files=files, data={"type": "input", "overwrite": "true"})
+        if response.status_code != 200:
+            raise BackendError(f"ComfyUI refused reference image {index + 1} ({response.status_code}).")
+        body = self._json(response, "the upload")
+        name = body.get("name") if isinstance(body, dict) else None
+        if not name:
+            raise BackendError(f"ComfyUI's upload answer has no name: {body!r}")
+        return f"{body['subfolder']}/{name}" if body.get("subfolder") else name
+
+    def _submit(self, graph: dict) -> str:
+        response = self._request("POST", "/prompt", json={"prompt": graph, "client_id": self.client_id})
+        body = self._json(response, "the prompt")
+        if response.status_code != 200 or not isinstance(body, dict):
+            error = body.get("error", {}) if isinstance(body, dict) else {}
+            error = error if isinstance(error, dict) else {"message": str(error)}
+            nodes = _node_errors_text(body.get("node_errors") if isinstance(body, dict) else {})
+            message = "; ".join(filter(None, [error.get("message"), error.get("details"), nodes]))
+            raise BackendMisconfigured(
+                f"ComfyUI refused the workflow: {message or response.status_code}",
+                details={"status": response.status_code, "type": error.get("type")},
+            )
+        if body.get("node_errors"):
+            # ComfyUI runs the valid outputs and drops the others: for us that is a failed workflow.
+            raise BackendMisconfigured(f"ComfyUI refused part of the workflow: {_node_errors_text(body['node_errors'])}")
+        if not body.get("prompt_id"):
+            raise BackendError(f"ComfyUI's answer has no prompt_id: {body!r}")
+        return body["prompt_id"]
+
+    def _wait(self, prompt_id: str, progress: Progress | None) -> dict:
+        deadline = time.monotonic() + self.timeout
+        polls = 0
+        while True:
+            response = self._request("GET", f"/history/{prompt_id}")
+            history = self._json(response, "history") if response.status_code == 200 else {}
+            if isinstance(history, dict) and prompt_id in history:
+                return history[prompt_id]
+            if time.monotonic() > deadline:
+                raise BackendTimeout(f"ComfyUI did not finish prompt {prompt_id} within {self.timeout:g} s.")
+            polls += 1
+            if progress:
+                progress(min(0.85, 0.3 + 0.05 * polls), "Rendering in ComfyUI")
+            time.sleep(min(self.poll_interval, 0.05 * 2 ** (polls - 1)))  # quick renders are seen quickly
+
+    def _download(self, entry: dict) -> bytes:
+        images = [image for output in entry.get("outputs", {}).values() for image in output.get("images", [])]
+        saved = [image for image in images if image.get("type") == "output"] or images
+        if not saved:
+            raise BackendError("ComfyUI finished without an output image (does the workflow have a SaveImage node?).")
+        image = saved[0]
+        params = {"filename": image["filename"], "subfolder": image.get("subfolder", ""), "type": image.get("type", "output")}
+        response = self._request("GET", "/view", params=params)
+        if response.status_code != 200:
+            raise BackendError(f"ComfyUI could not serve {image['filename']} ({response.status_code}).")
+        return as_png(response.content, source="ComfyUI")
+
+    # --- the interface ---------------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        width: int,
+        height: int,
+        seed: int | None,
+        references: list[bytes],
+        progress: Progress | None = None,
+    ) -> bytes:
+        if not self.url:
+            raise BackendMisconfigured(NO_URL_MESSAGE)
+        workflow = self.workflows.get("custom") or self.workflows["reference" if references else "text"]
+        slots = reference_slots(workflow)
+        if len(references) < slots:
+            raise BackendError(f"This ComfyUI workflow needs {slots} reference image(s); {len(references)} given.")
+        names = [self._upload(i, data) for i, data in enumerate(references[:slots])]
+        if progress:
+            progress(0.2, f"Uploaded {len(names)} reference(s)" if names else "Submitting")
+        values = {
+            "prompt": prompt,
+            "negative_prompt": NEGATIVE_PROMPT,
+            "seed": 0 if seed is None else int(seed),
+            "width": width,
+            "height": height,
+            "filename_prefix": f"reshoot/{uuid.uuid4().hex[:12]}",
+        } | {f"reference_{i + 1}": name for i, name in enumerate(names)}
+        prompt_id = self._submit(fill_workflow(workflow, values))
+        if progress:
+            progress(0.3, "Queued in ComfyUI")
+        entry = self._wait(prompt_id, progress)
+        if entry.get("status", {}).get("status_str") == "error":
+            raise BackendError(f"ComfyUI failed: {_execution_error(entry)}", details={"promptId": prompt_id})
+        if progress:
+            progress(0.9, "Downloading")
+        data = self._download(entry)
+        if progress:
+            progress(1.0, "Done")
+        return data
+

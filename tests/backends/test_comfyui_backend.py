@@ -1,0 +1,225 @@
+"""The ComfyUI backend, with `requests`, against the fake ComfyUI server (tests/fakes)."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import time
+
+import pytest
+import requests
+from PIL import Image
+
+from services.backends import (
+    BackendError,
+    BackendMisconfigured,
+    BackendTimeout,
+    BackendUnavailable,
+    get_backend,
+    nearest_size,
+)
+from services.backends.comfyui import NEGATIVE_PROMPT, WORKFLOWS, ComfyUIBackend, fill_workflow
+from services.config import get_settings
+
+
+def _png(colour=(255, 0, 0), size=(64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _backend(**overrides) -> ComfyUIBackend:
+    return ComfyUIBackend.from_settings(get_settings(), **({"backoff": 0.001, "poll_interval": 0.02} | overrides))
+
+
+def _generate(backend=None, **overrides) -> bytes:
+    args = {"prompt": "A sunlit kitchen", "width": 640, "height": 360, "seed": 1234, "references": []} | overrides
+    return (backend or _backend()).generate(args.pop("prompt"), **args)
+
+
+def _nodes(graph: dict, class_type: str) -> list[dict]:
+    return [node["inputs"] for node in graph.values() if node["class_type"] == class_type]
+
+
+def test_text_to_image_submits_the_filled_workflow_polls_and_downloads(fake_comfyui):
+    backend = get_backend("comfyui")
+    assert backend.name == "comfyui" and backend.capabilities.honours_seed
+    assert nearest_size(backend.capabilities, 1921, 803) == (1920, 800)
+    progress = []
+    data = _generate(backend, progress=lambda fraction, message: progress.append(fraction))
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.size == (640, 360)
+
+    [graph] = fake_comfyui.submitted_graphs()
+    assert _nodes(graph, "KSampler")[0]["seed"] == 1234
+    assert _nodes(graph, "EmptyLatentImage")[0] == {"width": 640, "height": 360, "batch_size": 1}
+    assert sorted(n["text"] for n in _nodes(graph, "CLIPTextEncode")) == sorted(["A sunlit kitchen", NEGATIVE_PROMPT])
+    assert _nodes(graph, "SaveImage")[0]["filename_prefix"].startswith("reshoot/")
+    assert _nodes(graph, "LoadImage") == []
+    [submit] = fake_comfyui.requests_to("/prompt")
+    assert submit.json()["client_id"]
+    histories = [r for r in fake_comfyui.requests if r.path.startswith("/history/")]
+    assert len(histories) == fake_comfyui.pending_polls + 1  # `{}` until done, then the entry
+    [view] = fake_comfyui.requests_to("/view")
+    assert view.query["subfolder"] == "reshoot" and view.query["type"] == "output"
+    assert progress == sorted(progress) and progress[-1] == 1.0
+
+
+def test_seed_changes_the_output_and_is_recorded(fake_comfyui):
+    first, again, other = _generate(seed=7), _generate(seed=7), _generate(seed=8)
+    assert first == again != other
+    seeds = [_nodes(g, "KSampler")[0]["seed"] for g in fake_comfyui.submitted_graphs()]
+    assert seeds == [7, 7, 8]
+    prefixes = {_nodes(g, "SaveImage")[0]["filename_prefix"] for g in fake_comfyui.submitted_graphs()}
+    assert len(prefixes) == 3  # never answered from ComfyUI's cache
+
+
+def test_references_are_uploaded_and_named_in_load_image(fake_comfyui):
+    reference = _png((0, 200, 0))
+    _generate(references=[reference])
+    [upload] = fake_comfyui.requests_to("/upload/image")
+    parts = {p.name: p for p in upload.parts()}
+    assert parts["image"].data == reference and parts["image"].content_type == "image/png"
+    [(key, stored)] = fake_comfyui.uploads.items()
+    assert stored == reference and key[0] == "input"
+    [graph] = fake_comfyui.submitted_graphs()
+    assert _nodes(graph, "LoadImage") == [{"image": key[2]}]
+    assert _nodes(graph, "VAEEncode")  # image to image from the reference
+
+
+def test_same_reference_twice_is_one_file_and_different_ones_never_collide(fake_comfyui):
+    _generate(references=[_png((1, 2, 3))])
+    _generate(references=[_png((1, 2, 3))])
+    _generate(references=[_png((4, 5, 6))])
+    assert len(fake_comfyui.uploads) == 2
+
+
+def test_node_errors_in_a_200_answer_are_an_error(fake_comfyui):
+    fake_comfyui.fail("node_errors")
+    with pytest.raises(BackendMisconfigured) as info:
+        _generate()
+    assert "SaveImage" in info.value.message and "Required input is missing" in info.value.message
+
+
+def _workflow_file(tmp_path, change) -> str:
+    graph = json.loads((WORKFLOWS / "default_api.json").read_text())
+    change(graph)
+    path = tmp_path / "workflow.json"
+    path.write_text(json.dumps(graph))
+    return str(path)
+
+
+def test_unknown_node_class_is_reported_with_comfyuis_message(fake_comfyui, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, lambda g: g["8"].update(class_type="NoSuchNode")))
+    get_settings.cache_clear()
+    with pytest.raises(BackendMisconfigured) as info:
+        _generate()
+    assert "Cannot execute because node NoSuchNode does not exist." in info.value.message
+    assert info.value.details["status"] == 400
+
+
+def test_missing_checkpoint_is_reported_with_the_node_error(fake_comfyui, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, lambda g: g["4"]["inputs"].update(ckpt_name="nope.ckpt")))
+    get_settings.cache_clear()
+    with pytest.raises(BackendMisconfigured) as info:
+        _generate()
+    assert "Prompt outputs failed validation" in info.value.message and "nope.ckpt" in info.value.message
+
+
+def test_execution_error_keeps_the_exception_message(fake_comfyui):
+    fake_comfyui.fail("execution_error", message="Allocation on device failed")
+    with pytest.raises(BackendError) as info:
+        _generate()
+    assert type(info.value) is BackendError
+    assert "Allocation on device failed" in info.value.message and "SaveImage" in info.value.message
+
+
+def test_a_run_that_never_finishes_times_out(fake_comfyui, monkeypatch):
+    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "0.4")
+    get_settings.cache_clear()
+    fake_comfyui.fail("timeout")
+    started = time.monotonic()
+    with pytest.raises(BackendTimeout) as info:
+        _generate()
+    assert 0.4 <= time.monotonic() - started < 3
+    assert info.value.retryable and info.value.code == "BACKEND_UNAVAILABLE"
+
+
+def test_server_errors_are_retried_then_unavailable(fake_comfyui):
+    fake_comfyui.fail("server_error")
+    _generate()
+    assert len(fake_comfyui.requests_to("/prompt")) == 2
+    fake_comfyui.fail("server_error", times=3)
+    with pytest.raises(BackendUnavailable):
+        _generate()
+    assert len(fake_comfyui.requests_to("/prompt")) == 5
+
+
+def test_output_that_is_not_an_image_is_an_error(fake_comfyui):
+    fake_comfyui.fail("malformed")
+    with pytest.raises(BackendError) as info:
+        _generate()
+    assert "readable image" in info.value.message
+
+
+def test_missing_url_is_misconfiguration():
+    with pytest.raises(BackendMisconfigured) as info:
+        _generate(get_backend("comfyui"))
+    assert "RESHOOT_COMFYUI_URL" in info.value.message
+
+
+def test_unreachable_server_is_unavailable():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(BackendUnavailable):
+        _generate(ComfyUIBackend(url=f"http://127.0.0.1:{port}", backoff=0.001))
+
+
+def test_custom_workflow_takes_as_many_references_as_it_has_placeholders(fake_comfyui, tmp_path, monkeypatch):
+    def two_references(graph):
+        graph["20"] = {"class_type": "LoadImage", "inputs": {"image": "{{reference_1}}"}}
+        graph["21"] = {"class_type": "LoadImage", "inputs": {"image": "{{reference_2}}"}}
+
+    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, two_references))
+    get_settings.cache_clear()
+    backend = _backend()
+    assert backend.capabilities.max_references == 2 and backend.model == "comfyui:workflow.json"
+    with pytest.raises(BackendError):
+        _generate(backend, references=[_png()])
+    _generate(backend, references=[_png((1, 1, 1)), _png((2, 2, 2)), _png((3, 3, 3))])
+    names = sorted(n["image"] for n in _nodes(fake_comfyui.submitted_graphs()[-1], "LoadImage"))
+    assert len(fake_comfyui.uploads) == 2 and names == sorted(key[2] for key in fake_comfyui.uploads)
+
+
+def test_fill_workflow_types_numbers_and_refuses_unknown_placeholders():
+    graph = {"1": {"class_type": "X", "inputs": {"seed": "{{seed}}", "text": "a {{prompt}} ({{width}})"}}}
+    filled = fill_workflow(graph, {"seed": "42", "prompt": "cat", "width": 8})
+    assert filled["1"]["inputs"] == {"seed": 42, "text": "a cat (8)"}
+    with pytest.raises(BackendMisconfigured):
+        fill_workflow({"1": {"class_type": "X", "inputs": {"lora": "{{lora}}"}}}, {})
+
+
+# --- the fake answers like the real server (shared/reference/comfyui-api.md) ----------------------
+
+
+def test_fake_answers_like_comfyui(fake_comfyui):
+    url = fake_comfyui.url
+    assert requests.get(f"{url}/history/unknown").json() == {}
+    assert requests.post(f"{url}/upload/image", data={"type": "input"}).status_code == 400
+    first = requests.post(f"{url}/api/upload/image", files={"image": ("probe_in.png", _png())}).json()
+    same = requests.post(f"{url}/upload/image", files={"image": ("probe_in.png", _png())}).json()
+    other = requests.post(f"{url}/upload/image", files={"image": ("probe_in.png", _png((0, 0, 9)))}).json()
+    assert first == same == {"name": "probe_in.png", "subfolder": "", "type": "input"}
+    assert other["name"] == "probe_in (1).png"
+    not_json = requests.post(f"{url}/prompt", data=b"{nope")
+    assert not_json.status_code == 500 and not_json.headers["content-type"].startswith("text/plain")
+    missing = requests.post(f"{url}/prompt", json={"prompt": {"1": {"class_type": "EmptyLatentImage", "inputs": {"width": 8}}, "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "p"}}}})
+    body = missing.json()
+    assert missing.status_code == 400 and body["error"]["type"] == "prompt_outputs_failed_validation"
+    assert body["node_errors"]["1"]["errors"][0]["type"] == "required_input_missing"
+    assert body["node_errors"]["1"]["class_type"] == "EmptyLatentImage"
+    assert requests.get(f"{url}/view", params={"filename": "x.png", "type": "output"}).status_code == 404
+    data = requests.get(f"{url}/view", params={"filename": "probe_in.png", "type": "input"})
+    assert data.headers["content-type"] == "image/png" and data.content == _png()
