@@ -15,6 +15,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso(value: datetime | None) -> str | None:
+    """`2026-01-17T09:30:00.123456Z` for JSON; naive values are taken as UTC."""
+    if value is None:
+        return None
+    value = value.replace(tzinfo=timezone.utc) if value.utcoffset() is None else value.astimezone(timezone.utc)
+    return value.isoformat().replace("+00:00", "Z")
+
+
 def new_id(prefix: str) -> str:
     """A short random id with the seeds' prefix, e.g. `ref_3f9a1c0b2d4e`."""
     return f"{prefix}_{secrets.token_hex(6)}"

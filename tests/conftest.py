@@ -148,3 +148,71 @@ def postgres_url():
         engine_for(url).dispose()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- Generation jobs (added by the generation-jobs helper) -------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _stop_job_consumers():
+    """Consumer threads a test started (directly or through wait_for_job) stop when the test ends."""
+    yield
+    import sys
+
+    jobs = sys.modules.get("services.jobs")
+    if jobs is not None:
+        jobs.stop_embedded_worker()
+
+
+class FakeBackend:
+    """The offline renderer behind a counter: records calls, can be slow, can fail for chosen prompts."""
+
+    name, model = "fake", "fake-1"
+
+    def __init__(self):
+        import threading
+
+        from services.backends.local import LocalBackend
+
+        self.local = LocalBackend()
+        self.capabilities = self.local.capabilities
+        self.calls: list[dict] = []
+        self.delay = 0.0
+        self.fail_when = None  # prompt -> exception to raise, or None
+        self.active = self.max_active = 0
+        self._lock = threading.Lock()
+
+    def generate(self, prompt, *, width, height, seed, references, progress=None, style_lora=None):
+        import time
+
+        with self._lock:
+            self.calls.append({"prompt": prompt, "width": width, "height": height, "seed": seed, "references": len(references), "style_lora": style_lora})
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            time.sleep(self.delay)
+            error = self.fail_when(prompt) if self.fail_when else None
+            if error is not None:
+                raise error
+            return self.local.generate(prompt, width=width, height=height, seed=seed, references=references)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
+@pytest.fixture
+def fake_backend(monkeypatch):
+    """Every `get_backend()` call in this process returns one FakeBackend."""
+    from services import backends
+
+    fake = FakeBackend()
+    monkeypatch.setattr(backends, "get_backend", lambda name=None: fake)
+    return fake
+
+
+@pytest.fixture
+def demo(db):
+    """The committed demo set, without images."""
+    from services.demo import load_demo
+
+    return load_demo(generate_images=False)

@@ -1,0 +1,249 @@
+"""Storyboards (seed 002): sentences with image prompts, dirty flags, and one-image regeneration with a seed."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from services import backends, images, jobs
+from services.db import session_scope
+from services.errors import ReshootError, invalid_request
+from services.messages import IMAGE_REGENERATION_STARTED, NO_IMAGE_PROMPT, SENTENCE_NOT_FOUND
+from services.models import CastMember, ImageVersion, Project, Section, Sentence, iso, utcnow
+from services.storage import get_storage
+from services.versions import NewImage, apply_retention, image_urls, save_new_versions, url_for
+
+log = logging.getLogger("reshoot.storyboard")
+
+KIND = "sentence_image"
+SCENE_SIZE = (1024, 576)  # 16:9; the backend is asked for its nearest size
+MAX_SEED = 2**63 - 1
+
+
+def sentence_target_key(sentence_id: str) -> str:
+    return f"sentence:{sentence_id}"
+
+
+def _sentences_json(s: Session, sentences: list[Sentence]) -> list[dict[str, Any]]:
+    """Sentence JSON for many sentences with two more queries (versions, active jobs), whatever their number."""
+    version_ids = [x.current_version_id for x in sentences if x.current_version_id]
+    versions = {v.id: v for v in s.exec(select(ImageVersion).where(col(ImageVersion.id).in_(version_ids)))} if version_ids else {}
+    active = jobs.active_jobs_for([sentence_target_key(x.id) for x in sentences])
+    out = []
+    for sentence in sentences:
+        url, thumb_url = image_urls(versions.get(sentence.current_version_id))
+        out.append(
+            {
+                "id": sentence.id,
+                "projectId": sentence.project_id,
+                "sectionId": sentence.section_id,
+                "position": sentence.position,
+                "text": sentence.text,
+                "imagePrompt": sentence.image_prompt,
+                "imageFile": url,
+                "thumbUrl": thumb_url,
+                "seed": sentence.seed,
+                "isImageDirty": sentence.is_image_dirty,
+                "isVideoDirty": sentence.is_video_dirty,
+                "updatedAt": iso(sentence.updated_at),
+                "versionId": sentence.current_version_id,
+                "activeJobId": (active.get(sentence_target_key(sentence.id)) or {}).get("id"),
+            }
+        )
+    return out
+
+
+def _require_sentence(s: Session, sentence_id: Any) -> Sentence:
+    sentence = s.get(Sentence, sentence_id) if isinstance(sentence_id, str) else None
+    if sentence is None:
+        raise ReshootError(SENTENCE_NOT_FOUND, 404, None, SENTENCE_NOT_FOUND)
+    return sentence
+
+
+def _require_project(s: Session, project_id: Any) -> Project:
+    project = s.get(Project, project_id) if isinstance(project_id, str) else None
+    if project is None:
+        raise ReshootError("PROJECT_NOT_FOUND", 404, {"projectId": str(project_id)}, "Project not found")
+    return project
+
+
+def _ordered_sentences(s: Session, project_id: str) -> list[Sentence]:
+    return list(
+        s.exec(
+            select(Sentence)
+            .join(Section, col(Section.id) == Sentence.section_id)
+            .where(Sentence.project_id == project_id)
+            .order_by(col(Section.position), col(Section.id), col(Sentence.position), col(Sentence.id))
+        )
+    )
+
+
+# --- Reading ------------------------------------------------------------------------------------------
+
+
+def list_projects() -> list[dict[str, Any]]:
+    with session_scope() as s:
+        counts = dict(s.exec(select(Sentence.project_id, func.count(col(Sentence.id))).group_by(Sentence.project_id)).all())
+        dirty = dict(
+            s.exec(
+                select(Sentence.project_id, func.count(col(Sentence.id))).where(col(Sentence.is_image_dirty).is_(True)).group_by(Sentence.project_id)
+            ).all()
+        )
+        projects = s.exec(select(Project).order_by(col(Project.created_at), col(Project.id))).all()
+        return [
+            {"id": p.id, "title": p.title, "sentenceCount": counts.get(p.id, 0), "dirtyImageCount": dirty.get(p.id, 0), "createdAt": iso(p.created_at)}
+            for p in projects
+        ]
+
+
+def get_storyboard(project_id: str) -> dict[str, Any]:
+    """`{id, title, cast, sections: [{id, title, position, sentences}]}` in a constant number of queries."""
+    with session_scope() as s:
+        project = _require_project(s, project_id)
+        cast = s.exec(select(CastMember).where(CastMember.project_id == project_id).order_by(col(CastMember.position), col(CastMember.id))).all()
+        sections = s.exec(select(Section).where(Section.project_id == project_id).order_by(col(Section.position), col(Section.id))).all()
+        by_section: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for sentence in _sentences_json(s, _ordered_sentences(s, project_id)):
+            by_section[sentence["sectionId"]].append(sentence)
+        return {
+            "id": project.id,
+            "title": project.title,
+            "cast": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "referenceImages": [url_for(key) for key in c.reference_images],
+                    "styleLora": c.style_lora,
+                    "position": c.position,
+                }
+                for c in cast
+            ],
+            "sections": [
+                {"id": sec.id, "title": sec.title, "position": sec.position, "sentences": by_section.get(sec.id, [])} for sec in sections
+            ],
+        }
+
+
+def list_sentences(project_id: str) -> list[dict[str, Any]]:
+    with session_scope() as s:
+        _require_project(s, project_id)
+        return _sentences_json(s, _ordered_sentences(s, project_id))
+
+
+def get_sentence(sentence_id: str) -> dict[str, Any]:
+    with session_scope() as s:
+        return _sentences_json(s, [_require_sentence(s, sentence_id)])[0]
+
+
+# --- Editing and regenerating -----------------------------------------------------------------------------
+
+
+def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
+    """Save an edited prompt; a changed prompt sets isImageDirty and isVideoDirty (the video is made from the image)."""
+    if not isinstance(image_prompt, str):
+        raise invalid_request([{"field": "imagePrompt", "message": "must be text"}])
+    with session_scope() as s:
+        sentence = _require_sentence(s, sentence_id)
+        if image_prompt != (sentence.image_prompt or ""):
+            sentence.image_prompt = image_prompt
+            sentence.is_image_dirty = True
+            sentence.is_video_dirty = True
+            sentence.updated_at = utcnow()
+            s.add(sentence)
+    return get_sentence(sentence_id)
+
+
+def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None, requested_by: str | None = None) -> dict[str, Any]:
+    """Queue one image for a sentence: `{"jobId", "message": "Image regeneration started"}`. A random seed is
+    picked when none is given and recorded on the job, the new version and the sentence."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
+        raise invalid_request([{"field": "seed", "message": f"must be a whole number from 0 to {MAX_SEED}"}])
+    with session_scope() as s:
+        sentence = _require_sentence(s, sentence_id)
+        prompt = (sentence.image_prompt or "").strip()
+        if not prompt:
+            raise ReshootError(NO_IMAGE_PROMPT, 400, None, NO_IMAGE_PROMPT)
+        project_id = sentence.project_id
+    chosen = secrets.randbelow(2**31) if seed is None else seed
+    job, _ = jobs.enqueue(
+        KIND,
+        sentence_target_key(sentence_id),
+        {"prompt": prompt, "seed": chosen, "seedGiven": seed is not None},
+        sentence_id=sentence_id,
+        project_id=project_id,
+        requested_by=requested_by,
+        progress_total=1,
+    )
+    return {"jobId": job["id"], "message": IMAGE_REGENERATION_STARTED}
+
+
+def retry(job: dict[str, Any]) -> dict[str, Any]:
+    """Same sentence; the same seed if the user gave one, a new random one otherwise."""
+    params = job["params"]
+    return regenerate_sentence_image(job["sentenceId"], seed=params.get("seed") if params.get("seedGiven") else None)
+
+
+def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
+    """The job: one backend call with the cast's reference images (and style LoRA, where the backend takes one)."""
+    prompt, seed = ctx.params["prompt"], int(ctx.params["seed"])
+    with session_scope() as s:
+        sentence = _require_sentence(s, ctx.sentence_id)
+        cast = s.exec(select(CastMember).where(CastMember.project_id == sentence.project_id).order_by(col(CastMember.position), col(CastMember.id))).all()
+    backend = backends.get_backend()
+    ref_keys, references = _cast_references(cast) if backend.capabilities.accepts_references else ([], [])
+    if backend.capabilities.max_references:
+        ref_keys, references = ref_keys[: backend.capabilities.max_references], references[: backend.capabilities.max_references]
+    extra = {}
+    style_lora = next((c.style_lora for c in cast if c.style_lora), None)
+    if style_lora and "style_lora" in inspect.signature(backend.generate).parameters:
+        extra["style_lora"] = style_lora
+    width, height = backends.nearest_size(backend.capabilities, *SCENE_SIZE)
+    ctx.progress(0, 1, "Generating image")
+    with jobs.backend_slot():
+        data = backend.generate(prompt, width=width, height=height, seed=seed, references=references, **extra)
+    width, height = images.image_size(data)
+    new = NewImage(
+        target_kind="sentence",
+        target_id=sentence.id,
+        base_key=f"storyboard/{sentence.project_id}/{sentence.id}/image.png",
+        data=data,
+        width=width,
+        height=height,
+        prompt=prompt,
+        seed=seed,
+        backend=backend.name,
+        model=backend.model,
+        references=ref_keys,
+        job_id=ctx.id,
+    )
+
+    def move_pointer(s: Session, versions: list[ImageVersion]) -> None:
+        row = s.get(Sentence, sentence.id)
+        row.current_version_id = versions[0].id
+        row.seed = seed
+        if (row.image_prompt or "").strip() == prompt:  # edited again meanwhile: the image is still out of date
+            row.is_image_dirty = False
+        row.updated_at = utcnow()
+        s.add(row)
+
+    version = save_new_versions([new], move_pointer)[0]
+    apply_retention("sentence", sentence.id)
+    ctx.message = "Image regenerated"
+    return {"ok": True, "sentenceId": sentence.id, "versionId": version.id, "seed": seed, "imageFile": url_for(version.storage_key)}
+
+
+def _cast_references(cast: list[CastMember]) -> tuple[list[str], list[bytes]]:
+    storage, keys, data = get_storage(), [], []
+    for key in (k for member in cast for k in member.reference_images):
+        try:
+            data.append(storage.get(key))
+            keys.append(key)
+        except ReshootError:
+            log.warning("Cast reference %s is missing; generating without it", key)
+    return keys, data

@@ -1,0 +1,343 @@
+"""Image versions: every generated image is kept under its own key; "current" is a pointer on the target.
+
+Replacement order: write the new file (and thumbnail) under a new key, then move the pointer in one
+transaction; only after that succeeded may retention delete older files — beyond RESHOOT_KEEP_VERSIONS,
+never the current one, a favourite or a locked one. Targets: `hero` (an ExportPlanRow id, as text) and
+`sentence` (a Sentence id).
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from services import images
+from services.config import get_settings
+from services.db import session_scope
+from services.errors import ReshootError, invalid_request
+from services.models import ExportPlanRow, ImageVersion, Sentence, Shot, iso, utcnow
+from services.storage import get_storage
+
+log = logging.getLogger("reshoot.versions")
+
+TARGET_KINDS = ("hero", "sentence")
+REVIEW_STATES = ("pending", "approved", "rejected")
+
+
+@dataclass
+class NewImage:
+    """One image to store as a new version of a target."""
+
+    target_kind: str
+    target_id: str
+    base_key: str  # e.g. fcc/lifestyle/7/OL-1/desktop.png; the version key is derived from it
+    data: bytes
+    width: int
+    height: int
+    prompt: str
+    seed: int | None
+    backend: str
+    model: str | None = None
+    references: list[str] = field(default_factory=list)
+    job_id: str | None = None
+
+
+def url_for(key: str | None) -> str | None:
+    return get_storage().url(key) if key else None
+
+
+def versioned_key(base_key: str, version: int, token: str) -> tuple[str, str]:
+    """(image key, thumbnail key) for a version: `…/desktop.v3-1a2b3c.png`, `…/desktop.v3-1a2b3c.thumb.webp`."""
+    stem, ext = posixpath.splitext(base_key)
+    return f"{stem}.v{version}-{token}{ext or '.png'}", f"{stem}.v{version}-{token}.thumb.webp"
+
+
+def image_urls(version: ImageVersion | None) -> tuple[str | None, str | None]:
+    """(url, thumbnail url) of a version whose file still exists, else (None, None)."""
+    if version is None or version.file_deleted:
+        return None, None
+    return url_for(version.storage_key), url_for(version.thumb_key)
+
+
+def version_json(version: ImageVersion, *, current_id: int | None = None) -> dict[str, Any]:
+    url, thumb_url = image_urls(version)
+    return {
+        "id": version.id,
+        "targetKind": version.target_kind,
+        "targetId": version.target_id,
+        "version": version.version,
+        "url": url,
+        "thumbUrl": thumb_url,
+        "storageKey": version.storage_key,
+        "width": version.width,
+        "height": version.height,
+        "prompt": version.prompt,
+        "seed": version.seed,
+        "backend": version.backend,
+        "model": version.model,
+        "references": version.references,
+        "jobId": version.job_id,
+        "createdAt": iso(version.created_at),
+        "favourite": version.favourite,
+        "locked": version.locked,
+        "fileDeleted": version.file_deleted,
+        "reviewState": version.review_state,
+        "reviewer": version.reviewer,
+        "reviewNote": version.review_note,
+        "reviewedAt": iso(version.reviewed_at),
+        "isCurrent": current_id is not None and version.id == current_id,
+    }
+
+
+# --- Writing new versions ----------------------------------------------------------------------------
+
+
+def save_new_versions(
+    new_images: list[NewImage], move_pointers: Callable[[Session, list[ImageVersion]], None]
+) -> list[ImageVersion]:
+    """Write each image (and thumbnail) under a new key, then in one transaction add the versions and let
+    `move_pointers` point the targets at them. On any failure the written files are removed again and
+    nothing in the database changed."""
+    storage = get_storage()
+    thumbs = [images.make_thumbnail(image.data) for image in new_images]
+    for _ in range(3):
+        numbers = _next_versions([(i.target_kind, i.target_id) for i in new_images])
+        written: list[str] = []
+        try:
+            versions = []
+            for image, thumb in zip(new_images, thumbs):
+                number = numbers[(image.target_kind, image.target_id)]
+                key, thumb_key = versioned_key(image.base_key, number, secrets.token_hex(3))
+                storage.put(key, image.data)
+                written.append(key)
+                storage.put(thumb_key, thumb, content_type="image/webp")
+                written.append(thumb_key)
+                versions.append(_version_row(image, number, key, thumb_key))
+            with session_scope() as s:
+                s.add_all(versions)
+                s.flush()
+                move_pointers(s, versions)
+            return versions
+        except IntegrityError:
+            _delete_files(written)  # another job took the version number first; number again
+        except BaseException:
+            _delete_files(written)
+            raise
+    raise ReshootError("INTERNAL_ERROR", 500, None, "Could not allocate a version number")
+
+
+def _version_row(image: NewImage, number: int, key: str, thumb_key: str) -> ImageVersion:
+    return ImageVersion(
+        target_kind=image.target_kind,
+        target_id=image.target_id,
+        version=number,
+        storage_key=key,
+        thumb_key=thumb_key,
+        width=image.width,
+        height=image.height,
+        prompt=image.prompt,
+        seed=image.seed,
+        backend=image.backend,
+        model=image.model,
+        references=image.references,
+        job_id=image.job_id,
+    )
+
+
+def _next_versions(targets: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    numbers = {target: 1 for target in targets}
+    with session_scope() as s:
+        for kind in {k for k, _ in targets}:
+            ids = [t for k, t in targets if k == kind]
+            query = (
+                select(ImageVersion.target_id, func.max(ImageVersion.version))
+                .where(ImageVersion.target_kind == kind, col(ImageVersion.target_id).in_(ids))
+                .group_by(ImageVersion.target_id)
+            )
+            for target_id, highest in s.exec(query):
+                numbers[(kind, target_id)] = (highest or 0) + 1
+    return numbers
+
+
+def _delete_files(keys: list[str]) -> None:
+    storage = get_storage()
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:
+            log.warning("Could not delete %s", key, exc_info=True)
+
+
+def apply_retention(target_kind: str, target_id: str, *, keep: int | None = None) -> list[str]:
+    """Delete the files of versions beyond the newest `keep` (default RESHOOT_KEEP_VERSIONS); never the current
+    one, a favourite or a locked one. Rows stay (file_deleted) as history. Returns the deleted keys."""
+    keep = get_settings().keep_versions if keep is None else max(1, keep)
+    with session_scope() as s:
+        current = _current_id(s, target_kind, target_id)
+        live = s.exec(
+            select(ImageVersion)
+            .where(ImageVersion.target_kind == target_kind, ImageVersion.target_id == target_id, col(ImageVersion.file_deleted).is_(False))
+            .order_by(col(ImageVersion.version).desc())
+        ).all()
+        doomed = [v for v in live[keep:] if v.id != current and not v.favourite and not v.locked]
+        keys = []
+        for version in doomed:
+            version.file_deleted = True
+            keys += [k for k in (version.storage_key, version.thumb_key) if k]
+            s.add(version)
+    _delete_files(keys)  # after the rows say so: a failed delete leaves a stray file, never a dangling row
+    return keys
+
+
+# --- Targets ------------------------------------------------------------------------------------------
+
+
+def _current_id(s: Session, target_kind: str, target_id: str) -> int | None:
+    if target_kind == "hero":
+        row = s.get(ExportPlanRow, int(target_id)) if str(target_id).isdigit() else None
+        return row.current_version_id if row else None
+    sentence = s.get(Sentence, target_id)
+    return sentence.current_version_id if sentence else None
+
+
+def _check_target(s: Session, target_kind: str, target_id: str) -> None:
+    if target_kind not in TARGET_KINDS:
+        raise invalid_request([{"field": "targetKind", "message": f"must be one of {', '.join(TARGET_KINDS)}"}])
+    exists = (
+        (str(target_id).isdigit() and s.get(ExportPlanRow, int(target_id)) is not None)
+        if target_kind == "hero"
+        else s.get(Sentence, str(target_id)) is not None
+    )
+    if not exists:
+        raise ReshootError("TARGET_NOT_FOUND", 404, {"targetKind": target_kind, "targetId": str(target_id)}, "Image target not found")
+
+
+def set_current(s: Session, version: ImageVersion) -> None:
+    """Point the version's target at it (and, for a sentence, record its seed)."""
+    if version.target_kind == "hero":
+        row = s.get(ExportPlanRow, int(version.target_id))
+        row.current_version_id = version.id
+        s.add(row)
+    else:
+        sentence = s.get(Sentence, version.target_id)
+        sentence.current_version_id = version.id
+        sentence.seed = version.seed
+        sentence.updated_at = utcnow()
+        s.add(sentence)
+
+
+def publish_stable_copy(filename: str, data: bytes) -> None:
+    """Copy the current hero image to its plan `filename`, the stable key old clients load at
+    ASSET_BASE_URL + filename (new clients use the versioned URL, which never goes stale)."""
+    get_storage().put(filename, data)
+
+
+# --- Use cases -------------------------------------------------------------------------------------------
+
+
+def list_versions(target_kind: str, target_id: str | int) -> list[dict[str, Any]]:
+    """A target's versions, newest first, each with `isCurrent`."""
+    target_id = str(target_id)
+    with session_scope() as s:
+        _check_target(s, target_kind, target_id)
+        current = _current_id(s, target_kind, target_id)
+        rows = s.exec(
+            select(ImageVersion)
+            .where(ImageVersion.target_kind == target_kind, ImageVersion.target_id == target_id)
+            .order_by(col(ImageVersion.version).desc())
+        ).all()
+        return [version_json(v, current_id=current) for v in rows]
+
+
+def get_version(version_id: int) -> dict[str, Any]:
+    with session_scope() as s:
+        version = _load(s, version_id)
+        return version_json(version, current_id=_current_id(s, version.target_kind, version.target_id))
+
+
+def _load(s: Session, version_id: int) -> ImageVersion:
+    version = s.get(ImageVersion, int(version_id)) if str(version_id).isdigit() else None
+    if version is None:
+        raise ReshootError("VERSION_NOT_FOUND", 404, {"versionId": version_id}, "Image version not found")
+    return version
+
+
+def restore_version(version_id: int) -> dict[str, Any]:
+    """Make an older version current again (its file must still exist)."""
+    with session_scope() as s:
+        version = _load(s, version_id)
+        if version.file_deleted:
+            raise ReshootError("VERSION_FILE_DELETED", 409, {"versionId": version.id}, "This version's file was removed by retention")
+        set_current(s, version)
+        if version.target_kind == "sentence":
+            sentence = s.get(Sentence, version.target_id)
+            sentence.is_image_dirty = (sentence.image_prompt or "") != version.prompt
+            sentence.is_video_dirty = True  # the video was made from the image that is no longer current
+            s.add(sentence)
+        filename = s.get(ExportPlanRow, int(version.target_id)).filename if version.target_kind == "hero" else None
+    if filename:
+        publish_stable_copy(filename, get_storage().get(version.storage_key))
+    return get_version(version.id)
+
+
+def _update(version_id: int, **values: Any) -> dict[str, Any]:
+    with session_scope() as s:
+        version = _load(s, version_id)
+        for name, value in values.items():
+            setattr(version, name, value)
+        s.add(version)
+    return get_version(version.id)
+
+
+def set_favourite(version_id: int, favourite: bool) -> dict[str, Any]:
+    """A favourite is never deleted by retention."""
+    return _update(version_id, favourite=bool(favourite))
+
+
+def set_locked(version_id: int, locked: bool) -> dict[str, Any]:
+    """A locked version is never deleted, and while current, generation never replaces it."""
+    return _update(version_id, locked=bool(locked))
+
+
+def set_review(version_id: int, *, state: str, reviewer: str | None = None, note: str | None = None) -> dict[str, Any]:
+    if state not in REVIEW_STATES:
+        raise invalid_request([{"field": "state", "message": f"must be one of {', '.join(REVIEW_STATES)}"}])
+    if note is not None and not isinstance(note, str):
+        raise invalid_request([{"field": "note", "message": "must be text"}])
+    return _update(version_id, review_state=state, reviewer=reviewer, review_note=note or None, reviewed_at=utcnow())
+
+
+def review_queue(*, state: str = "pending", work_item_id: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    """Current hero images in a review state, oldest first, with their work item, shot and size."""
+    if state not in REVIEW_STATES:
+        raise invalid_request([{"field": "state", "message": f"must be one of {', '.join(REVIEW_STATES)}"}])
+    query = (
+        select(ImageVersion, ExportPlanRow, Shot)
+        .join(ExportPlanRow, col(ExportPlanRow.current_version_id) == ImageVersion.id)
+        .join(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
+        .where(ImageVersion.review_state == state)
+    )
+    if work_item_id is not None:
+        query = query.where(ExportPlanRow.work_item_id == work_item_id)
+    query = query.order_by(col(ImageVersion.created_at), col(ImageVersion.id)).offset(max(0, offset)).limit(max(1, min(limit, 500)))
+    with session_scope() as s:
+        return [
+            {
+                **version_json(version, current_id=version.id),
+                "workItemId": row.work_item_id,
+                "shotId": shot.shot_id,
+                "sku": shot.sku,
+                "sizeLabel": row.size_label,
+                "filename": row.filename,
+                "rowId": row.id,
+            }
+            for version, row, shot in s.exec(query)
+        ]
