@@ -194,5 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except ReshootError as e:
         _print(e.to_json())
+        if e.message != e.code:
+            print(e.message, file=sys.stderr)
         return 1
     return 0

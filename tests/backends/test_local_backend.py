@@ -109,3 +109,17 @@ def test_render_cli_is_deterministic_per_seed(tmp_path, capsys):
     assert '"backend": "local"' in capsys.readouterr().out
     assert paths["a"].read_bytes() == paths["b"].read_bytes() != paths["c"].read_bytes()
     assert Image.open(paths["a"]).size == (1920, 800)
+
+
+def test_render_cli_with_the_openai_backend_talks_to_it(fake_openai, tmp_path):
+    out = tmp_path / "o.png"
+    argv = ["render", "--backend", "openai", "--prompt", "Loft", "--width", "1920", "--height", "800", "-o", str(out)]
+    assert main(argv) == 0
+    assert Image.open(out).size == (1536, 1024) and fake_openai.received[-1]["size"] == "1536x1024"
+
+
+def test_render_cli_reports_a_backend_error_plainly(tmp_path, capsys):
+    assert main(["render", "--backend", "openai", "--prompt", "Loft", "-o", str(tmp_path / "x.png")]) == 1
+    captured = capsys.readouterr()
+    assert '"error": "BACKEND_MISCONFIGURED"' in captured.out and "OPENAI_API_KEY" in captured.err
+    assert not (tmp_path / "x.png").exists()
