@@ -31,7 +31,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_import(args: argparse.Namespace) -> None:
     from services.importer import import_file
 
-    _print(import_file(Path(args.file)))
+    _print(import_file(Path(args.file), work_item_id=args.work_item))
 
 
 def cmd_work_items(args: argparse.Namespace) -> None:
@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="import a work-item/storyboard JSON or an export-plan CSV")
     p.add_argument("file")
+    p.add_argument("--work-item", help="the work item of a CSV that has no work_item_id column")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("work-items", help="list work items")
