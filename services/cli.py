@@ -67,8 +67,17 @@ def cmd_render(args: argparse.Namespace) -> None:
     _print({"ok": True, "output": args.output, "bytes": len(data), "backend": backend.name})
 
 
-def cmd_generate_heroes(args: argparse.Namespace) -> None:
+def _finished_job(job_id: str) -> dict[str, Any]:
+    """Wait for a job (running it in this process if no worker is alive); a failed job raises its error."""
     from services.jobs import wait_for_job
+
+    job = wait_for_job(job_id)
+    if job["status"] != "succeeded":
+        raise ReshootError(job.get("errorCode") or "INTERNAL_ERROR", 500, job.get("errorDetail"), job.get("message"))
+    return job
+
+
+def cmd_generate_heroes(args: argparse.Namespace) -> None:
     from services.lifestyle import generate_lifestyle_heroes
 
     started = generate_lifestyle_heroes(
@@ -77,24 +86,20 @@ def cmd_generate_heroes(args: argparse.Namespace) -> None:
     if args.dry_run or not args.wait:
         _print(started)
         return
-    job = wait_for_job(started["jobId"])
-    if job["status"] != "succeeded":
-        raise ReshootError(job.get("errorCode") or "INTERNAL_ERROR", 500, job.get("errorDetail"))
-    _print(job["result"])
+    result = _finished_job(started["jobId"])["result"]
+    _print(result)
+    if result.get("failed"):
+        raise SystemExit(1)  # some shots failed: the result lists them; exit non-zero for scripts
 
 
 def cmd_regenerate_image(args: argparse.Namespace) -> None:
-    from services.jobs import wait_for_job
     from services.storyboard import regenerate_sentence_image
 
     started = regenerate_sentence_image(args.sentence_id, seed=args.seed)
     if not args.wait:
         _print(started)
         return
-    job = wait_for_job(started["jobId"])
-    _print(job)
-    if job["status"] != "succeeded":
-        raise SystemExit(1)
+    _print({"jobId": started["jobId"], **_finished_job(started["jobId"])["result"]})
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -106,7 +111,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 def cmd_jobs(args: argparse.Namespace) -> None:
     from services.jobs import list_jobs
 
-    jobs = list_jobs(limit=args.limit)
+    jobs = list_jobs(status=args.status, limit=args.limit)
     if args.json:
         _print(jobs)
     else:
@@ -161,20 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shot", action="append", help="a shot id; repeat for several (default: all)")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--wait", action="store_true", help="wait for the job and print its result")
+    p.add_argument("--wait", action="store_true", help="wait for the job and print its result (exit 1 if a shot failed)")
     p.add_argument("--json", action="store_true", help="print JSON (the default; kept for scripts)")
     p.set_defaults(func=cmd_generate_heroes)
 
     p = sub.add_parser("regenerate-image", help="regenerate a storyboard sentence's image")
     p.add_argument("sentence_id")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--wait", action="store_true")
+    p.add_argument("--seed", type=int, default=None, help="default: a random seed, recorded on the new version")
+    p.add_argument("--wait", action="store_true", help="wait for the job and print the new image")
     p.set_defaults(func=cmd_regenerate_image)
 
     sub.add_parser("worker", help="run job consumers (for RESHOOT_QUEUE_URL=redis://…)").set_defaults(func=cmd_worker)
 
     p = sub.add_parser("jobs", help="list recent jobs")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--status", choices=("queued", "running", "succeeded", "failed"))
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_jobs)
 

@@ -86,6 +86,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "targetKey": job.target_key,
         "params": job.params,
         "attempts": job.attempts,
+        "workerId": job.worker_id,
         "createdAt": iso(job.created_at),
         "startedAt": iso(job.started_at),
         "finishedAt": iso(job.finished_at),

@@ -11,6 +11,7 @@ from sqlmodel import select
 from services import jobs, lifestyle, versions
 from services.backends import BackendUnavailable, ContentRejected
 from services.db import session_scope
+from services.config import get_settings
 from services.errors import ReshootError
 from services.models import ExportPlanRow, ImageVersion, Shot
 from services.storage import get_storage
@@ -138,6 +139,7 @@ def test_bad_options_are_invalid_request_with_details(options, field):
 
 def test_one_failing_shot_does_not_stop_the_others_and_can_be_retried(small, fake_backend, monkeypatch):
     monkeypatch.setenv("RESHOOT_GENERATION_CONCURRENCY", "4")
+    get_settings.cache_clear()
     fake_backend.delay = 0.2
     fake_backend.fail_when = lambda prompt: BackendUnavailable("backend down for this one") if prompt == "small scene 2" else None
     job = run(small)
@@ -213,3 +215,18 @@ def test_target_keys_deduplicate_the_same_shot_set():
     assert lifestyle.heroes_target_key("7") == "heroes:7:*"
     assert lifestyle.heroes_target_key("7", ["OL-2", "OL-1"]) == lifestyle.heroes_target_key("7", ["OL-1", "OL-2"])
     assert len(lifestyle.heroes_target_key("7", [f"SHOT-{i}" for i in range(200)])) <= 255
+
+
+def test_cli_generate_heroes_prints_the_seed_json_and_errors(small, capsys):
+    import json
+
+    from services.cli import main
+
+    assert main(["generate-heroes", small, "--overwrite", "--wait", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["generated"]) == 9 and result["dryRun"] is False and result["overwrite"] is True
+    assert main(["generate-heroes", small, "--shot", "S-1", "--shot", "NOPE", "--dry-run"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert (dry["missingShots"], len(dry["skippedExisting"]), dry["generated"]) == (["NOPE"], 3, [])
+    assert main(["generate-heroes", "15"]) == 1
+    assert json.loads(capsys.readouterr().out) == {"error": "LIFESTYLE_PACK_NOT_FOUND"}

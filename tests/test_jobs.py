@@ -1,0 +1,200 @@
+"""The job engine: one job per target, progress and events, in-process consumers, dead workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from services import jobs, storyboard, versions
+from services.config import PROJECT_ROOT, get_settings
+from services.db import session_scope
+from services.errors import ReshootError
+from services.models import Job, WorkerProcess, utcnow
+
+
+def wait_until(condition, timeout=20.0, message="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {message}"
+        time.sleep(0.05)
+
+
+def test_two_concurrent_requests_for_one_target_get_one_job(demo, fake_backend):
+    barrier = threading.Barrier(8)
+    answers = []
+
+    def click():
+        barrier.wait()
+        answers.append(storyboard.regenerate_sentence_image("sent_001")["jobId"])
+
+    threads = [threading.Thread(target=click) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 8 and len(set(answers)) == 1
+    with session_scope() as s:
+        assert len(s.exec(select(Job)).all()) == 1
+    assert jobs.active_job_for("sentence:sent_001")["id"] == answers[0]
+    assert jobs.wait_for_job(answers[0], timeout=30)["status"] == "succeeded"
+    assert len(fake_backend.calls) == 1
+    assert jobs.active_job_for("sentence:sent_001") is None
+    assert storyboard.regenerate_sentence_image("sent_001")["jobId"] != answers[0]  # finished: a new request, a new job
+
+
+def test_job_row_goes_queued_running_succeeded_with_progress(demo, fake_backend):
+    fake_backend.delay = 0.5
+    job_id = storyboard.regenerate_sentence_image("sent_002", seed=3)["jobId"]
+    queued = jobs.get_job(job_id)
+    assert (queued["status"], queued["kind"], queued["progressTotal"], queued["attempts"]) == ("queued", "sentence_image", 1, 0)
+    jobs.start_embedded_worker()
+    wait_until(lambda: jobs.get_job(job_id)["status"] == "running", message="running")
+    running = jobs.get_job(job_id)
+    assert running["startedAt"] and running["message"] == "Generating image" and running["attempts"] == 1
+    done = jobs.wait_for_job(job_id, timeout=30)
+    assert (done["status"], done["progressDone"], done["message"]) == ("succeeded", 1, "Image regenerated")
+    assert done["finishedAt"] >= done["startedAt"] and done["result"]["seed"] == 3
+    assert jobs.get_jobs([job_id, "job_nope"]) == {job_id: done}
+    assert [j["id"] for j in jobs.list_jobs(status="succeeded")] == [job_id] and jobs.list_jobs(status="failed") == []
+    with pytest.raises(ReshootError) as e:
+        jobs.get_job("job_nope")
+    assert (e.value.status, e.value.code) == (404, "JOB_NOT_FOUND")
+
+
+def test_wait_for_job_starts_a_consumer_in_this_process_when_none_is_alive(demo, fake_backend):
+    assert not jobs.consumer_alive()
+    job_id = storyboard.regenerate_sentence_image("sent_001")["jobId"]
+    assert jobs.get_job(job_id)["status"] == "queued"
+    assert jobs.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
+    assert jobs.consumer_alive()
+
+
+def test_the_embedded_worker_starts_off_the_main_thread_once(db):
+    ids, errors = [], []
+
+    def start():
+        try:
+            ids.append(jobs.start_embedded_worker())
+        except Exception as e:  # e.g. "signal only works in main thread"
+            errors.append(e)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(ids)) == 1
+    with session_scope() as s:
+        [worker] = s.exec(select(WorkerProcess)).all()
+    assert worker.embedded and worker.pid == os.getpid() and worker.concurrency == get_settings().generation_concurrency
+
+
+def test_an_unexpected_error_fails_the_job_and_retry_runs_it_again(demo, fake_backend):
+    fake_backend.fail_when = lambda prompt: ValueError("boom")
+    failed = jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_001", seed=9)["jobId"], timeout=30)
+    assert (failed["status"], failed["errorCode"]) == ("failed", "INTERNAL_ERROR") and "boom" in failed["errorDetail"]
+    fake_backend.fail_when = None
+    again = jobs.retry_job(failed["id"])
+    assert again["id"] != failed["id"] and again["params"]["seed"] == 9
+    assert jobs.wait_for_job(again["id"], timeout=30)["status"] == "succeeded"
+
+
+def test_a_running_job_of_a_silent_worker_is_failed_when_a_consumer_starts(demo):
+    now = utcnow()
+    with session_scope() as s:
+        s.add(WorkerProcess(id="elsewhere:1:dead", queue="x", host="elsewhere", pid=1, heartbeat_at=now - timedelta(minutes=5)))
+        s.add(WorkerProcess(id="elsewhere:2:alive", queue="x", host="elsewhere", pid=2, heartbeat_at=now))
+        for job_id, worker in (("job_orphan", "elsewhere:1:dead"), ("job_busy", "elsewhere:2:alive")):
+            s.add(Job(id=job_id, kind="sentence_image", target_key=f"t:{job_id}", sentence_id="sent_001", project_id="coffee-origins",
+                      status="running", worker_id=worker, started_at=now, heartbeat_at=now))
+    jobs.start_embedded_worker()
+    orphan = jobs.get_job("job_orphan")
+    assert (orphan["status"], orphan["errorCode"]) == ("failed", "WORKER_DIED") and orphan["finishedAt"]
+    assert jobs.get_job("job_busy")["status"] == "running"  # its worker is alive elsewhere
+    assert jobs.events_since(project_id="coffee-origins")[-1]["payload"] == {
+        "type": "job_failed", "jobType": "image", "jobId": "job_orphan", "sentenceId": "sent_001", "projectId": "coffee-origins", "error": "WORKER_DIED",
+    }
+
+
+SLOW_WORKER = """
+import sys, time, pathlib
+from services import backends
+from services.backends.local import LocalBackend
+
+class Slow(LocalBackend):
+    def generate(self, prompt, **kwargs):
+        pathlib.Path(sys.argv[1]).write_text("started")
+        time.sleep(120)
+        return super().generate(prompt, **kwargs)
+
+backends.get_backend = lambda name=None: Slow()
+from services.cli import main
+raise SystemExit(main(["worker"]))
+"""
+
+
+def test_a_worker_killed_mid_job_leaves_the_old_image_and_no_stuck_job(demo, tmp_path):
+    first = jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_001", seed=1)["jobId"], timeout=30)
+    before = storyboard.get_sentence("sent_001")
+    jobs.stop_embedded_worker()
+
+    marker = tmp_path / "started"
+    worker = subprocess.Popen([sys.executable, "-c", SLOW_WORKER, str(marker)], cwd=PROJECT_ROOT, env=os.environ.copy(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        job_id = storyboard.regenerate_sentence_image("sent_001", seed=2)["jobId"]
+        wait_until(marker.exists, timeout=30, message="the worker process to start generating")
+        assert jobs.get_job(job_id)["status"] == "running"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+
+    assert jobs.get_job(job_id)["status"] == "running"  # nobody has noticed yet
+    jobs.start_embedded_worker()  # the next start notices the dead worker
+    dead = jobs.get_job(job_id)
+    assert (dead["status"], dead["errorCode"]) == ("failed", "WORKER_DIED")
+    after = storyboard.get_sentence("sent_001")
+    assert after["imageFile"] == before["imageFile"] and after["versionId"] == first["result"]["versionId"]
+    assert len(versions.list_versions("sentence", "sent_001")) == 1
+    retried = jobs.wait_for_job(jobs.retry_job(job_id)["id"], timeout=30)
+    assert retried["status"] == "succeeded" and retried["result"]["seed"] == 2
+
+
+def test_an_unreachable_queue_fails_the_request_and_frees_the_target(demo, monkeypatch):
+    monkeypatch.setenv("RESHOOT_QUEUE_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    with pytest.raises(ReshootError) as e:
+        storyboard.regenerate_sentence_image("sent_001")
+    assert (e.value.status, e.value.code) == (503, "QUEUE_UNAVAILABLE")
+    assert jobs.active_job_for("sentence:sent_001") is None
+    assert jobs.list_jobs()[0]["errorCode"] == "QUEUE_UNAVAILABLE"
+
+
+def test_backend_slots_bound_concurrent_calls(monkeypatch):
+    monkeypatch.setenv("RESHOOT_GENERATION_CONCURRENCY", "2")
+    get_settings.cache_clear()
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def call():
+        with jobs.backend_slot():
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.05)
+            with lock:
+                active[0] -= 1
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2

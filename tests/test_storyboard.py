@@ -1,0 +1,127 @@
+"""Storyboard (seed 002): prompt edits set both dirty flags; one-image regeneration with a seed."""
+
+from __future__ import annotations
+
+import pytest
+
+from services import jobs, storyboard, versions
+from services.backends import BackendUnavailable
+from services.config import get_settings
+from services.errors import ReshootError
+from services.storage import get_storage
+
+PROJECT = "coffee-origins"
+
+
+def regenerate(sentence_id="sent_001", seed=None):
+    started = storyboard.regenerate_sentence_image(sentence_id, seed=seed)
+    assert started["message"] == "Image regeneration started"
+    return jobs.wait_for_job(started["jobId"], timeout=30)
+
+
+def current_bytes(sentence_id="sent_001") -> bytes:
+    [current] = [v for v in versions.list_versions("sentence", sentence_id) if v["isCurrent"]]
+    return get_storage().get(current["storageKey"])
+
+
+def test_editing_the_prompt_sets_both_dirty_flags(demo, fake_backend):
+    regenerate()
+    assert storyboard.get_sentence("sent_001")["isImageDirty"] is False
+    sentence = storyboard.update_sentence("sent_001", image_prompt="A wide shot of a coffee plantation at dawn")
+    assert sentence["imagePrompt"] == "A wide shot of a coffee plantation at dawn"
+    assert (sentence["isImageDirty"], sentence["isVideoDirty"]) == (True, True)
+    assert sentence["id"] == "sent_001" and sentence["projectId"] == PROJECT
+    assert storyboard.get_sentence("sent_001") == sentence
+
+
+def test_regenerate_replaces_the_image_clears_image_dirty_only_and_records_the_event(demo, fake_backend):
+    before = storyboard.get_sentence("sent_002")
+    assert before["imageFile"] is None and before["isImageDirty"] and before["isVideoDirty"]
+    job = regenerate("sent_002", seed=12345)
+    assert job["status"] == "succeeded" and job["sentenceId"] == "sent_002" and job["projectId"] == PROJECT
+    after = storyboard.get_sentence("sent_002")
+    assert after["imageFile"] == job["result"]["imageFile"] and after["imageFile"].startswith("/assets/storyboard/")
+    assert (after["isImageDirty"], after["isVideoDirty"], after["seed"]) == (False, True, 12345)
+    assert after["activeJobId"] is None
+    events = jobs.events_since(project_id=PROJECT)
+    assert {"type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job["id"]}.items() <= events[-1]["payload"].items()
+    assert jobs.events_since(project_id=PROJECT, after_id=events[-1]["id"]) == []
+
+
+def test_the_same_seed_gives_the_same_image_and_no_seed_a_random_recorded_one(demo, fake_backend):
+    regenerate(seed=42)
+    first = current_bytes()
+    regenerate(seed=42)
+    assert current_bytes() == first
+    seeds = [regenerate()["params"]["seed"] for _ in range(2)]
+    assert seeds[0] != seeds[1]
+    assert [v["seed"] for v in versions.list_versions("sentence", "sent_001")] == [seeds[1], seeds[0], 42, 42]
+    assert storyboard.get_sentence("sent_001")["seed"] == seeds[1]
+    assert current_bytes() != first
+
+
+def test_cast_references_and_style_lora_go_to_the_backend(demo, fake_backend):
+    regenerate()
+    call = fake_backend.calls[-1]
+    assert call["references"] == 3 and call["style_lora"] == "warm-documentary-v2"
+    assert (call["width"], call["height"]) == storyboard.SCENE_SIZE
+
+
+def test_unknown_sentence_is_404_and_no_prompt_is_400(demo):
+    with pytest.raises(ReshootError) as e:
+        storyboard.regenerate_sentence_image("sent_nope")
+    assert (e.value.status, e.value.to_json()) == (404, {"error": "Sentence not found"})
+    with pytest.raises(ReshootError) as e:
+        storyboard.regenerate_sentence_image("sent_003")
+    assert (e.value.status, e.value.to_json()) == (400, {"error": "No image prompt to generate from"})
+    with pytest.raises(ReshootError) as e:
+        storyboard.update_sentence("sent_nope", image_prompt="x")
+    assert e.value.status == 404
+    for bad in ("42", -1, 1.5, True):
+        with pytest.raises(ReshootError) as e:
+            storyboard.regenerate_sentence_image("sent_001", seed=bad)
+        assert e.value.code == "INVALID_REQUEST"
+
+
+def test_a_failed_regeneration_keeps_the_old_image_and_says_so(demo, fake_backend):
+    regenerate(seed=7)
+    old = storyboard.get_sentence("sent_001")
+    fake_backend.fail_when = lambda prompt: BackendUnavailable("ComfyUI is not answering")
+    job = regenerate()
+    assert (job["status"], job["errorCode"], job["message"]) == ("failed", "BACKEND_UNAVAILABLE", "ComfyUI is not answering")
+    assert storyboard.get_sentence("sent_001")["imageFile"] == old["imageFile"]
+    assert jobs.events_since(project_id=PROJECT)[-1]["payload"]["type"] == "job_failed"
+
+
+def test_old_file_is_deleted_after_a_successful_replacement_beyond_retention(demo, fake_backend, monkeypatch):
+    monkeypatch.setenv("RESHOOT_KEEP_VERSIONS", "1")
+    get_settings.cache_clear()
+    regenerate(seed=1)
+    [v1] = versions.list_versions("sentence", "sent_001")
+    regenerate(seed=2)
+    v2, old = versions.list_versions("sentence", "sent_001")
+    assert old["id"] == v1["id"] and old["fileDeleted"] and not get_storage().exists(v1["storageKey"])
+    assert v2["isCurrent"] and get_storage().exists(v2["storageKey"])
+
+
+def test_storyboard_reads(demo):
+    board = storyboard.get_storyboard(PROJECT)
+    assert board["id"] == PROJECT and [c["name"] for c in board["cast"]] == ["Ana", "Marco"]
+    flat = [s["id"] for section in board["sections"] for s in section["sentences"]]
+    assert flat == [s["id"] for s in storyboard.list_sentences(PROJECT)]
+    assert [p["id"] for p in storyboard.list_projects()] == [PROJECT]
+    with pytest.raises(ReshootError) as e:
+        storyboard.get_storyboard("nope")
+    assert e.value.status == 404
+
+
+def test_cli_regenerate_image(demo, capsys):
+    import json
+
+    from services.cli import main
+
+    assert main(["regenerate-image", "sent_001", "--seed", "42", "--wait"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["seed"] == 42 and printed["imageFile"] == storyboard.get_sentence("sent_001")["imageFile"]
+    assert main(["regenerate-image", "sent_nope"]) == 1
+    assert json.loads(capsys.readouterr().out) == {"error": "Sentence not found"}

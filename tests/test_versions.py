@@ -1,0 +1,119 @@
+"""Image versions: pointer moves after writes, retention, restore, favourite/lock, review state."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from sqlmodel import select
+
+from services import storyboard, versions
+from services.db import session_scope
+from services.errors import ReshootError
+from services.models import ExportPlanRow, ImageVersion
+from services.storage import get_storage
+
+
+def image(n: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 18), (n * 20 % 256, 80, 160)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def add(kind: str, target_id: str, n: int, base_key: str = "storyboard/coffee-origins/sent_001/image.png") -> int:
+    new = versions.NewImage(kind, target_id, base_key, image(n), 32, 18, f"prompt {n}", n, "fake")
+    [version] = versions.save_new_versions([new], lambda s, vs: versions.set_current(s, vs[0]))
+    versions.apply_retention(kind, target_id)
+    return version.id
+
+
+def live_numbers(kind="sentence", target_id="sent_001") -> list[int]:
+    return [v["version"] for v in versions.list_versions(kind, target_id) if not v["fileDeleted"]]
+
+
+def test_retention_keeps_the_newest_plus_favourites_and_locked(demo, monkeypatch):
+    from services.config import get_settings
+
+    monkeypatch.setenv("RESHOOT_KEEP_VERSIONS", "2")
+    get_settings.cache_clear()
+    v1 = add("sentence", "sent_001", 1)
+    versions.set_favourite(v1, True)
+    v2 = add("sentence", "sent_001", 2)
+    add("sentence", "sent_001", 3)
+    assert live_numbers() == [3, 2, 1]  # v1 is beyond the newest two but a favourite
+    add("sentence", "sent_001", 4)
+    assert live_numbers() == [4, 3, 1]
+    deleted = versions.get_version(v2)
+    assert deleted["fileDeleted"] and deleted["url"] is None and not get_storage().exists(deleted["storageKey"])
+    v3 = [v["id"] for v in versions.list_versions("sentence", "sent_001") if v["version"] == 3][0]
+    versions.set_locked(v3, True)
+    add("sentence", "sent_001", 5)
+    add("sentence", "sent_001", 6)
+    assert live_numbers() == [6, 5, 3, 1]  # v4 went; locked v3 and favourite v1 stay
+    stored = get_storage().list("storyboard/coffee-origins/sent_001")
+    assert len(stored) == 2 * 4  # image + thumbnail of each live version, nothing else
+
+
+def test_restore_moves_the_pointer_back_and_retention_never_deletes_the_current_one(demo):
+    first = add("sentence", "sent_001", 1)
+    add("sentence", "sent_001", 2)
+    restored = versions.restore_version(first)
+    assert restored["isCurrent"] and restored["version"] == 1
+    sentence = storyboard.get_sentence("sent_001")
+    assert sentence["imageFile"] == restored["url"] and sentence["seed"] == 1
+    assert sentence["isVideoDirty"] is True
+    assert versions.apply_retention("sentence", "sent_001", keep=1) == []  # v2 is newest, v1 is current
+    add("sentence", "sent_001", 3)
+    versions.apply_retention("sentence", "sent_001", keep=1)
+    with pytest.raises(ReshootError) as e:
+        versions.restore_version(first)
+    assert (e.value.status, e.value.code) == (409, "VERSION_FILE_DELETED")
+
+
+def test_hero_restore_rewrites_the_stable_filename(demo):
+    with session_scope() as s:
+        row = s.exec(select(ExportPlanRow).where(ExportPlanRow.filename == "fcc/lifestyle/7/OL-1/desktop.png")).one()
+    first = add("hero", str(row.id), 1, row.filename)
+    add("hero", str(row.id), 2, row.filename)
+    versions.restore_version(first)
+    assert get_storage().get(row.filename) == image(1)
+    keys = [v["storageKey"] for v in versions.list_versions("hero", row.id)]
+    assert keys[1].startswith("fcc/lifestyle/7/OL-1/desktop.v1-") and keys[1].endswith(".png")
+
+
+def test_a_failed_pointer_move_leaves_no_files_and_no_rows(demo):
+    def boom(s, vs):
+        raise RuntimeError("database went away")
+
+    new = versions.NewImage("sentence", "sent_001", "storyboard/coffee-origins/sent_001/image.png", image(1), 32, 18, "p", 1, "fake")
+    with pytest.raises(RuntimeError):
+        versions.save_new_versions([new], boom)
+    assert get_storage().list("storyboard") == []
+    with session_scope() as s:
+        assert s.exec(select(ImageVersion)).all() == []
+
+
+def test_review_state_and_queue(demo):
+    with session_scope() as s:
+        row = s.exec(select(ExportPlanRow).where(ExportPlanRow.work_item_id == "7")).first()
+    version = add("hero", str(row.id), 1, row.filename)
+    [queued] = versions.review_queue(state="pending")
+    assert (queued["id"], queued["workItemId"], queued["sizeLabel"]) == (version, "7", row.size_label)
+    reviewed = versions.set_review(version, state="approved", reviewer="ana", note="Good light")
+    assert (reviewed["reviewState"], reviewed["reviewer"], reviewed["reviewNote"]) == ("approved", "ana", "Good light")
+    assert reviewed["reviewedAt"].endswith("Z")
+    assert versions.review_queue(state="pending") == [] and len(versions.review_queue(state="approved", work_item_id="7")) == 1
+    with pytest.raises(ReshootError) as e:
+        versions.set_review(version, state="maybe")
+    assert e.value.code == "INVALID_REQUEST"
+
+
+def test_unknown_targets_and_versions_are_404(demo):
+    for call in (lambda: versions.list_versions("sentence", "nope"), lambda: versions.list_versions("hero", "999999"), lambda: versions.restore_version(12345)):
+        with pytest.raises(ReshootError) as e:
+            call()
+        assert e.value.status == 404
+    with pytest.raises(ReshootError) as e:
+        versions.list_versions("poster", "x")
+    assert e.value.status == 400
