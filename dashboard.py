@@ -1,0 +1,58 @@
+"""Reshoot's entry point: `streamlit run dashboard.py`.
+
+`streamlit run` finds the `app = st.App(...)` below and serves this file through uvicorn, which imports it as
+the module `dashboard` (so `app` is built) and then runs it as the page script `__main__` (so `main()` runs).
+The App adds `GET /assets/{key}` for images in local storage to the same server.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+PAGES_DIR = "pages"
+
+
+def _bootstrap(database_url: str, queue_url: str) -> None:
+    """Migrate the database, start the embedded job worker and load the demo set into an empty database."""
+    from services.db import migrate
+    from services.demo import ensure_demo_loaded
+    from services.jobs import start_embedded_worker
+
+    migrate()
+    start_embedded_worker()
+    ensure_demo_loaded()
+
+
+@st.cache_resource(show_spinner="Preparing the database…")
+def _bootstrap_once(database_url: str, queue_url: str) -> bool:
+    _bootstrap(database_url, queue_url)
+    return True
+
+
+def navigation_pages() -> dict[str, list[st.Page]]:
+    return {
+        "Review": [
+            st.Page(f"{PAGES_DIR}/work_items.py", title="Work Items", icon=":material/list_alt:", default=True),
+            st.Page(f"{PAGES_DIR}/work_item.py", title="Work Item", url_path="work_item", visibility="hidden"),
+        ],
+    }
+
+
+def main() -> None:
+    from services.config import get_settings
+    from ui.toasts import show_queued_toasts
+
+    st.set_page_config(page_title="Reshoot", page_icon=":material/photo_library:", layout="wide")
+    settings = get_settings()
+    _bootstrap_once(settings.database_url, settings.queue_url)
+    page = st.navigation(navigation_pages())
+    show_queued_toasts()
+    page.run()
+
+
+if __name__ == "__main__":
+    main()
+else:
+    from ui.assets import asset_routes
+
+    app = st.App(__file__, routes=asset_routes())

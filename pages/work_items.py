@@ -1,0 +1,69 @@
+"""Work Items: search, filter and page through work items (in SQL); select a row to open it."""
+
+import streamlit as st
+
+from services.work_items import list_statuses, list_work_items
+from ui.navigation import open_work_item
+
+PAGE_SIZE = 25
+PACK_FILTERS = {"Any": None, "With Lifestyle Pack": True, "Without Lifestyle Pack": False}
+
+
+def _first_page() -> None:
+    st.session_state.pop("wi_page", None)
+
+
+st.title("Work Items")
+search_col, status_col, pack_col = st.columns([3, 1, 1])
+search = search_col.text_input("Search", key="wi_search", placeholder="Title or id", on_change=_first_page)
+status = status_col.selectbox("Status", ["All", *list_statuses()], key="wi_status", on_change=_first_page)
+pack = pack_col.selectbox("Lifestyle Pack", list(PACK_FILTERS), key="wi_pack", on_change=_first_page)
+
+page_number = st.session_state.get("wi_page", 1)
+result = list_work_items(
+    search=search.strip() or None,
+    status=None if status == "All" else status,
+    has_pack=PACK_FILTERS[pack],
+    page=page_number,
+    page_size=PAGE_SIZE,
+)
+items = result["items"]
+if not items:
+    st.info("No work items match these filters.")
+    st.stop()
+
+rows = [
+    {
+        "ID": item["id"],
+        "Title": item["title"],
+        "Status": item["status"],
+        "Pack": item["hasPack"],
+        "Shots": item["shotCount"],
+        "Images": item["imageCount"],
+        "Pending": item["pendingReviews"],
+        "Approved": item["approvedCount"],
+        "Updated": item["updatedAt"],
+    }
+    for item in items
+]
+selection = st.dataframe(
+    rows,
+    key="wi_table",
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    column_config={
+        "Title": st.column_config.TextColumn(width="large"),
+        "Pack": st.column_config.CheckboxColumn("Lifestyle Pack"),
+        "Pending": st.column_config.NumberColumn("Pending reviews"),
+        "Updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    },
+)
+num_pages = max(1, -(-result["total"] // PAGE_SIZE))
+footer_left, footer_right = st.columns([1, 1], vertical_alignment="center")
+footer_left.caption(f"{result['total']} work items · select a row to open it")
+with footer_right:
+    st.pagination(num_pages, default=min(page_number, num_pages), key="wi_page", width="stretch")
+
+if selection.selection.rows:
+    open_work_item(items[selection.selection.rows[0]]["id"])

@@ -1,0 +1,52 @@
+"""AppTest helpers: the dashboard on the demo set, opened at one page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
+TIMEOUT = 30
+
+
+@pytest.fixture(autouse=True)
+def _stop_embedded_worker():
+    """The dashboard starts job consumers in this process; stop them when the test ends."""
+    yield
+    from services.jobs import stop_embedded_worker
+
+    stop_embedded_worker()
+
+
+@pytest.fixture
+def demo(db):
+    """The demo set in the test's database (its images are rendered by the tests that need them)."""
+    from services.demo import load_demo
+
+    return load_demo(generate_images=False)
+
+
+def open_page(page: str | None = None, **query: str) -> AppTest:
+    """Run the dashboard, then switch to `page` (e.g. "pages/work_item.py") with `query` as URL parameters."""
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
+    at.run()
+    if page:
+        at.query_params.update(query)
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, text, title, header, alert and toast shown, as one string to search in."""
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "warning",
+                                  "error", "success", "toast") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.fixture
+def page_app():
+    return open_page

@@ -1,0 +1,197 @@
+"""Work Item detail: the Actions panel (seed 001) and the Lifestyle Hero Preview grid (seed 000)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from sqlalchemy import event
+
+from services import messages
+from services.db import get_engine
+from services.importer import import_data
+from services.jobs import stop_embedded_worker, wait_for_job
+from services.lifestyle import list_references
+from services.storage import get_storage
+from tests.pages.conftest import open_page, texts
+
+DETAIL = "pages/work_item.py"
+
+
+def png(color: str = "red", size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def toasts(at) -> list[str]:
+    return [t.value for t in at.toast]
+
+
+def regenerate(at, shot_id: str, work_item_id: str = "12") -> dict:
+    """Click the card's `Regenerate shot` (busy while its job runs), wait for the job, rerun; returns the job."""
+    at.button(key=f"detail_regenerate_{work_item_id}_{shot_id}").click().run()
+    busy = at.button(key=f"detail_regenerate_{work_item_id}_{shot_id}")
+    assert busy.label == messages.REGENERATE_SHOT_LOADING and busy.disabled
+    job = wait_for_job(at.session_state[f"detail_job_{work_item_id}_{shot_id}"], timeout=60)
+    assert job["status"] == "succeeded"
+    at.run()
+    return job
+
+
+def test_actions_panel_and_cards_show_the_seed_copy(demo):
+    at = open_page(DETAIL, id="12")
+    assert at.title[0].value == "Kitchen Essentials — Cookware Refresh"
+    generate = at.button(key="detail_generate_12")
+    assert generate.label == messages.GENERATE_BUTTON and generate.help == messages.GENERATE_TOOLTIP
+    assert not generate.disabled
+    shown = texts(at)
+    for line in ("KT-1 · KIT-CASTIRON-28", "KT-3 · KIT-KETTLE-MATTE", "1920×800", "Desktop", messages.GENERATE_SUBCOPY):
+        assert line in shown
+    assert "fcc/lifestyle/12/KT-1/desktop.png" in shown  # no image yet: the placeholder names the file
+    assert not at.image
+    regenerate = at.button(key="detail_regenerate_12_KT-1")
+    assert regenerate.label == messages.REGENERATE_SHOT and regenerate.help == messages.REGENERATE_SHOT_TOOLTIP
+    assert at.checkbox(key="detail_dry_run_12").label == "Dry run"  # in the Advanced popover
+
+
+def test_work_item_without_pack_has_the_disabled_button_and_tooltip(demo):
+    at = open_page(DETAIL, id="15")
+    generate = at.button(key="detail_generate_15")
+    assert generate.disabled
+    assert generate.help == messages.GENERATE_TOOLTIP_NO_PACK == "Run Lifestyle Pack v2 first."
+    assert messages.PACK_NOT_FOUND_BODY in texts(at)
+
+
+def test_unknown_work_item_says_so(demo):
+    at = open_page(DETAIL, id="nope")
+    assert "Work item nope was not found." in texts(at)
+
+
+def test_generate_shows_progress_then_the_seed_toast(demo):
+    at = open_page(DETAIL, id="12")
+    at.button(key="detail_generate_12").click().run()
+    running = at.button(key="detail_generate_12")
+    assert running.label == messages.GENERATE_BUTTON_LOADING and running.disabled
+    job = wait_for_job(at.session_state["detail_job_12"], timeout=60)
+    assert job["status"] == "succeeded"
+    at.run()
+    assert toasts(at) == [
+        f"**{messages.HEROES_GENERATED_TITLE}**\n\n"
+        "Created 9 images across 3 shots (KT-1, KT-2, KT-3). Validate them in SKU Switcher."
+    ]
+    assert at.button(key="detail_generate_12").label == messages.GENERATE_BUTTON
+    thumbs = [url for image in at.image for url in image.value]
+    assert len(thumbs) == 3 and all(u.startswith("http://") and "/assets/fcc/lifestyle/12/" in u for u in thumbs)
+
+    at.button(key="detail_generate_12").click().run()  # again: every target exists
+    wait_for_job(at.session_state["detail_job_12"], timeout=60)
+    at.run()
+    assert toasts(at)[-1].endswith("No new images created. All targets already exist.")
+
+
+def test_dry_run_answers_at_once(demo):
+    at = open_page(DETAIL, id="12")
+    at.checkbox(key="detail_dry_run_12").check().run()
+    at.multiselect(key="detail_shots_12").select("KT-2").run()
+    at.button(key="detail_generate_12").click().run()
+    assert "detail_job_12" not in at.session_state
+    assert toasts(at) == [
+        f"**{messages.HEROES_GENERATED_TITLE}**\n\nDry run complete. 3 images would be created across 1 shots (KT-2)."
+    ]
+
+
+def test_size_switch_and_large_view(demo):
+    at = open_page(DETAIL, id="12")
+    regenerate(at, "KT-2")
+    at.segmented_control(key="detail_size_12_KT-2").set_value("Mobile").run()
+    shown = texts(at)
+    assert "750×1000" in shown and "fcc/lifestyle/12/KT-2/mobile.png" in shown
+    at.button(key="detail_view_12_KT-2").click().run()
+    assert not at.exception
+    shown = texts(at)
+    assert "KT-2 · KIT-KNIFE-SET-5 · Desktop 1920×800" in shown
+    full = [u for image in at.image for u in image.value if "/desktop.v" in u and "thumb" not in u]
+    assert full and full[0].startswith("http://") and "/assets/fcc/lifestyle/12/KT-2/" in full[0]
+
+
+def test_upload_reference_stores_and_shows_them(demo):
+    at = open_page(DETAIL, id="12")
+    at.file_uploader[0].set_value([("a.png", png("red"), "image/png"), ("b.jpg", png("blue"), "image/jpeg")]).run()
+    assert not at.exception
+    assert toasts(at) == [f"**{messages.REFERENCES_SAVED_TITLE}**\n\nSaved 2 reference images for KT-1."]
+    stored = list_references("12", "KT-1")
+    assert len(stored) == 2 and list_references("12", "KT-2") == []
+    shown = [u for image in at.image for u in image.value]
+    assert len(shown) == 2 and all("/assets/fcc/lifestyle_refs/12/KT-1/" in u for u in shown)
+
+    at.file_uploader[0].set_value([(f"{c}.png", png(c), "image/png") for c in ("green", "yellow", "white")]).run()
+    assert "+2 more" in texts(at)
+    assert len([u for image in at.image for u in image.value if "lifestyle_refs" in u]) == 3
+
+
+def test_bad_upload_shows_the_error_toast_and_stores_nothing(demo):
+    at = open_page(DETAIL, id="12")
+    at.file_uploader[0].set_value([("good.png", png(), "image/png"), ("broken.png", b"not an image", "image/png")]).run()
+    assert not at.exception
+    [toast] = toasts(at)
+    assert toast.startswith(f"**{messages.REFERENCES_FAILED_TITLE}**\n\nbroken.png: ")
+    assert list_references("12", "KT-1") == []
+    assert get_storage().list("fcc/lifestyle_refs") == []
+
+
+def test_regenerate_shot_then_compare_v1_v2(demo):
+    at = open_page(DETAIL, id="12")
+    regenerate(at, "KT-1")
+    assert "detail_compare_12_KT-1" not in [b.key for b in at.button]  # only one version so far
+    at.file_uploader[0].set_value(("ref.png", png("purple"), "image/png")).run()
+    regenerate(at, "KT-1")
+    assert toasts(at)[-1] == f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"
+    assert at.button(key="detail_regenerate_12_KT-1").label == messages.REGENERATE_SHOT
+    compare = at.button(key="detail_compare_12_KT-1")
+    assert compare.label == "Compare v1 / v2"
+    compare.click().run()
+    assert not at.exception
+    assert {"v1", "v2"} <= set(c.value for c in at.caption)
+    pair = [u for image in at.image for u in image.value if "/KT-1/desktop.v" in u and "thumb" not in u]
+    assert len(pair) == 2 and pair[0] != pair[1]
+
+
+def _work_item_with_shots(work_item_id: str, count: int) -> None:
+    sizes = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
+    shots = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "prompt": f"Scene {n}"} for n in range(count)]
+    plan = [
+        {"shot_id": f"S-{n}", "sku": f"SKU-{n}", "size_label": label, "width": w, "height": h,
+         "filename": f"fcc/lifestyle/{work_item_id}/S-{n}/{label.lower()}.png"}
+        for n in range(count) for label, w, h in sizes
+    ]
+    import_data({"workItems": [{"id": work_item_id, "title": f"{count} shots", "status": "open",
+                                "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+
+
+def _queries_for_one_run(at) -> int:
+    count = 0
+
+    def listener(*_args):
+        nonlocal count
+        count += 1
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        at.run()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert not at.exception
+    return count
+
+
+@pytest.mark.timeout(120)
+def test_detail_page_queries_do_not_grow_with_shots(db):
+    _work_item_with_shots("six", 6)
+    _work_item_with_shots("sixty", 60)
+    small, large = open_page(DETAIL, id="six"), open_page(DETAIL, id="sixty")
+    stop_embedded_worker()  # its heartbeat thread would add queries of its own
+    assert len(large.button(key="detail_regenerate_sixty_S-59").label) > 0
+    assert _queries_for_one_run(small) == _queries_for_one_run(large)

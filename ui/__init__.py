@@ -1,0 +1,1 @@
+"""Reusable Streamlit widgets for the dashboard's pages."""

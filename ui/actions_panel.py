@@ -1,0 +1,91 @@
+"""The Work Item Actions panel (seed 001): `Generate Lifestyle Hero Images` with an Advanced popover."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from services import messages
+from services.errors import ReshootError
+from services.lifestyle import generate_lifestyle_heroes
+from ui.job_progress import job_progress
+from ui.toasts import queue_toast
+
+
+def _key(name: str, work_item_id: str) -> str:
+    return f"detail_{name}_{work_item_id}"
+
+
+def error_toast(code: str | None) -> None:
+    title, body = messages.lifestyle_error_toast(code)
+    queue_toast(title, body, kind="warning" if code == "LIFESTYLE_PACK_NOT_FOUND" else "error")
+
+
+def start_generation(work_item_id: str) -> None:
+    """The button's click: a dry run answers at once; otherwise a job starts and its id is kept for polling."""
+    state = st.session_state
+    try:
+        result = generate_lifestyle_heroes(
+            work_item_id,
+            shot_ids=state.get(_key("shots", work_item_id)) or None,
+            dry_run=state.get(_key("dry_run", work_item_id), False),
+            overwrite=state.get(_key("overwrite", work_item_id), False),
+        )
+    except ReshootError as e:
+        error_toast(e.code)
+        return
+    except Exception:
+        error_toast("INTERNAL_ERROR")
+        return
+    if result.get("dryRun"):
+        queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result))
+    else:
+        state[_key("job", work_item_id)] = result["jobId"]
+
+
+def generation_finished(work_item_id: str, job: dict[str, Any]) -> None:
+    st.session_state.pop(_key("job", work_item_id), None)
+    if job["status"] != "succeeded":
+        error_toast(job.get("errorCode"))
+        return
+    result = job.get("result") or {}
+    queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result))
+    failed = result.get("failed") or []
+    if failed:
+        queue_toast(messages.GENERATE_FAILED_TITLE, ", ".join(f"{f['shot_id']}: {f.get('message') or f.get('error')}"
+                                                               for f in failed), kind="error")
+
+
+def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = None) -> None:
+    """The panel for `item` (from `get_work_item()`); `active_job` is a generate job already running for it."""
+    work_item_id = item["id"]
+    job_id = st.session_state.get(_key("job", work_item_id)) or (active_job or {}).get("id")
+    has_pack = item["hasPack"]
+    with st.container(border=True):
+        st.markdown("**Actions**")
+        button_col, advanced_col = st.columns([3, 1], vertical_alignment="center")
+        button_col.button(
+            messages.GENERATE_BUTTON_LOADING if job_id else messages.GENERATE_BUTTON,
+            type="primary",
+            icon=":material/auto_awesome:",
+            disabled=bool(job_id) or not has_pack,
+            help=messages.GENERATE_TOOLTIP if has_pack else messages.GENERATE_TOOLTIP_NO_PACK,
+            key=_key("generate", work_item_id),
+            on_click=start_generation,
+            args=(work_item_id,),
+            width="stretch",
+        )
+        with advanced_col.popover("Advanced", icon=":material/tune:", disabled=bool(job_id) or not has_pack,
+                                  width="stretch"):
+            st.checkbox("Dry run", key=_key("dry_run", work_item_id), help="Report what would be created; write nothing.")
+            st.checkbox("Overwrite existing images", key=_key("overwrite", work_item_id))
+            st.multiselect(
+                "Shots",
+                [shot["shot_id"] for shot in item["shots"]],
+                key=_key("shots", work_item_id),
+                placeholder="All shots",
+            )
+        st.caption(messages.GENERATE_SUBCOPY if has_pack else messages.PACK_NOT_FOUND_BODY)
+        if job_id:
+            job_progress(job_id, on_finish=lambda job: generation_finished(work_item_id, job))

@@ -1,0 +1,239 @@
+"""The Lifestyle Hero Preview grid (seed 000): one card per shot, each card its own fragment.
+
+A card shows one size of its shot (Desktop/Tablet/Mobile switch), the shot's references, `Upload reference`
+and `Regenerate shot`. Clicks rerun only that card. The page hands each card its shot from the one
+`get_work_item()` call of the run; a card reads it back from session state, so card reruns query nothing
+unless the card itself changed something.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from services import messages
+from services.errors import ReshootError
+from services.lifestyle import add_references, generate_lifestyle_heroes, list_references
+from services.versions import list_versions
+from ui.compare import image_compare
+from ui.images import absolute_url, image_or_placeholder
+from ui.job_progress import job_progress
+from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
+
+ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
+THUMB_MAX_HEIGHT = 170  # px; a portrait thumbnail is narrowed to this height so cards stay aligned
+THUMB_CARD_WIDTH = 300  # px; the grid's minimum column width
+
+
+def _key(name: str, work_item_id: str, shot_id: str) -> str:
+    return f"detail_{name}_{work_item_id}_{shot_id}"
+
+
+def card_shot(work_item_id: str, shot_id: str) -> dict[str, Any]:
+    return st.session_state[_key("shot", work_item_id, shot_id)]
+
+
+def card_job(work_item_id: str, shot_id: str) -> str | None:
+    return st.session_state.get(_key("job", work_item_id, shot_id))
+
+
+def hero_grid(item: dict[str, Any]) -> None:
+    """Every shot of the work item as a card; `item` is `get_work_item()`'s result."""
+    if not item["shots"]:
+        st.info("This work item has no shots in its export plan.")
+        return
+    with st.grid("auto", min_column_width=THUMB_CARD_WIDTH, gap="small"):
+        for shot in item["shots"]:
+            st.session_state[_key("shot", item["id"], shot["shot_id"])] = shot
+            st.fragment(hero_card)(item["id"], shot["shot_id"])
+
+
+def size_labels(shot: dict[str, Any]) -> list[str]:
+    return [row["size_label"] for row in shot["rows"]]
+
+
+def selected_row(work_item_id: str, shot: dict[str, Any], *, key_name: str = "size") -> dict[str, Any] | None:
+    """The row of the size picked in this card's (or dialog's) switch; the first size by default."""
+    rows = {row["size_label"]: row for row in shot["rows"]}
+    if not rows:
+        return None
+    labels = list(rows)
+    picked = st.segmented_control(
+        "Size",
+        labels,
+        default=labels[0],
+        key=_key(key_name, work_item_id, shot["shot_id"]),
+        label_visibility="collapsed",
+        width="stretch",
+    )
+    return rows.get(picked or labels[0])
+
+
+def thumbnail(row: dict[str, Any]) -> None:
+    """The row's thumbnail, narrowed for portrait sizes so that no card grows taller than the others."""
+    ratio = row["width"] / row["height"] if row.get("height") else 1.0
+    width = "stretch" if THUMB_CARD_WIDTH / ratio <= THUMB_MAX_HEIGHT else int(THUMB_MAX_HEIGHT * ratio)
+    image_or_placeholder(row.get("thumbUrl") or row.get("url"), row["filename"], width=width, height=THUMB_MAX_HEIGHT)
+
+
+def size_line(row: dict[str, Any]) -> None:
+    left, right = st.columns(2)
+    left.caption(escape_markdown(row["size_label"]))
+    right.caption(f"{row['width']}×{row['height']}", text_alignment="right")
+
+
+def references_strip(shot: dict[str, Any]) -> None:
+    refs = shot.get("references") or []
+    count = shot.get("referenceCount", len(refs))
+    if not count:
+        return
+    with st.container(horizontal=True, gap="xsmall", vertical_alignment="center"):
+        for ref in refs[:3]:
+            st.image(absolute_url(ref.get("thumbUrl") or ref["url"]), width=36)
+        if count > 3:
+            st.caption(f"+{count - 3} more")
+
+
+def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes]]) -> bool:
+    """Store the uploaded files as the shot's references and toast the outcome (seed 000); True if stored."""
+    try:
+        result = add_references(work_item_id, shot_id, files)
+    except ReshootError as e:
+        details = e.details if isinstance(e.details, dict) else {}
+        reason = details.get("reason") or e.message or messages.REFERENCES_FAILED_BODY
+        name = details.get("filename")
+        queue_toast(messages.REFERENCES_FAILED_TITLE, f"{name}: {reason}" if name else reason, kind="error")
+        return False
+    except Exception:
+        queue_toast(messages.REFERENCES_FAILED_TITLE, messages.REFERENCES_FAILED_BODY, kind="error")
+        return False
+    saved = len(result["references"])
+    queue_toast(messages.REFERENCES_SAVED_TITLE, messages.references_saved_body(saved, shot_id))
+    refs = list_references(work_item_id, shot_id)
+    shot = card_shot(work_item_id, shot_id)
+    st.session_state[_key("shot", work_item_id, shot_id)] = {**shot, "references": refs[:3], "referenceCount": len(refs)}
+    return True
+
+
+def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
+    generation = st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0)
+    with st.popover(
+        messages.UPLOAD_REFERENCE,
+        icon=":material/upload:",
+        help=messages.UPLOAD_REFERENCE_TOOLTIP,
+        disabled=disabled,
+        width="stretch",
+    ):
+        files = st.file_uploader(
+            "Reference images",
+            type=ACCEPTED_TYPES,
+            accept_multiple_files=True,
+            key=f"{_key('upload', work_item_id, shot_id)}_{generation}",
+        )
+    if files:
+        with st.spinner(messages.UPLOAD_REFERENCE_LOADING):
+            save_references(work_item_id, shot_id, [(f.name, f.getvalue()) for f in files])
+        st.session_state[_key("upload_gen", work_item_id, shot_id)] = generation + 1  # a fresh, empty uploader
+        _rerun_card()
+
+
+def _rerun_card() -> None:
+    """Rerun only this card when it runs as a fragment rerun (a click in it); inside a full run, the whole app."""
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitAPIException:
+        st.rerun()
+
+
+def start_regeneration(work_item_id: str, shot_id: str) -> None:
+    """`Regenerate shot`: all sizes of this one shot, overwriting, with its references (seed 000)."""
+    try:
+        started = generate_lifestyle_heroes(work_item_id, shot_ids=[shot_id], overwrite=True)
+    except Exception:
+        queue_toast(messages.REGENERATE_FAILED_TITLE, messages.regenerate_failed_body(shot_id), kind="error")
+        return
+    st.session_state[_key("job", work_item_id, shot_id)] = started["jobId"]
+
+
+def regeneration_finished(work_item_id: str, shot_id: str, job: dict[str, Any]) -> None:
+    st.session_state.pop(_key("job", work_item_id, shot_id), None)
+    failed = {f.get("shot_id") for f in (job.get("result") or {}).get("failed") or []}
+    if job["status"] == "succeeded" and shot_id not in failed:
+        queue_toast(messages.HEROES_REGENERATED_TITLE, messages.heroes_regenerated_body(shot_id))
+    else:
+        queue_toast(messages.REGENERATE_FAILED_TITLE, messages.regenerate_failed_body(shot_id), kind="error")
+
+
+def hero_card(work_item_id: str, shot_id: str) -> None:
+    """One shot's card (runs as its own fragment)."""
+    show_queued_toasts()
+    shot = card_shot(work_item_id, shot_id)
+    job_id = card_job(work_item_id, shot_id)
+    with st.container(border=True, gap="xsmall"):
+        row = selected_row(work_item_id, shot)
+        if row is None:
+            st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
+            return
+        thumbnail(row)
+        if st.button("View larger", icon=":material/zoom_in:", type="tertiary", help=messages.LARGE_VIEW_TOOLTIP,
+                     key=_key("view", work_item_id, shot_id)):
+            large_view(work_item_id, shot_id)
+        if row.get("thumbUrl") or row.get("url"):  # a missing image's placeholder already names the file
+            st.caption(escape_markdown(row["filename"]))
+        st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])}")
+        size_line(row)
+        references_strip(shot)
+        upload_col, regenerate_col = st.columns(2)
+        with upload_col:
+            _upload_references(work_item_id, shot_id, disabled=bool(job_id))
+        regenerate_col.button(
+            messages.REGENERATE_SHOT_LOADING if job_id else messages.REGENERATE_SHOT,
+            type="primary",
+            help=messages.REGENERATE_SHOT_TOOLTIP,
+            disabled=bool(job_id),
+            width="stretch",
+            key=_key("regenerate", work_item_id, shot_id),
+            on_click=start_regeneration,
+            args=(work_item_id, shot_id),
+        )
+        if job_id:
+            job_progress(job_id, on_finish=partial(regeneration_finished, work_item_id, shot_id))
+        elif row.get("previousVersionId"):
+            if st.button(f"Compare v{row['version'] - 1} / v{row['version']}", icon=":material/compare:",
+                         type="tertiary", key=_key("compare", work_item_id, shot_id)):
+                compare_dialog(row)
+
+
+@st.dialog("Lifestyle hero", width="large")
+def large_view(work_item_id: str, shot_id: str) -> None:
+    """The full-size image of the size picked here, with its name and size."""
+    shot = card_shot(work_item_id, shot_id)
+    row = selected_row(work_item_id, shot, key_name="dialog_size")
+    if row is None:
+        return
+    image_or_placeholder(row.get("url"), row["filename"], height=300)
+    st.caption(escape_markdown(row["filename"]))
+    st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])} · "
+               f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}")
+    references_strip(shot)
+
+
+@st.dialog("Compare versions", width="large")
+def compare_dialog(row: dict[str, Any]) -> None:
+    """The previous and the current image of one hero target, at the same size."""
+    versions = {v["id"]: v for v in list_versions("hero", str(row["id"]))}
+    before = versions.get(row["previousVersionId"])
+    if before is None:
+        show_toast("Nothing to compare", "The previous version is no longer stored.", kind="warning")
+        return
+    image_compare(
+        before.get("url"),
+        row.get("url"),
+        width=row["width"],
+        height=row["height"],
+        labels=(f"v{before['version']}", f"v{row['version']}"),
+        key=f"detail_compare_mode_{row['id']}",
+    )
