@@ -46,6 +46,7 @@ log = logging.getLogger("reshoot.jobs")
 HEARTBEAT_SECONDS = 2.0
 WORKER_STALE_SECONDS = 15.0  # a consumer silent this long is presumed dead
 JOB_STALE_SECONDS = 30.0  # a running job without a heartbeat this long is presumed orphaned
+LOST_AFTER_SECONDS = 30.0  # a queued job this old whose message is not on the queue gets its message again
 TERMINAL = ("succeeded", "failed")
 ACTIVE = ("queued", "running")
 
@@ -375,6 +376,24 @@ def recover_orphaned_jobs(job_ids: list[str] | None = None) -> list[str]:
     return reaped
 
 
+def requeue_lost_jobs() -> list[str]:
+    """Put queued jobs whose queue message is gone (a flushed Redis, a deleted queue file, a crash between the
+    insert and the enqueue) back on the queue, so their target is not blocked forever. A duplicate message
+    is harmless: only one consumer can claim a queued job."""
+    cutoff = utcnow() - timedelta(seconds=LOST_AFTER_SECONDS)
+    with session_scope() as s:
+        queued = s.exec(select(Job.id).where(Job.status == "queued", Job.created_at < cutoff).order_by(col(Job.created_at)).limit(500)).all()
+    if not queued:
+        return []
+    queue = _queue()
+    pending = {task.args[0] for task in queue.huey.pending() if task.args}
+    lost = [job_id for job_id in queued if job_id not in pending]
+    for job_id in lost:
+        log.warning("Job %s was queued without a queue message; enqueuing it again", job_id)
+        queue.task(job_id)
+    return lost
+
+
 def _worker_dead(worker: WorkerProcess | None, now: datetime) -> bool:
     if worker is None or worker.stopped_at is not None:
         return True
@@ -560,6 +579,7 @@ def _register(queue: _Queue, consumer: Consumer, *, embedded: bool) -> _Consumer
     running = _Consumer(queue=queue, consumer=consumer, worker_id=worker_id, embedded=embedded)
     _consumers[queue.url] = running
     recover_orphaned_jobs()  # jobs left running by a dead worker, e.g. this process's previous incarnation
+    requeue_lost_jobs()
     running.heartbeat = threading.Thread(target=_heartbeat_loop, args=(running,), name="reshoot-heartbeat", daemon=True)
     running.heartbeat.start()
     return running
@@ -598,6 +618,7 @@ def _heartbeat_loop(running: _Consumer) -> None:
             beats += 1
             if beats % 5 == 0:
                 recover_orphaned_jobs()
+                requeue_lost_jobs()
         except Exception:
             log.exception("Heartbeat of worker %s failed", running.worker_id)
 

@@ -198,3 +198,13 @@ def test_backend_slots_bound_concurrent_calls(monkeypatch):
     for t in threads:
         t.join()
     assert peak[0] == 2
+
+
+def test_a_queued_job_whose_message_was_lost_is_enqueued_again(demo, fake_backend):
+    with session_scope() as s:
+        s.add(Job(id="job_lost", kind="sentence_image", target_key="sentence:sent_001", sentence_id="sent_001", project_id="coffee-origins",
+                  params={"prompt": "a lost prompt", "seed": 5, "seedGiven": True}, created_at=utcnow() - timedelta(minutes=2)))
+    assert storyboard.regenerate_sentence_image("sent_001")["jobId"] == "job_lost"  # it blocks its target...
+    jobs.start_embedded_worker()  # ...until a consumer starts and notices it is not on the queue
+    assert jobs.wait_for_job("job_lost", timeout=30)["status"] == "succeeded"
+    assert fake_backend.calls[-1]["prompt"] == "a lost prompt"
