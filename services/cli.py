@@ -24,8 +24,14 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from services.demo import load_demo
+    from services.jobs import wait_for_job
 
-    _print(load_demo(generate_images=not args.no_images))
+    summary = load_demo(generate_images=not args.no_images)
+    finished = [wait_for_job(job_id) for job_id in summary["jobIds"]]
+    summary["jobs"] = [{k: job[k] for k in ("id", "kind", "status", "message")} for job in finished]
+    _print(summary)
+    if any(job["status"] != "succeeded" for job in finished):
+        raise SystemExit(1)
 
 
 def cmd_import(args: argparse.Namespace) -> None:

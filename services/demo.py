@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -17,11 +19,34 @@ DEMO_FILE = DEMO_DIR / "demo.json"
 
 
 def load_demo(*, generate_images: bool = True) -> dict[str, Any]:
-    """Import the demo set (idempotent: a second run changes nothing) and return the import summary."""
+    """Import the demo set and queue jobs for its missing images; idempotent (a second run changes nothing).
+
+    Returns the import summary plus `jobIds`: the jobs that make the missing images (none when all exist)."""
     summary = import_file(DEMO_FILE)
-    # Image generation for the demo (`_generate_demo_images()`, via services.lifestyle / services.storyboard)
-    # is added once those use cases exist; until then `generate_images` adds nothing.
+    summary["jobIds"] = _generate_demo_images() if generate_images else []
     return summary
+
+
+def _demo_seed(sentence_id: str) -> int:
+    """The same seed on every machine, so a fresh demo shows the same pictures."""
+    return int(hashlib.sha256(sentence_id.encode()).hexdigest()[:8], 16) % 2**31
+
+
+def _generate_demo_images() -> list[str]:
+    """Queue hero and sentence images of the demo set that do not exist yet; returns the job ids to wait for."""
+    from services import lifestyle, storyboard
+
+    document = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
+    job_ids: list[str] = []
+    for item in document.get("workItems", []):
+        if "lifestylePack" in item and lifestyle.generate_lifestyle_heroes(item["id"], dry_run=True)["generated"]:
+            job_ids.append(lifestyle.generate_lifestyle_heroes(item["id"])["jobId"])
+    for project in document.get("projects", []):
+        for sentence in storyboard.list_sentences(project["id"]):
+            if (sentence["imagePrompt"] or "").strip() and not sentence["imageFile"]:
+                seed = _demo_seed(sentence["id"])
+                job_ids.append(sentence["activeJobId"] or storyboard.regenerate_sentence_image(sentence["id"], seed=seed)["jobId"])
+    return job_ids
 
 
 def _database_is_empty() -> bool:

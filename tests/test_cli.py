@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 from sqlalchemy import event
 
 from services.cli import main
@@ -91,7 +90,6 @@ def test_import_csv_for_one_work_item(capsys, tmp_path):
 
 
 def test_sentences(capsys):
-    pytest.importorskip("services.storyboard", reason="services.storyboard (issue 4) is not in this checkout yet")
     run(capsys, "demo", "--no-images")
     code, sentences = run(capsys, "sentences", "coffee-origins", "--json")
     assert code == 0 and len(sentences) == 12
@@ -145,3 +143,20 @@ def test_ensure_demo_loaded_leaves_other_data_alone(db):
     import_data({"workItems": [{"id": "1", "title": "Mine", "status": "open"}]})
     assert ensure_demo_loaded(generate_images=False) is None
     assert [i["id"] for i in list_work_items()["items"]] == ["1"]
+
+
+def test_load_demo_makes_the_missing_images_once(db, fake_backend):
+    from services.jobs import wait_for_job
+    from services.storyboard import list_sentences
+
+    started = load_demo()
+    assert len(started["jobIds"]) == 3 + 9  # one job per work item with a pack, one per sentence with a prompt
+    assert {wait_for_job(job_id, timeout=120)["status"] for job_id in started["jobIds"]} == {"succeeded"}
+    assert len(fake_backend.calls) == 9 + 9  # one backend call per shot, one per sentence
+    counts = {i["id"]: i["imageCount"] for i in list_work_items()["items"]}
+    assert counts == {"7": 12, "12": 9, "15": 0, "21": 6}
+    sentences = list_sentences("coffee-origins")
+    assert all(bool(s["imageFile"]) == bool(s["imagePrompt"]) for s in sentences)
+    again = load_demo()
+    assert again["jobIds"] == [] and not again["changed"]
+    assert len(fake_backend.calls) == 18
