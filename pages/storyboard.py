@@ -1,0 +1,31 @@
+"""Storyboard: a project's sections and sentences; selecting one opens the Scene Inspector beside the table."""
+
+import streamlit as st
+
+from services.storyboard import get_storyboard, list_projects
+from ui.scene_inspector import scene_inspector
+from ui.storyboard_table import sentence_table
+from ui.toasts import escape_markdown
+
+st.title("Storyboard")
+projects = {p["id"]: p for p in list_projects()}
+if not projects:
+    st.info("No storyboard projects yet. Import one on the Settings page.")
+    st.stop()
+project_id = st.selectbox(
+    "Project",
+    list(projects),
+    format_func=lambda pid: f"{projects[pid]['title']} · {projects[pid]['sentenceCount']} sentences",
+    key="sb_project",
+)
+board = get_storyboard(project_id)
+table_col, inspector_col = st.columns([3, 2], gap="medium")
+with table_col:
+    sentence = sentence_table(board)
+with inspector_col:
+    if sentence is None:
+        st.info("Select a sentence in the table to open the Scene Inspector.")
+    else:
+        st.subheader(f"Scene {sentence['label']}")
+        st.caption(escape_markdown(sentence["text"]))
+        scene_inspector(sentence)
