@@ -208,3 +208,23 @@ def test_a_queued_job_whose_message_was_lost_is_enqueued_again(demo, fake_backen
     jobs.start_embedded_worker()  # ...until a consumer starts and notices it is not on the queue
     assert jobs.wait_for_job("job_lost", timeout=30)["status"] == "succeeded"
     assert fake_backend.calls[-1]["prompt"] == "a lost prompt"
+
+
+def test_dedup_and_a_job_on_postgresql(postgres_url, monkeypatch, fake_backend):
+    from services.db import migrate
+    from services.demo import load_demo
+
+    monkeypatch.setenv("RESHOOT_DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    migrate()
+    load_demo(generate_images=False)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(storyboard.regenerate_sentence_image("sent_002", seed=4)["jobId"])) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(answers)) == 1
+    assert jobs.wait_for_job(answers[0], timeout=30)["status"] == "succeeded"
+    assert storyboard.get_sentence("sent_002")["seed"] == 4 and versions.list_versions("sentence", "sent_002")[0]["isCurrent"]
+    jobs.stop_embedded_worker()  # before the fixture drops the database
