@@ -4,6 +4,10 @@ Replacement order: write the new file (and thumbnail) under a new key, then move
 transaction; only after that succeeded may retention delete older files — beyond RESHOOT_KEEP_VERSIONS,
 never the current one, a favourite or a locked one. Targets: `hero` (an ExportPlanRow id, as text) and
 `sentence` (a Sentence id).
+
+Heroes also keep a stable copy: after the pointer moves, the current image is written to the plan row's
+`filename` (`fcc/lifestyle/7/OL-1/desktop.png`), so the seeds' clients still load ASSET_BASE_URL + filename;
+new clients use the versioned URLs (`…/desktop.v3-1a2b3c.png`), which never change and cache forever.
 """
 
 from __future__ import annotations
