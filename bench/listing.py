@@ -1,0 +1,148 @@
+"""(4) Listing at scale: 10,000 work items with 100,000 export-plan rows vs 100 work items, same shape.
+
+Both catalogues are imported through the real importer (work items from JSON, export plans from CSV), every
+export row gets a current image version (so the list's image/review counts have work to do), and the same
+list/search/filter calls are timed against both databases in turn.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.common import Row, check, count_queries, interleaved, measure, temp_data_dir
+
+NAME = "listing"
+SMALL, LARGE = 100, 10_000
+ROWS_PER_ITEM = 10  # 100,000 rows for 10,000 work items
+STATUSES = ("open", "in_review", "approved", "done")
+WORDS = ("Patio", "Kitchen", "Linen", "Garden", "Nursery", "Office", "Bathroom", "Lighting", "Rug", "Outdoor")
+SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
+TARGET_RATIO = 3.0
+
+
+def catalogue(n: int) -> tuple[dict, list[dict]]:
+    """`n` work items as import JSON (every tenth without a Lifestyle Pack) and exactly 10·n export-plan rows as
+    CSV records, spread over the others' shots (Desktop/Tablet/Mobile each)."""
+    items = [
+        {"id": str(i), "title": f"{WORDS[i % len(WORDS)]} collection {i}", "status": STATUSES[i % len(STATUSES)]}
+        for i in range(1, n + 1)
+    ]
+    with_pack = [i for i in range(1, n + 1) if i % 10]
+    base, extra = divmod(n * ROWS_PER_ITEM, len(with_pack))
+    rows = []
+    for k, i in enumerate(with_pack):
+        for j in range(base + (k < extra)):
+            shot = j // len(SIZES) + 1
+            label, width, height = SIZES[j % len(SIZES)]
+            rows.append({
+                "work_item_id": str(i), "shot_id": f"S-{shot}", "sku": f"SKU-{i}-{shot}", "size_label": label,
+                "width": width, "height": height, "filename": f"fcc/lifestyle/{i}/S-{shot}/{label.lower()}.png",
+                "prompt": f"Shot {shot} of item {i}",
+            })
+    return {"workItems": items}, rows
+
+
+def build(directory: Path, n: int) -> dict[str, float]:
+    """Import a catalogue of `n` work items into the current database; seconds and row counts."""
+    from services.importer import import_data, import_export_plan_csv
+
+    data, rows = catalogue(n)
+    csv_path = directory / f"plan-{n}.csv"
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    start = time.perf_counter()
+    import_data(data)
+    items_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    summary = import_export_plan_csv(csv_path)
+    csv_seconds = time.perf_counter() - start
+    assert summary["created"]["exportPlanRows"] == len(rows), summary["created"]
+    add_current_versions()
+    return {"items_seconds": items_seconds, "csv_seconds": csv_seconds, "rows": len(rows)}
+
+
+def add_current_versions() -> None:
+    """One current image version per export row (review states mixed), in two bulk statements."""
+    from sqlalchemy import insert, text
+
+    from services.db import session_scope
+    from services.models import ImageVersion
+
+    with session_scope() as s:
+        plan = s.exec(text("SELECT id, width, height, filename FROM exportplanrow")).all()
+        states = ("pending", "approved", "rejected")
+        s.exec(insert(ImageVersion), params=[
+            {"target_kind": "hero", "target_id": str(pk), "version": 1, "storage_key": key, "thumb_key": None,
+             "width": w, "height": h, "prompt": "", "backend": "local", "references": [], "review_state": states[pk % 3]}
+            for pk, w, h, key in plan
+        ])
+        s.exec(text(
+            "UPDATE exportplanrow SET current_version_id = (SELECT v.id FROM imageversion v "
+            "WHERE v.target_kind = 'hero' AND v.target_id = CAST(exportplanrow.id AS TEXT))"
+        ))
+
+
+QUERIES: dict[str, dict] = {
+    "first page": {},
+    "search title": {"search": "kitchen"},
+    "search SKU": {"search": "SKU-7-2"},
+    "status filter": {"status": "in_review"},
+    "has pack = no": {"has_pack": False},
+    "search + status + pack": {"search": "patio", "status": "approved", "has_pack": True},
+}
+
+
+def _use(url: str) -> None:
+    """Point the settings at the database at `url` (the engine is cached per URL)."""
+    from services.config import get_settings
+
+    os.environ["RESHOOT_DATABASE_URL"] = url
+    get_settings.cache_clear()
+
+
+def _using(url: str, fn: Callable[[], object]) -> Callable[[], object]:
+    def run() -> object:
+        _use(url)
+        return fn()
+
+    return run
+
+
+def run(quick: bool = False) -> list[Row]:
+    from services.db import migrate
+    from services.work_items import list_work_items
+
+    large_n = 1_000 if quick else LARGE
+    rows: list[Row] = []
+    with temp_data_dir(NAME) as path:
+        large_url = os.environ["RESHOOT_DATABASE_URL"]
+        small_url = f"sqlite:///{path / 'small.db'}"
+        small = _using(small_url, lambda: (migrate(), build(path, SMALL)))()
+        large = _using(large_url, lambda: build(path, large_n))()
+        rows.append(measure(NAME, f"import {large_n:,} work items (JSON)", f"{large_n / large['items_seconds']:,.0f} items/s"))
+        rows.append(measure(NAME, f"import {large['rows']:,}-row export plan (CSV)",
+                            f"{large['rows'] / large['csv_seconds']:,.0f} rows/s", f"{large['csv_seconds']:.1f} s"))
+        for label, kwargs in QUERIES.items():
+            def query(kwargs=kwargs):
+                return list_work_items(**kwargs, page=1, page_size=25)
+
+            times = interleaved({"small": _using(small_url, query), "large": _using(large_url, query)}, repeats=15)
+            queries = {}
+            for size, url in (("small", small_url), ("large", large_url)):
+                _use(url)
+                queries[size] = count_queries(query)
+            found = _using(large_url, query)()["total"]
+            rows.append(check(
+                NAME, f"{label}: time at {large_n:,} ÷ at {SMALL}", times["large"] / times["small"], TARGET_RATIO,
+                note=f"{times['large'] * 1000:.1f} ms vs {times['small'] * 1000:.1f} ms; {found:,} match; "
+                     f"{queries['large']} queries (at {SMALL}: {queries['small']})",
+            ))
+        _use(large_url)  # the data dir's own database, for the cleanup
+    return rows
+

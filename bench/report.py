@@ -1,0 +1,62 @@
+"""The results table: Markdown with the date and the machine it was measured on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.common import Row
+
+RESULTS_FILE = Path(__file__).resolve().parent / "results.md"
+MET = {True: "yes", False: "**no**", None: ""}
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> str:
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        return f"{pages * size / 1024**3:.0f} GB RAM"
+    except (ValueError, OSError):
+        return "RAM unknown"
+
+
+def machine() -> str:
+    """One line naming the machine: CPU, cores, RAM, OS, Python, and how busy it was."""
+    try:
+        load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    except OSError:
+        load = "load unknown"
+    return (f"{_cpu()}, {os.cpu_count()} cores, {_memory_gb()}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}; {load}")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(rows: list[Row]) -> str:
+    lines = ["| Benchmark | Measure | Result | Target | Met | Notes |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append("| " + " | ".join(_cell(c) for c in (r.benchmark, r.metric, r.value, r.target, MET[r.met], r.note)) + " |")
+    return "\n".join(lines)
+
+
+def write_results(rows: list[Row], seconds: dict[str, float]) -> None:
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    took = ", ".join(f"{name} {s:.0f} s" for name, s in seconds.items())
+    RESULTS_FILE.write_text(
+        f"Measured {stamp} with `python -m bench` on: {machine()}.\n"
+        f"Run time: {took} ({sum(seconds.values()):.0f} s in all). Ratios compare runs made side by side in the same "
+        f"process; counts do not depend on the machine.\n\n{render(rows)}\n"
+    )
