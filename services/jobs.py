@@ -365,8 +365,10 @@ def recover_orphaned_jobs(job_ids: list[str] | None = None) -> list[str]:
             return []
         worker_ids = {j.worker_id for j in running if j.worker_id}
         workers = {w.id: w for w in s.exec(select(WorkerProcess).where(col(WorkerProcess.id).in_(worker_ids)))}
-    reaped = []
+    reaped, ours = [], {c.worker_id for c in _consumers.values()}
     for job in running:
+        if job.worker_id in ours:
+            continue  # a live consumer of this process runs it (even if its row was lost, e.g. a restored database)
         worker = workers.get(job.worker_id or "")
         if _worker_dead(worker, now) or _job_silent(job, now):
             detail = f"worker {job.worker_id} stopped or stopped answering"
@@ -573,16 +575,26 @@ def run_worker() -> None:
 
 
 def _register(queue: _Queue, consumer: Consumer, *, embedded: bool) -> _Consumer:
-    worker_id = f"{_HOST}:{os.getpid()}:{secrets.token_hex(3)}"
+    running = _Consumer(queue=queue, consumer=consumer, worker_id=f"{_HOST}:{os.getpid()}:{secrets.token_hex(3)}", embedded=embedded)
     with session_scope() as s:
-        s.add(WorkerProcess(id=worker_id, queue=queue.identity, host=_HOST, pid=os.getpid(), concurrency=consumer.workers, embedded=embedded))
-    running = _Consumer(queue=queue, consumer=consumer, worker_id=worker_id, embedded=embedded)
+        s.add(_worker_row(running))
     _consumers[queue.url] = running
     recover_orphaned_jobs()  # jobs left running by a dead worker, e.g. this process's previous incarnation
     requeue_lost_jobs()
     running.heartbeat = threading.Thread(target=_heartbeat_loop, args=(running,), name="reshoot-heartbeat", daemon=True)
     running.heartbeat.start()
     return running
+
+
+def _worker_row(running: _Consumer) -> WorkerProcess:
+    return WorkerProcess(
+        id=running.worker_id,
+        queue=running.queue.identity,
+        host=_HOST,
+        pid=os.getpid(),
+        concurrency=running.consumer.workers,
+        embedded=running.embedded,
+    )
 
 
 def _stop_consumer(url: str, timeout: float = 10.0) -> None:
@@ -613,7 +625,8 @@ def _heartbeat_loop(running: _Consumer) -> None:
         try:
             now = utcnow()
             with session_scope() as s:
-                s.exec(update(WorkerProcess).where(WorkerProcess.id == running.worker_id).values(heartbeat_at=now))
+                if not s.exec(update(WorkerProcess).where(WorkerProcess.id == running.worker_id).values(heartbeat_at=now)).rowcount:
+                    s.add(_worker_row(running))  # the row was lost (e.g. a restored database): alive is alive
                 s.exec(update(Job).where(Job.worker_id == running.worker_id, Job.status == "running").values(heartbeat_at=now))
             beats += 1
             if beats % 5 == 0:

@@ -228,3 +228,15 @@ def test_dedup_and_a_job_on_postgresql(postgres_url, monkeypatch, fake_backend):
     assert jobs.wait_for_job(answers[0], timeout=30)["status"] == "succeeded"
     assert storyboard.get_sentence("sent_002")["seed"] == 4 and versions.list_versions("sentence", "sent_002")[0]["isCurrent"]
     jobs.stop_embedded_worker()  # before the fixture drops the database
+
+
+def test_a_job_of_a_live_consumer_here_survives_losing_its_worker_row(demo, fake_backend):
+    fake_backend.delay = 0.5
+    jobs.start_embedded_worker()
+    job_id = storyboard.regenerate_sentence_image("sent_001")["jobId"]
+    wait_until(lambda: jobs.get_job(job_id)["status"] == "running", message="running")
+    with session_scope() as s:  # e.g. a test or an admin restored the database under a running process
+        for worker in s.exec(select(WorkerProcess)).all():
+            s.delete(worker)
+    assert jobs.recover_orphaned_jobs() == []
+    assert jobs.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
