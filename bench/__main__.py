@@ -10,6 +10,7 @@ import time
 from bench.report import RESULTS_FILE, machine, render, write_results
 
 BENCHMARKS = {  # name -> module with `run(quick: bool) -> list[Row]`, in the order
+    "generate": "bench.generate",
     "listing": "bench.listing",
     "uploads": "bench.uploads",
 }

@@ -1,0 +1,142 @@
+"""(3) Generate-all: N shots × Desktop/Tablet/Mobile through the real job path (use case → Job row → Huey consumer
+→ concurrent shots), with the backend replaced by one that costs a fixed latency L per call.
+
+The backend returns the offline renderer's image (rendered once per size, then reused), so a call costs L and
+nothing else, like a remote backend: what is left is our own work (queue, export sizes, thumbnails, DB). The
+baseline is the naive way in the same process: one backend call per size, one after another, each image saved.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from datetime import datetime
+
+from bench.common import Row, check, measure, temp_data_dir, timed
+
+NAME = "generate"
+LATENCY = 0.2  # seconds per backend call
+SLOW_LATENCY = 1.0
+SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
+TARGET_RATIO = 1.25
+BASELINE_SHOTS = 12  # the serial baseline is run at this N (3N calls × L); larger N only against its lower bound 3N × L
+
+
+class LatencyBackend:
+    """The `local` backend behind a fixed latency per call; counts calls (thread-safe)."""
+
+    def __init__(self, latency: float):
+        from services.backends.local import LocalBackend
+
+        self.inner = LocalBackend()
+        self.name, self.model, self.capabilities = "local", self.inner.model, self.inner.capabilities
+        self.latency = latency
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._rendered: dict[tuple[int, int], bytes] = {}
+
+    def generate(self, prompt, *, width, height, seed, references, progress=None, **_options) -> bytes:
+        start = time.perf_counter()
+        with self._lock:
+            self.calls += 1
+            image = self._rendered.get((width, height))
+            if image is None:
+                image = self._rendered[width, height] = self.inner.generate(
+                    "Benchmark scene", width=width, height=height, seed=1, references=[])
+        time.sleep(max(0.0, self.latency - (time.perf_counter() - start)))
+        return image
+
+
+def work_item(work_item_id: str, shots: int) -> None:
+    """A work item whose Lifestyle Pack has `shots` shots, each with the three export sizes."""
+    from services.importer import import_data
+
+    plan = [
+        {"shot_id": f"S-{s}", "sku": f"SKU-{s}", "size_label": label, "width": w, "height": h,
+         "filename": f"fcc/lifestyle/{work_item_id}/S-{s}/{label.lower()}.png", "prompt": f"Scene {s}"}
+        for s in range(1, shots + 1)
+        for label, w, h in SIZES
+    ]
+    import_data({"workItems": [{"id": work_item_id, "title": f"{shots} shots", "status": "open",
+                                "lifestylePack": {"exportPlan": plan}}]})
+
+
+def generate_all(work_item_id: str) -> dict:
+    """Click to done: start the job and wait for it; the finished job."""
+    from services.jobs import wait_for_job
+    from services.lifestyle import generate_lifestyle_heroes
+
+    started = generate_lifestyle_heroes(work_item_id)
+    job = wait_for_job(started["jobId"], timeout=600)
+    assert job["status"] == "succeeded", job
+    return job
+
+
+def serial_per_size(shots: int, backend: LatencyBackend) -> None:
+    """The naive way: every export size is its own backend call, one after another, each saved as it comes."""
+    from services import images
+    from services.storage import get_storage
+
+    storage = get_storage()
+    for s in range(1, shots + 1):
+        for label, w, h in SIZES:
+            data = backend.generate(f"Scene {s}", width=w, height=h, seed=s, references=[])
+            key = f"naive/{shots}/S-{s}/{label.lower()}.png"
+            storage.put(key, images.export_sizes(data, [(w, h, key)])[0])
+            storage.put(key + ".thumb.webp", images.make_thumbnail(data))
+
+
+def _seconds(job: dict, start: str, end: str) -> float:
+    return (datetime.fromisoformat(job[end]) - datetime.fromisoformat(job[start])).total_seconds()
+
+
+def run(quick: bool = False) -> list[Row]:
+    from services import backends
+    from services.config import get_settings
+    from services.jobs import start_embedded_worker
+
+    # (N, L): the issue's two sizes at 200 ms, and N=12 again with a latency nearer a real backend's
+    configs = ((4, LATENCY), (12, LATENCY)) if quick else ((12, LATENCY), (48, LATENCY), (12, SLOW_LATENCY))
+    rows: list[Row] = []
+    original = backends.get_backend
+    backend = LatencyBackend(LATENCY)
+    backends.get_backend = lambda name=None: backend
+    try:
+        with temp_data_dir(NAME):
+            concurrency = get_settings().generation_concurrency
+            start_embedded_worker()
+            work_item("warm-up", 2)
+            generate_all("warm-up")  # consumer threads, codecs, the backend's renders
+            for i, (n, latency) in enumerate(configs):
+                backend.latency, backend.calls = latency, 0
+                label = f"N={n}, L={latency * 1000:.0f} ms"
+                work_item(f"wi-{i}", n)
+                job: dict = {}
+                cpu = time.process_time()
+                wall = timed(lambda: job.update(generate_all(f"wi-{i}")))
+                cpu = time.process_time() - cpu
+                calls = backend.calls
+                ideal = math.ceil(n / concurrency) * latency
+                rows.append(check(
+                    NAME, f"{label}: wall time ÷ (ceil(N/{concurrency}) × L)", wall / ideal, TARGET_RATIO,
+                    note=f"{wall:.2f} s vs {ideal:.2f} s; queued {_seconds(job, 'createdAt', 'startedAt'):.2f} s; "
+                         f"our CPU {cpu / n * 1000:.0f} ms per shot ({os.cpu_count()} cores)",
+                ))
+                rows.append(check(NAME, f"{label}: backend calls per shot", calls / n, 1.0,
+                                  note=f"{calls} calls for {len(job['result']['generated'])} images"))
+                if latency != LATENCY:
+                    continue
+                if n <= BASELINE_SHOTS:
+                    backend.calls = 0
+                    naive = timed(lambda: serial_per_size(n, backend))
+                    rows.append(measure(NAME, f"{label}: speed-up over one call per size, serial",
+                                        f"{naive / wall:.1f}×", f"{naive:.2f} s ({backend.calls} calls) vs {wall:.2f} s"))
+                else:
+                    bound = 3 * n * latency
+                    rows.append(measure(NAME, f"{label}: speed-up over one call per size, serial",
+                                        f"≥ {bound / wall:.1f}×", f"vs that way's least, 3N × L = {bound:.1f} s; {wall:.2f} s"))
+    finally:
+        backends.get_backend = original
+    return rows
