@@ -8,17 +8,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from services.api import assets
+from services.api import assets, jobs, storyboard, work_items
 from services.api.errors import install_error_handlers
 from services.config import get_settings
+from services.db import migrate
+from services.jobs import start_embedded_worker, stop_embedded_worker
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    from services.db import migrate
-
+    """Migrate, and run job consumers in this process (as the dashboard does) so queued jobs progress."""
     migrate()
-    yield
+    start_embedded_worker()
+    try:
+        yield
+    finally:
+        stop_embedded_worker()
 
 
 def create_app() -> FastAPI:
@@ -26,7 +31,13 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Reshoot API",
         version="1.0.0",
-        description="The source documents' endpoints: lifestyle heroes, references, storyboard sentences, jobs.",
+        description=(
+            "The source documents' endpoints: lifestyle heroes, references, storyboard sentences, jobs, assets.\n\n"
+            "Every error answers JSON with a top-level `error` (and `details` where there are some).\n\n"
+            "WebSocket `GET /api/v1/projects/{projectId}/events` (not listed below: OpenAPI has no WebSockets) sends "
+            '`{"type": "job_complete" | "job_failed", "jobType": "image", "sentenceId", "jobId", "eventId"}` '
+            "as the project's jobs finish; `?after=<eventId>` replays later events first."
+        ),
         lifespan=_lifespan,
     )
     install_error_handlers(app)
@@ -35,5 +46,6 @@ def create_app() -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"], expose_headers=["Location"]
         )
-    app.include_router(assets.router)
+    for module in (work_items, storyboard, jobs, assets):
+        app.include_router(module.router)
     return app

@@ -62,6 +62,9 @@ async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> Uplo
     """Text fields and the files under any of `file_fields`; each file read to at most the upload cap + 1 byte,
     so an oversized file reaches the image validation (which names it) without being read whole."""
     limit = get_settings().max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FILES * (limit + 1) + MAX_JSON_BYTES:
+        raise ReshootError("PAYLOAD_TOO_LARGE", 413, {"maxBytes": MAX_FILES * limit})
     try:
         form = await request.form(max_files=MAX_FILES, max_fields=100)
     except Exception as e:  # malformed multipart, too many parts: the parser's message says which

@@ -5,11 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 ShotId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 Timestamp = datetime | str | None
+
+
+def _demo(value: str, summary: str) -> Any:
+    return Path(openapi_examples={"demo": {"summary": summary, "value": value}})
+
+
+# Path parameters of read-only and idempotent operations, with the demo set's ids as examples.
+DemoWorkItemId = Annotated[str, _demo("7", "The demo's 4-shot work item")]
+DemoProjectId = Annotated[str, _demo("coffee-origins", "The demo storyboard")]
+DemoSentenceId = Annotated[str, _demo("sent_001", "A demo sentence")]
 
 
 class _Request(BaseModel):
@@ -160,6 +171,24 @@ class SentenceOut(_Response):
     updatedAt: Timestamp = None
 
 
+class ProjectList(_Response):
+    ok: bool
+    projects: list[dict[str, Any]]
+
+
+class StoryboardSection(_Response):
+    id: str
+    title: str
+    sentences: list[SentenceOut]
+
+
+class Storyboard(_Response):
+    ok: bool
+    id: str
+    title: str
+    sections: list[StoryboardSection]
+
+
 class JobOut(_Response):
     id: str
     kind: str
@@ -170,3 +199,12 @@ class JobOut(_Response):
     errorCode: str | None = None
     errorDetail: str | None = None
     result: dict[str, Any] | None = None
+
+
+TOO_LARGE = {413: "PAYLOAD_TOO_LARGE"}
+
+
+def error_responses(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given error statuses (and 500), all with the seeds' error body."""
+    described = {**described, 500: "INTERNAL_ERROR (no stack trace)"}
+    return {status: {"model": ErrorBody, "description": text} for status, text in described.items()}

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from fastapi import Query
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from services.api import create_app
 from services.api.assets import IMMUTABLE, REVALIDATE, cache_control_for
 from services.config import get_settings
 from services.storage import get_storage
-
-
-def png_bytes(color: str = "red") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8), color).save(buf, "PNG")
-    return buf.getvalue()
 
 
 def test_unknown_route_and_method_answer_error_json(client):
@@ -54,8 +45,8 @@ def test_parameter_validation_is_invalid_request_with_details(app):
     assert "detail" not in body
 
 
-def test_local_asset_served_with_content_type_and_cache_headers(client):
-    data = png_bytes()
+def test_local_asset_served_with_content_type_and_cache_headers(client, png):
+    data = png()
     get_storage().put("fcc/lifestyle/7/OL-1/desktop.png", data)
     r = client.get("/assets/fcc/lifestyle/7/OL-1/desktop.png")
     assert r.status_code == 200 and r.content == data

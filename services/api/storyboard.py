@@ -1,0 +1,70 @@
+"""Storyboard projects and sentences (seed 002): prompt edits and single-image regeneration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from services import storyboard
+from services.api.bodies import json_body, json_body_doc
+from services.api.schemas import (
+    DemoProjectId,
+    DemoSentenceId,
+    JobStarted,
+    ProjectList,
+    RegenerateImageRequest,
+    SentenceOut,
+    Storyboard,
+    TOO_LARGE,
+    UpdateSentenceRequest,
+    error_responses,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["storyboard"])
+
+NOT_FOUND = {404: "`Sentence not found`"}
+
+
+@router.get("/projects", response_model=ProjectList, responses=error_responses({}))
+def list_projects() -> dict[str, Any]:
+    """Storyboard projects."""
+    return {"ok": True, "projects": storyboard.list_projects()}
+
+
+@router.get("/projects/{project_id}", response_model=Storyboard, responses=error_responses({404: "PROJECT_NOT_FOUND"}))
+def get_project(project_id: DemoProjectId) -> dict[str, Any]:
+    """A storyboard: cast, sections and their sentences."""
+    return {"ok": True, **storyboard.get_storyboard(project_id)}
+
+
+@router.get("/sentences/{sentence_id}", response_model=SentenceOut, responses=error_responses(NOT_FOUND))
+def get_sentence(sentence_id: DemoSentenceId) -> dict[str, Any]:
+    """One sentence (camelCase, as the seed)."""
+    return {"ok": True, **storyboard.get_sentence(sentence_id)}
+
+
+@router.put(
+    "/sentences/{sentence_id}",
+    response_model=SentenceOut,
+    responses=error_responses({400: "INVALID_REQUEST, with details", **NOT_FOUND, **TOO_LARGE}),
+    openapi_extra=json_body_doc(UpdateSentenceRequest, required=True),
+)
+def update_sentence(sentence_id: DemoSentenceId, body: UpdateSentenceRequest = json_body(UpdateSentenceRequest)) -> dict[str, Any]:
+    """Save the image prompt; editing it always marks both the image and the video dirty."""
+    return {"ok": True, **storyboard.update_sentence(sentence_id, image_prompt=body.imagePrompt)}
+
+
+@router.post(
+    "/sentences/{sentence_id}/regenerate-image",
+    status_code=202,
+    response_model=JobStarted,
+    responses=error_responses({400: "`No image prompt to generate from`, or INVALID_REQUEST", **NOT_FOUND, **TOO_LARGE}),
+    openapi_extra=json_body_doc(RegenerateImageRequest, required=False),
+)
+def regenerate_image(sentence_id: str, body: RegenerateImageRequest = json_body(RegenerateImageRequest)) -> JSONResponse:
+    """Queue a new image (random seed when none is given); completion arrives on the project's WebSocket.
+    Takes the body with any Content-Type, or none at all, as the seed's client sends it."""
+    started = storyboard.regenerate_sentence_image(sentence_id, seed=body.seed)
+    return JSONResponse(started, status_code=202, headers={"Location": f"/api/v1/jobs/{started['jobId']}"})

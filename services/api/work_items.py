@@ -1,0 +1,164 @@
+"""Work items, their Lifestyle Pack, hero generation (seed 001) and per-shot references (seed 000)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from services import jobs, lifestyle, work_items
+from services.api.bodies import json_body, json_body_doc, read_upload
+from services.api.schemas import (
+    Deleted,
+    DemoWorkItemId,
+    GenerateHeroesRequest,
+    JobStarted,
+    LifestyleResult,
+    ReferenceList,
+    ReferencesAdded,
+    WorkItemDetail,
+    WorkItemPage,
+    TOO_LARGE,
+    error_responses,
+)
+from services.config import get_settings
+from services.errors import ReshootError, invalid_request, not_found
+
+router = APIRouter(prefix="/api/work-items", tags=["work items"])
+
+INVALID = {400: "INVALID_REQUEST, with details"}
+FILE_FIELDS = ("files", "files[]")
+
+
+@router.get("", response_model=WorkItemPage, responses=error_responses(INVALID))
+def list_items(
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    has_pack: Annotated[bool | None, Query(alias="hasPack")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=200)] = 25,
+) -> dict[str, Any]:
+    """Work items, filtered and paginated in SQL; each with id, title, status, shotCount."""
+    result = work_items.list_work_items(search=search, status=status, has_pack=has_pack, page=page, page_size=page_size)
+    return {"ok": True, **result}
+
+
+@router.get("/{work_item_id}", response_model=WorkItemDetail, responses=error_responses({404: "WORK_ITEM_NOT_FOUND"}))
+def get_item(work_item_id: DemoWorkItemId) -> dict[str, Any]:
+    """One work item with its Lifestyle Pack: shots and their export plan rows (also flat as `exportPlan`)."""
+    item = work_items.get_work_item(work_item_id)
+    return {"ok": True, **item, "exportPlan": [row for shot in item["shots"] for row in shot["rows"]]}
+
+
+def _preferences(prefer: str | None) -> tuple[bool, float | None]:
+    """(respond-async?, wait seconds) from an RFC 7240 Prefer header."""
+    respond_async, wait = False, None
+    for token in (prefer or "").split(","):
+        name, _, value = token.split(";")[0].strip().partition("=")
+        if name.lower() == "respond-async":
+            respond_async = True
+        elif name.lower() == "wait" and value.strip().isdigit():
+            wait = float(value.strip())
+    return respond_async, wait
+
+
+def _accepted(started: dict[str, Any], *, applied: str | None = None) -> JSONResponse:
+    headers = {"Location": f"/api/v1/jobs/{started['jobId']}"}
+    if applied:
+        headers["Preference-Applied"] = applied
+    return JSONResponse(started, status_code=202, headers=headers)
+
+
+@router.post(
+    "/{work_item_id}/generate-lifestyle-heroes",
+    response_model=LifestyleResult,
+    responses={
+        202: {"model": JobStarted, "description": "Still running (Prefer: respond-async, or the wait limit passed)"},
+        **error_responses({**INVALID, 404: "LIFESTYLE_PACK_NOT_FOUND", **TOO_LARGE}),
+    },
+    openapi_extra=json_body_doc(GenerateHeroesRequest, required=False),
+)
+def generate_heroes(
+    work_item_id: str,
+    body: GenerateHeroesRequest = json_body(GenerateHeroesRequest),
+    prefer: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Generate Desktop/Tablet/Mobile heroes from Lifestyle Pack v2; answers the seed's result JSON when done."""
+    started = lifestyle.generate_lifestyle_heroes(
+        work_item_id, shot_ids=body.shotIds, dry_run=body.dryRun, overwrite=body.overwrite
+    )
+    if body.dryRun:
+        return started
+    respond_async, wait = _preferences(prefer)
+    if respond_async:
+        return _accepted(started, applied="respond-async")
+    limit = get_settings().api_wait_seconds
+    job = jobs.wait_for_job(started["jobId"], timeout=min(wait, limit) if wait is not None else limit)
+    if job["status"] == "succeeded":
+        return job["result"]
+    if job["status"] == "failed":
+        raise ReshootError(
+            "INTERNAL_ERROR", 500, {"jobId": job["id"], "errorCode": job.get("errorCode"), "message": job.get("message")}
+        )
+    return _accepted(started)
+
+
+@router.post(
+    "/{work_item_id}/lifestyle-hero-references",
+    response_model=ReferencesAdded,
+    responses=error_responses(
+        {400: "INVALID_REQUEST, or INVALID_IMAGE naming the file and why", 404: "WORK_ITEM_NOT_FOUND or SHOT_NOT_FOUND", **TOO_LARGE}
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["shotId"],
+                        "properties": {
+                            "workItemId": {"type": "string"},
+                            "shotId": {"type": "string"},
+                            **{f: {"type": "array", "items": {"type": "string", "format": "binary"}} for f in FILE_FIELDS},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def add_references(work_item_id: str, request: Request) -> Any:
+    """Store reference images for one shot (files under `files` or `files[]`); all or nothing."""
+    upload = await read_upload(request, file_fields=FILE_FIELDS)
+    problems = []
+    shot_id = upload.fields.get("shotId", "").strip()
+    if not shot_id:
+        problems.append({"field": "shotId", "message": "Field required"})
+    if upload.fields.get("workItemId") not in (None, "", work_item_id):
+        problems.append({"field": "workItemId", "message": "Does not match the work item in the URL"})
+    if not upload.files:
+        problems.append({"field": "files", "message": "At least one file is required"})
+    if problems:
+        raise invalid_request(problems)
+    return await run_in_threadpool(lifestyle.add_references, work_item_id, shot_id, upload.files)
+
+
+@router.get("/{work_item_id}/lifestyle-hero-references", response_model=ReferenceList, responses=error_responses(INVALID))
+def list_references(
+    work_item_id: DemoWorkItemId, shot_id: Annotated[str | None, Query(alias="shotId", max_length=64)] = None
+) -> dict[str, Any]:
+    """The work item's reference images, for one shot with `?shotId=`."""
+    refs = lifestyle.list_references(work_item_id, shot_id)
+    return {"ok": True, "workItemId": work_item_id, "shotId": shot_id, "references": refs}
+
+
+@router.delete("/{work_item_id}/lifestyle-hero-references/{ref_id}", response_model=Deleted, responses=error_responses({404: "REFERENCE_NOT_FOUND"}))
+def delete_reference(work_item_id: str, ref_id: str) -> dict[str, Any]:
+    """Remove one reference image (its files too)."""
+    if ref_id not in {ref["id"] for ref in lifestyle.list_references(work_item_id)}:
+        raise not_found("REFERENCE_NOT_FOUND", {"id": ref_id})
+    lifestyle.delete_reference(ref_id)
+    return {"ok": True, "id": ref_id}

@@ -1,0 +1,72 @@
+"""`python -m services api` serves the seeds' endpoints on a real port (uvicorn), on the demo set."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from services.config import PROJECT_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def api_server(demo):
+    """The API in its own process on a free loopback port, against this test's data dir; stopped afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services", "api", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the API did not start: {process.stdout.read().decode(errors='replace')}")
+                time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
+@pytest.mark.timeout(90)
+def test_dry_run_over_http_prints_the_seed_shape(api_server):
+    r = httpx.post(
+        f"{api_server}/api/work-items/7/generate-lifestyle-heroes",
+        content=b'{"dryRun":true}',
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert list(body)[:7] == ["ok", "workItemId", "dryRun", "overwrite", "generated", "skippedExisting", "missingShots"]
+    assert (body["ok"], body["workItemId"], body["dryRun"], body["overwrite"]) == (True, "7", True, False)
+    assert len(body["generated"]) == 12 and {g["shot_id"] for g in body["generated"]} == {"OL-1", "OL-2", "OL-3", "OL-4"}
+    assert body["skippedExisting"] == [] and body["missingShots"] == []
+
+    missing = httpx.post(f"{api_server}/api/work-items/15/generate-lifestyle-heroes", json={}, timeout=30)
+    assert missing.status_code == 404 and missing.json() == {"error": "LIFESTYLE_PACK_NOT_FOUND"}
