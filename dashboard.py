@@ -34,7 +34,12 @@ def navigation_pages() -> dict[str, list[st.Page]]:
         "Review": [
             st.Page(f"{PAGES_DIR}/work_items.py", title="Work Items", icon=":material/list_alt:", default=True),
             st.Page(f"{PAGES_DIR}/work_item.py", title="Work Item", url_path="work_item", visibility="hidden"),
+            st.Page(f"{PAGES_DIR}/sku_switcher.py", title="SKU Switcher", icon=":material/devices:"),
             st.Page(f"{PAGES_DIR}/storyboard.py", title="Storyboard", icon=":material/movie:"),
+        ],
+        "System": [
+            st.Page(f"{PAGES_DIR}/jobs.py", title="Jobs", icon=":material/pending_actions:"),
+            st.Page(f"{PAGES_DIR}/settings.py", title="Settings", icon=":material/settings:"),
         ],
     }
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
+
+from services.errors import ReshootError
+from services.work_items import get_work_item
+from ui.toasts import escape_markdown
 
 WORK_ITEM_PAGE = "pages/work_item.py"
 SKU_SWITCHER_PAGE = "pages/sku_switcher.py"
@@ -16,3 +22,14 @@ def open_work_item(work_item_id: str) -> None:
 def query_param(name: str) -> str | None:
     value = st.query_params.get(name)
     return value or None
+
+
+def work_item_or_stop(work_item_id: str) -> dict[str, Any]:
+    """`get_work_item()`, or a plain "not found" message and the end of this run."""
+    try:
+        return get_work_item(work_item_id)
+    except ReshootError as e:
+        if e.code != "WORK_ITEM_NOT_FOUND":
+            raise
+        st.error(f"Work item {escape_markdown(work_item_id)} was not found.")
+        st.stop()

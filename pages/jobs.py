@@ -1,0 +1,14 @@
+"""Jobs: every generation job with status, progress, target, duration and error; refreshes itself while any runs."""
+
+import streamlit as st
+
+from services.jobs import list_jobs
+from ui.jobs_table import ACTIVE, REFRESH_SECONDS, jobs_table
+
+STATUSES = ["All", "queued", "running", "succeeded", "failed"]
+
+st.title("Jobs")
+status = st.segmented_control("Status", STATUSES, default="All", key="jobs_status") or "All"
+status_filter = None if status == "All" else status
+polling = any(job["status"] in ACTIVE for job in list_jobs(status=status_filter, limit=200))
+st.fragment(jobs_table, run_every=REFRESH_SECONDS if polling else None)(status_filter, polling=polling)

@@ -1,0 +1,39 @@
+"""Settings: what Reshoot runs on and whether each part answers; importing work items, storyboards, export plans."""
+
+import streamlit as st
+
+from services.config import get_settings
+from services.status import redact, system_status
+from ui.import_panel import import_panel
+from ui.toasts import escape_markdown
+
+
+@st.cache_data(ttl=15, show_spinner="Checking database, storage, queue and backend…")
+def _status(settings_key: tuple) -> list[dict]:
+    return system_status()
+
+
+settings = get_settings()
+st.title("Settings")
+st.subheader("In use")
+if st.button("Check again", icon=":material/refresh:", key="settings_recheck"):
+    _status.clear()
+for entry in _status((settings.database_url, settings.storage_url, settings.queue_url, settings.image_backend)):
+    with st.container(border=True):
+        name_col, detail_col = st.columns([1, 4], vertical_alignment="center")
+        name_col.markdown(f"**{entry['component']}**")
+        name_col.badge("Reachable" if entry["ok"] else "Problem", icon=":material/check:" if entry["ok"] else ":material/error:",
+                       color="green" if entry["ok"] else "red")
+        detail_col.code(entry["inUse"] or "—", language=None, wrap_lines=True)
+        detail_col.caption(escape_markdown(entry["message"]))
+
+st.caption(
+    f"Data dir `{settings.data_dir}` · generation concurrency {settings.generation_concurrency} · "
+    f"keep {settings.keep_versions} versions · uploads up to {settings.max_upload_mb} MB · "
+    f"assets at `{escape_markdown(settings.asset_base_url)}`"
+)
+if settings.s3_endpoint_url:
+    st.caption(f"S3 endpoint `{redact(settings.s3_endpoint_url)}`")
+
+st.subheader("Import")
+import_panel()

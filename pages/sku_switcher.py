@@ -1,0 +1,48 @@
+"""SKU Switcher: one work item's heroes for one SKU at Desktop, Tablet and Mobile, to approve or reject."""
+
+import streamlit as st
+
+from services.work_items import list_work_items
+from ui.navigation import query_param, work_item_or_stop
+from ui.review import review_shot
+from ui.toasts import escape_markdown
+
+st.title("SKU Switcher")
+items = {i["id"]: i for i in list_work_items(has_pack=True, page_size=200)["items"]}
+wanted = query_param("id")
+if not items and not wanted:
+    st.info("No work item has a Lifestyle Pack yet.")
+    st.stop()
+choices = list(items) if wanted in items or not wanted else [wanted, *items]
+picker, sku_picker, pending_col = st.columns([3, 2, 1], vertical_alignment="bottom")
+work_item_id = picker.selectbox(
+    "Work item",
+    choices,
+    index=choices.index(wanted) if wanted in choices else 0,
+    format_func=lambda wid: f"{wid} · {items[wid]['title']}" if wid in items else wid,
+    key="sku_work_item",
+)
+st.query_params["id"] = work_item_id
+pending_only = pending_col.toggle("Only pending", key="sku_pending_only")
+item = work_item_or_stop(work_item_id)
+
+shots = [
+    {**shot, "rows": [r for r in shot["rows"] if not pending_only or r.get("reviewState") == "pending"]}
+    for shot in item["shots"]
+]
+shots = [shot for shot in shots if shot["rows"]]
+skus = list(dict.fromkeys(shot["sku"] for shot in shots))
+all_rows = [row for shot in item["shots"] for row in shot["rows"]]
+states = [row.get("reviewState") for row in all_rows if row.get("versionId")]
+st.caption(
+    f"{escape_markdown(item['title'])} · {states.count('pending')} pending · {states.count('approved')} approved · "
+    f"{states.count('rejected')} rejected · {len(all_rows) - len(states)} without an image"
+)
+if not skus:
+    st.info("Nothing is waiting for review here." if pending_only else "This work item has no shots yet.")
+    st.stop()
+sku = sku_picker.selectbox("SKU", skus, key=f"sku_sku_{work_item_id}")
+st.text_input("Reviewer", key="sku_reviewer", placeholder="Your name (optional, saved with each review)")
+for shot in (s for s in shots if s["sku"] == sku):
+    st.subheader(f"{escape_markdown(shot['shot_id'])} · {escape_markdown(shot['sku'])}", anchor=False)
+    review_shot(shot, reviewer_key="sku_reviewer")

@@ -1,0 +1,47 @@
+"""Jobs page: every job with status, progress, target, duration and error; retry a failed one."""
+
+from __future__ import annotations
+
+from services.config import get_settings
+from services.jobs import get_job, list_jobs, wait_for_job
+from services.lifestyle import generate_lifestyle_heroes
+from services.storyboard import regenerate_sentence_image
+from tests.pages.conftest import open_page, texts
+from ui.toasts import toast_text
+
+PAGE = "pages/jobs.py"
+
+
+def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
+    wait_for_job(generate_lifestyle_heroes("21", shot_ids=["HO-2"])["jobId"], timeout=60)
+    monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")  # no key: this one fails
+    get_settings.cache_clear()
+    failed = wait_for_job(regenerate_sentence_image("sent_001", seed=7)["jobId"], timeout=60)
+    assert failed["status"] == "failed"
+    monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "local")
+    get_settings.cache_clear()
+
+    at = open_page(PAGE)
+    table = at.dataframe[0].value
+    assert list(table["Job"]) == [failed["id"], list_jobs()[1]["id"]]
+    newest, oldest = table.iloc[0], table.iloc[1]
+    assert newest["Status"] == "✕ failed" and newest["Target"] == "Sentence sent_001"
+    assert newest["Error"].startswith("BACKEND_MISCONFIGURED: ")
+    assert oldest["Status"] == "✓ succeeded" and oldest["Progress"] == "3 of 3"
+    assert oldest["Target"] == "Work item 21 · HO-2" and oldest["Duration"].endswith("s")
+
+    at.segmented_control(key="jobs_status").set_value("failed").run()
+    assert list(at.dataframe[0].value["Job"]) == [failed["id"]]
+    at.session_state["jobs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    at.button(key=f"jobs_retry_{failed['id']}").click().run()
+    retried = list_jobs()[0]
+    assert retried["id"] != failed["id"] and retried["params"]["seed"] == 7
+    assert wait_for_job(retried["id"], timeout=60)["status"] == "succeeded"
+    assert toast_text("Job queued again", f"Retrying as {retried['id']}.") in [t.value for t in at.toast]
+    assert get_job(failed["id"])["status"] == "failed"
+
+
+def test_no_jobs_yet(demo):
+    at = open_page(PAGE)
+    assert "No jobs yet." in texts(at)

@@ -1,0 +1,71 @@
+"""SKU Switcher: one SKU's Desktop/Tablet/Mobile heroes, approve/reject with a note, filter to pending."""
+
+from __future__ import annotations
+
+from services.jobs import wait_for_job
+from services.lifestyle import generate_lifestyle_heroes
+from services.work_items import get_work_item, list_work_items
+from tests.pages.conftest import open_page, texts
+
+PAGE = "pages/sku_switcher.py"
+
+
+def generated(work_item_id: str) -> None:
+    assert wait_for_job(generate_lifestyle_heroes(work_item_id)["jobId"], timeout=60)["status"] == "succeeded"
+
+
+def frame_buttons(at, state: str) -> list:
+    return [b for b in at.button if b.key and b.key.startswith(f"sku_{state}_")]
+
+
+def test_frames_follow_the_real_aspect_ratios(demo):
+    generated("21")
+    at = open_page(PAGE, id="21")
+    assert at.selectbox(key="sku_work_item").value == "21"
+    assert at.selectbox(key="sku_sku_21").options == ["OFF-DESK-120-OAK", "OFF-CHAIR-ERGO-GRY"]
+    shown = texts(at)
+    assert "HO-1 · OFF-DESK-120-OAK" in shown and "6 pending · 0 approved" in shown
+    assert ["**Desktop** · 1920×800", "**Tablet** · 1536×768", "**Mobile** · 750×1000"] == [
+        c.value for c in at.caption if c.value.startswith("**")
+    ]
+    widths = [col.proto.weight for col in at.columns[-3:]]
+    assert [round(w / widths[2], 2) for w in widths] == [round(2.4 / 0.75, 2), round(2.0 / 0.75, 2), 1.0]
+    urls = [u for image in at.image for u in image.value]
+    assert len(urls) == 3 and all(u.startswith("http") and "/assets/fcc/lifestyle/21/HO-1/" in u for u in urls)
+
+    at.selectbox(key="sku_sku_21").select("OFF-CHAIR-ERGO-GRY").run()
+    assert "HO-2 · OFF-CHAIR-ERGO-GRY" in texts(at)
+
+
+def test_approve_reject_with_note_and_pending_filter(demo):
+    generated("21")
+    at = open_page(PAGE, id="21")
+    at.text_input(key="sku_reviewer").input("Ana").run()
+    versions = [row["versionId"] for row in get_work_item("21")["shots"][0]["rows"]]
+    at.text_input(key=f"sku_note_{versions[0]}").input("Crop the lamp").run()
+    at.button(key=f"sku_rejected_{versions[0]}").click().run()
+    at.button(key=f"sku_approved_{versions[1]}").click().run()
+    rows = get_work_item("21")["shots"][0]["rows"]
+    assert [r["reviewState"] for r in rows] == ["rejected", "approved", "pending"]
+    shown = texts(at)
+    assert "by Ana · “Crop the lamp”" in shown and "4 pending · 1 approved · 1 rejected" in shown
+    assert at.button(key=f"sku_approved_{versions[1]}").disabled
+
+    summary = next(i for i in list_work_items()["items"] if i["id"] == "21")
+    assert (summary["pendingReviews"], summary["approvedCount"]) == (4, 1)
+
+    at.toggle(key="sku_pending_only").set_value(True).run()
+    assert [b.key for b in frame_buttons(at, "approved")] == [f"sku_approved_{versions[2]}"]
+    at.button(key=f"sku_approved_{versions[2]}").click().run()
+    assert at.selectbox(key="sku_sku_21").options == ["OFF-CHAIR-ERGO-GRY"]  # HO-1 has nothing pending now
+
+
+def test_item_without_images_and_unknown_id(demo):
+    at = open_page(PAGE, id="7")
+    assert "0 pending · 0 approved · 0 rejected · 12 without an image" in texts(at)
+    assert not frame_buttons(at, "approved") and "fcc/lifestyle/7/OL-1/desktop.png" in texts(at)
+    at.toggle(key="sku_pending_only").set_value(True).run()
+    assert "Nothing is waiting for review here." in texts(at)
+
+    at = open_page(PAGE, id="nope")
+    assert "Work item nope was not found." in texts(at)

@@ -1,0 +1,68 @@
+"""Import a work-item/storyboard JSON or an export-plan CSV, showing the importer's own validation messages."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from services.errors import ReshootError
+from services.importer import import_file
+from ui.toasts import escape_markdown
+
+
+def import_upload(filename: str, data: bytes, *, work_item_id: str | None = None) -> dict[str, Any]:
+    """Run the importer on uploaded bytes (saved under a fixed name: the uploaded name is never a path)."""
+    suffix = ".csv" if filename.lower().endswith(".csv") else ".json"
+    with tempfile.TemporaryDirectory(prefix="reshoot-import-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(data)
+        return import_file(path, work_item_id=work_item_id)
+
+
+def show_problems(error: ReshootError) -> None:
+    details = error.details if isinstance(error.details, list) else [error.message or error.code]
+    st.error("Nothing was imported. " + f"{len(details)} problem{'s' if len(details) != 1 else ''}:", icon=":material/error:")
+    st.markdown("\n".join(f"- {escape_markdown(str(problem))}" for problem in details))
+
+
+def show_summary(summary: dict[str, Any]) -> None:
+    created = {k: v for k, v in (summary.get("created") or {}).items() if v}
+    updated = {k: v for k, v in (summary.get("updated") or {}).items() if v}
+    if not created and not updated:
+        st.success("Imported: nothing changed (everything in the file was already there).", icon=":material/check:")
+        return
+    parts = [f"{v} {k} created" for k, v in created.items()] + [f"{v} {k} updated" for k, v in updated.items()]
+    st.success("Imported: " + ", ".join(parts) + ".", icon=":material/check:")
+
+
+def _run_import(uploader_key: str) -> None:
+    """The Import click: import, keep the outcome for this run, and start over with an empty uploader."""
+    upload = st.session_state.get(uploader_key)
+    if upload is None:
+        return
+    work_item_id = (st.session_state.get("settings_import_work_item") or "").strip() or None
+    try:
+        st.session_state["settings_import_outcome"] = ("ok", import_upload(upload.name, upload.getvalue(), work_item_id=work_item_id))
+    except ReshootError as e:
+        st.session_state["settings_import_outcome"] = ("error", e)
+    st.session_state["settings_import_gen"] = st.session_state.get("settings_import_gen", 0) + 1
+
+
+def import_panel() -> None:
+    uploader_key = f"settings_import_{st.session_state.get('settings_import_gen', 0)}"
+    upload = st.file_uploader("Work-item / storyboard JSON, or export-plan CSV", type=["json", "csv"], key=uploader_key)
+    st.text_input(
+        "Work item id for a CSV without a work_item_id column", key="settings_import_work_item", placeholder="e.g. 7"
+    )
+    st.button("Import", icon=":material/upload_file:", type="primary", disabled=upload is None,
+              key="settings_import_button", on_click=_run_import, args=(uploader_key,))
+    outcome = st.session_state.pop("settings_import_outcome", None)
+    if outcome is not None:
+        kind, value = outcome
+        if kind == "ok":
+            show_summary(value)
+        else:
+            show_problems(value)

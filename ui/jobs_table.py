@@ -1,0 +1,108 @@
+"""The jobs table: status, progress, target, duration and error of recent jobs; retry a failed one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import streamlit as st
+
+from services.errors import ReshootError
+from services.jobs import list_jobs, retry_job
+from ui.toasts import escape_markdown, queue_toast, show_queued_toasts
+
+ACTIVE = ("queued", "running")
+STATUS_ICONS = {"queued": "⏳ queued", "running": "▶ running", "succeeded": "✓ succeeded", "failed": "✕ failed"}
+REFRESH_SECONDS = 2.0
+LIMIT = 200
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def duration(job: dict[str, Any], *, now: datetime | None = None) -> str:
+    started, finished = _time(job.get("startedAt")), _time(job.get("finishedAt"))
+    if started is None:
+        return ""
+    seconds = ((finished or now or datetime.now(timezone.utc)) - started).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def target(job: dict[str, Any]) -> str:
+    if job.get("workItemId"):
+        shots = (job.get("params") or {}).get("shotIds") or (job.get("params") or {}).get("shot_ids")
+        return f"Work item {job['workItemId']}" + (f" · {', '.join(shots)}" if shots else "")
+    if job.get("sentenceId"):
+        return f"Sentence {job['sentenceId']}"
+    return job.get("targetKey") or ""
+
+
+def error_text(job: dict[str, Any]) -> str:
+    if job["status"] != "failed":
+        return ""
+    return f"{job.get('errorCode') or 'ERROR'}: {job.get('message') or ''}".strip()
+
+
+def rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "Job": job["id"],
+            "Kind": job["kind"],
+            "Status": STATUS_ICONS.get(job["status"], job["status"]),
+            "Progress": f"{job['progressDone']} of {job['progressTotal']}" if job["progressTotal"] else "",
+            "Target": target(job),
+            "Duration": duration(job),
+            "Attempts": job["attempts"],
+            "Error": error_text(job),
+            "Created": _time(job["createdAt"]),
+        }
+        for job in jobs
+    ]
+
+
+def retry(job_id: str) -> None:
+    try:
+        new = retry_job(job_id)
+    except ReshootError as e:
+        queue_toast("Couldn’t retry the job", e.message or e.code, kind="error")
+        return
+    queue_toast("Job queued again", f"Retrying as {new['id']}.")
+
+
+def jobs_table(status: str | None, *, polling: bool) -> None:
+    """The table (run as a fragment; `polling` says whether it was registered to refresh itself)."""
+    jobs = list_jobs(status=status, limit=LIMIT)
+    active = any(job["status"] in ACTIVE for job in jobs)
+    if polling != active:
+        st.rerun()  # start or stop the automatic refresh
+    show_queued_toasts()
+    if not jobs:
+        st.info("No jobs yet. Generating images on a Work Item or in the Storyboard creates them.")
+        return
+    st.caption(f"{len(jobs)} most recent jobs" + (" · refreshing while jobs run" if active else ""))
+    event = st.dataframe(
+        rows(jobs),
+        key="jobs_table",
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "Job": st.column_config.TextColumn(width="small"),
+            "Target": st.column_config.TextColumn(width="medium"),
+            "Error": st.column_config.TextColumn(width="large"),
+            "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        },
+    )
+    if not event.selection.rows:
+        st.caption("Select a job to see its details or retry it.")
+        return
+    job = jobs[event.selection.rows[0]]
+    with st.container(border=True):
+        st.markdown(f"**{escape_markdown(job['id'])}** · {escape_markdown(job['kind'])} · {job['status']}")
+        st.text(job.get("message") or "")
+        if job["status"] == "failed":
+            if job.get("errorDetail"):
+                st.code(job["errorDetail"], language=None, wrap_lines=True, height=200)
+            st.button("Retry", icon=":material/replay:", type="primary", key=f"jobs_retry_{job['id']}",
+                      on_click=retry, args=(job["id"],))
