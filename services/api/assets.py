@@ -19,8 +19,9 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 REDIRECT_MAX_AGE = "private, max-age=600"  # well inside the presigned URL's expiry
 # Keys written once and never overwritten: a new version, reference or thumbnail always gets a new key.
-# Versions: `…/desktop.v3-1a2b3c.png` (+ `.thumb.webp`); references: `…/ref_3f9a1c0b2d4e.png` (+ `.thumb.webp`).
-_VERSIONED = re.compile(r"\.v\d+-[0-9a-f]+\.|(^|/)ref_[0-9a-f]+\.")
+# Versions: `…/desktop.v3-1a2b3c.png` (+ `.thumb.webp`); references: `…/ref_3f9a1c0b2d4e.png` (+ `.thumb.webp`);
+# cast images, named by content: `fcc/storyboard_refs/{projectId}/{sha256[:16]}.png`.
+_VERSIONED = re.compile(r"\.v\d+-[0-9a-f]+\.|(^|/)ref_[0-9a-f]+\.|^fcc/storyboard_refs/.+/[0-9a-f]{16}\.")
 
 
 def cache_control_for(key: str) -> str:

@@ -73,6 +73,8 @@ def test_reference_and_thumbnail_keys_are_cached_for_long(client):
         ("fcc/lifestyle/7/OL-1/desktop.v3-1a2b3c.png", IMMUTABLE),
         ("fcc/lifestyle/7/OL-1/desktop.v3-1a2b3c.thumb.webp", IMMUTABLE),
         ("fcc/lifestyle/7/OL-1/desktop.v3.png", REVALIDATE),
+        ("fcc/storyboard_refs/coffee-origins/17a6bf79928f5358.png", IMMUTABLE),
+        ("storyboard/coffee-origins/sent_001/image.v1-46baca.png", IMMUTABLE),
     ],
 )
 def test_cache_control_by_key(key, expected):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from services.config import get_settings
@@ -125,3 +126,19 @@ def test_delete_through_another_work_item_is_404(client, demo, png):
     r = client.delete(f"/api/work-items/12/lifestyle-hero-references/{ref['id']}")
     assert r.status_code == 404 and r.json()["error"] == "REFERENCE_NOT_FOUND"
     assert len(client.get(URL).json()["references"]) == 1
+
+
+def test_on_s3_urls_are_presigned_and_assets_redirect_to_them(s3_env, demo, png):
+    from fastapi.testclient import TestClient
+
+    from services.api import create_app
+
+    with TestClient(create_app()) as client:
+        ref = upload(client, [("a.png", png("green"), "image/png")]).json()["references"][0]
+        key = f"fcc/lifestyle_refs/7/OL-2/{ref['filename']}"
+        redirect = client.get(f"/assets/{key}", follow_redirects=False)
+    assert ref["url"].startswith(s3_env["endpoint"]) and "Signature" in ref["url"]
+    assert redirect.status_code == 307 and redirect.headers["location"].startswith(s3_env["endpoint"])
+    for url in (ref["url"], redirect.headers["location"]):
+        image = httpx.get(url, timeout=10)
+        assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"
