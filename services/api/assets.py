@@ -10,7 +10,7 @@ from starlette.datastructures import Headers
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.staticfiles import NotModifiedResponse
 
-from services.api.schemas import ErrorBody
+from services.api.schemas import error_responses
 from services.storage import LocalStorage, StorageKeyNotFound, content_type_for, get_storage, validate_key
 
 router = APIRouter(tags=["assets"])
@@ -67,8 +67,7 @@ _IMAGE = {"schema": {"type": "string", "format": "binary"}}
         200: {"description": "The stored file", "content": {t: _IMAGE for t in ("image/png", "image/jpeg", "image/webp")}},
         304: {"description": "Not modified (If-None-Match)"},
         307: {"description": "Redirect to a presigned S3 URL"},
-        400: {"model": ErrorBody, "description": "Unsafe or malformed key"},
-        404: {"model": ErrorBody, "description": "Nothing stored at this key"},
+        **error_responses({400: "INVALID_KEY: unsafe or malformed key", 404: "NOT_FOUND: nothing stored at this key"}),
     },
 )
 def get_asset(key: str, request: Request) -> Response:

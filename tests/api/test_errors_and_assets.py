@@ -124,5 +124,12 @@ def test_cors_origins_from_settings(monkeypatch, db):
 
 def test_openapi_and_docs_are_served(client):
     spec = client.get("/openapi.json").json()
-    assert "/assets/{key}" in spec["paths"]
+    assert "/assets/{key}" in spec["paths"] and "/api/work-items/{work_item_id}/generate-lifestyle-heroes" in spec["paths"]
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "422" not in responses, (method, path)  # validation errors answer 400 INVALID_REQUEST
+            assert responses["500"]["content"]["application/json"]["schema"] == error_ref, (method, path)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200

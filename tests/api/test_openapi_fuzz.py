@@ -34,6 +34,7 @@ def _demo_set(demo):
 
 
 @schema.parametrize()
-@settings(deadline=2000, suppress_health_check=list(HealthCheck))
+@settings(deadline=5000, suppress_health_check=list(HealthCheck))
+@pytest.mark.timeout(120)
 def test_api_conforms_to_its_openapi(case):
     case.call_and_validate()

@@ -38,7 +38,7 @@ def test_every_returned_image_link_loads(client, demo, png):
     heroes = client.post("/api/work-items/7/generate-lifestyle-heroes", json={"shotIds": ["OL-1", "OL-2"], "overwrite": True})
     assert heroes.status_code == 200
     job_id = client.post("/api/v1/sentences/sent_001/regenerate-image", content=b"").json()["jobId"]
-    wait_for_job(job_id, timeout=30)
+    wait_for_job(job_id, timeout=120)
 
     bodies = [
         references,

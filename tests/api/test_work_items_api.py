@@ -116,7 +116,7 @@ def test_prefer_respond_async_answers_202_with_the_job(client, demo):
     assert body["jobId"].startswith("job_") and body["message"]
     assert r.headers["location"] == f"/api/v1/jobs/{body['jobId']}"
     assert r.headers["preference-applied"] == "respond-async"
-    wait_for_job(body["jobId"], timeout=30)
+    wait_for_job(body["jobId"], timeout=120)
     job = client.get(r.headers["location"]).json()
     assert job["status"] == "succeeded" and job["result"]["generated"][0]["shot_id"] == "OL-1"
 
@@ -132,7 +132,7 @@ def test_wait_limit_passed_answers_202(client, demo, monkeypatch, how):
     r = generate(client, body={"shotIds": ["OL-3"], "overwrite": True}, headers=headers)
     assert r.status_code == 202 and r.json()["jobId"].startswith("job_")
     assert r.headers["location"] == f"/api/v1/jobs/{r.json()['jobId']}" and "preference-applied" not in r.headers
-    assert wait_for_job(r.json()["jobId"], timeout=30)["status"] == "succeeded"
+    assert wait_for_job(r.json()["jobId"], timeout=120)["status"] == "succeeded"
 
 
 def test_failed_job_is_internal_error_without_trace(client, demo, failing_backend):
