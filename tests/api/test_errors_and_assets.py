@@ -1,4 +1,4 @@
-"""Error bodies in the seeds' shape, the assets route (local and S3) and CORS."""
+"""Error bodies in the seeds' shape, the assets route for local storage (S3: test_references_api) and CORS."""
 
 from __future__ import annotations
 
@@ -90,21 +90,6 @@ def test_unsafe_asset_keys_are_invalid_key(client, key):
 def test_missing_asset_is_404_json(client):
     r = client.get("/assets/fcc/lifestyle/7/OL-9/desktop.png")
     assert r.status_code == 404 and r.json()["error"] == "NOT_FOUND"
-
-
-def test_s3_asset_redirects_to_presigned_url(monkeypatch, db):
-    monkeypatch.setenv("RESHOOT_STORAGE_URL", "s3://bucket/media")
-    monkeypatch.setenv("RESHOOT_S3_ENDPOINT_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    get_settings.cache_clear()
-    with TestClient(create_app()) as c:
-        r = c.get("/assets/fcc/lifestyle/7/OL-1/desktop.png", follow_redirects=False)
-    assert r.status_code == 307
-    location = r.headers["location"]
-    assert location.startswith("http://127.0.0.1:9/bucket/media/fcc/lifestyle/7/OL-1/desktop.png?")
-    assert "Signature" in location
 
 
 def test_cors_is_off_by_default(client):

@@ -50,6 +50,11 @@ def test_work_item_detail_has_the_export_plan(client, demo):
     assert row["sku"]
 
 
+def test_work_item_without_pack_has_an_empty_plan(client, demo):
+    body = client.get("/api/work-items/15").json()
+    assert (body["hasPack"], body["shots"], body["exportPlan"]) == (False, [], [])
+
+
 def test_unknown_work_item_is_404(client, demo):
     r = client.get("/api/work-items/nope")
     assert r.status_code == 404 and r.json()["error"] == "WORK_ITEM_NOT_FOUND"
