@@ -65,10 +65,13 @@ def _preferences(prefer: str | None) -> tuple[bool, float | None]:
 
 
 def _accepted(started: dict[str, Any], *, applied: str | None = None) -> JSONResponse:
+    """202 {jobId, workItemId, message}; no "ok", so the seed's client (which reads an ok body as the finished
+    result) does not report "No new images created" for a job that is still running."""
     headers = {"Location": f"/api/v1/jobs/{started['jobId']}"}
     if applied:
         headers["Preference-Applied"] = applied
-    return JSONResponse(started, status_code=202, headers=headers)
+    body = {key: started[key] for key in ("jobId", "workItemId", "message")}
+    return JSONResponse(body, status_code=202, headers=headers)
 
 
 @router.post(

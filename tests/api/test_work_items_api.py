@@ -118,7 +118,7 @@ def test_prefer_respond_async_answers_202_with_the_job(client, demo):
     r = generate(client, body={"shotIds": ["OL-1"], "overwrite": True}, headers={"Prefer": "respond-async"})
     assert r.status_code == 202
     body = r.json()
-    assert body["jobId"].startswith("job_") and body["message"]
+    assert set(body) == {"jobId", "workItemId", "message"} and body["jobId"].startswith("job_") and body["message"]
     assert r.headers["location"] == f"/api/v1/jobs/{body['jobId']}"
     assert r.headers["preference-applied"] == "respond-async"
     wait_for_job(body["jobId"], timeout=120)
