@@ -10,6 +10,8 @@ import time
 from bench.report import RESULTS_FILE, machine, render, write_results
 
 BENCHMARKS = {  # name -> module with `run(quick: bool) -> list[Row]`, in the order
+    "grid": "bench.grid",
+    "memory": "bench.memory",
     "generate": "bench.generate",
     "listing": "bench.listing",
     "uploads": "bench.uploads",

@@ -94,13 +94,17 @@ def _stop_workers() -> None:
 
 
 class QueryCounter:
-    """Counts SQL statements sent through the current engine (all threads) while active."""
+    """Counts SQL statements sent through the current engine while active: from every thread, or only from
+    threads called `thread` (e.g. Streamlit's "ScriptRunner.scriptThread", leaving out job heartbeats)."""
 
-    def __init__(self) -> None:
+    def __init__(self, thread: str | None = None) -> None:
         self.count = 0
+        self.thread = thread
         self._lock = threading.Lock()
 
     def _on_execute(self, *_args) -> None:
+        if self.thread is not None and threading.current_thread().name != self.thread:
+            return
         with self._lock:
             self.count += 1
 
@@ -116,8 +120,8 @@ class QueryCounter:
             event.remove(engine, "before_cursor_execute", self._on_execute)
 
 
-def count_queries(fn: Callable[[], object]) -> int:
-    counter = QueryCounter()
+def count_queries(fn: Callable[[], object], *, thread: str | None = None) -> int:
+    counter = QueryCounter(thread)
     with counter.active():
         fn()
     return counter.count

@@ -15,11 +15,11 @@ import time
 from datetime import datetime
 
 from bench.common import Row, check, measure, temp_data_dir, timed
+from bench.fixtures import SIZES, work_item
 
 NAME = "generate"
 LATENCY = 0.2  # seconds per backend call
 SLOW_LATENCY = 1.0
-SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
 TARGET_RATIO = 1.25
 BASELINE_SHOTS = 12  # the serial baseline is run at this N (3N calls × L); larger N only against its lower bound 3N × L
 
@@ -47,20 +47,6 @@ class LatencyBackend:
                     "Benchmark scene", width=width, height=height, seed=1, references=[])
         time.sleep(max(0.0, self.latency - (time.perf_counter() - start)))
         return image
-
-
-def work_item(work_item_id: str, shots: int) -> None:
-    """A work item whose Lifestyle Pack has `shots` shots, each with the three export sizes."""
-    from services.importer import import_data
-
-    plan = [
-        {"shot_id": f"S-{s}", "sku": f"SKU-{s}", "size_label": label, "width": w, "height": h,
-         "filename": f"fcc/lifestyle/{work_item_id}/S-{s}/{label.lower()}.png", "prompt": f"Scene {s}"}
-        for s in range(1, shots + 1)
-        for label, w, h in SIZES
-    ]
-    import_data({"workItems": [{"id": work_item_id, "title": f"{shots} shots", "status": "open",
-                                "lifestylePack": {"exportPlan": plan}}]})
 
 
 def generate_all(work_item_id: str) -> dict:

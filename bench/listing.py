@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import Row, check, count_queries, interleaved, measure, temp_data_dir
+from bench.fixtures import SIZES, attach_versions, plan_row
 
 NAME = "listing"
 SMALL, LARGE = 100, 10_000
 ROWS_PER_ITEM = 10  # 100,000 rows for 10,000 work items
 STATUSES = ("open", "in_review", "approved", "done")
 WORDS = ("Patio", "Kitchen", "Linen", "Garden", "Nursery", "Office", "Bathroom", "Lighting", "Rug", "Outdoor")
-SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
 TARGET_RATIO = 3.0
 
 
@@ -33,16 +33,10 @@ def catalogue(n: int) -> tuple[dict, list[dict]]:
     ]
     with_pack = [i for i in range(1, n + 1) if i % 10]
     base, extra = divmod(n * ROWS_PER_ITEM, len(with_pack))
-    rows = []
+    rows: list[dict] = []
     for k, i in enumerate(with_pack):
-        for j in range(base + (k < extra)):
-            shot = j // len(SIZES) + 1
-            label, width, height = SIZES[j % len(SIZES)]
-            rows.append({
-                "work_item_id": str(i), "shot_id": f"S-{shot}", "sku": f"SKU-{i}-{shot}", "size_label": label,
-                "width": width, "height": height, "filename": f"fcc/lifestyle/{i}/S-{shot}/{label.lower()}.png",
-                "prompt": f"Shot {shot} of item {i}",
-            })
+        rows.extend({"work_item_id": str(i), **plan_row(str(i), j // len(SIZES) + 1, SIZES[j % len(SIZES)])}
+                    for j in range(base + (k < extra)))
     return {"workItems": items}, rows
 
 
@@ -63,29 +57,8 @@ def build(directory: Path, n: int) -> dict[str, float]:
     summary = import_export_plan_csv(csv_path)
     csv_seconds = time.perf_counter() - start
     assert summary["created"]["exportPlanRows"] == len(rows), summary["created"]
-    add_current_versions()
+    attach_versions()
     return {"items_seconds": items_seconds, "csv_seconds": csv_seconds, "rows": len(rows)}
-
-
-def add_current_versions() -> None:
-    """One current image version per export row (review states mixed), in two bulk statements."""
-    from sqlalchemy import insert, text
-
-    from services.db import session_scope
-    from services.models import ImageVersion
-
-    with session_scope() as s:
-        plan = s.exec(text("SELECT id, width, height, filename FROM exportplanrow")).all()
-        states = ("pending", "approved", "rejected")
-        s.exec(insert(ImageVersion), params=[
-            {"target_kind": "hero", "target_id": str(pk), "version": 1, "storage_key": key, "thumb_key": None,
-             "width": w, "height": h, "prompt": "", "backend": "local", "references": [], "review_state": states[pk % 3]}
-            for pk, w, h, key in plan
-        ])
-        s.exec(text(
-            "UPDATE exportplanrow SET current_version_id = (SELECT v.id FROM imageversion v "
-            "WHERE v.target_kind = 'hero' AND v.target_id = CAST(exportplanrow.id AS TEXT))"
-        ))
 
 
 QUERIES: dict[str, dict] = {

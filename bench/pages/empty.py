@@ -1,0 +1,3 @@
+"""The empty page: the baseline for what any Streamlit run costs."""
+
+import streamlit as st  # noqa: F401

@@ -1,0 +1,60 @@
+"""The benchmarks' machine-independent counts, measured the way `python -m bench` measures them (no timings)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import generate, grid, uploads
+from bench.fixtures import attach_versions, rendered_sizes, work_item
+from bench.photos import camera_jpegs
+
+
+@pytest.fixture
+def latency_backend(monkeypatch):
+    """The benchmark's fixed-latency backend (no latency here) behind every `get_backend()` call."""
+    from services import backends
+
+    backend = generate.LatencyBackend(0.0)
+    monkeypatch.setattr(backends, "get_backend", lambda name=None: backend)
+    return backend
+
+
+def test_generate_all_calls_the_backend_once_per_shot(db, latency_backend):
+    work_item("wi", 5)
+    job = generate.generate_all("wi")
+    assert latency_backend.calls == 5
+    assert len(job["result"]["generated"]) == 15 and not job["result"]["failed"]
+
+
+def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
+    work_item("small", 6)
+    work_item("large", 240)
+    attach_versions()
+    counts = {}
+    for name in ("small", "large"):
+        page = grid.detail_page(name)
+        page.run()  # the first run of the page (session state, caches)
+        counts[name] = grid.one_run(page)["queries"]
+    assert counts["small"] == counts["large"] > 0
+
+
+def test_grid_references_ten_times_fewer_image_bytes_than_the_naive_page(db):
+    work_item("wi", 6)
+    attach_versions(files=rendered_sizes())
+    page, naive = grid.detail_page("wi"), grid.script_page(grid.NAIVE, id="wi")
+    page.run()
+    ours, theirs = grid.one_run(page), grid.one_run(naive)
+    assert ours["images"] == 6 and ours["sent"] == 0  # thumbnails by URL, no bytes through the script run
+    assert theirs["sent"] >= 10 * ours["referenced"] > 0
+
+
+def test_uploaded_photo_thumbnails_are_small(db):
+    from services.lifestyle import add_references
+
+    uploads.add_shot("1", "S-1")
+    files = camera_jpegs(2, width=2000, height=1500)
+    result = add_references("1", "S-1", [(f"photo-{i}.jpg", f) for i, f in enumerate(files)])
+    originals, thumbs = uploads.stored_sizes(result)
+    assert len(thumbs) == 2
+    assert all(t <= uploads.TARGET_THUMB_BYTES for t in thumbs)
+    assert all(o >= 20 * t for o, t in zip(originals, thumbs))
