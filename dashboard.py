@@ -49,9 +49,9 @@ def main() -> None:
     from ui.toasts import show_queued_toasts
 
     st.set_page_config(page_title="Reshoot", page_icon=":material/photo_library:", layout="wide")
+    page = st.navigation(navigation_pages())  # first, or Streamlit lists pages/ by file name meanwhile
     settings = get_settings()
     _bootstrap_once(settings.database_url, settings.queue_url)
-    page = st.navigation(navigation_pages())
     show_queued_toasts()
     page.run()
 

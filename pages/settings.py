@@ -24,7 +24,7 @@ for entry in _status((settings.database_url, settings.storage_url, settings.queu
         name_col.markdown(f"**{entry['component']}**")
         name_col.badge("Reachable" if entry["ok"] else "Problem", icon=":material/check:" if entry["ok"] else ":material/error:",
                        color="green" if entry["ok"] else "red")
-        detail_col.code(entry["inUse"] or "—", language=None, wrap_lines=True)
+        detail_col.text(entry["inUse"] or "—")
         detail_col.caption(escape_markdown(entry["message"]))
 
 st.caption(

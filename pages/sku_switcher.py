@@ -42,7 +42,7 @@ if not skus:
     st.info("Nothing is waiting for review here." if pending_only else "This work item has no shots yet.")
     st.stop()
 sku = sku_picker.selectbox("SKU", skus, key=f"sku_sku_{work_item_id}")
-st.text_input("Reviewer", key="sku_reviewer", placeholder="Your name (optional, saved with each review)")
+st.text_input("Reviewer", key="sku_reviewer", placeholder="Your name (optional, saved with each review)", width=420)
 for shot in (s for s in shots if s["sku"] == sku):
     st.subheader(f"{escape_markdown(shot['shot_id'])} · {escape_markdown(shot['sku'])}", anchor=False)
     review_shot(shot, reviewer_key="sku_reviewer")

@@ -19,13 +19,13 @@ project_id = st.selectbox(
     key="sb_project",
 )
 board = get_storyboard(project_id)
-table_col, inspector_col = st.columns([3, 2], gap="medium")
+table_col, inspector_col = st.columns([5, 4], gap="medium")
 with table_col:
     sentence = sentence_table(board)
 with inspector_col:
     if sentence is None:
         st.info("Select a sentence in the table to open the Scene Inspector.")
     else:
-        st.subheader(f"Scene {sentence['label']}")
+        st.subheader(f"Scene {sentence['label']} · {escape_markdown(sentence['sectionTitle'])}", anchor=False)
         st.caption(escape_markdown(sentence["text"]))
         scene_inspector(sentence)

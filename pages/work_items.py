@@ -1,5 +1,7 @@
 """Work Items: search, filter and page through work items (in SQL); select a row to open it."""
 
+from datetime import datetime
+
 import streamlit as st
 
 from services.work_items import list_statuses, list_work_items
@@ -15,7 +17,7 @@ def _first_page() -> None:
 
 st.title("Work Items")
 search_col, status_col, pack_col = st.columns([3, 1, 1])
-search = search_col.text_input("Search", key="wi_search", placeholder="Title or id", on_change=_first_page)
+search = search_col.text_input("Search", key="wi_search", placeholder="Title, id or SKU", on_change=_first_page)
 status = status_col.selectbox("Status", ["All", *list_statuses()], key="wi_status", on_change=_first_page)
 pack = pack_col.selectbox("Lifestyle Pack", list(PACK_FILTERS), key="wi_pack", on_change=_first_page)
 
@@ -42,7 +44,7 @@ rows = [
         "Images": item["imageCount"],
         "Pending": item["pendingReviews"],
         "Approved": item["approvedCount"],
-        "Updated": item["updatedAt"],
+        "Updated": datetime.fromisoformat(item["updatedAt"]) if item["updatedAt"] else None,
     }
     for item in items
 ]
@@ -53,7 +55,8 @@ selection = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     column_config={
-        "Title": st.column_config.TextColumn(width="large"),
+        "ID": st.column_config.TextColumn(width="small"),
+        "Title": st.column_config.TextColumn(width="medium"),
         "Pack": st.column_config.CheckboxColumn("Lifestyle Pack"),
         "Pending": st.column_config.NumberColumn("Pending reviews"),
         "Updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),

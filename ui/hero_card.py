@@ -26,6 +26,7 @@ from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toa
 ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 THUMB_MAX_HEIGHT = 170  # px; a portrait thumbnail is narrowed to this height so cards stay aligned
 THUMB_CARD_WIDTH = 300  # px; the grid's minimum column width
+LARGE_VIEW_MAX_HEIGHT = 640  # px
 
 
 def _key(name: str, work_item_id: str, shot_id: str) -> str:
@@ -186,10 +187,8 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])}")
         size_line(row)
         references_strip(shot)
-        upload_col, regenerate_col = st.columns(2)
-        with upload_col:
-            _upload_references(work_item_id, shot_id, disabled=bool(job_id))
-        regenerate_col.button(
+        _upload_references(work_item_id, shot_id, disabled=bool(job_id))
+        st.button(
             messages.REGENERATE_SHOT_LOADING if job_id else messages.REGENERATE_SHOT,
             type="primary",
             help=messages.REGENERATE_SHOT_TOOLTIP,
@@ -214,7 +213,9 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     row = selected_row(work_item_id, shot, key_name="dialog_size")
     if row is None:
         return
-    image_or_placeholder(row.get("url"), row["filename"], height=300)
+    ratio = row["width"] / row["height"]
+    width = "stretch" if ratio >= 1 else int(LARGE_VIEW_MAX_HEIGHT * ratio)  # a portrait hero fits the screen
+    image_or_placeholder(row.get("url"), row["filename"], width=width, height=300)
     st.caption(escape_markdown(row["filename"]))
     st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])} · "
                f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}")

@@ -88,7 +88,7 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
         on_select="rerun",
         selection_mode="single-row",
         column_config={
-            "Job": st.column_config.TextColumn(width="small"),
+            "Job": st.column_config.TextColumn(width="medium"),
             "Target": st.column_config.TextColumn(width="medium"),
             "Error": st.column_config.TextColumn(width="large"),
             "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),

@@ -1,15 +1,16 @@
-"""Review frames for the SKU Switcher: a shot's Desktop/Tablet/Mobile heroes side by side at their real aspect
-ratios (column widths follow width/height, so the frames share one height), each with approve/reject and a note."""
+"""Review for the SKU Switcher: a shot's Desktop/Tablet/Mobile heroes in device frames at their real aspect ratios
+(one row, equal heights), then one line per size to approve or reject it with an optional note."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import streamlit as st
 
 from services.errors import ReshootError
 from services.versions import get_version, set_review
-from ui.images import image_or_placeholder
+from ui.images import absolute_url
 from ui.toasts import escape_markdown, queue_toast
 
 STATE_BADGES = {
@@ -17,6 +18,32 @@ STATE_BADGES = {
     "approved": ("Approved", "green", ":material/check_circle:"),
     "rejected": ("Rejected", "red", ":material/cancel:"),
 }
+FRAME_HEIGHT = 240  # px the frames share when the row is wide enough; they shrink together when it is not
+
+_ROW = '<div style="display:flex;gap:16px;align-items:flex-end;width:100%">{frames}</div>'
+_FRAME = (
+    '<figure style="margin:0;flex:{ratio:.4f} 1 0;min-width:0;max-width:{max_width}px">'
+    '<div style="aspect-ratio:{width}/{height};width:100%;box-sizing:border-box;border:6px solid #3f3f46;'
+    'border-radius:{radius}px;overflow:hidden;background:#0f172a;display:flex;align-items:center;justify-content:center">'
+    "{content}</div>"
+    '<figcaption style="font-size:.8rem;opacity:.75;margin-top:4px">{label} · {width}×{height}</figcaption></figure>'
+)
+_IMAGE = '<img src="{src}" alt="{label} hero" style="display:block;width:100%;height:100%;object-fit:cover">'
+_MISSING = '<span style="font-size:.75rem;opacity:.7;padding:8px;text-align:center;word-break:break-all">{filename}</span>'
+
+
+def device_row_html(rows: list[dict[str, Any]]) -> str:
+    """The frames; flex-grow follows width/height so that every frame gets the same height."""
+    frames = []
+    for row in rows:
+        label = html.escape(row["size_label"])
+        url = absolute_url(row.get("url"))
+        content = (_IMAGE.format(src=html.escape(url, quote=True), label=label) if url
+                   else _MISSING.format(filename=html.escape(row["filename"])))
+        ratio = row["width"] / row["height"]
+        frames.append(_FRAME.format(ratio=ratio, max_width=int(FRAME_HEIGHT * ratio), width=row["width"],
+                                    height=row["height"], radius=18 if ratio < 1 else 8, content=content, label=label))
+    return _ROW.format(frames="".join(frames))
 
 
 def review(version_id: int, state: str, note_key: str, reviewer_key: str) -> None:
@@ -30,35 +57,36 @@ def review(version_id: int, state: str, note_key: str, reviewer_key: str) -> Non
     st.session_state.pop(note_key, None)
 
 
-def review_frame(row: dict[str, Any], *, reviewer_key: str) -> None:
-    with st.container(border=True, gap="xsmall"):
-        st.caption(f"**{escape_markdown(row['size_label'])}** · {row['width']}×{row['height']}")
-        image_or_placeholder(row.get("url"), row["filename"], height=200)
-        version_id = row.get("versionId")
-        if version_id is None:
-            return
-        state = row.get("reviewState") or "pending"
-        label, color, icon = STATE_BADGES.get(state, STATE_BADGES["pending"])
-        st.badge(f"{label} · v{row['version']}", color=color, icon=icon)
-        if state != "pending":  # who reviewed and their note live on the version (a few frames per page)
-            version = get_version(version_id)
-            by = f"by {version['reviewer']}" if version.get("reviewer") else ""
-            note = f"“{version['reviewNote']}”" if version.get("reviewNote") else ""
-            if by or note:
-                st.caption(escape_markdown(" · ".join(p for p in (by, note) if p)))
-        note_key = f"sku_note_{version_id}"
-        st.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
-        with st.container(horizontal=True, gap="xsmall"):
-            for state, text, kind in (("approved", "Approve", "primary"), ("rejected", "Reject", "secondary")):
-                st.button(text, key=f"sku_{state}_{version_id}", type=kind, disabled=row.get("reviewState") == state,
-                          on_click=review, args=(version_id, state, note_key, reviewer_key))
+def review_line(row: dict[str, Any], *, reviewer_key: str) -> None:
+    """`Desktop · v2 [Pending]  [note…]  [Approve] [Reject]`, with who reviewed it and their note."""
+    label_col, note_col, buttons_col = st.columns([2, 3, 2], vertical_alignment="center")
+    version_id = row.get("versionId")
+    heading = label_col.container(horizontal=True, gap="small", vertical_alignment="center")
+    heading.markdown(f"**{escape_markdown(row['size_label'])}**", width="content")
+    if version_id is None:
+        heading.caption("No image yet", width="content")
+        return
+    state = row.get("reviewState") or "pending"
+    text, color, icon = STATE_BADGES.get(state, STATE_BADGES["pending"])
+    heading.badge(f"{text} · v{row['version']}", color=color, icon=icon)
+    if state != "pending":  # who reviewed it and the note live on the version (a few lines per page)
+        version = get_version(version_id)
+        said = [f"by {version['reviewer']}" if version.get("reviewer") else "",
+                f"“{version['reviewNote']}”" if version.get("reviewNote") else ""]
+        if any(said):
+            label_col.caption(escape_markdown(" · ".join(p for p in said if p)))
+    note_key = f"sku_note_{version_id}"
+    note_col.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
+    with buttons_col.container(horizontal=True, gap="xsmall"):
+        for new_state, label, kind in (("approved", "Approve", "primary"), ("rejected", "Reject", "secondary")):
+            st.button(label, key=f"sku_{new_state}_{version_id}", type=kind, disabled=state == new_state,
+                      on_click=review, args=(version_id, new_state, note_key, reviewer_key))
 
 
 def review_shot(shot: dict[str, Any], *, reviewer_key: str) -> None:
     rows = shot["rows"]
     if not rows:
         return
-    columns = st.columns([row["width"] / row["height"] for row in rows], gap="small")
-    for column, row in zip(columns, rows):
-        with column:
-            review_frame(row, reviewer_key=reviewer_key)
+    st.html(device_row_html(rows))
+    for row in rows:
+        review_line(row, reviewer_key=reviewer_key)

@@ -119,7 +119,7 @@ def regenerate_controls(sentence: dict[str, Any], *, prompt: str, generating: bo
         on_click=start_regeneration,
         args=(sentence_id, None),
     )
-    seed_col, button_col = st.columns([1, 1], vertical_alignment="bottom")
+    seed_col, button_col = st.columns([2, 3], vertical_alignment="bottom")
     seed_col.number_input(
         "Seed", min_value=0, max_value=MAX_UI_SEED, step=1, value=None, placeholder="Random", help=messages.SEED_TOOLTIP,
         key=_key("seed", sentence_id), disabled=generating,

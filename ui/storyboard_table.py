@@ -25,8 +25,10 @@ def flatten(board: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _badge(dirty: bool) -> str:
-    return "● Dirty" if dirty else "✓ Current"
+def dirty_badge(sentence: dict[str, Any]) -> str:
+    """Which outputs are out of date: `image · video`, `video`, or `✓` when neither is."""
+    dirty = [name for name, flag in (("image", sentence["isImageDirty"]), ("video", sentence["isVideoDirty"])) if flag]
+    return "● " + " · ".join(dirty) if dirty else "✓"
 
 
 def sentence_table(board: dict[str, Any]) -> dict[str, Any] | None:
@@ -35,12 +37,10 @@ def sentence_table(board: dict[str, Any]) -> dict[str, Any] | None:
     rows = [
         {
             "#": s["label"],
-            "Section": s["sectionTitle"],
             "Text": s["text"],
-            "Image": absolute_url(s.get("thumbUrl") or s.get("imageFile")),
+            "Image": absolute_url(s.get("thumbUrl") or s.get("imageFile")) or "",
             "Prompt": excerpt(s.get("imagePrompt")) or "(no prompt)",
-            "Image state": _badge(s["isImageDirty"]),
-            "Video state": _badge(s["isVideoDirty"]),
+            "Dirty": dirty_badge(s),
         }
         for s in sentences
     ]
@@ -53,13 +53,11 @@ def sentence_table(board: dict[str, Any]) -> dict[str, Any] | None:
         row_height=64,
         height=min(64 * len(rows) + 40, 720),
         column_config={
-            "#": st.column_config.TextColumn(width="small"),
-            "Section": st.column_config.TextColumn(width="small"),
-            "Text": st.column_config.TextColumn(width="medium"),
-            "Image": st.column_config.ImageColumn("Preview", width="small"),
-            "Prompt": st.column_config.TextColumn(width="medium"),
-            "Image state": st.column_config.TextColumn("Image", width="small"),
-            "Video state": st.column_config.TextColumn("Video", width="small"),
+            "#": st.column_config.TextColumn(width=40, help="Section.sentence"),
+            "Text": st.column_config.TextColumn(width=140),
+            "Image": st.column_config.ImageColumn("Image", width=80),
+            "Prompt": st.column_config.TextColumn(width=130),
+            "Dirty": st.column_config.TextColumn(width=105, help="Out of date since the prompt changed"),
         },
     )
     if event.selection.rows:

@@ -25,13 +25,11 @@ def test_frames_follow_the_real_aspect_ratios(demo):
     assert at.selectbox(key="sku_sku_21").options == ["OFF-DESK-120-OAK", "OFF-CHAIR-ERGO-GRY"]
     shown = texts(at)
     assert "HO-1 · OFF-DESK-120-OAK" in shown and "6 pending · 0 approved" in shown
-    assert ["**Desktop** · 1920×800", "**Tablet** · 1536×768", "**Mobile** · 750×1000"] == [
-        c.value for c in at.caption if c.value.startswith("**")
-    ]
-    widths = [col.proto.weight for col in at.columns[-3:]]
-    assert [round(w / widths[2], 2) for w in widths] == [round(2.4 / 0.75, 2), round(2.0 / 0.75, 2), 1.0]
-    urls = [u for image in at.image for u in image.value]
-    assert len(urls) == 3 and all(u.startswith("http") and "/assets/fcc/lifestyle/21/HO-1/" in u for u in urls)
+    [frames] = [h.value for h in at.get("html")]
+    for label, size, grow in (("Desktop", "1920×800", "2.4000"), ("Tablet", "1536×768", "2.0000"), ("Mobile", "750×1000", "0.7500")):
+        assert f"{label} · {size}" in frames and f"aspect-ratio:{size.replace('×', '/')}" in frames
+        assert f"flex:{grow} 1 0" in frames  # widths follow width/height, so the three share one height
+    assert frames.count('<img src="http://') == 3 and frames.count("/assets/fcc/lifestyle/21/HO-1/") == 3
 
     at.selectbox(key="sku_sku_21").select("OFF-CHAIR-ERGO-GRY").run()
     assert "HO-2 · OFF-CHAIR-ERGO-GRY" in texts(at)
@@ -63,9 +61,19 @@ def test_approve_reject_with_note_and_pending_filter(demo):
 def test_item_without_images_and_unknown_id(demo):
     at = open_page(PAGE, id="7")
     assert "0 pending · 0 approved · 0 rejected · 12 without an image" in texts(at)
-    assert not frame_buttons(at, "approved") and "fcc/lifestyle/7/OL-1/desktop.png" in texts(at)
+    [frames] = [h.value for h in at.get("html")]
+    assert not frame_buttons(at, "approved") and "fcc/lifestyle/7/OL-1/desktop.png" in frames and "<img" not in frames
+    assert "No image yet" in texts(at)
     at.toggle(key="sku_pending_only").set_value(True).run()
     assert "Nothing is waiting for review here." in texts(at)
 
     at = open_page(PAGE, id="nope")
     assert "Work item nope was not found." in texts(at)
+
+
+def test_device_frames_escape_file_names():
+    from ui.review import device_row_html
+
+    html = device_row_html([{"size_label": "<b>Mobile</b>", "width": 750, "height": 1000, "url": None,
+                             "filename": "fcc/<script>x</script>.png"}])
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;Mobile" in html

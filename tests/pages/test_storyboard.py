@@ -28,9 +28,8 @@ def test_table_lists_sections_and_sentences(demo):
     table = at.dataframe[0].value
     assert len(table) == 12
     assert list(table["#"][:3]) == ["1.1", "1.2", "1.3"] and table["#"].iloc[6] == "2.1"
-    assert table["Section"].iloc[0] == "Part 1: The Farm"
     assert table["Prompt"].iloc[2] == "(no prompt)"
-    assert set(table["Image state"]) == {"● Dirty"}
+    assert set(table["Dirty"]) == {"● image · video"}
     assert "Select a sentence in the table to open the Scene Inspector." in texts(at)
 
 
@@ -57,7 +56,7 @@ def test_regenerate_with_a_seed_records_it_and_a_prompt_edit_sets_both_dirty_fla
     assert finish_job(at, "sent_001")["status"] == "succeeded"
     sentence = get_sentence("sent_001")
     assert sentence["seed"] == 12345 and sentence["imageFile"] and not sentence["isImageDirty"]
-    assert "Seed 12345" in texts(at)
+    assert "Seed 12345" in texts(at) and at.dataframe[0].value["Dirty"].iloc[0] == "● video"
     assert any("/assets/storyboard/coffee-origins/sent_001/" in u for image in at.image for u in image.value)
     assert messages.PROMPT_DIRTY not in texts(at)
 
@@ -66,7 +65,7 @@ def test_regenerate_with_a_seed_records_it_and_a_prompt_edit_sets_both_dirty_fla
     assert sentence["imagePrompt"].startswith("A foggy hillside")
     assert sentence["isImageDirty"] and sentence["isVideoDirty"]
     assert messages.PROMPT_DIRTY in texts(at)
-    assert at.dataframe[0].value["Image state"].iloc[0] == "● Dirty"
+    assert at.dataframe[0].value["Dirty"].iloc[0] == "● image · video"
 
 
 def test_failed_generation_shows_the_error_and_retry(demo, monkeypatch):
