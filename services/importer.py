@@ -225,8 +225,8 @@ def _derived_id(prefix: str, *parts: object) -> str:
 
 
 def _parse_row(errors: _Errors, at: _At, value: Any) -> _Row | None:
-    f = _Fields(errors, at, value, required=CSV_REQUIRED, optional=("prompt",))
     before = len(errors)
+    f = _Fields(errors, at, value, required=CSV_REQUIRED, optional=("prompt",))
     shot_id, sku, size_label = f.ident("shot_id"), f.text("sku", max_len=128), f.text("size_label", max_len=32)
     width, height = f.integer("width"), f.integer("height")
     filename, prompt = f.text("filename", max_len=512), f.text("prompt", empty=True, max_len=4000, nullable=True)
@@ -238,14 +238,14 @@ def _parse_row(errors: _Errors, at: _At, value: Any) -> _Row | None:
         else:
             if not filename.lower().endswith(HERO_EXTENSIONS):
                 f.fail("filename", f"must end with one of {', '.join(HERO_EXTENSIONS)}")
-    if len(errors) > before or not isinstance(value, dict):
+    if len(errors) > before:
         return None
     return _Row(at, shot_id, sku, size_label, width, height, filename, prompt or None)
 
 
 def _parse_shot(errors: _Errors, at: _At, value: Any) -> _Shot | None:
-    f = _Fields(errors, at, value, required=("shot_id", "sku"), optional=("prompt", "locked", "focal"))
     before = len(errors)
+    f = _Fields(errors, at, value, required=("shot_id", "sku"), optional=("prompt", "locked", "focal"))
     shot = _Shot(
         shot_id=f.ident("shot_id"),
         sku=f.text("sku", max_len=128),
@@ -253,7 +253,7 @@ def _parse_shot(errors: _Errors, at: _At, value: Any) -> _Shot | None:
         locked=f.boolean("locked"),
         focal=f.focal("focal"),
     )
-    return shot if len(errors) == before and isinstance(value, dict) else None
+    return shot if len(errors) == before else None
 
 
 def _merge_pack(errors: _Errors, shots: list[tuple[_At, _Shot]], rows: list[_Row]) -> list[_Shot]:

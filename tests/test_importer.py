@@ -262,6 +262,14 @@ def test_every_problem_is_reported_at_once(db, folder):
     assert "(and 1 more)" in info.value.message
 
 
+def test_a_broken_row_reports_only_its_own_problem(db, folder):
+    document = _document()
+    _set(f"{PLAN}.1.sku", ...)(document)
+    with pytest.raises(ReshootError) as info:
+        import_file(_write(folder, document))
+    assert info.value.details == ["workItems[0].lifestylePack.exportPlan[1].sku: is required"]
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
