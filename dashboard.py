@@ -59,6 +59,12 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 else:
+    from streamlit.runtime.pages_manager import PagesManager
+
     from ui.assets import asset_routes
 
+    # With a pages/ folder beside the entry point, Streamlit runs a legacy multipage app until some session has
+    # called st.navigation: a fresh server's first visitor on a deep link (/work_item?id=7) would get that page
+    # file run alone, without main() (no navigation, no bootstrap). This app always uses st.navigation.
+    PagesManager.uses_pages_directory = False
     app = st.App(__file__, routes=asset_routes())
