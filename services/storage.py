@@ -109,7 +109,8 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url_expiry = url_expiry
-        self.client = boto3.client("s3", endpoint_url=endpoint_url)
+        # A session of our own reads the credentials now, not those boto3's default session saw first.
+        self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url)
 
     def _object_key(self, key: str) -> str:
         validate_key(key)
