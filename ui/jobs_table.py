@@ -80,7 +80,8 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
     if not jobs:
         st.info("No jobs yet. Generating images on a Work Item or in the Storyboard creates them.")
         return
-    st.caption(f"{len(jobs)} most recent jobs" + (" · refreshing while jobs run" if active else ""))
+    st.caption(("1 job" if len(jobs) == 1 else f"{len(jobs)} most recent jobs")
+               + (" · refreshing while jobs run" if active else ""))
     event = st.dataframe(
         rows(jobs),
         key="jobs_table",
@@ -103,6 +104,7 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
         st.text(job.get("message") or "")
         if job["status"] == "failed":
             if job.get("errorDetail"):
-                st.code(job["errorDetail"], language=None, wrap_lines=True, height=200)
+                long = job["errorDetail"].count("\n") > 10
+                st.code(job["errorDetail"], language=None, wrap_lines=True, height=260 if long else "content")
             st.button("Retry", icon=":material/replay:", type="primary", key=f"jobs_retry_{job['id']}",
                       on_click=retry, args=(job["id"],))
