@@ -45,8 +45,3 @@ def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "warning",
                                   "error", "success", "toast") for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
-
-
-@pytest.fixture
-def page_app():
-    return open_page
