@@ -13,6 +13,8 @@ from playwright.sync_api import Locator, Page, expect
 
 TIMEOUT = 60_000  # ms; generous: a loaded 2-core machine runs scripts and jobs slowly
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
+# Elements whose code is still loading show as skeletons after the run has finished.
+SKELETONS = '[data-testid="stSkeleton"], [data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]'
 TOAST = '[data-testid="stToast"]'
 DIALOG = '[data-testid="stDialog"] [role="dialog"]'
 TABLE_HEADER_HEIGHT = 35  # px; glide-data-grid's header row in st.dataframe
@@ -22,8 +24,12 @@ expect.set_options(timeout=TIMEOUT)
 
 
 def wait_idle(page: Page, timeout: float = TIMEOUT) -> None:
-    """Until the app is connected and no script run (full or fragment) is in progress."""
-    page.locator(IDLE).wait_for(timeout=timeout)
+    """Until the app is connected, no script run (full or fragment) is in progress and nothing is a skeleton."""
+    page.wait_for_function(
+        "([idle, skeletons]) => document.querySelector(idle) && !document.querySelector(skeletons)",
+        arg=[IDLE, SKELETONS],
+        timeout=timeout,
+    )
 
 
 def wait_until(check: Callable[[], bool], *, message: str, timeout: float = TIMEOUT) -> None:

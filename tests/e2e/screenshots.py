@@ -1,0 +1,146 @@
+"""`python -m tests.e2e.screenshots`: every page of the dashboard at 1440×900, into docs/screenshots/.
+
+Starts its own server on a fresh data dir (the demo set with images, references and a second version to compare),
+opens each page in headless Chromium, waits until it has finished running and its images have loaded, and saves
+a PNG. Run it again whenever a page changes and commit the PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from .helpers import (
+    TIMEOUT,
+    button,
+    card,
+    dataframe,
+    main_area,
+    open_dialog,
+    open_page,
+    select_dataframe_row,
+    wait_idle,
+    wait_until,
+)
+from .server import REPO, VIEWPORT, launch_chromium, prepare_data, running_app
+
+OUT_DIR = REPO / "docs" / "screenshots"
+KITCHEN = "Kitchen Essentials — Cookware Refresh"
+
+
+# Every <img>, including those inside shadow roots (st.html renders into one), has loaded and decoded.
+IMAGES_LOADED = """() => {
+  const images = [];
+  const walk = (root) => {
+    root.querySelectorAll("img").forEach((img) => images.push(img));
+    root.querySelectorAll("*").forEach((el) => el.shadowRoot && walk(el.shadowRoot));
+  };
+  walk(document);
+  return images.every((img) => img.complete && img.naturalWidth > 0);
+}"""
+
+
+def images_loaded(page: Page) -> bool:
+    return page.evaluate(IMAGES_LOADED)
+
+
+def settle(page: Page) -> None:
+    wait_idle(page)
+    wait_until(lambda: images_loaded(page), message="images never finished loading")
+    page.mouse.move(VIEWPORT["width"] - 1, VIEWPORT["height"] - 1)  # no hover highlight or tooltip in the picture
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    wait_idle(page)
+
+
+def work_items(page: Page, url: str) -> None:
+    open_page(page, url, heading="Work Items")
+
+
+def work_item(page: Page, url: str) -> None:
+    open_page(page, f"{url}/work_item?id=12", heading=KITCHEN)
+
+
+def large_view(page: Page, url: str) -> None:
+    work_item(page, url)
+    button(card(page, "KT-2 · KIT-KNIFE-SET-5"), "View larger").click()
+    open_dialog(page)
+
+
+def compare(page: Page, url: str) -> None:
+    work_item(page, url)
+    button(card(page, "KT-1 · KIT-CASTIRON-28"), "Compare v1 / v2").click()
+    open_dialog(page)
+
+
+def sku_switcher(page: Page, url: str) -> None:
+    open_page(page, f"{url}/sku_switcher?id=12", heading="KT-1 · KIT-CASTIRON-28")
+
+
+def storyboard(page: Page, url: str) -> None:
+    open_page(page, f"{url}/storyboard", heading="Storyboard")
+    select_dataframe_row(page, dataframe(page, "sb_table_coffee-origins"), 0, row_height=64)
+    main_area(page).get_by_role("heading", name="Scene 1.1").wait_for()
+
+
+def jobs(page: Page, url: str) -> None:
+    open_page(page, f"{url}/jobs", heading="Jobs")
+
+
+def settings(page: Page, url: str) -> None:
+    open_page(page, f"{url}/settings", heading="Settings")
+
+
+PAGES: dict[str, Callable[[Page, str], None]] = {
+    "01-work-items": work_items,
+    "02-work-item": work_item,
+    "03-large-view": large_view,
+    "04-compare": compare,
+    "05-sku-switcher": sku_switcher,
+    "06-storyboard": storyboard,
+    "07-jobs": jobs,
+    "08-settings": settings,
+}
+
+
+def take_screenshots(out_dir: Path, only: list[str] | None = None) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = []
+    with tempfile.TemporaryDirectory(prefix="reshoot-screenshots-") as tmp:
+        data_dir = Path(tmp) / "data"
+        prepare_data(data_dir, extra=True)
+        with running_app(data_dir) as app, sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            for name, visit in PAGES.items():
+                if only and name not in only:
+                    continue
+                context = browser.new_context(viewport=VIEWPORT)
+                context.set_default_timeout(TIMEOUT)
+                page = context.new_page()
+                visit(page, app.url)
+                settle(page)
+                path = out_dir / f"{name}.png"
+                page.screenshot(path=str(path))
+                saved.append(path)
+                print(path.relative_to(REPO) if path.is_relative_to(REPO) else path, flush=True)
+                context.close()
+            browser.close()
+    return saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the PNGs (default: docs/screenshots)")
+    parser.add_argument("pages", nargs="*", metavar="page", help=f"only these pages (default: all): {', '.join(PAGES)}")
+    args = parser.parse_args()
+    unknown = set(args.pages) - set(PAGES)
+    if unknown:
+        parser.error(f"unknown pages: {', '.join(sorted(unknown))}")
+    take_screenshots(args.out, args.pages or None)
+
+
+if __name__ == "__main__":
+    main()
