@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -155,6 +155,12 @@ def events_since(*, project_id: str | None = None, work_item_id: str | None = No
     with session_scope() as s:
         rows = s.exec(query.order_by(col(Event.id)).limit(max(1, min(limit, 1000)))).all()
         return [{"id": e.id, "type": e.type, "payload": e.payload, "createdAt": iso(e.created_at)} for e in rows]
+
+
+def latest_event_id(*, project_id: str) -> int:
+    """The id of the project's newest event, 0 if none."""
+    with session_scope() as s:
+        return s.exec(select(func.max(Event.id)).where(Event.project_id == project_id)).one() or 0
 
 
 def enqueue(

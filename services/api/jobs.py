@@ -15,7 +15,6 @@ from services.api.schemas import JobOut, error_responses
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
 EVENT_POLL_SECONDS = 0.5
-EVENT_PAGE = 1000
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=error_responses({404: "JOB_NOT_FOUND"}))
@@ -24,22 +23,12 @@ def get_job(job_id: str) -> dict[str, Any]:
     return {"ok": True, **jobs.get_job(job_id)}
 
 
-def _latest_event_id(project_id: str) -> int:
-    """The id of the project's newest event (0 if none): a new connection hears only what happens next."""
-    last_id = 0
-    while page := jobs.events_since(project_id=project_id, after_id=last_id, limit=EVENT_PAGE):
-        last_id = page[-1]["id"]
-        if len(page) < EVENT_PAGE:
-            break
-    return last_id
-
-
 @router.websocket("/projects/{project_id}/events")
 async def project_events(websocket: WebSocket, project_id: str, after: Annotated[int | None, Query(ge=0)] = None) -> None:
     """Job events of one project as they happen, e.g. {"type": "job_complete", "jobType": "image", "sentenceId", "jobId"};
     `?after=<eventId>` replays what came after that event first."""
     await websocket.accept()
-    last_id = after if after is not None else await run_in_threadpool(_latest_event_id, project_id)
+    last_id = after if after is not None else await run_in_threadpool(jobs.latest_event_id, project_id=project_id)
     closed = asyncio.create_task(_wait_for_close(websocket))
     try:
         while not closed.done():
