@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import secrets
 from collections import defaultdict
@@ -190,7 +189,7 @@ def retry(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
-    """The job: one backend call with the cast's reference images (and style LoRA, where the backend takes one)."""
+    """The job: one backend call with the cast's reference images and style LoRA (recorded in the job's result)."""
     prompt, seed = ctx.params["prompt"], int(ctx.params["seed"])
     with session_scope() as s:
         sentence = _require_sentence(s, ctx.sentence_id)
@@ -199,14 +198,11 @@ def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
     ref_keys, references = _cast_references(cast) if backend.capabilities.accepts_references else ([], [])
     if backend.capabilities.max_references:
         ref_keys, references = ref_keys[: backend.capabilities.max_references], references[: backend.capabilities.max_references]
-    extra = {}
     style_lora = next((c.style_lora for c in cast if c.style_lora), None)
-    if style_lora and "style_lora" in inspect.signature(backend.generate).parameters:
-        extra["style_lora"] = style_lora
     width, height = backends.nearest_size(backend.capabilities, *SCENE_SIZE)
     ctx.progress(0, 1, "Generating image")
     with jobs.backend_slot():
-        data = backend.generate(prompt, width=width, height=height, seed=seed, references=references, **extra)
+        data = backend.generate(prompt, width=width, height=height, seed=seed, references=references, style_lora=style_lora)
     width, height = images.image_size(data)
     new = NewImage(
         target_kind="sentence",
@@ -235,7 +231,10 @@ def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
     version = save_new_versions([new], move_pointer)[0]
     apply_retention("sentence", sentence.id)
     ctx.message = "Image regenerated"
-    return {"ok": True, "sentenceId": sentence.id, "versionId": version.id, "seed": seed, "imageFile": url_for(version.storage_key)}
+    # ImageVersion has no LoRA column; the job that made the version (version.job_id) keeps it.
+    used_lora = style_lora if backend.capabilities.accepts_style_lora else None
+    return {"ok": True, "sentenceId": sentence.id, "versionId": version.id, "seed": seed,
+            "imageFile": url_for(version.storage_key), "styleLora": used_lora}
 
 
 def _cast_references(cast: list[CastMember]) -> tuple[list[str], list[bytes]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from services import jobs, storyboard, versions
@@ -61,10 +63,29 @@ def test_the_same_seed_gives_the_same_image_and_no_seed_a_random_recorded_one(de
 
 
 def test_cast_references_and_style_lora_go_to_the_backend(demo, fake_backend):
-    regenerate()
+    job = regenerate()
     call = fake_backend.calls[-1]
     assert call["references"] == 3 and call["style_lora"] == "warm-documentary-v2"
     assert (call["width"], call["height"]) == storyboard.SCENE_SIZE
+    assert job["result"]["styleLora"] == "warm-documentary-v2"
+
+
+def test_a_backend_without_loras_gets_the_name_but_the_job_records_none(demo, fake_backend):
+    fake_backend.capabilities = dataclasses.replace(fake_backend.capabilities, accepts_style_lora=False)
+    job = regenerate()
+    assert fake_backend.calls[-1]["style_lora"] == "warm-documentary-v2"
+    assert job["status"] == "succeeded" and job["result"]["styleLora"] is None
+
+
+def test_the_local_backend_draws_the_cast_style_lora(demo):
+    from services.backends.local import LocalBackend
+
+    regenerate(seed=5)
+    references = [get_storage().get(key) for key in versions.list_versions("sentence", "sent_001")[0]["references"]]
+    args = dict(width=storyboard.SCENE_SIZE[0], height=storyboard.SCENE_SIZE[1], seed=5, references=references)
+    prompt = storyboard.get_sentence("sent_001")["imagePrompt"]
+    assert current_bytes() == LocalBackend().generate(prompt, style_lora="warm-documentary-v2", **args)
+    assert current_bytes() != LocalBackend().generate(prompt, **args)
 
 
 def test_unknown_sentence_is_404_and_no_prompt_is_400(demo):

@@ -1,8 +1,11 @@
-"""Image backends behind one interface: `get_backend(name).generate(prompt, *, width, height, seed, references)`.
+"""Image backends behind one interface: `get_backend(name).generate(prompt, *, width, height, seed, references,
+style_lora)`.
 
-Every backend returns PNG bytes. `progress`, when given, is called as `progress(fraction, message)` with
-`fraction` in 0..1. Failures are raised as one of the typed `BackendError`s below, never as a client
-library's own exception, so jobs can decide whether to retry and pages can show a plain message.
+Every backend returns PNG bytes. `style_lora` names a style LoRA (a storyboard cast member's); a backend
+whose `capabilities.accepts_style_lora` is False ignores it. `progress`, when given, is called as
+`progress(fraction, message)` with `fraction` in 0..1. Failures are raised as one of the typed
+`BackendError`s below, never as a client library's own exception, so jobs can decide whether to retry and
+pages can show a plain message.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Capabilities:
     honours_seed: bool = True
     accepts_references: bool = True
     max_references: int = 0
+    accepts_style_lora: bool = False
     size_step: int = 1
     max_side: int = 4096
 
@@ -48,6 +52,7 @@ class ImageBackend(Protocol):
         height: int,
         seed: int | None,
         references: list[bytes],
+        style_lora: str | None = None,
         progress: Progress | None = None,
     ) -> bytes: ...
 

@@ -7,12 +7,25 @@ These placeholders are replaced in any string input:
     {{seed}}              the seed (an integer)            {{width}} {{height}} the size (integers)
     {{filename_prefix}}   a fresh `reshoot/<id>` prefix, so ComfyUI never answers from its cache
     {{reference_1}} … {{reference_N}}   the uploaded names of the reference images (e.g. for LoadImage)
+    {{style_lora}}        the style LoRA's file name (e.g. a LoraLoader's lora_name; see below)
 
 An input that is exactly `"{{seed}}"`, `"{{width}}"` or `"{{height}}"` becomes a number. The bundled
 workflows (workflows/default_api.json: text to image; workflows/reference_api.json: image to image from
 the first reference) use the SD 1.5 checkpoint `v1-5-pruned-emaonly.safetensors`. RESHOOT_COMFYUI_WORKFLOW
 names one workflow file used for every call instead; it takes as many references as it has
 `{{reference_N}}` placeholders, and a call with fewer references is refused.
+
+Style LoRA: the name is ComfyUI's `lora_name`, a file in the server's models/loras folder; a name without a
+model file extension gets `.safetensors` (cast members name `warm-documentary-v2`, ComfyUI lists
+`warm-documentary-v2.safetensors`). An unknown name is ComfyUI's `value_not_in_list` error, reported as
+BackendMisconfigured.
+- A workflow with `{{style_lora}}` decides where the LoRA goes. A call without a LoRA leaves out the
+  LoraLoader (or LoraLoaderModelOnly) holding the placeholder and links its users to that node's own model
+  and clip inputs: ComfyUI refuses an empty lora_name, and one workflow must serve both kinds of call
+  (lifestyle heroes never have a LoRA). A placeholder in any other node makes such a call BackendMisconfigured.
+- Any other workflow gets, for a call with a LoRA, a LoraLoader (strength 1.0 for model and clip) after its
+  CheckpointLoaderSimple: every link to the checkpoint's MODEL (output 0) and CLIP (output 1) then goes
+  through the LoRA. Without exactly one CheckpointLoaderSimple that is BackendMisconfigured.
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import requests
 from services.backends import (
@@ -43,6 +56,8 @@ WORKFLOWS = Path(__file__).with_name("workflows")
 NEGATIVE_PROMPT = "text, watermark, logo, signature, blurry, low quality, deformed"
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 NUMERIC = {"seed", "width", "height"}
+LORA_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pt2", ".bin", ".pth", ".pkl", ".sft")  # ComfyUI's model files
+BYPASS = {"LoraLoader": ("model", "clip"), "LoraLoaderModelOnly": ("model",)}  # output n passes input BYPASS[..][n]
 NO_URL_MESSAGE = "The ComfyUI backend needs a server: set RESHOOT_COMFYUI_URL (e.g. http://127.0.0.1:8188)."
 
 
@@ -90,6 +105,68 @@ def fill_workflow(workflow: dict, values: dict[str, Any]) -> dict:
     return fill(workflow)
 
 
+def lora_file(name: str) -> str:
+    """ComfyUI's lora_name for a style LoRA name: `warm-documentary-v2` -> `warm-documentary-v2.safetensors`."""
+    return name if name.lower().endswith(LORA_EXTENSIONS) else f"{name}.safetensors"
+
+
+def _relink(graph: dict, target: Callable[[list], list]) -> dict:
+    """A copy of `graph` with every link `[node id, output index]` replaced by `target(link)`."""
+
+    def relinked(value):
+        return target(value) if isinstance(value, list) and len(value) == 2 and isinstance(value[1], int) else value
+
+    return {nid: {**node, "inputs": {k: relinked(v) for k, v in node["inputs"].items()}} for nid, node in graph.items()}
+
+
+def add_lora_loader(workflow: dict, lora_name: str) -> dict:
+    """A copy of `workflow` with a LoraLoader between its CheckpointLoaderSimple and every user of MODEL and CLIP."""
+    checkpoints = [nid for nid, node in workflow.items() if node["class_type"] == "CheckpointLoaderSimple"]
+    if len(checkpoints) != 1:
+        raise BackendMisconfigured(
+            f"This ComfyUI workflow has {len(checkpoints)} CheckpointLoaderSimple nodes, so the style LoRA"
+            f" {lora_name!r} has no single place to go: give it exactly one, or a LoraLoader whose lora_name is"
+            " \"{{style_lora}}\".",
+            details={"styleLora": lora_name},
+        )
+    checkpoint = checkpoints[0]
+    lora = str(max((int(nid) for nid in workflow if nid.isdigit()), default=0) + 1)
+    graph = _relink(workflow, lambda link: [lora, link[1]] if str(link[0]) == checkpoint and link[1] in (0, 1) else link)
+    graph[lora] = {"class_type": "LoraLoader", "inputs": {"model": [checkpoint, 0], "clip": [checkpoint, 1],
+                                                          "lora_name": lora_name, "strength_model": 1.0, "strength_clip": 1.0}}
+    return graph
+
+
+def leave_out_lora(workflow: dict) -> dict:
+    """A copy of `workflow` without the LoRA nodes that hold `{{style_lora}}`, their users linked past them."""
+    holders = {nid: node for nid, node in workflow.items() if "{{style_lora}}" in json.dumps(node["inputs"])}
+    for nid, node in holders.items():
+        if node["class_type"] not in BYPASS:
+            raise BackendMisconfigured(
+                f"ComfyUI workflow node {nid} ({node['class_type']}) needs {{{{style_lora}}}}, and this call has no style"
+                f" LoRA: only a {' or '.join(BYPASS)} can be left out.",
+                details={"node": nid},
+            )
+
+    def past(link: list) -> list:
+        while str(link[0]) in holders:
+            node = holders[str(link[0])]
+            link = node["inputs"][BYPASS[node["class_type"]][link[1]]]
+        return link
+
+    return _relink({nid: node for nid, node in workflow.items() if nid not in holders}, past)
+
+
+def with_style_lora(workflow: dict, style_lora: str | None) -> dict:
+    """The workflow to fill for a call with or without a style LoRA (see the module docstring)."""
+    has_placeholder = "{{style_lora}}" in json.dumps(workflow)
+    if style_lora and not has_placeholder:
+        return add_lora_loader(workflow, lora_file(style_lora))
+    if not style_lora and has_placeholder:
+        return leave_out_lora(workflow)
+    return workflow
+
+
 def _node_errors_text(node_errors: dict) -> str:
     parts = []
     for node_id, node in (node_errors or {}).items():
@@ -107,7 +184,8 @@ def _execution_error(entry: dict) -> str:
 
 
 class ComfyUIBackend:
-    """Any size in steps of 8 up to 2048; the seed goes into the sampler; references through LoadImage."""
+    """Any size in steps of 8 up to 2048; the seed goes into the sampler; references through LoadImage; the style
+    LoRA through a LoraLoader."""
 
     name = "comfyui"
     model = "comfyui-workflow"
@@ -136,7 +214,8 @@ class ComfyUIBackend:
                               "reference": load_workflow(WORKFLOWS / "reference_api.json")}
         slots = max(reference_slots(w) for w in self.workflows.values())
         self.capabilities = Capabilities(
-            sizes=(), honours_seed=True, accepts_references=slots > 0, max_references=slots, size_step=8, max_side=2048
+            sizes=(), honours_seed=True, accepts_references=slots > 0, max_references=slots, size_step=8, max_side=2048,
+            accepts_style_lora=True,
         )
 
     @classmethod
@@ -243,11 +322,13 @@ class ComfyUIBackend:
         height: int,
         seed: int | None,
         references: list[bytes],
+        style_lora: str | None = None,
         progress: Progress | None = None,
     ) -> bytes:
         if not self.url:
             raise BackendMisconfigured(NO_URL_MESSAGE)
         workflow = self.workflows.get("custom") or self.workflows["reference" if references else "text"]
+        workflow = with_style_lora(workflow, style_lora)
         slots = reference_slots(workflow)
         if len(references) < slots:
             raise BackendError(f"This ComfyUI workflow needs {slots} reference image(s); {len(references)} given.")
@@ -262,6 +343,8 @@ class ComfyUIBackend:
             "height": height,
             "filename_prefix": f"reshoot/{uuid.uuid4().hex[:12]}",
         } | {f"reference_{i + 1}": name for i, name in enumerate(names)}
+        if style_lora:
+            values["style_lora"] = lora_file(style_lora)
         prompt_id = self._submit(fill_workflow(workflow, values))
         if progress:
             progress(0.3, "Queued in ComfyUI")

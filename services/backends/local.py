@@ -1,4 +1,5 @@
-"""The offline renderer: a deterministic Pillow drawing of prompt + seed (+ references). Not AI, and says so."""
+"""The offline renderer: a deterministic Pillow drawing of prompt + seed (+ references, + style LoRA). Not AI, and
+says so."""
 
 from __future__ import annotations
 
@@ -69,6 +70,12 @@ def _paste_references(canvas: Image.Image, references: list[bytes]) -> None:
         x -= margin
 
 
+def rng_seed(*, prompt: str, seed: int, style_lora: str | None) -> int:
+    """The drawing's random seed; without a LoRA the same as before LoRAs existed, so old images redraw identically."""
+    key = f"{seed}\x00{prompt}" + (f"\x00lora:{style_lora}" if style_lora else "")
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
 @lru_cache(maxsize=16)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     # DejaVu (Debian's fonts-dejavu-core) covers "—" and most scripts; Pillow's bundled font is the fallback.
@@ -78,15 +85,23 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default(size=size)
 
 
-def _caption(canvas: Image.Image, prompt: str, seed: int, reference_count: int) -> None:
+def detail_line(*, seed: int, style_lora: str | None, reference_count: int, width: int, height: int) -> str:
+    """The caption's last line, e.g. `seed 7 · LoRA ana-watercolor-v2 · 2 references · 640x360`."""
+    parts = [f"seed {seed}"]
+    if style_lora:
+        parts.append(f"LoRA {style_lora}")
+    if reference_count:
+        parts.append(f"{reference_count} reference{'s' if reference_count != 1 else ''}")
+    return " · ".join([*parts, f"{width}x{height}"])
+
+
+def _caption(canvas: Image.Image, prompt: str, detail: str) -> None:
     width, height = canvas.size
     size = max(12, min(width, height) // 22)
     small_size = max(10, size * 2 // 3)
     font, small = _font(size), _font(small_size)
     chars = max(20, int(width / (small_size * 0.6)))
     lines = textwrap.wrap(prompt.strip() or "(empty prompt)", width=chars, max_lines=3, placeholder=" …")
-    refs = f" · {reference_count} reference{'s' if reference_count != 1 else ''}" if reference_count else ""
-    detail = f"seed {seed}{refs} · {width}x{height}"
     line_height = int(size * 1.25)
     band = line_height * (len(lines) + 1) + int(size * 1.8)
     overlay = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
@@ -105,12 +120,14 @@ def _caption(canvas: Image.Image, prompt: str, seed: int, reference_count: int) 
 
 
 class LocalBackend:
-    """Same prompt, seed, size and references give byte-identical PNGs; well under a second for 1920×800."""
+    """Same prompt, seed, size, references and style LoRA give byte-identical PNGs; well under a second for 1920×800.
+    The LoRA name changes the drawing and is written in the caption."""
 
     name = "local"
     model = "offline-renderer-1"
     capabilities = Capabilities(
-        sizes=(), honours_seed=True, accepts_references=True, max_references=MAX_REFERENCES, max_side=4096
+        sizes=(), honours_seed=True, accepts_references=True, max_references=MAX_REFERENCES, max_side=4096,
+        accepts_style_lora=True,
     )
 
     def generate(
@@ -121,17 +138,18 @@ class LocalBackend:
         height: int,
         seed: int | None,
         references: list[bytes],
+        style_lora: str | None = None,
         progress: Progress | None = None,
     ) -> bytes:
         seed = 0 if seed is None else int(seed)
         if not (0 < width <= self.capabilities.max_side and 0 < height <= self.capabilities.max_side):
             raise BackendError(f"Size {width}x{height} is outside 1..{self.capabilities.max_side} pixels a side")
-        digest = hashlib.sha256(f"{seed}\x00{prompt}".encode()).digest()
-        rng = random.Random(int.from_bytes(digest[:8], "big"))
+        rng = random.Random(rng_seed(prompt=prompt, seed=seed, style_lora=style_lora))
         canvas = _background(width, height, rng)
         if references:
             _paste_references(canvas, references[:MAX_REFERENCES])
-        _caption(canvas, prompt, seed, len(references))
+        detail = detail_line(seed=seed, style_lora=style_lora, reference_count=len(references), width=width, height=height)
+        _caption(canvas, prompt, detail)
         if progress:
             progress(0.9, "Encoding")
         out = io.BytesIO()

@@ -86,11 +86,13 @@ def _decode(response) -> bytes:
 
 
 class OpenAIBackend:
-    """gpt-image models: three sizes, no seed, up to 16 reference images."""
+    """gpt-image models: three sizes, up to 16 reference images; no seed and no LoRA (the images API has neither),
+    so `seed` and `style_lora` are accepted and ignored (`honours_seed` and `accepts_style_lora` are False)."""
 
     name = "openai"
     capabilities = Capabilities(
-        sizes=GPT_IMAGE_SIZES, honours_seed=False, accepts_references=True, max_references=MAX_REFERENCES
+        sizes=GPT_IMAGE_SIZES, honours_seed=False, accepts_references=True, max_references=MAX_REFERENCES,
+        accepts_style_lora=False,
     )
 
     def __init__(
@@ -133,9 +135,9 @@ class OpenAIBackend:
         height: int,
         seed: int | None,
         references: list[bytes],
+        style_lora: str | None = None,
         progress: Progress | None = None,
     ) -> bytes:
-        # `seed` is accepted and ignored: the images API has no seed (capabilities.honours_seed is False).
         client = self._client()
         size = "{}x{}".format(*nearest_size(self.capabilities, width, height))
         files = [reference_file(i, data) for i, data in enumerate(references[:MAX_REFERENCES])]

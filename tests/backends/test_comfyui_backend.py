@@ -19,7 +19,7 @@ from services.backends import (
     get_backend,
     nearest_size,
 )
-from services.backends.comfyui import NEGATIVE_PROMPT, WORKFLOWS, ComfyUIBackend, fill_workflow
+from services.backends.comfyui import NEGATIVE_PROMPT, WORKFLOWS, ComfyUIBackend, fill_workflow, leave_out_lora
 from services.config import get_settings
 
 
@@ -201,6 +201,92 @@ def test_fill_workflow_types_numbers_and_refuses_unknown_placeholders():
         fill_workflow({"1": {"class_type": "X", "inputs": {"lora": "{{lora}}"}}}, {})
 
 
+# --- style LoRA ------------------------------------------------------------------------------------
+
+
+def _links_to(graph: dict, node_id: str) -> list[tuple[str, str, list]]:
+    """(node id, input name, link) of every link into `node_id`."""
+    return [(nid, name, value) for nid, node in graph.items() for name, value in node["inputs"].items()
+            if isinstance(value, list) and str(value[0]) == node_id]
+
+
+@pytest.mark.parametrize("references", [0, 1])
+def test_a_style_lora_goes_through_a_lora_loader_after_the_checkpoint(fake_comfyui, references):
+    assert _backend().capabilities.accepts_style_lora is True
+    _generate(style_lora="ana-watercolor-v2", references=[_png()] * references)
+    [graph] = fake_comfyui.submitted_graphs()
+    [(lora_id, lora)] = [(nid, node) for nid, node in graph.items() if node["class_type"] == "LoraLoader"]
+    assert lora["inputs"] == {"model": ["4", 0], "clip": ["4", 1], "lora_name": "ana-watercolor-v2.safetensors",
+                              "strength_model": 1.0, "strength_clip": 1.0}
+    original = json.loads((WORKFLOWS / ("reference_api.json" if references else "default_api.json")).read_text())
+    assert lora_id not in original and set(graph) == {*original, lora_id}
+    # Only the LoRA reads the checkpoint's model and clip; the sampler and both text encoders read the LoRA's.
+    assert sorted((nid, name) for nid, name, link in _links_to(graph, "4") if link[1] in (0, 1)) == [(lora_id, "clip"), (lora_id, "model")]
+    assert _nodes(graph, "KSampler")[0]["model"] == [lora_id, 0]
+    assert [n["clip"] for n in _nodes(graph, "CLIPTextEncode")] == [[lora_id, 1], [lora_id, 1]]
+    assert all(link[1] == 2 for nid, _, link in _links_to(graph, "4") if nid != lora_id)  # the VAE stays
+
+
+def test_without_a_style_lora_the_workflow_is_unchanged(fake_comfyui):
+    _generate()
+    [graph] = fake_comfyui.submitted_graphs()
+    assert _nodes(graph, "LoraLoader") == [] and set(graph) == set(json.loads((WORKFLOWS / "default_api.json").read_text()))
+
+
+def test_a_lora_the_server_does_not_have_is_a_clear_error(fake_comfyui):
+    with pytest.raises(BackendMisconfigured) as info:
+        _generate(style_lora="nope-v1")
+    message = info.value.message
+    assert "LoraLoader" in message and "lora_name: 'nope-v1.safetensors' not in" in message
+    assert "warm-documentary-v2.safetensors" in message
+
+
+def test_a_workflow_without_a_checkpoint_loader_refuses_a_style_lora(fake_comfyui, tmp_path, monkeypatch):
+    weight_free = {"1": {"class_type": "LoadImage", "inputs": {"image": "{{reference_1}}"}},
+                   "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "{{filename_prefix}}"}}}
+    path = tmp_path / "weight_free.json"
+    path.write_text(json.dumps(weight_free))
+    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", str(path))
+    get_settings.cache_clear()
+    _generate(references=[_png()])
+    with pytest.raises(BackendMisconfigured) as info:
+        _generate(references=[_png()], style_lora="ana-watercolor-v2")
+    assert "0 CheckpointLoaderSimple" in info.value.message and "{{style_lora}}" in info.value.message
+    assert len(fake_comfyui.requests_to("/prompt")) == 1
+
+
+def _with_lora_placeholder(graph):
+    graph["20"] = {"class_type": "LoraLoader", "inputs": {"model": ["4", 0], "clip": ["4", 1], "lora_name": "{{style_lora}}",
+                                                          "strength_model": 0.8, "strength_clip": 0.6}}
+    graph["3"]["inputs"]["model"] = ["20", 0]
+    graph["6"]["inputs"]["clip"] = graph["7"]["inputs"]["clip"] = ["20", 1]
+
+
+def test_a_style_lora_placeholder_is_filled_or_its_lora_left_out(fake_comfyui, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, _with_lora_placeholder))
+    get_settings.cache_clear()
+    _generate(style_lora="warm-documentary-v2")
+    _generate()
+    with_lora, without = fake_comfyui.submitted_graphs()
+    assert _nodes(with_lora, "LoraLoader") == [{"model": ["4", 0], "clip": ["4", 1], "lora_name": "warm-documentary-v2.safetensors",
+                                                "strength_model": 0.8, "strength_clip": 0.6}]
+    assert _nodes(without, "LoraLoader") == []
+    assert _nodes(without, "KSampler")[0]["model"] == ["4", 0]
+    assert [n["clip"] for n in _nodes(without, "CLIPTextEncode")] == [["4", 1], ["4", 1]]
+
+
+def test_leave_out_lora_passes_model_only_loras_and_refuses_other_holders():
+    graph = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "x"}},
+             "5": {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["4", 0], "lora_name": "{{style_lora}}"}},
+             "6": {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["5", 0], "lora_name": "{{style_lora}}"}},
+             "3": {"class_type": "KSampler", "inputs": {"model": ["6", 0], "seed": 1}}}
+    assert leave_out_lora(graph) == {"4": graph["4"], "3": {"class_type": "KSampler", "inputs": {"model": ["4", 0], "seed": 1}}}
+    graph["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "in the style of {{style_lora}}", "clip": ["4", 1]}}
+    with pytest.raises(BackendMisconfigured) as info:
+        leave_out_lora(graph)
+    assert "node 7 (CLIPTextEncode)" in info.value.message
+
+
 # --- the fake answers like the real server (shared/reference/comfyui-api.md) ----------------------
 
 
@@ -223,3 +309,21 @@ def test_fake_answers_like_comfyui(fake_comfyui):
     assert requests.get(f"{url}/view", params={"filename": "x.png", "type": "output"}).status_code == 404
     data = requests.get(f"{url}/view", params={"filename": "probe_in.png", "type": "input"})
     assert data.headers["content-type"] == "image/png" and data.content == _png()
+
+
+def test_fake_checks_link_types_and_known_loras(fake_comfyui):
+    graph = json.loads((WORKFLOWS / "default_api.json").read_text())
+    graph["3"]["inputs"]["model"] = ["4", 1]  # CLIP into the sampler's MODEL
+    graph["20"] = {"class_type": "LoraLoader", "inputs": {"model": ["4", 0], "clip": ["4", 1], "lora_name": "nope.safetensors",
+                                                          "strength_model": 1.0, "strength_clip": 1.0}}
+    graph = fill_workflow(graph, {"prompt": "p", "negative_prompt": "n", "seed": 1, "width": 64, "height": 64, "filename_prefix": "p"})
+    response = requests.post(f"{fake_comfyui.url}/prompt", json={"prompt": graph})
+    errors = response.json()["node_errors"]
+    assert response.status_code == 400
+    assert errors["3"]["errors"][0] | {"extra_info": None} == {
+        "type": "return_type_mismatch", "message": "Return type mismatch between linked nodes",
+        "details": "model, received_type(CLIP) mismatch input_type(MODEL)", "extra_info": None}
+    [lora_error] = errors["20"]["errors"]
+    assert (lora_error["type"], lora_error["message"]) == ("value_not_in_list", "Value not in list")
+    assert lora_error["details"] == f"lora_name: 'nope.safetensors' not in {list(fake_comfyui.loras)}"
+    assert lora_error["extra_info"]["received_value"] == "nope.safetensors"

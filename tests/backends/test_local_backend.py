@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 
@@ -14,6 +15,7 @@ from services.backends import (
     get_backend,
     nearest_size,
 )
+from services.backends import local
 from services.backends.local import LocalBackend
 from services.cli import main
 
@@ -57,6 +59,29 @@ def test_references_are_composited_into_the_image():
     assert _render(references=[_png((255, 0, 0))]) == with_ref
 
 
+def test_a_style_lora_changes_the_picture_deterministically_and_is_captioned():
+    plain = _render()
+    with_lora = _render(style_lora="ana-watercolor-v2")
+    assert with_lora == _render(style_lora="ana-watercolor-v2")
+    assert _difference(plain, with_lora) > 10
+    assert _difference(with_lora, _render(style_lora="warm-documentary-v2")) > 10
+    assert LocalBackend.capabilities.accepts_style_lora is True
+    assert local.detail_line(seed=7, style_lora="ana-watercolor-v2", reference_count=1, width=640, height=360) == (
+        "seed 7 · LoRA ana-watercolor-v2 · 1 reference · 640x360"
+    )
+
+
+def test_without_a_style_lora_the_drawing_is_the_one_before_loras():
+    assert _render() == _render(style_lora=None) == _render(style_lora="")
+    # What the renderer drew from before style LoRAs existed: the rng seeded by sha256(seed NUL prompt), this caption.
+    assert local.rng_seed(prompt="A sofa", seed=7, style_lora=None) == int.from_bytes(
+        hashlib.sha256(b"7\x00A sofa").digest()[:8], "big"
+    )
+    assert local.detail_line(seed=7, style_lora=None, reference_count=2, width=640, height=360) == (
+        "seed 7 · 2 references · 640x360"
+    )
+
+
 def test_unreadable_reference_is_a_backend_error():
     with pytest.raises(Exception) as info:
         _render(references=[b"not an image"])
@@ -64,8 +89,6 @@ def test_unreadable_reference_is_a_backend_error():
 
 
 def test_label_is_drawn_in_the_caption_band():
-    from services.backends import local
-
     assert local.LABEL == "Offline renderer — not AI"
     image = Image.open(io.BytesIO(_render())).convert("RGB")
     band = image.crop((0, int(360 * 0.7), 640, 360))

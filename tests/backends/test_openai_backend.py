@@ -85,6 +85,14 @@ def test_references_go_to_images_edit_as_repeated_image_parts(fake_openai):
     assert "seed" not in received
 
 
+def test_a_style_lora_is_ignored(fake_openai):
+    assert _backend().capabilities.accepts_style_lora is False
+    plain = _generate()
+    assert _generate(style_lora="warm-documentary-v2") == plain
+    assert fake_openai.received[0] == fake_openai.received[1]
+    assert "warm-documentary" not in repr(fake_openai.received[1])
+
+
 def test_missing_key_is_misconfiguration_without_a_request(fake_openai, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     get_settings.cache_clear()

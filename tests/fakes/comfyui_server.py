@@ -1,7 +1,8 @@
 """A fake ComfyUI server answering like the real one (shared/reference/comfyui-api.md).
 
 It validates submitted API-format graphs against a small catalogue of core nodes (unknown class, missing
-input, value out of range, unknown uploaded image, no output node — each with ComfyUI's error body), keeps
+input, wrong value type, link to an output of the wrong type, value out of range, a checkpoint or LoRA the
+server does not have, unknown uploaded image, no output node — each with ComfyUI's error body), keeps
 `GET /history/{id}` at `{}` for `pending_polls` polls, then answers success with a PNG it "rendered"
 (size from the graph, colour from the sampler seed). `fail(kind)` makes the next prompt fail:
 node_errors (200 with non-empty node_errors), execution_error, server_error (500 plain text), timeout
@@ -19,20 +20,32 @@ from PIL import Image
 
 from .server import FakeServer, Request, Response
 
-LINK = "link"
-# class_type -> {input name: kind}; kind is LINK, "int", "float" or "str" (every input here is required).
+# class_type -> {input name: type} (every input here is required); INT/FLOAT/STRING are values, any other
+# type is a link [node id, output index] to an output of that type (RETURN_TYPES below).
+PYTHON_TYPES = {"INT": int, "FLOAT": (int, float), "STRING": str}
 NODES = {
-    "CheckpointLoaderSimple": {"ckpt_name": "str"},
-    "CLIPTextEncode": {"text": "str", "clip": LINK},
-    "EmptyLatentImage": {"width": "int", "height": "int", "batch_size": "int"},
-    "KSampler": {"model": LINK, "seed": "int", "steps": "int", "cfg": "float", "sampler_name": "str",
-                 "scheduler": "str", "positive": LINK, "negative": LINK, "latent_image": LINK, "denoise": "float"},
-    "VAEDecode": {"samples": LINK, "vae": LINK},
-    "VAEEncode": {"pixels": LINK, "vae": LINK},
-    "LoadImage": {"image": "str"},
-    "ImageScale": {"image": LINK, "upscale_method": "str", "width": "int", "height": "int", "crop": "str"},
-    "SaveImage": {"images": LINK, "filename_prefix": "str"},
+    "CheckpointLoaderSimple": {"ckpt_name": "STRING"},
+    "LoraLoader": {"model": "MODEL", "clip": "CLIP", "lora_name": "STRING", "strength_model": "FLOAT",
+                   "strength_clip": "FLOAT"},
+    "CLIPTextEncode": {"text": "STRING", "clip": "CLIP"},
+    "EmptyLatentImage": {"width": "INT", "height": "INT", "batch_size": "INT"},
+    "KSampler": {"model": "MODEL", "seed": "INT", "steps": "INT", "cfg": "FLOAT", "sampler_name": "STRING",
+                 "scheduler": "STRING", "positive": "CONDITIONING", "negative": "CONDITIONING",
+                 "latent_image": "LATENT", "denoise": "FLOAT"},
+    "VAEDecode": {"samples": "LATENT", "vae": "VAE"},
+    "VAEEncode": {"pixels": "IMAGE", "vae": "VAE"},
+    "LoadImage": {"image": "STRING"},
+    "ImageScale": {"image": "IMAGE", "upscale_method": "STRING", "width": "INT", "height": "INT", "crop": "STRING"},
+    "SaveImage": {"images": "IMAGE", "filename_prefix": "STRING"},
 }
+RETURN_TYPES = {
+    "CheckpointLoaderSimple": ("MODEL", "CLIP", "VAE"), "LoraLoader": ("MODEL", "CLIP"),
+    "CLIPTextEncode": ("CONDITIONING",), "EmptyLatentImage": ("LATENT",), "KSampler": ("LATENT",),
+    "VAEDecode": ("IMAGE",), "VAEEncode": ("LATENT",), "LoadImage": ("IMAGE", "MASK"), "ImageScale": ("IMAGE",),
+    "SaveImage": (),
+}
+# Combo inputs: the files the server has (ComfyUI lists its models/checkpoints and models/loras folders).
+CHOICES = {("CheckpointLoaderSimple", "ckpt_name"): "checkpoints", ("LoraLoader", "lora_name"): "loras"}
 OUTPUT_NODES = {"SaveImage"}
 MAXIMUM = {"width": 16384, "height": 16384, "seed": 0xFFFFFFFFFFFFFFFF, "steps": 10000}
 
@@ -41,11 +54,26 @@ def _error(type_: str, message: str, details: str = "", extra_info: dict | None 
     return {"type": type_, "message": message, "details": details, "extra_info": extra_info or {}}
 
 
+def _linked_type(graph: dict, link) -> str | None:
+    """The type of the output `link` points at; None when it is no link to an existing output."""
+    if not (isinstance(link, list) and len(link) == 2 and str(link[0]) in graph and isinstance(link[1], int)):
+        return None
+    returns = RETURN_TYPES[graph[str(link[0])]["class_type"]]
+    return returns[link[1]] if 0 <= link[1] < len(returns) else None
+
+
 class FakeComfyUI(FakeServer):
-    def __init__(self, *, pending_polls: int = 2, checkpoints: tuple[str, ...] = ("v1-5-pruned-emaonly.safetensors",)):
+    def __init__(
+        self,
+        *,
+        pending_polls: int = 2,
+        checkpoints: tuple[str, ...] = ("v1-5-pruned-emaonly.safetensors",),
+        loras: tuple[str, ...] = ("warm-documentary-v2.safetensors", "ana-watercolor-v2.safetensors"),
+    ):
         super().__init__()
         self.pending_polls = pending_polls
         self.checkpoints = checkpoints
+        self.loras = loras
         self.failures: deque[tuple[str, dict]] = deque()
         self.uploads: dict[tuple[str, str, str], bytes] = {}  # (type, subfolder, name) -> bytes
         self.files: dict[tuple[str, str, str], bytes] = {}  # outputs, same key
@@ -140,22 +168,24 @@ class FakeComfyUI(FakeServer):
             value = inputs.get(name)
             if value is None:
                 return self._node_error(graph, node_id, "required_input_missing", "Required input is missing", name)
-            if kind == LINK:
-                if not (isinstance(value, list) and len(value) == 2 and str(value[0]) in graph):
-                    return self._node_error(graph, node_id, "return_type_mismatch", "Return type mismatch between linked nodes", name)
-            elif kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
-                return self._node_error(graph, node_id, "invalid_input_type", f"Failed to convert an input value to a INT value", name)
-            elif kind == "str" and not isinstance(value, str):
-                return self._node_error(graph, node_id, "invalid_input_type", "Failed to convert an input value to a STRING value", name)
+            if kind not in PYTHON_TYPES:
+                if (received := _linked_type(graph, value)) != kind:
+                    return self._node_error(graph, node_id, "return_type_mismatch", "Return type mismatch between linked nodes",
+                                            name, f"{name}, received_type({received}) mismatch input_type({kind})")
+            elif isinstance(value, bool) or not isinstance(value, PYTHON_TYPES[kind]):
+                return self._node_error(graph, node_id, "invalid_input_type", f"Failed to convert an input value to a {kind} value", name)
             if name in MAXIMUM and isinstance(value, int) and value > MAXIMUM[name]:
                 return self._node_error(graph, node_id, "value_bigger_than_max",
                                         f"Value {value} bigger than max of {MAXIMUM[name]}", name)
+            listed = CHOICES.get((node["class_type"], name))
+            if listed and value not in (choices := getattr(self, listed)):
+                error = self._node_error(graph, node_id, "value_not_in_list", "Value not in list", name,
+                                         f"{name}: '{value}' not in {list(choices)}")
+                error["errors"][0]["extra_info"] |= {"input_config": [list(choices), {}], "received_value": value}
+                return error
         if node["class_type"] == "LoadImage" and ("input", "", inputs["image"]) not in self.uploads:
             return self._node_error(graph, node_id, "custom_validation_failed", "Custom validation failed for node",
                                     "image", f"image - Invalid image file: {inputs['image']}")
-        if node["class_type"] == "CheckpointLoaderSimple" and inputs["ckpt_name"] not in self.checkpoints:
-            return self._node_error(graph, node_id, "value_not_in_list", "Value not in list", "ckpt_name",
-                                    f"ckpt_name: '{inputs['ckpt_name']}' not in {list(self.checkpoints)}")
         return None
 
     # --- /history and the fake run -----------------------------------------------------------
