@@ -56,9 +56,10 @@ def test_job_row_goes_queued_running_succeeded_with_progress(demo, fake_backend)
     queued = jobs.get_job(job_id)
     assert (queued["status"], queued["kind"], queued["progressTotal"], queued["attempts"]) == ("queued", "sentence_image", 1, 0)
     jobs.start_embedded_worker()
-    wait_until(lambda: jobs.get_job(job_id)["status"] == "running", message="running")
+    # A running job says "Starting" until its handler reports its first step.
+    wait_until(lambda: jobs.get_job(job_id)["message"] == "Generating image", message="the first step")
     running = jobs.get_job(job_id)
-    assert running["startedAt"] and running["message"] == "Generating image" and running["attempts"] == 1
+    assert running["status"] == "running" and running["startedAt"] and running["attempts"] == 1
     done = jobs.wait_for_job(job_id, timeout=30)
     assert (done["status"], done["progressDone"], done["message"]) == ("succeeded", 1, "Image regenerated")
     assert done["finishedAt"] >= done["startedAt"] and done["result"]["seed"] == 3
