@@ -68,7 +68,9 @@ def cmd_render(args: argparse.Namespace) -> None:
     from services.backends import get_backend
 
     backend = get_backend(args.backend)
-    data = backend.generate(args.prompt, width=args.width, height=args.height, seed=args.seed, references=[])
+    data = backend.generate(
+        args.prompt, width=args.width, height=args.height, seed=args.seed, references=[], style_lora=args.style_lora
+    )
     Path(args.output).write_bytes(data)
     _print({"ok": True, "output": args.output, "bytes": len(data), "backend": backend.name})
 
@@ -164,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--width", type=int, default=1024)
     p.add_argument("--height", type=int, default=1024)
+    p.add_argument("--style-lora", default=None, help="a style LoRA name, for backends that take one")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_render)
 
