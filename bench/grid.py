@@ -116,7 +116,7 @@ def run(quick: bool = False) -> list[Row]:
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
     shots = (6, 24) if quick else (6, 60, 240)
     checked = shots[-1] if quick else 60  # the targets are at 60 shots
-    repeats = {6: 7, 24: 5, 60: 5, 240: 3}
+    repeats = {6: 7, 24: 5, 60: 5, 240: 2}
     rows: list[Row] = []
     with temp_data_dir(NAME):
         files = rendered_sizes()

@@ -105,7 +105,7 @@ def run(quick: bool = False) -> list[Row]:
             def query(kwargs=kwargs):
                 return list_work_items(**kwargs, page=1, page_size=25)
 
-            times = interleaved({"small": _using(small_url, query), "large": _using(large_url, query)}, repeats=15)
+            times = interleaved({"small": _using(small_url, query), "large": _using(large_url, query)}, repeats=9)
             queries = {}
             for size, url in (("small", small_url), ("large", large_url)):
                 _use(url)

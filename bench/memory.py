@@ -29,7 +29,7 @@ TARGET_GROWTH = 0.10
 PAGE = "work_item"  # url_path of the Work Item page
 QUERY = "id=wi-60"
 SHORT_TTL = 5  # seconds: server.disconnectedSessionTTL of the comparison series
-SHORT_TTL_LOADS = 30
+SHORT_TTL_LOADS = 20
 
 
 def free_port() -> int:
