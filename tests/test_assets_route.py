@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from services.storage import LocalStorage
+from tests.servers import free_port, running
 
-ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 VERSIONED = "fcc/lifestyle/7/OL-1/desktop.v2-1a2b3c.png"
 STABLE = "fcc/lifestyle/7/OL-1/desktop.png"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(port: int, path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
@@ -43,32 +33,13 @@ def server(tmp_path_factory):
     storage = LocalStorage(data_dir / "media")
     storage.put(VERSIONED, PNG)
     storage.put(STABLE, PNG)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESHOOT_")} | {"RESHOOT_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _get(port, "/_stcore/health").status == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
+    args = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
+            "--server.address", "127.0.0.1", "--server.port", str(port)]
+    with running(args, ready=lambda: _get(port, "/_stcore/health").status == 200,
+                 log_path=data_dir / "streamlit.log", env=env):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_app_and_assets_share_one_server(server):

@@ -3,54 +3,22 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from services.config import PROJECT_ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, running
 
 
 @pytest.fixture
-def api_server(demo):
+def api_server(demo, tmp_path):
     """The API in its own process on a free loopback port, against this test's data dir; stopped afterwards."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services", "api", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the API did not start: {process.stdout.read().decode(errors='replace')}")
-                time.sleep(0.05)
+    args = [sys.executable, "-m", "services", "api", "--host", "127.0.0.1", "--port", str(port)]
+    with running(args, ready=lambda: httpx.get(f"{base}/openapi.json", timeout=1).is_success, log_path=tmp_path / "api.log", env=os.environ.copy(), timeout=30):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
 
 
 @pytest.mark.timeout(90)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.servers import free_port, running
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0  # seconds; a loaded 2-core CI machine imports Streamlit slowly
@@ -68,12 +67,6 @@ class App:
     log: Path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def server_env(data_dir: Path) -> dict[str, str]:
     """This environment without any RESHOOT_* or cloud settings: the offline defaults in `data_dir`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RESHOOT_", "OPENAI_", "AWS_"))}
@@ -102,22 +95,6 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the server's own process group (it and any children it started), SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @contextmanager
 def running_app(data_dir: Path) -> Iterator[App]:
     """`streamlit run dashboard.py` on 127.0.0.1:<free port> over `data_dir`, until the block ends."""
@@ -134,19 +111,8 @@ def running_app(data_dir: Path) -> Iterator[App]:
         "--browser.gatherUsageStats", "false",
     ]
     url = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            args, cwd=REPO, env=server_env(data_dir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
-                time.sleep(0.2)
-            yield App(url=url, data_dir=data_dir, log=log_path)
-        finally:
-            _stop(process)
+    with running(args, ready=lambda: _healthy(url), log_path=log_path, env=server_env(data_dir), timeout=START_TIMEOUT):
+        yield App(url=url, data_dir=data_dir, log=log_path)
 
 
 def launch_chromium(playwright):
