@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 
@@ -37,6 +37,10 @@ class WorkItem(SQLModel, table=True):
     status: str = Field(default="open", index=True, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# The work item list's order (numeric ids in natural order): lets a first page stop after its rows.
+Index("ix_workitem_order", func.length(WorkItem.id), WorkItem.id)
 
 
 class LifestylePack(SQLModel, table=True):
