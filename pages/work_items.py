@@ -56,7 +56,7 @@ selection = st.dataframe(
     selection_mode="single-row",
     column_config={
         "ID": st.column_config.TextColumn(width="small"),
-        "Title": st.column_config.TextColumn(width="large"),
+        "Title": st.column_config.TextColumn(width=300),
         "Pack": st.column_config.CheckboxColumn("Lifestyle Pack"),
         "Pending": st.column_config.NumberColumn("Pending reviews"),
         "Updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
