@@ -4,10 +4,15 @@ A card shows one size of its shot (Desktop/Tablet/Mobile switch), the shot's ref
 and `Regenerate shot`. Clicks rerun only that card. The page hands each card its shot from the one
 `get_work_item()` call of the run; a card reads it back from session state, so card reruns query nothing
 unless the card itself changed something.
+
+A run's cost is Streamlit's per element, so the grid shows at most `CARDS_PER_PAGE` cards (the page's cost does
+not grow with the shots) and a card keeps its elements few: one caption for its texts, one image list for its
+references, and the file uploader only while the upload popover is open.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
@@ -27,6 +32,7 @@ ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 THUMB_MAX_HEIGHT = 170  # px; a portrait thumbnail is narrowed to this height so cards stay aligned
 THUMB_CARD_WIDTH = 300  # px; the grid's minimum column width
 LARGE_VIEW_MAX_HEIGHT = 640  # px
+CARDS_PER_PAGE = 12
 
 
 def _key(name: str, work_item_id: str, shot_id: str) -> str:
@@ -46,10 +52,27 @@ def hero_grid(item: dict[str, Any]) -> None:
     if not item["shots"]:
         st.info("This work item has no shots in its export plan.")
         return
+    shots = page_of(item["shots"], key=f"detail_grid_page_{item['id']}")
     with st.grid("auto", min_column_width=THUMB_CARD_WIDTH, gap="small"):
-        for shot in item["shots"]:
+        for shot in shots:
             st.session_state[_key("shot", item["id"], shot["shot_id"])] = shot
             st.fragment(hero_card)(item["id"], shot["shot_id"])
+    if len(shots) < len(item["shots"]):
+        pager(len(item["shots"]), key=f"detail_grid_page_{item['id']}")
+
+
+def page_count(total: int) -> int:
+    return max(1, -(-total // CARDS_PER_PAGE))
+
+
+def page_of(shots: list[dict[str, Any]], *, key: str) -> list[dict[str, Any]]:
+    """The shots on the grid page picked in the pager (the pager's state, so the grid can be drawn above it)."""
+    page = min(max(int(st.session_state.get(key) or 1), 1), page_count(len(shots)))
+    return shots[(page - 1) * CARDS_PER_PAGE:page * CARDS_PER_PAGE]
+
+
+def pager(total: int, *, key: str) -> None:
+    st.pagination(page_count(total), key=key, width="stretch")
 
 
 def size_labels(shot: dict[str, Any]) -> list[str]:
@@ -80,22 +103,27 @@ def thumbnail(row: dict[str, Any]) -> None:
     image_or_placeholder(row.get("thumbUrl") or row.get("url"), row["filename"], width=width, height=THUMB_MAX_HEIGHT)
 
 
-def size_line(row: dict[str, Any]) -> None:
-    left, right = st.columns(2)
-    left.caption(escape_markdown(row["size_label"]))
-    right.caption(f"{row['width']}×{row['height']}", text_alignment="right")
+def card_caption(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> None:
+    """File name, `{shotId} · {sku}` and `{size} · W×H` as one caption, a paragraph each."""
+    lines = [f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])}",
+             f"{escape_markdown(row['size_label'])} · {row['width']}×{row['height']}"]
+    if row.get("thumbUrl") or row.get("url"):  # a missing image's placeholder already names the file
+        lines.insert(0, escape_markdown(row["filename"]))
+    st.caption("\n\n".join(lines))
 
 
 def references_strip(shot: dict[str, Any]) -> None:
-    refs = shot.get("references") or []
+    """The first 3 reference thumbnails as one image list, then `+N more`."""
+    refs = (shot.get("references") or [])[:3]
     count = shot.get("referenceCount", len(refs))
     if not count:
         return
-    with st.container(horizontal=True, gap="xsmall", vertical_alignment="center"):
-        for ref in refs[:3]:
-            st.image(absolute_url(ref.get("thumbUrl") or ref["url"]), width=36)
-        if count > 3:
-            st.caption(f"+{count - 3} more")
+    more = count - len(refs)
+    with st.container(horizontal=True, gap="xsmall", vertical_alignment="center") if more > 0 else nullcontext():
+        if refs:
+            st.image([absolute_url(ref.get("thumbUrl") or ref["url"]) for ref in refs], width=36)
+        if more > 0:
+            st.caption(f"+{more} more")
 
 
 def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes]]) -> bool:
@@ -121,14 +149,18 @@ def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, byte
 
 def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
     generation = st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0)
-    with st.popover(
+    files = None
+    popover = st.popover(
         messages.UPLOAD_REFERENCE,
         icon=":material/upload:",
         help=messages.UPLOAD_REFERENCE_TOOLTIP,
         disabled=disabled,
         width="stretch",
-    ):
-        files = st.file_uploader(
+        key=_key("upload_open", work_item_id, shot_id),
+        on_change="rerun",  # tracks open/closed, so the uploader exists only while open (a third of a card's cost)
+    )
+    if popover.open:
+        files = popover.file_uploader(
             "Reference images",
             type=ACCEPTED_TYPES,
             accept_multiple_files=True,
@@ -182,10 +214,7 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         if st.button("View larger", icon=":material/zoom_in:", type="tertiary", help=messages.LARGE_VIEW_TOOLTIP,
                      key=_key("view", work_item_id, shot_id)):
             large_view(work_item_id, shot_id)
-        if row.get("thumbUrl") or row.get("url"):  # a missing image's placeholder already names the file
-            st.caption(escape_markdown(row["filename"]))
-        st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])}")
-        size_line(row)
+        card_caption(shot_id, shot, row)
         references_strip(shot)
         _upload_references(work_item_id, shot_id, disabled=bool(job_id))
         st.button(

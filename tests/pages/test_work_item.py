@@ -29,6 +29,14 @@ def toasts(at) -> list[str]:
     return [t.value for t in at.toast]
 
 
+def upload(at, files, shot_id: str = "KT-1", work_item_id: str = "12"):
+    """Open the card's `Upload reference` popover (its uploader exists only while open), then pick `files`."""
+    at.session_state[f"detail_upload_open_{work_item_id}_{shot_id}"] = True
+    at.run()
+    [uploader] = at.file_uploader
+    return uploader.set_value(files).run()
+
+
 def regenerate(at, shot_id: str, work_item_id: str = "12") -> dict:
     """Click the card's `Regenerate shot` (busy while its job runs), wait for the job, rerun; returns the job."""
     at.button(key=f"detail_regenerate_{work_item_id}_{shot_id}").click().run()
@@ -119,22 +127,24 @@ def test_size_switch_and_large_view(demo):
 
 def test_upload_reference_stores_and_shows_them(demo):
     at = open_page(DETAIL, id="12")
-    at.file_uploader[0].set_value([("a.png", png("red"), "image/png"), ("b.jpg", png("blue"), "image/jpeg")]).run()
+    assert not at.file_uploader  # created only once the popover is opened
+    upload(at, [("a.png", png("red"), "image/png"), ("b.jpg", png("blue"), "image/jpeg")])
     assert not at.exception
     assert toasts(at) == [f"**{messages.REFERENCES_SAVED_TITLE}**\n\nSaved 2 reference images for KT-1."]
     stored = list_references("12", "KT-1")
     assert len(stored) == 2 and list_references("12", "KT-2") == []
     shown = [u for image in at.image for u in image.value]
     assert len(shown) == 2 and all("/assets/fcc/lifestyle_refs/12/KT-1/" in u for u in shown)
+    assert len(at.image) == 1  # the references are one element
 
-    at.file_uploader[0].set_value([(f"{c}.png", png(c), "image/png") for c in ("green", "yellow", "white")]).run()
+    upload(at, [(f"{c}.png", png(c), "image/png") for c in ("green", "yellow", "white")])
     assert "+2 more" in texts(at)
     assert len([u for image in at.image for u in image.value if "lifestyle_refs" in u]) == 3
 
 
 def test_bad_upload_shows_the_error_toast_and_stores_nothing(demo):
     at = open_page(DETAIL, id="12")
-    at.file_uploader[0].set_value([("good.png", png(), "image/png"), ("broken.png", b"not an image", "image/png")]).run()
+    upload(at, [("good.png", png(), "image/png"), ("broken.png", b"not an image", "image/png")])
     assert not at.exception
     [toast] = toasts(at)
     assert toast.startswith(f"**{messages.REFERENCES_FAILED_TITLE}**\n\nbroken.png: ")
@@ -146,7 +156,7 @@ def test_regenerate_shot_then_compare_v1_v2(demo):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-1")
     assert "detail_compare_12_KT-1" not in [b.key for b in at.button]  # only one version so far
-    at.file_uploader[0].set_value(("ref.png", png("purple"), "image/png")).run()
+    upload(at, ("ref.png", png("purple"), "image/png"))
     regenerate(at, "KT-1")
     assert toasts(at)[-1] == f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"
     assert at.button(key="detail_regenerate_12_KT-1").label == messages.REGENERATE_SHOT
@@ -194,5 +204,28 @@ def test_detail_page_queries_do_not_grow_with_shots(db):
     _work_item_with_shots("sixty", 60)
     small, large = open_page(DETAIL, id="six"), open_page(DETAIL, id="sixty")
     stop_embedded_worker()  # its heartbeat thread would add queries of its own
-    assert len(large.button(key="detail_regenerate_sixty_S-59").label) > 0
+    assert len(large.button(key="detail_regenerate_sixty_S-11").label) > 0
     assert _queries_for_one_run(small) == _queries_for_one_run(large)
+
+
+def _cards(at) -> list[str]:
+    return [b.key.rsplit("_", 1)[1] for b in at.button if (b.key or "").startswith("detail_regenerate_")]
+
+
+def test_the_grid_shows_twelve_cards_a_page(db):
+    _work_item_with_shots("many", 30)
+    at = open_page(DETAIL, id="many")
+    assert _cards(at) == [f"S-{n}" for n in range(12)]
+    [pager] = at.pagination
+    assert pager.num_pages == 3 and pager.value == 1
+    pager.set_value(3).run()
+    assert not at.exception
+    assert _cards(at) == [f"S-{n}" for n in range(24, 30)]
+    assert "S-24 · SKU-24" in texts(at)
+    at.segmented_control(key="detail_size_many_S-29").set_value("Mobile").run()  # a card on page 3 still works
+    assert "Mobile · 750×1000" in texts(at) and _cards(at)[-1] == "S-29"
+
+
+def test_a_few_shots_need_no_pager(demo):
+    at = open_page(DETAIL, id="12")
+    assert _cards(at) == ["KT-1", "KT-2", "KT-3"] and not at.pagination
