@@ -96,11 +96,12 @@ def list_work_items(
             func.coalesce(images.c.pending, 0),
             func.coalesce(images.c.approved, 0),
         )
-        .join(page_ids, page_ids.c.id == WorkItem.id)
+        .select_from(page_ids)
+        .join(WorkItem, WorkItem.id == page_ids.c.id)
         .outerjoin(LifestylePack, LifestylePack.work_item_id == WorkItem.id)
         .outerjoin(shots, shots.c.work_item_id == WorkItem.id)
         .outerjoin(images, images.c.work_item_id == WorkItem.id)
-        .order_by(*order)
+        .order_by(func.length(page_ids.c.id), page_ids.c.id)  # the page's 25 rows, not the whole table, are sorted
     )
     with session_scope() as session:
         total = session.exec(select(func.count()).select_from(WorkItem).where(*conditions)).one()

@@ -148,6 +148,32 @@ def test_list_takes_two_queries_whatever_the_page_size(catalogue):
     assert len(small) == len(large) == 2
 
 
+def _plan_of_page_query(**filters) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN of the statement that fetches the page's rows."""
+    sent: list[tuple] = []
+    engine = get_engine()
+    record = lambda conn, cursor, statement, parameters, *args: sent.append((statement, parameters))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        list_work_items(**filters)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    statement, parameters = sent[-1]
+    with engine.connect() as conn:
+        return [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()]
+
+
+@pytest.mark.parametrize(
+    "filters, index",
+    [({}, "ix_workitem_order"), ({"has_pack": False}, "ix_workitem_order"), ({"search": "e", "status": "open"}, "ix_workitem_status")],
+)
+def test_page_query_reads_the_filtered_work_items_once(catalogue, filters, index):
+    plan = _plan_of_page_query(**filters)
+    reads = [step for step in plan if step.split(" USING ")[0] in ("SCAN workitem", "SEARCH workitem") and "(id=?)" not in step]
+    assert len(reads) == 1 and index in reads[0], plan  # the page's ids as a CTE, not inlined thrice
+    assert "SEARCH workitem USING INDEX sqlite_autoindex_workitem_1 (id=?)" in plan  # then only the page's rows
+
+
 def test_list_statuses(catalogue):
     assert list_statuses() == ["done", "in_review", "open"]
 
