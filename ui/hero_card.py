@@ -104,12 +104,12 @@ def thumbnail(row: dict[str, Any]) -> None:
 
 
 def card_caption(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> None:
-    """File name, `{shotId} · {sku}` and `{size} · W×H` as one caption, a paragraph each."""
-    lines = [f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])}",
-             f"{escape_markdown(row['size_label'])} · {row['width']}×{row['height']}"]
+    """`{shotId} · {sku}`, then `{size} · W×H` and the file name, as one caption."""
+    shown = f"{escape_markdown(row['size_label'])} · {row['width']}×{row['height']}"
     if row.get("thumbUrl") or row.get("url"):  # a missing image's placeholder already names the file
-        lines.insert(0, escape_markdown(row["filename"]))
-    st.caption("\n\n".join(lines))
+        shown += "  \n" + escape_markdown(row["filename"])  # a line break, not a paragraph: less space
+    # The shot line is a paragraph of its own, so it is an element with exactly that text (what finds the card).
+    st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])}\n\n{shown}")
 
 
 def references_strip(shot: dict[str, Any]) -> None:
