@@ -34,7 +34,9 @@ def _filters(search: str | None, status: str | None, has_pack: bool | None, dial
     conditions: list[Any] = []
     if search and search.strip():
         pattern = _like(search.strip())
-        sku_match = select(Shot.work_item_id).where(_contains(Shot.sku, pattern, dialect))
+        # The SKU scan reads the narrow sku index (sku, id), then only the matching shots' rows.
+        matching_shots = select(Shot.id).where(_contains(Shot.sku, pattern, dialect))
+        sku_match = select(Shot.work_item_id).where(Shot.id.in_(matching_shots))
         conditions.append(
             _contains(WorkItem.id, pattern, dialect)
             | _contains(WorkItem.title, pattern, dialect)
