@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from services.config import get_settings
 from services.errors import ReshootError
@@ -37,6 +38,7 @@ class ValidatedImage:
     width: int
     height: int
     sha256: str
+    thumbnail: bytes  # WebP, made from the decoded image while it is in memory
 
 
 def _invalid(filename: str, reason: str, message: str) -> ReshootError:
@@ -100,7 +102,8 @@ def _to_srgb(image: Image.Image) -> Image.Image:
             image = ImageCms.profileToProfile(image, source, _SRGB, outputMode=mode if image.mode != "L" else "L")
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # a broken profile: fall back to the plain conversion below
-    image = image.convert(mode)
+    if image.mode != mode:  # convert() copies even when the mode is already right
+        image = image.convert(mode)
     if mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
         image = image.convert("RGB")
     return image
@@ -111,11 +114,14 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     if fmt == "JPEG":
         if image.mode != "RGB":
             image = _flatten(image)
-        image.save(out, format="JPEG", quality=90, optimize=True)
+        # No optimize=True: it makes a 12 MP encode ~3× slower (measured 166 vs 56 ms) for files ~6 % smaller.
+        image.save(out, format="JPEG", quality=90)
     elif fmt == "WEBP":
         image.save(out, format="WEBP", quality=90, method=4)
     else:
-        image.save(out, format="PNG", compress_level=6)
+        # Level 3, not zlib's default 6: on photo-like 1920×800 images 3× faster (~280 vs ~900 ms) for files 6–11 %
+        # larger; on the offline renderer's flat images no faster and +64 % (28 → 46 KB), still small.
+        image.save(out, format="PNG", compress_level=3)
     return out.getvalue()
 
 
@@ -132,7 +138,7 @@ def validate_upload(data: bytes, *, filename: str) -> ValidatedImage:
     filename = PurePosixPath(str(filename).replace("\\", "/")).name or "upload"
     image = _open_checked(data, filename=filename)
     source_format = ACCEPTED_FORMATS[image.format]
-    image = _to_srgb(ImageOps.exif_transpose(image))
+    image = _to_srgb(_upright(image))
     fmt = "JPEG" if image.mode == "RGB" and source_format in LOSSY_FORMATS else "PNG"
     out = _encode(image, fmt)
     return ValidatedImage(
@@ -142,7 +148,24 @@ def validate_upload(data: bytes, *, filename: str) -> ValidatedImage:
         width=image.width,
         height=image.height,
         sha256=hashlib.sha256(out).hexdigest(),
+        thumbnail=make_thumbnail(image),
     )
+
+
+def _decoded(data: bytes, *, draft: tuple[int, int] | None = None) -> Image.Image:
+    """The pixels of `data` (first frame), upright, 8-bit sRGB; `draft` lets JPEG decode at a reduced scale."""
+    with Image.open(io.BytesIO(data)) as image:
+        if draft:
+            image.draft("RGB", draft)
+        image.load()  # before the file closes: _upright and _to_srgb may return the opened image itself
+        return _to_srgb(_upright(image))
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; the image itself (no copy) when it already is upright."""
+    if image.getexif().get(ExifTags.Base.Orientation, 1) == 1:
+        return image
+    return ImageOps.exif_transpose(image)
 
 
 def image_size(data: bytes) -> tuple[int, int]:
@@ -151,18 +174,26 @@ def image_size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-def make_thumbnail(data: bytes) -> bytes:
-    """A WebP thumbnail, longest side 512 px, usually under 40 KB."""
-    with Image.open(io.BytesIO(data)) as image:
-        image.draft("RGB", (THUMBNAIL_SIDE * 2, THUMBNAIL_SIDE * 2))  # JPEG: decode at a reduced scale
-        thumb = _to_srgb(ImageOps.exif_transpose(image))
-    thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+def make_thumbnail(image: bytes | Image.Image) -> bytes:
+    """A WebP thumbnail, longest side 512 px, usually under 40 KB, of encoded bytes or an image already decoded."""
+    if isinstance(image, bytes):
+        image = _decoded(image, draft=(THUMBNAIL_SIDE, THUMBNAIL_SIDE))  # JPEG: decode at a reduced scale
+    # A cheap box reduction first, LANCZOS over the last factor of 1.5 or more: ~half the time of reducing_gap=2.0
+    # (Image.thumbnail's), and ≥ 50 dB PSNR from a plain LANCZOS resize, far less than WebP's own loss.
+    thumb = image.resize(_thumbnail_size(image.size), Image.Resampling.LANCZOS, reducing_gap=1.5)
     for quality in (80, 65, 50, 35, 20):  # busy pictures step down so grids stay light
         out = io.BytesIO()
         thumb.save(out, format="WEBP", quality=quality, method=4)
         if out.tell() <= THUMBNAIL_TARGET_BYTES:
             break
     return out.getvalue()
+
+
+def _thumbnail_size(size: tuple[int, int]) -> tuple[int, int]:
+    """`size` scaled down (never up) so its longest side is at most 512 px, keeping the aspect ratio."""
+    width, height = size
+    scale = min(1.0, THUMBNAIL_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def format_for(name: str) -> str:
@@ -187,13 +218,27 @@ def export_sizes(
     master: bytes, targets: list[tuple[int, int, str]], *, focal: tuple[float, float] = (0.5, 0.5)
 ) -> list[bytes]:
     """Each target (width, height, format-or-filename) cut from `master` around `focal`, at exactly that size."""
-    with Image.open(io.BytesIO(master)) as image:
-        source = _to_srgb(ImageOps.exif_transpose(image))
-    outputs = []
+    return [_encode(image, fmt) for image, fmt in _cut(master, targets, focal)]
+
+
+def export_sizes_with_thumbnails(
+    master: bytes, targets: list[tuple[int, int, str]], *, focal: tuple[float, float] = (0.5, 0.5)
+) -> list[tuple[bytes, bytes]]:
+    """`export_sizes`, each export paired with its thumbnail (made from the image in memory, not decoded again)."""
+    return [(_encode(image, fmt), make_thumbnail(image)) for image, fmt in _cut(master, targets, focal)]
+
+
+def _cut(
+    master: bytes, targets: list[tuple[int, int, str]], focal: tuple[float, float]
+) -> Iterator[tuple[Image.Image, str]]:
+    """(image at exactly the target's size, Pillow format) for each target."""
+    source = _decoded(master)
     for width, height, name in targets:
         if width <= 0 or height <= 0:
             raise ReshootError("INVALID_REQUEST", 400, {"width": width, "height": height}, "Export size must be positive")
+        fmt = format_for(name)
+        if source.size == (width, height):
+            yield source, fmt  # the largest box of the master's own aspect is the whole master: nothing to resize
+            continue
         box = crop_box(source.size, width / height, focal)
-        resized = source.resize((width, height), Image.Resampling.LANCZOS, box=box)
-        outputs.append(_encode(resized, format_for(name)))
-    return outputs
+        yield source.resize((width, height), Image.Resampling.LANCZOS, box=box), fmt

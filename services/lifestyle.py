@@ -259,7 +259,8 @@ def _generate_shot(ctx: jobs.JobContext, backend: backends.ImageBackend, plan: S
     prompt = shot.prompt.strip() or f"Lifestyle photo featuring product {shot.sku}"
     with jobs.backend_slot():
         master = backend.generate(prompt, width=width, height=height, seed=seed, references=[r.data for r in refs])
-    exports = images.export_sizes(master, [(r.width, r.height, r.filename) for r in plan.targets], focal=(shot.focal_x, shot.focal_y))
+    targets = [(r.width, r.height, r.filename) for r in plan.targets]
+    exports = images.export_sizes_with_thumbnails(master, targets, focal=(shot.focal_x, shot.focal_y))
     new_images = [
         NewImage(
             target_kind="hero",
@@ -274,8 +275,9 @@ def _generate_shot(ctx: jobs.JobContext, backend: backends.ImageBackend, plan: S
             model=backend.model,
             references=[r.id for r in refs],
             job_id=ctx.id,
+            thumbnail=thumb,
         )
-        for row, data in zip(plan.targets, exports)
+        for row, (data, thumb) in zip(plan.targets, exports)
     ]
     moved: set[int] = set()
 
@@ -290,7 +292,7 @@ def _generate_shot(ctx: jobs.JobContext, backend: backends.ImageBackend, plan: S
             moved.add(row.id)
 
     save_new_versions(new_images, move_pointers)
-    for row, data in zip(plan.targets, exports):
+    for row, (data, _) in zip(plan.targets, exports):
         if row.id in moved:
             publish_stable_copy(row.filename, data)
             apply_retention("hero", str(row.id))
@@ -348,7 +350,7 @@ def add_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes
             )
             storage.put(ref.storage_key, image.data, content_type=image.content_type)
             written.append(ref.storage_key)
-            storage.put(ref.thumb_key, images.make_thumbnail(image.data), content_type="image/webp")
+            storage.put(ref.thumb_key, image.thumbnail, content_type="image/webp")
             written.append(ref.thumb_key)
             existing[image.sha256] = ref
             new_refs.append(ref)

@@ -52,6 +52,7 @@ class NewImage:
     model: str | None = None
     references: list[str] = field(default_factory=list)
     job_id: str | None = None
+    thumbnail: bytes | None = None  # WebP; made from `data` when not given
 
 
 def url_for(key: str | None) -> str | None:
@@ -111,7 +112,7 @@ def save_new_versions(
     `move_pointers` point the targets at them. On any failure the written files are removed again and
     nothing in the database changed."""
     storage = get_storage()
-    thumbs = [images.make_thumbnail(image.data) for image in new_images]
+    thumbs = [image.thumbnail or images.make_thumbnail(image.data) for image in new_images]
     for _ in range(3):
         numbers = _next_versions([(i.target_kind, i.target_id) for i in new_images])
         written: list[str] = []

@@ -12,7 +12,14 @@ from PIL import Image, ImageCms, ImageStat, PngImagePlugin
 
 from services.config import get_settings
 from services.errors import ReshootError
-from services.images import crop_box, export_sizes, image_size, make_thumbnail, validate_upload
+from services.images import (
+    crop_box,
+    export_sizes,
+    export_sizes_with_thumbnails,
+    image_size,
+    make_thumbnail,
+    validate_upload,
+)
 
 
 def _encode(image: Image.Image, fmt: str, **params) -> bytes:
@@ -195,6 +202,12 @@ def test_same_bytes_give_same_digest():
     assert validate_upload(data, filename="a.jpg").sha256 == validate_upload(data, filename="b.jpg").sha256
 
 
+def test_upload_comes_with_its_thumbnail():
+    result = validate_upload(_encode(_photo((1200, 800)), "JPEG", quality=95), filename="photo.jpg")
+    thumb = Image.open(io.BytesIO(result.thumbnail))
+    assert thumb.format == "WEBP" and thumb.size == (512, 341)
+
+
 def test_image_size_reads_the_header():
     assert image_size(_encode(_photo((123, 45)), "PNG")) == (123, 45)
 
@@ -235,6 +248,27 @@ def test_master_to_three_exact_sizes_in_the_filename_format():
     )
     opened = [Image.open(io.BytesIO(data)) for data in outputs]
     assert [(i.size, i.format) for i in opened] == [((1920, 800), "PNG"), ((1536, 768), "JPEG"), ((750, 1000), "WEBP")]
+
+
+def test_a_target_of_the_masters_size_is_the_master_unresampled():
+    master = _photo((320, 200))
+    [same, smaller] = export_sizes(_encode(master, "PNG"), [(320, 200, "png"), (160, 100, "png")])
+    assert Image.open(io.BytesIO(same)).tobytes() == master.tobytes()
+    assert Image.open(io.BytesIO(smaller)).size == (160, 100)
+
+
+def test_exports_with_thumbnails_match_the_exports_alone():
+    master = _halves()
+    targets = [(1536, 1024, "desktop.png"), (1536, 768, "tablet.jpg"), (750, 1000, "mobile.webp")]
+    pairs = export_sizes_with_thumbnails(master, targets, focal=(0.3, 0.5))
+    assert [data for data, _ in pairs] == export_sizes(master, targets, focal=(0.3, 0.5))
+    thumbs = [Image.open(io.BytesIO(thumb)) for _, thumb in pairs]
+    assert [(t.format, t.size) for t in thumbs] == [("WEBP", (512, 341)), ("WEBP", (512, 256)), ("WEBP", (384, 512))]
+
+
+def test_thumbnail_of_an_image_in_memory_equals_the_one_of_its_lossless_file():
+    image = _photo((900, 600))
+    assert make_thumbnail(image) == make_thumbnail(_encode(image, "PNG"))
 
 
 def test_focal_point_decides_what_stays_in_a_narrow_crop():

@@ -117,3 +117,12 @@ def test_unknown_targets_and_versions_are_404(demo):
     with pytest.raises(ReshootError) as e:
         versions.list_versions("poster", "x")
     assert e.value.status == 400
+
+
+def test_a_thumbnail_made_with_the_image_is_stored_as_given(demo):
+    thumb = io.BytesIO()
+    Image.new("RGB", (16, 9), (1, 2, 3)).save(thumb, format="WEBP")
+    new = versions.NewImage("sentence", "sent_001", "storyboard/coffee-origins/sent_001/image.png", image(1), 32, 18, "p", 1, "fake",
+                            thumbnail=thumb.getvalue())
+    [version] = versions.save_new_versions([new], lambda s, vs: versions.set_current(s, vs[0]))
+    assert get_storage().get(version.thumb_key) == thumb.getvalue()
