@@ -41,6 +41,28 @@ def machine() -> str:
             f"Python {platform.python_version()}; {load}")
 
 
+# What bounds a result that misses its target, by benchmark and a word of the measure (docs/performance.md has more).
+BOUNDS = {
+    ("grid", "time"): "Bound: each card is its own st.fragment with about 7 elements (about 3 ms a card), so a "
+    "12-card page is several times an empty page by itself; 3× needs the whole grid as one element, giving up "
+    "per-card fragments (a click would rerun every card).",
+    ("memory", "RSS"): "Bound: Streamlit keeps each closed session (about 0.5 MB) for server.disconnectedSessionTTL "
+    "(30 s in .streamlit/config.toml); memory stops growing once sessions expire.",
+    ("generate", "wall"): "Bound: our own CPU per shot (2 crops, 3 PNG encodes, 3 WebP thumbnails) on 2 cores is more "
+    "than L = 200 ms a call; with the image work reused what remains is the job system's own overhead.",
+    ("listing", "search"): "Bound: `%term%` cannot use a B-tree index, so a search reads every title and SKU once; "
+    "trigram indexes (SQLite FTS5, pg_trgm) would bound it and are not built.",
+    ("uploads", "time"): "Bound: validation decodes, normalises, encodes and makes a thumbnail; the bare baseline "
+    "only decodes and saves.",
+}
+
+
+def _bound(row: Row) -> str:
+    if row.met is not False:
+        return ""
+    return next((text for (bench, word), text in BOUNDS.items() if bench == row.benchmark and word in row.metric), "")
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -48,7 +70,8 @@ def _cell(text: str) -> str:
 def render(rows: list[Row]) -> str:
     lines = ["| Benchmark | Measure | Result | Target | Met | Notes |", "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| " + " | ".join(_cell(c) for c in (r.benchmark, r.metric, r.value, r.target, MET[r.met], r.note)) + " |")
+        note = " ".join(filter(None, (r.note, _bound(r))))
+        lines.append("| " + " | ".join(_cell(c) for c in (r.benchmark, r.metric, r.value, r.target, MET[r.met], note)) + " |")
     return "\n".join(lines)
 
 
