@@ -1,9 +1,10 @@
 """(1) The Work Item detail page (Lifestyle Hero Preview grid) in AppTest at 6, 60 and 240 shots × 3 sizes,
 rerun after a warm-up, side by side with an empty page and with the same grid written the naive way
-(full-size image bytes passed to `st.image`).
+(full-size image bytes passed to `st.image`, one card per shot).
 
-Per run: time ÷ the empty page's, SQL statements from the script thread, and the image bytes the page sends
-(Streamlit's media store) or references (`/assets/` URLs, counted at the stored file's size).
+Per run: time ÷ the empty page's, SQL statements from the script thread, cards rendered (the grid pages, so at
+most 12), and the image bytes the page sends (Streamlit's media store) or references (`/assets/` URLs, counted
+at the stored file's size) per card shown.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class MediaBytes:
 
     def __init__(self) -> None:
         self.total = 0
+        self.images = 0
         self._lock = threading.Lock()
 
     @contextmanager
@@ -46,6 +48,7 @@ class MediaBytes:
             if isinstance(path_or_data, bytes):
                 with self._lock:
                     self.total += len(path_or_data)
+                    self.images += 1
             return original(storage, path_or_data, *args, **kwargs)
 
         MemoryMediaFileStorage.load_and_get_id = counting
@@ -98,19 +101,37 @@ def elements(at) -> int:
     return count(at._tree) - 1
 
 
+def cards(at) -> int:
+    """Hero cards on the page (each has one `Regenerate shot` button)."""
+    return sum(1 for button in at.button if (button.key or "").startswith("detail_regenerate_"))
+
+
 def one_run(at) -> dict:
-    """Run `at` once: seconds, SQL statements from the script thread, image bytes sent and referenced, elements."""
+    """Run `at` once: seconds, SQL statements from the script thread, image bytes sent (and how many images) and
+    referenced, elements, cards, pagers."""
     queries, media = QueryCounter(SCRIPT_THREAD), MediaBytes()
     with queries.active(), media.active():
         seconds = timed(at.run)
     assert not at.exception, [e.value for e in at.exception]
     referenced, images = referenced_bytes(at)
-    return {"seconds": seconds, "queries": queries.count, "sent": media.total, "referenced": referenced,
-            "images": images, "elements": elements(at)}
+    return {"seconds": seconds, "queries": queries.count, "sent": media.total, "sent_images": media.images,
+            "referenced": referenced, "images": images, "elements": elements(at), "cards": cards(at),
+            "pagers": len(at.get("pagination"))}
+
+
+def elements_per_card(stats: dict[int, dict]) -> float:
+    """Elements a card adds: between the runs with the fewest and the most cards, without the pager."""
+    few, most = min(stats.values(), key=lambda s: s["cards"]), max(stats.values(), key=lambda s: s["cards"])
+    if few["cards"] == most["cards"]:
+        return float("nan")
+    own = lambda s: s["elements"] - s["pagers"]  # noqa: E731
+    return (own(most) - own(few)) / (most["cards"] - few["cards"])
 
 
 def run(quick: bool = False) -> list[Row]:
     import logging
+
+    from ui.hero_card import CARDS_PER_PAGE
 
     # Reading AppTest results outside a script run makes Streamlit warn about a missing ScriptRunContext.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
@@ -124,15 +145,15 @@ def run(quick: bool = False) -> list[Row]:
             work_item(f"wi-{n}", n)
         attach_versions(files=files)
         empty = script_page(EMPTY)
-        stats, medians = {}, {}
+        stats, medians, empty_ms = {}, {}, {}
         for n in shots:
             page = detail_page(f"wi-{n}")
             times = interleaved({"empty": empty.run, "page": page.run}, repeats=repeats[n], warmup=1)
             ours = stats[n] = one_run(page)
-            medians[n] = times["page"]
+            medians[n], empty_ms[n] = times["page"], times["empty"]
             ratio = times["page"] / times["empty"]
-            note = (f"{times['page'] * 1000:.0f} ms vs {times['empty'] * 1000:.0f} ms; {ours['elements']} elements, "
-                    f"{ours['queries']} SQL statements")
+            note = (f"{times['page'] * 1000:.0f} ms vs {times['empty'] * 1000:.0f} ms; {ours['cards']} cards, "
+                    f"{ours['elements']} elements, {ours['queries']} SQL statements")
             if n == checked:
                 rows.append(check(NAME, f"{n} shots: time ÷ empty page", ratio, TARGET_TIME_RATIO, fmt="{:.1f}", note=note))
             else:
@@ -144,17 +165,22 @@ def run(quick: bool = False) -> list[Row]:
                 naive.run()  # warm-up: image codecs, Streamlit's image path
             theirs = one_run(naive)
             page_bytes = ours["sent"] + ours["referenced"]
+            ours_per_card = page_bytes / max(1, ours["cards"])
+            theirs_per_card = theirs["sent"] / max(1, theirs["sent_images"])  # the naive page: one image a shot
             rows.append(check(
-                NAME, f"{n} shots: image bytes per run, naive page ÷ ours", theirs["sent"] / max(1, page_bytes),
+                NAME, f"{n} shots: image bytes per card shown, naive page ÷ ours", theirs_per_card / max(1, ours_per_card),
                 TARGET_BYTES_FACTOR, fmt="{:.0f}", higher_is_better=True,
-                note=f"ours {kb(page_bytes)} ({ours['images']} thumbnail URLs, {kb(ours['sent'])} as bytes); naive "
-                     f"{kb(theirs['sent'])} as bytes, and {theirs['seconds'] / times['empty']:.0f}× the empty page's time",
+                note=f"ours {kb(page_bytes)} for {ours['cards']} cards ({ours['images']} thumbnail URLs, "
+                     f"{kb(ours['sent'])} as bytes); naive {kb(theirs['sent'])} as bytes for {theirs['sent_images']} "
+                     f"cards, and {theirs['seconds'] / times['empty']:.0f}× the empty page's time",
             ))
         low, high = shots[0], shots[-1]
-        per_card = (medians[high] - medians[low]) / (high - low)
-        rows.append(measure(NAME, "cost of one more card", f"{per_card * 1000:.1f} ms",
-                            f"{(stats[high]['elements'] - stats[low]['elements']) / (high - low):.0f} elements per card; "
-                            f"the empty page: {times['empty'] * 1000:.0f} ms"))
+        rows.append(measure(NAME, "cards rendered", ", ".join(f"{n} shots: {s['cards']}" for n, s in stats.items()),
+                            f"the grid shows at most {CARDS_PER_PAGE} cards a page"))
+        per_card_ms = (medians[low] - empty_ms[low]) * 1000 / max(1, stats[low]["cards"])
+        rows.append(measure(NAME, f"time per card, {low} shots", f"{per_card_ms:.1f} ms",
+                            f"(page − empty page) ÷ {stats[low]['cards']} cards, so the page's own elements count too; "
+                            f"{elements_per_card(stats):.0f} elements per card (pager not counted)"))
         rows.append(check(
             NAME, f"SQL statements per run, {high} shots − {low} shots", stats[high]["queries"] - stats[low]["queries"], 0,
             fmt="{:.0f}", note=", ".join(f"{n} shots: {s['queries']}" for n, s in stats.items()),

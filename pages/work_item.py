@@ -1,11 +1,12 @@
-"""Work Item detail (`?id=7`): the Actions panel and the Lifestyle Hero Preview grid, from one get_work_item()."""
+"""Work Item detail (`?id=7`): the Actions panel and the Lifestyle Hero Preview grid, from one get_work_item()
+of the grid page's shots."""
 
 import streamlit as st
 
 from services.jobs import active_job_for
 from services.lifestyle import heroes_target_key
 from ui.actions_panel import actions_panel
-from ui.hero_card import hero_grid
+from ui.hero_card import grid_page, hero_grid
 from ui.navigation import SKU_SWITCHER_PAGE, WORK_ITEMS_PAGE, query_param, work_item_or_stop
 from ui.toasts import escape_markdown
 
@@ -14,11 +15,11 @@ work_item_id = query_param("id")
 if not work_item_id:
     st.info("Pick a work item on the Work Items page.")
     st.stop()
-item = work_item_or_stop(work_item_id)
+item = work_item_or_stop(work_item_id, **grid_page(work_item_id))  # only the grid page's shots
 
 st.title(escape_markdown(item["title"]))
 st.caption(f"Work item {escape_markdown(item['id'])} · {escape_markdown(item['status'])} · "
-           f"{len(item['shots'])} shots")
+           f"{item['shotCount']} shots")
 actions_panel(item, active_job=active_job_for(heroes_target_key(item["id"], None)) if item["hasPack"] else None)
 
 heading, link = st.columns([3, 1], vertical_alignment="bottom")

@@ -135,8 +135,9 @@ def _url(storage: Storage, key: str | None) -> str | None:
     return storage.url(key) if key else None
 
 
-def _shots_with_rows(session: Session, work_item_id: str, storage: Storage) -> list[dict[str, Any]]:
-    """Shots, their export rows and current versions (with the previous version's id) in one query."""
+def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict[str, Any]]:
+    """The page's shots, their export rows and current versions (with the previous version's id), as plain
+    columns in one query."""
     previous = aliased(ImageVersion)
     previous_id = (
         select(previous.id)
@@ -151,42 +152,45 @@ def _shots_with_rows(session: Session, work_item_id: str, storage: Storage) -> l
         .scalar_subquery()
     )
     query = (
-        select(Shot, ExportPlanRow, ImageVersion, previous_id)
-        .outerjoin(ExportPlanRow, ExportPlanRow.shot_pk == Shot.id)
+        select(
+            page.c.id, page.c.shot_id, page.c.sku, page.c.prompt, page.c.locked,
+            ExportPlanRow.id, ExportPlanRow.size_label, ExportPlanRow.width, ExportPlanRow.height,
+            ExportPlanRow.filename, ImageVersion.id, ImageVersion.version, ImageVersion.storage_key,
+            ImageVersion.thumb_key, ImageVersion.review_state, previous_id,
+        )
+        .select_from(page)
+        .outerjoin(ExportPlanRow, ExportPlanRow.shot_pk == page.c.id)
         .outerjoin(ImageVersion, ImageVersion.id == ExportPlanRow.current_version_id)
-        .where(Shot.work_item_id == work_item_id)
-        .order_by(Shot.position, Shot.id, ExportPlanRow.position, ExportPlanRow.id)
+        .order_by(page.c.position, page.c.id, ExportPlanRow.position, ExportPlanRow.id)
     )
     shots: dict[int, dict[str, Any]] = {}
-    for shot, row, version, prev_id in session.exec(query).all():
-        entry = shots.setdefault(
-            shot.id,
-            {"shot_id": shot.shot_id, "sku": shot.sku, "prompt": shot.prompt, "locked": shot.locked, "rows": []},
-        )
-        if row is None:
+    for (pk, shot_id, sku, prompt, locked, row_id, size_label, width, height, filename,
+         version_id, version, key, thumb, review, prev_id) in session.exec(query).all():
+        entry = shots.setdefault(pk, {"shot_id": shot_id, "sku": sku, "prompt": prompt, "locked": locked, "rows": []})
+        if row_id is None:
             continue
         entry["rows"].append(
             {
-                "id": row.id,
-                "shot_id": shot.shot_id,
-                "sku": shot.sku,
-                "size_label": row.size_label,
-                "width": row.width,
-                "height": row.height,
-                "filename": row.filename,
-                "url": _url(storage, version.storage_key) if version else None,
-                "thumbUrl": _url(storage, version.thumb_key) if version else None,
-                "versionId": version.id if version else None,
-                "version": version.version if version else None,
+                "id": row_id,
+                "shot_id": shot_id,
+                "sku": sku,
+                "size_label": size_label,
+                "width": width,
+                "height": height,
+                "filename": filename,
+                "url": _url(storage, key),
+                "thumbUrl": _url(storage, thumb),
+                "versionId": version_id,
+                "version": version,
                 "previousVersionId": prev_id,
-                "reviewState": version.review_state if version else None,
+                "reviewState": review,
             }
         )
     return list(shots.values())
 
 
-def _first_references(session: Session, work_item_id: str, storage: Storage) -> dict[str, tuple[int, list[dict]]]:
-    """Per shot id: how many references it has and its first three, in one query."""
+def _first_references(session: Session, work_item_id: str, shot_ids: Any, storage: Storage) -> dict[str, tuple[int, list[dict]]]:
+    """Per shot id (of those `shot_ids` selects): how many references it has and its first three, in one query."""
     ranked = select(
         Reference.id,
         Reference.shot_id,
@@ -195,7 +199,7 @@ def _first_references(session: Session, work_item_id: str, storage: Storage) -> 
         Reference.filename,
         func.row_number().over(partition_by=Reference.shot_id, order_by=(Reference.created_at, Reference.id)).label("rn"),
         func.count().over(partition_by=Reference.shot_id).label("total"),
-    ).where(Reference.work_item_id == work_item_id).subquery()
+    ).where(Reference.work_item_id == work_item_id, Reference.shot_id.in_(shot_ids)).subquery()
     query = select(*ranked.c).where(ranked.c.rn <= REFERENCES_SHOWN).order_by(ranked.c.shot_id, ranked.c.rn)
     found: dict[str, tuple[int, list[dict]]] = {}
     for ref_id, shot_id, key, thumb, filename, _rn, total in session.exec(query).all():
@@ -204,21 +208,40 @@ def _first_references(session: Session, work_item_id: str, storage: Storage) -> 
     return found
 
 
-def get_work_item(work_item_id: str) -> dict[str, Any]:
-    """A work item with its shots, hero targets, current images and first references; at most three queries."""
+def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | None = None) -> dict[str, Any]:
+    """A work item with every shot's id (`shotIds`, `shotCount`) and, for the shots from `shot_offset` (at most
+    `shot_limit` of them; all by default), their hero targets, current images and first references; at most
+    four queries whatever the number of shots."""
+    if shot_offset < 0 or (shot_limit is not None and shot_limit < 0):
+        raise invalid_request({"shotOffset": shot_offset, "shotLimit": shot_limit})
     storage = get_storage()
     with session_scope() as session:
         found = session.exec(
-            select(WorkItem, LifestylePack.id)
+            select(WorkItem.id, WorkItem.title, WorkItem.status, LifestylePack.id)
             .outerjoin(LifestylePack, LifestylePack.work_item_id == WorkItem.id)
             .where(WorkItem.id == work_item_id)
         ).first()
         if found is None:
             raise ReshootError("WORK_ITEM_NOT_FOUND", 404, {"workItemId": work_item_id}, f"No work item {work_item_id}")
-        item, pack_id = found
-        shots = _shots_with_rows(session, work_item_id, storage) if pack_id else []
-        references = _first_references(session, work_item_id, storage) if pack_id else {}
+        item_id, title, status, pack_id = found
+        shot_ids: list[str] = []
+        shots: list[dict[str, Any]] = []
+        references: dict[str, tuple[int, list[dict]]] = {}
+        if pack_id:
+            order = (Shot.position, Shot.id)
+            shot_ids = list(session.exec(select(Shot.shot_id).where(Shot.work_item_id == work_item_id).order_by(*order)))
+            page = (
+                select(Shot.id, Shot.shot_id, Shot.sku, Shot.prompt, Shot.locked, Shot.position)
+                .where(Shot.work_item_id == work_item_id)
+                .order_by(*order)
+                .limit(shot_limit)
+                .offset(shot_offset)
+                .subquery("page")
+            )
+            shots = _shots_with_rows(session, page, storage)
+            references = _first_references(session, work_item_id, select(page.c.shot_id), storage)
     for shot in shots:
         count, first = references.get(shot["shot_id"], (0, []))
         shot["referenceCount"], shot["references"] = count, first
-    return {"id": item.id, "title": item.title, "status": item.status, "hasPack": pack_id is not None, "shots": shots}
+    return {"id": item_id, "title": title, "status": status, "hasPack": pack_id is not None,
+            "shotCount": len(shot_ids), "shotIds": shot_ids, "shots": shots}

@@ -30,12 +30,16 @@ def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
     work_item("small", 6)
     work_item("large", 240)
     attach_versions()
-    counts = {}
+    counts, cards = {}, {}
     for name in ("small", "large"):
         page = grid.detail_page(name)
         page.run()  # the first run of the page (session state, caches)
-        counts[name] = grid.one_run(page)["queries"]
+        run = grid.one_run(page)
+        counts[name], cards[name] = run["queries"], (run["cards"], run["images"], run["pagers"])
     assert counts["small"] == counts["large"] > 0
+    assert cards == {"small": (6, 6, 0), "large": (12, 12, 1)}  # the grid pages: 12 cards, one thumbnail each
+    assert grid.elements_per_card({6: {"cards": 6, "elements": 70, "pagers": 0},
+                                   240: {"cards": 12, "elements": 119, "pagers": 1}}) == 8
 
 
 def test_grid_references_ten_times_fewer_image_bytes_than_the_naive_page(db):
@@ -44,7 +48,8 @@ def test_grid_references_ten_times_fewer_image_bytes_than_the_naive_page(db):
     page, naive = grid.detail_page("wi"), grid.script_page(grid.NAIVE, id="wi")
     page.run()
     ours, theirs = grid.one_run(page), grid.one_run(naive)
-    assert ours["images"] == 6 and ours["sent"] == 0  # thumbnails by URL, no bytes through the script run
+    assert ours["images"] == ours["cards"] == theirs["sent_images"] == 6
+    assert ours["sent"] == 0  # thumbnails by URL, no bytes through the script run
     assert theirs["sent"] >= 10 * ours["referenced"] > 0
 
 

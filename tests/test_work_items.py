@@ -186,7 +186,8 @@ def test_get_work_item(catalogue):
     refs = _add_references("7", "S-2", 5)
     item = get_work_item("7")
     assert (item["id"], item["title"], item["status"], item["hasPack"]) == ("7", "Summer patio", "in_review", True)
-    assert [s["shot_id"] for s in item["shots"]] == ["S-1", "S-2", "S-3", "S-4"]
+    assert [s["shot_id"] for s in item["shots"]] == item["shotIds"] == ["S-1", "S-2", "S-3", "S-4"]
+    assert item["shotCount"] == 4
     shot = item["shots"][0]
     assert (shot["sku"], shot["prompt"], shot["locked"], shot["referenceCount"], shot["references"]) == ("PAT-7-1", "scene 1", False, 0, [])
     desktop, tablet = shot["rows"][0], shot["rows"][1]
@@ -203,14 +204,32 @@ def test_get_work_item(catalogue):
     assert with_refs["references"][0] == {"id": refs[0], "url": "/assets/fcc/lifestyle_refs/7/S-2/r0.png", "thumbUrl": None, "filename": "r0.png"}
 
 
+def test_get_work_item_pages_the_shots(catalogue):
+    _add_references("7", "S-2", 4)
+    _add_references("7", "S-4", 1)
+    page = get_work_item("7", shot_offset=1, shot_limit=2)
+    assert (page["shotCount"], page["shotIds"]) == (4, ["S-1", "S-2", "S-3", "S-4"])
+    assert [s["shot_id"] for s in page["shots"]] == ["S-2", "S-3"]
+    assert [len(s["rows"]) for s in page["shots"]] == [3, 3]
+    assert [s["referenceCount"] for s in page["shots"]] == [4, 0]
+    assert page["shots"] == get_work_item("7")["shots"][1:3]
+    past_the_end = get_work_item("7", shot_offset=4, shot_limit=12)
+    assert past_the_end["shots"] == [] and past_the_end["shotCount"] == 4
+    for bad in ({"shot_offset": -1}, {"shot_limit": -1}):
+        with pytest.raises(ReshootError) as info:
+            get_work_item("7", **bad)
+        assert info.value.code == "INVALID_REQUEST"
+
+
 def test_work_item_without_pack_and_unknown_id(catalogue):
-    assert get_work_item("15") == {"id": "15", "title": "Autumn linen", "status": "open", "hasPack": False, "shots": []}
+    assert get_work_item("15") == {"id": "15", "title": "Autumn linen", "status": "open", "hasPack": False,
+                                   "shotCount": 0, "shotIds": [], "shots": []}
     with pytest.raises(ReshootError) as info:
         get_work_item("404")
     assert (info.value.code, info.value.status) == ("WORK_ITEM_NOT_FOUND", 404)
 
 
-def _queries_for_work_item_with(shots: int) -> tuple[int, dict]:
+def _queries_for_work_item_with(shots: int, **paging) -> tuple[int, dict]:
     item_id = f"w{shots}"
     import_data({"workItems": [_item(item_id, f"{shots} shots", shots=shots)]})
     for n, row_id in enumerate(_row_ids(item_id)[::2]):
@@ -220,7 +239,7 @@ def _queries_for_work_item_with(shots: int) -> tuple[int, dict]:
     for n in range(1, shots + 1, 2):
         _add_references(item_id, f"S-{n}", 4)
     with count_queries() as statements:
-        item = get_work_item(item_id)
+        item = get_work_item(item_id, **paging)
     return len(statements), item
 
 
@@ -231,6 +250,16 @@ def test_get_work_item_query_count_does_not_grow_with_shots(db):
     assert sum(len(s["rows"]) for s in large["shots"]) == 180
     assert sum(s["referenceCount"] for s in large["shots"]) == 120
     assert few == many
+
+
+def test_a_page_of_12_shots_of_240_takes_the_same_queries(db):
+    few, small = _queries_for_work_item_with(6)
+    paged, large = _queries_for_work_item_with(240, shot_offset=12, shot_limit=12)
+    assert [s["shot_id"] for s in large["shots"]] == [f"S-{n}" for n in range(13, 25)]
+    assert large["shotCount"] == len(large["shotIds"]) == 240
+    assert sum(len(s["rows"]) for s in large["shots"]) == 36
+    assert [s["referenceCount"] for s in large["shots"]] == [4 * (n % 2) for n in range(13, 25)]
+    assert few == paged
 
 
 def test_same_answers_on_postgresql(postgres_url, monkeypatch):

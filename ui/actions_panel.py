@@ -82,7 +82,7 @@ def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = N
             st.checkbox("Overwrite existing images", key=_key("overwrite", work_item_id))
             st.multiselect(
                 "Shots",
-                [shot["shot_id"] for shot in item["shots"]],
+                item["shotIds"],  # every shot, not only the grid page's
                 key=_key("shots", work_item_id),
                 placeholder="All shots",
             )

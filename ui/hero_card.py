@@ -2,8 +2,8 @@
 
 A card shows one size of its shot (Desktop/Tablet/Mobile switch), the shot's references, `Upload reference`
 and `Regenerate shot`. Clicks rerun only that card. The page hands each card its shot from the one
-`get_work_item()` call of the run; a card reads it back from session state, so card reruns query nothing
-unless the card itself changed something.
+`get_work_item()` call of the run (which reads only the grid page's shots); a card reads it back from session
+state, so card reruns query nothing unless the card itself changed something.
 
 A run's cost is Streamlit's per element, so the grid shows at most `CARDS_PER_PAGE` cards (the page's cost does
 not grow with the shots) and a card keeps its elements few: one caption for its texts, one image list for its
@@ -47,32 +47,36 @@ def card_job(work_item_id: str, shot_id: str) -> str | None:
     return st.session_state.get(_key("job", work_item_id, shot_id))
 
 
+def _page_key(work_item_id: str) -> str:
+    return f"detail_grid_page_{work_item_id}"
+
+
+def grid_page(work_item_id: str) -> dict[str, int]:
+    """`get_work_item()`'s `shot_offset`/`shot_limit` for the grid page picked in the pager (its state, read
+    before the pager is drawn below the grid)."""
+    page = max(int(st.session_state.get(_page_key(work_item_id)) or 1), 1)
+    return {"shot_offset": (page - 1) * CARDS_PER_PAGE, "shot_limit": CARDS_PER_PAGE}
+
+
 def hero_grid(item: dict[str, Any]) -> None:
-    """Every shot of the work item as a card; `item` is `get_work_item()`'s result."""
-    if not item["shots"]:
+    """The grid page's shots as cards; `item` is `get_work_item(..., **grid_page(...))`'s result."""
+    total = item["shotCount"]
+    if not total:
         st.info("This work item has no shots in its export plan.")
         return
-    shots = page_of(item["shots"], key=f"detail_grid_page_{item['id']}")
+    if not item["shots"]:  # the picked page is past the end (shots were removed): show the last one
+        st.session_state[_page_key(item["id"])] = page_count(total)
+        st.rerun()
     with st.grid("auto", min_column_width=THUMB_CARD_WIDTH, gap="small"):
-        for shot in shots:
+        for shot in item["shots"]:
             st.session_state[_key("shot", item["id"], shot["shot_id"])] = shot
             st.fragment(hero_card)(item["id"], shot["shot_id"])
-    if len(shots) < len(item["shots"]):
-        pager(len(item["shots"]), key=f"detail_grid_page_{item['id']}")
+    if total > CARDS_PER_PAGE:
+        st.pagination(page_count(total), key=_page_key(item["id"]), width="stretch")
 
 
 def page_count(total: int) -> int:
     return max(1, -(-total // CARDS_PER_PAGE))
-
-
-def page_of(shots: list[dict[str, Any]], *, key: str) -> list[dict[str, Any]]:
-    """The shots on the grid page picked in the pager (the pager's state, so the grid can be drawn above it)."""
-    page = min(max(int(st.session_state.get(key) or 1), 1), page_count(len(shots)))
-    return shots[(page - 1) * CARDS_PER_PAGE:page * CARDS_PER_PAGE]
-
-
-def pager(total: int, *, key: str) -> None:
-    st.pagination(page_count(total), key=key, width="stretch")
 
 
 def size_labels(shot: dict[str, Any]) -> list[str]:

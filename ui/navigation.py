@@ -24,10 +24,10 @@ def query_param(name: str) -> str | None:
     return value or None
 
 
-def work_item_or_stop(work_item_id: str) -> dict[str, Any]:
-    """`get_work_item()`, or a plain "not found" message and the end of this run."""
+def work_item_or_stop(work_item_id: str, **shot_page: int) -> dict[str, Any]:
+    """`get_work_item()` (`shot_offset`/`shot_limit` passed on), or a plain "not found" message and the end of this run."""
     try:
-        return get_work_item(work_item_id)
+        return get_work_item(work_item_id, **shot_page)
     except ReshootError as e:
         if e.code != "WORK_ITEM_NOT_FOUND":
             raise

@@ -7,12 +7,14 @@ import io
 import pytest
 from PIL import Image
 from sqlalchemy import event
+from sqlmodel import delete, select
 
 from services import messages
-from services.db import get_engine
+from services.db import get_engine, session_scope
 from services.importer import import_data
 from services.jobs import list_jobs, stop_embedded_worker, wait_for_job
 from services.lifestyle import list_references
+from services.models import ExportPlanRow, Shot
 from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
 
@@ -181,6 +183,13 @@ def _work_item_with_shots(work_item_id: str, count: int) -> None:
                                 "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
 
 
+def _remove_shots(work_item_id: str, shot_ids: list[str]) -> None:
+    with session_scope() as session:
+        shots = select(Shot.id).where(Shot.work_item_id == work_item_id, Shot.shot_id.in_(shot_ids))
+        session.exec(delete(ExportPlanRow).where(ExportPlanRow.shot_pk.in_(shots)))
+        session.exec(delete(Shot).where(Shot.id.in_(shots)))
+
+
 def _queries_for_one_run(at) -> int:
     count = 0
 
@@ -218,12 +227,24 @@ def test_the_grid_shows_twelve_cards_a_page(db):
     assert _cards(at) == [f"S-{n}" for n in range(12)]
     [pager] = at.pagination
     assert pager.num_pages == 3 and pager.value == 1
+    assert at.multiselect(key="detail_shots_many").options == [f"S-{n}" for n in range(30)]  # every shot
+    assert "Work item many · open · 30 shots" in texts(at)
     pager.set_value(3).run()
     assert not at.exception
     assert _cards(at) == [f"S-{n}" for n in range(24, 30)]
     assert "S-24 · SKU-24" in texts(at)
     at.segmented_control(key="detail_size_many_S-29").set_value("Mobile").run()  # a card on page 3 still works
     assert "Mobile · 750×1000" in texts(at) and _cards(at)[-1] == "S-29"
+
+
+def test_a_page_past_the_end_shows_the_last_page(db):
+    _work_item_with_shots("many", 30)
+    at = open_page(DETAIL, id="many")
+    at.pagination[0].set_value(3).run()
+    _remove_shots("many", [f"S-{n}" for n in range(14, 30)])  # the pack lost shots since the page was picked
+    at.run()
+    assert not at.exception
+    assert _cards(at) == ["S-12", "S-13"] and at.pagination[0].value == 2
 
 
 def test_a_few_shots_need_no_pager(demo):
