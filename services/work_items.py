@@ -10,7 +10,9 @@ from sqlmodel import Session, select
 
 from services.db import get_engine, session_scope
 from services.errors import ReshootError, invalid_request
-from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem
+from services.jobs import ACTIVE
+from services.lifestyle import KIND as HEROES_KIND
+from services.models import ExportPlanRow, ImageVersion, Job, LifestylePack, Reference, Shot, WorkItem
 from services.storage import Storage, get_storage
 
 MAX_PAGE_SIZE = 1000
@@ -208,10 +210,24 @@ def _first_references(session: Session, work_item_id: str, shot_ids: Any, storag
     return found
 
 
+def _active_heroes_jobs(session: Session, work_item_id: str) -> list[tuple[str, list[str] | None]]:
+    """The work item's queued/running hero jobs, oldest first, as (job id, its shot ids or None for every shot)."""
+    query = (
+        select(Job.id, Job.params)
+        .where(Job.work_item_id == work_item_id, Job.kind == HEROES_KIND, Job.status.in_(ACTIVE))
+        .order_by(Job.created_at, Job.id)
+    )
+    return [(job_id, (params or {}).get("shotIds")) for job_id, params in session.exec(query).all()]
+
+
+def _covering_job(jobs: list[tuple[str, list[str] | None]], shot_id: str) -> str | None:
+    return next((job_id for job_id, shot_ids in jobs if shot_ids is None or shot_id in shot_ids), None)
+
+
 def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | None = None) -> dict[str, Any]:
     """A work item with every shot's id (`shotIds`, `shotCount`) and, for the shots from `shot_offset` (at most
-    `shot_limit` of them; all by default), their hero targets, current images and first references; at most
-    four queries whatever the number of shots."""
+    `shot_limit` of them; all by default), their hero targets, current images, first references and the
+    queued/running hero job covering each (`activeJobId`); at most five queries whatever the number of shots."""
     if shot_offset < 0 or (shot_limit is not None and shot_limit < 0):
         raise invalid_request({"shotOffset": shot_offset, "shotLimit": shot_limit})
     storage = get_storage()
@@ -227,6 +243,7 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
         shot_ids: list[str] = []
         shots: list[dict[str, Any]] = []
         references: dict[str, tuple[int, list[dict]]] = {}
+        active_jobs: list[tuple[str, list[str] | None]] = []
         if pack_id:
             order = (Shot.position, Shot.id)
             shot_ids = list(session.exec(select(Shot.shot_id).where(Shot.work_item_id == work_item_id).order_by(*order)))
@@ -240,8 +257,10 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
             )
             shots = _shots_with_rows(session, page, storage)
             references = _first_references(session, work_item_id, select(page.c.shot_id), storage)
+            active_jobs = _active_heroes_jobs(session, work_item_id)
     for shot in shots:
         count, first = references.get(shot["shot_id"], (0, []))
         shot["referenceCount"], shot["references"] = count, first
+        shot["activeJobId"] = _covering_job(active_jobs, shot["shot_id"])
     return {"id": item_id, "title": title, "status": status, "hasPack": pack_id is not None,
             "shotCount": len(shot_ids), "shotIds": shot_ids, "shots": shots}

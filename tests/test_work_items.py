@@ -11,7 +11,7 @@ from sqlalchemy import event
 from services.db import get_engine, session_scope
 from services.errors import ReshootError
 from services.importer import import_data
-from services.models import ExportPlanRow, ImageVersion, Reference, utcnow
+from services.models import ExportPlanRow, ImageVersion, Job, Reference, utcnow
 from services.work_items import get_work_item, list_statuses, list_work_items
 
 SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
@@ -229,6 +229,28 @@ def test_work_item_without_pack_and_unknown_id(catalogue):
     assert (info.value.code, info.value.status) == ("WORK_ITEM_NOT_FOUND", 404)
 
 
+def _add_job(work_item_id: str, shot_ids: list[str] | None, status: str = "queued", kind: str = "lifestyle_heroes") -> str:
+    """A hero job row as generate_lifestyle_heroes records it (no worker runs it); returns its id."""
+    target = f"heroes:{work_item_id}:{','.join(shot_ids) if shot_ids else '*'}:{status}:{kind}"
+    job = Job(kind=kind, target_key=target, work_item_id=work_item_id, params={"shotIds": shot_ids}, status=status)
+    with session_scope() as s:
+        s.add(job)
+    return job.id
+
+
+def test_active_job_id_is_the_queued_or_running_hero_job_covering_the_shot(catalogue):
+    assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [None] * 4
+    _add_job("7", ["S-2"], status="succeeded")
+    _add_job("7", ["S-3"], status="failed")
+    _add_job("7", ["S-4"], kind="sentence_image")
+    twelve = _add_job("12", None)  # another work item's
+    two_and_three = _add_job("7", ["S-2", "S-3"], status="running")
+    assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [None, two_and_three, two_and_three, None]
+    every_shot = _add_job("7", None)
+    assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [every_shot, two_and_three, two_and_three, every_shot]
+    assert [s["activeJobId"] for s in get_work_item("12")["shots"]] == [twelve, twelve]
+
+
 def _queries_for_work_item_with(shots: int, **paging) -> tuple[int, dict]:
     item_id = f"w{shots}"
     import_data({"workItems": [_item(item_id, f"{shots} shots", shots=shots)]})
@@ -238,6 +260,7 @@ def _queries_for_work_item_with(shots: int, **paging) -> tuple[int, dict]:
             _add_version(row_id, 2)
     for n in range(1, shots + 1, 2):
         _add_references(item_id, f"S-{n}", 4)
+    _add_job(item_id, [f"S-{n}" for n in range(1, shots + 1, 3)])
     with count_queries() as statements:
         item = get_work_item(item_id, **paging)
     return len(statements), item
@@ -249,7 +272,8 @@ def test_get_work_item_query_count_does_not_grow_with_shots(db):
     assert len(small["shots"]) == 6 and len(large["shots"]) == 60
     assert sum(len(s["rows"]) for s in large["shots"]) == 180
     assert sum(s["referenceCount"] for s in large["shots"]) == 120
-    assert few == many
+    assert sum(s["activeJobId"] is not None for s in large["shots"]) == 20
+    assert few == many == 5
 
 
 def test_a_page_of_12_shots_of_240_takes_the_same_queries(db):
@@ -259,7 +283,8 @@ def test_a_page_of_12_shots_of_240_takes_the_same_queries(db):
     assert large["shotCount"] == len(large["shotIds"]) == 240
     assert sum(len(s["rows"]) for s in large["shots"]) == 36
     assert [s["referenceCount"] for s in large["shots"]] == [4 * (n % 2) for n in range(13, 25)]
-    assert few == paged
+    assert [s["activeJobId"] is not None for s in large["shots"]] == [n % 3 == 1 for n in range(13, 25)]
+    assert few == paged == 5
 
 
 def test_same_answers_on_postgresql(postgres_url, monkeypatch):

@@ -17,6 +17,11 @@ def _key(name: str, work_item_id: str) -> str:
     return f"detail_{name}_{work_item_id}"
 
 
+def panel_job(work_item_id: str) -> str | None:
+    """The job the panel polls (and toasts at its end) as of the last run; cards leave it to the panel."""
+    return st.session_state.get(_key("panel_job", work_item_id))
+
+
 def error_toast(code: str | None) -> None:
     title, body = messages.lifestyle_error_toast(code)
     queue_toast(title, body, kind="warning" if code == "LIFESTYLE_PACK_NOT_FOUND" else "error")
@@ -61,6 +66,7 @@ def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = N
     """The panel for `item` (from `get_work_item()`); `active_job` is a generate job already running for it."""
     work_item_id = item["id"]
     job_id = st.session_state.get(_key("job", work_item_id)) or (active_job or {}).get("id")
+    st.session_state[_key("panel_job", work_item_id)] = job_id
     has_pack = item["hasPack"]
     with st.container(border=True):
         st.markdown("**Actions**")

@@ -23,6 +23,7 @@ from services import messages
 from services.errors import ReshootError
 from services.lifestyle import add_references, generate_lifestyle_heroes, list_references
 from services.versions import list_versions
+from ui.actions_panel import panel_job
 from ui.compare import image_compare
 from ui.images import absolute_url, image_or_placeholder
 from ui.job_progress import job_progress
@@ -204,11 +205,16 @@ def regeneration_finished(work_item_id: str, shot_id: str, job: dict[str, Any]) 
         queue_toast(messages.REGENERATE_FAILED_TITLE, messages.regenerate_failed_body(shot_id), kind="error")
 
 
+def _ignore(_job: dict[str, Any]) -> None:
+    """Another reviewer's (or the API's) job ended: no toast here; the app rerun shows its image."""
+
+
 def hero_card(work_item_id: str, shot_id: str) -> None:
     """One shot's card (runs as its own fragment)."""
     show_queued_toasts()
     shot = card_shot(work_item_id, shot_id)
-    job_id = card_job(work_item_id, shot_id)
+    own_job = card_job(work_item_id, shot_id)
+    job_id = own_job or shot.get("activeJobId")  # a job for this shot started anywhere
     with st.container(border=True, gap="xsmall"):
         row = selected_row(work_item_id, shot)
         if row is None:
@@ -231,9 +237,11 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
             on_click=start_regeneration,
             args=(work_item_id, shot_id),
         )
-        if job_id:
-            job_progress(job_id, on_finish=partial(regeneration_finished, work_item_id, shot_id))
-        elif row.get("previousVersionId"):
+        if own_job:
+            job_progress(own_job, on_finish=partial(regeneration_finished, work_item_id, shot_id))
+        elif job_id and job_id != panel_job(work_item_id):  # one poll (and one toast) per job: the panel's
+            job_progress(job_id, on_finish=_ignore)
+        elif not job_id and row.get("previousVersionId"):
             if st.button(f"Compare v{row['version'] - 1} / v{row['version']}", icon=":material/compare:",
                          type="tertiary", key=_key("compare", work_item_id, shot_id)):
                 compare_dialog(row)

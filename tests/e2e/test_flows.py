@@ -68,7 +68,8 @@ def generate_heroes(page: Page) -> None:
     """Click `Generate Lifestyle Hero Images` on the open work item and wait for the seed's success toast."""
     main = main_area(page)
     button(main, "Generate Lifestyle Hero Images").click()
-    expect(button(main, "Generating…")).to_be_disabled()
+    # The cards of the shots it covers read `Regenerating…` meanwhile; this is the panel's button.
+    expect(button(main, "Generating…").filter(has_not_text="Regenerating…")).to_be_disabled()
     expect_toast(
         page,
         "Lifestyle heroes generated",

@@ -13,7 +13,7 @@ from services import messages
 from services.db import get_engine, session_scope
 from services.importer import import_data
 from services.jobs import list_jobs, stop_embedded_worker, wait_for_job
-from services.lifestyle import list_references
+from services.lifestyle import generate_lifestyle_heroes, list_references
 from services.models import ExportPlanRow, Shot
 from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
@@ -169,6 +169,36 @@ def test_regenerate_shot_then_compare_v1_v2(demo):
     assert {"v1", "v2"} <= set(c.value for c in at.caption)
     pair = [u for image in at.image for u in image.value if "/KT-1/desktop.v" in u and "thumb" not in u]
     assert len(pair) == 2 and pair[0] != pair[1]
+
+
+def _busy(at, work_item_id: str = "12") -> dict[str, bool]:
+    """Each card's shot id -> whether its `Regenerate shot` reads `Regenerating…` and is disabled."""
+    buttons = [b for b in at.button if (b.key or "").startswith(f"detail_regenerate_{work_item_id}_")]
+    for b in buttons:
+        assert b.disabled == (b.label == messages.REGENERATE_SHOT_LOADING), (b.key, b.label, b.disabled)
+    return {b.key.rsplit("_", 1)[1]: b.disabled for b in buttons}
+
+
+def test_cards_show_jobs_started_elsewhere(demo):
+    at = open_page(DETAIL, id="12")
+    stop_embedded_worker()  # so the jobs below stay queued while the page is looked at
+    kt2 = generate_lifestyle_heroes("12", shot_ids=["KT-2"], overwrite=True)["jobId"]  # e.g. another reviewer's
+    at.run()
+    assert not at.exception
+    assert _busy(at) == {"KT-1": False, "KT-2": True, "KT-3": False}
+    assert "detail_job_12_KT-2" not in at.session_state  # not this session's job
+    every_shot = generate_lifestyle_heroes("12")["jobId"]  # e.g. from the API, for all shots
+    at.run()
+    assert _busy(at) == {"KT-1": True, "KT-2": True, "KT-3": True}
+    assert at.button(key="detail_generate_12").disabled  # the panel polls the all-shots job
+    for job_id in (kt2, every_shot):
+        assert wait_for_job(job_id, timeout=60)["status"] == "succeeded"
+    at.run()
+    assert not at.exception
+    assert _busy(at) == {"KT-1": False, "KT-2": False, "KT-3": False}
+    assert at.button(key="detail_regenerate_12_KT-2").label == messages.REGENERATE_SHOT
+    thumbs = [url for image in at.image for url in image.value]
+    assert len(thumbs) == 3 and any("/assets/fcc/lifestyle/12/KT-2/" in u for u in thumbs)
 
 
 def _work_item_with_shots(work_item_id: str, count: int) -> None:
