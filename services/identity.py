@@ -1,0 +1,72 @@
+"""Who is acting: the one `Actor` every use case records (audit rows, job `requested_by`, review decisions).
+
+The dashboard, the API and the CLI authenticate the person (see `services.auth`) and run the use case inside
+`acting_as(actor)`; use cases read `current_actor()` and never take a free-text name. Outside any
+`acting_as` block (the CLI, workers, tests) the actor is the local user: `RESHOOT_USER` or the OS user name.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    reviewer = "reviewer"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+@dataclass(frozen=True)
+class Actor:
+    email: str  # the stable identity recorded everywhere (a local user's is their user name)
+    name: str
+    role: Role
+
+    @property
+    def label(self) -> str:
+        return self.name or self.email
+
+
+def local_user_name() -> str:
+    name = os.environ.get("RESHOOT_USER", "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "local"
+
+
+def local_actor() -> Actor:
+    """One person on one machine (`RESHOOT_AUTH=none`): they may do everything."""
+    name = local_user_name()
+    return Actor(email=name, name=name, role=Role.admin)
+
+
+_current: ContextVar[Actor | None] = ContextVar("reshoot_actor", default=None)
+
+
+def current_actor() -> Actor:
+    return _current.get() or local_actor()
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    token = _current.set(actor)
+    try:
+        yield actor
+    finally:
+        _current.reset(token)
