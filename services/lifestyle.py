@@ -23,7 +23,7 @@ from services import backends, images, jobs
 from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
-from services.messages import lifestyle_result_body
+from services.messages import lifestyle_result_body, shots_failed_body
 from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem, new_id
 from services.storage import get_storage
 from services.versions import NewImage, apply_retention, publish_stable_copy, save_new_versions, url_for
@@ -213,7 +213,7 @@ def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
         raise jobs.JobFailed(first["error"], f"Every shot failed; {first['shot_id']}: {first['message']}", detail=result["failed"], result={**result, "ok": False})
     ctx.message = lifestyle_result_body(result)
     if failures:
-        ctx.message += f" {len(failures)} shot(s) failed ({', '.join(failures)}); retry them."
+        ctx.message += " " + shots_failed_body(list(failures.values()))
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # --- Seed 001: the Actions panel button ----------------------------------------------------------
@@ -66,26 +67,109 @@ def heroes_regenerated_body(shot_id: str) -> str:
     return f"Regenerated lifestyle heroes for {shot_id}. Validate in SKU Switcher."
 
 
+def _natural(shot_id: str) -> list[Any]:
+    """`OL-2` before `OL-10`."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", shot_id)]
+
+
 def _shots_in_order(items: list[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(item["shot_id"] for item in items))
+    return sorted(dict.fromkeys(item["shot_id"] for item in items), key=_natural)
+
+
+SHOT_LIST_MAX = 4  # longer lists are shortened, so the call to action stays inside the toast's three lines
+SHOT_LIST_MAX_CHARS = 28
+
+
+def shot_list(shots: list[str]) -> str:
+    """`OL-1, OL-2, OL-3`, or `OL-1, OL-2, … and 27 more` when that would be long."""
+    full = ", ".join(shots)
+    if len(shots) <= SHOT_LIST_MAX and len(full) <= SHOT_LIST_MAX_CHARS:
+        return full
+    shown = shots[:2] if len(", ".join(shots[:2])) <= SHOT_LIST_MAX_CHARS else shots[:1]
+    return f"{', '.join(shown)}, … and {len(shots) - len(shown)} more"
+
+
+def _across(shots: list[str]) -> str:
+    return f"across {plural(len(shots), 'shot')} ({shot_list(shots)})"
+
+
+def _exist(count: int) -> str:
+    return f"{plural(count, 'image')} already exist{'s' if count == 1 else ''}"
+
+
+def _validate(created: int) -> str:
+    return f"Validate {'it' if created == 1 else 'them'} in SKU Switcher."
 
 
 def lifestyle_result_body(result: dict[str, Any]) -> str:
-    """The success toast body, built exactly as seed 001's template (and its dry-run line)."""
+    """The success toast body: seed 001's template with plurals right, the shot list counting every shot
+    involved (created and skipped) and shortened when long, and a dry run that says what it would skip."""
     created = result.get("generated") or []
     skipped = result.get("skippedExisting") or []
-    shots = _shots_in_order(created)
-    shot_list = ", ".join(shots)
+    shots = _shots_in_order(created + skipped)
     if result.get("dryRun"):
-        return f"Dry run complete. {len(created)} images would be created across {len(shots)} shots ({shot_list})."
+        if created and skipped:
+            return (f"Dry run complete. {plural(len(created), 'image')} would be created and "
+                    f"{plural(len(skipped), 'existing image')} skipped {_across(shots)}.")
+        if created:
+            return f"Dry run complete. {plural(len(created), 'image')} would be created {_across(shots)}."
+        if skipped:
+            return f"Dry run complete. Nothing to do: {_exist(len(skipped))} {_across(shots)}."
+        return f"Dry run complete. {NOTHING_TO_GENERATE}"
     if created and not skipped:
-        return f"Created {len(created)} images across {len(shots)} shots ({shot_list}). Validate them in SKU Switcher."
+        return f"Created {plural(len(created), 'image')} {_across(shots)}. {_validate(len(created))}"
     if created and skipped:
         return (
-            f"Created {len(created)} images and skipped {len(skipped)} existing images across "
-            f"{len(shots)} shots ({shot_list}). Validate them in SKU Switcher."
+            f"Created {plural(len(created), 'image')} and skipped {plural(len(skipped), 'existing image')} "
+            f"{_across(shots)}. {_validate(len(created))}"
         )
-    return "No new images created. All targets already exist."
+    if skipped:
+        return "No new images created. All targets already exist."
+    return f"No new images created. {NOTHING_TO_GENERATE}"
+
+
+NOTHING_TO_GENERATE = "Nothing to do: the selected shots have no export sizes."
+
+
+def shots_failed_body(failed: list[dict[str, Any]]) -> str:
+    """`2 shots failed (OL-3, OL-4): <first message>. Retry them on the Jobs page.`"""
+    shots = _shots_in_order(failed)
+    first = failed[0].get("message") or failed[0].get("error") or "unknown error"
+    return f"{plural(len(shots), 'shot')} failed ({shot_list(shots)}): {first}. Retry them on the Jobs page."
+
+
+_IMPORT_NOUNS = {
+    "workItems": ("work item", "work items"),
+    "lifestylePacks": ("Lifestyle Pack", "Lifestyle Packs"),
+    "shots": ("shot", "shots"),
+    "exportPlanRows": ("export plan row", "export plan rows"),
+    "projects": ("project", "projects"),
+    "castMembers": ("cast member", "cast members"),
+    "sections": ("section", "sections"),
+    "sentences": ("sentence", "sentences"),
+}
+
+
+def _counted(count: int, kind: str) -> str:
+    one, many = _IMPORT_NOUNS.get(kind, (kind, kind))
+    return f"{count} {one if count == 1 else many}"
+
+
+def import_summary(summary: dict[str, Any]) -> str:
+    """`Imported 1 work item, 1 Lifestyle Pack and 90 export plan rows; updated 2 shots.` in words."""
+    parts = []
+    for outcome, verb in (("created", "Imported"), ("updated", "updated")):
+        counts = [(kind, n) for kind, n in (summary.get(outcome) or {}).items() if n]
+        if counts:
+            parts.append(f"{verb} {_and([_counted(n, kind) for kind, n in counts])}")
+    if not parts:
+        return "Nothing changed: everything in the file was already there."
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def lifestyle_error_toast(code: str | None) -> tuple[str, str]:

@@ -146,7 +146,7 @@ def test_one_failing_shot_does_not_stop_the_others_and_can_be_retried(small, fak
     assert job["status"] == "succeeded"
     assert job["result"]["failed"] == [{"shot_id": "S-2", "error": "BACKEND_UNAVAILABLE", "message": "backend down for this one"}]
     assert [g["shot_id"] for g in job["result"]["generated"]] == ["S-1"] * 3 + ["S-3"] * 3
-    assert "1 shot(s) failed (S-2)" in job["message"]
+    assert "1 shot failed (S-2)" in job["message"]
     assert fake_backend.max_active > 1  # shots ran concurrently
     assert all(row.current_version_id is None for row in rows_of(small, "S-2"))
 

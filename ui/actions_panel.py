@@ -58,8 +58,7 @@ def generation_finished(work_item_id: str, job: dict[str, Any]) -> None:
     queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result))
     failed = result.get("failed") or []
     if failed:
-        queue_toast(messages.GENERATE_FAILED_TITLE, ", ".join(f"{f['shot_id']}: {f.get('message') or f.get('error')}"
-                                                               for f in failed), kind="error")
+        queue_toast(messages.GENERATE_FAILED_TITLE, messages.shots_failed_body(failed), kind="error")
 
 
 def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from services import messages
 from services.errors import ReshootError
 from services.importer import import_file
 from ui.toasts import escape_markdown
@@ -29,13 +30,7 @@ def show_problems(error: ReshootError) -> None:
 
 
 def show_summary(summary: dict[str, Any]) -> None:
-    created = {k: v for k, v in (summary.get("created") or {}).items() if v}
-    updated = {k: v for k, v in (summary.get("updated") or {}).items() if v}
-    if not created and not updated:
-        st.success("Imported: nothing changed (everything in the file was already there).", icon=":material/check:")
-        return
-    parts = [f"{v} {k} created" for k, v in created.items()] + [f"{v} {k} updated" for k, v in updated.items()]
-    st.success("Imported: " + ", ".join(parts) + ".", icon=":material/check:")
+    st.success(escape_markdown(messages.import_summary(summary)), icon=":material/check:")
 
 
 def _run_import(uploader_key: str) -> None:

@@ -109,7 +109,7 @@ def test_dry_run_answers_at_once(demo):
     at.button(key="detail_generate_12").click().run()
     assert "detail_job_12" not in at.session_state
     assert toasts(at) == [
-        f"**{messages.HEROES_GENERATED_TITLE}**\n\nDry run complete. 3 images would be created across 1 shots (KT-2)."
+        f"**{messages.HEROES_GENERATED_TITLE}**\n\nDry run complete. 3 images would be created across 1 shot (KT-2)."
     ]
 
 
