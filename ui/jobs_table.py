@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from services.errors import ReshootError
+from services.messages import plural
 from services.jobs import list_jobs, retry_job
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts
 
@@ -39,9 +40,28 @@ def target(job: dict[str, Any]) -> str:
 
 
 def error_text(job: dict[str, Any]) -> str:
+    """The message first (what a person reads), then the code; the whole text is in the row's details."""
     if job["status"] != "failed":
         return ""
-    return f"{job.get('errorCode') or 'ERROR'}: {job.get('message') or ''}".strip()
+    message = (job.get("message") or "").strip()
+    code = job.get("errorCode") or "ERROR"
+    return f"{message} ({code})" if message else code
+
+
+def progress(job: dict[str, Any]) -> str:
+    """`3 of 12`; a job that failed, or finished with failed shots, says how many images it made, never
+    `12 of 12` as if complete (its counter counts attempts)."""
+    done, total = job.get("progressDone") or 0, job.get("progressTotal") or 0
+    if not total:
+        return ""
+    result = job.get("result") or {}
+    failed_shots = len(result.get("failed") or [])
+    made = len(result.get("generated") or [])
+    if job["status"] == "failed":
+        return f"{made} of {total} made · failed"
+    if job["status"] == "succeeded" and failed_shots:
+        return f"{made} of {total} made · {plural(failed_shots, 'shot')} failed"
+    return f"{done} of {total}"
 
 
 def rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -50,7 +70,7 @@ def rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "Job": job["id"],
             "Kind": job["kind"],
             "Status": STATUS_ICONS.get(job["status"], job["status"]),
-            "Progress": f"{job['progressDone']} of {job['progressTotal']}" if job["progressTotal"] else "",
+            "Progress": progress(job),
             "Target": target(job),
             "Duration": duration(job),
             "Attempts": job["attempts"],
@@ -91,17 +111,22 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
         column_config={
             "Job": st.column_config.TextColumn(width="medium"),
             "Target": st.column_config.TextColumn(width="medium"),
-            "Error": st.column_config.TextColumn(width="large"),
+            "Error": st.column_config.TextColumn(width="large", help="Select the row to read the whole error"),
             "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
         },
     )
     if not event.selection.rows:
-        st.caption("Select a job to see its details or retry it.")
+        failed = sum(job["status"] == "failed" for job in jobs)
+        st.caption("Select a job to see its details or retry it"
+                   + (f" ({plural(failed, 'failed job')}: select one to read its whole error)." if failed else "."))
         return
     job = jobs[event.selection.rows[0]]
     with st.container(border=True):
         st.markdown(f"**{escape_markdown(job['id'])}** · {escape_markdown(job['kind'])} · {job['status']}")
-        st.text(job.get("message") or "")
+        if job["status"] == "failed":  # wrapped in full, however long
+            st.error(escape_markdown(error_text(job)), icon=":material/error:")
+        else:
+            st.text(job.get("message") or "")
         if job["status"] == "failed":
             if job.get("errorDetail"):
                 long = job["errorDetail"].count("\n") > 10

@@ -7,7 +7,8 @@ from services.jobs import get_job, list_jobs, wait_for_job
 from services.lifestyle import generate_lifestyle_heroes
 from services.storyboard import regenerate_sentence_image
 from tests.pages.conftest import open_page, texts
-from ui.toasts import toast_text
+from ui.jobs_table import progress
+from ui.toasts import escape_markdown, toast_text
 
 PAGE = "pages/jobs.py"
 
@@ -26,7 +27,8 @@ def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
     assert list(table["Job"]) == [failed["id"], list_jobs()[1]["id"]]
     newest, oldest = table.iloc[0], table.iloc[1]
     assert newest["Status"] == "✕ failed" and newest["Target"] == "Sentence sent_001"
-    assert newest["Error"].startswith("BACKEND_MISCONFIGURED: ")
+    assert newest["Error"].endswith(" (BACKEND_MISCONFIGURED)") and newest["Error"].startswith("The OpenAI backend")
+    assert newest["Progress"] == "0 of 1 made · failed"
     assert oldest["Status"] == "✓ succeeded" and oldest["Progress"] == "3 of 3"
     assert oldest["Target"] == "Work item 21 · HO-2" and oldest["Duration"].endswith("s")
 
@@ -34,6 +36,7 @@ def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
     assert list(at.dataframe[0].value["Job"]) == [failed["id"]]
     at.session_state["jobs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
+    assert at.error[0].value == escape_markdown(newest["Error"])  # the whole error, wrapped, in the details
     at.button(key=f"jobs_retry_{failed['id']}").click().run()
     retried = list_jobs()[0]
     assert retried["id"] != failed["id"] and retried["params"]["seed"] == 7
@@ -45,3 +48,16 @@ def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
 def test_no_jobs_yet(demo):
     at = open_page(PAGE)
     assert "No jobs yet." in texts(at)
+
+
+def test_a_failed_job_does_not_look_complete():
+    """Its counter counts attempts: 12 of 12 attempted, 3 made, is not `12 of 12`."""
+    base = {"progressDone": 12, "progressTotal": 12}
+    every_shot_failed = {**base, "status": "failed", "result": {"generated": [], "failed": [{"shot_id": "OL-1"}] * 4}}
+    assert progress(every_shot_failed) == "0 of 12 made · failed"
+    some_failed = {**base, "status": "succeeded",
+                   "result": {"generated": [{"shot_id": "OL-1"}] * 9, "failed": [{"shot_id": "OL-4"}]}}
+    assert progress(some_failed) == "9 of 12 made · 1 shot failed"
+    assert progress({**base, "status": "succeeded", "result": {"generated": [{}] * 12, "failed": []}}) == "12 of 12"
+    assert progress({"progressDone": 5, "progressTotal": 12, "status": "running"}) == "5 of 12"
+    assert progress({"progressDone": 0, "progressTotal": 0, "status": "queued"}) == ""
