@@ -27,7 +27,7 @@ from services import images
 from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
-from services.models import ExportPlanRow, ImageVersion, Sentence, Shot, iso, utcnow
+from services.models import ExportPlanRow, ImageVersion, Sentence, Shot, WorkItem, iso, utcnow
 from services.storage import get_storage
 
 log = logging.getLogger("reshoot.versions")
@@ -231,12 +231,21 @@ def set_current(s: Session, version: ImageVersion) -> None:
         row = s.get(ExportPlanRow, int(version.target_id))
         row.current_version_id = version.id
         s.add(row)
+        _touch_work_item(s, row.work_item_id)
     else:
         sentence = s.get(Sentence, version.target_id)
         sentence.current_version_id = version.id
         sentence.seed = version.seed
         sentence.updated_at = utcnow()
         s.add(sentence)
+
+
+def _touch_work_item(s: Session, work_item_id: str) -> None:
+    """A new current hero or a review changes the work item: its `updated_at` (the list's Updated) says so."""
+    item = s.get(WorkItem, work_item_id)
+    if item is not None:
+        item.updated_at = utcnow()
+        s.add(item)
 
 
 def publish_stable_copy(filename: str, data: bytes) -> None:
@@ -299,6 +308,10 @@ def _update(version_id: int, **values: Any) -> dict[str, Any]:
         for name, value in values.items():
             setattr(version, name, value)
         s.add(version)
+        if version.target_kind == "hero" and "review_state" in values:
+            row = s.get(ExportPlanRow, int(version.target_id))
+            if row is not None:
+                _touch_work_item(s, row.work_item_id)
     return get_version(version.id)
 
 

@@ -126,3 +126,32 @@ def test_a_thumbnail_made_with_the_image_is_stored_as_given(demo):
                             thumbnail=thumb.getvalue())
     [version] = versions.save_new_versions([new], lambda s, vs: versions.set_current(s, vs[0]))
     assert get_storage().get(version.thumb_key) == thumb.getvalue()
+
+
+def _updated(work_item_id: str) -> str:
+    from services.work_items import list_work_items
+
+    return next(i["updatedAt"] for i in list_work_items(page_size=200)["items"] if i["id"] == work_item_id)
+
+
+def test_a_new_hero_and_a_review_change_the_work_items_updated(demo):
+    with session_scope() as s:
+        row_id = str(s.exec(select(ExportPlanRow.id).where(ExportPlanRow.work_item_id == "12")).first())
+    before = _updated("12")
+    version_id = add("hero", row_id, 1, base_key="fcc/lifestyle/12/KT-1/desktop.png")
+    regenerated = _updated("12")
+    assert regenerated > before
+    versions.set_review(version_id, state="approved")
+    reviewed = _updated("12")
+    assert reviewed > regenerated
+    versions.set_favourite(version_id, True)  # not a change of the work item's heroes or reviews
+    assert _updated("12") == reviewed
+
+
+def test_demo_statuses_agree_with_their_heroes(demo):
+    """No demo work item says `approved` while its heroes wait for review (the demo renders them pending)."""
+    from services.work_items import list_work_items
+
+    for item in list_work_items(page_size=200)["items"]:
+        if item["hasPack"]:
+            assert item["status"] in ("open", "in_review"), item

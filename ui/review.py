@@ -54,7 +54,7 @@ def review(version_id: int, state: str, note_key: str, reviewer_key: str) -> Non
     except ReshootError as e:
         queue_toast("Couldn’t save the review", e.message or e.code, kind="error")
         return
-    st.session_state.pop(note_key, None)
+    st.session_state[note_key] = ""  # a deleted key keeps the browser's text; an empty value clears the box
 
 
 def review_line(row: dict[str, Any], *, reviewer_key: str) -> None:

@@ -42,6 +42,7 @@ def test_approve_reject_with_note_and_pending_filter(demo):
     versions = [row["versionId"] for row in get_work_item("21")["shots"][0]["rows"]]
     at.text_input(key=f"sku_note_{versions[0]}").input("Crop the lamp").run()
     at.button(key=f"sku_rejected_{versions[0]}").click().run()
+    assert at.text_input(key=f"sku_note_{versions[0]}").value == ""  # the note went with the decision
     at.button(key=f"sku_approved_{versions[1]}").click().run()
     rows = get_work_item("21")["shots"][0]["rows"]
     assert [r["reviewState"] for r in rows] == ["rejected", "approved", "pending"]

@@ -24,8 +24,8 @@ def test_search_status_and_pack_filters(demo):
     assert list(at.dataframe[0].value["ID"]) == ["12"]
 
     at.text_input(key="wi_search").input("").run()
-    at.selectbox(key="wi_status").select("approved").run()
-    assert list(at.dataframe[0].value["ID"]) == ["21"]
+    at.selectbox(key="wi_status").select("open").run()
+    assert list(at.dataframe[0].value["ID"]) == ["12", "15"]
 
     at.selectbox(key="wi_status").select("All").run()
     at.selectbox(key="wi_pack").select("Without Lifestyle Pack").run()
