@@ -1,4 +1,5 @@
-"""Storyboard: a project's sections and sentences; selecting one opens the Scene Inspector beside the table."""
+"""Storyboard: a project's sections and sentences; selecting one opens the Scene Inspector beside the table.
+`?project=…&sentence=sent_001` opens a project and a sentence directly; the address bar follows the selection."""
 
 import streamlit as st
 
@@ -12,16 +13,23 @@ projects = {p["id"]: p for p in list_projects()}
 if not projects:
     st.info("No storyboard projects yet. Import one on the Settings page.")
     st.stop()
+linked_project = st.query_params.get("project")
 project_id = st.selectbox(
     "Project",
     list(projects),
+    index=list(projects).index(linked_project) if linked_project in projects else 0,
     format_func=lambda pid: f"{projects[pid]['title']} · {projects[pid]['sentenceCount']} sentences",
     key="sb_project",
 )
+st.query_params["project"] = project_id  # always in the address bar, so the link names it
 board = get_storyboard(project_id)
 table_col, inspector_col = st.columns([5, 4], gap="medium")
 with table_col:
-    sentence = sentence_table(board)
+    sentence = sentence_table(board, linked=st.query_params.get("sentence"))
+if sentence is None:
+    st.query_params.pop("sentence", None)
+else:
+    st.query_params["sentence"] = sentence["id"]
 with inspector_col:
     if sentence is None:
         st.info("Select a sentence in the table to open the Scene Inspector.")

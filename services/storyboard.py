@@ -23,6 +23,20 @@ log = logging.getLogger("reshoot.storyboard")
 KIND = "sentence_image"
 SCENE_SIZE = (1024, 576)  # 16:9; the backend is asked for its nearest size
 MAX_SEED = 2**63 - 1
+# Seeds are kept in a signed 64-bit column and every backend takes 0..2^63-1 (ComfyUI's sampler up to 2^64-1,
+# the local renderer any integer), so that is the range a typed seed is reduced to.
+SEED_RANGE = MAX_SEED + 1
+RANDOM_SEED = -1  # what A1111 and ComfyUI users type for "pick one for me"
+
+
+def seed_to_use(seed: int | None) -> tuple[int, bool]:
+    """`(seed the backend gets, whether the user chose it)`: None or -1 draw a random one; any other integer is
+    reduced into 0..MAX_SEED (a negative or huge number the user typed stays reproducible)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise invalid_request([{"field": "seed", "message": "must be a whole number (-1 or none for a random seed)"}])
+    if seed is None or seed == RANDOM_SEED:
+        return secrets.randbelow(2**31), False
+    return seed % SEED_RANGE, True
 
 
 def sentence_target_key(sentence_id: str) -> str:
@@ -160,20 +174,19 @@ def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
 
 def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None, requested_by: str | None = None) -> dict[str, Any]:
     """Queue one image for a sentence: `{"jobId", "message": "Image regeneration started"}`. A random seed is
-    picked when none is given and recorded on the job, the new version and the sentence."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
-        raise invalid_request([{"field": "seed", "message": f"must be a whole number from 0 to {MAX_SEED}"}])
+    picked when none (or -1) is given; any other integer is reduced to the backends' range (`seed_to_use`). The
+    seed used is recorded on the job, the new version and the sentence."""
+    chosen, seed_given = seed_to_use(seed)
     with session_scope() as s:
         sentence = _require_sentence(s, sentence_id)
         prompt = (sentence.image_prompt or "").strip()
         if not prompt:
             raise ReshootError(NO_IMAGE_PROMPT, 400, None, NO_IMAGE_PROMPT)
         project_id = sentence.project_id
-    chosen = secrets.randbelow(2**31) if seed is None else seed
     job, _ = jobs.enqueue(
         KIND,
         sentence_target_key(sentence_id),
-        {"prompt": prompt, "seed": chosen, "seedGiven": seed is not None},
+        {"prompt": prompt, "seed": chosen, "seedGiven": seed_given},
         sentence_id=sentence_id,
         project_id=project_id,
         requested_by=requested_by,

@@ -98,10 +98,6 @@ def test_unknown_sentence_is_404_and_no_prompt_is_400(demo):
     with pytest.raises(ReshootError) as e:
         storyboard.update_sentence("sent_nope", image_prompt="x")
     assert e.value.status == 404
-    for bad in ("42", -1, 1.5, True):
-        with pytest.raises(ReshootError) as e:
-            storyboard.regenerate_sentence_image("sent_001", seed=bad)
-        assert e.value.code == "INVALID_REQUEST"
 
 
 def test_a_failed_regeneration_keeps_the_old_image_and_says_so(demo, fake_backend):
@@ -146,3 +142,32 @@ def test_cli_regenerate_image(demo, capsys):
     assert printed["seed"] == 42 and printed["imageFile"] == storyboard.get_sentence("sent_001")["imageFile"]
     assert main(["regenerate-image", "sent_nope"]) == 1
     assert json.loads(capsys.readouterr().out) == {"error": "Sentence not found"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "used"),
+    [(4242, 4242), (0, 0), (storyboard.MAX_SEED, storyboard.MAX_SEED), (2**63, 0), (2**64 + 5, 5), (-2, 2**63 - 2)],
+)
+def test_a_typed_seed_is_reduced_to_the_backends_range_and_the_used_one_is_stored(demo, fake_backend, typed, used):
+    job = regenerate(seed=typed)
+    assert job["status"] == "succeeded" and job["params"]["seedGiven"] is True
+    assert fake_backend.calls[-1]["seed"] == used
+    assert job["result"]["seed"] == used and storyboard.get_sentence("sent_001")["seed"] == used
+    assert versions.list_versions("sentence", "sent_001")[0]["seed"] == used
+
+
+def test_minus_one_or_none_draw_a_random_seed_that_a_retry_draws_again(demo, fake_backend):
+    drawn = []
+    for typed in (-1, None, -1):
+        job = regenerate(seed=typed)
+        assert job["params"]["seedGiven"] is False and 0 <= job["params"]["seed"] < 2**31
+        assert fake_backend.calls[-1]["seed"] == job["params"]["seed"] == storyboard.get_sentence("sent_001")["seed"]
+        drawn.append(job["params"]["seed"])
+    assert len(set(drawn)) == 3
+
+
+@pytest.mark.parametrize("bad", ["42", 1.5, True])
+def test_a_seed_that_is_not_a_whole_number_is_invalid(demo, bad):
+    with pytest.raises(ReshootError) as e:
+        storyboard.regenerate_sentence_image("sent_001", seed=bad)
+    assert e.value.code == "INVALID_REQUEST" and e.value.details[0]["field"] == "seed"

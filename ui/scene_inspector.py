@@ -13,12 +13,14 @@ from services.jobs import retry_job
 from services.storyboard import regenerate_sentence_image, update_sentence
 from services.versions import list_versions, restore_version, set_favourite
 from ui.compare import image_compare
+from ui.debounced_text_area import debounced_text_area
 from ui.images import absolute_url, placeholder
 from ui.job_progress import job_progress
 from ui.toasts import queue_toast
 
 HISTORY_SHOWN = 8
-MAX_UI_SEED = 2**53 - 1  # the largest whole number a browser's number input holds exactly
+SEED_HELP = ". Empty or -1: a random seed; any other whole number is used (reduced to the backend's range)."
+SEED_ERROR = "The seed must be a whole number, or empty (or -1) for a random one."
 
 _DIMMED = """<div style="position:relative">
 <img src="{url}" alt="Scene image, regenerating" style="display:block;width:100%;opacity:.4;border-radius:.5rem">
@@ -47,12 +49,18 @@ def preview(sentence: dict[str, Any], *, generating: bool) -> None:
         st.image(url, width="stretch")
 
 
-def save_prompt(sentence_id: str) -> None:
-    """Auto-save on change: a changed prompt marks the image and the video dirty."""
+def save_prompt(text: str, sentence_id: str) -> None:
+    """Auto-save while typing: a changed prompt marks the image and the video dirty."""
     try:
-        update_sentence(sentence_id, image_prompt=st.session_state[_key("prompt", sentence_id)])
+        update_sentence(sentence_id, image_prompt=text)
     except ReshootError as e:
         queue_toast("Couldn’t save the prompt", e.message or e.code, kind="error")
+
+
+def typed_seed(text: str | None) -> int | None:
+    """The seed field's number; None when it is empty. Raises ValueError for anything but a whole number."""
+    text = (text or "").strip()
+    return int(text) if text else None
 
 
 def start_regeneration(sentence_id: str, seed: int | None) -> None:
@@ -65,10 +73,15 @@ def start_regeneration(sentence_id: str, seed: int | None) -> None:
     st.session_state[_key("job", sentence_id)] = started["jobId"]
 
 
-def regenerate_with_seed(sentence_id: str) -> None:
-    """`Regenerate with new seed`: the seed typed in, or a new random one when the box is empty."""
-    seed = st.session_state.get(_key("seed", sentence_id))
-    start_regeneration(sentence_id, None if seed is None else int(seed))
+def regenerate_with_typed_seed(sentence_id: str) -> None:
+    """`Regenerate Image`: the seed in the field (reduced to the backend's range by the service); random when the
+    field is empty or says -1."""
+    try:
+        seed = typed_seed(st.session_state.get(_key("seed", sentence_id)))
+    except ValueError:
+        st.session_state[_key("seed_error", sentence_id)] = True
+        return
+    start_regeneration(sentence_id, seed)
 
 
 def retry_failed(sentence_id: str) -> None:
@@ -84,54 +97,62 @@ def retry_failed(sentence_id: str) -> None:
 def regeneration_finished(sentence_id: str, job: dict[str, Any]) -> None:
     st.session_state.pop(_key("job", sentence_id), None)
     if job["status"] == "succeeded":
-        queue_toast("Image regenerated", f"Seed {(job.get('result') or {}).get('seed', '—')}.")
+        used = (job.get("result") or {}).get("seed")
+        st.session_state[_key("seed_used", sentence_id)] = used  # shown in the field on the next run
+        queue_toast("Image regenerated", f"Seed {used if used is not None else '—'}.")
     else:
         st.session_state[_key("failed", sentence_id)] = job
 
 
 def prompt_editor(sentence: dict[str, Any], *, disabled: bool) -> str:
-    key = _key("prompt", sentence["id"])
-    st.session_state.setdefault(key, sentence.get("imagePrompt") or "")
-    value = st.text_area(
+    """The seed's ImagePromptEditor: saved ~500 ms after the last keystroke, live character count."""
+    return debounced_text_area(
         messages.PROMPT_LABEL,
-        key=key,
-        height=150,
-        placeholder=messages.PROMPT_PLACEHOLDER,
-        disabled=disabled,
-        on_change=save_prompt,
+        sentence.get("imagePrompt") or "",
+        key=_key("prompt", sentence["id"]),
+        on_save=save_prompt,
         args=(sentence["id"],),
+        placeholder=messages.PROMPT_PLACEHOLDER,
+        hint=messages.PROMPT_RECOMMENDATION,
+        disabled=disabled,
     )
-    count, hint = st.columns(2)
-    count.caption(f"{len(value)} characters")
-    hint.caption(messages.PROMPT_RECOMMENDATION, text_alignment="right")
-    return value
+
+
+def seed_field(sentence_id: str, *, disabled: bool) -> None:
+    """Optional seed (seed 002): empty or -1 for a random one; after a run it shows the seed that was used, so
+    `Regenerate Image` again reproduces the image."""
+    key = _key("seed", sentence_id)
+    used = st.session_state.pop(_key("seed_used", sentence_id), None)
+    if used is not None:
+        st.session_state[key] = str(used)
+    st.text_input("Seed", key=key, placeholder="Random", help=messages.SEED_TOOLTIP + SEED_HELP, disabled=disabled)
 
 
 def regenerate_controls(sentence: dict[str, Any], *, prompt: str, generating: bool) -> None:
     sentence_id = sentence["id"]
-    st.button(
+    seed_col, button_col = st.columns([2, 3], vertical_alignment="bottom")
+    with seed_col:
+        seed_field(sentence_id, disabled=generating)
+    button_col.button(
         messages.REGENERATE_IMAGE_LOADING if generating else messages.REGENERATE_IMAGE,
         type="primary",
         icon=":material/refresh:",
         disabled=generating or not prompt.strip(),
         width="stretch",
         key=_key("regenerate", sentence_id),
-        on_click=start_regeneration,
-        args=(sentence_id, None),
+        on_click=regenerate_with_typed_seed,
+        args=(sentence_id,),
     )
-    seed_col, button_col = st.columns([2, 3], vertical_alignment="bottom")
-    seed_col.number_input(
-        "Seed", min_value=0, max_value=MAX_UI_SEED, step=1, value=None, placeholder="Random", help=messages.SEED_TOOLTIP,
-        key=_key("seed", sentence_id), disabled=generating,
-    )
-    button_col.button(
+    if st.session_state.pop(_key("seed_error", sentence_id), False):
+        st.error(SEED_ERROR, icon=":material/error:")
+    st.button(
         messages.REGENERATE_WITH_NEW_SEED,
         icon=":material/casino:",
         disabled=generating or not prompt.strip(),
         width="stretch",
         key=_key("reseed", sentence_id),
-        on_click=regenerate_with_seed,
-        args=(sentence_id,),
+        on_click=start_regeneration,
+        args=(sentence_id, None),
     )
 
 

@@ -31,9 +31,11 @@ def dirty_badge(sentence: dict[str, Any]) -> str:
     return "● " + " · ".join(dirty) if dirty else "✓"
 
 
-def sentence_table(board: dict[str, Any]) -> dict[str, Any] | None:
-    """The table; returns the selected sentence (kept while the project stays the same), or None."""
+def sentence_table(board: dict[str, Any], *, linked: str | None = None) -> dict[str, Any] | None:
+    """The table; returns the selected sentence (kept while the project stays the same), or None. `linked` (a
+    sentence id from the URL) is selected when the table is first shown."""
     sentences = flatten(board)
+    linked_rows = [i for i, s in enumerate(sentences) if s["id"] == linked]
     rows = [
         {
             "#": s["label"],
@@ -50,6 +52,7 @@ def sentence_table(board: dict[str, Any]) -> dict[str, Any] | None:
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
+        selection_default={"selection": {"rows": linked_rows}} if linked_rows else None,
         row_height=64,
         height=min(64 * len(rows) + 40, 720),
         column_config={

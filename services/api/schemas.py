@@ -9,7 +9,6 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 ShotId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 Timestamp = datetime | str | None
 
 
@@ -47,7 +46,8 @@ class UpdateSentenceRequest(_Request):
 
 
 class RegenerateImageRequest(_Request):
-    seed: Seed | None = None
+    # Any integer: -1 (or none) means a random seed, others are reduced to the backends' range by the use case.
+    seed: int | None = None
 
 
 # --- responses -----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from .server import VIEWPORT
 from .helpers import (
     TOAST,
     button,
@@ -181,43 +182,71 @@ def test_a_text_file_named_png_is_refused_and_nothing_is_stored(page, app, image
     assert _reference_rows(app.data_dir) == rows_before
 
 
-def test_storyboard_prompt_edit_and_seed_42_survive_a_reload(page, app):
+def saved_prompt(app, sentence_id: str) -> str:
+    with sqlite3.connect(app.data_dir / "reshoot.db") as db:
+        return db.execute("SELECT image_prompt FROM sentence WHERE id = ?", (sentence_id,)).fetchone()[0]
+
+
+def test_storyboard_prompt_saves_while_typing_and_another_session_and_a_reload_see_it(page, app, browser):
     open_page(page, f"{app.url}/storyboard", heading="Storyboard")
     table = dataframe(page, "sb_table_coffee-origins")
     first = dataframe_cells(table, 1).index("1.1")
     select_dataframe_row(page, table, first, row_height=64)
     main = main_area(page)
     expect(main.get_by_role("heading", name="Scene 1.1")).to_be_visible()
-    preview = main.locator('[data-testid="stTabs"] [data-testid="stImage"] img').first
-    before = expect_image_loaded(preview, what="the scene image")
+    assert "sentence=sent_001" in page.url and "project=coffee-origins" in page.url  # a link to send
     dirty = main.get_by_text("Prompt changed. Regenerate to update image.")
     expect(dirty).to_have_count(0)
 
     prompt = main.get_by_label("Image Prompt")
-    edited = "Ana at dusk between the coffee terraces, violet sky, lanterns in the rows, wide documentary shot"
-    prompt.fill(edited)
-    prompt.press("Control+Enter")  # commits the text area like leaving it does
+    prompt.click()
+    prompt.press("Control+End")
+    added = ", lanterns in the rows"
+    before = prompt.input_value()
+    prompt.press_sequentially(added, delay=30)  # typing; the field keeps the focus (no blur, no Ctrl+Enter)
+    edited = before + added
+    expect(main.get_by_text(f"{len(edited)} characters", exact=True)).to_be_visible()
+    wait_until(lambda: saved_prompt(app, "sent_001") == edited, message="the prompt was not saved while typing",
+               timeout=10_000)
     expect(dirty).to_be_visible()
+    assert prompt.evaluate("el => el.getRootNode().activeElement === el"), "the save took the focus away"
 
-    seed = main.get_by_role("spinbutton", name="Seed")
-    seed.fill("42")
-    seed.press("Enter")
-    wait_idle(page)
-    button(main, "Regenerate with new seed").click()
-    expect(button(main, "Generating...").first).to_be_disabled()
-    expect(main.get_by_text("Seed 42", exact=True)).to_be_visible()
-    expect(dirty).to_have_count(0)
-    wait_until(lambda: preview.get_attribute("src") not in (None, before), message="the scene image never changed")
-    after = expect_image_loaded(preview, what="the regenerated scene image")
-    assert pixels(page, after) != pixels(page, before)
+    other = browser.new_context(viewport=VIEWPORT).new_page()  # a second session, opened from the link
+    try:
+        open_page(other, page.url, heading="Storyboard")
+        expect(main_area(other).get_by_label("Image Prompt")).to_have_value(edited)
+        expect(main_area(other).get_by_text("Prompt changed. Regenerate to update image.")).to_be_visible()
+    finally:
+        other.context.close()
 
     page.reload()
     wait_idle(page)
-    table = dataframe(page, "sb_table_coffee-origins")
-    select_dataframe_row(page, table, first, row_height=64)
-    expect(main.get_by_label("Image Prompt")).to_have_value(edited)
-    assert expect_image_loaded(preview, what="the scene image after a reload") == after
+    expect(main.get_by_label("Image Prompt")).to_have_value(edited)  # the link reopens the same sentence
+
+
+def test_storyboard_seed_in_the_field_is_used_and_shown_after_the_run(page, app):
+    open_page(page, f"{app.url}/storyboard?project=coffee-origins&sentence=sent_001", heading="Storyboard")
+    main = main_area(page)
+    expect(main.get_by_role("heading", name="Scene 1.1")).to_be_visible()
+    preview = main.locator('[data-testid="stTabs"] [data-testid="stImage"] img').first
+    before = expect_image_loaded(preview, what="the scene image")
+
+    seed = main.get_by_role("textbox", name="Seed")
+    seed.fill("42")
+    seed.press("Enter")
+    wait_idle(page)
+    button(main, "Regenerate Image").click()
     expect(main.get_by_text("Seed 42", exact=True)).to_be_visible()
+    expect(main.get_by_text("Prompt changed. Regenerate to update image.")).to_have_count(0)
+    wait_until(lambda: preview.get_attribute("src") not in (None, before), message="the scene image never changed")
+    after = expect_image_loaded(preview, what="the regenerated scene image")
+    assert pixels(page, after) != pixels(page, before)
+    expect(seed).to_have_value("42")
+
+    button(main, "Regenerate with new seed").click()
+    wait_until(lambda: seed.input_value() not in ("", "42"), message="the field never showed the new seed")
+    expect(main.get_by_text(f"Seed {seed.input_value()}", exact=True)).to_be_visible()
+    assert expect_image_loaded(preview, what="the image from a new seed") != after
 
 
 def test_large_view_dialog_opens_full_size_and_closes(page, app):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
+
 from services import messages
 from services.config import get_settings
 from services.jobs import wait_for_job
-from services.storyboard import get_sentence
+from services.storyboard import get_sentence, update_sentence
 from tests.pages.conftest import open_page, texts
 
 PAGE = "pages/storyboard.py"
@@ -15,6 +20,22 @@ PROJECT = "coffee-origins"
 def select(at, row: int):
     at.session_state[f"sb_table_{PROJECT}"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     return at.run()
+
+
+def prompt_data(at, sentence_id: str) -> dict:
+    """What the prompt editor (a Components v2 element) was given to show."""
+    [editor] = [e for e in at.get("bidi_component") if e.key == f"sb_prompt_{sentence_id}"]
+    return json.loads(editor.proto.json)
+
+
+def type_prompt(at, sentence_id: str, text: str):
+    """What the editor's JavaScript sends after the user paused typing: its `save` trigger with the text."""
+    [editor] = [e for e in at.get("bidi_component") if e.key == f"sb_prompt_{sentence_id}"]
+    states = at._tree.get_widget_states()
+    trigger = states.widgets.add()
+    trigger.id = _make_trigger_id(editor.proto.id, "events")
+    trigger.json_trigger_value = json.dumps([{"event": "save", "value": text}])
+    return at._run(states)
 
 
 def finish_job(at, sentence_id: str) -> dict:
@@ -36,23 +57,25 @@ def test_table_lists_sections_and_sentences(demo):
 def test_inspector_shows_the_seed_copy(demo):
     at = select(open_page(PAGE), 2)  # sent_003 has no prompt
     assert [t.label for t in at.tabs] == ["IMAGE", "VIDEO"]
-    prompt = at.text_area(key="sb_prompt_sent_003")
-    assert prompt.label == messages.PROMPT_LABEL and prompt.placeholder == messages.PROMPT_PLACEHOLDER
-    shown = texts(at)
-    assert messages.NO_IMAGE in shown and messages.PROMPT_RECOMMENDATION in shown and "0 characters" in shown
+    prompt = prompt_data(at, "sent_003")
+    assert (prompt["label"], prompt["placeholder"], prompt["hint"]) == (
+        messages.PROMPT_LABEL, messages.PROMPT_PLACEHOLDER, messages.PROMPT_RECOMMENDATION)
+    assert prompt["value"] == "" and prompt["debounceMs"] == 500 and not prompt["disabled"]
+    assert messages.NO_IMAGE in texts(at)
     regenerate = at.button(key="sb_regenerate_sent_003")
     assert regenerate.label == messages.REGENERATE_IMAGE and regenerate.disabled  # empty prompt
     assert at.button(key="sb_reseed_sent_003").label == messages.REGENERATE_WITH_NEW_SEED
-    assert at.number_input(key="sb_seed_sent_003").help == messages.SEED_TOOLTIP
+    seed = at.text_input(key="sb_seed_sent_003")
+    assert seed.help.startswith(messages.SEED_TOOLTIP) and seed.placeholder == "Random" and seed.value == ""
 
 
-def test_regenerate_with_a_seed_records_it_and_a_prompt_edit_sets_both_dirty_flags(demo):
+def test_regenerate_with_a_typed_seed_records_it_and_a_prompt_edit_sets_both_dirty_flags(demo):
     at = select(open_page(PAGE), 0)
-    at.number_input(key="sb_seed_sent_001").set_value(12345).run()
-    at.button(key="sb_reseed_sent_001").click().run()
+    at.text_input(key="sb_seed_sent_001").input("12345").run()
+    at.button(key="sb_regenerate_sent_001").click().run()
     busy = at.button(key="sb_regenerate_sent_001")
     assert busy.label == messages.REGENERATE_IMAGE_LOADING and busy.disabled
-    assert at.text_area(key="sb_prompt_sent_001").disabled
+    assert prompt_data(at, "sent_001")["disabled"]
     assert finish_job(at, "sent_001")["status"] == "succeeded"
     sentence = get_sentence("sent_001")
     assert sentence["seed"] == 12345 and sentence["imageFile"] and not sentence["isImageDirty"]
@@ -60,12 +83,64 @@ def test_regenerate_with_a_seed_records_it_and_a_prompt_edit_sets_both_dirty_fla
     assert any("/assets/storyboard/coffee-origins/sent_001/" in u for image in at.image for u in image.value)
     assert messages.PROMPT_DIRTY not in texts(at)
 
-    at.text_area(key="sb_prompt_sent_001").input("A foggy hillside at dawn, terraced coffee rows, one walker").run()
+    type_prompt(at, "sent_001", "A foggy hillside at dawn, terraced coffee rows, one walker")
     sentence = get_sentence("sent_001")
     assert sentence["imagePrompt"].startswith("A foggy hillside")
     assert sentence["isImageDirty"] and sentence["isVideoDirty"]
     assert messages.PROMPT_DIRTY in texts(at)
     assert at.dataframe[0].value["Dirty"].iloc[0] == "● image · video"
+    assert prompt_data(at, "sent_001")["value"].startswith("A foggy hillside")
+
+
+def test_a_prompt_saved_in_another_session_reaches_this_one_on_its_next_run(demo):
+    at = select(open_page(PAGE), 1)
+    update_sentence("sent_002", image_prompt="Saved from another tab")
+    at.run()
+    assert prompt_data(at, "sent_002")["value"] == "Saved from another tab"
+
+
+def seed_run(at, sentence_id: str, *, typed: str | None, button: str) -> int:
+    """Type `typed` into the seed field (None: leave it), click `button`, finish the job: the seed the job used."""
+    if typed is not None:
+        at.text_input(key=f"sb_seed_{sentence_id}").input(typed).run()
+    at.button(key=f"sb_{button}_{sentence_id}").click().run()
+    job = finish_job(at, sentence_id)
+    assert job["status"] == "succeeded"
+    return job["result"]["seed"]
+
+
+def test_seed_semantics_typed_empty_minus_one_and_new_seed(demo):
+    at = select(open_page(PAGE), 0)
+    assert seed_run(at, "sent_001", typed="4242", button="regenerate") == 4242
+    assert at.text_input(key="sb_seed_sent_001").value == "4242"  # the field shows the seed used
+    assert seed_run(at, "sent_001", typed=None, button="regenerate") == 4242  # again: reproduced
+
+    fresh = seed_run(at, "sent_001", typed=None, button="reseed")  # always a new random one
+    assert fresh != 4242 and at.text_input(key="sb_seed_sent_001").value == str(fresh)
+    assert get_sentence("sent_001")["seed"] == fresh
+
+    random_seeds = {seed_run(at, "sent_001", typed=typed, button="regenerate") for typed in ("", "-1")}
+    assert len(random_seeds) == 2 and 4242 not in random_seeds and fresh not in random_seeds
+
+    assert seed_run(at, "sent_001", typed=str(2**64 + 7), button="regenerate") == 7  # reduced to the range
+    assert get_sentence("sent_001")["seed"] == 7 and at.text_input(key="sb_seed_sent_001").value == "7"
+
+
+@pytest.mark.parametrize("typed", ["forty-two", "1.5"])
+def test_a_seed_that_is_not_a_whole_number_is_refused_in_the_inspector(demo, typed):
+    at = select(open_page(PAGE), 0)
+    at.text_input(key="sb_seed_sent_001").input(typed).run()
+    at.button(key="sb_regenerate_sent_001").click().run()
+    assert any("The seed must be a whole number" in e.value for e in at.error)
+    assert "sb_job_sent_001" not in at.session_state and get_sentence("sent_001")["activeJobId"] is None
+
+
+def test_a_storyboard_link_opens_the_project_and_the_sentence(demo):
+    at = open_page(PAGE, project="coffee-origins", sentence="sent_004")
+    assert at.selectbox(key="sb_project").value == "coffee-origins"
+    assert at.session_state[f"sb_table_{PROJECT}"]["selection"]["rows"] == [3]
+    assert prompt_data(at, "sent_004")["value"] == get_sentence("sent_004")["imagePrompt"]
+    assert at.query_params["sentence"] == "sent_004"
 
 
 def test_failed_generation_shows_the_error_and_retry(demo, monkeypatch):
@@ -85,8 +160,8 @@ def test_failed_generation_shows_the_error_and_retry(demo, monkeypatch):
 def test_before_after_and_earlier_versions(demo):
     at = select(open_page(PAGE), 3)
     for seed in (1, 2):
-        at.number_input(key="sb_seed_sent_004").set_value(seed).run()
-        at.button(key="sb_reseed_sent_004").click().run()
+        at.text_input(key="sb_seed_sent_004").input(str(seed)).run()
+        at.button(key="sb_regenerate_sent_004").click().run()
         finish_job(at, "sent_004")
     shown = texts(at)
     assert "Before / after" in shown and "Earlier versions" in shown and "v1 · seed 1" in shown
