@@ -5,9 +5,11 @@ import streamlit as st
 
 from services.jobs import active_job_for
 from services.lifestyle import heroes_target_key
+from services.messages import plural
 from ui.actions_panel import actions_panel
 from ui.hero_card import grid_page, hero_grid
 from ui.navigation import SKU_SWITCHER_PAGE, WORK_ITEMS_PAGE, query_param, work_item_or_stop
+from ui.no_pack import no_pack_notice
 from ui.toasts import escape_markdown
 
 st.page_link(WORK_ITEMS_PAGE, label="All work items", icon=":material/arrow_back:")
@@ -19,9 +21,12 @@ item = work_item_or_stop(work_item_id, **grid_page(work_item_id))  # only the gr
 
 st.title(escape_markdown(item["title"]))
 st.caption(f"Work item {escape_markdown(item['id'])} · {escape_markdown(item['status'])} · "
-           f"{item['shotCount']} shots")
+           + (plural(item["shotCount"], "shot") if item["hasPack"] else "no Lifestyle Pack"))
 actions_panel(item, active_job=active_job_for(heroes_target_key(item["id"], None)) if item["hasPack"] else None)
 
+if not item["hasPack"]:
+    no_pack_notice(item)
+    st.stop()
 heading, link = st.columns([3, 1], vertical_alignment="bottom")
 heading.subheader("Lifestyle Hero Preview", anchor=False)
 link.page_link(SKU_SWITCHER_PAGE, label="Open SKU Switcher → Validate", icon=":material/devices:",

@@ -13,6 +13,7 @@ from ui.toasts import escape_markdown
 WORK_ITEM_PAGE = "pages/work_item.py"
 SKU_SWITCHER_PAGE = "pages/sku_switcher.py"
 WORK_ITEMS_PAGE = "pages/work_items.py"
+SETTINGS_PAGE = "pages/settings.py"
 
 
 def open_work_item(work_item_id: str) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import tempfile
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -11,12 +14,13 @@ from sqlmodel import delete, select
 
 from services import messages
 from services.db import get_engine, session_scope
-from services.importer import import_data
+from services.importer import import_data, import_file
 from services.jobs import list_jobs, stop_embedded_worker, wait_for_job
 from services.lifestyle import generate_lifestyle_heroes, list_references
 from services.models import ExportPlanRow, Shot
 from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
+from ui import no_pack
 
 DETAIL = "pages/work_item.py"
 
@@ -72,6 +76,24 @@ def test_work_item_without_pack_has_the_disabled_button_and_tooltip(demo):
     assert generate.disabled
     assert generate.help == messages.GENERATE_TOOLTIP_NO_PACK == "Run Lifestyle Pack v2 first."
     assert messages.PACK_NOT_FOUND_BODY in texts(at)
+    shown = texts(at)
+    assert "No Lifestyle Pack yet." in shown and "Work item 15 · open · no Lifestyle Pack" in shown
+    assert "no shots in its export plan" not in shown and "Open SKU Switcher" not in shown  # no grid, no Validate link
+    assert "Import a Lifestyle Pack on Settings" in [link.proto.label for link in at.get("page_link")]
+    codes = [c.value for c in at.code]
+    assert codes == [no_pack.csv_example("15").strip(), no_pack.json_example("15", "Bedroom Textiles — Autumn Linen", "open")]
+
+
+def test_the_no_pack_examples_import_as_shown(demo):
+    """The format shown to a user with no pack is a format the importer takes: after it, the grid is there."""
+    with tempfile.TemporaryDirectory() as folder:
+        plan = Path(folder) / "plan.csv"
+        plan.write_text(no_pack.csv_example("15"))
+        import_file(plan, work_item_id="15")
+    at = open_page(DETAIL, id="15")
+    shown = texts(at)
+    assert "No Lifestyle Pack yet." not in shown and "S-1 · SKU-123" in shown and "Work item 15 · open · 1 shot" in shown
+    import_data(json.loads(no_pack.json_example("15", "Bedroom Textiles — Autumn Linen", "open")))  # the JSON example imports too (the same pack)
 
 
 def test_unknown_work_item_says_so(demo):
