@@ -13,6 +13,7 @@ BENCHMARKS = {  # name -> module with `run(quick: bool) -> list[Row]`, in the is
     "grid": "bench.grid",
     "memory": "bench.memory",
     "generate": "bench.generate",
+    "shot_cpu": "bench.shot_cpu",
     "listing": "bench.listing",
     "uploads": "bench.uploads",
 }

@@ -74,23 +74,23 @@ def image_work_reused():
     originals = images.export_sizes, images.make_thumbnail, images.export_sizes_with_thumbnails
     exports, thumbs, pairs = {}, {}, {}
 
-    def export_sizes(master, targets, *, focal=(0.5, 0.5)):
+    def export_sizes(master, targets, *, focal=(0.5, 0.5), **options):
         key = (hash(master), tuple((w, h) for w, h, _ in targets))
         if key not in exports:
-            exports[key] = originals[0](master, targets, focal=focal)
+            exports[key] = originals[0](master, targets, focal=focal, **options)
         return exports[key]
 
-    def make_thumbnail(data):
+    def make_thumbnail(data, **options):
         if not isinstance(data, bytes):  # an image in memory, from inside export_sizes_with_thumbnails
-            return originals[1](data)
+            return originals[1](data, **options)
         if hash(data) not in thumbs:
-            thumbs[hash(data)] = originals[1](data)
+            thumbs[hash(data)] = originals[1](data, **options)
         return thumbs[hash(data)]
 
-    def export_sizes_with_thumbnails(master, targets, *, focal=(0.5, 0.5)):
+    def export_sizes_with_thumbnails(master, targets, *, focal=(0.5, 0.5), **options):
         key = (hash(master), tuple((w, h) for w, h, _ in targets))
         if key not in pairs:
-            pairs[key] = originals[2](master, targets, focal=focal)
+            pairs[key] = originals[2](master, targets, focal=focal, **options)
         return pairs[key]
 
     images.export_sizes, images.make_thumbnail, images.export_sizes_with_thumbnails = (

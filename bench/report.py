@@ -48,9 +48,9 @@ BOUNDS = {
     "per-card fragments (a click would rerun every card).",
     ("memory", "RSS"): "Bound: Streamlit keeps each closed session (about 0.5 MB) for server.disconnectedSessionTTL "
     "(30 s in .streamlit/config.toml); memory stops growing once sessions expire.",
-    ("generate", "wall"): "Bound: our own CPU per shot (about 270 ms: 2 crops, 3 PNG encodes, 3 WebP thumbnails) runs "
-    "on 2 cores and adds to the backend's wait; with the image work reused what remains is the job system's own "
-    "overhead.",
+    ("generate", "wall"): "Bound: our own CPU per shot (image work ~55 ms: 2 crops, 2 PNG encodes, 3 WebP thumbnails; "
+    "see shot_cpu) and the job system's work run on 2 cores and add to the backend's wait; with the image work "
+    "reused what remains is the job system's own overhead.",
     ("listing", "search"): "Bound: `%term%` cannot use a B-tree index, so a search reads every title and SKU once; "
     "trigram indexes (SQLite FTS5, pg_trgm) would bound it and are not built.",
     ("uploads", "time"): "Bound: validation decodes, normalises, encodes and makes a thumbnail; the bare baseline "

@@ -260,7 +260,9 @@ def _generate_shot(ctx: jobs.JobContext, backend: backends.ImageBackend, plan: S
     with jobs.backend_slot():
         master = backend.generate(prompt, width=width, height=height, seed=seed, references=[r.data for r in refs])
     targets = [(r.width, r.height, r.filename) for r in plan.targets]
-    exports = images.export_sizes_with_thumbnails(master, targets, focal=(shot.focal_x, shot.focal_y))
+    exports = images.export_sizes_with_thumbnails(
+        master, targets, focal=(shot.focal_x, shot.focal_y), label=backend.capabilities.label
+    )
     new_images = [
         NewImage(
             target_kind="hero",

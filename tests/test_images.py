@@ -8,15 +8,20 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image, ImageCms, ImageStat, PngImagePlugin
+from PIL import Image, ImageChops, ImageCms, ImageStat, PngImagePlugin
 
 from services.config import get_settings
 from services.errors import ReshootError
 from services.images import (
+    FAST,
+    LABEL_COLOUR,
+    PILLOW_DEFAULTS,
     crop_box,
+    encode_png,
     export_sizes,
     export_sizes_with_thumbnails,
     image_size,
+    label_layout,
     make_thumbnail,
     validate_upload,
 )
@@ -291,3 +296,90 @@ def test_unknown_export_format_is_refused():
     with pytest.raises(ReshootError) as info:
         export_sizes(_halves((64, 64)), [(32, 32, "mobile.tiff")])
     assert info.value.code == "INVALID_REQUEST"
+
+
+# --- Encoding speed-ups and the offline label per size (issue 15 item 3, issue 14 item 11) ----------------
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+@pytest.mark.parametrize("size", [(1, 1), (7, 3), (320, 200)])
+def test_encode_png_is_lossless_and_deterministic(mode, size):
+    import numpy as np
+
+    pixels = np.random.default_rng(size[0]).integers(0, 256, (size[1], size[0], len(mode)), dtype=np.uint8)
+    image = Image.fromarray(pixels, mode)
+    data = encode_png(image)
+    decoded = Image.open(io.BytesIO(data))
+    assert decoded.format == "PNG" and decoded.mode == mode and decoded.size == size
+    assert decoded.tobytes() == image.tobytes() and encode_png(image) == data
+
+
+def test_a_plain_png_master_of_a_targets_size_is_stored_as_it_is():
+    plain = encode_png(_photo((320, 200)))
+    assert export_sizes(plain, [(320, 200, "desktop.png")]) == [plain]  # no second encode
+    info = PngImagePlugin.PngInfo()
+    info.add_text("workflow", '{"3": {"class_type": "KSampler"}}')  # what ComfyUI writes into its PNGs
+    tagged = _encode(_photo((320, 200)), "PNG", pnginfo=info)
+    [export] = export_sizes(tagged, [(320, 200, "desktop.png")])
+    assert export != tagged and b"workflow" not in export
+    assert Image.open(io.BytesIO(export)).tobytes() == _photo((320, 200)).tobytes()
+
+
+def test_the_fast_codec_looks_like_the_old_one():
+    """Same sizes and formats; pixels within a level or two on average (bicubic vs LANCZOS), thumbnails close."""
+    master = encode_png(_photo((1920, 800)))
+    targets = [(1920, 800, "desktop.png"), (1536, 768, "tablet.png"), (750, 1000, "mobile.png")]
+    fast = export_sizes_with_thumbnails(master, targets, codec=FAST)
+    old = export_sizes_with_thumbnails(master, targets, codec=PILLOW_DEFAULTS)
+    for (new_data, new_thumb), (old_data, old_thumb) in zip(fast, old):
+        for a, b, tolerance in ((new_data, old_data, 1.0), (new_thumb, old_thumb, 3.0)):
+            a, b = Image.open(io.BytesIO(a)), Image.open(io.BytesIO(b))
+            assert (a.format, a.size) == (b.format, b.size)
+            difference = ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean
+            assert max(difference) < tolerance, difference
+
+
+def _label_pixels(image: Image.Image, box) -> int:
+    """Pixels of the label's yellow (anti-aliased edges aside) inside `box`."""
+    r, g, b = LABEL_COLOUR
+    return sum(1 for pr, pg, pb in image.convert("RGB").crop(box).get_flattened_data()
+               if abs(pr - r) < 12 and abs(pg - g) < 12 and abs(pb - b) < 12)
+
+
+@pytest.mark.parametrize("size", [(1536, 768), (750, 1000), (360, 640), (192, 80), (75, 100)])
+def test_the_label_is_whole_and_readable_on_every_export_size(size):
+    """Drawn on the export after the crop: inside the image, as large as the caption's or at least 10 px on one or
+    two lines where the image allows, and its pixels are the label's yellow."""
+    from services.backends.local import LABEL, LocalBackend
+
+    master = LocalBackend().generate("A sofa by a window", width=1920, height=800, seed=3, references=[])
+    [labelled], [plain] = (export_sizes(master, [(*size, "x.png")], label=label) for label in (LABEL, None))
+    layout = label_layout(size, LABEL)
+    assert layout.box[2] <= size[0] and layout.box[3] <= size[1]
+    assert layout.font_size >= (max(12, min(size) // 22) if size[0] >= 360 else 6)
+    assert layout.text.replace("\n", " ") == LABEL
+    with_label, without = Image.open(io.BytesIO(labelled)), Image.open(io.BytesIO(plain))
+    assert _label_pixels(with_label, layout.box) > 4 * layout.font_size
+    assert _label_pixels(without, layout.box) < _label_pixels(with_label, layout.box) // 4
+
+
+def test_an_export_that_is_the_whole_master_keeps_the_masters_own_label():
+    from services.backends.local import LABEL, LocalBackend
+
+    master = LocalBackend().generate("A sofa by a window", width=1920, height=800, seed=3, references=[])
+    [desktop] = export_sizes(master, [(1920, 800, "desktop.png")], label=LABEL)
+    assert desktop == master  # not labelled twice: the caption band already says it
+
+
+def test_one_decode_of_the_master_and_no_encode_of_a_plain_master_per_shot(monkeypatch):
+    """The counts behind `python -m bench shot_cpu`: the master is opened once, Desktop (the master's size) is stored
+    as it came, Tablet and Mobile are encoded once each, and each thumbnail is made from its export in memory."""
+    from services import images
+
+    opened, encoded = [], []
+    real_open, real_encode = Image.open, images.encode_png
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(1) or real_open(*a, **k))
+    monkeypatch.setattr(images, "encode_png", lambda image: encoded.append(image.size) or real_encode(image))
+    master = real_encode(_photo((1920, 800)))
+    export_sizes_with_thumbnails(master, [(1920, 800, "d.png"), (1536, 768, "t.png"), (750, 1000, "m.png")])
+    assert len(opened) == 1 and encoded == [(1536, 768), (750, 1000)]

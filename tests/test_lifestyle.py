@@ -230,3 +230,22 @@ def test_cli_generate_heroes_prints_the_seed_json_and_errors(small, capsys):
     assert (dry["missingShots"], len(dry["skippedExisting"]), dry["generated"]) == (["NOPE"], 3, [])
     assert main(["generate-heroes", "15"]) == 1
     assert json.loads(capsys.readouterr().out) == {"error": "LIFESTYLE_PACK_NOT_FOUND"}
+
+
+def test_offline_heroes_say_not_ai_at_every_size(demo, fake_backend):
+    """README's promise: every offline image says it is not AI — Tablet and Mobile crops get their own label."""
+    from services.backends.local import LABEL
+    from services.images import LABEL_COLOUR, label_layout
+
+    job = run(shot_ids=["OL-1"], overwrite=True)
+    assert job["status"] == "succeeded", job
+    storage = get_storage()
+    for row in rows_of(shot_id="OL-1"):
+        image = Image.open(io.BytesIO(storage.get(row.filename))).convert("RGB")
+        if (row.width, row.height) == (1920, 800):  # the master itself: its caption band carries the label
+            box = (0, int(row.height * 0.7), row.width // 2, row.height)
+        else:
+            box = label_layout((row.width, row.height), LABEL).box
+        yellow = sum(1 for pixel in image.crop(box).get_flattened_data()
+                     if all(abs(a - b) < 12 for a, b in zip(pixel, LABEL_COLOUR)))
+        assert yellow > 100, (row.size_label, yellow)

@@ -37,6 +37,7 @@ class Capabilities:
     accepts_style_lora: bool = False
     size_step: int = 1
     max_side: int = 4096
+    label: str | None = None  # text every image of this backend must show at every export size (the offline "not AI")
 
 
 class ImageBackend(Protocol):

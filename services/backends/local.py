@@ -7,11 +7,11 @@ import hashlib
 import io
 import random
 import textwrap
-from functools import lru_cache
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from services.backends import BackendError, Capabilities, Progress
+from services.images import LABEL_COLOUR, encode_png, label_font
 
 LABEL = "Offline renderer — not AI"
 MAX_REFERENCES = 6
@@ -76,15 +76,6 @@ def rng_seed(*, prompt: str, seed: int, style_lora: str | None) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
 
-@lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    # DejaVu (Debian's fonts-dejavu-core) covers "—" and most scripts; Pillow's bundled font is the fallback.
-    try:
-        return ImageFont.truetype("DejaVuSans.ttf", size)
-    except OSError:
-        return ImageFont.load_default(size=size)
-
-
 def detail_line(*, seed: int, style_lora: str | None, reference_count: int, width: int, height: int) -> str:
     """The caption's last line, e.g. `seed 7 · LoRA ana-watercolor-v2 · 2 references · 640x360`."""
     parts = [f"seed {seed}"]
@@ -99,7 +90,7 @@ def _caption(canvas: Image.Image, prompt: str, detail: str) -> None:
     width, height = canvas.size
     size = max(12, min(width, height) // 22)
     small_size = max(10, size * 2 // 3)
-    font, small = _font(size), _font(small_size)
+    font, small = label_font(size), label_font(small_size)
     chars = max(20, int(width / (small_size * 0.6)))
     lines = textwrap.wrap(prompt.strip() or "(empty prompt)", width=chars, max_lines=3, placeholder=" …")
     line_height = int(size * 1.25)
@@ -111,7 +102,7 @@ def _caption(canvas: Image.Image, prompt: str, detail: str) -> None:
     draw = ImageDraw.Draw(canvas)
     pad = size // 2
     y = height - band + pad
-    draw.text((pad, y), LABEL, font=font, fill=(255, 214, 102, 255))
+    draw.text((pad, y), LABEL, font=font, fill=(*LABEL_COLOUR, 255))
     y += line_height
     for line in lines:
         draw.text((pad, y), line, font=small, fill=(255, 255, 255, 255))
@@ -127,7 +118,7 @@ class LocalBackend:
     model = "offline-renderer-1"
     capabilities = Capabilities(
         sizes=(), honours_seed=True, accepts_references=True, max_references=MAX_REFERENCES, max_side=4096,
-        accepts_style_lora=True,
+        accepts_style_lora=True, label=LABEL,
     )
 
     def generate(
@@ -152,8 +143,7 @@ class LocalBackend:
         _caption(canvas, prompt, detail)
         if progress:
             progress(0.9, "Encoding")
-        out = io.BytesIO()
-        canvas.convert("RGB").save(out, format="PNG", compress_level=1)
+        data = encode_png(canvas.convert("RGB"))
         if progress:
             progress(1.0, "Done")
-        return out.getvalue()
+        return data
