@@ -116,6 +116,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     run_worker()
 
 
+def cmd_gc(args: argparse.Namespace) -> None:
+    from services.sweeper import sweep
+
+    _print(sweep(grace_seconds=args.grace, dry_run=args.dry_run).to_json())
+
+
 def cmd_jobs(args: argparse.Namespace) -> None:
     from services.jobs import list_jobs
 
@@ -186,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_regenerate_image)
 
     sub.add_parser("worker", help="run job consumers (for RESHOOT_QUEUE_URL=redis://…)").set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("gc", help="republish stale stable hero files and delete orphan files (crash leftovers)")
+    p.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                   help="only delete orphans older than this (default: RESHOOT_GC_GRACE_SECONDS, 3600)")
+    p.add_argument("--dry-run", action="store_true", help="list the orphans, change nothing")
+    p.set_defaults(func=cmd_gc)
 
     p = sub.add_parser("jobs", help="list recent jobs")
     p.add_argument("--json", action="store_true")

@@ -18,6 +18,8 @@ class Settings:
     database_url: str
     storage_url: str
     s3_endpoint_url: str | None
+    s3_region: str
+    s3_public_url: str | None
     queue_url: str
     image_backend: str
     openai_api_key: str | None
@@ -32,6 +34,8 @@ class Settings:
     backend_timeout_seconds: float
     asset_base_url: str
     api_wait_seconds: float
+    gc_interval_seconds: float = 600.0
+    gc_grace_seconds: float = 3600.0
     api_cors_origins: list[str] = field(default_factory=list)
 
     @property
@@ -65,6 +69,8 @@ def get_settings() -> Settings:
         database_url=value("RESHOOT_DATABASE_URL", f"sqlite:///{data_dir / 'reshoot.db'}"),
         storage_url=value("RESHOOT_STORAGE_URL", f"file://{data_dir / 'media'}"),
         s3_endpoint_url=value("RESHOOT_S3_ENDPOINT_URL"),
+        s3_region=value("RESHOOT_S3_REGION") or value("AWS_REGION") or value("AWS_DEFAULT_REGION", "us-east-1"),
+        s3_public_url=value("RESHOOT_S3_PUBLIC_URL"),
         queue_url=value("RESHOOT_QUEUE_URL", f"sqlite:///{data_dir / 'queue.db'}"),
         image_backend=value("RESHOOT_IMAGE_BACKEND", "local").lower(),
         openai_api_key=value("OPENAI_API_KEY"),
@@ -79,5 +85,7 @@ def get_settings() -> Settings:
         backend_timeout_seconds=float(value("RESHOOT_BACKEND_TIMEOUT", "120")),
         asset_base_url=value("RESHOOT_ASSET_BASE_URL", "/assets/"),
         api_wait_seconds=float(value("RESHOOT_API_WAIT_SECONDS", "60")),
+        gc_interval_seconds=float(value("RESHOOT_GC_INTERVAL_SECONDS", "600")),
+        gc_grace_seconds=float(value("RESHOOT_GC_GRACE_SECONDS", "3600")),
         api_cors_origins=[o.strip() for o in cors.split(",") if o.strip()],
     )

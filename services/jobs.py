@@ -587,6 +587,9 @@ def _register(queue: _Queue, consumer: Consumer, *, embedded: bool) -> _Consumer
     _consumers[queue.url] = running
     recover_orphaned_jobs()  # jobs left running by a dead worker, e.g. this process's previous incarnation
     requeue_lost_jobs()
+    from services.sweeper import start_maintenance
+
+    start_maintenance()  # stable copies a crash left behind, orphan files: now and periodically
     running.heartbeat = threading.Thread(target=_heartbeat_loop, args=(running,), name="reshoot-heartbeat", daemon=True)
     running.heartbeat.start()
     return running

@@ -26,7 +26,7 @@ from services.errors import ReshootError, invalid_request
 from services.messages import lifestyle_result_body, shots_failed_body
 from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem, new_id
 from services.storage import get_storage
-from services.versions import NewImage, apply_retention, publish_stable_copy, save_new_versions, url_for
+from services.versions import NewImage, apply_retention, publish_current, save_new_versions, url_for
 
 log = logging.getLogger("reshoot.lifestyle")
 
@@ -294,9 +294,9 @@ def _generate_shot(ctx: jobs.JobContext, backend: backends.ImageBackend, plan: S
             moved.add(row.id)
 
     save_new_versions(new_images, move_pointers)
-    for row, (data, _) in zip(plan.targets, exports):
+    for row in plan.targets:
         if row.id in moved:
-            publish_stable_copy(row.filename, data)
+            publish_current(row.id)
             apply_retention("hero", str(row.id))
 
 

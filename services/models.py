@@ -78,6 +78,9 @@ class ExportPlanRow(SQLModel, table=True):
     height: int
     filename: str = Field(unique=True, max_length=512)
     current_version_id: int | None = Field(default=None, foreign_key="imageversion.id", index=True)
+    # The version whose bytes the stable `filename` holds (services.versions.publish_current); differs from
+    # current_version_id only between a pointer move and its publish, which reconcile_stable_copies() repairs.
+    published_version_id: int | None = None
     position: int = 0
 
 

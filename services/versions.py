@@ -8,18 +8,23 @@ never the current one, a favourite or a locked one. Targets: `hero` (an ExportPl
 Heroes also keep a stable copy: after the pointer moves, the current image is written to the plan row's
 `filename` (`fcc/lifestyle/7/OL-1/desktop.png`), so the seeds' clients still load ASSET_BASE_URL + filename;
 new clients use the versioned URLs (`…/desktop.v3-1a2b3c.png`), which never change and cache forever.
+Served = current: `publish_current` copies whatever the pointer names *now*, under the row's lock, and records
+it in `published_version_id`; `reconcile_stable_copies` (after a crash: at worker start and periodically)
+republishes every row where the two differ; `/assets` resolves a stable filename to the current version.
 """
 
 from __future__ import annotations
 
 import logging
 import posixpath
+import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -33,6 +38,7 @@ from services.storage import get_storage
 log = logging.getLogger("reshoot.versions")
 
 TARGET_KINDS = ("hero", "sentence")
+VERSION_NUMBER_ATTEMPTS = 12
 REVIEW_STATES = ("pending", "approved", "rejected")
 
 
@@ -113,7 +119,9 @@ def save_new_versions(
     nothing in the database changed."""
     storage = get_storage()
     thumbs = [image.thumbnail or images.make_thumbnail(image.data) for image in new_images]
-    for _ in range(3):
+    for attempt in range(VERSION_NUMBER_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, 0.02 * attempt))  # spread writers racing for the same target apart
         numbers = _next_versions([(i.target_kind, i.target_id) for i in new_images])
         written: list[str] = []
         try:
@@ -248,10 +256,69 @@ def _touch_work_item(s: Session, work_item_id: str) -> None:
         s.add(item)
 
 
-def publish_stable_copy(filename: str, data: bytes) -> None:
-    """Copy the current hero image to its plan `filename`, the stable key old clients load at
-    ASSET_BASE_URL + filename (new clients use the versioned URL, which never goes stale)."""
-    get_storage().put(filename, data)
+def publish_current(row_id: int) -> bool:
+    """Make a hero's stable file hold its current version's bytes; True if it wrote.
+
+    Runs under the row's lock (a no-op UPDATE: a row lock on PostgreSQL, the write lock on SQLite), which a
+    pointer move also takes, so publishes are ordered like the moves and the last one copies the last pointer
+    whatever order overlapping jobs finish in. A crash before the commit leaves `published_version_id` behind
+    `current_version_id`, which `reconcile_stable_copies` repairs."""
+    storage = get_storage()
+    with session_scope() as s:
+        s.exec(update(ExportPlanRow).where(ExportPlanRow.id == row_id).values(published_version_id=ExportPlanRow.published_version_id))
+        row = s.get(ExportPlanRow, row_id, populate_existing=True)
+        if row is None or row.current_version_id is None or row.published_version_id == row.current_version_id:
+            return False
+        version = s.get(ImageVersion, row.current_version_id)
+        data = storage.get(version.storage_key)
+        # A row from before published_version_id existed may already hold these bytes: keep its ETag then.
+        unchanged = row.published_version_id is None and storage.exists(row.filename) and storage.get(row.filename) == data
+        if not unchanged:
+            storage.put(row.filename, data)
+        row.published_version_id = version.id
+        s.add(row)
+        return not unchanged
+
+
+def stale_stable_copies() -> list[int]:
+    """Plan rows whose stable file may not hold the current version (a publish that never finished)."""
+    with session_scope() as s:
+        return list(
+            s.exec(
+                select(ExportPlanRow.id).where(
+                    col(ExportPlanRow.current_version_id).is_not(None),
+                    or_(
+                        col(ExportPlanRow.published_version_id).is_(None),
+                        col(ExportPlanRow.published_version_id) != col(ExportPlanRow.current_version_id),
+                    ),
+                )
+            )
+        )
+
+
+def reconcile_stable_copies() -> list[int]:
+    """Republish every hero whose stable file lags its pointer; returns the plan row ids written."""
+    written = []
+    for row_id in stale_stable_copies():
+        try:
+            if publish_current(row_id):
+                written.append(row_id)
+        except ReshootError:
+            log.warning("Could not publish the stable copy of plan row %s", row_id, exc_info=True)
+    return written
+
+
+def served_key(key: str) -> str:
+    """The key whose bytes `/assets/{key}` serves: a hero's stable filename resolves to its current version's
+    file (so a client never sees anything but the current image, even while a publish is pending); any other
+    key is itself."""
+    with session_scope() as s:
+        version_key = s.exec(
+            select(ImageVersion.storage_key)
+            .join(ExportPlanRow, col(ExportPlanRow.current_version_id) == ImageVersion.id)
+            .where(ExportPlanRow.filename == key, col(ImageVersion.file_deleted).is_(False))
+        ).first()
+    return version_key or key
 
 
 # --- Use cases -------------------------------------------------------------------------------------------
@@ -296,9 +363,8 @@ def restore_version(version_id: int) -> dict[str, Any]:
             sentence.is_image_dirty = (sentence.image_prompt or "") != version.prompt
             sentence.is_video_dirty = True  # the video was made from the image that is no longer current
             s.add(sentence)
-        filename = s.get(ExportPlanRow, int(version.target_id)).filename if version.target_kind == "hero" else None
-    if filename:
-        publish_stable_copy(filename, get_storage().get(version.storage_key))
+    if version.target_kind == "hero":
+        publish_current(int(version.target_id))
     return get_version(version.id)
 
 

@@ -175,6 +175,9 @@ def _stop_job_consumers():
     jobs = sys.modules.get("services.jobs")
     if jobs is not None:
         jobs.stop_embedded_worker()
+    sweeper = sys.modules.get("services.sweeper")
+    if sweeper is not None:
+        sweeper.stop_maintenance()
 
 
 class FakeBackend:

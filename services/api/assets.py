@@ -1,8 +1,11 @@
-"""`GET /assets/{key}`: stored images by storage key — files from local storage, a presigned redirect for S3."""
+"""`GET /assets/{key}`: stored images by storage key — files from local storage, a presigned redirect for S3.
+
+A hero's stable filename is served as its current version (services.versions.served_key), never as whatever
+the stable copy held when a publish was interrupted; half-written `.tmp-*` files are never served."""
 
 from __future__ import annotations
 
-import re
+import logging
 import stat
 
 from fastapi import APIRouter, Request
@@ -11,22 +14,22 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.staticfiles import NotModifiedResponse
 
 from services.api.schemas import error_responses
-from services.storage import LocalStorage, StorageKeyNotFound, content_type_for, get_storage, validate_key
+from services.storage import (
+    REVALIDATE,
+    TEMP_PREFIX,
+    LocalStorage,
+    StorageKeyNotFound,
+    cache_control_for,
+    content_type_for,
+    get_storage,
+    is_immutable,
+    validate_key,
+)
 
+log = logging.getLogger("reshoot.assets")
 router = APIRouter(tags=["assets"])
 
-IMMUTABLE = "public, max-age=31536000, immutable"
-REVALIDATE = "no-cache"
-REDIRECT_MAX_AGE = "private, max-age=600"  # well inside the presigned URL's expiry
-# Keys written once and never overwritten: a new version, reference or thumbnail always gets a new key.
-# Versions: `…/desktop.v3-1a2b3c.png` (+ `.thumb.webp`); references: `…/ref_3f9a1c0b2d4e.png` (+ `.thumb.webp`);
-# cast images, named by content: `fcc/storyboard_refs/{projectId}/{sha256[:16]}.png`.
-_VERSIONED = re.compile(r"\.v\d+-[0-9a-f]+\.|(^|/)ref_[0-9a-f]+\.|^fcc/storyboard_refs/.+/[0-9a-f]{16}\.")
-
-
-def cache_control_for(key: str) -> str:
-    """Long-lived for keys that never change; revalidate stable names such as an export plan's filename."""
-    return IMMUTABLE if _VERSIONED.search(key) else REVALIDATE
+REDIRECT_MAX_AGE = "private, max-age=600"  # well inside the presigned URL's validity (storage.URL_WINDOW_SECONDS)
 
 
 def _etag_matches(etag: str, request_headers: Headers) -> bool:
@@ -39,10 +42,17 @@ def _etag_matches(etag: str, request_headers: Headers) -> bool:
 def asset_response(key: str, request_headers: Headers) -> Response:
     """The response for one storage key; raises ReshootError (400 bad key, 404 missing)."""
     validate_key(key)
+    if key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
+        raise StorageKeyNotFound(key)  # a file being written, or left behind by a crash
+    cache_control = cache_control_for(key)
+    source = key if is_immutable(key) else _current_key(key)
     storage = get_storage()
     if not isinstance(storage, LocalStorage):
-        return RedirectResponse(storage.url(key), status_code=307, headers={"Cache-Control": REDIRECT_MAX_AGE})
-    path = storage.path(key)
+        if not storage.exists(source):
+            raise StorageKeyNotFound(key)  # a JSON 404 like local storage, not a redirect to S3's XML NoSuchKey
+        redirect_cache = REDIRECT_MAX_AGE if cache_control != REVALIDATE else REVALIDATE
+        return RedirectResponse(storage.url(source), status_code=307, headers={"Cache-Control": redirect_cache})
+    path = storage.path(source)
     try:
         stat_result = path.stat()
     except (FileNotFoundError, NotADirectoryError):
@@ -50,11 +60,21 @@ def asset_response(key: str, request_headers: Headers) -> Response:
     if not stat.S_ISREG(stat_result.st_mode):
         raise StorageKeyNotFound(key)
     response = FileResponse(
-        path, media_type=content_type_for(key), stat_result=stat_result, headers={"Cache-Control": cache_control_for(key)}
+        path, media_type=content_type_for(key), stat_result=stat_result, headers={"Cache-Control": cache_control}
     )
     if _etag_matches(response.headers["etag"], request_headers):
         return NotModifiedResponse(response.headers)
     return response
+
+
+def _current_key(key: str) -> str:
+    from services.versions import served_key
+
+    try:
+        return served_key(key)
+    except Exception:  # the database is unreachable: the stable copy is the best answer left
+        log.warning("Could not resolve %s to its current version; serving the stable copy", key, exc_info=True)
+        return key
 
 
 _IMAGE = {"schema": {"type": "string", "format": "binary"}}

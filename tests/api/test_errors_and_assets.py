@@ -7,7 +7,7 @@ from fastapi import Query
 from fastapi.testclient import TestClient
 
 from services.api import create_app
-from services.api.assets import IMMUTABLE, REVALIDATE, cache_control_for
+from services.storage import IMMUTABLE, REVALIDATE, cache_control_for
 from services.config import get_settings
 from services.storage import get_storage
 
