@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from services.identity import current_actor
 from services.work_items import list_work_items
 from ui.navigation import query_param, work_item_or_stop
 from ui.review import review_shot
@@ -42,7 +43,8 @@ if not skus:
     st.info("Nothing is waiting for review here." if pending_only else "This work item has no shots yet.")
     st.stop()
 sku = sku_picker.selectbox("SKU", skus, key=f"sku_sku_{work_item_id}")
-st.text_input("Reviewer", key="sku_reviewer", placeholder="Your name (optional, saved with each review)", width=420)
+me = current_actor()
+st.caption(f"Your decisions are recorded as {escape_markdown(me.label)} ({escape_markdown(me.email)}).")
 for shot in (s for s in shots if s["sku"] == sku):
     st.subheader(f"{escape_markdown(shot['shot_id'])} · {escape_markdown(shot['sku'])}", anchor=False)
-    review_shot(shot, reviewer_key="sku_reviewer")
+    review_shot(shot)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlmodel import Session, select
 
+from services.audit import AuditAction, Target, record
 from services.db import session_scope
 from services.errors import ReshootError
 from services.images import validate_upload
@@ -553,7 +554,17 @@ def _import(errors: _Errors, work_items: list[_WorkItem], projects: list[_Projec
         _raise_if(errors)
         _write_work_items(session, tally, work_items)
         _write_projects(session, tally, projects)
-    return tally.summary()
+        summary = tally.summary()
+        if summary["changed"]:
+            _record_import(session, summary, work_items, projects)
+    return summary
+
+
+def _record_import(session: Session, summary: dict[str, Any], work_items: list[_WorkItem], projects: list[_Project]) -> None:
+    single = work_items[0].id if len(work_items) == 1 and not projects else None
+    changed = {k: {kind: n for kind, n in summary[k].items() if n} for k in ("created", "updated")}
+    record(session, action=AuditAction.import_data, target=Target("import", work_item_id=single),
+           after={**changed, "workItemIds": [w.id for w in work_items][:100], "projectIds": [p.id for p in projects][:100]})
 
 
 # --- Entry points ----------------------------------------------------------------------------------------

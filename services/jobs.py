@@ -36,9 +36,11 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from services.audit import AuditAction, Target, record
 from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError
+from services.identity import Actor, Role, acting_as, current_actor
 from services.models import Event, Job, WorkerProcess, iso, utcnow
 
 log = logging.getLogger("reshoot.jobs")
@@ -171,10 +173,11 @@ def enqueue(
     work_item_id: str | None = None,
     sentence_id: str | None = None,
     project_id: str | None = None,
-    requested_by: str | None = None,
+    action: AuditAction,
     progress_total: int = 0,
 ) -> tuple[dict[str, Any], bool]:
-    """Record a queued job and put it on the queue; (job, True), or (the active job, False) if the target is busy."""
+    """Record a queued job (requested by the current actor, with its audit row `action`) and put it on the queue;
+    (job, True), or (the active job, False) if the target is busy."""
     if kind not in HANDLERS:
         raise ValueError(f"Unknown job kind {kind!r}")
     for _ in range(5):
@@ -187,11 +190,12 @@ def enqueue(
                     work_item_id=work_item_id,
                     sentence_id=sentence_id,
                     project_id=project_id,
-                    requested_by=requested_by,
+                    requested_by=current_actor().email,
                     progress_total=progress_total,
                     message="Queued",
                 )
                 s.add(job)
+                record(s, action=action, target=_job_target(job), after={"jobId": job.id, **params})
             break
         except IntegrityError:
             active = active_job_for(target_key)  # the one queued/running job for this target
@@ -208,13 +212,28 @@ def enqueue(
     return job_json(job), True
 
 
+def _job_target(job: Job) -> Target:
+    shots = (job.params or {}).get("shotIds") or []
+    return Target("job", job.id, work_item_id=job.work_item_id, shot_id=shots[0] if len(shots) == 1 else None,
+                  sentence_id=job.sentence_id, project_id=job.project_id)
+
+
 def retry_job(job_id: str) -> dict[str, Any]:
     """Run a finished job again (a lifestyle job: only its failed shots, if some succeeded); returns the new job."""
     job = get_job(job_id)
     if job["status"] in ACTIVE:
         return job
     module = importlib.import_module(HANDLERS[job["kind"]])
-    return get_job(module.retry(job)["jobId"])
+    new_job_id = module.retry(job)["jobId"]
+    with session_scope() as s:  # the new job's own row (its use case's action) is written with it
+        record(s, action=AuditAction.retry_job, target=_job_target(s.get(Job, new_job_id)),
+               before={"jobId": job_id, "status": job["status"]}, after={"jobId": new_job_id})
+    return get_job(new_job_id)
+
+
+def requester(job_requested_by: str | None) -> Actor:
+    """Who a job's changes are recorded for: the person who requested it (the local user for older jobs)."""
+    return Actor(email=job_requested_by, name="", role=Role.reviewer) if job_requested_by else current_actor()
 
 
 def wait_for_job(job_id: str, timeout: float | None = None) -> dict[str, Any]:
@@ -256,6 +275,7 @@ class JobContext:
     sentence_id: str | None = None
     project_id: str | None = None
     attempts: int = 1
+    requested_by: str | None = None
     message: str = "Done"  # set by the handler: the human message on success
 
     def progress(self, done: int, total: int, message: str | None = None) -> None:
@@ -273,7 +293,8 @@ def execute_job(job_id: str, worker_id: str | None) -> None:
         return  # already claimed, finished or reaped (e.g. a duplicate queue message)
     try:
         handler = importlib.import_module(HANDLERS[ctx.kind])
-        result = handler.run_job(ctx)
+        with acting_as(requester(ctx.requested_by)):  # its new versions are recorded for the requester
+            result = handler.run_job(ctx)
     except JobFailed as e:
         _finish(job_id, worker_id, status="failed", code=e.code, message=e.message, detail=_detail(e.detail), result=e.result)
     except ReshootError as e:
@@ -311,6 +332,7 @@ def _claim(job_id: str, worker_id: str | None) -> JobContext | None:
             sentence_id=job.sentence_id,
             project_id=job.project_id,
             attempts=job.attempts,
+            requested_by=job.requested_by,
         )
 
 

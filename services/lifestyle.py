@@ -9,6 +9,7 @@ shot failed (then it fails with the first shot's error code, and the result is s
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import secrets
@@ -20,9 +21,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from services import backends, images, jobs
+from services.audit import AuditAction, Target, record
 from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
+from services.identity import current_actor
 from services.messages import lifestyle_result_body, shots_failed_body
 from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem, new_id
 from services.storage import get_storage
@@ -156,7 +159,6 @@ def generate_lifestyle_heroes(
     shot_ids: list[str] | None = None,
     dry_run: bool = False,
     overwrite: bool = False,
-    requested_by: str | None = None,
 ) -> dict[str, Any]:
     """Dry run: the seed's result JSON at once, no backend call. Otherwise one job (or the target's running job):
     `{"ok": True, "jobId", "workItemId", "message"}`; the job's `result` is the seed's JSON plus `failed`."""
@@ -170,7 +172,7 @@ def generate_lifestyle_heroes(
         heroes_target_key(work_item_id, shot_ids),
         {"shotIds": shot_ids, "overwrite": overwrite},
         work_item_id=work_item_id,
-        requested_by=requested_by,
+        action=AuditAction.generate_heroes,
         progress_total=sum(len(p.targets) for p in plan.shots),
     )
     message = "Lifestyle hero generation started" if created else "Lifestyle hero generation is already running for these shots"
@@ -191,7 +193,9 @@ def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
     done = 0
     workers = max(1, min(get_settings().generation_concurrency, len(plan.shots)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"shots-{ctx.id}") as pool:
-        futures = [(p, pool.submit(_generate_shot, ctx, backend, p, references.get(p.shot.shot_id, []))) for p in plan.shots]
+        # Each shot runs in a copy of this context, so its versions are recorded as the job's requester.
+        futures = [(p, pool.submit(contextvars.copy_context().run, _generate_shot, ctx, backend, p, references.get(p.shot.shot_id, [])))
+                   for p in plan.shots]
         for shot_plan, future in futures:
             try:
                 future.result()
@@ -316,7 +320,7 @@ def _reference_json(ref: Reference) -> dict[str, Any]:
     }
 
 
-def add_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes]], *, uploaded_by: str | None = None) -> dict[str, Any]:
+def add_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes]]) -> dict[str, Any]:
     """Store reference images for one shot: all of them or, if any file is bad, none (seed 000's answer shape).
     The same bytes uploaded again for the same shot are stored once (the existing reference is returned)."""
     if not isinstance(files, (list, tuple)) or not files:
@@ -348,7 +352,7 @@ def add_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes
                 width=image.width,
                 height=image.height,
                 sha256=image.sha256,
-                uploaded_by=uploaded_by,
+                uploaded_by=current_actor().email,
             )
             storage.put(ref.storage_key, image.data, content_type=image.content_type)
             written.append(ref.storage_key)
@@ -359,6 +363,9 @@ def add_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes
             answer.append(ref)
         with session_scope() as s:
             s.add_all(new_refs)
+            if new_refs:
+                record(s, action=AuditAction.upload_references, target=Target("shot", shot_id, work_item_id, shot_id),
+                       after={"references": [{"id": r.id, "filename": r.filename, "sha256": r.sha256} for r in new_refs]})
     except BaseException:
         for key in written:
             storage.delete(key)
@@ -392,6 +399,8 @@ def delete_reference(reference_id: str) -> None:
             raise ReshootError("REFERENCE_NOT_FOUND", 404, {"referenceId": str(reference_id)}, "Reference not found")
         keys = [k for k in (ref.storage_key, ref.thumb_key) if k]
         s.delete(ref)
+        record(s, action=AuditAction.delete_reference, target=Target("reference", ref.id, ref.work_item_id, ref.shot_id),
+               before={"filename": ref.filename, "sha256": ref.sha256, "uploadedBy": ref.uploaded_by})
     storage = get_storage()
     for key in keys:
         storage.delete(key)
@@ -401,6 +410,8 @@ def set_shot_locked(work_item_id: str, shot_id: str, locked: bool) -> dict[str, 
     """A locked shot's existing images are never overwritten by generation."""
     with session_scope() as s:
         shot = _require_shot(s, work_item_id, shot_id)
+        record(s, action=AuditAction.lock_shot, target=Target("shot", shot_id, work_item_id, shot_id),
+               before={"locked": shot.locked}, after={"locked": bool(locked)})
         shot.locked = bool(locked)
         s.add(shot)
     return {"ok": True, "shotId": shot_id, "locked": bool(locked)}

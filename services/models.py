@@ -236,3 +236,50 @@ class WorkerProcess(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     heartbeat_at: datetime = Field(default_factory=utcnow, index=True)
     stopped_at: datetime | None = None
+
+
+# --- Who did what ---------------------------------------------------------------------------------
+
+
+class ReviewDecision(SQLModel, table=True):
+    """One review of an image version; the newest is the version's state (copied to `ImageVersion.review_state`)."""
+
+    __tablename__ = "review_decision"
+    __table_args__ = (Index("ix_review_decision_version", "version_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="imageversion.id")
+    decision: str = Field(max_length=16)  # pending / approved / rejected
+    reviewer_email: str = Field(max_length=255)
+    reviewer_name: str = Field(default="", max_length=255)
+    note: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change, append-only: who, when, what (action), on what (target and its work item / shot / size /
+    sentence), and what changed (`before` → `after`). Written in the same transaction as the change."""
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        Index("ix_audit_at", "at", "id"),
+        Index("ix_audit_actor", "actor_email", "at"),
+        Index("ix_audit_action", "action", "at"),
+        Index("ix_audit_work_item", "work_item_id", "shot_id", "at"),
+        Index("ix_audit_sentence", "sentence_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor_email: str = Field(max_length=255)
+    actor_name: str = Field(default="", max_length=255)
+    action: str = Field(max_length=64)
+    target_kind: str = Field(max_length=32)  # work_item / shot / size / sentence / version / reference / job / import
+    target_id: str = Field(default="", max_length=255)
+    work_item_id: str | None = Field(default=None, max_length=64)
+    shot_id: str | None = Field(default=None, max_length=64)
+    size_label: str | None = Field(default=None, max_length=32)
+    sentence_id: str | None = Field(default=None, max_length=64)
+    project_id: str | None = Field(default=None, max_length=64)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

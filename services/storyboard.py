@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from services import backends, images, jobs
+from services.audit import AuditAction, Target, record
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
 from services.messages import IMAGE_REGENERATION_STARTED, NO_IMAGE_PROMPT, SENTENCE_NOT_FOUND
@@ -164,6 +165,8 @@ def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
     with session_scope() as s:
         sentence = _require_sentence(s, sentence_id)
         if image_prompt != (sentence.image_prompt or ""):
+            record(s, action=AuditAction.edit_prompt, target=Target("sentence", sentence.id, sentence_id=sentence.id,
+                   project_id=sentence.project_id), before={"imagePrompt": sentence.image_prompt}, after={"imagePrompt": image_prompt})
             sentence.image_prompt = image_prompt
             sentence.is_image_dirty = True
             sentence.is_video_dirty = True
@@ -172,7 +175,7 @@ def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
     return get_sentence(sentence_id)
 
 
-def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None, requested_by: str | None = None) -> dict[str, Any]:
+def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None) -> dict[str, Any]:
     """Queue one image for a sentence: `{"jobId", "message": "Image regeneration started"}`. A random seed is
     picked when none (or -1) is given; any other integer is reduced to the backends' range (`seed_to_use`). The
     seed used is recorded on the job, the new version and the sentence."""
@@ -189,7 +192,7 @@ def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None, requ
         {"prompt": prompt, "seed": chosen, "seedGiven": seed_given},
         sentence_id=sentence_id,
         project_id=project_id,
-        requested_by=requested_by,
+        action=AuditAction.regenerate_sentence_image,
         progress_total=1,
     )
     return {"jobId": job["id"], "message": IMAGE_REGENERATION_STARTED}

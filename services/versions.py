@@ -29,10 +29,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services import images
+from services.audit import AuditAction, record, version_target
 from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
-from services.models import ExportPlanRow, ImageVersion, Sentence, Shot, WorkItem, iso, utcnow
+from services.identity import current_actor
+from services.models import ExportPlanRow, ImageVersion, ReviewDecision, Sentence, Shot, WorkItem, iso, utcnow
 from services.storage import get_storage
 
 log = logging.getLogger("reshoot.versions")
@@ -138,6 +140,7 @@ def save_new_versions(
                 s.add_all(versions)
                 s.flush()
                 move_pointers(s, versions)
+                _record_new_versions(s, versions)
             return versions
         except IntegrityError:
             _delete_files(written)  # another job took the version number first; number again
@@ -145,6 +148,13 @@ def save_new_versions(
             _delete_files(written)
             raise
     raise ReshootError("INTERNAL_ERROR", 500, None, "Could not allocate a version number")
+
+
+def _record_new_versions(s: Session, versions: list[ImageVersion]) -> None:
+    for version in versions:
+        current = _current_id(s, version.target_kind, version.target_id) == version.id
+        after = {"version": version.version, "current": current, "jobId": version.job_id, "seed": version.seed}
+        record(s, action=AuditAction.new_version, target=version_target(s, version), after=after)
 
 
 def _version_row(image: NewImage, number: int, key: str, thumb_key: str) -> ImageVersion:
@@ -206,6 +216,8 @@ def apply_retention(target_kind: str, target_id: str, *, keep: int | None = None
             version.file_deleted = True
             keys += [k for k in (version.storage_key, version.thumb_key) if k]
             s.add(version)
+            record(s, action=AuditAction.remove_version_files, target=version_target(s, version),
+                   before={"fileDeleted": False}, after={"fileDeleted": True})
     _delete_files(keys)  # after the rows say so: a failed delete leaves a stray file, never a dangling row
     return keys
 
@@ -357,6 +369,10 @@ def restore_version(version_id: int) -> dict[str, Any]:
         version = _load(s, version_id)
         if version.file_deleted:
             raise ReshootError("VERSION_FILE_DELETED", 409, {"versionId": version.id}, "This version's file was removed by retention")
+        previous = _current_id(s, version.target_kind, version.target_id)
+        before = {"currentVersionId": previous}
+        record(s, action=AuditAction.restore_version, target=version_target(s, version), before=before,
+               after={"currentVersionId": version.id, "version": version.version})
         set_current(s, version)
         if version.target_kind == "sentence":
             sentence = s.get(Sentence, version.target_id)
@@ -368,35 +384,77 @@ def restore_version(version_id: int) -> dict[str, Any]:
     return get_version(version.id)
 
 
-def _update(version_id: int, **values: Any) -> dict[str, Any]:
+def _update(version_id: int, action: AuditAction, **values: Any) -> dict[str, Any]:
     with session_scope() as s:
         version = _load(s, version_id)
+        before = {name: getattr(version, name) for name in values}
         for name, value in values.items():
             setattr(version, name, value)
         s.add(version)
-        if version.target_kind == "hero" and "review_state" in values:
-            row = s.get(ExportPlanRow, int(version.target_id))
-            if row is not None:
-                _touch_work_item(s, row.work_item_id)
+        record(s, action=action, target=version_target(s, version), before=before, after=values)
     return get_version(version.id)
 
 
 def set_favourite(version_id: int, favourite: bool) -> dict[str, Any]:
     """A favourite is never deleted by retention."""
-    return _update(version_id, favourite=bool(favourite))
+    return _update(version_id, AuditAction.favourite, favourite=bool(favourite))
 
 
 def set_locked(version_id: int, locked: bool) -> dict[str, Any]:
     """A locked version is never deleted, and while current, generation never replaces it."""
-    return _update(version_id, locked=bool(locked))
+    return _update(version_id, AuditAction.lock_version, locked=bool(locked))
 
 
-def set_review(version_id: int, *, state: str, reviewer: str | None = None, note: str | None = None) -> dict[str, Any]:
+def set_review(version_id: int, *, state: str, note: str | None = None) -> dict[str, Any]:
+    """Record the current actor's decision; the newest decision is the version's state, older ones stay."""
     if state not in REVIEW_STATES:
         raise invalid_request([{"field": "state", "message": f"must be one of {', '.join(REVIEW_STATES)}"}])
     if note is not None and not isinstance(note, str):
         raise invalid_request([{"field": "note", "message": "must be text"}])
-    return _update(version_id, review_state=state, reviewer=reviewer, review_note=note or None, reviewed_at=utcnow())
+    actor, now, note = current_actor(), utcnow(), (note or "").strip() or None
+    with session_scope() as s:
+        version = _load(s, version_id)
+        before = {"state": version.review_state, "reviewer": version.reviewer}
+        s.add(ReviewDecision(version_id=version.id, decision=state, reviewer_email=actor.email,
+                             reviewer_name=actor.name, note=note, at=now))
+        version.review_state, version.reviewer, version.review_note, version.reviewed_at = state, actor.label, note, now
+        s.add(version)
+        target = version_target(s, version)
+        if target.work_item_id:
+            _touch_work_item(s, target.work_item_id)
+        record(s, action=AuditAction.review, target=target, before=before,
+               after={"state": state, "reviewer": actor.label, "note": note})
+    return get_version(version.id)
+
+
+@dataclass(frozen=True)
+class Decision:
+    version_id: int
+    decision: str
+    reviewer_email: str
+    reviewer_name: str
+    note: str | None
+    at: Any
+
+    @property
+    def reviewer(self) -> str:
+        return self.reviewer_name or self.reviewer_email
+
+
+def review_history(version_ids: list[int]) -> dict[int, list[Decision]]:
+    """Every decision on these versions, newest first (the first is the state); one query."""
+    if not version_ids:
+        return {}
+    query = (
+        select(ReviewDecision)
+        .where(col(ReviewDecision.version_id).in_([int(v) for v in version_ids]))
+        .order_by(col(ReviewDecision.version_id), col(ReviewDecision.id).desc())
+    )
+    found: dict[int, list[Decision]] = {int(v): [] for v in version_ids}
+    with session_scope() as s:
+        for d in s.exec(query):
+            found[d.version_id].append(Decision(d.version_id, d.decision, d.reviewer_email, d.reviewer_name, d.note, d.at))
+    return found
 
 
 def review_queue(*, state: str = "pending", work_item_id: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:

@@ -183,7 +183,7 @@ def test_references_reach_the_backend_and_are_all_or_nothing(small, fake_backend
     assert e.value.code == "INVALID_IMAGE" and e.value.details["filename"] == "bad.png"
     assert lifestyle.list_references(small, "S-2") == [] and get_storage().list("fcc/lifestyle_refs") == []
 
-    saved = lifestyle.add_references(small, "S-2", [("a.png", png()), ("b.jpg", png((0, 90, 200), fmt="JPEG"))], uploaded_by="ana")
+    saved = lifestyle.add_references(small, "S-2", [("a.png", png()), ("b.jpg", png((0, 90, 200), fmt="JPEG"))])
     assert saved["ok"] is True and saved["shotId"] == "S-2" and len(saved["references"]) == 2
     first = saved["references"][0]
     assert first["filename"] == f"{first['id']}.png" and first["url"] == f"/assets/fcc/lifestyle_refs/s1/S-2/{first['id']}.png"

@@ -11,6 +11,7 @@ from sqlmodel import select
 from services import storyboard, versions
 from services.db import session_scope
 from services.errors import ReshootError
+from services.identity import Actor, Role, acting_as
 from services.models import ExportPlanRow, ImageVersion
 from services.storage import get_storage
 
@@ -100,8 +101,9 @@ def test_review_state_and_queue(demo):
     version = add("hero", str(row.id), 1, row.filename)
     [queued] = versions.review_queue(state="pending")
     assert (queued["id"], queued["workItemId"], queued["sizeLabel"]) == (version, "7", row.size_label)
-    reviewed = versions.set_review(version, state="approved", reviewer="ana", note="Good light")
-    assert (reviewed["reviewState"], reviewed["reviewer"], reviewed["reviewNote"]) == ("approved", "ana", "Good light")
+    with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
+        reviewed = versions.set_review(version, state="approved", note="Good light")
+    assert (reviewed["reviewState"], reviewed["reviewer"], reviewed["reviewNote"]) == ("approved", "Ana", "Good light")
     assert reviewed["reviewedAt"].endswith("Z")
     assert versions.review_queue(state="pending") == [] and len(versions.review_queue(state="approved", work_item_id="7")) == 1
     with pytest.raises(ReshootError) as e:

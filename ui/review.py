@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from services.errors import ReshootError
-from services.versions import get_version, set_review
+from services.versions import Decision, review_history, set_review
 from ui.images import absolute_url
 from ui.toasts import escape_markdown, queue_toast
 
@@ -46,19 +46,38 @@ def device_row_html(rows: list[dict[str, Any]]) -> str:
     return _ROW.format(frames="".join(frames))
 
 
-def review(version_id: int, state: str, note_key: str, reviewer_key: str) -> None:
+def review(version_id: int, state: str, note_key: str) -> None:
+    """The signed-in person's decision (services read who it is); the note field empties after it is saved."""
     note = (st.session_state.get(note_key) or "").strip() or None
-    reviewer = (st.session_state.get(reviewer_key) or "").strip() or None
     try:
-        set_review(version_id, state=state, reviewer=reviewer, note=note)
+        set_review(version_id, state=state, note=note)
     except ReshootError as e:
         queue_toast("Couldn’t save the review", e.message or e.code, kind="error")
         return
     st.session_state[note_key] = ""  # a deleted key keeps the browser's text; an empty value clears the box
 
 
-def review_line(row: dict[str, Any], *, reviewer_key: str) -> None:
-    """`Desktop · v2 [Pending]  [note…]  [Approve] [Reject]`, with who reviewed it and their note."""
+def decision_text(decision: Decision) -> str:
+    """`Approved by Ana · “Crop the lamp” · 2026-12-01 14:03 UTC`"""
+    said = [f"{STATE_BADGES.get(decision.decision, STATE_BADGES['pending'])[0]} by {decision.reviewer}"]
+    if decision.note:
+        said.append(f"“{decision.note}”")
+    said.append(f"{decision.at:%Y-%m-%d %H:%M} UTC")
+    return escape_markdown(" · ".join(said))
+
+
+def decisions(label_col: Any, history: list[Decision]) -> None:
+    """The latest decision as a caption; earlier ones (the history is kept) in a small expander."""
+    if not history:
+        return
+    label_col.caption(decision_text(history[0]))
+    if len(history) > 1:
+        with label_col.expander(f"Earlier decisions ({len(history) - 1})"):
+            st.markdown("\n".join(f"- {decision_text(d)}" for d in history[1:]))
+
+
+def review_line(row: dict[str, Any], *, history: list[Decision]) -> None:
+    """`Desktop · v2 [Pending]  [note…]  [Approve] [Reject]`, with who decided what (newest first)."""
     label_col, note_col, buttons_col = st.columns([2, 3, 2], vertical_alignment="center")
     version_id = row.get("versionId")
     heading = label_col.container(horizontal=True, gap="small", vertical_alignment="center")
@@ -69,24 +88,20 @@ def review_line(row: dict[str, Any], *, reviewer_key: str) -> None:
     state = row.get("reviewState") or "pending"
     text, color, icon = STATE_BADGES.get(state, STATE_BADGES["pending"])
     heading.badge(f"{text} · v{row['version']}", color=color, icon=icon)
-    if state != "pending":  # who reviewed it and the note live on the version (a few lines per page)
-        version = get_version(version_id)
-        said = [f"by {version['reviewer']}" if version.get("reviewer") else "",
-                f"“{version['reviewNote']}”" if version.get("reviewNote") else ""]
-        if any(said):
-            label_col.caption(escape_markdown(" · ".join(p for p in said if p)))
+    decisions(label_col, history)
     note_key = f"sku_note_{version_id}"
     note_col.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
     with buttons_col.container(horizontal=True, gap="xsmall"):
         for new_state, label, kind in (("approved", "Approve", "primary"), ("rejected", "Reject", "secondary")):
             st.button(label, key=f"sku_{new_state}_{version_id}", type=kind, disabled=state == new_state,
-                      on_click=review, args=(version_id, new_state, note_key, reviewer_key))
+                      on_click=review, args=(version_id, new_state, note_key))
 
 
-def review_shot(shot: dict[str, Any], *, reviewer_key: str) -> None:
+def review_shot(shot: dict[str, Any]) -> None:
     rows = shot["rows"]
     if not rows:
         return
     st.html(device_row_html(rows))
+    histories = review_history([r["versionId"] for r in rows if r.get("versionId")])  # one query for the shot
     for row in rows:
-        review_line(row, reviewer_key=reviewer_key)
+        review_line(row, history=histories.get(row.get("versionId"), []))

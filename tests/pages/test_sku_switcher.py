@@ -35,10 +35,11 @@ def test_frames_follow_the_real_aspect_ratios(demo):
     assert "HO-2 · OFF-CHAIR-ERGO-GRY" in texts(at)
 
 
-def test_approve_reject_with_note_and_pending_filter(demo):
+def test_approve_reject_with_note_and_pending_filter(demo, monkeypatch):
     generated("21")
+    monkeypatch.setenv("RESHOOT_USER", "Ana")  # the signed-in person, as the local user
     at = open_page(PAGE, id="21")
-    at.text_input(key="sku_reviewer").input("Ana").run()
+    assert "Your decisions are recorded as Ana (Ana)." in texts(at)
     versions = [row["versionId"] for row in get_work_item("21")["shots"][0]["rows"]]
     at.text_input(key=f"sku_note_{versions[0]}").input("Crop the lamp").run()
     at.button(key=f"sku_rejected_{versions[0]}").click().run()
@@ -47,11 +48,19 @@ def test_approve_reject_with_note_and_pending_filter(demo):
     rows = get_work_item("21")["shots"][0]["rows"]
     assert [r["reviewState"] for r in rows] == ["rejected", "approved", "pending"]
     shown = texts(at)
-    assert "by Ana · “Crop the lamp”" in shown and "4 pending · 1 approved · 1 rejected" in shown
+    assert "Rejected by Ana · “Crop the lamp” · " in shown and "4 pending · 1 approved · 1 rejected" in shown
     assert at.button(key=f"sku_approved_{versions[1]}").disabled
+    assert at.text_input(key=f"sku_note_{versions[0]}").value == ""  # the note field empties after the decision
+
+    monkeypatch.setenv("RESHOOT_USER", "Ben")  # a second reviewer changes the first one's decision
+    at.button(key=f"sku_approved_{versions[0]}").click().run()
+    shown = texts(at)
+    assert "Approved by Ben · " in shown and "Rejected by Ana · “Crop the lamp”" in shown  # the older one stays
+    assert [e.label for e in at.expander] == ["Earlier decisions (1)"]
+    assert get_work_item("21")["shots"][0]["rows"][0]["reviewState"] == "approved"
 
     summary = next(i for i in list_work_items()["items"] if i["id"] == "21")
-    assert (summary["pendingReviews"], summary["approvedCount"]) == (4, 1)
+    assert (summary["pendingReviews"], summary["approvedCount"]) == (4, 2)
 
     at.toggle(key="sku_pending_only").set_value(True).run()
     assert [b.key for b in frame_buttons(at, "approved")] == [f"sku_approved_{versions[2]}"]

@@ -1,0 +1,278 @@
+"""The audit trail: every change appends one `audit` row (who, when, action, target, before → after).
+
+Use cases call `record(session, ...)` with the session that makes the change, so the row commits or rolls back
+with it; the actor is `current_actor()` (a job's handler runs as the person who requested the job). Rows are
+never updated or deleted. The queries below page in SQL for the Activity page, its CSV export and the short
+histories shown beside a hero or a sentence.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from services.db import session_scope
+from services.identity import current_actor
+from services.models import AuditEntry, ExportPlanRow, ImageVersion, Sentence, Shot, iso
+
+MAX_PAGE_SIZE = 500
+CSV_ROW_LIMIT = 100_000  # an export larger than this is cut (the page says so); narrow the filters instead
+CSV_COLUMNS = ("at", "actor_email", "actor_name", "action", "target_kind", "target_id", "work_item_id", "shot_id",
+               "size_label", "sentence_id", "project_id", "before", "after")
+
+
+class AuditAction(StrEnum):
+    generate_heroes = "heroes.generate"
+    regenerate_sentence_image = "sentence.regenerate"
+    edit_prompt = "sentence.prompt"
+    upload_references = "reference.upload"
+    delete_reference = "reference.delete"
+    lock_shot = "shot.lock"
+    new_version = "version.create"
+    remove_version_files = "version.retention"
+    review = "version.review"
+    favourite = "version.favourite"
+    lock_version = "version.lock"
+    restore_version = "version.restore"
+    retry_job = "job.retry"
+    import_data = "data.import"
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS = {
+    AuditAction.generate_heroes: "Generate heroes",
+    AuditAction.regenerate_sentence_image: "Regenerate image",
+    AuditAction.edit_prompt: "Edit prompt",
+    AuditAction.upload_references: "Upload references",
+    AuditAction.delete_reference: "Delete reference",
+    AuditAction.lock_shot: "Lock shot",
+    AuditAction.new_version: "New version",
+    AuditAction.remove_version_files: "Remove old files",
+    AuditAction.review: "Review",
+    AuditAction.favourite: "Favourite",
+    AuditAction.lock_version: "Lock version",
+    AuditAction.restore_version: "Restore version",
+    AuditAction.retry_job: "Retry job",
+    AuditAction.import_data: "Import",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a change is about, and where it sits (so a hero's or a sentence's history finds it)."""
+
+    kind: str  # work_item / shot / size / sentence / version / reference / job / import
+    id: str = ""
+    work_item_id: str | None = None
+    shot_id: str | None = None
+    size_label: str | None = None
+    sentence_id: str | None = None
+    project_id: str | None = None
+
+
+def record(
+    session: Session,
+    *,
+    action: AuditAction,
+    target: Target,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one row in `session` (the transaction that makes the change)."""
+    actor = current_actor()
+    entry = AuditEntry(
+        actor_email=actor.email,
+        actor_name=actor.name,
+        action=str(action),
+        target_kind=target.kind,
+        target_id=str(target.id),
+        work_item_id=target.work_item_id,
+        shot_id=target.shot_id,
+        size_label=target.size_label,
+        sentence_id=target.sentence_id,
+        project_id=target.project_id,
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry
+
+
+def version_target(session: Session, version: ImageVersion) -> Target:
+    """A version, placed at its hero (work item, shot, size) or its sentence."""
+    if version.target_kind == "hero":
+        row = session.get(ExportPlanRow, int(version.target_id))
+        shot = session.get(Shot, row.shot_pk) if row else None
+        return Target("version", str(version.id), work_item_id=row.work_item_id if row else None,
+                      shot_id=shot.shot_id if shot else None, size_label=row.size_label if row else None)
+    sentence = session.get(Sentence, version.target_id)
+    return Target("version", str(version.id), sentence_id=version.target_id,
+                  project_id=sentence.project_id if sentence else None)
+
+
+# --- Reading -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    id: int
+    at: datetime
+    actor_email: str
+    actor_name: str
+    action: str
+    target_kind: str
+    target_id: str
+    work_item_id: str | None
+    shot_id: str | None
+    size_label: str | None
+    sentence_id: str | None
+    project_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    @property
+    def actor(self) -> str:
+        return self.actor_name or self.actor_email
+
+    @property
+    def action_label(self) -> str:
+        return ACTION_LABELS.get(self.action, self.action)  # type: ignore[call-overload]
+
+    @property
+    def where(self) -> str:
+        """`7 · OL-1 · Desktop`, `sentence sent_001`, `job job_…`."""
+        if self.sentence_id:
+            return f"sentence {self.sentence_id}"
+        parts = [p for p in (self.work_item_id, self.shot_id, self.size_label) if p]
+        return " · ".join(parts) or f"{self.target_kind} {self.target_id}".strip()
+
+    @property
+    def change(self) -> str:
+        """`approved → rejected`, `'a farm' → 'a farm at dusk'`, or the `after` values, in one line."""
+        before, after = self.before or {}, self.after or {}
+        changed = [f"{k}: {_short(before[k])} → {_short(after.get(k))}" for k in before if k in after]
+        rest = [f"{k}: {_short(v)}" for k, v in after.items() if k not in before]
+        gone = [f"{k}: {_short(v)}" for k, v in before.items() if k not in after]
+        return "; ".join(changed + rest + gone)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    actor_email: str | None = None
+    actions: tuple[str, ...] = ()
+    work_item_id: str | None = None
+    since: date | None = None  # inclusive, UTC days
+    until: date | None = None  # inclusive
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    entries: list[ActivityEntry] = field(default_factory=list)
+    page: int = 1
+    page_size: int = 50
+    has_more: bool = False
+
+
+def _entry(row: AuditEntry) -> ActivityEntry:
+    return ActivityEntry(
+        id=row.id, at=row.at, actor_email=row.actor_email, actor_name=row.actor_name, action=row.action,
+        target_kind=row.target_kind, target_id=row.target_id, work_item_id=row.work_item_id, shot_id=row.shot_id,
+        size_label=row.size_label, sentence_id=row.sentence_id, project_id=row.project_id,
+        before=row.before, after=row.after,
+    )
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+def _filtered(where: ActivityFilter) -> Any:
+    query = select(AuditEntry)
+    if where.actor_email:
+        query = query.where(AuditEntry.actor_email == where.actor_email)
+    if where.actions:
+        query = query.where(col(AuditEntry.action).in_([str(a) for a in where.actions]))
+    if where.work_item_id:
+        query = query.where(AuditEntry.work_item_id == where.work_item_id)
+    if where.since:
+        query = query.where(AuditEntry.at >= _day_start(where.since))
+    if where.until:
+        query = query.where(AuditEntry.at < _day_start(where.until + timedelta(days=1)))
+    return query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+
+
+def list_activity(where: ActivityFilter = ActivityFilter(), *, page: int = 1, page_size: int = 50) -> ActivityPage:
+    """One page of changes, newest first: one query (a row more than the page says whether another follows)."""
+    page, page_size = max(1, int(page)), max(1, min(int(page_size), MAX_PAGE_SIZE))
+    query = _filtered(where).offset((page - 1) * page_size).limit(page_size + 1)
+    with session_scope() as s:
+        rows = [_entry(r) for r in s.exec(query)]
+    return ActivityPage(rows[:page_size], page, page_size, has_more=len(rows) > page_size)
+
+
+def actors() -> list[tuple[str, str]]:
+    """(email, latest name) of everyone who changed something, by email."""
+    with session_scope() as s:
+        rows = s.exec(select(AuditEntry.actor_email, AuditEntry.actor_name).distinct().order_by(AuditEntry.actor_email))
+        names: dict[str, str] = {}
+        for email, name in rows:
+            names[email] = name or names.get(email, "")
+    return list(names.items())
+
+
+def activity_csv(where: ActivityFilter = ActivityFilter(), *, limit: int = CSV_ROW_LIMIT) -> Iterator[str]:
+    """The filtered changes as CSV text, in chunks of a few hundred rows, at most `limit` rows (a server-side
+    cursor on PostgreSQL; memory stays bounded by the chunk)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    with session_scope() as s:
+        result = s.exec(_filtered(where).limit(limit).execution_options(yield_per=500))
+        for n, row in enumerate(result, start=1):
+            writer.writerow([iso(row.at), row.actor_email, row.actor_name, row.action, row.target_kind, row.target_id,
+                             row.work_item_id or "", row.shot_id or "", row.size_label or "", row.sentence_id or "",
+                             row.project_id or "", _json(row.before), _json(row.after)])
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _json(value: dict[str, Any] | None) -> str:
+    return "" if value is None else json.dumps(value, default=str, ensure_ascii=False)
+
+
+def hero_history(work_item_id: str, shot_id: str, size_label: str | None = None, *, limit: int = 10) -> list[ActivityEntry]:
+    """A shot's recent changes (with `size_label`: those of that size and of the whole shot), newest first."""
+    query = select(AuditEntry).where(AuditEntry.work_item_id == work_item_id, AuditEntry.shot_id == shot_id)
+    if size_label:
+        query = query.where(or_(col(AuditEntry.size_label).is_(None), AuditEntry.size_label == size_label))
+    with session_scope() as s:
+        rows = s.exec(query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit))
+        return [_entry(r) for r in rows]
+
+
+def sentence_history(sentence_id: str, *, limit: int = 10) -> list[ActivityEntry]:
+    query = select(AuditEntry).where(AuditEntry.sentence_id == sentence_id)
+    with session_scope() as s:
+        rows = s.exec(query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit))
+        return [_entry(r) for r in rows]

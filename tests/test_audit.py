@@ -1,0 +1,343 @@
+"""The audit trail: every mutating use case writes its audit rows, as the acting person, in the same transaction.
+
+How a forgotten audit row fails here:
+- `test_every_public_use_case_function_is_classified` lists every public function of every `services` module
+  that is not infrastructure (a new module counts automatically). Each must be exercised by a SCENARIO (which
+  asserts its audit rows), by READS (run and shown to write nothing a person changed), or be named in
+  NOT_CHANGES with the reason it records nothing of its own.
+- While a scenario or a read runs, `WriteWatch` sees every SQL statement: a transaction that inserts, updates or
+  deletes rows of any table except job bookkeeping (job updates, events, worker heartbeats) and does not insert
+  an `audit` row in that same transaction fails the test — so an audit row written afterwards, in its own
+  transaction, does not count, and a writer declared a read fails too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import io
+import pkgutil
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import event
+from sqlmodel import col, select
+
+import services
+from services import audit, demo, importer, jobs, lifestyle, storyboard, versions, work_items
+from services.audit import AuditAction
+from services.db import get_engine, session_scope
+from services.identity import Actor, Role, acting_as
+from services.models import AuditEntry, ExportPlanRow, ImageVersion, Job, ReviewDecision, Shot
+
+# Modules that are not use cases: plumbing, models, formats, the HTTP and CLI front ends (they call use cases).
+INFRASTRUCTURE_MODULES = {"api", "audit", "backends", "cli", "config", "db", "errors", "identity", "images",
+                          "messages", "migrations", "models", "status", "storage"}
+
+RITA = Actor("rita@example.com", "Rita Reviewer", Role.reviewer)
+BOOKKEEPING = {("UPDATE", "job"), ("INSERT", "event"), ("DELETE", "event"), ("INSERT", "workerprocess"),
+               ("UPDATE", "workerprocess"), ("DELETE", "workerprocess")}
+WRITE = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)"?', re.IGNORECASE)
+
+
+class WriteWatch:
+    """Per connection, the tables a transaction wrote; at commit, a person's change without an audit row is noted."""
+
+    def __init__(self) -> None:
+        self.open: dict[int, set[tuple[str, str]]] = {}
+        self.unaudited: list[set[tuple[str, str]]] = []
+        self.lock = threading.Lock()
+
+    def statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        found = WRITE.match(statement)
+        if found:
+            verb = found.group(1).split()[0].upper()
+            with self.lock:
+                self.open.setdefault(id(conn), set()).add((verb, found.group(2).lower()))
+
+    def commit(self, conn) -> None:
+        with self.lock:
+            writes = self.open.pop(id(conn), set())
+        changes = writes - BOOKKEEPING - {("INSERT", "audit")}
+        if changes and ("INSERT", "audit") not in writes:
+            self.unaudited.append(changes)
+
+    def rollback(self, conn) -> None:
+        with self.lock:
+            self.open.pop(id(conn), None)
+
+
+@pytest.fixture
+def watch(db):
+    engine, seen = get_engine(), WriteWatch()
+    hooks = (("before_cursor_execute", seen.statement), ("commit", seen.commit), ("rollback", seen.rollback))
+    for name, hook in hooks:
+        event.listen(engine, name, hook)
+    yield seen
+    for name, hook in hooks:
+        event.remove(engine, name, hook)
+
+
+# --- The world the scenarios act on ----------------------------------------------------------------------
+
+
+def png(color=(200, 90, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def hero_row(shot_id: str = "KT-1", size: str = "Desktop") -> ExportPlanRow:
+    with session_scope() as s:
+        return s.exec(select(ExportPlanRow).join(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
+                      .where(Shot.shot_id == shot_id, ExportPlanRow.size_label == size)).one()
+
+
+def generate(shot_id: str = "KT-1") -> dict[str, Any]:
+    return jobs.wait_for_job(lifestyle.generate_lifestyle_heroes("12", shot_ids=[shot_id], overwrite=True)["jobId"], timeout=60)
+
+
+def two_versions() -> tuple[int, int]:
+    """The Desktop hero of KT-1 made twice (as another person): (older, current) version ids."""
+    with acting_as(Actor("olaf@example.com", "Olaf", Role.reviewer)):
+        generate(), generate()
+    row = hero_row()
+    with session_scope() as s:
+        ids = s.exec(select(ImageVersion.id).where(ImageVersion.target_kind == "hero", ImageVersion.target_id == str(row.id))
+                     .order_by(col(ImageVersion.version))).all()
+    return ids[-2], ids[-1]
+
+
+def failed_job() -> str:
+    with session_scope() as s:
+        job = s.exec(select(Job).where(Job.kind == "lifestyle_heroes")).first()
+        job.status, job.result = "failed", None
+        s.add(job)
+        return job.id
+
+
+@dataclass
+class Scenario:
+    name: str
+    covers: tuple[str, ...]  # the public functions it exercises
+    act: Callable[[Any], Any]  # gets what `prepare` returned
+    expected: dict[str, int]  # action -> rows the acting person must have written at least
+    prepare: Callable[[Path], Any] = lambda folder: None  # runs before watching (gets a temporary folder)
+    empty_database: bool = False
+
+
+def _failed_sentence_job() -> str:
+    job_id = jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_002", seed=3)["jobId"], timeout=60)["id"]
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        job.status = "failed"
+        s.add(job)
+    return job_id
+
+
+def _json_file(folder: Path) -> Path:
+    path = folder / "items.json"
+    path.write_text('{"workItems": [{"id": "98", "title": "From a file", "status": "open"}]}', encoding="utf-8")
+    return path
+
+
+SCENARIOS = [
+    Scenario("generate heroes (regenerate shot) and its job", (
+        "services.lifestyle.generate_lifestyle_heroes", "services.lifestyle.run_job", "services.jobs.enqueue",
+        "services.jobs.execute_job", "services.jobs.wait_for_job", "services.versions.save_new_versions",
+        "services.versions.set_current"),
+        lambda _: generate("KT-2"), {"heroes.generate": 1, "version.create": 3}),
+    Scenario("regenerate a sentence image and its job", ("services.storyboard.regenerate_sentence_image", "services.storyboard.run_job"),
+             lambda _: jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_001", seed=7)["jobId"], timeout=60),
+             {"sentence.regenerate": 1, "version.create": 1}),
+    Scenario("edit a prompt", ("services.storyboard.update_sentence",),
+             lambda _: storyboard.update_sentence("sent_001", image_prompt="a farm at dusk"), {"sentence.prompt": 1}),
+    Scenario("upload references", ("services.lifestyle.add_references",),
+             lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png()), ("b.png", png((1, 2, 3)))]),
+             {"reference.upload": 1}),
+    Scenario("delete a reference", ("services.lifestyle.delete_reference",),
+             lambda ref: lifestyle.delete_reference(ref), {"reference.delete": 1},
+             prepare=lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png())])["references"][0]["id"]),
+    Scenario("lock a shot", ("services.lifestyle.set_shot_locked",),
+             lambda _: lifestyle.set_shot_locked("12", "KT-1", True), {"shot.lock": 1}),
+    Scenario("review a version", ("services.versions.set_review",),
+             lambda v: versions.set_review(v[1], state="approved", note="ok"), {"version.review": 1}, prepare=lambda _: two_versions()),
+    Scenario("favourite a version", ("services.versions.set_favourite",),
+             lambda v: versions.set_favourite(v[0], True), {"version.favourite": 1}, prepare=lambda _: two_versions()),
+    Scenario("lock a version", ("services.versions.set_locked",),
+             lambda v: versions.set_locked(v[0], True), {"version.lock": 1}, prepare=lambda _: two_versions()),
+    Scenario("restore a version", ("services.versions.restore_version", "services.versions.publish_stable_copy"),
+             lambda v: versions.restore_version(v[0]), {"version.restore": 1}, prepare=lambda _: two_versions()),
+    Scenario("retention removes old files", ("services.versions.apply_retention",),
+             lambda _: versions.apply_retention("hero", str(hero_row().id), keep=1), {"version.retention": 1},
+             prepare=lambda _: two_versions()),
+    Scenario("retry a failed heroes job", ("services.jobs.retry_job", "services.lifestyle.retry"),
+             lambda job_id: jobs.retry_job(job_id), {"job.retry": 1, "heroes.generate": 1},
+             prepare=lambda _: (generate(), failed_job())[1]),
+    Scenario("retry a failed sentence job", ("services.storyboard.retry",),
+             jobs.retry_job, {"job.retry": 1, "sentence.regenerate": 1},
+             prepare=lambda _: _failed_sentence_job()),
+    Scenario("import JSON", ("services.importer.import_data",),
+             lambda _: importer.import_data({"workItems": [{"id": "99", "title": "New", "status": "open"}]}),
+             {"data.import": 1}),
+    Scenario("import a file", ("services.importer.import_file",),
+             lambda path: importer.import_file(path), {"data.import": 1}, prepare=_json_file),
+    Scenario("import an export plan CSV", ("services.importer.import_export_plan_csv",),
+             lambda _: importer.import_export_plan_csv(io.StringIO(
+                 "work_item_id,shot_id,sku,size_label,width,height,filename\n"
+                 "12,KT-9,SKU-9,Desktop,1920,800,fcc/lifestyle/12/KT-9/desktop.png\n")), {"data.import": 1}),
+    Scenario("load the demo", ("services.demo.load_demo",), lambda _: demo.load_demo(generate_images=False),
+             {"data.import": 1}, empty_database=True),
+    Scenario("load the demo into an empty database", ("services.demo.ensure_demo_loaded",),
+             lambda _: demo.ensure_demo_loaded(generate_images=False), {"data.import": 1}, empty_database=True),
+]
+
+
+@pytest.fixture
+def world(db, fake_backend, tmp_path):
+    return tmp_path
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_every_mutating_use_case_writes_its_audit_rows_in_the_same_transaction(scenario, world, watch):
+    if not scenario.empty_database:
+        demo.load_demo(generate_images=False)
+    prepared = scenario.prepare(world)
+    watch.unaudited.clear()
+    with session_scope() as s:
+        last = s.exec(select(AuditEntry.id).order_by(col(AuditEntry.id).desc())).first() or 0
+    with acting_as(RITA):
+        scenario.act(prepared)
+    jobs.stop_embedded_worker()  # every job it started has ended (they were waited for)
+    with session_scope() as s:
+        rows = s.exec(select(AuditEntry).where(col(AuditEntry.id) > last)).all()
+    assert watch.unaudited == [], f"changes committed without an audit row: {watch.unaudited}"
+    for action, at_least in scenario.expected.items():
+        mine = [r for r in rows if r.action == action and r.actor_email == RITA.email]
+        assert len(mine) >= at_least, (action, [(r.action, r.actor_email) for r in rows])
+    assert {r.actor_email for r in rows} == {RITA.email}, "every row names the person who acted"
+
+
+# --- Functions that change nothing a person did ------------------------------------------------------------
+
+
+def _job_id() -> str:
+    with session_scope() as s:
+        return s.exec(select(Job.id)).first()
+
+
+READS: dict[str, Callable[[], Any]] = {
+    "services.work_items.list_work_items": lambda: work_items.list_work_items(search="kit"),
+    "services.work_items.get_work_item": lambda: work_items.get_work_item("12"),
+    "services.work_items.list_statuses": work_items.list_statuses,
+    "services.storyboard.list_projects": storyboard.list_projects,
+    "services.storyboard.get_storyboard": lambda: storyboard.get_storyboard("coffee-origins"),
+    "services.storyboard.list_sentences": lambda: storyboard.list_sentences("coffee-origins"),
+    "services.storyboard.get_sentence": lambda: storyboard.get_sentence("sent_001"),
+    "services.storyboard.sentence_target_key": lambda: storyboard.sentence_target_key("sent_001"),
+    "services.lifestyle.list_references": lambda: lifestyle.list_references("12"),
+    "services.lifestyle.heroes_target_key": lambda: lifestyle.heroes_target_key("12", ["KT-1"]),
+    "services.versions.list_versions": lambda: versions.list_versions("hero", hero_row().id),
+    "services.versions.get_version": lambda: versions.get_version(hero_row().current_version_id),
+    "services.versions.review_queue": versions.review_queue,
+    "services.versions.review_history": lambda: versions.review_history([hero_row().current_version_id]),
+    "services.versions.url_for": lambda: versions.url_for("a/b.png"),
+    "services.versions.versioned_key": lambda: versions.versioned_key("a/b.png", 2, "abc"),
+    "services.versions.image_urls": lambda: versions.image_urls(None),
+    "services.versions.version_json": lambda: versions.version_json(ImageVersion(target_kind="hero", target_id="1", version=1,
+                                                                                  storage_key="k", width=1, height=1, backend="x")),
+    "services.jobs.get_job": lambda: jobs.get_job(_job_id()),
+    "services.jobs.get_jobs": lambda: jobs.get_jobs([_job_id()]),
+    "services.jobs.list_jobs": jobs.list_jobs,
+    "services.jobs.job_json": lambda: jobs.job_json(Job(kind="lifestyle_heroes", target_key="x")),
+    "services.jobs.active_job_for": lambda: jobs.active_job_for("heroes:12:*"),
+    "services.jobs.active_jobs_for": lambda: jobs.active_jobs_for(["heroes:12:*"]),
+    "services.jobs.events_since": lambda: jobs.events_since(project_id="coffee-origins"),
+    "services.jobs.latest_event_id": lambda: jobs.latest_event_id(project_id="coffee-origins"),
+    "services.jobs.consumer_alive": jobs.consumer_alive,
+    "services.jobs.requester": lambda: jobs.requester("ana@example.com"),
+    "services.jobs.recover_orphaned_jobs": jobs.recover_orphaned_jobs,
+    "services.jobs.requeue_lost_jobs": jobs.requeue_lost_jobs,
+    "services.jobs.start_embedded_worker": jobs.start_embedded_worker,
+    "services.jobs.stop_embedded_worker": jobs.stop_embedded_worker,
+    "services.jobs.backend_slot": lambda: [None for _ in [jobs.backend_slot().__enter__()]],
+}
+
+NOT_CHANGES = {
+    "services.jobs.run_worker": "runs job consumers until the process is stopped (blocks); jobs record as their requester",
+}
+
+
+def test_reads_change_nothing_a_person_did(world, watch):
+    demo.load_demo(generate_images=False)
+    generate()
+    watch.unaudited.clear()
+    for name, call in READS.items():
+        call()
+        assert watch.unaudited == [], f"{name} wrote {watch.unaudited} without an audit row: it is not a read"
+    jobs.stop_embedded_worker()
+
+
+def _use_case_functions() -> set[str]:
+    found = set()
+    for info in pkgutil.iter_modules(services.__path__):
+        if info.name.startswith("_") or info.name in INFRASTRUCTURE_MODULES:
+            continue
+        module = importlib.import_module(f"services.{info.name}")
+        found |= {f"{module.__name__}.{name}" for name, f in inspect.getmembers(module, inspect.isfunction)
+                  if f.__module__ == module.__name__ and not name.startswith("_")}
+    return found
+
+
+def test_every_public_use_case_function_is_classified():
+    covered = {name for s in SCENARIOS for name in s.covers}
+    unclassified = _use_case_functions() - covered - set(READS) - set(NOT_CHANGES)
+    assert not unclassified, (
+        f"{sorted(unclassified)}: a new use case? If it changes anything, call services.audit.record() in its "
+        "transaction and add a Scenario here that asserts the rows; if it only reads, add it to READS."
+    )
+    stale = (covered | set(READS) | set(NOT_CHANGES)) - _use_case_functions()
+    assert not stale, f"{sorted(stale)} no longer exist: remove them here"
+
+
+# --- Review history ------------------------------------------------------------------------------------
+
+
+def test_two_decisions_by_two_people_stay_visible_and_the_latest_is_the_state(world):
+    demo.load_demo(generate_images=False)
+    generate()
+    version_id = hero_row().current_version_id
+    with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
+        versions.set_review(version_id, state="approved", note="Good light")
+    with acting_as(Actor("ben@example.com", "Ben", Role.admin)):
+        state = versions.set_review(version_id, state="rejected", note="Logo cut off")
+    assert (state["reviewState"], state["reviewer"], state["reviewNote"]) == ("rejected", "Ben", "Logo cut off")
+    history = versions.review_history([version_id])[version_id]
+    assert [(d.decision, d.reviewer_email, d.note) for d in history] == [
+        ("rejected", "ben@example.com", "Logo cut off"), ("approved", "ana@example.com", "Good light")]
+    with session_scope() as s:
+        assert s.exec(select(ReviewDecision).where(ReviewDecision.version_id == version_id)).all()[0].reviewer_name == "Ana"
+    trail = audit.hero_history("12", "KT-1", "Desktop")
+    reviews = [e for e in trail if e.action == AuditAction.review]
+    assert [(e.actor_email, e.change) for e in reviews] == [
+        ("ben@example.com", "state: approved → rejected; reviewer: Ana → Ben; note: Logo cut off"),
+        ("ana@example.com", "state: pending → approved; reviewer: null → Ana; note: Good light"),
+    ]
+
+
+def test_jobs_record_who_requested_them_and_their_versions_are_theirs(world):
+    demo.load_demo(generate_images=False)
+    with acting_as(RITA):
+        job = generate("KT-3")
+    assert job["status"] == "succeeded"
+    with session_scope() as s:
+        assert s.get(Job, job["id"]).requested_by == RITA.email
+    created = [e for e in audit.hero_history("12", "KT-3") if e.action == AuditAction.new_version]
+    assert len(created) == 3 and {e.actor_email for e in created} == {RITA.email}
+    assert {e.size_label for e in created} == {"Desktop", "Tablet", "Mobile"} and all(e.after["jobId"] == job["id"] for e in created)
