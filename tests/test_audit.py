@@ -241,6 +241,7 @@ READS: dict[str, Callable[[], Any]] = {
     "services.storyboard.list_sentences": lambda: storyboard.list_sentences("coffee-origins"),
     "services.storyboard.get_sentence": lambda: storyboard.get_sentence("sent_001"),
     "services.storyboard.sentence_target_key": lambda: storyboard.sentence_target_key("sent_001"),
+    "services.storyboard.seed_to_use": lambda: storyboard.seed_to_use(-1),
     "services.lifestyle.list_references": lambda: lifestyle.list_references("12"),
     "services.lifestyle.heroes_target_key": lambda: lifestyle.heroes_target_key("12", ["KT-1"]),
     "services.versions.list_versions": lambda: versions.list_versions("hero", hero_row().id),
