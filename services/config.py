@@ -27,6 +27,7 @@ class Settings:
     openai_base_url: str | None
     comfyui_url: str | None
     comfyui_workflow: str | None
+    comfyui_reference_workflow: str | None
     generation_concurrency: int
     keep_versions: int
     max_upload_mb: int
@@ -78,6 +79,7 @@ def get_settings() -> Settings:
         openai_base_url=value("RESHOOT_OPENAI_BASE_URL"),
         comfyui_url=value("RESHOOT_COMFYUI_URL"),
         comfyui_workflow=value("RESHOOT_COMFYUI_WORKFLOW"),
+        comfyui_reference_workflow=value("RESHOOT_COMFYUI_REFERENCE_WORKFLOW"),
         generation_concurrency=max(1, int(value("RESHOOT_GENERATION_CONCURRENCY", "4"))),
         keep_versions=max(1, int(value("RESHOOT_KEEP_VERSIONS", "5"))),
         max_upload_mb=int(value("RESHOOT_MAX_UPLOAD_MB", "25")),

@@ -171,3 +171,18 @@ def test_a_seed_that_is_not_a_whole_number_is_invalid(demo, bad):
     with pytest.raises(ReshootError) as e:
         storyboard.regenerate_sentence_image("sent_001", seed=bad)
     assert e.value.code == "INVALID_REQUEST" and e.value.details[0]["field"] == "seed"
+
+
+def test_a_job_whose_backend_call_passes_its_deadline_fails_with_backend_timeout(demo, fake_comfyui, monkeypatch):
+    """Over real HTTP: ComfyUI never finishes; the job fails with BACKEND_TIMEOUT and a plain message, the old image
+    stays, and the prompt is taken off ComfyUI so it writes no orphan output later."""
+    monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "comfyui")
+    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "0.5")
+    get_settings.cache_clear()
+    old = storyboard.get_sentence("sent_001")["imageFile"]
+    fake_comfyui.fail("timeout")
+    job = regenerate()
+    assert (job["status"], job["errorCode"]) == ("failed", "BACKEND_TIMEOUT")
+    assert job["message"] == "ComfyUI did not finish the image within 0.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
+    assert storyboard.get_sentence("sent_001")["imageFile"] == old
+    assert [run["state"] for run in fake_comfyui.prompts.values()] == ["interrupted"] and fake_comfyui.files == {}

@@ -5,16 +5,22 @@ Every backend returns PNG bytes. `style_lora` names a style LoRA (a storyboard c
 whose `capabilities.accepts_style_lora` is False ignores it. `progress`, when given, is called as
 `progress(fraction, message)` with `fraction` in 0..1. Failures are raised as one of the typed
 `BackendError`s below, never as a client library's own exception, so jobs can decide whether to retry and
-pages can show a plain message.
+pages can show a plain message (the service and the cause in words, no library internals).
+
+Each `generate()` call has one total deadline (RESHOOT_BACKEND_TIMEOUT): uploads, submitting, polling, retries and
+downloads all count against it, and an answer that trickles in is cut off when it passes (`DeadlineTransport`),
+not only an answer that stops. Past it the call raises BackendTimeout (`BACKEND_TIMEOUT`).
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import time
-from dataclasses import dataclass
-from typing import Callable, Protocol, TypeVar
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, TypeVar
 
 from PIL import Image
 
@@ -85,7 +91,10 @@ class BackendUnavailable(BackendError):
 
 
 class BackendTimeout(BackendUnavailable):
-    """No answer within the timeout: retryable by the job, but not retried inside one call (it already waited)."""
+    """The call's total deadline passed: retryable by the job, but not retried inside one call (it already waited)."""
+
+    code = "BACKEND_TIMEOUT"
+    status = 504
 
 
 class ContentRejected(BackendError):
@@ -102,6 +111,112 @@ class BackendMisconfigured(BackendError):
     code = "BACKEND_MISCONFIGURED"
     status = 500
     retryable = False
+
+
+@dataclass
+class Deadline:
+    """The one total deadline of a backend call: `seconds` from its start, whatever the call does meanwhile."""
+
+    seconds: float
+    service: str
+    started: float = field(default_factory=time.monotonic)
+
+    def remaining(self) -> float:
+        return self.seconds - (time.monotonic() - self.started)
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def error(self, doing: str) -> BackendTimeout:
+        """The BackendTimeout to raise: `doing` says what was under way, e.g. "finish the image"."""
+        return BackendTimeout(
+            f"{self.service} did not {doing} within {self.seconds:g} s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up.",
+            details={"service": self.service, "timeoutSeconds": self.seconds},
+        )
+
+    def check(self, doing: str) -> None:
+        if self.expired():
+            raise self.error(doing)
+
+
+def deadline_transport(http: Any, deadline: Deadline, **transport_options) -> Any:
+    """An httpx-style transport (`http` is the `httpx` module, or the fork the `openai` client uses) that holds every
+    request to `deadline`: its connect/read/write timeouts never exceed the time left, and the body is read chunk by
+    chunk, stopping with a ReadTimeout once the deadline has passed. httpx's own read timeout restarts with every
+    chunk, so a server trickling one byte every few seconds would otherwise hold a call for as long as it likes."""
+
+    class DeadlineStream(http.SyncByteStream):
+        def __init__(self, stream, request):
+            self.stream, self.request = stream, request
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self.stream:
+                if deadline.expired():
+                    raise http.ReadTimeout("the answer did not arrive in time", request=self.request)
+                yield chunk
+
+        def close(self) -> None:
+            self.stream.close()
+
+    class DeadlineTransport(http.BaseTransport):
+        def __init__(self):
+            self.inner = http.HTTPTransport(**transport_options)
+
+        def handle_request(self, request):
+            left = deadline.remaining()
+            if left <= 0:
+                raise http.ConnectTimeout("no time left for this request", request=request)
+            timeouts = request.extensions.get("timeout") or {}
+            request.extensions["timeout"] = {
+                kind: min(left, timeouts.get(kind) or left) for kind in ("connect", "read", "write", "pool")
+            }
+            response = self.inner.handle_request(request)
+            return http.Response(
+                status_code=response.status_code,
+                headers=response.headers,
+                stream=DeadlineStream(response.stream, request),
+                extensions=response.extensions,
+            )
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return DeadlineTransport()
+
+
+def plain_cause(error: BaseException) -> str:
+    """Why a connection failed, in words ("connection refused"), not a client library's repr of its objects."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno:
+            return {
+                errno.ECONNREFUSED: "connection refused (is the server running on that port?)",
+                errno.ECONNRESET: "the connection was reset",
+                errno.EHOSTUNREACH: "the host is unreachable",
+                errno.ENETUNREACH: "the network is unreachable",
+            }.get(error.errno, (error.strerror or str(error)).lower())
+        if "Name or service not known" in str(error) or "nodename nor servname" in str(error):
+            return "the host name does not resolve"
+        error = error.__cause__ or error.__context__
+    return "the connection failed"
+
+
+def check_image_size(data: bytes, *, width: int, height: int, service: str, hint: str = "") -> None:
+    """Refuse an image that is not what was asked for: another aspect (beyond 1 %), or smaller than asked. A wrong
+    image must not be scaled up into heroes (a 1×1 answer made three of them once)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            got = image.size
+    except Exception as e:
+        raise BackendError(f"{service} answered without a readable image.", details={"reason": str(e)[:200]}) from e
+    aspect_off = abs(math.log((got[0] / got[1]) / (width / height))) > 0.01
+    if aspect_off or got[0] < width or got[1] < height:
+        raise BackendError(
+            f"{service} returned a {got[0]}×{got[1]} image for a {width}×{height} request, so it was not used."
+            + (f" {hint}" if hint else ""),
+            details={"service": service, "asked": [width, height], "received": list(got)},
+        )
 
 
 def nearest_size(capabilities: Capabilities, width: int, height: int) -> tuple[int, int]:
@@ -147,17 +262,26 @@ def reference_file(index: int, data: bytes) -> tuple[str, bytes, str]:
 
 
 def call_with_retries(
-    call: Callable[[], T], *, attempts: int = 3, backoff: float = 1.0, max_wait: float = 60.0, sleep=time.sleep
+    call: Callable[[], T],
+    *,
+    attempts: int = 3,
+    backoff: float = 1.0,
+    max_wait: float = 60.0,
+    sleep=time.sleep,
+    deadline: Deadline | None = None,
 ) -> T:
-    """`call()`, again after a pause when it raises a retryable BackendError: Retry-After if given, else backoff·2ⁿ."""
+    """`call()`, again after a pause when it raises a retryable BackendError: Retry-After if given, else backoff·2ⁿ.
+    A pause that would end past `deadline` is not taken: the error is raised as it is."""
     for attempt in range(1, attempts + 1):
         try:
             return call()
         except BackendError as e:
             if not e.retryable or isinstance(e, BackendTimeout) or attempt == attempts:
                 raise
-            wait = e.retry_after if e.retry_after is not None else backoff * 2 ** (attempt - 1)
-            sleep(min(max(wait, 0.0), max_wait))
+            wait = min(max(e.retry_after if e.retry_after is not None else backoff * 2 ** (attempt - 1), 0.0), max_wait)
+            if deadline is not None and wait >= deadline.remaining():
+                raise
+            sleep(wait)
     raise AssertionError("unreachable")
 
 

@@ -9,11 +9,22 @@ These placeholders are replaced in any string input:
     {{reference_1}} … {{reference_N}}   the uploaded names of the reference images (e.g. for LoadImage)
     {{style_lora}}        the style LoRA's file name (e.g. a LoraLoader's lora_name; see below)
 
-An input that is exactly `"{{seed}}"`, `"{{width}}"` or `"{{height}}"` becomes a number. The bundled
-workflows (workflows/default_api.json: text to image; workflows/reference_api.json: image to image from
-the first reference) use the SD 1.5 checkpoint `v1-5-pruned-emaonly.safetensors`. RESHOOT_COMFYUI_WORKFLOW
-names one workflow file used for every call instead; it takes as many references as it has
-`{{reference_N}}` placeholders, and a call with fewer references is refused.
+An input that is exactly `"{{seed}}"`, `"{{width}}"` or `"{{height}}"` becomes a number.
+
+Two workflows, chosen per call by whether it has reference images: a text workflow (no `{{reference_N}}`) for
+calls without, a reference workflow (with them) for calls with. Bundled: workflows/default_api.json (text to
+image) and workflows/reference_api.json (image to image from the first reference), both on the SD 1.5 checkpoint
+`v1-5-pruned-emaonly.safetensors`. RESHOOT_COMFYUI_REFERENCE_WORKFLOW replaces the reference workflow (it must use
+`{{reference_1}}`); RESHOOT_COMFYUI_WORKFLOW replaces the text workflow — or, when it uses `{{reference_N}}` and
+no reference workflow is set, serves as the reference workflow (the bundled text one then serves calls without
+references). So a reference workflow never gets a call without references and references are never dropped for
+want of a placeholder. A reference workflow takes as many references as it has placeholders; a call with fewer
+is refused with a message that says how many it needs.
+
+On timeout (or any other exit before the image is downloaded) the prompt is taken back: deleted from ComfyUI's
+queue if it is still waiting (`POST /queue {"delete": [id]}`), interrupted if it is running (`GET /queue`, then
+`POST /interrupt {"prompt_id": id}`, which interrupts only that prompt), so it neither keeps the GPU busy nor
+writes an orphan output later. A run interrupted in ComfyUI (`execution_interrupted`) is reported as such.
 
 Style LoRA: the name is ComfyUI's `lora_name`, a file in the server's models/loras folder; a name without a
 model file extension gets `.safetensors` (cast members name `warm-documentary-v2`, ComfyUI lists
@@ -32,25 +43,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import requests
+import httpx
+
 from services.backends import (
     BackendError,
     BackendMisconfigured,
-    BackendTimeout,
     BackendUnavailable,
     Capabilities,
+    Deadline,
     Progress,
     as_png,
     call_with_retries,
+    check_image_size,
+    deadline_transport,
+    plain_cause,
     reference_file,
 )
 from services.config import Settings
+
+log = logging.getLogger("reshoot.backends.comfyui")
 
 WORKFLOWS = Path(__file__).with_name("workflows")
 NEGATIVE_PROMPT = "text, watermark, logo, signature, blurry, low quality, deformed"
@@ -59,6 +78,7 @@ NUMERIC = {"seed", "width", "height"}
 LORA_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pt2", ".bin", ".pth", ".pkl", ".sft")  # ComfyUI's model files
 BYPASS = {"LoraLoader": ("model", "clip"), "LoraLoaderModelOnly": ("model",)}  # output n passes input BYPASS[..][n]
 NO_URL_MESSAGE = "The ComfyUI backend needs a server: set RESHOOT_COMFYUI_URL (e.g. http://127.0.0.1:8188)."
+CANCEL_SECONDS = 5.0  # taking a prompt back after the deadline gets this much time of its own
 
 
 def load_workflow(path: Path) -> dict:
@@ -176,11 +196,60 @@ def _node_errors_text(node_errors: dict) -> str:
     return "; ".join(parts)
 
 
-def _execution_error(entry: dict) -> str:
-    for kind, data in entry.get("status", {}).get("messages", []):
-        if kind == "execution_error":
-            return f"{data.get('node_type', 'node')} (node {data.get('node_id')}): {data.get('exception_message', '').strip()}"
-    return "the run failed without an execution_error message"
+def _run_failure(entry: dict, prompt_id: str) -> BackendError | None:
+    """The error for a finished history entry that did not succeed (None if it did)."""
+    status = entry.get("status") or {}
+    if status.get("status_str") != "error":
+        return None
+    messages = {kind: data for kind, data in status.get("messages") or [] if isinstance(data, dict)}
+    details = {"promptId": prompt_id}
+    if "execution_interrupted" in messages:
+        node = messages["execution_interrupted"]
+        return BackendError(
+            f"ComfyUI's run was interrupted (stopped in ComfyUI at {node.get('node_type', 'a node')}, node"
+            f" {node.get('node_id')}) before it made an image; generate again.",
+            details=details | {"reason": "interrupted"},
+        )
+    if "execution_error" in messages:
+        node = messages["execution_error"]
+        return BackendError(
+            f"ComfyUI failed: {node.get('node_type', 'node')} (node {node.get('node_id')}):"
+            f" {str(node.get('exception_message', '')).strip()}",
+            details=details,
+        )
+    return BackendError("ComfyUI reported the run as failed without saying why (no error message in its history).",
+                        details=details)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str  # the file's name, for messages and the model name
+    graph: dict
+    slots: int  # how many {{reference_N}} placeholders
+
+
+def _workflow(path: Path) -> Workflow:
+    graph = load_workflow(path)
+    return Workflow(Path(path).name, graph, reference_slots(graph))
+
+
+def choose_workflows(text_path: str | Path | None, reference_path: str | Path | None) -> tuple[Workflow, Workflow]:
+    """(text workflow, reference workflow) from the two settings (see the module docstring)."""
+    text = _workflow(Path(text_path)) if text_path else None
+    reference = _workflow(Path(reference_path)) if reference_path else None
+    if reference is not None and reference.slots == 0:
+        raise BackendMisconfigured(
+            f"RESHOOT_COMFYUI_REFERENCE_WORKFLOW ({reference.name}) has no {{{{reference_1}}}} placeholder, so it"
+            " cannot use reference images: put {{reference_1}} where its LoadImage takes the image name."
+        )
+    if text is not None and text.slots:
+        if reference is not None:
+            raise BackendMisconfigured(
+                f"RESHOOT_COMFYUI_WORKFLOW ({text.name}) uses {{{{reference_1}}}}, but it is the workflow for shots"
+                " without references (RESHOOT_COMFYUI_REFERENCE_WORKFLOW is set): give it a text-to-image workflow."
+            )
+        text, reference = None, text  # one workflow with references: it is the reference workflow
+    return (text or _workflow(WORKFLOWS / "default_api.json"), reference or _workflow(WORKFLOWS / "reference_api.json"))
 
 
 class ComfyUIBackend:
@@ -195,6 +264,7 @@ class ComfyUIBackend:
         *,
         url: str | None,
         workflow_path: str | Path | None = None,
+        reference_workflow_path: str | Path | None = None,
         timeout: float = 120.0,
         poll_interval: float = 0.5,
         attempts: int = 3,
@@ -206,58 +276,80 @@ class ComfyUIBackend:
         self.attempts = attempts
         self.backoff = backoff
         self.client_id = uuid.uuid4().hex
-        if workflow_path:
-            self.workflows = {"custom": load_workflow(Path(workflow_path))}
-            self.model = f"comfyui:{Path(workflow_path).name}"
-        else:
-            self.workflows = {"text": load_workflow(WORKFLOWS / "default_api.json"),
-                              "reference": load_workflow(WORKFLOWS / "reference_api.json")}
-        slots = max(reference_slots(w) for w in self.workflows.values())
+        self.text_workflow, self.reference_workflow = choose_workflows(workflow_path, reference_workflow_path)
+        if workflow_path or reference_workflow_path:
+            self.model = f"comfyui:{self.text_workflow.name}+{self.reference_workflow.name}"
         self.capabilities = Capabilities(
-            sizes=(), honours_seed=True, accepts_references=slots > 0, max_references=slots, size_step=8, max_side=2048,
-            accepts_style_lora=True,
+            sizes=(), honours_seed=True, accepts_references=True, max_references=self.reference_workflow.slots,
+            size_step=8, max_side=2048, accepts_style_lora=True,
         )
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> ComfyUIBackend:
         options = dict(
-            url=settings.comfyui_url, workflow_path=settings.comfyui_workflow, timeout=settings.backend_timeout_seconds
+            url=settings.comfyui_url,
+            workflow_path=settings.comfyui_workflow,
+            reference_workflow_path=settings.comfyui_reference_workflow,
+            timeout=settings.backend_timeout_seconds,
         )
         return cls(**(options | overrides))
 
+    def workflow_for(self, reference_count: int) -> Workflow:
+        """The text workflow for a call without references, the reference workflow for one with (if enough)."""
+        if not reference_count:
+            return self.text_workflow
+        workflow = self.reference_workflow
+        if reference_count < workflow.slots:
+            raise BackendError(
+                f"The ComfyUI reference workflow {workflow.name} needs {workflow.slots} reference images and this"
+                f" call has {reference_count}: add references, or set RESHOOT_COMFYUI_REFERENCE_WORKFLOW to one that"
+                " needs fewer.",
+                details={"needed": workflow.slots, "given": reference_count},
+            )
+        return workflow
+
     # --- HTTP ------------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
-        """One HTTP call, retried on connection errors and 5xx; other statuses are returned to the caller."""
+    def _client(self, deadline: Deadline) -> httpx.Client:
+        return httpx.Client(base_url=self.url, transport=deadline_transport(httpx, deadline), timeout=deadline.seconds)
 
-        def call() -> requests.Response:
+    def _request(
+        self, client: httpx.Client, deadline: Deadline, method: str, path: str, *, doing: str, **kwargs
+    ) -> httpx.Response:
+        """One HTTP call, retried on connection errors and 5xx within the deadline; other statuses are returned.
+        `doing` words what ComfyUI was asked to do, for the timeout message ("send the image")."""
+
+        def call() -> httpx.Response:
+            deadline.check(doing)
             try:
-                response = requests.request(method, self.url + path, timeout=self.timeout, **kwargs)
-            except requests.Timeout as e:
-                raise BackendTimeout(f"ComfyUI did not answer {method} {path} within {self.timeout:g} s.") from e
-            except requests.RequestException as e:
-                raise BackendUnavailable(f"Could not reach ComfyUI at {self.url}: {e}") from e
+                response = client.request(method, path, **kwargs)
+            except httpx.TimeoutException as e:
+                raise deadline.error(doing) from e
+            except httpx.TransportError as e:
+                raise BackendUnavailable(f"Could not reach ComfyUI at {self.url}: {plain_cause(e)}.") from e
             if response.status_code >= 500:
                 raise BackendUnavailable(
-                    f"ComfyUI answered {response.status_code} to {method} {path}: {response.text[:200]}",
+                    f"ComfyUI answered {method} {path} with a server error ({response.status_code}): "
+                    f"{response.text[:200].strip() or 'no details'}",
                     details={"status": response.status_code},
                 )
             return response
 
-        return call_with_retries(call, attempts=self.attempts, backoff=self.backoff)
+        return call_with_retries(call, attempts=self.attempts, backoff=self.backoff, deadline=deadline)
 
-    def _json(self, response: requests.Response, what: str) -> Any:
+    def _json(self, response: httpx.Response, what: str) -> Any:
         try:
             return response.json()
         except ValueError as e:
             raise BackendError(f"ComfyUI answered {what} with something that is not JSON: {response.text[:200]}") from e
 
-    def _upload(self, index: int, data: bytes) -> str:
+    def _upload(self, client: httpx.Client, deadline: Deadline, index: int, data: bytes) -> str:
         _, data, content_type = reference_file(index, data)
         # Named by content: the same image is stored once, and concurrent jobs never overwrite each other's.
         filename = f"reshoot-{hashlib.sha256(data).hexdigest()[:20]}.{content_type.split('/')[1].replace('jpeg', 'jpg')}"
         files = {"image": (filename, data, content_type)}
-        response = self._request("POST", "/upload/image", files=files, data={"type": "input", "overwrite": "true"})
+        response = self._request(client, deadline, "POST", "/upload/image", files=files,
+                                 data={"type": "input", "overwrite": "true"}, doing=f"take reference image {index + 1}")
         if response.status_code != 200:
             raise BackendError(f"ComfyUI refused reference image {index + 1} ({response.status_code}).")
         body = self._json(response, "the upload")
@@ -266,8 +358,9 @@ class ComfyUIBackend:
             raise BackendError(f"ComfyUI's upload answer has no name: {body!r}")
         return f"{body['subfolder']}/{name}" if body.get("subfolder") else name
 
-    def _submit(self, graph: dict) -> str:
-        response = self._request("POST", "/prompt", json={"prompt": graph, "client_id": self.client_id})
+    def _submit(self, client: httpx.Client, deadline: Deadline, graph: dict) -> str:
+        response = self._request(client, deadline, "POST", "/prompt", json={"prompt": graph, "client_id": self.client_id},
+                                 doing="accept the workflow")
         body = self._json(response, "the prompt")
         if response.status_code != 200 or not isinstance(body, dict):
             error = body.get("error", {}) if isinstance(body, dict) else {}
@@ -278,39 +371,55 @@ class ComfyUIBackend:
                 f"ComfyUI refused the workflow: {message or response.status_code}",
                 details={"status": response.status_code, "type": error.get("type")},
             )
-        if body.get("node_errors"):
-            # ComfyUI runs the valid outputs and drops the others: for us that is a failed workflow.
-            raise BackendMisconfigured(f"ComfyUI refused part of the workflow: {_node_errors_text(body['node_errors'])}")
         if not body.get("prompt_id"):
             raise BackendError(f"ComfyUI's answer has no prompt_id: {body!r}")
+        if body.get("node_errors"):
+            # ComfyUI queued the valid outputs and dropped the others: for us that is a failed workflow, and the
+            # queued part must not run on for nothing.
+            self._take_back(body["prompt_id"])
+            raise BackendMisconfigured(f"ComfyUI refused part of the workflow: {_node_errors_text(body['node_errors'])}")
         return body["prompt_id"]
 
-    def _wait(self, prompt_id: str, progress: Progress | None) -> dict:
-        deadline = time.monotonic() + self.timeout
+    def _wait(self, client: httpx.Client, deadline: Deadline, prompt_id: str, progress: Progress | None) -> dict:
         polls = 0
         while True:
-            response = self._request("GET", f"/history/{prompt_id}")
+            response = self._request(client, deadline, "GET", f"/history/{prompt_id}", doing="finish the image")
             history = self._json(response, "history") if response.status_code == 200 else {}
             if isinstance(history, dict) and prompt_id in history:
                 return history[prompt_id]
-            if time.monotonic() > deadline:
-                raise BackendTimeout(f"ComfyUI did not finish prompt {prompt_id} within {self.timeout:g} s.")
             polls += 1
             if progress:
                 progress(min(0.85, 0.3 + 0.05 * polls), "Rendering in ComfyUI")
-            time.sleep(min(self.poll_interval, 0.05 * 2 ** (polls - 1)))  # quick renders are seen quickly
+            pause = min(self.poll_interval, 0.05 * 2 ** (polls - 1))  # quick renders are seen quickly
+            if pause >= deadline.remaining():
+                raise deadline.error("finish the image")
+            time.sleep(pause)
 
-    def _download(self, entry: dict) -> bytes:
+    def _download(self, client: httpx.Client, deadline: Deadline, entry: dict) -> bytes:
         images = [image for output in entry.get("outputs", {}).values() for image in output.get("images", [])]
         saved = [image for image in images if image.get("type") == "output"] or images
         if not saved:
             raise BackendError("ComfyUI finished without an output image (does the workflow have a SaveImage node?).")
         image = saved[0]
         params = {"filename": image["filename"], "subfolder": image.get("subfolder", ""), "type": image.get("type", "output")}
-        response = self._request("GET", "/view", params=params)
+        response = self._request(client, deadline, "GET", "/view", params=params, doing="send the finished image")
         if response.status_code != 200:
             raise BackendError(f"ComfyUI could not serve {image['filename']} ({response.status_code}).")
         return as_png(response.content, source="ComfyUI")
+
+    def _take_back(self, prompt_id: str) -> None:
+        """Delete the prompt from ComfyUI's queue, and interrupt it if it is already running (best effort)."""
+        deadline = Deadline(CANCEL_SECONDS, "ComfyUI")
+        try:
+            with self._client(deadline) as client:
+                client.post("/queue", json={"delete": [prompt_id]})
+                queue = client.get("/queue").json()
+                running = [item[1] for item in queue.get("queue_running", []) if isinstance(item, list) and len(item) > 1]
+                if prompt_id in running:
+                    # With a prompt_id ComfyUI interrupts only that prompt (never another client's).
+                    client.post("/interrupt", json={"prompt_id": prompt_id})
+        except (httpx.HTTPError, ValueError, AttributeError) as e:
+            log.warning("Could not take prompt %s back from ComfyUI at %s: %s", prompt_id, self.url, e)
 
     # --- the interface ---------------------------------------------------------------------------
 
@@ -327,34 +436,41 @@ class ComfyUIBackend:
     ) -> bytes:
         if not self.url:
             raise BackendMisconfigured(NO_URL_MESSAGE)
-        workflow = self.workflows.get("custom") or self.workflows["reference" if references else "text"]
-        workflow = with_style_lora(workflow, style_lora)
-        slots = reference_slots(workflow)
-        if len(references) < slots:
-            raise BackendError(f"This ComfyUI workflow needs {slots} reference image(s); {len(references)} given.")
-        names = [self._upload(i, data) for i, data in enumerate(references[:slots])]
-        if progress:
-            progress(0.2, f"Uploaded {len(names)} reference(s)" if names else "Submitting")
-        values = {
-            "prompt": prompt,
-            "negative_prompt": NEGATIVE_PROMPT,
-            "seed": 0 if seed is None else int(seed),
-            "width": width,
-            "height": height,
-            "filename_prefix": f"reshoot/{uuid.uuid4().hex[:12]}",
-        } | {f"reference_{i + 1}": name for i, name in enumerate(names)}
-        if style_lora:
-            values["style_lora"] = lora_file(style_lora)
-        prompt_id = self._submit(fill_workflow(workflow, values))
-        if progress:
-            progress(0.3, "Queued in ComfyUI")
-        entry = self._wait(prompt_id, progress)
-        if entry.get("status", {}).get("status_str") == "error":
-            raise BackendError(f"ComfyUI failed: {_execution_error(entry)}", details={"promptId": prompt_id})
-        if progress:
-            progress(0.9, "Downloading")
-        data = self._download(entry)
+        deadline = Deadline(self.timeout, "ComfyUI")
+        workflow = self.workflow_for(len(references))
+        graph = with_style_lora(workflow.graph, style_lora)
+        with self._client(deadline) as client:
+            names = [self._upload(client, deadline, i, data) for i, data in enumerate(references[: workflow.slots])]
+            if progress:
+                progress(0.2, f"Uploaded {len(names)} reference(s)" if names else "Submitting")
+            values = {
+                "prompt": prompt,
+                "negative_prompt": NEGATIVE_PROMPT,
+                "seed": 0 if seed is None else int(seed),
+                "width": width,
+                "height": height,
+                "filename_prefix": f"reshoot/{uuid.uuid4().hex[:12]}",
+            } | {f"reference_{i + 1}": name for i, name in enumerate(names)}
+            if style_lora:
+                values["style_lora"] = lora_file(style_lora)
+            prompt_id = self._submit(client, deadline, fill_workflow(graph, values))
+            if progress:
+                progress(0.3, "Queued in ComfyUI")
+            finished = False
+            try:
+                entry = self._wait(client, deadline, prompt_id, progress)
+                finished = True
+            finally:
+                if not finished:  # timed out, or the job was stopped: the prompt must not run on
+                    self._take_back(prompt_id)
+            failure = _run_failure(entry, prompt_id)
+            if failure is not None:
+                raise failure
+            if progress:
+                progress(0.9, "Downloading")
+            data = self._download(client, deadline, entry)
+        check_image_size(data, width=width, height=height, service="ComfyUI",
+                         hint=f"Does the workflow {workflow.name} take {{{{width}}}} and {{{{height}}}}?")
         if progress:
             progress(1.0, "Done")
         return data
-

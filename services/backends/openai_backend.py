@@ -1,7 +1,10 @@
 """OpenAI image models through the official client: `images.generate`, or `images.edit` when there are references.
 
 The client's own retries are switched off: ours (`call_with_retries`) retry 429 and 5xx, honouring
-`Retry-After`/`retry-after-ms`, and never retry a content-policy rejection or a timeout.
+`Retry-After`/`retry-after-ms`, and never retry a content-policy rejection or a timeout. The whole call, retries
+included, has one deadline (RESHOOT_BACKEND_TIMEOUT), held by the client's transport even when an answer trickles.
+The image that comes back must be the size asked for (`check_image_size`): a wrong one is refused, never scaled.
+The images API has no seed: `honours_seed` is False, and versions record `seedHonoured: false`.
 """
 
 from __future__ import annotations
@@ -9,20 +12,24 @@ from __future__ import annotations
 import base64
 import binascii
 
+import httpx2  # the HTTP client the `openai` package is built on (its http_client must be one of these)
 import openai
 
 from services.backends import (
     BackendError,
     BackendMisconfigured,
-    BackendTimeout,
     BackendUnavailable,
     Capabilities,
     ContentRejected,
+    Deadline,
     Progress,
     RateLimited,
     as_png,
     call_with_retries,
+    check_image_size,
+    deadline_transport,
     nearest_size,
+    plain_cause,
     reference_file,
 )
 from services.config import Settings
@@ -51,14 +58,14 @@ def _api_message(error: openai.APIStatusError) -> str:
     return str(body.get("message") or error.message)
 
 
-def map_error(error: openai.OpenAIError) -> BackendError:
+def map_error(error: openai.OpenAIError, deadline: Deadline) -> BackendError:
     """The typed backend error for an exception the `openai` client raised."""
     if isinstance(error, openai.APITimeoutError):
-        return BackendTimeout("OpenAI did not answer within the time-out.")
+        return deadline.error("send the image")
     if isinstance(error, openai.APIConnectionError):
-        return BackendUnavailable(f"Could not reach OpenAI: {error}")
+        return BackendUnavailable(f"Could not reach OpenAI: {plain_cause(error)}.")
     if not isinstance(error, openai.APIStatusError):
-        return BackendError(f"OpenAI client error: {error}")
+        return BackendError(f"The OpenAI client failed: {error}")
     status, code, message = error.status_code, error.code, _api_message(error)
     details = {"status": status, "code": code, "requestId": error.request_id}
     if status == 429 and code == "insufficient_quota":
@@ -78,10 +85,16 @@ def map_error(error: openai.OpenAIError) -> BackendError:
 
 def _decode(response) -> bytes:
     """PNG bytes of the first image in an ImagesResponse, or a BackendError if it has none."""
+    images = getattr(response, "data", None) or []
+    if not images:
+        raise BackendError("OpenAI answered without an image (its list of images was empty).")
+    encoded = getattr(images[0], "b64_json", None)
+    if not encoded:
+        raise BackendError("OpenAI answered without image data (no b64_json in its answer).")
     try:
-        data = base64.b64decode(response.data[0].b64_json, validate=True)
-    except (AttributeError, IndexError, TypeError, ValueError, binascii.Error) as e:
-        raise BackendError(f"OpenAI answered without an image: {e}") from e
+        data = base64.b64decode(encoded, validate=True)
+    except (TypeError, ValueError, binascii.Error) as e:
+        raise BackendError("OpenAI answered with image data that is not valid base64.") from e
     return as_png(data, source="OpenAI")
 
 
@@ -122,10 +135,12 @@ class OpenAIBackend:
         )
         return cls(**(options | overrides))
 
-    def _client(self) -> openai.OpenAI:
+    def _client(self, deadline: Deadline) -> openai.OpenAI:
         if not self.api_key:
             raise BackendMisconfigured(NO_KEY_MESSAGE)
-        return openai.OpenAI(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0)
+        http_client = openai.DefaultHttpxClient(transport=deadline_transport(httpx2, deadline))
+        return openai.OpenAI(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0,
+                             http_client=http_client)
 
     def generate(
         self,
@@ -138,23 +153,28 @@ class OpenAIBackend:
         style_lora: str | None = None,
         progress: Progress | None = None,
     ) -> bytes:
-        client = self._client()
-        size = "{}x{}".format(*nearest_size(self.capabilities, width, height))
+        deadline = Deadline(self.timeout, "OpenAI")
+        asked = nearest_size(self.capabilities, width, height)
+        size = "{}x{}".format(*asked)
         files = [reference_file(i, data) for i, data in enumerate(references[:MAX_REFERENCES])]
 
         def call():
+            deadline.check("send the image")
             try:
                 if files:
                     return client.images.edit(model=self.model, prompt=prompt, image=files, size=size, n=1)
                 return client.images.generate(model=self.model, prompt=prompt, size=size, n=1)
             except openai.OpenAIError as e:
-                raise map_error(e) from e
+                raise map_error(e, deadline) from e
             except ValueError as e:  # a 200 whose body is not JSON
-                raise BackendError(f"OpenAI answered with a body that is not valid JSON: {e}") from e
+                raise BackendError("OpenAI answered with a body that is not valid JSON.", details={"reason": str(e)[:200]}) from e
 
         if progress:
             progress(0.0, f"Asking OpenAI {self.model} for {size}")
-        response = call_with_retries(call, attempts=self.attempts, backoff=self.backoff)
+        with self._client(deadline) as client:
+            response = call_with_retries(call, attempts=self.attempts, backoff=self.backoff, deadline=deadline)
+        data = _decode(response)
+        check_image_size(data, width=asked[0], height=asked[1], service="OpenAI")
         if progress:
             progress(1.0, "Done")
-        return _decode(response)
+        return data

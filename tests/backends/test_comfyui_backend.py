@@ -1,4 +1,4 @@
-"""The ComfyUI backend, with `requests`, against the fake ComfyUI server (tests/fakes)."""
+"""The ComfyUI backend against the fake ComfyUI server (tests/fakes), over real HTTP."""
 
 from __future__ import annotations
 
@@ -95,11 +95,13 @@ def test_same_reference_twice_is_one_file_and_different_ones_never_collide(fake_
     assert len(fake_comfyui.uploads) == 2
 
 
-def test_node_errors_in_a_200_answer_are_an_error(fake_comfyui):
+def test_node_errors_in_a_200_answer_are_an_error_and_the_queued_part_is_removed(fake_comfyui):
     fake_comfyui.fail("node_errors")
     with pytest.raises(BackendMisconfigured) as info:
         _generate()
     assert "SaveImage" in info.value.message and "Required input is missing" in info.value.message
+    [run] = fake_comfyui.prompts.values()
+    assert run["state"] == "deleted"  # what ComfyUI queued of it will not run for nothing
 
 
 def _workflow_file(tmp_path, change) -> str:
@@ -143,7 +145,9 @@ def test_a_run_that_never_finishes_times_out(fake_comfyui, monkeypatch):
     with pytest.raises(BackendTimeout) as info:
         _generate()
     assert 0.4 <= time.monotonic() - started < 3
-    assert info.value.retryable and info.value.code == "BACKEND_UNAVAILABLE"
+    assert info.value.retryable and info.value.code == "BACKEND_TIMEOUT" and info.value.status == 504
+    assert info.value.message == ("ComfyUI did not finish the image within 0.4 s (RESHOOT_BACKEND_TIMEOUT),"
+                                  " so Reshoot gave up.")
 
 
 def test_server_errors_are_retried_then_unavailable(fake_comfyui):
@@ -185,7 +189,7 @@ def test_custom_workflow_takes_as_many_references_as_it_has_placeholders(fake_co
     monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, two_references))
     get_settings.cache_clear()
     backend = _backend()
-    assert backend.capabilities.max_references == 2 and backend.model == "comfyui:workflow.json"
+    assert backend.capabilities.max_references == 2 and backend.model == "comfyui:default_api.json+workflow.json"
     with pytest.raises(BackendError):
         _generate(backend, references=[_png()])
     _generate(backend, references=[_png((1, 1, 1)), _png((2, 2, 2)), _png((3, 3, 3))])
@@ -243,7 +247,9 @@ def test_a_lora_the_server_does_not_have_is_a_clear_error(fake_comfyui):
 
 def test_a_workflow_without_a_checkpoint_loader_refuses_a_style_lora(fake_comfyui, tmp_path, monkeypatch):
     weight_free = {"1": {"class_type": "LoadImage", "inputs": {"image": "{{reference_1}}"}},
-                   "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "{{filename_prefix}}"}}}
+                   "3": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "nearest-exact",
+                                                                "width": "{{width}}", "height": "{{height}}", "crop": "disabled"}},
+                   "2": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "{{filename_prefix}}"}}}
     path = tmp_path / "weight_free.json"
     path.write_text(json.dumps(weight_free))
     monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", str(path))
@@ -327,3 +333,165 @@ def test_fake_checks_link_types_and_known_loras(fake_comfyui):
     assert (lora_error["type"], lora_error["message"]) == ("value_not_in_list", "Value not in list")
     assert lora_error["details"] == f"lora_name: 'nope.safetensors' not in {list(fake_comfyui.loras)}"
     assert lora_error["extra_info"]["received_value"] == "nope.safetensors"
+
+
+# --- Deadlines, taking prompts back, interrupted runs (issue 11 item 5) ----------------------------------
+
+
+def _timeout(monkeypatch, seconds: str) -> None:
+    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", seconds)
+    get_settings.cache_clear()
+
+
+def test_a_running_prompt_is_interrupted_when_the_deadline_passes(fake_comfyui, monkeypatch):
+    _timeout(monkeypatch, "0.5")
+    fake_comfyui.fail("timeout")
+    with pytest.raises(BackendTimeout) as info:
+        _generate()
+    assert info.value.code == "BACKEND_TIMEOUT"
+    [(prompt_id, run)] = fake_comfyui.prompts.items()
+    assert run["state"] == "interrupted"
+    [interrupt] = fake_comfyui.requests_to("/interrupt")
+    assert interrupt.json() == {"prompt_id": prompt_id}  # only ours, never another client's run
+    history = requests.get(f"{fake_comfyui.url}/history/{prompt_id}").json()[prompt_id]
+    assert history["status"]["status_str"] == "error" and history["outputs"] == {}
+    assert fake_comfyui.files == {}  # no orphan output written later
+
+
+def test_a_queued_prompt_is_deleted_from_the_queue_when_the_deadline_passes(fake_comfyui, monkeypatch):
+    _timeout(monkeypatch, "0.5")
+    fake_comfyui.fail("queued")
+    with pytest.raises(BackendTimeout):
+        _generate()
+    [(prompt_id, run)] = fake_comfyui.prompts.items()
+    assert run["state"] == "deleted"
+    [delete] = [r for r in fake_comfyui.requests_to("/queue") if r.method == "POST"]
+    assert delete.json() == {"delete": [prompt_id]}
+    assert fake_comfyui.requests_to("/interrupt") == []
+    assert requests.get(f"{fake_comfyui.url}/history/{prompt_id}").json() == {}
+
+
+def test_an_interrupted_run_says_so(fake_comfyui):
+    fake_comfyui.fail("interrupted")
+    with pytest.raises(BackendError) as info:
+        _generate()
+    assert type(info.value) is BackendError and info.value.details["reason"] == "interrupted"
+    assert info.value.message.startswith("ComfyUI's run was interrupted (stopped in ComfyUI at")
+    assert "execution_error" not in info.value.message
+
+
+def test_a_trickling_download_is_cut_off_at_the_deadline(fake_comfyui, monkeypatch):
+    """One byte every 0.25 s of a ~2 KB PNG would take minutes; the call's total deadline ends it."""
+    _timeout(monkeypatch, "1.5")
+    fake_comfyui.fail("trickle", seconds=0.25)
+    started = time.monotonic()
+    with pytest.raises(BackendTimeout) as info:
+        _generate()
+    assert time.monotonic() - started < 10
+    assert info.value.message.startswith("ComfyUI did not send the finished image within 1.5 s")
+    deadline = time.monotonic() + 5
+    while not fake_comfyui.trickled and time.monotonic() < deadline:  # the fake notices the hang-up on its next byte
+        time.sleep(0.05)
+    [(path, sent, total)] = fake_comfyui.trickled
+    assert path == "/view" and sent < total
+
+
+def test_a_wrong_size_is_refused(fake_comfyui):
+    fake_comfyui.fail("wrong_size", size=(1, 1))
+    with pytest.raises(BackendError) as info:
+        _generate()
+    assert info.value.message.startswith("ComfyUI returned a 1×1 image for a 640×360 request, so it was not used.")
+    assert info.value.details["received"] == [1, 1]
+
+
+def test_an_unreachable_server_is_named_in_plain_words():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(BackendUnavailable) as info:
+        _generate(ComfyUIBackend(url=f"http://127.0.0.1:{port}", backoff=0.001))
+    assert info.value.message == f"Could not reach ComfyUI at http://127.0.0.1:{port}: connection refused (is the server running on that port?)."
+
+
+# --- Text and reference workflows -------------------------------------------------------------------
+
+
+def _reference_workflow_file(tmp_path, name="my_reference.json") -> str:
+    graph = json.loads((WORKFLOWS / "reference_api.json").read_text())
+    path = tmp_path / name
+    path.write_text(json.dumps(graph))
+    return str(path)
+
+
+def test_a_reference_workflow_alone_serves_shots_with_references_and_the_text_one_the_others(fake_comfyui, tmp_path, monkeypatch):
+    """RESHOOT_COMFYUI_WORKFLOW with {{reference_1}} (the old single setting): no failure for a shot without them."""
+    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _reference_workflow_file(tmp_path))
+    get_settings.cache_clear()
+    backend = _backend()
+    _generate(backend)  # no references: the bundled text workflow, not a refusal
+    _generate(backend, references=[_png()])
+    without, with_refs = fake_comfyui.submitted_graphs()
+    assert _nodes(without, "LoadImage") == [] and len(_nodes(with_refs, "LoadImage")) == 1
+    assert backend.model == "comfyui:default_api.json+my_reference.json"
+
+
+def test_references_are_never_dropped_for_a_text_only_workflow(fake_comfyui, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, lambda g: None))
+    get_settings.cache_clear()
+    _generate(references=[_png((0, 9, 0))])
+    [graph] = fake_comfyui.submitted_graphs()
+    [load] = _nodes(graph, "LoadImage")
+    assert load["image"] in {key[2] for key in fake_comfyui.uploads}  # the reference workflow got it
+
+
+def test_both_workflows_set_are_chosen_by_references(fake_comfyui, tmp_path, monkeypatch):
+    text = _workflow_file(tmp_path, lambda g: g["3"]["inputs"].update(steps=7))
+    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", text)
+    monkeypatch.setenv("RESHOOT_COMFYUI_REFERENCE_WORKFLOW", _reference_workflow_file(tmp_path))
+    get_settings.cache_clear()
+    _generate()
+    _generate(references=[_png()])
+    text_graph, reference_graph = fake_comfyui.submitted_graphs()
+    assert _nodes(text_graph, "KSampler")[0]["steps"] == 7 and _nodes(text_graph, "LoadImage") == []
+    assert len(_nodes(reference_graph, "LoadImage")) == 1
+
+
+def test_workflows_that_do_not_fit_their_setting_are_refused_clearly(fake_comfyui, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESHOOT_COMFYUI_REFERENCE_WORKFLOW", _workflow_file(tmp_path, lambda g: None))
+    get_settings.cache_clear()
+    with pytest.raises(BackendMisconfigured) as info:
+        _backend()
+    assert "RESHOOT_COMFYUI_REFERENCE_WORKFLOW (workflow.json) has no {{reference_1}} placeholder" in info.value.message
+    monkeypatch.setenv("RESHOOT_COMFYUI_REFERENCE_WORKFLOW", _reference_workflow_file(tmp_path))
+    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _reference_workflow_file(tmp_path, "other.json"))
+    get_settings.cache_clear()
+    with pytest.raises(BackendMisconfigured) as info:
+        _backend()
+    assert "RESHOOT_COMFYUI_WORKFLOW (other.json) uses {{reference_1}}" in info.value.message
+    assert fake_comfyui.requests == []
+
+
+def test_fake_queue_and_interrupt_answer_like_comfyui(fake_comfyui):
+    """Shapes of ComfyUI's server.py: items [number, id, prompt, extra_data, outputs]; delete touches pending only;
+    a targeted interrupt touches only the running prompt; both answer 200 with an empty body."""
+    fake_comfyui.fail("timeout")
+    fake_comfyui.fail("queued")
+    graph = fill_workflow(json.loads((WORKFLOWS / "default_api.json").read_text()),
+                          {"prompt": "a", "negative_prompt": "b", "seed": 1, "width": 64, "height": 64,
+                           "filename_prefix": "reshoot/x"})
+    running, pending = (requests.post(f"{fake_comfyui.url}/prompt", json={"prompt": graph, "client_id": "c"}).json()["prompt_id"]
+                        for _ in range(2))
+    queue = requests.get(f"{fake_comfyui.url}/queue").json()
+    assert [item[1] for item in queue["queue_running"]] == [running]
+    assert [item[1] for item in queue["queue_pending"]] == [pending]
+    assert queue["queue_running"][0][3] == {"client_id": "c"} and len(queue["queue_running"][0]) == 5
+    answer = requests.post(f"{fake_comfyui.url}/queue", json={"delete": [running]})
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert fake_comfyui.prompts[running]["state"] == "queued"  # a running prompt is not deleted
+    assert requests.post(f"{fake_comfyui.url}/interrupt", json={"prompt_id": pending}).status_code == 200
+    assert fake_comfyui.prompts[running]["state"] == "queued"  # not the running one: nothing interrupted
+    requests.post(f"{fake_comfyui.url}/interrupt")  # no body: whatever runs
+    assert fake_comfyui.prompts[running]["state"] == "interrupted"
+    requests.post(f"{fake_comfyui.url}/queue", json={"clear": True})
+    assert fake_comfyui.prompts[pending]["state"] == "deleted"
+    assert requests.post(f"{fake_comfyui.url}/queue", data="not json").status_code == 500

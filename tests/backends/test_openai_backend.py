@@ -160,17 +160,60 @@ def test_timeout_from_settings_is_a_retryable_error_not_retried_inside(fake_open
     with pytest.raises(BackendTimeout) as info:
         _generate()
     assert time.monotonic() - started < 3
-    assert (info.value.code, info.value.retryable) == ("BACKEND_UNAVAILABLE", True)
+    assert (info.value.code, info.value.retryable, info.value.status) == ("BACKEND_TIMEOUT", True, 504)
+    assert info.value.message == "OpenAI did not send the image within 0.3 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
     assert len(fake_openai.image_requests()) == 1
 
 
-@pytest.mark.parametrize("kind", ["malformed", "no_image"])
-def test_malformed_answers_are_backend_errors(fake_openai, kind):
+@pytest.mark.parametrize(("kind", "message"), [
+    ("malformed", "OpenAI answered with a body that is not valid JSON."),
+    ("no_image", "OpenAI answered without a readable image."),
+    ("empty_data", "OpenAI answered without an image (its list of images was empty)."),
+])
+def test_malformed_answers_are_backend_errors_in_plain_words(fake_openai, kind, message):
     fake_openai.fail(kind)
     with pytest.raises(BackendError) as info:
         _generate()
     assert type(info.value) is BackendError and info.value.code == "BACKEND_ERROR"
+    assert info.value.message == message  # never "list index out of range" or a client library's repr
     assert len(fake_openai.image_requests()) == 1
+
+
+@pytest.mark.parametrize("returned", ["1x1", "1024x1024", "512x768"])
+def test_an_image_of_another_size_than_asked_is_refused(fake_openai, returned):
+    """Asked 1536x1024 (the nearest to 1920x800): a 1×1, a square or a smaller one is not scaled up into heroes."""
+    fake_openai.fail("wrong_size", size=returned)
+    with pytest.raises(BackendError) as info:
+        _generate(width=1920, height=800)
+    width, height = returned.split("x")
+    assert info.value.message == f"OpenAI returned a {width}×{height} image for a 1536×1024 request, so it was not used."
+    assert info.value.details["asked"] == [1536, 1024]
+
+
+def test_a_trickling_answer_is_cut_off_at_the_deadline(fake_openai, monkeypatch):
+    """A 1024×1536 answer sent one byte every 0.2 s would take hours; the call's total deadline ends it."""
+    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "1.5")
+    get_settings.cache_clear()
+    fake_openai.fail("trickle", seconds=0.2)
+    started = time.monotonic()
+    with pytest.raises(BackendTimeout) as info:
+        _generate()
+    assert time.monotonic() - started < 10
+    assert info.value.code == "BACKEND_TIMEOUT" and info.value.message.startswith("OpenAI did not send the image within 1.5 s")
+    deadline = time.monotonic() + 5
+    while not fake_openai.trickled and time.monotonic() < deadline:  # the fake notices the hang-up on its next byte
+        time.sleep(0.05)
+    [(path, sent, total)] = fake_openai.trickled
+    assert path == "/v1/images/generations" and sent < total
+
+
+def test_a_retry_that_would_end_past_the_deadline_is_not_waited_for(fake_openai, monkeypatch):
+    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "2")
+    get_settings.cache_clear()
+    fake_openai.fail("rate_limit", times=3, retry_after=30)
+    with pytest.raises(RateLimited):
+        _generate()
+    assert len(fake_openai.image_requests()) == 1  # Retry-After 30 s is past the 2 s deadline: no pointless wait
 
 
 def test_unreachable_server_is_unavailable(monkeypatch):
@@ -178,8 +221,9 @@ def test_unreachable_server_is_unavailable(monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     backend = OpenAIBackend(api_key="sk-x", base_url=f"http://127.0.0.1:{port}/v1", backoff=0.001)
-    with pytest.raises(BackendUnavailable):
+    with pytest.raises(BackendUnavailable) as info:
         _generate(backend)
+    assert info.value.message == "Could not reach OpenAI: connection refused (is the server running on that port?)."
 
 
 # --- the fake refuses what the real API refuses, so a wrong request cannot pass ---------------

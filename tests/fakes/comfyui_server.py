@@ -5,8 +5,18 @@ input, wrong value type, link to an output of the wrong type, value out of range
 server does not have, unknown uploaded image, no output node — each with ComfyUI's error body), keeps
 `GET /history/{id}` at `{}` for `pending_polls` polls, then answers success with a PNG it "rendered"
 (size from the graph, colour from the sampler seed). `fail(kind)` makes the next prompt fail:
-node_errors (200 with non-empty node_errors), execution_error, server_error (500 plain text), timeout
-(history stays `{}`), malformed (/view answers bytes that are not an image).
+node_errors (200 with non-empty node_errors; the valid part stays queued, as in ComfyUI), execution_error,
+interrupted (the run ends with `execution_interrupted`, as when someone presses Cancel in ComfyUI),
+server_error (500 plain text), timeout (runs forever: history stays `{}`), queued (waits in the queue forever),
+malformed (/view answers bytes that are not an image), wrong_size (renders `size=(w, h)` whatever the graph
+asks), trickle (/view sends the image one byte every `seconds`).
+
+The queue is ComfyUI's (server.py): `GET /queue` → `{"queue_running": [...], "queue_pending": [...]}` with
+items `[number, prompt_id, prompt, extra_data, outputs_to_execute]`, the oldest unfinished prompt running;
+`POST /queue {"delete": [ids]}` / `{"clear": true}` removes *pending* prompts only (a removed prompt never runs
+and never appears in history); `POST /interrupt` with `{"prompt_id"}` interrupts that prompt only if it is the
+running one, without a body whatever runs; both answer 200 with an empty body. An interrupted run's history is
+`status_str: "error"`, `completed: false`, with an `execution_interrupted` message.
 """
 
 from __future__ import annotations
@@ -77,7 +87,10 @@ class FakeComfyUI(FakeServer):
         self.failures: deque[tuple[str, dict]] = deque()
         self.uploads: dict[tuple[str, str, str], bytes] = {}  # (type, subfolder, name) -> bytes
         self.files: dict[tuple[str, str, str], bytes] = {}  # outputs, same key
-        self.prompts: dict[str, dict] = {}  # prompt_id -> {"graph", "client_id", "polls", "failure", "entry"}
+        self.trickle_files: dict[tuple[str, str, str], float] = {}  # outputs /view sends slowly: seconds a byte
+        # prompt_id -> {"graph", "client_id", "polls", "failure", "entry", "number", "outputs",
+        #               "state": queued | done | deleted | interrupted}
+        self.prompts: dict[str, dict] = {}
         self.counters: dict[str, int] = {}
 
     def fail(self, kind: str, *, times: int = 1, **options) -> None:
@@ -97,7 +110,57 @@ class FakeComfyUI(FakeServer):
             return self._history(path.removeprefix("/history/"))
         if request.method == "GET" and path == "/view":
             return self._view(request)
+        if path == "/queue" and request.method in ("GET", "POST"):
+            return self._get_queue() if request.method == "GET" else self._post_queue(request)
+        if request.method == "POST" and path == "/interrupt":
+            return self._interrupt(request)
         return Response(404, b"404: Not Found", {"Content-Type": "text/plain"})
+
+    # --- /queue and /interrupt ----------------------------------------------------------------
+
+    def _active(self) -> list[str]:
+        """Ids of prompts not finished, removed or interrupted, oldest first (call with the lock held)."""
+        return [pid for pid, run in self.prompts.items() if run["state"] == "queued"]
+
+    def _running(self) -> str | None:
+        """The prompt ComfyUI is running: the oldest active one that is not held in the queue."""
+        return next((pid for pid in self._active() if self.prompts[pid]["failure"][0] != "queued"), None)
+
+    def _item(self, prompt_id: str) -> list:
+        run = self.prompts[prompt_id]
+        return [run["number"], prompt_id, run["graph"], {"client_id": run["client_id"]}, run["outputs"]]
+
+    def _get_queue(self) -> Response:
+        with self.lock:
+            running = self._running()
+            pending = [pid for pid in self._active() if pid != running]
+            return Response.json({"queue_running": [self._item(running)] if running else [],
+                                  "queue_pending": [self._item(pid) for pid in pending]})
+
+    def _post_queue(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            return Response(500, b"500 Internal Server Error\n\nServer got itself in trouble", {"Content-Type": "text/plain"})
+        with self.lock:
+            running = self._running()
+            pending = [pid for pid in self._active() if pid != running]
+            doomed = pending if body.get("clear") else [pid for pid in body.get("delete", []) if pid in pending]
+            for prompt_id in doomed:
+                self.prompts[prompt_id]["state"] = "deleted"
+        return Response(200)
+
+    def _interrupt(self, request: Request) -> Response:
+        try:
+            body = request.json() if request.body else {}
+        except ValueError:
+            body = {}
+        with self.lock:
+            running = self._running()
+            wanted = body.get("prompt_id") if isinstance(body, dict) else None
+            if running is not None and wanted in (None, running):
+                self.prompts[running]["state"] = "interrupted"
+        return Response(200)
 
     # --- /upload/image -----------------------------------------------------------------------
 
@@ -144,16 +207,21 @@ class FakeComfyUI(FakeServer):
         if failure[0] == "node_errors":
             node_errors = {outputs[0]: self._node_error(graph, outputs[0], "required_input_missing",
                                                         "Required input is missing", "images")}
-            answer = {"prompt_id": prompt_id, "number": len(self.prompts), "node_errors": node_errors}
-            return Response.json(answer)
+            with self.lock:  # ComfyUI queues what validated; the fake's stand-in for it waits in the queue
+                number = self._add(prompt_id, graph, body.get("client_id"), ("queued", {}), outputs)
+            return Response.json({"prompt_id": prompt_id, "number": number, "node_errors": node_errors})
         if node_errors:
             error = _error("prompt_outputs_failed_validation", "Prompt outputs failed validation")
             return Response.json({"error": error, "node_errors": node_errors}, 400)
         with self.lock:
-            self.prompts[prompt_id] = {"graph": graph, "client_id": body.get("client_id"), "polls": 0,
-                                       "failure": failure, "outputs": outputs, "entry": None}
-            number = len(self.prompts) - 1
+            number = self._add(prompt_id, graph, body.get("client_id"), failure, outputs)
         return Response.json({"prompt_id": prompt_id, "number": number, "node_errors": {}})
+
+    def _add(self, prompt_id: str, graph: dict, client_id, failure: tuple, outputs: list[str]) -> int:
+        number = len(self.prompts)
+        self.prompts[prompt_id] = {"graph": graph, "client_id": client_id, "polls": 0, "failure": failure,
+                                   "outputs": outputs, "entry": None, "number": number, "state": "queued"}
+        return number
 
     @staticmethod
     def _node_error(graph: dict, node_id: str, type_: str, message: str, input_name: str, details: str | None = None) -> dict:
@@ -193,13 +261,15 @@ class FakeComfyUI(FakeServer):
     def _history(self, prompt_id: str) -> Response:
         with self.lock:
             run = self.prompts.get(prompt_id)
-            if run is None:
+            if run is None or run["state"] == "deleted":  # a prompt taken off the queue never runs
                 return Response.json({})
             run["polls"] += 1
-            if run["failure"][0] == "timeout" or run["polls"] <= self.pending_polls:
+            stuck = run["failure"][0] in ("timeout", "queued")
+            if run["state"] == "queued" and (stuck or run["polls"] <= self.pending_polls):
                 return Response.json({})
             if run["entry"] is None:
                 run["entry"] = self._run(prompt_id, run)
+                run["state"] = "done" if run["state"] == "queued" else run["state"]
             return Response.json({prompt_id: run["entry"]})
 
     def _run(self, prompt_id: str, run: dict) -> dict:
@@ -209,6 +279,14 @@ class FakeComfyUI(FakeServer):
         entry = {"prompt": [0, prompt_id, graph, {"client_id": run["client_id"]}, run["outputs"]],
                  "meta": {output_id: {"node_id": output_id, "display_node": output_id, "parent_node": None,
                                       "real_node_id": output_id}}}
+        if run["state"] == "interrupted" or run["failure"][0] == "interrupted":
+            run["state"] = "interrupted"
+            node = next(iter(graph))  # ComfyUI names the node it was running when the interrupt came
+            interrupted = {"prompt_id": prompt_id, "node_id": node, "node_type": graph[node]["class_type"],
+                           "executed": [], "timestamp": 0}
+            entry |= {"outputs": {}, "status": {"status_str": "error", "completed": False,
+                                               "messages": [start, cached, ["execution_interrupted", interrupted]]}}
+            return entry
         if run["failure"][0] == "execution_error":
             message = run["failure"][1].get("message", "CUDA out of memory. Tried to allocate 2.00 GiB")
             error = {"prompt_id": prompt_id, "node_id": output_id, "node_type": graph[output_id]["class_type"],
@@ -222,13 +300,16 @@ class FakeComfyUI(FakeServer):
         subfolder, _, stem = prefix.rpartition("/")
         self.counters[prefix] = self.counters.get(prefix, 0) + 1
         filename = f"{stem}_{self.counters[prefix]:05d}_.png"
-        self.files[("output", subfolder, filename)] = self._render(graph, run["failure"][0] == "malformed")
+        kind, options = run["failure"]
+        self.files[("output", subfolder, filename)] = self._render(graph, kind == "malformed", options.get("size"))
+        if kind == "trickle":
+            self.trickle_files[("output", subfolder, filename)] = options.get("seconds", 0.2)
         entry |= {"outputs": {output_id: {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}]}},
                   "status": {"status_str": "success", "completed": True,
                              "messages": [start, cached, ["execution_success", {"prompt_id": prompt_id, "timestamp": 0}]]}}
         return entry
 
-    def _render(self, graph: dict, malformed: bool) -> bytes:
+    def _render(self, graph: dict, malformed: bool, forced_size: tuple[int, int] | None = None) -> bytes:
         if malformed:
             return b"\x89PNG\r\n\x1a\n this is not really an image"
         size, seed = (512, 512), 0
@@ -238,6 +319,7 @@ class FakeComfyUI(FakeServer):
                 size = (inputs["width"], inputs["height"])
             if node["class_type"] == "KSampler":
                 seed = inputs["seed"]
+        size = forced_size or size
         colour = tuple(hashlib.sha256(str(seed).encode()).digest()[:3])
         out = io.BytesIO()
         Image.new("RGB", size, colour).save(out, format="PNG")
@@ -251,4 +333,5 @@ class FakeComfyUI(FakeServer):
         data = self.files.get(key) if key[0] == "output" else self.uploads.get(key)
         if data is None:
             return Response(404, b"404: Not Found", {"Content-Type": "text/plain"})
-        return Response(200, data, {"Content-Type": "image/png", "Content-Disposition": f'filename="{key[2]}"'})
+        return Response(200, data, {"Content-Type": "image/png", "Content-Disposition": f'filename="{key[2]}"'},
+                        trickle=self.trickle_files.get(key, 0.0))

@@ -3,7 +3,10 @@
 Requests are validated against OpenAI's published OpenAPI spec (shared/reference/openai-images.openapi.yaml)
 and against what the real API refuses (unknown parameters such as `seed`, sizes a gpt-image model does not
 make, a wrong key, references that are not images). Errors use OpenAI's `{"error": {...}}` shape.
-`fail(kind)` makes the next answers fail: rate_limit, quota, server_error, policy, timeout, malformed, no_image.
+`fail(kind)` makes the next answers fail: rate_limit, quota, server_error, policy, timeout, malformed, no_image,
+empty_data (200 with `"data": []`), wrong_size (a valid answer whose PNG is `size="WxH"`, e.g. "1x1", whatever was
+asked; the answer's own `size` field still says what was asked), trickle (a valid answer sent one byte every
+`seconds`).
 """
 
 from __future__ import annotations
@@ -99,9 +102,11 @@ class FakeOpenAI(FakeServer):
         with self.lock:
             self.received.append(fields)
         size = fields.get("size") or "1024x1024"
+        kind, options = failure or (None, {})
+        drawn = options["size"] if kind == "wrong_size" else size
         body = {
             "created": int(time.time()),
-            "data": [{"b64_json": base64.b64encode(png_of(size, fields["prompt"])).decode()}],
+            "data": [{"b64_json": base64.b64encode(png_of(drawn, fields["prompt"])).decode()}],
             "background": "opaque",
             "output_format": "png",
             "size": size if size != "auto" else "1024x1024",
@@ -110,7 +115,10 @@ class FakeOpenAI(FakeServer):
                       "input_tokens_details": {"text_tokens": 10, "image_tokens": 40}},
         }
         _validator("ImagesResponse").validate(body)  # the fake itself must answer per the spec
-        return Response.json(body)
+        answer = Response.json(body)
+        if kind == "trickle":
+            answer.trickle = options.get("seconds", 0.2)
+        return answer
 
     def _failure(self, kind: str, options: dict) -> Response | None:
         if kind == "rate_limit":
@@ -131,6 +139,12 @@ class FakeOpenAI(FakeServer):
             return Response(200, b'{"created": 1, "data": [', {"Content-Type": "application/json"})
         if kind == "no_image":
             return Response.json({"created": 1, "data": [{"b64_json": "bm90IGFuIGltYWdl"}]})
+        if kind == "empty_data":
+            body = {"created": 1, "data": []}
+            _validator("ImagesResponse").validate(body)  # the spec allows it, so clients must handle it
+            return Response.json(body)
+        if kind in ("wrong_size", "trickle"):
+            return None  # a normal answer, changed in `handle`
         raise ValueError(f"unknown failure kind {kind!r}")
 
     def _fields(self, request: Request) -> tuple[dict, Response | None]:

@@ -53,6 +53,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0  # > 0: send the body one byte at a time, this many seconds apart (a stalling server)
 
     @classmethod
     def json(cls, data, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -65,6 +66,7 @@ class FakeServer:
     def __init__(self):
         self.requests: list[Request] = []
         self.crashes: list[str] = []  # tracebacks of handler bugs; the fixtures assert there are none
+        self.trickled: list[tuple[str, int, int]] = []  # (path, bytes sent, body length) of each trickled answer
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         fake = self
@@ -95,9 +97,26 @@ class FakeServer:
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(response.body)))
                     self.end_headers()
-                    self.wfile.write(response.body)
+                    if response.trickle:
+                        self._trickle(request.path, response)
+                    else:
+                        self.wfile.write(response.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (its time-out) before a slow answer came
+
+            def _trickle(self, path: str, response: Response) -> None:
+                sent = 0
+                try:
+                    for sent in range(1, len(response.body) + 1):
+                        self.wfile.write(response.body[sent - 1:sent])
+                        self.wfile.flush()
+                        if sent < len(response.body) and fake.stopping.wait(response.trickle):
+                            break
+                except (BrokenPipeError, ConnectionResetError):
+                    sent -= 1  # that byte did not go
+                finally:
+                    with fake.lock:
+                        fake.trickled.append((path, sent, len(response.body)))
 
             do_GET = do_POST = _serve
 
