@@ -39,6 +39,7 @@ def navigation_pages() -> dict[str, list[st.Page]]:
         ],
         "System": [
             st.Page(f"{PAGES_DIR}/jobs.py", title="Jobs", icon=":material/pending_actions:"),
+            st.Page(f"{PAGES_DIR}/activity.py", title="Activity", icon=":material/history:"),
             st.Page(f"{PAGES_DIR}/settings.py", title="Settings", icon=":material/settings:"),
         ],
     }

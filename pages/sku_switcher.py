@@ -44,7 +44,8 @@ if not skus:
     st.stop()
 sku = sku_picker.selectbox("SKU", skus, key=f"sku_sku_{work_item_id}")
 me = current_actor()
-st.caption(f"Your decisions are recorded as {escape_markdown(me.label)} ({escape_markdown(me.email)}).")
+who = f"{me.label} ({me.email})" if me.label != me.email else me.email
+st.caption(f"Your decisions are recorded as {escape_markdown(who)}.")
 for shot in (s for s in shots if s["sku"] == sku):
     st.subheader(f"{escape_markdown(shot['shot_id'])} · {escape_markdown(shot['sku'])}", anchor=False)
     review_shot(shot)

@@ -20,10 +20,12 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from services import messages
+from services.audit import hero_history
 from services.errors import ReshootError
 from services.lifestyle import add_references, generate_lifestyle_heroes, list_references
 from services.versions import list_versions
 from ui.actions_panel import panel_job
+from ui.activity import RECENT_SHOWN, recent_changes
 from ui.compare import image_compare
 from ui.images import absolute_url, image_or_placeholder
 from ui.job_progress import job_progress
@@ -261,6 +263,7 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])} · "
                f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}")
     references_strip(shot)
+    recent_changes(hero_history(work_item_id, shot_id, row["size_label"], limit=RECENT_SHOWN))
 
 
 @st.dialog("Compare versions", width="large")

@@ -8,10 +8,12 @@ from typing import Any
 import streamlit as st
 
 from services import messages
+from services.audit import sentence_history
 from services.errors import ReshootError
 from services.jobs import retry_job
 from services.storyboard import regenerate_sentence_image, update_sentence
 from services.versions import list_versions, restore_version, set_favourite
+from ui.activity import RECENT_SHOWN, recent_changes
 from ui.compare import image_compare
 from ui.debounced_text_area import debounced_text_area
 from ui.images import absolute_url, placeholder
@@ -212,6 +214,7 @@ def scene_inspector(sentence: dict[str, Any]) -> None:
             st.warning(messages.PROMPT_DIRTY, icon=":material/edit_note:")
         regenerate_controls(sentence, prompt=prompt, generating=generating)
         history(sentence_id)
+        recent_changes(sentence_history(sentence_id, limit=RECENT_SHOWN))
     with video_tab:
         if sentence.get("isVideoDirty"):
             st.warning("Video is out of date: its image or prompt changed since it was made.", icon=":material/movie:")

@@ -94,6 +94,10 @@ def settings(page: Page, url: str) -> None:
     open_page(page, f"{url}/settings", heading="Settings")
 
 
+def activity(page: Page, url: str) -> None:
+    open_page(page, f"{url}/activity", heading="Activity")
+
+
 PAGES: dict[str, Callable[[Page, str], None]] = {
     "01-work-items": work_items,
     "02-work-item": work_item,
@@ -103,6 +107,7 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
     "06-storyboard": storyboard,
     "07-jobs": jobs,
     "08-settings": settings,
+    "09-activity": activity,
 }
 
 
