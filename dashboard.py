@@ -47,14 +47,21 @@ def navigation_pages() -> dict[str, list[st.Page]]:
 
 def main() -> None:
     from services.config import get_settings
+    from ui.operator_errors import configuration_problem, show_configuration_problem
     from ui.toasts import show_queued_toasts
 
     st.set_page_config(page_title="Reshoot", page_icon=":material/photo_library:", layout="wide")
     page = st.navigation(navigation_pages())  # first, or Streamlit lists pages/ by file name meanwhile
     settings = get_settings()
-    _bootstrap_once(settings.database_url, settings.queue_url)
+    problem = configuration_problem(lambda: _bootstrap_once(settings.database_url, settings.queue_url))
+    if problem is not None:  # a wrong setting: say which, on every page; Settings still shows what answers
+        show_configuration_problem(problem)
+        if page.url_path != "settings":
+            st.stop()
     show_queued_toasts()
-    page.run()
+    problem = configuration_problem(page.run)
+    if problem is not None:
+        show_configuration_problem(problem)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ BENCHMARKS = {  # name -> module with `run(quick: bool) -> list[Row]`, in the is
     "shot_cpu": "bench.shot_cpu",
     "listing": "bench.listing",
     "uploads": "bench.uploads",
+    "s3_reload": "bench.s3_reload",
 }
 
 

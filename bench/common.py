@@ -55,11 +55,13 @@ def temp_data_dir(name: str = "bench", *, keep: bool = False, **env: str) -> Ite
         for k in CLEARED:
             os.environ.pop(k, None)
         os.environ.update(
-            RESHOOT_DATA_DIR=str(path),
-            RESHOOT_DATABASE_URL=f"sqlite:///{path / 'reshoot.db'}",
-            RESHOOT_STORAGE_URL=f"file://{path / 'media'}",
-            RESHOOT_QUEUE_URL=f"sqlite:///{path / 'queue.db'}",
-            **env,
+            {
+                "RESHOOT_DATA_DIR": str(path),
+                "RESHOOT_DATABASE_URL": f"sqlite:///{path / 'reshoot.db'}",
+                "RESHOOT_STORAGE_URL": f"file://{path / 'media'}",
+                "RESHOOT_QUEUE_URL": f"sqlite:///{path / 'queue.db'}",
+                **env,  # e.g. S3 storage instead of the local directory
+            }
         )
         get_settings.cache_clear()
         from services.db import migrate

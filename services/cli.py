@@ -220,9 +220,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command not in ("render",):
             migrate()
         args.func(args)
-    except ReshootError as e:
-        _print(e.to_json())
-        if e.message != e.code:
-            print(e.message, file=sys.stderr)
+    except Exception as e:
+        from services.operator_errors import plain_error
+
+        error = e if isinstance(e, ReshootError) else plain_error(e)
+        if error is None:
+            raise
+        _print(error.to_json())
+        if error.message != error.code:
+            print(error.message, file=sys.stderr)
         return 1
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -9,13 +10,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from services.config import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK_ID = 0x52455348  # "RESH": the PostgreSQL advisory lock every migrating process takes
 
 
 @lru_cache(maxsize=8)
@@ -63,5 +65,35 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def migrate(revision: str = "head", url: str | None = None) -> None:
-    """Bring the schema to `revision` (Alembic); safe to call on every start."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the schema to `revision` (Alembic); safe to call on every start, from any number of processes at
+    once: they take turns (a database lock), and the later ones find the schema already there."""
+    url = url or get_settings().database_url
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """PostgreSQL: a session advisory lock; SQLite: an exclusive lock on a file beside the database."""
+    if url.startswith("postgresql"):
+        with engine_for(url).connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+                connection.commit()
+        return
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    lock_path = Path(path + ".migrate-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

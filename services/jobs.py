@@ -208,7 +208,7 @@ def enqueue(
         queue.task(job.id)
     except Exception as e:
         _finish(job.id, None, status="failed", code="QUEUE_UNAVAILABLE", message="The job queue is unavailable", detail=str(e), from_status="queued")
-        raise ReshootError("QUEUE_UNAVAILABLE", 503, {"queue": queue.identity}, f"The job queue is unavailable: {e}") from e
+        raise ReshootError("QUEUE_UNAVAILABLE", 503, {"queue": queue.identity}, f"The job queue is unavailable: {e}. Check RESHOOT_QUEUE_URL (and that Redis runs).") from e
     return job_json(job), True
 
 

@@ -27,6 +27,11 @@ def _status(component: str, in_use: str, ok: bool, message: str) -> dict[str, An
 
 
 def _reason(error: Exception) -> str:
+    from services.operator_errors import plain_error
+
+    plain = plain_error(error)
+    if plain is not None:
+        return plain.message  # what is wrong and which variable to set
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:300]
 

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from services.config import get_settings
 from services.db import session_scope
+from services.errors import ReshootError
 from services.models import ImageVersion, Reference
 from services.storage import TEMP_PREFIX, LocalStorage, Storage, StoredObject, get_storage
 from services.versions import reconcile_stable_copies
@@ -121,6 +122,8 @@ def _maintenance_loop(url: str, stop: threading.Event) -> None:
             return  # settings changed under this thread (tests): it must not touch another database
         try:
             sweep()
+        except ReshootError as e:  # storage or database misconfigured: the message says what to set
+            log.warning("Sweeping orphan files failed: %s", e.message)
         except Exception:
             log.exception("Sweeping orphan files failed; trying again in %.0f s", get_settings().gc_interval_seconds)
         stop.wait(get_settings().gc_interval_seconds)

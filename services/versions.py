@@ -282,14 +282,12 @@ def publish_current(row_id: int) -> bool:
         if row is None or row.current_version_id is None or row.published_version_id == row.current_version_id:
             return False
         version = s.get(ImageVersion, row.current_version_id)
-        data = storage.get(version.storage_key)
-        # A row from before published_version_id existed may already hold these bytes: keep its ETag then.
-        unchanged = row.published_version_id is None and storage.exists(row.filename) and storage.get(row.filename) == data
-        if not unchanged:
-            storage.put(row.filename, data)
+        # Rows from before published_version_id existed are rewritten once too: on S3 that also replaces the
+        # `immutable` Cache-Control their stable objects were once stored with.
+        storage.put(row.filename, storage.get(version.storage_key))
         row.published_version_id = version.id
         s.add(row)
-        return not unchanged
+        return True
 
 
 def stale_stable_copies() -> list[int]:

