@@ -277,6 +277,7 @@ def _generate_shot(ctx: jobs.JobContext, backend: backends.ImageBackend, plan: S
             height=row.height,
             prompt=prompt,
             seed=seed,
+            seed_honoured=backend.capabilities.honours_seed,
             backend=backend.name,
             model=backend.model,
             references=[r.id for r in refs],

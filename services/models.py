@@ -161,6 +161,8 @@ class ImageVersion(SQLModel, table=True):
     height: int
     prompt: str = ""
     seed: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # False: the backend ignores seeds (OpenAI): `seed` was asked for, not used. Rows written without it count as used.
+    seed_honoured: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     backend: str = Field(max_length=32)
     model: str | None = Field(default=None, max_length=64)
     references: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

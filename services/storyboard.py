@@ -63,6 +63,7 @@ def _sentences_json(s: Session, sentences: list[Sentence]) -> list[dict[str, Any
                 "imageFile": url,
                 "thumbUrl": thumb_url,
                 "seed": sentence.seed,
+                "seedHonoured": getattr(versions.get(sentence.current_version_id), "seed_honoured", None),
                 "isImageDirty": sentence.is_image_dirty,
                 "isVideoDirty": sentence.is_video_dirty,
                 "updatedAt": iso(sentence.updated_at),
@@ -229,6 +230,7 @@ def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
         height=height,
         prompt=prompt,
         seed=seed,
+        seed_honoured=backend.capabilities.honours_seed,
         backend=backend.name,
         model=backend.model,
         references=ref_keys,
@@ -250,7 +252,8 @@ def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
     # ImageVersion has no LoRA column; the job that made the version (version.job_id) keeps it.
     used_lora = style_lora if backend.capabilities.accepts_style_lora else None
     return {"ok": True, "sentenceId": sentence.id, "versionId": version.id, "seed": seed,
-            "imageFile": url_for(version.storage_key), "styleLora": used_lora}
+            "seedHonoured": backend.capabilities.honours_seed, "imageFile": url_for(version.storage_key),
+            "styleLora": used_lora}
 
 
 def _cast_references(cast: list[CastMember]) -> tuple[list[str], list[bytes]]:

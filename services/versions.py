@@ -58,6 +58,7 @@ class NewImage:
     seed: int | None
     backend: str
     model: str | None = None
+    seed_honoured: bool = True  # the backend's capabilities.honours_seed
     references: list[str] = field(default_factory=list)
     job_id: str | None = None
     thumbnail: bytes | None = None  # WebP; made from `data` when not given
@@ -94,6 +95,7 @@ def version_json(version: ImageVersion, *, current_id: int | None = None) -> dic
         "height": version.height,
         "prompt": version.prompt,
         "seed": version.seed,
+        "seedHonoured": version.seed_honoured,
         "backend": version.backend,
         "model": version.model,
         "references": version.references,
@@ -168,6 +170,7 @@ def _version_row(image: NewImage, number: int, key: str, thumb_key: str) -> Imag
         height=image.height,
         prompt=image.prompt,
         seed=image.seed,
+        seed_honoured=image.seed_honoured,
         backend=image.backend,
         model=image.model,
         references=image.references,

@@ -158,7 +158,8 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict
             page.c.id, page.c.shot_id, page.c.sku, page.c.prompt, page.c.locked,
             ExportPlanRow.id, ExportPlanRow.size_label, ExportPlanRow.width, ExportPlanRow.height,
             ExportPlanRow.filename, ImageVersion.id, ImageVersion.version, ImageVersion.storage_key,
-            ImageVersion.thumb_key, ImageVersion.review_state, previous_id,
+            ImageVersion.thumb_key, ImageVersion.review_state, previous_id, ImageVersion.seed,
+            ImageVersion.seed_honoured, ImageVersion.backend,
         )
         .select_from(page)
         .outerjoin(ExportPlanRow, ExportPlanRow.shot_pk == page.c.id)
@@ -167,7 +168,7 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict
     )
     shots: dict[int, dict[str, Any]] = {}
     for (pk, shot_id, sku, prompt, locked, row_id, size_label, width, height, filename,
-         version_id, version, key, thumb, review, prev_id) in session.exec(query).all():
+         version_id, version, key, thumb, review, prev_id, seed, seed_honoured, backend) in session.exec(query).all():
         entry = shots.setdefault(pk, {"shot_id": shot_id, "sku": sku, "prompt": prompt, "locked": locked, "rows": []})
         if row_id is None:
             continue
@@ -186,6 +187,9 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict
                 "version": version,
                 "previousVersionId": prev_id,
                 "reviewState": review,
+                "seed": seed,
+                "seedHonoured": seed_honoured,
+                "backend": backend,
             }
         )
     return list(shots.values())

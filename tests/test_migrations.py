@@ -95,3 +95,19 @@ def test_the_models_match_the_migrations(database_url):
     with engine_for(database_url).connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert differences == []
+
+
+def test_0006_marks_openai_versions_as_not_having_used_their_seed(database_url):
+    migrate("0005", url=database_url)
+    with engine_for(database_url).begin() as conn:
+        for number, backend in enumerate(("openai", "local", "comfyui"), start=1):
+            conn.execute(text(
+                "INSERT INTO imageversion (target_kind, target_id, version, storage_key, width, height, prompt, seed,"
+                " backend, \"references\", created_at, favourite, locked, file_deleted, review_state)"
+                f" VALUES ('sentence', 'sent_001', {number}, 'k{number}.png', 8, 8, 'p', 7, '{backend}', '[]',"
+                " '2026-01-02 03:04:05', FALSE, FALSE, FALSE, 'pending')"))
+    migrate("head", url=database_url)
+    with engine_for(database_url).connect() as conn:
+        rows = conn.execute(text("SELECT backend, seed_honoured FROM imageversion ORDER BY version")).all()
+    assert [(backend, bool(honoured)) for backend, honoured in rows] == [
+        ("openai", False), ("local", True), ("comfyui", True)]

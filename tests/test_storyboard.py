@@ -186,3 +186,23 @@ def test_a_job_whose_backend_call_passes_its_deadline_fails_with_backend_timeout
     assert job["message"] == "ComfyUI did not finish the image within 0.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
     assert storyboard.get_sentence("sent_001")["imageFile"] == old
     assert [run["state"] for run in fake_comfyui.prompts.values()] == ["interrupted"] and fake_comfyui.files == {}
+
+
+def test_a_backend_that_ignores_seeds_is_recorded_as_such(demo, fake_openai, monkeypatch):
+    """OpenAI's images API has no seed: the version, the job result and the sentence say it was not used."""
+    monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")
+    get_settings.cache_clear()
+    job = regenerate(seed=42)
+    assert job["status"] == "succeeded", job
+    assert (job["result"]["seed"], job["result"]["seedHonoured"]) == (42, False)
+    [version] = versions.list_versions("sentence", "sent_001")
+    assert (version["backend"], version["seed"], version["seedHonoured"]) == ("openai", 42, False)
+    assert storyboard.get_sentence("sent_001")["seedHonoured"] is False
+    assert "seed" not in fake_openai.received[-1]  # it was not sent either (the API refuses one)
+
+
+def test_a_backend_that_uses_seeds_is_recorded_as_such(demo, fake_backend):
+    job = regenerate(seed=42)
+    assert job["result"]["seedHonoured"] is True
+    assert versions.list_versions("sentence", "sent_001")[0]["seedHonoured"] is True
+    assert storyboard.get_sentence("sent_001")["seedHonoured"] is True

@@ -195,7 +195,7 @@ def test_get_work_item(catalogue):
         "id": rows[0], "shot_id": "S-1", "sku": "PAT-7-1", "size_label": "Desktop", "width": 1920, "height": 800,
         "filename": "fcc/lifestyle/7/S-1/desktop.png", "url": f"/assets/fcc/lifestyle/v/{rows[0]}-3.png",
         "thumbUrl": f"/assets/fcc/thumbs/{rows[0]}-3.webp", "versionId": second, "version": 3,
-        "previousVersionId": first, "reviewState": "pending",
+        "previousVersionId": first, "reviewState": "pending", "seed": None, "seedHonoured": True, "backend": "local",
     }
     assert (tablet["url"], tablet["versionId"], tablet["previousVersionId"], tablet["reviewState"]) == (None, None, None, None)
     with_refs = item["shots"][1]

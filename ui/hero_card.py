@@ -29,6 +29,7 @@ from ui.activity import RECENT_SHOWN, recent_changes
 from ui.compare import image_compare
 from ui.images import absolute_url, image_or_placeholder
 from ui.job_progress import job_progress
+from ui.seeds import seed_words
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
 
 ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
@@ -260,8 +261,9 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     width = "stretch" if ratio >= 1 else int(LARGE_VIEW_MAX_HEIGHT * ratio)  # a portrait hero fits the screen
     image_or_placeholder(row.get("url"), row["filename"], width=width, height=300)
     st.caption(escape_markdown(row["filename"]))
+    seed = seed_words(row.get("seed"), row.get("seedHonoured"))
     st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])} · "
-               f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}")
+               f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}" + (f" · {seed}" if seed else ""))
     references_strip(shot)
     recent_changes(hero_history(work_item_id, shot_id, row["size_label"], limit=RECENT_SHOWN))
 

@@ -18,6 +18,7 @@ from ui.compare import image_compare
 from ui.debounced_text_area import debounced_text_area
 from ui.images import absolute_url, placeholder
 from ui.job_progress import job_progress
+from ui.seeds import seed_words
 from ui.toasts import queue_toast
 
 HISTORY_SHOWN = 8
@@ -185,7 +186,8 @@ def history(sentence_id: str) -> None:
             with st.container(border=True, width=150, gap="xsmall"):
                 st.image(absolute_url(version.get("thumbUrl") or version["url"]), width="stretch")
                 star = " ★" if version["favourite"] else ""
-                st.caption(f"v{version['version']} · seed {version['seed']}{star}")
+                seed = seed_words(version["seed"], version.get("seedHonoured"))
+                st.caption(f"v{version['version']}" + (f" · {seed}" if seed else "") + star)
                 restore_col, favourite_col = st.columns(2, gap="xsmall")
                 restore_col.button(":material/restore:", help="Make this version current again",
                                    key=_key(f"restore_{version['id']}", sentence_id),
@@ -207,7 +209,7 @@ def scene_inspector(sentence: dict[str, Any]) -> None:
         if job_id:
             job_progress(job_id, on_finish=lambda job: regeneration_finished(sentence_id, job), unit="steps")
         elif sentence.get("seed") is not None:
-            st.caption(f"Seed {sentence['seed']}")
+            st.caption(seed_words(sentence["seed"], sentence.get("seedHonoured")).capitalize())
         error_state(sentence_id)
         prompt = prompt_editor(sentence, disabled=generating)
         if sentence.get("isImageDirty") and sentence.get("imageFile"):

@@ -168,6 +168,7 @@ class SentenceOut(_Response):
     isImageDirty: bool
     isVideoDirty: bool
     seed: int | None = None
+    seedHonoured: bool | None = None  # False: the backend that made the current image ignores seeds (OpenAI)
     updatedAt: Timestamp = None
 
 

@@ -173,3 +173,17 @@ def test_before_after_and_earlier_versions(demo):
     [favourite] = [b for b in at.button if b.key and b.key.startswith("sb_favourite_")]
     favourite.click().run()
     assert "★" in texts(at)
+
+
+def test_a_seed_the_backend_ignored_says_so_where_the_seed_is_shown(demo, fake_openai, monkeypatch):
+    monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")
+    get_settings.cache_clear()
+    at = select(open_page(PAGE), 3)
+    for seed in (1, 2):
+        at.text_input(key="sb_seed_sent_004").input(str(seed)).run()
+        at.button(key="sb_regenerate_sent_004").click().run()
+        assert finish_job(at, "sent_004")["status"] == "succeeded"
+    at.run()
+    shown = texts(at)
+    assert "v1 · seed not used by this backend" in shown and "v1 · seed 1" not in shown
+    assert "Seed not used by this backend" in shown

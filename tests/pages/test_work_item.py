@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlmodel import delete, select
 
 from services import messages
+from services.config import get_settings
 from services.db import get_engine, session_scope
 from services.importer import import_data, import_file
 from services.jobs import list_jobs, stop_embedded_worker, wait_for_job
@@ -302,3 +303,17 @@ def test_a_page_past_the_end_shows_the_last_page(db):
 def test_a_few_shots_need_no_pager(demo):
     at = open_page(DETAIL, id="12")
     assert _cards(at) == ["KT-1", "KT-2", "KT-3"] and not at.pagination
+
+
+def test_the_large_view_says_whether_the_seed_was_used(demo, fake_openai, monkeypatch):
+    at = open_page(DETAIL, id="12")
+    regenerate(at, "KT-2")  # the offline renderer: its seed counts
+    at.button(key="detail_view_12_KT-2").click().run()
+    [seed] = [p for p in texts(at).split(" · ") if p.startswith("seed ")]
+    assert seed.removeprefix("seed ").isdigit()
+    monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")
+    get_settings.cache_clear()
+    at = open_page(DETAIL, id="12")
+    regenerate(at, "KT-2")
+    at.button(key="detail_view_12_KT-2").click().run()
+    assert "KT-2 · KIT-KNIFE-SET-5 · Desktop 1920×800 · seed not used by this backend" in texts(at)
