@@ -17,6 +17,7 @@ BENCHMARKS = {  # name -> module with `run(quick: bool) -> list[Row]`, in the is
     "listing": "bench.listing",
     "uploads": "bench.uploads",
     "s3_reload": "bench.s3_reload",
+    "api_waits": "bench.api_waits",
 }
 
 

@@ -64,6 +64,8 @@ def _children(pid: int) -> list[int]:
 class Server:
     """`streamlit run dashboard.py` on a free loopback port, stopped on exit."""
 
+    health_path = "/_stcore/health"
+
     def __init__(self, script: str = "dashboard.py", **options: str):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -78,12 +80,12 @@ class Server:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{self.base}/_stcore/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base}{self.health_path}", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start; see {self.log.name}")
+                raise RuntimeError(f"{type(self).__name__} did not start; see {self.log.name}")
             time.sleep(0.1)
 
     def __exit__(self, *_exc) -> None:

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from services.errors import ReshootError
 from services.work_items import list_statuses, list_work_items
 from ui.navigation import open_work_item
 
@@ -22,13 +23,17 @@ status = status_col.selectbox("Status", ["All", *list_statuses()], key="wi_statu
 pack = pack_col.selectbox("Lifestyle Pack", list(PACK_FILTERS), key="wi_pack", on_change=_first_page)
 
 page_number = st.session_state.get("wi_page", 1)
-result = list_work_items(
-    search=search.strip() or None,
-    status=None if status == "All" else status,
-    has_pack=PACK_FILTERS[pack],
-    page=page_number,
-    page_size=PAGE_SIZE,
-)
+try:
+    result = list_work_items(
+        search=search.strip() or None,
+        status=None if status == "All" else status,
+        has_pack=PACK_FILTERS[pack],
+        page=page_number,
+        page_size=PAGE_SIZE,
+    )
+except ReshootError as e:  # a search no database can run (a NUL character pasted in)
+    st.error(f"Can’t search for that: {e.message}", icon=":material/error:")
+    st.stop()
 items = result["items"]
 if not items:
     st.info("No work items match these filters.")

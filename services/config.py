@@ -86,7 +86,7 @@ def get_settings() -> Settings:
         max_image_pixels=int(value("RESHOOT_MAX_IMAGE_PIXELS", "50000000")),
         backend_timeout_seconds=float(value("RESHOOT_BACKEND_TIMEOUT", "120")),
         asset_base_url=value("RESHOOT_ASSET_BASE_URL", "/assets/"),
-        api_wait_seconds=float(value("RESHOOT_API_WAIT_SECONDS", "60")),
+        api_wait_seconds=max(0.0, float(value("RESHOOT_API_WAIT_SECONDS", "0"))),  # 0: wait as long as the job runs
         gc_interval_seconds=float(value("RESHOOT_GC_INTERVAL_SECONDS", "600")),
         gc_grace_seconds=float(value("RESHOOT_GC_GRACE_SECONDS", "3600")),
         api_cors_origins=[o.strip() for o in cors.split(",") if o.strip()],

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+import itertools
+import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -15,9 +18,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from services.config import get_settings
+from services.storable_text import refusal, storable_error
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_ID = 0x52455348  # "RESH": the PostgreSQL advisory lock every migrating process takes
+_BIND_SUFFIX = re.compile(r"(__\d+|_\d+)$")  # title_1, shot_id__0: SQLAlchemy's numbering of bound parameters
 
 
 @lru_cache(maxsize=8)
@@ -28,8 +33,38 @@ def engine_for(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
+    return engine
+
+
+def _refuse_unstorable_text(_conn, _cursor, _statement, parameters, context, _executemany) -> None:
+    """The safety net behind the use cases' own checks: text PostgreSQL refuses (NUL, unpaired surrogates) is an
+    INVALID_REQUEST naming the column on every database, before the driver raises a DataError (a 500)."""
+    found = [
+        {"field": _BIND_SUFFIX.sub("", str(name)), "message": refusal(value)}
+        for name, value in _named(parameters, context)
+        if isinstance(value, str) and refusal(value)
+    ]
+    if found:
+        raise storable_error(found)
+
+
+def _named(params: Any, context: Any) -> Iterator[tuple[str, Any]]:
+    """(bound parameter name, value) of one statement's parameters: a mapping, positional values (SQLite's, named
+    through the compiled statement's order, repeated for a multi-row insert), or one such set per row."""
+    if isinstance(params, Mapping):
+        yield from params.items()
+    elif isinstance(params, (list, tuple)) and params and all(isinstance(p, (Mapping, list, tuple)) for p in params):
+        for row in params:
+            yield from _named(row, context)
+    elif isinstance(params, (list, tuple)):
+        names = list(getattr(getattr(context, "compiled", None), "positiontup", None) or ())
+        if names and len(params) % len(names) == 0:
+            yield from zip(itertools.cycle(names), params)
+        else:
+            yield from (("value", value) for value in params)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -16,6 +16,7 @@ from services.db import session_scope
 from services.errors import ReshootError, invalid_request
 from services.messages import IMAGE_REGENERATION_STARTED, NO_IMAGE_PROMPT, SENTENCE_NOT_FOUND
 from services.models import CastMember, ImageVersion, Project, Section, Sentence, iso, utcnow
+from services.storable_text import require_storable
 from services.storage import get_storage
 from services.versions import NewImage, apply_retention, image_urls, save_new_versions, url_for
 
@@ -163,6 +164,7 @@ def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
     """Save an edited prompt; a changed prompt sets isImageDirty and isVideoDirty (the video is made from the image)."""
     if not isinstance(image_prompt, str):
         raise invalid_request([{"field": "imagePrompt", "message": "must be text"}])
+    require_storable({"imagePrompt": image_prompt})
     with session_scope() as s:
         sentence = _require_sentence(s, sentence_id)
         if image_prompt != (sentence.image_prompt or ""):

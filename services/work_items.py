@@ -13,6 +13,7 @@ from services.errors import ReshootError, invalid_request
 from services.jobs import ACTIVE
 from services.lifestyle import KIND as HEROES_KIND
 from services.models import ExportPlanRow, ImageVersion, Job, LifestylePack, Reference, Shot, WorkItem
+from services.storable_text import require_storable
 from services.storage import Storage, get_storage
 
 MAX_PAGE_SIZE = 1000
@@ -63,6 +64,7 @@ def list_work_items(
     """One page of work items with their counts; two queries whatever the page size or table size."""
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise invalid_request({"page": page, "pageSize": page_size, "maxPageSize": MAX_PAGE_SIZE})
+    require_storable({"search": search, "status": status})
     conditions = _filters(search, status, has_pack, get_engine().dialect.name)
     order = (func.length(WorkItem.id), WorkItem.id)  # numeric ids ("7" before "12") in natural order
     page_ids = (

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from services.api import assets, jobs, storyboard, work_items
-from services.api.errors import install_error_handlers
+from services.api.errors import install_error_handlers, storable_parameters
+from services.api.waits import JobWaiter
 from services.config import get_settings
 from services.db import migrate
 from services.jobs import start_embedded_worker, stop_embedded_worker
@@ -42,13 +43,15 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     install_error_handlers(app)
+    app.state.job_waiter = JobWaiter()
     origins = get_settings().api_cors_origins
     if origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"], expose_headers=["Location"]
         )
-    for module in (work_items, storyboard, jobs, assets):
-        app.include_router(module.router)
+    for module in (work_items, storyboard, jobs):
+        app.include_router(module.router, dependencies=[Depends(storable_parameters)])
+    app.include_router(assets.router)  # a storage key, checked there (INVALID_KEY), never reaches the database
     app.openapi = _without_422(app.openapi)
     return app
 

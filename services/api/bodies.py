@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from services.api.errors import invalid_from
 from services.config import get_settings
 from services.errors import ReshootError, invalid_request
+from services.storable_text import require_storable
 
 M = TypeVar("M", bound=BaseModel)
 MAX_JSON_BYTES = 1024 * 1024
@@ -32,6 +33,7 @@ def parse_json(raw: bytes, model: type[M]) -> M:
         raise invalid_request([{"field": "body", "message": "Body is not valid JSON"}]) from None
     if not isinstance(data, dict):
         raise invalid_request([{"field": "body", "message": "Body must be a JSON object"}])
+    require_storable(data)
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -76,6 +78,7 @@ async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> Uplo
                 if isinstance(item, str):
                     raise invalid_request([{"field": name, "message": "Expected a file, got a text value"}])
                 upload.files.append((item.filename or "upload", await item.read(limit + 1)))
+        require_storable({**upload.fields, **{f"files.{i}.filename": name for i, (name, _) in enumerate(upload.files)}})
         return upload
     finally:
         await form.close()

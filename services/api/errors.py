@@ -9,10 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 from starlette.routing import Match, Route
 
 from services.errors import ReshootError, invalid_request
+from services.storable_text import problems, storable_error
 
 log = logging.getLogger("reshoot.api")
 
@@ -72,13 +75,30 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     return error_response(exc.status_code, {"error": code}, headers=headers or None)
 
 
+async def _database_refused(request: Request, exc: DataError) -> JSONResponse:
+    """A value the database refused that no check caught first: the client's input, not a server fault."""
+    log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, type(exc.orig).__name__)
+    details = [{"field": "body", "message": "A value could not be stored by the database (a character or number it refuses)"}]
+    return error_response(400, invalid_request(details).to_json())
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("%s %s raised", request.method, request.url.path)
     return error_response(500, {"error": "INTERNAL_ERROR"})
+
+
+async def storable_parameters(connection: HTTPConnection) -> None:
+    """An app-wide dependency: path and query parameters with text no database can store (NUL) are a 400 naming
+    the parameter, before any endpoint runs."""
+    found = problems(dict(connection.path_params))
+    found += [problem for name, value in connection.query_params.multi_items() for problem in problems({name: value})]
+    if found:
+        raise storable_error(found)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ReshootError, _reshoot_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DataError, _database_refused)
     app.add_exception_handler(Exception, _unexpected_error)

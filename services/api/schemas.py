@@ -207,5 +207,6 @@ TOO_LARGE = {413: "PAYLOAD_TOO_LARGE"}
 
 def error_responses(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the given error statuses (and 500), all with the seeds' error body."""
-    described = {**described, 500: "INTERNAL_ERROR (no stack trace)"}
+    described = {400: "INVALID_REQUEST, e.g. a text with a character no database stores (NUL)", **described,
+                 500: "INTERNAL_ERROR (no stack trace)"}
     return {status: {"model": ErrorBody, "description": text} for status, text in described.items()}

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from services import jobs, lifestyle, work_items
+from services import lifestyle, work_items
 from services.api.bodies import json_body, json_body_doc, read_upload
+from services.api.waits import failed_job_error
 from services.api.schemas import (
     Deleted,
     DemoWorkItemId,
@@ -30,6 +31,13 @@ router = APIRouter(prefix="/api/work-items", tags=["work items"])
 
 INVALID = {400: "INVALID_REQUEST, with details"}
 FILE_FIELDS = ("files", "files[]")
+JOB_FAILED = {
+    422: "BACKEND_CONTENT_REJECTED: the backend's content policy refused the prompt or a reference",
+    429: "BACKEND_RATE_LIMITED: the backend is rate limiting; try again later",
+    502: "BACKEND_ERROR: the backend answered something unusable",
+    503: "BACKEND_UNAVAILABLE, BACKEND_MISCONFIGURED or WORKER_DIED",
+    504: "BACKEND_TIMEOUT: the backend did not answer in time",
+}
 
 
 @router.get("", response_model=WorkItemPage, responses=error_responses(INVALID))
@@ -79,32 +87,34 @@ def _accepted(started: dict[str, Any], *, applied: str | None = None) -> JSONRes
     response_model=LifestyleResult,
     responses={
         202: {"model": JobStarted, "description": "Still running (Prefer: respond-async, or the wait limit passed)"},
-        **error_responses({**INVALID, 404: "LIFESTYLE_PACK_NOT_FOUND", **TOO_LARGE}),
+        **error_responses({**INVALID, 404: "LIFESTYLE_PACK_NOT_FOUND", **TOO_LARGE, **JOB_FAILED}),
     },
     openapi_extra=json_body_doc(GenerateHeroesRequest, required=False),
 )
-def generate_heroes(
+async def generate_heroes(
     work_item_id: str,
+    request: Request,
     body: GenerateHeroesRequest = json_body(GenerateHeroesRequest),
     prefer: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """Generate Desktop/Tablet/Mobile heroes from Lifestyle Pack v2; answers the seed's result JSON when done."""
-    started = lifestyle.generate_lifestyle_heroes(
-        work_item_id, shot_ids=body.shotIds, dry_run=body.dryRun, overwrite=body.overwrite
+    """Generate Desktop/Tablet/Mobile heroes from Lifestyle Pack v2; answers the seed's result JSON when done.
+    Waits without holding a server thread, as long as the job runs (or `RESHOOT_API_WAIT_SECONDS` / `Prefer: wait=N`);
+    a failed job answers its error code with a status saying what happened (429, 503, 504, 422, 502)."""
+    started = await run_in_threadpool(
+        lifestyle.generate_lifestyle_heroes, work_item_id, shot_ids=body.shotIds, dry_run=body.dryRun, overwrite=body.overwrite
     )
     if body.dryRun:
         return started
     respond_async, wait = _preferences(prefer)
     if respond_async:
         return _accepted(started, applied="respond-async")
-    limit = get_settings().api_wait_seconds
-    job = jobs.wait_for_job(started["jobId"], timeout=min(wait, limit) if wait is not None else limit)
+    limit = get_settings().api_wait_seconds or None  # 0: no limit
+    timeout = wait if limit is None else limit if wait is None else min(wait, limit)
+    job = await request.app.state.job_waiter.wait(started["jobId"], timeout)
     if job["status"] == "succeeded":
         return job["result"]
     if job["status"] == "failed":
-        raise ReshootError(
-            "INTERNAL_ERROR", 500, {"jobId": job["id"], "errorCode": job.get("errorCode"), "message": job.get("message")}
-        )
+        raise failed_job_error(job)
     return _accepted(started)
 
 

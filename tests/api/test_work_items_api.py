@@ -130,7 +130,7 @@ def test_prefer_respond_async_answers_202_with_the_job(client, demo):
 def test_wait_limit_passed_answers_202(client, demo, monkeypatch, how):
     headers = {}
     if how == "setting":
-        monkeypatch.setenv("RESHOOT_API_WAIT_SECONDS", "0")
+        monkeypatch.setenv("RESHOOT_API_WAIT_SECONDS", "0.01")  # no job is queued, generated and stored in 10 ms
         get_settings.cache_clear()
     else:
         headers["Prefer"] = "wait=0"
@@ -140,12 +140,13 @@ def test_wait_limit_passed_answers_202(client, demo, monkeypatch, how):
     assert wait_for_job(r.json()["jobId"], timeout=120)["status"] == "succeeded"
 
 
-def test_failed_job_is_internal_error_without_trace(client, demo, failing_backend):
+def test_failed_job_answers_its_error_with_a_meaningful_status(client, demo, failing_backend):
     r = generate(client, body={"shotIds": ["OL-4"], "overwrite": True})
-    assert r.status_code == 500
+    assert r.status_code == 422
     body = r.json()
-    assert body["error"] == "INTERNAL_ERROR"
-    assert body["details"]["errorCode"] == "BACKEND_CONTENT_REJECTED"
+    assert body["error"] == "BACKEND_CONTENT_REJECTED"
+    assert body["details"]["errorCode"] == "BACKEND_CONTENT_REJECTED" and body["details"]["jobId"].startswith("job_")
+    assert body["details"]["failed"][0]["shot_id"] == "OL-4"
     assert "Traceback" not in r.text
 
 

@@ -54,3 +54,10 @@ def test_selecting_a_row_opens_its_detail(demo):
     assert not at.exception
     assert at.query_params.get("id") in ("12", ["12"])
     assert at.title[0].value == "Kitchen Essentials — Cookware Refresh"
+
+
+def test_a_search_with_a_nul_character_says_why_instead_of_failing(demo):
+    at = open_page()
+    at.text_input(key="wi_search").input("cook\x00ware").run()
+    assert not at.exception
+    assert "NUL" in at.error[0].value and "search" in at.error[0].value
