@@ -9,6 +9,7 @@ at the stored file's size) per card shown.
 
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,13 +64,14 @@ def referenced_bytes(at) -> tuple[int, int]:
     from services.storage import get_storage
 
     storage, total, count = get_storage(), 0, 0
-    for image in at.get("image"):
-        for url in image.value:
-            path = urlparse(url).path
-            if "/assets/" in path:
-                file = storage.path(unquote(path.split("/assets/", 1)[1]))
-                total += file.stat().st_size if file.exists() else 0
-                count += 1
+    urls = [url for image in at.get("image") for url in image.value]
+    urls += [src for m in at.get("markdown") for src in re.findall(r'<img src="([^"]+)"', m.value)]  # card Markdown
+    for url in urls:
+        path = urlparse(url).path
+        if "/assets/" in path:
+            file = storage.path(unquote(path.split("/assets/", 1)[1]))
+            total += file.stat().st_size if file.exists() else 0
+            count += 1
     return total, count
 
 

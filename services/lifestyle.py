@@ -27,7 +27,7 @@ from services.db import session_scope
 from services.errors import ReshootError, invalid_request
 from services.identity import current_actor
 from services.messages import lifestyle_result_body, shots_failed_body
-from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem, new_id
+from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem, iso, new_id
 from services.storage import get_storage
 from services.versions import NewImage, apply_retention, publish_current, save_new_versions, url_for
 
@@ -318,12 +318,15 @@ def _reference_json(ref: Reference) -> dict[str, Any]:
         "shotId": ref.shot_id,
         "width": ref.width,
         "height": ref.height,
+        "uploadedBy": ref.uploaded_by,
+        "createdAt": iso(ref.created_at),
     }
 
 
 def add_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes]]) -> dict[str, Any]:
     """Store reference images for one shot: all of them or, if any file is bad, none (seed 000's answer shape).
     The same bytes uploaded again for the same shot are stored once (the existing reference is returned)."""
+    uploaded_by = uploaded_by or current_actor().email
     if not isinstance(files, (list, tuple)) or not files:
         raise invalid_request([{"field": "files", "message": "at least one image is required"}])
     if len(files) > MAX_REFERENCE_FILES:

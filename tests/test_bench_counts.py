@@ -9,6 +9,9 @@ from bench.fixtures import attach_versions, rendered_sizes, work_item
 from bench.photos import camera_jpegs
 
 
+ELEMENTS_PER_CARD = 7  # 8 before the card's image, caption and references became one Markdown
+
+
 @pytest.fixture
 def latency_backend(monkeypatch):
     """The benchmark's fixed-latency backend (no latency here) behind every `get_backend()` call."""
@@ -30,14 +33,17 @@ def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
     work_item("small", 6)
     work_item("large", 240)
     attach_versions()
-    counts, cards = {}, {}
+    counts, cards, runs = {}, {}, {}
     for name in ("small", "large"):
         page = grid.detail_page(name)
         page.run()  # the first run of the page (session state, caches)
-        run = grid.one_run(page)
+        run = runs[name] = grid.one_run(page)
         counts[name], cards[name] = run["queries"], (run["cards"], run["images"], run["pagers"])
     assert counts["small"] == counts["large"] > 0
     assert cards == {"small": (6, 6, 0), "large": (12, 12, 1)}  # the grid pages: 12 cards, one thumbnail each
+    # A card: its grid cell, its bordered container, the size switch, one Markdown (thumbnail, texts, references),
+    # View larger, Upload reference (the uploader only while open) and Regenerate shot.
+    assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_CARD
     assert grid.elements_per_card({6: {"cards": 6, "elements": 70, "pagers": 0},
                                    240: {"cards": 12, "elements": 119, "pagers": 1}}) == 8
 

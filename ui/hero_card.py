@@ -6,13 +6,14 @@ and `Regenerate shot`. Clicks rerun only that card. The page hands each card its
 state, so card reruns query nothing unless the card itself changed something.
 
 A run's cost is Streamlit's per element, so the grid shows at most `CARDS_PER_PAGE` cards (the page's cost does
-not grow with the shots) and a card keeps its elements few: one caption for its texts, one image list for its
-references, and the file uploader only while the upload popover is open.
+not grow with the shots) and a card keeps its elements few: its thumbnail, texts and reference thumbnails are one
+Markdown element (`card_html`, plain `<img>` tags: no `st.image` per picture), the file uploader exists only while
+the upload popover is open, and the references dialog is created only when opened.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import html
 from functools import partial
 from typing import Any
 
@@ -22,7 +23,7 @@ from streamlit.errors import StreamlitAPIException
 from services import messages
 from services.audit import hero_history
 from services.errors import ReshootError
-from services.lifestyle import add_references, generate_lifestyle_heroes, list_references
+from services.lifestyle import add_references, delete_reference, generate_lifestyle_heroes, list_references
 from services.versions import list_versions
 from ui.actions_panel import panel_job
 from ui.activity import RECENT_SHOWN, recent_changes
@@ -33,10 +34,13 @@ from ui.seeds import seed_words
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
 
 ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
-THUMB_MAX_HEIGHT = 170  # px; a portrait thumbnail is narrowed to this height so cards stay aligned
+THUMB_MAX_HEIGHT = 150  # px; every thumbnail box has this height, so cards stay aligned whatever the aspect
 THUMB_CARD_WIDTH = 300  # px; the grid's minimum column width
 LARGE_VIEW_MAX_HEIGHT = 640  # px
 CARDS_PER_PAGE = 12
+REFERENCES_SHOWN = 3
+_CAPTION = "font-size:.875rem;opacity:.65;line-height:1.4"
+_MISSING_ICON = "&#x1F5BC;&#xFE0E;"  # a framed picture: no image yet
 
 
 def _key(name: str, work_item_id: str, shot_id: str) -> str:
@@ -104,34 +108,48 @@ def selected_row(work_item_id: str, shot: dict[str, Any], *, key_name: str = "si
     return rows.get(picked or labels[0])
 
 
-def thumbnail(row: dict[str, Any]) -> None:
-    """The row's thumbnail, narrowed for portrait sizes so that no card grows taller than the others."""
-    ratio = row["width"] / row["height"] if row.get("height") else 1.0
-    width = "stretch" if THUMB_CARD_WIDTH / ratio <= THUMB_MAX_HEIGHT else int(THUMB_MAX_HEIGHT * ratio)
-    image_or_placeholder(row.get("thumbUrl") or row.get("url"), row["filename"], width=width, height=THUMB_MAX_HEIGHT)
+def _img(url: str | None, alt: str, style: str) -> str:
+    src = html.escape(absolute_url(url) or "", quote=True)
+    return f'<img src="{src}" alt="{html.escape(alt, quote=True)}" style="{style}">'
 
 
-def card_caption(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> None:
-    """`{shotId} · {sku}`, then `{size} · W×H` and the file name, as one caption."""
-    shown = f"{escape_markdown(row['size_label'])} · {row['width']}×{row['height']}"
-    if row.get("thumbUrl") or row.get("url"):  # a missing image's placeholder already names the file
-        shown += "  \n" + escape_markdown(row["filename"])  # a line break, not a paragraph: less space
-    # The shot line is a paragraph of its own, so it is an element with exactly that text (what finds the card).
-    st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])}\n\n{shown}")
+def _thumbnail_html(row: dict[str, Any]) -> str:
+    """The row's thumbnail inside a box of fixed height (every card the same height, whatever the size's aspect),
+    or the same box naming the missing file."""
+    url = row.get("thumbUrl") or row.get("url")
+    inner = (_img(url, f"{row['size_label']} hero", "max-width:100%;max-height:100%;display:block") if url else
+             f'<span style="font-size:.8rem;opacity:.7;word-break:break-all;padding:8px">{_MISSING_ICON} '
+             f"{html.escape(row['filename'])}</span>")
+    return (f'<div style="height:{THUMB_MAX_HEIGHT}px;display:flex;align-items:center;justify-content:center;'
+            f'border-radius:6px;background:rgba(127,127,127,.08)">{inner}</div>')
 
 
-def references_strip(shot: dict[str, Any]) -> None:
-    """The first 3 reference thumbnails as one image list, then `+N more`."""
-    refs = (shot.get("references") or [])[:3]
+def _references_html(shot: dict[str, Any]) -> str:
+    """The first 3 reference thumbnails in one row, then `+N more` (seed 000)."""
+    refs = (shot.get("references") or [])[:REFERENCES_SHOWN]
     count = shot.get("referenceCount", len(refs))
     if not count:
-        return
-    more = count - len(refs)
-    with st.container(horizontal=True, gap="xsmall", vertical_alignment="center") if more > 0 else nullcontext():
-        if refs:
-            st.image([absolute_url(ref.get("thumbUrl") or ref["url"]) for ref in refs], width=36)
-        if more > 0:
-            st.caption(f"+{more} more")
+        return ""
+    pictures = "".join(_img(ref.get("thumbUrl") or ref["url"], f"reference {ref.get('filename', '')}",
+                            "width:36px;height:36px;object-fit:cover;border-radius:4px") for ref in refs)
+    more = f'<span style="font-size:.8rem;opacity:.7">+{count - len(refs)} more</span>' if count > len(refs) else ""
+    return f'<div style="display:flex;gap:4px;align-items:center;height:36px;margin-top:4px">{pictures}{more}</div>'
+
+
+def card_html(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> str:
+    """Thumbnail, `{shotId} · {sku}`, `{size} · W×H` and the file name, and the references row: one element."""
+    shot_line = f"{html.escape(shot_id)} · {html.escape(shot['sku'])}"
+    size_line = f"{html.escape(row['size_label'])} · {row['width']}×{row['height']}"
+    file_line = (f'<div style="{_CAPTION};white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
+                 f'title="{html.escape(row["filename"], quote=True)}">{html.escape(row["filename"])}</div>'
+                 if row.get("thumbUrl") or row.get("url") else "")  # a missing image's box already names the file
+    # The shot line is an element of its own with exactly that text (what finds the card).
+    return (f"{_thumbnail_html(row)}<div style=\"{_CAPTION};margin-top:6px\">{shot_line}</div>"
+            f'<div style="{_CAPTION}">{size_line}</div>{file_line}{_references_html(shot)}')
+
+
+def card_body(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> None:
+    st.markdown(card_html(shot_id, shot, row), unsafe_allow_html=True)
 
 
 def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes]]) -> bool:
@@ -151,34 +169,41 @@ def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, byte
     queue_toast(messages.REFERENCES_SAVED_TITLE, messages.references_saved_body(saved, shot_id))
     refs = list_references(work_item_id, shot_id)
     shot = card_shot(work_item_id, shot_id)
-    st.session_state[_key("shot", work_item_id, shot_id)] = {**shot, "references": refs[:3], "referenceCount": len(refs)}
+    st.session_state[_key("shot", work_item_id, shot_id)] = {**shot, "references": refs[:REFERENCES_SHOWN],
+                                                            "referenceCount": len(refs)}
     return True
 
 
+def _uploader_key(work_item_id: str, shot_id: str) -> str:
+    return f"{_key('upload', work_item_id, shot_id)}_{st.session_state.get(_key('upload_gen', work_item_id, shot_id), 0)}"
+
+
 def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
-    generation = st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0)
-    files = None
+    """`Upload reference`: a popover whose uploader exists only while it is open. Files picked there are saved in
+    the next card run, with the button reading `Uploading…` (disabled) meanwhile; a successful upload closes it."""
+    open_key = _key("upload_open", work_item_id, shot_id)
+    if st.session_state.pop(_key("upload_close", work_item_id, shot_id), False):
+        st.session_state[open_key] = False  # before the popover exists: a widget's state is set only then
+    uploader_key = _uploader_key(work_item_id, shot_id)
+    files = st.session_state.get(uploader_key)
     popover = st.popover(
-        messages.UPLOAD_REFERENCE,
+        messages.UPLOAD_REFERENCE_LOADING if files else messages.UPLOAD_REFERENCE,
         icon=":material/upload:",
         help=messages.UPLOAD_REFERENCE_TOOLTIP,
-        disabled=disabled,
+        disabled=disabled or bool(files),
         width="stretch",
-        key=_key("upload_open", work_item_id, shot_id),
+        key=open_key,
         on_change="rerun",  # tracks open/closed, so the uploader exists only while open (a third of a card's cost)
     )
-    if popover.open:
-        files = popover.file_uploader(
-            "Reference images",
-            type=ACCEPTED_TYPES,
-            accept_multiple_files=True,
-            key=f"{_key('upload', work_item_id, shot_id)}_{generation}",
-        )
-    if files:
-        with st.spinner(messages.UPLOAD_REFERENCE_LOADING):
-            save_references(work_item_id, shot_id, [(f.name, f.getvalue()) for f in files])
-        st.session_state[_key("upload_gen", work_item_id, shot_id)] = generation + 1  # a fresh, empty uploader
+    if files:  # the label above is already on screen while this saves
+        saved = save_references(work_item_id, shot_id, [(f.name, f.getvalue()) for f in files])
+        st.session_state[_key("upload_gen", work_item_id, shot_id)] = \
+            st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0) + 1  # a fresh, empty uploader
+        st.session_state[_key("upload_close", work_item_id, shot_id)] = saved  # a refused file keeps it open
         _rerun_card()
+    if popover.open:
+        popover.file_uploader("Reference images", type=ACCEPTED_TYPES, accept_multiple_files=True, key=uploader_key)
+        popover.caption("PNG, JPEG, WebP or GIF; several at once. They are saved as soon as you pick them.")
 
 
 def _rerun_card() -> None:
@@ -223,12 +248,8 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         if row is None:
             st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
             return
-        thumbnail(row)
-        if st.button("View larger", icon=":material/zoom_in:", type="tertiary", help=messages.LARGE_VIEW_TOOLTIP,
-                     key=_key("view", work_item_id, shot_id)):
-            large_view(work_item_id, shot_id)
-        card_caption(shot_id, shot, row)
-        references_strip(shot)
+        card_body(shot_id, shot, row)
+        _card_links(work_item_id, shot_id, shot)
         _upload_references(work_item_id, shot_id, disabled=bool(job_id))
         st.button(
             messages.REGENERATE_SHOT_LOADING if job_id else messages.REGENERATE_SHOT,
@@ -250,6 +271,19 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
                 compare_dialog(row)
 
 
+def _card_links(work_item_id: str, shot_id: str, shot: dict[str, Any]) -> None:
+    """`View larger`, and `References (N)` when the shot has some: side by side, one row."""
+    count = shot.get("referenceCount", 0)
+    row = st.container(horizontal=True, gap="small") if count else st  # no wrapper when it holds one button
+    if row.button("View larger", icon=":material/zoom_in:", type="tertiary", help=messages.LARGE_VIEW_TOOLTIP,
+                  key=_key("view", work_item_id, shot_id)):
+        large_view(work_item_id, shot_id)
+    if count and row.button(f"References ({count})", icon=":material/photo_library:", type="tertiary",
+                            help="Every reference image of this shot, large, with who uploaded it",
+                            key=_key("references", work_item_id, shot_id)):
+        references_dialog(work_item_id, shot_id)
+
+
 @st.dialog("Lifestyle hero", width="large")
 def large_view(work_item_id: str, shot_id: str) -> None:
     """The full-size image of the size picked here, with its name and size."""
@@ -264,8 +298,66 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     seed = seed_words(row.get("seed"), row.get("seedHonoured"))
     st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])} · "
                f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}" + (f" · {seed}" if seed else ""))
-    references_strip(shot)
+    refs = _references_html(shot)
+    if refs:
+        st.markdown(refs, unsafe_allow_html=True)
     recent_changes(hero_history(work_item_id, shot_id, row["size_label"], limit=RECENT_SHOWN))
+
+
+def _when(value: str | None) -> str:
+    return value.replace("T", " ")[:16] + " UTC" if value else "unknown time"
+
+
+def _confirm(work_item_id: str, shot_id: str, reference_id: str | None) -> None:
+    st.session_state[_key("ref_confirm", work_item_id, shot_id)] = reference_id
+
+
+def delete_confirmed(work_item_id: str, shot_id: str, reference_id: str, name: str) -> None:
+    """The confirmation's Delete: remove the reference, update the card, and close the dialog (next run)."""
+    _confirm(work_item_id, shot_id, None)
+    try:
+        delete_reference(reference_id)
+    except ReshootError as e:
+        queue_toast("Couldn’t delete the reference", e.message or e.code, kind="error")
+        return
+    queue_toast("Reference deleted", f"{name} is no longer a reference of {shot_id}.")
+    refs = list_references(work_item_id, shot_id)
+    shot = card_shot(work_item_id, shot_id)
+    st.session_state[_key("shot", work_item_id, shot_id)] = {**shot, "references": refs[:REFERENCES_SHOWN],
+                                                            "referenceCount": len(refs)}
+    st.session_state[_key("ref_deleted", work_item_id, shot_id)] = True
+
+
+@st.dialog("References", width="large")
+def references_dialog(work_item_id: str, shot_id: str) -> None:
+    """Every reference of the shot, large, with who uploaded it and when; Delete asks first."""
+    if st.session_state.pop(_key("ref_deleted", work_item_id, shot_id), False):
+        st.rerun()  # the whole page: the card behind shows the change, the dialog closes
+    refs = list_references(work_item_id, shot_id)
+    st.caption(f"{escape_markdown(shot_id)} · {len(refs)} reference image{'s' if len(refs) != 1 else ''}, "
+               "sent to the image backend with the shot's prompt")
+    confirming = st.session_state.get(_key("ref_confirm", work_item_id, shot_id))
+    with st.container(horizontal=True, gap="medium"):
+        for ref in refs:
+            with st.container(border=True, width=260, gap="xsmall"):
+                _reference_tile(work_item_id, shot_id, ref, confirming=confirming == ref["id"])
+
+
+def _reference_tile(work_item_id: str, shot_id: str, ref: dict[str, Any], *, confirming: bool) -> None:
+    st.image(absolute_url(ref["url"]), width="stretch")
+    name = ref.get("originalFilename") or ref["filename"]
+    st.caption(f"**{escape_markdown(name)}** · {ref['width']}×{ref['height']}  \n"
+               f"uploaded by {escape_markdown(ref.get('uploadedBy') or 'unknown')} · {_when(ref.get('createdAt'))}")
+    key = partial(_key, work_item_id=work_item_id, shot_id=shot_id)
+    if not confirming:
+        st.button("Delete", icon=":material/delete:", key=key(f"ref_delete_{ref['id']}"),
+                  on_click=_confirm, args=(work_item_id, shot_id, ref["id"]))
+        return
+    st.warning(f"Delete {escape_markdown(name)}? The next regeneration will not use it.")
+    yes, no = st.columns(2)
+    yes.button("Delete", type="primary", key=key(f"ref_yes_{ref['id']}"), on_click=delete_confirmed,
+               args=(work_item_id, shot_id, ref["id"], name))
+    no.button("Keep", key=key(f"ref_no_{ref['id']}"), on_click=_confirm, args=(work_item_id, shot_id, None))
 
 
 @st.dialog("Compare versions", width="large")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlmodel import delete, select
 from services import messages
 from services.config import get_settings
 from services.db import get_engine, session_scope
+from services.identity import current_actor
 from services.importer import import_data, import_file
 from services.jobs import list_jobs, stop_embedded_worker, wait_for_job
 from services.lifestyle import generate_lifestyle_heroes, list_references
@@ -30,6 +32,11 @@ def png(color: str = "red", size: tuple[int, int] = (64, 48)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def card_images(at) -> list[str]:
+    """The `src` of every <img> in the cards' Markdown (thumbnails and reference thumbnails)."""
+    return [src for m in at.markdown for src in re.findall(r'<img src="([^"]+)"', m.value)]
 
 
 def toasts(at) -> list[str]:
@@ -65,7 +72,7 @@ def test_actions_panel_and_cards_show_the_seed_copy(demo):
     for line in ("KT-1 · KIT-CASTIRON-28", "KT-3 · KIT-KETTLE-MATTE", "1920×800", "Desktop", messages.GENERATE_SUBCOPY):
         assert line in shown
     assert "fcc/lifestyle/12/KT-1/desktop.png" in shown  # no image yet: the placeholder names the file
-    assert not at.image
+    assert not at.image and not card_images(at)
     regenerate = at.button(key="detail_regenerate_12_KT-1")
     assert regenerate.label == messages.REGENERATE_SHOT and regenerate.help == messages.REGENERATE_SHOT_TOOLTIP
     assert at.checkbox(key="detail_dry_run_12").label == "Dry run"  # in the Advanced popover
@@ -115,7 +122,7 @@ def test_generate_shows_progress_then_the_seed_toast(demo):
         "Created 9 images across 3 shots (KT-1, KT-2, KT-3). Validate them in SKU Switcher."
     ]
     assert at.button(key="detail_generate_12").label == messages.GENERATE_BUTTON
-    thumbs = [url for image in at.image for url in image.value]
+    thumbs = card_images(at)
     assert len(thumbs) == 3 and all(u.startswith("http://") and "/assets/fcc/lifestyle/12/" in u for u in thumbs)
 
     at.button(key="detail_generate_12").click().run()  # again: every target exists
@@ -156,15 +163,53 @@ def test_upload_reference_stores_and_shows_them(demo):
     upload(at, [("a.png", png("red"), "image/png"), ("b.jpg", png("blue"), "image/jpeg")])
     assert not at.exception
     assert toasts(at) == [f"**{messages.REFERENCES_SAVED_TITLE}**\n\nSaved 2 reference images for KT-1."]
+    assert at.session_state["detail_upload_open_12_KT-1"] is False  # the popover closed after the upload
+    assert not at.file_uploader
     stored = list_references("12", "KT-1")
     assert len(stored) == 2 and list_references("12", "KT-2") == []
-    shown = [u for image in at.image for u in image.value]
+    shown = [u for u in card_images(at) if "lifestyle_refs" in u]
     assert len(shown) == 2 and all("/assets/fcc/lifestyle_refs/12/KT-1/" in u for u in shown)
-    assert len(at.image) == 1  # the references are one element
+    [card] = [m.value for m in at.markdown if "lifestyle_refs" in m.value]  # thumbnail, texts, references: one element
+    assert "KT-1 · KIT-CASTIRON-28" in card
+    assert not at.image  # no st.image per picture
 
     upload(at, [(f"{c}.png", png(c), "image/png") for c in ("green", "yellow", "white")])
     assert "+2 more" in texts(at)
-    assert len([u for image in at.image for u in image.value if "lifestyle_refs" in u]) == 3
+    assert len([u for u in card_images(at) if "lifestyle_refs" in u]) == 3
+    assert at.button(key="detail_references_12_KT-1").label == "References (5)"
+
+
+def test_upload_button_reads_uploading_while_it_saves(demo, monkeypatch):
+    """Seed 000: `Uploading…` (disabled) while the files are saved: the label is drawn before the save starts."""
+    import ui.hero_card
+
+    def stop(*_args):  # end the run mid-save, to look at what the card shows meanwhile
+        raise RuntimeError("stopped mid-save")
+
+    monkeypatch.setattr(ui.hero_card, "save_references", stop)
+    at = open_page(DETAIL, id="12")
+    upload(at, [("a.png", png("red"), "image/png")])
+    [popover] = [p for p in at.get("popover") if p.proto.popover.label == messages.UPLOAD_REFERENCE_LOADING]
+    assert popover.proto.popover.disabled
+
+
+def test_references_dialog_shows_every_reference_and_deletes_after_confirming(demo):
+    at = open_page(DETAIL, id="12")
+    upload(at, [(f"{c}.png", png(c), "image/png") for c in ("red", "green", "blue", "white")])
+    at.button(key="detail_references_12_KT-1").click().run()
+    assert not at.exception
+    refs = list_references("12", "KT-1")
+    assert len([u for image in at.image for u in image.value if "lifestyle_refs/12/KT-1/" in u]) == 4  # all, large
+    assert f"uploaded by {current_actor().email} · " in texts(at) and "red.png" in texts(at)
+    first = refs[0]["id"]
+    at.button(key=f"detail_ref_delete_{first}_12_KT-1").click().run()
+    # A browser reruns only the dialog; AppTest reruns the page, which closes it: open it again to go on.
+    at.button(key="detail_references_12_KT-1").click().run()
+    assert "Delete red.png?" in texts(at) and len(list_references("12", "KT-1")) == 4  # asks first
+    at.button(key=f"detail_ref_yes_{first}_12_KT-1").click().run()
+    assert [r["id"] for r in list_references("12", "KT-1")] == [r["id"] for r in refs[1:]]
+    assert toasts(at)[-1] == "**Reference deleted**\n\nred.png is no longer a reference of KT-1."
+    assert at.button(key="detail_references_12_KT-1").label == "References (3)"
 
 
 def test_bad_upload_shows_the_error_toast_and_stores_nothing(demo):
@@ -220,7 +265,7 @@ def test_cards_show_jobs_started_elsewhere(demo):
     assert not at.exception
     assert _busy(at) == {"KT-1": False, "KT-2": False, "KT-3": False}
     assert at.button(key="detail_regenerate_12_KT-2").label == messages.REGENERATE_SHOT
-    thumbs = [url for image in at.image for url in image.value]
+    thumbs = card_images(at)
     assert len(thumbs) == 3 and any("/assets/fcc/lifestyle/12/KT-2/" in u for u in thumbs)
 
 
