@@ -326,7 +326,6 @@ def _reference_json(ref: Reference) -> dict[str, Any]:
 def add_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes]]) -> dict[str, Any]:
     """Store reference images for one shot: all of them or, if any file is bad, none (seed 000's answer shape).
     The same bytes uploaded again for the same shot are stored once (the existing reference is returned)."""
-    uploaded_by = uploaded_by or current_actor().email
     if not isinstance(files, (list, tuple)) or not files:
         raise invalid_request([{"field": "files", "message": "at least one image is required"}])
     if len(files) > MAX_REFERENCE_FILES:
