@@ -9,8 +9,9 @@ import streamlit as st
 from services import messages
 from services.errors import ReshootError
 from services.lifestyle import generate_lifestyle_heroes
+from services.messages import plural
 from ui.job_progress import job_progress
-from ui.toasts import queue_toast
+from ui.toasts import escape_markdown, queue_toast
 
 
 def _key(name: str, work_item_id: str) -> str:
@@ -61,6 +62,23 @@ def generation_finished(work_item_id: str, job: dict[str, Any]) -> None:
         queue_toast(messages.GENERATE_FAILED_TITLE, messages.shots_failed_body(failed), kind="error")
 
 
+def options_summary(work_item_id: str, shot_count: int) -> str | None:
+    """`Dry run · Overwrite · 2 of 4 shots` for the Advanced options that differ from a plain run; None if none."""
+    state = st.session_state
+    shots = state.get(_key("shots", work_item_id)) or []
+    parts = [name for name, on in (("Dry run", state.get(_key("dry_run", work_item_id))),
+                                   ("Overwrite", state.get(_key("overwrite", work_item_id)))) if on]
+    if shots:
+        parts.append(f"{len(shots)} of {plural(shot_count, 'shot')}")
+    return " · ".join(parts) or None
+
+
+def reset_options(work_item_id: str) -> None:
+    st.session_state[_key("dry_run", work_item_id)] = False
+    st.session_state[_key("overwrite", work_item_id)] = False
+    st.session_state[_key("shots", work_item_id)] = []
+
+
 def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = None) -> None:
     """The panel for `item` (from `get_work_item()`); `active_job` is a generate job already running for it."""
     work_item_id = item["id"]
@@ -91,6 +109,13 @@ def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = N
                 key=_key("shots", work_item_id),
                 placeholder="All shots",
             )
+        summary = options_summary(work_item_id, len(item["shotIds"])) if has_pack else None
+        if summary:  # a plain click applies these: say so where the button is, with a way back to the defaults
+            with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+                st.caption(f":material/tune: Options: **{escape_markdown(summary)}**", width="content")
+                st.button("Reset", icon=":material/restart_alt:", type="tertiary", key=_key("reset", work_item_id),
+                          disabled=bool(job_id), on_click=reset_options, args=(work_item_id,),
+                          help="Back to the defaults: all shots, no overwrite, not a dry run")
         st.caption(messages.GENERATE_SUBCOPY if has_pack else messages.PACK_NOT_FOUND_BODY)
         if job_id:
             job_progress(job_id, on_finish=lambda job: generation_finished(work_item_id, job))

@@ -143,6 +143,20 @@ def test_dry_run_answers_at_once(demo):
     ]
 
 
+def test_advanced_options_are_summarised_beside_the_button_and_reset(demo):
+    at = open_page(DETAIL, id="7")
+    assert "Options:" not in texts(at) and not [b for b in at.button if b.key == "detail_reset_7"]
+    at.checkbox(key="detail_overwrite_7").check().run()
+    at.multiselect(key="detail_shots_7").select("OL-1").select("OL-3").run()
+    assert ":material/tune: Options: **Overwrite · 2 of 4 shots**" in [c.value for c in at.caption]
+    at.checkbox(key="detail_dry_run_7").check().run()
+    assert ":material/tune: Options: **Dry run · Overwrite · 2 of 4 shots**" in [c.value for c in at.caption]
+    at.button(key="detail_reset_7").click().run()
+    assert "Options:" not in texts(at)
+    assert (at.checkbox(key="detail_dry_run_7").value, at.checkbox(key="detail_overwrite_7").value,
+            at.multiselect(key="detail_shots_7").value) == (False, False, [])
+
+
 def test_size_switch_and_large_view(demo):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-2")
