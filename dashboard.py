@@ -55,7 +55,7 @@ def main() -> None:
     settings = get_settings()
     problem = configuration_problem(lambda: _bootstrap_once(settings.database_url, settings.queue_url))
     if problem is not None:  # a wrong setting: say which, on every page; Settings still shows what answers
-        show_configuration_problem(problem)
+        show_configuration_problem(problem, link_to_settings=page.url_path != "settings")
         if page.url_path != "settings":
             st.stop()
     show_queued_toasts()

@@ -27,13 +27,16 @@ def _status(component: str, in_use: str, ok: bool, message: str) -> dict[str, An
 
 
 def _reason(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:300]
+
+
+def _problem(what: str, error: Exception) -> str:
+    """A configuration problem's own plain sentence (it names the variable to set), else `what: reason`."""
     from services.operator_errors import plain_error
 
     plain = plain_error(error)
-    if plain is not None:
-        return plain.message  # what is wrong and which variable to set
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:300]
+    return plain.message if plain is not None else f"{what}: {_reason(error)}"
 
 
 def database_status() -> dict[str, Any]:
@@ -48,7 +51,7 @@ def database_status() -> dict[str, Any]:
             connection.execute(text("SELECT 1"))
             revision = MigrationContext.configure(connection).get_current_revision()
     except Exception as e:
-        return _status("Database", redact(url), False, f"Cannot connect: {_reason(e)}")
+        return _status("Database", redact(url), False, _problem("Cannot connect", e))
     return _status("Database", redact(url), True, f"Connected; schema at revision {revision or 'none'}")
 
 
@@ -64,7 +67,7 @@ def storage_status() -> dict[str, Any]:
         readable = storage.get(key) == b"ok"
         storage.delete(key)
     except Exception as e:
-        return _status("Storage", redact(settings.storage_url), False, f"Cannot write or read: {_reason(e)}")
+        return _status("Storage", redact(settings.storage_url), False, _problem("Cannot write or read", e))
     if not readable:
         return _status("Storage", redact(settings.storage_url), False, "A written probe read back different bytes")
     return _status("Storage", redact(settings.storage_url), True, "Readable and writable")
@@ -80,11 +83,11 @@ def queue_status() -> dict[str, Any]:
 
             redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT).ping()
         except Exception as e:
-            return _status("Queue", redact(url), False, f"Cannot reach Redis: {_reason(e)}")
+            return _status("Queue", redact(url), False, _problem("Cannot reach Redis", e))
     try:
         alive = consumer_alive()
     except Exception as e:
-        return _status("Queue", redact(url), False, f"Cannot read worker heartbeats: {_reason(e)}")
+        return _status("Queue", redact(url), False, _problem("Cannot read worker heartbeats", e))
     if alive:
         return _status("Queue", redact(url), True, "A worker is consuming jobs")
     return _status(

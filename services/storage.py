@@ -299,7 +299,14 @@ def storage_from_url(
 ) -> Storage:
     parsed = urlparse(url)
     if parsed.scheme == "file":
-        return LocalStorage(Path(parsed.netloc + parsed.path), base_url=base_url)
+        root = Path(parsed.netloc + parsed.path)
+        try:
+            return LocalStorage(root, base_url=base_url)
+        except OSError as e:
+            raise StorageUnavailable(
+                f"Cannot use {root} as the storage directory ({e.strerror or e}): check RESHOOT_STORAGE_URL "
+                "(or RESHOOT_DATA_DIR).", details={"variable": "RESHOOT_STORAGE_URL"},
+            ) from None
     if parsed.scheme == "s3" and parsed.netloc:
         return S3Storage(parsed.netloc, parsed.path, endpoint_url=endpoint_url, region=region, public_url=public_url)
     raise StorageUnavailable(

@@ -45,10 +45,12 @@ def test_unreachable_database_and_storage(monkeypatch, tmp_path):
     _set(monkeypatch, RESHOOT_DATABASE_URL=f"postgresql+psycopg://u:secret@127.0.0.1:{_closed_port()}/x",
          RESHOOT_STORAGE_URL=f"file://{blocker}")
     database = database_status()
-    assert not database["ok"] and database["message"].startswith("Cannot connect: ")
+    assert not database["ok"] and database["message"].startswith("Cannot open the database postgresql+psycopg://u:***@")
+    assert database["message"].endswith("Check RESHOOT_DATABASE_URL (and that the server runs).")
     assert "secret" not in database["inUse"] and ":***@" in database["inUse"]
     storage = storage_status()
-    assert not storage["ok"] and storage["message"].startswith("Cannot write or read: ")
+    assert not storage["ok"] and storage["message"].startswith(f"Cannot use {blocker} as the storage directory")
+    assert "RESHOOT_STORAGE_URL" in storage["message"]
 
 
 def test_backend_problems_are_plain_sentences(monkeypatch):
