@@ -57,8 +57,7 @@ def tiny(storage_kind, demo):
 
 
 def rows(shot_id: str = "S-1") -> list[ExportPlanRow]:
-    with session_scope() as s:
-        return list(s.exec(select(ExportPlanRow).join(Shot).where(Shot.work_item_id == "t1", Shot.shot_id == shot_id).order_by(ExportPlanRow.id)))
+    return rows_on_shot("t1", shot_id)
 
 
 def current_bytes(row: ExportPlanRow) -> bytes:
@@ -226,3 +225,67 @@ def test_publish_on_postgresql_under_concurrent_moves(postgres_url, monkeypatch,
         current = s.get(ImageVersion, row.current_version_id)
     assert row.published_version_id == row.current_version_id
     assert get_storage().get(row.filename) == get_storage().get(current.storage_key)
+
+
+# A `python -m services worker` that dies by SIGKILL the moment a pointer has moved and its publish is due.
+KILLED_WORKER = """
+import os, signal, sys
+from services import lifestyle
+lifestyle.publish_current = lambda row_id: os.kill(os.getpid(), signal.SIGKILL)
+from services.cli import main
+sys.exit(main(["worker"]))
+"""
+
+
+def test_a_worker_killed_at_publish_on_postgresql_and_redis_is_repaired_by_the_next_worker(postgres_url, monkeypatch, data_dir):
+    """The scale-out set-up: the kill lands in a worker process; the next worker's start hook repairs it."""
+    from services.config import get_settings
+    from services.db import migrate
+    from services.demo import load_demo
+    from tests.test_redis_queue import REDIS
+
+    import redis
+
+    queue = f"reshoot-test-{os.getpid()}-{time.monotonic_ns()}"
+    monkeypatch.setenv("RESHOOT_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("RESHOOT_QUEUE_URL", f"{REDIS}?queue={queue}")
+    get_settings.cache_clear()
+    migrate()
+    load_demo(generate_images=False)
+    with session_scope() as s:
+        row = s.exec(select(ExportPlanRow).where(ExportPlanRow.filename == "fcc/lifestyle/7/OL-1/desktop.png")).one()
+    versions.save_new_versions(
+        [versions.NewImage("hero", str(row.id), row.filename, b"v1" * 40, 8, 8, "p", 1, "fake", thumbnail=b"t")],
+        lambda s, vs: versions.set_current(s, vs[0]),
+    )
+    versions.publish_current(row.id)
+    try:
+        killed = subprocess.Popen([sys.executable, "-c", KILLED_WORKER], cwd=PROJECT_ROOT, env=dict(os.environ),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"], overwrite=True)
+        assert killed.wait(120) == -9, killed.stderr.read().decode()[-2000:]
+        stale = versions.stale_stable_copies()
+        assert row.id in stale
+        assert get_storage().get(row.filename) == b"v1" * 40
+        assert served_bytes(row.filename)[0] != b"v1" * 40  # /assets already serves the new current version
+
+        worker = subprocess.Popen([sys.executable, "-m", "services", "worker"], cwd=PROJECT_ROOT, env=dict(os.environ),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert wait_until(lambda: versions.stale_stable_copies() == [], timeout=60)
+        finally:
+            worker.terminate()
+            worker.wait(15)
+        for plan_row in rows_on_shot("7", "OL-1"):
+            assert get_storage().get(plan_row.filename) == current_bytes(plan_row)
+    finally:
+        client = redis.Redis.from_url(REDIS)
+        for key in client.scan_iter(f"*{queue}*"):
+            client.delete(key)
+        client.close()
+
+
+def rows_on_shot(work_item_id: str, shot_id: str) -> list[ExportPlanRow]:
+    with session_scope() as s:
+        query = select(ExportPlanRow).join(Shot).where(Shot.work_item_id == work_item_id, Shot.shot_id == shot_id)
+        return list(s.exec(query.order_by(ExportPlanRow.id)))
