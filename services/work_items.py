@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, case, cast, func
+from sqlalchemy import String, case, cast, func, literal_column, table, text, union
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -13,6 +13,7 @@ from services.errors import ReshootError, invalid_request
 from services.jobs import ACTIVE
 from services.lifestyle import KIND as HEROES_KIND
 from services.models import ExportPlanRow, ImageVersion, Job, LifestylePack, Reference, Shot, WorkItem
+from services.search_index import MIN_INDEXED_TERM, SHOT_FTS, WORK_ITEM_FTS
 from services.storable_text import require_storable
 from services.storage import Storage, get_storage
 
@@ -33,18 +34,35 @@ def _contains(column: Any, pattern: str, dialect: str) -> Any:
     return column.like(pattern, escape="\\")
 
 
+def _search_condition(term: str, dialect: str) -> Any:
+    """Work items whose id, title or a shot's SKU contains `term` (any case).
+
+    Terms of 3 or more characters go through the trigram indexes (services.search_index): FTS5 on SQLite,
+    pg_trgm on PostgreSQL (ILIKE uses it), as one subquery of matching ids. Shorter terms cannot use a trigram:
+    they are checked row by row (SKUs through the narrow sku index, then only the matching shots' rows)."""
+    if len(term) < MIN_INDEXED_TERM:
+        pattern = _like(term)
+        sku_match = select(Shot.work_item_id).where(Shot.id.in_(select(Shot.id).where(_contains(Shot.sku, pattern, dialect))))
+        return _contains(WorkItem.id, pattern, dialect) | _contains(WorkItem.title, pattern, dialect) | WorkItem.id.in_(sku_match)
+    if dialect == "sqlite":
+        phrase = '"' + term.replace('"', '""') + '"'  # one quoted phrase: the term's characters, literally
+        items = select(WorkItem.id).where(literal_column("workitem.rowid").in_(
+            select(literal_column("rowid")).select_from(table(WORK_ITEM_FTS)).where(text(f"{WORK_ITEM_FTS} MATCH :wi_term"))
+        )).params(wi_term=phrase)
+        shots = select(Shot.work_item_id).where(Shot.id.in_(
+            select(literal_column("rowid")).select_from(table(SHOT_FTS)).where(text(f"{SHOT_FTS} MATCH :shot_term"))
+        )).params(shot_term=phrase)
+    else:
+        pattern = _like(term)
+        items = select(WorkItem.id).where(_contains(WorkItem.id, pattern, dialect) | _contains(WorkItem.title, pattern, dialect))
+        shots = select(Shot.work_item_id).where(_contains(Shot.sku, pattern, dialect))
+    return WorkItem.id.in_(union(items, shots))
+
+
 def _filters(search: str | None, status: str | None, has_pack: bool | None, dialect: str) -> list[Any]:
     conditions: list[Any] = []
     if search and search.strip():
-        pattern = _like(search.strip())
-        # The SKU scan reads the narrow sku index (sku, id), then only the matching shots' rows.
-        matching_shots = select(Shot.id).where(_contains(Shot.sku, pattern, dialect))
-        sku_match = select(Shot.work_item_id).where(Shot.id.in_(matching_shots))
-        conditions.append(
-            _contains(WorkItem.id, pattern, dialect)
-            | _contains(WorkItem.title, pattern, dialect)
-            | WorkItem.id.in_(sku_match)
-        )
+        conditions.append(_search_condition(search.strip(), dialect))
     if status:
         conditions.append(WorkItem.status == status)
     if has_pack is not None:

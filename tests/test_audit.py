@@ -38,7 +38,8 @@ from services.models import AuditEntry, ExportPlanRow, ImageVersion, Job, Review
 
 # Modules that are not use cases: plumbing, models, formats, the HTTP and CLI front ends (they call use cases).
 INFRASTRUCTURE_MODULES = {"api", "audit", "backends", "cli", "config", "db", "errors", "identity", "images",
-                          "messages", "migrations", "models", "operator_errors", "status", "storable_text", "storage"}
+                          "messages", "migrations", "models", "operator_errors", "search_index", "status", "storable_text",
+                          "storage"}
 
 RITA = Actor("rita@example.com", "Rita Reviewer", Role.reviewer)
 BOOKKEEPING = {("UPDATE", "job"), ("INSERT", "event"), ("DELETE", "event"), ("INSERT", "workerprocess"),

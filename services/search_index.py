@@ -1,0 +1,95 @@
+"""Substring search indexes for work item ids, titles and shot SKUs, kept in step with the rows by the database.
+
+SQLite: FTS5 tables with the trigram tokenizer over the rows (external content, no copy of the text), kept by
+triggers. PostgreSQL: pg_trgm GIN indexes, which `ILIKE '%term%'` uses. Both answer substrings of 3 or more
+characters; shorter terms are matched by a plain scan (see `services.work_items`).
+
+The schema objects live outside the SQLModel models (the models cannot declare them), so the migration
+comparison and autogenerate skip them by name (`is_search_object`). SQLite's batch migrations rebuild a table by
+copying it, which drops its triggers and can renumber a work item's implicit rowid; `repair_sqlite` (run by
+`services.db.migrate` after any upgrade) re-creates the triggers and rebuilds the indexes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+WORK_ITEM_FTS = "workitem_search"
+SHOT_FTS = "shot_search"
+PG_INDEXES = {"ix_workitem_id_trgm": ("workitem", "id"), "ix_workitem_title_trgm": ("workitem", "title"),
+              "ix_shot_sku_trgm": ("shot", "sku")}
+MIN_INDEXED_TERM = 3  # trigrams: shorter terms cannot use the index
+
+_SQLITE_TABLES = [
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {WORK_ITEM_FTS} USING fts5(id, title, content='workitem', "
+    "content_rowid='rowid', tokenize='trigram')",
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SHOT_FTS} USING fts5(sku, content='shot', content_rowid='id', "
+    "tokenize='trigram')",
+]
+_SQLITE_TRIGGERS = {
+    "workitem_search_insert": f"""CREATE TRIGGER workitem_search_insert AFTER INSERT ON workitem BEGIN
+        INSERT INTO {WORK_ITEM_FTS}(rowid, id, title) VALUES (new.rowid, new.id, new.title); END""",
+    "workitem_search_delete": f"""CREATE TRIGGER workitem_search_delete AFTER DELETE ON workitem BEGIN
+        INSERT INTO {WORK_ITEM_FTS}({WORK_ITEM_FTS}, rowid, id, title) VALUES ('delete', old.rowid, old.id, old.title); END""",
+    "workitem_search_update": f"""CREATE TRIGGER workitem_search_update AFTER UPDATE OF id, title ON workitem BEGIN
+        INSERT INTO {WORK_ITEM_FTS}({WORK_ITEM_FTS}, rowid, id, title) VALUES ('delete', old.rowid, old.id, old.title);
+        INSERT INTO {WORK_ITEM_FTS}(rowid, id, title) VALUES (new.rowid, new.id, new.title); END""",
+    "shot_search_insert": f"""CREATE TRIGGER shot_search_insert AFTER INSERT ON shot BEGIN
+        INSERT INTO {SHOT_FTS}(rowid, sku) VALUES (new.id, new.sku); END""",
+    "shot_search_delete": f"""CREATE TRIGGER shot_search_delete AFTER DELETE ON shot BEGIN
+        INSERT INTO {SHOT_FTS}({SHOT_FTS}, rowid, sku) VALUES ('delete', old.id, old.sku); END""",
+    "shot_search_update": f"""CREATE TRIGGER shot_search_update AFTER UPDATE OF id, sku ON shot BEGIN
+        INSERT INTO {SHOT_FTS}({SHOT_FTS}, rowid, sku) VALUES ('delete', old.id, old.sku);
+        INSERT INTO {SHOT_FTS}(rowid, sku) VALUES (new.id, new.sku); END""",
+}
+
+
+def is_search_object(name: str | None) -> bool:
+    """The FTS tables (and their shadow tables) and trigram indexes: not in the models, skipped by comparisons."""
+    return bool(name) and (name.startswith((WORK_ITEM_FTS, SHOT_FTS)) or name in PG_INDEXES)
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's `include_name`: compare and autogenerate leave the search objects alone."""
+    return not is_search_object(name)
+
+
+def install(conn: Connection) -> None:
+    """Create the indexes for this database's dialect and fill them from the existing rows."""
+    if conn.dialect.name == "sqlite":
+        repair_sqlite(conn, rebuild=True)
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+        for name, (table, column) in PG_INDEXES.items():
+            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({column} gin_trgm_ops)"))
+
+
+def uninstall(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        for name in _SQLITE_TRIGGERS:
+            conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        for table in (WORK_ITEM_FTS, SHOT_FTS):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    elif conn.dialect.name == "postgresql":
+        for name in PG_INDEXES:
+            conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+
+
+def sqlite_installed(conn: Connection) -> bool:
+    found = conn.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name"),
+                         {"name": WORK_ITEM_FTS}).scalar()
+    return bool(found)
+
+
+def repair_sqlite(conn: Connection, *, rebuild: bool) -> None:
+    """Tables and triggers that are missing are created; with `rebuild`, the indexes are refilled from the rows."""
+    for statement in _SQLITE_TABLES:
+        conn.execute(text(statement))
+    present = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))}
+    for name, statement in _SQLITE_TRIGGERS.items():
+        if name not in present:
+            conn.execute(text(statement))
+    if rebuild:
+        for table in (WORK_ITEM_FTS, SHOT_FTS):
+            conn.execute(text(f"INSERT INTO {table}({table}) VALUES ('rebuild')"))

@@ -1,0 +1,132 @@
+"""Work item search through the trigram indexes (SQLite FTS5, PostgreSQL pg_trgm): the same answers as a plain
+substring scan, kept in step with inserts, updates and deletes by the database, and actually used by the queries."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, text
+
+from services.config import get_settings
+from services.db import get_engine, migrate, session_scope
+from services.importer import import_data
+from services.models import Shot, WorkItem
+from services.work_items import list_work_items
+
+ITEMS = [
+    {"id": "7", "title": "Summer patio", "status": "open", "sku": "PAT-7-1"},
+    {"id": "12", "title": "Kitchen refresh", "status": "open", "sku": "KIT-12-1"},
+    {"id": "15", "title": "Autumn linen", "status": "done", "sku": None},
+    {"id": "100", "title": "100% wool \"throws\"", "status": "done", "sku": "WOOL_100"},
+    {"id": "ab-301", "title": "Crème brûlée Set", "status": "open", "sku": "DES-ÉCLAIR"},
+]
+CASES = [
+    ("kitchen", ["12"]), ("KITCHEN", ["12"]), ("itche", ["12"]),  # title, any case, inside a word
+    ("pat-7", ["7"]), ("it-12-1", ["12"]),  # a shot's SKU
+    ("100%", ["100"]), ('"throws"', ["100"]), ("l_1", ["100"]),  # % _ and " are characters, not syntax
+    ("ab-3", ["ab-301"]), ("rème b", ["ab-301"]), ("éclair", ["ab-301"]),  # id; non-ASCII; SKU any case
+    ("e", ["7", "12", "15", "ab-301"]), ("30", ["ab-301"]), ("_", ["100"]),  # shorter than 3: a scan
+    ("nothing like it", []), ("summer patio", ["7"]),
+]
+
+
+def _catalogue() -> None:
+    import_data({"workItems": [
+        {"id": i["id"], "title": i["title"], "status": i["status"]} | ({"lifestylePack": {"exportPlan": [
+            {"shot_id": "S-1", "sku": i["sku"], "size_label": "Desktop", "width": 1920, "height": 800,
+             "filename": f"fcc/lifestyle/{i['id']}/S-1/desktop.png"}]}} if i["sku"] else {})
+        for i in ITEMS
+    ]})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalogue(request, db, monkeypatch):
+    if request.param == "postgresql":
+        monkeypatch.setenv("RESHOOT_DATABASE_URL", request.getfixturevalue("postgres_url"))
+        get_settings.cache_clear()
+        migrate()
+    _catalogue()
+    return request.param
+
+
+def _found(term: str) -> list[str]:
+    page = list_work_items(search=term, page_size=100)
+    assert page["total"] == len(page["items"])
+    return [i["id"] for i in page["items"]]
+
+
+def test_search_finds_substrings_of_ids_titles_and_skus(catalogue):
+    for term, expected in CASES:
+        assert _found(term) == expected, term
+
+
+def test_the_index_follows_inserts_updates_and_deletes(catalogue):
+    import_data({"workItems": [{"id": "12", "title": "Bathroom refresh", "status": "open"},
+                               {"id": "200", "title": "Garden kitchen", "status": "open"}]})
+    assert _found("kitchen") == ["200"] and _found("bathroom") == ["12"]
+    with session_scope() as s:
+        shot = s.exec(text("SELECT id FROM shot WHERE sku = 'PAT-7-1'")).scalar()
+        s.get(Shot, shot).sku = "LOUNGER-9"
+    assert _found("pat-7") == [] and _found("lounger") == ["7"]
+    with session_scope() as s:
+        s.exec(text("DELETE FROM workitem WHERE id = '200'"))
+    assert _found("kitchen") == []
+    with session_scope() as s:
+        s.add(WorkItem(id="300", title="Kitchen again"))
+    assert _found("kitchen") == ["300"]
+
+
+def _plans(term: str) -> list[str]:
+    """The query plans of the statements one search sends (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN
+    with sequential scans discouraged, so a usable index is chosen even on a tiny table)."""
+    engine, sent = get_engine(), []
+    record = lambda conn, cursor, statement, parameters, *args: sent.append((statement, parameters))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        list_work_items(search=term)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    plans = []
+    with engine.connect() as conn:
+        for statement, parameters in sent:
+            if engine.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+                plans.append("\n".join(str(r[-1]) for r in rows))
+            else:
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                plans.append("\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()))
+    return plans
+
+
+def test_terms_of_three_or_more_characters_use_the_trigram_index(catalogue):
+    for plan in _plans("kitchen"):
+        if catalogue == "sqlite":
+            assert "SCAN workitem_search VIRTUAL TABLE INDEX" in plan and "SCAN shot_search VIRTUAL TABLE INDEX" in plan, plan
+            assert "SCAN workitem\n" not in plan + "\n" and "SCAN shot\n" not in plan + "\n", plan  # no row-by-row LIKE
+        else:
+            assert "ix_workitem_title_trgm" in plan and "ix_shot_sku_trgm" in plan, plan
+    short = "\n".join(_plans("ki"))
+    assert "workitem_search" not in short and "trgm" not in short  # a two-character term scans, correctly
+
+
+def test_search_survives_a_migration_that_rebuilds_the_tables(db, monkeypatch):
+    """A batch migration on SQLite copies a table and drops its triggers; after any upgrade they are put back
+    and the index refilled (by the migration environment, whatever the migration did)."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from services import search_index
+    from services.db import alembic_config
+
+    _catalogue()
+    config = alembic_config()
+    [search] = [r for r in ScriptDirectory.from_config(config).walk_revisions() if r.path.endswith("_search_index.py")]
+    command.downgrade(config, search.revision)  # later migrations undone properly, so they can run again
+    with get_engine().begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER workitem_search_insert")
+        conn.exec_driver_sql("DELETE FROM workitem_search")  # as if the rows had been renumbered
+    command.stamp(config, search.down_revision)
+    monkeypatch.setattr(search_index, "install", lambda conn: None)  # the re-run migration itself repairs nothing
+    migrate()
+    assert _found("kitchen") == ["12"]
+    import_data({"workItems": [{"id": "201", "title": "Kitchen two", "status": "open"}]})
+    assert _found("kitchen") == ["12", "201"]
