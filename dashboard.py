@@ -13,14 +13,15 @@ PAGES_DIR = "pages"
 
 
 def _bootstrap(database_url: str, queue_url: str) -> None:
-    """Migrate the database, start the embedded job worker and load the demo set into an empty database."""
+    """Migrate the database, start the embedded job worker and load the demo set into an empty database (in the
+    background: the first page shows at once and says how far the demo is)."""
     from services.db import migrate
-    from services.demo import ensure_demo_loaded
+    from services.demo import load_demo_in_background
     from services.jobs import start_embedded_worker
 
     migrate()
     start_embedded_worker()
-    ensure_demo_loaded()
+    load_demo_in_background()
 
 
 @st.cache_resource(show_spinner="Preparing the database…")

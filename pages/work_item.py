@@ -7,6 +7,7 @@ from services.jobs import active_job_for
 from services.lifestyle import heroes_target_key
 from services.messages import plural
 from ui.actions_panel import actions_panel
+from ui.demo_progress import demo_progress
 from ui.hero_card import grid_page, hero_grid
 from ui.navigation import SKU_SWITCHER_PAGE, WORK_ITEMS_PAGE, query_param, work_item_or_stop
 from ui.no_pack import no_pack_notice
@@ -20,6 +21,7 @@ if not work_item_id:
 item = work_item_or_stop(work_item_id, **grid_page(work_item_id))  # only the grid page's shots
 
 st.title(escape_markdown(item["title"]))
+demo_progress()
 st.caption(f"Work item {escape_markdown(item['id'])} · {escape_markdown(item['status'])} · "
            + (plural(item["shotCount"], "shot") if item["hasPack"] else "no Lifestyle Pack"))
 actions_panel(item, active_job=active_job_for(heroes_target_key(item["id"], None)) if item["hasPack"] else None)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from services.errors import ReshootError
 from services.work_items import list_statuses, list_work_items
+from ui.demo_progress import demo_progress
 from ui.navigation import open_work_item
 
 PAGE_SIZE = 25
@@ -17,6 +18,7 @@ def _first_page() -> None:
 
 
 st.title("Work Items")
+demo_progress()
 search_col, status_col, pack_col = st.columns([3, 1, 1])
 search = search_col.text_input("Search", key="wi_search", placeholder="Title, id or SKU", on_change=_first_page)
 status = status_col.selectbox("Status", ["All", *list_statuses()], key="wi_status", on_change=_first_page)

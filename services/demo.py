@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -12,10 +15,48 @@ from sqlmodel import select
 from services.config import PROJECT_ROOT
 from services.db import session_scope
 from services.importer import import_file
+from services.jobs import get_jobs
 from services.models import Project, WorkItem
 
+log = logging.getLogger("reshoot.demo")
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 DEMO_FILE = DEMO_DIR / "demo.json"
+
+
+ACTIVE = ("queued", "running")
+_render_jobs: list[str] = []  # this process's demo image jobs, for `demo_render_progress`
+
+
+@dataclass(frozen=True)
+class RenderProgress:
+    """Images the demo's jobs have made (`done`) of those they make (`total`), while any of them runs; `loading`
+    while the demo set itself is being imported (before its jobs exist)."""
+
+    done: int
+    total: int
+    loading: bool = False
+
+
+_loading = threading.Event()
+
+
+def load_demo_in_background() -> threading.Thread | None:
+    """`ensure_demo_loaded()` in a thread, so a fresh server's first page shows at once (and says it is loading)."""
+    if not _database_is_empty():
+        return None
+    _loading.set()
+    thread = threading.Thread(target=_load_in_background, name="reshoot-demo-load", daemon=True)
+    thread.start()
+    return thread
+
+
+def _load_in_background() -> None:
+    try:
+        ensure_demo_loaded()
+    except Exception:
+        log.exception("Loading the demo set failed; run `python -m services demo` to see why")
+    finally:
+        _loading.clear()
 
 
 def load_demo(*, generate_images: bool = True) -> dict[str, Any]:
@@ -24,7 +65,24 @@ def load_demo(*, generate_images: bool = True) -> dict[str, Any]:
     Returns the import summary plus `jobIds`: the jobs that make the missing images (none when all exist)."""
     summary = import_file(DEMO_FILE)
     summary["jobIds"] = _generate_demo_images() if generate_images else []
+    _render_jobs[:] = summary["jobIds"]
     return summary
+
+
+def demo_render_progress() -> RenderProgress | None:
+    """How far the demo's images are while its jobs (those this process queued) run; None once none is queued or
+    running. One query."""
+    if _loading.is_set():
+        return RenderProgress(done=0, total=0, loading=True)
+    if not _render_jobs:
+        return None
+    found = get_jobs(_render_jobs).values()
+    if not any(job["status"] in ACTIVE for job in found):
+        _render_jobs.clear()  # done: no more queries
+        return None
+    planned = [max(job["progressTotal"] or 0, 1) for job in found]
+    made = [n if job["status"] not in ACTIVE else min(job["progressDone"] or 0, n) for job, n in zip(found, planned)]
+    return RenderProgress(done=sum(made), total=sum(planned))
 
 
 def _demo_seed(sentence_id: str) -> int:

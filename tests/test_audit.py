@@ -255,6 +255,7 @@ READS: dict[str, Callable[[], Any]] = {
     "services.storyboard.sentence_target_key": lambda: storyboard.sentence_target_key("sent_001"),
     "services.storyboard.seed_to_use": lambda: storyboard.seed_to_use(-1),
     "services.lifestyle.list_references": lambda: lifestyle.list_references("12"),
+    "services.demo.demo_render_progress": demo.demo_render_progress,
     "services.lifestyle.heroes_target_key": lambda: lifestyle.heroes_target_key("12", ["KT-1"]),
     "services.versions.list_versions": lambda: versions.list_versions("hero", hero_row().id),
     "services.versions.get_version": lambda: versions.get_version(hero_row().current_version_id),
@@ -292,6 +293,7 @@ READS: dict[str, Callable[[], Any]] = {
 }
 
 NOT_CHANGES = {
+    "services.demo.load_demo_in_background": "runs ensure_demo_loaded (audited by its scenario) in a thread",
     "services.jobs.run_worker": "runs job consumers until the process is stopped (blocks); jobs record as their requester",
 }
 

@@ -61,3 +61,51 @@ def test_a_search_with_a_nul_character_says_why_instead_of_failing(demo):
     at.text_input(key="wi_search").input("cook\x00ware").run()
     assert not at.exception
     assert "NUL" in at.error[0].value and "search" in at.error[0].value
+
+
+def test_a_fresh_demo_shows_its_rendering_progress_then_the_images(demo):
+    from services.demo import demo_render_progress, load_demo
+    from services.jobs import get_job, start_embedded_worker, stop_embedded_worker, wait_for_job
+
+    at = open_page()
+    assert demo_render_progress() is None and "Rendering demo images" not in texts(at)
+    stop_embedded_worker()  # the demo's jobs stay queued while the page is looked at
+    job_ids = load_demo()["jobIds"]
+    progress = demo_render_progress()
+    assert progress is not None and progress.done == 0 and progress.total == sum(
+        max(get_job(j)["progressTotal"], 1) for j in job_ids)
+    at.run()
+    [bar] = at.get("progress")
+    assert bar.proto.text == f"Rendering demo images: 0 of {progress.total}. This page updates by itself."
+    assert set(at.dataframe[0].value["Images"]) == {0}
+
+    start_embedded_worker()
+    for job_id in job_ids:
+        assert wait_for_job(job_id, timeout=120)["status"] == "succeeded"
+    assert demo_render_progress() is None
+    at.run()
+    assert not at.get("progress") and "Rendering demo images" not in texts(at)
+    assert at.dataframe[0].value.set_index("ID").loc["7"]["Images"] == 12
+
+
+
+def test_a_fresh_server_shows_its_first_page_while_the_demo_loads(db, monkeypatch):
+    """The demo set is imported in the background: the first page does not wait for it, and says so."""
+    import threading
+
+    from services import demo
+
+    release = threading.Event()
+    real = demo.ensure_demo_loaded
+    monkeypatch.setattr(demo, "ensure_demo_loaded", lambda: release.wait(60) and real(generate_images=False))
+    at = open_page()
+    [bar] = at.get("progress")
+    assert bar.proto.text == "Loading the demo set… This page updates by itself."
+    assert "No work items match these filters." in texts(at)
+    release.set()
+    for _ in range(100):
+        if demo.demo_render_progress() is None:
+            break
+        threading.Event().wait(0.1)
+    at.run()
+    assert not at.get("progress") and list(at.dataframe[0].value["ID"]) == ["7", "12", "15", "21"]
