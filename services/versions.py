@@ -34,7 +34,7 @@ from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
 from services.identity import current_actor
-from services.models import ExportPlanRow, ImageVersion, ReviewDecision, Sentence, Shot, WorkItem, iso, utcnow
+from services.models import ExportPlanRow, ImageVersion, Job, ReviewDecision, Sentence, Shot, WorkItem, iso, utcnow
 from services.storage import get_storage
 
 log = logging.getLogger("reshoot.versions")
@@ -344,11 +344,12 @@ def list_versions(target_kind: str, target_id: str | int) -> list[dict[str, Any]
         _check_target(s, target_kind, target_id)
         current = _current_id(s, target_kind, target_id)
         rows = s.exec(
-            select(ImageVersion)
+            select(ImageVersion, Job.requested_by)  # who asked for each version (the job that made it)
+            .outerjoin(Job, col(Job.id) == ImageVersion.job_id)
             .where(ImageVersion.target_kind == target_kind, ImageVersion.target_id == target_id)
             .order_by(col(ImageVersion.version).desc())
         ).all()
-        return [version_json(v, current_id=current) for v in rows]
+        return [{**version_json(v, current_id=current), "createdBy": by} for v, by in rows]
 
 
 def get_version(version_id: int) -> dict[str, Any]:

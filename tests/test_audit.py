@@ -365,3 +365,4 @@ def test_jobs_record_who_requested_them_and_their_versions_are_theirs(world):
     created = [e for e in audit.hero_history("12", "KT-3") if e.action == AuditAction.new_version]
     assert len(created) == 3 and {e.actor_email for e in created} == {RITA.email}
     assert {e.size_label for e in created} == {"Desktop", "Tablet", "Mobile"} and all(e.after["jobId"] == job["id"] for e in created)
+    assert [v["createdBy"] for v in versions.list_versions("hero", hero_row("KT-3").id)] == [RITA.email]  # versions show who

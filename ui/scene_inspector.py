@@ -19,7 +19,7 @@ from ui.debounced_text_area import debounced_text_area
 from ui.images import absolute_url, placeholder
 from ui.job_progress import job_progress
 from ui.seeds import seed_words
-from ui.toasts import queue_toast
+from ui.toasts import escape_markdown, queue_toast
 
 HISTORY_SHOWN = 8
 SEED_HELP = ". Empty or -1: a random seed; any other whole number is used (reduced to the backend's range)."
@@ -187,7 +187,8 @@ def history(sentence_id: str) -> None:
                 st.image(absolute_url(version.get("thumbUrl") or version["url"]), width="stretch")
                 star = " ★" if version["favourite"] else ""
                 seed = seed_words(version["seed"], version.get("seedHonoured"))
-                st.caption(f"v{version['version']}" + (f" · {seed}" if seed else "") + star)
+                by = f" · {escape_markdown(version['createdBy'])}" if version.get("createdBy") else ""
+                st.caption(f"v{version['version']}" + (f" · {seed}" if seed else "") + star + by)
                 restore_col, favourite_col = st.columns(2, gap="xsmall")
                 restore_col.button(":material/restore:", help="Make this version current again",
                                    key=_key(f"restore_{version['id']}", sentence_id),
