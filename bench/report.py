@@ -48,7 +48,7 @@ BOUNDS = {
     "per-card fragments (a click would rerun every card).",
     ("memory", "RSS"): "Bound: Streamlit keeps each closed session (about 0.5 MB) for server.disconnectedSessionTTL "
     "(30 s in .streamlit/config.toml); memory stops growing once sessions expire.",
-    ("generate", "wall"): "Bound: our own CPU per shot (image work ~55 ms: 2 crops, 2 PNG encodes, 3 WebP thumbnails; "
+    ("generate", "wall"): "Bound: our own CPU per shot (image work ~45 ms: 2 crops, 2 PNG encodes, 3 WebP thumbnails; "
     "see shot_cpu) and the job system's work run on 2 cores and add to the backend's wait; with the image work "
     "reused what remains is the job system's own overhead.",
     ("listing", "search"): "Bound: `%term%` cannot use a B-tree index, so a search reads every title and SKU once; "

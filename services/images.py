@@ -328,7 +328,7 @@ def encode_png(image: Image.Image) -> bytes:
     return b"".join((
         _PNG_SIGNATURE,
         _png_chunk(b"IHDR", header),
-        _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), 1)),
+        _png_chunk(b"IDAT", zlib.compress(filtered, 1)),  # the array's own buffer: no copy
         _png_chunk(b"IEND", b""),
     ))
 
