@@ -8,7 +8,7 @@ whose `capabilities.accepts_style_lora` is False ignores it. `progress`, when gi
 pages can show a plain message (the service and the cause in words, no library internals).
 
 Each `generate()` call has one total deadline (RESHOOT_BACKEND_TIMEOUT): uploads, submitting, polling, retries and
-downloads all count against it, and an answer that trickles in is cut off when it passes (`DeadlineTransport`),
+downloads all count against it, and an answer that trickles in is cut off when it passes (`deadline_transport`),
 not only an answer that stops. Past it the call raises BackendTimeout (`BACKEND_TIMEOUT`).
 """
 
@@ -18,6 +18,8 @@ import errno
 import io
 import math
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, TypeVar
@@ -139,11 +141,22 @@ class Deadline:
             raise self.error(doing)
 
 
-def deadline_transport(http: Any, deadline: Deadline, **transport_options) -> Any:
-    """An httpx-style transport (`http` is the `httpx` module, or the fork the `openai` client uses) that holds every
-    request to `deadline`: its connect/read/write timeouts never exceed the time left, and the body is read chunk by
-    chunk, stopping with a ReadTimeout once the deadline has passed. httpx's own read timeout restarts with every
-    chunk, so a server trickling one byte every few seconds would otherwise hold a call for as long as it likes."""
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name for `url`, unless NO_PROXY exempts its host. (A client
+    given its own transport ignores these, so `deadline_transport` is handed the proxy explicitly.)"""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def deadline_transport(http: Any, deadline: Deadline, *, url: str) -> Any:
+    """An httpx-style transport (`http` is the `httpx` module, or the fork the `openai` client uses) for requests to
+    `url` that holds every request to `deadline`: its connect/read/write timeouts never exceed the time left, and
+    the body is read chunk by chunk, stopping with a ReadTimeout once the deadline has passed. httpx's own read
+    timeout restarts with every chunk, so a server trickling one byte every few seconds would otherwise hold a call
+    for as long as it likes. The environment's proxy for `url` is used, as httpx would without a transport."""
 
     class DeadlineStream(http.SyncByteStream):
         def __init__(self, stream, request):
@@ -160,7 +173,7 @@ def deadline_transport(http: Any, deadline: Deadline, **transport_options) -> An
 
     class DeadlineTransport(http.BaseTransport):
         def __init__(self):
-            self.inner = http.HTTPTransport(**transport_options)
+            self.inner = http.HTTPTransport(proxy=env_proxy(url))
 
         def handle_request(self, request):
             left = deadline.remaining()

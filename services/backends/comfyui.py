@@ -311,7 +311,8 @@ class ComfyUIBackend:
     # --- HTTP ------------------------------------------------------------------------------------
 
     def _client(self, deadline: Deadline) -> httpx.Client:
-        return httpx.Client(base_url=self.url, transport=deadline_transport(httpx, deadline), timeout=deadline.seconds)
+        return httpx.Client(base_url=self.url, transport=deadline_transport(httpx, deadline, url=self.url),
+                            timeout=deadline.seconds)
 
     def _request(
         self, client: httpx.Client, deadline: Deadline, method: str, path: str, *, doing: str, **kwargs

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 
 import httpx2  # the HTTP client the `openai` package is built on (its http_client must be one of these)
 import openai
@@ -35,6 +36,7 @@ from services.backends import (
 from services.config import Settings
 
 GPT_IMAGE_SIZES = ((1024, 1024), (1536, 1024), (1024, 1536))
+DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai client's own default
 MAX_REFERENCES = 16
 POLICY_CODES = {"moderation_blocked", "content_policy_violation"}
 NO_KEY_MESSAGE = (
@@ -138,7 +140,8 @@ class OpenAIBackend:
     def _client(self, deadline: Deadline) -> openai.OpenAI:
         if not self.api_key:
             raise BackendMisconfigured(NO_KEY_MESSAGE)
-        http_client = openai.DefaultHttpxClient(transport=deadline_transport(httpx2, deadline))
+        base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL  # what the client will use
+        http_client = openai.DefaultHttpxClient(transport=deadline_transport(httpx2, deadline, url=base_url))
         return openai.OpenAI(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0,
                              http_client=http_client)
 

@@ -495,3 +495,18 @@ def test_fake_queue_and_interrupt_answer_like_comfyui(fake_comfyui):
     requests.post(f"{fake_comfyui.url}/queue", json={"clear": True})
     assert fake_comfyui.prompts[pending]["state"] == "deleted"
     assert requests.post(f"{fake_comfyui.url}/queue", data="not json").status_code == 500
+
+
+def test_the_environments_proxy_is_used(fake_comfyui, monkeypatch):
+    """A client given its own transport ignores HTTP(S)_PROXY, so the deadline transport takes it over: here the
+    fake answers as the proxy for a ComfyUI host that does not resolve, and NO_PROXY exempts a host."""
+    from services.backends import env_proxy
+
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fake_comfyui.url)
+    _generate(ComfyUIBackend(url="http://comfyui.invalid:8188", poll_interval=0.02))
+    assert fake_comfyui.requests_to("/view")  # every call went through the proxy
+    assert env_proxy("http://comfyui.invalid:8188") == fake_comfyui.url
+    monkeypatch.setenv("NO_PROXY", "comfyui.invalid")
+    assert env_proxy("http://comfyui.invalid:8188") is None
