@@ -141,3 +141,14 @@ def test_a_missing_bucket_names_the_setting(s3_env, monkeypatch):
     with pytest.raises(StorageUnavailable) as info:
         get_storage().list()
     assert "RESHOOT_STORAGE_URL" in info.value.message and "no-such-bucket-here" in info.value.message
+
+
+def test_the_dashboards_asset_route_says_storage_is_unusable_not_missing(no_credentials):
+    from starlette.applications import Starlette
+
+    from ui.assets import asset_routes
+
+    with TestClient(Starlette(routes=asset_routes())) as client:
+        response = client.get(f"/assets/{KEY}", follow_redirects=False)
+    assert response.status_code == 503
+    assert response.json()["error"] == "STORAGE_UNAVAILABLE" and "AWS_ACCESS_KEY_ID" in response.json()["message"]

@@ -10,12 +10,15 @@ from services.errors import ReshootError
 
 
 def serve_asset(request: Request) -> Response:
-    """The stored file with its content type and cache headers; 404 for a missing or unsafe key."""
+    """The stored file with its content type and cache headers; 404 for a missing or unsafe key, 503 when the
+    storage itself is unusable (e.g. S3 without credentials: the body says which variable to set)."""
     from services.api.assets import asset_response
 
     try:
         return asset_response(request.path_params["key"], request.headers)
     except ReshootError as e:
+        if e.status >= 500:
+            return JSONResponse({"error": e.code, "details": e.details, "message": e.message}, status_code=e.status)
         return JSONResponse({"error": "NOT_FOUND", "details": e.details}, status_code=404)
 
 
