@@ -16,6 +16,7 @@ BENCHMARKS = {  # name -> module with `run(quick: bool) -> list[Row]`, in the is
     "shot_cpu": "bench.shot_cpu",
     "listing": "bench.listing",
     "uploads": "bench.uploads",
+    "upload_memory": "bench.upload_memory",
     "s3_reload": "bench.s3_reload",
     "api_waits": "bench.api_waits",
 }

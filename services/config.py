@@ -32,6 +32,9 @@ class Settings:
     keep_versions: int
     max_upload_mb: int
     max_image_pixels: int
+    max_upload_files: int
+    max_upload_request_mb: int
+    max_references_per_shot: int
     backend_timeout_seconds: float
     asset_base_url: str
     api_wait_seconds: float
@@ -41,7 +44,13 @@ class Settings:
 
     @property
     def max_upload_bytes(self) -> int:
+        """Per file."""
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_upload_request_bytes(self) -> int:
+        """Per request (all files together)."""
+        return self.max_upload_request_mb * 1024 * 1024
 
     @property
     def media_dir(self) -> Path:
@@ -84,6 +93,9 @@ def get_settings() -> Settings:
         keep_versions=max(1, int(value("RESHOOT_KEEP_VERSIONS", "5"))),
         max_upload_mb=int(value("RESHOOT_MAX_UPLOAD_MB", "25")),
         max_image_pixels=int(value("RESHOOT_MAX_IMAGE_PIXELS", "50000000")),
+        max_upload_files=max(1, int(value("RESHOOT_MAX_UPLOAD_FILES", "20"))),
+        max_upload_request_mb=max(1, int(value("RESHOOT_MAX_UPLOAD_REQUEST_MB", "200"))),
+        max_references_per_shot=max(1, int(value("RESHOOT_MAX_REFERENCES_PER_SHOT", "16"))),
         backend_timeout_seconds=float(value("RESHOOT_BACKEND_TIMEOUT", "120")),
         asset_base_url=value("RESHOOT_ASSET_BASE_URL", "/assets/"),
         api_wait_seconds=max(0.0, float(value("RESHOOT_API_WAIT_SECONDS", "0"))),  # 0: wait as long as the job runs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import struct
 import warnings
 import zlib
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
+from typing import BinaryIO
 
 import numpy as np
 from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
@@ -31,6 +33,7 @@ EXT_BY_FORMAT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 THUMBNAIL_SIDE = 512
 THUMBNAIL_TARGET_BYTES = 40_000
+REFERENCE_MAX_SIDE = 4096  # references are stored at most this large: backends take far less (OpenAI: 1536)
 LABEL_COLOUR = (255, 214, 102)  # the offline renderer's label yellow, on a dark translucent box
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -77,22 +80,37 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def _open_checked(data: bytes, *, filename: str) -> Image.Image:
-    """Decode `data` fully (first frame), or raise INVALID_IMAGE saying what is wrong with it."""
+def upload_size(content: bytes | BinaryIO) -> int:
+    """Bytes of an upload held in memory or in a (spooled temp) file, without reading it."""
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return len(content)
+    position = content.tell()
+    size = content.seek(0, io.SEEK_END)
+    content.seek(position)
+    return size
+
+
+def _open_checked(content: bytes | BinaryIO, *, filename: str, max_side: int | None = None) -> Image.Image:
+    """Decode `content` (first frame), or raise INVALID_IMAGE saying what is wrong with it. The size and pixel
+    caps are checked from the file's length and header before any pixel is decoded; with `max_side`, a JPEG
+    larger than that decodes at a reduced scale (libjpeg's DCT scaling: a 49 MP photo costs a quarter)."""
     settings = get_settings()
-    if not data:
+    size = upload_size(content)
+    if not size:
         raise _invalid(filename, "empty", f"{filename} is empty (0 bytes).")
-    if len(data) > settings.max_upload_bytes:
+    if size > settings.max_upload_bytes:
         raise _invalid(
             filename,
             "too_large",
-            f"{filename} is {_megabytes(len(data))}; the limit is {settings.max_upload_mb} MB.",
+            f"{filename} is {_megabytes(size)}; the limit is {settings.max_upload_mb} MB.",
         )
     too_many_pixels = f"{filename} has too many pixels; the limit is {settings.max_image_pixels / 1e6:.0f} megapixels."
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        content.seek(0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(content) if isinstance(content, (bytes, bytearray, memoryview)) else content)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise _invalid(filename, "too_many_pixels", too_many_pixels) from None
     except UnidentifiedImageError:
@@ -109,10 +127,22 @@ def _open_checked(data: bytes, *, filename: str) -> Image.Image:
         raise _invalid(filename, "too_many_pixels", too_many_pixels)
     try:
         image.seek(0)
+        if max_side and image.format in ("JPEG", "MPO") and max(image.size) > max_side:
+            scale = max_side / max(image.size)
+            image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
         image.load()
     except Exception:
         raise _invalid(filename, "corrupt", f"{filename} is truncated or corrupt and cannot be read.") from None
     return image
+
+
+def _fit(image: Image.Image, max_side: int | None) -> Image.Image:
+    """`image` scaled down (never up) so that its longest side is at most `max_side`."""
+    if not max_side or max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
@@ -161,12 +191,13 @@ def _flatten(image: Image.Image) -> Image.Image:
     return background
 
 
-def validate_upload(data: bytes, *, filename: str) -> ValidatedImage:
-    """Check an uploaded file by its content and return it normalised; raise INVALID_IMAGE with the reason."""
+def validate_upload(content: bytes | BinaryIO, *, filename: str, max_side: int | None = None) -> ValidatedImage:
+    """Check an uploaded file (bytes, or a file such as a spooled upload) by its content and return it normalised,
+    at most `max_side` pixels on its longest side when given; raise INVALID_IMAGE with the reason."""
     filename = PurePosixPath(str(filename).replace("\\", "/")).name or "upload"
-    image = _open_checked(data, filename=filename)
+    image = _open_checked(content, filename=filename, max_side=max_side)
     source_format = ACCEPTED_FORMATS[image.format]
-    image = _to_srgb(_upright(image))
+    image = _to_srgb(_fit(_upright(image), max_side))
     fmt = "JPEG" if image.mode == "RGB" and source_format in LOSSY_FORMATS else "PNG"
     out = _encode(image, fmt)
     return ValidatedImage(

@@ -14,10 +14,14 @@ import hashlib
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from services import backends, images, jobs
@@ -35,7 +39,6 @@ log = logging.getLogger("reshoot.lifestyle")
 
 KIND = "lifestyle_heroes"
 MAX_SHOT_IDS = 500
-MAX_REFERENCE_FILES = 20
 
 
 def heroes_target_key(work_item_id: str, shot_ids: list[str] | None = None) -> str:
@@ -323,58 +326,120 @@ def _reference_json(ref: Reference) -> dict[str, Any]:
     }
 
 
-def add_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes]]) -> dict[str, Any]:
+def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, bytes | BinaryIO]]) -> dict[str, Any]:
     """Store reference images for one shot: all of them or, if any file is bad, none (seed 000's answer shape).
-    The same bytes uploaded again for the same shot are stored once (the existing reference is returned)."""
-    if not isinstance(files, (list, tuple)) or not files:
-        raise invalid_request([{"field": "files", "message": "at least one image is required"}])
-    if len(files) > MAX_REFERENCE_FILES:
-        raise invalid_request([{"field": "files", "message": f"at most {MAX_REFERENCE_FILES} images at once"}])
+
+    Files are bytes or files (the API's spooled temp files, Streamlit's uploads), counted and sized before any is
+    read, then decoded one at a time, stored, and let go. An image the shot already has (the same normalised
+    bytes, also when sent twice at once or by parallel requests) is stored once: the existing reference is
+    returned. A shot holds at most `RESHOOT_MAX_REFERENCES_PER_SHOT` references."""
+    _check_upload(files)
     with session_scope() as s:
         _require_shot(s, work_item_id, shot_id)
-    checked = [(name, images.validate_upload(data, filename=name)) for name, data in files]  # raises before storing
-
-    storage, written, new_refs, answer = get_storage(), [], [], []
-    with session_scope() as s:
         existing = {r.sha256: r for r in s.exec(select(Reference).where(Reference.work_item_id == work_item_id, Reference.shot_id == shot_id))}
+    _check_room(shot_id, len(existing), adding=0)
+    storage, written, new_refs, order = get_storage(), [], {}, []
     try:
-        for name, image in checked:
-            if image.sha256 in existing:
-                answer.append(existing[image.sha256])
+        for name, content in files:
+            image = images.validate_upload(content, filename=name, max_side=images.REFERENCE_MAX_SIDE)
+            order.append(image.sha256)
+            if image.sha256 in existing or image.sha256 in new_refs:
                 continue
-            ref_id = new_id("ref")
-            prefix = f"fcc/lifestyle_refs/{work_item_id}/{shot_id}/{ref_id}"
-            ref = Reference(
-                id=ref_id,
-                work_item_id=work_item_id,
-                shot_id=shot_id,
-                storage_key=f"{prefix}.{image.ext}",
-                thumb_key=f"{prefix}.thumb.webp",
-                filename=str(name)[:255] or "upload",
-                content_type=image.content_type,
-                width=image.width,
-                height=image.height,
-                sha256=image.sha256,
-                uploaded_by=current_actor().email,
-            )
+            ref = _new_reference(work_item_id, shot_id, name, image)
             storage.put(ref.storage_key, image.data, content_type=image.content_type)
             written.append(ref.storage_key)
             storage.put(ref.thumb_key, image.thumbnail, content_type="image/webp")
             written.append(ref.thumb_key)
-            existing[image.sha256] = ref
-            new_refs.append(ref)
-            answer.append(ref)
-        with session_scope() as s:
-            s.add_all(new_refs)
-            if new_refs:
-                record(s, action=AuditAction.upload_references, target=Target("shot", shot_id, work_item_id, shot_id),
-                       after={"references": [{"id": r.id, "filename": r.filename, "sha256": r.sha256} for r in new_refs]})
+            new_refs[image.sha256] = ref
+            del image  # one decoded image at a time
+        _check_room(shot_id, len(existing), adding=len(new_refs))
+        stored = _insert_references(work_item_id, shot_id, list(new_refs.values()))
     except BaseException:
         for key in written:
             storage.delete(key)
         raise
-    unique = list({ref.id: ref for ref in answer}.values())
+    for sha256, ref in new_refs.items():
+        if stored[sha256].id != ref.id:  # a parallel request stored the same image first: keep theirs
+            storage.delete(ref.storage_key)
+            storage.delete(ref.thumb_key)
+    answer = {**existing, **stored}
+    unique = list({answer[sha256].id: answer[sha256] for sha256 in order}.values())
     return {"ok": True, "shotId": shot_id, "references": [_reference_json(r) for r in unique]}
+
+
+def _check_upload(files: Sequence[tuple[str, bytes | BinaryIO]]) -> None:
+    """Count and size the files before reading any: INVALID_REQUEST for none or too many, PAYLOAD_TOO_LARGE for
+    too many bytes together (each file's own cap is checked, naming it, when it is read)."""
+    settings = get_settings()
+    if not isinstance(files, (list, tuple)) or not files:
+        raise invalid_request([{"field": "files", "message": "at least one image is required"}])
+    if len(files) > settings.max_upload_files:
+        raise ReshootError(
+            "INVALID_REQUEST", 400, [{"field": "files", "message": f"at most {settings.max_upload_files} images at once"}],
+            f"At most {settings.max_upload_files} images at once (RESHOOT_MAX_UPLOAD_FILES); this upload has {len(files)}.",
+        )
+    total = sum(images.upload_size(content) for _, content in files)
+    if total > settings.max_upload_request_bytes:
+        raise ReshootError(
+            "PAYLOAD_TOO_LARGE", 413, {"maxBytes": settings.max_upload_request_bytes, "bytes": total},
+            f"These files are {total / 2**20:.0f} MB together; one upload may be at most "
+            f"{settings.max_upload_request_mb} MB (RESHOOT_MAX_UPLOAD_REQUEST_MB).",
+        )
+
+
+def _check_room(shot_id: str, existing: int, *, adding: int) -> None:
+    """TOO_MANY_REFERENCES (409) naming the cap when the shot is full or `adding` more would pass the cap."""
+    cap = get_settings().max_references_per_shot
+    if existing + adding > cap or (adding == 0 and existing >= cap):
+        raise ReshootError(
+            "TOO_MANY_REFERENCES", 409, {"shotId": shot_id, "maxReferences": cap, "existing": existing, "adding": adding},
+            f"{shot_id} can have at most {cap} reference images (RESHOOT_MAX_REFERENCES_PER_SHOT); it has {existing}"
+            + (f" and this upload adds {adding}" if adding else "") + ". Remove some first.",
+        )
+
+
+def _new_reference(work_item_id: str, shot_id: str, name: str, image: images.ValidatedImage) -> Reference:
+    ref_id = new_id("ref")
+    prefix = f"fcc/lifestyle_refs/{work_item_id}/{shot_id}/{ref_id}"
+    return Reference(
+        id=ref_id,
+        work_item_id=work_item_id,
+        shot_id=shot_id,
+        storage_key=f"{prefix}.{image.ext}",
+        thumb_key=f"{prefix}.thumb.webp",
+        filename=str(name)[:255] or "upload",
+        content_type=image.content_type,
+        width=image.width,
+        height=image.height,
+        sha256=image.sha256,
+        uploaded_by=current_actor().email,
+    )
+
+
+def _insert_references(work_item_id: str, shot_id: str, refs: list[Reference]) -> dict[str, Reference]:
+    """Insert `refs`, skipping any image the shot got meanwhile (the unique (work item, shot, sha256) index, with
+    INSERT … ON CONFLICT DO NOTHING, so parallel uploads of one image store one row); sha256 -> the stored row.
+    The shot's row is locked first (PostgreSQL; SQLite's writer lock does the same), so the cap holds under races."""
+    by_sha = {ref.sha256: ref for ref in refs}
+    with session_scope() as s:
+        s.exec(select(Shot.id).where(Shot.work_item_id == work_item_id, Shot.shot_id == shot_id).with_for_update())
+        insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[s.get_bind().dialect.name]
+        inserted = []
+        for ref in refs:
+            statement = insert(Reference).values(**ref.model_dump()).on_conflict_do_nothing(
+                index_elements=["work_item_id", "shot_id", "sha256"])
+            if s.exec(statement).rowcount == 1:
+                inserted.append(ref)
+        count = s.exec(select(func.count()).select_from(Reference).where(
+            Reference.work_item_id == work_item_id, Reference.shot_id == shot_id)).one()
+        if count > get_settings().max_references_per_shot:  # the other request won the room: roll back ours
+            _check_room(shot_id, count - len(inserted), adding=len(inserted))
+        if inserted:
+            record(s, action=AuditAction.upload_references, target=Target("shot", shot_id, work_item_id, shot_id),
+                   after={"references": [{"id": r.id, "filename": r.filename, "sha256": r.sha256} for r in inserted]})
+        stored = s.exec(select(Reference).where(
+            Reference.work_item_id == work_item_id, Reference.shot_id == shot_id, col(Reference.sha256).in_(list(by_sha)))).all()
+    return {ref.sha256: ref for ref in stored}
 
 
 def _require_shot(s: Session, work_item_id: str, shot_id: str) -> Shot:

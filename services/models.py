@@ -85,7 +85,8 @@ class ExportPlanRow(SQLModel, table=True):
 
 
 class Reference(SQLModel, table=True):
-    __table_args__ = (Index("ix_reference_target", "work_item_id", "shot_id"),)
+    # One row per image per shot, whoever uploads it how often at once; also the index of a shot's references.
+    __table_args__ = (Index("uq_reference_shot_sha256", "work_item_id", "shot_id", "sha256", unique=True),)
 
     id: str = Field(default_factory=lambda: new_id("ref"), primary_key=True, max_length=64)
     work_item_id: str = Field(foreign_key="workitem.id", index=True, max_length=64)

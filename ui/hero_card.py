@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 from functools import partial
-from typing import Any
+from typing import Any, BinaryIO
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -152,7 +152,7 @@ def card_body(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> None:
     st.markdown(card_html(shot_id, shot, row), unsafe_allow_html=True)
 
 
-def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes]]) -> bool:
+def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes | BinaryIO]]) -> bool:
     """Store the uploaded files as the shot's references and toast the outcome (seed 000); True if stored."""
     try:
         result = add_references(work_item_id, shot_id, files)
@@ -196,7 +196,7 @@ def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
         on_change="rerun",  # tracks open/closed, so the uploader exists only while open (a third of a card's cost)
     )
     if files:  # the label above is already on screen while this saves
-        saved = save_references(work_item_id, shot_id, [(f.name, f.getvalue()) for f in files])
+        saved = save_references(work_item_id, shot_id, [(f.name, f) for f in files])  # read one at a time
         st.session_state[_key("upload_gen", work_item_id, shot_id)] = \
             st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0) + 1  # a fresh, empty uploader
         st.session_state[_key("upload_close", work_item_id, shot_id)] = saved  # a refused file keeps it open

@@ -7,11 +7,15 @@ no body at all; FastAPI's own JSON body handling would refuse both, so JSON endp
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from services.api.errors import invalid_from
 from services.config import get_settings
@@ -20,7 +24,6 @@ from services.storable_text import require_storable
 
 M = TypeVar("M", bound=BaseModel)
 MAX_JSON_BYTES = 1024 * 1024
-MAX_FILES = 50
 
 
 def parse_json(raw: bytes, model: type[M]) -> M:
@@ -54,31 +57,68 @@ def json_body_doc(model: type[BaseModel], *, required: bool) -> dict[str, Any]:
     return {"requestBody": {"required": required, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
+FORM_OVERHEAD_BYTES = 1024 * 1024  # text fields and part headers on top of the files' own bytes
+
+
 @dataclass
 class Upload:
+    """A multipart request's text fields, and its files as (filename, spooled temp file) — read them one at a time."""
+
     fields: dict[str, str]
-    files: list[tuple[str, bytes]] = field(default_factory=list)
+    files: list[tuple[str, BinaryIO]] = field(default_factory=list)
 
 
-async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> Upload:
-    """Text fields and the files under any of `file_fields`; each file read to at most the upload cap + 1 byte,
-    so an oversized file reaches the image validation (which names it) without being read whole."""
-    limit = get_settings().max_upload_bytes
+class _BodyTooLarge(MultiPartException):
+    """Raised from inside the parser's read loop, which closes (and so deletes) the temp files it made."""
+
+
+@asynccontextmanager
+async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> AsyncIterator[Upload]:
+    """Text fields and the files under any of `file_fields`, open while the block runs, deleted after.
+
+    Nothing is held in memory: the body is parsed as it arrives and each file is spooled to a temp file (anonymous,
+    so a crash leaves nothing behind). A declared Content-Length over the request cap is refused before reading;
+    a chunked body is cut off, 413, as soon as it passes the cap; more files than the cap is a 400 from the parser."""
+    settings = get_settings()
+    cap = settings.max_upload_request_bytes + FORM_OVERHEAD_BYTES
+    too_large = ReshootError(
+        "PAYLOAD_TOO_LARGE", 413, {"maxBytes": settings.max_upload_request_bytes},
+        f"An upload may be at most {settings.max_upload_request_mb} MB (RESHOOT_MAX_UPLOAD_REQUEST_MB).",
+    )
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FILES * (limit + 1) + MAX_JSON_BYTES:
-        raise ReshootError("PAYLOAD_TOO_LARGE", 413, {"maxBytes": MAX_FILES * limit})
+    if declared.isdigit() and int(declared) > cap:
+        raise too_large
+    content_type = request.headers.get("content-type", "").lower()
+    body = _capped(request.stream(), cap)
     try:
-        form = await request.form(max_files=MAX_FILES, max_fields=100)
-    except Exception as e:  # malformed multipart, too many parts: the parser's message says which
-        raise invalid_request([{"field": "body", "message": str(getattr(e, "detail", e)) or "Malformed form"}]) from None
+        if content_type.startswith("multipart/form-data"):
+            form = await MultiPartParser(request.headers, body, max_files=settings.max_upload_files, max_fields=100).parse()
+        elif content_type.startswith("application/x-www-form-urlencoded"):  # fields only: answered "files required"
+            form = await FormParser(request.headers, body).parse()
+        else:
+            form = FormData()
+    except _BodyTooLarge:
+        raise too_large from None
+    except MultiPartException as e:  # malformed multipart, too many files or fields: the parser's message says which
+        raise invalid_request([{"field": "body", "message": e.message or "Malformed form"}]) from None
     try:
         upload = Upload(fields={k: v for k, v in form.multi_items() if isinstance(v, str) and k not in file_fields})
         for name in file_fields:
             for item in form.getlist(name):
                 if isinstance(item, str):
                     raise invalid_request([{"field": name, "message": "Expected a file, got a text value"}])
-                upload.files.append((item.filename or "upload", await item.read(limit + 1)))
+                upload.files.append((item.filename or "upload", item.file))
         require_storable({**upload.fields, **{f"files.{i}.filename": name for i, (name, _) in enumerate(upload.files)}})
-        return upload
+        yield upload
     finally:
         await form.close()
+
+
+async def _capped(stream: AsyncIterator[bytes], cap: int) -> AsyncIterator[bytes]:
+    """`stream`, raising once more than `cap` bytes came (the rest is never read)."""
+    received = 0
+    async for chunk in stream:
+        received += len(chunk)
+        if received > cap:
+            raise _BodyTooLarge("Request body too large")
+        yield chunk

@@ -122,7 +122,8 @@ async def generate_heroes(
     "/{work_item_id}/lifestyle-hero-references",
     response_model=ReferencesAdded,
     responses=error_responses(
-        {400: "INVALID_REQUEST, or INVALID_IMAGE naming the file and why", 404: "WORK_ITEM_NOT_FOUND or SHOT_NOT_FOUND", **TOO_LARGE}
+        {400: "INVALID_REQUEST, or INVALID_IMAGE naming the file and why", 404: "WORK_ITEM_NOT_FOUND or SHOT_NOT_FOUND",
+         409: "TOO_MANY_REFERENCES: the shot would pass RESHOOT_MAX_REFERENCES_PER_SHOT", **TOO_LARGE}
     ),
     openapi_extra={
         "requestBody": {
@@ -145,18 +146,18 @@ async def generate_heroes(
 )
 async def add_references(work_item_id: str, request: Request) -> Any:
     """Store reference images for one shot (files under `files` or `files[]`); all or nothing."""
-    upload = await read_upload(request, file_fields=FILE_FIELDS)
-    problems = []
-    shot_id = upload.fields.get("shotId", "").strip()
-    if not shot_id:
-        problems.append({"field": "shotId", "message": "Field required"})
-    if upload.fields.get("workItemId") not in (None, "", work_item_id):
-        problems.append({"field": "workItemId", "message": "Does not match the work item in the URL"})
-    if not upload.files:
-        problems.append({"field": "files", "message": "At least one file is required"})
-    if problems:
-        raise invalid_request(problems)
-    return await run_in_threadpool(lifestyle.add_references, work_item_id, shot_id, upload.files)
+    async with read_upload(request, file_fields=FILE_FIELDS) as upload:
+        problems = []
+        shot_id = upload.fields.get("shotId", "").strip()
+        if not shot_id:
+            problems.append({"field": "shotId", "message": "Field required"})
+        if upload.fields.get("workItemId") not in (None, "", work_item_id):
+            problems.append({"field": "workItemId", "message": "Does not match the work item in the URL"})
+        if not upload.files:
+            problems.append({"field": "files", "message": "At least one file is required"})
+        if problems:
+            raise invalid_request(problems)
+        return await run_in_threadpool(lifestyle.add_references, work_item_id, shot_id, upload.files)
 
 
 @router.get("/{work_item_id}/lifestyle-hero-references", response_model=ReferenceList, responses=error_responses(INVALID))

@@ -92,3 +92,22 @@ def failing_backend(monkeypatch):
         return Rejecting()
 
     monkeypatch.setattr(backends, "get_backend", get_backend)
+
+
+@pytest.fixture
+def pg_demo(postgres_url, monkeypatch):
+    """The demo set (no images) on a throwaway PostgreSQL database."""
+    from services.config import get_settings
+    from services.db import migrate
+    from services.demo import load_demo
+
+    monkeypatch.setenv("RESHOOT_DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    migrate()
+    load_demo(generate_images=False)
+
+
+@pytest.fixture
+def pg_client(pg_demo):
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        yield client

@@ -4,30 +4,8 @@ DataError: over the API on a real PostgreSQL, and in the use cases the dashboard
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from services.config import get_settings
 from services.errors import ReshootError
-
-
-@pytest.fixture
-def pg_demo(postgres_url, monkeypatch):
-    """The demo set (no images) on a throwaway PostgreSQL database."""
-    from services.db import migrate
-    from services.demo import load_demo
-
-    monkeypatch.setenv("RESHOOT_DATABASE_URL", postgres_url)
-    get_settings.cache_clear()
-    migrate()
-    load_demo(generate_images=False)
-
-
-@pytest.fixture
-def pg_client(pg_demo):
-    from services.api import create_app
-
-    with TestClient(create_app(), raise_server_exceptions=False) as client:
-        yield client
 
 
 def refused(response, field: str) -> None:

@@ -63,9 +63,9 @@ def test_an_oversized_file_is_named_and_not_read_whole(client, demo, png, monkey
 
 
 def test_a_body_larger_than_any_allowed_upload_is_413(client, demo, monkeypatch):
-    monkeypatch.setenv("RESHOOT_MAX_UPLOAD_MB", "0")
+    monkeypatch.setenv("RESHOOT_MAX_UPLOAD_REQUEST_MB", "1")
     get_settings.cache_clear()
-    r = client.post(URL, content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "multipart/form-data; boundary=b"})
+    r = client.post(URL, content=b"x" * (3 * 1024 * 1024), headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert r.status_code == 413 and r.json()["error"] == "PAYLOAD_TOO_LARGE"
 
 
