@@ -90,6 +90,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "params": job.params,
         "attempts": job.attempts,
         "workerId": job.worker_id,
+        "requestedBy": job.requested_by,
         "createdAt": iso(job.created_at),
         "startedAt": iso(job.started_at),
         "finishedAt": iso(job.finished_at),

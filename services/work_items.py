@@ -38,24 +38,21 @@ def _search_condition(term: str, dialect: str) -> Any:
     """Work items whose id, title or a shot's SKU contains `term` (any case).
 
     Terms of 3 or more characters go through the trigram indexes (services.search_index): FTS5 on SQLite,
-    pg_trgm on PostgreSQL (ILIKE uses it), as one subquery of matching ids. Shorter terms cannot use a trigram:
+    pg_trgm on PostgreSQL (ILIKE uses it), so a search reads only the matches. Shorter terms cannot use a trigram:
     they are checked row by row (SKUs through the narrow sku index, then only the matching shots' rows)."""
     if len(term) < MIN_INDEXED_TERM:
         pattern = _like(term)
         sku_match = select(Shot.work_item_id).where(Shot.id.in_(select(Shot.id).where(_contains(Shot.sku, pattern, dialect))))
         return _contains(WorkItem.id, pattern, dialect) | _contains(WorkItem.title, pattern, dialect) | WorkItem.id.in_(sku_match)
-    if dialect == "sqlite":
+    if dialect == "sqlite":  # an OR of two index lookups (SQLite's multi-index OR), no union to build
         phrase = '"' + term.replace('"', '""') + '"'  # one quoted phrase: the term's characters, literally
-        items = select(WorkItem.id).where(literal_column("workitem.rowid").in_(
-            select(literal_column("rowid")).select_from(table(WORK_ITEM_FTS)).where(text(f"{WORK_ITEM_FTS} MATCH :wi_term"))
-        )).params(wi_term=phrase)
-        shots = select(Shot.work_item_id).where(Shot.id.in_(
-            select(literal_column("rowid")).select_from(table(SHOT_FTS)).where(text(f"{SHOT_FTS} MATCH :shot_term"))
-        )).params(shot_term=phrase)
-    else:
-        pattern = _like(term)
-        items = select(WorkItem.id).where(_contains(WorkItem.id, pattern, dialect) | _contains(WorkItem.title, pattern, dialect))
-        shots = select(Shot.work_item_id).where(_contains(Shot.sku, pattern, dialect))
+        fts_rows = select(literal_column("rowid")).select_from(table(WORK_ITEM_FTS)).where(text(f"{WORK_ITEM_FTS} MATCH :wi_term"))
+        fts_shots = select(literal_column("rowid")).select_from(table(SHOT_FTS)).where(text(f"{SHOT_FTS} MATCH :shot_term"))
+        shots = select(Shot.work_item_id).where(Shot.id.in_(fts_shots.params(shot_term=phrase)))
+        return literal_column("workitem.rowid").in_(fts_rows.params(wi_term=phrase)) | WorkItem.id.in_(shots)
+    pattern = _like(term)  # PostgreSQL: each ILIKE is a pg_trgm bitmap scan; the union feeds one semi-join
+    items = select(WorkItem.id).where(_contains(WorkItem.id, pattern, dialect) | _contains(WorkItem.title, pattern, dialect))
+    shots = select(Shot.work_item_id).where(_contains(Shot.sku, pattern, dialect))
     return WorkItem.id.in_(union(items, shots))
 
 

@@ -72,6 +72,7 @@ def rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "Status": STATUS_ICONS.get(job["status"], job["status"]),
             "Progress": progress(job),
             "Target": target(job),
+            "By": job.get("requestedBy") or "",
             "Duration": duration(job),
             "Attempts": job["attempts"],
             "Error": error_text(job),

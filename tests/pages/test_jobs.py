@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.config import get_settings
+from services.identity import local_user_name
 from services.jobs import get_job, list_jobs, wait_for_job
 from services.lifestyle import generate_lifestyle_heroes
 from services.storyboard import regenerate_sentence_image
@@ -31,6 +32,7 @@ def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
     assert newest["Progress"] == "0 of 1 made · failed"
     assert oldest["Status"] == "✓ succeeded" and oldest["Progress"] == "3 of 3"
     assert oldest["Target"] == "Work item 21 · HO-2" and oldest["Duration"].endswith("s")
+    assert newest["By"] == oldest["By"] == local_user_name()  # who asked (the local user outside a sign-in)
 
     at.segmented_control(key="jobs_status").set_value("failed").run()
     assert list(at.dataframe[0].value["Job"]) == [failed["id"]]
