@@ -116,6 +116,88 @@ def run(quick: bool = False) -> list[Row]:
                 note=f"{times['large'] * 1000:.1f} ms vs {times['small'] * 1000:.1f} ms; {found:,} match; "
                      f"{queries['large']} queries (at {SMALL}: {queries['small']})",
             ))
+        rows += search_rows(path, quick)
         _use(large_url)  # the data dir's own database, for the cleanup
+    return rows
+
+
+# --- Indexed search at 100, 10,000 and 100,000 work items -------------------------------------------------
+
+SEARCH_SIZES = (100, 10_000, 100_000)
+SEARCH_TARGET = 2.0
+SHOTS_PER_ITEM = 3
+
+
+def product_code(i: int) -> str:
+    """Six letters that name one work item (as a product line would), e.g. in a reviewer's search."""
+    letters, n = [], i * 2_654_435_761 % 26**6
+    for _ in range(6):
+        n, r = divmod(n, 26)
+        letters.append(chr(65 + r))
+    return "".join(letters)
+
+
+def search_catalogue(n: int) -> None:
+    """`n` work items of the same shape at every size (a pack of 3 shots with SKUs on 9 in 10), written in bulk
+    through SQL (the search triggers index every row as they would for the importer's)."""
+    from sqlalchemy import insert
+
+    from services.db import session_scope
+    from services.models import LifestylePack, Shot, WorkItem
+
+    chunk = 5_000
+    for start in range(1, n + 1, chunk):
+        ids = range(start, min(n, start + chunk - 1) + 1)
+        with session_scope() as s:
+            s.exec(insert(WorkItem), params=[
+                {"id": str(i), "title": f"{WORDS[i % len(WORDS)]} collection {i} {product_code(i)}",
+                 "status": STATUSES[i % len(STATUSES)]} for i in ids])
+            s.exec(insert(LifestylePack), params=[{"id": i, "work_item_id": str(i)} for i in ids if i % 10])
+            s.exec(insert(Shot), params=[
+                {"pack_id": i, "work_item_id": str(i), "shot_id": f"S-{k}", "sku": f"SKU-{i}-{k}", "position": k}
+                for i in ids if i % 10 for k in range(1, SHOTS_PER_ITEM + 1)])
+
+
+SEARCHES = {
+    "title, one work item": product_code(42),
+    "title, a tenth of them": "kitchen",
+    "SKU, one work item": "SKU-77-2",
+}
+
+
+def search_rows(path: Path, quick: bool) -> list[Row]:
+    """Title and SKU search at each size ÷ at 100, through the trigram index, measured in turn in one run; and the
+    same searches as a substring scan (the index switched off), for comparison."""
+    import services.work_items as work_items
+
+    sizes = (100, 1_000, 5_000) if quick else SEARCH_SIZES
+    urls = {n: f"sqlite:///{path / f'search-{n}.db'}" for n in sizes}
+    from services.db import migrate
+
+    start = time.perf_counter()
+    for n, url in urls.items():
+        _using(url, lambda n=n: (migrate(), search_catalogue(n)))()
+    rows = [measure(NAME, f"search catalogues of {', '.join(f'{n:,}' for n in sizes)} work items (bulk SQL)",
+                    f"{time.perf_counter() - start:.1f} s")]
+    smallest = sizes[0]
+    for label, term in SEARCHES.items():
+        def query(term=term):
+            return work_items.list_work_items(search=term, page=1, page_size=25)
+
+        indexed = interleaved({n: _using(url, query) for n, url in urls.items()}, repeats=9)
+        saved = work_items.MIN_INDEXED_TERM
+        work_items.MIN_INDEXED_TERM = 10**6  # every term scans, as before the index
+        try:
+            scanned = interleaved({n: _using(url, query) for n, url in urls.items()}, repeats=5)
+        finally:
+            work_items.MIN_INDEXED_TERM = saved
+        for n in sizes[1:]:
+            found = _using(urls[n], query)()["total"]
+            rows.append(check(
+                NAME, f"indexed search {label}: time at {n:,} ÷ at {smallest}", indexed[n] / indexed[smallest],
+                SEARCH_TARGET,
+                note=f"{indexed[n] * 1000:.1f} ms vs {indexed[smallest] * 1000:.1f} ms; {found:,} match; "
+                     f"as a scan: {scanned[n] / scanned[smallest]:.1f}× ({scanned[n] * 1000:.1f} ms)",
+            ))
     return rows
 
