@@ -29,8 +29,8 @@ actions_panel(item, active_job=active_job_for(heroes_target_key(item["id"], None
 if not item["hasPack"]:
     no_pack_notice(item)
     st.stop()
-heading, link = st.columns([3, 1], vertical_alignment="bottom")
-heading.subheader("Lifestyle Hero Preview", anchor=False)
-link.page_link(SKU_SWITCHER_PAGE, label="Open SKU Switcher → Validate", icon=":material/devices:",
-               query_params={"id": item["id"]})
+with st.container(horizontal=True, vertical_alignment="bottom", horizontal_alignment="distribute"):  # wraps, never cuts
+    st.subheader("Lifestyle Hero Preview", anchor=False, width="content")
+    st.page_link(SKU_SWITCHER_PAGE, label="Open SKU Switcher → Validate", icon=":material/devices:",
+                 query_params={"id": item["id"]})
 hero_grid(item)

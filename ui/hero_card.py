@@ -35,7 +35,7 @@ from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toa
 
 ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 THUMB_MAX_HEIGHT = 150  # px; every thumbnail box has this height, so cards stay aligned whatever the aspect
-THUMB_CARD_WIDTH = 300  # px; the grid's minimum column width
+THUMB_CARD_WIDTH = 260  # px; the grid's minimum column width: 3 cards a row at 1440 px, 2 at 1024
 LARGE_VIEW_MAX_HEIGHT = 640  # px
 CARDS_PER_PAGE = 12
 REFERENCES_SHOWN = 3
@@ -118,7 +118,8 @@ def _thumbnail_html(row: dict[str, Any]) -> str:
     or the same box naming the missing file."""
     url = row.get("thumbUrl") or row.get("url")
     inner = (_img(url, f"{row['size_label']} hero", "max-width:100%;max-height:100%;display:block") if url else
-             f'<span style="font-size:.8rem;opacity:.7;word-break:break-all;padding:8px">{_MISSING_ICON} '
+             f'<span role="img" aria-label="No image yet: {html.escape(row["filename"], quote=True)}" '
+             f'style="font-size:.8rem;opacity:.7;word-break:break-all;padding:8px">{_MISSING_ICON} '
              f"{html.escape(row['filename'])}</span>")
     return (f'<div style="height:{THUMB_MAX_HEIGHT}px;display:flex;align-items:center;justify-content:center;'
             f'border-radius:6px;background:rgba(127,127,127,.08)">{inner}</div>')
@@ -137,7 +138,7 @@ def _references_html(shot: dict[str, Any]) -> str:
 
 
 def card_html(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> str:
-    """Thumbnail, `{shotId} · {sku}`, `{size} · W×H` and the file name, and the references row: one element."""
+    """Thumbnail, `{shotId} · {sku}`, `{size} · W×H` and the file name: one element."""
     shot_line = f"{html.escape(shot_id)} · {html.escape(shot['sku'])}"
     size_line = f"{html.escape(row['size_label'])} · {row['width']}×{row['height']}"
     file_line = (f'<div style="{_CAPTION};white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
@@ -145,7 +146,7 @@ def card_html(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> str:
                  if row.get("thumbUrl") or row.get("url") else "")  # a missing image's box already names the file
     # The shot line is an element of its own with exactly that text (what finds the card).
     return (f"{_thumbnail_html(row)}<div style=\"{_CAPTION};margin-top:6px\">{shot_line}</div>"
-            f'<div style="{_CAPTION}">{size_line}</div>{file_line}{_references_html(shot)}')
+            f'<div style="{_CAPTION}">{size_line}</div>{file_line}')
 
 
 def card_body(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> None:
@@ -243,7 +244,7 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
     shot = card_shot(work_item_id, shot_id)
     own_job = card_job(work_item_id, shot_id)
     job_id = own_job or shot.get("activeJobId")  # a job for this shot started anywhere
-    with st.container(border=True, gap="xsmall"):
+    with st.container(border=True, gap="xsmall", height="stretch"):  # as tall as the row's tallest card
         row = selected_row(work_item_id, shot)
         if row is None:
             st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
@@ -272,16 +273,26 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
 
 
 def _card_links(work_item_id: str, shot_id: str, shot: dict[str, Any]) -> None:
-    """`View larger`, and `References (N)` when the shot has some: side by side, one row."""
+    """`View larger`, and the shot's first reference thumbnails (then `+N more`) as one button that opens every
+    reference large: side by side, one row."""
     count = shot.get("referenceCount", 0)
-    row = st.container(horizontal=True, gap="small") if count else st  # no wrapper when it holds one button
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center") if count else st
     if row.button("View larger", icon=":material/zoom_in:", type="tertiary", help=messages.LARGE_VIEW_TOOLTIP,
                   key=_key("view", work_item_id, shot_id)):
         large_view(work_item_id, shot_id)
-    if count and row.button(f"References ({count})", icon=":material/photo_library:", type="tertiary",
-                            help="Every reference image of this shot, large, with who uploaded it",
+    if count and row.button(references_label(shot), type="tertiary",
+                            help=f"{count} reference image{'s' if count != 1 else ''}: see them large, who uploaded "
+                                 "them, delete",
                             key=_key("references", work_item_id, shot_id)):
         references_dialog(work_item_id, shot_id)
+
+
+def references_label(shot: dict[str, Any]) -> str:
+    """The first 3 reference thumbnails (Markdown images in a button label show at text height), then `+N more`."""
+    refs = (shot.get("references") or [])[:REFERENCES_SHOWN]
+    count = shot.get("referenceCount", len(refs))
+    pictures = " ".join(f"![ref]({absolute_url(ref.get('thumbUrl') or ref['url'])})" for ref in refs)
+    return pictures + (f" +{count - len(refs)} more" if count > len(refs) else "")
 
 
 @st.dialog("Lifestyle hero", width="large")

@@ -109,6 +109,8 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
+        # What a person looks for first comes first: at 1024 px the columns past Error need a scroll.
+        column_order=("Status", "Progress", "Target", "Error", "Duration", "Kind", "Created", "Attempts", "Job"),
         column_config={
             "Job": st.column_config.TextColumn(width="medium"),
             "Target": st.column_config.TextColumn(width="medium"),

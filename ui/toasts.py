@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 
 import streamlit as st
 
 _QUEUE_KEY = "ui_toast_queue"
+_RECENT_KEY = "ui_toast_recent"  # toast text -> (when shown, repeats within TOAST_SECONDS)
+TOAST_SECONDS = 12  # a little longer than a `duration="long"` toast stays (10 s)
+ZERO_WIDTH_SPACE = "\u200b"
 _ICONS = {"success": ":material/check_circle:", "warning": ":material/warning:", "error": ":material/error:"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
 
@@ -22,7 +26,18 @@ def toast_text(title: str, body: str) -> str:
 
 def show_toast(title: str, body: str, *, kind: str = "success") -> None:
     """Show a toast now (use inside a fragment that does not rerun the app afterwards)."""
-    st.toast(toast_text(title, body), icon=_ICONS.get(kind), duration="long")
+    st.toast(_distinct(toast_text(title, body)), icon=_ICONS.get(kind), duration="long")
+
+
+def _distinct(text: str) -> str:
+    """`text`, made different from an identical toast still on screen: the browser drops a toast whose place in the
+    page and text equal a visible one's (a second `Regenerate shot` of the same card would show nothing), so a
+    repeat within TOAST_SECONDS ends in as many zero-width spaces as repeats before it (invisible)."""
+    now, recent = time.monotonic(), st.session_state.setdefault(_RECENT_KEY, {})
+    shown_at, repeats = recent.get(text, (float("-inf"), -1))
+    repeats = repeats + 1 if now - shown_at < TOAST_SECONDS else 0
+    recent[text] = (now, repeats)
+    return text + ZERO_WIDTH_SPACE * repeats
 
 
 def queue_toast(title: str, body: str, *, kind: str = "success") -> None:

@@ -85,7 +85,10 @@ def toast(page: Page, title: str, body: str) -> Locator:
 
 
 def expect_toast(page: Page, title: str, body: str) -> None:
-    expect(toast(page, title, body)).to_be_visible()
+    """The toast is on screen, whole: no `view more` (a toast over three lines is cut, hiding its last words)."""
+    shown = toast(page, title, body)
+    expect(shown).to_be_visible()
+    expect(shown.locator('[data-testid="stToastViewButton"]')).to_have_count(0)
 
 
 def dataframe(page: Page, key: str) -> Locator:

@@ -1,4 +1,5 @@
-"""`python -m tests.e2e.screenshots`: every page of the dashboard at 1440×900, into docs/screenshots/.
+"""`python -m tests.e2e.screenshots`: every page of the dashboard at 1440×900 and at 1024×768, into docs/screenshots/
+(`NAME.png` at 1440 px, `NAME-1024.png` at 1024 px).
 
 Starts its own server on a fresh data dir (the demo set with images, references and a second version to compare),
 opens each page in headless Chromium, waits until it has finished running and its images have loaded, and saves
@@ -48,10 +49,14 @@ def images_loaded(page: Page) -> bool:
     return page.evaluate(IMAGES_LOADED)
 
 
+WIDTHS = {1440: VIEWPORT, 1024: {"width": 1024, "height": 768}}  # px wide -> viewport
+
+
 def settle(page: Page) -> None:
     wait_idle(page)
     wait_until(lambda: images_loaded(page), message="images never finished loading")
-    page.mouse.move(VIEWPORT["width"] - 1, VIEWPORT["height"] - 1)  # no hover highlight or tooltip in the picture
+    size = page.viewport_size or VIEWPORT
+    page.mouse.move(size["width"] - 1, size["height"] - 1)  # no hover highlight or tooltip in the picture
     page.evaluate("() => document.fonts.ready.then(() => true)")
     wait_idle(page)
 
@@ -111,7 +116,7 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
 }
 
 
-def take_screenshots(out_dir: Path, only: list[str] | None = None) -> list[Path]:
+def take_screenshots(out_dir: Path, only: list[str] | None = None, widths: tuple[int, ...] = tuple(WIDTHS)) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = []
     with tempfile.TemporaryDirectory(prefix="reshoot-screenshots-") as tmp:
@@ -119,19 +124,20 @@ def take_screenshots(out_dir: Path, only: list[str] | None = None) -> list[Path]
         prepare_data(data_dir, extra=True)
         with running_app(data_dir) as app, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            for name, visit in PAGES.items():
-                if only and name not in only:
-                    continue
-                context = browser.new_context(viewport=VIEWPORT)
-                context.set_default_timeout(TIMEOUT)
-                page = context.new_page()
-                visit(page, app.url)
-                settle(page)
-                path = out_dir / f"{name}.png"
-                page.screenshot(path=str(path))
-                saved.append(path)
-                print(path.relative_to(REPO) if path.is_relative_to(REPO) else path, flush=True)
-                context.close()
+            for width in widths:
+                for name, visit in PAGES.items():
+                    if only and name not in only:
+                        continue
+                    context = browser.new_context(viewport=WIDTHS[width])
+                    context.set_default_timeout(TIMEOUT)
+                    page = context.new_page()
+                    visit(page, app.url)
+                    settle(page)
+                    path = out_dir / (f"{name}.png" if width == 1440 else f"{name}-{width}.png")
+                    page.screenshot(path=str(path))
+                    saved.append(path)
+                    print(path.relative_to(REPO) if path.is_relative_to(REPO) else path, flush=True)
+                    context.close()
             browser.close()
     return saved
 
@@ -140,11 +146,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the PNGs (default: docs/screenshots)")
     parser.add_argument("pages", nargs="*", metavar="page", help=f"only these pages (default: all): {', '.join(PAGES)}")
+    parser.add_argument("--width", type=int, choices=list(WIDTHS), action="append",
+                        help="only this viewport width (default: 1440 and 1024)")
     args = parser.parse_args()
     unknown = set(args.pages) - set(PAGES)
     if unknown:
         parser.error(f"unknown pages: {', '.join(sorted(unknown))}")
-    take_screenshots(args.out, args.pages or None)
+    take_screenshots(args.out, args.pages or None, tuple(args.width or WIDTHS))
 
 
 if __name__ == "__main__":

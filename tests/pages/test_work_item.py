@@ -24,6 +24,7 @@ from services.models import ExportPlanRow, Shot
 from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
 from ui import no_pack
+from ui.toasts import ZERO_WIDTH_SPACE
 
 DETAIL = "pages/work_item.py"
 
@@ -181,16 +182,14 @@ def test_upload_reference_stores_and_shows_them(demo):
     assert not at.file_uploader
     stored = list_references("12", "KT-1")
     assert len(stored) == 2 and list_references("12", "KT-2") == []
-    shown = [u for u in card_images(at) if "lifestyle_refs" in u]
+    label = at.button(key="detail_references_12_KT-1").label  # the thumbnails are the button that opens them
+    shown = re.findall(r"!\[ref\]\(([^)]+)\)", label)
     assert len(shown) == 2 and all("/assets/fcc/lifestyle_refs/12/KT-1/" in u for u in shown)
-    [card] = [m.value for m in at.markdown if "lifestyle_refs" in m.value]  # thumbnail, texts, references: one element
-    assert "KT-1 · KIT-CASTIRON-28" in card
     assert not at.image  # no st.image per picture
 
     upload(at, [(f"{c}.png", png(c), "image/png") for c in ("green", "yellow", "white")])
-    assert "+2 more" in texts(at)
-    assert len([u for u in card_images(at) if "lifestyle_refs" in u]) == 3
-    assert at.button(key="detail_references_12_KT-1").label == "References (5)"
+    label = at.button(key="detail_references_12_KT-1").label
+    assert label.endswith(" +2 more") and len(re.findall(r"!\[ref\]\(", label)) == 3
 
 
 def test_upload_button_reads_uploading_while_it_saves(demo, monkeypatch):
@@ -223,7 +222,8 @@ def test_references_dialog_shows_every_reference_and_deletes_after_confirming(de
     at.button(key=f"detail_ref_yes_{first}_12_KT-1").click().run()
     assert [r["id"] for r in list_references("12", "KT-1")] == [r["id"] for r in refs[1:]]
     assert toasts(at)[-1] == "**Reference deleted**\n\nred.png is no longer a reference of KT-1."
-    assert at.button(key="detail_references_12_KT-1").label == "References (3)"
+    assert at.button(key="detail_references_12_KT-1").label.count("![ref](") == 3  # 3 left, no "+N more"
+    assert "more" not in at.button(key="detail_references_12_KT-1").label
 
 
 def test_bad_upload_shows_the_error_toast_and_stores_nothing(demo):
@@ -239,10 +239,15 @@ def test_bad_upload_shows_the_error_toast_and_stores_nothing(demo):
 def test_regenerate_shot_then_compare_v1_v2(demo):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-1")
+    first = toasts(at)[-1]
+    assert first == f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"
     assert "detail_compare_12_KT-1" not in [b.key for b in at.button]  # only one version so far
     upload(at, ("ref.png", png("purple"), "image/png"))
     regenerate(at, "KT-1")
-    assert toasts(at)[-1] == f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"
+    # Seconds later, the same words again: they must differ from the toast still on screen, or the browser drops
+    # this one (it keeps a toast whose place and text equal a visible one's); a zero-width space is the difference.
+    second = toasts(at)[-1]
+    assert second != first and second == first + ZERO_WIDTH_SPACE
     assert at.button(key="detail_regenerate_12_KT-1").label == messages.REGENERATE_SHOT
     compare = at.button(key="detail_compare_12_KT-1")
     assert compare.label == "Compare v1 / v2"
