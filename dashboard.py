@@ -48,6 +48,7 @@ def navigation_pages() -> dict[str, list[st.Page]]:
 
 def main() -> None:
     from services.config import get_settings
+    from services.demo import demo_load_failure
     from ui.operator_errors import configuration_problem, show_configuration_problem
     from ui.toasts import show_queued_toasts
 
@@ -55,6 +56,7 @@ def main() -> None:
     page = st.navigation(navigation_pages())  # first, or Streamlit lists pages/ by file name meanwhile
     settings = get_settings()
     problem = configuration_problem(lambda: _bootstrap_once(settings.database_url, settings.queue_url))
+    problem = problem or demo_load_failure()  # the demo loads in the background: its failure is said here
     if problem is not None:  # a wrong setting: say which, on every page; Settings still shows what answers
         show_configuration_problem(problem, link_to_settings=page.url_path != "settings")
         if page.url_path != "settings":

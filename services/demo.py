@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from services.config import PROJECT_ROOT
+from services.config import PROJECT_ROOT, get_settings
 from services.db import session_scope
+from services.errors import ReshootError
 from services.importer import import_file
 from services.jobs import get_jobs
 from services.models import Project, WorkItem
@@ -50,13 +51,29 @@ def load_demo_in_background() -> threading.Thread | None:
     return thread
 
 
+_load_failures: dict[str, ReshootError] = {}  # database URL -> why its background load failed, for the pages to say
+
+
 def _load_in_background() -> None:
     try:
         ensure_demo_loaded()
-    except Exception:
-        log.exception("Loading the demo set failed; run `python -m services demo` to see why")
+        _load_failures.pop(get_settings().database_url, None)
+    except Exception as e:
+        from services.operator_errors import plain_error
+
+        plain = plain_error(e)
+        if plain is None:
+            log.exception("Loading the demo set failed; run `python -m services demo` to see why")
+        else:  # a wrong setting: every page says which (dashboard.py), instead of a silently empty list
+            log.warning("Loading the demo set failed: %s", plain.message)
+            _load_failures[get_settings().database_url] = plain
     finally:
         _loading.clear()
+
+
+def demo_load_failure() -> ReshootError | None:
+    """Why loading the demo set in the background failed (a wrong setting's plain sentence), or None."""
+    return _load_failures.get(get_settings().database_url)
 
 
 def load_demo(*, generate_images: bool = True) -> dict[str, Any]:

@@ -256,6 +256,7 @@ READS: dict[str, Callable[[], Any]] = {
     "services.storyboard.seed_to_use": lambda: storyboard.seed_to_use(-1),
     "services.lifestyle.list_references": lambda: lifestyle.list_references("12"),
     "services.demo.demo_render_progress": demo.demo_render_progress,
+    "services.demo.demo_load_failure": demo.demo_load_failure,
     "services.lifestyle.heroes_target_key": lambda: lifestyle.heroes_target_key("12", ["KT-1"]),
     "services.versions.list_versions": lambda: versions.list_versions("hero", hero_row().id),
     "services.versions.get_version": lambda: versions.get_version(hero_row().current_version_id),

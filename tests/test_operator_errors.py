@@ -90,6 +90,10 @@ def s3_without_credentials(s3_env, monkeypatch, tmp_path):
 def test_pages_say_which_variable_is_missing_instead_of_a_traceback(s3_without_credentials, db):
     from tests.pages.conftest import open_page, texts
 
+    from services.demo import demo_load_failure, load_demo_in_background
+
+    load_demo_in_background().join(20)  # what the dashboard's first start does; its failure is kept for the pages
+    assert demo_load_failure() is not None
     at = open_page()
     assert not at.exception
     shown = texts(at).replace("\\", "")  # markdown-escaped underscores
