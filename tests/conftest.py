@@ -12,6 +12,10 @@ RESHOOT_VARIABLES = (
     "RESHOOT_DATABASE_URL",
     "RESHOOT_STORAGE_URL",
     "RESHOOT_S3_ENDPOINT_URL",
+    "RESHOOT_S3_REGION",
+    "RESHOOT_S3_PUBLIC_URL",
+    "RESHOOT_GC_GRACE_SECONDS",
+    "RESHOOT_GC_INTERVAL_SECONDS",
     "RESHOOT_QUEUE_URL",
     "RESHOOT_IMAGE_BACKEND",
     "OPENAI_API_KEY",
@@ -95,6 +99,7 @@ def s3_env(s3_server, monkeypatch, request):
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     for name, value in {**S3_KEYS, "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_REGION", raising=False)  # it would win over AWS_DEFAULT_REGION
     prefix = re.sub(r"[^A-Za-z0-9_-]", "-", request.node.name)[:60]
     monkeypatch.setenv("RESHOOT_STORAGE_URL", f"s3://{s3_server['bucket']}/{prefix}")
     monkeypatch.setenv("RESHOOT_S3_ENDPOINT_URL", s3_server["endpoint"])
