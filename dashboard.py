@@ -17,10 +17,10 @@ def _bootstrap(database_url: str, queue_url: str) -> None:
     background: the first page shows at once and says how far the demo is)."""
     from services.db import migrate
     from services.demo import load_demo_in_background
-    from services.jobs import start_embedded_worker
+    from services.jobs import start_embedded_workers_if_enabled
 
     migrate()
-    start_embedded_worker()
+    start_embedded_workers_if_enabled()
     load_demo_in_background()
 
 

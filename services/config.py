@@ -40,6 +40,8 @@ class Settings:
     api_wait_seconds: float
     gc_interval_seconds: float = 600.0
     gc_grace_seconds: float = 3600.0
+    backend_concurrency: int = 0  # 0: no limit across processes (each still has generation_concurrency)
+    embedded_workers: bool | None = None  # None: consumer threads in the dashboard/API only with the SQLite queue
     api_cors_origins: list[str] = field(default_factory=list)
 
     @property
@@ -101,5 +103,19 @@ def get_settings() -> Settings:
         api_wait_seconds=max(0.0, float(value("RESHOOT_API_WAIT_SECONDS", "0"))),  # 0: wait as long as the job runs
         gc_interval_seconds=float(value("RESHOOT_GC_INTERVAL_SECONDS", "600")),
         gc_grace_seconds=float(value("RESHOOT_GC_GRACE_SECONDS", "3600")),
+        backend_concurrency=max(0, int(value("RESHOOT_BACKEND_CONCURRENCY", "0"))),
+        embedded_workers=_switch(value("RESHOOT_EMBEDDED_WORKERS", "auto"), "RESHOOT_EMBEDDED_WORKERS"),
         api_cors_origins=[o.strip() for o in cors.split(",") if o.strip()],
     )
+
+
+def _switch(raw: str, name: str) -> bool | None:
+    """`1/true/on/yes`, `0/false/off/no`, or `auto` (None)."""
+    word = raw.strip().lower()
+    if word in ("1", "true", "on", "yes"):
+        return True
+    if word in ("0", "false", "off", "no"):
+        return False
+    if word in ("", "auto"):
+        return None
+    raise ValueError(f"{name} must be 1, 0 or auto, not {raw!r}")

@@ -1,12 +1,25 @@
 """Generation jobs: the Job row is the truth the UI reads; Huey (SQLite by default, Redis at scale) carries the work.
 
-Life of a job: a use case validates, `enqueue()` inserts a `queued` Job row (the partial unique index
-`uq_job_active_target` allows one queued/running job per target, so a second request gets the first job back)
-and puts its id on the Huey queue. A consumer thread claims it (`running`, worker id, heartbeat), calls the
-kind's handler (`run_job(ctx)` in the module named in HANDLERS), and finishes it as `succeeded` with the result
-JSON or `failed` with an error code, a human message and a detail. Every consumer has a WorkerProcess row with a
-heartbeat; a running job whose worker stopped, died (pid gone on this host) or went silent is marked failed
-(`WORKER_DIED`) by the next consumer that starts, by any live consumer's heartbeat, and by `wait_for_job`.
+Life of a job: a use case validates and calls `enqueue()` with the job's units (a shot's heroes, a sentence's
+image). In one transaction it inserts a `queued` Job row (the partial unique index `uq_job_active_target` allows
+one queued/running job per request target, so an identical request gets the first job back) and one
+GenerationClaim per unit. A claim's partial unique index `uq_claim_active_target` allows one queued/running claim
+per unit target: a unit another job already queued or runs is *joined* (linked to this job through JobClaim,
+listed in `Job.joined`) instead of generated twice. Every new claim is its own Huey task, so the shots of one job
+spread over every consumer thread of every worker process on every machine.
+
+A consumer claims a claim (`running`, worker id, heartbeat), calls the kind's `run_claim(ctx)` (the module named
+in HANDLERS) and records the claim's outcome; the job's progress is the weight of its finished claims. When the
+last claim a job waits for ends, the handler's `summarize(job, claims)` turns the outcomes into the job's result
+JSON (`succeeded`) or raises JobFailed (`failed`), and a job_complete / job_failed event is written.
+
+Every consumer has a WorkerProcess row with a heartbeat; a running claim whose worker stopped, died (pid gone on
+this host) or went silent is failed (`WORKER_DIED`), and its worker marked stopped, by the next request for its
+target, by reading the job, by any consumer that starts and by any live consumer's heartbeat, so a dead job ends
+even when no worker is left. Its job then fails or lists the shot under `failed`; a retry generates only those.
+
+Backend calls are bounded per process (RESHOOT_GENERATION_CONCURRENCY) and, with RESHOOT_BACKEND_CONCURRENCY, across
+every process by leases on BackendLease rows.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ import importlib
 import json
 import logging
 import os
+import random
 import secrets
 import socket
 import threading
@@ -32,40 +46,67 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from services.audit import AuditAction, Target, record
 from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError
 from services.identity import Actor, Role, acting_as, current_actor
-from services.models import Event, Job, WorkerProcess, iso, utcnow
+from services.models import BackendLease, Event, GenerationClaim, Job, JobClaim, WorkerProcess, iso, utcnow
 
 log = logging.getLogger("reshoot.jobs")
 
 HEARTBEAT_SECONDS = 2.0
 WORKER_STALE_SECONDS = 15.0  # a consumer silent this long is presumed dead
-JOB_STALE_SECONDS = 30.0  # a running job without a heartbeat this long is presumed orphaned
-LOST_AFTER_SECONDS = 30.0  # a queued job this old whose message is not on the queue gets its message again
+JOB_STALE_SECONDS = 30.0  # a running job or claim without a heartbeat this long is presumed orphaned
+LOST_AFTER_SECONDS = 30.0  # a queued claim this old whose message is not on the queue gets its message again
+LEASE_SECONDS = 30.0  # a backend lease not renewed this long (its holder died) is free again
+REAP_EVERY_SECONDS = 1.0  # reading a running job checks its worker at most this often
 TERMINAL = ("succeeded", "failed")
 ACTIVE = ("queued", "running")
 
-# kind -> module with `run_job(ctx) -> dict` (the result JSON) and `retry(job: dict) -> dict` (a new job)
+# kind -> module with `run_claim(ctx) -> dict` (one unit's outcome), `summarize(job, claims) -> (result, message)`,
+# `units_for(job) -> (units, plan)` (for a queued job recorded without claims) and `retry(job) -> dict` (a new job)
 HANDLERS = {"lifestyle_heroes": "services.lifestyle", "sentence_image": "services.storyboard"}
 # kind -> `jobType` of the job_complete / job_failed events (seed 002 listens for "image")
 JOB_TYPES = {"lifestyle_heroes": "lifestyle_heroes", "sentence_image": "image"}
 
 WORKER_DIED_MESSAGE = "The worker running this job stopped before it finished. Retry to generate what is missing."
+WORKER_DIED_UNIT_MESSAGE = "The worker generating this stopped before it finished"
 
 
 class JobFailed(Exception):
-    """Raised by a handler to fail its job with a code and message while still recording a result."""
+    """Raised by a handler to fail its job (or claim) with a code and message while still recording a result."""
 
     def __init__(self, code: str, message: str, *, detail: Any = None, result: dict | None = None):
         super().__init__(message)
         self.code, self.message, self.detail, self.result = code, message, detail, result
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing a job generates: `target_key` is what only one worker may generate at a time."""
+
+    target_key: str  # "hero:7:OL-1", "sentence:sent_001"
+    subject: str  # the shot id or sentence id, as results name it
+    weight: int = 1  # progress units (images)
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """A finished unit as a job's `summarize` sees it (its own or one it joined)."""
+
+    subject: str
+    status: str
+    outcome: dict[str, Any] | None
+    error_code: str | None
+    message: str
+    detail: str | None
+    joined: bool
+    job_id: str  # the job that generated it
 
 
 # --- Job rows ------------------------------------------------------------------------------------------
@@ -88,6 +129,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "projectId": job.project_id,
         "targetKey": job.target_key,
         "params": job.params,
+        "joined": list(job.joined or []),
         "attempts": job.attempts,
         "workerId": job.worker_id,
         "requestedBy": job.requested_by,
@@ -97,12 +139,24 @@ def job_json(job: Job) -> dict[str, Any]:
     }
 
 
+_last_reaped: dict[str, float] = {}
+
+
 def get_job(job_id: str) -> dict[str, Any]:
+    """The job; a running one whose worker died is failed first (at most once a second per job)."""
     with session_scope() as s:
         job = s.get(Job, job_id) if isinstance(job_id, str) else None
         if job is None:
             raise ReshootError("JOB_NOT_FOUND", 404, {"jobId": str(job_id)}, "Job not found")
-        return job_json(job)
+    now = time.monotonic()
+    if job.status == "running" and now - _last_reaped.get(job_id, 0.0) >= REAP_EVERY_SECONDS:
+        _last_reaped[job_id] = now
+        if len(_last_reaped) > 10_000:
+            _last_reaped.clear()
+        if recover_orphaned_jobs(job_ids=[job_id]):
+            with session_scope() as s:
+                job = s.get(Job, job_id)
+    return job_json(job)
 
 
 def get_jobs(job_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -166,36 +220,35 @@ def latest_event_id(*, project_id: str) -> int:
         return s.exec(select(func.max(Event.id)).where(Event.project_id == project_id)).one() or 0
 
 
+# --- Recording a job ----------------------------------------------------------------------------------------
+
+
 def enqueue(
     kind: str,
     target_key: str,
     params: dict[str, Any],
     *,
+    units: list[Unit],
+    plan: dict[str, Any] | None = None,
     work_item_id: str | None = None,
     sentence_id: str | None = None,
     project_id: str | None = None,
     action: AuditAction,
-    progress_total: int = 0,
 ) -> tuple[dict[str, Any], bool]:
-    """Record a queued job (requested by the current actor, with its audit row `action`) and put it on the queue;
-    (job, True), or (the active job, False) if the target is busy."""
+    """Record a queued job (requested by the current actor, with its audit row `action`) with its units and queue
+    the units nobody works on yet; (job, True), or (the active job, False) if an identical request is queued or
+    running. A job with nothing to do ends at once."""
     if kind not in HANDLERS:
         raise ValueError(f"Unknown job kind {kind!r}")
+    _reap_targets(target_key, [u.target_key for u in units])
     for _ in range(5):
         try:
             with session_scope() as s:
-                job = Job(
-                    kind=kind,
-                    target_key=target_key,
-                    params=params,
-                    work_item_id=work_item_id,
-                    sentence_id=sentence_id,
-                    project_id=project_id,
-                    requested_by=current_actor().email,
-                    progress_total=progress_total,
-                    message="Queued",
-                )
+                job = Job(kind=kind, target_key=target_key, params=params, plan=plan, work_item_id=work_item_id, sentence_id=sentence_id,
+                          project_id=project_id, requested_by=current_actor().email, message="Queued")
                 s.add(job)
+                s.flush()  # an identical active request fails here, before any claim
+                new_claims = _link_units(s, job, units)
                 record(s, action=action, target=_job_target(job), after={"jobId": job.id, **params})
             break
         except IntegrityError:
@@ -204,13 +257,64 @@ def enqueue(
                 return active, False
     else:
         raise ReshootError("INTERNAL_ERROR", 500, {"targetKey": target_key}, "Could not record the job")
+    _send(job.id, new_claims)
+    if not units:
+        _finalize(job.id)
+    return get_job(job.id), True
+
+
+def _link_units(s: Session, job: Job, units: list[Unit]) -> list[int]:
+    """Claim each unit for `job`, or join the claim already queued/running for it; returns the new claims' ids.
+    Units go in target order, so two requests never wait on each other's claims in opposite orders."""
+    new_claims, joined, total = [], [], 0
+    for position, unit in sorted(enumerate(units), key=lambda pair: pair[1].target_key):
+        claim, is_new = _claim_unit(s, job, unit)
+        s.add(JobClaim(job_id=job.id, claim_id=claim.id, joined=not is_new, position=position))
+        total += claim.weight
+        if is_new:
+            new_claims.append(claim.id)
+        else:
+            joined.append((position, {"shot_id" if job.kind == "lifestyle_heroes" else "subject": unit.subject, "jobId": claim.job_id}))
+    job.joined = [entry for _, entry in sorted(joined, key=lambda pair: pair[0])]
+    job.progress_total = total
+    s.add(job)
+    return new_claims
+
+
+def _claim_unit(s: Session, job: Job, unit: Unit) -> tuple[GenerationClaim, bool]:
+    for _ in range(5):
+        active = s.exec(select(GenerationClaim).where(GenerationClaim.target_key == unit.target_key, col(GenerationClaim.status).in_(ACTIVE))).first()
+        if active is not None:
+            return active, False
+        try:
+            with s.begin_nested():  # on PostgreSQL a concurrent insert of the same target waits, then fails here
+                claim = GenerationClaim(job_id=job.id, kind=job.kind, target_key=unit.target_key, subject=unit.subject,
+                                        work_item_id=job.work_item_id, weight=unit.weight)
+                s.add(claim)
+                s.flush()
+            return claim, True
+        except IntegrityError:
+            continue  # someone claimed it first: join theirs
+    raise ReshootError("INTERNAL_ERROR", 500, {"targetKey": unit.target_key}, "Could not claim the work")
+
+
+def _send(job_id: str, claim_ids: list[int]) -> None:
+    """Put claims on the queue; if the queue is down, they and the job fail (the targets are free again)."""
+    if not claim_ids:
+        return
     queue = _queue()
     try:
-        queue.task(job.id)
+        for claim_id in claim_ids:
+            queue.claim_task(claim_id)
     except Exception as e:
-        _finish(job.id, None, status="failed", code="QUEUE_UNAVAILABLE", message="The job queue is unavailable", detail=str(e), from_status="queued")
+        with session_scope() as s:
+            s.exec(
+                update(GenerationClaim)
+                .where(col(GenerationClaim.id).in_(claim_ids), GenerationClaim.status == "queued")
+                .values(status="failed", error_code="QUEUE_UNAVAILABLE", message="The job queue is unavailable", error_detail=str(e), finished_at=utcnow())
+            )
+        _finalize_linked(claim_ids)
         raise ReshootError("QUEUE_UNAVAILABLE", 503, {"queue": queue.identity}, f"The job queue is unavailable: {e}. Check RESHOOT_QUEUE_URL (and that Redis runs).") from e
-    return job_json(job), True
 
 
 def _job_target(job: Job) -> Target:
@@ -241,7 +345,7 @@ def wait_for_job(job_id: str, timeout: float | None = None) -> dict[str, Any]:
     """Poll until the job is finished (or `timeout` seconds passed; then the job as it is now).
 
     With no live consumer for this queue anywhere (a fresh machine, the CLI with --wait), an embedded consumer
-    is started in this process so the job runs."""
+    is started in this process so the job runs, unless RESHOOT_EMBEDDED_WORKERS=0 says workers run elsewhere."""
     deadline = None if timeout is None else time.monotonic() + timeout
     delay, next_check = 0.02, 0.0
     while True:
@@ -251,9 +355,7 @@ def wait_for_job(job_id: str, timeout: float | None = None) -> dict[str, Any]:
         now = time.monotonic()
         if now >= next_check:
             next_check = now + 1.0
-            if job["status"] == "running":
-                recover_orphaned_jobs(job_ids=[job_id])
-            if not consumer_alive():
+            if get_settings().embedded_workers is not False and not consumer_alive():
                 start_embedded_worker()
         if deadline is not None and now >= deadline:
             return job
@@ -261,15 +363,17 @@ def wait_for_job(job_id: str, timeout: float | None = None) -> dict[str, Any]:
         delay = min(delay * 1.5, 0.25)
 
 
-# --- Running a job ---------------------------------------------------------------------------------------
+# --- Running a claim --------------------------------------------------------------------------------------
 
 
 @dataclass
-class JobContext:
-    """What a handler gets: the job's identity and parameters, and progress reporting."""
+class ClaimContext:
+    """What a handler's `run_claim` gets: the unit, the parameters of the job that claimed it, reporting."""
 
-    id: str
+    claim_id: int
+    id: str  # the job that claimed the unit (new versions record it)
     kind: str
+    subject: str
     params: dict[str, Any]
     worker_id: str | None
     work_item_id: str | None = None
@@ -277,34 +381,31 @@ class JobContext:
     project_id: str | None = None
     attempts: int = 1
     requested_by: str | None = None
-    message: str = "Done"  # set by the handler: the human message on success
 
-    def progress(self, done: int, total: int, message: str | None = None) -> None:
-        values: dict[str, Any] = {"progress_done": done, "progress_total": total, "heartbeat_at": utcnow()}
-        if message is not None:
-            values["message"] = message
+    def report(self, message: str) -> None:
+        """Show `message` on every running job waiting for this unit."""
         with session_scope() as s:
-            s.exec(update(Job).where(Job.id == self.id, Job.status == "running").values(**values))
+            job_ids = select(JobClaim.job_id).where(JobClaim.claim_id == self.claim_id)
+            s.exec(update(Job).where(col(Job.id).in_(job_ids), Job.status == "running").values(message=message, heartbeat_at=utcnow()))
 
 
-def execute_job(job_id: str, worker_id: str | None) -> None:
-    """Claim a queued job and run its handler; every outcome ends up on the Job row."""
-    ctx = _claim(job_id, worker_id)
+def execute_claim(claim_id: int, worker_id: str | None) -> None:
+    """Claim a queued unit and run its handler; every outcome ends up on the claim and its jobs."""
+    ctx = _start_claim(claim_id, worker_id)
     if ctx is None:
         return  # already claimed, finished or reaped (e.g. a duplicate queue message)
     try:
-        handler = importlib.import_module(HANDLERS[ctx.kind])
         with acting_as(requester(ctx.requested_by)):  # its new versions are recorded for the requester
-            result = handler.run_job(ctx)
+            outcome = importlib.import_module(HANDLERS[ctx.kind]).run_claim(ctx)
     except JobFailed as e:
-        _finish(job_id, worker_id, status="failed", code=e.code, message=e.message, detail=_detail(e.detail), result=e.result)
+        _end_claim(ctx, status="failed", code=e.code, message=e.message, detail=_detail(e.detail), outcome=e.result)
     except ReshootError as e:
-        _finish(job_id, worker_id, status="failed", code=e.code, message=e.message, detail=_detail(e.details))
+        _end_claim(ctx, status="failed", code=e.code, message=e.message, detail=_detail(e.details))
     except Exception as e:
-        log.exception("Job %s failed", job_id)
-        _finish(job_id, worker_id, status="failed", code="INTERNAL_ERROR", message=f"Unexpected error: {e}", detail=traceback.format_exc()[-4000:])
+        log.exception("Claim %s of job %s failed", claim_id, ctx.id)
+        _end_claim(ctx, status="failed", code="INTERNAL_ERROR", message=f"Unexpected error: {e}", detail=traceback.format_exc()[-4000:])
     else:
-        _finish(job_id, worker_id, status="succeeded", message=ctx.message, result=result)
+        _end_claim(ctx, status="succeeded", outcome=outcome)
 
 
 def _detail(detail: Any) -> str | None:
@@ -313,28 +414,89 @@ def _detail(detail: Any) -> str | None:
     return json.dumps(detail, default=str)
 
 
-def _claim(job_id: str, worker_id: str | None) -> JobContext | None:
+def _start_claim(claim_id: int, worker_id: str | None) -> ClaimContext | None:
     now = utcnow()
     with session_scope() as s:
         claimed = s.exec(
-            update(Job)
-            .where(Job.id == job_id, Job.status == "queued")
-            .values(status="running", worker_id=worker_id, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1, message="Starting")
+            update(GenerationClaim)
+            .where(GenerationClaim.id == claim_id, GenerationClaim.status == "queued")
+            .values(status="running", worker_id=worker_id, started_at=now, heartbeat_at=now, attempts=GenerationClaim.attempts + 1)
         ).rowcount
         if claimed != 1:
             return None
-        job = s.get(Job, job_id)
-        return JobContext(
+        claim = s.get(GenerationClaim, claim_id)
+        waiting = select(JobClaim.job_id).where(JobClaim.claim_id == claim_id)
+        s.exec(
+            update(Job)
+            .where(col(Job.id).in_(waiting), Job.status == "queued")
+            .values(status="running", worker_id=worker_id, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1, message="Starting")
+        )
+        job = s.get(Job, claim.job_id)
+        return ClaimContext(
+            claim_id=claim_id,
             id=job.id,
-            kind=job.kind,
+            kind=claim.kind,
+            subject=claim.subject,
             params=dict(job.params or {}),
             worker_id=worker_id,
             work_item_id=job.work_item_id,
             sentence_id=job.sentence_id,
             project_id=job.project_id,
-            attempts=job.attempts,
+            attempts=claim.attempts,
             requested_by=job.requested_by,
         )
+
+
+def _end_claim(ctx: ClaimContext, *, status: str, outcome: dict | None = None, code: str | None = None, message: str = "", detail: str | None = None) -> None:
+    with session_scope() as s:
+        query = update(GenerationClaim).where(GenerationClaim.id == ctx.claim_id, GenerationClaim.status == "running")
+        if ctx.worker_id is not None:
+            query = query.where(GenerationClaim.worker_id == ctx.worker_id)
+        values = {"status": status, "outcome": outcome, "error_code": code, "message": message, "error_detail": detail, "finished_at": utcnow()}
+        if s.exec(query.values(**values)).rowcount != 1:
+            return  # reaped meanwhile (its worker was presumed dead): the reaper has finished its jobs
+    _finalize_linked([ctx.claim_id])
+
+
+def _finalize_linked(claim_ids: list[int]) -> None:
+    """Update the progress of every job waiting for these claims and finish those with nothing left to wait for."""
+    with session_scope() as s:
+        job_ids = list(s.exec(select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(claim_ids)).distinct()))
+    for job_id in job_ids:
+        _finalize(job_id)
+
+
+def _finalize(job_id: str) -> bool:
+    """Progress from the job's finished claims; once none is queued/running, the handler's summary ends the job.
+    Reads and writes are separate transactions: on SQLite (WAL) a read transaction that then writes fails at once
+    if another connection wrote in between, instead of waiting its turn."""
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.status not in ACTIVE:
+            return False
+        rows = s.exec(
+            select(GenerationClaim, JobClaim).join(JobClaim, col(JobClaim.claim_id) == GenerationClaim.id).where(JobClaim.job_id == job_id).order_by(col(JobClaim.position))
+        ).all()
+    done = sum(claim.weight for claim, _ in rows if claim.status in TERMINAL)
+    if any(claim.status in ACTIVE for claim, _ in rows):
+        with session_scope() as s:
+            s.exec(update(Job).where(Job.id == job_id, Job.status == "running", Job.progress_done < done).values(
+                progress_done=done, heartbeat_at=utcnow(), message=f"{done} of {job.progress_total} done"))
+        return False
+    outcomes = [
+        ClaimOutcome(subject=c.subject, status=c.status, outcome=c.outcome, error_code=c.error_code, message=c.message,
+                     detail=c.error_detail, joined=link.joined, job_id=c.job_id)
+        for c, link in rows
+    ]
+    snapshot = job_json(job) | {"plan": job.plan}
+    try:
+        result, message = importlib.import_module(HANDLERS[snapshot["kind"]]).summarize(snapshot, outcomes)
+    except JobFailed as e:
+        return _finish(job_id, None, status="failed", code=e.code, message=e.message, detail=_detail(e.detail), result=e.result, from_status=ACTIVE)
+    except Exception as e:
+        log.exception("Summing up job %s failed", job_id)
+        return _finish(job_id, None, status="failed", code="INTERNAL_ERROR", message=f"Unexpected error: {e}", detail=traceback.format_exc()[-4000:], from_status=ACTIVE)
+    return _finish(job_id, None, status="succeeded", message=message, result=result, from_status=ACTIVE)
 
 
 def _finish(
@@ -346,14 +508,14 @@ def _finish(
     code: str | None = None,
     detail: str | None = None,
     result: dict | None = None,
-    from_status: str = "running",
+    from_status: tuple[str, ...] = ("running",),
 ) -> bool:
     """Move a job to succeeded/failed (only from `from_status`, only if this worker still owns it) plus its event."""
     values: dict[str, Any] = {"status": status, "message": message, "finished_at": utcnow(), "error_code": code, "error_detail": detail}
     if result is not None:
         values["result"] = result
     with session_scope() as s:
-        query = update(Job).where(Job.id == job_id, Job.status == from_status)
+        query = update(Job).where(Job.id == job_id, col(Job.status).in_(from_status))
         if worker_id is not None:
             query = query.where(Job.worker_id == worker_id)
         if s.exec(query.values(**values)).rowcount != 1:
@@ -379,50 +541,151 @@ def _event_for(job: Job) -> Event:
     return Event(project_id=job.project_id, work_item_id=job.work_item_id, type=payload["type"], payload=payload)
 
 
+def _materialize(job_id: str) -> None:
+    """A queued job recorded without claims (before claims existed, or by hand): plan its units now and queue them."""
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.status != "queued" or s.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first():
+            return
+        snapshot = job_json(job)
+    try:
+        units, plan = importlib.import_module(HANDLERS[snapshot["kind"]]).units_for(snapshot)
+    except ReshootError as e:
+        _finish(job_id, None, status="failed", code=e.code, message=e.message, detail=_detail(e.details), from_status=("queued",))
+        return
+    with session_scope() as s:
+        # Write first: this transaction then holds SQLite's write lock for the reads that follow.
+        if not s.exec(update(Job).where(Job.id == job_id, Job.status == "queued").values(message="Queued")).rowcount:
+            return
+        job = s.get(Job, job_id)
+        if s.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first():
+            return
+        job.plan = plan
+        new_claims = _link_units(s, job, units)
+    _send(job_id, new_claims)
+    if not units:
+        _finalize(job_id)
+
+
 # --- Dead workers -------------------------------------------------------------------------------------
 
 
 def recover_orphaned_jobs(job_ids: list[str] | None = None) -> list[str]:
-    """Mark running jobs whose worker is gone as failed (WORKER_DIED); returns their ids."""
+    """Fail running claims (and claim-less running jobs) whose worker is gone (WORKER_DIED), mark such workers
+    stopped, and finish the jobs that now wait for nothing; returns the ids of the jobs that ended."""
     now = utcnow()
     with session_scope() as s:
-        query = select(Job).where(Job.status == "running")
+        claims_query = select(GenerationClaim).where(GenerationClaim.status == "running")
+        jobs_query = select(Job).where(Job.status == "running")
         if job_ids is not None:
-            query = query.where(col(Job.id).in_(job_ids))
-        running = s.exec(query).all()
-        if not running:
-            return []
-        worker_ids = {j.worker_id for j in running if j.worker_id}
-        workers = {w.id: w for w in s.exec(select(WorkerProcess).where(col(WorkerProcess.id).in_(worker_ids)))}
-    reaped, ours = [], {c.worker_id for c in _consumers.values()}
-    for job in running:
-        if job.worker_id in ours:
+            claims_query = claims_query.where(col(GenerationClaim.id).in_(select(JobClaim.claim_id).where(col(JobClaim.job_id).in_(job_ids))))
+            jobs_query = jobs_query.where(col(Job.id).in_(job_ids))
+        claims = s.exec(claims_query).all()
+        running_jobs = s.exec(jobs_query).all()
+        with_claims = set(s.exec(select(JobClaim.job_id).where(col(JobClaim.job_id).in_([j.id for j in running_jobs])).distinct())) if running_jobs else set()
+    return _reap(claims, [j for j in running_jobs if j.id not in with_claims], now) + _finish_settled(job_ids)
+
+
+def _reap_targets(job_target: str, unit_targets: list[str]) -> None:
+    """Before a request: units (or an identical request's job) held by a dead worker are freed first, so the
+    request starts new work instead of joining dead work."""
+    now = utcnow()
+    with session_scope() as s:
+        claims = s.exec(select(GenerationClaim).where(col(GenerationClaim.target_key).in_(unit_targets), GenerationClaim.status == "running")).all() if unit_targets else []
+        job = s.exec(select(Job).where(Job.target_key == job_target, Job.status == "running")).first()
+    if claims:
+        _reap(claims, [], now)
+    if job is not None:
+        recover_orphaned_jobs(job_ids=[job.id])
+
+
+def _reap(claims: list[GenerationClaim], claimless_jobs: list[Job], now: datetime) -> list[str]:
+    worker_ids = {c.worker_id for c in claims if c.worker_id} | {j.worker_id for j in claimless_jobs if j.worker_id}
+    if not worker_ids and not claims and not claimless_jobs:
+        return []
+    with session_scope() as s:
+        workers = {w.id: w for w in s.exec(select(WorkerProcess).where(col(WorkerProcess.id).in_(worker_ids)))} if worker_ids else {}
+    ours = {c.worker_id for c in _consumers.values()}
+    dead_workers = {wid for wid in worker_ids if wid not in ours and _worker_dead(workers.get(wid), now)}
+    _mark_dead(dead_workers & set(workers), now)
+
+    reaped_claims = []
+    for claim in claims:
+        if claim.worker_id in ours:
             continue  # a live consumer of this process runs it (even if its row was lost, e.g. a restored database)
-        worker = workers.get(job.worker_id or "")
-        if _worker_dead(worker, now) or _job_silent(job, now):
+        if claim.worker_id in dead_workers or _silent(claim.heartbeat_at or claim.started_at, now):
+            with session_scope() as s:
+                failed = s.exec(
+                    update(GenerationClaim)
+                    .where(GenerationClaim.id == claim.id, GenerationClaim.status == "running", GenerationClaim.worker_id == claim.worker_id)
+                    .values(status="failed", error_code="WORKER_DIED", message=WORKER_DIED_UNIT_MESSAGE,
+                            error_detail=f"worker {claim.worker_id} stopped or stopped answering", finished_at=now)
+                ).rowcount
+            if failed:
+                log.warning("Claim %s (%s): worker %s stopped or stopped answering", claim.id, claim.target_key, claim.worker_id)
+                reaped_claims.append(claim.id)
+    ended = []
+    if reaped_claims:
+        with session_scope() as s:
+            job_ids = list(s.exec(select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(reaped_claims)).distinct()))
+        ended += [job_id for job_id in job_ids if _finalize(job_id)]
+    for job in claimless_jobs:
+        if job.worker_id in ours:
+            continue
+        if job.worker_id in dead_workers or _silent(job.heartbeat_at or job.started_at, now):
             detail = f"worker {job.worker_id} stopped or stopped answering"
             if _finish(job.id, job.worker_id, status="failed", code="WORKER_DIED", message=WORKER_DIED_MESSAGE, detail=detail):
                 log.warning("Job %s: %s", job.id, detail)
-                reaped.append(job.id)
-    return reaped
+                ended.append(job.id)
+    return ended
+
+
+def _finish_settled(job_ids: list[str] | None) -> list[str]:
+    """Active jobs whose claims all ended (e.g. a worker died between ending a claim and ending its job)."""
+    with session_scope() as s:
+        query = (
+            select(Job.id)
+            .where(col(Job.status).in_(ACTIVE), col(Job.id).in_(select(JobClaim.job_id)))
+            .where(~col(Job.id).in_(select(JobClaim.job_id).join(GenerationClaim, col(GenerationClaim.id) == JobClaim.claim_id).where(col(GenerationClaim.status).in_(ACTIVE))))
+        )
+        if job_ids is not None:
+            query = query.where(col(Job.id).in_(job_ids))
+        settled = list(s.exec(query.limit(500)))
+    return [job_id for job_id in settled if _finalize(job_id)]
+
+
+def _mark_dead(worker_ids: set[str], now: datetime) -> None:
+    """Dead workers are marked stopped and their backend leases freed."""
+    if not worker_ids:
+        return
+    with session_scope() as s:
+        s.exec(update(WorkerProcess).where(col(WorkerProcess.id).in_(worker_ids), col(WorkerProcess.stopped_at).is_(None)).values(stopped_at=now))
+        for worker_id in worker_ids:
+            s.exec(update(BackendLease).where(col(BackendLease.holder).startswith(f"{worker_id}/")).values(holder=None, expires_at=None))
 
 
 def requeue_lost_jobs() -> list[str]:
-    """Put queued jobs whose queue message is gone (a flushed Redis, a deleted queue file, a crash between the
-    insert and the enqueue) back on the queue, so their target is not blocked forever. A duplicate message
-    is harmless: only one consumer can claim a queued job."""
+    """Put queued claims whose queue message is gone (a flushed Redis, a deleted queue file, a crash between the
+    commit and the enqueue) back on the queue, so their target is not blocked forever; plan queued jobs that
+    have no claims (recorded before an upgrade). A duplicate message is harmless: a claim runs once."""
     cutoff = utcnow() - timedelta(seconds=LOST_AFTER_SECONDS)
     with session_scope() as s:
-        queued = s.exec(select(Job.id).where(Job.status == "queued", Job.created_at < cutoff).order_by(col(Job.created_at)).limit(500)).all()
+        queued = s.exec(select(GenerationClaim.id).where(GenerationClaim.status == "queued", GenerationClaim.created_at < cutoff).order_by(col(GenerationClaim.id)).limit(1000)).all()
+        claimless = s.exec(
+            select(Job.id).where(Job.status == "queued", Job.created_at < cutoff, ~col(Job.id).in_(select(JobClaim.job_id))).order_by(col(Job.created_at)).limit(500)
+        ).all()
+    for job_id in claimless:
+        log.warning("Job %s was queued without units; planning it now", job_id)
+        _materialize(job_id)
     if not queued:
-        return []
+        return list(claimless)
     queue = _queue()
     pending = {task.args[0] for task in queue.huey.pending() if task.args}
-    lost = [job_id for job_id in queued if job_id not in pending]
-    for job_id in lost:
-        log.warning("Job %s was queued without a queue message; enqueuing it again", job_id)
-        queue.task(job_id)
-    return lost
+    lost = [claim_id for claim_id in queued if claim_id not in pending]
+    for claim_id in lost:
+        log.warning("Claim %s was queued without a queue message; enqueuing it again", claim_id)
+        queue.claim_task(claim_id)
+    return list(claimless) + [str(c) for c in lost]
 
 
 def _worker_dead(worker: WorkerProcess | None, now: datetime) -> bool:
@@ -437,8 +700,7 @@ def _worker_dead(worker: WorkerProcess | None, now: datetime) -> bool:
     return False
 
 
-def _job_silent(job: Job, now: datetime) -> bool:
-    last = job.heartbeat_at or job.started_at
+def _silent(last: datetime | None, now: datetime) -> bool:
     return last is not None and last < now - timedelta(seconds=JOB_STALE_SECONDS)
 
 
@@ -472,6 +734,29 @@ def consumer_alive() -> bool:
     return any(not _worker_dead(w, now) for w in workers)
 
 
+def list_workers() -> list[dict[str, Any]]:
+    """Live consumers of the configured queue, with what each is generating now (for Settings)."""
+    now = utcnow()
+    with session_scope() as s:
+        workers = s.exec(
+            select(WorkerProcess).where(
+                WorkerProcess.queue == _identity(get_settings().queue_url),
+                col(WorkerProcess.stopped_at).is_(None),
+                WorkerProcess.heartbeat_at >= now - timedelta(seconds=WORKER_STALE_SECONDS),
+            ).order_by(col(WorkerProcess.started_at))
+        ).all()
+        alive = [w for w in workers if not _worker_dead(w, now)]
+        running = s.exec(select(GenerationClaim).where(col(GenerationClaim.worker_id).in_([w.id for w in alive]), GenerationClaim.status == "running")).all() if alive else []
+    by_worker: dict[str, list[dict[str, Any]]] = {}
+    for claim in running:
+        by_worker.setdefault(claim.worker_id, []).append({"jobId": claim.job_id, "target": claim.target_key, "startedAt": iso(claim.started_at)})
+    return [
+        {"id": w.id, "host": w.host, "pid": w.pid, "embedded": w.embedded, "concurrency": w.concurrency,
+         "startedAt": iso(w.started_at), "heartbeatAt": iso(w.heartbeat_at), "running": by_worker.get(w.id, [])}
+        for w in alive
+    ]
+
+
 # --- Queues and consumers ---------------------------------------------------------------------------------
 
 
@@ -483,7 +768,7 @@ class _Queue:
     url: str
     identity: str
     huey: Huey
-    task: TaskWrapper
+    claim_task: TaskWrapper
 
 
 @dataclass
@@ -527,12 +812,16 @@ def _make_queue(url: str) -> _Queue:
     else:
         raise ReshootError("BAD_CONFIGURATION", 500, {"queue_url": _identity(url)}, f"Unsupported queue URL: {_identity(url)}")
 
-    @huey.task(name="reshoot_run_job")
-    def run_job_task(job_id: str) -> None:
+    @huey.task(name="reshoot_run_claim")
+    def run_claim_task(claim_id: int) -> None:
         running = _consumers.get(url)
-        execute_job(job_id, running.worker_id if running else None)
+        execute_claim(claim_id, running.worker_id if running else None)
 
-    return _Queue(url=url, identity=_identity(url), huey=huey, task=run_job_task)
+    @huey.task(name="reshoot_run_job")
+    def run_job_task(job_id: str) -> None:  # messages queued before jobs had claims
+        _materialize(job_id)
+
+    return _Queue(url=url, identity=_identity(url), huey=huey, claim_task=run_claim_task)
 
 
 def _queue() -> _Queue:
@@ -561,6 +850,17 @@ def _consumer_options() -> dict[str, Any]:
         "max_delay": 0.5,
         "check_worker_health": False,
     }
+
+
+def start_embedded_workers_if_enabled() -> str | None:
+    """For the dashboard and the API: consumer threads in this process unless RESHOOT_EMBEDDED_WORKERS says
+    dedicated workers run the jobs (by default: on with the SQLite queue, off with Redis)."""
+    return start_embedded_worker() if embedded_workers_enabled() else None
+
+
+def embedded_workers_enabled() -> bool:
+    setting = get_settings().embedded_workers
+    return setting if setting is not None else urlparse(get_settings().queue_url).scheme == "sqlite"
 
 
 def start_embedded_worker() -> str:
@@ -660,6 +960,8 @@ def _heartbeat_loop(running: _Consumer) -> None:
                 if not s.exec(update(WorkerProcess).where(WorkerProcess.id == running.worker_id).values(heartbeat_at=now)).rowcount:
                     s.add(_worker_row(running))  # the row was lost (e.g. a restored database): alive is alive
                 s.exec(update(Job).where(Job.worker_id == running.worker_id, Job.status == "running").values(heartbeat_at=now))
+                s.exec(update(GenerationClaim).where(GenerationClaim.worker_id == running.worker_id, GenerationClaim.status == "running").values(heartbeat_at=now))
+            _renew_leases(now)
             beats += 1
             if beats % 5 == 0:
                 recover_orphaned_jobs()
@@ -678,16 +980,86 @@ def _mark_all_stopped() -> None:
 
 _slots: tuple[int, threading.BoundedSemaphore] | None = None
 _slots_lock = threading.Lock()
+_leases: dict[int, str] = {}  # slot -> holder, of the leases this process holds (renewed by its heartbeats)
+_lease_rows: dict[str, int] = {}  # database URL -> slot rows known to exist there
 
 
 @contextmanager
 def backend_slot() -> Iterator[None]:
-    """Hold one of this process's RESHOOT_GENERATION_CONCURRENCY backend slots (jobs x shots stay bounded)."""
+    """Hold a backend call slot: one of this process's RESHOOT_GENERATION_CONCURRENCY and, when
+    RESHOOT_BACKEND_CONCURRENCY is set, one of that many leases shared by every process on every machine."""
     global _slots
-    size = get_settings().generation_concurrency
+    settings = get_settings()
     with _slots_lock:
-        if _slots is None or _slots[0] != size:
-            _slots = (size, threading.BoundedSemaphore(size))
+        if _slots is None or _slots[0] != settings.generation_concurrency:
+            _slots = (settings.generation_concurrency, threading.BoundedSemaphore(settings.generation_concurrency))
         semaphore = _slots[1]
     with semaphore:
-        yield
+        if not settings.backend_concurrency:
+            yield
+            return
+        slot, holder = _acquire_lease(settings.backend_concurrency)
+        try:
+            yield
+        finally:
+            _release_lease(slot, holder)
+
+
+def _lease_holder() -> str:
+    """`<worker id>/<token>`: reaping a dead worker frees its leases by that prefix."""
+    running = _consumers.get(get_settings().queue_url)
+    owner = running.worker_id if running else f"{_HOST}:{os.getpid()}:-"
+    return f"{owner}/{secrets.token_hex(4)}"
+
+
+def _ensure_lease_rows(limit: int) -> None:
+    url = get_settings().database_url
+    if _lease_rows.get(url, 0) >= limit:
+        return
+    with session_scope() as s:
+        existing = set(s.exec(select(BackendLease.slot).where(BackendLease.slot < limit)))
+    for slot in range(limit):
+        if slot not in existing:
+            try:
+                with session_scope() as s:
+                    s.add(BackendLease(slot=slot))
+            except IntegrityError:
+                pass  # another process made it
+    _lease_rows[url] = limit
+
+
+def _acquire_lease(limit: int) -> tuple[int, str]:
+    _ensure_lease_rows(limit)
+    holder, delay = _lease_holder(), 0.02
+    while True:
+        now = utcnow()
+        free = or_(col(BackendLease.holder).is_(None), col(BackendLease.expires_at) < now)
+        with session_scope() as s:
+            candidates = list(s.exec(select(BackendLease.slot).where(BackendLease.slot < limit, free)))
+        random.shuffle(candidates)
+        for slot in candidates:
+            with session_scope() as s:  # only one of several racing updates still finds the slot free
+                taken = s.exec(
+                    update(BackendLease).where(BackendLease.slot == slot, free).values(holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS))
+                ).rowcount
+            if taken == 1:
+                _leases[slot] = holder
+                return slot, holder
+        time.sleep(delay * random.uniform(0.5, 1.5))
+        delay = min(delay * 1.5, 0.2)
+
+
+def _release_lease(slot: int, holder: str) -> None:
+    _leases.pop(slot, None)
+    try:
+        with session_scope() as s:
+            s.exec(update(BackendLease).where(BackendLease.slot == slot, BackendLease.holder == holder).values(holder=None, expires_at=None))
+    except Exception:  # it expires by itself
+        log.warning("Could not release backend lease %s", slot, exc_info=True)
+
+
+def _renew_leases(now: datetime) -> None:
+    holders = list(_leases.values())
+    if holders:
+        with session_scope() as s:
+            s.exec(update(BackendLease).where(col(BackendLease.holder).in_(holders)).values(expires_at=now + timedelta(seconds=LEASE_SECONDS)))

@@ -181,7 +181,10 @@ def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
 def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None) -> dict[str, Any]:
     """Queue one image for a sentence: `{"jobId", "message": "Image regeneration started"}`. A random seed is
     picked when none (or -1) is given; any other integer is reduced to the backends' range (`seed_to_use`). The
-    seed used is recorded on the job, the new version and the sentence."""
+    seed used is recorded on the job, the new version and the sentence.
+
+    One image per sentence is generated at a time: a request while one is queued or running gets that job back,
+    unless it names a different seed (409 ALREADY_GENERATING with the running job's id: it would be lost)."""
     chosen, seed_given = seed_to_use(seed)
     with session_scope() as s:
         sentence = _require_sentence(s, sentence_id)
@@ -189,15 +192,24 @@ def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None) -> d
         if not prompt:
             raise ReshootError(NO_IMAGE_PROMPT, 400, None, NO_IMAGE_PROMPT)
         project_id = sentence.project_id
-    job, _ = jobs.enqueue(
+    job, created = jobs.enqueue(
         KIND,
         sentence_target_key(sentence_id),
         {"prompt": prompt, "seed": chosen, "seedGiven": seed_given},
+        units=[jobs.Unit(sentence_target_key(sentence_id), sentence_id)],
         sentence_id=sentence_id,
         project_id=project_id,
         action=AuditAction.regenerate_sentence_image,
-        progress_total=1,
     )
+    running_seed = (job.get("params") or {}).get("seed")
+    if not created and seed_given and running_seed != chosen:
+        raise ReshootError(
+            "ALREADY_GENERATING",
+            409,
+            {"jobId": job["id"], "seed": running_seed},
+            f"An image for this sentence is already being generated with seed {running_seed}; "
+            "wait for it to finish, then generate again with your seed.",
+        )
     return {"jobId": job["id"], "message": IMAGE_REGENERATION_STARTED}
 
 
@@ -207,8 +219,22 @@ def retry(job: dict[str, Any]) -> dict[str, Any]:
     return regenerate_sentence_image(job["sentenceId"], seed=params.get("seed") if params.get("seedGiven") else None)
 
 
-def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
-    """The job: one backend call with the cast's reference images and style LoRA (recorded in the job's result)."""
+def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], None]:
+    """A job's one unit: its sentence's image."""
+    return [jobs.Unit(sentence_target_key(job["sentenceId"]), job["sentenceId"])], None
+
+
+def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
+    """The job's result is its one image's (or it fails as the image did)."""
+    [claim] = claims
+    if claim.status != "succeeded":
+        message = jobs.WORKER_DIED_MESSAGE if claim.error_code == "WORKER_DIED" else claim.message
+        raise jobs.JobFailed(claim.error_code or "INTERNAL_ERROR", message, detail=claim.detail)
+    return claim.outcome, "Image regenerated"
+
+
+def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
+    """One backend call with the cast's reference images and style LoRA (recorded in the job's result)."""
     prompt, seed = ctx.params["prompt"], int(ctx.params["seed"])
     with session_scope() as s:
         sentence = _require_sentence(s, ctx.sentence_id)
@@ -219,7 +245,7 @@ def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
         ref_keys, references = ref_keys[: backend.capabilities.max_references], references[: backend.capabilities.max_references]
     style_lora = next((c.style_lora for c in cast if c.style_lora), None)
     width, height = backends.nearest_size(backend.capabilities, *SCENE_SIZE)
-    ctx.progress(0, 1, "Generating image")
+    ctx.report("Generating image")
     with jobs.backend_slot():
         data = backend.generate(prompt, width=width, height=height, seed=seed, references=references, style_lora=style_lora)
     width, height = images.image_size(data)
@@ -250,7 +276,6 @@ def run_job(ctx: jobs.JobContext) -> dict[str, Any]:
 
     version = save_new_versions([new], move_pointer)[0]
     apply_retention("sentence", sentence.id)
-    ctx.message = "Image regenerated"
     # ImageVersion has no LoRA column; the job that made the version (version.job_id) keeps it.
     used_lora = style_lora if backend.capabilities.accepts_style_lora else None
     return {"ok": True, "sentenceId": sentence.id, "versionId": version.id, "seed": seed,

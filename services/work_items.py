@@ -12,7 +12,7 @@ from services.db import get_engine, session_scope
 from services.errors import ReshootError, invalid_request
 from services.jobs import ACTIVE
 from services.lifestyle import KIND as HEROES_KIND
-from services.models import ExportPlanRow, ImageVersion, Job, LifestylePack, Reference, Shot, WorkItem
+from services.models import ExportPlanRow, GenerationClaim, ImageVersion, LifestylePack, Reference, Shot, WorkItem
 from services.search_index import MIN_INDEXED_TERM, SHOT_FTS, WORK_ITEM_FTS
 from services.storable_text import require_storable
 from services.storage import Storage, get_storage
@@ -231,18 +231,12 @@ def _first_references(session: Session, work_item_id: str, shot_ids: Any, storag
     return found
 
 
-def _active_heroes_jobs(session: Session, work_item_id: str) -> list[tuple[str, list[str] | None]]:
-    """The work item's queued/running hero jobs, oldest first, as (job id, its shot ids or None for every shot)."""
-    query = (
-        select(Job.id, Job.params)
-        .where(Job.work_item_id == work_item_id, Job.kind == HEROES_KIND, Job.status.in_(ACTIVE))
-        .order_by(Job.created_at, Job.id)
+def _active_heroes_jobs(session: Session, work_item_id: str) -> dict[str, str]:
+    """shot id -> the job whose queued/running claim generates that shot now (one per shot, by the claims' index)."""
+    query = select(GenerationClaim.subject, GenerationClaim.job_id).where(
+        GenerationClaim.work_item_id == work_item_id, GenerationClaim.kind == HEROES_KIND, GenerationClaim.status.in_(ACTIVE)
     )
-    return [(job_id, (params or {}).get("shotIds")) for job_id, params in session.exec(query).all()]
-
-
-def _covering_job(jobs: list[tuple[str, list[str] | None]], shot_id: str) -> str | None:
-    return next((job_id for job_id, shot_ids in jobs if shot_ids is None or shot_id in shot_ids), None)
+    return dict(session.exec(query).all())
 
 
 def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | None = None) -> dict[str, Any]:
@@ -264,7 +258,7 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
         shot_ids: list[str] = []
         shots: list[dict[str, Any]] = []
         references: dict[str, tuple[int, list[dict]]] = {}
-        active_jobs: list[tuple[str, list[str] | None]] = []
+        active_jobs: dict[str, str] = {}
         if pack_id:
             order = (Shot.position, Shot.id)
             shot_ids = list(session.exec(select(Shot.shot_id).where(Shot.work_item_id == work_item_id).order_by(*order)))
@@ -282,6 +276,6 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
     for shot in shots:
         count, first = references.get(shot["shot_id"], (0, []))
         shot["referenceCount"], shot["references"] = count, first
-        shot["activeJobId"] = _covering_job(active_jobs, shot["shot_id"])
+        shot["activeJobId"] = active_jobs.get(shot["shot_id"])
     return {"id": item_id, "title": title, "status": status, "hasPack": pack_id is not None,
             "shotCount": len(shot_ids), "shotIds": shot_ids, "shots": shots}

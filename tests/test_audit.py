@@ -43,7 +43,8 @@ INFRASTRUCTURE_MODULES = {"api", "audit", "backends", "cli", "config", "db", "er
 
 RITA = Actor("rita@example.com", "Rita Reviewer", Role.reviewer)
 BOOKKEEPING = {("UPDATE", "job"), ("INSERT", "event"), ("DELETE", "event"), ("INSERT", "workerprocess"),
-               ("UPDATE", "workerprocess"), ("DELETE", "workerprocess")}
+               ("UPDATE", "workerprocess"), ("DELETE", "workerprocess"), ("UPDATE", "generationclaim"),
+               ("INSERT", "backendlease"), ("UPDATE", "backendlease")}
 # Columns that follow a recorded change by themselves (which version the stable file serves).
 BOOKKEEPING_COLUMNS = {"exportplanrow": {"published_version_id"}}
 WRITE = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)"?', re.IGNORECASE)
@@ -161,11 +162,12 @@ def _json_file(folder: Path) -> Path:
 
 SCENARIOS = [
     Scenario("generate heroes (regenerate shot) and its job", (
-        "services.lifestyle.generate_lifestyle_heroes", "services.lifestyle.run_job", "services.jobs.enqueue",
-        "services.jobs.execute_job", "services.jobs.wait_for_job", "services.versions.save_new_versions",
+        "services.lifestyle.generate_lifestyle_heroes", "services.lifestyle.run_claim", "services.lifestyle.summarize",
+        "services.jobs.enqueue", "services.jobs.execute_claim", "services.jobs.wait_for_job", "services.versions.save_new_versions",
         "services.versions.set_current"),
         lambda _: generate("KT-2"), {"heroes.generate": 1, "version.create": 3}),
-    Scenario("regenerate a sentence image and its job", ("services.storyboard.regenerate_sentence_image", "services.storyboard.run_job"),
+    Scenario("regenerate a sentence image and its job", ("services.storyboard.regenerate_sentence_image", "services.storyboard.run_claim",
+                                                                   "services.storyboard.summarize"),
              lambda _: jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_001", seed=7)["jobId"], timeout=60),
              {"sentence.regenerate": 1, "version.create": 1}),
     Scenario("edit a prompt", ("services.storyboard.update_sentence",),
@@ -280,6 +282,12 @@ READS: dict[str, Callable[[], Any]] = {
     "services.jobs.recover_orphaned_jobs": jobs.recover_orphaned_jobs,
     "services.jobs.requeue_lost_jobs": jobs.requeue_lost_jobs,
     "services.jobs.start_embedded_worker": jobs.start_embedded_worker,
+    "services.jobs.start_embedded_workers_if_enabled": jobs.start_embedded_workers_if_enabled,
+    "services.jobs.embedded_workers_enabled": jobs.embedded_workers_enabled,
+    "services.jobs.list_workers": jobs.list_workers,
+    "services.lifestyle.hero_unit_key": lambda: lifestyle.hero_unit_key("12", "KT-1"),
+    "services.lifestyle.units_for": lambda: lifestyle.units_for(jobs.get_job(_job_id())),
+    "services.storyboard.units_for": lambda: storyboard.units_for({"sentenceId": "sent_001"}),
     "services.jobs.stop_embedded_worker": jobs.stop_embedded_worker,
     "services.jobs.backend_slot": lambda: [None for _ in [jobs.backend_slot().__enter__()]],
     # Keeping served files equal to the recorded current version, and sweeping files no row points at:

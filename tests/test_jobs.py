@@ -158,8 +158,7 @@ def test_a_worker_killed_mid_job_leaves_the_old_image_and_no_stuck_job(demo, tmp
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
 
-    assert jobs.get_job(job_id)["status"] == "running"  # nobody has noticed yet
-    jobs.start_embedded_worker()  # the next start notices the dead worker
+    jobs.start_embedded_worker()  # the next start notices the dead worker (so would reading the job a second later)
     dead = jobs.get_job(job_id)
     assert (dead["status"], dead["errorCode"]) == ("failed", "WORKER_DIED")
     after = storyboard.get_sentence("sent_001")
@@ -179,8 +178,11 @@ def test_an_unreachable_queue_fails_the_request_and_frees_the_target(demo, monke
     assert jobs.list_jobs()[0]["errorCode"] == "QUEUE_UNAVAILABLE"
 
 
-def test_backend_slots_bound_concurrent_calls(monkeypatch):
-    monkeypatch.setenv("RESHOOT_GENERATION_CONCURRENCY", "2")
+@pytest.mark.parametrize("per_process, across_processes", [("2", "0"), ("8", "2")])
+def test_backend_slots_bound_concurrent_calls(db, monkeypatch, per_process, across_processes):
+    """RESHOOT_GENERATION_CONCURRENCY bounds this process; RESHOOT_BACKEND_CONCURRENCY every process (leases)."""
+    monkeypatch.setenv("RESHOOT_GENERATION_CONCURRENCY", per_process)
+    monkeypatch.setenv("RESHOOT_BACKEND_CONCURRENCY", across_processes)
     get_settings.cache_clear()
     active, peak, lock = [0], [0], threading.Lock()
 

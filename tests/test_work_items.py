@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
+from sqlmodel import select
 
 from services.db import get_engine, session_scope
 from services.errors import ReshootError
 from services.importer import import_data
-from services.models import ExportPlanRow, ImageVersion, Job, Reference, utcnow
+from services.models import ExportPlanRow, GenerationClaim, ImageVersion, Job, JobClaim, Reference, Shot, utcnow
 from services.work_items import get_work_item, list_statuses, list_work_items
 
 SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
@@ -230,15 +231,26 @@ def test_work_item_without_pack_and_unknown_id(catalogue):
 
 
 def _add_job(work_item_id: str, shot_ids: list[str] | None, status: str = "queued", kind: str = "lifestyle_heroes") -> str:
-    """A hero job row as generate_lifestyle_heroes records it (no worker runs it); returns its id."""
+    """A job row and its shots' claims as generate_lifestyle_heroes records them (no worker runs them): a shot
+    another active job claimed is joined, not claimed again; returns the job's id."""
     target = f"heroes:{work_item_id}:{','.join(shot_ids) if shot_ids else '*'}:{status}:{kind}"
     job = Job(kind=kind, target_key=target, work_item_id=work_item_id, params={"shotIds": shot_ids}, status=status)
     with session_scope() as s:
         s.add(job)
+        s.flush()
+        every_shot = s.exec(select(Shot.shot_id).where(Shot.work_item_id == work_item_id)).all()
+        for shot_id in shot_ids or every_shot:
+            key = f"hero:{work_item_id}:{shot_id}" if kind == "lifestyle_heroes" else f"{kind}:{work_item_id}:{shot_id}"
+            claim = s.exec(select(GenerationClaim).where(GenerationClaim.target_key == key, GenerationClaim.status.in_(("queued", "running")))).first()
+            if claim is None:
+                claim = GenerationClaim(job_id=job.id, kind=kind, target_key=key, subject=shot_id, work_item_id=work_item_id, status=status)
+                s.add(claim)
+                s.flush()
+            s.add(JobClaim(job_id=job.id, claim_id=claim.id, joined=claim.job_id != job.id))
     return job.id
 
 
-def test_active_job_id_is_the_queued_or_running_hero_job_covering_the_shot(catalogue):
+def test_active_job_id_is_the_job_generating_the_shot_now(catalogue):
     assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [None] * 4
     _add_job("7", ["S-2"], status="succeeded")
     _add_job("7", ["S-3"], status="failed")

@@ -14,14 +14,14 @@ from services.api.errors import install_error_handlers, storable_parameters
 from services.api.waits import JobWaiter
 from services.config import get_settings
 from services.db import migrate
-from services.jobs import start_embedded_worker, stop_embedded_worker
+from services.jobs import start_embedded_workers_if_enabled, stop_embedded_worker
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Migrate, and run job consumers in this process (as the dashboard does) so queued jobs progress."""
     migrate()
-    start_embedded_worker()
+    start_embedded_workers_if_enabled()
     try:
         yield
     finally:

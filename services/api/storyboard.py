@@ -60,7 +60,10 @@ def update_sentence(sentence_id: DemoSentenceId, body: UpdateSentenceRequest = j
     "/sentences/{sentence_id}/regenerate-image",
     status_code=202,
     response_model=JobStarted,
-    responses=error_responses({400: "`No image prompt to generate from`, or INVALID_REQUEST", **NOT_FOUND, **TOO_LARGE}),
+    responses=error_responses({
+        400: "`No image prompt to generate from`, or INVALID_REQUEST", **NOT_FOUND, **TOO_LARGE,
+        409: "ALREADY_GENERATING: an image with another seed is being generated; `details.jobId` is that job",
+    }),
     openapi_extra=json_body_doc(RegenerateImageRequest, required=False),
 )
 def regenerate_image(sentence_id: str, body: RegenerateImageRequest = json_body(RegenerateImageRequest)) -> JSONResponse:

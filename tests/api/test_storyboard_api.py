@@ -130,3 +130,16 @@ def test_websocket_hears_only_new_events_unless_asked_to_replay(client, demo):
         assert ws.receive_json()["jobId"] == second
     with client.websocket_connect(f"/api/v1/projects/{PROJECT}/events?after=0") as ws:
         assert [ws.receive_json()["jobId"], ws.receive_json()["jobId"]] == [first, second]
+
+
+def test_regenerate_with_another_seed_while_one_runs_is_409_with_the_running_job(client, demo, fake_backend):
+    fake_backend.delay = 0.5
+    first = regenerate(client, json={"seed": 4294967296})
+    assert first.status_code == 202
+    same = regenerate(client, json={"seed": 4294967296})
+    assert same.status_code == 202 and same.json()["jobId"] == first.json()["jobId"]
+    other = regenerate(client, json={"seed": 9223372036854775807})
+    assert other.status_code == 409
+    assert other.json() == {"error": "ALREADY_GENERATING", "details": {"jobId": first.json()["jobId"], "seed": 4294967296}}
+    assert wait_for_job(first.json()["jobId"], timeout=60)["status"] == "succeeded"
+    assert len(fake_backend.calls) == 1
