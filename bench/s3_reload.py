@@ -4,7 +4,9 @@ A browser downloads an image again only when its URL changed: versioned objects 
 unchanged URL is answered from the cache. The same work item (real SeaweedFS, images made by the offline
 renderer) is rendered twice, RELOAD_GAP seconds apart, with per-second presigning (what Reshoot did before)
 and with window-rounded presigning (now), side by side in one run; the count is the image URLs of the second
-render that the first did not have.
+render that the first did not have. Then the same in headless Chromium: `streamlit run dashboard.py` with S3
+behind a counting proxy, the Work Item page loaded and reloaded, and the presigned GETs that reached S3
+during the reload counted (a server started with per-second presigning beside one with the current code).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import time
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
+from pathlib import Path
+
 from bench.common import Row, check, measure, temp_data_dir
+from bench.counting_proxy import counting_proxy
 
 NAME = "s3_reload"
 RELOAD_GAP = 1.5  # seconds between the two renders: long enough for a per-second signature to change
@@ -58,6 +63,54 @@ def _requests_per_reload(work_item_id: str) -> tuple[int, int]:
             return len(second), len(set(second) - set(first))
 
 
+# `streamlit run` in a process whose S3Storage signs as Reshoot did before (botocore's clock: a new URL a second).
+BEFORE_SERVER = """
+import sys
+from bench.s3_reload import _per_second_presigning
+patched = _per_second_presigning()  # kept referenced: a collected generator would undo the patch
+patched.__enter__()
+from streamlit.web import cli
+sys.argv = ["streamlit", "run", "dashboard.py", *sys.argv[1:]]
+sys.exit(cli.main())
+"""
+
+
+def _browser_requests_per_reload(counter, *, before: bool) -> tuple[int, int]:
+    """(presigned image GETs of the first load, of a reload RELOAD_GAP s later) for the Work Item page."""
+    import os
+    import sys
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS
+    from tests.servers import PROJECT_ROOT, free_port, running
+
+    port = free_port()
+    flags = ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
+    args = [sys.executable, "-c", BEFORE_SERVER, *flags] if before else [sys.executable, "-m", "streamlit", "run", "dashboard.py", *flags]
+
+    def healthy() -> bool:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200
+
+    log = Path(os.environ["RESHOOT_DATA_DIR"]) / f"streamlit-{port}.log"
+    with running(args, ready=healthy, log_path=log, env=dict(os.environ), timeout=120), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        counts = []
+        for load in (lambda: page.goto(f"http://127.0.0.1:{port}/work_item?id=7"), page.reload):
+            start = counter.presigned_gets
+            load()
+            page.wait_for_function(
+                "() => { const imgs = [...document.images].filter(i => i.src.includes('X-Amz-'));"
+                " return imgs.length >= 4 && imgs.every(i => i.complete); }", timeout=120_000)
+            page.wait_for_timeout(1500)  # late requests, if any, are counted too
+            counts.append(counter.presigned_gets - start)
+            time.sleep(RELOAD_GAP)
+        browser.close()
+    return counts[0], counts[1]
+
+
 def run(quick: bool = False) -> list[Row]:
     from services import jobs, lifestyle
     from services.demo import load_demo
@@ -65,8 +118,8 @@ def run(quick: bool = False) -> list[Row]:
     from services.work_items import get_work_item
     from tests.servers import seaweedfs
 
-    with seaweedfs(KEYS) as s3:
-        env = {**KEYS, "AWS_DEFAULT_REGION": "us-east-1", "RESHOOT_S3_ENDPOINT_URL": s3["endpoint"]}
+    with seaweedfs(KEYS) as s3, counting_proxy(s3["endpoint"]) as (endpoint, counter):
+        env = {**KEYS, "AWS_DEFAULT_REGION": "us-east-1", "RESHOOT_S3_ENDPOINT_URL": endpoint}
         with temp_data_dir(NAME, RESHOOT_STORAGE_URL=f"s3://{s3['bucket']}/bench", **env):
             load_demo(generate_images=False)
             started = lifestyle.generate_lifestyle_heroes("7", shot_ids=None if not quick else ["OL-1"], overwrite=True)
@@ -75,9 +128,16 @@ def run(quick: bool = False) -> list[Row]:
                 shown, before = _requests_per_reload("7")
             shown_after, after = _requests_per_reload("7")
             immutable = sum(is_immutable(urlparse(u).path) for u in _image_urls(get_work_item("7")))
+            jobs.stop_embedded_worker()
+            first_before, reload_before = _browser_requests_per_reload(counter, before=True)
+            first_now, reload_now = _browser_requests_per_reload(counter, before=False)
     return [
         measure(NAME, "image URLs on the work item page (S3)", f"{shown}", f"{immutable} of them versioned (immutable) keys"),
         measure(NAME, "image requests per reload, per-second presigning (before)", f"{before}"),
         check(NAME, "image requests per reload, window-rounded presigning (now)", after, 0, fmt="{:.0f}",
               note=f"of {shown_after} images; reload {RELOAD_GAP:g} s after the first render"),
+        measure(NAME, "Chromium, Work Item page: presigned image GETs per reload, before", f"{reload_before}",
+                f"{first_before} on the first load"),
+        check(NAME, "Chromium, Work Item page: presigned image GETs per reload, now", reload_now, 0, fmt="{:.0f}",
+              note=f"{first_now} on the first load; counted at a proxy in front of S3"),
     ]
