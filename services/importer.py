@@ -489,6 +489,8 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
                     "position": position,
                 }
                 key = (shot.id, r.size_label)
+                if key in rows and rows[key].filename != r.filename:
+                    values["published_version_id"] = None  # nothing at the new filename yet: the next reconcile copies it
                 rows[key], changed = tally.upsert(session, "exportPlanRows", rows.get(key), ExportPlanRow, values)
                 touched[w.id] |= changed
     for w in work_items:

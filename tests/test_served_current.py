@@ -289,3 +289,23 @@ def rows_on_shot(work_item_id: str, shot_id: str) -> list[ExportPlanRow]:
     with session_scope() as s:
         query = select(ExportPlanRow).join(Shot).where(Shot.work_item_id == work_item_id, Shot.shot_id == shot_id)
         return list(s.exec(query.order_by(ExportPlanRow.id)))
+
+
+def test_a_renamed_stable_filename_is_served_at_once_and_published_by_the_next_reconcile(tiny):
+    from services.importer import import_data
+
+    generate()
+    renamed = "fcc/lifestyle/t1/S-1/hero-desktop.png"
+    plan = [
+        {"shot_id": f"S-{n}", "sku": f"SKU-{n}", "size_label": label, "width": w, "height": h,
+         "filename": renamed if (n, label) == (1, "Desktop") else f"fcc/lifestyle/t1/S-{n}/{name}"}
+        for n in (1, 2)
+        for label, w, h, name in SIZES
+    ]
+    shots = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "prompt": f"tiny scene {n}"} for n in (1, 2)]
+    import_data({"workItems": [{"id": "t1", "title": "Tiny", "status": "open", "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    row = rows()[0]
+    assert row.filename == renamed and not get_storage().exists(renamed)
+    assert served_bytes(renamed)[0] == current_bytes(row)  # /assets resolves the new name already
+    assert versions.reconcile_stable_copies() == [row.id]
+    assert get_storage().get(renamed) == current_bytes(row)
