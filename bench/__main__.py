@@ -19,6 +19,7 @@ BENCHMARKS = {  # name -> module with `run(quick: bool) -> list[Row]`, in the is
     "upload_memory": "bench.upload_memory",
     "s3_reload": "bench.s3_reload",
     "api_waits": "bench.api_waits",
+    "click_to_image": "bench.click_to_image",
 }
 
 

@@ -42,12 +42,13 @@ def running(
     log_path: Path,
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    cwd: Path = PROJECT_ROOT,
 ) -> Iterator[subprocess.Popen]:
-    """`args` running in its own process group, logging to `log_path`, once `ready()` is true."""
+    """`args` running in `cwd` in its own process group, logging to `log_path`, once `ready()` is true."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            args, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             deadline = time.monotonic() + timeout

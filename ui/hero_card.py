@@ -25,11 +25,12 @@ from services.audit import hero_history
 from services.errors import ReshootError
 from services.lifestyle import add_references, delete_reference, generate_lifestyle_heroes, list_references
 from services.versions import list_versions
+from services.work_items import get_work_item
 from ui.actions_panel import panel_job
 from ui.activity import RECENT_SHOWN, recent_changes
 from ui.compare import image_compare
 from ui.images import absolute_url, image_or_placeholder
-from ui.job_progress import job_progress
+from ui.job_progress import finish_once, job_progress, settle, wait_briefly
 from ui.seeds import seed_words
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
 
@@ -55,6 +56,19 @@ def card_job(work_item_id: str, shot_id: str) -> str | None:
     return st.session_state.get(_key("job", work_item_id, shot_id))
 
 
+def card_fragment_key(work_item_id: str, shot_id: str) -> str:
+    return _key("card", work_item_id, shot_id)
+
+
+def refresh_card_shot(work_item_id: str, shot_id: str) -> None:
+    """Re-read this card's shot (after a job for it ended), so a card rerun shows the new image without a full run."""
+    offset = st.session_state.get(_key("offset", work_item_id, shot_id))
+    shots = get_work_item(work_item_id, shot_offset=offset, shot_limit=1)["shots"] if offset is not None else []
+    if not shots or shots[0]["shot_id"] != shot_id:  # the work item's shots changed meanwhile: read the page again
+        st.rerun()
+    st.session_state[_key("shot", work_item_id, shot_id)] = shots[0]
+
+
 def _page_key(work_item_id: str) -> str:
     return f"detail_grid_page_{work_item_id}"
 
@@ -75,10 +89,12 @@ def hero_grid(item: dict[str, Any]) -> None:
     if not item["shots"]:  # the picked page is past the end (shots were removed): show the last one
         st.session_state[_page_key(item["id"])] = page_count(total)
         st.rerun()
+    first = grid_page(item["id"])["shot_offset"]
     with st.grid("auto", min_column_width=THUMB_CARD_WIDTH, gap="small"):
-        for shot in item["shots"]:
+        for index, shot in enumerate(item["shots"]):
             st.session_state[_key("shot", item["id"], shot["shot_id"])] = shot
-            st.fragment(hero_card)(item["id"], shot["shot_id"])
+            st.session_state[_key("offset", item["id"], shot["shot_id"])] = first + index
+            st.fragment(hero_card, key=card_fragment_key(item["id"], shot["shot_id"]))(item["id"], shot["shot_id"])
     if total > CARDS_PER_PAGE:
         st.pagination(page_count(total), key=_page_key(item["id"]), width="stretch")
 
@@ -222,11 +238,16 @@ def start_regeneration(work_item_id: str, shot_id: str) -> None:
     except Exception:
         queue_toast(messages.REGENERATE_FAILED_TITLE, messages.regenerate_failed_body(shot_id), kind="error")
         return
-    st.session_state[_key("job", work_item_id, shot_id)] = started["jobId"]
+    finished = wait_briefly(started["jobId"])  # a short job's image then shows in this click's card rerun
+    if finished:
+        finish_once(finished, partial(regeneration_finished, work_item_id, shot_id))
+    else:
+        st.session_state[_key("job", work_item_id, shot_id)] = started["jobId"]
 
 
 def regeneration_finished(work_item_id: str, shot_id: str, job: dict[str, Any]) -> None:
     st.session_state.pop(_key("job", work_item_id, shot_id), None)
+    st.session_state[_key("stale", work_item_id, shot_id)] = True
     failed = {f.get("shot_id") for f in (job.get("result") or {}).get("failed") or []}
     if job["status"] == "succeeded" and shot_id not in failed:
         queue_toast(messages.HEROES_REGENERATED_TITLE, messages.heroes_regenerated_body(shot_id))
@@ -234,15 +255,21 @@ def regeneration_finished(work_item_id: str, shot_id: str, job: dict[str, Any]) 
         queue_toast(messages.REGENERATE_FAILED_TITLE, messages.regenerate_failed_body(shot_id), kind="error")
 
 
-def _ignore(_job: dict[str, Any]) -> None:
-    """Another reviewer's (or the API's) job ended: no toast here; the app rerun shows its image."""
+def _show_new_image(work_item_id: str, shot_id: str, _job: dict[str, Any]) -> None:
+    """Another reviewer's (or the API's) job ended: no toast here; the card's rerun shows its image."""
+    st.session_state[_key("stale", work_item_id, shot_id)] = True
 
 
 def hero_card(work_item_id: str, shot_id: str) -> None:
     """One shot's card (runs as its own fragment)."""
     show_queued_toasts()
-    shot = card_shot(work_item_id, shot_id)
     own_job = card_job(work_item_id, shot_id)
+    if own_job and settle(own_job, partial(regeneration_finished, work_item_id, shot_id)):
+        own_job = None
+        show_queued_toasts()
+    if st.session_state.pop(_key("stale", work_item_id, shot_id), False):
+        refresh_card_shot(work_item_id, shot_id)
+    shot = card_shot(work_item_id, shot_id)
     job_id = own_job or shot.get("activeJobId")  # a job for this shot started anywhere
     with st.container(border=True, gap="xsmall", height="stretch"):  # as tall as the row's tallest card
         row = selected_row(work_item_id, shot)
@@ -262,10 +289,12 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
             on_click=start_regeneration,
             args=(work_item_id, shot_id),
         )
+        wake = card_fragment_key(work_item_id, shot_id)
         if own_job:
-            job_progress(own_job, on_finish=partial(regeneration_finished, work_item_id, shot_id))
+            job_progress(own_job, on_finish=partial(regeneration_finished, work_item_id, shot_id), waiting=True,
+                         wake=wake)
         elif job_id and job_id != panel_job(work_item_id):  # one poll (and one toast) per job: the panel's
-            job_progress(job_id, on_finish=_ignore)
+            job_progress(job_id, on_finish=partial(_show_new_image, work_item_id, shot_id), wake=wake)
         elif not job_id and row.get("previousVersionId"):
             if st.button(f"Compare v{row['version'] - 1} / v{row['version']}", icon=":material/compare:",
                          type="tertiary", key=_key("compare", work_item_id, shot_id)):

@@ -1,7 +1,16 @@
-"""A fragment that polls one job's row and, once it has finished, hands it over and reruns the app."""
+"""Waiting for a job in the dashboard, so that its result shows within a fraction of a second of its end.
+
+A click first waits briefly for its own job (`wait_briefly`): a short job, such as the offline renderer's, ends
+inside the click's own rerun, which then shows the result. A longer job is watched by a small fragment (held runs,
+see FAST_POLL_SECONDS); when it sees the end it wakes the fragment that shows the result (a card, by its fragment
+key) through a tiny Components v2 element whose trigger callback reruns just that fragment, so no full-page rerun
+is needed to show one card's new image. A run of the parent that finds the job finished (`settle`) shows the
+result itself.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,9 +18,30 @@ import streamlit as st
 
 from services.jobs import get_job
 
-POLL_SECONDS = 1.5
+POLL_SECONDS = 1.5  # someone else's job (another session, the API): nobody here is waiting for it
+# A job this session started and waits for: its fragment reruns every FAST_POLL_SECONDS and each of those runs
+# watches the job's row for up to HOLD_SECONDS (a cheap query every QUICK_POLL_SECONDS), so its end is seen within
+# a few hundredths of a second at half the reruns of a plain fast poll (each rerun costs the server and the
+# browser far more than a query). A click on another card waits for a held run to end (at most HOLD_SECONDS):
+# Streamlit queues fragment reruns behind a running one.
+FAST_POLL_SECONDS = 0.5
+HOLD_SECONDS = 0.4
+QUICK_WAIT_SECONDS = 1.0  # how long a click waits for its own job before showing progress instead
+QUICK_POLL_SECONDS = 0.03
 FINISHED = ("succeeded", "failed")
 _HANDLED_KEY = "ui_finished_jobs"
+_ROUND_KEY = "ui_job_poll_from_parent"
+
+# Fires its `wake` trigger once per token when mounted: the callback reruns the fragment named in `data`.
+_WAKE_JS = """
+export default function ({ parentElement, data, setTriggerValue }) {
+  if (data && data.token && parentElement.__woken !== data.token) {
+    parentElement.__woken = data.token;
+    setTriggerValue("wake", data.token);
+  }
+}
+"""
+_WAKE = st.components.v2.component("reshoot_wake_fragment", js=_WAKE_JS)
 
 
 def progress_text(job: dict[str, Any], unit: str = "images") -> str:
@@ -21,18 +51,70 @@ def progress_text(job: dict[str, Any], unit: str = "images") -> str:
     return "Queued…" if job.get("status") == "queued" else "Starting…"
 
 
-def _poll(job_id: str, on_finish: Callable[[dict[str, Any]], None], unit: str) -> None:
+def wait_briefly(job_id: str, seconds: float | None = None) -> dict[str, Any] | None:
+    """The job once it has finished, if that happens within `seconds` (QUICK_WAIT_SECONDS); None if it is still
+    queued or running."""
+    deadline = time.monotonic() + (QUICK_WAIT_SECONDS if seconds is None else seconds)
+    while True:
+        job = get_job(job_id)
+        if job["status"] in FINISHED:
+            return job
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(QUICK_POLL_SECONDS)
+
+
+def settle(job_id: str, on_finish: Callable[[dict[str, Any]], None]) -> bool:
+    """True if the job has finished (`on_finish` has then run once): the caller shows the result at once."""
     job = get_job(job_id)
+    if job["status"] not in FINISHED:
+        return False
+    finish_once(job, on_finish)
+    return True
+
+
+def finish_once(job: dict[str, Any], on_finish: Callable[[dict[str, Any]], None]) -> bool:
+    """Run `on_finish(job)` unless it already ran for this job in this session (a late timer tick, a second
+    waiter); True if it ran now."""
+    handled = st.session_state.setdefault(_HANDLED_KEY, set())
+    if job["id"] in handled:
+        return False
+    handled.add(job["id"])
+    on_finish(job)
+    return True
+
+
+def _wake(fragment_key: str, job_id: str) -> None:
+    _WAKE(key=f"ui_wake_{fragment_key}", data={"token": job_id}, on_wake_change=lambda: st.rerun(scope=fragment_key),
+          height=0)
+
+
+def _held_job(job_id: str, hold: float) -> dict[str, Any]:
+    """The job's row; while it has not finished, watched for up to `hold` seconds."""
+    finished = wait_briefly(job_id, hold) if hold else None
+    return finished or get_job(job_id)
+
+
+def _poll(job_id: str, on_finish: Callable[[dict[str, Any]], None], unit: str, wake: str | None, hold: float) -> None:
+    # Hold only in the fragment's own reruns: in its parent's run (a full run, a card run) it must not delay the
+    # rest of the page. The parent marks each of its calls (job_progress below).
+    own_rerun = st.session_state.get(_ROUND_KEY, {}).pop(job_id, None) is None
+    job = _held_job(job_id, hold if own_rerun else 0.0)
     if job["status"] in FINISHED:
-        handled = st.session_state.setdefault(_HANDLED_KEY, set())
-        if job_id not in handled:  # a late timer tick must not toast twice
-            handled.add(job_id)
-            on_finish(job)
+        finish_once(job, on_finish)
+        if wake:
+            _wake(wake, job_id)
+            return
         st.rerun()
     total = job.get("progressTotal") or 0
     st.progress((job.get("progressDone") or 0) / total if total else 0.0, text=progress_text(job, unit))
 
 
-def job_progress(job_id: str, *, on_finish: Callable[[dict[str, Any]], None], unit: str = "images") -> None:
-    """Progress of `job_id`, re-read every POLL_SECONDS in its own fragment; `on_finish(job)` runs once at the end."""
-    st.fragment(_poll, run_every=POLL_SECONDS)(job_id, on_finish, unit)
+def job_progress(job_id: str, *, on_finish: Callable[[dict[str, Any]], None], unit: str = "images",
+                 waiting: bool = False, wake: str | None = None) -> None:
+    """Progress of `job_id` in its own fragment; `on_finish(job)` runs once at the end. `waiting`: this session
+    started the job and waits for it, so it is polled fast. `wake`: the key of the fragment that shows the
+    result, rerun alone at the end (otherwise the whole app reruns)."""
+    st.session_state.setdefault(_ROUND_KEY, {})[job_id] = True  # this call is the parent's, not a rerun
+    every = FAST_POLL_SECONDS if waiting else POLL_SECONDS
+    st.fragment(_poll, run_every=every)(job_id, on_finish, unit, wake, HOLD_SECONDS if waiting else 0.0)

@@ -17,9 +17,9 @@ from ui.activity import RECENT_SHOWN, recent_changes
 from ui.compare import image_compare
 from ui.debounced_text_area import debounced_text_area
 from ui.images import absolute_url, placeholder
-from ui.job_progress import job_progress
+from ui.job_progress import finish_once, job_progress, wait_briefly
 from ui.seeds import seed_words
-from ui.toasts import escape_markdown, queue_toast
+from ui.toasts import escape_markdown, queue_toast, show_queued_toasts
 
 HISTORY_SHOWN = 8
 SEED_HELP = ". Empty or -1: a random seed; any other whole number is used (reduced to the backend's range)."
@@ -73,7 +73,11 @@ def start_regeneration(sentence_id: str, seed: int | None) -> None:
         queue_toast("Couldn’t regenerate the image", e.message or e.code, kind="error")
         return
     st.session_state.pop(_key("failed", sentence_id), None)
-    st.session_state[_key("job", sentence_id)] = started["jobId"]
+    finished = wait_briefly(started["jobId"])  # a short job's image then shows in this click's rerun
+    if finished:
+        finish_once(finished, lambda job: regeneration_finished(sentence_id, job))
+    else:
+        st.session_state[_key("job", sentence_id)] = started["jobId"]
 
 
 def regenerate_with_typed_seed(sentence_id: str) -> None:
@@ -201,6 +205,7 @@ def history(sentence_id: str) -> None:
 
 def scene_inspector(sentence: dict[str, Any]) -> None:
     """Everything the seed's SceneInspector shows, for `sentence` (sentence JSON)."""
+    show_queued_toasts()  # queued by a click's callback in this run (a short job that ended inside the click)
     sentence_id = sentence["id"]
     job_id = running_job(sentence)
     generating = job_id is not None
@@ -208,7 +213,8 @@ def scene_inspector(sentence: dict[str, Any]) -> None:
     with image_tab:
         preview(sentence, generating=generating)
         if job_id:
-            job_progress(job_id, on_finish=lambda job: regeneration_finished(sentence_id, job), unit="steps")
+            job_progress(job_id, on_finish=lambda job: regeneration_finished(sentence_id, job), unit="steps",
+                         waiting=job_id == st.session_state.get(_key("job", sentence_id)))
         elif sentence.get("seed") is not None:
             st.caption(seed_words(sentence["seed"], sentence.get("seedHonoured")).capitalize())
         error_state(sentence_id)

@@ -96,8 +96,9 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_app(data_dir: Path) -> Iterator[App]:
-    """`streamlit run dashboard.py` on 127.0.0.1:<free port> over `data_dir`, until the block ends."""
+def running_app(data_dir: Path, *, env: dict[str, str] | None = None, repo: Path = REPO) -> Iterator[App]:
+    """`streamlit run dashboard.py` (of `repo`) on 127.0.0.1:<free port> over `data_dir`, until the block ends;
+    `env` adds to (or replaces) the offline settings, e.g. another image backend."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = data_dir.parent / f"streamlit-{port}.log"
@@ -111,7 +112,8 @@ def running_app(data_dir: Path) -> Iterator[App]:
         "--browser.gatherUsageStats", "false",
     ]
     url = f"http://127.0.0.1:{port}"
-    with running(args, ready=lambda: _healthy(url), log_path=log_path, env=server_env(data_dir), timeout=START_TIMEOUT):
+    with running(args, ready=lambda: _healthy(url), log_path=log_path, env={**server_env(data_dir), **(env or {})},
+                 timeout=START_TIMEOUT, cwd=repo):
         yield App(url=url, data_dir=data_dir, log=log_path)
 
 

@@ -70,6 +70,8 @@ class FakeOpenAI(FakeServer):
         self.models = models
         self.failures: deque[tuple[str, dict]] = deque()
         self.received: list[dict] = []  # every request that passed validation, as fields (+ "images")
+        self.latency = 0.0  # seconds every image answer takes, like a real backend's render time
+        self.answer_times: list[tuple[float, float]] = []  # (arrived, answered) wall-clock times of image answers
 
     @property
     def base_url(self) -> str:
@@ -83,6 +85,14 @@ class FakeOpenAI(FakeServer):
         return [r for r in self.requests if r.path in SCHEMAS]
 
     def handle(self, request: Request) -> Response:
+        arrived = time.time()
+        response = self._answer(request)
+        if request.path in SCHEMAS and response.status == 200:
+            with self.lock:
+                self.answer_times.append((arrived, time.time()))
+        return response
+
+    def _answer(self, request: Request) -> Response:
         if request.method != "POST" or request.path not in SCHEMAS:
             return _error(404, f"Invalid URL ({request.method} {request.path})", type_="invalid_request_error")
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -101,6 +111,7 @@ class FakeOpenAI(FakeServer):
             return problem
         with self.lock:
             self.received.append(fields)
+        self.hang(self.latency)
         size = fields.get("size") or "1024x1024"
         kind, options = failure or (None, {})
         drawn = options["size"] if kind == "wrong_size" else size

@@ -12,6 +12,7 @@ from services.config import get_settings
 from services.jobs import wait_for_job
 from services.storyboard import get_sentence, update_sentence
 from tests.pages.conftest import open_page, texts
+from ui import job_progress
 
 PAGE = "pages/storyboard.py"
 PROJECT = "coffee-origins"
@@ -38,10 +39,18 @@ def type_prompt(at, sentence_id: str, text: str):
     return at._run(states)
 
 
-def finish_job(at, sentence_id: str) -> dict:
-    job = wait_for_job(at.session_state[f"sb_job_{sentence_id}"], timeout=60)
-    at.run()
-    return job
+@pytest.fixture
+def no_quick_wait(monkeypatch):
+    """A click does not wait for its job: the progress path, as for a slow backend."""
+    monkeypatch.setattr(job_progress, "QUICK_WAIT_SECONDS", 0.0)
+
+
+def finish_job(at, sentence_id: str) -> None:
+    """Let the job this session waits for end (a short one has ended inside the click already), then rerun."""
+    job_key = f"sb_job_{sentence_id}"
+    if job_key in at.session_state:
+        wait_for_job(at.session_state[job_key], timeout=60)
+        at.run()
 
 
 def test_table_lists_sections_and_sentences(demo):
@@ -69,14 +78,14 @@ def test_inspector_shows_the_seed_copy(demo):
     assert seed.help.startswith(messages.SEED_TOOLTIP) and seed.placeholder == "Random" and seed.value == ""
 
 
-def test_regenerate_with_a_typed_seed_records_it_and_a_prompt_edit_sets_both_dirty_flags(demo):
+def test_regenerate_with_a_typed_seed_records_it_and_a_prompt_edit_sets_both_dirty_flags(demo, no_quick_wait):
     at = select(open_page(PAGE), 0)
     at.text_input(key="sb_seed_sent_001").input("12345").run()
     at.button(key="sb_regenerate_sent_001").click().run()
     busy = at.button(key="sb_regenerate_sent_001")
     assert busy.label == messages.REGENERATE_IMAGE_LOADING and busy.disabled
     assert prompt_data(at, "sent_001")["disabled"]
-    assert finish_job(at, "sent_001")["status"] == "succeeded"
+    finish_job(at, "sent_001")
     sentence = get_sentence("sent_001")
     assert sentence["seed"] == 12345 and sentence["imageFile"] and not sentence["isImageDirty"]
     assert "Seed 12345" in texts(at) and at.dataframe[0].value["Dirty"].iloc[0] == "● video"
@@ -100,13 +109,15 @@ def test_a_prompt_saved_in_another_session_reaches_this_one_on_its_next_run(demo
 
 
 def seed_run(at, sentence_id: str, *, typed: str | None, button: str) -> int:
-    """Type `typed` into the seed field (None: leave it), click `button`, finish the job: the seed the job used."""
+    """Type `typed` into the seed field (None: leave it), click `button`, finish the job: the seed it used."""
     if typed is not None:
         at.text_input(key=f"sb_seed_{sentence_id}").input(typed).run()
+    version = get_sentence(sentence_id)["versionId"]
     at.button(key=f"sb_{button}_{sentence_id}").click().run()
-    job = finish_job(at, sentence_id)
-    assert job["status"] == "succeeded"
-    return job["result"]["seed"]
+    finish_job(at, sentence_id)
+    sentence = get_sentence(sentence_id)
+    assert sentence["versionId"] != version, "no new image"
+    return sentence["seed"]
 
 
 def test_seed_semantics_typed_empty_minus_one_and_new_seed(demo):
@@ -143,17 +154,27 @@ def test_a_storyboard_link_opens_the_project_and_the_sentence(demo):
     assert at.query_params["sentence"] == "sent_004"
 
 
+def test_a_short_job_shows_its_image_in_the_clicks_own_rerun(demo):
+    at = select(open_page(PAGE), 0)
+    at.button(key="sb_regenerate_sent_001").click().run()  # the offline renderer ends well within the quick wait
+    sentence = get_sentence("sent_001")
+    assert "sb_job_sent_001" not in at.session_state and sentence["activeJobId"] is None
+    assert any(sentence["imageFile"] in u for image in at.image for u in image.value)
+    assert f"Seed {sentence['seed']}" in texts(at) and at.button(key="sb_regenerate_sent_001").label == messages.REGENERATE_IMAGE
+    assert any("Image regenerated" in t.value for t in at.toast)
+
+
 def test_failed_generation_shows_the_error_and_retry(demo, monkeypatch):
     at = select(open_page(PAGE), 1)
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")  # no OPENAI_API_KEY: the job fails
     get_settings.cache_clear()
     at.button(key="sb_regenerate_sent_002").click().run()
-    assert finish_job(at, "sent_002")["status"] == "failed"
+    finish_job(at, "sent_002")
     assert any("Image generation failed" in e.value and "OPENAI_API_KEY" in e.value for e in at.error)
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "local")
     get_settings.cache_clear()
     at.button(key="sb_retry_sent_002").click().run()
-    assert finish_job(at, "sent_002")["status"] == "succeeded"
+    finish_job(at, "sent_002")
     assert not at.error and get_sentence("sent_002")["imageFile"]
 
 
@@ -182,7 +203,7 @@ def test_a_seed_the_backend_ignored_says_so_where_the_seed_is_shown(demo, fake_o
     for seed in (1, 2):
         at.text_input(key="sb_seed_sent_004").input(str(seed)).run()
         at.button(key="sb_regenerate_sent_004").click().run()
-        assert finish_job(at, "sent_004")["status"] == "succeeded"
+        finish_job(at, "sent_004")
     at.run()
     shown = texts(at)
     assert "v1 · seed not used by this backend" in shown and "v1 · seed 1" not in shown

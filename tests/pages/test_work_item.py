@@ -23,7 +23,7 @@ from services.lifestyle import generate_lifestyle_heroes, list_references
 from services.models import ExportPlanRow, Shot
 from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
-from ui import no_pack
+from ui import job_progress, no_pack
 from ui.toasts import ZERO_WIDTH_SPACE
 
 DETAIL = "pages/work_item.py"
@@ -52,15 +52,38 @@ def upload(at, files, shot_id: str = "KT-1", work_item_id: str = "12"):
     return uploader.set_value(files).run()
 
 
-def regenerate(at, shot_id: str, work_item_id: str = "12") -> dict:
-    """Click the card's `Regenerate shot` (busy while its job runs), wait for the job, rerun; returns the job."""
+def regenerate(at, shot_id: str, work_item_id: str = "12") -> None:
+    """Click the card's `Regenerate shot`: a short job ends inside the click (its wait), a longer one shows the
+    card busy while it runs and is waited for here."""
     at.button(key=f"detail_regenerate_{work_item_id}_{shot_id}").click().run()
-    busy = at.button(key=f"detail_regenerate_{work_item_id}_{shot_id}")
-    assert busy.label == messages.REGENERATE_SHOT_LOADING and busy.disabled
-    job = wait_for_job(at.session_state[f"detail_job_{work_item_id}_{shot_id}"], timeout=60)
-    assert job["status"] == "succeeded"
+    job_key = f"detail_job_{work_item_id}_{shot_id}"
+    if job_key in at.session_state:
+        busy = at.button(key=f"detail_regenerate_{work_item_id}_{shot_id}")
+        assert busy.label == messages.REGENERATE_SHOT_LOADING and busy.disabled
+        assert wait_for_job(at.session_state[job_key], timeout=60)["status"] == "succeeded"
+        at.run()
+    assert job_key not in at.session_state
+
+
+def test_a_long_regeneration_shows_the_card_busy_until_it_ends(demo, monkeypatch):
+    monkeypatch.setattr(job_progress, "QUICK_WAIT_SECONDS", 0.0)  # as for a backend slower than the click's wait
+    at = open_page(DETAIL, id="12")
+    stop_embedded_worker()  # the job stays queued while the card is looked at
+    at.button(key="detail_regenerate_12_KT-1").click().run()
+    assert _busy(at) == {"KT-1": True, "KT-2": False, "KT-3": False}
+    assert wait_for_job(at.session_state["detail_job_12_KT-1"], timeout=60)["status"] == "succeeded"
     at.run()
-    return job
+    assert _busy(at) == {"KT-1": False, "KT-2": False, "KT-3": False}
+    assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"]
+    assert any("/assets/fcc/lifestyle/12/KT-1/" in u for u in card_images(at))
+
+
+def test_a_short_regeneration_shows_the_new_image_in_the_clicks_card_rerun(demo):
+    at = open_page(DETAIL, id="12")
+    at.button(key="detail_regenerate_12_KT-1").click().run()  # the offline renderer ends within the click's wait
+    assert "detail_job_12_KT-1" not in at.session_state and _busy(at)["KT-1"] is False
+    assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"]
+    assert any("/assets/fcc/lifestyle/12/KT-1/" in u for u in card_images(at))
 
 
 def test_actions_panel_and_cards_show_the_seed_copy(demo):
