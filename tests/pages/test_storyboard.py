@@ -154,9 +154,10 @@ def test_a_storyboard_link_opens_the_project_and_the_sentence(demo):
     assert at.query_params["sentence"] == "sent_004"
 
 
-def test_a_short_job_shows_its_image_in_the_clicks_own_rerun(demo):
+def test_a_short_job_shows_its_image_in_the_clicks_own_rerun(demo, monkeypatch):
+    monkeypatch.setattr(job_progress, "QUICK_WAIT_SECONDS", 120.0)  # "short" on any machine: ends within the wait
     at = select(open_page(PAGE), 0)
-    at.button(key="sb_regenerate_sent_001").click().run()  # the offline renderer ends well within the quick wait
+    at.button(key="sb_regenerate_sent_001").click().run()
     sentence = get_sentence("sent_001")
     assert "sb_job_sent_001" not in at.session_state and sentence["activeJobId"] is None
     assert any(sentence["imageFile"] in u for image in at.image for u in image.value)

@@ -78,9 +78,10 @@ def test_a_long_regeneration_shows_the_card_busy_until_it_ends(demo, monkeypatch
     assert any("/assets/fcc/lifestyle/12/KT-1/" in u for u in card_images(at))
 
 
-def test_a_short_regeneration_shows_the_new_image_in_the_clicks_card_rerun(demo):
+def test_a_short_regeneration_shows_the_new_image_in_the_clicks_card_rerun(demo, monkeypatch):
+    monkeypatch.setattr(job_progress, "QUICK_WAIT_SECONDS", 120.0)  # "short" on any machine: ends within the wait
     at = open_page(DETAIL, id="12")
-    at.button(key="detail_regenerate_12_KT-1").click().run()  # the offline renderer ends within the click's wait
+    at.button(key="detail_regenerate_12_KT-1").click().run()
     assert "detail_job_12_KT-1" not in at.session_state and _busy(at)["KT-1"] is False
     assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"]
     assert any("/assets/fcc/lifestyle/12/KT-1/" in u for u in card_images(at))
