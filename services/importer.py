@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlmodel import Session, select
 
+from services import search_index
 from services.audit import AuditAction, Target, record
 from services.db import session_scope
 from services.errors import ReshootError
@@ -43,6 +44,8 @@ MAX_TEXT = 500
 MAX_REPORTED_ERRORS = 100
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")  # ids end up in storage keys
 _CHUNK = 500  # keeps IN (...) lists under SQLite's variable limit
+
+ANALYZE_AFTER_ROWS = 1_000  # a larger import refreshes PostgreSQL's planner statistics (see search_index)
 
 
 # --- Locations and field readers -------------------------------------------------------------------
@@ -559,6 +562,8 @@ def _import(errors: _Errors, work_items: list[_WorkItem], projects: list[_Projec
         summary = tally.summary()
         if summary["changed"]:
             _record_import(session, summary, work_items, projects)
+    if sum(summary["created"].values()) >= ANALYZE_AFTER_ROWS:
+        search_index.refresh_statistics()
     return summary
 
 

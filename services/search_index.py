@@ -15,6 +15,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from services.db import get_engine
+
 WORK_ITEM_FTS = "workitem_search"
 SHOT_FTS = "shot_search"
 PG_INDEXES = {"ix_workitem_id_trgm": ("workitem", "id"), "ix_workitem_title_trgm": ("workitem", "title"),
@@ -93,3 +95,13 @@ def repair_sqlite(conn: Connection, *, rebuild: bool) -> None:
     if rebuild:
         for table in (WORK_ITEM_FTS, SHOT_FTS):
             conn.execute(text(f"INSERT INTO {table}({table}) VALUES ('rebuild')"))
+
+
+def refresh_statistics() -> None:
+    """PostgreSQL plans a search from its table statistics. Right after a large import they still describe the old
+    tables (autovacuum refreshes them within minutes): a search of 20,000 fresh work items was planned for 2 matches
+    and took 15 s instead of 0.3 s. ANALYZE samples the tables at once. (SQLite needs nothing: FTS has no plan.)"""
+    engine = get_engine()
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE workitem, shot, lifestylepack, exportplanrow"))

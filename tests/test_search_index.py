@@ -130,3 +130,20 @@ def test_search_survives_a_migration_that_rebuilds_the_tables(db, monkeypatch):
     assert _found("kitchen") == ["12"]
     import_data({"workItems": [{"id": "201", "title": "Kitchen two", "status": "open"}]})
     assert _found("kitchen") == ["12", "201"]
+
+
+def test_a_large_import_refreshes_postgresqls_statistics(postgres_url, data_dir, monkeypatch):
+    """Planned from stale statistics, a search of freshly imported work items took seconds (a nested loop)."""
+    monkeypatch.setenv("RESHOOT_DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    migrate()
+
+    def analysed() -> int:
+        with get_engine().connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('workitem', 'shot') "
+                                     "AND last_analyze IS NOT NULL")).scalar()
+
+    import_data({"workItems": [{"id": str(i), "title": f"Item {i}", "status": "open"} for i in range(10)]})
+    assert analysed() == 0  # a small import leaves it to autovacuum
+    import_data({"workItems": [{"id": str(i), "title": f"Item {i}", "status": "open"} for i in range(10, 1_100)]})
+    assert analysed() == 2
