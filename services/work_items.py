@@ -13,7 +13,7 @@ from services.errors import ReshootError, invalid_request
 from services.jobs import ACTIVE
 from services.lifestyle import KIND as HEROES_KIND
 from services.models import ExportPlanRow, GenerationClaim, ImageVersion, LifestylePack, Reference, Shot, WorkItem
-from services.search_index import MIN_INDEXED_TERM, SHOT_FTS, WORK_ITEM_FTS
+from services.search_index import MIN_INDEXED_TERM, PG_WORK_ITEM_TEXT, SHOT_FTS, WORK_ITEM_FTS
 from services.storable_text import require_storable
 from services.storage import Storage, get_storage
 
@@ -50,8 +50,8 @@ def _search_condition(term: str, dialect: str) -> Any:
         fts_shots = select(literal_column("rowid")).select_from(table(SHOT_FTS)).where(text(f"{SHOT_FTS} MATCH :shot_term"))
         shots = select(Shot.work_item_id).where(Shot.id.in_(fts_shots.params(shot_term=phrase)))
         return literal_column("workitem.rowid").in_(fts_rows.params(wi_term=phrase)) | WorkItem.id.in_(shots)
-    pattern = _like(term)  # PostgreSQL: each ILIKE is a pg_trgm bitmap scan; the union feeds one semi-join
-    items = select(WorkItem.id).where(_contains(WorkItem.id, pattern, dialect) | _contains(WorkItem.title, pattern, dialect))
+    pattern = _like(term)  # PostgreSQL: each ILIKE is one pg_trgm bitmap scan; the union feeds one semi-join
+    items = select(WorkItem.id).where(text(f"{PG_WORK_ITEM_TEXT} ILIKE :pg_term ESCAPE '\\'").bindparams(pg_term=pattern))
     shots = select(Shot.work_item_id).where(_contains(Shot.sku, pattern, dialect))
     return WorkItem.id.in_(union(items, shots))
 
