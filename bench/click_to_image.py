@@ -145,7 +145,7 @@ def run(quick: bool = False) -> list[Row]:
                 if tree is None:
                     continue
                 data_dir = Path(tmp) / name / "data"
-                prepare_data(data_dir)
+                prepare_data(data_dir, repo=tree)  # by that tree's own migrations
                 with running_app(data_dir, env=env, repo=tree) as app:
                     results[name] = _measure_app(browser, app, fake, rounds)
             browser.close()

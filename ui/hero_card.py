@@ -107,8 +107,9 @@ def size_labels(shot: dict[str, Any]) -> list[str]:
     return [row["size_label"] for row in shot["rows"]]
 
 
-def selected_row(work_item_id: str, shot: dict[str, Any], *, key_name: str = "size") -> dict[str, Any] | None:
-    """The row of the size picked in this card's (or dialog's) switch; the first size by default."""
+def selected_row(work_item_id: str, shot: dict[str, Any], *, key_name: str = "size",
+                 default: str | None = None) -> dict[str, Any] | None:
+    """The row of the size picked in this card's (or dialog's) switch; `default` (or the first size) at first."""
     rows = {row["size_label"]: row for row in shot["rows"]}
     if not rows:
         return None
@@ -116,7 +117,7 @@ def selected_row(work_item_id: str, shot: dict[str, Any], *, key_name: str = "si
     picked = st.segmented_control(
         "Size",
         labels,
-        default=labels[0],
+        default=default if default in rows else labels[0],
         key=_key(key_name, work_item_id, shot["shot_id"]),
         label_visibility="collapsed",
         width="stretch",
@@ -308,6 +309,9 @@ def _card_links(work_item_id: str, shot_id: str, shot: dict[str, Any]) -> None:
     row = st.container(horizontal=True, gap="small", vertical_alignment="center") if count else st
     if row.button("View larger", icon=":material/zoom_in:", type="tertiary", help=messages.LARGE_VIEW_TOOLTIP,
                   key=_key("view", work_item_id, shot_id)):
+        size = st.session_state.get(_key("size", work_item_id, shot_id))
+        st.session_state.pop(_key("dialog_size", work_item_id, shot_id), None)  # opens at the card's size
+        st.query_params.update(shot=shot_id, **({"size": size} if size else {}))
         large_view(work_item_id, shot_id)
     if count and row.button(references_label(shot), type="tertiary",
                             help=f"{count} reference image{'s' if count != 1 else ''}: see them large, who uploaded "
@@ -324,13 +328,36 @@ def references_label(shot: dict[str, Any]) -> str:
     return pictures + (f" +{count - len(refs)} more" if count > len(refs) else "")
 
 
-@st.dialog("Lifestyle hero", width="large")
+def close_large_view() -> None:
+    """The large view was dismissed: the address bar no longer names its shot and size."""
+    for name in ("shot", "size"):
+        st.query_params.pop(name, None)
+
+
+def turn_to_linked_shot(item: dict[str, Any]) -> None:
+    """`?shot=OL-2` names a shot on another grid page than the one read: show that page (call before the grid)."""
+    shot_id = st.query_params.get("shot")
+    if shot_id in item["shotIds"] and not any(shot["shot_id"] == shot_id for shot in item["shots"]):
+        st.session_state[_page_key(item["id"])] = item["shotIds"].index(shot_id) // CARDS_PER_PAGE + 1
+        st.rerun()
+
+
+def open_linked_large_view(item: dict[str, Any]) -> None:
+    """`?shot=OL-2&size=Mobile` (a link someone sent): open that shot's large view (call after the grid)."""
+    shot_id = st.query_params.get("shot")
+    opened_by_card = st.session_state.get(_key("view", item["id"], shot_id))  # its View larger, in this run
+    if shot_id and not opened_by_card and any(shot["shot_id"] == shot_id for shot in item["shots"]):
+        large_view(item["id"], shot_id)
+
+
+@st.dialog("Lifestyle hero", width="large", on_dismiss=close_large_view)
 def large_view(work_item_id: str, shot_id: str) -> None:
-    """The full-size image of the size picked here, with its name and size."""
+    """The full-size image of the size picked here, with its name and size; `?shot=&size=` follow it."""
     shot = card_shot(work_item_id, shot_id)
-    row = selected_row(work_item_id, shot, key_name="dialog_size")
+    row = selected_row(work_item_id, shot, key_name="dialog_size", default=st.query_params.get("size"))
     if row is None:
         return
+    st.query_params.update(shot=shot_id, size=row["size_label"])
     ratio = row["width"] / row["height"]
     width = "stretch" if ratio >= 1 else int(LARGE_VIEW_MAX_HEIGHT * ratio)  # a portrait hero fits the screen
     image_or_placeholder(row.get("url"), row["filename"], width=width, height=300)

@@ -79,10 +79,10 @@ def server_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def prepare_data(data_dir: Path, *, extra: bool = False) -> None:
-    """The demo set without images, plus the few images the flows start from (see PREPARE)."""
+def prepare_data(data_dir: Path, *, extra: bool = False, repo: Path = REPO) -> None:
+    """The demo set without images, plus the few images the flows start from (see PREPARE), by `repo`'s code."""
     args = [sys.executable, "-c", PREPARE] + (["--extra"] if extra else [])
-    done = subprocess.run(args, cwd=REPO, env=server_env(data_dir), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(args, cwd=repo, env=server_env(data_dir), capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"preparing the demo data failed:\n{done.stdout}\n{done.stderr}")
 

@@ -87,3 +87,13 @@ def test_device_frames_escape_file_names():
     html = device_row_html([{"size_label": "<b>Mobile</b>", "width": 750, "height": 1000, "url": None,
                              "filename": "fcc/<script>x</script>.png"}])
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;Mobile" in html
+
+
+def test_a_link_opens_the_sku_and_the_address_bar_follows_the_pick(demo):
+    at = open_page(PAGE, id="21", sku="OFF-CHAIR-ERGO-GRY")
+    assert at.selectbox(key="sku_sku_21").value == "OFF-CHAIR-ERGO-GRY"
+    assert at.query_params["id"] == "21" and at.query_params["sku"] == "OFF-CHAIR-ERGO-GRY"
+    assert "HO-2 · OFF-CHAIR-ERGO-GRY" in texts(at) and "HO-1 · OFF-DESK-120-OAK" not in texts(at)
+    at.selectbox(key="sku_sku_21").select("OFF-DESK-120-OAK").run()
+    assert at.query_params["sku"] == "OFF-DESK-120-OAK"
+    assert open_page(PAGE, id="21", sku="NOT-A-SKU").selectbox(key="sku_sku_21").value == "OFF-DESK-120-OAK"

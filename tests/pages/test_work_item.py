@@ -192,8 +192,8 @@ def test_size_switch_and_large_view(demo):
     at.button(key="detail_view_12_KT-2").click().run()
     assert not at.exception
     shown = texts(at)
-    assert "KT-2 · KIT-KNIFE-SET-5 · Desktop 1920×800" in shown
-    full = [u for image in at.image for u in image.value if "/desktop.v" in u and "thumb" not in u]
+    assert "KT-2 · KIT-KNIFE-SET-5 · Mobile 750×1000" in shown  # opens at the size the card shows
+    full = [u for image in at.image for u in image.value if "/mobile.v" in u and "thumb" not in u]
     assert full and full[0].startswith("http://") and "/assets/fcc/lifestyle/12/KT-2/" in full[0]
 
 
@@ -406,3 +406,30 @@ def test_the_large_view_says_whether_the_seed_was_used(demo, fake_openai, monkey
     regenerate(at, "KT-2")
     at.button(key="detail_view_12_KT-2").click().run()
     assert "KT-2 · KIT-KNIFE-SET-5 · Desktop 1920×800 · seed not used by this backend" in texts(at)
+
+
+def test_a_link_opens_a_shots_large_view_at_its_size(demo):
+    at = open_page(DETAIL, id="12", shot="KT-2", size="Mobile")
+    assert not at.exception
+    assert "KT-2 · KIT-KNIFE-SET-5 · Mobile 750×1000" in texts(at)  # the dialog's caption
+    assert at.segmented_control(key="detail_dialog_size_12_KT-2").value == "Mobile"
+    assert (at.query_params["shot"], at.query_params["size"]) == ("KT-2", "Mobile")
+    at.segmented_control(key="detail_dialog_size_12_KT-2").set_value("Tablet").run()
+    assert at.query_params["size"] == "Tablet"  # the address bar follows the open view
+    assert "KT-2 · KIT-KNIFE-SET-5 · Tablet 1536×768" in texts(at)
+
+
+def test_a_link_to_a_shot_on_another_grid_page_turns_to_it(db):
+    _work_item_with_shots("many", 30)
+    at = open_page(DETAIL, id="many", shot="S-27", size="Tablet")
+    assert not at.exception
+    assert _cards(at) == [f"S-{n}" for n in range(24, 30)]
+    assert "S-27 · SKU-27 · Tablet 1536×768" in texts(at)
+
+
+def test_view_larger_puts_the_shot_in_the_address_bar(demo):
+    at = open_page(DETAIL, id="12")
+    at.segmented_control(key="detail_size_12_KT-1").set_value("Tablet").run()
+    at.button(key="detail_view_12_KT-1").click().run()
+    assert (at.query_params["shot"], at.query_params["size"]) == ("KT-1", "Tablet")
+    assert "KT-1 · KIT-CASTIRON-28 · Tablet 1536×768" in texts(at)
