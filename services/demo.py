@@ -18,6 +18,7 @@ from services.errors import ReshootError
 from services.importer import import_file
 from services.jobs import get_jobs
 from services.models import Project, WorkItem
+from services.storage import get_storage
 
 log = logging.getLogger("reshoot.demo")
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -39,12 +40,16 @@ class RenderProgress:
 
 
 _loading = threading.Event()
+DEMO_PROBE_KEY = "fcc/lifestyle/.demo-probe"  # a key looked up (never written) to check storage before loading
 
 
 def load_demo_in_background() -> threading.Thread | None:
     """`ensure_demo_loaded()` in a thread, so a fresh server's first page shows at once (and says it is loading)."""
     if not _database_is_empty():
         return None
+    # The demo's files go to storage: a storage setting that cannot work (no S3 credentials) is raised here, in
+    # the caller, which says which variable to set, rather than only logged by the thread.
+    get_storage().exists(DEMO_PROBE_KEY)
     _loading.set()
     thread = threading.Thread(target=_load_in_background, name="reshoot-demo-load", daemon=True)
     thread.start()

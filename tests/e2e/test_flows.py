@@ -132,6 +132,7 @@ def test_references_then_regenerate_shot_changes_the_image_and_compares_v1_v2(pa
     button(ol2, "Upload reference").click()
     upload_files(page, page.locator('[data-testid="stPopoverBody"]'), [images["red"], images["blue"]])
     expect_toast(page, "Reference images saved", "Saved 2 reference images for OL-2.")
+    expect(page.locator('[data-testid="stPopoverBody"]')).to_have_count(0)  # the popover closed after the upload
     expect(reference_thumbnails(page, "OL-2")).to_have_count(2)
     for index in range(2):
         expect_image_loaded(reference_thumbnails(page, "OL-2").nth(index), what="a reference thumbnail")
