@@ -80,7 +80,8 @@ def list_work_items(
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise invalid_request({"page": page, "pageSize": page_size, "maxPageSize": MAX_PAGE_SIZE})
     require_storable({"search": search, "status": status})
-    conditions = _filters(search, status, has_pack, get_engine().dialect.name)
+    dialect = get_engine().dialect.name
+    conditions = _filters(search, status, has_pack, dialect)
     order = (func.length(WorkItem.id), WorkItem.id)  # numeric ids ("7" before "12") in natural order
     page_ids = (
         select(WorkItem.id).where(*conditions).order_by(*order).limit(page_size).offset((page - 1) * page_size)
@@ -125,6 +126,10 @@ def list_work_items(
         .order_by(func.length(page_ids.c.id), page_ids.c.id)  # the page's 25 rows, not the whole table, are sorted
     )
     with session_scope() as session:
+        if dialect == "postgresql" and search and len(search.strip()) >= MIN_INDEXED_TERM:
+            # The planner prices ILIKE like a cheap comparison and scans up to ~50,000 rows rather than use pg_trgm,
+            # at microseconds a row; for this transaction only, the trigram indexes are taken (3-5x faster at 10,000).
+            session.exec(text("SET LOCAL enable_seqscan = off"))
         total = session.exec(select(func.count()).select_from(WorkItem).where(*conditions)).one()
         rows = session.exec(query).all()
     items = [
