@@ -22,6 +22,7 @@ from ui.seeds import seed_words
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts
 
 HISTORY_SHOWN = 8
+EARLIER_CARD_WIDTH = 200  # px: room for `seed 9223372036854775807` on one line
 SEED_HELP = ". Empty or -1: a random seed; any other whole number is used (reduced to the backend's range)."
 SEED_ERROR = "The seed must be a whole number, or empty (or -1) for a random one."
 
@@ -173,6 +174,14 @@ def error_state(sentence_id: str) -> None:
               args=(sentence_id,))
 
 
+def earlier_caption(version: dict) -> str:
+    """`v3 ★`, the seed and who made it, one per line: a 19-digit seed fits the card's width on its own line."""
+    lines = [f"v{version['version']}" + (" ★" if version["favourite"] else ""),
+             seed_words(version["seed"], version.get("seedHonoured")),
+             f"by {escape_markdown(version['createdBy'])}" if version.get("createdBy") else ""]
+    return "  \n".join(line for line in lines if line)
+
+
 def history(sentence_id: str) -> None:
     """Before/after of the two newest images, then earlier versions to restore or mark as favourite."""
     versions = [v for v in list_versions("sentence", sentence_id) if v.get("url")]
@@ -187,12 +196,9 @@ def history(sentence_id: str) -> None:
     st.markdown("**Earlier versions**")
     with st.container(horizontal=True, gap="small"):
         for version in earlier:
-            with st.container(border=True, width=150, gap="xsmall"):
+            with st.container(border=True, width=EARLIER_CARD_WIDTH, gap="xsmall"):
                 st.image(absolute_url(version.get("thumbUrl") or version["url"]), width="stretch")
-                star = " ★" if version["favourite"] else ""
-                seed = seed_words(version["seed"], version.get("seedHonoured"))
-                by = f" · {escape_markdown(version['createdBy'])}" if version.get("createdBy") else ""
-                st.caption(f"v{version['version']}" + (f" · {seed}" if seed else "") + star + by)
+                st.caption(earlier_caption(version))
                 restore_col, favourite_col = st.columns(2, gap="xsmall")
                 restore_col.button(":material/restore:", help="Make this version current again",
                                    key=_key(f"restore_{version['id']}", sentence_id),

@@ -186,7 +186,8 @@ def test_before_after_and_earlier_versions(demo):
         at.button(key="sb_regenerate_sent_004").click().run()
         finish_job(at, "sent_004")
     shown = texts(at)
-    assert "Before / after" in shown and "Earlier versions" in shown and "v1 · seed 1" in shown
+    assert "Before / after" in shown and "Earlier versions" in shown
+    assert any(c.value.startswith("v1  \nseed 1  \nby ") for c in at.caption)  # one line each: fits the card
     first = get_sentence("sent_004")["versionId"]
     [restore] = [b for b in at.button if b.key and b.key.startswith("sb_restore_") and b.key.endswith("sent_004")]
     restore.click().run()
@@ -207,5 +208,5 @@ def test_a_seed_the_backend_ignored_says_so_where_the_seed_is_shown(demo, fake_o
         finish_job(at, "sent_004")
     at.run()
     shown = texts(at)
-    assert "v1 · seed not used by this backend" in shown and "v1 · seed 1" not in shown
+    assert "v1  \nseed not used by this backend" in shown and "v1  \nseed 1" not in shown
     assert "Seed not used by this backend" in shown
