@@ -160,3 +160,12 @@ def test_load_demo_makes_the_missing_images_once(db, fake_backend):
     again = load_demo()
     assert again["jobIds"] == [] and not again["changed"]
     assert len(fake_backend.calls) == 18
+
+
+def test_an_argument_the_database_cannot_store_is_a_plain_invalid_request(capsys):
+    """argv bytes that are not UTF-8 reach Python as lone surrogates (PostgreSQL refuses them): a 400, not a crash."""
+    run(capsys, "demo", "--no-images")
+    code = main(["work-items", "--search", b"kit\xff".decode("utf-8", "surrogateescape")])
+    captured = capsys.readouterr()
+    assert code == 1 and json.loads(captured.out)["error"] == "INVALID_REQUEST"
+    assert "search contains invalid Unicode" in captured.err

@@ -433,3 +433,24 @@ def test_view_larger_puts_the_shot_in_the_address_bar(demo):
     at.button(key="detail_view_12_KT-1").click().run()
     assert (at.query_params["shot"], at.query_params["size"]) == ("KT-1", "Tablet")
     assert "KT-1 · KIT-CASTIRON-28 · Tablet 1536×768" in texts(at)
+
+
+def plain_toasts(at) -> list[str]:
+    """Toasts with Markdown's escaped underscores read back as typed."""
+    return [t.replace("\\_", "_") for t in toasts(at)]
+
+
+def test_too_many_files_or_a_full_shot_toast_the_limit_and_store_nothing(demo, monkeypatch):
+    monkeypatch.setenv("RESHOOT_MAX_UPLOAD_FILES", "2")
+    monkeypatch.setenv("RESHOOT_MAX_REFERENCES_PER_SHOT", "3")
+    get_settings.cache_clear()
+    at = open_page(DETAIL, id="12")
+    upload(at, [(f"{c}.png", png(c), "image/png") for c in ("red", "green", "blue")])
+    assert not at.exception
+    assert any("At most 2 images at once (RESHOOT_MAX_UPLOAD_FILES)" in t for t in plain_toasts(at))
+    assert list_references("12", "KT-1") == []
+
+    upload(at, [(f"{c}.png", png(c), "image/png") for c in ("red", "green")])
+    upload(at, [(f"{c}.png", png(c), "image/png") for c in ("blue", "white")])
+    assert any("at most 3 reference images (RESHOOT_MAX_REFERENCES_PER_SHOT)" in t for t in plain_toasts(at))
+    assert len(list_references("12", "KT-1")) == 2
