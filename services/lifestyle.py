@@ -363,7 +363,6 @@ def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, b
     with session_scope() as s:
         _require_shot(s, work_item_id, shot_id)
         existing = {r.sha256: r for r in s.exec(select(Reference).where(Reference.work_item_id == work_item_id, Reference.shot_id == shot_id))}
-    _check_room(shot_id, len(existing), adding=0)
     storage, written, new_refs, order = get_storage(), [], {}, []
     try:
         for name, content in files:
@@ -414,13 +413,14 @@ def _check_upload(files: Sequence[tuple[str, bytes | BinaryIO]]) -> None:
 
 
 def _check_room(shot_id: str, existing: int, *, adding: int) -> None:
-    """TOO_MANY_REFERENCES (409) naming the cap when the shot is full or `adding` more would pass the cap."""
+    """TOO_MANY_REFERENCES (409) naming the cap when `adding` more images would pass it (images the shot already
+    has add nothing: uploading one again to a full shot answers the existing reference)."""
     cap = get_settings().max_references_per_shot
-    if existing + adding > cap or (adding == 0 and existing >= cap):
+    if existing + adding > cap:
         raise ReshootError(
             "TOO_MANY_REFERENCES", 409, {"shotId": shot_id, "maxReferences": cap, "existing": existing, "adding": adding},
-            f"{shot_id} can have at most {cap} reference images (RESHOOT_MAX_REFERENCES_PER_SHOT); it has {existing}"
-            + (f" and this upload adds {adding}" if adding else "") + ". Remove some first.",
+            f"{shot_id} can have at most {cap} reference images (RESHOOT_MAX_REFERENCES_PER_SHOT); it has {existing} "
+            f"and this upload adds {adding}. Remove some first.",
         )
 
 

@@ -156,3 +156,11 @@ def test_a_huge_jpeg_is_stored_at_most_4096_pixels_wide(demo):
     result = lifestyle.add_references("7", "OL-4", [("wide.jpg", out)])
     ref = result["references"][0]
     assert (ref["width"], ref["height"]) == (4096, 1365)
+
+
+def test_an_image_the_full_shot_already_has_answers_the_existing_reference(client, demo, png, monkeypatch):
+    monkeypatch.setenv("RESHOOT_MAX_REFERENCES_PER_SHOT", "1")
+    get_settings.cache_clear()
+    first = upload(client, [("a.png", png("red"))]).json()["references"][0]["id"]
+    again = upload(client, [("a-again.png", png("red"))])
+    assert again.status_code == 200 and [r["id"] for r in again.json()["references"]] == [first]
