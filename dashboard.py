@@ -7,6 +7,8 @@ The App adds `GET /assets/{key}` for images in local storage to the same server.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 PAGES_DIR = "pages"
@@ -52,7 +54,8 @@ def main() -> None:
     from ui.operator_errors import configuration_problem, show_configuration_problem
     from ui.toasts import show_queued_toasts
 
-    st.set_page_config(page_title="Reshoot", page_icon=":material/photo_library:", layout="wide")
+    # An emoji favicon is drawn in the browser; a :material/…: one is fetched from fonts.gstatic.com (offline: no).
+    st.set_page_config(page_title="Reshoot", page_icon="🖼️", layout="wide")
     page = st.navigation(navigation_pages())  # first, or Streamlit lists pages/ by file name meanwhile
     settings = get_settings()
     problem = configuration_problem(lambda: _bootstrap_once(settings.database_url, settings.queue_url))
@@ -73,9 +76,12 @@ else:
     from streamlit.runtime.pages_manager import PagesManager
 
     from ui.assets import asset_routes
+    from ui.index_page import page_routes
 
     # With a pages/ folder beside the entry point, Streamlit runs a legacy multipage app until some session has
     # called st.navigation: a fresh server's first visitor on a deep link (/work_item?id=7) would get that page
     # file run alone, without main() (no navigation, no bootstrap). This app always uses st.navigation.
     PagesManager.uses_pages_directory = False
-    app = st.App(__file__, routes=asset_routes())
+    # Each page file's URL path is its name (st.Page's default; work_item's is set to the same).
+    page_paths = sorted(path.stem for path in (Path(__file__).parent / PAGES_DIR).glob("*.py"))
+    app = st.App(__file__, routes=asset_routes() + page_routes(page_paths))
