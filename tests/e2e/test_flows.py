@@ -271,9 +271,14 @@ def test_sku_switcher_approval_is_counted_on_the_work_items_list(page, app):
         expect_image_loaded(main.get_by_role("img", name=f"{size} hero"), what=f"the {size} hero")
     desktop = card(page, "Desktop", has=button(page, "Approve"))
     expect(desktop.get_by_text("Pending · v1")).to_be_visible()
+    note = desktop.get_by_placeholder("Optional note")
+    note.fill("Lamp too bright")
+    note.press("Enter")
+    wait_idle(page)
     button(desktop, "Approve").click()
     expect(desktop.get_by_text("Approved · v1")).to_be_visible()
     expect(button(desktop, "Approve")).to_be_disabled()
+    expect(note).to_have_value("")  # the note went with the decision; the box is empty for the next one
 
     sidebar_nav(page).get_by_text("Work Items", exact=True).click()
     expect(main.get_by_role("heading", name="Work Items", exact=True)).to_be_visible()
