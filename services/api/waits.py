@@ -58,10 +58,13 @@ class JobWaiter:
             found = await run_in_threadpool(jobs.get_jobs, ids)
             for job_id in ids:
                 job = found.get(job_id)
-                if job is not None and job["status"] in jobs.TERMINAL:
-                    for future in self._waiting.get(job_id, []):
-                        if not future.done():
-                            future.set_result(job)
+                for future in self._waiting.get(job_id, []):
+                    if future.done():
+                        continue
+                    if job is None:  # deleted while waited on
+                        future.set_exception(ReshootError("JOB_NOT_FOUND", 404, {"jobId": job_id}, "Job not found"))
+                    elif job["status"] in jobs.TERMINAL:
+                        future.set_result(job)
             if time.monotonic() >= next_recovery:
                 next_recovery = time.monotonic() + RECOVERY_SECONDS
                 running = [i for i, job in found.items() if job["status"] == "running"]

@@ -77,3 +77,19 @@ def test_job_error_codes_map_to_statuses(code, status, error):
     failed = failed_job_error({"id": "job_1", "status": "failed", "errorCode": code, "message": "It failed.", "result": None})
     assert (failed.status, failed.code) == (status, error)
     assert failed.to_json()["details"] == {"jobId": "job_1", "errorCode": code, "message": "It failed."}
+
+
+def test_a_job_gone_while_waited_on_ends_the_wait_with_404(monkeypatch):
+    """The waiter never waits forever on a job no query finds (one deleted by hand, say)."""
+    import asyncio
+
+    from services import jobs
+    from services.api.waits import JobWaiter
+    from services.errors import ReshootError
+
+    monkeypatch.setattr(jobs, "get_jobs", lambda ids: {})
+    monkeypatch.setattr(jobs, "consumer_alive", lambda: True)
+    waiter = JobWaiter(poll_seconds=0.01)
+    with pytest.raises(ReshootError) as gone:
+        asyncio.run(waiter.wait("job_gone", None))
+    assert (gone.value.code, gone.value.status) == ("JOB_NOT_FOUND", 404) and waiter.waiting == 0
