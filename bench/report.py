@@ -51,6 +51,8 @@ BOUNDS = {
     ("generate", "wall"): "Bound: our own CPU per shot (image work ~45 ms: 2 crops, 2 PNG encodes, 3 WebP thumbnails; "
     "see shot_cpu) and the job system's work run on 2 cores and add to the backend's wait; with the image work "
     "reused what remains is the job system's own overhead.",
+    ("listing", "PostgreSQL: indexed search SKU"): "Bound: every SKU shares trigrams (its 'SKU-' prefix), and a GIN "
+    "index reads those trigrams' posting lists, one entry per shot, before it intersects them.",
     ("listing", "search"): "Bound: the trigram index reads only the matches, so a term found in a tenth of the "
     "catalogue costs in proportion to those matches: the total counts them and the page sorts them.",
     ("uploads", "time"): "Bound: validation decodes, normalises, encodes and makes a thumbnail; the bare baseline "
