@@ -49,25 +49,48 @@ def navigation_pages() -> dict[str, list[st.Page]]:
 
 
 def main() -> None:
+    from services.auth import AuthMode, auth_mode
     from services.config import get_settings
     from services.demo import demo_load_failure
+    from services.identity import acting_as
     from ui.operator_errors import configuration_problem, show_configuration_problem
+    from ui.signin import identity_sidebar, install_actor_source, session_gate, sign_in_page
     from ui.toasts import show_queued_toasts
 
     # An emoji favicon is drawn in the browser; a :material/…: one is fetched from fonts.gstatic.com (offline: no).
     st.set_page_config(page_title="Reshoot", page_icon="🖼️", layout="wide")
-    page = st.navigation(navigation_pages())  # first, or Streamlit lists pages/ by file name meanwhile
     settings = get_settings()
     problem = configuration_problem(lambda: _bootstrap_once(settings.database_url, settings.queue_url))
     problem = problem or demo_load_failure()  # the demo loads in the background: its failure is said here
+    if problem is not None and auth_mode() is not AuthMode.none:
+        show_configuration_problem(problem, link_to_settings=False)  # nobody can sign in until it is fixed
+        st.stop()
+    install_actor_source()
+    gate = session_gate()
+    if gate.actor is None:  # unsigned visitors see only the sign-in page
+        st.navigation([st.Page(lambda: sign_in_page(gate.reason), title="Sign in", url_path="sign-in")],
+                      position="hidden").run()
+        return
+    page = st.navigation(navigation_pages())
+    identity_sidebar(gate.actor)
     if problem is not None:  # a wrong setting: say which, on every page; Settings still shows what answers
         show_configuration_problem(problem, link_to_settings=page.url_path != "settings")
         if page.url_path != "settings":
             st.stop()
     show_queued_toasts()
-    problem = configuration_problem(page.run)
+    with acting_as(gate.actor):
+        problem = configuration_problem(page.run)
     if problem is not None:
         show_configuration_problem(problem)
+
+
+def refuse_unsafe_address() -> None:
+    """With RESHOOT_AUTH=none the dashboard listens on loopback only (`.streamlit/config.toml` server.address)."""
+    from services.auth import unsafe_bind_message
+
+    refusal = unsafe_bind_message(st.get_option("server.address") or "", server="dashboard")
+    if refusal:
+        raise SystemExit(refusal)
 
 
 if __name__ == "__main__":
@@ -78,6 +101,7 @@ else:
     from ui.assets import asset_routes
     from ui.index_page import page_routes
 
+    refuse_unsafe_address()
     # With a pages/ folder beside the entry point, Streamlit runs a legacy multipage app until some session has
     # called st.navigation: a fresh server's first visitor on a deep link (/work_item?id=7) would get that page
     # file run alone, without main() (no navigation, no bootstrap). This app always uses st.navigation.

@@ -3,8 +3,11 @@
 import streamlit as st
 
 from services.config import get_settings
+from services.identity import Role
 from services.status import redact, system_status
 from ui.import_panel import import_panel
+from ui.people import tokens_panel, users_panel
+from ui.permissions import lacks
 from ui.toasts import escape_markdown
 
 
@@ -15,6 +18,11 @@ def _status(settings_key: tuple) -> list[dict]:
 
 settings = get_settings()
 st.title("Settings")
+if lacks(Role.admin):  # the system, import and users are for admins; everyone manages their own API tokens
+    st.info("What Reshoot runs on, imports and users are managed by admins.", icon=":material/lock:")
+    st.subheader("Your API tokens")
+    tokens_panel()
+    st.stop()
 st.subheader("In use")
 if st.button("Check again", icon=":material/refresh:", key="settings_recheck"):
     _status.clear()
@@ -37,3 +45,8 @@ if settings.s3_endpoint_url:
 
 st.subheader("Import")
 import_panel()
+
+st.subheader("Users")
+users_panel()
+st.subheader("API tokens")
+tokens_panel()

@@ -45,6 +45,12 @@ class AuditAction(StrEnum):
     restore_version = "version.restore"
     retry_job = "job.retry"
     import_data = "data.import"
+    sign_in = "user.sign_in"
+    add_user = "user.add"
+    set_role = "user.role"
+    disable_user = "user.disable"
+    create_token = "token.create"
+    revoke_token = "token.revoke"
 
     @property
     def label(self) -> str:
@@ -66,6 +72,12 @@ ACTION_LABELS = {
     AuditAction.restore_version: "Restore version",
     AuditAction.retry_job: "Retry job",
     AuditAction.import_data: "Import",
+    AuditAction.sign_in: "First sign-in",
+    AuditAction.add_user: "Add user",
+    AuditAction.set_role: "Change role",
+    AuditAction.disable_user: "Disable or enable user",
+    AuditAction.create_token: "Create API token",
+    AuditAction.revoke_token: "Revoke API token",
 }
 
 
@@ -73,7 +85,7 @@ ACTION_LABELS = {
 class Target:
     """What a change is about, and where it sits (so a hero's or a sentence's history finds it)."""
 
-    kind: str  # work_item / shot / size / sentence / version / reference / job / import
+    kind: str  # work_item / shot / size / sentence / version / reference / job / import / user / token
     id: str = ""
     work_item_id: str | None = None
     shot_id: str | None = None

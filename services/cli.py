@@ -136,7 +136,73 @@ def cmd_jobs(args: argparse.Namespace) -> None:
 def cmd_api(args: argparse.Namespace) -> None:
     import uvicorn
 
-    uvicorn.run("services.api:app", host=args.host, port=args.port)
+    from services.auth import unsafe_bind_message
+
+    refusal = unsafe_bind_message(args.host, server="API")
+    if refusal:
+        raise ReshootError("UNSAFE_BIND", 400, {"host": args.host, "auth": "none"}, refusal)
+    # The client address must be the real peer: proxy mode trusts oauth2-proxy's headers only from
+    # RESHOOT_TRUSTED_PROXIES, which uvicorn's X-Forwarded-For rewriting would defeat.
+    uvicorn.run("services.api:app", host=args.host, port=args.port, proxy_headers=False)
+
+
+def cmd_users(args: argparse.Namespace) -> None:
+    from services import auth
+
+    if args.action == "list":
+        _print(auth.list_users())
+    elif args.action == "add":
+        _print(auth.add_user(email=args.email, name=args.name or "", role=args.role))
+    elif args.action == "set-role":
+        _print(auth.set_role(email=args.email, role=args.role))
+    else:
+        _print(auth.set_disabled(email=args.email, disabled=not args.enable))
+
+
+def cmd_tokens(args: argparse.Namespace) -> None:
+    from services import auth
+
+    if args.action == "create":
+        created = auth.create_token(user_email=args.user, name=args.name or "")
+        _print({"ok": True, "id": created.id, "user": created.user_email, "name": created.name, "token": created.token})
+        print("Shown once: only a keyed hash is stored. Send it as `Authorization: Bearer <token>`.", file=sys.stderr)
+    elif args.action == "list":
+        _print(auth.list_tokens(user_email=args.user, all_users=args.user is None))
+    else:
+        _print(auth.revoke_token(args.token_id))
+
+
+def _add_user_commands(sub: Any) -> None:
+    from services.identity import Role
+
+    roles = [str(r) for r in Role]
+    users = sub.add_parser("users", help="people and their roles (viewer, reviewer, admin)").add_subparsers(
+        dest="action", required=True
+    )
+    users.add_parser("list", help="every user with role, last seen and whether disabled")
+    p = users.add_parser("add", help="add a user (before or after their first sign-in)")
+    p.add_argument("email")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--role", choices=roles, default="viewer")
+    p = users.add_parser("set-role", help="change a user's role (it then stays, whatever their groups say)")
+    p.add_argument("email")
+    p.add_argument("role", choices=roles)
+    p = users.add_parser("disable", help="stop a user signing in and their tokens working; --enable undoes it")
+    p.add_argument("email")
+    p.add_argument("--enable", action="store_true")
+    for parser in users.choices.values():
+        parser.set_defaults(func=cmd_users)
+
+    tokens = sub.add_parser("tokens", help="personal API tokens").add_subparsers(dest="action", required=True)
+    p = tokens.add_parser("create", help="a new token for a user, printed once")
+    p.add_argument("--user", required=True, help="the user's email")
+    p.add_argument("--name", help="what the token is for, e.g. 'build script'")
+    p = tokens.add_parser("list", help="tokens (never the tokens themselves): all, or one user's")
+    p.add_argument("--user")
+    p = tokens.add_parser("revoke", help="stop a token working, at once")
+    p.add_argument("token_id")
+    for parser in tokens.choices.values():
+        parser.set_defaults(func=cmd_tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_api)
+
+    _add_user_commands(sub)
     return parser
 
 

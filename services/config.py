@@ -43,6 +43,15 @@ class Settings:
     backend_concurrency: int = 0  # 0: no limit across processes (each still has generation_concurrency)
     embedded_workers: bool | None = None  # None: consumer threads in the dashboard/API only with the SQLite queue
     api_cors_origins: list[str] = field(default_factory=list)
+    # Sign-in (services/auth.py): none | oidc | proxy
+    auth: str = "none"
+    trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    default_role: str = "viewer"
+    groups_claim: str = "groups"
+    role_groups: dict[str, str] = field(default_factory=dict)  # group name -> role
+    token_secret: str | None = None
+    public_assets: bool = False
+    proxy_sign_out_url: str = "/oauth2/sign_out"
 
     @property
     def max_upload_bytes(self) -> int:
@@ -106,6 +115,14 @@ def get_settings() -> Settings:
         backend_concurrency=max(0, int(value("RESHOOT_BACKEND_CONCURRENCY", "0"))),
         embedded_workers=_switch(value("RESHOOT_EMBEDDED_WORKERS", "auto"), "RESHOOT_EMBEDDED_WORKERS"),
         api_cors_origins=[o.strip() for o in cors.split(",") if o.strip()],
+        auth=_choice("RESHOOT_AUTH", value("RESHOOT_AUTH", "none"), AUTH_MODES),
+        trusted_proxies=_items(value("RESHOOT_TRUSTED_PROXIES", "127.0.0.1,::1")),
+        default_role=_choice("RESHOOT_DEFAULT_ROLE", value("RESHOOT_DEFAULT_ROLE", "viewer"), ROLES),
+        groups_claim=value("RESHOOT_GROUPS_CLAIM", "groups"),
+        role_groups=_role_groups(value("RESHOOT_ROLE_GROUPS", "")),
+        token_secret=value("RESHOOT_TOKEN_SECRET"),
+        public_assets=(value("RESHOOT_PUBLIC_ASSETS", "false") or "").lower() in ("1", "true", "yes", "on"),
+        proxy_sign_out_url=value("RESHOOT_PROXY_SIGN_OUT_URL", "/oauth2/sign_out"),
     )
 
 
@@ -119,3 +136,33 @@ def _switch(raw: str, name: str) -> bool | None:
     if word in ("", "auto"):
         return None
     raise ValueError(f"{name} must be 1, 0 or auto, not {raw!r}")
+
+
+AUTH_MODES = ("none", "oidc", "proxy")
+ROLES = ("viewer", "reviewer", "admin")
+
+
+class SettingError(ValueError):
+    """A setting with a value Reshoot cannot use; the message names the variable and what it expects."""
+
+
+def _items(raw: str | None) -> list[str]:
+    return [item.strip() for item in (raw or "").split(",") if item.strip()]
+
+
+def _choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str:
+    picked = (raw or "").strip().lower()
+    if picked not in allowed:
+        raise SettingError(f"{name}={raw!r} is not valid: use one of {', '.join(allowed)}")
+    return picked
+
+
+def _role_groups(raw: str | None) -> dict[str, str]:
+    """`reshoot-admins=admin,designers=reviewer` -> {"reshoot-admins": "admin", "designers": "reviewer"}."""
+    mapping = {}
+    for item in _items(raw):
+        group, sep, role = item.rpartition("=")
+        if not sep or not group.strip():
+            raise SettingError(f"RESHOOT_ROLE_GROUPS item {item!r} is not valid: write group=role, e.g. reshoot-admins=admin")
+        mapping[group.strip()] = _choice("RESHOOT_ROLE_GROUPS", role, ROLES)
+    return mapping

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -57,10 +57,22 @@ def local_actor() -> Actor:
 
 
 _current: ContextVar[Actor | None] = ContextVar("reshoot_actor", default=None)
+_source: Callable[[], Actor | None] | None = None
+
+
+def set_actor_source(source: Callable[[], Actor | None] | None) -> None:
+    """Where `current_actor()` looks outside `acting_as`: the dashboard registers its session's signed-in user,
+    because Streamlit runs widget callbacks and fragment reruns outside the page run's `acting_as` block. The
+    source answers None where it has no say (e.g. a worker thread), and may raise for a signed-out session."""
+    global _source
+    _source = source
 
 
 def current_actor() -> Actor:
-    return _current.get() or local_actor()
+    actor = _current.get()
+    if actor is None and _source is not None:
+        actor = _source()
+    return actor or local_actor()
 
 
 @contextmanager

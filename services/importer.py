@@ -18,6 +18,8 @@ from sqlmodel import Session, select
 
 from services import search_index
 from services.audit import AuditAction, Target, record
+from services.auth import requires
+from services.identity import Role
 from services.db import session_scope
 from services.errors import ReshootError
 from services.images import validate_upload
@@ -577,6 +579,7 @@ def _record_import(session: Session, summary: dict[str, Any], work_items: list[_
 # --- Entry points ----------------------------------------------------------------------------------------
 
 
+@requires(Role.admin)
 def import_data(data: dict, *, base_dir: Path | None = None) -> dict[str, Any]:
     """Import a parsed JSON document; cast reference image paths are resolved against `base_dir`."""
     errors = _Errors()
@@ -591,6 +594,7 @@ def import_data(data: dict, *, base_dir: Path | None = None) -> dict[str, Any]:
     return _import(errors, work_items, projects)
 
 
+@requires(Role.admin)
 def import_file(path: Path, *, work_item_id: str | None = None) -> dict[str, Any]:
     """Import a `.json` file, or an export-plan `.csv` (see `import_export_plan_csv`)."""
     path = Path(path)
@@ -620,6 +624,7 @@ def _read_csv(path_or_buffer: Any) -> pd.DataFrame:
     return frame
 
 
+@requires(Role.admin)
 def import_export_plan_csv(path_or_buffer: Any, *, work_item_id: str | None = None) -> dict[str, Any]:
     """Import export plan rows (one per line) into existing work items' Lifestyle Packs."""
     frame = _read_csv(path_or_buffer)

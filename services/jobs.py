@@ -51,6 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services.audit import AuditAction, Target, record
+from services.auth import require
 from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError
@@ -324,8 +325,12 @@ def _job_target(job: Job) -> Target:
 
 
 def retry_job(job_id: str) -> dict[str, Any]:
-    """Run a finished job again (a lifestyle job: only its failed shots, if some succeeded); returns the new job."""
+    """Run a finished job again (a lifestyle job: only its failed shots, if some succeeded); returns the new job.
+    A reviewer may retry their own jobs; anyone's needs admin."""
+    actor = require(Role.reviewer)
     job = get_job(job_id)
+    if job["requestedBy"] != actor.email:
+        require(Role.admin)
     if job["status"] in ACTIVE:
         return job
     module = importlib.import_module(HANDLERS[job["kind"]])

@@ -25,10 +25,11 @@ from sqlmodel import Session, col, select
 
 from services import backends, images, jobs
 from services.audit import AuditAction, Target, record
+from services.auth import requires
 from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
-from services.identity import current_actor
+from services.identity import Role, current_actor
 from services.messages import lifestyle_result_body, shots_failed_body
 from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem, iso, new_id
 from services.storage import get_storage
@@ -155,6 +156,7 @@ def _result(work_item_id: str, *, dry_run: bool, overwrite: bool, plan: Plan, ge
 # --- Use cases ----------------------------------------------------------------------------------------
 
 
+@requires(Role.reviewer)
 def generate_lifestyle_heroes(
     work_item_id: str,
     *,
@@ -352,6 +354,7 @@ def _reference_json(ref: Reference) -> dict[str, Any]:
     }
 
 
+@requires(Role.reviewer)
 def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, bytes | BinaryIO]]) -> dict[str, Any]:
     """Store reference images for one shot: all of them or, if any file is bad, none (seed 000's answer shape).
 
@@ -486,6 +489,7 @@ def list_references(work_item_id: str, shot_id: str | None = None) -> list[dict[
         return [_reference_json(r) for r in s.exec(query.order_by(col(Reference.created_at), col(Reference.id)))]
 
 
+@requires(Role.admin)
 def delete_reference(reference_id: str) -> None:
     with session_scope() as s:
         ref = s.get(Reference, reference_id) if isinstance(reference_id, str) else None
@@ -500,6 +504,7 @@ def delete_reference(reference_id: str) -> None:
         storage.delete(key)
 
 
+@requires(Role.reviewer)
 def set_shot_locked(work_item_id: str, shot_id: str, locked: bool) -> dict[str, Any]:
     """A locked shot's existing images are never overwritten by generation."""
     with session_scope() as s:

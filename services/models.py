@@ -342,3 +342,37 @@ class AuditEntry(SQLModel, table=True):
     project_id: str | None = Field(default=None, max_length=64)
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+# --- People and their API tokens (services/auth.py) -----------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    """A person who signed in (or was added by an admin); `role` is what they may do."""
+
+    __tablename__ = "users"
+
+    email: str = Field(primary_key=True, max_length=255)  # lower case; a proxy's user name when it sends no email
+    display_name: str = Field(default="", max_length=255)
+    role: str = Field(default="viewer", max_length=16)
+    # Who set the role by hand (CLI or Settings); None: it follows the group mapping / default role at each sign-in.
+    role_set_by: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime | None = None
+    disabled: bool = False
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal bearer token; only its keyed hash is stored, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(default_factory=lambda: new_id("tok"), primary_key=True, max_length=64)
+    user_email: str = Field(foreign_key="users.email", index=True, max_length=255)
+    name: str = Field(default="", max_length=128)
+    token_hash: str = Field(unique=True, max_length=64)  # hex HMAC-SHA256 of the token
+    prefix: str = Field(max_length=16)  # the token's first characters, to recognise it in a list
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str | None = Field(default=None, max_length=255)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

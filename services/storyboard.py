@@ -12,6 +12,8 @@ from sqlmodel import Session, col, select
 
 from services import backends, images, jobs
 from services.audit import AuditAction, Target, record
+from services.auth import requires
+from services.identity import Role
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
 from services.messages import IMAGE_REGENERATION_STARTED, NO_IMAGE_PROMPT, SENTENCE_NOT_FOUND
@@ -160,6 +162,7 @@ def get_sentence(sentence_id: str) -> dict[str, Any]:
 # --- Editing and regenerating -----------------------------------------------------------------------------
 
 
+@requires(Role.reviewer)
 def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
     """Save an edited prompt; a changed prompt sets isImageDirty and isVideoDirty (the video is made from the image)."""
     if not isinstance(image_prompt, str):
@@ -178,6 +181,7 @@ def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
     return get_sentence(sentence_id)
 
 
+@requires(Role.reviewer)
 def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None) -> dict[str, Any]:
     """Queue one image for a sentence: `{"jobId", "message": "Image regeneration started"}`. A random seed is
     picked when none (or -1) is given; any other integer is reduced to the backends' range (`seed_to_use`). The

@@ -30,10 +30,11 @@ from sqlmodel import Session, col, select
 
 from services import images
 from services.audit import AuditAction, record, version_target
+from services.auth import requires
 from services.config import get_settings
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
-from services.identity import current_actor
+from services.identity import Role, current_actor
 from services.models import ExportPlanRow, ImageVersion, Job, ReviewDecision, Sentence, Shot, WorkItem, iso, utcnow
 from services.storage import get_storage
 
@@ -365,6 +366,7 @@ def _load(s: Session, version_id: int) -> ImageVersion:
     return version
 
 
+@requires(Role.reviewer)
 def restore_version(version_id: int) -> dict[str, Any]:
     """Make an older version current again (its file must still exist)."""
     with session_scope() as s:
@@ -397,16 +399,19 @@ def _update(version_id: int, action: AuditAction, **values: Any) -> dict[str, An
     return get_version(version.id)
 
 
+@requires(Role.reviewer)
 def set_favourite(version_id: int, favourite: bool) -> dict[str, Any]:
     """A favourite is never deleted by retention."""
     return _update(version_id, AuditAction.favourite, favourite=bool(favourite))
 
 
+@requires(Role.reviewer)
 def set_locked(version_id: int, locked: bool) -> dict[str, Any]:
     """A locked version is never deleted, and while current, generation never replaces it."""
     return _update(version_id, AuditAction.lock_version, locked=bool(locked))
 
 
+@requires(Role.reviewer)
 def set_review(version_id: int, *, state: str, note: str | None = None) -> dict[str, Any]:
     """Record the current actor's decision; the newest decision is the version's state, older ones stay."""
     if state not in REVIEW_STATES:

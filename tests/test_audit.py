@@ -30,23 +30,26 @@ from sqlalchemy import event
 from sqlmodel import col, select
 
 import services
-from services import audit, demo, importer, jobs, lifestyle, storyboard, sweeper, versions, work_items
+from services import audit, auth, demo, importer, jobs, lifestyle, storyboard, sweeper, versions, work_items
 from services.audit import AuditAction
 from services.db import get_engine, session_scope
 from services.identity import Actor, Role, acting_as
-from services.models import AuditEntry, ExportPlanRow, ImageVersion, Job, ReviewDecision, Shot
+from services.models import ApiToken, AuditEntry, ExportPlanRow, ImageVersion, Job, ReviewDecision, Shot, User
 
 # Modules that are not use cases: plumbing, models, formats, the HTTP and CLI front ends (they call use cases).
 INFRASTRUCTURE_MODULES = {"api", "audit", "backends", "cli", "config", "db", "errors", "identity", "images",
                           "messages", "migrations", "models", "operator_errors", "search_index", "status", "storable_text",
                           "storage"}
 
-RITA = Actor("rita@example.com", "Rita Reviewer", Role.reviewer)
+# An admin: the scenarios include admin-only use cases (import, other people's jobs, users); who may do what is
+# tested in tests/test_auth.py.
+RITA = Actor("rita@example.com", "Rita Reviewer", Role.admin)
 BOOKKEEPING = {("UPDATE", "job"), ("INSERT", "event"), ("DELETE", "event"), ("INSERT", "workerprocess"),
                ("UPDATE", "workerprocess"), ("DELETE", "workerprocess"), ("UPDATE", "generationclaim"),
                ("INSERT", "backendlease"), ("UPDATE", "backendlease")}
 # Columns that follow a recorded change by themselves (which version the stable file serves).
-BOOKKEEPING_COLUMNS = {"exportplanrow": {"published_version_id"}}
+BOOKKEEPING_COLUMNS = {"exportplanrow": {"published_version_id"}, "users": {"last_seen_at", "display_name"},
+                       "api_tokens": {"last_used_at"}}
 WRITE = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)"?', re.IGNORECASE)
 SET_COLUMNS = re.compile(r'\bSET\s+(.*?)(?:\s+WHERE\b|$)', re.IGNORECASE | re.DOTALL)
 
@@ -154,6 +157,28 @@ def _failed_sentence_job() -> str:
     return job_id
 
 
+def _user(email: str) -> str:
+    with session_scope() as s:
+        s.add(User(email=email, role="reviewer"))
+    return email
+
+
+def _token(email: str) -> str:
+    _user(email)
+    with session_scope() as s:
+        token = ApiToken(user_email=email, token_hash=auth.hash_token("rsh_x"), prefix="rsh_x")
+        s.add(token)
+    return token.id
+
+
+def _refused(call: Callable[[], Any]) -> str:
+    try:
+        call()
+    except Exception as e:  # a read that refuses (401/403) still must not write
+        return type(e).__name__
+    return "ok"
+
+
 def _json_file(folder: Path) -> Path:
     path = folder / "items.json"
     path.write_text('{"workItems": [{"id": "98", "title": "From a file", "status": "open"}]}', encoding="utf-8")
@@ -210,6 +235,18 @@ SCENARIOS = [
              {"data.import": 1}, empty_database=True),
     Scenario("load the demo into an empty database", ("services.demo.ensure_demo_loaded",),
              lambda _: demo.ensure_demo_loaded(generate_images=False), {"data.import": 1}, empty_database=True),
+    Scenario("first sign-in through a proxy", ("services.auth.sign_in", "services.auth.proxy_actor"),
+             lambda _: auth.proxy_actor({"X-Forwarded-Email": RITA.email}, "127.0.0.1"), {"user.sign_in": 1}),
+    Scenario("add a user", ("services.auth.add_user",), lambda _: auth.add_user(email="new@example.com", role="reviewer"),
+             {"user.add": 1}),
+    Scenario("change a role", ("services.auth.set_role",), lambda email: auth.set_role(email=email, role="admin"),
+             {"user.role": 1}, prepare=lambda _: _user("new@example.com")),
+    Scenario("disable a user", ("services.auth.set_disabled",), lambda email: auth.set_disabled(email=email),
+             {"user.disable": 1}, prepare=lambda _: _user("new@example.com")),
+    Scenario("create an API token", ("services.auth.create_token",), lambda _: auth.create_token(name="script"),
+             {"token.create": 1}, prepare=lambda _: _user(RITA.email)),
+    Scenario("revoke an API token", ("services.auth.revoke_token",), auth.revoke_token, {"token.revoke": 1},
+             prepare=lambda _: _token(RITA.email)),
 ]
 
 
@@ -299,6 +336,26 @@ READS: dict[str, Callable[[], Any]] = {
     "services.sweeper.sweep": lambda: sweeper.sweep(grace_seconds=0),
     "services.sweeper.start_maintenance": sweeper.start_maintenance,
     "services.sweeper.stop_maintenance": sweeper.stop_maintenance,
+    # Who acts and what they may do (the changes to users and tokens are scenarios above)
+    "services.auth.auth_mode": auth.auth_mode,
+    "services.auth.unauthenticated": lambda: auth.unauthenticated("test"),
+    "services.auth.why_not": lambda: auth.why_not(Role.admin),
+    "services.auth.require": lambda: auth.require(Role.viewer),
+    "services.auth.requires": lambda: auth.requires(Role.viewer)(lambda: None)(),
+    "services.auth.is_loopback": lambda: auth.is_loopback("127.0.0.1"),
+    "services.auth.unsafe_bind_message": lambda: auth.unsafe_bind_message("0.0.0.0", server="API"),
+    "services.auth.normalise_email": lambda: auth.normalise_email("A@Example.com"),
+    "services.auth.parse_role": lambda: auth.parse_role("viewer"),
+    "services.auth.user_json": lambda: auth.user_json(User(email="a@example.com")),
+    "services.auth.list_users": auth.list_users,
+    "services.auth.role_from_groups": lambda: auth.role_from_groups(["x"]),
+    "services.auth.hash_token": lambda: auth.hash_token("rsh_x"),
+    "services.auth.token_json": lambda: auth.token_json(ApiToken(user_email="a@example.com", token_hash="h", prefix="p")),
+    "services.auth.list_tokens": lambda: auth.list_tokens(all_users=True),
+    "services.auth.actor_for_token": lambda: _refused(lambda: auth.actor_for_token("rsh_unknown")),
+    "services.auth.bearer_token": lambda: auth.bearer_token("Bearer rsh_x"),
+    "services.auth.peer_is_trusted_proxy": lambda: auth.peer_is_trusted_proxy("127.0.0.1"),
+    "services.auth.proxy_identity": lambda: auth.proxy_identity({"X-Forwarded-Email": "a@example.com"}),
 }
 
 NOT_CHANGES = {

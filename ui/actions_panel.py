@@ -8,9 +8,11 @@ import streamlit as st
 
 from services import messages
 from services.errors import ReshootError
+from services.identity import Role
 from services.lifestyle import generate_lifestyle_heroes
 from services.messages import plural
 from ui.job_progress import job_progress
+from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast
 
 
@@ -92,15 +94,16 @@ def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = N
             messages.GENERATE_BUTTON_LOADING if job_id else messages.GENERATE_BUTTON,
             type="primary",
             icon=":material/auto_awesome:",
-            disabled=bool(job_id) or not has_pack,
-            help=messages.GENERATE_TOOLTIP if has_pack else messages.GENERATE_TOOLTIP_NO_PACK,
+            disabled=bool(job_id) or not has_pack or lacks(Role.reviewer),
+            help=why_disabled(Role.reviewer, messages.GENERATE_TOOLTIP if has_pack else messages.GENERATE_TOOLTIP_NO_PACK),
             key=_key("generate", work_item_id),
             on_click=start_generation,
             args=(work_item_id,),
             width="stretch",
         )
-        with advanced_col.popover("Advanced", icon=":material/tune:", disabled=bool(job_id) or not has_pack,
-                                  width="stretch"):
+        with advanced_col.popover("Advanced", icon=":material/tune:", width="stretch",
+                                  disabled=bool(job_id) or not has_pack or lacks(Role.reviewer),
+                                  help=why_disabled(Role.reviewer)):
             st.checkbox("Dry run", key=_key("dry_run", work_item_id), help="Report what would be created; write nothing.")
             st.checkbox("Overwrite existing images", key=_key("overwrite", work_item_id))
             st.multiselect(

@@ -23,6 +23,7 @@ from streamlit.errors import StreamlitAPIException
 from services import messages
 from services.audit import hero_history
 from services.errors import ReshootError
+from services.identity import Role
 from services.lifestyle import add_references, delete_reference, generate_lifestyle_heroes, list_references
 from services.versions import list_versions
 from services.work_items import get_work_item
@@ -31,6 +32,7 @@ from ui.activity import RECENT_SHOWN, recent_changes
 from ui.compare import image_compare
 from ui.images import absolute_url, image_or_placeholder
 from ui.job_progress import finish_once, job_progress, settle, wait_briefly
+from ui.permissions import lacks, why_disabled
 from ui.seeds import seed_words
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
 
@@ -207,8 +209,8 @@ def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
     popover = st.popover(
         messages.UPLOAD_REFERENCE_LOADING if files else messages.UPLOAD_REFERENCE,
         icon=":material/upload:",
-        help=messages.UPLOAD_REFERENCE_TOOLTIP,
-        disabled=disabled or bool(files),
+        help=why_disabled(Role.reviewer, messages.UPLOAD_REFERENCE_TOOLTIP),
+        disabled=disabled or bool(files) or lacks(Role.reviewer),
         width="stretch",
         key=open_key,
         on_change="rerun",  # tracks open/closed, so the uploader exists only while open (a third of a card's cost)
@@ -283,8 +285,8 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         st.button(
             messages.REGENERATE_SHOT_LOADING if job_id else messages.REGENERATE_SHOT,
             type="primary",
-            help=messages.REGENERATE_SHOT_TOOLTIP,
-            disabled=bool(job_id),
+            help=why_disabled(Role.reviewer, messages.REGENERATE_SHOT_TOOLTIP),
+            disabled=bool(job_id) or lacks(Role.reviewer),
             width="stretch",
             key=_key("regenerate", work_item_id, shot_id),
             on_click=start_regeneration,
@@ -418,6 +420,7 @@ def _reference_tile(work_item_id: str, shot_id: str, ref: dict[str, Any], *, con
     key = partial(_key, work_item_id=work_item_id, shot_id=shot_id)
     if not confirming:
         st.button("Delete", icon=":material/delete:", key=key(f"ref_delete_{ref['id']}"),
+                  disabled=lacks(Role.admin), help=why_disabled(Role.admin),
                   on_click=_confirm, args=(work_item_id, shot_id, ref["id"]))
         return
     st.warning(f"Delete {escape_markdown(name)}? The next regeneration will not use it.")

@@ -10,7 +10,9 @@ import streamlit as st
 
 from services import messages
 from services.errors import ReshootError
+from services.identity import Role
 from services.importer import import_file
+from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown
 
 
@@ -52,7 +54,8 @@ def import_panel() -> None:
     st.text_input(
         "Work item id for a CSV without a work_item_id column", key="settings_import_work_item", placeholder="e.g. 7"
     )
-    st.button("Import", icon=":material/upload_file:", type="primary", disabled=upload is None,
+    st.button("Import", icon=":material/upload_file:", type="primary", disabled=upload is None or lacks(Role.admin),
+              help=why_disabled(Role.admin),
               key="settings_import_button", on_click=_run_import, args=(uploader_key,))
     outcome = st.session_state.pop("settings_import_outcome", None)
     if outcome is not None:

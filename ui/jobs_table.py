@@ -8,8 +8,10 @@ from typing import Any
 import streamlit as st
 
 from services.errors import ReshootError
-from services.messages import plural
+from services.identity import Role, current_actor
 from services.jobs import list_jobs, retry_job
+from services.messages import plural
+from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts
 
 ACTIVE = ("queued", "running")
@@ -134,5 +136,7 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
             if job.get("errorDetail"):
                 long = job["errorDetail"].count("\n") > 10
                 st.code(job["errorDetail"], language=None, wrap_lines=True, height=260 if long else "content")
+            needs = Role.reviewer if job.get("requestedBy") == current_actor().email else Role.admin  # anyone's: admin
             st.button("Retry", icon=":material/replay:", type="primary", key=f"jobs_retry_{job['id']}",
+                      disabled=lacks(needs), help=why_disabled(needs),
                       on_click=retry, args=(job["id"],))

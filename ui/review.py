@@ -9,8 +9,10 @@ from typing import Any
 import streamlit as st
 
 from services.errors import ReshootError
+from services.identity import Role
 from services.versions import Decision, review_history, set_review
 from ui.images import absolute_url
+from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast
 
 STATE_BADGES = {
@@ -93,7 +95,8 @@ def review_line(row: dict[str, Any], *, history: list[Decision]) -> None:
     note_col.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
     with buttons_col.container(horizontal=True, gap="xsmall"):
         for new_state, label, kind in (("approved", "Approve", "primary"), ("rejected", "Reject", "secondary")):
-            st.button(label, key=f"sku_{new_state}_{version_id}", type=kind, disabled=state == new_state,
+            st.button(label, key=f"sku_{new_state}_{version_id}", type=kind,
+                      disabled=state == new_state or lacks(Role.reviewer), help=why_disabled(Role.reviewer),
                       on_click=review, args=(version_id, new_state, note_key))
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 from services import messages
 from services.audit import sentence_history
 from services.errors import ReshootError
+from services.identity import Role
 from services.jobs import retry_job
 from services.storyboard import regenerate_sentence_image, update_sentence
 from services.versions import list_versions, restore_version, set_favourite
@@ -18,6 +19,7 @@ from ui.compare import image_compare
 from ui.debounced_text_area import debounced_text_area
 from ui.images import absolute_url, placeholder
 from ui.job_progress import finish_once, job_progress, wait_briefly
+from ui.permissions import lacks, why_disabled
 from ui.seeds import seed_words
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts
 
@@ -122,7 +124,7 @@ def prompt_editor(sentence: dict[str, Any], *, disabled: bool) -> str:
         args=(sentence["id"],),
         placeholder=messages.PROMPT_PLACEHOLDER,
         hint=messages.PROMPT_RECOMMENDATION,
-        disabled=disabled,
+        disabled=disabled or lacks(Role.reviewer),
     )
 
 
@@ -133,7 +135,8 @@ def seed_field(sentence_id: str, *, disabled: bool) -> None:
     used = st.session_state.pop(_key("seed_used", sentence_id), None)
     if used is not None:
         st.session_state[key] = str(used)
-    st.text_input("Seed", key=key, placeholder="Random", help=messages.SEED_TOOLTIP + SEED_HELP, disabled=disabled)
+    st.text_input("Seed", key=key, placeholder="Random", help=why_disabled(Role.reviewer, messages.SEED_TOOLTIP + SEED_HELP),
+                  disabled=disabled or lacks(Role.reviewer))
 
 
 def regenerate_controls(sentence: dict[str, Any], *, prompt: str, generating: bool) -> None:
@@ -145,7 +148,8 @@ def regenerate_controls(sentence: dict[str, Any], *, prompt: str, generating: bo
         messages.REGENERATE_IMAGE_LOADING if generating else messages.REGENERATE_IMAGE,
         type="primary",
         icon=":material/refresh:",
-        disabled=generating or not prompt.strip(),
+        disabled=generating or not prompt.strip() or lacks(Role.reviewer),
+        help=why_disabled(Role.reviewer),
         width="stretch",
         key=_key("regenerate", sentence_id),
         on_click=regenerate_with_typed_seed,
@@ -156,7 +160,8 @@ def regenerate_controls(sentence: dict[str, Any], *, prompt: str, generating: bo
     st.button(
         messages.REGENERATE_WITH_NEW_SEED,
         icon=":material/casino:",
-        disabled=generating or not prompt.strip(),
+        disabled=generating or not prompt.strip() or lacks(Role.reviewer),
+        help=why_disabled(Role.reviewer),
         width="stretch",
         key=_key("reseed", sentence_id),
         on_click=start_regeneration,
@@ -171,7 +176,7 @@ def error_state(sentence_id: str) -> None:
     reason = failed.get("message") or failed.get("errorCode") or "Unknown error"
     st.error(f"Image generation failed: {reason}", icon=":material/error:")
     st.button("Retry", icon=":material/replay:", key=_key("retry", sentence_id), on_click=retry_failed,
-              args=(sentence_id,))
+              args=(sentence_id,), disabled=lacks(Role.reviewer), help=why_disabled(Role.reviewer))
 
 
 def earlier_caption(version: dict) -> str:
@@ -200,11 +205,14 @@ def history(sentence_id: str) -> None:
                 st.image(absolute_url(version.get("thumbUrl") or version["url"]), width="stretch")
                 st.caption(earlier_caption(version))
                 restore_col, favourite_col = st.columns(2, gap="xsmall")
-                restore_col.button(":material/restore:", help="Make this version current again",
+                restore_col.button(":material/restore:", disabled=lacks(Role.reviewer),
+                                   help=why_disabled(Role.reviewer, "Make this version current again"),
                                    key=_key(f"restore_{version['id']}", sentence_id),
                                    on_click=restore_version, args=(version["id"],))
                 favourite_col.button(":material/star:" if not version["favourite"] else ":material/star_rate:",
-                                     help="Unmark favourite" if version["favourite"] else "Mark as favourite (kept by retention)",
+                                     disabled=lacks(Role.reviewer),
+                                     help=why_disabled(Role.reviewer, "Unmark favourite" if version["favourite"]
+                                                       else "Mark as favourite (kept by retention)"),
                                      key=_key(f"favourite_{version['id']}", sentence_id),
                                      on_click=set_favourite, args=(version["id"], not version["favourite"]))
 

@@ -14,6 +14,8 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.staticfiles import NotModifiedResponse
 
 from services.api.schemas import error_responses
+from services.api.security import allow
+from services.identity import Role
 from services.storage import (
     REVALIDATE,
     TEMP_PREFIX,
@@ -27,7 +29,8 @@ from services.storage import (
 )
 
 log = logging.getLogger("reshoot.assets")
-router = APIRouter(tags=["assets"])
+# Signed-in callers only, unless RESHOOT_PUBLIC_ASSETS opens it (services/api/security.py skips sign-in then).
+router = APIRouter(tags=["assets"], dependencies=[allow(Role.viewer)])
 
 REDIRECT_MAX_AGE = "private, max-age=600"  # well inside the presigned URL's validity (storage.URL_WINDOW_SECONDS)
 

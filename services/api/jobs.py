@@ -11,8 +11,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from services import jobs
 from services.api.schemas import JobOut, error_responses
+from services.api.security import allow
+from services.identity import Role
 
-router = APIRouter(prefix="/api/v1", tags=["jobs"])
+router = APIRouter(prefix="/api/v1", tags=["jobs"], dependencies=[allow(Role.viewer)])
 
 EVENT_POLL_SECONDS = 0.5
 

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 
 from services import storyboard
 from services.api.bodies import json_body, json_body_doc
+from services.api.security import allow
+from services.identity import Role
 from services.api.schemas import (
     DemoProjectId,
     DemoSentenceId,
@@ -22,7 +24,7 @@ from services.api.schemas import (
     error_responses,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["storyboard"])
+router = APIRouter(prefix="/api/v1", tags=["storyboard"], dependencies=[allow(Role.viewer)])
 
 NOT_FOUND = {404: "`Sentence not found`"}
 
@@ -50,6 +52,7 @@ def get_sentence(sentence_id: DemoSentenceId) -> dict[str, Any]:
     response_model=SentenceOut,
     responses=error_responses({400: "INVALID_REQUEST, with details", **NOT_FOUND, **TOO_LARGE}),
     openapi_extra=json_body_doc(UpdateSentenceRequest, required=True),
+    dependencies=[allow(Role.reviewer)],
 )
 def update_sentence(sentence_id: DemoSentenceId, body: UpdateSentenceRequest = json_body(UpdateSentenceRequest)) -> dict[str, Any]:
     """Save the image prompt; editing it always marks both the image and the video dirty."""
@@ -65,6 +68,7 @@ def update_sentence(sentence_id: DemoSentenceId, body: UpdateSentenceRequest = j
         409: "ALREADY_GENERATING: an image with another seed is being generated; `details.jobId` is that job",
     }),
     openapi_extra=json_body_doc(RegenerateImageRequest, required=False),
+    dependencies=[allow(Role.reviewer)],
 )
 def regenerate_image(sentence_id: str, body: RegenerateImageRequest = json_body(RegenerateImageRequest)) -> JSONResponse:
     """Queue a new image (random seed when none is given); completion arrives on the project's WebSocket.

@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from services import lifestyle, work_items
 from services.api.bodies import json_body, json_body_doc, read_upload
-from services.api.waits import failed_job_error
 from services.api.schemas import (
     Deleted,
     DemoWorkItemId,
@@ -24,10 +23,13 @@ from services.api.schemas import (
     TOO_LARGE,
     error_responses,
 )
+from services.api.security import allow
+from services.api.waits import failed_job_error
 from services.config import get_settings
 from services.errors import ReshootError, invalid_request, not_found
+from services.identity import Role
 
-router = APIRouter(prefix="/api/work-items", tags=["work items"])
+router = APIRouter(prefix="/api/work-items", tags=["work items"], dependencies=[allow(Role.viewer)])
 
 INVALID = {400: "INVALID_REQUEST, with details"}
 FILE_FIELDS = ("files", "files[]")
@@ -90,6 +92,7 @@ def _accepted(started: dict[str, Any], *, applied: str | None = None) -> JSONRes
         **error_responses({**INVALID, 404: "LIFESTYLE_PACK_NOT_FOUND", **TOO_LARGE, **JOB_FAILED}),
     },
     openapi_extra=json_body_doc(GenerateHeroesRequest, required=False),
+    dependencies=[allow(Role.reviewer)],
 )
 async def generate_heroes(
     work_item_id: str,
@@ -143,6 +146,7 @@ async def generate_heroes(
             },
         }
     },
+    dependencies=[allow(Role.reviewer)],
 )
 async def add_references(work_item_id: str, request: Request) -> Any:
     """Store reference images for one shot (files under `files` or `files[]`); all or nothing."""
@@ -169,7 +173,8 @@ def list_references(
     return {"ok": True, "workItemId": work_item_id, "shotId": shot_id, "references": refs}
 
 
-@router.delete("/{work_item_id}/lifestyle-hero-references/{ref_id}", response_model=Deleted, responses=error_responses({404: "REFERENCE_NOT_FOUND"}))
+@router.delete("/{work_item_id}/lifestyle-hero-references/{ref_id}", response_model=Deleted, responses=error_responses({404: "REFERENCE_NOT_FOUND"}),
+               dependencies=[allow(Role.admin)])
 def delete_reference(work_item_id: str, ref_id: str) -> dict[str, Any]:
     """Remove one reference image (its files too)."""
     if ref_id not in {ref["id"] for ref in lifestyle.list_references(work_item_id)}:

@@ -28,9 +28,12 @@ def demo(db):
     return load_demo(generate_images=False)
 
 
-def open_page(page: str | None = None, **query: str) -> AppTest:
-    """Run the dashboard, then switch to `page` (e.g. "pages/work_item.py") with `query` as URL parameters."""
+def open_page(page: str | None = None, *, user: dict | None = None, **query: str) -> AppTest:
+    """Run the dashboard, then switch to `page` (e.g. "pages/work_item.py") with `query` as URL parameters;
+    `user` is what `st.user` says (with RESHOOT_AUTH=oidc)."""
     at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
+    if user is not None:
+        at.user = user
     at.run()
     if page:
         at.query_params.update(query)

@@ -1,0 +1,124 @@
+"""Settings' people parts: your personal API tokens (everyone) and users with their roles (admins)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from services import auth
+from services.errors import ReshootError
+from services.identity import Role
+from ui.permissions import lacks
+from ui.toasts import queue_toast
+
+NEW_TOKEN_KEY = "settings_new_token"
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _create_token() -> None:
+    name = (st.session_state.get("settings_token_name") or "").strip()
+    try:
+        created = auth.create_token(name=name)
+    except ReshootError as e:
+        queue_toast("Couldn’t create the token", e.message, kind="error")
+        return
+    st.session_state[NEW_TOKEN_KEY] = created.token
+    st.session_state["settings_token_name"] = ""
+
+
+def _revoke_token(token_id: str) -> None:
+    try:
+        auth.revoke_token(token_id)
+    except ReshootError as e:
+        queue_toast("Couldn’t revoke the token", e.message, kind="error")
+        return
+    queue_toast("Token revoked", "It stopped working at once.")
+
+
+def tokens_panel() -> None:
+    """Create (shown once), list and revoke personal tokens; admins may list everyone's."""
+    if auth.auth_mode() is auth.AuthMode.none:
+        st.caption("API tokens matter once sign-in is on (RESHOOT_AUTH=oidc or proxy); until then the API listens "
+                   "on 127.0.0.1 only and acts as the local user.")
+        return
+    new_token = st.session_state.pop(NEW_TOKEN_KEY, None)
+    if new_token:
+        st.success("Copy your new token now: it is shown only this once (Reshoot keeps only a hash).",
+                   icon=":material/key:")
+        st.code(new_token, language=None)
+    name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
+    name_col.text_input("Token name", key="settings_token_name", placeholder="What it is for, e.g. build script")
+    button_col.button("Create token", icon=":material/add:", key="settings_token_create", on_click=_create_token,
+                      width="stretch")
+    everyone = not lacks(Role.admin) and st.toggle("Everyone's tokens", key="settings_tokens_all")
+    tokens = auth.list_tokens(all_users=everyone)
+    if not tokens:
+        st.caption("No tokens yet. Scripts and the React client send one as `Authorization: Bearer <token>`.")
+        return
+    st.dataframe(
+        [{"Name": t["name"], "User": t["user"], "Starts with": t["prefix"], "Created": _when(t["createdAt"]),
+          "Last used": _when(t["lastUsedAt"]), "Revoked": _when(t["revokedAt"])} for t in tokens],
+        hide_index=True, key="settings_tokens_table",
+        column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm") for c in ("Created", "Last used", "Revoked")},
+    )
+    active = {t["id"]: t for t in tokens if not t["revokedAt"]}
+    if active:
+        pick_col, revoke_col = st.columns([3, 1], vertical_alignment="bottom")
+        picked = pick_col.selectbox("Revoke a token", list(active), key="settings_token_pick",
+                                    format_func=lambda tid: _token_label(active[tid]))
+        revoke_col.button("Revoke", icon=":material/block:", key="settings_token_revoke", width="stretch",
+                          on_click=_revoke_token, args=(picked,))
+
+
+def _token_label(token: dict[str, Any]) -> str:
+    return f"{token['name'] or 'unnamed'} · {token['prefix']}… · {token['user']}"
+
+
+def _user_action(action: str) -> None:
+    state = st.session_state
+    try:
+        if action == "add":
+            auth.add_user(email=state.get("settings_user_email") or "", name=state.get("settings_user_name") or "",
+                          role=state.get("settings_user_role") or Role.viewer)
+            state["settings_user_email"] = state["settings_user_name"] = ""
+        elif action == "role":
+            auth.set_role(email=state["settings_user_pick"], role=state["settings_user_new_role"])
+        else:
+            auth.set_disabled(email=state["settings_user_pick"], disabled=action == "disable")
+    except ReshootError as e:
+        detail = e.details[0]["message"] if isinstance(e.details, list) and e.details else e.message
+        queue_toast("Couldn’t change the user", detail, kind="error")
+        return
+    queue_toast("User saved", "The change applies from their next click.")
+
+
+def users_panel() -> None:
+    """Every user with role, last seen and state; add one, change a role, disable or enable (admins only)."""
+    users = auth.list_users()
+    if users:
+        st.dataframe(
+            [{"Email": u["email"], "Name": u["name"], "Role": u["role"], "Role set by": u["roleSetBy"] or "sign-in",
+              "Last seen": _when(u["lastSeenAt"]), "Disabled": u["disabled"]} for u in users],
+            hide_index=True, key="settings_users_table",
+            column_config={"Last seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+        )
+        pick_col, role_col, save_col, state_col = st.columns([3, 2, 1, 1], vertical_alignment="bottom")
+        picked = pick_col.selectbox("User", [u["email"] for u in users], key="settings_user_pick")
+        user = next(u for u in users if u["email"] == picked)
+        role_col.selectbox("Role", list(Role), index=list(Role).index(Role(user["role"])), key="settings_user_new_role")
+        save_col.button("Save role", key="settings_user_save_role", on_click=_user_action, args=("role",), width="stretch")
+        action = "enable" if user["disabled"] else "disable"
+        state_col.button(action.capitalize(), key="settings_user_toggle", on_click=_user_action, args=(action,),
+                         width="stretch")
+    with st.form("settings_user_add", border=True):
+        st.markdown("**Add a user** (before their first sign-in, with a role)")
+        email_col, name_col, role_col = st.columns([3, 2, 2])
+        email_col.text_input("Email", key="settings_user_email")
+        name_col.text_input("Name", key="settings_user_name")
+        role_col.selectbox("Role", list(Role), index=1, key="settings_user_role")
+        st.form_submit_button("Add user", icon=":material/person_add:", on_click=_user_action, args=("add",))
