@@ -18,6 +18,7 @@ LOADED_INDIRECTLY = {
     "psycopg": "SQLAlchemy's postgresql+psycopg dialect imports it",
     "websockets": "uvicorn's WebSocket protocol for the API's /events",
     "python-multipart": "FastAPI's form and upload parsing",
+    "authlib": "Streamlit's st.login / st.user (RESHOOT_AUTH=oidc) imports it when a visitor signs in",
 }
 
 
