@@ -72,13 +72,37 @@ class _BodyTooLarge(MultiPartException):
     """Raised from inside the parser's read loop, which closes (and so deletes) the temp files it made."""
 
 
+class _FileTooLarge(MultiPartException):
+    def __init__(self, filename: str, size: int):
+        super().__init__(f"{filename} is over the limit")
+        self.filename, self.size = filename, size
+
+
+class _CappedMultiPartParser(MultiPartParser):
+    """Starlette's parser, stopping as soon as one file passes `max_file_bytes` (it is named in the answer)."""
+
+    def __init__(self, *args: Any, max_file_bytes: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_file_bytes = max_file_bytes
+        self._file_bytes: dict[int, int] = {}
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        super().on_part_data(data, start, end)
+        part = self._current_part
+        if part.file is not None:
+            size = self._file_bytes[id(part)] = self._file_bytes.get(id(part), 0) + end - start
+            if size > self.max_file_bytes:
+                raise _FileTooLarge(part.file.filename or "upload", size)
+
+
 @asynccontextmanager
 async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> AsyncIterator[Upload]:
     """Text fields and the files under any of `file_fields`, open while the block runs, deleted after.
 
     Nothing is held in memory: the body is parsed as it arrives and each file is spooled to a temp file (anonymous,
     so a crash leaves nothing behind). A declared Content-Length over the request cap is refused before reading;
-    a chunked body is cut off, 413, as soon as it passes the cap; more files than the cap is a 400 from the parser."""
+    a chunked body is cut off, 413, as soon as it passes the cap, and a file as soon as it passes the file cap
+    (400 INVALID_IMAGE naming it); more files than the cap is a 400 from the parser."""
     settings = get_settings()
     cap = settings.max_upload_request_bytes + FORM_OVERHEAD_BYTES
     too_large = ReshootError(
@@ -92,13 +116,20 @@ async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> Asyn
     body = _capped(request.stream(), cap)
     try:
         if content_type.startswith("multipart/form-data"):
-            form = await MultiPartParser(request.headers, body, max_files=settings.max_upload_files, max_fields=100).parse()
+            form = await _CappedMultiPartParser(
+                request.headers, body, max_files=settings.max_upload_files, max_fields=100, max_file_bytes=settings.max_upload_bytes
+            ).parse()
         elif content_type.startswith("application/x-www-form-urlencoded"):  # fields only: answered "files required"
             form = await FormParser(request.headers, body).parse()
         else:
             form = FormData()
     except _BodyTooLarge:
         raise too_large from None
+    except _FileTooLarge as e:  # the same answer as a file found too large once read: INVALID_IMAGE naming it
+        raise ReshootError(
+            "INVALID_IMAGE", 400, {"filename": e.filename, "reason": "too_large"},
+            f"{e.filename} is over {settings.max_upload_mb} MB, the limit (RESHOOT_MAX_UPLOAD_MB).",
+        ) from None
     except MultiPartException as e:  # malformed multipart, too many files or fields: the parser's message says which
         raise invalid_request([{"field": "body", "message": e.message or "Malformed form"}]) from None
     try:

@@ -78,16 +78,14 @@ def temp_dir(tmp_path, monkeypatch):
     return path
 
 
-def test_a_chunked_body_over_the_cap_is_413_before_it_is_read_whole(app, demo, monkeypatch, temp_dir):
-    monkeypatch.setenv("RESHOOT_MAX_UPLOAD_REQUEST_MB", "1")
-    get_settings.cache_clear()
-    chunk, chunks = 64 * 1024, 200  # 12.5 MB, no Content-Length: the cap (1 MB + 1 MB for the form) applies as it comes
-    sent = 0
-    boundary = "capped-boundary"
+def post_chunked(app, filename: str, chunks: int, chunk: int = 64 * 1024) -> tuple[httpx.Response, int]:
+    """POST one file of `chunks` × `chunk` zero bytes as a chunked multipart body (no Content-Length) straight to
+    the app; the answer and how many chunks the app pulled before answering."""
+    boundary, sent = "chunked-boundary", 0
 
     async def body():
         nonlocal sent
-        yield f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.png"\r\n\r\n'.encode()
+        yield f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n\r\n'.encode()
         for _ in range(chunks):
             sent += 1
             yield b"\0" * chunk
@@ -96,7 +94,14 @@ def test_a_chunked_body_over_the_cap_is_413_before_it_is_read_whole(app, demo, m
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
             return await client.post(URL, content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
-    r = asyncio.run(post())
+    return asyncio.run(post()), sent
+
+
+def test_a_chunked_body_over_the_cap_is_413_before_it_is_read_whole(app, demo, monkeypatch, temp_dir):
+    monkeypatch.setenv("RESHOOT_MAX_UPLOAD_REQUEST_MB", "1")
+    get_settings.cache_clear()
+    chunk, chunks = 64 * 1024, 200  # 12.5 MB; the cap (1 MB + 1 MB for the form) applies as it comes
+    r, sent = post_chunked(app, "big.png", chunks, chunk)
     assert r.status_code == 413
     assert r.json() == {"error": "PAYLOAD_TOO_LARGE", "details": {"maxBytes": 1024 * 1024}}
     assert sent * chunk <= 2 * 1024 * 1024 + chunk < chunks * chunk  # stopped at the cap, not at the end
@@ -164,3 +169,14 @@ def test_an_image_the_full_shot_already_has_answers_the_existing_reference(clien
     first = upload(client, [("a.png", png("red"))]).json()["references"][0]["id"]
     again = upload(client, [("a-again.png", png("red"))])
     assert again.status_code == 200 and [r["id"] for r in again.json()["references"]] == [first]
+
+
+def test_a_file_over_the_file_cap_is_cut_off_as_it_arrives_and_named(app, demo, monkeypatch, temp_dir):
+    monkeypatch.setenv("RESHOOT_MAX_UPLOAD_MB", "1")
+    get_settings.cache_clear()
+    chunk, chunks = 64 * 1024, 100
+    r, sent = post_chunked(app, "huge.png", chunks, chunk)
+    assert r.status_code == 400
+    assert r.json()["error"] == "INVALID_IMAGE" and r.json()["details"] == {"filename": "huge.png", "reason": "too_large"}
+    assert sent * chunk <= 1024 * 1024 + 2 * chunk < chunks * chunk
+    assert list(temp_dir.iterdir()) == [] and stored_files() == []
