@@ -8,6 +8,7 @@ from services.status import redact, system_status
 from ui.import_panel import import_panel
 from ui.people import tokens_panel, users_panel
 from ui.permissions import lacks
+from ui.workers_panel import workers_panel
 from ui.toasts import escape_markdown
 
 
@@ -42,6 +43,9 @@ st.caption(
 )
 if settings.s3_endpoint_url:
     st.caption(f"S3 endpoint `{redact(settings.s3_endpoint_url)}`")
+
+st.subheader("Workers")
+workers_panel()
 
 st.subheader("Import")
 import_panel()

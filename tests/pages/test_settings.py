@@ -55,3 +55,33 @@ def test_import_json_and_csv_and_show_validation_messages(demo):
     at.file_uploader[0].set_value(("broken.json", b'{"workItems": [', "application/json")).run()
     at.button(key="settings_import_button").click().run()
     assert "invalid JSON" in texts(at)
+
+
+def test_workers_alive_and_what_they_generate(demo, fake_backend, monkeypatch):
+    import time
+
+    from services import jobs, status, storyboard
+
+    # The slow fake backend is not a configured one: the page's backend check is not what this test is about.
+    monkeypatch.setattr(status, "backend_status", lambda: status._status("Image backend", "fake", True, "test double"))
+    fake_backend.delay = 1.5
+    open_page(PAGE)  # the dashboard starts its own job threads (the SQLite queue's default)
+    worker_id = jobs.start_embedded_worker()  # the same consumer: started once per process
+    storyboard.regenerate_sentence_image("sent_001")
+    deadline = time.monotonic() + 20
+    while not (jobs.list_workers() and jobs.list_workers()[0]["running"]):
+        assert time.monotonic() < deadline, "the worker did not start the job"
+        time.sleep(0.05)
+    at = open_page(PAGE)
+    [table] = at.dataframe
+    row = table.value.iloc[0]
+    assert (row["Worker"], row["Generating now"], row["Threads"]) == (worker_id, "sentence:sent_001", get_settings().generation_concurrency)
+    assert "inside a dashboard" in row["Runs as"] and "Job threads in this dashboard: on" in texts(at)
+
+
+def test_with_embedded_workers_off_and_none_elsewhere_the_page_says_jobs_wait(demo, monkeypatch):
+    monkeypatch.setenv("RESHOOT_EMBEDDED_WORKERS", "0")
+    get_settings.cache_clear()
+    at = open_page(PAGE)
+    shown = texts(at)
+    assert "No worker is alive on this queue" in shown and "Job threads in this dashboard: off" in shown

@@ -1,0 +1,38 @@
+"""Settings: the job workers alive on the configured queue and what each generates now."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services.config import get_settings
+from services.jobs import embedded_workers_enabled, list_workers
+
+REFRESH_SECONDS = 5
+
+
+def _where(embedded: bool) -> str:
+    return "inside a dashboard or API process" if embedded else "`python -m services worker`"
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def workers_panel() -> None:
+    settings = get_settings()
+    here = "on" if embedded_workers_enabled() else "off (RESHOOT_EMBEDDED_WORKERS=0, or the Redis queue's default)"
+    st.caption(f"Job threads in this dashboard: {here} · backend calls at once across every worker: "
+               f"{settings.backend_concurrency or 'no limit (RESHOOT_BACKEND_CONCURRENCY)'}")
+    workers = list_workers()
+    if not workers:
+        st.warning("No worker is alive on this queue: generation jobs wait until one starts (`python -m services worker`).",
+                   icon=":material/warning:")
+        return
+    rows = [
+        {
+            "Worker": w["id"],
+            "Runs as": _where(w["embedded"]),
+            "Threads": w["concurrency"],
+            "Generating now": ", ".join(r["target"] for r in w["running"]) or "—",
+            "Last heartbeat": w["heartbeatAt"],
+        }
+        for w in workers
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
