@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -475,15 +475,22 @@ def _finalize(job_id: str) -> bool:
     """Progress from the job's finished claims; once none is queued/running, the handler's summary ends the job.
     Reads and writes are separate transactions: on SQLite (WAL) a read transaction that then writes fails at once
     if another connection wrote in between, instead of waiting its turn."""
+    linked = select(JobClaim.claim_id).where(JobClaim.job_id == job_id)
     with session_scope() as s:
         job = s.get(Job, job_id)
         if job is None or job.status not in ACTIVE:
             return False
-        rows = s.exec(
-            select(GenerationClaim, JobClaim).join(JobClaim, col(JobClaim.claim_id) == GenerationClaim.id).where(JobClaim.job_id == job_id).order_by(col(JobClaim.position))
-        ).all()
-    done = sum(claim.weight for claim, _ in rows if claim.status in TERMINAL)
-    if any(claim.status in ACTIVE for claim, _ in rows):
+        done, pending = s.exec(  # one aggregate row, however many shots the job has
+            select(
+                func.coalesce(func.sum(case((col(GenerationClaim.status).in_(TERMINAL), GenerationClaim.weight), else_=0)), 0),
+                func.count(case((col(GenerationClaim.status).in_(ACTIVE), 1))),
+            ).where(col(GenerationClaim.id).in_(linked))
+        ).one()
+        if not pending:
+            rows = s.exec(
+                select(GenerationClaim, JobClaim).join(JobClaim, col(JobClaim.claim_id) == GenerationClaim.id).where(JobClaim.job_id == job_id).order_by(col(JobClaim.position))
+            ).all()
+    if pending:
         with session_scope() as s:
             s.exec(update(Job).where(Job.id == job_id, Job.status == "running", Job.progress_done < done).values(
                 progress_done=done, heartbeat_at=utcnow(), message=f"{done} of {job.progress_total} done"))

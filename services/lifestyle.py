@@ -105,11 +105,14 @@ def _require_pack(s: Session, work_item_id: str) -> LifestylePack:
 def _plan(s: Session, work_item_id: str, shot_ids: list[str] | None, overwrite: bool) -> Plan:
     """What a request would generate, skip (`EXISTS`, or `LOCKED` when overwriting a locked image) and miss."""
     _require_pack(s, work_item_id)
-    shots = s.exec(select(Shot).where(Shot.work_item_id == work_item_id).order_by(col(Shot.position), col(Shot.id))).all()
+    shot_query = select(Shot).where(Shot.work_item_id == work_item_id)
+    row_query = select(ExportPlanRow).where(ExportPlanRow.work_item_id == work_item_id)
+    if shot_ids is not None:  # e.g. one shot of a generate-all job: read that shot, not the whole pack
+        shot_query = shot_query.where(col(Shot.shot_id).in_(shot_ids))
+        row_query = row_query.where(col(ExportPlanRow.shot_pk).in_(select(Shot.id).where(Shot.work_item_id == work_item_id, col(Shot.shot_id).in_(shot_ids))))
+    shots = s.exec(shot_query.order_by(col(Shot.position), col(Shot.id))).all()
     rows_by_shot: dict[int, list[ExportPlanRow]] = defaultdict(list)
-    for row in s.exec(
-        select(ExportPlanRow).where(ExportPlanRow.work_item_id == work_item_id).order_by(col(ExportPlanRow.position), col(ExportPlanRow.id))
-    ):
+    for row in s.exec(row_query.order_by(col(ExportPlanRow.position), col(ExportPlanRow.id))):
         rows_by_shot[row.shot_pk].append(row)
     current_ids = [r.current_version_id for rows in rows_by_shot.values() for r in rows if r.current_version_id]
     locked_versions = set(
