@@ -116,6 +116,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     run_worker()
 
 
+def cmd_workers(args: argparse.Namespace) -> None:
+    from services.jobs import embedded_workers_enabled, list_workers
+
+    _print({"ok": True, "embeddedWorkers": embedded_workers_enabled(), "workers": list_workers()})
+
+
 def cmd_gc(args: argparse.Namespace) -> None:
     from services.sweeper import sweep
 
@@ -258,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_regenerate_image)
 
     sub.add_parser("worker", help="run job consumers (for RESHOOT_QUEUE_URL=redis://…)").set_defaults(func=cmd_worker)
+    sub.add_parser("workers", help="the workers alive on the queue and what each generates now (JSON)").set_defaults(func=cmd_workers)
 
     p = sub.add_parser("gc", help="republish stale stable hero files and delete orphan files (crash leftovers)")
     p.add_argument("--grace", type=float, default=None, metavar="SECONDS",

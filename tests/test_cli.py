@@ -169,3 +169,13 @@ def test_an_argument_the_database_cannot_store_is_a_plain_invalid_request(capsys
     captured = capsys.readouterr()
     assert code == 1 and json.loads(captured.out)["error"] == "INVALID_REQUEST"
     assert "search contains invalid Unicode" in captured.err
+
+
+def test_workers_lists_the_live_consumers(capsys, db):
+    from services.jobs import start_embedded_worker
+
+    code, shown = run(capsys, "workers")
+    assert code == 0 and shown == {"ok": True, "embeddedWorkers": True, "workers": []}
+    worker_id = start_embedded_worker()
+    code, shown = run(capsys, "workers")
+    assert [(w["id"], w["embedded"], w["running"]) for w in shown["workers"]] == [(worker_id, True, [])]
