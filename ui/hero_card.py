@@ -14,6 +14,8 @@ the upload popover is open, and the references dialog is created only when opene
 from __future__ import annotations
 
 import html
+import json
+import re
 from functools import partial
 from typing import Any, BinaryIO
 
@@ -213,7 +215,9 @@ def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
         disabled=disabled or bool(files) or lacks(Role.reviewer),
         width="stretch",
         key=open_key,
-        on_change="rerun",  # tracks open/closed, so the uploader exists only while open (a third of a card's cost)
+        # Tracks open/closed, so the uploader exists only while open (a third of a card's cost).
+        on_change=_popover_toggled,
+        args=(work_item_id, shot_id),
     )
     if files:  # the label above is already on screen while this saves
         saved = save_references(work_item_id, shot_id, [(f.name, f) for f in files])  # read one at a time
@@ -224,6 +228,26 @@ def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
     if popover.open:
         popover.file_uploader("Reference images", type=ACCEPTED_TYPES, accept_multiple_files=True, key=uploader_key)
         popover.caption("PNG, JPEG, WebP or GIF; several at once. They are saved as soon as you pick them.")
+        if st.session_state.pop(_key("upload_opened", work_item_id, shot_id), False):
+            popover.html(open_file_picker_script(uploader_key), unsafe_allow_javascript=True)
+
+
+# Opens the uploader's file picker right away: the click on `Upload reference` (a user activation, which browsers
+# require and keep for a few seconds) thus opens the picker, one click instead of two. If the browser refuses,
+# the uploader's own button and drop zone are there as before.
+def open_file_picker_script(uploader_key: str) -> str:
+    """Clicks the uploader's file input as soon as it is drawn (it may come a moment after this script)."""
+    css_class = "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", uploader_key.strip())  # as Streamlit names it
+    selector = json.dumps(f".{css_class} input[type=file]")
+    return ("<script>(() => { const until = Date.now() + 2000; const pick = () => {"
+            f" const input = document.querySelector({selector});"
+            " if (input) input.click(); else if (Date.now() < until) setTimeout(pick, 50); }; pick(); })();</script>")
+
+
+def _popover_toggled(work_item_id: str, shot_id: str) -> None:
+    """`Upload reference` was opened (or closed): remember an opening, for the one run that opens the picker."""
+    st.session_state[_key("upload_opened", work_item_id, shot_id)] = bool(
+        st.session_state.get(_key("upload_open", work_item_id, shot_id)))
 
 
 def _rerun_card() -> None:

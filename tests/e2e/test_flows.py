@@ -129,8 +129,9 @@ def test_references_then_regenerate_shot_changes_the_image_and_compares_v1_v2(pa
     ol2 = hero_card(page, "OL-2")
     expect(reference_thumbnails(page, "OL-2")).to_have_count(0)
 
-    button(ol2, "Upload reference").click()
-    upload_files(page, page.locator('[data-testid="stPopoverBody"]'), [images["red"], images["blue"]])
+    with page.expect_file_chooser() as chooser:  # one click: the picker opens with the popover
+        button(ol2, "Upload reference").click()
+    chooser.value.set_files([str(images["red"]), str(images["blue"])])
     expect_toast(page, "Reference images saved", "Saved 2 reference images for OL-2.")
     expect(page.locator('[data-testid="stPopoverBody"]')).to_have_count(0)  # the popover closed after the upload
     expect(reference_thumbnails(page, "OL-2")).to_have_count(2)
