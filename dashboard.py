@@ -96,8 +96,10 @@ def refuse_unsafe_address() -> None:
 if __name__ == "__main__":
     main()
 else:
+    from starlette.middleware import Middleware
     from streamlit.runtime.pages_manager import PagesManager
 
+    from services.api.security import LoopbackHosts
     from ui.assets import asset_routes
     from ui.index_page import page_routes
 
@@ -108,4 +110,5 @@ else:
     PagesManager.uses_pages_directory = False
     # Each page file's URL path is its name (st.Page's default; work_item's is set to the same).
     page_paths = sorted(path.stem for path in (Path(__file__).parent / PAGES_DIR).glob("*.py"))
-    app = st.App(__file__, routes=asset_routes() + page_routes(page_paths))
+    # RESHOOT_AUTH=none: a browser request naming another host came by DNS rebinding (services/api/security.py).
+    app = st.App(__file__, routes=asset_routes() + page_routes(page_paths), middleware=[Middleware(LoopbackHosts)])

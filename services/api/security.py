@@ -1,7 +1,8 @@
 """Who is calling the API, and refusing what a foreign web page makes a browser send.
 
 `Security` (pure ASGI, outermost) runs before any route reads a body:
-1. Cross-site: a mutating request whose `Sec-Fetch-Site` is `cross-site`, or whose `Origin` is neither the API's
+1. Cross-site: with RESHOOT_AUTH=none, a browser request naming a non-loopback Host (DNS rebinding) gets 403
+   `CSRF_REJECTED`; a mutating request whose `Sec-Fetch-Site` is `cross-site`, or whose `Origin` is neither the API's
    own nor one of `RESHOOT_API_CORS_ORIGINS`, gets 403 `CSRF_REJECTED` (this covers `fetch(..., {mode:
    "no-cors"})` with `text/plain` bodies and FormData, which skip CORS preflight). A WebSocket handshake from a
    foreign `Origin` is refused the same way.
@@ -23,7 +24,16 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.auth import AuthMode, actor_for_token, auth_mode, bearer_token, proxy_actor, proxy_identity, require
+from services.auth import (
+    AuthMode,
+    actor_for_token,
+    auth_mode,
+    bearer_token,
+    is_loopback,
+    proxy_actor,
+    proxy_identity,
+    require,
+)
 from services.config import get_settings
 from services.errors import ReshootError
 from services.identity import Actor, Role, acting_as, local_actor
@@ -63,6 +73,37 @@ def cross_site_reason(connection: HTTPConnection, method: str) -> str | None:
     return f"Origin {origin} is not allowed" if origin else None
 
 
+def rebound_host(connection: HTTPConnection) -> str | None:
+    """With RESHOOT_AUTH=none the server is for this machine: a browser request (it sends Origin or Sec-Fetch-*)
+    naming another host reached it through DNS rebinding (a foreign name resolved to 127.0.0.1), where the
+    foreign page counts as same-origin. Returns that host; None when the request is fine."""
+    if auth_mode() is not AuthMode.none:
+        return None
+    headers = connection.headers
+    if "origin" not in headers and "sec-fetch-site" not in headers and "sec-fetch-mode" not in headers:
+        return None  # not a browser (scripts, tests): no foreign page behind it
+    host = headers.get("host", "")
+    return None if is_loopback(urlsplit(f"//{host}").hostname or "") else host
+
+
+class LoopbackHosts:
+    """ASGI middleware for the dashboard (st.App): browser requests with a non-loopback Host get 403 in `none` mode."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = rebound_host(HTTPConnection(scope)) if scope["type"] in ("http", "websocket") else None
+        if host is None:
+            await self.app(scope, receive, send)
+            return
+        await Security._refuse(scope, receive, send, 403, _rebound_body(host))
+
+
+def _rebound_body(host: str) -> dict[str, Any]:
+    return {"error": "CSRF_REJECTED", "details": {"reason": f"Host {host} is not this machine (RESHOOT_AUTH=none)"}}
+
+
 def authenticate(connection: HTTPConnection) -> Actor:
     """The caller as an Actor, by the auth mode; raises 401 UNAUTHENTICATED."""
     mode = auth_mode()
@@ -96,6 +137,10 @@ class Security:
         reason = foreign_origin(connection) if websocket else cross_site_reason(connection, scope["method"])
         if reason:
             await self._refuse(scope, receive, send, 403, {"error": "CSRF_REJECTED", "details": {"reason": reason}})
+            return
+        host = rebound_host(connection)
+        if host is not None:
+            await self._refuse(scope, receive, send, 403, _rebound_body(host))
             return
         if _is_open(scope["path"]) or scope.get("method") == "OPTIONS":  # CORS preflights carry no credentials
             await self.app(scope, receive, send)

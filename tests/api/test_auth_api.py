@@ -141,12 +141,13 @@ def test_cross_site_requests_are_refused_and_change_nothing(client, demo, png, m
     assert list_jobs() == [] and list_references("7") == [] and get_sentence("sent_001") == before
 
     # The API's own origin, and configured ones, pass; reading is never refused
-    assert client.post(GENERATE, json={"dryRun": True}, headers={"Origin": "http://testserver",
-                                                                  "Sec-Fetch-Site": "same-origin"}).status_code == 200
-    assert client.get("/api/work-items", headers={"Origin": "https://evil.example"}).status_code == 200
+    own = {"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"}
+    assert client.post(GENERATE, json={"dryRun": True}, headers=own).status_code == 200
+    # (CORS stays closed, so the foreign page cannot read the answer)
+    assert client.get("/api/work-items", headers={"Origin": "https://evil.example", "Host": "127.0.0.1:8000"}).status_code == 200
     use(monkeypatch, RESHOOT_API_CORS_ORIGINS="https://review.example")
     with TestClient(create_app(), raise_server_exceptions=False) as c:
-        r = c.post(GENERATE, json={"dryRun": True}, headers={"Origin": "https://review.example"})
+        r = c.post(GENERATE, json={"dryRun": True}, headers={"Origin": "https://review.example", "Host": "127.0.0.1:8000"})
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://review.example"
 
 
@@ -154,7 +155,8 @@ def test_websocket_refuses_foreign_origins(client, demo):
     with pytest.raises(WebSocketDisconnect):
         with client.websocket_connect("/api/v1/projects/coffee-origins/events", headers={"Origin": "http://127.0.0.1:1"}):
             pass
-    with client.websocket_connect("/api/v1/projects/coffee-origins/events", headers={"Origin": "http://testserver"}) as ws:
+    own = {"Origin": "http://127.0.0.1:8000", "Host": "127.0.0.1:8000"}
+    with client.websocket_connect("/api/v1/projects/coffee-origins/events", headers=own) as ws:
         ws.close()
 
 
@@ -182,3 +184,14 @@ def test_every_route_declares_the_role_it_needs():
     for (path, methods), role in needed.items():
         if set(methods) & {"POST", "PUT", "DELETE", "PATCH"}:
             assert role.allows(Role.reviewer), (path, methods, role)
+
+
+def test_none_mode_refuses_browser_requests_that_arrive_by_dns_rebinding(client, demo):
+    """A foreign name resolved to 127.0.0.1: the page counts as same-origin, so only the Host gives it away."""
+    rebound = {"Host": "rebind.example:8000", "Origin": "http://rebind.example:8000", "Sec-Fetch-Site": "same-origin"}
+    r = client.post(GENERATE, json={"shotIds": ["OL-1"]}, headers=rebound)
+    assert r.status_code == 403 and r.json()["error"] == "CSRF_REJECTED" and list_jobs() == []
+    assert client.get("/api/work-items", headers={"Host": "rebind.example:8000", "Sec-Fetch-Mode": "cors"}).status_code == 403
+    own = {"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"}
+    assert client.post(GENERATE, json={"dryRun": True}, headers=own).status_code == 200
+    assert client.get("/api/work-items", headers={"Host": "localhost:8000", "Sec-Fetch-Mode": "cors"}).status_code == 200

@@ -100,7 +100,8 @@ def test_cors_is_off_by_default(client):
 def test_cors_origins_from_settings(monkeypatch, db):
     monkeypatch.setenv("RESHOOT_API_CORS_ORIGINS", "https://app.example, https://other.example")
     get_settings.cache_clear()
-    with TestClient(create_app()) as c:
+    # A browser reaches a RESHOOT_AUTH=none API by a loopback name (any other Host is refused as DNS rebinding).
+    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as c:
         allowed = c.get("/openapi.json", headers={"Origin": "https://app.example"})
         other = c.get("/openapi.json", headers={"Origin": "https://evil.example"})
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"

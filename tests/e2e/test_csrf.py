@@ -14,6 +14,7 @@ import re
 import sys
 import threading
 import tomllib
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +167,19 @@ def test_streamlit_keeps_its_own_xsrf_protection():
     with (PROJECT_ROOT / ".streamlit" / "config.toml").open("rb") as f:
         server = tomllib.load(f)["server"]
     assert server["enableXsrfProtection"] is True and server["address"] == "127.0.0.1"
+
+
+def test_the_dashboard_refuses_a_browser_request_for_another_host(app):
+    """DNS rebinding against the RESHOOT_AUTH=none dashboard: a foreign name resolved to 127.0.0.1 is refused."""
+    port = app.url.rsplit(":", 1)[1]
+
+    def status(host: str) -> int:
+        request = urllib.request.Request(f"{app.url}/", headers={"Host": host, "Sec-Fetch-Mode": "navigate"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert status(f"rebind.example:{port}") == 403
+    assert status(f"127.0.0.1:{port}") == 200 and status(f"localhost:{port}") == 200
