@@ -25,14 +25,18 @@ BASELINE = "5862784"  # main before this change: a job's row polled every 1.5 s,
 HERO_PAGE, HERO_CARD, HERO_IMAGES = "/work_item?id=21", "HO-1 · OFF-DESK-120-OAK", "/fcc/lifestyle/21/HO-1/"
 SCENE_IMAGES = "/storyboard/coffee-origins/sent_001/"
 
-# Resolves window.__reshootPainted when an <img> whose src contains `part` (and is none of `old`) has decoded and
-# two animation frames have passed (it is painted); window.__reshootClicked is the click event's time.
-WATCH = """([part, old, thumbs]) => {
+# Sets window.__reshootPainted when, after the click, an <img> whose src contains `part` (and was not on the page at
+# the click) has decoded and two animation frames have passed (it is painted); window.__reshootClicked is the
+# click event's time.
+WATCH = """([part, thumbs]) => {
   window.__reshootPainted = null; window.__reshootClicked = null;
-  document.addEventListener("click", () => { window.__reshootClicked ??= Date.now(); }, { capture: true, once: true });
-  const fresh = () => [...document.querySelectorAll("img")].find(
-    (img) => img.src.includes(part) && img.src.includes(".thumb") === thumbs && !old.includes(img.src)
-             && img.complete && img.naturalWidth > 0);
+  let old = null;
+  const matching = () => [...document.querySelectorAll("img")].filter(
+    (img) => img.src.includes(part) && img.src.includes(".thumb") === thumbs);
+  document.addEventListener("click", () => {
+    if (old === null) { window.__reshootClicked = Date.now(); old = matching().map((img) => img.src); }
+  }, { capture: true, once: true });
+  const fresh = () => old !== null && matching().find((img) => !old.includes(img.src) && img.complete && img.naturalWidth > 0);
   const done = () => requestAnimationFrame(() => requestAnimationFrame(() => { window.__reshootPainted ??= Date.now(); }));
   const check = () => { if (fresh()) { observer.disconnect(); clearInterval(timer); done(); } };
   const observer = new MutationObserver(check);
@@ -42,19 +46,18 @@ WATCH = """([part, old, thumbs]) => {
 }"""
 
 
-def _current_srcs(page, part: str) -> list[str]:
-    return page.evaluate("(part) => [...document.querySelectorAll('img')].map((i) => i.src).filter((s) => s.includes(part))",
-                         part)
-
-
 def _one_click(page, fake, target, part: str, *, thumbs: bool) -> tuple[float, float]:
     """(total seconds from click to painted image, the backend's seconds) for one click on `target`; the image is
     a thumbnail (a card) or the full image (the inspector, where earlier versions show as thumbnails)."""
+    from playwright.sync_api import expect
+
     from tests.e2e.helpers import wait_idle
 
+    expect(target).to_be_enabled(timeout=120_000)  # the previous click's job has ended
     wait_idle(page)
+    page.wait_for_timeout(300)  # and its images have settled
     answered = len(fake.answer_times)
-    page.evaluate(WATCH, [part, _current_srcs(page, part), thumbs])
+    page.evaluate(WATCH, [part, thumbs])
     target.click()
     try:
         page.wait_for_function("() => window.__reshootPainted !== null", timeout=60_000)

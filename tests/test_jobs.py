@@ -243,3 +243,22 @@ def test_a_job_of_a_live_consumer_here_survives_losing_its_worker_row(demo, fake
             s.delete(worker)
     assert jobs.recover_orphaned_jobs() == []
     assert jobs.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
+
+
+def test_a_waiter_is_woken_when_this_process_finishes_the_job_not_by_polling(demo, monkeypatch):
+    jobs.stop_embedded_worker()  # the job stays queued until the test finishes it
+    job_id = storyboard.regenerate_sentence_image("sent_001", seed=5)["jobId"]
+    reads = []
+    real_get_job = jobs.get_job
+    monkeypatch.setattr(jobs, "get_job", lambda job_id: reads.append(job_id) or real_get_job(job_id))
+    monkeypatch.setattr(jobs, "OTHER_PROCESS_CHECK_SECONDS", 60.0)  # only a wake-up can end the wait in time
+    done = {}
+    waiter = threading.Thread(target=lambda: done.update(job=jobs.wait_until_finished(job_id, timeout=60.0)))
+    waiter.start()
+    while not reads:  # the waiter has read the row once and waits
+        time.sleep(0.01)
+    assert jobs._finish(job_id, None, status="failed", message="stopped by the test", from_status=("queued",))
+    waiter.join(timeout=30)
+    assert not waiter.is_alive() and done["job"]["status"] == "failed"
+    assert len(reads) == 2  # the first read, and one after the wake-up: no polling in between
+    assert jobs.wait_until_finished(job_id, timeout=0)["status"] == "failed"

@@ -10,24 +10,22 @@ result itself.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from services.jobs import get_job
+from services.jobs import get_job, wait_until_finished
 
 POLL_SECONDS = 1.5  # someone else's job (another session, the API): nobody here is waiting for it
 # A job this session started and waits for: its fragment reruns every FAST_POLL_SECONDS and each of those runs
-# watches the job's row for up to HOLD_SECONDS (a cheap query every QUICK_POLL_SECONDS), so its end is seen within
-# a few hundredths of a second at half the reruns of a plain fast poll (each rerun costs the server and the
-# browser far more than a query). A click on another card waits for a held run to end (at most HOLD_SECONDS):
-# Streamlit queues fragment reruns behind a running one.
+# waits for the job's end for up to HOLD_SECONDS (woken at once when this process finishes it), so the end is seen
+# at once at a fraction of the reruns of a plain fast poll (each rerun costs the server and the browser far more
+# than waiting). A click on another card waits for a held run to end (at most HOLD_SECONDS): Streamlit queues
+# fragment reruns behind a running one.
 FAST_POLL_SECONDS = 0.5
 HOLD_SECONDS = 0.4
 QUICK_WAIT_SECONDS = 1.0  # how long a click waits for its own job before showing progress instead
-QUICK_POLL_SECONDS = 0.03
 FINISHED = ("succeeded", "failed")
 _HANDLED_KEY = "ui_finished_jobs"
 _ROUND_KEY = "ui_job_poll_from_parent"
@@ -53,15 +51,9 @@ def progress_text(job: dict[str, Any], unit: str = "images") -> str:
 
 def wait_briefly(job_id: str, seconds: float | None = None) -> dict[str, Any] | None:
     """The job once it has finished, if that happens within `seconds` (QUICK_WAIT_SECONDS); None if it is still
-    queued or running."""
-    deadline = time.monotonic() + (QUICK_WAIT_SECONDS if seconds is None else seconds)
-    while True:
-        job = get_job(job_id)
-        if job["status"] in FINISHED:
-            return job
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(QUICK_POLL_SECONDS)
+    queued or running. Waiting costs next to nothing (`services.jobs.wait_until_finished`)."""
+    job = wait_until_finished(job_id, QUICK_WAIT_SECONDS if seconds is None else seconds)
+    return job if job["status"] in FINISHED else None
 
 
 def settle(job_id: str, on_finish: Callable[[dict[str, Any]], None]) -> bool:
