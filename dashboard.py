@@ -12,6 +12,8 @@ from pathlib import Path
 import streamlit as st
 
 PAGES_DIR = "pages"
+# Streamlit stacks toasts at the top right, over a page's title at 1024 px; the bottom right covers no heading.
+TOASTS_AT_THE_BOTTOM = "<style>.stToastContainer { top: auto !important; bottom: 1rem !important; }</style>"
 
 
 def _bootstrap(database_url: str, queue_url: str) -> None:
@@ -78,6 +80,7 @@ def main() -> None:
         if page.url_path != "settings":
             st.stop()
     show_queued_toasts()
+    st.html(TOASTS_AT_THE_BOTTOM)
     with acting_as(gate.actor):
         problem = configuration_problem(page.run)
     if problem is not None:

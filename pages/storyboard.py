@@ -5,7 +5,7 @@ import streamlit as st
 
 from services.storyboard import get_storyboard, list_projects
 from ui.scene_inspector import scene_inspector
-from ui.storyboard_table import sentence_table
+from ui.storyboard_table import TABLE_WIDTH, sentence_table
 from ui.toasts import escape_markdown
 
 st.title("Storyboard")
@@ -23,14 +23,15 @@ project_id = st.selectbox(
 )
 st.query_params["project"] = project_id  # always in the address bar, so the link names it
 board = get_storyboard(project_id)
-table_col, inspector_col = st.columns([5, 4], gap="medium")
-with table_col:
+# Side by side where both fit (1440 px), the inspector below the table where they do not (1024 px): never cut.
+board_row = st.container(horizontal=True, gap="medium")
+with board_row.container(width=TABLE_WIDTH):
     sentence = sentence_table(board, linked=st.query_params.get("sentence"))
 if sentence is None:
     st.query_params.pop("sentence", None)
 else:
     st.query_params["sentence"] = sentence["id"]
-with inspector_col:
+with board_row.container(width="stretch"):
     if sentence is None:
         st.info("Select a sentence in the table to open the Scene Inspector.")
     else:

@@ -9,6 +9,8 @@ import streamlit as st
 from ui.images import absolute_url
 
 EXCERPT = 90
+COLUMN_WIDTHS = {"#": 40, "Text": 160, "Image": 80, "Prompt": 140, "Dirty": 96}  # px
+TABLE_WIDTH = sum(COLUMN_WIDTHS.values()) + 40  # + the row-selection column and borders: 556 px, fits 1024 px
 
 
 def excerpt(text: str | None, limit: int = EXCERPT) -> str:
@@ -56,11 +58,11 @@ def sentence_table(board: dict[str, Any], *, linked: str | None = None) -> dict[
         row_height=64,
         height=min(64 * len(rows) + 40, 720),
         column_config={
-            "#": st.column_config.TextColumn(width=40, help="Section.sentence"),
-            "Text": st.column_config.TextColumn(width=140),
-            "Image": st.column_config.ImageColumn("Image", width=80),
-            "Prompt": st.column_config.TextColumn(width=130),
-            "Dirty": st.column_config.TextColumn(width=105, help="Out of date since the prompt changed"),
+            "#": st.column_config.TextColumn(width=COLUMN_WIDTHS["#"], help="Section.sentence"),
+            "Text": st.column_config.TextColumn(width=COLUMN_WIDTHS["Text"], help="The sentence (whole in the inspector)"),
+            "Image": st.column_config.ImageColumn("Image", width=COLUMN_WIDTHS["Image"]),
+            "Prompt": st.column_config.TextColumn(width=COLUMN_WIDTHS["Prompt"], help="The image prompt (whole in the inspector)"),
+            "Dirty": st.column_config.TextColumn(width=COLUMN_WIDTHS["Dirty"], help="Out of date since the prompt changed"),
         },
     )
     if event.selection.rows:
