@@ -15,7 +15,7 @@ if not items and not wanted:
     st.info("No work item has a Lifestyle Pack yet.")
     st.stop()
 choices = list(items) if wanted in items or not wanted else [wanted, *items]
-picker, sku_picker, pending_col = st.columns([5, 3, 2], vertical_alignment="bottom")  # "Only pending" fits at 1024 px
+picker, sku_picker, pending_col = st.columns([4, 3, 3], vertical_alignment="bottom")  # "Only pending" fits at 1024 px
 work_item_id = picker.selectbox(
     "Work item",
     choices,
