@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -26,6 +27,14 @@ USERS = [
     {"sub": "vic", "email": "vic@example.com", "name": "Vic Viewer"},
     {"sub": "rey", "email": "rey@example.com", "name": "Rey Reviewer", "groups": ["designers"]},
 ]
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 def _answers(url: str) -> bool:
@@ -111,6 +120,10 @@ def test_oidc_sign_in_roles_approval_and_sign_out(browser, oidc_app):
     viewer.goto(f"{oidc_app.url}/work_item?id=21")
     wait_idle(viewer)
     expect(button(main_area(viewer), "Regenerate shot").first).to_be_disabled()
+    # Images load for the signed-in viewer; the same URL without the sign-in cookie is refused
+    image = main_area(viewer).locator("img[src*='/assets/fcc/lifestyle/21/']").first
+    wait_until(lambda: image.evaluate("i => i.complete && i.naturalWidth > 0"), message="a hero image never loaded")
+    assert _status(image.get_attribute("src")) == 401
     generate = button(main_area(viewer), "Generate Lifestyle Hero Images")
     expect(generate).to_be_disabled()
     expect(tooltip_of(viewer, generate)).to_contain_text("Needs the reviewer role; you are a viewer.")
@@ -166,12 +179,16 @@ def test_proxy_headers_count_only_from_a_trusted_address(browser, proxy_app):
     wait_idle(trusted)
     wait_until(lambda: "pat · viewer" in sidebar_text(trusted), message="the proxy's user was not signed in")
     expect(main_area(trusted).get_by_role("heading", name="Work Items")).to_be_visible()
+    hero = f"{proxy_app.url}/assets/fcc/lifestyle/21/HO-1/desktop.png"
+    assert trusted.request.get(hero).status == 200  # with the proxy's headers (the context adds them)
+    assert _status(hero) == 401  # the same URL without them
 
     port = proxy_app.url.rsplit(":", 1)[1]
     untrusted = context.new_page()
     untrusted.goto(f"http://{_non_loopback_address()}:{port}")  # the same headers from an address nobody trusts
     wait_idle(untrusted)
     expect(main_area(untrusted)).to_contain_text("did not come through a trusted proxy")
+    assert untrusted.request.get(f"http://{_non_loopback_address()}:{port}/assets/fcc/lifestyle/21/HO-1/desktop.png").status == 401
     assert untrusted.locator('[data-testid="stSidebarNav"]').count() == 0
     assert "Work Items" not in main_area(untrusted).inner_text()
     context.close()
