@@ -98,6 +98,7 @@ def hero_grid(item: dict[str, Any]) -> None:
         for index, shot in enumerate(item["shots"]):
             st.session_state[_key("shot", item["id"], shot["shot_id"])] = shot
             st.session_state[_key("offset", item["id"], shot["shot_id"])] = first + index
+            st.session_state.pop(_key("stale", item["id"], shot["shot_id"]), None)  # just read
             st.fragment(hero_card, key=card_fragment_key(item["id"], shot["shot_id"]))(item["id"], shot["shot_id"])
     if total > CARDS_PER_PAGE:
         st.pagination(page_count(total), key=_page_key(item["id"]), width="stretch")
@@ -283,7 +284,7 @@ def regeneration_finished(work_item_id: str, shot_id: str, job: dict[str, Any]) 
 
 
 def _show_new_image(work_item_id: str, shot_id: str, _job: dict[str, Any]) -> None:
-    """Another reviewer's (or the API's) job ended: no toast here; the card's rerun shows its image."""
+    """Another reviewer's (or the API's) job ended: no toast here; the rerun that follows shows its image."""
     st.session_state[_key("stale", work_item_id, shot_id)] = True
 
 
@@ -316,12 +317,10 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
             on_click=start_regeneration,
             args=(work_item_id, shot_id),
         )
-        wake = card_fragment_key(work_item_id, shot_id)
         if own_job:
-            job_progress(own_job, on_finish=partial(regeneration_finished, work_item_id, shot_id), waiting=True,
-                         wake=wake)
+            job_progress(own_job, on_finish=partial(regeneration_finished, work_item_id, shot_id), waiting=True)
         elif job_id and job_id != panel_job(work_item_id):  # one poll (and one toast) per job: the panel's
-            job_progress(job_id, on_finish=partial(_show_new_image, work_item_id, shot_id), wake=wake)
+            job_progress(job_id, on_finish=partial(_show_new_image, work_item_id, shot_id))
         elif not job_id and row.get("previousVersionId"):
             if st.button(f"Compare v{row['version'] - 1} / v{row['version']}", icon=":material/compare:",
                          type="tertiary", key=_key("compare", work_item_id, shot_id)):

@@ -1,11 +1,14 @@
 """Waiting for a job in the dashboard, so that its result shows within a fraction of a second of its end.
 
 A click first waits briefly for its own job (`wait_briefly`): a short job, such as the offline renderer's, ends
-inside the click's own rerun, which then shows the result. A longer job is watched by a small fragment (held runs,
-see FAST_POLL_SECONDS); when it sees the end it wakes the fragment that shows the result (a card, by its fragment
-key) through a tiny Components v2 element whose trigger callback reruns just that fragment, so no full-page rerun
-is needed to show one card's new image. A run of the parent that finds the job finished (`settle`) shows the
-result itself.
+inside the click's own rerun, which then shows the result (for a card: a rerun of that card alone). A longer job
+is watched by a small fragment whose runs wait for its end (woken at once when this process finishes it, see
+`services.jobs.wait_until_finished`); at the end the app reruns. A run of the parent that finds the job finished
+(`settle`) shows the result itself.
+
+Measured and dropped: waking only the card's keyed fragment from the watcher through a Components v2 trigger
+(`st.rerun(scope=key)` in its callback) took 2–4 s from mount to callback on a loaded 2-core machine, slower
+than the full rerun it was meant to save.
 """
 
 from __future__ import annotations
@@ -29,18 +32,6 @@ QUICK_WAIT_SECONDS = 1.0  # how long a click waits for its own job before showin
 FINISHED = ("succeeded", "failed")
 _HANDLED_KEY = "ui_finished_jobs"
 _ROUND_KEY = "ui_job_poll_from_parent"
-
-# Fires its `wake` trigger once per token when mounted: the callback reruns the fragment named in `data`.
-_WAKE_JS = """
-export default function ({ parentElement, data, setTriggerValue }) {
-  if (data && data.token && parentElement.__woken !== data.token) {
-    parentElement.__woken = data.token;
-    setTriggerValue("wake", data.token);
-  }
-}
-"""
-_WAKE = st.components.v2.component("reshoot_wake_fragment", js=_WAKE_JS)
-
 
 def progress_text(job: dict[str, Any], unit: str = "images") -> str:
     done, total = job.get("progressDone") or 0, job.get("progressTotal") or 0
@@ -76,37 +67,28 @@ def finish_once(job: dict[str, Any], on_finish: Callable[[dict[str, Any]], None]
     return True
 
 
-def _wake(fragment_key: str, job_id: str) -> None:
-    _WAKE(key=f"ui_wake_{fragment_key}", data={"token": job_id}, on_wake_change=lambda: st.rerun(scope=fragment_key),
-          height=0)
-
-
 def _held_job(job_id: str, hold: float) -> dict[str, Any]:
     """The job's row; while it has not finished, watched for up to `hold` seconds."""
     finished = wait_briefly(job_id, hold) if hold else None
     return finished or get_job(job_id)
 
 
-def _poll(job_id: str, on_finish: Callable[[dict[str, Any]], None], unit: str, wake: str | None, hold: float) -> None:
+def _poll(job_id: str, on_finish: Callable[[dict[str, Any]], None], unit: str, hold: float) -> None:
     # Hold only in the fragment's own reruns: in its parent's run (a full run, a card run) it must not delay the
     # rest of the page. The parent marks each of its calls (job_progress below).
     own_rerun = st.session_state.get(_ROUND_KEY, {}).pop(job_id, None) is None
     job = _held_job(job_id, hold if own_rerun else 0.0)
     if job["status"] in FINISHED:
         finish_once(job, on_finish)
-        if wake:
-            _wake(wake, job_id)
-            return
         st.rerun()
     total = job.get("progressTotal") or 0
     st.progress((job.get("progressDone") or 0) / total if total else 0.0, text=progress_text(job, unit))
 
 
 def job_progress(job_id: str, *, on_finish: Callable[[dict[str, Any]], None], unit: str = "images",
-                 waiting: bool = False, wake: str | None = None) -> None:
-    """Progress of `job_id` in its own fragment; `on_finish(job)` runs once at the end. `waiting`: this session
-    started the job and waits for it, so it is polled fast. `wake`: the key of the fragment that shows the
-    result, rerun alone at the end (otherwise the whole app reruns)."""
+                 waiting: bool = False) -> None:
+    """Progress of `job_id` in its own fragment; `on_finish(job)` runs once at the end, then the app reruns.
+    `waiting`: this session started the job and waits for it, so its end is seen at once (held runs)."""
     st.session_state.setdefault(_ROUND_KEY, {})[job_id] = True  # this call is the parent's, not a rerun
     every = FAST_POLL_SECONDS if waiting else POLL_SECONDS
-    st.fragment(_poll, run_every=every)(job_id, on_finish, unit, wake, HOLD_SECONDS if waiting else 0.0)
+    st.fragment(_poll, run_every=every)(job_id, on_finish, unit, HOLD_SECONDS if waiting else 0.0)
