@@ -364,6 +364,55 @@ def encode_png(image: Image.Image) -> bytes:
     ))
 
 
+def _text_chunk(keyword: str, text: str) -> bytes:
+    """tEXt when the text is Latin-1 (what PNG's tEXt allows), else an uncompressed UTF-8 iTXt; as Pillow's
+    `PngInfo.add_text` chooses, so A1111/ComfyUI-style readers find either."""
+    try:
+        return _png_chunk(b"tEXt", keyword.encode("latin-1") + b"\0" + text.encode("latin-1"))
+    except UnicodeEncodeError:
+        # keyword, compression flag 0, method 0, empty language tag, empty translated keyword, UTF-8 text
+        return _png_chunk(b"iTXt", keyword.encode("latin-1") + b"\0\0\0\0\0" + text.encode("utf-8"))
+
+
+def _chunks(data: bytes) -> Iterator[tuple[bytes, memoryview]]:
+    """(type, whole chunk including length and CRC) for each chunk of a PNG, without copying."""
+    view, at = memoryview(data), len(_PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        (length,) = struct.unpack_from(">I", data, at)
+        end = at + 12 + length
+        yield bytes(view[at + 4 : at + 8]), view[at:end]
+        at = end
+
+
+def _text_keyword(chunk: memoryview) -> bytes:
+    return bytes(chunk[8:88]).split(b"\0", 1)[0]
+
+
+def png_with_text(data: bytes, text: dict[str, str]) -> bytes:
+    """`data` (a PNG) with a text chunk per entry right after IHDR, replacing text chunks of the same keywords
+    (a backend's own, e.g. ComfyUI's `prompt`/`workflow`, stay). Pixels and other chunks are kept byte for byte;
+    anything that is not a PNG is returned as it is."""
+    if not data.startswith(_PNG_SIGNATURE) or not text:
+        return data
+    keywords = {k.encode("latin-1") for k in text}
+    parts: list[bytes | memoryview] = [_PNG_SIGNATURE]
+    for kind, chunk in _chunks(data):
+        if kind in (b"tEXt", b"iTXt", b"zTXt") and _text_keyword(chunk) in keywords:
+            continue
+        parts.append(chunk)
+        if kind == b"IHDR":
+            parts.extend(_text_chunk(k, v) for k, v in text.items())
+    return b"".join(parts)
+
+
+def png_text(data: bytes) -> dict[str, str]:
+    """The text chunks of a PNG (tEXt, zTXt, iTXt) as Pillow reads them; {} for anything else."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return {}
+    with Image.open(io.BytesIO(data)) as image:
+        return {key: str(value) for key, value in image.text.items()}
+
+
 # --- The offline renderer's label, per export size --------------------------------------------------------
 
 

@@ -317,6 +317,7 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
             references=[r.id for r in refs],
             job_id=ctx.id,
             thumbnail=thumb,
+            subject={"workItemId": row.work_item_id, "shotId": shot.shot_id, "sku": shot.sku, "sizeLabel": row.size_label},
         )
         for row, (data, thumb) in zip(plan.targets, exports)
     ]

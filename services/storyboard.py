@@ -267,6 +267,7 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
         model=backend.model,
         references=ref_keys,
         job_id=ctx.id,
+        subject={"projectId": sentence.project_id, "sentenceId": sentence.id},
     )
 
     def move_pointer(s: Session, versions: list[ImageVersion]) -> None:

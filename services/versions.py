@@ -15,6 +15,7 @@ republishes every row where the two differ; `/assets` resolves a stable filename
 
 from __future__ import annotations
 
+import json
 import logging
 import posixpath
 import random
@@ -63,6 +64,60 @@ class NewImage:
     references: list[str] = field(default_factory=list)
     job_id: str | None = None
     thumbnail: bytes | None = None  # WebP; made from `data` when not given
+    # What the image is of, written into the file: {"workItemId", "shotId", "sku", "sizeLabel"} for a hero,
+    # {"projectId", "sentenceId"} for a sentence.
+    subject: dict[str, str] = field(default_factory=dict)
+
+
+PROVENANCE_KEYWORDS = ("parameters", "reshoot")
+
+
+def _infotext_value(value: Any) -> str:
+    text = str(value)
+    return json.dumps(text) if any(c in text for c in ',"\n') else text  # A1111 quotes values with commas
+
+
+def provenance_text(image: NewImage, version: int) -> dict[str, str]:
+    """The PNG text chunks of a new version: `parameters` as AUTOMATIC1111 writes it (the prompt, then
+    "Key: value, …"), which image browsers and Civitai read, and `reshoot`, everything as JSON. Nothing that
+    differs between runs of the same inputs (no job id, no time), so the same generation gives the same file."""
+    record = {
+        "prompt": image.prompt,
+        "seed": image.seed,
+        "seedHonoured": image.seed_honoured,
+        "backend": image.backend,
+        "model": image.model,
+        "version": version,
+        "width": image.width,
+        "height": image.height,
+        "references": list(image.references),
+        "targetKind": image.target_kind,
+        **image.subject,
+    }
+    settings = {
+        "Seed": image.seed if image.seed is not None else "none",
+        "Seed honoured": "yes" if image.seed_honoured else "no",
+        "Size": f"{image.width}x{image.height}",
+        "Model": image.model or image.backend,
+        "Backend": image.backend,
+        "Reshoot version": version,
+        **({"References": " ".join(image.references)} if image.references else {}),
+        **{_SUBJECT_LABELS.get(k, k): v for k, v in image.subject.items()},
+    }
+    parameters = image.prompt + "\n" + ", ".join(f"{k}: {_infotext_value(v)}" for k, v in settings.items())
+    return {"parameters": parameters, "reshoot": json.dumps(record, ensure_ascii=False, sort_keys=True)}
+
+
+_SUBJECT_LABELS = {"workItemId": "Work item", "shotId": "Shot", "sku": "SKU", "sizeLabel": "Size label",
+                   "projectId": "Project", "sentenceId": "Sentence"}
+
+
+def file_metadata(version_id: int) -> dict[str, str]:
+    """The text chunks stored inside a version's file (what a downloaded copy says about how it was made)."""
+    with session_scope() as s:
+        version = _load(s, version_id)
+        key, deleted = version.storage_key, version.file_deleted
+    return {} if deleted else images.png_text(get_storage().get(key))
 
 
 def url_for(key: str | None) -> str | None:
@@ -134,7 +189,7 @@ def save_new_versions(
             for image, thumb in zip(new_images, thumbs):
                 number = numbers[(image.target_kind, image.target_id)]
                 key, thumb_key = versioned_key(image.base_key, number, secrets.token_hex(3))
-                storage.put(key, image.data)
+                storage.put(key, images.png_with_text(image.data, provenance_text(image, number)))
                 written.append(key)
                 storage.put(thumb_key, thumb, content_type="image/webp")
                 written.append(thumb_key)
