@@ -23,10 +23,10 @@ names = dict(actors())
 filters = st.container(horizontal=True, vertical_alignment="bottom")  # wraps onto a second line when narrow
 person = filters.selectbox("Person", list(names), index=None, placeholder="Everyone", key="activity_person",
                            format_func=lambda email: f"{names[email]} ({email})" if names.get(email) else email,
-                           width=260, on_change=first_page)
+                           width=240, on_change=first_page)
 actions = filters.multiselect("Action", list(AuditAction), format_func=lambda a: a.label, placeholder="Every action",
-                              key="activity_actions", width=340, on_change=first_page)
-work_item = filters.text_input("Work item", placeholder="Any", key="activity_work_item", width=120, on_change=first_page)
+                              key="activity_actions", width=320, on_change=first_page)
+work_item = filters.text_input("Work item", placeholder="Any", key="activity_work_item", width=110, on_change=first_page)
 dates = filters.date_input("Dates", value=(), key="activity_dates", width=240, on_change=first_page)
 since, until = (dates[0], dates[-1]) if dates else (None, None)
 where = ActivityFilter(actor_email=person, actions=tuple(actions), work_item_id=work_item.strip() or None,
