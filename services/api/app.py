@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from services.api import assets, jobs, storyboard, work_items
 from services.api.errors import install_error_handlers, storable_parameters
-from services.api.security import Security
+from services.api.security import Security, redact_tokens_in_server_logs
 from services.api.waits import JobWaiter
 from services.config import get_settings
 from services.db import migrate
@@ -51,6 +51,7 @@ def create_app() -> FastAPI:
             CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"], expose_headers=["Location"]
         )
     app.add_middleware(Security)  # outermost: refuses cross-site requests and strangers before anything runs
+    redact_tokens_in_server_logs()
     for module in (work_items, storyboard, jobs):
         app.include_router(module.router, dependencies=[Depends(storable_parameters)])
     app.include_router(assets.router)  # a storage key, checked there (INVALID_KEY), never reaches the database

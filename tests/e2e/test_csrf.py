@@ -160,6 +160,10 @@ def test_a_foreign_page_cannot_write_or_listen_and_the_seeds_client_still_can(br
     bearer = {"Authorization": f"Bearer {token}"}
     assert page.evaluate(WRITES_JS, {"api": "", "mode": "cors", "headers": bearer, "png64": png_base64("green")}) == [200, 200, 202]
     assert page.evaluate(WRITES_JS, {"api": "", "mode": "cors", "headers": {}, "png64": png_base64("white")}) == [401, 401, 401]
+    events = url.replace("http", "ws") + "/api/v1/projects/coffee-origins/events"
+    assert page.evaluate(WEBSOCKET_JS, events) == "refused"
+    assert page.evaluate(WEBSOCKET_JS, f"{events}?access_token={token}") == "open"  # browsers cannot set its headers
+    assert "access_token=…" in log.read_text() and token not in log.read_text()  # never written to the log
     page.context.close()
 
 
