@@ -22,8 +22,10 @@ def _bootstrap(database_url: str, queue_url: str) -> None:
     from services.db import migrate
     from services.demo import load_demo_in_background
     from services.jobs import start_embedded_workers_if_enabled
+    from services.operator_errors import check_queue
 
     migrate()
+    check_queue()  # an unreachable Redis is said on every page, not only when a job is queued
     start_embedded_workers_if_enabled()
     load_demo_in_background()
 

@@ -112,7 +112,9 @@ def cmd_regenerate_image(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     from services.jobs import run_worker
+    from services.operator_errors import check_queue
 
+    check_queue()  # a plain message and exit 1, not a consumer that logs connection retries forever
     run_worker()
 
 

@@ -67,3 +67,26 @@ def plain_error(error: BaseException) -> ReshootError | None:
     if isinstance(error, ReshootError):
         return error if error.code in CONFIGURATION_CODES else None
     return _database_error(error) or _queue_error(error)
+
+
+def check_queue(timeout: float = 3.0) -> None:
+    """Raise QUEUE_UNAVAILABLE (naming RESHOOT_QUEUE_URL) when a Redis queue does not answer a ping; the SQLite
+    queue needs no check. Called at dashboard and worker start, where Huey itself would only log retries."""
+    from urllib.parse import parse_qsl, urlencode, urlparse
+
+    parsed = urlparse(get_settings().queue_url)
+    if parsed.scheme not in ("redis", "rediss"):
+        return
+    import redis
+
+    # `?queue=name` is Reshoot's (the Huey queue name), not a Redis connection option.
+    options = urlencode([(k, v) for k, v in parse_qsl(parsed.query) if k != "queue"])
+    client = redis.Redis.from_url(parsed._replace(query=options).geturl(), socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        client.ping()
+    except redis.RedisError as e:
+        raise _queue_error(e) or ReshootError(
+            "QUEUE_UNAVAILABLE", 503, {"variable": "RESHOOT_QUEUE_URL"}, f"The job queue refused us: {_first_line(e)}. Check RESHOOT_QUEUE_URL."
+        ) from None
+    finally:
+        client.close()

@@ -101,3 +101,15 @@ def test_pages_say_which_variable_is_missing_instead_of_a_traceback(s3_without_c
     settings = open_page("pages/settings.py")
     assert not settings.exception
     assert "needs credentials: set AWS_ACCESS_KEY_ID" in texts(settings).replace("\\", "")
+
+
+def test_an_unreachable_redis_queue_is_said_by_the_worker_and_on_every_page(db, monkeypatch, capsys):
+    from tests.pages.conftest import open_page, texts
+
+    monkeypatch.setenv("RESHOOT_QUEUE_URL", f"redis://127.0.0.1:{free_port()}/0")
+    get_settings.cache_clear()
+    code, out, err = run_cli(capsys, "worker")
+    assert code == 1 and '"QUEUE_UNAVAILABLE"' in out and "RESHOOT_QUEUE_URL" in err
+    at = open_page()
+    assert not at.exception
+    assert "Check RESHOOT_QUEUE_URL" in texts(at).replace("\\", "")
