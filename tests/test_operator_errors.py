@@ -90,11 +90,7 @@ def s3_without_credentials(s3_env, monkeypatch, tmp_path):
 def test_pages_say_which_variable_is_missing_instead_of_a_traceback(s3_without_credentials, db):
     from tests.pages.conftest import open_page, texts
 
-    from services.demo import demo_load_failure, load_demo_in_background
-
-    load_demo_in_background().join(20)  # what the dashboard's first start does; its failure is kept for the pages
-    assert demo_load_failure() is not None
-    at = open_page()
+    at = open_page()  # the first start probes storage before loading the demo set in the background
     assert not at.exception
     shown = texts(at).replace("\\", "")  # markdown-escaped underscores
     assert "needs credentials: set AWS_ACCESS_KEY_ID" in shown and "NoCredentialsError" not in shown
@@ -113,3 +109,18 @@ def test_an_unreachable_redis_queue_is_said_by_the_worker_and_on_every_page(db, 
     at = open_page()
     assert not at.exception
     assert "Check RESHOOT_QUEUE_URL" in texts(at).replace("\\", "")
+
+
+def test_a_wrong_setting_that_stops_the_background_demo_load_is_kept_for_the_pages(db, monkeypatch):
+    from services import demo
+    from services.storage import StorageUnavailable
+
+    def fail():
+        raise StorageUnavailable("S3 bucket x refused the credentials: check AWS_ACCESS_KEY_ID.")
+
+    monkeypatch.setattr(demo, "ensure_demo_loaded", fail)
+    demo._load_in_background()
+    assert demo.demo_load_failure().message.endswith("check AWS_ACCESS_KEY_ID.")
+    monkeypatch.setattr(demo, "ensure_demo_loaded", lambda: None)
+    demo._load_in_background()
+    assert demo.demo_load_failure() is None  # a later load that works clears it
