@@ -307,6 +307,11 @@ READS: dict[str, Callable[[], Any]] = {
     "services.versions.version_json": lambda: versions.version_json(ImageVersion(target_kind="hero", target_id="1", version=1,
                                                                                   storage_key="k", width=1, height=1, backend="x")),
     "services.jobs.get_job": lambda: jobs.get_job(_job_id()),
+    "services.jobs.wait_until_finished": lambda: jobs.wait_until_finished(_job_id(), timeout=5),
+    "services.versions.file_metadata": lambda: versions.file_metadata(hero_row().current_version_id),
+    "services.versions.provenance_text": lambda: versions.provenance_text(versions.NewImage(
+        target_kind="hero", target_id="1", base_key="a/b.png", data=b"", width=1, height=1, prompt="p", seed=1,
+        backend="local"), 1),
     "services.jobs.get_jobs": lambda: jobs.get_jobs([_job_id()]),
     "services.jobs.list_jobs": jobs.list_jobs,
     "services.jobs.job_json": lambda: jobs.job_json(Job(kind="lifestyle_heroes", target_key="x")),
