@@ -110,6 +110,27 @@ def cmd_regenerate_image(args: argparse.Namespace) -> None:
     _print({"jobId": started["jobId"], **_finished_job(started["jobId"])["result"]})
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from collections import Counter
+
+    from services.reviews import export_approved
+
+    export = export_approved(work_item_id=args.work_item_id, shot_ids=args.shot or None, sku=args.sku)
+    output = Path(args.output or export.download_name)
+    partial = output.with_name(output.name + ".partial")  # a failed export leaves no half ZIP under the name
+    size = 0
+    try:
+        with partial.open("wb") as out:
+            for chunk in export.chunks:
+                out.write(chunk)
+                size += len(chunk)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    counts = Counter(str(entry.status) for entry in export.manifest.entries)
+    _print({"ok": True, "output": str(output), "bytes": size, "targets": len(export.manifest.entries), **counts})
+
+
 def cmd_worker(args: argparse.Namespace) -> None:
     from services.jobs import run_worker
     from services.operator_errors import check_queue
@@ -264,6 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="default: a random seed, recorded on the new version")
     p.add_argument("--wait", action="store_true", help="wait for the job and print the new image")
     p.set_defaults(func=cmd_regenerate_image)
+
+    p = sub.add_parser("export", help="a ZIP of a work item's approved heroes with manifest.json and manifest.csv")
+    p.add_argument("work_item_id")
+    p.add_argument("-o", "--output", help="the ZIP file to write (default: work-item-<id>-approved.zip)")
+    p.add_argument("--shot", action="append", help="a shot id; repeat for several (default: all)")
+    p.add_argument("--sku", help="only the shots of this SKU")
+    p.set_defaults(func=cmd_export)
 
     sub.add_parser("worker", help="run job consumers (for RESHOOT_QUEUE_URL=redis://…)").set_defaults(func=cmd_worker)
     sub.add_parser("workers", help="the workers alive on the queue and what each generates now (JSON)").set_defaults(func=cmd_workers)

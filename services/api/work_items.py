@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
-from services import lifestyle, work_items
+from services import lifestyle, reviews, work_items
 from services.api.bodies import json_body, json_body_doc, read_upload
 from services.api.schemas import (
     Deleted,
@@ -53,6 +54,28 @@ def list_items(
     """Work items, filtered and paginated in SQL; each with id, title, status, shotCount."""
     result = work_items.list_work_items(search=search, status=status, has_pack=has_pack, page=page, page_size=page_size)
     return {"ok": True, **result}
+
+
+@router.get(
+    "/{work_item_id}/export.zip",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "A ZIP of the approved heroes at their export-plan filenames, with manifest.json and "
+                             "manifest.csv listing every target (approved or not)",
+              "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses({**INVALID, 404: "WORK_ITEM_NOT_FOUND or LIFESTYLE_PACK_NOT_FOUND"}),
+    },
+)
+def export_zip(
+    work_item_id: DemoWorkItemId,
+    shot_ids: Annotated[list[Annotated[str, StringConstraints(max_length=64)]] | None, Query(alias="shotId", max_length=500)] = None,
+    sku: Annotated[str | None, Query(max_length=128)] = None,
+) -> StreamingResponse:
+    """The approved current heroes (optionally only `shotId=…` repeated, or one `sku`), streamed as a ZIP while
+    it is made; shots and sizes without an approved image are in the manifest with their status."""
+    export = reviews.export_approved(work_item_id=work_item_id, shot_ids=shot_ids, sku=sku)
+    disposition = f'attachment; filename="{export.download_name}"'
+    return StreamingResponse(export.chunks, media_type="application/zip", headers={"Content-Disposition": disposition})
 
 
 @router.get("/{work_item_id}", response_model=WorkItemDetail, responses=error_responses({404: "WORK_ITEM_NOT_FOUND"}))
