@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlmodel import col, select
 
 import services
-from services import audit, auth, demo, importer, jobs, lifestyle, storyboard, sweeper, versions, work_items
+from services import audit, auth, demo, importer, jobs, lifestyle, reviews, storyboard, sweeper, versions, work_items
 from services.audit import AuditAction
 from services.db import get_engine, session_scope
 from services.identity import Actor, Role, acting_as
@@ -307,6 +307,8 @@ READS: dict[str, Callable[[], Any]] = {
     "services.versions.version_json": lambda: versions.version_json(ImageVersion(target_kind="hero", target_id="1", version=1,
                                                                                   storage_key="k", width=1, height=1, backend="x")),
     "services.jobs.get_job": lambda: jobs.get_job(_job_id()),
+    "services.reviews.export_approved": lambda: b"".join(reviews.export_approved(work_item_id="12").chunks),
+    "services.reviews.manifest_csv": lambda: reviews.manifest_csv(reviews.export_approved(work_item_id="12").manifest),
     "services.jobs.wait_until_finished": lambda: jobs.wait_until_finished(_job_id(), timeout=5),
     "services.versions.file_metadata": lambda: versions.file_metadata(hero_row().current_version_id),
     "services.versions.provenance_text": lambda: versions.provenance_text(versions.NewImage(
