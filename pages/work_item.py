@@ -8,6 +8,7 @@ from services.lifestyle import heroes_target_key
 from services.messages import plural
 from ui.actions_panel import actions_panel
 from ui.demo_progress import demo_progress
+from ui.export_button import export_button
 from ui.hero_card import grid_page, hero_grid, open_linked_large_view, turn_to_linked_shot
 from ui.navigation import SKU_SWITCHER_PAGE, WORK_ITEMS_PAGE, query_param, work_item_or_stop
 from ui.no_pack import no_pack_notice
@@ -33,6 +34,7 @@ with st.container(horizontal=True, vertical_alignment="bottom", horizontal_align
     st.subheader("Lifestyle Hero Preview", anchor=False, width="content")
     st.page_link(SKU_SWITCHER_PAGE, label="Open SKU Switcher → Validate", icon=":material/devices:",
                  query_params={"id": item["id"]})
+    export_button(item)
 turn_to_linked_shot(item)
 hero_grid(item)
 open_linked_large_view(item)

@@ -95,11 +95,13 @@ def export_approved(*, work_item_id: str, shot_ids: list[str] | None = None, sku
     their export-plan filenames, with a manifest in JSON and CSV. 404 for an unknown work item or one without a
     Lifestyle Pack, 400 for shot ids or a SKU it does not have."""
     manifest = _manifest(work_item_id, shot_ids, sku)
-    return ApprovedExport(manifest, _zip_chunks(manifest), f"work-item-{_safe(work_item_id)}-approved.zip")
+    return ApprovedExport(manifest, _zip_chunks(manifest), download_name(work_item_id))
 
 
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:60]
+def download_name(work_item_id: str) -> str:
+    """`work-item-7-approved.zip`: the name a browser saves the export under."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(work_item_id))[:60]
+    return f"work-item-{safe}-approved.zip"
 
 
 def _manifest(work_item_id: str, shot_ids: list[str] | None, sku: str | None) -> ExportManifest:

@@ -308,6 +308,7 @@ READS: dict[str, Callable[[], Any]] = {
                                                                                   storage_key="k", width=1, height=1, backend="x")),
     "services.jobs.get_job": lambda: jobs.get_job(_job_id()),
     "services.reviews.export_approved": lambda: b"".join(reviews.export_approved(work_item_id="12").chunks),
+    "services.reviews.download_name": lambda: reviews.download_name("7"),
     "services.reviews.manifest_csv": lambda: reviews.manifest_csv(reviews.export_approved(work_item_id="12").manifest),
     "services.jobs.wait_until_finished": lambda: jobs.wait_until_finished(_job_id(), timeout=5),
     "services.versions.file_metadata": lambda: versions.file_metadata(hero_row().current_version_id),

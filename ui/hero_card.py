@@ -32,6 +32,7 @@ from services.work_items import get_work_item
 from ui.actions_panel import panel_job
 from ui.activity import RECENT_SHOWN, recent_changes
 from ui.compare import image_compare
+from ui.file_metadata import file_metadata_expander
 from ui.images import absolute_url, image_or_placeholder
 from ui.job_progress import finish_once, job_progress, settle, wait_briefly
 from ui.permissions import lacks, why_disabled
@@ -394,6 +395,7 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     if refs:
         st.markdown(refs, unsafe_allow_html=True)
     recent_changes(hero_history(work_item_id, shot_id, row["size_label"], limit=RECENT_SHOWN))
+    file_metadata_expander(row.get("versionId"), key=_key("file_metadata", work_item_id, shot_id))
 
 
 def _when(value: str | None) -> str:
