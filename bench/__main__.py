@@ -21,6 +21,7 @@ BENCHMARKS = {  # name -> module with `run(quick: bool) -> list[Row]`, in the is
     "api_waits": "bench.api_waits",
     "click_to_image": "bench.click_to_image",
     "scaleout": "bench.scaleout",
+    "export_memory": "bench.export_memory",
 }
 
 

@@ -163,3 +163,23 @@ def test_a_real_server_streams_the_zip_chunked(reviewed, tmp_path):
             assert "content-length" not in r.headers
             body = b"".join(r.iter_raw())
     assert zipfile.ZipFile(io.BytesIO(body)).namelist()[-2:] == ["manifest.json", "manifest.csv"]
+
+
+def test_one_image_is_read_at_a_time_and_sent_before_the_next(reviewed, monkeypatch):
+    """Bounded memory, counted: an image's bytes have all left the iterator before the next image is read."""
+    from services import reviews as module
+
+    storage, read, sent = get_storage(), [], bytearray()
+    real_get = storage.get
+
+    def get(key: str) -> bytes:
+        if read:
+            assert read[-1] in sent, "the previous image was still held when the next was read"
+        read.append(real_get(key))
+        return read[-1]
+
+    monkeypatch.setattr(storage, "get", get)
+    monkeypatch.setattr(module, "get_storage", lambda: storage)
+    for chunk in reviews.export_approved(work_item_id="e1").chunks:
+        sent += chunk
+    assert len(read) == 3 and all(data in sent for data in read)
