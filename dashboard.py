@@ -13,7 +13,12 @@ import streamlit as st
 
 PAGES_DIR = "pages"
 # Streamlit stacks toasts at the top right, over a page's title at 1024 px; the bottom right covers no heading.
-TOASTS_AT_THE_BOTTOM = "<style>.stToastContainer { top: auto !important; bottom: 1rem !important; }</style>"
+# Streamlit's toast is 21rem wide and shows three lines of about 33 characters before `view more`, hiding the end
+# of the seeds' bodies (their call to action): at 40rem a title and a body of up to about 130 characters fit.
+TOASTS_AT_THE_BOTTOM = (
+    "<style>.stToastContainer { top: auto !important; bottom: 1rem !important; }"
+    ' [data-testid="stToast"] { width: min(40rem, calc(100vw - 2rem)) !important; }</style>'
+)
 
 
 def _bootstrap(database_url: str, queue_url: str) -> None:

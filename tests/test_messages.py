@@ -56,6 +56,9 @@ THREE = {"OL-1": 3, "OL-2": 3, "OL-3": 3}
 ])
 def test_lifestyle_toast_body_word_for_word(case, body):
     assert messages.lifestyle_result_body(case) == body
+    # A toast shows about 130 characters of body before `view more` (dashboard.py widens it; tests/e2e checks
+    # the seed toasts show whole in Chromium).
+    assert len(body) <= 130
 
 
 def test_toast_bodies_stay_short_whatever_the_shot_count():

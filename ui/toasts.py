@@ -21,7 +21,9 @@ def escape_markdown(text: str) -> str:
 
 
 def toast_text(title: str, body: str) -> str:
-    return f"**{escape_markdown(title)}**\n\n{escape_markdown(body)}"
+    """Title and body in one paragraph, a line break apart: a toast shows three lines before `view more`, and a
+    paragraph gap would spend most of one."""
+    return f"**{escape_markdown(title)}**  \n{escape_markdown(body)}"
 
 
 def show_toast(title: str, body: str, *, kind: str = "success") -> None:

@@ -31,6 +31,7 @@ from .helpers import (
     pixels,
     select_dataframe_row,
     sidebar_nav,
+    toast,
     tooltip_of,
     upload_files,
     wait_idle,
@@ -291,3 +292,16 @@ def test_sku_switcher_approval_is_counted_on_the_work_items_list(page, app):
     row = dataframe_column(table, "ID").index("21")
     assert dataframe_column(table, "Approved")[row] == "1"
     assert dataframe_column(table, "Pending reviews")[row] == "5"
+
+
+def test_a_second_regenerate_of_the_same_card_shows_its_own_toast(page, app):
+    """Seconds apart, two `Regenerate shot` on one card: each ends with a toast on screen. (Streamlit's frontend
+    keeps a visible toast when an identical one comes from the same place in the page: the second was lost.)"""
+    open_page(page, f"{app.url}/work_item?id={OUTDOOR['id']}", heading=OUTDOOR["title"])
+    ol4 = hero_card(page, "OL-4")
+    words = ("Lifestyle heroes regenerated", "Regenerated lifestyle heroes for OL-4. Validate in SKU Switcher.")
+    button(ol4, "Regenerate shot").click()
+    expect_toast(page, *words)
+    toast(page, *words).evaluate("element => element.dataset.firstToast = 'yes'")
+    button(ol4, "Regenerate shot").click()
+    expect(page.locator(f'{TOAST}:not([data-first-toast])').filter(has_text=words[1])).to_be_visible()

@@ -74,7 +74,7 @@ def test_a_long_regeneration_shows_the_card_busy_until_it_ends(demo, monkeypatch
     assert wait_for_job(at.session_state["detail_job_12_KT-1"], timeout=60)["status"] == "succeeded"
     at.run()
     assert _busy(at) == {"KT-1": False, "KT-2": False, "KT-3": False}
-    assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"]
+    assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**  \n{messages.heroes_regenerated_body('KT-1')}"]
     assert any("/assets/fcc/lifestyle/12/KT-1/" in u for u in card_images(at))
 
 
@@ -83,7 +83,7 @@ def test_a_short_regeneration_shows_the_new_image_in_the_clicks_card_rerun(demo,
     at = open_page(DETAIL, id="12")
     at.button(key="detail_regenerate_12_KT-1").click().run()
     assert "detail_job_12_KT-1" not in at.session_state and _busy(at)["KT-1"] is False
-    assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"]
+    assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**  \n{messages.heroes_regenerated_body('KT-1')}"]
     assert any("/assets/fcc/lifestyle/12/KT-1/" in u for u in card_images(at))
 
 
@@ -143,7 +143,7 @@ def test_generate_shows_progress_then_the_seed_toast(demo):
     assert job["status"] == "succeeded"
     at.run()
     assert toasts(at) == [
-        f"**{messages.HEROES_GENERATED_TITLE}**\n\n"
+        f"**{messages.HEROES_GENERATED_TITLE}**  \n"
         "Created 9 images across 3 shots (KT-1, KT-2, KT-3). Validate them in SKU Switcher."
     ]
     assert at.button(key="detail_generate_12").label == messages.GENERATE_BUTTON
@@ -165,7 +165,7 @@ def test_dry_run_answers_at_once(demo):
     at.button(key="detail_generate_12").click().run()
     assert "detail_job_12" not in at.session_state
     assert toasts(at) == [
-        f"**{messages.HEROES_GENERATED_TITLE}**\n\nDry run complete. 3 images would be created across 1 shot (KT-2)."
+        f"**{messages.HEROES_GENERATED_TITLE}**  \nDry run complete. 3 images would be created across 1 shot (KT-2)."
     ]
 
 
@@ -202,7 +202,7 @@ def test_upload_reference_stores_and_shows_them(demo):
     assert not at.file_uploader  # created only once the popover is opened
     upload(at, [("a.png", png("red"), "image/png"), ("b.jpg", png("blue"), "image/jpeg")])
     assert not at.exception
-    assert toasts(at) == [f"**{messages.REFERENCES_SAVED_TITLE}**\n\nSaved 2 reference images for KT-1."]
+    assert toasts(at) == [f"**{messages.REFERENCES_SAVED_TITLE}**  \nSaved 2 reference images for KT-1."]
     assert at.session_state["detail_upload_open_12_KT-1"] is False  # the popover closed after the upload
     assert not at.file_uploader
     stored = list_references("12", "KT-1")
@@ -246,7 +246,7 @@ def test_references_dialog_shows_every_reference_and_deletes_after_confirming(de
     assert "Delete red.png?" in texts(at) and len(list_references("12", "KT-1")) == 4  # asks first
     at.button(key=f"detail_ref_yes_{first}_12_KT-1").click().run()
     assert [r["id"] for r in list_references("12", "KT-1")] == [r["id"] for r in refs[1:]]
-    assert toasts(at)[-1] == "**Reference deleted**\n\nred.png is no longer a reference of KT-1."
+    assert toasts(at)[-1] == "**Reference deleted**  \nred.png is no longer a reference of KT-1."
     assert at.button(key="detail_references_12_KT-1").label.count("![ref](") == 3  # 3 left, no "+N more"
     assert "more" not in at.button(key="detail_references_12_KT-1").label
 
@@ -256,7 +256,7 @@ def test_bad_upload_shows_the_error_toast_and_stores_nothing(demo):
     upload(at, [("good.png", png(), "image/png"), ("broken.png", b"not an image", "image/png")])
     assert not at.exception
     [toast] = toasts(at)
-    assert toast.startswith(f"**{messages.REFERENCES_FAILED_TITLE}**\n\nbroken.png: ")
+    assert toast.startswith(f"**{messages.REFERENCES_FAILED_TITLE}**  \nbroken.png: ")
     assert list_references("12", "KT-1") == []
     assert get_storage().list("fcc/lifestyle_refs") == []
 
@@ -265,7 +265,7 @@ def test_regenerate_shot_then_compare_v1_v2(demo):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-1")
     first = toasts(at)[-1]
-    assert first == f"**{messages.HEROES_REGENERATED_TITLE}**\n\n{messages.heroes_regenerated_body('KT-1')}"
+    assert first == f"**{messages.HEROES_REGENERATED_TITLE}**  \n{messages.heroes_regenerated_body('KT-1')}"
     assert "detail_compare_12_KT-1" not in [b.key for b in at.button]  # only one version so far
     upload(at, ("ref.png", png("purple"), "image/png"))
     regenerate(at, "KT-1")
