@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import streamlit as st
 
 from services.config import get_settings
@@ -11,7 +13,12 @@ REFRESH_SECONDS = 5
 
 
 def _where(embedded: bool) -> str:
-    return "inside a dashboard or API process" if embedded else "`python -m services worker`"
+    return "dashboard / API threads" if embedded else "worker process"
+
+
+def _ago(timestamp: str) -> str:
+    seconds = (datetime.now(timezone.utc) - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds()
+    return f"{max(0, round(seconds))} s ago"
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -30,8 +37,8 @@ def workers_panel() -> None:
             "Worker": w["id"],
             "Runs as": _where(w["embedded"]),
             "Threads": w["concurrency"],
+            "Heartbeat": _ago(w["heartbeatAt"]),
             "Generating now": ", ".join(r["target"] for r in w["running"]) or "—",
-            "Last heartbeat": w["heartbeatAt"],
         }
         for w in workers
     ]

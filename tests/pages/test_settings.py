@@ -76,7 +76,7 @@ def test_workers_alive_and_what_they_generate(demo, fake_backend, monkeypatch):
     [table] = at.dataframe
     row = table.value.iloc[0]
     assert (row["Worker"], row["Generating now"], row["Threads"]) == (worker_id, "sentence:sent_001", get_settings().generation_concurrency)
-    assert "inside a dashboard" in row["Runs as"] and "Job threads in this dashboard: on" in texts(at)
+    assert row["Runs as"] == "dashboard / API threads" and row["Heartbeat"].endswith(" s ago") and "Job threads in this dashboard: on" in texts(at)
 
 
 def test_with_embedded_workers_off_and_none_elsewhere_the_page_says_jobs_wait(demo, monkeypatch):
