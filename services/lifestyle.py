@@ -251,6 +251,9 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
     message = lifestyle_result_body(result)
     if failures:
         message += " " + shots_failed_body(failures)
+    joined = [j["shot_id"] for j in job.get("joined") or []]
+    if joined:
+        message += f" {', '.join(joined)} joined the generation another job had started (one new version each)."
     return result, message
 
 

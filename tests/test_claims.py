@@ -109,6 +109,7 @@ def test_a_request_whose_shots_are_all_being_generated_waits_for_that_work(demo,
     assert "joined (OL-3)" in one["message"]
     done = jobs.wait_for_job(one["jobId"], timeout=60)
     assert done["status"] == "succeeded" and [g["shot_id"] for g in done["result"]["generated"]] == ["OL-3"] * 3
+    assert done["message"].endswith("OL-3 joined the generation another job had started (one new version each).")
     assert set(done["result"]) == {"ok", "workItemId", "dryRun", "overwrite", "generated", "skippedExisting", "missingShots", "failed"}
     assert jobs.wait_for_job(every["jobId"], timeout=60)["status"] == "succeeded"
     assert len(fake_backend.calls) == 4
