@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
-from huey import RedisHuey, SqliteHuey
+from huey import PriorityRedisHuey, SqliteHuey
 from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
 from sqlalchemy import case, func, or_, update
@@ -66,6 +66,8 @@ JOB_STALE_SECONDS = 30.0  # a running job or claim without a heartbeat this long
 LOST_AFTER_SECONDS = 30.0  # a queued claim this old whose message is not on the queue gets its message again
 LEASE_SECONDS = 30.0  # a backend lease not renewed this long (its holder died) is free again
 REAP_EVERY_SECONDS = 1.0  # reading a running job checks its worker at most this often
+SMALL_JOB = 4  # a job of at most this many new units (a regenerated shot, a sentence) goes ahead of bigger ones
+SMALL_JOB_PRIORITY = 10
 TERMINAL = ("succeeded", "failed")
 ACTIVE = ("queued", "running")
 
@@ -304,9 +306,11 @@ def _send(job_id: str, claim_ids: list[int]) -> None:
     if not claim_ids:
         return
     queue = _queue()
+    # A click on one shot must not wait behind the hundreds of shots of a generate-all queued before it.
+    priority = SMALL_JOB_PRIORITY if len(claim_ids) <= SMALL_JOB else 0
     try:
         for claim_id in claim_ids:
-            queue.claim_task(claim_id)
+            queue.claim_task(claim_id, priority=priority)
     except Exception as e:
         with session_scope() as s:
             s.exec(
@@ -851,7 +855,7 @@ def _make_queue(url: str) -> _Queue:
         query = parse_qsl(parsed.query)
         name = next((v for k, v in query if k == "queue"), "reshoot")
         clean = urlunparse(parsed._replace(query=urlencode([(k, v) for k, v in query if k != "queue"])))
-        huey = RedisHuey(name=name, url=clean, results=False)
+        huey = PriorityRedisHuey(name=name, url=clean, results=False)  # a sorted set: needs Redis 5 or newer
     else:
         raise ReshootError("BAD_CONFIGURATION", 500, {"queue_url": _identity(url)}, f"Unsupported queue URL: {_identity(url)}")
 

@@ -262,3 +262,35 @@ def test_with_embedded_workers_off_nothing_runs_here_and_workers_are_listed(demo
     [worker] = jobs.list_workers()
     assert worker["id"] == worker_id and worker["running"] == [{"jobId": job_id, "target": "sentence:sent_001", "startedAt": worker["running"][0]["startedAt"]}]
     assert jobs.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("queue", ["sqlite", "redis"])
+def test_one_shot_asked_for_later_goes_ahead_of_a_big_jobs_queued_shots(demo, fake_backend, monkeypatch, queue):
+    from services.importer import import_data
+
+    if queue == "redis":
+        import redis
+
+        try:
+            redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+        except redis.ConnectionError as e:
+            pytest.skip(f"Redis is unreachable: {e}")
+        monkeypatch.setenv("RESHOOT_QUEUE_URL", f"redis://127.0.0.1:6379/0?queue=reshoot-test-{os.getpid()}-{time.time_ns()}")
+    monkeypatch.setenv("RESHOOT_GENERATION_CONCURRENCY", "1")
+    get_settings.cache_clear()
+    plan = [{"shot_id": f"B-{n}", "sku": f"SKU-B{n}", "size_label": "Desktop", "width": 96, "height": 40,
+             "filename": f"fcc/lifestyle/big/B-{n}/desktop.png"} for n in range(1, 9)]
+    shots = [{"shot_id": f"B-{n}", "sku": f"SKU-B{n}", "prompt": f"big scene {n}"} for n in range(1, 9)]
+    import_data({"workItems": [{"id": "big", "title": "Big", "status": "open", "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    big = lifestyle.generate_lifestyle_heroes("big")["jobId"]  # eight shots queued, nobody consuming yet
+    one = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-2"], overwrite=True)["jobId"]
+    jobs.start_embedded_worker()
+    assert jobs.wait_for_job(one, timeout=60)["status"] == "succeeded"
+    assert jobs.wait_for_job(big, timeout=60)["status"] == "succeeded"
+    prompts = [call["prompt"] for call in fake_backend.calls]
+    assert prompts.index(shot_prompt("7", "OL-2")) == 0, prompts  # the click's shot ran first
+    jobs.stop_embedded_worker()
+
+
+def shot_prompt(work_item_id: str, shot_id: str) -> str:
+    return next(prompt for prompt, shot in shot_of_prompt(work_item_id).items() if shot == shot_id)
