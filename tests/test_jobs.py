@@ -250,7 +250,13 @@ def test_a_waiter_is_woken_when_this_process_finishes_the_job_not_by_polling(dem
     job_id = storyboard.regenerate_sentence_image("sent_001", seed=5)["jobId"]
     reads = []
     real_get_job = jobs.get_job
-    monkeypatch.setattr(jobs, "get_job", lambda job_id: reads.append(job_id) or real_get_job(job_id))
+
+    def counted_get_job(job_id):
+        job = real_get_job(job_id)
+        reads.append(job_id)  # after the read: the test finishes the job only once the waiter has seen it queued
+        return job
+
+    monkeypatch.setattr(jobs, "get_job", counted_get_job)
     monkeypatch.setattr(jobs, "OTHER_PROCESS_CHECK_SECONDS", 60.0)  # only a wake-up can end the wait in time
     done = {}
     waiter = threading.Thread(target=lambda: done.update(job=jobs.wait_until_finished(job_id, timeout=60.0)))
