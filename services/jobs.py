@@ -187,7 +187,15 @@ def list_jobs(
             query = query.where(column == value)
     query = query.order_by(col(Job.created_at).desc(), col(Job.id)).offset(max(0, offset)).limit(max(1, min(limit, 1000)))
     with session_scope() as s:
-        return [job_json(job) for job in s.exec(query)]
+        found = list(s.exec(query))
+    running = [job.id for job in found if job.status == "running"]
+    now = time.monotonic()
+    if running and now - _last_reaped.get("*list*", 0.0) >= REAP_EVERY_SECONDS:  # a Jobs page never shows dead work as running
+        _last_reaped["*list*"] = now
+        if recover_orphaned_jobs(job_ids=running):
+            with session_scope() as s:
+                found = list(s.exec(query))
+    return [job_json(job) for job in found]
 
 
 def active_job_for(target_key: str) -> dict[str, Any] | None:
