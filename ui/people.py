@@ -107,14 +107,14 @@ def users_panel() -> None:
             hide_index=True, key="settings_users_table",
             column_config={"Last seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
         )
-        pick_col, role_col, save_col, state_col = st.columns([3, 2, 1, 1], vertical_alignment="bottom")
+        pick_col, role_col, buttons_col = st.columns([3, 2, 3], vertical_alignment="bottom")
         picked = pick_col.selectbox("User", [u["email"] for u in users], key="settings_user_pick")
         user = next(u for u in users if u["email"] == picked)
         role_col.selectbox("Role", list(Role), index=list(Role).index(Role(user["role"])), key="settings_user_new_role")
-        save_col.button("Save role", key="settings_user_save_role", on_click=_user_action, args=("role",), width="stretch")
         action = "enable" if user["disabled"] else "disable"
-        state_col.button(action.capitalize(), key="settings_user_toggle", on_click=_user_action, args=(action,),
-                         width="stretch")
+        with buttons_col.container(horizontal=True, gap="small"):  # whole labels at 1024 px
+            st.button("Save role", key="settings_user_save_role", on_click=_user_action, args=("role",))
+            st.button(action.capitalize(), key="settings_user_toggle", on_click=_user_action, args=(action,))
     with st.form("settings_user_add", border=True):
         st.markdown("**Add a user** (before their first sign-in, with a role)")
         email_col, name_col, role_col = st.columns([3, 2, 2])
