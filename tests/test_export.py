@@ -183,3 +183,15 @@ def test_one_image_is_read_at_a_time_and_sent_before_the_next(reviewed, monkeypa
     for chunk in reviews.export_approved(work_item_id="e1").chunks:
         sent += chunk
     assert len(read) == 3 and all(data in sent for data in read)
+
+
+def test_on_s3_the_zip_holds_the_stored_files_with_their_provenance(s3_env, reviewed):
+    from PIL import Image
+
+    archive, _ = read_zip(reviews.export_approved(work_item_id="e1", shot_ids=["E-1"]).chunks)
+    assert archive.namelist() == ["fcc/lifestyle/e1/E-1/desktop.png", "fcc/lifestyle/e1/E-1/mobile.png", "manifest.json", "manifest.csv"]
+    for name in archive.namelist()[:2]:
+        version = versions.get_version(reviewed[("E-1", "Desktop" if "desktop" in name else "Mobile")])
+        assert archive.read(name) == get_storage().get(version["storageKey"])
+        with Image.open(io.BytesIO(archive.read(name))) as image:
+            assert json.loads(image.text["reshoot"])["version"] == version["version"]
