@@ -125,8 +125,7 @@ def _manifest(work_item_id: str, shot_ids: list[str] | None, sku: str | None) ->
         rows = s.exec(query).all()
         title = item.title
     _check_filters(rows, shot_ids, sku)
-    approved = [v.id for _, _, v in rows if v is not None and v.review_state == "approved" and not v.file_deleted]
-    decisions = review_history(approved)
+    decisions = review_history([v.id for _, _, v in rows if v is not None and not v.file_deleted])
     entries = [_entry(row, shot, version, decisions) for row, shot, version in rows]
     return ExportManifest(workItemId=work_item_id, title=title, shotIds=shot_ids, sku=sku, exportedAt=iso(utcnow()),
                           exportedBy=current_actor().label, entries=entries)
@@ -148,7 +147,7 @@ def _entry(row: ExportPlanRow, shot: Shot, version: ImageVersion | None, decisio
         return target
     latest = (decisions.get(version.id) or [None])[0]
     return target.model_copy(update={
-        "status": ExportStatus.approved if version.id in decisions else ExportStatus.not_approved,
+        "status": ExportStatus.approved if version.review_state == "approved" else ExportStatus.not_approved,
         "reviewState": version.review_state, "versionId": version.id, "version": version.version,
         "seed": version.seed, "seedHonoured": version.seed_honoured, "prompt": version.prompt,
         "backend": version.backend, "model": version.model, "references": list(version.references or []),

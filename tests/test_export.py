@@ -74,6 +74,8 @@ def test_the_zip_holds_the_approved_heroes_and_a_manifest_that_matches_the_datab
     assert list(entries) == [(f"E-{n}", size) for n in (1, 2, 3) for size in ("Desktop", "Mobile")]
     assert [entries[k]["status"] for k in entries] == ["approved", "approved", "approved", "not approved", "no image", "no image"]
     assert entries[("E-2", "Mobile")]["reviewState"] == "rejected" and entries[("E-3", "Desktop")]["versionId"] is None
+    rejected = entries[("E-2", "Mobile")]
+    assert (rejected["reviewer"], rejected["reviewerEmail"]) == ("Ana Reviewer", "ana@example.com") and rejected["decidedAt"]
 
     storage = get_storage()
     with session_scope() as s:
