@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import threading
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -26,6 +28,18 @@ def demo(db):
     from services.demo import load_demo
 
     return load_demo(generate_images=False)
+
+
+@pytest.fixture
+def backend_gate(monkeypatch):
+    """A gate in front of the image backend: generation jobs wait in their worker until the test sets it, so the
+    page is looked at while the job is known to be running (not raced against a fast job's end)."""
+    from services import backends
+
+    gate, real = threading.Event(), backends.get_backend
+    monkeypatch.setattr(backends, "get_backend", lambda *args, **kwargs: gate.wait(60) and real(*args, **kwargs))
+    yield gate
+    gate.set()  # never leave a worker waiting on it
 
 
 def open_page(page: str | None = None, *, user: dict | None = None, **query: str) -> AppTest:

@@ -165,18 +165,24 @@ def test_a_short_job_shows_its_image_in_the_clicks_own_rerun(demo, monkeypatch):
     assert any("Image regenerated" in t.value for t in at.toast)
 
 
-def test_failed_generation_shows_the_error_and_retry(demo, monkeypatch):
+def test_failed_generation_shows_the_error_and_retry(demo, monkeypatch, no_quick_wait, backend_gate):
     at = select(open_page(PAGE), 1)
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")  # no OPENAI_API_KEY: the job fails
     get_settings.cache_clear()
     at.button(key="sb_regenerate_sent_002").click().run()
+    assert at.button(key="sb_regenerate_sent_002").label == messages.REGENERATE_IMAGE_LOADING  # held at the gate
+    backend_gate.set()
     finish_job(at, "sent_002")
     assert any("Image generation failed" in e.value and "OPENAI_API_KEY" in e.value for e in at.error)
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "local")
     get_settings.cache_clear()
+    backend_gate.clear()
     at.button(key="sb_retry_sent_002").click().run()
+    assert at.button(key="sb_regenerate_sent_002").label == messages.REGENERATE_IMAGE_LOADING and not at.error
+    backend_gate.set()
     finish_job(at, "sent_002")
     assert not at.error and get_sentence("sent_002")["imageFile"]
+    assert at.button(key="sb_regenerate_sent_002").label == messages.REGENERATE_IMAGE
 
 
 def test_before_after_and_earlier_versions(demo):

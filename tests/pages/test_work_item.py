@@ -18,7 +18,7 @@ from services.config import get_settings
 from services.db import get_engine, session_scope
 from services.identity import current_actor
 from services.importer import import_data, import_file
-from services.jobs import list_jobs, stop_embedded_worker, wait_for_job
+from services.jobs import stop_embedded_worker, wait_for_job
 from services.lifestyle import generate_lifestyle_heroes, list_references
 from services.models import ExportPlanRow, Shot
 from services.storage import get_storage
@@ -134,11 +134,13 @@ def test_unknown_work_item_says_so(demo):
     assert "Work item nope was not found." in texts(at)
 
 
-def test_generate_shows_progress_then_the_seed_toast(demo):
+def test_generate_shows_progress_then_the_seed_toast(demo, backend_gate):
     at = open_page(DETAIL, id="12")
     at.button(key="detail_generate_12").click().run()
-    running = at.button(key="detail_generate_12")
+    running = at.button(key="detail_generate_12")  # the job waits at the gate: still running whatever the load
     assert running.label == messages.GENERATE_BUTTON_LOADING and running.disabled
+    assert at.get("progress") and not toasts(at)
+    backend_gate.set()
     job = wait_for_job(at.session_state["detail_job_12"], timeout=60)
     assert job["status"] == "succeeded"
     at.run()
@@ -151,11 +153,16 @@ def test_generate_shows_progress_then_the_seed_toast(demo):
     assert len(thumbs) == 3 and all(u.startswith("http://") and "/assets/fcc/lifestyle/12/" in u for u in thumbs)
 
     at.button(key="detail_generate_12").click().run()  # again: every target exists
-    # Skipping everything ends the job as it is recorded: the click's own run may already show the toast.
+    # Skipping everything ends the job as it is recorded: the click's own run shows the toast if the job ended
+    # before the panel looked; otherwise the panel holds the job's id and its end shows the toast.
     shown = toasts(at)
-    wait_for_job(list_jobs(work_item_id="12", limit=1)[0]["id"], timeout=60)
-    at.run()
-    assert (shown + toasts(at))[-1].endswith("No new images created. All targets already exist.")
+    if "detail_job_12" in at.session_state:
+        assert not shown
+        wait_for_job(at.session_state["detail_job_12"], timeout=60)
+        at.run()
+        shown = toasts(at)
+    assert "detail_job_12" not in at.session_state
+    assert shown and shown[-1].endswith("No new images created. All targets already exist.")
 
 
 def test_dry_run_answers_at_once(demo):
