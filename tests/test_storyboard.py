@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import time
 
 import pytest
 from PIL import Image
 
 from services import jobs, storyboard, versions
-from services.backends import BackendUnavailable
+from services.backends import BackendUnavailable, Deadline, comfyui
 from services.config import get_settings
 from services.errors import ReshootError
 from services.storage import get_storage
@@ -181,12 +182,28 @@ def test_a_seed_that_is_not_a_whole_number_is_invalid(demo, bad):
     assert e.value.code == "INVALID_REQUEST" and e.value.details[0]["field"] == "seed"
 
 
+def _counting_from_the_first_poll(fake, seconds: float) -> type[Deadline]:
+    """ComfyUI's `Deadline` class, but a call's deadline of `seconds` starts when ComfyUI first answers a poll of
+    the call's history: on a loaded machine the upload, submit and progress writes before it can take longer than
+    the whole deadline, and the call would give up before it ever waited (a different failure than the one tested).
+    Other deadlines (taking the prompt back) count as usual."""
+
+    class CountingFromTheFirstPoll(Deadline):
+        def remaining(self) -> float:
+            if self.seconds == seconds and not any(run["polls"] for run in list(fake.prompts.values())):
+                self.started = time.monotonic()
+            return super().remaining()
+
+    return CountingFromTheFirstPoll
+
+
 def test_a_job_whose_backend_call_passes_its_deadline_fails_with_backend_timeout(demo, fake_comfyui, monkeypatch):
     """Over real HTTP: ComfyUI never finishes; the job fails with BACKEND_TIMEOUT and a plain message, the old image
     stays, and the prompt is taken off ComfyUI so it writes no orphan output later."""
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "comfyui")
     monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "0.5")
     get_settings.cache_clear()
+    monkeypatch.setattr(comfyui, "Deadline", _counting_from_the_first_poll(fake_comfyui, 0.5))
     old = storyboard.get_sentence("sent_001")["imageFile"]
     fake_comfyui.fail("timeout")
     job = regenerate()
