@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -75,9 +75,38 @@ def _read_secrets() -> dict[str, str]:
         return {str(k).upper(): str(v) for k, v in tomllib.load(f).items() if not isinstance(v, dict)}
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings; call `get_settings.cache_clear()` after changing the environment."""
+class _SettingsCache:
+    """The process-wide settings, read once; `get_settings.cache_clear()` after changing the environment.
+
+    Unlike `functools.lru_cache`, a read that was under way in another thread (a worker's heartbeat) when the cache
+    was cleared does not store its now stale settings afterwards: the next call reads the environment again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._settings: Settings | None = None
+        self._generation = 0
+
+    def __call__(self) -> Settings:
+        settings = self._settings
+        if settings is not None:
+            return settings
+        generation = self._generation
+        settings = _read_settings()
+        with self._lock:
+            if generation == self._generation:
+                self._settings = settings
+        return settings
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._settings = None
+
+
+get_settings = _SettingsCache()
+
+
+def _read_settings() -> Settings:
     secrets = _read_secrets()
 
     def value(name: str, default: str | None = None) -> str | None:
