@@ -84,15 +84,19 @@ class _CappedMultiPartParser(MultiPartParser):
     def __init__(self, *args: Any, max_file_bytes: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_file_bytes = max_file_bytes
-        self._file_bytes: dict[int, int] = {}
+        self._part_bytes = 0
+
+    def on_part_begin(self) -> None:
+        super().on_part_begin()
+        self._part_bytes = 0  # per part: a part's id() is reused by the next one, so it cannot key a count
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         super().on_part_data(data, start, end)
         part = self._current_part
         if part.file is not None:
-            size = self._file_bytes[id(part)] = self._file_bytes.get(id(part), 0) + end - start
-            if size > self.max_file_bytes:
-                raise _FileTooLarge(part.file.filename or "upload", size)
+            self._part_bytes += end - start
+            if self._part_bytes > self.max_file_bytes:
+                raise _FileTooLarge(part.file.filename or "upload", self._part_bytes)
 
 
 @asynccontextmanager

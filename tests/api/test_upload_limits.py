@@ -180,3 +180,14 @@ def test_a_file_over_the_file_cap_is_cut_off_as_it_arrives_and_named(app, demo, 
     assert r.json()["error"] == "INVALID_IMAGE" and r.json()["details"] == {"filename": "huge.png", "reason": "too_large"}
     assert sent * chunk <= 1024 * 1024 + 2 * chunk < chunks * chunk
     assert list(temp_dir.iterdir()) == [] and stored_files() == []
+
+
+def test_several_files_each_under_the_file_cap_are_all_accepted(client, demo, monkeypatch):
+    """The file cap counts each part on its own, never the request's files added up."""
+    monkeypatch.setenv("RESHOOT_MAX_UPLOAD_MB", "1")
+    get_settings.cache_clear()
+    files = [(f"noise-{k}.png", _noise_png(460, 460)) for k in range(4)]  # about 620 KB each: any two are over 1 MB
+    assert all(1024 * 1024 > len(data) > 600 * 1024 for _, data in files)
+    r = upload(client, files)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["references"]) == 4
