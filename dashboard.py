@@ -14,7 +14,7 @@ import streamlit as st
 PAGES_DIR = "pages"
 # Streamlit stacks toasts at the top right, over a page's title at 1024 px; the bottom right covers no heading.
 # Streamlit's toast is 21rem wide and shows three lines of about 33 characters before `view more`, hiding the end
-# of the seeds' bodies (their call to action): at 40rem a title and a body of up to about 130 characters fit.
+# of the spec's bodies (their call to action): at 40rem a title and a body of up to about 130 characters fit.
 TOASTS_AT_THE_BOTTOM = (
     "<style>.stToastContainer { top: auto !important; bottom: 1rem !important; }"
     ' [data-testid="stToast"] { width: min(40rem, calc(100vw - 2rem)) !important; }</style>'
@@ -77,8 +77,9 @@ def main() -> None:
     install_actor_source()
     gate = session_gate()
     if gate.actor is None:  # unsigned visitors see only the sign-in page
-        st.navigation([st.Page(lambda: sign_in_page(gate.reason), title="Sign in", url_path="sign-in")],
-                      position="hidden").run()
+        st.navigation(
+            [st.Page(lambda: sign_in_page(gate.reason), title="Sign in", url_path="sign-in")], position="hidden"
+        ).run()
         return
     page = st.navigation(navigation_pages())
     identity_sidebar(gate.actor)

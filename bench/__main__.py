@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"({seconds[name]:.0f} s)")
         rows.extend(found)
     missed = [r for r in rows if r.met is False]
-    print(f"\n{len(rows)} results, {sum(r.met is True for r in rows)} targets met, {len(missed)} missed; "
-          f"{sum(seconds.values()):.0f} s in all")
+    print(
+        f"\n{len(rows)} results, {sum(r.met is True for r in rows)} targets met, {len(missed)} missed; "
+        f"{sum(seconds.values()):.0f} s in all"
+    )
     if (not args.names and not args.quick) or args.write:
         write_results(rows, seconds)
         print(f"Wrote {RESULTS_FILE}")

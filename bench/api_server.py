@@ -28,7 +28,9 @@ class ApiServer(Server):
         if latency is not None:
             args.append(str(latency))
         self.log = open(Path(os.environ["RESHOOT_DATA_DIR"]) / f"api-{self.port}.log", "wb")
-        self.process = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **env}
+        )
 
 
 def _serve(port: int, latency: float | None) -> None:

@@ -37,8 +37,11 @@ def start_waiters(base: str, count: int) -> list[threading.Thread]:
 
     def post() -> None:
         try:
-            httpx.post(f"{base}/api/work-items/wi-1/generate-lifestyle-heroes", json={"shotIds": ["S-1"], "overwrite": True},
-                       timeout=LATENCY * 3)
+            httpx.post(
+                f"{base}/api/work-items/wi-1/generate-lifestyle-heroes",
+                json={"shotIds": ["S-1"], "overwrite": True},
+                timeout=LATENCY * 3,
+            )
         except httpx.HTTPError:
             pass  # the server is stopped under them once the measurement is done
 
@@ -63,8 +66,13 @@ def run(quick: bool = False) -> list[Row]:
                 thread.join()
             idle += get_latencies(client, server.base, samples)  # before and after, so drift hits both alike
     idle_ms, busy_ms = statistics.median(idle) * 1000, statistics.median(busy) * 1000
-    return [check(
-        NAME, f"unrelated GET latency while {waiters} requests wait ÷ with none waiting", busy_ms / idle_ms, TARGET_RATIO,
-        note=f"median {busy_ms:.0f} ms vs {idle_ms:.0f} ms (slowest {max(busy) * 1000:.0f} ms); "
-             f"{still_waiting} of {waiters} requests were still waiting after the last timed GET",
-    )]
+    return [
+        check(
+            NAME,
+            f"unrelated GET latency while {waiters} requests wait ÷ with none waiting",
+            busy_ms / idle_ms,
+            TARGET_RATIO,
+            note=f"median {busy_ms:.0f} ms vs {idle_ms:.0f} ms (slowest {max(busy) * 1000:.0f} ms); "
+            f"{still_waiting} of {waiters} requests were still waiting after the last timed GET",
+        )
+    ]

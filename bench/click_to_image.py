@@ -73,17 +73,27 @@ def _one_click(page, fake, target, part: str, *, thumbs: bool) -> tuple[float, f
 
 def _row(name: str, latency: float, samples: dict[str, list[tuple[float, float]]]) -> Row:
     """Overhead (median) now, with the median total and backend time, and the same for the baseline beside it."""
+
     def medians(found: list[tuple[float, float]]) -> tuple[float, float, float]:
-        return (statistics.median(t - b for t, b in found), statistics.median(t for t, _ in found),
-                statistics.median(b for _, b in found))
+        return (
+            statistics.median(t - b for t, b in found),
+            statistics.median(t for t, _ in found),
+            statistics.median(b for _, b in found),
+        )
 
     overhead, total, backend = medians(samples["now"])
     note = f"median of {len(samples['now'])}: total {total:.2f} s, backend {backend:.2f} s"
     if samples.get("before"):
         old, old_total, _ = medians(samples["before"])
         note += f"; before this change {old:.2f} s (total {old_total:.2f} s), {old / max(overhead, 0.001):.1f}× more"
-    return check("click_to_image", f"{name}, L = {latency:g} s: click → new image painted − backend time",
-                 overhead, TARGET, unit=" s", note=note)
+    return check(
+        "click_to_image",
+        f"{name}, L = {latency:g} s: click → new image painted − backend time",
+        overhead,
+        TARGET,
+        unit=" s",
+        note=note,
+    )
 
 
 def _baseline_tree(into: Path) -> Path | None:
@@ -123,8 +133,9 @@ def _measure_app(browser, app, fake, rounds: int) -> dict[tuple[str, float], lis
         found[("hero", latency)] = [_one_click(page, fake, regenerate, HERO_IMAGES, thumbs=True) for _ in range(repeat)]
         _open_scene(page, app.url)
         regenerate = button(main_area(page), "Regenerate Image")
-        found[("scene", latency)] = [_one_click(page, fake, regenerate, SCENE_IMAGES, thumbs=False)
-                                     for _ in range(repeat)]
+        found[("scene", latency)] = [
+            _one_click(page, fake, regenerate, SCENE_IMAGES, thumbs=False) for _ in range(repeat)
+        ]
     page.context.close()
     return found
 
@@ -141,8 +152,11 @@ def run(quick: bool = False) -> list[Row]:
     try:
         with tempfile.TemporaryDirectory(prefix="reshoot-click-") as tmp, sync_playwright() as playwright:
             trees = {"now": REPO, "before": _baseline_tree(Path(tmp) / "baseline")}
-            env = {"RESHOOT_IMAGE_BACKEND": "openai", "OPENAI_API_KEY": fake.api_key,
-                   "RESHOOT_OPENAI_BASE_URL": fake.base_url}
+            env = {
+                "RESHOOT_IMAGE_BACKEND": "openai",
+                "OPENAI_API_KEY": fake.api_key,
+                "RESHOOT_OPENAI_BASE_URL": fake.base_url,
+            }
             browser = launch_chromium(playwright)
             for name, tree in trees.items():
                 if tree is None:
@@ -155,5 +169,8 @@ def run(quick: bool = False) -> list[Row]:
     finally:
         fake.stop()
     names = {"hero": "Regenerate shot (hero card)", "scene": "Regenerate Image (Scene Inspector)"}
-    return [_row(names[target], latency, {k: found[(target, latency)] for k, found in results.items()})
-            for latency in LATENCIES for target in names]
+    return [
+        _row(names[target], latency, {k: found[(target, latency)] for k, found in results.items()})
+        for latency in LATENCIES
+        for target in names
+    ]

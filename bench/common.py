@@ -16,7 +16,13 @@ from sqlalchemy import event
 
 # Everything a benchmark writes goes to its own temp dir; these are pointed there (or cleared) while it runs.
 OVERRIDDEN = ("RESHOOT_DATA_DIR", "RESHOOT_DATABASE_URL", "RESHOOT_STORAGE_URL", "RESHOOT_QUEUE_URL")
-CLEARED = ("RESHOOT_S3_ENDPOINT_URL", "RESHOOT_S3_PUBLIC_URL", "RESHOOT_IMAGE_BACKEND", "RESHOOT_GENERATION_CONCURRENCY", "RESHOOT_KEEP_VERSIONS")
+CLEARED = (
+    "RESHOOT_S3_ENDPOINT_URL",
+    "RESHOOT_S3_PUBLIC_URL",
+    "RESHOOT_IMAGE_BACKEND",
+    "RESHOOT_GENERATION_CONCURRENCY",
+    "RESHOOT_KEEP_VERSIONS",
+)
 
 
 @dataclass
@@ -31,8 +37,17 @@ class Row:
     note: str = ""
 
 
-def check(benchmark: str, metric: str, value: float, target: float, *, fmt: str = "{:.2f}", higher_is_better=False,
-          note: str = "", unit: str = "") -> Row:
+def check(
+    benchmark: str,
+    metric: str,
+    value: float,
+    target: float,
+    *,
+    fmt: str = "{:.2f}",
+    higher_is_better=False,
+    note: str = "",
+    unit: str = "",
+) -> Row:
     """A row comparing `value` to `target` (≤ target unless `higher_is_better`)."""
     met = value >= target if higher_is_better else value <= target
     sign = "≥" if higher_is_better else "≤"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import tempfile
 import time
 import tracemalloc
-from pathlib import Path
 
 from sqlalchemy import text
 
@@ -43,8 +42,8 @@ def _photo_sized() -> dict[str, tuple[bytes, bytes]]:
 def _approve_all() -> None:
     from services.db import session_scope
 
-    with session_scope() as s:
-        s.exec(text("UPDATE imageversion SET review_state = 'approved', reviewer = 'bench'"))
+    with session_scope() as session:
+        session.exec(text("UPDATE imageversion SET review_state = 'approved', reviewer = 'bench'"))
 
 
 def _export(work_item_id: str, *, streamed: bool) -> tuple[float, int, float]:
@@ -85,14 +84,31 @@ def run(quick: bool = False) -> list[Row]:
         few_streamed, few_size, _ = _export("few", streamed=True)
     big_mb, small_mb = big_size / 2**20, small_size / 2**20
     return [
-        check(NAME, f"peak memory growth streaming {shots} photo-sized shots ({3 * shots} heroes) ÷ ZIP size",
-              big / big_mb, TARGET_PEAK_SHARE, fmt="{:.3f}",
-              note=f"+{big:.1f} MB peak for a {big_mb:.0f} MB ZIP written in {big_seconds:.1f} s"),
-        measure(NAME, f"peak growth, {big_mb:.0f} MB ZIP ÷ {small_mb:.0f} MB ZIP (same {shots} shots)", f"{big / max(small, 0.01):.2f}",
-                note=f"+{big:.1f} MB vs +{small:.1f} MB: the image bytes do not add up, one image is held at a time"),
-        measure(NAME, "peak growth: joined in memory ÷ streamed", f"{in_memory / max(small, 0.01):.1f}",
-                note=f"+{in_memory:.0f} MB vs +{small:.1f} MB for the {small_mb:.0f} MB ZIP"),
-        measure(NAME, f"peak growth streaming {shots} shots ÷ {few} shots", f"{small / max(few_streamed, 0.01):.2f}",
-                note=f"+{few_streamed:.1f} MB for {few} ({few_size / 2**20:.0f} MB ZIP): the manifest lists every target, "
-                     f"about {1024 * (small - few_streamed) / (3 * (shots - few)):.0f} KB a hero"),
+        check(
+            NAME,
+            f"peak memory growth streaming {shots} photo-sized shots ({3 * shots} heroes) ÷ ZIP size",
+            big / big_mb,
+            TARGET_PEAK_SHARE,
+            fmt="{:.3f}",
+            note=f"+{big:.1f} MB peak for a {big_mb:.0f} MB ZIP written in {big_seconds:.1f} s",
+        ),
+        measure(
+            NAME,
+            f"peak growth, {big_mb:.0f} MB ZIP ÷ {small_mb:.0f} MB ZIP (same {shots} shots)",
+            f"{big / max(small, 0.01):.2f}",
+            note=f"+{big:.1f} MB vs +{small:.1f} MB: the image bytes do not add up, one image is held at a time",
+        ),
+        measure(
+            NAME,
+            "peak growth: joined in memory ÷ streamed",
+            f"{in_memory / max(small, 0.01):.1f}",
+            note=f"+{in_memory:.0f} MB vs +{small:.1f} MB for the {small_mb:.0f} MB ZIP",
+        ),
+        measure(
+            NAME,
+            f"peak growth streaming {shots} shots ÷ {few} shots",
+            f"{small / max(few_streamed, 0.01):.2f}",
+            note=f"+{few_streamed:.1f} MB for {few} ({few_size / 2**20:.0f} MB ZIP): the manifest lists every target, "
+            f"about {1024 * (small - few_streamed) / (3 * (shots - few)):.0f} KB a hero",
+        ),
     ]

@@ -10,9 +10,15 @@ SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
 
 def plan_row(work_item_id: str, shot: int, size: tuple[str, int, int]) -> dict:
     label, width, height = size
-    return {"shot_id": f"S-{shot}", "sku": f"SKU-{work_item_id}-{shot}", "size_label": label, "width": width,
-            "height": height, "filename": f"fcc/lifestyle/{work_item_id}/S-{shot}/{label.lower()}.png",
-            "prompt": f"Scene {shot} of work item {work_item_id}"}
+    return {
+        "shot_id": f"S-{shot}",
+        "sku": f"SKU-{work_item_id}-{shot}",
+        "size_label": label,
+        "width": width,
+        "height": height,
+        "filename": f"fcc/lifestyle/{work_item_id}/S-{shot}/{label.lower()}.png",
+        "prompt": f"Scene {shot} of work item {work_item_id}",
+    }
 
 
 def work_item(work_item_id: str, shots: int) -> None:
@@ -20,8 +26,18 @@ def work_item(work_item_id: str, shots: int) -> None:
     from services.importer import import_data
 
     plan = [plan_row(work_item_id, s, size) for s in range(1, shots + 1) for size in SIZES]
-    import_data({"workItems": [{"id": work_item_id, "title": f"{shots} shots", "status": "in_review",
-                                "lifestylePack": {"exportPlan": plan}}]})
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": work_item_id,
+                    "title": f"{shots} shots",
+                    "status": "in_review",
+                    "lifestylePack": {"exportPlan": plan},
+                }
+            ]
+        }
+    )
 
 
 def rendered_sizes() -> dict[str, tuple[bytes, bytes]]:
@@ -45,8 +61,10 @@ def attach_versions(*, work_item_id: str | None = None, files: dict[str, tuple[b
     where, params = ("WHERE work_item_id = :wid", {"wid": work_item_id}) if work_item_id else ("", {})
     storage = get_storage()
     states = ("pending", "approved", "rejected")
-    with session_scope() as s:
-        plan = s.exec(text(f"SELECT id, size_label, width, height, filename FROM exportplanrow {where}"), params=params).all()
+    with session_scope() as session:
+        plan = session.exec(
+            text(f"SELECT id, size_label, width, height, filename FROM exportplanrow {where}"), params=params
+        ).all()
         versions = []
         for pk, label, width, height, filename in plan:
             key, thumb_key = versioned_key(filename, 1, f"{pk:06x}"[-6:])
@@ -55,13 +73,28 @@ def attach_versions(*, work_item_id: str | None = None, files: dict[str, tuple[b
                 storage.put(key, image)
                 storage.put(thumb_key, thumb, content_type="image/webp")
                 storage.put(filename, image)
-            versions.append({"target_kind": "hero", "target_id": str(pk), "version": 1, "storage_key": key,
-                             "thumb_key": thumb_key if files else None, "width": width, "height": height, "prompt": "",
-                             "backend": "local", "references": [], "review_state": states[pk % 3]})
+            versions.append(
+                {
+                    "target_kind": "hero",
+                    "target_id": str(pk),
+                    "version": 1,
+                    "storage_key": key,
+                    "thumb_key": thumb_key if files else None,
+                    "width": width,
+                    "height": height,
+                    "prompt": "",
+                    "backend": "local",
+                    "references": [],
+                    "review_state": states[pk % 3],
+                }
+            )
         if versions:
-            s.exec(insert(ImageVersion), params=versions)
-        s.exec(text(
-            "UPDATE exportplanrow SET current_version_id = (SELECT v.id FROM imageversion v "
-            f"WHERE v.target_kind = 'hero' AND v.target_id = CAST(exportplanrow.id AS TEXT)) {where}"
-        ), params=params)
+            session.exec(insert(ImageVersion), params=versions)
+        session.exec(
+            text(
+                "UPDATE exportplanrow SET current_version_id = (SELECT v.id FROM imageversion v "
+                f"WHERE v.target_kind = 'hero' AND v.target_id = CAST(exportplanrow.id AS TEXT)) {where}"
+            ),
+            params=params,
+        )
     return len(plan)

@@ -10,10 +10,10 @@ another (the naive way's least possible time; its image work would come on top).
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager, nullcontext
 import os
 import threading
 import time
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 from bench.common import Row, check, measure, temp_data_dir, timed
@@ -45,7 +45,8 @@ class LatencyBackend:
             image = self._rendered.get((width, height))
             if image is None:
                 image = self._rendered[width, height] = self.inner.generate(
-                    "Benchmark scene", width=width, height=height, seed=1, references=[])
+                    "Benchmark scene", width=width, height=height, seed=1, references=[]
+                )
         time.sleep(max(0.0, self.latency - (time.perf_counter() - start)))
         return image
 
@@ -94,7 +95,10 @@ def image_work_reused():
         return pairs[key]
 
     images.export_sizes, images.make_thumbnail, images.export_sizes_with_thumbnails = (
-        export_sizes, make_thumbnail, export_sizes_with_thumbnails)
+        export_sizes,
+        make_thumbnail,
+        export_sizes_with_thumbnails,
+    )
     try:
         yield
     finally:
@@ -132,19 +136,37 @@ def run(quick: bool = False) -> list[Row]:
                     wall = timed(lambda: job.update(generate_all(f"wi-{i}")))
                 cpu = time.process_time() - cpu
                 ideal = math.ceil(n / concurrency) * latency
-                rows.append(check(
-                    NAME, f"{label}: wall time ÷ (ceil(N/{concurrency}) × L)", wall / ideal, TARGET_RATIO,
-                    note=f"{wall:.2f} s vs {ideal:.2f} s; queued {_seconds(job, 'createdAt', 'startedAt'):.2f} s; "
-                         f"our CPU {cpu / n * 1000:.0f} ms per shot ({os.cpu_count()} cores)",
-                ))
+                rows.append(
+                    check(
+                        NAME,
+                        f"{label}: wall time ÷ (ceil(N/{concurrency}) × L)",
+                        wall / ideal,
+                        TARGET_RATIO,
+                        note=f"{wall:.2f} s vs {ideal:.2f} s; queued {_seconds(job, 'createdAt', 'startedAt'):.2f} s; "
+                        f"our CPU {cpu / n * 1000:.0f} ms per shot ({os.cpu_count()} cores)",
+                    )
+                )
                 if reused:
                     continue
-                rows.append(check(NAME, f"{label}: backend calls per shot", backend.calls / n, 1.0,
-                                  note=f"{backend.calls} calls for {len(job['result']['generated'])} images"))
+                rows.append(
+                    check(
+                        NAME,
+                        f"{label}: backend calls per shot",
+                        backend.calls / n,
+                        1.0,
+                        note=f"{backend.calls} calls for {len(job['result']['generated'])} images",
+                    )
+                )
                 if latency == LATENCY:
                     bound = 3 * n * latency
-                    rows.append(measure(NAME, f"{label}: speed-up over one call per size, serial (3N × L)",
-                                        f"{bound / wall:.1f}×", f"3N × L = {bound:.1f} s, that way's least; vs {wall:.2f} s"))
+                    rows.append(
+                        measure(
+                            NAME,
+                            f"{label}: speed-up over one call per size, serial (3N × L)",
+                            f"{bound / wall:.1f}×",
+                            f"3N × L = {bound:.1f} s, that way's least; vs {wall:.2f} s",
+                        )
+                    )
     finally:
         backends.get_backend = original
     return rows

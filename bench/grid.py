@@ -116,9 +116,17 @@ def one_run(at) -> dict:
         seconds = timed(at.run)
     assert not at.exception, [e.value for e in at.exception]
     referenced, images = referenced_bytes(at)
-    return {"seconds": seconds, "queries": queries.count, "sent": media.total, "sent_images": media.images,
-            "referenced": referenced, "images": images, "elements": elements(at), "cards": cards(at),
-            "pagers": len(at.get("pagination"))}
+    return {
+        "seconds": seconds,
+        "queries": queries.count,
+        "sent": media.total,
+        "sent_images": media.images,
+        "referenced": referenced,
+        "images": images,
+        "elements": elements(at),
+        "cards": cards(at),
+        "pagers": len(at.get("pagination")),
+    }
 
 
 def elements_per_card(stats: dict[int, dict]) -> float:
@@ -154,10 +162,14 @@ def run(quick: bool = False) -> list[Row]:
             ours = stats[n] = one_run(page)
             medians[n], empty_ms[n] = times["page"], times["empty"]
             ratio = times["page"] / times["empty"]
-            note = (f"{times['page'] * 1000:.0f} ms vs {times['empty'] * 1000:.0f} ms; {ours['cards']} cards, "
-                    f"{ours['elements']} elements, {ours['queries']} SQL statements")
+            note = (
+                f"{times['page'] * 1000:.0f} ms vs {times['empty'] * 1000:.0f} ms; {ours['cards']} cards, "
+                f"{ours['elements']} elements, {ours['queries']} SQL statements"
+            )
             if n == checked:
-                rows.append(check(NAME, f"{n} shots: time ÷ empty page", ratio, TARGET_TIME_RATIO, fmt="{:.1f}", note=note))
+                rows.append(
+                    check(NAME, f"{n} shots: time ÷ empty page", ratio, TARGET_TIME_RATIO, fmt="{:.1f}", note=note)
+                )
             else:
                 rows.append(measure(NAME, f"{n} shots: time ÷ empty page", f"{ratio:.1f}", note))
             if n > NAIVE_UP_TO:
@@ -169,22 +181,46 @@ def run(quick: bool = False) -> list[Row]:
             page_bytes = ours["sent"] + ours["referenced"]
             ours_per_card = page_bytes / max(1, ours["cards"])
             theirs_per_card = theirs["sent"] / max(1, theirs["sent_images"])  # the naive page: one image a shot
-            rows.append(check(
-                NAME, f"{n} shots: image bytes per card shown, naive page ÷ ours", theirs_per_card / max(1, ours_per_card),
-                TARGET_BYTES_FACTOR, fmt="{:.0f}", higher_is_better=True,
-                note=f"ours {kb(page_bytes)} for {ours['cards']} cards ({ours['images']} thumbnail URLs, "
-                     f"{kb(ours['sent'])} as bytes); naive {kb(theirs['sent'])} as bytes for {theirs['sent_images']} "
-                     f"cards, and {theirs['seconds'] / times['empty']:.0f}× the empty page's time",
-            ))
+            rows.append(
+                check(
+                    NAME,
+                    f"{n} shots: image bytes per card shown, naive page ÷ ours",
+                    theirs_per_card / max(1, ours_per_card),
+                    TARGET_BYTES_FACTOR,
+                    fmt="{:.0f}",
+                    higher_is_better=True,
+                    note=f"ours {kb(page_bytes)} for {ours['cards']} cards ({ours['images']} thumbnail URLs, "
+                    f"{kb(ours['sent'])} as bytes); naive {kb(theirs['sent'])} as bytes for {theirs['sent_images']} "
+                    f"cards, and {theirs['seconds'] / times['empty']:.0f}× the empty page's time",
+                )
+            )
         low, high = shots[0], shots[-1]
-        rows.append(measure(NAME, "cards rendered", ", ".join(f"{n} shots: {s['cards']}" for n, s in stats.items()),
-                            f"the grid shows at most {CARDS_PER_PAGE} cards a page"))
+        rows.append(
+            measure(
+                NAME,
+                "cards rendered",
+                ", ".join(f"{n} shots: {s['cards']}" for n, s in stats.items()),
+                f"the grid shows at most {CARDS_PER_PAGE} cards a page",
+            )
+        )
         per_card_ms = (medians[low] - empty_ms[low]) * 1000 / max(1, stats[low]["cards"])
-        rows.append(measure(NAME, f"time per card, {low} shots", f"{per_card_ms:.1f} ms",
-                            f"(page − empty page) ÷ {stats[low]['cards']} cards, so the page's own elements count too; "
-                            f"{elements_per_card(stats):.0f} elements per card (pager not counted)"))
-        rows.append(check(
-            NAME, f"SQL statements per run, {high} shots − {low} shots", stats[high]["queries"] - stats[low]["queries"], 0,
-            fmt="{:.0f}", note=", ".join(f"{n} shots: {s['queries']}" for n, s in stats.items()),
-        ))
+        rows.append(
+            measure(
+                NAME,
+                f"time per card, {low} shots",
+                f"{per_card_ms:.1f} ms",
+                f"(page − empty page) ÷ {stats[low]['cards']} cards, so the page's own elements count too; "
+                f"{elements_per_card(stats):.0f} elements per card (pager not counted)",
+            )
+        )
+        rows.append(
+            check(
+                NAME,
+                f"SQL statements per run, {high} shots − {low} shots",
+                stats[high]["queries"] - stats[low]["queries"],
+                0,
+                fmt="{:.0f}",
+                note=", ".join(f"{n} shots: {s['queries']}" for n, s in stats.items()),
+            )
+        )
     return rows

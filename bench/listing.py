@@ -37,8 +37,10 @@ def catalogue(n: int) -> tuple[dict, list[dict]]:
     base, extra = divmod(n * ROWS_PER_ITEM, len(with_pack))
     rows: list[dict] = []
     for k, i in enumerate(with_pack):
-        rows.extend({"work_item_id": str(i), **plan_row(str(i), j // len(SIZES) + 1, SIZES[j % len(SIZES)])}
-                    for j in range(base + (k < extra)))
+        rows.extend(
+            {"work_item_id": str(i), **plan_row(str(i), j // len(SIZES) + 1, SIZES[j % len(SIZES)])}
+            for j in range(base + (k < extra))
+        )
     return {"workItems": items}, rows
 
 
@@ -100,10 +102,19 @@ def run(quick: bool = False) -> list[Row]:
         small_url = f"sqlite:///{path / 'small.db'}"
         small = _using(small_url, lambda: (migrate(), build(path, SMALL)))()
         large = _using(large_url, lambda: build(path, large_n))()
-        rows.append(measure(NAME, f"import {large_n:,} work items (JSON)", f"{large_n / large['items_seconds']:,.0f} items/s"))
-        rows.append(measure(NAME, f"import {large['rows']:,}-row export plan (CSV)",
-                            f"{large['rows'] / large['csv_seconds']:,.0f} rows/s", f"{large['csv_seconds']:.1f} s"))
+        rows.append(
+            measure(NAME, f"import {large_n:,} work items (JSON)", f"{large_n / large['items_seconds']:,.0f} items/s")
+        )
+        rows.append(
+            measure(
+                NAME,
+                f"import {large['rows']:,}-row export plan (CSV)",
+                f"{large['rows'] / large['csv_seconds']:,.0f} rows/s",
+                f"{large['csv_seconds']:.1f} s",
+            )
+        )
         for label, kwargs in QUERIES.items():
+
             def query(kwargs=kwargs):
                 return list_work_items(**kwargs, page=1, page_size=25)
 
@@ -113,11 +124,16 @@ def run(quick: bool = False) -> list[Row]:
                 _use(url)
                 queries[size] = count_queries(query)
             found = _using(large_url, query)()["total"]
-            rows.append(check(
-                NAME, f"{label}: time at {large_n:,} ÷ at {SMALL}", times["large"] / times["small"], TARGET_RATIO,
-                note=f"{times['large'] * 1000:.1f} ms vs {times['small'] * 1000:.1f} ms; {found:,} match; "
-                     f"{queries['large']} queries (at {SMALL}: {queries['small']})",
-            ))
+            rows.append(
+                check(
+                    NAME,
+                    f"{label}: time at {large_n:,} ÷ at {SMALL}",
+                    times["large"] / times["small"],
+                    TARGET_RATIO,
+                    note=f"{times['large'] * 1000:.1f} ms vs {times['small'] * 1000:.1f} ms; {found:,} match; "
+                    f"{queries['large']} queries (at {SMALL}: {queries['small']})",
+                )
+            )
         rows += search_rows(path, quick)
         _use(large_url)  # the data dir's own database, for the cleanup
     return rows
@@ -150,14 +166,28 @@ def search_catalogue(n: int) -> None:
     chunk = 5_000
     for start in range(1, n + 1, chunk):
         ids = range(start, min(n, start + chunk - 1) + 1)
-        with session_scope() as s:
-            s.exec(insert(WorkItem), params=[
-                {"id": str(i), "title": f"{WORDS[i % len(WORDS)]} collection {i} {product_code(i)}",
-                 "status": STATUSES[i % len(STATUSES)]} for i in ids])
-            s.exec(insert(LifestylePack), params=[{"id": i, "work_item_id": str(i)} for i in ids if i % 10])
-            s.exec(insert(Shot), params=[
-                {"pack_id": i, "work_item_id": str(i), "shot_id": f"S-{k}", "sku": f"SKU-{i}-{k}", "position": k}
-                for i in ids if i % 10 for k in range(1, SHOTS_PER_ITEM + 1)])
+        with session_scope() as session:
+            session.exec(
+                insert(WorkItem),
+                params=[
+                    {
+                        "id": str(i),
+                        "title": f"{WORDS[i % len(WORDS)]} collection {i} {product_code(i)}",
+                        "status": STATUSES[i % len(STATUSES)],
+                    }
+                    for i in ids
+                ],
+            )
+            session.exec(insert(LifestylePack), params=[{"id": i, "work_item_id": str(i)} for i in ids if i % 10])
+            session.exec(
+                insert(Shot),
+                params=[
+                    {"pack_id": i, "work_item_id": str(i), "shot_id": f"S-{k}", "sku": f"SKU-{i}-{k}", "position": k}
+                    for i in ids
+                    if i % 10
+                    for k in range(1, SHOTS_PER_ITEM + 1)
+                ],
+            )
 
 
 SEARCHES = {
@@ -197,7 +227,9 @@ def _postgres_databases(sizes: tuple[int, ...]) -> Iterator[dict[int, str]]:
     try:
         import psycopg
 
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3", autocommit=True)
+        admin = psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3", autocommit=True
+        )
     except Exception:
         yield {}
         return
@@ -227,10 +259,16 @@ def _search_rows(database: str, urls: dict[int, str]) -> list[Row]:
     start = time.perf_counter()
     for n, url in urls.items():
         _using(url, lambda n=n: (migrate(), search_catalogue(n), refresh_statistics()))()  # as an import does
-    rows = [measure(NAME, f"{database}: search catalogues of {', '.join(f'{n:,}' for n in sizes)} work items (bulk SQL)",
-                    f"{time.perf_counter() - start:.1f} s")]
+    rows = [
+        measure(
+            NAME,
+            f"{database}: search catalogues of {', '.join(f'{n:,}' for n in sizes)} work items (bulk SQL)",
+            f"{time.perf_counter() - start:.1f} s",
+        )
+    ]
     smallest = sizes[0]
     for label, term in SEARCHES.items():
+
         def query(term=term):
             return work_items.list_work_items(search=term, page=1, page_size=25)
 
@@ -239,9 +277,13 @@ def _search_rows(database: str, urls: dict[int, str]) -> list[Row]:
         for n in sizes[1:]:
             found = _using(urls[n], query)()["total"]
             scan = f"; as a scan: {scanned[n] / scanned[smallest]:.1f}× ({scanned[n] * 1000:.1f} ms)" if scanned else ""
-            rows.append(check(
-                NAME, f"{database}: indexed search {label}: time at {n:,} ÷ at {smallest}", indexed[n] / indexed[smallest],
-                SEARCH_TARGET, note=f"{indexed[n] * 1000:.1f} ms vs {indexed[smallest] * 1000:.1f} ms; {found:,} match{scan}",
-            ))
+            rows.append(
+                check(
+                    NAME,
+                    f"{database}: indexed search {label}: time at {n:,} ÷ at {smallest}",
+                    indexed[n] / indexed[smallest],
+                    SEARCH_TARGET,
+                    note=f"{indexed[n] * 1000:.1f} ms vs {indexed[smallest] * 1000:.1f} ms; {found:,} match{scan}",
+                )
+            )
     return rows
-

@@ -69,12 +69,27 @@ class Server:
     def __init__(self, script: str = "dashboard.py", **options: str):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(self.port),
-                "--server.address", "127.0.0.1", "--server.headless", "true", "--global.developmentMode", "false"]
+        args = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--global.developmentMode",
+            "false",
+        ]
         for name, value in options.items():
             args += [f"--{name}", value]
         self.log = open(Path(os.environ["RESHOOT_DATA_DIR"]) / "streamlit.log", "wb")
-        self.process = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=os.environ.copy()
+        )
 
     def __enter__(self) -> Server:
         deadline = time.monotonic() + 60
@@ -170,9 +185,16 @@ def _growth_row(metric: str, found: dict, loads: int, note: str = "") -> Row:
     rss = found["rss"]
     mb = {i: f"{v / 2**20:.0f} MB" for i, v in rss.items()}
     kept = (rss[loads] - rss[FIRST]) / (loads - FIRST) / 1024
-    return check(NAME, metric, (rss[loads] / rss[FIRST] - 1) * 100, TARGET_GROWTH * 100, fmt="{:.1f}", unit=" %",
-                 note=f"{mb[FIRST]} → {mb[loads // 2]} ({loads // 2}) → {mb[loads]}; {kept:.0f} KB kept per load; "
-                      f"{found['per_load'] * 1000:.0f} ms per load{note}")
+    return check(
+        NAME,
+        metric,
+        (rss[loads] / rss[FIRST] - 1) * 100,
+        TARGET_GROWTH * 100,
+        fmt="{:.1f}",
+        unit=" %",
+        note=f"{mb[FIRST]} → {mb[loads // 2]} ({loads // 2}) → {mb[loads]}; {kept:.0f} KB kept per load; "
+        f"{found['per_load'] * 1000:.0f} ms per load{note}",
+    )
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -183,8 +205,16 @@ def run(quick: bool = False) -> list[Row]:
         configured = series(loads)
         expiring = series(short, **{"server.disconnectedSessionTTL": str(SHORT_TTL)})
     return [
-        _growth_row(f"RSS growth, {FIRST} → {loads} page loads (.streamlit/config.toml)", configured, loads,
-                    f"; thumbnails {configured['fetched'] / 1024:.0f} KB on the first"),
-        _growth_row(f"RSS growth, {FIRST} → {short} page loads, disconnectedSessionTTL={SHORT_TTL} s", expiring, short,
-                    "; closed sessions are dropped after the TTL (Streamlit's default keeps them 120 s)"),
+        _growth_row(
+            f"RSS growth, {FIRST} → {loads} page loads (.streamlit/config.toml)",
+            configured,
+            loads,
+            f"; thumbnails {configured['fetched'] / 1024:.0f} KB on the first",
+        ),
+        _growth_row(
+            f"RSS growth, {FIRST} → {short} page loads, disconnectedSessionTTL={SHORT_TTL} s",
+            expiring,
+            short,
+            "; closed sessions are dropped after the TTL (Streamlit's default keeps them 120 s)",
+        ),
     ]

@@ -11,7 +11,9 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 def photo(seed: int, width: int = 4000, height: int = 3000) -> Image.Image:
     """A deterministic RGB image with a photo's statistics (not flat, not pure noise)."""
     rng = np.random.default_rng(seed)
-    base = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), "RGB").resize((width, height), Image.Resampling.BICUBIC)
+    base = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), "RGB").resize(
+        (width, height), Image.Resampling.BICUBIC
+    )
     draw = ImageDraw.Draw(base)
     for _ in range(40):  # objects with hard edges, as in a scene
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
@@ -39,6 +41,8 @@ def camera_jpegs(count: int, *, width: int = 4000, height: int = 3000) -> list[b
     for k in range(count):
         image = scene.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if k % 2 else scene.copy()
         x, y = int(rng.integers(0, width * 3 // 4)), int(rng.integers(0, height * 3 // 4))
-        ImageDraw.Draw(image).ellipse((x, y, x + width // 5, y + height // 5), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+        ImageDraw.Draw(image).ellipse(
+            (x, y, x + width // 5, y + height // 5), fill=tuple(int(v) for v in rng.integers(0, 256, 3))
+        )
         shots.append(jpeg(image))
     return shots

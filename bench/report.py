@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import Row
@@ -37,8 +37,10 @@ def machine() -> str:
         load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     except OSError:
         load = "load unknown"
-    return (f"{_cpu()}, {os.cpu_count()} cores, {_memory_gb()}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}; {load}")
+    return (
+        f"{_cpu()}, {os.cpu_count()} cores, {_memory_gb()}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}; {load}"
+    )
 
 
 # What bounds a result that misses its target, by benchmark and a word of the measure (docs/performance.md has more).
@@ -74,12 +76,14 @@ def render(rows: list[Row]) -> str:
     lines = ["| Benchmark | Measure | Result | Target | Met | Notes |", "|---|---|---|---|---|---|"]
     for r in rows:
         note = " ".join(filter(None, (r.note, _bound(r))))
-        lines.append("| " + " | ".join(_cell(c) for c in (r.benchmark, r.metric, r.value, r.target, MET[r.met], note)) + " |")
+        lines.append(
+            "| " + " | ".join(_cell(c) for c in (r.benchmark, r.metric, r.value, r.target, MET[r.met], note)) + " |"
+        )
     return "\n".join(lines)
 
 
 def write_results(rows: list[Row], seconds: dict[str, float]) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     took = ", ".join(f"{name} {s:.0f} s" for name, s in seconds.items())
     RESULTS_FILE.write_text(
         f"Measured {stamp} with `python -m bench` on: {machine()}.\n"

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from urllib.parse import urlparse
-
 from pathlib import Path
+from urllib.parse import urlparse
 
 from bench.common import Row, check, measure, temp_data_dir
 from bench.counting_proxy import counting_proxy
@@ -84,11 +83,15 @@ def _browser_requests_per_reload(counter, *, before: bool) -> tuple[int, int]:
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS
-    from tests.servers import PROJECT_ROOT, free_port, running
+    from tests.servers import free_port, running
 
     port = free_port()
     flags = ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
-    args = [sys.executable, "-c", BEFORE_SERVER, *flags] if before else [sys.executable, "-m", "streamlit", "run", "dashboard.py", *flags]
+    args = (
+        [sys.executable, "-c", BEFORE_SERVER, *flags]
+        if before
+        else [sys.executable, "-m", "streamlit", "run", "dashboard.py", *flags]
+    )
 
     def healthy() -> bool:
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200
@@ -103,7 +106,9 @@ def _browser_requests_per_reload(counter, *, before: bool) -> tuple[int, int]:
             load()
             page.wait_for_function(
                 "() => { const imgs = [...document.images].filter(i => i.src.includes('X-Amz-'));"
-                " return imgs.length >= 4 && imgs.every(i => i.complete); }", timeout=120_000)
+                " return imgs.length >= 4 && imgs.every(i => i.complete); }",
+                timeout=120_000,
+            )
             page.wait_for_timeout(1500)  # late requests, if any, are counted too
             counts.append(counter.presigned_gets - start)
             time.sleep(RELOAD_GAP)
@@ -132,12 +137,30 @@ def run(quick: bool = False) -> list[Row]:
             first_before, reload_before = _browser_requests_per_reload(counter, before=True)
             first_now, reload_now = _browser_requests_per_reload(counter, before=False)
     return [
-        measure(NAME, "image URLs on the work item page (S3)", f"{shown}", f"{immutable} of them versioned (immutable) keys"),
+        measure(
+            NAME, "image URLs on the work item page (S3)", f"{shown}", f"{immutable} of them versioned (immutable) keys"
+        ),
         measure(NAME, "image requests per reload, per-second presigning (before)", f"{before}"),
-        check(NAME, "image requests per reload, window-rounded presigning (now)", after, 0, fmt="{:.0f}",
-              note=f"of {shown_after} images; reload {RELOAD_GAP:g} s after the first render"),
-        measure(NAME, "Chromium, Work Item page: presigned image GETs per reload, before", f"{reload_before}",
-                f"{first_before} on the first load"),
-        check(NAME, "Chromium, Work Item page: presigned image GETs per reload, now", reload_now, 0, fmt="{:.0f}",
-              note=f"{first_now} on the first load; counted at a proxy in front of S3"),
+        check(
+            NAME,
+            "image requests per reload, window-rounded presigning (now)",
+            after,
+            0,
+            fmt="{:.0f}",
+            note=f"of {shown_after} images; reload {RELOAD_GAP:g} s after the first render",
+        ),
+        measure(
+            NAME,
+            "Chromium, Work Item page: presigned image GETs per reload, before",
+            f"{reload_before}",
+            f"{first_before} on the first load",
+        ),
+        check(
+            NAME,
+            "Chromium, Work Item page: presigned image GETs per reload, now",
+            reload_now,
+            0,
+            fmt="{:.0f}",
+            note=f"{first_now} on the first load; counted at a proxy in front of S3",
+        ),
     ]

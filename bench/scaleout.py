@@ -32,7 +32,9 @@ LATENCY = 1.0
 SHOTS = 200
 LIMIT = 16  # backend calls at once across every worker
 THREADS = 4  # job threads per worker
-POSTGRES_ADMIN = os.environ.get("RESHOOT_BENCH_POSTGRES_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3")
+POSTGRES_ADMIN = os.environ.get(
+    "RESHOOT_BENCH_POSTGRES_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+)
 REDIS_URL = os.environ.get("RESHOOT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SIZES = [("Desktop", 192, 80, "desktop.png"), ("Tablet", 154, 77, "tablet.png"), ("Mobile", 75, 100, "mobile.png")]
@@ -59,7 +61,12 @@ class StandIn:
                     stand_in.peak = max(stand_in.peak, stand_in.active)
                 try:
                     time.sleep(stand_in.latency)
-                    answer = json.dumps({"created": int(time.time()), "data": [{"b64_json": stand_in.png(body.get("size") or "1024x1024")}]}).encode()
+                    answer = json.dumps(
+                        {
+                            "created": int(time.time()),
+                            "data": [{"b64_json": stand_in.png(body.get("size") or "1024x1024")}],
+                        }
+                    ).encode()
                 finally:
                     with stand_in.lock:
                         stand_in.active -= 1
@@ -133,11 +140,33 @@ def _unreachable() -> str | None:
 def _import_work_item(item_id: str, shots: int) -> None:
     from services.importer import import_data
 
-    plan = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "size_label": label, "width": w, "height": h,
-             "filename": f"fcc/lifestyle/{item_id}/S-{n}/{name}"} for n in range(1, shots + 1) for label, w, h, name in SIZES]
-    shot_rows = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "prompt": f"scale-out scene {n}"} for n in range(1, shots + 1)]
-    import_data({"workItems": [{"id": item_id, "title": f"Scale-out {item_id}", "status": "open",
-                                "lifestylePack": {"version": "v2", "shots": shot_rows, "exportPlan": plan}}]})
+    plan = [
+        {
+            "shot_id": f"S-{n}",
+            "sku": f"SKU-{n}",
+            "size_label": label,
+            "width": w,
+            "height": h,
+            "filename": f"fcc/lifestyle/{item_id}/S-{n}/{name}",
+        }
+        for n in range(1, shots + 1)
+        for label, w, h, name in SIZES
+    ]
+    shot_rows = [
+        {"shot_id": f"S-{n}", "sku": f"SKU-{n}", "prompt": f"scale-out scene {n}"} for n in range(1, shots + 1)
+    ]
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": item_id,
+                    "title": f"Scale-out {item_id}",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shot_rows, "exportPlan": plan},
+                }
+            ]
+        }
+    )
 
 
 def _start_workers(count: int, threads: int, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen]:
@@ -145,8 +174,14 @@ def _start_workers(count: int, threads: int, env: dict[str, str], log_dir: Path)
 
     worker_env = {**os.environ, **env, "RESHOOT_GENERATION_CONCURRENCY": str(threads)}
     processes = [
-        subprocess.Popen([sys.executable, "-m", "services", "worker"], cwd=PROJECT_ROOT, env=worker_env, stdout=subprocess.DEVNULL,
-                         stderr=(log_dir / f"worker-{count}x{threads}-{i}.log").open("wb"), start_new_session=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "services", "worker"],
+            cwd=PROJECT_ROOT,
+            env=worker_env,
+            stdout=subprocess.DEVNULL,
+            stderr=(log_dir / f"worker-{count}x{threads}-{i}.log").open("wb"),
+            start_new_session=True,
+        )
         for i in range(count)
     ]
     deadline = time.monotonic() + 90
@@ -192,7 +227,10 @@ def _measure(stand_in: StandIn, env: dict[str, str], log_dir: Path, workers: int
     finally:
         _stop_workers(processes)
     run = Run(workers, threads, seconds, stand_in.calls, stand_in.peak, status)
-    print(f"  {workers} worker(s) × {threads} threads: {seconds:.1f} s, {run.calls} backend calls, at most {run.peak} at once, job {status}", flush=True)
+    print(
+        f"  {workers} worker(s) × {threads} threads: {seconds:.1f} s, {run.calls} backend calls, at most {run.peak} at once, job {status}",
+        flush=True,
+    )
     return run
 
 
@@ -256,10 +294,21 @@ def _rows(runs: list[Run], shots: int) -> list[Row]:
     for r in runs:
         ideal = math.ceil(shots / r.at_once) * LATENCY
         label = f"{r.workers} worker(s) × {r.threads} threads, {shots} shots, L = {LATENCY:g} s"
-        note = f"{r.seconds:.1f} s vs ideal {ideal:.0f} s; {shots / r.seconds:.1f} shots/s ({shots / r.seconds / (shots / base.seconds):.2f}× one worker); " \
-               f"{r.calls} backend calls, at most {r.peak} at once; job {r.status}"
+        note = (
+            f"{r.seconds:.1f} s vs ideal {ideal:.0f} s; {shots / r.seconds:.1f} shots/s ({shots / r.seconds / (shots / base.seconds):.2f}× one worker); "
+            f"{r.calls} backend calls, at most {r.peak} at once; job {r.status}"
+        )
         if r.workers * r.threads > LIMIT:
-            rows.append(check("scaleout", f"{label}: most backend calls at once (limit {LIMIT})", r.peak, LIMIT, fmt="{:.0f}", note=note))
+            rows.append(
+                check(
+                    "scaleout",
+                    f"{label}: most backend calls at once (limit {LIMIT})",
+                    r.peak,
+                    LIMIT,
+                    fmt="{:.0f}",
+                    note=note,
+                )
+            )
         elif r.at_once == LIMIT:
             rows.append(check("scaleout", f"{label}: wall ÷ ceil(N/{LIMIT})·L", r.seconds / ideal, 1.2, note=note))
         else:

@@ -36,8 +36,9 @@ def _masters() -> dict[str, bytes]:
     from services.backends.local import LocalBackend
     from services.images import encode_png
 
-    render = LocalBackend().generate("A sunlit kitchen with a kettle on the counter, morning light",
-                                     width=1920, height=800, seed=1, references=[])
+    render = LocalBackend().generate(
+        "A sunlit kitchen with a kettle on the counter, morning light", width=1920, height=800, seed=1, references=[]
+    )
     return {"offline render": render, "photo-like (a real backend's)": encode_png(photo(5, 1920, 800))}
 
 
@@ -49,8 +50,9 @@ def _cpu_ms_per_shot(master_before: bytes, master_after: bytes, shots: int) -> t
     cpu = {name: 0.0 for name in variants}
     size = {}
     for name, (master, codec, label) in variants.items():  # warm-up: codecs, fonts
-        size[name] = sum(len(a) + len(b) for a, b in
-                         export_sizes_with_thumbnails(master, TARGETS, codec=codec, label=label))
+        size[name] = sum(
+            len(a) + len(b) for a, b in export_sizes_with_thumbnails(master, TARGETS, codec=codec, label=label)
+        )
     for _ in range(shots):
         for name, (master, codec, label) in variants.items():
             start = time.process_time()
@@ -64,8 +66,10 @@ def run(quick: bool = False) -> list[Row]:
     for kind, master in _masters().items():
         shots = (8 if quick else 40) // (1 if kind == "offline render" else 4)  # photo-like shots cost ~4× as much
         before, after, bytes_before, bytes_after = _cpu_ms_per_shot(_pillow_png(master), master, shots)
-        note = (f"before {before:.0f} ms, after {after:.0f} ms ({before / after:.1f}× less); "
-                f"files of a shot {bytes_before / 1024:.0f} → {bytes_after / 1024:.0f} KB; {shots} shots each")
+        note = (
+            f"before {before:.0f} ms, after {after:.0f} ms ({before / after:.1f}× less); "
+            f"files of a shot {bytes_before / 1024:.0f} → {bytes_after / 1024:.0f} KB; {shots} shots each"
+        )
         metric = f"{kind}: our CPU per shot (3 exports + 3 thumbnails), ms"
         if kind == "offline render":
             rows.append(check(NAME, metric, after, TARGET_MS, fmt="{:.0f}", note=note))

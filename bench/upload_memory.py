@@ -25,7 +25,11 @@ NAME = "upload_memory"
 FILES = 50
 WIDTH, HEIGHT = 3480, 2320  # noise at JPEG quality 98, no chroma subsampling: about 24.5 MB, under the 25 MB cap
 TARGET_GROWTH_MB = 150
-LIMITS = {"RESHOOT_MAX_UPLOAD_FILES": "64", "RESHOOT_MAX_UPLOAD_REQUEST_MB": "1400", "RESHOOT_MAX_REFERENCES_PER_SHOT": "64"}
+LIMITS = {
+    "RESHOOT_MAX_UPLOAD_FILES": "64",
+    "RESHOOT_MAX_UPLOAD_REQUEST_MB": "1400",
+    "RESHOOT_MAX_REFERENCES_PER_SHOT": "64",
+}
 
 
 def big_jpegs(count: int, folder: Path) -> list[Path]:
@@ -50,16 +54,24 @@ def peak_growth(server: ApiServer, paths: list[Path], shot_id: str) -> tuple[flo
     """(peak RSS growth in MB during one upload request of `paths`, seconds, the answer)."""
     small = io.BytesIO()
     Image.new("RGB", (64, 64), "red").save(small, "PNG")
-    httpx.post(f"{server.base}/api/work-items/1/lifestyle-hero-references", data={"shotId": "S-1"},
-               files=[("files", ("warm-up.png", small.getvalue(), "image/png"))], timeout=60).raise_for_status()
+    httpx.post(
+        f"{server.base}/api/work-items/1/lifestyle-hero-references",
+        data={"shotId": "S-1"},
+        files=[("files", ("warm-up.png", small.getvalue(), "image/png"))],
+        timeout=60,
+    ).raise_for_status()
     pid = server.process.pid
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := VmRSS now
     before = _status_kb(pid, "VmRSS")
     with ExitStack() as stack:
         files = [("files", (p.name, stack.enter_context(p.open("rb")), "image/jpeg")) for p in paths]
         start = time.perf_counter()
-        answer = httpx.post(f"{server.base}/api/work-items/1/lifestyle-hero-references", data={"shotId": shot_id},
-                            files=files, timeout=900)
+        answer = httpx.post(
+            f"{server.base}/api/work-items/1/lifestyle-hero-references",
+            data={"shotId": shot_id},
+            files=files,
+            timeout=900,
+        )
         seconds = time.perf_counter() - start
     answer.raise_for_status()
     return (_status_kb(pid, "VmHWM") - before) / 1024, seconds, answer.json()
@@ -80,11 +92,25 @@ def run(quick: bool = False) -> list[Row]:
         temp_left = list(server_temp.iterdir())
     assert len(answer["references"]) == count, answer
     return [
-        check(NAME, f"peak server RSS growth, one request of {count} × 25 MB JPEG ({megabytes:.0f} MB)", many,
-              TARGET_GROWTH_MB, fmt="{:.0f}", unit=" MB",
-              note=f"one such file alone: +{one:.0f} MB; {many_seconds / count:.2f} s per file ({one_seconds:.2f} s alone)"),
-        measure(NAME, f"peak growth with {count} files ÷ with 1", f"{many / max(one, 1):.2f}",
-                note="flat: the body is spooled to temp files and decoded one file at a time"),
-        measure(NAME, "files left in the server's temp dir afterwards", str(len(temp_left)),
-                note="spooled uploads are anonymous temp files, closed with the request"),
+        check(
+            NAME,
+            f"peak server RSS growth, one request of {count} × 25 MB JPEG ({megabytes:.0f} MB)",
+            many,
+            TARGET_GROWTH_MB,
+            fmt="{:.0f}",
+            unit=" MB",
+            note=f"one such file alone: +{one:.0f} MB; {many_seconds / count:.2f} s per file ({one_seconds:.2f} s alone)",
+        ),
+        measure(
+            NAME,
+            f"peak growth with {count} files ÷ with 1",
+            f"{many / max(one, 1):.2f}",
+            note="flat: the body is spooled to temp files and decoded one file at a time",
+        ),
+        measure(
+            NAME,
+            "files left in the server's temp dir afterwards",
+            str(len(temp_left)),
+            note="spooled uploads are anonymous temp files, closed with the request",
+        ),
     ]

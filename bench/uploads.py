@@ -30,10 +30,21 @@ def add_shot(work_item_id: str = "1", shot_id: str = "S-1") -> None:
     """A work item with one shot for the references to belong to."""
     from services.importer import import_data
 
-    row = {"shot_id": shot_id, "sku": "SKU-1", "size_label": "Desktop", "width": 1920, "height": 800,
-           "filename": f"fcc/lifestyle/{work_item_id}/{shot_id}/desktop.png"}
-    import_data({"workItems": [{"id": work_item_id, "title": "Uploads", "status": "open",
-                                "lifestylePack": {"exportPlan": [row]}}]})
+    row = {
+        "shot_id": shot_id,
+        "sku": "SKU-1",
+        "size_label": "Desktop",
+        "width": 1920,
+        "height": 800,
+        "filename": f"fcc/lifestyle/{work_item_id}/{shot_id}/desktop.png",
+    }
+    import_data(
+        {
+            "workItems": [
+                {"id": work_item_id, "title": "Uploads", "status": "open", "lifestylePack": {"exportPlan": [row]}}
+            ]
+        }
+    )
 
 
 def stored_sizes(result: dict) -> tuple[list[int], list[int]]:
@@ -44,8 +55,8 @@ def stored_sizes(result: dict) -> tuple[list[int], list[int]]:
 
     storage = get_storage()
     ids = [r["id"] for r in result["references"]]
-    with session_scope() as s:
-        refs = [s.get(Reference, i) for i in ids]
+    with session_scope() as session:
+        refs = [session.get(Reference, i) for i in ids]
     return [len(storage.get(r.storage_key)) for r in refs], [len(storage.get(r.thumb_key)) for r in refs]
 
 
@@ -57,7 +68,11 @@ def stages(data: bytes) -> dict[str, float]:
     checked = validate_upload(data, filename="x.jpg")
     middle = time.perf_counter()
     make_thumbnail(checked.data)
-    return {"validate": middle - start, "thumbnail": time.perf_counter() - middle, "bare": timed(lambda: bare_pillow(data))}
+    return {
+        "validate": middle - start,
+        "thumbnail": time.perf_counter() - middle,
+        "bare": timed(lambda: bare_pillow(data)),
+    }
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -72,21 +87,42 @@ def run(quick: bool = False) -> list[Row]:
         bare_pillow(files[0])  # warm-up: codecs loaded
         before = timed(lambda: [bare_pillow(f) for f in files])
         result: dict = {}
-        ours = timed(lambda: result.update(add_references("1", "S-1", [(f"photo-{i}.jpg", f) for i, f in enumerate(files)])))
+        ours = timed(
+            lambda: result.update(add_references("1", "S-1", [(f"photo-{i}.jpg", f) for i, f in enumerate(files)]))
+        )
         after = timed(lambda: [bare_pillow(f) for f in files])
         bare = (before + after) / 2
         originals, thumbs = stored_sizes(result)
         parts = stages(files[0])
     uploaded = statistics.median(len(f) for f in files)
-    rows.append(check(
-        NAME, f"per-image time ÷ bare Pillow decode+save ({count} × 12 MP JPEG)", ours / bare, TARGET_RATIO,
-        note=f"{ours / count * 1000:.0f} ms vs {bare / count * 1000:.0f} ms per image; one file: validate "
-             f"{parts['validate'] * 1000:.0f} ms (with its thumbnail; from the stored file a thumbnail takes "
-             f"{parts['thumbnail'] * 1000:.0f} ms), bare {parts['bare'] * 1000:.0f} ms",
-    ))
-    rows.append(check(NAME, "median thumbnail size", statistics.median(thumbs) / 1024, TARGET_THUMB_BYTES / 1024,
-                      fmt="{:.1f}", unit=" KB", note=f"largest {kb(max(thumbs))}; 512 px WebP"))
-    rows.append(measure(NAME, "stored reference vs uploaded file (median)",
-                        f"{kb(statistics.median(originals))} vs {kb(uploaded)}",
-                        note=f"thumbnail = 1/{statistics.median(originals) / statistics.median(thumbs):.0f} of the stored file"))
+    rows.append(
+        check(
+            NAME,
+            f"per-image time ÷ bare Pillow decode+save ({count} × 12 MP JPEG)",
+            ours / bare,
+            TARGET_RATIO,
+            note=f"{ours / count * 1000:.0f} ms vs {bare / count * 1000:.0f} ms per image; one file: validate "
+            f"{parts['validate'] * 1000:.0f} ms (with its thumbnail; from the stored file a thumbnail takes "
+            f"{parts['thumbnail'] * 1000:.0f} ms), bare {parts['bare'] * 1000:.0f} ms",
+        )
+    )
+    rows.append(
+        check(
+            NAME,
+            "median thumbnail size",
+            statistics.median(thumbs) / 1024,
+            TARGET_THUMB_BYTES / 1024,
+            fmt="{:.1f}",
+            unit=" KB",
+            note=f"largest {kb(max(thumbs))}; 512 px WebP",
+        )
+    )
+    rows.append(
+        measure(
+            NAME,
+            "stored reference vs uploaded file (median)",
+            f"{kb(statistics.median(originals))} vs {kb(uploaded)}",
+            note=f"thumbnail = 1/{statistics.median(originals) / statistics.median(thumbs):.0f} of the stored file",
+        )
+    )
     return rows

@@ -8,8 +8,8 @@ from services.status import redact, system_status
 from ui.import_panel import import_panel
 from ui.people import tokens_panel, users_panel
 from ui.permissions import lacks
-from ui.workers_panel import workers_panel
 from ui.toasts import escape_markdown
+from ui.workers_panel import workers_panel
 
 
 @st.cache_data(ttl=15, show_spinner="Checking database, storage, queue and backend…")
@@ -31,8 +31,11 @@ for entry in _status((settings.database_url, settings.storage_url, settings.queu
     with st.container(border=True):
         name_col, detail_col = st.columns([1, 4], vertical_alignment="center")
         name_col.markdown(f"**{entry['component']}**")
-        name_col.badge("Reachable" if entry["ok"] else "Problem", icon=":material/check:" if entry["ok"] else ":material/error:",
-                       color="green" if entry["ok"] else "red")
+        name_col.badge(
+            "Reachable" if entry["ok"] else "Problem",
+            icon=":material/check:" if entry["ok"] else ":material/error:",
+            color="green" if entry["ok"] else "red",
+        )
         detail_col.text(entry["inUse"] or "—")
         detail_col.caption(escape_markdown(entry["message"]))
 

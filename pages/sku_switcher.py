@@ -43,8 +43,9 @@ if not skus:
     st.info("Nothing is waiting for review here." if pending_only else "This work item has no shots yet.")
     st.stop()
 linked_sku = st.query_params.get("sku")
-sku = sku_picker.selectbox("SKU", skus, index=skus.index(linked_sku) if linked_sku in skus else 0,
-                           key=f"sku_sku_{work_item_id}")
+sku = sku_picker.selectbox(
+    "SKU", skus, index=skus.index(linked_sku) if linked_sku in skus else 0, key=f"sku_sku_{work_item_id}"
+)
 st.query_params["sku"] = sku  # `?id=7&sku=…` opens this SKU directly
 me = current_actor()
 who = f"{me.label} ({me.email})" if me.label != me.email else me.email

@@ -23,8 +23,10 @@ item = work_item_or_stop(work_item_id, **grid_page(work_item_id))  # only the gr
 
 st.title(escape_markdown(item["title"]))
 demo_progress()
-st.caption(f"Work item {escape_markdown(item['id'])} · {escape_markdown(item['status'])} · "
-           + (plural(item["shotCount"], "shot") if item["hasPack"] else "no Lifestyle Pack"))
+st.caption(
+    f"Work item {escape_markdown(item['id'])} · {escape_markdown(item['status'])} · "
+    + (plural(item["shotCount"], "shot") if item["hasPack"] else "no Lifestyle Pack")
+)
 actions_panel(item, active_job=active_job_for(heroes_target_key(item["id"], None)) if item["hasPack"] else None)
 
 if not item["hasPack"]:
@@ -32,8 +34,12 @@ if not item["hasPack"]:
     st.stop()
 with st.container(horizontal=True, vertical_alignment="bottom", horizontal_alignment="distribute"):  # wraps, never cuts
     st.subheader("Lifestyle Hero Preview", anchor=False, width="content")
-    st.page_link(SKU_SWITCHER_PAGE, label="Open SKU Switcher → Validate", icon=":material/devices:",
-                 query_params={"id": item["id"]})
+    st.page_link(
+        SKU_SWITCHER_PAGE,
+        label="Open SKU Switcher → Validate",
+        icon=":material/devices:",
+        query_params={"id": item["id"]},
+    )
     export_button(item)
 turn_to_linked_shot(item)
 hero_grid(item)

@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -26,8 +26,21 @@ from services.models import AuditEntry, ExportPlanRow, ImageVersion, Sentence, S
 
 MAX_PAGE_SIZE = 500
 CSV_ROW_LIMIT = 100_000  # an export larger than this is cut (the page says so); narrow the filters instead
-CSV_COLUMNS = ("at", "actor_email", "actor_name", "action", "target_kind", "target_id", "work_item_id", "shot_id",
-               "size_label", "sentence_id", "project_id", "before", "after")
+CSV_COLUMNS = (
+    "at",
+    "actor_email",
+    "actor_name",
+    "action",
+    "target_kind",
+    "target_id",
+    "work_item_id",
+    "shot_id",
+    "size_label",
+    "sentence_id",
+    "project_id",
+    "before",
+    "after",
+)
 
 
 class AuditAction(StrEnum):
@@ -127,11 +140,17 @@ def version_target(session: Session, version: ImageVersion) -> Target:
     if version.target_kind == "hero":
         row = session.get(ExportPlanRow, int(version.target_id))
         shot = session.get(Shot, row.shot_pk) if row else None
-        return Target("version", str(version.id), work_item_id=row.work_item_id if row else None,
-                      shot_id=shot.shot_id if shot else None, size_label=row.size_label if row else None)
+        return Target(
+            "version",
+            str(version.id),
+            work_item_id=row.work_item_id if row else None,
+            shot_id=shot.shot_id if shot else None,
+            size_label=row.size_label if row else None,
+        )
     sentence = session.get(Sentence, version.target_id)
-    return Target("version", str(version.id), sentence_id=version.target_id,
-                  project_id=sentence.project_id if sentence else None)
+    return Target(
+        "version", str(version.id), sentence_id=version.target_id, project_id=sentence.project_id if sentence else None
+    )
 
 
 # --- Reading -------------------------------------------------------------------------------------------
@@ -205,15 +224,25 @@ class ActivityPage:
 
 def _entry(row: AuditEntry) -> ActivityEntry:
     return ActivityEntry(
-        id=row.id, at=row.at, actor_email=row.actor_email, actor_name=row.actor_name, action=row.action,
-        target_kind=row.target_kind, target_id=row.target_id, work_item_id=row.work_item_id, shot_id=row.shot_id,
-        size_label=row.size_label, sentence_id=row.sentence_id, project_id=row.project_id,
-        before=row.before, after=row.after,
+        id=row.id,
+        at=row.at,
+        actor_email=row.actor_email,
+        actor_name=row.actor_name,
+        action=row.action,
+        target_kind=row.target_kind,
+        target_id=row.target_id,
+        work_item_id=row.work_item_id,
+        shot_id=row.shot_id,
+        size_label=row.size_label,
+        sentence_id=row.sentence_id,
+        project_id=row.project_id,
+        before=row.before,
+        after=row.after,
     )
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def _filtered(where: ActivityFilter) -> Any:
@@ -235,15 +264,17 @@ def list_activity(where: ActivityFilter = ActivityFilter(), *, page: int = 1, pa
     """One page of changes, newest first: one query (a row more than the page says whether another follows)."""
     page, page_size = max(1, int(page)), max(1, min(int(page_size), MAX_PAGE_SIZE))
     query = _filtered(where).offset((page - 1) * page_size).limit(page_size + 1)
-    with session_scope() as s:
-        rows = [_entry(r) for r in s.exec(query)]
+    with session_scope() as session:
+        rows = [_entry(r) for r in session.exec(query)]
     return ActivityPage(rows[:page_size], page, page_size, has_more=len(rows) > page_size)
 
 
 def actors() -> list[tuple[str, str]]:
     """(email, latest name) of everyone who changed something, by email."""
-    with session_scope() as s:
-        rows = s.exec(select(AuditEntry.actor_email, AuditEntry.actor_name).distinct().order_by(AuditEntry.actor_email))
+    with session_scope() as session:
+        rows = session.exec(
+            select(AuditEntry.actor_email, AuditEntry.actor_name).distinct().order_by(AuditEntry.actor_email)
+        )
         names: dict[str, str] = {}
         for email, name in rows:
             names[email] = name or names.get(email, "")
@@ -256,12 +287,26 @@ def activity_csv(where: ActivityFilter = ActivityFilter(), *, limit: int = CSV_R
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    with session_scope() as s:
-        result = s.exec(_filtered(where).limit(limit).execution_options(yield_per=500))
+    with session_scope() as session:
+        result = session.exec(_filtered(where).limit(limit).execution_options(yield_per=500))
         for n, row in enumerate(result, start=1):
-            writer.writerow([iso(row.at), row.actor_email, row.actor_name, row.action, row.target_kind, row.target_id,
-                             row.work_item_id or "", row.shot_id or "", row.size_label or "", row.sentence_id or "",
-                             row.project_id or "", _json(row.before), _json(row.after)])
+            writer.writerow(
+                [
+                    iso(row.at),
+                    row.actor_email,
+                    row.actor_name,
+                    row.action,
+                    row.target_kind,
+                    row.target_id,
+                    row.work_item_id or "",
+                    row.shot_id or "",
+                    row.size_label or "",
+                    row.sentence_id or "",
+                    row.project_id or "",
+                    _json(row.before),
+                    _json(row.after),
+                ]
+            )
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -273,18 +318,20 @@ def _json(value: dict[str, Any] | None) -> str:
     return "" if value is None else json.dumps(value, default=str, ensure_ascii=False)
 
 
-def hero_history(work_item_id: str, shot_id: str, size_label: str | None = None, *, limit: int = 10) -> list[ActivityEntry]:
+def hero_history(
+    work_item_id: str, shot_id: str, size_label: str | None = None, *, limit: int = 10
+) -> list[ActivityEntry]:
     """A shot's recent changes (with `size_label`: those of that size and of the whole shot), newest first."""
     query = select(AuditEntry).where(AuditEntry.work_item_id == work_item_id, AuditEntry.shot_id == shot_id)
     if size_label:
         query = query.where(or_(col(AuditEntry.size_label).is_(None), AuditEntry.size_label == size_label))
-    with session_scope() as s:
-        rows = s.exec(query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit))
+    with session_scope() as session:
+        rows = session.exec(query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit))
         return [_entry(r) for r in rows]
 
 
 def sentence_history(sentence_id: str, *, limit: int = 10) -> list[ActivityEntry]:
     query = select(AuditEntry).where(AuditEntry.sentence_id == sentence_id)
-    with session_scope() as s:
-        rows = s.exec(query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit))
+    with session_scope() as session:
+        rows = session.exec(query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit))
         return [_entry(r) for r in rows]

@@ -120,7 +120,9 @@ def unsafe_bind_message(host: str, *, server: str) -> str | None:
 def normalise_email(email: str, *, field: str = "email") -> str:
     value = (email or "").strip().lower()
     if not value or len(value) > 255 or any(ord(ch) < 32 or ch.isspace() for ch in value):
-        raise invalid_request([{"field": field, "message": "A user's email (or user name): 1-255 characters, no spaces"}])
+        raise invalid_request(
+            [{"field": field, "message": "A user's email (or user name): 1-255 characters, no spaces"}]
+        )
     return value
 
 
@@ -152,20 +154,20 @@ def _user(s: Any, email: str) -> User:
 
 @requires(Role.admin)
 def list_users() -> list[dict[str, Any]]:
-    with session_scope() as s:
-        return [user_json(u) for u in s.exec(select(User).order_by(col(User.email)))]
+    with session_scope() as session:
+        return [user_json(u) for u in session.exec(select(User).order_by(col(User.email)))]
 
 
 @requires(Role.admin)
 def add_user(*, email: str, name: str = "", role: str | Role = Role.viewer) -> dict[str, Any]:
     email, picked = normalise_email(email), parse_role(role)
     try:
-        with session_scope() as s:
-            if s.get(User, email) is not None:
+        with session_scope() as session:
+            if session.get(User, email) is not None:
                 raise ReshootError("USER_EXISTS", 409, {"email": email}, f"{email} is already a user")
             user = User(email=email, display_name=name.strip()[:255], role=picked, role_set_by=current_actor().email)
-            s.add(user)
-            record(s, action=AuditAction.add_user, target=Target("user", email), after={"role": str(picked)})
+            session.add(user)
+            record(session, action=AuditAction.add_user, target=Target("user", email), after={"role": str(picked)})
     except IntegrityError:
         raise ReshootError("USER_EXISTS", 409, {"email": email}, f"{email} is already a user") from None
     return user_json(user)
@@ -174,13 +176,18 @@ def add_user(*, email: str, name: str = "", role: str | Role = Role.viewer) -> d
 @requires(Role.admin)
 def set_role(*, email: str, role: str | Role) -> dict[str, Any]:
     email, picked = normalise_email(email), parse_role(role)
-    with session_scope() as s:
-        user = _user(s, email)
+    with session_scope() as session:
+        user = _user(session, email)
         before = {"role": user.role, "roleSetBy": user.role_set_by}
         user.role, user.role_set_by = picked, current_actor().email
-        s.add(user)
-        record(s, action=AuditAction.set_role, target=Target("user", email), before=before,
-               after={"role": str(picked), "roleSetBy": user.role_set_by})
+        session.add(user)
+        record(
+            session,
+            action=AuditAction.set_role,
+            target=Target("user", email),
+            before=before,
+            after={"role": str(picked), "roleSetBy": user.role_set_by},
+        )
     return user_json(user)
 
 
@@ -190,13 +197,18 @@ def set_disabled(*, email: str, disabled: bool = True) -> dict[str, Any]:
     email = normalise_email(email)
     if disabled and email == current_actor().email:
         raise invalid_request([{"field": "email", "message": "You cannot disable yourself"}])
-    with session_scope() as s:
-        user = _user(s, email)
+    with session_scope() as session:
+        user = _user(session, email)
         before = {"disabled": user.disabled}
         user.disabled = bool(disabled)
-        s.add(user)
-        record(s, action=AuditAction.disable_user, target=Target("user", email), before=before,
-               after={"disabled": user.disabled})
+        session.add(user)
+        record(
+            session,
+            action=AuditAction.disable_user,
+            target=Target("user", email),
+            before=before,
+            after={"disabled": user.disabled},
+        )
     return user_json(user)
 
 
@@ -216,14 +228,14 @@ def sign_in(*, email: str, name: str = "", groups: Iterable[str] = ()) -> Actor:
     now = utcnow()
     for _ in range(2):  # a concurrent first sign-in may insert the row first: read it then
         try:
-            with session_scope() as s:
-                user = s.get(User, email)
+            with session_scope() as session:
+                user = session.get(User, email)
                 if user is not None and user.disabled:
                     raise ReshootError("ACCOUNT_DISABLED", 403, {"email": email}, f"The account {email} is disabled")
                 actor = Actor(email=email, name=(user.display_name if user else "") or name or email, role=automatic)
                 with acting_as(actor):
-                    user = _first_sign_in(s, email, name, automatic, now) if user is None else user
-                    _refresh(s, user, name=name, role=automatic, now=now)
+                    user = _first_sign_in(session, email, name, automatic, now) if user is None else user
+                    _refresh(session, user, name=name, role=automatic, now=now)
             break
         except IntegrityError:
             continue
@@ -241,8 +253,13 @@ def _refresh(s: Any, user: User, *, name: str, role: Role, now: Any) -> None:
     """Write the user row only when something changed or last seen is old (one UPDATE a minute at most)."""
     changed = False
     if user.role_set_by is None and user.role != role:
-        record(s, action=AuditAction.set_role, target=Target("user", user.email), before={"role": user.role},
-               after={"role": str(role), "from": "groups" if get_settings().role_groups else "default role"})
+        record(
+            s,
+            action=AuditAction.set_role,
+            target=Target("user", user.email),
+            before={"role": user.role},
+            after={"role": str(role), "from": "groups" if get_settings().role_groups else "default role"},
+        )
         user.role, changed = role, True
     if name and not user.display_name:
         user.display_name, changed = name[:255], True
@@ -315,15 +332,24 @@ def create_token(*, user_email: str | None = None, name: str = "") -> CreatedTok
     if owner != actor.email:
         require(Role.admin)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with session_scope() as s:
-        user = _user(s, owner)
+    with session_scope() as session:
+        user = _user(session, owner)
         if user.disabled:
             raise ReshootError("ACCOUNT_DISABLED", 403, {"email": owner}, f"The account {owner} is disabled")
-        row = ApiToken(user_email=owner, name=name.strip()[:128], token_hash=hash_token(token), prefix=token[:12],
-                       created_by=actor.email)
-        s.add(row)
-        record(s, action=AuditAction.create_token, target=Target("token", row.id),
-               after={"user": owner, "name": row.name, "prefix": row.prefix})
+        row = ApiToken(
+            user_email=owner,
+            name=name.strip()[:128],
+            token_hash=hash_token(token),
+            prefix=token[:12],
+            created_by=actor.email,
+        )
+        session.add(row)
+        record(
+            session,
+            action=AuditAction.create_token,
+            target=Target("token", row.id),
+            after={"user": owner, "name": row.name, "prefix": row.prefix},
+        )
     return CreatedToken(id=row.id, token=token, user_email=owner, name=row.name)
 
 
@@ -337,25 +363,30 @@ def list_tokens(*, user_email: str | None = None, all_users: bool = False) -> li
     query = select(ApiToken).order_by(col(ApiToken.created_at).desc())
     if not all_users:
         query = query.where(ApiToken.user_email == owner)
-    with session_scope() as s:
-        return [token_json(t) for t in s.exec(query)]
+    with session_scope() as session:
+        return [token_json(t) for t in session.exec(query)]
 
 
 @requires(Role.viewer)
 def revoke_token(token_id: str) -> dict[str, Any]:
     """Stops the token at once (every request looks it up). Yours, or anyone's for an admin."""
     actor = current_actor()
-    with session_scope() as s:
-        token = s.get(ApiToken, token_id) if isinstance(token_id, str) else None
+    with session_scope() as session:
+        token = session.get(ApiToken, token_id) if isinstance(token_id, str) else None
         if token is None:
             raise ReshootError("TOKEN_NOT_FOUND", 404, {"id": str(token_id)}, "No such token")
         if token.user_email != actor.email:
             require(Role.admin)
         if token.revoked_at is None:
             token.revoked_at = utcnow()
-            s.add(token)
-            record(s, action=AuditAction.revoke_token, target=Target("token", token.id), before={"revokedAt": None},
-                   after={"user": token.user_email, "revokedAt": iso(token.revoked_at)})
+            session.add(token)
+            record(
+                session,
+                action=AuditAction.revoke_token,
+                target=Target("token", token.id),
+                before={"revokedAt": None},
+                after={"user": token.user_email, "revokedAt": iso(token.revoked_at)},
+            )
     return token_json(token)
 
 
@@ -364,16 +395,16 @@ def actor_for_token(token: str) -> Actor:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise unauthenticated("Unknown API token")
     now = utcnow()
-    with session_scope() as s:
-        row = s.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    with session_scope() as session:
+        row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
         if row is None or row.revoked_at is not None:
             raise unauthenticated("Unknown or revoked API token")
-        user = s.get(User, row.user_email)
+        user = session.get(User, row.user_email)
         if user is None or user.disabled:
             raise unauthenticated("The token's user is disabled")
         if row.last_used_at is None or now - row.last_used_at >= LAST_SEEN_EVERY:
             row.last_used_at = now
-            s.add(row)
+            session.add(row)
         return Actor(email=user.email, name=user.display_name or user.email, role=Role(user.role))
 
 

@@ -159,7 +159,9 @@ def cmd_jobs(args: argparse.Namespace) -> None:
         _print(jobs)
     else:
         for job in jobs:
-            print(f"{job['id']}  {job['kind']:<17} {job['status']:<9} {job['progressDone']}/{job['progressTotal']}  {job['message']}")
+            print(
+                f"{job['id']}  {job['kind']:<17} {job['status']:<9} {job['progressDone']}/{job['progressTotal']}  {job['message']}"
+            )
 
 
 def cmd_api(args: argparse.Namespace) -> None:
@@ -276,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shot", action="append", help="a shot id; repeat for several (default: all)")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--wait", action="store_true", help="wait for the job and print its result (exit 1 if a shot failed)")
+    p.add_argument(
+        "--wait", action="store_true", help="wait for the job and print its result (exit 1 if a shot failed)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON (the default; kept for scripts)")
     p.set_defaults(func=cmd_generate_heroes)
 
@@ -294,11 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     sub.add_parser("worker", help="run job consumers (for RESHOOT_QUEUE_URL=redis://…)").set_defaults(func=cmd_worker)
-    sub.add_parser("workers", help="the workers alive on the queue and what each generates now (JSON)").set_defaults(func=cmd_workers)
+    sub.add_parser("workers", help="the workers alive on the queue and what each generates now (JSON)").set_defaults(
+        func=cmd_workers
+    )
 
     p = sub.add_parser("gc", help="republish stale stable hero files and delete orphan files (crash leftovers)")
-    p.add_argument("--grace", type=float, default=None, metavar="SECONDS",
-                   help="only delete orphans older than this (default: RESHOOT_GC_GRACE_SECONDS, 3600)")
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="only delete orphans older than this (default: RESHOOT_GC_GRACE_SECONDS, 3600)",
+    )
     p.add_argument("--dry-run", action="store_true", help="list the orphans, change nothing")
     p.set_defaults(func=cmd_gc)
 

@@ -192,6 +192,8 @@ def _role_groups(raw: str | None) -> dict[str, str]:
     for item in _items(raw):
         group, sep, role = item.rpartition("=")
         if not sep or not group.strip():
-            raise SettingError(f"RESHOOT_ROLE_GROUPS item {item!r} is not valid: write group=role, e.g. reshoot-admins=admin")
+            raise SettingError(
+                f"RESHOOT_ROLE_GROUPS item {item!r} is not valid: write group=role, e.g. reshoot-admins=admin"
+            )
         mapping[group.strip()] = _choice("RESHOOT_ROLE_GROUPS", role, ROLES)
     return mapping

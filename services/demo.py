@@ -125,7 +125,9 @@ def _generate_demo_images() -> list[str]:
         for sentence in storyboard.list_sentences(project["id"]):
             if (sentence["imagePrompt"] or "").strip() and not sentence["imageFile"]:
                 seed = _demo_seed(sentence["id"])
-                job_ids.append(sentence["activeJobId"] or storyboard.regenerate_sentence_image(sentence["id"], seed=seed)["jobId"])
+                job_ids.append(
+                    sentence["activeJobId"] or storyboard.regenerate_sentence_image(sentence["id"], seed=seed)["jobId"]
+                )
     return job_ids
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 
 class ReshootError(Exception):
-    """A failure with a stable `code` (the seeds' error strings), an HTTP-like `status` and `details`."""
+    """A failure with a stable `code` (the spec's error strings), an HTTP-like `status` and `details`."""
 
     def __init__(self, code: str, status: int = 400, details: Any = None, message: str | None = None):
         super().__init__(message or code)

@@ -56,8 +56,12 @@ class ExportCodec:
 
 FAST = ExportCodec()
 PILLOW_DEFAULTS = ExportCodec(
-    fast_png=False, png_compress_level=3, resample=Image.Resampling.LANCZOS,
-    thumbnail_resample=Image.Resampling.LANCZOS, thumbnail_reducing_gap=1.5, webp_method=4,
+    fast_png=False,
+    png_compress_level=3,
+    resample=Image.Resampling.LANCZOS,
+    thumbnail_resample=Image.Resampling.LANCZOS,
+    thumbnail_reducing_gap=1.5,
+    webp_method=4,
 )
 
 
@@ -239,7 +243,9 @@ def make_thumbnail(image: bytes | Image.Image, *, codec: ExportCodec = FAST) -> 
         image = _decoded(image, draft=(THUMBNAIL_SIDE, THUMBNAIL_SIDE))  # JPEG: decode at a reduced scale
     # reduce() by the whole factor first (cheap), then the filter over what is left: at ≤ 512 px and WebP quality
     # ≤ 80 the filter's choice does not show.
-    thumb = image.resize(_thumbnail_size(image.size), codec.thumbnail_resample, reducing_gap=codec.thumbnail_reducing_gap)
+    thumb = image.resize(
+        _thumbnail_size(image.size), codec.thumbnail_resample, reducing_gap=codec.thumbnail_reducing_gap
+    )
     for quality in (80, 65, 50, 35, 20):  # busy pictures step down so grids stay light
         out = io.BytesIO()
         thumb.save(out, format="WEBP", quality=quality, method=codec.webp_method)
@@ -274,7 +280,10 @@ def crop_box(size: tuple[int, int], aspect: float, focal: tuple[float, float]) -
 
 
 def export_sizes(
-    master: bytes, targets: list[tuple[int, int, str]], *, focal: tuple[float, float] = (0.5, 0.5),
+    master: bytes,
+    targets: list[tuple[int, int, str]],
+    *,
+    focal: tuple[float, float] = (0.5, 0.5),
     label: str | None = None,
 ) -> list[bytes]:
     """Each target (width, height, format-or-filename) cut from `master` around `focal`, at exactly that size."""
@@ -309,7 +318,11 @@ def _export_encode(image: Image.Image, fmt: str, codec: ExportCodec) -> bytes:
 
 
 def _cut(
-    master: bytes, targets: list[tuple[int, int, str]], focal: tuple[float, float], label: str | None, codec: ExportCodec
+    master: bytes,
+    targets: list[tuple[int, int, str]],
+    focal: tuple[float, float],
+    label: str | None,
+    codec: ExportCodec,
 ) -> Iterator[tuple[Image.Image, str, bytes | None]]:
     """(image at exactly the target's size, Pillow format, its encoded bytes if they are the master's) per target."""
     with Image.open(io.BytesIO(master)) as opened:
@@ -319,7 +332,9 @@ def _cut(
         source = _to_srgb(_upright(opened))
     for width, height, name in targets:
         if width <= 0 or height <= 0:
-            raise ReshootError("INVALID_REQUEST", 400, {"width": width, "height": height}, "Export size must be positive")
+            raise ReshootError(
+                "INVALID_REQUEST", 400, {"width": width, "height": height}, "Export size must be positive"
+            )
         fmt = format_for(name)
         if source.size == (width, height):
             # The largest box of the master's own aspect is the whole master: nothing to resize.
@@ -356,12 +371,14 @@ def encode_png(image: Image.Image) -> bytes:
     filtered[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # uint8 arithmetic wraps modulo 256, as PNG's does
     header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPE[image.mode], 0, 0, 0)
-    return b"".join((
-        _PNG_SIGNATURE,
-        _png_chunk(b"IHDR", header),
-        _png_chunk(b"IDAT", zlib.compress(filtered, 1)),  # the array's own buffer: no copy
-        _png_chunk(b"IEND", b""),
-    ))
+    return b"".join(
+        (
+            _PNG_SIGNATURE,
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", zlib.compress(filtered, 1)),  # the array's own buffer: no copy
+            _png_chunk(b"IEND", b""),
+        )
+    )
 
 
 def _text_chunk(keyword: str, text: str) -> bytes:
@@ -448,12 +465,14 @@ def label_layout(size: tuple[int, int], text: str) -> LabelLayout:
         font_size = default
         while True:
             pad = max(2, font_size // 2)
-            right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).multiline_textbbox((0, 0), lines, font=label_font(font_size))[2:]
+            right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).multiline_textbbox(
+                (0, 0), lines, font=label_font(font_size)
+            )[2:]
             fits = right + 4 * pad <= width
             if fits or font_size <= (MIN_LABEL_FONT if index < len(layouts) - 1 else 6):
                 break
             font_size -= 1
-        if fits and font_size >= MIN_LABEL_FONT or index == len(layouts) - 1:
+        if (fits and font_size >= MIN_LABEL_FONT) or index == len(layouts) - 1:
             return LabelLayout((pad, pad, pad + right + 2 * pad, pad + bottom + 2 * pad), font_size, lines, pad)
     raise AssertionError("unreachable")
 

@@ -19,9 +19,9 @@ from sqlmodel import Session, select
 from services import search_index
 from services.audit import AuditAction, Target, record
 from services.auth import requires
-from services.identity import Role
 from services.db import session_scope
 from services.errors import ReshootError
+from services.identity import Role
 from services.images import validate_upload
 from services.models import (
     CastMember,
@@ -293,7 +293,10 @@ def _parse_work_item(errors: _Errors, at: _At, value: Any) -> _WorkItem | None:
         item.pack_version = p.text("version", max_len=16) or "v2"
         if item.pack_version not in PACK_VERSIONS:
             p.fail("version", f"must be one of {', '.join(PACK_VERSIONS)}")
-        shots = [(pack_at.item("shots", i), _parse_shot(errors, pack_at.item("shots", i), v)) for i, v in enumerate(p.items("shots"))]
+        shots = [
+            (pack_at.item("shots", i), _parse_shot(errors, pack_at.item("shots", i), v))
+            for i, v in enumerate(p.items("shots"))
+        ]
         rows = [_parse_row(errors, pack_at.item("exportPlan", i), v) for i, v in enumerate(p.items("exportPlan"))]
         item.shots = _merge_pack(errors, [(a, s) for a, s in shots if s], [r for r in rows if r])
     return item
@@ -471,7 +474,13 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
     session.flush()
     for w in with_pack:
         for position, s in enumerate(w.shots):
-            values = {"pack_id": packs[w.id].id, "work_item_id": w.id, "shot_id": s.shot_id, "sku": s.sku, "position": position}
+            values = {
+                "pack_id": packs[w.id].id,
+                "work_item_id": w.id,
+                "shot_id": s.shot_id,
+                "sku": s.sku,
+                "position": position,
+            }
             optional = {"prompt": s.prompt, "locked": s.locked}
             if s.focal:
                 optional |= {"focal_x": s.focal[0], "focal_y": s.focal[1]}
@@ -495,7 +504,9 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
                 }
                 key = (shot.id, r.size_label)
                 if key in rows and rows[key].filename != r.filename:
-                    values["published_version_id"] = None  # nothing at the new filename yet: the next reconcile copies it
+                    values["published_version_id"] = (
+                        None  # nothing at the new filename yet: the next reconcile copies it
+                    )
                 rows[key], changed = tally.upsert(session, "exportPlanRows", rows.get(key), ExportPlanRow, values)
                 touched[w.id] |= changed
     for w in work_items:
@@ -521,7 +532,12 @@ def _write_projects(session: Session, tally: _Tally, projects: list[_Project]) -
     session.flush()
     for p in projects:
         for position, c in enumerate(p.cast):
-            values = {"project_id": p.id, "name": c.name, "position": position, "reference_images": [im.key for im in c.images]}
+            values = {
+                "project_id": p.id,
+                "name": c.name,
+                "position": position,
+                "reference_images": [im.key for im in c.images],
+            }
             if c.has_style_lora:
                 values["style_lora"] = c.style_lora
             member = cast.get((p.id, c.name))
@@ -542,7 +558,13 @@ def _write_sentence(
     session: Session, tally: _Tally, row: Sentence | None, t: _Sentence, project_id: str, section_id: str, position: int
 ) -> None:
     """Set a sentence from the file; an image prompt already in the database is kept (it may be a reviewer's edit)."""
-    values: dict[str, Any] = {"id": t.id, "project_id": project_id, "section_id": section_id, "position": position, "text": t.text}
+    values: dict[str, Any] = {
+        "id": t.id,
+        "project_id": project_id,
+        "section_id": section_id,
+        "position": position,
+        "text": t.text,
+    }
     if t.image_prompt and (row is None or not row.image_prompt):
         values |= {"image_prompt": t.image_prompt, "is_image_dirty": True, "is_video_dirty": True}
     elif t.image_prompt and row.image_prompt != t.image_prompt:
@@ -569,11 +591,21 @@ def _import(errors: _Errors, work_items: list[_WorkItem], projects: list[_Projec
     return summary
 
 
-def _record_import(session: Session, summary: dict[str, Any], work_items: list[_WorkItem], projects: list[_Project]) -> None:
+def _record_import(
+    session: Session, summary: dict[str, Any], work_items: list[_WorkItem], projects: list[_Project]
+) -> None:
     single = work_items[0].id if len(work_items) == 1 and not projects else None
     changed = {k: {kind: n for kind, n in summary[k].items() if n} for k in ("created", "updated")}
-    record(session, action=AuditAction.import_data, target=Target("import", work_item_id=single),
-           after={**changed, "workItemIds": [w.id for w in work_items][:100], "projectIds": [p.id for p in projects][:100]})
+    record(
+        session,
+        action=AuditAction.import_data,
+        target=Target("import", work_item_id=single),
+        after={
+            **changed,
+            "workItemIds": [w.id for w in work_items][:100],
+            "projectIds": [p.id for p in projects][:100],
+        },
+    )
 
 
 # --- Entry points ----------------------------------------------------------------------------------------

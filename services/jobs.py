@@ -74,7 +74,7 @@ ACTIVE = ("queued", "running")
 # kind -> module with `run_claim(ctx) -> dict` (one unit's outcome), `summarize(job, claims) -> (result, message)`,
 # `units_for(job) -> (units, plan)` (for a queued job recorded without claims) and `retry(job) -> dict` (a new job)
 HANDLERS = {"lifestyle_heroes": "services.lifestyle", "sentence_image": "services.storyboard"}
-# kind -> `jobType` of the job_complete / job_failed events (seed 002 listens for "image")
+# kind -> `jobType` of the job_complete / job_failed events (spec 002 listens for "image")
 JOB_TYPES = {"lifestyle_heroes": "lifestyle_heroes", "sentence_image": "image"}
 
 WORKER_DIED_MESSAGE = "The worker running this job stopped before it finished. Retry to generate what is missing."
@@ -147,8 +147,8 @@ _last_reaped: dict[str, float] = {}
 
 def get_job(job_id: str) -> dict[str, Any]:
     """The job; a running one whose worker died is failed first (at most once a second per job)."""
-    with session_scope() as s:
-        job = s.get(Job, job_id) if isinstance(job_id, str) else None
+    with session_scope() as session:
+        job = session.get(Job, job_id) if isinstance(job_id, str) else None
         if job is None:
             raise ReshootError("JOB_NOT_FOUND", 404, {"jobId": str(job_id)}, "Job not found")
     now = time.monotonic()
@@ -157,8 +157,8 @@ def get_job(job_id: str) -> dict[str, Any]:
         if len(_last_reaped) > 10_000:
             _last_reaped.clear()
         if recover_orphaned_jobs(job_ids=[job_id]):
-            with session_scope() as s:
-                job = s.get(Job, job_id)
+            with session_scope() as session:
+                job = session.get(Job, job_id)
     return job_json(job)
 
 
@@ -167,8 +167,8 @@ def get_jobs(job_ids: list[str]) -> dict[str, dict[str, Any]]:
     ids = [i for i in dict.fromkeys(job_ids) if isinstance(i, str)]
     if not ids:
         return {}
-    with session_scope() as s:
-        return {job.id: job_json(job) for job in s.exec(select(Job).where(col(Job.id).in_(ids)))}
+    with session_scope() as session:
+        return {job.id: job_json(job) for job in session.exec(select(Job).where(col(Job.id).in_(ids)))}
 
 
 def list_jobs(
@@ -182,25 +182,34 @@ def list_jobs(
 ) -> list[dict[str, Any]]:
     """Newest first."""
     query = select(Job)
-    for column, value in ((Job.status, status), (Job.kind, kind), (Job.work_item_id, work_item_id), (Job.sentence_id, sentence_id)):
+    for column, value in (
+        (Job.status, status),
+        (Job.kind, kind),
+        (Job.work_item_id, work_item_id),
+        (Job.sentence_id, sentence_id),
+    ):
         if value is not None:
             query = query.where(column == value)
-    query = query.order_by(col(Job.created_at).desc(), col(Job.id)).offset(max(0, offset)).limit(max(1, min(limit, 1000)))
-    with session_scope() as s:
-        found = list(s.exec(query))
+    query = (
+        query.order_by(col(Job.created_at).desc(), col(Job.id)).offset(max(0, offset)).limit(max(1, min(limit, 1000)))
+    )
+    with session_scope() as session:
+        found = list(session.exec(query))
     running = [job.id for job in found if job.status == "running"]
     now = time.monotonic()
-    if running and now - _last_reaped.get("*list*", 0.0) >= REAP_EVERY_SECONDS:  # a Jobs page never shows dead work as running
+    if (
+        running and now - _last_reaped.get("*list*", 0.0) >= REAP_EVERY_SECONDS
+    ):  # a Jobs page never shows dead work as running
         _last_reaped["*list*"] = now
         if recover_orphaned_jobs(job_ids=running):
-            with session_scope() as s:
-                found = list(s.exec(query))
+            with session_scope() as session:
+                found = list(session.exec(query))
     return [job_json(job) for job in found]
 
 
 def active_job_for(target_key: str) -> dict[str, Any] | None:
-    with session_scope() as s:
-        job = s.exec(select(Job).where(Job.target_key == target_key, col(Job.status).in_(ACTIVE))).first()
+    with session_scope() as session:
+        job = session.exec(select(Job).where(Job.target_key == target_key, col(Job.status).in_(ACTIVE))).first()
         return job_json(job) if job else None
 
 
@@ -208,27 +217,29 @@ def active_jobs_for(target_keys: list[str]) -> dict[str, dict[str, Any]]:
     """target key -> its queued/running job, in one query (for grids)."""
     if not target_keys:
         return {}
-    with session_scope() as s:
+    with session_scope() as session:
         query = select(Job).where(col(Job.target_key).in_(list(set(target_keys))), col(Job.status).in_(ACTIVE))
-        return {job.target_key: job_json(job) for job in s.exec(query)}
+        return {job.target_key: job_json(job) for job in session.exec(query)}
 
 
-def events_since(*, project_id: str | None = None, work_item_id: str | None = None, after_id: int = 0, limit: int = 200) -> list[dict[str, Any]]:
+def events_since(
+    *, project_id: str | None = None, work_item_id: str | None = None, after_id: int = 0, limit: int = 200
+) -> list[dict[str, Any]]:
     """Events newer than `after_id`, oldest first: `{id, type, payload, createdAt}`."""
     query = select(Event).where(col(Event.id) > int(after_id or 0))
     if project_id is not None:
         query = query.where(Event.project_id == project_id)
     if work_item_id is not None:
         query = query.where(Event.work_item_id == work_item_id)
-    with session_scope() as s:
-        rows = s.exec(query.order_by(col(Event.id)).limit(max(1, min(limit, 1000)))).all()
+    with session_scope() as session:
+        rows = session.exec(query.order_by(col(Event.id)).limit(max(1, min(limit, 1000)))).all()
         return [{"id": e.id, "type": e.type, "payload": e.payload, "createdAt": iso(e.created_at)} for e in rows]
 
 
 def latest_event_id(*, project_id: str) -> int:
     """The id of the project's newest event, 0 if none."""
-    with session_scope() as s:
-        return s.exec(select(func.max(Event.id)).where(Event.project_id == project_id)).one() or 0
+    with session_scope() as session:
+        return session.exec(select(func.max(Event.id)).where(Event.project_id == project_id)).one() or 0
 
 
 # --- Recording a job ----------------------------------------------------------------------------------------
@@ -254,13 +265,22 @@ def enqueue(
     _reap_targets(target_key, [u.target_key for u in units])
     for _ in range(5):
         try:
-            with session_scope() as s:
-                job = Job(kind=kind, target_key=target_key, params=params, plan=plan, work_item_id=work_item_id, sentence_id=sentence_id,
-                          project_id=project_id, requested_by=current_actor().email, message="Queued")
-                s.add(job)
-                s.flush()  # an identical active request fails here, before any claim
-                new_claims = _link_units(s, job, units)
-                record(s, action=action, target=_job_target(job), after={"jobId": job.id, **params})
+            with session_scope() as session:
+                job = Job(
+                    kind=kind,
+                    target_key=target_key,
+                    params=params,
+                    plan=plan,
+                    work_item_id=work_item_id,
+                    sentence_id=sentence_id,
+                    project_id=project_id,
+                    requested_by=current_actor().email,
+                    message="Queued",
+                )
+                session.add(job)
+                session.flush()  # an identical active request fails here, before any claim
+                new_claims = _link_units(session, job, units)
+                record(session, action=action, target=_job_target(job), after={"jobId": job.id, **params})
             break
         except IntegrityError:
             active = active_job_for(target_key)  # the one queued/running job for this target
@@ -274,35 +294,50 @@ def enqueue(
     return get_job(job.id), True
 
 
-def _link_units(s: Session, job: Job, units: list[Unit]) -> list[int]:
+def _link_units(session: Session, job: Job, units: list[Unit]) -> list[int]:
     """Claim each unit for `job`, or join the claim already queued/running for it; returns the new claims' ids.
     Units go in target order, so two requests never wait on each other's claims in opposite orders."""
     new_claims, joined, total = [], [], 0
     for position, unit in sorted(enumerate(units), key=lambda pair: pair[1].target_key):
-        claim, is_new = _claim_unit(s, job, unit)
-        s.add(JobClaim(job_id=job.id, claim_id=claim.id, joined=not is_new, position=position))
+        claim, is_new = _claim_unit(session, job, unit)
+        session.add(JobClaim(job_id=job.id, claim_id=claim.id, joined=not is_new, position=position))
         total += claim.weight
         if is_new:
             new_claims.append(claim.id)
         else:
-            joined.append((position, {"shot_id" if job.kind == "lifestyle_heroes" else "subject": unit.subject, "jobId": claim.job_id}))
+            joined.append(
+                (
+                    position,
+                    {"shot_id" if job.kind == "lifestyle_heroes" else "subject": unit.subject, "jobId": claim.job_id},
+                )
+            )
     job.joined = [entry for _, entry in sorted(joined, key=lambda pair: pair[0])]
     job.progress_total = total
-    s.add(job)
+    session.add(job)
     return new_claims
 
 
-def _claim_unit(s: Session, job: Job, unit: Unit) -> tuple[GenerationClaim, bool]:
+def _claim_unit(session: Session, job: Job, unit: Unit) -> tuple[GenerationClaim, bool]:
     for _ in range(5):
-        active = s.exec(select(GenerationClaim).where(GenerationClaim.target_key == unit.target_key, col(GenerationClaim.status).in_(ACTIVE))).first()
+        active = session.exec(
+            select(GenerationClaim).where(
+                GenerationClaim.target_key == unit.target_key, col(GenerationClaim.status).in_(ACTIVE)
+            )
+        ).first()
         if active is not None:
             return active, False
         try:
-            with s.begin_nested():  # on PostgreSQL a concurrent insert of the same target waits, then fails here
-                claim = GenerationClaim(job_id=job.id, kind=job.kind, target_key=unit.target_key, subject=unit.subject,
-                                        work_item_id=job.work_item_id, weight=unit.weight)
-                s.add(claim)
-                s.flush()
+            with session.begin_nested():  # on PostgreSQL a concurrent insert of the same target waits, then fails here
+                claim = GenerationClaim(
+                    job_id=job.id,
+                    kind=job.kind,
+                    target_key=unit.target_key,
+                    subject=unit.subject,
+                    work_item_id=job.work_item_id,
+                    weight=unit.weight,
+                )
+                session.add(claim)
+                session.flush()
             return claim, True
         except IntegrityError:
             continue  # someone claimed it first: join theirs
@@ -320,20 +355,37 @@ def _send(job_id: str, claim_ids: list[int]) -> None:
         for claim_id in claim_ids:
             queue.claim_task(claim_id, priority=priority)
     except Exception as e:
-        with session_scope() as s:
-            s.exec(
+        with session_scope() as session:
+            session.exec(
                 update(GenerationClaim)
                 .where(col(GenerationClaim.id).in_(claim_ids), GenerationClaim.status == "queued")
-                .values(status="failed", error_code="QUEUE_UNAVAILABLE", message="The job queue is unavailable", error_detail=str(e), finished_at=utcnow())
+                .values(
+                    status="failed",
+                    error_code="QUEUE_UNAVAILABLE",
+                    message="The job queue is unavailable",
+                    error_detail=str(e),
+                    finished_at=utcnow(),
+                )
             )
         _finalize_linked(claim_ids)
-        raise ReshootError("QUEUE_UNAVAILABLE", 503, {"queue": queue.identity}, f"The job queue is unavailable: {e}. Check RESHOOT_QUEUE_URL (and that Redis runs).") from e
+        raise ReshootError(
+            "QUEUE_UNAVAILABLE",
+            503,
+            {"queue": queue.identity},
+            f"The job queue is unavailable: {e}. Check RESHOOT_QUEUE_URL (and that Redis runs).",
+        ) from e
 
 
 def _job_target(job: Job) -> Target:
     shots = (job.params or {}).get("shotIds") or []
-    return Target("job", job.id, work_item_id=job.work_item_id, shot_id=shots[0] if len(shots) == 1 else None,
-                  sentence_id=job.sentence_id, project_id=job.project_id)
+    return Target(
+        "job",
+        job.id,
+        work_item_id=job.work_item_id,
+        shot_id=shots[0] if len(shots) == 1 else None,
+        sentence_id=job.sentence_id,
+        project_id=job.project_id,
+    )
 
 
 def retry_job(job_id: str) -> dict[str, Any]:
@@ -347,9 +399,14 @@ def retry_job(job_id: str) -> dict[str, Any]:
         return job
     module = importlib.import_module(HANDLERS[job["kind"]])
     new_job_id = module.retry(job)["jobId"]
-    with session_scope() as s:  # the new job's own row (its use case's action) is written with it
-        record(s, action=AuditAction.retry_job, target=_job_target(s.get(Job, new_job_id)),
-               before={"jobId": job_id, "status": job["status"]}, after={"jobId": new_job_id})
+    with session_scope() as session:  # the new job's own row (its use case's action) is written with it
+        record(
+            session,
+            action=AuditAction.retry_job,
+            target=_job_target(session.get(Job, new_job_id)),
+            before={"jobId": job_id, "status": job["status"]},
+            after={"jobId": new_job_id},
+        )
     return get_job(new_job_id)
 
 
@@ -431,9 +488,13 @@ class ClaimContext:
 
     def report(self, message: str) -> None:
         """Show `message` on every running job waiting for this unit."""
-        with session_scope() as s:
+        with session_scope() as session:
             job_ids = select(JobClaim.job_id).where(JobClaim.claim_id == self.claim_id)
-            s.exec(update(Job).where(col(Job.id).in_(job_ids), Job.status == "running").values(message=message, heartbeat_at=utcnow()))
+            session.exec(
+                update(Job)
+                .where(col(Job.id).in_(job_ids), Job.status == "running")
+                .values(message=message, heartbeat_at=utcnow())
+            )
 
 
 def execute_claim(claim_id: int, worker_id: str | None) -> None:
@@ -450,7 +511,13 @@ def execute_claim(claim_id: int, worker_id: str | None) -> None:
         _end_claim(ctx, status="failed", code=e.code, message=e.message, detail=_detail(e.details))
     except Exception as e:
         log.exception("Claim %s of job %s failed", claim_id, ctx.id)
-        _end_claim(ctx, status="failed", code="INTERNAL_ERROR", message=f"Unexpected error: {e}", detail=traceback.format_exc()[-4000:])
+        _end_claim(
+            ctx,
+            status="failed",
+            code="INTERNAL_ERROR",
+            message=f"Unexpected error: {e}",
+            detail=traceback.format_exc()[-4000:],
+        )
     else:
         _end_claim(ctx, status="succeeded", outcome=outcome)
 
@@ -463,22 +530,35 @@ def _detail(detail: Any) -> str | None:
 
 def _start_claim(claim_id: int, worker_id: str | None) -> ClaimContext | None:
     now = utcnow()
-    with session_scope() as s:
-        claimed = s.exec(
+    with session_scope() as session:
+        claimed = session.exec(
             update(GenerationClaim)
             .where(GenerationClaim.id == claim_id, GenerationClaim.status == "queued")
-            .values(status="running", worker_id=worker_id, started_at=now, heartbeat_at=now, attempts=GenerationClaim.attempts + 1)
+            .values(
+                status="running",
+                worker_id=worker_id,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=GenerationClaim.attempts + 1,
+            )
         ).rowcount
         if claimed != 1:
             return None
-        claim = s.get(GenerationClaim, claim_id)
+        claim = session.get(GenerationClaim, claim_id)
         waiting = select(JobClaim.job_id).where(JobClaim.claim_id == claim_id)
-        s.exec(
+        session.exec(
             update(Job)
             .where(col(Job.id).in_(waiting), Job.status == "queued")
-            .values(status="running", worker_id=worker_id, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1, message="Starting")
+            .values(
+                status="running",
+                worker_id=worker_id,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=Job.attempts + 1,
+                message="Starting",
+            )
         )
-        job = s.get(Job, claim.job_id)
+        job = session.get(Job, claim.job_id)
         return ClaimContext(
             claim_id=claim_id,
             id=job.id,
@@ -494,21 +574,36 @@ def _start_claim(claim_id: int, worker_id: str | None) -> ClaimContext | None:
         )
 
 
-def _end_claim(ctx: ClaimContext, *, status: str, outcome: dict | None = None, code: str | None = None, message: str = "", detail: str | None = None) -> None:
-    with session_scope() as s:
+def _end_claim(
+    ctx: ClaimContext,
+    *,
+    status: str,
+    outcome: dict | None = None,
+    code: str | None = None,
+    message: str = "",
+    detail: str | None = None,
+) -> None:
+    with session_scope() as session:
         query = update(GenerationClaim).where(GenerationClaim.id == ctx.claim_id, GenerationClaim.status == "running")
         if ctx.worker_id is not None:
             query = query.where(GenerationClaim.worker_id == ctx.worker_id)
-        values = {"status": status, "outcome": outcome, "error_code": code, "message": message, "error_detail": detail, "finished_at": utcnow()}
-        if s.exec(query.values(**values)).rowcount != 1:
+        values = {
+            "status": status,
+            "outcome": outcome,
+            "error_code": code,
+            "message": message,
+            "error_detail": detail,
+            "finished_at": utcnow(),
+        }
+        if session.exec(query.values(**values)).rowcount != 1:
             return  # reaped meanwhile (its worker was presumed dead): the reaper has finished its jobs
     _finalize_linked([ctx.claim_id])
 
 
 def _finalize_linked(claim_ids: list[int]) -> None:
     """Update the progress of every job waiting for these claims and finish those with nothing left to wait for."""
-    with session_scope() as s:
-        job_ids = list(s.exec(select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(claim_ids)).distinct()))
+    with session_scope() as session:
+        job_ids = list(session.exec(select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(claim_ids)).distinct()))
     for job_id in job_ids:
         _finalize(job_id)
 
@@ -518,38 +613,71 @@ def _finalize(job_id: str) -> bool:
     Reads and writes are separate transactions: on SQLite (WAL) a read transaction that then writes fails at once
     if another connection wrote in between, instead of waiting its turn."""
     linked = select(JobClaim.claim_id).where(JobClaim.job_id == job_id)
-    with session_scope() as s:
-        job = s.get(Job, job_id)
+    with session_scope() as session:
+        job = session.get(Job, job_id)
         if job is None or job.status not in ACTIVE:
             return False
-        done, pending = s.exec(  # one aggregate row, however many shots the job has
+        done, pending = session.exec(  # one aggregate row, however many shots the job has
             select(
-                func.coalesce(func.sum(case((col(GenerationClaim.status).in_(TERMINAL), GenerationClaim.weight), else_=0)), 0),
+                func.coalesce(
+                    func.sum(case((col(GenerationClaim.status).in_(TERMINAL), GenerationClaim.weight), else_=0)), 0
+                ),
                 func.count(case((col(GenerationClaim.status).in_(ACTIVE), 1))),
             ).where(col(GenerationClaim.id).in_(linked))
         ).one()
         if not pending:
-            rows = s.exec(
-                select(GenerationClaim, JobClaim).join(JobClaim, col(JobClaim.claim_id) == GenerationClaim.id).where(JobClaim.job_id == job_id).order_by(col(JobClaim.position))
+            rows = session.exec(
+                select(GenerationClaim, JobClaim)
+                .join(JobClaim, col(JobClaim.claim_id) == GenerationClaim.id)
+                .where(JobClaim.job_id == job_id)
+                .order_by(col(JobClaim.position))
             ).all()
     if pending:
-        with session_scope() as s:
-            s.exec(update(Job).where(Job.id == job_id, Job.status == "running", Job.progress_done < done).values(
-                progress_done=done, heartbeat_at=utcnow(), message=f"{done} of {job.progress_total} done"))
+        with session_scope() as session:
+            session.exec(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running", Job.progress_done < done)
+                .values(progress_done=done, heartbeat_at=utcnow(), message=f"{done} of {job.progress_total} done")
+            )
         return False
     outcomes = [
-        ClaimOutcome(subject=c.subject, status=c.status, outcome=c.outcome, error_code=c.error_code, message=c.message,
-                     detail=c.error_detail, joined=link.joined, job_id=c.job_id)
+        ClaimOutcome(
+            subject=c.subject,
+            status=c.status,
+            outcome=c.outcome,
+            error_code=c.error_code,
+            message=c.message,
+            detail=c.error_detail,
+            joined=link.joined,
+            job_id=c.job_id,
+        )
         for c, link in rows
     ]
     snapshot = job_json(job) | {"plan": job.plan}
     try:
         result, message = importlib.import_module(HANDLERS[snapshot["kind"]]).summarize(snapshot, outcomes)
     except JobFailed as e:
-        return _finish(job_id, None, status="failed", code=e.code, message=e.message, detail=_detail(e.detail), result=e.result, from_status=ACTIVE)
+        return _finish(
+            job_id,
+            None,
+            status="failed",
+            code=e.code,
+            message=e.message,
+            detail=_detail(e.detail),
+            result=e.result,
+            from_status=ACTIVE,
+        )
     except Exception as e:
         log.exception("Summing up job %s failed", job_id)
-        return _finish(job_id, None, status="failed", code="INTERNAL_ERROR", message=f"Unexpected error: {e}", detail=traceback.format_exc()[-4000:], from_status=ACTIVE)
+        return _finish(
+            job_id,
+            None,
+            status="failed",
+            code="INTERNAL_ERROR",
+            message=f"Unexpected error: {e}",
+            detail=traceback.format_exc()[-4000:],
+            from_status=ACTIVE,
+        )
     return _finish(job_id, None, status="succeeded", message=message, result=result, from_status=ACTIVE)
 
 
@@ -565,19 +693,25 @@ def _finish(
     from_status: tuple[str, ...] = ("running",),
 ) -> bool:
     """Move a job to succeeded/failed (only from `from_status`, only if this worker still owns it) plus its event."""
-    values: dict[str, Any] = {"status": status, "message": message, "finished_at": utcnow(), "error_code": code, "error_detail": detail}
+    values: dict[str, Any] = {
+        "status": status,
+        "message": message,
+        "finished_at": utcnow(),
+        "error_code": code,
+        "error_detail": detail,
+    }
     if result is not None:
         values["result"] = result
-    with session_scope() as s:
+    with session_scope() as session:
         query = update(Job).where(Job.id == job_id, col(Job.status).in_(from_status))
         if worker_id is not None:
             query = query.where(Job.worker_id == worker_id)
-        if s.exec(query.values(**values)).rowcount != 1:
+        if session.exec(query.values(**values)).rowcount != 1:
             return False
-        job = s.get(Job, job_id)
+        job = session.get(Job, job_id)
         if status == "succeeded" and job.progress_total:
             job.progress_done = job.progress_total
-        s.add(_event_for(job))
+        session.add(_event_for(job))
     _announce_job_ended()  # after the commit: a woken waiter reads the finished row
     return True
 
@@ -588,7 +722,11 @@ def _event_for(job: Job) -> Event:
         "jobType": JOB_TYPES.get(job.kind, job.kind),
         "jobId": job.id,
     }
-    for key, value in (("sentenceId", job.sentence_id), ("workItemId", job.work_item_id), ("projectId", job.project_id)):
+    for key, value in (
+        ("sentenceId", job.sentence_id),
+        ("workItemId", job.work_item_id),
+        ("projectId", job.project_id),
+    ):
         if value is not None:
             payload[key] = value
     if job.error_code:
@@ -598,25 +736,39 @@ def _event_for(job: Job) -> Event:
 
 def _materialize(job_id: str) -> None:
     """A queued job recorded without claims (before claims existed, or by hand): plan its units now and queue them."""
-    with session_scope() as s:
-        job = s.get(Job, job_id)
-        if job is None or job.status != "queued" or s.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first():
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        if (
+            job is None
+            or job.status != "queued"
+            or session.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first()
+        ):
             return
         snapshot = job_json(job)
     try:
         units, plan = importlib.import_module(HANDLERS[snapshot["kind"]]).units_for(snapshot)
     except ReshootError as e:
-        _finish(job_id, None, status="failed", code=e.code, message=e.message, detail=_detail(e.details), from_status=("queued",))
+        _finish(
+            job_id,
+            None,
+            status="failed",
+            code=e.code,
+            message=e.message,
+            detail=_detail(e.details),
+            from_status=("queued",),
+        )
         return
-    with session_scope() as s:
+    with session_scope() as session:
         # Write first: this transaction then holds SQLite's write lock for the reads that follow.
-        if not s.exec(update(Job).where(Job.id == job_id, Job.status == "queued").values(message="Queued")).rowcount:
+        if not session.exec(
+            update(Job).where(Job.id == job_id, Job.status == "queued").values(message="Queued")
+        ).rowcount:
             return
-        job = s.get(Job, job_id)
-        if s.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first():
+        job = session.get(Job, job_id)
+        if session.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first():
             return
         job.plan = plan
-        new_claims = _link_units(s, job, units)
+        new_claims = _link_units(session, job, units)
     _send(job_id, new_claims)
     if not units:
         _finalize(job_id)
@@ -629,15 +781,25 @@ def recover_orphaned_jobs(job_ids: list[str] | None = None) -> list[str]:
     """Fail running claims (and claim-less running jobs) whose worker is gone (WORKER_DIED), mark such workers
     stopped, and finish the jobs that now wait for nothing; returns the ids of the jobs that ended."""
     now = utcnow()
-    with session_scope() as s:
+    with session_scope() as session:
         claims_query = select(GenerationClaim).where(GenerationClaim.status == "running")
         jobs_query = select(Job).where(Job.status == "running")
         if job_ids is not None:
-            claims_query = claims_query.where(col(GenerationClaim.id).in_(select(JobClaim.claim_id).where(col(JobClaim.job_id).in_(job_ids))))
+            claims_query = claims_query.where(
+                col(GenerationClaim.id).in_(select(JobClaim.claim_id).where(col(JobClaim.job_id).in_(job_ids)))
+            )
             jobs_query = jobs_query.where(col(Job.id).in_(job_ids))
-        claims = s.exec(claims_query).all()
-        running_jobs = s.exec(jobs_query).all()
-        with_claims = set(s.exec(select(JobClaim.job_id).where(col(JobClaim.job_id).in_([j.id for j in running_jobs])).distinct())) if running_jobs else set()
+        claims = session.exec(claims_query).all()
+        running_jobs = session.exec(jobs_query).all()
+        with_claims = (
+            set(
+                session.exec(
+                    select(JobClaim.job_id).where(col(JobClaim.job_id).in_([j.id for j in running_jobs])).distinct()
+                )
+            )
+            if running_jobs
+            else set()
+        )
     return _reap(claims, [j for j in running_jobs if j.id not in with_claims], now) + _finish_settled(job_ids)
 
 
@@ -645,9 +807,17 @@ def _reap_targets(job_target: str, unit_targets: list[str]) -> None:
     """Before a request: units (or an identical request's job) held by a dead worker are freed first, so the
     request starts new work instead of joining dead work."""
     now = utcnow()
-    with session_scope() as s:
-        claims = s.exec(select(GenerationClaim).where(col(GenerationClaim.target_key).in_(unit_targets), GenerationClaim.status == "running")).all() if unit_targets else []
-        job = s.exec(select(Job).where(Job.target_key == job_target, Job.status == "running")).first()
+    with session_scope() as session:
+        claims = (
+            session.exec(
+                select(GenerationClaim).where(
+                    col(GenerationClaim.target_key).in_(unit_targets), GenerationClaim.status == "running"
+                )
+            ).all()
+            if unit_targets
+            else []
+        )
+        job = session.exec(select(Job).where(Job.target_key == job_target, Job.status == "running")).first()
     if claims:
         _reap(claims, [], now)
     if job is not None:
@@ -658,8 +828,12 @@ def _reap(claims: list[GenerationClaim], claimless_jobs: list[Job], now: datetim
     worker_ids = {c.worker_id for c in claims if c.worker_id} | {j.worker_id for j in claimless_jobs if j.worker_id}
     if not worker_ids and not claims and not claimless_jobs:
         return []
-    with session_scope() as s:
-        workers = {w.id: w for w in s.exec(select(WorkerProcess).where(col(WorkerProcess.id).in_(worker_ids)))} if worker_ids else {}
+    with session_scope() as session:
+        workers = (
+            {w.id: w for w in session.exec(select(WorkerProcess).where(col(WorkerProcess.id).in_(worker_ids)))}
+            if worker_ids
+            else {}
+        )
     ours = {c.worker_id for c in _consumers.values()}
     dead_workers = {wid for wid in worker_ids if wid not in ours and _worker_dead(workers.get(wid), now)}
     _mark_dead(dead_workers & set(workers), now)
@@ -669,27 +843,42 @@ def _reap(claims: list[GenerationClaim], claimless_jobs: list[Job], now: datetim
         if claim.worker_id in ours:
             continue  # a live consumer of this process runs it (even if its row was lost, e.g. a restored database)
         if claim.worker_id in dead_workers or _silent(claim.heartbeat_at or claim.started_at, now):
-            with session_scope() as s:
-                failed = s.exec(
+            with session_scope() as session:
+                failed = session.exec(
                     update(GenerationClaim)
-                    .where(GenerationClaim.id == claim.id, GenerationClaim.status == "running", GenerationClaim.worker_id == claim.worker_id)
-                    .values(status="failed", error_code="WORKER_DIED", message=WORKER_DIED_UNIT_MESSAGE,
-                            error_detail=f"worker {claim.worker_id} stopped or stopped answering", finished_at=now)
+                    .where(
+                        GenerationClaim.id == claim.id,
+                        GenerationClaim.status == "running",
+                        GenerationClaim.worker_id == claim.worker_id,
+                    )
+                    .values(
+                        status="failed",
+                        error_code="WORKER_DIED",
+                        message=WORKER_DIED_UNIT_MESSAGE,
+                        error_detail=f"worker {claim.worker_id} stopped or stopped answering",
+                        finished_at=now,
+                    )
                 ).rowcount
             if failed:
-                log.warning("Claim %s (%s): worker %s stopped or stopped answering", claim.id, claim.target_key, claim.worker_id)
+                log.warning(
+                    "Claim %s (%s): worker %s stopped or stopped answering", claim.id, claim.target_key, claim.worker_id
+                )
                 reaped_claims.append(claim.id)
     ended = []
     if reaped_claims:
-        with session_scope() as s:
-            job_ids = list(s.exec(select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(reaped_claims)).distinct()))
+        with session_scope() as session:
+            job_ids = list(
+                session.exec(select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(reaped_claims)).distinct())
+            )
         ended += [job_id for job_id in job_ids if _finalize(job_id)]
     for job in claimless_jobs:
         if job.worker_id in ours:
             continue
         if job.worker_id in dead_workers or _silent(job.heartbeat_at or job.started_at, now):
             detail = f"worker {job.worker_id} stopped or stopped answering"
-            if _finish(job.id, job.worker_id, status="failed", code="WORKER_DIED", message=WORKER_DIED_MESSAGE, detail=detail):
+            if _finish(
+                job.id, job.worker_id, status="failed", code="WORKER_DIED", message=WORKER_DIED_MESSAGE, detail=detail
+            ):
                 log.warning("Job %s: %s", job.id, detail)
                 ended.append(job.id)
     return ended
@@ -697,15 +886,21 @@ def _reap(claims: list[GenerationClaim], claimless_jobs: list[Job], now: datetim
 
 def _finish_settled(job_ids: list[str] | None) -> list[str]:
     """Active jobs whose claims all ended (e.g. a worker died between ending a claim and ending its job)."""
-    with session_scope() as s:
+    with session_scope() as session:
         query = (
             select(Job.id)
             .where(col(Job.status).in_(ACTIVE), col(Job.id).in_(select(JobClaim.job_id)))
-            .where(~col(Job.id).in_(select(JobClaim.job_id).join(GenerationClaim, col(GenerationClaim.id) == JobClaim.claim_id).where(col(GenerationClaim.status).in_(ACTIVE))))
+            .where(
+                ~col(Job.id).in_(
+                    select(JobClaim.job_id)
+                    .join(GenerationClaim, col(GenerationClaim.id) == JobClaim.claim_id)
+                    .where(col(GenerationClaim.status).in_(ACTIVE))
+                )
+            )
         )
         if job_ids is not None:
             query = query.where(col(Job.id).in_(job_ids))
-        settled = list(s.exec(query.limit(500)))
+        settled = list(session.exec(query.limit(500)))
     return [job_id for job_id in settled if _finalize(job_id)]
 
 
@@ -713,10 +908,18 @@ def _mark_dead(worker_ids: set[str], now: datetime) -> None:
     """Dead workers are marked stopped and their backend leases freed."""
     if not worker_ids:
         return
-    with session_scope() as s:
-        s.exec(update(WorkerProcess).where(col(WorkerProcess.id).in_(worker_ids), col(WorkerProcess.stopped_at).is_(None)).values(stopped_at=now))
+    with session_scope() as session:
+        session.exec(
+            update(WorkerProcess)
+            .where(col(WorkerProcess.id).in_(worker_ids), col(WorkerProcess.stopped_at).is_(None))
+            .values(stopped_at=now)
+        )
         for worker_id in worker_ids:
-            s.exec(update(BackendLease).where(col(BackendLease.holder).startswith(f"{worker_id}/")).values(holder=None, expires_at=None))
+            session.exec(
+                update(BackendLease)
+                .where(col(BackendLease.holder).startswith(f"{worker_id}/"))
+                .values(holder=None, expires_at=None)
+            )
 
 
 def requeue_lost_jobs() -> list[str]:
@@ -724,10 +927,18 @@ def requeue_lost_jobs() -> list[str]:
     commit and the enqueue) back on the queue, so their target is not blocked forever; plan queued jobs that
     have no claims (recorded before an upgrade). A duplicate message is harmless: a claim runs once."""
     cutoff = utcnow() - timedelta(seconds=LOST_AFTER_SECONDS)
-    with session_scope() as s:
-        queued = s.exec(select(GenerationClaim.id).where(GenerationClaim.status == "queued", GenerationClaim.created_at < cutoff).order_by(col(GenerationClaim.id)).limit(1000)).all()
-        claimless = s.exec(
-            select(Job.id).where(Job.status == "queued", Job.created_at < cutoff, ~col(Job.id).in_(select(JobClaim.job_id))).order_by(col(Job.created_at)).limit(500)
+    with session_scope() as session:
+        queued = session.exec(
+            select(GenerationClaim.id)
+            .where(GenerationClaim.status == "queued", GenerationClaim.created_at < cutoff)
+            .order_by(col(GenerationClaim.id))
+            .limit(1000)
+        ).all()
+        claimless = session.exec(
+            select(Job.id)
+            .where(Job.status == "queued", Job.created_at < cutoff, ~col(Job.id).in_(select(JobClaim.job_id)))
+            .order_by(col(Job.created_at))
+            .limit(500)
         ).all()
     for job_id in claimless:
         log.warning("Job %s was queued without units; planning it now", job_id)
@@ -778,8 +989,8 @@ def consumer_alive() -> bool:
     if url in _consumers:
         return True
     now = utcnow()
-    with session_scope() as s:
-        workers = s.exec(
+    with session_scope() as session:
+        workers = session.exec(
             select(WorkerProcess).where(
                 WorkerProcess.queue == _identity(url),
                 col(WorkerProcess.stopped_at).is_(None),
@@ -792,22 +1003,42 @@ def consumer_alive() -> bool:
 def list_workers() -> list[dict[str, Any]]:
     """Live consumers of the configured queue, with what each is generating now (for Settings)."""
     now = utcnow()
-    with session_scope() as s:
-        workers = s.exec(
-            select(WorkerProcess).where(
+    with session_scope() as session:
+        workers = session.exec(
+            select(WorkerProcess)
+            .where(
                 WorkerProcess.queue == _identity(get_settings().queue_url),
                 col(WorkerProcess.stopped_at).is_(None),
                 WorkerProcess.heartbeat_at >= now - timedelta(seconds=WORKER_STALE_SECONDS),
-            ).order_by(col(WorkerProcess.started_at))
+            )
+            .order_by(col(WorkerProcess.started_at))
         ).all()
         alive = [w for w in workers if not _worker_dead(w, now)]
-        running = s.exec(select(GenerationClaim).where(col(GenerationClaim.worker_id).in_([w.id for w in alive]), GenerationClaim.status == "running")).all() if alive else []
+        running = (
+            session.exec(
+                select(GenerationClaim).where(
+                    col(GenerationClaim.worker_id).in_([w.id for w in alive]), GenerationClaim.status == "running"
+                )
+            ).all()
+            if alive
+            else []
+        )
     by_worker: dict[str, list[dict[str, Any]]] = {}
     for claim in running:
-        by_worker.setdefault(claim.worker_id, []).append({"jobId": claim.job_id, "target": claim.target_key, "startedAt": iso(claim.started_at)})
+        by_worker.setdefault(claim.worker_id, []).append(
+            {"jobId": claim.job_id, "target": claim.target_key, "startedAt": iso(claim.started_at)}
+        )
     return [
-        {"id": w.id, "host": w.host, "pid": w.pid, "embedded": w.embedded, "concurrency": w.concurrency,
-         "startedAt": iso(w.started_at), "heartbeatAt": iso(w.heartbeat_at), "running": by_worker.get(w.id, [])}
+        {
+            "id": w.id,
+            "host": w.host,
+            "pid": w.pid,
+            "embedded": w.embedded,
+            "concurrency": w.concurrency,
+            "startedAt": iso(w.started_at),
+            "heartbeatAt": iso(w.heartbeat_at),
+            "running": by_worker.get(w.id, []),
+        }
         for w in alive
     ]
 
@@ -865,7 +1096,9 @@ def _make_queue(url: str) -> _Queue:
         clean = urlunparse(parsed._replace(query=urlencode([(k, v) for k, v in query if k != "queue"])))
         huey = PriorityRedisHuey(name=name, url=clean, results=False)  # a sorted set: needs Redis 5 or newer
     else:
-        raise ReshootError("BAD_CONFIGURATION", 500, {"queue_url": _identity(url)}, f"Unsupported queue URL: {_identity(url)}")
+        raise ReshootError(
+            "BAD_CONFIGURATION", 500, {"queue_url": _identity(url)}, f"Unsupported queue URL: {_identity(url)}"
+        )
 
     @huey.task(name="reshoot_run_claim")
     def run_claim_task(claim_id: int) -> None:
@@ -959,9 +1192,11 @@ def run_worker() -> None:
 
 
 def _register(queue: _Queue, consumer: Consumer, *, embedded: bool) -> _Consumer:
-    running = _Consumer(queue=queue, consumer=consumer, worker_id=f"{_HOST}:{os.getpid()}:{secrets.token_hex(3)}", embedded=embedded)
-    with session_scope() as s:
-        s.add(_worker_row(running))
+    running = _Consumer(
+        queue=queue, consumer=consumer, worker_id=f"{_HOST}:{os.getpid()}:{secrets.token_hex(3)}", embedded=embedded
+    )
+    with session_scope() as session:
+        session.add(_worker_row(running))
     _consumers[queue.url] = running
     recover_orphaned_jobs()  # jobs left running by a dead worker, e.g. this process's previous incarnation
     requeue_lost_jobs()
@@ -998,8 +1233,8 @@ def _stop_consumer(url: str, timeout: float = 10.0) -> None:
 
 def _mark_stopped(worker_id: str) -> None:
     try:
-        with session_scope() as s:
-            s.exec(update(WorkerProcess).where(WorkerProcess.id == worker_id).values(stopped_at=utcnow()))
+        with session_scope() as session:
+            session.exec(update(WorkerProcess).where(WorkerProcess.id == worker_id).values(stopped_at=utcnow()))
     except Exception:  # the database may be gone at interpreter exit; heartbeats going stale say the same
         log.debug("Could not mark worker %s stopped", worker_id, exc_info=True)
 
@@ -1011,11 +1246,21 @@ def _heartbeat_loop(running: _Consumer) -> None:
             return  # settings changed under a stale consumer (tests); it must not touch the new database
         try:
             now = utcnow()
-            with session_scope() as s:
-                if not s.exec(update(WorkerProcess).where(WorkerProcess.id == running.worker_id).values(heartbeat_at=now)).rowcount:
-                    s.add(_worker_row(running))  # the row was lost (e.g. a restored database): alive is alive
-                s.exec(update(Job).where(Job.worker_id == running.worker_id, Job.status == "running").values(heartbeat_at=now))
-                s.exec(update(GenerationClaim).where(GenerationClaim.worker_id == running.worker_id, GenerationClaim.status == "running").values(heartbeat_at=now))
+            with session_scope() as session:
+                if not session.exec(
+                    update(WorkerProcess).where(WorkerProcess.id == running.worker_id).values(heartbeat_at=now)
+                ).rowcount:
+                    session.add(_worker_row(running))  # the row was lost (e.g. a restored database): alive is alive
+                session.exec(
+                    update(Job)
+                    .where(Job.worker_id == running.worker_id, Job.status == "running")
+                    .values(heartbeat_at=now)
+                )
+                session.exec(
+                    update(GenerationClaim)
+                    .where(GenerationClaim.worker_id == running.worker_id, GenerationClaim.status == "running")
+                    .values(heartbeat_at=now)
+                )
             _renew_leases(now)
             beats += 1
             if beats % 5 == 0:
@@ -1071,13 +1316,13 @@ def _ensure_lease_rows(limit: int) -> None:
     url = get_settings().database_url
     if _lease_rows.get(url, 0) >= limit:
         return
-    with session_scope() as s:
-        existing = set(s.exec(select(BackendLease.slot).where(BackendLease.slot < limit)))
+    with session_scope() as session:
+        existing = set(session.exec(select(BackendLease.slot).where(BackendLease.slot < limit)))
     for slot in range(limit):
         if slot not in existing:
             try:
-                with session_scope() as s:
-                    s.add(BackendLease(slot=slot))
+                with session_scope() as session:
+                    session.add(BackendLease(slot=slot))
             except IntegrityError:
                 pass  # another process made it
     _lease_rows[url] = limit
@@ -1089,13 +1334,15 @@ def _acquire_lease(limit: int) -> tuple[int, str]:
     while True:
         now = utcnow()
         free = or_(col(BackendLease.holder).is_(None), col(BackendLease.expires_at) < now)
-        with session_scope() as s:
-            candidates = list(s.exec(select(BackendLease.slot).where(BackendLease.slot < limit, free)))
+        with session_scope() as session:
+            candidates = list(session.exec(select(BackendLease.slot).where(BackendLease.slot < limit, free)))
         random.shuffle(candidates)
         for slot in candidates:
-            with session_scope() as s:  # only one of several racing updates still finds the slot free
-                taken = s.exec(
-                    update(BackendLease).where(BackendLease.slot == slot, free).values(holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS))
+            with session_scope() as session:  # only one of several racing updates still finds the slot free
+                taken = session.exec(
+                    update(BackendLease)
+                    .where(BackendLease.slot == slot, free)
+                    .values(holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS))
                 ).rowcount
             if taken == 1:
                 _leases[slot] = holder
@@ -1107,8 +1354,12 @@ def _acquire_lease(limit: int) -> tuple[int, str]:
 def _release_lease(slot: int, holder: str) -> None:
     _leases.pop(slot, None)
     try:
-        with session_scope() as s:
-            s.exec(update(BackendLease).where(BackendLease.slot == slot, BackendLease.holder == holder).values(holder=None, expires_at=None))
+        with session_scope() as session:
+            session.exec(
+                update(BackendLease)
+                .where(BackendLease.slot == slot, BackendLease.holder == holder)
+                .values(holder=None, expires_at=None)
+            )
     except Exception:  # it expires by itself
         log.warning("Could not release backend lease %s", slot, exc_info=True)
 
@@ -1116,5 +1367,9 @@ def _release_lease(slot: int, holder: str) -> None:
 def _renew_leases(now: datetime) -> None:
     holders = list(_leases.values())
     if holders:
-        with session_scope() as s:
-            s.exec(update(BackendLease).where(col(BackendLease.holder).in_(holders)).values(expires_at=now + timedelta(seconds=LEASE_SECONDS)))
+        with session_scope() as session:
+            session.exec(
+                update(BackendLease)
+                .where(col(BackendLease.holder).in_(holders))
+                .values(expires_at=now + timedelta(seconds=LEASE_SECONDS))
+            )

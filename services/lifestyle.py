@@ -1,4 +1,4 @@
-"""Lifestyle heroes (seeds 001 and 000): a work item's Desktop/Tablet/Mobile heroes from its Lifestyle Pack,
+"""Lifestyle heroes (specs 001 and 000): a work item's Desktop/Tablet/Mobile heroes from its Lifestyle Pack,
 and the reference images attached to each shot.
 
 One backend call per shot, at the backend size nearest the shot's widest target; every export size is cut from
@@ -95,29 +95,44 @@ def _validate_options(work_item_id: Any, shot_ids: Any, dry_run: Any, overwrite:
     return list(dict.fromkeys(s.strip() for s in shot_ids)) if shot_ids is not None else None
 
 
-def _require_pack(s: Session, work_item_id: str) -> LifestylePack:
-    pack = s.exec(select(LifestylePack).where(LifestylePack.work_item_id == work_item_id)).first()
-    if pack is None or s.get(WorkItem, work_item_id) is None:
-        raise ReshootError("LIFESTYLE_PACK_NOT_FOUND", 404, None, "Run Lifestyle Pack v2 for this Work Item before generating hero images.")
+def _require_pack(session: Session, work_item_id: str) -> LifestylePack:
+    pack = session.exec(select(LifestylePack).where(LifestylePack.work_item_id == work_item_id)).first()
+    if pack is None or session.get(WorkItem, work_item_id) is None:
+        raise ReshootError(
+            "LIFESTYLE_PACK_NOT_FOUND",
+            404,
+            None,
+            "Run Lifestyle Pack v2 for this Work Item before generating hero images.",
+        )
     return pack
 
 
-def _plan(s: Session, work_item_id: str, shot_ids: list[str] | None, overwrite: bool) -> Plan:
+def _plan(session: Session, work_item_id: str, shot_ids: list[str] | None, overwrite: bool) -> Plan:
     """What a request would generate, skip (`EXISTS`, or `LOCKED` when overwriting a locked image) and miss."""
-    _require_pack(s, work_item_id)
+    _require_pack(session, work_item_id)
     shot_query = select(Shot).where(Shot.work_item_id == work_item_id)
     row_query = select(ExportPlanRow).where(ExportPlanRow.work_item_id == work_item_id)
     if shot_ids is not None:  # e.g. one shot of a generate-all job: read that shot, not the whole pack
         shot_query = shot_query.where(col(Shot.shot_id).in_(shot_ids))
-        row_query = row_query.where(col(ExportPlanRow.shot_pk).in_(select(Shot.id).where(Shot.work_item_id == work_item_id, col(Shot.shot_id).in_(shot_ids))))
-    shots = s.exec(shot_query.order_by(col(Shot.position), col(Shot.id))).all()
+        row_query = row_query.where(
+            col(ExportPlanRow.shot_pk).in_(
+                select(Shot.id).where(Shot.work_item_id == work_item_id, col(Shot.shot_id).in_(shot_ids))
+            )
+        )
+    shots = session.exec(shot_query.order_by(col(Shot.position), col(Shot.id))).all()
     rows_by_shot: dict[int, list[ExportPlanRow]] = defaultdict(list)
-    for row in s.exec(row_query.order_by(col(ExportPlanRow.position), col(ExportPlanRow.id))):
+    for row in session.exec(row_query.order_by(col(ExportPlanRow.position), col(ExportPlanRow.id))):
         rows_by_shot[row.shot_pk].append(row)
     current_ids = [r.current_version_id for rows in rows_by_shot.values() for r in rows if r.current_version_id]
-    locked_versions = set(
-        s.exec(select(ImageVersion.id).where(col(ImageVersion.id).in_(current_ids), col(ImageVersion.locked).is_(True))).all()
-    ) if current_ids else set()
+    locked_versions = (
+        set(
+            session.exec(
+                select(ImageVersion.id).where(col(ImageVersion.id).in_(current_ids), col(ImageVersion.locked).is_(True))
+            ).all()
+        )
+        if current_ids
+        else set()
+    )
 
     by_id = {shot.shot_id: shot for shot in shots if rows_by_shot.get(shot.id)}
     wanted = shot_ids if shot_ids is not None else list(by_id)
@@ -144,7 +159,9 @@ def _without_size(item: dict[str, Any]) -> dict[str, Any]:
     return {"shot_id": item["shot_id"], "filename": item["filename"]}
 
 
-def _result(work_item_id: str, *, dry_run: bool, overwrite: bool, plan: Plan, generated: list[dict[str, Any]]) -> dict[str, Any]:
+def _result(
+    work_item_id: str, *, dry_run: bool, overwrite: bool, plan: Plan, generated: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "ok": True,
         "workItemId": work_item_id,
@@ -167,13 +184,13 @@ def generate_lifestyle_heroes(
     dry_run: bool = False,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Dry run: the seed's result JSON at once, no backend call. Otherwise one job (or the running job of an
+    """Dry run: the spec's result JSON at once, no backend call. Otherwise one job (or the running job of an
     identical request): `{"ok": True, "jobId", "workItemId", "message", "joined"}`. A shot another job already
     queued or generates is joined, not generated twice: `joined` lists those shots with that job's id, and this
-    job ends when they do. The job's `result` is the seed's JSON plus `failed`."""
+    job ends when they do. The job's `result` is the spec's JSON plus `failed`."""
     shot_ids = _validate_options(work_item_id, shot_ids, dry_run, overwrite)
-    with session_scope() as s:
-        plan = _plan(s, work_item_id, shot_ids, overwrite)
+    with session_scope() as session:
+        plan = _plan(session, work_item_id, shot_ids, overwrite)
     if dry_run:
         return _result(work_item_id, dry_run=True, overwrite=overwrite, plan=plan, generated=plan.generated())
     job, created = jobs.enqueue(
@@ -185,7 +202,11 @@ def generate_lifestyle_heroes(
         work_item_id=work_item_id,
         action=AuditAction.generate_heroes,
     )
-    message = "Lifestyle hero generation started" if created else "Lifestyle hero generation is already running for these shots"
+    message = (
+        "Lifestyle hero generation started"
+        if created
+        else "Lifestyle hero generation is already running for these shots"
+    )
     if created and job["joined"]:
         message += f"; {len(job['joined'])} shot(s) already being generated were joined ({', '.join(j['shot_id'] for j in job['joined'])})"
     return {"ok": True, "jobId": job["id"], "workItemId": work_item_id, "message": message, "joined": job["joined"]}
@@ -198,31 +219,38 @@ def hero_unit_key(work_item_id: str, shot_id: str) -> str:
 
 
 def _units(work_item_id: str, plan: Plan) -> list[jobs.Unit]:
-    return [jobs.Unit(hero_unit_key(work_item_id, p.shot.shot_id), p.shot.shot_id, weight=len(p.targets)) for p in plan.shots]
+    return [
+        jobs.Unit(hero_unit_key(work_item_id, p.shot.shot_id), p.shot.shot_id, weight=len(p.targets))
+        for p in plan.shots
+    ]
 
 
 def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], dict[str, Any]]:
     """A job recorded without units (an older version queued it): plan it now."""
-    with session_scope() as s:
-        plan = _plan(s, job["workItemId"], job["params"].get("shotIds"), bool(job["params"].get("overwrite")))
+    with session_scope() as session:
+        plan = _plan(session, job["workItemId"], job["params"].get("shotIds"), bool(job["params"].get("overwrite")))
     return _units(job["workItemId"], plan), {"skippedExisting": plan.skipped, "missingShots": plan.missing}
 
 
 def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     """One shot: planned again now (it may have been locked or generated meanwhile), then one backend call."""
-    with session_scope() as s:
-        plan = _plan(s, ctx.work_item_id, [ctx.subject], bool(ctx.params.get("overwrite")))
+    with session_scope() as session:
+        plan = _plan(session, ctx.work_item_id, [ctx.subject], bool(ctx.params.get("overwrite")))
     backend = backends.get_backend()
     generated = []
     for shot_plan in plan.shots:
-        refs = _references_for(ctx.work_item_id, [shot_plan.shot.shot_id]) if backend.capabilities.accepts_references else {}
+        refs = (
+            _references_for(ctx.work_item_id, [shot_plan.shot.shot_id])
+            if backend.capabilities.accepts_references
+            else {}
+        )
         _generate_shot(ctx, backend, shot_plan, refs.get(shot_plan.shot.shot_id, []))
         generated += [_row_json(shot_plan.shot, row) for row in shot_plan.targets]
     return {"generated": generated, "skippedExisting": plan.skipped, "missingShots": plan.missing}
 
 
 def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
-    """The seed's result JSON (plus `failed`) from the shots' outcomes, in request order; joined shots count as
+    """The spec's result JSON (plus `failed`) from the shots' outcomes, in request order; joined shots count as
     generated when the job that generated them succeeded for them. Every shot failing fails the job."""
     plan = job.get("plan") or {}
     generated, skipped, missing = [], list(plan.get("skippedExisting") or []), list(plan.get("missingShots") or [])
@@ -234,7 +262,9 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
             skipped += outcome.get("skippedExisting") or []
             missing += outcome.get("missingShots") or []
         else:
-            failures.append({"shot_id": claim.subject, "error": claim.error_code or "INTERNAL_ERROR", "message": claim.message})
+            failures.append(
+                {"shot_id": claim.subject, "error": claim.error_code or "INTERNAL_ERROR", "message": claim.message}
+            )
     result = {
         "ok": True,
         "workItemId": job["workItemId"],
@@ -247,7 +277,12 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
     }
     if failures and not generated:
         first = failures[0]
-        raise jobs.JobFailed(first["error"], f"Every shot failed; {first['shot_id']}: {first['message']}", detail=failures, result={**result, "ok": False})
+        raise jobs.JobFailed(
+            first["error"],
+            f"Every shot failed; {first['shot_id']}: {first['message']}",
+            detail=failures,
+            result={**result, "ok": False},
+        )
     message = lifestyle_result_body(result)
     if failures:
         message += " " + shots_failed_body(failures)
@@ -275,8 +310,8 @@ class _Ref:
 def _references_for(work_item_id: str, shot_ids: list[str]) -> dict[str, list[_Ref]]:
     if not shot_ids:
         return {}
-    with session_scope() as s:
-        rows = s.exec(
+    with session_scope() as session:
+        rows = session.exec(
             select(Reference)
             .where(Reference.work_item_id == work_item_id, col(Reference.shot_id).in_(shot_ids))
             .order_by(col(Reference.created_at), col(Reference.id))
@@ -320,20 +355,25 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
             references=[r.id for r in refs],
             job_id=ctx.id,
             thumbnail=thumb,
-            subject={"workItemId": row.work_item_id, "shotId": shot.shot_id, "sku": shot.sku, "sizeLabel": row.size_label},
+            subject={
+                "workItemId": row.work_item_id,
+                "shotId": shot.shot_id,
+                "sku": shot.sku,
+                "sizeLabel": row.size_label,
+            },
         )
         for row, (data, thumb) in zip(plan.targets, exports)
     ]
     moved: set[int] = set()
 
-    def move_pointers(s: Session, versions: list[ImageVersion]) -> None:
+    def move_pointers(session: Session, versions: list[ImageVersion]) -> None:
         for version in versions:
-            row = s.get(ExportPlanRow, int(version.target_id))
-            current = s.get(ImageVersion, row.current_version_id) if row.current_version_id else None
-            if current is not None and (current.locked or s.get(Shot, row.shot_pk).locked):
+            row = session.get(ExportPlanRow, int(version.target_id))
+            current = session.get(ImageVersion, row.current_version_id) if row.current_version_id else None
+            if current is not None and (current.locked or session.get(Shot, row.shot_pk).locked):
                 continue  # locked while we were generating: keep the new image as a non-current version
             row.current_version_id = version.id
-            s.add(row)
+            session.add(row)
             moved.add(row.id)
 
     save_new_versions(new_images, move_pointers)
@@ -343,7 +383,7 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
             apply_retention("hero", str(row.id))
 
 
-# --- Reference images (seed 000) -------------------------------------------------------------------------
+# --- Reference images (spec 000) -------------------------------------------------------------------------
 
 
 def _reference_json(ref: Reference) -> dict[str, Any]:
@@ -351,7 +391,7 @@ def _reference_json(ref: Reference) -> dict[str, Any]:
         "id": ref.id,
         "url": url_for(ref.storage_key),
         "thumbUrl": url_for(ref.thumb_key),
-        "filename": ref.storage_key.rsplit("/", 1)[-1],  # the stored name, as seed 000 answers (`ref_123.png`)
+        "filename": ref.storage_key.rsplit("/", 1)[-1],  # the stored name, as spec 000 answers (`ref_123.png`)
         "originalFilename": ref.filename,
         "shotId": ref.shot_id,
         "width": ref.width,
@@ -363,16 +403,21 @@ def _reference_json(ref: Reference) -> dict[str, Any]:
 
 @requires(Role.reviewer)
 def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, bytes | BinaryIO]]) -> dict[str, Any]:
-    """Store reference images for one shot: all of them or, if any file is bad, none (seed 000's answer shape).
+    """Store reference images for one shot: all of them or, if any file is bad, none (spec 000's answer shape).
 
     Files are bytes or files (the API's spooled temp files, Streamlit's uploads), counted and sized before any is
     read, then decoded one at a time, stored, and let go. An image the shot already has (the same normalised
     bytes, also when sent twice at once or by parallel requests) is stored once: the existing reference is
     returned. A shot holds at most `RESHOOT_MAX_REFERENCES_PER_SHOT` references."""
     _check_upload(files)
-    with session_scope() as s:
-        _require_shot(s, work_item_id, shot_id)
-        existing = {r.sha256: r for r in s.exec(select(Reference).where(Reference.work_item_id == work_item_id, Reference.shot_id == shot_id))}
+    with session_scope() as session:
+        _require_shot(session, work_item_id, shot_id)
+        existing = {
+            r.sha256: r
+            for r in session.exec(
+                select(Reference).where(Reference.work_item_id == work_item_id, Reference.shot_id == shot_id)
+            )
+        }
     storage, written, new_refs, order = get_storage(), [], {}, []
     try:
         for name, content in files:
@@ -410,13 +455,17 @@ def _check_upload(files: Sequence[tuple[str, bytes | BinaryIO]]) -> None:
         raise invalid_request([{"field": "files", "message": "at least one image is required"}])
     if len(files) > settings.max_upload_files:
         raise ReshootError(
-            "INVALID_REQUEST", 400, [{"field": "files", "message": f"at most {settings.max_upload_files} images at once"}],
+            "INVALID_REQUEST",
+            400,
+            [{"field": "files", "message": f"at most {settings.max_upload_files} images at once"}],
             f"At most {settings.max_upload_files} images at once (RESHOOT_MAX_UPLOAD_FILES); this upload has {len(files)}.",
         )
     total = sum(images.upload_size(content) for _, content in files)
     if total > settings.max_upload_request_bytes:
         raise ReshootError(
-            "PAYLOAD_TOO_LARGE", 413, {"maxBytes": settings.max_upload_request_bytes, "bytes": total},
+            "PAYLOAD_TOO_LARGE",
+            413,
+            {"maxBytes": settings.max_upload_request_bytes, "bytes": total},
             f"These files are {total / 2**20:.0f} MB together; one upload may be at most "
             f"{settings.max_upload_request_mb} MB (RESHOOT_MAX_UPLOAD_REQUEST_MB).",
         )
@@ -428,7 +477,9 @@ def _check_room(shot_id: str, existing: int, *, adding: int) -> None:
     cap = get_settings().max_references_per_shot
     if existing + adding > cap:
         raise ReshootError(
-            "TOO_MANY_REFERENCES", 409, {"shotId": shot_id, "maxReferences": cap, "existing": existing, "adding": adding},
+            "TOO_MANY_REFERENCES",
+            409,
+            {"shotId": shot_id, "maxReferences": cap, "existing": existing, "adding": adding},
             f"{shot_id} can have at most {cap} reference images (RESHOOT_MAX_REFERENCES_PER_SHOT); it has {existing} "
             f"and this upload adds {adding}. Remove some first.",
         )
@@ -457,33 +508,56 @@ def _insert_references(work_item_id: str, shot_id: str, refs: list[Reference]) -
     INSERT … ON CONFLICT DO NOTHING, so parallel uploads of one image store one row); sha256 -> the stored row.
     The shot's row is locked first (PostgreSQL; SQLite's writer lock does the same), so the cap holds under races."""
     by_sha = {ref.sha256: ref for ref in refs}
-    with session_scope() as s:
-        s.exec(select(Shot.id).where(Shot.work_item_id == work_item_id, Shot.shot_id == shot_id).with_for_update())
-        insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[s.get_bind().dialect.name]
+    with session_scope() as session:
+        session.exec(
+            select(Shot.id).where(Shot.work_item_id == work_item_id, Shot.shot_id == shot_id).with_for_update()
+        )
+        insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
         inserted = []
         for ref in refs:
-            statement = insert(Reference).values(**ref.model_dump()).on_conflict_do_nothing(
-                index_elements=["work_item_id", "shot_id", "sha256"])
-            if s.exec(statement).rowcount == 1:
+            statement = (
+                insert(Reference)
+                .values(**ref.model_dump())
+                .on_conflict_do_nothing(index_elements=["work_item_id", "shot_id", "sha256"])
+            )
+            if session.exec(statement).rowcount == 1:
                 inserted.append(ref)
-        count = s.exec(select(func.count()).select_from(Reference).where(
-            Reference.work_item_id == work_item_id, Reference.shot_id == shot_id)).one()
+        count = session.exec(
+            select(func.count())
+            .select_from(Reference)
+            .where(Reference.work_item_id == work_item_id, Reference.shot_id == shot_id)
+        ).one()
         if count > get_settings().max_references_per_shot:  # the other request won the room: roll back ours
             _check_room(shot_id, count - len(inserted), adding=len(inserted))
         if inserted:
-            record(s, action=AuditAction.upload_references, target=Target("shot", shot_id, work_item_id, shot_id),
-                   after={"references": [{"id": r.id, "filename": r.filename, "sha256": r.sha256} for r in inserted]})
-        stored = s.exec(select(Reference).where(
-            Reference.work_item_id == work_item_id, Reference.shot_id == shot_id, col(Reference.sha256).in_(list(by_sha)))).all()
+            record(
+                session,
+                action=AuditAction.upload_references,
+                target=Target("shot", shot_id, work_item_id, shot_id),
+                after={"references": [{"id": r.id, "filename": r.filename, "sha256": r.sha256} for r in inserted]},
+            )
+        stored = session.exec(
+            select(Reference).where(
+                Reference.work_item_id == work_item_id,
+                Reference.shot_id == shot_id,
+                col(Reference.sha256).in_(list(by_sha)),
+            )
+        ).all()
     return {ref.sha256: ref for ref in stored}
 
 
-def _require_shot(s: Session, work_item_id: str, shot_id: str) -> Shot:
-    if not isinstance(work_item_id, str) or s.get(WorkItem, work_item_id) is None:
+def _require_shot(session: Session, work_item_id: str, shot_id: str) -> Shot:
+    if not isinstance(work_item_id, str) or session.get(WorkItem, work_item_id) is None:
         raise ReshootError("WORK_ITEM_NOT_FOUND", 404, {"workItemId": str(work_item_id)}, "Work item not found")
-    shot = s.exec(select(Shot).where(Shot.work_item_id == work_item_id, Shot.shot_id == shot_id)).first() if isinstance(shot_id, str) else None
+    shot = (
+        session.exec(select(Shot).where(Shot.work_item_id == work_item_id, Shot.shot_id == shot_id)).first()
+        if isinstance(shot_id, str)
+        else None
+    )
     if shot is None:
-        raise ReshootError("SHOT_NOT_FOUND", 404, {"workItemId": work_item_id, "shotId": str(shot_id)}, "Shot not found")
+        raise ReshootError(
+            "SHOT_NOT_FOUND", 404, {"workItemId": work_item_id, "shotId": str(shot_id)}, "Shot not found"
+        )
     return shot
 
 
@@ -492,20 +566,24 @@ def list_references(work_item_id: str, shot_id: str | None = None) -> list[dict[
     query = select(Reference).where(Reference.work_item_id == work_item_id)
     if shot_id is not None:
         query = query.where(Reference.shot_id == shot_id)
-    with session_scope() as s:
-        return [_reference_json(r) for r in s.exec(query.order_by(col(Reference.created_at), col(Reference.id)))]
+    with session_scope() as session:
+        return [_reference_json(r) for r in session.exec(query.order_by(col(Reference.created_at), col(Reference.id)))]
 
 
 @requires(Role.admin)
 def delete_reference(reference_id: str) -> None:
-    with session_scope() as s:
-        ref = s.get(Reference, reference_id) if isinstance(reference_id, str) else None
+    with session_scope() as session:
+        ref = session.get(Reference, reference_id) if isinstance(reference_id, str) else None
         if ref is None:
             raise ReshootError("REFERENCE_NOT_FOUND", 404, {"referenceId": str(reference_id)}, "Reference not found")
         keys = [k for k in (ref.storage_key, ref.thumb_key) if k]
-        s.delete(ref)
-        record(s, action=AuditAction.delete_reference, target=Target("reference", ref.id, ref.work_item_id, ref.shot_id),
-               before={"filename": ref.filename, "sha256": ref.sha256, "uploadedBy": ref.uploaded_by})
+        session.delete(ref)
+        record(
+            session,
+            action=AuditAction.delete_reference,
+            target=Target("reference", ref.id, ref.work_item_id, ref.shot_id),
+            before={"filename": ref.filename, "sha256": ref.sha256, "uploadedBy": ref.uploaded_by},
+        )
     storage = get_storage()
     for key in keys:
         storage.delete(key)
@@ -514,10 +592,15 @@ def delete_reference(reference_id: str) -> None:
 @requires(Role.reviewer)
 def set_shot_locked(work_item_id: str, shot_id: str, locked: bool) -> dict[str, Any]:
     """A locked shot's existing images are never overwritten by generation."""
-    with session_scope() as s:
-        shot = _require_shot(s, work_item_id, shot_id)
-        record(s, action=AuditAction.lock_shot, target=Target("shot", shot_id, work_item_id, shot_id),
-               before={"locked": shot.locked}, after={"locked": bool(locked)})
+    with session_scope() as session:
+        shot = _require_shot(session, work_item_id, shot_id)
+        record(
+            session,
+            action=AuditAction.lock_shot,
+            target=Target("shot", shot_id, work_item_id, shot_id),
+            before={"locked": shot.locked},
+            after={"locked": bool(locked)},
+        )
         shot.locked = bool(locked)
-        s.add(shot)
+        session.add(shot)
     return {"ok": True, "shotId": shot_id, "locked": bool(locked)}

@@ -1,11 +1,11 @@
-"""Every user-facing string from the seeds, word for word, in one place."""
+"""Every user-facing string from the spec, word for word, in one place."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-# --- Seed 001: the Actions panel button ----------------------------------------------------------
+# --- Spec 001: the Actions panel button ----------------------------------------------------------
 GENERATE_BUTTON = "Generate Lifestyle Hero Images"
 GENERATE_BUTTON_LOADING = "Generating…"
 GENERATE_TOOLTIP = "Uses Lifestyle Pack v2 to create Desktop, Tablet, and Mobile heroes for this Work Item."
@@ -20,7 +20,7 @@ INVALID_REQUEST_BODY = "Check shot selection or options and try again."
 GENERATE_FAILED_TITLE = "Couldn’t generate lifestyle images"
 GENERATE_FAILED_BODY = "Something went wrong on the server. Try again or contact the dev pod."
 
-# --- Seed 000: per-shot card ------------------------------------------------------------------------
+# --- Spec 000: per-shot card ------------------------------------------------------------------------
 UPLOAD_REFERENCE = "Upload reference"
 UPLOAD_REFERENCE_LOADING = "Uploading…"
 UPLOAD_REFERENCE_TOOLTIP = "Upload one or more reference images for this shot."
@@ -35,7 +35,7 @@ REFERENCES_FAILED_BODY = "Unexpected error. Try again or contact the dev pod."
 HEROES_REGENERATED_TITLE = "Lifestyle heroes regenerated"
 REGENERATE_FAILED_TITLE = "Couldn’t regenerate shot"
 
-# --- Seed 002: storyboard scene inspector ---------------------------------------------------------
+# --- Spec 002: storyboard scene inspector ---------------------------------------------------------
 IMAGE_REGENERATION_STARTED = "Image regeneration started"
 SENTENCE_NOT_FOUND = "Sentence not found"
 NO_IMAGE_PROMPT = "No image prompt to generate from"
@@ -55,7 +55,7 @@ def plural(count: int, word: str) -> str:
 
 
 def references_saved_body(count: int, shot_id: str) -> str:
-    """`Saved 2 reference images for OL-2.` (the seed's spec wording; singular for one)."""
+    """`Saved 2 reference images for OL-2.` (the spec's wording; singular for one)."""
     return f"Saved {plural(count, 'reference image')} for {shot_id}."
 
 
@@ -102,15 +102,17 @@ def _validate(created: int) -> str:
 
 
 def lifestyle_result_body(result: dict[str, Any]) -> str:
-    """The success toast body: seed 001's template with plurals right, the shot list counting every shot
+    """The success toast body: spec 001's template with plurals right, the shot list counting every shot
     involved (created and skipped) and shortened when long, and a dry run that says what it would skip."""
     created = result.get("generated") or []
     skipped = result.get("skippedExisting") or []
     shots = _shots_in_order(created + skipped)
     if result.get("dryRun"):
         if created and skipped:
-            return (f"Dry run complete. {plural(len(created), 'image')} would be created and "
-                    f"{plural(len(skipped), 'existing image')} skipped {_across(shots)}.")
+            return (
+                f"Dry run complete. {plural(len(created), 'image')} would be created and "
+                f"{plural(len(skipped), 'existing image')} skipped {_across(shots)}."
+            )
         if created:
             return f"Dry run complete. {plural(len(created), 'image')} would be created {_across(shots)}."
         if skipped:
@@ -173,7 +175,7 @@ def _and(items: list[str]) -> str:
 
 
 def lifestyle_error_toast(code: str | None) -> tuple[str, str]:
-    """(title, body) for a failed Generate request, by the seed's error codes."""
+    """(title, body) for a failed Generate request, by the spec's error codes."""
     if code == "LIFESTYLE_PACK_NOT_FOUND":
         return PACK_NOT_FOUND_TITLE, PACK_NOT_FOUND_BODY
     if code == "INVALID_REQUEST":

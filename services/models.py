@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, func, text
@@ -12,19 +12,19 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     """Aware UTC: SQLModel's UTCDateTime columns refuse naive datetimes (and return aware ones)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(value: datetime | None) -> str | None:
     """`2026-01-17T09:30:00.123456Z` for JSON; naive values are taken as UTC."""
     if value is None:
         return None
-    value = value.replace(tzinfo=timezone.utc) if value.utcoffset() is None else value.astimezone(timezone.utc)
+    value = value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
     return value.isoformat().replace("+00:00", "Z")
 
 
 def new_id(prefix: str) -> str:
-    """A short random id with the seeds' prefix, e.g. `ref_3f9a1c0b2d4e`."""
+    """A short random id with the spec's prefix, e.g. `ref_3f9a1c0b2d4e`."""
     return f"{prefix}_{secrets.token_hex(6)}"
 
 
@@ -213,7 +213,9 @@ class Job(SQLModel, table=True):
     # What the request found at enqueue time and the handler needs to sum up (e.g. skipped and missing shots).
     plan: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # Units another job was already generating, which this job waits for instead: [{"shot_id", "jobId"}].
-    joined: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    joined: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None

@@ -25,9 +25,11 @@ def _database_error(error: BaseException) -> ReshootError | None:
 
     url = redact(get_settings().database_url)
     if isinstance(error, (ArgumentError, NoSuchModuleError)):
-        message = (f"RESHOOT_DATABASE_URL is not a database URL Reshoot can open ({url!r}): use sqlite:///path/to/file.db "
-                   "or postgresql+psycopg://user@host:5432/dbname.")
-    elif isinstance(error, DBAPIError) and error.connection_invalidated or _is_connection_error(error):
+        message = (
+            f"RESHOOT_DATABASE_URL is not a database URL Reshoot can open ({url!r}): use sqlite:///path/to/file.db "
+            "or postgresql+psycopg://user@host:5432/dbname."
+        )
+    elif (isinstance(error, DBAPIError) and error.connection_invalidated) or _is_connection_error(error):
         message = f"Cannot open the database {url}: {_first_line(error)}. Check RESHOOT_DATABASE_URL (and that the server runs)."
     else:
         return None
@@ -41,10 +43,20 @@ def _is_connection_error(error: BaseException) -> bool:
         return False
     text = _first_line(error).lower()
     # OperationalError is also a lock timeout or a bad statement: only connection failures are a setting to fix.
-    return any(words in text for words in (
-        "connect", "could not translate host", "does not exist", "password authentication", "unable to open database",
-        "no such host", "timeout expired", "role ", "refused",
-    ))
+    return any(
+        words in text
+        for words in (
+            "connect",
+            "could not translate host",
+            "does not exist",
+            "password authentication",
+            "unable to open database",
+            "no such host",
+            "timeout expired",
+            "role ",
+            "refused",
+        )
+    )
 
 
 def _queue_error(error: BaseException) -> ReshootError | None:
@@ -58,8 +70,12 @@ def _queue_error(error: BaseException) -> ReshootError | None:
     from services.status import redact
 
     url = redact(get_settings().queue_url)
-    return ReshootError("QUEUE_UNAVAILABLE", 503, {"variable": "RESHOOT_QUEUE_URL"},
-                        f"Cannot reach the job queue at {url}: {_first_line(error)}. Check RESHOOT_QUEUE_URL (and that Redis runs).")
+    return ReshootError(
+        "QUEUE_UNAVAILABLE",
+        503,
+        {"variable": "RESHOOT_QUEUE_URL"},
+        f"Cannot reach the job queue at {url}: {_first_line(error)}. Check RESHOOT_QUEUE_URL (and that Redis runs).",
+    )
 
 
 def plain_error(error: BaseException) -> ReshootError | None:
@@ -81,12 +97,17 @@ def check_queue(timeout: float = 3.0) -> None:
 
     # `?queue=name` is Reshoot's (the Huey queue name), not a Redis connection option.
     options = urlencode([(k, v) for k, v in parse_qsl(parsed.query) if k != "queue"])
-    client = redis.Redis.from_url(parsed._replace(query=options).geturl(), socket_timeout=timeout, socket_connect_timeout=timeout)
+    client = redis.Redis.from_url(
+        parsed._replace(query=options).geturl(), socket_timeout=timeout, socket_connect_timeout=timeout
+    )
     try:
         client.ping()
     except redis.RedisError as e:
         raise _queue_error(e) or ReshootError(
-            "QUEUE_UNAVAILABLE", 503, {"variable": "RESHOOT_QUEUE_URL"}, f"The job queue refused us: {_first_line(e)}. Check RESHOOT_QUEUE_URL."
+            "QUEUE_UNAVAILABLE",
+            503,
+            {"variable": "RESHOOT_QUEUE_URL"},
+            f"The job queue refused us: {_first_line(e)}. Check RESHOOT_QUEUE_URL.",
         ) from None
     finally:
         client.close()

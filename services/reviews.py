@@ -105,11 +105,11 @@ def download_name(work_item_id: str) -> str:
 
 
 def _manifest(work_item_id: str, shot_ids: list[str] | None, sku: str | None) -> ExportManifest:
-    with session_scope() as s:
-        item = s.get(WorkItem, work_item_id) if isinstance(work_item_id, str) else None
+    with session_scope() as session:
+        item = session.get(WorkItem, work_item_id) if isinstance(work_item_id, str) else None
         if item is None:
             raise ReshootError("WORK_ITEM_NOT_FOUND", 404, {"workItemId": work_item_id}, f"No work item {work_item_id}")
-        if s.exec(select(LifestylePack.id).where(LifestylePack.work_item_id == work_item_id)).first() is None:
+        if session.exec(select(LifestylePack.id).where(LifestylePack.work_item_id == work_item_id)).first() is None:
             raise not_found("LIFESTYLE_PACK_NOT_FOUND", {"workItemId": work_item_id})
         query = (
             select(ExportPlanRow, Shot, ImageVersion)
@@ -122,13 +122,20 @@ def _manifest(work_item_id: str, shot_ids: list[str] | None, sku: str | None) ->
             query = query.where(col(Shot.shot_id).in_(shot_ids))
         if sku is not None:
             query = query.where(Shot.sku == sku)
-        rows = s.exec(query).all()
+        rows = session.exec(query).all()
         title = item.title
     _check_filters(rows, shot_ids, sku)
     decisions = review_history([v.id for _, _, v in rows if v is not None and not v.file_deleted])
     entries = [_entry(row, shot, version, decisions) for row, shot, version in rows]
-    return ExportManifest(workItemId=work_item_id, title=title, shotIds=shot_ids, sku=sku, exportedAt=iso(utcnow()),
-                          exportedBy=current_actor().label, entries=entries)
+    return ExportManifest(
+        workItemId=work_item_id,
+        title=title,
+        shotIds=shot_ids,
+        sku=sku,
+        exportedAt=iso(utcnow()),
+        exportedBy=current_actor().label,
+        entries=entries,
+    )
 
 
 def _check_filters(rows: list, shot_ids: list[str] | None, sku: str | None) -> None:
@@ -141,20 +148,36 @@ def _check_filters(rows: list, shot_ids: list[str] | None, sku: str | None) -> N
 
 
 def _entry(row: ExportPlanRow, shot: Shot, version: ImageVersion | None, decisions: dict) -> ManifestEntry:
-    target = ManifestEntry(workItemId=row.work_item_id, shotId=shot.shot_id, sku=shot.sku, sizeLabel=row.size_label,
-                           width=row.width, height=row.height, filename=row.filename, status=ExportStatus.no_image)
+    target = ManifestEntry(
+        workItemId=row.work_item_id,
+        shotId=shot.shot_id,
+        sku=shot.sku,
+        sizeLabel=row.size_label,
+        width=row.width,
+        height=row.height,
+        filename=row.filename,
+        status=ExportStatus.no_image,
+    )
     if version is None or version.file_deleted:
         return target
     latest = (decisions.get(version.id) or [None])[0]
-    return target.model_copy(update={
-        "status": ExportStatus.approved if version.review_state == "approved" else ExportStatus.not_approved,
-        "reviewState": version.review_state, "versionId": version.id, "version": version.version,
-        "seed": version.seed, "seedHonoured": version.seed_honoured, "prompt": version.prompt,
-        "backend": version.backend, "model": version.model, "references": list(version.references or []),
-        "reviewer": latest.reviewer if latest else version.reviewer,
-        "reviewerEmail": latest.reviewer_email if latest else None,
-        "decidedAt": iso(latest.at if latest else version.reviewed_at),
-    })
+    return target.model_copy(
+        update={
+            "status": ExportStatus.approved if version.review_state == "approved" else ExportStatus.not_approved,
+            "reviewState": version.review_state,
+            "versionId": version.id,
+            "version": version.version,
+            "seed": version.seed,
+            "seedHonoured": version.seed_honoured,
+            "prompt": version.prompt,
+            "backend": version.backend,
+            "model": version.model,
+            "references": list(version.references or []),
+            "reviewer": latest.reviewer if latest else version.reviewer,
+            "reviewerEmail": latest.reviewer_email if latest else None,
+            "decidedAt": iso(latest.at if latest else version.reviewed_at),
+        }
+    )
 
 
 def _zip_chunks(manifest: ExportManifest) -> Iterator[bytes]:
@@ -179,9 +202,9 @@ def _zip_chunks(manifest: ExportManifest) -> Iterator[bytes]:
 def _storage_keys(version_ids: list[int]) -> dict[int, str]:
     if not version_ids:
         return {}
-    with session_scope() as s:
+    with session_scope() as session:
         query = select(ImageVersion.id, ImageVersion.storage_key).where(col(ImageVersion.id).in_(version_ids))
-        return dict(s.exec(query).all())
+        return dict(session.exec(query).all())
 
 
 def manifest_csv(manifest: ExportManifest) -> str:

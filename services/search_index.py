@@ -52,7 +52,9 @@ _SQLITE_TRIGGERS = {
 
 def is_search_object(name: str | None) -> bool:
     """The FTS tables (and their shadow tables) and trigram indexes: not in the models, skipped by comparisons."""
-    return bool(name) and (name.startswith((WORK_ITEM_FTS, SHOT_FTS)) or name in PG_INDEXES or name in PG_REPLACED_INDEXES)
+    return bool(name) and (
+        name.startswith((WORK_ITEM_FTS, SHOT_FTS)) or name in PG_INDEXES or name in PG_REPLACED_INDEXES
+    )
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
@@ -84,8 +86,9 @@ def uninstall(conn: Connection) -> None:
 
 
 def sqlite_installed(conn: Connection) -> bool:
-    found = conn.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name"),
-                         {"name": WORK_ITEM_FTS}).scalar()
+    found = conn.execute(
+        text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name"), {"name": WORK_ITEM_FTS}
+    ).scalar()
     return bool(found)
 
 

@@ -91,7 +91,10 @@ def queue_status() -> dict[str, Any]:
     if alive:
         return _status("Queue", redact(url), True, "A worker is consuming jobs")
     return _status(
-        "Queue", redact(url), False, "No worker is running: jobs wait until the dashboard or `python -m services worker` starts one"
+        "Queue",
+        redact(url),
+        False,
+        "No worker is running: jobs wait until the dashboard or `python -m services worker` starts one",
     )
 
 
@@ -106,7 +109,9 @@ def _probe_openai(settings) -> str:
     except openai.AuthenticationError:
         raise RuntimeError("OpenAI refused the API key (OPENAI_API_KEY)") from None
     except openai.NotFoundError:
-        raise RuntimeError(f"The model {settings.openai_model} is not available to this key (RESHOOT_OPENAI_MODEL)") from None
+        raise RuntimeError(
+            f"The model {settings.openai_model} is not available to this key (RESHOOT_OPENAI_MODEL)"
+        ) from None
     except openai.APIConnectionError as e:
         raise RuntimeError(f"Cannot reach {settings.openai_base_url or 'api.openai.com'}: {_reason(e)}") from None
     return f"API key accepted; model {settings.openai_model} available"

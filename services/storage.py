@@ -149,7 +149,9 @@ class LocalStorage:
             except FileNotFoundError:
                 continue  # renamed or removed meanwhile
             if path.is_file():
-                yield StoredObject(path.relative_to(self.root).as_posix(), info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
+                yield StoredObject(
+                    path.relative_to(self.root).as_posix(), info.st_size, datetime.fromtimestamp(info.st_mtime, UTC)
+                )
 
     def url(self, key: str) -> str:
         return self.base_url + validate_key(key)
@@ -185,7 +187,12 @@ class S3Storage:
     """Objects in `bucket` under `prefix`; URLs are SigV4-presigned GETs (or `public_url` + key when configured)."""
 
     def __init__(
-        self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None, region: str = "us-east-1",
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
         public_url: str | None = None,
     ):
         import boto3
@@ -209,7 +216,13 @@ class S3Storage:
     @contextmanager
     def _errors(self, key: str | None = None) -> Iterator[None]:
         """botocore's exceptions as plain StorageUnavailable messages (NoSuchKey as StorageKeyNotFound)."""
-        from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            PartialCredentialsError,
+        )
 
         where = f"S3 bucket {self.bucket}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
         try:
@@ -294,7 +307,11 @@ def _client_error_message(where: str, code: str) -> str:
 
 
 def storage_from_url(
-    url: str, *, endpoint_url: str | None = None, base_url: str = "/assets/", region: str = "us-east-1",
+    url: str,
+    *,
+    endpoint_url: str | None = None,
+    base_url: str = "/assets/",
+    region: str = "us-east-1",
     public_url: str | None = None,
 ) -> Storage:
     parsed = urlparse(url)
@@ -305,7 +322,8 @@ def storage_from_url(
         except OSError as e:
             raise StorageUnavailable(
                 f"Cannot use {root} as the storage directory ({e.strerror or e}): check RESHOOT_STORAGE_URL "
-                "(or RESHOOT_DATA_DIR).", details={"variable": "RESHOOT_STORAGE_URL"},
+                "(or RESHOOT_DATA_DIR).",
+                details={"variable": "RESHOOT_STORAGE_URL"},
             ) from None
     if parsed.scheme == "s3" and parsed.netloc:
         return S3Storage(parsed.netloc, parsed.path, endpoint_url=endpoint_url, region=region, public_url=public_url)
@@ -318,7 +336,11 @@ def storage_from_url(
 def get_storage() -> Storage:
     settings = get_settings()
     return _cached_storage(
-        settings.storage_url, settings.s3_endpoint_url, settings.asset_base_url, settings.s3_region, settings.s3_public_url
+        settings.storage_url,
+        settings.s3_endpoint_url,
+        settings.asset_base_url,
+        settings.s3_region,
+        settings.s3_public_url,
     )
 
 

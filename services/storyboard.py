@@ -1,4 +1,4 @@
-"""Storyboards (seed 002): sentences with image prompts, dirty flags, and one-image regeneration with a seed."""
+"""Storyboards (spec 002): sentences with image prompts, dirty flags, and one-image regeneration with a seed."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sqlmodel import Session, col, select
 from services import backends, images, jobs
 from services.audit import AuditAction, Target, record
 from services.auth import requires
-from services.identity import Role
 from services.db import session_scope
 from services.errors import ReshootError, invalid_request
+from services.identity import Role
 from services.messages import IMAGE_REGENERATION_STARTED, NO_IMAGE_PROMPT, SENTENCE_NOT_FOUND
 from services.models import CastMember, ImageVersion, Project, Section, Sentence, iso, utcnow
 from services.storable_text import require_storable
@@ -47,10 +47,14 @@ def sentence_target_key(sentence_id: str) -> str:
     return f"sentence:{sentence_id}"
 
 
-def _sentences_json(s: Session, sentences: list[Sentence]) -> list[dict[str, Any]]:
+def _sentences_json(session: Session, sentences: list[Sentence]) -> list[dict[str, Any]]:
     """Sentence JSON for many sentences with two more queries (versions, active jobs), whatever their number."""
     version_ids = [x.current_version_id for x in sentences if x.current_version_id]
-    versions = {v.id: v for v in s.exec(select(ImageVersion).where(col(ImageVersion.id).in_(version_ids)))} if version_ids else {}
+    versions = (
+        {v.id: v for v in session.exec(select(ImageVersion).where(col(ImageVersion.id).in_(version_ids)))}
+        if version_ids
+        else {}
+    )
     active = jobs.active_jobs_for([sentence_target_key(x.id) for x in sentences])
     out = []
     for sentence in sentences:
@@ -77,23 +81,23 @@ def _sentences_json(s: Session, sentences: list[Sentence]) -> list[dict[str, Any
     return out
 
 
-def _require_sentence(s: Session, sentence_id: Any) -> Sentence:
-    sentence = s.get(Sentence, sentence_id) if isinstance(sentence_id, str) else None
+def _require_sentence(session: Session, sentence_id: Any) -> Sentence:
+    sentence = session.get(Sentence, sentence_id) if isinstance(sentence_id, str) else None
     if sentence is None:
         raise ReshootError(SENTENCE_NOT_FOUND, 404, None, SENTENCE_NOT_FOUND)
     return sentence
 
 
-def _require_project(s: Session, project_id: Any) -> Project:
-    project = s.get(Project, project_id) if isinstance(project_id, str) else None
+def _require_project(session: Session, project_id: Any) -> Project:
+    project = session.get(Project, project_id) if isinstance(project_id, str) else None
     if project is None:
         raise ReshootError("PROJECT_NOT_FOUND", 404, {"projectId": str(project_id)}, "Project not found")
     return project
 
 
-def _ordered_sentences(s: Session, project_id: str) -> list[Sentence]:
+def _ordered_sentences(session: Session, project_id: str) -> list[Sentence]:
     return list(
-        s.exec(
+        session.exec(
             select(Sentence)
             .join(Section, col(Section.id) == Sentence.section_id)
             .where(Sentence.project_id == project_id)
@@ -106,28 +110,44 @@ def _ordered_sentences(s: Session, project_id: str) -> list[Sentence]:
 
 
 def list_projects() -> list[dict[str, Any]]:
-    with session_scope() as s:
-        counts = dict(s.exec(select(Sentence.project_id, func.count(col(Sentence.id))).group_by(Sentence.project_id)).all())
+    with session_scope() as session:
+        counts = dict(
+            session.exec(select(Sentence.project_id, func.count(col(Sentence.id))).group_by(Sentence.project_id)).all()
+        )
         dirty = dict(
-            s.exec(
-                select(Sentence.project_id, func.count(col(Sentence.id))).where(col(Sentence.is_image_dirty).is_(True)).group_by(Sentence.project_id)
+            session.exec(
+                select(Sentence.project_id, func.count(col(Sentence.id)))
+                .where(col(Sentence.is_image_dirty).is_(True))
+                .group_by(Sentence.project_id)
             ).all()
         )
-        projects = s.exec(select(Project).order_by(col(Project.created_at), col(Project.id))).all()
+        projects = session.exec(select(Project).order_by(col(Project.created_at), col(Project.id))).all()
         return [
-            {"id": p.id, "title": p.title, "sentenceCount": counts.get(p.id, 0), "dirtyImageCount": dirty.get(p.id, 0), "createdAt": iso(p.created_at)}
+            {
+                "id": p.id,
+                "title": p.title,
+                "sentenceCount": counts.get(p.id, 0),
+                "dirtyImageCount": dirty.get(p.id, 0),
+                "createdAt": iso(p.created_at),
+            }
             for p in projects
         ]
 
 
 def get_storyboard(project_id: str) -> dict[str, Any]:
     """`{id, title, cast, sections: [{id, title, position, sentences}]}` in a constant number of queries."""
-    with session_scope() as s:
-        project = _require_project(s, project_id)
-        cast = s.exec(select(CastMember).where(CastMember.project_id == project_id).order_by(col(CastMember.position), col(CastMember.id))).all()
-        sections = s.exec(select(Section).where(Section.project_id == project_id).order_by(col(Section.position), col(Section.id))).all()
+    with session_scope() as session:
+        project = _require_project(session, project_id)
+        cast = session.exec(
+            select(CastMember)
+            .where(CastMember.project_id == project_id)
+            .order_by(col(CastMember.position), col(CastMember.id))
+        ).all()
+        sections = session.exec(
+            select(Section).where(Section.project_id == project_id).order_by(col(Section.position), col(Section.id))
+        ).all()
         by_section: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for sentence in _sentences_json(s, _ordered_sentences(s, project_id)):
+        for sentence in _sentences_json(session, _ordered_sentences(session, project_id)):
             by_section[sentence["sectionId"]].append(sentence)
         return {
             "id": project.id,
@@ -143,20 +163,21 @@ def get_storyboard(project_id: str) -> dict[str, Any]:
                 for c in cast
             ],
             "sections": [
-                {"id": sec.id, "title": sec.title, "position": sec.position, "sentences": by_section.get(sec.id, [])} for sec in sections
+                {"id": sec.id, "title": sec.title, "position": sec.position, "sentences": by_section.get(sec.id, [])}
+                for sec in sections
             ],
         }
 
 
 def list_sentences(project_id: str) -> list[dict[str, Any]]:
-    with session_scope() as s:
-        _require_project(s, project_id)
-        return _sentences_json(s, _ordered_sentences(s, project_id))
+    with session_scope() as session:
+        _require_project(session, project_id)
+        return _sentences_json(session, _ordered_sentences(session, project_id))
 
 
 def get_sentence(sentence_id: str) -> dict[str, Any]:
-    with session_scope() as s:
-        return _sentences_json(s, [_require_sentence(s, sentence_id)])[0]
+    with session_scope() as session:
+        return _sentences_json(session, [_require_sentence(session, sentence_id)])[0]
 
 
 # --- Editing and regenerating -----------------------------------------------------------------------------
@@ -168,16 +189,21 @@ def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
     if not isinstance(image_prompt, str):
         raise invalid_request([{"field": "imagePrompt", "message": "must be text"}])
     require_storable({"imagePrompt": image_prompt})
-    with session_scope() as s:
-        sentence = _require_sentence(s, sentence_id)
+    with session_scope() as session:
+        sentence = _require_sentence(session, sentence_id)
         if image_prompt != (sentence.image_prompt or ""):
-            record(s, action=AuditAction.edit_prompt, target=Target("sentence", sentence.id, sentence_id=sentence.id,
-                   project_id=sentence.project_id), before={"imagePrompt": sentence.image_prompt}, after={"imagePrompt": image_prompt})
+            record(
+                session,
+                action=AuditAction.edit_prompt,
+                target=Target("sentence", sentence.id, sentence_id=sentence.id, project_id=sentence.project_id),
+                before={"imagePrompt": sentence.image_prompt},
+                after={"imagePrompt": image_prompt},
+            )
             sentence.image_prompt = image_prompt
             sentence.is_image_dirty = True
             sentence.is_video_dirty = True
             sentence.updated_at = utcnow()
-            s.add(sentence)
+            session.add(sentence)
     return get_sentence(sentence_id)
 
 
@@ -190,8 +216,8 @@ def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None) -> d
     One image per sentence is generated at a time: a request while one is queued or running gets that job back,
     unless it names a different seed (409 ALREADY_GENERATING with the running job's id: it would be lost)."""
     chosen, seed_given = seed_to_use(seed)
-    with session_scope() as s:
-        sentence = _require_sentence(s, sentence_id)
+    with session_scope() as session:
+        sentence = _require_sentence(session, sentence_id)
         prompt = (sentence.image_prompt or "").strip()
         if not prompt:
             raise ReshootError(NO_IMAGE_PROMPT, 400, None, NO_IMAGE_PROMPT)
@@ -240,18 +266,27 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
 def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     """One backend call with the cast's reference images and style LoRA (recorded in the job's result)."""
     prompt, seed = ctx.params["prompt"], int(ctx.params["seed"])
-    with session_scope() as s:
-        sentence = _require_sentence(s, ctx.sentence_id)
-        cast = s.exec(select(CastMember).where(CastMember.project_id == sentence.project_id).order_by(col(CastMember.position), col(CastMember.id))).all()
+    with session_scope() as session:
+        sentence = _require_sentence(session, ctx.sentence_id)
+        cast = session.exec(
+            select(CastMember)
+            .where(CastMember.project_id == sentence.project_id)
+            .order_by(col(CastMember.position), col(CastMember.id))
+        ).all()
     backend = backends.get_backend()
     ref_keys, references = _cast_references(cast) if backend.capabilities.accepts_references else ([], [])
     if backend.capabilities.max_references:
-        ref_keys, references = ref_keys[: backend.capabilities.max_references], references[: backend.capabilities.max_references]
+        ref_keys, references = (
+            ref_keys[: backend.capabilities.max_references],
+            references[: backend.capabilities.max_references],
+        )
     style_lora = next((c.style_lora for c in cast if c.style_lora), None)
     width, height = backends.nearest_size(backend.capabilities, *SCENE_SIZE)
     ctx.report("Generating image")
     with jobs.backend_slot():
-        data = backend.generate(prompt, width=width, height=height, seed=seed, references=references, style_lora=style_lora)
+        data = backend.generate(
+            prompt, width=width, height=height, seed=seed, references=references, style_lora=style_lora
+        )
     width, height = images.image_size(data)
     new = NewImage(
         target_kind="sentence",
@@ -270,22 +305,28 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
         subject={"projectId": sentence.project_id, "sentenceId": sentence.id},
     )
 
-    def move_pointer(s: Session, versions: list[ImageVersion]) -> None:
-        row = s.get(Sentence, sentence.id)
+    def move_pointer(session: Session, versions: list[ImageVersion]) -> None:
+        row = session.get(Sentence, sentence.id)
         row.current_version_id = versions[0].id
         row.seed = seed
         if (row.image_prompt or "").strip() == prompt:  # edited again meanwhile: the image is still out of date
             row.is_image_dirty = False
         row.updated_at = utcnow()
-        s.add(row)
+        session.add(row)
 
     version = save_new_versions([new], move_pointer)[0]
     apply_retention("sentence", sentence.id)
     # ImageVersion has no LoRA column; the job that made the version (version.job_id) keeps it.
     used_lora = style_lora if backend.capabilities.accepts_style_lora else None
-    return {"ok": True, "sentenceId": sentence.id, "versionId": version.id, "seed": seed,
-            "seedHonoured": backend.capabilities.honours_seed, "imageFile": url_for(version.storage_key),
-            "styleLora": used_lora}
+    return {
+        "ok": True,
+        "sentenceId": sentence.id,
+        "versionId": version.id,
+        "seed": seed,
+        "seedHonoured": backend.capabilities.honours_seed,
+        "imageFile": url_for(version.storage_key),
+        "styleLora": used_lora,
+    }
 
 
 def _cast_references(cast: list[CastMember]) -> tuple[list[str], list[bytes]]:

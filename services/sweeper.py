@@ -53,16 +53,18 @@ def _candidates(storage: Storage) -> list[StoredObject]:
 
 def _is_ours(key: str) -> bool:
     name = key.rsplit("/", 1)[-1]
-    return name.startswith(TEMP_PREFIX) or bool(_VERSION_FILE.search(key) or _REFERENCE_FILE.search(key) or _PROBE_FILE.match(key))
+    return name.startswith(TEMP_PREFIX) or bool(
+        _VERSION_FILE.search(key) or _REFERENCE_FILE.search(key) or _PROBE_FILE.match(key)
+    )
 
 
 def _referenced_keys() -> set[str]:
     """Every key a row points at (read after listing, so a row committed meanwhile still protects its file)."""
-    with session_scope() as s:
-        versions = s.exec(
+    with session_scope() as session:
+        versions = session.exec(
             select(ImageVersion.storage_key, ImageVersion.thumb_key).where(col(ImageVersion.file_deleted).is_(False))
         ).all()
-        references = s.exec(select(Reference.storage_key, Reference.thumb_key)).all()
+        references = session.exec(select(Reference.storage_key, Reference.thumb_key)).all()
     return {key for pair in (*versions, *references) for key in pair if key}
 
 
@@ -89,8 +91,12 @@ def sweep(*, grace_seconds: float | None = None, dry_run: bool = False) -> Sweep
         for key in report.deleted:
             storage.delete(key)
     if report.republished or report.deleted:
-        log.info("Sweep: %d stable copies republished, %d orphan files %s", len(report.republished),
-                 len(report.deleted), "found" if dry_run else "deleted")
+        log.info(
+            "Sweep: %d stable copies republished, %d orphan files %s",
+            len(report.republished),
+            len(report.deleted),
+            "found" if dry_run else "deleted",
+        )
     return report
 
 

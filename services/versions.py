@@ -6,7 +6,7 @@ never the current one, a favourite or a locked one. Targets: `hero` (an ExportPl
 `sentence` (a Sentence id).
 
 Heroes also keep a stable copy: after the pointer moves, the current image is written to the plan row's
-`filename` (`fcc/lifestyle/7/OL-1/desktop.png`), so the seeds' clients still load ASSET_BASE_URL + filename;
+`filename` (`fcc/lifestyle/7/OL-1/desktop.png`), so the spec's clients still load ASSET_BASE_URL + filename;
 new clients use the versioned URLs (`…/desktop.v3-1a2b3c.png`), which never change and cache forever.
 Served = current: `publish_current` copies whatever the pointer names *now*, under the row's lock, and records
 it in `published_version_id`; `reconcile_stable_copies` (after a crash: at worker start and periodically)
@@ -108,14 +108,20 @@ def provenance_text(image: NewImage, version: int) -> dict[str, str]:
     return {"parameters": parameters, "reshoot": json.dumps(record, ensure_ascii=False, sort_keys=True)}
 
 
-_SUBJECT_LABELS = {"workItemId": "Work item", "shotId": "Shot", "sku": "SKU", "sizeLabel": "Size label",
-                   "projectId": "Project", "sentenceId": "Sentence"}
+_SUBJECT_LABELS = {
+    "workItemId": "Work item",
+    "shotId": "Shot",
+    "sku": "SKU",
+    "sizeLabel": "Size label",
+    "projectId": "Project",
+    "sentenceId": "Sentence",
+}
 
 
 def file_metadata(version_id: int) -> dict[str, str]:
     """The text chunks stored inside a version's file (what a downloaded copy says about how it was made)."""
-    with session_scope() as s:
-        version = _load(s, version_id)
+    with session_scope() as session:
+        version = _load(session, version_id)
         key, deleted = version.storage_key, version.file_deleted
     return {} if deleted else images.png_text(get_storage().get(key))
 
@@ -194,11 +200,11 @@ def save_new_versions(
                 storage.put(thumb_key, thumb, content_type="image/webp")
                 written.append(thumb_key)
                 versions.append(_version_row(image, number, key, thumb_key))
-            with session_scope() as s:
-                s.add_all(versions)
-                s.flush()
-                move_pointers(s, versions)
-                _record_new_versions(s, versions)
+            with session_scope() as session:
+                session.add_all(versions)
+                session.flush()
+                move_pointers(session, versions)
+                _record_new_versions(session, versions)
             return versions
         except IntegrityError:
             _delete_files(written)  # another job took the version number first; number again
@@ -208,11 +214,11 @@ def save_new_versions(
     raise ReshootError("INTERNAL_ERROR", 500, None, "Could not allocate a version number")
 
 
-def _record_new_versions(s: Session, versions: list[ImageVersion]) -> None:
+def _record_new_versions(session: Session, versions: list[ImageVersion]) -> None:
     for version in versions:
-        current = _current_id(s, version.target_kind, version.target_id) == version.id
+        current = _current_id(session, version.target_kind, version.target_id) == version.id
         after = {"version": version.version, "current": current, "jobId": version.job_id, "seed": version.seed}
-        record(s, action=AuditAction.new_version, target=version_target(s, version), after=after)
+        record(session, action=AuditAction.new_version, target=version_target(session, version), after=after)
 
 
 def _version_row(image: NewImage, number: int, key: str, thumb_key: str) -> ImageVersion:
@@ -236,7 +242,7 @@ def _version_row(image: NewImage, number: int, key: str, thumb_key: str) -> Imag
 
 def _next_versions(targets: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     numbers = {target: 1 for target in targets}
-    with session_scope() as s:
+    with session_scope() as session:
         for kind in {k for k, _ in targets}:
             ids = [t for k, t in targets if k == kind]
             query = (
@@ -244,7 +250,7 @@ def _next_versions(targets: list[tuple[str, str]]) -> dict[tuple[str, str], int]
                 .where(ImageVersion.target_kind == kind, col(ImageVersion.target_id).in_(ids))
                 .group_by(ImageVersion.target_id)
             )
-            for target_id, highest in s.exec(query):
+            for target_id, highest in session.exec(query):
                 numbers[(kind, target_id)] = (highest or 0) + 1
     return numbers
 
@@ -262,11 +268,15 @@ def apply_retention(target_kind: str, target_id: str, *, keep: int | None = None
     """Delete the files of versions beyond the newest `keep` (default RESHOOT_KEEP_VERSIONS); never the current
     one, a favourite or a locked one. Rows stay (file_deleted) as history. Returns the deleted keys."""
     keep = get_settings().keep_versions if keep is None else max(1, keep)
-    with session_scope() as s:
-        current = _current_id(s, target_kind, target_id)
-        live = s.exec(
+    with session_scope() as session:
+        current = _current_id(session, target_kind, target_id)
+        live = session.exec(
             select(ImageVersion)
-            .where(ImageVersion.target_kind == target_kind, ImageVersion.target_id == target_id, col(ImageVersion.file_deleted).is_(False))
+            .where(
+                ImageVersion.target_kind == target_kind,
+                ImageVersion.target_id == target_id,
+                col(ImageVersion.file_deleted).is_(False),
+            )
             .order_by(col(ImageVersion.version).desc())
         ).all()
         doomed = [v for v in live[keep:] if v.id != current and not v.favourite and not v.locked]
@@ -274,9 +284,14 @@ def apply_retention(target_kind: str, target_id: str, *, keep: int | None = None
         for version in doomed:
             version.file_deleted = True
             keys += [k for k in (version.storage_key, version.thumb_key) if k]
-            s.add(version)
-            record(s, action=AuditAction.remove_version_files, target=version_target(s, version),
-                   before={"fileDeleted": False}, after={"fileDeleted": True})
+            session.add(version)
+            record(
+                session,
+                action=AuditAction.remove_version_files,
+                target=version_target(session, version),
+                before={"fileDeleted": False},
+                after={"fileDeleted": True},
+            )
     _delete_files(keys)  # after the rows say so: a failed delete leaves a stray file, never a dangling row
     return keys
 
@@ -284,47 +299,49 @@ def apply_retention(target_kind: str, target_id: str, *, keep: int | None = None
 # --- Targets ------------------------------------------------------------------------------------------
 
 
-def _current_id(s: Session, target_kind: str, target_id: str) -> int | None:
+def _current_id(session: Session, target_kind: str, target_id: str) -> int | None:
     if target_kind == "hero":
-        row = s.get(ExportPlanRow, int(target_id)) if str(target_id).isdigit() else None
+        row = session.get(ExportPlanRow, int(target_id)) if str(target_id).isdigit() else None
         return row.current_version_id if row else None
-    sentence = s.get(Sentence, target_id)
+    sentence = session.get(Sentence, target_id)
     return sentence.current_version_id if sentence else None
 
 
-def _check_target(s: Session, target_kind: str, target_id: str) -> None:
+def _check_target(session: Session, target_kind: str, target_id: str) -> None:
     if target_kind not in TARGET_KINDS:
         raise invalid_request([{"field": "targetKind", "message": f"must be one of {', '.join(TARGET_KINDS)}"}])
     exists = (
-        (str(target_id).isdigit() and s.get(ExportPlanRow, int(target_id)) is not None)
+        (str(target_id).isdigit() and session.get(ExportPlanRow, int(target_id)) is not None)
         if target_kind == "hero"
-        else s.get(Sentence, str(target_id)) is not None
+        else session.get(Sentence, str(target_id)) is not None
     )
     if not exists:
-        raise ReshootError("TARGET_NOT_FOUND", 404, {"targetKind": target_kind, "targetId": str(target_id)}, "Image target not found")
+        raise ReshootError(
+            "TARGET_NOT_FOUND", 404, {"targetKind": target_kind, "targetId": str(target_id)}, "Image target not found"
+        )
 
 
-def set_current(s: Session, version: ImageVersion) -> None:
+def set_current(session: Session, version: ImageVersion) -> None:
     """Point the version's target at it (and, for a sentence, record its seed)."""
     if version.target_kind == "hero":
-        row = s.get(ExportPlanRow, int(version.target_id))
+        row = session.get(ExportPlanRow, int(version.target_id))
         row.current_version_id = version.id
-        s.add(row)
-        _touch_work_item(s, row.work_item_id)
+        session.add(row)
+        _touch_work_item(session, row.work_item_id)
     else:
-        sentence = s.get(Sentence, version.target_id)
+        sentence = session.get(Sentence, version.target_id)
         sentence.current_version_id = version.id
         sentence.seed = version.seed
         sentence.updated_at = utcnow()
-        s.add(sentence)
+        session.add(sentence)
 
 
-def _touch_work_item(s: Session, work_item_id: str) -> None:
+def _touch_work_item(session: Session, work_item_id: str) -> None:
     """A new current hero or a review changes the work item: its `updated_at` (the list's Updated) says so."""
-    item = s.get(WorkItem, work_item_id)
+    item = session.get(WorkItem, work_item_id)
     if item is not None:
         item.updated_at = utcnow()
-        s.add(item)
+        session.add(item)
 
 
 def publish_current(row_id: int) -> bool:
@@ -335,25 +352,29 @@ def publish_current(row_id: int) -> bool:
     whatever order overlapping jobs finish in. A crash before the commit leaves `published_version_id` behind
     `current_version_id`, which `reconcile_stable_copies` repairs."""
     storage = get_storage()
-    with session_scope() as s:
-        s.exec(update(ExportPlanRow).where(ExportPlanRow.id == row_id).values(published_version_id=ExportPlanRow.published_version_id))
-        row = s.get(ExportPlanRow, row_id, populate_existing=True)
+    with session_scope() as session:
+        session.exec(
+            update(ExportPlanRow)
+            .where(ExportPlanRow.id == row_id)
+            .values(published_version_id=ExportPlanRow.published_version_id)
+        )
+        row = session.get(ExportPlanRow, row_id, populate_existing=True)
         if row is None or row.current_version_id is None or row.published_version_id == row.current_version_id:
             return False
-        version = s.get(ImageVersion, row.current_version_id)
+        version = session.get(ImageVersion, row.current_version_id)
         # Rows from before published_version_id existed are rewritten once too: on S3 that also replaces the
         # `immutable` Cache-Control their stable objects were once stored with.
         storage.put(row.filename, storage.get(version.storage_key))
         row.published_version_id = version.id
-        s.add(row)
+        session.add(row)
         return True
 
 
 def stale_stable_copies() -> list[int]:
     """Plan rows whose stable file may not hold the current version (a publish that never finished)."""
-    with session_scope() as s:
+    with session_scope() as session:
         return list(
-            s.exec(
+            session.exec(
                 select(ExportPlanRow.id).where(
                     col(ExportPlanRow.current_version_id).is_not(None),
                     or_(
@@ -381,8 +402,8 @@ def served_key(key: str) -> str:
     """The key whose bytes `/assets/{key}` serves: a hero's stable filename resolves to its current version's
     file (so a client never sees anything but the current image, even while a publish is pending); any other
     key is itself."""
-    with session_scope() as s:
-        version_key = s.exec(
+    with session_scope() as session:
+        version_key = session.exec(
             select(ImageVersion.storage_key)
             .join(ExportPlanRow, col(ExportPlanRow.current_version_id) == ImageVersion.id)
             .where(ExportPlanRow.filename == key, col(ImageVersion.file_deleted).is_(False))
@@ -396,10 +417,10 @@ def served_key(key: str) -> str:
 def list_versions(target_kind: str, target_id: str | int) -> list[dict[str, Any]]:
     """A target's versions, newest first, each with `isCurrent`."""
     target_id = str(target_id)
-    with session_scope() as s:
-        _check_target(s, target_kind, target_id)
-        current = _current_id(s, target_kind, target_id)
-        rows = s.exec(
+    with session_scope() as session:
+        _check_target(session, target_kind, target_id)
+        current = _current_id(session, target_kind, target_id)
+        rows = session.exec(
             select(ImageVersion, Job.requested_by)  # who asked for each version (the job that made it)
             .outerjoin(Job, col(Job.id) == ImageVersion.job_id)
             .where(ImageVersion.target_kind == target_kind, ImageVersion.target_id == target_id)
@@ -409,13 +430,13 @@ def list_versions(target_kind: str, target_id: str | int) -> list[dict[str, Any]
 
 
 def get_version(version_id: int) -> dict[str, Any]:
-    with session_scope() as s:
-        version = _load(s, version_id)
-        return version_json(version, current_id=_current_id(s, version.target_kind, version.target_id))
+    with session_scope() as session:
+        version = _load(session, version_id)
+        return version_json(version, current_id=_current_id(session, version.target_kind, version.target_id))
 
 
-def _load(s: Session, version_id: int) -> ImageVersion:
-    version = s.get(ImageVersion, int(version_id)) if str(version_id).isdigit() else None
+def _load(session: Session, version_id: int) -> ImageVersion:
+    version = session.get(ImageVersion, int(version_id)) if str(version_id).isdigit() else None
     if version is None:
         raise ReshootError("VERSION_NOT_FOUND", 404, {"versionId": version_id}, "Image version not found")
     return version
@@ -424,33 +445,40 @@ def _load(s: Session, version_id: int) -> ImageVersion:
 @requires(Role.reviewer)
 def restore_version(version_id: int) -> dict[str, Any]:
     """Make an older version current again (its file must still exist)."""
-    with session_scope() as s:
-        version = _load(s, version_id)
+    with session_scope() as session:
+        version = _load(session, version_id)
         if version.file_deleted:
-            raise ReshootError("VERSION_FILE_DELETED", 409, {"versionId": version.id}, "This version's file was removed by retention")
-        previous = _current_id(s, version.target_kind, version.target_id)
+            raise ReshootError(
+                "VERSION_FILE_DELETED", 409, {"versionId": version.id}, "This version's file was removed by retention"
+            )
+        previous = _current_id(session, version.target_kind, version.target_id)
         before = {"currentVersionId": previous}
-        record(s, action=AuditAction.restore_version, target=version_target(s, version), before=before,
-               after={"currentVersionId": version.id, "version": version.version})
-        set_current(s, version)
+        record(
+            session,
+            action=AuditAction.restore_version,
+            target=version_target(session, version),
+            before=before,
+            after={"currentVersionId": version.id, "version": version.version},
+        )
+        set_current(session, version)
         if version.target_kind == "sentence":
-            sentence = s.get(Sentence, version.target_id)
+            sentence = session.get(Sentence, version.target_id)
             sentence.is_image_dirty = (sentence.image_prompt or "") != version.prompt
             sentence.is_video_dirty = True  # the video was made from the image that is no longer current
-            s.add(sentence)
+            session.add(sentence)
     if version.target_kind == "hero":
         publish_current(int(version.target_id))
     return get_version(version.id)
 
 
 def _update(version_id: int, action: AuditAction, **values: Any) -> dict[str, Any]:
-    with session_scope() as s:
-        version = _load(s, version_id)
+    with session_scope() as session:
+        version = _load(session, version_id)
         before = {name: getattr(version, name) for name in values}
         for name, value in values.items():
             setattr(version, name, value)
-        s.add(version)
-        record(s, action=action, target=version_target(s, version), before=before, after=values)
+        session.add(version)
+        record(session, action=action, target=version_target(session, version), before=before, after=values)
     return get_version(version.id)
 
 
@@ -474,18 +502,31 @@ def set_review(version_id: int, *, state: str, note: str | None = None) -> dict[
     if note is not None and not isinstance(note, str):
         raise invalid_request([{"field": "note", "message": "must be text"}])
     actor, now, note = current_actor(), utcnow(), (note or "").strip() or None
-    with session_scope() as s:
-        version = _load(s, version_id)
+    with session_scope() as session:
+        version = _load(session, version_id)
         before = {"state": version.review_state, "reviewer": version.reviewer}
-        s.add(ReviewDecision(version_id=version.id, decision=state, reviewer_email=actor.email,
-                             reviewer_name=actor.name, note=note, at=now))
+        session.add(
+            ReviewDecision(
+                version_id=version.id,
+                decision=state,
+                reviewer_email=actor.email,
+                reviewer_name=actor.name,
+                note=note,
+                at=now,
+            )
+        )
         version.review_state, version.reviewer, version.review_note, version.reviewed_at = state, actor.label, note, now
-        s.add(version)
-        target = version_target(s, version)
+        session.add(version)
+        target = version_target(session, version)
         if target.work_item_id:
-            _touch_work_item(s, target.work_item_id)
-        record(s, action=AuditAction.review, target=target, before=before,
-               after={"state": state, "reviewer": actor.label, "note": note})
+            _touch_work_item(session, target.work_item_id)
+        record(
+            session,
+            action=AuditAction.review,
+            target=target,
+            before=before,
+            after={"state": state, "reviewer": actor.label, "note": note},
+        )
     return get_version(version.id)
 
 
@@ -513,13 +554,17 @@ def review_history(version_ids: list[int]) -> dict[int, list[Decision]]:
         .order_by(col(ReviewDecision.version_id), col(ReviewDecision.id).desc())
     )
     found: dict[int, list[Decision]] = {int(v): [] for v in version_ids}
-    with session_scope() as s:
-        for d in s.exec(query):
-            found[d.version_id].append(Decision(d.version_id, d.decision, d.reviewer_email, d.reviewer_name, d.note, d.at))
+    with session_scope() as session:
+        for d in session.exec(query):
+            found[d.version_id].append(
+                Decision(d.version_id, d.decision, d.reviewer_email, d.reviewer_name, d.note, d.at)
+            )
     return found
 
 
-def review_queue(*, state: str = "pending", work_item_id: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+def review_queue(
+    *, state: str = "pending", work_item_id: str | None = None, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
     """Current hero images in a review state, oldest first, with their work item, shot and size."""
     if state not in REVIEW_STATES:
         raise invalid_request([{"field": "state", "message": f"must be one of {', '.join(REVIEW_STATES)}"}])
@@ -531,8 +576,12 @@ def review_queue(*, state: str = "pending", work_item_id: str | None = None, lim
     )
     if work_item_id is not None:
         query = query.where(ExportPlanRow.work_item_id == work_item_id)
-    query = query.order_by(col(ImageVersion.created_at), col(ImageVersion.id)).offset(max(0, offset)).limit(max(1, min(limit, 500)))
-    with session_scope() as s:
+    query = (
+        query.order_by(col(ImageVersion.created_at), col(ImageVersion.id))
+        .offset(max(0, offset))
+        .limit(max(1, min(limit, 500)))
+    )
+    with session_scope() as session:
         return [
             {
                 **version_json(version, current_id=version.id),
@@ -543,5 +592,5 @@ def review_queue(*, state: str = "pending", work_item_id: str | None = None, lim
                 "filename": row.filename,
                 "rowId": row.id,
             }
-            for version, row, shot in s.exec(query)
+            for version, row, shot in session.exec(query)
         ]

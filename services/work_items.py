@@ -42,16 +42,30 @@ def _search_condition(term: str, dialect: str) -> Any:
     they are checked row by row (SKUs through the narrow sku index, then only the matching shots' rows)."""
     if len(term) < MIN_INDEXED_TERM:
         pattern = _like(term)
-        sku_match = select(Shot.work_item_id).where(Shot.id.in_(select(Shot.id).where(_contains(Shot.sku, pattern, dialect))))
-        return _contains(WorkItem.id, pattern, dialect) | _contains(WorkItem.title, pattern, dialect) | WorkItem.id.in_(sku_match)
+        sku_match = select(Shot.work_item_id).where(
+            Shot.id.in_(select(Shot.id).where(_contains(Shot.sku, pattern, dialect)))
+        )
+        return (
+            _contains(WorkItem.id, pattern, dialect)
+            | _contains(WorkItem.title, pattern, dialect)
+            | WorkItem.id.in_(sku_match)
+        )
     if dialect == "sqlite":  # an OR of two index lookups (SQLite's multi-index OR), no union to build
         phrase = '"' + term.replace('"', '""') + '"'  # one quoted phrase: the term's characters, literally
-        fts_rows = select(literal_column("rowid")).select_from(table(WORK_ITEM_FTS)).where(text(f"{WORK_ITEM_FTS} MATCH :wi_term"))
-        fts_shots = select(literal_column("rowid")).select_from(table(SHOT_FTS)).where(text(f"{SHOT_FTS} MATCH :shot_term"))
+        fts_rows = (
+            select(literal_column("rowid"))
+            .select_from(table(WORK_ITEM_FTS))
+            .where(text(f"{WORK_ITEM_FTS} MATCH :wi_term"))
+        )
+        fts_shots = (
+            select(literal_column("rowid")).select_from(table(SHOT_FTS)).where(text(f"{SHOT_FTS} MATCH :shot_term"))
+        )
         shots = select(Shot.work_item_id).where(Shot.id.in_(fts_shots.params(shot_term=phrase)))
         return literal_column("workitem.rowid").in_(fts_rows.params(wi_term=phrase)) | WorkItem.id.in_(shots)
     pattern = _like(term)  # PostgreSQL: each ILIKE is one pg_trgm bitmap scan; the union feeds one semi-join
-    items = select(WorkItem.id).where(text(f"{PG_WORK_ITEM_TEXT} ILIKE :pg_term ESCAPE '\\'").bindparams(pg_term=pattern))
+    items = select(WorkItem.id).where(
+        text(f"{PG_WORK_ITEM_TEXT} ILIKE :pg_term ESCAPE '\\'").bindparams(pg_term=pattern)
+    )
     shots = select(Shot.work_item_id).where(_contains(Shot.sku, pattern, dialect))
     return WorkItem.id.in_(union(items, shots))
 
@@ -177,11 +191,25 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict
     )
     query = (
         select(
-            page.c.id, page.c.shot_id, page.c.sku, page.c.prompt, page.c.locked,
-            ExportPlanRow.id, ExportPlanRow.size_label, ExportPlanRow.width, ExportPlanRow.height,
-            ExportPlanRow.filename, ImageVersion.id, ImageVersion.version, ImageVersion.storage_key,
-            ImageVersion.thumb_key, ImageVersion.review_state, previous_id, ImageVersion.seed,
-            ImageVersion.seed_honoured, ImageVersion.backend,
+            page.c.id,
+            page.c.shot_id,
+            page.c.sku,
+            page.c.prompt,
+            page.c.locked,
+            ExportPlanRow.id,
+            ExportPlanRow.size_label,
+            ExportPlanRow.width,
+            ExportPlanRow.height,
+            ExportPlanRow.filename,
+            ImageVersion.id,
+            ImageVersion.version,
+            ImageVersion.storage_key,
+            ImageVersion.thumb_key,
+            ImageVersion.review_state,
+            previous_id,
+            ImageVersion.seed,
+            ImageVersion.seed_honoured,
+            ImageVersion.backend,
         )
         .select_from(page)
         .outerjoin(ExportPlanRow, ExportPlanRow.shot_pk == page.c.id)
@@ -189,8 +217,27 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict
         .order_by(page.c.position, page.c.id, ExportPlanRow.position, ExportPlanRow.id)
     )
     shots: dict[int, dict[str, Any]] = {}
-    for (pk, shot_id, sku, prompt, locked, row_id, size_label, width, height, filename,
-         version_id, version, key, thumb, review, prev_id, seed, seed_honoured, backend) in session.exec(query).all():
+    for (
+        pk,
+        shot_id,
+        sku,
+        prompt,
+        locked,
+        row_id,
+        size_label,
+        width,
+        height,
+        filename,
+        version_id,
+        version,
+        key,
+        thumb,
+        review,
+        prev_id,
+        seed,
+        seed_honoured,
+        backend,
+    ) in session.exec(query).all():
         entry = shots.setdefault(pk, {"shot_id": shot_id, "sku": sku, "prompt": prompt, "locked": locked, "rows": []})
         if row_id is None:
             continue
@@ -217,17 +264,25 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict
     return list(shots.values())
 
 
-def _first_references(session: Session, work_item_id: str, shot_ids: Any, storage: Storage) -> dict[str, tuple[int, list[dict]]]:
+def _first_references(
+    session: Session, work_item_id: str, shot_ids: Any, storage: Storage
+) -> dict[str, tuple[int, list[dict]]]:
     """Per shot id (of those `shot_ids` selects): how many references it has and its first three, in one query."""
-    ranked = select(
-        Reference.id,
-        Reference.shot_id,
-        Reference.storage_key,
-        Reference.thumb_key,
-        Reference.filename,
-        func.row_number().over(partition_by=Reference.shot_id, order_by=(Reference.created_at, Reference.id)).label("rn"),
-        func.count().over(partition_by=Reference.shot_id).label("total"),
-    ).where(Reference.work_item_id == work_item_id, Reference.shot_id.in_(shot_ids)).subquery()
+    ranked = (
+        select(
+            Reference.id,
+            Reference.shot_id,
+            Reference.storage_key,
+            Reference.thumb_key,
+            Reference.filename,
+            func.row_number()
+            .over(partition_by=Reference.shot_id, order_by=(Reference.created_at, Reference.id))
+            .label("rn"),
+            func.count().over(partition_by=Reference.shot_id).label("total"),
+        )
+        .where(Reference.work_item_id == work_item_id, Reference.shot_id.in_(shot_ids))
+        .subquery()
+    )
     query = select(*ranked.c).where(ranked.c.rn <= REFERENCES_SHOWN).order_by(ranked.c.shot_id, ranked.c.rn)
     found: dict[str, tuple[int, list[dict]]] = {}
     for ref_id, shot_id, key, thumb, filename, _rn, total in session.exec(query).all():
@@ -239,7 +294,9 @@ def _first_references(session: Session, work_item_id: str, shot_ids: Any, storag
 def _active_heroes_jobs(session: Session, work_item_id: str) -> dict[str, str]:
     """shot id -> the job whose queued/running claim generates that shot now (one per shot, by the claims' index)."""
     query = select(GenerationClaim.subject, GenerationClaim.job_id).where(
-        GenerationClaim.work_item_id == work_item_id, GenerationClaim.kind == HEROES_KIND, GenerationClaim.status.in_(ACTIVE)
+        GenerationClaim.work_item_id == work_item_id,
+        GenerationClaim.kind == HEROES_KIND,
+        GenerationClaim.status.in_(ACTIVE),
     )
     return dict(session.exec(query).all())
 
@@ -266,7 +323,9 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
         active_jobs: dict[str, str] = {}
         if pack_id:
             order = (Shot.position, Shot.id)
-            shot_ids = list(session.exec(select(Shot.shot_id).where(Shot.work_item_id == work_item_id).order_by(*order)))
+            shot_ids = list(
+                session.exec(select(Shot.shot_id).where(Shot.work_item_id == work_item_id).order_by(*order))
+            )
             page = (
                 select(Shot.id, Shot.shot_id, Shot.sku, Shot.prompt, Shot.locked, Shot.position)
                 .where(Shot.work_item_id == work_item_id)
@@ -282,5 +341,12 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
         count, first = references.get(shot["shot_id"], (0, []))
         shot["referenceCount"], shot["references"] = count, first
         shot["activeJobId"] = active_jobs.get(shot["shot_id"])
-    return {"id": item_id, "title": title, "status": status, "hasPack": pack_id is not None,
-            "shotCount": len(shot_ids), "shotIds": shot_ids, "shots": shots}
+    return {
+        "id": item_id,
+        "title": title,
+        "status": status,
+        "hasPack": pack_id is not None,
+        "shotCount": len(shot_ids),
+        "shotIds": shot_ids,
+        "shots": shots,
+    }

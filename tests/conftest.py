@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from fakes import fake_comfyui, fake_openai  # noqa: F401  (fake OpenAI/ComfyUI servers; see tests/fakes)
 
 from services.config import get_settings
-
-from fakes import fake_comfyui, fake_openai  # noqa: F401  (fake OpenAI/ComfyUI servers; see tests/fakes)
 
 RESHOOT_VARIABLES = (
     "RESHOOT_DATABASE_URL",
@@ -183,7 +182,16 @@ class FakeBackend:
         import time
 
         with self._lock:
-            self.calls.append({"prompt": prompt, "width": width, "height": height, "seed": seed, "references": len(references), "style_lora": style_lora})
+            self.calls.append(
+                {
+                    "prompt": prompt,
+                    "width": width,
+                    "height": height,
+                    "seed": seed,
+                    "references": len(references),
+                    "style_lora": style_lora,
+                }
+            )
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         try:

@@ -35,10 +35,22 @@ def server(tmp_path_factory):
     storage.put(STABLE, PNG)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESHOOT_")} | {"RESHOOT_DATA_DIR": str(data_dir)}
-    args = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
-            "--server.address", "127.0.0.1", "--server.port", str(port)]
-    with running(args, ready=lambda: _get(port, "/_stcore/health").status == 200,
-                 log_path=data_dir / "streamlit.log", env=env):
+    args = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "dashboard.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+    ]
+    with running(
+        args, ready=lambda: _get(port, "/_stcore/health").status == 200, log_path=data_dir / "streamlit.log", env=env
+    ):
         yield port
 
 
@@ -68,8 +80,13 @@ def test_missing_or_invalid_keys_are_404(server, path):
 
 @pytest.mark.parametrize(
     "path",
-    ["/assets/../reshoot.db", "/assets/fcc/%2e%2e/%2e%2e/reshoot.db", "/assets/fcc/..%2F..%2Freshoot.db",
-     "/assets/%2Fetc%2Fpasswd", "/assets/fcc/%00.png"],
+    [
+        "/assets/../reshoot.db",
+        "/assets/fcc/%2e%2e/%2e%2e/reshoot.db",
+        "/assets/fcc/..%2F..%2Freshoot.db",
+        "/assets/%2Fetc%2Fpasswd",
+        "/assets/fcc/%00.png",
+    ],
 )
 def test_traversal_never_reaches_storage(server, path):
     # Streamlit's own path-security middleware answers most of these with 400 before any route runs;

@@ -37,21 +37,48 @@ from services.identity import Actor, Role, acting_as
 from services.models import ApiToken, AuditEntry, ExportPlanRow, ImageVersion, Job, ReviewDecision, Shot, User
 
 # Modules that are not use cases: plumbing, models, formats, the HTTP and CLI front ends (they call use cases).
-INFRASTRUCTURE_MODULES = {"api", "audit", "backends", "cli", "config", "db", "errors", "identity", "images",
-                          "messages", "migrations", "models", "operator_errors", "search_index", "status", "storable_text",
-                          "storage"}
+INFRASTRUCTURE_MODULES = {
+    "api",
+    "audit",
+    "backends",
+    "cli",
+    "config",
+    "db",
+    "errors",
+    "identity",
+    "images",
+    "messages",
+    "migrations",
+    "models",
+    "operator_errors",
+    "search_index",
+    "status",
+    "storable_text",
+    "storage",
+}
 
 # An admin: the scenarios include admin-only use cases (import, other people's jobs, users); who may do what is
 # tested in tests/test_auth.py.
 RITA = Actor("rita@example.com", "Rita Reviewer", Role.admin)
-BOOKKEEPING = {("UPDATE", "job"), ("INSERT", "event"), ("DELETE", "event"), ("INSERT", "workerprocess"),
-               ("UPDATE", "workerprocess"), ("DELETE", "workerprocess"), ("UPDATE", "generationclaim"),
-               ("INSERT", "backendlease"), ("UPDATE", "backendlease")}
+BOOKKEEPING = {
+    ("UPDATE", "job"),
+    ("INSERT", "event"),
+    ("DELETE", "event"),
+    ("INSERT", "workerprocess"),
+    ("UPDATE", "workerprocess"),
+    ("DELETE", "workerprocess"),
+    ("UPDATE", "generationclaim"),
+    ("INSERT", "backendlease"),
+    ("UPDATE", "backendlease"),
+}
 # Columns that follow a recorded change by themselves (which version the stable file serves).
-BOOKKEEPING_COLUMNS = {"exportplanrow": {"published_version_id"}, "users": {"last_seen_at", "display_name"},
-                       "api_tokens": {"last_used_at"}}
+BOOKKEEPING_COLUMNS = {
+    "exportplanrow": {"published_version_id"},
+    "users": {"last_seen_at", "display_name"},
+    "api_tokens": {"last_used_at"},
+}
 WRITE = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)"?', re.IGNORECASE)
-SET_COLUMNS = re.compile(r'\bSET\s+(.*?)(?:\s+WHERE\b|$)', re.IGNORECASE | re.DOTALL)
+SET_COLUMNS = re.compile(r"\bSET\s+(.*?)(?:\s+WHERE\b|$)", re.IGNORECASE | re.DOTALL)
 
 
 class WriteWatch:
@@ -111,12 +138,17 @@ def png(color=(200, 90, 40)) -> bytes:
 
 def hero_row(shot_id: str = "KT-1", size: str = "Desktop") -> ExportPlanRow:
     with session_scope() as s:
-        return s.exec(select(ExportPlanRow).join(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
-                      .where(Shot.shot_id == shot_id, ExportPlanRow.size_label == size)).one()
+        return s.exec(
+            select(ExportPlanRow)
+            .join(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
+            .where(Shot.shot_id == shot_id, ExportPlanRow.size_label == size)
+        ).one()
 
 
 def generate(shot_id: str = "KT-1") -> dict[str, Any]:
-    return jobs.wait_for_job(lifestyle.generate_lifestyle_heroes("12", shot_ids=[shot_id], overwrite=True)["jobId"], timeout=60)
+    return jobs.wait_for_job(
+        lifestyle.generate_lifestyle_heroes("12", shot_ids=[shot_id], overwrite=True)["jobId"], timeout=60
+    )
 
 
 def two_versions() -> tuple[int, int]:
@@ -125,8 +157,11 @@ def two_versions() -> tuple[int, int]:
         generate(), generate()
     row = hero_row()
     with session_scope() as s:
-        ids = s.exec(select(ImageVersion.id).where(ImageVersion.target_kind == "hero", ImageVersion.target_id == str(row.id))
-                     .order_by(col(ImageVersion.version))).all()
+        ids = s.exec(
+            select(ImageVersion.id)
+            .where(ImageVersion.target_kind == "hero", ImageVersion.target_id == str(row.id))
+            .order_by(col(ImageVersion.version))
+        ).all()
     return ids[-2], ids[-1]
 
 
@@ -186,67 +221,183 @@ def _json_file(folder: Path) -> Path:
 
 
 SCENARIOS = [
-    Scenario("generate heroes (regenerate shot) and its job", (
-        "services.lifestyle.generate_lifestyle_heroes", "services.lifestyle.run_claim", "services.lifestyle.summarize",
-        "services.jobs.enqueue", "services.jobs.execute_claim", "services.jobs.wait_for_job", "services.versions.save_new_versions",
-        "services.versions.set_current"),
-        lambda _: generate("KT-2"), {"heroes.generate": 1, "version.create": 3}),
-    Scenario("regenerate a sentence image and its job", ("services.storyboard.regenerate_sentence_image", "services.storyboard.run_claim",
-                                                                   "services.storyboard.summarize"),
-             lambda _: jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_001", seed=7)["jobId"], timeout=60),
-             {"sentence.regenerate": 1, "version.create": 1}),
-    Scenario("edit a prompt", ("services.storyboard.update_sentence",),
-             lambda _: storyboard.update_sentence("sent_001", image_prompt="a farm at dusk"), {"sentence.prompt": 1}),
-    Scenario("upload references", ("services.lifestyle.add_references",),
-             lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png()), ("b.png", png((1, 2, 3)))]),
-             {"reference.upload": 1}),
-    Scenario("delete a reference", ("services.lifestyle.delete_reference",),
-             lambda ref: lifestyle.delete_reference(ref), {"reference.delete": 1},
-             prepare=lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png())])["references"][0]["id"]),
-    Scenario("lock a shot", ("services.lifestyle.set_shot_locked",),
-             lambda _: lifestyle.set_shot_locked("12", "KT-1", True), {"shot.lock": 1}),
-    Scenario("review a version", ("services.versions.set_review",),
-             lambda v: versions.set_review(v[1], state="approved", note="ok"), {"version.review": 1}, prepare=lambda _: two_versions()),
-    Scenario("favourite a version", ("services.versions.set_favourite",),
-             lambda v: versions.set_favourite(v[0], True), {"version.favourite": 1}, prepare=lambda _: two_versions()),
-    Scenario("lock a version", ("services.versions.set_locked",),
-             lambda v: versions.set_locked(v[0], True), {"version.lock": 1}, prepare=lambda _: two_versions()),
-    Scenario("restore a version", ("services.versions.restore_version",),
-             lambda v: versions.restore_version(v[0]), {"version.restore": 1}, prepare=lambda _: two_versions()),
-    Scenario("retention removes old files", ("services.versions.apply_retention",),
-             lambda _: versions.apply_retention("hero", str(hero_row().id), keep=1), {"version.retention": 1},
-             prepare=lambda _: two_versions()),
-    Scenario("retry a failed heroes job", ("services.jobs.retry_job", "services.lifestyle.retry"),
-             lambda job_id: jobs.retry_job(job_id), {"job.retry": 1, "heroes.generate": 1},
-             prepare=lambda _: (generate(), failed_job())[1]),
-    Scenario("retry a failed sentence job", ("services.storyboard.retry",),
-             jobs.retry_job, {"job.retry": 1, "sentence.regenerate": 1},
-             prepare=lambda _: _failed_sentence_job()),
-    Scenario("import JSON", ("services.importer.import_data",),
-             lambda _: importer.import_data({"workItems": [{"id": "99", "title": "New", "status": "open"}]}),
-             {"data.import": 1}),
-    Scenario("import a file", ("services.importer.import_file",),
-             lambda path: importer.import_file(path), {"data.import": 1}, prepare=_json_file),
-    Scenario("import an export plan CSV", ("services.importer.import_export_plan_csv",),
-             lambda _: importer.import_export_plan_csv(io.StringIO(
-                 "work_item_id,shot_id,sku,size_label,width,height,filename\n"
-                 "12,KT-9,SKU-9,Desktop,1920,800,fcc/lifestyle/12/KT-9/desktop.png\n")), {"data.import": 1}),
-    Scenario("load the demo", ("services.demo.load_demo",), lambda _: demo.load_demo(generate_images=False),
-             {"data.import": 1}, empty_database=True),
-    Scenario("load the demo into an empty database", ("services.demo.ensure_demo_loaded",),
-             lambda _: demo.ensure_demo_loaded(generate_images=False), {"data.import": 1}, empty_database=True),
-    Scenario("first sign-in through a proxy", ("services.auth.sign_in", "services.auth.proxy_actor"),
-             lambda _: auth.proxy_actor({"X-Forwarded-Email": RITA.email}, "127.0.0.1"), {"user.sign_in": 1}),
-    Scenario("add a user", ("services.auth.add_user",), lambda _: auth.add_user(email="new@example.com", role="reviewer"),
-             {"user.add": 1}),
-    Scenario("change a role", ("services.auth.set_role",), lambda email: auth.set_role(email=email, role="admin"),
-             {"user.role": 1}, prepare=lambda _: _user("new@example.com")),
-    Scenario("disable a user", ("services.auth.set_disabled",), lambda email: auth.set_disabled(email=email),
-             {"user.disable": 1}, prepare=lambda _: _user("new@example.com")),
-    Scenario("create an API token", ("services.auth.create_token",), lambda _: auth.create_token(name="script"),
-             {"token.create": 1}, prepare=lambda _: _user(RITA.email)),
-    Scenario("revoke an API token", ("services.auth.revoke_token",), auth.revoke_token, {"token.revoke": 1},
-             prepare=lambda _: _token(RITA.email)),
+    Scenario(
+        "generate heroes (regenerate shot) and its job",
+        (
+            "services.lifestyle.generate_lifestyle_heroes",
+            "services.lifestyle.run_claim",
+            "services.lifestyle.summarize",
+            "services.jobs.enqueue",
+            "services.jobs.execute_claim",
+            "services.jobs.wait_for_job",
+            "services.versions.save_new_versions",
+            "services.versions.set_current",
+        ),
+        lambda _: generate("KT-2"),
+        {"heroes.generate": 1, "version.create": 3},
+    ),
+    Scenario(
+        "regenerate a sentence image and its job",
+        (
+            "services.storyboard.regenerate_sentence_image",
+            "services.storyboard.run_claim",
+            "services.storyboard.summarize",
+        ),
+        lambda _: jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_001", seed=7)["jobId"], timeout=60),
+        {"sentence.regenerate": 1, "version.create": 1},
+    ),
+    Scenario(
+        "edit a prompt",
+        ("services.storyboard.update_sentence",),
+        lambda _: storyboard.update_sentence("sent_001", image_prompt="a farm at dusk"),
+        {"sentence.prompt": 1},
+    ),
+    Scenario(
+        "upload references",
+        ("services.lifestyle.add_references",),
+        lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png()), ("b.png", png((1, 2, 3)))]),
+        {"reference.upload": 1},
+    ),
+    Scenario(
+        "delete a reference",
+        ("services.lifestyle.delete_reference",),
+        lambda ref: lifestyle.delete_reference(ref),
+        {"reference.delete": 1},
+        prepare=lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png())])["references"][0]["id"],
+    ),
+    Scenario(
+        "lock a shot",
+        ("services.lifestyle.set_shot_locked",),
+        lambda _: lifestyle.set_shot_locked("12", "KT-1", True),
+        {"shot.lock": 1},
+    ),
+    Scenario(
+        "review a version",
+        ("services.versions.set_review",),
+        lambda v: versions.set_review(v[1], state="approved", note="ok"),
+        {"version.review": 1},
+        prepare=lambda _: two_versions(),
+    ),
+    Scenario(
+        "favourite a version",
+        ("services.versions.set_favourite",),
+        lambda v: versions.set_favourite(v[0], True),
+        {"version.favourite": 1},
+        prepare=lambda _: two_versions(),
+    ),
+    Scenario(
+        "lock a version",
+        ("services.versions.set_locked",),
+        lambda v: versions.set_locked(v[0], True),
+        {"version.lock": 1},
+        prepare=lambda _: two_versions(),
+    ),
+    Scenario(
+        "restore a version",
+        ("services.versions.restore_version",),
+        lambda v: versions.restore_version(v[0]),
+        {"version.restore": 1},
+        prepare=lambda _: two_versions(),
+    ),
+    Scenario(
+        "retention removes old files",
+        ("services.versions.apply_retention",),
+        lambda _: versions.apply_retention("hero", str(hero_row().id), keep=1),
+        {"version.retention": 1},
+        prepare=lambda _: two_versions(),
+    ),
+    Scenario(
+        "retry a failed heroes job",
+        ("services.jobs.retry_job", "services.lifestyle.retry"),
+        lambda job_id: jobs.retry_job(job_id),
+        {"job.retry": 1, "heroes.generate": 1},
+        prepare=lambda _: (generate(), failed_job())[1],
+    ),
+    Scenario(
+        "retry a failed sentence job",
+        ("services.storyboard.retry",),
+        jobs.retry_job,
+        {"job.retry": 1, "sentence.regenerate": 1},
+        prepare=lambda _: _failed_sentence_job(),
+    ),
+    Scenario(
+        "import JSON",
+        ("services.importer.import_data",),
+        lambda _: importer.import_data({"workItems": [{"id": "99", "title": "New", "status": "open"}]}),
+        {"data.import": 1},
+    ),
+    Scenario(
+        "import a file",
+        ("services.importer.import_file",),
+        lambda path: importer.import_file(path),
+        {"data.import": 1},
+        prepare=_json_file,
+    ),
+    Scenario(
+        "import an export plan CSV",
+        ("services.importer.import_export_plan_csv",),
+        lambda _: importer.import_export_plan_csv(
+            io.StringIO(
+                "work_item_id,shot_id,sku,size_label,width,height,filename\n"
+                "12,KT-9,SKU-9,Desktop,1920,800,fcc/lifestyle/12/KT-9/desktop.png\n"
+            )
+        ),
+        {"data.import": 1},
+    ),
+    Scenario(
+        "load the demo",
+        ("services.demo.load_demo",),
+        lambda _: demo.load_demo(generate_images=False),
+        {"data.import": 1},
+        empty_database=True,
+    ),
+    Scenario(
+        "load the demo into an empty database",
+        ("services.demo.ensure_demo_loaded",),
+        lambda _: demo.ensure_demo_loaded(generate_images=False),
+        {"data.import": 1},
+        empty_database=True,
+    ),
+    Scenario(
+        "first sign-in through a proxy",
+        ("services.auth.sign_in", "services.auth.proxy_actor"),
+        lambda _: auth.proxy_actor({"X-Forwarded-Email": RITA.email}, "127.0.0.1"),
+        {"user.sign_in": 1},
+    ),
+    Scenario(
+        "add a user",
+        ("services.auth.add_user",),
+        lambda _: auth.add_user(email="new@example.com", role="reviewer"),
+        {"user.add": 1},
+    ),
+    Scenario(
+        "change a role",
+        ("services.auth.set_role",),
+        lambda email: auth.set_role(email=email, role="admin"),
+        {"user.role": 1},
+        prepare=lambda _: _user("new@example.com"),
+    ),
+    Scenario(
+        "disable a user",
+        ("services.auth.set_disabled",),
+        lambda email: auth.set_disabled(email=email),
+        {"user.disable": 1},
+        prepare=lambda _: _user("new@example.com"),
+    ),
+    Scenario(
+        "create an API token",
+        ("services.auth.create_token",),
+        lambda _: auth.create_token(name="script"),
+        {"token.create": 1},
+        prepare=lambda _: _user(RITA.email),
+    ),
+    Scenario(
+        "revoke an API token",
+        ("services.auth.revoke_token",),
+        auth.revoke_token,
+        {"token.revoke": 1},
+        prepare=lambda _: _token(RITA.email),
+    ),
 ]
 
 
@@ -304,17 +455,29 @@ READS: dict[str, Callable[[], Any]] = {
     "services.versions.url_for": lambda: versions.url_for("a/b.png"),
     "services.versions.versioned_key": lambda: versions.versioned_key("a/b.png", 2, "abc"),
     "services.versions.image_urls": lambda: versions.image_urls(None),
-    "services.versions.version_json": lambda: versions.version_json(ImageVersion(target_kind="hero", target_id="1", version=1,
-                                                                                  storage_key="k", width=1, height=1, backend="x")),
+    "services.versions.version_json": lambda: versions.version_json(
+        ImageVersion(target_kind="hero", target_id="1", version=1, storage_key="k", width=1, height=1, backend="x")
+    ),
     "services.jobs.get_job": lambda: jobs.get_job(_job_id()),
     "services.reviews.export_approved": lambda: b"".join(reviews.export_approved(work_item_id="12").chunks),
     "services.reviews.download_name": lambda: reviews.download_name("7"),
     "services.reviews.manifest_csv": lambda: reviews.manifest_csv(reviews.export_approved(work_item_id="12").manifest),
     "services.jobs.wait_until_finished": lambda: jobs.wait_until_finished(_job_id(), timeout=5),
     "services.versions.file_metadata": lambda: versions.file_metadata(hero_row().current_version_id),
-    "services.versions.provenance_text": lambda: versions.provenance_text(versions.NewImage(
-        target_kind="hero", target_id="1", base_key="a/b.png", data=b"", width=1, height=1, prompt="p", seed=1,
-        backend="local"), 1),
+    "services.versions.provenance_text": lambda: versions.provenance_text(
+        versions.NewImage(
+            target_kind="hero",
+            target_id="1",
+            base_key="a/b.png",
+            data=b"",
+            width=1,
+            height=1,
+            prompt="p",
+            seed=1,
+            backend="local",
+        ),
+        1,
+    ),
     "services.jobs.get_jobs": lambda: jobs.get_jobs([_job_id()]),
     "services.jobs.list_jobs": jobs.list_jobs,
     "services.jobs.job_json": lambda: jobs.job_json(Job(kind="lifestyle_heroes", target_key="x")),
@@ -358,7 +521,9 @@ READS: dict[str, Callable[[], Any]] = {
     "services.auth.list_users": auth.list_users,
     "services.auth.role_from_groups": lambda: auth.role_from_groups(["x"]),
     "services.auth.hash_token": lambda: auth.hash_token("rsh_x"),
-    "services.auth.token_json": lambda: auth.token_json(ApiToken(user_email="a@example.com", token_hash="h", prefix="p")),
+    "services.auth.token_json": lambda: auth.token_json(
+        ApiToken(user_email="a@example.com", token_hash="h", prefix="p")
+    ),
     "services.auth.list_tokens": lambda: auth.list_tokens(all_users=True),
     "services.auth.actor_for_token": lambda: _refused(lambda: auth.actor_for_token("rsh_unknown")),
     "services.auth.bearer_token": lambda: auth.bearer_token("Bearer rsh_x"),
@@ -388,8 +553,11 @@ def _use_case_functions() -> set[str]:
         if info.name.startswith("_") or info.name in INFRASTRUCTURE_MODULES:
             continue
         module = importlib.import_module(f"services.{info.name}")
-        found |= {f"{module.__name__}.{name}" for name, f in inspect.getmembers(module, inspect.isfunction)
-                  if f.__module__ == module.__name__ and not name.startswith("_")}
+        found |= {
+            f"{module.__name__}.{name}"
+            for name, f in inspect.getmembers(module, inspect.isfunction)
+            if f.__module__ == module.__name__ and not name.startswith("_")
+        }
     return found
 
 
@@ -418,9 +586,14 @@ def test_two_decisions_by_two_people_stay_visible_and_the_latest_is_the_state(wo
     assert (state["reviewState"], state["reviewer"], state["reviewNote"]) == ("rejected", "Ben", "Logo cut off")
     history = versions.review_history([version_id])[version_id]
     assert [(d.decision, d.reviewer_email, d.note) for d in history] == [
-        ("rejected", "ben@example.com", "Logo cut off"), ("approved", "ana@example.com", "Good light")]
+        ("rejected", "ben@example.com", "Logo cut off"),
+        ("approved", "ana@example.com", "Good light"),
+    ]
     with session_scope() as s:
-        assert s.exec(select(ReviewDecision).where(ReviewDecision.version_id == version_id)).all()[0].reviewer_name == "Ana"
+        assert (
+            s.exec(select(ReviewDecision).where(ReviewDecision.version_id == version_id)).all()[0].reviewer_name
+            == "Ana"
+        )
     trail = audit.hero_history("12", "KT-1", "Desktop")
     reviews = [e for e in trail if e.action == AuditAction.review]
     assert [(e.actor_email, e.change) for e in reviews] == [
@@ -438,5 +611,9 @@ def test_jobs_record_who_requested_them_and_their_versions_are_theirs(world):
         assert s.get(Job, job["id"]).requested_by == RITA.email
     created = [e for e in audit.hero_history("12", "KT-3") if e.action == AuditAction.new_version]
     assert len(created) == 3 and {e.actor_email for e in created} == {RITA.email}
-    assert {e.size_label for e in created} == {"Desktop", "Tablet", "Mobile"} and all(e.after["jobId"] == job["id"] for e in created)
-    assert [v["createdBy"] for v in versions.list_versions("hero", hero_row("KT-3").id)] == [RITA.email]  # versions show who
+    assert {e.size_label for e in created} == {"Desktop", "Tablet", "Mobile"} and all(
+        e.after["jobId"] == job["id"] for e in created
+    )
+    assert [v["createdBy"] for v in versions.list_versions("hero", hero_row("KT-3").id)] == [
+        RITA.email
+    ]  # versions show who

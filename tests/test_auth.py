@@ -17,7 +17,6 @@ from services.errors import ReshootError
 from services.identity import Actor, Role, acting_as, current_actor, local_actor
 from services.importer import import_data
 from services.jobs import retry_job
-from services.models import ApiToken
 from tests.servers import PROJECT_ROOT
 
 VIEWER = Actor(email="vic@example.com", name="Vic", role=Role.viewer)
@@ -94,14 +93,26 @@ def test_reviewer_retries_own_job_only(demo):
 def test_users_cli_add_set_role_list_disable(db, data_dir):
     def cli(*args: str) -> subprocess.CompletedProcess:
         env = {"RESHOOT_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "RESHOOT_USER": "root-admin"}
-        return subprocess.run([sys.executable, "-m", "services", *args], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "services", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     added = cli("users", "add", "Ana@Example.com", "--name", "Ana", "--role", "reviewer")
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout) | {"createdAt": None} == {
-        "email": "ana@example.com", "name": "Ana", "role": "reviewer", "roleSetBy": "root-admin", "disabled": False,
-        "createdAt": None, "lastSeenAt": None}
+        "email": "ana@example.com",
+        "name": "Ana",
+        "role": "reviewer",
+        "roleSetBy": "root-admin",
+        "disabled": False,
+        "createdAt": None,
+        "lastSeenAt": None,
+    }
     assert json.loads(cli("users", "set-role", "ana@example.com", "admin").stdout)["role"] == "admin"
     assert json.loads(cli("users", "disable", "ana@example.com").stdout)["disabled"] is True
     [listed] = json.loads(cli("users", "list").stdout)
@@ -189,8 +200,15 @@ def test_token_key_comes_from_the_setting_or_a_private_file(db, data_dir, monkey
 
 @pytest.mark.parametrize(
     "peer,trusted",
-    [(None, True), ("127.0.0.1", True), ("::1", True), ("10.1.2.3", True), ("10.2.0.1", False), ("192.0.2.9", False),
-     ("testclient", False)],
+    [
+        (None, True),
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("10.1.2.3", True),
+        ("10.2.0.1", False),
+        ("192.0.2.9", False),
+        ("testclient", False),
+    ],
 )
 def test_trusted_proxy_addresses_and_networks(monkeypatch, peer, trusted):
     use(monkeypatch, RESHOOT_TRUSTED_PROXIES="127.0.0.1,::1,10.1.0.0/16")
@@ -199,8 +217,11 @@ def test_trusted_proxy_addresses_and_networks(monkeypatch, peer, trusted):
 
 def test_proxy_identity_from_oauth2_proxy_headers(db, monkeypatch):
     use(monkeypatch, RESHOOT_AUTH="proxy", RESHOOT_ROLE_GROUPS="reviewers=reviewer")
-    headers = {"X-Forwarded-Email": "pat@example.com", "X-Forwarded-User": "pat",
-               "X-Forwarded-Groups": "staff, reviewers"}
+    headers = {
+        "X-Forwarded-Email": "pat@example.com",
+        "X-Forwarded-User": "pat",
+        "X-Forwarded-Groups": "staff, reviewers",
+    }
     assert auth.proxy_actor(headers, "127.0.0.1") == Actor(email="pat@example.com", name="pat", role=Role.reviewer)
     with pytest.raises(ReshootError) as refused:
         auth.proxy_actor(headers, "192.0.2.9")
@@ -209,8 +230,18 @@ def test_proxy_identity_from_oauth2_proxy_headers(db, monkeypatch):
         auth.proxy_actor({"X-Other": "x"}, "127.0.0.1")
 
 
-@pytest.mark.parametrize("host,refused", [("127.0.0.1", False), ("::1", False), ("localhost", False),
-                                          ("0.0.0.0", True), ("", True), ("192.0.2.2", True), ("::", True)])
+@pytest.mark.parametrize(
+    "host,refused",
+    [
+        ("127.0.0.1", False),
+        ("::1", False),
+        ("localhost", False),
+        ("0.0.0.0", True),
+        ("", True),
+        ("192.0.2.2", True),
+        ("::", True),
+    ],
+)
 def test_none_mode_binds_loopback_only(monkeypatch, host, refused):
     message = auth.unsafe_bind_message(host, server="API")
     assert (message is not None) is refused

@@ -8,7 +8,6 @@ from bench import generate, grid, uploads
 from bench.fixtures import attach_versions, rendered_sizes, work_item
 from bench.photos import camera_jpegs
 
-
 ELEMENTS_PER_CARD = 7  # 8 before the card's image, caption and references became one Markdown
 
 
@@ -44,8 +43,12 @@ def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
     # A card: its grid cell, its bordered container, the size switch, one Markdown (thumbnail, texts, references),
     # View larger, Upload reference (the uploader only while open) and Regenerate shot.
     assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_CARD
-    assert grid.elements_per_card({6: {"cards": 6, "elements": 70, "pagers": 0},
-                                   240: {"cards": 12, "elements": 119, "pagers": 1}}) == 8
+    assert (
+        grid.elements_per_card(
+            {6: {"cards": 6, "elements": 70, "pagers": 0}, 240: {"cards": 12, "elements": 119, "pagers": 1}}
+        )
+        == 8
+    )
 
 
 def test_grid_references_ten_times_fewer_image_bytes_than_the_naive_page(db):

@@ -25,7 +25,9 @@ SHOT_SETS = (["OL-1"], None, ["OL-1", "OL-2"])  # one shot, every shot, two shot
 
 def shot_of_prompt(work_item_id: str) -> dict[str, str]:
     with session_scope() as s:
-        return {shot.prompt.strip(): shot.shot_id for shot in s.exec(select(Shot).where(Shot.work_item_id == work_item_id))}
+        return {
+            shot.prompt.strip(): shot.shot_id for shot in s.exec(select(Shot).where(Shot.work_item_id == work_item_id))
+        }
 
 
 def at_once(calls):
@@ -47,7 +49,9 @@ def at_once(calls):
 def generate_concurrently_and_count(fake_backend) -> None:
     fake_backend.delay = 0.6  # long enough for every request to find the others' work running
     jobs.start_embedded_worker()
-    started = at_once([lambda ids=ids: lifestyle.generate_lifestyle_heroes("7", shot_ids=ids, overwrite=True) for ids in SHOT_SETS])
+    started = at_once(
+        [lambda ids=ids: lifestyle.generate_lifestyle_heroes("7", shot_ids=ids, overwrite=True) for ids in SHOT_SETS]
+    )
     finished = [jobs.wait_for_job(s["jobId"], timeout=60) for s in started]
     assert [job["status"] for job in finished] == ["succeeded"] * 3, finished
 
@@ -55,7 +59,7 @@ def generate_concurrently_and_count(fake_backend) -> None:
     per_shot = Counter(prompts[call["prompt"]] for call in fake_backend.calls)
     assert per_shot == {"OL-1": 1, "OL-2": 1, "OL-3": 1, "OL-4": 1}  # one generation of each shot, not two or three
 
-    # Every request's result lists its shots as generated (by it or by the job it joined), in the seed's shape.
+    # Every request's result lists its shots as generated (by it or by the job it joined), in the spec's shape.
     for ids, job, start in zip(SHOT_SETS, finished, started):
         wanted = ids or ["OL-1", "OL-2", "OL-3", "OL-4"]
         assert [g["shot_id"] for g in job["result"]["generated"]] == [shot for shot in wanted for _ in range(3)]
@@ -69,7 +73,9 @@ def generate_concurrently_and_count(fake_backend) -> None:
         assert len(versions.list_versions("hero", row.id)) == 1  # one new version per target
 
     # After that generation ended, a request for OL-1 generates it again.
-    again = jobs.wait_for_job(lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"], overwrite=True)["jobId"], timeout=60)
+    again = jobs.wait_for_job(
+        lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"], overwrite=True)["jobId"], timeout=60
+    )
     assert again["status"] == "succeeded" and again["joined"] == []
     assert len(fake_backend.calls) == 5
 
@@ -96,9 +102,10 @@ def test_the_database_refuses_a_second_active_claim_for_a_shot(demo):
     from sqlalchemy.exc import IntegrityError
 
     started = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"], overwrite=True)
-    with pytest.raises(IntegrityError):
-        with session_scope() as s:
-            s.add(GenerationClaim(job_id=started["jobId"], kind="lifestyle_heroes", target_key="hero:7:OL-1", subject="OL-1"))
+    with pytest.raises(IntegrityError), session_scope() as s:
+        s.add(
+            GenerationClaim(job_id=started["jobId"], kind="lifestyle_heroes", target_key="hero:7:OL-1", subject="OL-1")
+        )
 
 
 def test_a_request_whose_shots_are_all_being_generated_waits_for_that_work(demo, fake_backend):
@@ -110,7 +117,16 @@ def test_a_request_whose_shots_are_all_being_generated_waits_for_that_work(demo,
     done = jobs.wait_for_job(one["jobId"], timeout=60)
     assert done["status"] == "succeeded" and [g["shot_id"] for g in done["result"]["generated"]] == ["OL-3"] * 3
     assert done["message"].endswith("OL-3 joined the generation another job had started (one new version each).")
-    assert set(done["result"]) == {"ok", "workItemId", "dryRun", "overwrite", "generated", "skippedExisting", "missingShots", "failed"}
+    assert set(done["result"]) == {
+        "ok",
+        "workItemId",
+        "dryRun",
+        "overwrite",
+        "generated",
+        "skippedExisting",
+        "missingShots",
+        "failed",
+    }
     assert jobs.wait_for_job(every["jobId"], timeout=60)["status"] == "succeeded"
     assert len(fake_backend.calls) == 4
 
@@ -149,8 +165,13 @@ raise SystemExit(main(["worker"]))
 
 
 def start_slow_worker(marker, slow_prompt: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", SLOW_WORKER, str(marker), slow_prompt], cwd=PROJECT_ROOT,
-                            env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-c", SLOW_WORKER, str(marker), slow_prompt],
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_until(condition, timeout=30.0, message="condition"):
@@ -163,14 +184,36 @@ def wait_until(condition, timeout=30.0, message="condition"):
 def small_work_item() -> str:
     from services.importer import import_data
 
-    plan = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "size_label": "Desktop", "width": 96, "height": 40,
-             "filename": f"fcc/lifestyle/s1/S-{n}/desktop.png"} for n in (1, 2, 3)]
+    plan = [
+        {
+            "shot_id": f"S-{n}",
+            "sku": f"SKU-{n}",
+            "size_label": "Desktop",
+            "width": 96,
+            "height": 40,
+            "filename": f"fcc/lifestyle/s1/S-{n}/desktop.png",
+        }
+        for n in (1, 2, 3)
+    ]
     shots = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "prompt": f"small scene {n}"} for n in (1, 2, 3)]
-    import_data({"workItems": [{"id": "s1", "title": "Small", "status": "open", "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": "s1",
+                    "title": "Small",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan},
+                }
+            ]
+        }
+    )
     return "s1"
 
 
-def test_a_dead_workers_shot_is_failed_without_any_live_worker_and_retry_makes_only_that_shot(demo, tmp_path, fake_backend):
+def test_a_dead_workers_shot_is_failed_without_any_live_worker_and_retry_makes_only_that_shot(
+    demo, tmp_path, fake_backend
+):
     work_item = small_work_item()
     marker = tmp_path / "started"
     worker = start_slow_worker(marker, "small scene 2")
@@ -185,10 +228,14 @@ def test_a_dead_workers_shot_is_failed_without_any_live_worker_and_retry_makes_o
 
     assert not jobs.consumer_alive()
     # No consumer is alive anywhere; listing the jobs (the Jobs page) is enough to notice its worker died.
-    wait_until(lambda: jobs.list_jobs(status="running") == [], timeout=3, message="the Jobs list to stop showing it running")
+    wait_until(
+        lambda: jobs.list_jobs(status="running") == [], timeout=3, message="the Jobs list to stop showing it running"
+    )
     dead = jobs.get_job(job_id)
     assert dead["status"] == "succeeded", dead  # two of three shots were made
-    assert dead["result"]["failed"] == [{"shot_id": "S-2", "error": "WORKER_DIED", "message": jobs.WORKER_DIED_UNIT_MESSAGE}]
+    assert dead["result"]["failed"] == [
+        {"shot_id": "S-2", "error": "WORKER_DIED", "message": jobs.WORKER_DIED_UNIT_MESSAGE}
+    ]
     assert [g["shot_id"] for g in dead["result"]["generated"]] == ["S-1", "S-3"]
     with session_scope() as s:
         [row] = s.exec(select(WorkerProcess)).all()
@@ -224,8 +271,19 @@ def test_a_dead_workers_backend_lease_is_free_at_once(db, monkeypatch):
         pass
     later = jobs.utcnow() + timedelta(minutes=5)
     with session_scope() as s:
-        assert [(lease.slot, lease.holder) for lease in s.exec(select(BackendLease).order_by(BackendLease.slot))] == [(0, None), (1, None)]
-        s.add(WorkerProcess(id="elsewhere:1:dead", queue="x", host="elsewhere", pid=1, heartbeat_at=jobs.utcnow() - timedelta(minutes=5)))
+        assert [(lease.slot, lease.holder) for lease in s.exec(select(BackendLease).order_by(BackendLease.slot))] == [
+            (0, None),
+            (1, None),
+        ]
+        s.add(
+            WorkerProcess(
+                id="elsewhere:1:dead",
+                queue="x",
+                host="elsewhere",
+                pid=1,
+                heartbeat_at=jobs.utcnow() - timedelta(minutes=5),
+            )
+        )
         for slot, holder in ((0, "elsewhere:1:dead/abcd"), (1, "elsewhere:2:busy/abcd")):
             lease = s.get(BackendLease, slot)
             lease.holder, lease.expires_at = holder, later
@@ -237,9 +295,15 @@ def test_a_dead_workers_backend_lease_is_free_at_once(db, monkeypatch):
             assert s.get(BackendLease, 1).holder == "elsewhere:2:busy/abcd"
 
 
-@pytest.mark.parametrize("queue_url, setting, expected", [
-    ("sqlite:///q.db", None, True), ("redis://127.0.0.1:6379/0", None, False), ("redis://127.0.0.1:6379/0", "1", True), ("sqlite:///q.db", "0", False),
-])
+@pytest.mark.parametrize(
+    "queue_url, setting, expected",
+    [
+        ("sqlite:///q.db", None, True),
+        ("redis://127.0.0.1:6379/0", None, False),
+        ("redis://127.0.0.1:6379/0", "1", True),
+        ("sqlite:///q.db", "0", False),
+    ],
+)
 def test_embedded_workers_default_on_with_sqlite_only_and_follow_the_setting(monkeypatch, queue_url, setting, expected):
     monkeypatch.setenv("RESHOOT_QUEUE_URL", queue_url)
     if setting is not None:
@@ -260,7 +324,9 @@ def test_with_embedded_workers_off_nothing_runs_here_and_workers_are_listed(demo
     worker_id = jobs.start_embedded_worker()  # what a dedicated worker does
     wait_until(lambda: jobs.list_workers() and jobs.list_workers()[0]["running"], message="the worker to run the claim")
     [worker] = jobs.list_workers()
-    assert worker["id"] == worker_id and worker["running"] == [{"jobId": job_id, "target": "sentence:sent_001", "startedAt": worker["running"][0]["startedAt"]}]
+    assert worker["id"] == worker_id and worker["running"] == [
+        {"jobId": job_id, "target": "sentence:sent_001", "startedAt": worker["running"][0]["startedAt"]}
+    ]
     assert jobs.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
 
 
@@ -275,13 +341,35 @@ def test_one_shot_asked_for_later_goes_ahead_of_a_big_jobs_queued_shots(demo, fa
             redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
         except redis.ConnectionError as e:
             pytest.skip(f"Redis is unreachable: {e}")
-        monkeypatch.setenv("RESHOOT_QUEUE_URL", f"redis://127.0.0.1:6379/0?queue=reshoot-test-{os.getpid()}-{time.time_ns()}")
+        monkeypatch.setenv(
+            "RESHOOT_QUEUE_URL", f"redis://127.0.0.1:6379/0?queue=reshoot-test-{os.getpid()}-{time.time_ns()}"
+        )
     monkeypatch.setenv("RESHOOT_GENERATION_CONCURRENCY", "1")
     get_settings.cache_clear()
-    plan = [{"shot_id": f"B-{n}", "sku": f"SKU-B{n}", "size_label": "Desktop", "width": 96, "height": 40,
-             "filename": f"fcc/lifestyle/big/B-{n}/desktop.png"} for n in range(1, 9)]
+    plan = [
+        {
+            "shot_id": f"B-{n}",
+            "sku": f"SKU-B{n}",
+            "size_label": "Desktop",
+            "width": 96,
+            "height": 40,
+            "filename": f"fcc/lifestyle/big/B-{n}/desktop.png",
+        }
+        for n in range(1, 9)
+    ]
     shots = [{"shot_id": f"B-{n}", "sku": f"SKU-B{n}", "prompt": f"big scene {n}"} for n in range(1, 9)]
-    import_data({"workItems": [{"id": "big", "title": "Big", "status": "open", "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": "big",
+                    "title": "Big",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan},
+                }
+            ]
+        }
+    )
     big = lifestyle.generate_lifestyle_heroes("big")["jobId"]  # eight shots queued, nobody consuming yet
     one = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-2"], overwrite=True)["jobId"]
     jobs.start_embedded_worker()

@@ -37,8 +37,14 @@ def test_demo_twice_then_work_items_as_a_shell_would(data_dir):
     env = {**os.environ, "RESHOOT_DATA_DIR": str(data_dir)}
 
     def shell(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "services", *args], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "services", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -82,8 +88,10 @@ def test_import_csv_for_one_work_item(capsys, tmp_path):
     item.write_text(json.dumps({"workItems": [{"id": "30", "title": "Rugs", "status": "open"}]}))
     assert run(capsys, "import", str(item))[0] == 0
     plan = tmp_path / "plan.csv"
-    plan.write_text("shot_id,sku,size_label,width,height,filename,prompt\n"
-                    "RG-1,RUG-200,Desktop,1920,800,fcc/lifestyle/30/RG-1/desktop.png,a wool rug\n")
+    plan.write_text(
+        "shot_id,sku,size_label,width,height,filename,prompt\n"
+        "RG-1,RUG-200,Desktop,1920,800,fcc/lifestyle/30/RG-1/desktop.png,a wool rug\n"
+    )
     code, summary = run(capsys, "import", str(plan), "--work-item", "30")
     assert code == 0 and summary["created"]["exportPlanRows"] == 1
     assert run(capsys, "work-items", "--json")[1] == [{"id": "30", "title": "Rugs", "status": "open", "shotCount": 1}]
@@ -111,7 +119,10 @@ def test_demo_set_is_small_and_complete():
     assert {r["shot_id"] for r in plan} == {"OL-1", "OL-2", "OL-3", "OL-4"}
     assert len({r["sku"] for r in plan}) == 4
     assert {(r["size_label"], r["width"], r["height"]) for r in plan} == {
-        ("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000)}
+        ("Desktop", 1920, 800),
+        ("Tablet", 1536, 768),
+        ("Mobile", 750, 1000),
+    }
     assert "fcc/lifestyle/7/OL-1/desktop.png" in {r["filename"] for r in plan}
     assert any("lifestylePack" not in i for i in demo["workItems"])
     [project] = demo["projects"]

@@ -36,16 +36,39 @@ def reviewed(demo):
 
     sizes = [("Desktop", 160, 80, "desktop.png"), ("Mobile", 60, 100, "mobile.png")]
     plan = [
-        {"shot_id": f"E-{n}", "sku": sku, "size_label": label, "width": w, "height": h, "filename": f"fcc/lifestyle/e1/E-{n}/{name}"}
+        {
+            "shot_id": f"E-{n}",
+            "sku": sku,
+            "size_label": label,
+            "width": w,
+            "height": h,
+            "filename": f"fcc/lifestyle/e1/E-{n}/{name}",
+        }
         for n, sku in ((1, "SKU-A"), (2, "SKU-B"), (3, "SKU-B"))
         for label, w, h, name in sizes
     ]
-    shots = [{"shot_id": f"E-{n}", "sku": "SKU-A" if n == 1 else "SKU-B", "prompt": f"export scene {n}"} for n in (1, 2, 3)]
-    import_data({"workItems": [{"id": "e1", "title": "Export", "status": "open",
-                                "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    shots = [
+        {"shot_id": f"E-{n}", "sku": "SKU-A" if n == 1 else "SKU-B", "prompt": f"export scene {n}"} for n in (1, 2, 3)
+    ]
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": "e1",
+                    "title": "Export",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan},
+                }
+            ]
+        }
+    )
     job = jobs.wait_for_job(lifestyle.generate_lifestyle_heroes("e1", shot_ids=["E-1", "E-2"])["jobId"], timeout=60)
     assert job["status"] == "succeeded", job
-    current = {(r["shot_id"], r["size_label"]): r["versionId"] for s in work_items.get_work_item("e1")["shots"] for r in s["rows"]}
+    current = {
+        (r["shot_id"], r["size_label"]): r["versionId"]
+        for s in work_items.get_work_item("e1")["shots"]
+        for r in s["rows"]
+    }
     with acting_as(ANA):
         versions.set_review(current[("E-1", "Desktop")], state="rejected", note="too dark")
         for key in (("E-1", "Desktop"), ("E-1", "Mobile"), ("E-2", "Desktop")):
@@ -64,7 +87,11 @@ def test_the_zip_holds_the_approved_heroes_and_a_manifest_that_matches_the_datab
     export = reviews.export_approved(work_item_id="e1")
     archive, chunk_count = read_zip(export.chunks)
     assert archive.testzip() is None and chunk_count > 3  # written piece by piece, not as one blob
-    approved = ["fcc/lifestyle/e1/E-1/desktop.png", "fcc/lifestyle/e1/E-1/mobile.png", "fcc/lifestyle/e1/E-2/desktop.png"]
+    approved = [
+        "fcc/lifestyle/e1/E-1/desktop.png",
+        "fcc/lifestyle/e1/E-1/mobile.png",
+        "fcc/lifestyle/e1/E-2/desktop.png",
+    ]
     assert archive.namelist() == [*approved, "manifest.json", "manifest.csv"]
 
     manifest = json.loads(archive.read("manifest.json"))
@@ -72,10 +99,19 @@ def test_the_zip_holds_the_approved_heroes_and_a_manifest_that_matches_the_datab
     assert (manifest["workItemId"], manifest["title"], manifest["exportedBy"]) == ("e1", "Export", local_actor().label)
     entries = {(e["shotId"], e["sizeLabel"]): e for e in manifest["entries"]}
     assert list(entries) == [(f"E-{n}", size) for n in (1, 2, 3) for size in ("Desktop", "Mobile")]
-    assert [entries[k]["status"] for k in entries] == ["approved", "approved", "approved", "not approved", "no image", "no image"]
+    assert [entries[k]["status"] for k in entries] == [
+        "approved",
+        "approved",
+        "approved",
+        "not approved",
+        "no image",
+        "no image",
+    ]
     assert entries[("E-2", "Mobile")]["reviewState"] == "rejected" and entries[("E-3", "Desktop")]["versionId"] is None
     rejected = entries[("E-2", "Mobile")]
-    assert (rejected["reviewer"], rejected["reviewerEmail"]) == ("Ana Reviewer", "ana@example.com") and rejected["decidedAt"]
+    assert (rejected["reviewer"], rejected["reviewerEmail"]) == ("Ana Reviewer", "ana@example.com") and rejected[
+        "decidedAt"
+    ]
 
     storage = get_storage()
     with session_scope() as s:
@@ -87,22 +123,37 @@ def test_the_zip_holds_the_approved_heroes_and_a_manifest_that_matches_the_datab
             assert entry["fileSize"] == len(storage.get(version["storageKey"]))
             for field in ("version", "seed", "seedHonoured", "prompt", "backend", "model", "references"):
                 assert entry[field] == version[field], field
-            assert (entry["versionId"], entry["width"], entry["height"]) == (version["id"], version["width"], version["height"])
-            latest = s.exec(select(ReviewDecision).where(ReviewDecision.version_id == version["id"])
-                            .order_by(ReviewDecision.id.desc())).first()
+            assert (entry["versionId"], entry["width"], entry["height"]) == (
+                version["id"],
+                version["width"],
+                version["height"],
+            )
+            latest = s.exec(
+                select(ReviewDecision)
+                .where(ReviewDecision.version_id == version["id"])
+                .order_by(ReviewDecision.id.desc())
+            ).first()
             assert latest.decision == "approved" and entry["reviewer"] == "Ana Reviewer"
             assert entry["reviewerEmail"] == "ana@example.com" and entry["decidedAt"] == iso(latest.at)
 
     rows = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
-    assert [(r["shotId"], r["sizeLabel"], r["status"]) for r in rows] == [(k[0], k[1], e["status"]) for k, e in entries.items()]
-    assert rows[0]["prompt"] == entries[("E-1", "Desktop")]["prompt"] and rows[0]["seed"] == str(entries[("E-1", "Desktop")]["seed"])
+    assert [(r["shotId"], r["sizeLabel"], r["status"]) for r in rows] == [
+        (k[0], k[1], e["status"]) for k, e in entries.items()
+    ]
+    assert rows[0]["prompt"] == entries[("E-1", "Desktop")]["prompt"] and rows[0]["seed"] == str(
+        entries[("E-1", "Desktop")]["seed"]
+    )
     assert list(rows[0]) == reviews.CSV_COLUMNS
 
 
 def test_filters_errors_and_a_missing_file(reviewed):
     only_b = reviews.export_approved(work_item_id="e1", sku="SKU-B")
     assert [e.shotId for e in only_b.manifest.entries] == ["E-2", "E-2", "E-3", "E-3"]
-    assert read_zip(only_b.chunks)[0].namelist() == ["fcc/lifestyle/e1/E-2/desktop.png", "manifest.json", "manifest.csv"]
+    assert read_zip(only_b.chunks)[0].namelist() == [
+        "fcc/lifestyle/e1/E-2/desktop.png",
+        "manifest.json",
+        "manifest.csv",
+    ]
     one = reviews.export_approved(work_item_id="e1", shot_ids=["E-1"])
     assert {e.shotId for e in one.manifest.entries} == {"E-1"} and one.manifest.shotIds == ["E-1"]
 
@@ -121,7 +172,9 @@ def test_filters_errors_and_a_missing_file(reviewed):
         export = reviews.export_approved(work_item_id="e1")
     archive, _ = read_zip(export.chunks)
     assert "fcc/lifestyle/e1/E-1/mobile.png" not in archive.namelist()
-    statuses = {(e["shotId"], e["sizeLabel"]): e["status"] for e in json.loads(archive.read("manifest.json"))["entries"]}
+    statuses = {
+        (e["shotId"], e["sizeLabel"]): e["status"] for e in json.loads(archive.read("manifest.json"))["entries"]
+    }
     assert statuses[("E-1", "Mobile")] == "file missing" and export.manifest.exportedBy == "Vic"
 
 
@@ -129,8 +182,15 @@ def test_the_cli_writes_the_zip(reviewed, tmp_path, capsys):
     out = tmp_path / "heroes.zip"
     assert main(["export", "e1", "-o", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary == {"ok": True, "output": str(out), "bytes": out.stat().st_size, "targets": 6,
-                       "approved": 3, "not approved": 1, "no image": 2}
+    assert summary == {
+        "ok": True,
+        "output": str(out),
+        "bytes": out.stat().st_size,
+        "targets": 6,
+        "approved": 3,
+        "not approved": 1,
+        "no image": 2,
+    }
     assert len(zipfile.ZipFile(out).namelist()) == 5
     assert main(["export", "nope", "-o", str(tmp_path / "x.zip")]) == 1
     assert json.loads(capsys.readouterr().out)["error"] == "WORK_ITEM_NOT_FOUND"
@@ -146,7 +206,10 @@ def test_the_api_answers_the_zip_and_json_errors(reviewed):
     r = client.get("/api/work-items/e1/export.zip", params={"sku": "SKU-A"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     assert r.headers["content-disposition"] == 'attachment; filename="work-item-e1-approved.zip"'
-    assert zipfile.ZipFile(io.BytesIO(r.content)).namelist()[:2] == ["fcc/lifestyle/e1/E-1/desktop.png", "fcc/lifestyle/e1/E-1/mobile.png"]
+    assert zipfile.ZipFile(io.BytesIO(r.content)).namelist()[:2] == [
+        "fcc/lifestyle/e1/E-1/desktop.png",
+        "fcc/lifestyle/e1/E-1/mobile.png",
+    ]
     r = client.get("/api/work-items/nope/export.zip")
     assert r.status_code == 404 and r.json() == {"error": "WORK_ITEM_NOT_FOUND", "details": {"workItemId": "nope"}}
     r = client.get("/api/work-items/e1/export.zip", params={"shotId": ["E-1", "X-9"]})
@@ -158,12 +221,19 @@ def test_a_real_server_streams_the_zip_chunked(reviewed, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "services", "api", "--host", "127.0.0.1", "--port", str(port)]
-    with running(args, ready=lambda: httpx.get(f"{base}/openapi.json", timeout=1).is_success,
-                 log_path=tmp_path / "api.log", env=os.environ.copy(), timeout=30):
-        with httpx.stream("GET", f"{base}/api/work-items/e1/export.zip", timeout=30) as r:
-            assert r.status_code == 200 and r.headers["transfer-encoding"] == "chunked"
-            assert "content-length" not in r.headers
-            body = b"".join(r.iter_raw())
+    with (
+        running(
+            args,
+            ready=lambda: httpx.get(f"{base}/openapi.json", timeout=1).is_success,
+            log_path=tmp_path / "api.log",
+            env=os.environ.copy(),
+            timeout=30,
+        ),
+        httpx.stream("GET", f"{base}/api/work-items/e1/export.zip", timeout=30) as r,
+    ):
+        assert r.status_code == 200 and r.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in r.headers
+        body = b"".join(r.iter_raw())
     assert zipfile.ZipFile(io.BytesIO(body)).namelist()[-2:] == ["manifest.json", "manifest.csv"]
 
 
@@ -191,7 +261,12 @@ def test_on_s3_the_zip_holds_the_stored_files_with_their_provenance(s3_env, revi
     from PIL import Image
 
     archive, _ = read_zip(reviews.export_approved(work_item_id="e1", shot_ids=["E-1"]).chunks)
-    assert archive.namelist() == ["fcc/lifestyle/e1/E-1/desktop.png", "fcc/lifestyle/e1/E-1/mobile.png", "manifest.json", "manifest.csv"]
+    assert archive.namelist() == [
+        "fcc/lifestyle/e1/E-1/desktop.png",
+        "fcc/lifestyle/e1/E-1/mobile.png",
+        "manifest.json",
+        "manifest.csv",
+    ]
     for name in archive.namelist()[:2]:
         version = versions.get_version(reviewed[("E-1", "Desktop" if "desktop" in name else "Mobile")])
         assert archive.read(name) == get_storage().get(version["storageKey"])

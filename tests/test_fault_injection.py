@@ -43,8 +43,12 @@ class SlowOpenAI(FakeOpenAI):
 @pytest.fixture
 def slow_openai(monkeypatch):
     fake = SlowOpenAI().start()
-    for name, value in {"RESHOOT_IMAGE_BACKEND": "openai", "OPENAI_API_KEY": fake.api_key, "RESHOOT_OPENAI_BASE_URL": fake.base_url,
-                        "RESHOOT_GENERATION_CONCURRENCY": "2"}.items():
+    for name, value in {
+        "RESHOOT_IMAGE_BACKEND": "openai",
+        "OPENAI_API_KEY": fake.api_key,
+        "RESHOOT_OPENAI_BASE_URL": fake.base_url,
+        "RESHOOT_GENERATION_CONCURRENCY": "2",
+    }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     yield fake
@@ -53,10 +57,31 @@ def slow_openai(monkeypatch):
 
 
 def import_work_item() -> None:
-    plan = [{"shot_id": shot, "sku": f"SKU-{shot}", "size_label": label, "width": w, "height": h, "filename": f"fcc/lifestyle/{WORK_ITEM}/{shot}/{name}"}
-            for shot in SHOTS for label, w, h, name in (("Desktop", 192, 80, "desktop.png"), ("Mobile", 75, 100, "mobile.png"))]
+    plan = [
+        {
+            "shot_id": shot,
+            "sku": f"SKU-{shot}",
+            "size_label": label,
+            "width": w,
+            "height": h,
+            "filename": f"fcc/lifestyle/{WORK_ITEM}/{shot}/{name}",
+        }
+        for shot in SHOTS
+        for label, w, h, name in (("Desktop", 192, 80, "desktop.png"), ("Mobile", 75, 100, "mobile.png"))
+    ]
     shots = [{"shot_id": shot, "sku": f"SKU-{shot}", "prompt": f"fault scene {shot}"} for shot in SHOTS]
-    import_data({"workItems": [{"id": WORK_ITEM, "title": "Faults", "status": "open", "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": WORK_ITEM,
+                    "title": "Faults",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan},
+                }
+            ]
+        }
+    )
 
 
 def wait_until(condition, timeout=30.0, message="condition"):
@@ -68,8 +93,13 @@ def wait_until(condition, timeout=30.0, message="condition"):
 
 
 def services_process(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "services", *args], cwd=PROJECT_ROOT, env=os.environ.copy(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "services", *args],
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def kill(process: subprocess.Popen) -> None:
@@ -98,14 +128,23 @@ def assert_consistent() -> None:
     assert jobs.list_jobs(status="queued") == [] and jobs.list_jobs(status="running") == []
     with session_scope() as s:
         assert s.exec(select(GenerationClaim).where(col(GenerationClaim.status).in_(jobs.ACTIVE))).all() == []
-    gc = subprocess.run([sys.executable, "-m", "services", "gc", "--grace", "0"], cwd=PROJECT_ROOT, env=os.environ.copy(),
-                        capture_output=True, text=True, timeout=60)
+    gc = subprocess.run(
+        [sys.executable, "-m", "services", "gc", "--grace", "0"],
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert gc.returncode == 0, gc.stderr
     assert sweeper.find_orphans(grace_seconds=0) == ([], 0)
     storage = get_storage()
     with session_scope() as s:
-        pairs = s.exec(select(ExportPlanRow, ImageVersion).join(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
-                       .where(ExportPlanRow.work_item_id == WORK_ITEM)).all()
+        pairs = s.exec(
+            select(ExportPlanRow, ImageVersion)
+            .join(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
+            .where(ExportPlanRow.work_item_id == WORK_ITEM)
+        ).all()
     assert len(pairs) == 2 * len(SHOTS)
     for row, version in pairs:
         assert versions.served_key(row.filename) == version.storage_key
@@ -156,14 +195,15 @@ def test_kill_9_workers_mid_job_on_postgresql_and_redis(postgres_and_redis, slow
     jobs.stop_embedded_worker()  # before the fixture drops the database
 
 
-
 def test_kill_9_an_embedded_worker_mid_job(db, slow_openai):
     import_work_item()
     for _ in range(2):
         cli = services_process("generate-heroes", WORK_ITEM, "--overwrite", "--wait")
         try:
-            job = wait_until(lambda: next((j for j in jobs.list_jobs(status="running") if j["progressDone"] >= 2), None),
-                             message="the CLI's own job threads mid-job")
+            job = wait_until(
+                lambda: next((j for j in jobs.list_jobs(status="running") if j["progressDone"] >= 2), None),
+                message="the CLI's own job threads mid-job",
+            )
         finally:
             kill(cli)
         assert not jobs.consumer_alive()

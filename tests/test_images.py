@@ -42,6 +42,7 @@ def _photo(size=(320, 200)) -> Image.Image:
 
 def _png_header(width: int, height: int) -> bytes:
     """A PNG that only declares its size: enough for Pillow's pixel check, no memory needed."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -220,7 +221,9 @@ def test_image_size_reads_the_header():
 # --- thumbnails ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("size", "expected"), [((1920, 800), (512, 213)), ((750, 1000), (384, 512)), ((100, 80), (100, 80))])
+@pytest.mark.parametrize(
+    ("size", "expected"), [((1920, 800), (512, 213)), ((750, 1000), (384, 512)), ((100, 80), (100, 80))]
+)
 def test_thumbnail_is_small_webp(size, expected):
     from services.backends.local import LocalBackend
 
@@ -342,8 +345,11 @@ def test_the_fast_codec_looks_like_the_old_one():
 def _label_pixels(image: Image.Image, box) -> int:
     """Pixels of the label's yellow (anti-aliased edges aside) inside `box`."""
     r, g, b = LABEL_COLOUR
-    return sum(1 for pr, pg, pb in image.convert("RGB").crop(box).get_flattened_data()
-               if abs(pr - r) < 12 and abs(pg - g) < 12 and abs(pb - b) < 12)
+    return sum(
+        1
+        for pr, pg, pb in image.convert("RGB").crop(box).get_flattened_data()
+        if abs(pr - r) < 12 and abs(pg - g) < 12 and abs(pb - b) < 12
+    )
 
 
 @pytest.mark.parametrize("size", [(1536, 768), (750, 1000), (360, 640), (192, 80), (75, 100)])

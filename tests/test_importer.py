@@ -30,8 +30,14 @@ def _png(color=(200, 120, 40)) -> bytes:
 def _rows(work_item: str, shot_id: str, sku: str, prompt: str | None = None) -> list[dict]:
     rows = []
     for label, width, height in (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000)):
-        row = {"shot_id": shot_id, "sku": sku, "size_label": label, "width": width, "height": height,
-               "filename": f"fcc/lifestyle/{work_item}/{shot_id}/{label.lower()}.png"}
+        row = {
+            "shot_id": shot_id,
+            "sku": sku,
+            "size_label": label,
+            "width": width,
+            "height": height,
+            "filename": f"fcc/lifestyle/{work_item}/{shot_id}/{label.lower()}.png",
+        }
         if prompt:
             row["prompt"] = prompt
         rows.append(row)
@@ -41,28 +47,52 @@ def _rows(work_item: str, shot_id: str, sku: str, prompt: str | None = None) -> 
 def _document() -> dict:
     return {
         "workItems": [
-            {"id": "7", "title": "Patio", "status": "open", "lifestylePack": {
-                "version": "v2",
-                "exportPlan": _rows("7", "OL-1", "SKU-1", "teak sofa on a terrace") + _rows("7", "OL-2", "SKU-2", "pool loungers"),
-            }},
-            {"id": "8", "title": "Kitchen", "status": "in_review", "lifestylePack": {
-                "shots": [{"shot_id": "KT-1", "sku": "SKU-3", "prompt": "cast iron pot", "locked": True, "focal": [0.3, 0.6]}],
-                "exportPlan": _rows("8", "KT-1", "SKU-3"),
-            }},
+            {
+                "id": "7",
+                "title": "Patio",
+                "status": "open",
+                "lifestylePack": {
+                    "version": "v2",
+                    "exportPlan": _rows("7", "OL-1", "SKU-1", "teak sofa on a terrace")
+                    + _rows("7", "OL-2", "SKU-2", "pool loungers"),
+                },
+            },
+            {
+                "id": "8",
+                "title": "Kitchen",
+                "status": "in_review",
+                "lifestylePack": {
+                    "shots": [
+                        {
+                            "shot_id": "KT-1",
+                            "sku": "SKU-3",
+                            "prompt": "cast iron pot",
+                            "locked": True,
+                            "focal": [0.3, 0.6],
+                        }
+                    ],
+                    "exportPlan": _rows("8", "KT-1", "SKU-3"),
+                },
+            },
             {"id": "9", "title": "No pack yet", "status": "open"},
         ],
-        "projects": [{
-            "id": "story",
-            "title": "A story",
-            "cast": [
-                {"name": "Ana", "referenceImages": ["refs/ana.png"], "styleLora": "warm-doc"},
-                {"name": "Marco", "referenceImages": []},
-            ],
-            "sections": [
-                {"title": "One", "sentences": [{"text": "First.", "imagePrompt": "a farm at dawn"}, {"text": "Second."}]},
-                {"title": "Two", "sentences": [{"id": "sent_x1", "text": "Third.", "imagePrompt": "a roastery"}]},
-            ],
-        }],
+        "projects": [
+            {
+                "id": "story",
+                "title": "A story",
+                "cast": [
+                    {"name": "Ana", "referenceImages": ["refs/ana.png"], "styleLora": "warm-doc"},
+                    {"name": "Marco", "referenceImages": []},
+                ],
+                "sections": [
+                    {
+                        "title": "One",
+                        "sentences": [{"text": "First.", "imagePrompt": "a farm at dawn"}, {"text": "Second."}],
+                    },
+                    {"title": "Two", "sentences": [{"id": "sent_x1", "text": "Third.", "imagePrompt": "a roastery"}]},
+                ],
+            }
+        ],
     }
 
 
@@ -83,7 +113,9 @@ def _snapshot() -> dict[str, list[tuple]]:
     """Every row of every imported table, timestamps included."""
     tables = SQLModel.metadata.tables
     with get_engine().connect() as conn:
-        return {name: sorted(map(tuple, conn.execute(tables[name].select()).all()), key=repr) for name in IMPORTED_TABLES}
+        return {
+            name: sorted(map(tuple, conn.execute(tables[name].select()).all()), key=repr) for name in IMPORTED_TABLES
+        }
 
 
 def _nothing_imported() -> bool:
@@ -93,8 +125,16 @@ def _nothing_imported() -> bool:
 def test_good_file_imports_everything(db, folder):
     summary = import_file(_write(folder, _document()))
     assert summary["ok"] and summary["changed"]
-    assert summary["created"] == {"workItems": 3, "lifestylePacks": 2, "shots": 3, "exportPlanRows": 9, "projects": 1,
-                                  "castMembers": 2, "sections": 2, "sentences": 3}
+    assert summary["created"] == {
+        "workItems": 3,
+        "lifestylePacks": 2,
+        "shots": 3,
+        "exportPlanRows": 9,
+        "projects": 1,
+        "castMembers": 2,
+        "sections": 2,
+        "sentences": 3,
+    }
     with session_scope() as s:
         shots = {x.shot_id: x for x in s.exec(select(Shot)).all()}
         assert shots["OL-1"].prompt == "teak sofa on a terrace" and shots["OL-1"].work_item_id == "7"
@@ -157,7 +197,12 @@ def test_changed_fields_are_updated_and_counted(db, folder):
     with session_scope() as s:
         item = s.get(WorkItem, "7")
         assert item.title == "Patio, renamed" and item.updated_at > item.created_at
-        assert s.exec(select(ExportPlanRow).where(ExportPlanRow.filename == "fcc/lifestyle/7/OL-1/desktop.png")).one().width == 2048
+        assert (
+            s.exec(select(ExportPlanRow).where(ExportPlanRow.filename == "fcc/lifestyle/7/OL-1/desktop.png"))
+            .one()
+            .width
+            == 2048
+        )
 
 
 def test_reimport_keeps_a_reviewers_prompt_and_fills_missing_ones(db, folder):
@@ -211,29 +256,77 @@ def _set(path: str, value):
 PLAN = "workItems.0.lifestylePack.exportPlan"
 BAD_FILES = {
     "missing field": (_set("workItems.0.title", ...), "workItems[0].title: is required"),
-    "wrong type": (_set(f"{PLAN}.3.width", "1920"), "workItems[0].lifestylePack.exportPlan[3].width: must be a whole number"),
+    "wrong type": (
+        _set(f"{PLAN}.3.width", "1920"),
+        "workItems[0].lifestylePack.exportPlan[3].width: must be a whole number",
+    ),
     "zero size": (_set(f"{PLAN}.1.height", 0), "exportPlan[1].height: must be a whole number from 1"),
-    "unknown field": (_set("workItems.1.lifestylePack.exportplan", []), "workItems[1].lifestylePack.exportplan: unknown field"),
+    "unknown field": (
+        _set("workItems.1.lifestylePack.exportplan", []),
+        "workItems[1].lifestylePack.exportplan: unknown field",
+    ),
     "id with a slash": (_set("workItems.0.id", "7/8"), "workItems[0].id: must be 1-64 letters"),
     "shot id dot-dot": (_set(f"{PLAN}.0.shot_id", ".."), "exportPlan[0].shot_id: must be 1-64 letters"),
-    "filename escapes": (_set(f"{PLAN}.0.filename", "../../etc/x.png"), "exportPlan[0].filename: is not a safe storage key"),
-    "absolute filename": (_set(f"{PLAN}.0.filename", "/tmp/x.png"), "exportPlan[0].filename: is not a safe storage key"),
+    "filename escapes": (
+        _set(f"{PLAN}.0.filename", "../../etc/x.png"),
+        "exportPlan[0].filename: is not a safe storage key",
+    ),
+    "absolute filename": (
+        _set(f"{PLAN}.0.filename", "/tmp/x.png"),
+        "exportPlan[0].filename: is not a safe storage key",
+    ),
     "not an image name": (_set(f"{PLAN}.0.filename", "fcc/lifestyle/7/x.txt"), "exportPlan[0].filename: must end with"),
-    "duplicate filename": (_set(f"{PLAN}.4.filename", "fcc/lifestyle/7/OL-1/desktop.png"), "exportPlan[4].filename: 'fcc/lifestyle/7/OL-1/desktop.png' is already used at workItems[0].lifestylePack.exportPlan[0].filename"),
-    "duplicate size": (_set(f"{PLAN}.1.size_label", "Desktop"), "exportPlan[1].size_label: shot OL-1 already has a Desktop row"),
-    "sku differs in a shot": (_set(f"{PLAN}.2.sku", "OTHER"), "exportPlan[2].sku: is 'OTHER' but shot OL-1 has sku 'SKU-1'"),
+    "duplicate filename": (
+        _set(f"{PLAN}.4.filename", "fcc/lifestyle/7/OL-1/desktop.png"),
+        "exportPlan[4].filename: 'fcc/lifestyle/7/OL-1/desktop.png' is already used at workItems[0].lifestylePack.exportPlan[0].filename",
+    ),
+    "duplicate size": (
+        _set(f"{PLAN}.1.size_label", "Desktop"),
+        "exportPlan[1].size_label: shot OL-1 already has a Desktop row",
+    ),
+    "sku differs in a shot": (
+        _set(f"{PLAN}.2.sku", "OTHER"),
+        "exportPlan[2].sku: is 'OTHER' but shot OL-1 has sku 'SKU-1'",
+    ),
     "prompt differs in a shot": (_set(f"{PLAN}.2.prompt", "another"), "exportPlan[2].prompt: differs from the prompt"),
-    "pack version": (_set("workItems.0.lifestylePack.version", "v1"), "workItems[0].lifestylePack.version: must be one of v2"),
+    "pack version": (
+        _set("workItems.0.lifestylePack.version", "v1"),
+        "workItems[0].lifestylePack.version: must be one of v2",
+    ),
     "focal out of range": (_set("workItems.1.lifestylePack.shots.0.focal", [0.5, 2]), "shots[0].focal: must be [x, y]"),
     "duplicate work item": (_set("workItems.1.id", "7"), "workItems[1].id: '7' is already used at workItems[0].id"),
-    "duplicate sentence id": (_set("projects.0.sections.0.sentences.0.id", "sent_x1"), "sentences[0].id: 'sent_x1' is already used"),
-    "duplicate cast name": (_set("projects.0.cast.1.name", "Ana"), "projects[0].cast[1].name: duplicate cast member 'Ana'"),
-    "missing image": (_set("projects.0.cast.0.referenceImages", ["refs/nope.png"]), "projects[0].cast[0].referenceImages[0]: file not found: refs/nope.png"),
-    "image outside the folder": (_set("projects.0.cast.0.referenceImages", ["../ana.png"]), "referenceImages[0]: '../ana.png' must stay inside"),
-    "absolute image path": (_set("projects.0.cast.0.referenceImages", ["/etc/hostname"]), "referenceImages[0]: '/etc/hostname' must stay inside"),
-    "not an image": (_set("projects.0.cast.0.referenceImages", ["notes.txt"]), "referenceImages[0]: notes.txt: notes.txt is not an image"),
-    "sentences not a list": (_set("projects.0.sections.1.sentences", "x"), "projects[0].sections[1].sentences: must be a list"),
-    "empty text": (_set("projects.0.sections.0.sentences.1.text", " "), "sections[0].sentences[1].text: must not be empty"),
+    "duplicate sentence id": (
+        _set("projects.0.sections.0.sentences.0.id", "sent_x1"),
+        "sentences[0].id: 'sent_x1' is already used",
+    ),
+    "duplicate cast name": (
+        _set("projects.0.cast.1.name", "Ana"),
+        "projects[0].cast[1].name: duplicate cast member 'Ana'",
+    ),
+    "missing image": (
+        _set("projects.0.cast.0.referenceImages", ["refs/nope.png"]),
+        "projects[0].cast[0].referenceImages[0]: file not found: refs/nope.png",
+    ),
+    "image outside the folder": (
+        _set("projects.0.cast.0.referenceImages", ["../ana.png"]),
+        "referenceImages[0]: '../ana.png' must stay inside",
+    ),
+    "absolute image path": (
+        _set("projects.0.cast.0.referenceImages", ["/etc/hostname"]),
+        "referenceImages[0]: '/etc/hostname' must stay inside",
+    ),
+    "not an image": (
+        _set("projects.0.cast.0.referenceImages", ["notes.txt"]),
+        "referenceImages[0]: notes.txt: notes.txt is not an image",
+    ),
+    "sentences not a list": (
+        _set("projects.0.sections.1.sentences", "x"),
+        "projects[0].sections[1].sentences: must be a list",
+    ),
+    "empty text": (
+        _set("projects.0.sections.0.sentences.1.text", " "),
+        "sections[0].sentences[1].text: must not be empty",
+    ),
 }
 
 
@@ -291,13 +384,24 @@ def test_conflicts_with_the_database_import_nothing(db, folder):
     import_file(_write(folder, _document()))
     before = _snapshot()
     plan = [{**row, "shot_id": "NEW-1"} for row in _rows("7", "OL-1", "SKU-9")]  # OL-1's files
-    taken = {"workItems": [
-        {"id": "50", "title": "New", "status": "open", "lifestylePack": {"exportPlan": plan}},
-    ], "projects": [{"id": "other", "title": "Other", "sections": [{"title": "S", "sentences": [{"id": "sent_x1", "text": "Mine"}]}]}]}
+    taken = {
+        "workItems": [
+            {"id": "50", "title": "New", "status": "open", "lifestylePack": {"exportPlan": plan}},
+        ],
+        "projects": [
+            {
+                "id": "other",
+                "title": "Other",
+                "sections": [{"title": "S", "sentences": [{"id": "sent_x1", "text": "Mine"}]}],
+            }
+        ],
+    }
     with pytest.raises(ReshootError) as info:
         import_file(_write(folder, taken))
     details = "\n".join(info.value.details)
-    assert "workItems[0].lifestylePack.exportPlan[0].filename: already used by work item 7, shot OL-1, Desktop" in details
+    assert (
+        "workItems[0].lifestylePack.exportPlan[0].filename: already used by work item 7, shot OL-1, Desktop" in details
+    )
     assert "projects[0].sections[0].sentences[0].id: sent_x1 already belongs to project story" in details
     assert _snapshot() == before
 
@@ -349,7 +453,10 @@ def test_csv_without_the_work_item_column_takes_it_as_an_argument(db, folder):
     "text, message",
     [
         (CSV.replace(",750,", ",wide,"), "line 4, width: must be a whole number"),
-        (CSV.replace("9,NP-1,SKU-7,Tablet", "9,NP-1,SKU-8,Tablet"), "line 3, sku: is 'SKU-8' but shot NP-1 has sku 'SKU-7'"),
+        (
+            CSV.replace("9,NP-1,SKU-7,Tablet", "9,NP-1,SKU-8,Tablet"),
+            "line 3, sku: is 'SKU-8' but shot NP-1 has sku 'SKU-7'",
+        ),
         (CSV.replace("tablet.png", "../tablet.png"), "line 3, filename: is not a safe storage key"),
         (CSV.replace("Mobile", "Desktop"), "line 4, size_label: shot NP-1 already has a Desktop row"),
         (CSV.replace("9,", "404,"), "line 2, work_item_id: work item 404 does not exist"),
@@ -358,7 +465,10 @@ def test_csv_without_the_work_item_column_takes_it_as_an_argument(db, folder):
         (CSV.replace(",prompt", ",notes"), "line 1, columns: unknown notes"),
         ("", "line 1: the CSV file is empty"),
         (CSV.splitlines()[0] + "\n", "line 2: the CSV file has no rows"),
-        (CSV + "\n9,NP-2,SKU-1,Desktop,1920,800,fcc/lifestyle/9/NP-1/desktop.png,\n", "line 6, filename: 'fcc/lifestyle/9/NP-1/desktop.png' is already used at line 2, filename"),
+        (
+            CSV + "\n9,NP-2,SKU-1,Desktop,1920,800,fcc/lifestyle/9/NP-1/desktop.png,\n",
+            "line 6, filename: 'fcc/lifestyle/9/NP-1/desktop.png' is already used at line 2, filename",
+        ),
     ],
 )
 def test_bad_csv_names_the_line_and_imports_nothing(db, folder, text, message):

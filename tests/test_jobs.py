@@ -54,7 +54,12 @@ def test_job_row_goes_queued_running_succeeded_with_progress(demo, fake_backend)
     fake_backend.delay = 0.5
     job_id = storyboard.regenerate_sentence_image("sent_002", seed=3)["jobId"]
     queued = jobs.get_job(job_id)
-    assert (queued["status"], queued["kind"], queued["progressTotal"], queued["attempts"]) == ("queued", "sentence_image", 1, 0)
+    assert (queued["status"], queued["kind"], queued["progressTotal"], queued["attempts"]) == (
+        "queued",
+        "sentence_image",
+        1,
+        0,
+    )
     jobs.start_embedded_worker()
     # A running job says "Starting" until its handler reports its first step.
     wait_until(lambda: jobs.get_job(job_id)["message"] == "Generating image", message="the first step")
@@ -111,17 +116,37 @@ def test_an_unexpected_error_fails_the_job_and_retry_runs_it_again(demo, fake_ba
 def test_a_running_job_of_a_silent_worker_is_failed_when_a_consumer_starts(demo):
     now = utcnow()
     with session_scope() as s:
-        s.add(WorkerProcess(id="elsewhere:1:dead", queue="x", host="elsewhere", pid=1, heartbeat_at=now - timedelta(minutes=5)))
+        s.add(
+            WorkerProcess(
+                id="elsewhere:1:dead", queue="x", host="elsewhere", pid=1, heartbeat_at=now - timedelta(minutes=5)
+            )
+        )
         s.add(WorkerProcess(id="elsewhere:2:alive", queue="x", host="elsewhere", pid=2, heartbeat_at=now))
         for job_id, worker in (("job_orphan", "elsewhere:1:dead"), ("job_busy", "elsewhere:2:alive")):
-            s.add(Job(id=job_id, kind="sentence_image", target_key=f"t:{job_id}", sentence_id="sent_001", project_id="coffee-origins",
-                      status="running", worker_id=worker, started_at=now, heartbeat_at=now))
+            s.add(
+                Job(
+                    id=job_id,
+                    kind="sentence_image",
+                    target_key=f"t:{job_id}",
+                    sentence_id="sent_001",
+                    project_id="coffee-origins",
+                    status="running",
+                    worker_id=worker,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
     jobs.start_embedded_worker()
     orphan = jobs.get_job("job_orphan")
     assert (orphan["status"], orphan["errorCode"]) == ("failed", "WORKER_DIED") and orphan["finishedAt"]
     assert jobs.get_job("job_busy")["status"] == "running"  # its worker is alive elsewhere
     assert jobs.events_since(project_id="coffee-origins")[-1]["payload"] == {
-        "type": "job_failed", "jobType": "image", "jobId": "job_orphan", "sentenceId": "sent_001", "projectId": "coffee-origins", "error": "WORKER_DIED",
+        "type": "job_failed",
+        "jobType": "image",
+        "jobId": "job_orphan",
+        "sentenceId": "sent_001",
+        "projectId": "coffee-origins",
+        "error": "WORKER_DIED",
     }
 
 
@@ -148,8 +173,13 @@ def test_a_worker_killed_mid_job_leaves_the_old_image_and_no_stuck_job(demo, tmp
     jobs.stop_embedded_worker()
 
     marker = tmp_path / "started"
-    worker = subprocess.Popen([sys.executable, "-c", SLOW_WORKER, str(marker)], cwd=PROJECT_ROOT, env=os.environ.copy(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WORKER, str(marker)],
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         job_id = storyboard.regenerate_sentence_image("sent_001", seed=2)["jobId"]
         wait_until(marker.exists, timeout=30, message="the worker process to start generating")
@@ -205,8 +235,17 @@ def test_backend_slots_bound_concurrent_calls(db, monkeypatch, per_process, acro
 
 def test_a_queued_job_whose_message_was_lost_is_enqueued_again(demo, fake_backend):
     with session_scope() as s:
-        s.add(Job(id="job_lost", kind="sentence_image", target_key="sentence:sent_001", sentence_id="sent_001", project_id="coffee-origins",
-                  params={"prompt": "a lost prompt", "seed": 5, "seedGiven": True}, created_at=utcnow() - timedelta(minutes=2)))
+        s.add(
+            Job(
+                id="job_lost",
+                kind="sentence_image",
+                target_key="sentence:sent_001",
+                sentence_id="sent_001",
+                project_id="coffee-origins",
+                params={"prompt": "a lost prompt", "seed": 5, "seedGiven": True},
+                created_at=utcnow() - timedelta(minutes=2),
+            )
+        )
     assert storyboard.regenerate_sentence_image("sent_001")["jobId"] == "job_lost"  # it blocks its target...
     jobs.start_embedded_worker()  # ...until a consumer starts and notices it is not on the queue
     assert jobs.wait_for_job("job_lost", timeout=30)["status"] == "succeeded"
@@ -222,14 +261,22 @@ def test_dedup_and_a_job_on_postgresql(postgres_url, monkeypatch, fake_backend):
     migrate()
     load_demo(generate_images=False)
     answers = []
-    threads = [threading.Thread(target=lambda: answers.append(storyboard.regenerate_sentence_image("sent_002", seed=4)["jobId"])) for _ in range(4)]
+    threads = [
+        threading.Thread(
+            target=lambda: answers.append(storyboard.regenerate_sentence_image("sent_002", seed=4)["jobId"])
+        )
+        for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(set(answers)) == 1
     assert jobs.wait_for_job(answers[0], timeout=30)["status"] == "succeeded"
-    assert storyboard.get_sentence("sent_002")["seed"] == 4 and versions.list_versions("sentence", "sent_002")[0]["isCurrent"]
+    assert (
+        storyboard.get_sentence("sent_002")["seed"] == 4
+        and versions.list_versions("sentence", "sent_002")[0]["isCurrent"]
+    )
     jobs.stop_embedded_worker()  # before the fixture drops the database
 
 

@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from services import jobs, lifestyle, versions
 from services.backends import BackendUnavailable, ContentRejected
-from services.db import session_scope
 from services.config import get_settings
+from services.db import session_scope
 from services.errors import ReshootError
 from services.models import ExportPlanRow, ImageVersion, Shot
 from services.storage import get_storage
@@ -40,12 +40,30 @@ def small(demo):
 
     sizes = [("Desktop", 192, 80, "desktop.png"), ("Tablet", 154, 77, "tablet.jpg"), ("Mobile", 75, 100, "mobile.webp")]
     plan = [
-        {"shot_id": f"S-{n}", "sku": f"SKU-{n}", "size_label": label, "width": w, "height": h, "filename": f"fcc/lifestyle/s1/S-{n}/{name}"}
+        {
+            "shot_id": f"S-{n}",
+            "sku": f"SKU-{n}",
+            "size_label": label,
+            "width": w,
+            "height": h,
+            "filename": f"fcc/lifestyle/s1/S-{n}/{name}",
+        }
         for n in (1, 2, 3)
         for label, w, h, name in sizes
     ]
     shots = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "prompt": f"small scene {n}"} for n in (1, 2, 3)]
-    import_data({"workItems": [{"id": "s1", "title": "Small", "status": "open", "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": "s1",
+                    "title": "Small",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan},
+                }
+            ]
+        }
+    )
     return "s1"
 
 
@@ -61,7 +79,16 @@ def test_generate_skip_regenerate_and_missing_on_the_demo_set(demo, fake_backend
     result = job["result"]
     assert [g["shot_id"] for g in result["generated"]] == [s for s in SHOTS for _ in range(3)]
     assert result["skippedExisting"] == [] and result["missingShots"] == [] and result["failed"] == []
-    assert set(result) == {"ok", "workItemId", "dryRun", "overwrite", "generated", "skippedExisting", "missingShots", "failed"}
+    assert set(result) == {
+        "ok",
+        "workItemId",
+        "dryRun",
+        "overwrite",
+        "generated",
+        "skippedExisting",
+        "missingShots",
+        "failed",
+    }
     assert len(fake_backend.calls) == 4  # one master per shot, three sizes cropped from it
     storage = get_storage()
     for item in result["generated"]:
@@ -109,7 +136,12 @@ def _plan_rows(work_item_id):
     with session_scope() as s:
         query = select(ExportPlanRow, Shot).join(Shot).where(ExportPlanRow.work_item_id == work_item_id)
         pairs = s.exec(query.order_by(Shot.position, Shot.id, ExportPlanRow.position, ExportPlanRow.id)).all()
-        return [type("Row", (), {"shot_id": shot.shot_id, "filename": row.filename, "width": row.width, "height": row.height}) for row, shot in pairs]
+        return [
+            type(
+                "Row", (), {"shot_id": shot.shot_id, "filename": row.filename, "width": row.width, "height": row.height}
+            )
+            for row, shot in pairs
+        ]
 
 
 @pytest.mark.parametrize("work_item_id", ["15", "does-not-exist"])
@@ -141,10 +173,14 @@ def test_one_failing_shot_does_not_stop_the_others_and_can_be_retried(small, fak
     monkeypatch.setenv("RESHOOT_GENERATION_CONCURRENCY", "4")
     get_settings.cache_clear()
     fake_backend.delay = 0.2
-    fake_backend.fail_when = lambda prompt: BackendUnavailable("backend down for this one") if prompt == "small scene 2" else None
+    fake_backend.fail_when = lambda prompt: (
+        BackendUnavailable("backend down for this one") if prompt == "small scene 2" else None
+    )
     job = run(small)
     assert job["status"] == "succeeded"
-    assert job["result"]["failed"] == [{"shot_id": "S-2", "error": "BACKEND_UNAVAILABLE", "message": "backend down for this one"}]
+    assert job["result"]["failed"] == [
+        {"shot_id": "S-2", "error": "BACKEND_UNAVAILABLE", "message": "backend down for this one"}
+    ]
     assert [g["shot_id"] for g in job["result"]["generated"]] == ["S-1"] * 3 + ["S-3"] * 3
     assert "1 shot failed (S-2)" in job["message"]
     assert fake_backend.max_active > 1  # shots ran concurrently
@@ -186,7 +222,10 @@ def test_references_reach_the_backend_and_are_all_or_nothing(small, fake_backend
     saved = lifestyle.add_references(small, "S-2", [("a.png", png()), ("b.jpg", png((0, 90, 200), fmt="JPEG"))])
     assert saved["ok"] is True and saved["shotId"] == "S-2" and len(saved["references"]) == 2
     first = saved["references"][0]
-    assert first["filename"] == f"{first['id']}.png" and first["url"] == f"/assets/fcc/lifestyle_refs/s1/S-2/{first['id']}.png"
+    assert (
+        first["filename"] == f"{first['id']}.png"
+        and first["url"] == f"/assets/fcc/lifestyle_refs/s1/S-2/{first['id']}.png"
+    )
     again = lifestyle.add_references(small, "S-2", [("copy.png", png())])  # same bytes: stored once
     assert again["references"][0]["id"] == first["id"] and len(lifestyle.list_references(small, "S-2")) == 2
 
@@ -204,7 +243,9 @@ def test_references_reach_the_backend_and_are_all_or_nothing(small, fake_backend
     assert e.value.status == 404
 
 
-@pytest.mark.parametrize("work_item_id, shot_id, code", [("nope", "OL-1", "WORK_ITEM_NOT_FOUND"), ("7", "NOPE", "SHOT_NOT_FOUND")])
+@pytest.mark.parametrize(
+    "work_item_id, shot_id, code", [("nope", "OL-1", "WORK_ITEM_NOT_FOUND"), ("7", "NOPE", "SHOT_NOT_FOUND")]
+)
 def test_references_for_unknown_targets_are_404(demo, work_item_id, shot_id, code):
     with pytest.raises(ReshootError) as e:
         lifestyle.add_references(work_item_id, shot_id, [("a.png", png())])
@@ -246,6 +287,9 @@ def test_offline_heroes_say_not_ai_at_every_size(demo, fake_backend):
             box = (0, int(row.height * 0.7), row.width // 2, row.height)
         else:
             box = label_layout((row.width, row.height), LABEL).box
-        yellow = sum(1 for pixel in image.crop(box).get_flattened_data()
-                     if all(abs(a - b) < 12 for a, b in zip(pixel, LABEL_COLOUR)))
+        yellow = sum(
+            1
+            for pixel in image.crop(box).get_flattened_data()
+            if all(abs(a - b) < 12 for a, b in zip(pixel, LABEL_COLOUR))
+        )
         assert yellow > 100, (row.size_label, yellow)

@@ -107,37 +107,56 @@ def test_0006_marks_openai_versions_as_not_having_used_their_seed(database_url):
     migrate("0005", url=database_url)
     with engine_for(database_url).begin() as conn:
         for number, backend in enumerate(("openai", "local", "comfyui"), start=1):
-            conn.execute(text(
-                "INSERT INTO imageversion (target_kind, target_id, version, storage_key, width, height, prompt, seed,"
-                " backend, \"references\", created_at, favourite, locked, file_deleted, review_state)"
-                f" VALUES ('sentence', 'sent_001', {number}, 'k{number}.png', 8, 8, 'p', 7, '{backend}', '[]',"
-                " '2026-01-02 03:04:05', FALSE, FALSE, FALSE, 'pending')"))
+            conn.execute(
+                text(
+                    "INSERT INTO imageversion (target_kind, target_id, version, storage_key, width, height, prompt, seed,"
+                    ' backend, "references", created_at, favourite, locked, file_deleted, review_state)'
+                    f" VALUES ('sentence', 'sent_001', {number}, 'k{number}.png', 8, 8, 'p', 7, '{backend}', '[]',"
+                    " '2026-01-02 03:04:05', FALSE, FALSE, FALSE, 'pending')"
+                )
+            )
     migrate("head", url=database_url)
     with engine_for(database_url).connect() as conn:
         rows = conn.execute(text("SELECT backend, seed_honoured FROM imageversion ORDER BY version")).all()
     assert [(backend, bool(honoured)) for backend, honoured in rows] == [
-        ("openai", False), ("local", True), ("comfyui", True)]
+        ("openai", False),
+        ("local", True),
+        ("comfyui", True),
+    ]
 
 
 def test_duplicate_references_are_merged_and_then_refused(database_url):
     """0008: parallel uploads left one image stored several times for a shot; the oldest row stays, versions made
     with a duplicate point at it, and the database refuses a new duplicate."""
     migrate("0007", url=database_url)
-    reference = ("INSERT INTO reference (id, work_item_id, shot_id, storage_key, filename, content_type, width, height, "
-                 "sha256, created_at) VALUES ('{id}', '7', '{shot}', 'k/{id}.png', 'a.png', 'image/png', 1, 1, '{sha}', '{at}')")
+    reference = (
+        "INSERT INTO reference (id, work_item_id, shot_id, storage_key, filename, content_type, width, height, "
+        "sha256, created_at) VALUES ('{id}', '7', '{shot}', 'k/{id}.png', 'a.png', 'image/png', 1, 1, '{sha}', '{at}')"
+    )
     with engine_for(database_url).begin() as conn:
         conn.execute(text(ROWS_AT_0001[0]))
-        for ref_id, shot, sha, at in [("ref_old", "OL-1", "aa", "2026-01-01"), ("ref_dup1", "OL-1", "aa", "2026-01-02"),
-                                      ("ref_dup2", "OL-1", "aa", "2026-01-03"), ("ref_other", "OL-1", "bb", "2026-01-02"),
-                                      ("ref_shot2", "OL-2", "aa", "2026-01-02")]:
+        for ref_id, shot, sha, at in [
+            ("ref_old", "OL-1", "aa", "2026-01-01"),
+            ("ref_dup1", "OL-1", "aa", "2026-01-02"),
+            ("ref_dup2", "OL-1", "aa", "2026-01-03"),
+            ("ref_other", "OL-1", "bb", "2026-01-02"),
+            ("ref_shot2", "OL-2", "aa", "2026-01-02"),
+        ]:
             conn.execute(text(reference.format(id=ref_id, shot=shot, sha=sha, at=at)))
-        conn.execute(text(
-            "INSERT INTO imageversion (target_kind, target_id, version, storage_key, width, height, prompt, backend, "
-            "\"references\", created_at, favourite, locked, file_deleted, review_state) VALUES ('hero', '1', 1, 'v.png', "
-            "1, 1, 'p', 'local', '[\"ref_dup1\", \"ref_other\", \"ref_old\"]', '2026-01-04', FALSE, FALSE, FALSE, 'pending')"))
+        conn.execute(
+            text(
+                "INSERT INTO imageversion (target_kind, target_id, version, storage_key, width, height, prompt, backend, "
+                "\"references\", created_at, favourite, locked, file_deleted, review_state) VALUES ('hero', '1', 1, 'v.png', "
+                "1, 1, 'p', 'local', '[\"ref_dup1\", \"ref_other\", \"ref_old\"]', '2026-01-04', FALSE, FALSE, FALSE, 'pending')"
+            )
+        )
     migrate("head", url=database_url)
     with engine_for(database_url).begin() as conn:
-        assert [r[0] for r in conn.execute(text("SELECT id FROM reference ORDER BY id"))] == ["ref_old", "ref_other", "ref_shot2"]
+        assert [r[0] for r in conn.execute(text("SELECT id FROM reference ORDER BY id"))] == [
+            "ref_old",
+            "ref_other",
+            "ref_shot2",
+        ]
         used = conn.execute(text('SELECT "references" FROM imageversion')).scalar()
         assert (used if isinstance(used, list) else __import__("json").loads(used)) == ["ref_old", "ref_other"]
     with pytest.raises(Exception, match="(?i)unique"), engine_for(database_url).begin() as conn:

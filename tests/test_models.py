@@ -47,8 +47,16 @@ def test_new_id_has_the_seed_prefix():
 def test_default_ids_carry_their_prefix(db):
     with session_scope() as s:
         shot = _pack(s)
-        ref = Reference(work_item_id="7", shot_id="OL-1", storage_key="k.png", filename="k.png", content_type="image/png",
-                        width=1, height=1, sha256="x")
+        ref = Reference(
+            work_item_id="7",
+            shot_id="OL-1",
+            storage_key="k.png",
+            filename="k.png",
+            content_type="image/png",
+            width=1,
+            height=1,
+            sha256="x",
+        )
         s.add(Project(id="p", title="P"))
         s.flush()
         section = Section(project_id="p", title="S")
@@ -64,17 +72,39 @@ def test_default_ids_carry_their_prefix(db):
 def test_a_whole_graph_round_trips(db):
     with session_scope() as s:
         shot = _pack(s)
-        row = ExportPlanRow(shot_pk=shot.id, work_item_id="7", size_label="Desktop", width=1920, height=800,
-                            filename="fcc/lifestyle/7/OL-1/desktop.png")
+        row = ExportPlanRow(
+            shot_pk=shot.id,
+            work_item_id="7",
+            size_label="Desktop",
+            width=1920,
+            height=800,
+            filename="fcc/lifestyle/7/OL-1/desktop.png",
+        )
         s.add(row)
         s.flush()
-        version = ImageVersion(target_kind="hero", target_id=str(row.id), version=1, storage_key="fcc/x.png", width=1920,
-                               height=800, prompt="a sofa", seed=2**40, backend="local", references=["ref_1", "ref_2"])
+        version = ImageVersion(
+            target_kind="hero",
+            target_id=str(row.id),
+            version=1,
+            storage_key="fcc/x.png",
+            width=1920,
+            height=800,
+            prompt="a sofa",
+            seed=2**40,
+            backend="local",
+            references=["ref_1", "ref_2"],
+        )
         s.add(version)
         s.flush()
         row.current_version_id = version.id
-        s.add(Job(kind="lifestyle_heroes", target_key="heroes:7", params={"shotIds": ["OL-1"], "overwrite": True},
-                  result={"generated": []}))
+        s.add(
+            Job(
+                kind="lifestyle_heroes",
+                target_key="heroes:7",
+                params={"shotIds": ["OL-1"], "overwrite": True},
+                result={"generated": []},
+            )
+        )
         s.add(Event(work_item_id="7", type="job_complete", payload={"jobType": "image"}))
     with session_scope() as s:
         stored = s.exec(select(ExportPlanRow)).one()
@@ -88,26 +118,23 @@ def test_a_whole_graph_round_trips(db):
 
 
 def test_foreign_keys_are_enforced(db):
-    with pytest.raises(IntegrityError):
-        with session_scope() as s:
-            s.add(LifestylePack(work_item_id="missing"))
+    with pytest.raises(IntegrityError), session_scope() as s:
+        s.add(LifestylePack(work_item_id="missing"))
 
 
 def test_a_shot_id_is_unique_within_its_work_item(db):
     with session_scope() as s:
         shot = _pack(s)
-    with pytest.raises(IntegrityError):
-        with session_scope() as s:
-            s.add(Shot(pack_id=shot.pack_id, work_item_id="7", shot_id="OL-1", sku="SKU-2"))
+    with pytest.raises(IntegrityError), session_scope() as s:
+        s.add(Shot(pack_id=shot.pack_id, work_item_id="7", shot_id="OL-1", sku="SKU-2"))
 
 
 def test_one_active_job_per_target(db):
     with session_scope() as s:
         s.add(Job(kind="k", target_key="heroes:7", status="succeeded"))
         s.add(Job(kind="k", target_key="heroes:7", status="queued"))
-    with pytest.raises(IntegrityError):
-        with session_scope() as s:
-            s.add(Job(kind="k", target_key="heroes:7", status="running"))
+    with pytest.raises(IntegrityError), session_scope() as s:
+        s.add(Job(kind="k", target_key="heroes:7", status="running"))
 
 
 def test_every_foreign_key_and_filter_column_is_indexed(db):
@@ -118,8 +145,13 @@ def test_every_foreign_key_and_filter_column_is_indexed(db):
         leading |= set(inspector.get_pk_constraint(table.name)["constrained_columns"][:1])
         for fk in inspector.get_foreign_keys(table.name):
             assert fk["constrained_columns"][0] in leading, f"{table.name}.{fk['constrained_columns'][0]} has no index"
-    for table, column in (("workitem", "status"), ("workitem", "title"), ("shot", "sku"), ("job", "status"),
-                          ("imageversion", "review_state")):
+    for table, column in (
+        ("workitem", "status"),
+        ("workitem", "title"),
+        ("shot", "sku"),
+        ("job", "status"),
+        ("imageversion", "review_state"),
+    ):
         assert column in {i["column_names"][0] for i in inspector.get_indexes(table)}, f"{table}.{column}"
 
 

@@ -21,8 +21,13 @@ def init_processes(url: str, count: int) -> list[subprocess.CompletedProcess]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESHOOT_")}
     env |= {"RESHOOT_DATA_DIR": str(get_settings().data_dir), "RESHOOT_DATABASE_URL": url}
     started = [
-        subprocess.Popen([sys.executable, "-m", "services", "init"], cwd=PROJECT_ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-m", "services", "init"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(count)
     ]
     return [subprocess.CompletedProcess(p.args, p.wait(120), *p.communicate()) for p in started]
@@ -34,7 +39,10 @@ def test_concurrent_inits_on_an_empty_database_all_succeed(kind, request, data_d
     results = init_processes(url, 4)
     assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr.decode()[-1500:] for r in results]
     with engine_for(url).connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+        assert (
+            MigrationContext.configure(conn).get_current_revision()
+            == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+        )
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -44,7 +52,9 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_cli_names_the_variable_for_an_unreachable_database(monkeypatch, capsys):
-    monkeypatch.setenv("RESHOOT_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=2")
+    monkeypatch.setenv(
+        "RESHOOT_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=2"
+    )
     get_settings.cache_clear()
     code, out, err = run_cli(capsys, "work-items")
     assert code == 1 and '"DATABASE_UNAVAILABLE"' in out

@@ -19,14 +19,33 @@ def _small_work_item() -> str:
 
     sizes = [("Desktop", 192, 80, "desktop.png"), ("Mobile", 75, 100, "mobile.png")]
     plan = [
-        {"shot_id": f"P-{n}", "sku": f"SKU-P{n}", "size_label": label, "width": w, "height": h, "filename": f"fcc/lifestyle/p1/P-{n}/{name}"}
+        {
+            "shot_id": f"P-{n}",
+            "sku": f"SKU-P{n}",
+            "size_label": label,
+            "width": w,
+            "height": h,
+            "filename": f"fcc/lifestyle/p1/P-{n}/{name}",
+        }
         for n in (1, 2)
         for label, w, h, name in sizes
     ]
-    shots = [{"shot_id": "P-1", "sku": "SKU-P1", "prompt": "A café terrace, «golden hour»"},
-             {"shot_id": "P-2", "sku": "SKU-P2", "prompt": "kitchen, morning light"}]
-    import_data({"workItems": [{"id": "p1", "title": "Provenance", "status": "open",
-                                "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    shots = [
+        {"shot_id": "P-1", "sku": "SKU-P1", "prompt": "A café terrace, «golden hour»"},
+        {"shot_id": "P-2", "sku": "SKU-P2", "prompt": "kitchen, morning light"},
+    ]
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": "p1",
+                    "title": "Provenance",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan},
+                }
+            ]
+        }
+    )
     return "p1"
 
 
@@ -59,17 +78,32 @@ def test_hero_files_from_a_real_job_carry_their_generation_metadata(demo):
                 assert image.size == (shot["width"], shot["height"])
             record = json.loads(text["reshoot"])
             assert record == {
-                "prompt": version["prompt"], "seed": version["seed"], "seedHonoured": True, "backend": "local",
-                "model": version["model"], "version": version["version"], "width": shot["width"], "height": shot["height"],
-                "references": [], "targetKind": "hero", "workItemId": work_item_id, "shotId": shot["shotId"],
-                "sku": shot["sku"], "sizeLabel": shot["sizeLabel"],
+                "prompt": version["prompt"],
+                "seed": version["seed"],
+                "seedHonoured": True,
+                "backend": "local",
+                "model": version["model"],
+                "version": version["version"],
+                "width": shot["width"],
+                "height": shot["height"],
+                "references": [],
+                "targetKind": "hero",
+                "workItemId": work_item_id,
+                "shotId": shot["shotId"],
+                "sku": shot["sku"],
+                "sizeLabel": shot["sizeLabel"],
             }
             prompt_lines, settings = text["parameters"].rsplit("\n", 1)
             assert prompt_lines == version["prompt"]
             assert f"Seed: {version['seed']}," in settings and f"Size: {shot['width']}x{shot['height']}" in settings
             assert f"Shot: {shot['shotId']}" in settings and "Backend: local" in settings
             kinds = _chunk_types(data)
-            assert kinds[0] == b"IHDR" and set(kinds[1:3]) <= {b"tEXt", b"iTXt"} and kinds[3] == b"IDAT" and kinds[-1] == b"IEND"
+            assert (
+                kinds[0] == b"IHDR"
+                and set(kinds[1:3]) <= {b"tEXt", b"iTXt"}
+                and kinds[3] == b"IDAT"
+                and kinds[-1] == b"IEND"
+            )
             checked += 1
         assert versions.file_metadata(version["id"]) == text
     assert checked == 8
@@ -81,9 +115,19 @@ def lifestyle_rows(work_item_id: str) -> list[dict]:
     from services import work_items
 
     item = work_items.get_work_item(work_item_id)
-    return [{"shotId": row["shot_id"], "sku": row["sku"], "sizeLabel": row["size_label"], "currentVersionId": row["versionId"],
-             "width": row["width"], "height": row["height"], "filename": row["filename"]}
-            for shot in item["shots"] for row in shot["rows"]]
+    return [
+        {
+            "shotId": row["shot_id"],
+            "sku": row["sku"],
+            "sizeLabel": row["size_label"],
+            "currentVersionId": row["versionId"],
+            "width": row["width"],
+            "height": row["height"],
+            "filename": row["filename"],
+        }
+        for shot in item["shots"]
+        for row in shot["rows"]
+    ]
 
 
 def test_sentence_image_from_a_real_job_carries_its_metadata(demo):
@@ -114,11 +158,20 @@ def test_text_chunks_are_latin1_or_utf8_and_replace_only_their_own_keywords():
 
 
 def test_the_same_generation_gives_the_same_file():
-    new = versions.NewImage(target_kind="sentence", target_id="sent_001", base_key="x.png",
-                            data=images.encode_png(Image.new("RGB", (8, 8), (9, 9, 9))), width=8, height=8,
-                            prompt="p, with a comma", seed=7, backend="local", subject={"sentenceId": "sent_001"})
+    new = versions.NewImage(
+        target_kind="sentence",
+        target_id="sent_001",
+        base_key="x.png",
+        data=images.encode_png(Image.new("RGB", (8, 8), (9, 9, 9))),
+        width=8,
+        height=8,
+        prompt="p, with a comma",
+        seed=7,
+        backend="local",
+        subject={"sentenceId": "sent_001"},
+    )
     first = images.png_with_text(new.data, versions.provenance_text(new, 2))
     assert first == images.png_with_text(new.data, versions.provenance_text(new, 2))
     assert images.png_text(first)["parameters"] == (
-        'p, with a comma\nSeed: 7, Seed honoured: yes, Size: 8x8, Model: local, Backend: local, Reshoot version: 2, Sentence: sent_001'
+        "p, with a comma\nSeed: 7, Seed honoured: yes, Size: 8x8, Model: local, Backend: local, Reshoot version: 2, Sentence: sent_001"
     )

@@ -38,8 +38,11 @@ def redis_queue(monkeypatch):
 @pytest.fixture
 def worker_process(redis_queue, demo):
     process = subprocess.Popen(
-        [sys.executable, "-m", "services", "worker"], cwd=PROJECT_ROOT, env=os.environ.copy(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "services", "worker"],
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 30
@@ -60,7 +63,11 @@ def test_jobs_run_in_a_separate_worker_process_which_stops_cleanly(worker_proces
     assert job["status"] == "succeeded", job
     assert job["workerId"].split(":")[1] == str(worker_process.pid)  # not an in-process consumer
     sentence = storyboard.get_sentence("sent_001")
-    assert (sentence["seed"], sentence["isImageDirty"], sentence["imageFile"]) == (42, False, job["result"]["imageFile"])
+    assert (sentence["seed"], sentence["isImageDirty"], sentence["imageFile"]) == (
+        42,
+        False,
+        job["result"]["imageFile"],
+    )
     assert jobs.events_since(project_id="coffee-origins")[-1]["payload"]["type"] == "job_complete"
 
     worker_process.terminate()  # SIGTERM: the worker says it stopped, so nobody waits for it

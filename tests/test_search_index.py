@@ -16,26 +16,56 @@ ITEMS = [
     {"id": "7", "title": "Summer patio", "status": "open", "sku": "PAT-7-1"},
     {"id": "12", "title": "Kitchen refresh", "status": "open", "sku": "KIT-12-1"},
     {"id": "15", "title": "Autumn linen", "status": "done", "sku": None},
-    {"id": "100", "title": "100% wool \"throws\"", "status": "done", "sku": "WOOL_100"},
+    {"id": "100", "title": '100% wool "throws"', "status": "done", "sku": "WOOL_100"},
     {"id": "ab-301", "title": "Crème brûlée Set", "status": "open", "sku": "DES-ÉCLAIR"},
 ]
 CASES = [
-    ("kitchen", ["12"]), ("KITCHEN", ["12"]), ("itche", ["12"]),  # title, any case, inside a word
-    ("pat-7", ["7"]), ("it-12-1", ["12"]),  # a shot's SKU
-    ("100%", ["100"]), ('"throws"', ["100"]), ("l_1", ["100"]),  # % _ and " are characters, not syntax
-    ("ab-3", ["ab-301"]), ("rème b", ["ab-301"]), ("éclair", ["ab-301"]),  # id; non-ASCII; SKU any case
-    ("e", ["7", "12", "15", "ab-301"]), ("30", ["ab-301"]), ("_", ["100"]),  # shorter than 3: a scan
-    ("nothing like it", []), ("summer patio", ["7"]),
+    ("kitchen", ["12"]),
+    ("KITCHEN", ["12"]),
+    ("itche", ["12"]),  # title, any case, inside a word
+    ("pat-7", ["7"]),
+    ("it-12-1", ["12"]),  # a shot's SKU
+    ("100%", ["100"]),
+    ('"throws"', ["100"]),
+    ("l_1", ["100"]),  # % _ and " are characters, not syntax
+    ("ab-3", ["ab-301"]),
+    ("rème b", ["ab-301"]),
+    ("éclair", ["ab-301"]),  # id; non-ASCII; SKU any case
+    ("e", ["7", "12", "15", "ab-301"]),
+    ("30", ["ab-301"]),
+    ("_", ["100"]),  # shorter than 3: a scan
+    ("nothing like it", []),
+    ("summer patio", ["7"]),
 ]
 
 
 def _catalogue() -> None:
-    import_data({"workItems": [
-        {"id": i["id"], "title": i["title"], "status": i["status"]} | ({"lifestylePack": {"exportPlan": [
-            {"shot_id": "S-1", "sku": i["sku"], "size_label": "Desktop", "width": 1920, "height": 800,
-             "filename": f"fcc/lifestyle/{i['id']}/S-1/desktop.png"}]}} if i["sku"] else {})
-        for i in ITEMS
-    ]})
+    import_data(
+        {
+            "workItems": [
+                {"id": i["id"], "title": i["title"], "status": i["status"]}
+                | (
+                    {
+                        "lifestylePack": {
+                            "exportPlan": [
+                                {
+                                    "shot_id": "S-1",
+                                    "sku": i["sku"],
+                                    "size_label": "Desktop",
+                                    "width": 1920,
+                                    "height": 800,
+                                    "filename": f"fcc/lifestyle/{i['id']}/S-1/desktop.png",
+                                }
+                            ]
+                        }
+                    }
+                    if i["sku"]
+                    else {}
+                )
+                for i in ITEMS
+            ]
+        }
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -60,8 +90,14 @@ def test_search_finds_substrings_of_ids_titles_and_skus(catalogue):
 
 
 def test_the_index_follows_inserts_updates_and_deletes(catalogue):
-    import_data({"workItems": [{"id": "12", "title": "Bathroom refresh", "status": "open"},
-                               {"id": "200", "title": "Garden kitchen", "status": "open"}]})
+    import_data(
+        {
+            "workItems": [
+                {"id": "12", "title": "Bathroom refresh", "status": "open"},
+                {"id": "200", "title": "Garden kitchen", "status": "open"},
+            ]
+        }
+    )
     assert _found("kitchen") == ["200"] and _found("bathroom") == ["12"]
     with session_scope() as s:
         shot = s.exec(text("SELECT id FROM shot WHERE sku = 'PAT-7-1'")).scalar()
@@ -103,7 +139,9 @@ def _plans(term: str) -> list[str]:
 def test_terms_of_three_or_more_characters_use_the_trigram_index(catalogue):
     for plan in _plans("kitchen"):
         if catalogue == "sqlite":
-            assert "SCAN workitem_search VIRTUAL TABLE INDEX" in plan and "SCAN shot_search VIRTUAL TABLE INDEX" in plan, plan
+            assert (
+                "SCAN workitem_search VIRTUAL TABLE INDEX" in plan and "SCAN shot_search VIRTUAL TABLE INDEX" in plan
+            ), plan
             assert "SCAN workitem\n" not in plan + "\n" and "SCAN shot\n" not in plan + "\n", plan  # no row-by-row LIKE
         else:
             assert "ix_workitem_text_trgm" in plan and "ix_shot_sku_trgm" in plan, plan
@@ -143,8 +181,12 @@ def test_a_large_import_refreshes_postgresqls_statistics(postgres_url, data_dir,
 
     def analysed() -> int:
         with get_engine().connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('workitem', 'shot') "
-                                     "AND last_analyze IS NOT NULL")).scalar()
+            return conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('workitem', 'shot') "
+                    "AND last_analyze IS NOT NULL"
+                )
+            ).scalar()
 
     import_data({"workItems": [{"id": str(i), "title": f"Item {i}", "status": "open"} for i in range(10)]})
     assert analysed() == 0  # a small import leaves it to autovacuum

@@ -47,12 +47,30 @@ def tiny(storage_kind, demo):
     from services.importer import import_data
 
     plan = [
-        {"shot_id": f"S-{n}", "sku": f"SKU-{n}", "size_label": label, "width": w, "height": h, "filename": f"fcc/lifestyle/t1/S-{n}/{name}"}
+        {
+            "shot_id": f"S-{n}",
+            "sku": f"SKU-{n}",
+            "size_label": label,
+            "width": w,
+            "height": h,
+            "filename": f"fcc/lifestyle/t1/S-{n}/{name}",
+        }
         for n in (1, 2)
         for label, w, h, name in SIZES
     ]
     shots = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "prompt": f"tiny scene {n}"} for n in (1, 2)]
-    import_data({"workItems": [{"id": "t1", "title": "Tiny", "status": "open", "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": "t1",
+                    "title": "Tiny",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan},
+                }
+            ]
+        }
+    )
     return "t1"
 
 
@@ -97,8 +115,13 @@ def test_a_kill_between_pointer_move_and_publish_is_repaired_at_worker_start(tin
     jobs.stop_embedded_worker()  # the child must run its job itself
     sweeper.stop_maintenance()
 
-    child = subprocess.run([sys.executable, "-c", KILL_AT_PUBLISH], cwd=PROJECT_ROOT, env=dict(os.environ),
-                           capture_output=True, timeout=120)
+    child = subprocess.run(
+        [sys.executable, "-c", KILL_AT_PUBLISH],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        timeout=120,
+    )
     assert child.returncode == -9, child.stderr.decode()[-2000:]
 
     for row in rows():
@@ -120,8 +143,20 @@ def test_overlapping_publishes_leave_the_last_pointer_published(tiny):
     generate()
     row = rows()[0]
     add_version = lambda n: versions.save_new_versions(  # noqa: E731
-        [versions.NewImage("hero", str(row.id), row.filename, bytes([n]) * 64, row.width, row.height, f"p{n}", n, "fake",
-                           thumbnail=b"thumb")],
+        [
+            versions.NewImage(
+                "hero",
+                str(row.id),
+                row.filename,
+                bytes([n]) * 64,
+                row.width,
+                row.height,
+                f"p{n}",
+                n,
+                "fake",
+                thumbnail=b"thumb",
+            )
+        ],
         lambda s, vs: versions.set_current(s, vs[0]),
     )[0]
     add_version(1)  # A's pointer move
@@ -145,7 +180,7 @@ def test_concurrent_restores_and_generations_end_with_stable_equal_to_current(ti
         try:
             for version_id in olds * 3:
                 versions.restore_version(version_id)
-        except BaseException as e:  # noqa: BLE001  (reported below)
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=restore_loop) for _ in range(2)]
@@ -189,8 +224,8 @@ def test_a_temp_file_is_never_served(tiny):
 def test_publish_on_postgresql_under_concurrent_moves(postgres_url, monkeypatch, data_dir):
     """The row lock on PostgreSQL: eight threads each add a version and publish; the last pointer wins."""
     from services.config import get_settings
-    from services.demo import load_demo
     from services.db import migrate
+    from services.demo import load_demo
 
     monkeypatch.setenv("RESHOOT_DATABASE_URL", postgres_url)
     get_settings.cache_clear()
@@ -205,12 +240,16 @@ def test_publish_on_postgresql_under_concurrent_moves(postgres_url, monkeypatch,
         try:
             start.wait()
             versions.save_new_versions(
-                [versions.NewImage("hero", str(row.id), row.filename, bytes([n]) * 32, 8, 8, "p", n, "fake", thumbnail=b"t")],
+                [
+                    versions.NewImage(
+                        "hero", str(row.id), row.filename, bytes([n]) * 32, 8, 8, "p", n, "fake", thumbnail=b"t"
+                    )
+                ],
                 lambda s, vs: versions.set_current(s, vs[0]),
             )
             time.sleep(0.01 * (8 - n))  # earlier movers publish later
             versions.publish_current(row.id)
-        except BaseException as e:  # noqa: BLE001  (reported below)
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=one, args=(n,)) for n in range(8)]
@@ -237,14 +276,16 @@ sys.exit(main(["worker"]))
 """
 
 
-def test_a_worker_killed_at_publish_on_postgresql_and_redis_is_repaired_by_the_next_worker(postgres_url, monkeypatch, data_dir):
+def test_a_worker_killed_at_publish_on_postgresql_and_redis_is_repaired_by_the_next_worker(
+    postgres_url, monkeypatch, data_dir
+):
     """The scale-out set-up: the kill lands in a worker process; the next worker's start hook repairs it."""
+    import redis
+
     from services.config import get_settings
     from services.db import migrate
     from services.demo import load_demo
     from tests.test_redis_queue import REDIS
-
-    import redis
 
     queue = f"reshoot-test-{os.getpid()}-{time.monotonic_ns()}"
     monkeypatch.setenv("RESHOOT_DATABASE_URL", postgres_url)
@@ -260,8 +301,13 @@ def test_a_worker_killed_at_publish_on_postgresql_and_redis_is_repaired_by_the_n
     )
     versions.publish_current(row.id)
     try:
-        killed = subprocess.Popen([sys.executable, "-c", KILLED_WORKER], cwd=PROJECT_ROOT, env=dict(os.environ),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        killed = subprocess.Popen(
+            [sys.executable, "-c", KILLED_WORKER],
+            cwd=PROJECT_ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"], overwrite=True)
         assert killed.wait(120) == -9, killed.stderr.read().decode()[-2000:]
         stale = versions.stale_stable_copies()
@@ -269,8 +315,13 @@ def test_a_worker_killed_at_publish_on_postgresql_and_redis_is_repaired_by_the_n
         assert get_storage().get(row.filename) == b"v1" * 40
         assert served_bytes(row.filename)[0] != b"v1" * 40  # /assets already serves the new current version
 
-        worker = subprocess.Popen([sys.executable, "-m", "services", "worker"], cwd=PROJECT_ROOT, env=dict(os.environ),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "services", "worker"],
+            cwd=PROJECT_ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             assert wait_until(lambda: versions.stale_stable_copies() == [], timeout=60)
         finally:
@@ -297,13 +348,30 @@ def test_a_renamed_stable_filename_is_served_at_once_and_published_by_the_next_r
     generate()
     renamed = "fcc/lifestyle/t1/S-1/hero-desktop.png"
     plan = [
-        {"shot_id": f"S-{n}", "sku": f"SKU-{n}", "size_label": label, "width": w, "height": h,
-         "filename": renamed if (n, label) == (1, "Desktop") else f"fcc/lifestyle/t1/S-{n}/{name}"}
+        {
+            "shot_id": f"S-{n}",
+            "sku": f"SKU-{n}",
+            "size_label": label,
+            "width": w,
+            "height": h,
+            "filename": renamed if (n, label) == (1, "Desktop") else f"fcc/lifestyle/t1/S-{n}/{name}",
+        }
         for n in (1, 2)
         for label, w, h, name in SIZES
     ]
     shots = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "prompt": f"tiny scene {n}"} for n in (1, 2)]
-    import_data({"workItems": [{"id": "t1", "title": "Tiny", "status": "open", "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": "t1",
+                    "title": "Tiny",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan},
+                }
+            ]
+        }
+    )
     row = rows()[0]
     assert row.filename == renamed and not get_storage().exists(renamed)
     assert served_bytes(renamed)[0] == current_bytes(row)  # /assets resolves the new name already

@@ -24,8 +24,12 @@ def _closed_port() -> int:
 def test_defaults_are_reachable(db):
     by_name = {s["component"]: s for s in system_status()}
     assert by_name["Database"]["ok"] and by_name["Database"]["message"].startswith("Connected; schema at revision")
-    assert by_name["Storage"] == {"component": "Storage", "inUse": get_settings().storage_url, "ok": True,
-                                  "message": "Readable and writable"}
+    assert by_name["Storage"] == {
+        "component": "Storage",
+        "inUse": get_settings().storage_url,
+        "ok": True,
+        "message": "Readable and writable",
+    }
     assert by_name["Image backend"]["ok"] and by_name["Image backend"]["inUse"].startswith("local")
 
 
@@ -42,8 +46,11 @@ def test_queue_says_whether_a_worker_consumes(db):
 def test_unreachable_database_and_storage(monkeypatch, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    _set(monkeypatch, RESHOOT_DATABASE_URL=f"postgresql+psycopg://u:secret@127.0.0.1:{_closed_port()}/x",
-         RESHOOT_STORAGE_URL=f"file://{blocker}")
+    _set(
+        monkeypatch,
+        RESHOOT_DATABASE_URL=f"postgresql+psycopg://u:secret@127.0.0.1:{_closed_port()}/x",
+        RESHOOT_STORAGE_URL=f"file://{blocker}",
+    )
     database = database_status()
     assert not database["ok"] and database["message"].startswith("Cannot open the database postgresql+psycopg://u:***@")
     assert database["message"].endswith("Check RESHOOT_DATABASE_URL (and that the server runs).")
@@ -64,8 +71,12 @@ def test_backend_problems_are_plain_sentences(monkeypatch):
     _set(monkeypatch, RESHOOT_COMFYUI_URL=f"http://127.0.0.1:{_closed_port()}")
     assert backend_status()["message"].endswith(": the connection failed")
     _set(monkeypatch, RESHOOT_IMAGE_BACKEND="dalle")
-    assert backend_status() == {"component": "Image backend", "inUse": "dalle", "ok": False,
-                                "message": "Unknown image backend 'dalle': choose one of local, openai, comfyui (RESHOOT_IMAGE_BACKEND)."}
+    assert backend_status() == {
+        "component": "Image backend",
+        "inUse": "dalle",
+        "ok": False,
+        "message": "Unknown image backend 'dalle': choose one of local, openai, comfyui (RESHOOT_IMAGE_BACKEND).",
+    }
 
 
 def test_comfyui_that_answers(monkeypatch, fake_comfyui):

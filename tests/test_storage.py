@@ -76,8 +76,19 @@ def test_url_serves_the_bytes(storage):
 
 @pytest.mark.parametrize(
     "key",
-    ["", "../secrets.txt", "fcc/../../etc/passwd", "/etc/passwd", "fcc\\lifestyle\\x.png", "fcc/x\x00.png",
-     "fcc//x.png", "./fcc/x.png", "fcc/x.png/", "fcc/<script>.png", "a" * 513],
+    [
+        "",
+        "../secrets.txt",
+        "fcc/../../etc/passwd",
+        "/etc/passwd",
+        "fcc\\lifestyle\\x.png",
+        "fcc/x\x00.png",
+        "fcc//x.png",
+        "./fcc/x.png",
+        "fcc/x.png/",
+        "fcc/<script>.png",
+        "a" * 513,
+    ],
 )
 def test_unsafe_keys_are_rejected_before_any_io(storage, key):
     with pytest.raises(ReshootError) as info:

@@ -1,4 +1,4 @@
-"""Storyboard (seed 002): prompt edits set both dirty flags; one-image regeneration with a seed."""
+"""Storyboard (spec 002): prompt edits set both dirty flags; one-image regeneration with a seed."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def test_regenerate_replaces_the_image_clears_image_dirty_only_and_records_the_e
     assert (after["isImageDirty"], after["isVideoDirty"], after["seed"]) == (False, True, 12345)
     assert after["activeJobId"] is None
     events = jobs.events_since(project_id=PROJECT)
-    assert {"type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job["id"]}.items() <= events[-1]["payload"].items()
+    assert {"type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job["id"]}.items() <= events[
+        -1
+    ]["payload"].items()
     assert jobs.events_since(project_id=PROJECT, after_id=events[-1]["id"]) == []
 
 
@@ -114,7 +116,11 @@ def test_a_failed_regeneration_keeps_the_old_image_and_says_so(demo, fake_backen
     old = storyboard.get_sentence("sent_001")
     fake_backend.fail_when = lambda prompt: BackendUnavailable("ComfyUI is not answering")
     job = regenerate()
-    assert (job["status"], job["errorCode"], job["message"]) == ("failed", "BACKEND_UNAVAILABLE", "ComfyUI is not answering")
+    assert (job["status"], job["errorCode"], job["message"]) == (
+        "failed",
+        "BACKEND_UNAVAILABLE",
+        "ComfyUI is not answering",
+    )
     assert storyboard.get_sentence("sent_001")["imageFile"] == old["imageFile"]
     assert jobs.events_since(project_id=PROJECT)[-1]["payload"]["type"] == "job_failed"
 
@@ -208,7 +214,9 @@ def test_a_job_whose_backend_call_passes_its_deadline_fails_with_backend_timeout
     fake_comfyui.fail("timeout")
     job = regenerate()
     assert (job["status"], job["errorCode"]) == ("failed", "BACKEND_TIMEOUT")
-    assert job["message"] == "ComfyUI did not finish the image within 0.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
+    assert (
+        job["message"] == "ComfyUI did not finish the image within 0.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
+    )
     assert storyboard.get_sentence("sent_001")["imageFile"] == old
     assert [run["state"] for run in fake_comfyui.prompts.values()] == ["interrupted"] and fake_comfyui.files == {}
 

@@ -79,7 +79,9 @@ def test_hero_restore_rewrites_the_stable_filename(demo):
     add("hero", str(row.id), 2, row.filename)
     versions.restore_version(first)
     assert get_storage().get(row.filename) == get_storage().get(versions.get_version(first)["storageKey"])
-    assert Image.open(io.BytesIO(get_storage().get(row.filename))).tobytes() == Image.open(io.BytesIO(image(1))).tobytes()
+    assert (
+        Image.open(io.BytesIO(get_storage().get(row.filename))).tobytes() == Image.open(io.BytesIO(image(1))).tobytes()
+    )
     keys = [v["storageKey"] for v in versions.list_versions("hero", row.id)]
     assert keys[1].startswith("fcc/lifestyle/7/OL-1/desktop.v1-") and keys[1].endswith(".png")
 
@@ -88,7 +90,9 @@ def test_a_failed_pointer_move_leaves_no_files_and_no_rows(demo):
     def boom(s, vs):
         raise RuntimeError("database went away")
 
-    new = versions.NewImage("sentence", "sent_001", "storyboard/coffee-origins/sent_001/image.png", image(1), 32, 18, "p", 1, "fake")
+    new = versions.NewImage(
+        "sentence", "sent_001", "storyboard/coffee-origins/sent_001/image.png", image(1), 32, 18, "p", 1, "fake"
+    )
     with pytest.raises(RuntimeError):
         versions.save_new_versions([new], boom)
     assert get_storage().list("storyboard") == []
@@ -106,14 +110,21 @@ def test_review_state_and_queue(demo):
         reviewed = versions.set_review(version, state="approved", note="Good light")
     assert (reviewed["reviewState"], reviewed["reviewer"], reviewed["reviewNote"]) == ("approved", "Ana", "Good light")
     assert reviewed["reviewedAt"].endswith("Z")
-    assert versions.review_queue(state="pending") == [] and len(versions.review_queue(state="approved", work_item_id="7")) == 1
+    assert (
+        versions.review_queue(state="pending") == []
+        and len(versions.review_queue(state="approved", work_item_id="7")) == 1
+    )
     with pytest.raises(ReshootError) as e:
         versions.set_review(version, state="maybe")
     assert e.value.code == "INVALID_REQUEST"
 
 
 def test_unknown_targets_and_versions_are_404(demo):
-    for call in (lambda: versions.list_versions("sentence", "nope"), lambda: versions.list_versions("hero", "999999"), lambda: versions.restore_version(12345)):
+    for call in (
+        lambda: versions.list_versions("sentence", "nope"),
+        lambda: versions.list_versions("hero", "999999"),
+        lambda: versions.restore_version(12345),
+    ):
         with pytest.raises(ReshootError) as e:
             call()
         assert e.value.status == 404
@@ -125,8 +136,18 @@ def test_unknown_targets_and_versions_are_404(demo):
 def test_a_thumbnail_made_with_the_image_is_stored_as_given(demo):
     thumb = io.BytesIO()
     Image.new("RGB", (16, 9), (1, 2, 3)).save(thumb, format="WEBP")
-    new = versions.NewImage("sentence", "sent_001", "storyboard/coffee-origins/sent_001/image.png", image(1), 32, 18, "p", 1, "fake",
-                            thumbnail=thumb.getvalue())
+    new = versions.NewImage(
+        "sentence",
+        "sent_001",
+        "storyboard/coffee-origins/sent_001/image.png",
+        image(1),
+        32,
+        18,
+        "p",
+        1,
+        "fake",
+        thumbnail=thumb.getvalue(),
+    )
     [version] = versions.save_new_versions([new], lambda s, vs: versions.set_current(s, vs[0]))
     assert get_storage().get(version.thumb_key) == thumb.getvalue()
 

@@ -21,22 +21,40 @@ SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
 def _item(item_id: str, title: str, status: str = "open", shots: int = 0, sku_prefix: str = "SKU") -> dict:
     item = {"id": item_id, "title": title, "status": status}
     if shots:
-        item["lifestylePack"] = {"exportPlan": [
-            {"shot_id": f"S-{n}", "sku": f"{sku_prefix}-{item_id}-{n}", "size_label": label, "width": w, "height": h,
-             "filename": f"fcc/lifestyle/{item_id}/S-{n}/{label.lower()}.png", "prompt": f"scene {n}"}
-            for n in range(1, shots + 1)
-            for label, w, h in SIZES
-        ]}
+        item["lifestylePack"] = {
+            "exportPlan": [
+                {
+                    "shot_id": f"S-{n}",
+                    "sku": f"{sku_prefix}-{item_id}-{n}",
+                    "size_label": label,
+                    "width": w,
+                    "height": h,
+                    "filename": f"fcc/lifestyle/{item_id}/S-{n}/{label.lower()}.png",
+                    "prompt": f"scene {n}",
+                }
+                for n in range(1, shots + 1)
+                for label, w, h in SIZES
+            ]
+        }
     return item
 
 
-def _add_version(row_id: int, version: int, state: str = "pending", *, current: bool = True, deleted: bool = False) -> int:
+def _add_version(
+    row_id: int, version: int, state: str = "pending", *, current: bool = True, deleted: bool = False
+) -> int:
     """An image version of an export row (as generation would record it); returns its id."""
     with session_scope() as s:
         image = ImageVersion(
-            target_kind="hero", target_id=str(row_id), version=version, width=10, height=10, backend="local",
-            storage_key=f"fcc/lifestyle/v/{row_id}-{version}.png", thumb_key=f"fcc/thumbs/{row_id}-{version}.webp",
-            review_state=state, file_deleted=deleted,
+            target_kind="hero",
+            target_id=str(row_id),
+            version=version,
+            width=10,
+            height=10,
+            backend="local",
+            storage_key=f"fcc/lifestyle/v/{row_id}-{version}.png",
+            thumb_key=f"fcc/thumbs/{row_id}-{version}.webp",
+            review_state=state,
+            file_deleted=deleted,
         )
         s.add(image)
         s.flush()
@@ -52,9 +70,18 @@ def _row_ids(work_item_id: str) -> list[int]:
 def _add_references(work_item_id: str, shot_id: str, count: int) -> list[str]:
     start = utcnow()
     refs = [
-        Reference(work_item_id=work_item_id, shot_id=shot_id, storage_key=f"fcc/lifestyle_refs/{work_item_id}/{shot_id}/r{n}.png",
-                  thumb_key=None, filename=f"r{n}.png", content_type="image/png", width=1, height=1, sha256=f"{n}",
-                  created_at=start + timedelta(seconds=n))
+        Reference(
+            work_item_id=work_item_id,
+            shot_id=shot_id,
+            storage_key=f"fcc/lifestyle_refs/{work_item_id}/{shot_id}/r{n}.png",
+            thumb_key=None,
+            filename=f"r{n}.png",
+            content_type="image/png",
+            width=1,
+            height=1,
+            sha256=f"{n}",
+            created_at=start + timedelta(seconds=n),
+        )
         for n in range(count)
     ]
     with session_scope() as s:
@@ -79,12 +106,16 @@ def count_queries():
 
 @pytest.fixture
 def catalogue(db):
-    import_data({"workItems": [
-        _item("7", "Summer patio", "in_review", shots=4, sku_prefix="PAT"),
-        _item("12", "Kitchen refresh", "open", shots=2, sku_prefix="KIT"),
-        _item("15", "Autumn linen", "open"),
-        _item("100", "100% wool throws", "done", shots=1, sku_prefix="WOOL"),
-    ]})
+    import_data(
+        {
+            "workItems": [
+                _item("7", "Summer patio", "in_review", shots=4, sku_prefix="PAT"),
+                _item("12", "Kitchen refresh", "open", shots=2, sku_prefix="KIT"),
+                _item("15", "Autumn linen", "open"),
+                _item("100", "100% wool throws", "done", shots=1, sku_prefix="WOOL"),
+            ]
+        }
+    )
 
 
 def _ids(page: dict) -> list[str]:
@@ -102,9 +133,17 @@ def test_list_counts_and_order(catalogue):
     assert _ids(page) == ["7", "12", "15", "100"]
     assert (page["total"], page["page"], page["pageSize"]) == (4, 1, 25)
     seven = page["items"][0]
-    assert {k: seven[k] for k in ("title", "status", "shotCount", "imageCount", "pendingReviews", "approvedCount", "hasPack")} == {
-        "title": "Summer patio", "status": "in_review", "shotCount": 4, "imageCount": 3,
-        "pendingReviews": 2, "approvedCount": 1, "hasPack": True,
+    assert {
+        k: seven[k]
+        for k in ("title", "status", "shotCount", "imageCount", "pendingReviews", "approvedCount", "hasPack")
+    } == {
+        "title": "Summer patio",
+        "status": "in_review",
+        "shotCount": 4,
+        "imageCount": 3,
+        "pendingReviews": 2,
+        "approvedCount": 1,
+        "hasPack": True,
     }
     assert seven["updatedAt"]
     no_pack = page["items"][2]
@@ -166,11 +205,19 @@ def _plan_of_page_query(**filters) -> list[str]:
 
 @pytest.mark.parametrize(
     "filters, index",
-    [({}, "ix_workitem_order"), ({"has_pack": False}, "ix_workitem_order"), ({"search": "e", "status": "open"}, "ix_workitem_status")],
+    [
+        ({}, "ix_workitem_order"),
+        ({"has_pack": False}, "ix_workitem_order"),
+        ({"search": "e", "status": "open"}, "ix_workitem_status"),
+    ],
 )
 def test_page_query_reads_the_filtered_work_items_once(catalogue, filters, index):
     plan = _plan_of_page_query(**filters)
-    reads = [step for step in plan if step.split(" USING ")[0] in ("SCAN workitem", "SEARCH workitem") and "(id=?)" not in step]
+    reads = [
+        step
+        for step in plan
+        if step.split(" USING ")[0] in ("SCAN workitem", "SEARCH workitem") and "(id=?)" not in step
+    ]
     assert len(reads) == 1 and index in reads[0], plan  # the page's ids as a CTE, not inlined thrice
     assert "SEARCH workitem USING INDEX sqlite_autoindex_workitem_1 (id=?)" in plan  # then only the page's rows
 
@@ -190,19 +237,47 @@ def test_get_work_item(catalogue):
     assert [s["shot_id"] for s in item["shots"]] == item["shotIds"] == ["S-1", "S-2", "S-3", "S-4"]
     assert item["shotCount"] == 4
     shot = item["shots"][0]
-    assert (shot["sku"], shot["prompt"], shot["locked"], shot["referenceCount"], shot["references"]) == ("PAT-7-1", "scene 1", False, 0, [])
+    assert (shot["sku"], shot["prompt"], shot["locked"], shot["referenceCount"], shot["references"]) == (
+        "PAT-7-1",
+        "scene 1",
+        False,
+        0,
+        [],
+    )
     desktop, tablet = shot["rows"][0], shot["rows"][1]
     assert desktop == {
-        "id": rows[0], "shot_id": "S-1", "sku": "PAT-7-1", "size_label": "Desktop", "width": 1920, "height": 800,
-        "filename": "fcc/lifestyle/7/S-1/desktop.png", "url": f"/assets/fcc/lifestyle/v/{rows[0]}-3.png",
-        "thumbUrl": f"/assets/fcc/thumbs/{rows[0]}-3.webp", "versionId": second, "version": 3,
-        "previousVersionId": first, "reviewState": "pending", "seed": None, "seedHonoured": True, "backend": "local",
+        "id": rows[0],
+        "shot_id": "S-1",
+        "sku": "PAT-7-1",
+        "size_label": "Desktop",
+        "width": 1920,
+        "height": 800,
+        "filename": "fcc/lifestyle/7/S-1/desktop.png",
+        "url": f"/assets/fcc/lifestyle/v/{rows[0]}-3.png",
+        "thumbUrl": f"/assets/fcc/thumbs/{rows[0]}-3.webp",
+        "versionId": second,
+        "version": 3,
+        "previousVersionId": first,
+        "reviewState": "pending",
+        "seed": None,
+        "seedHonoured": True,
+        "backend": "local",
     }
-    assert (tablet["url"], tablet["versionId"], tablet["previousVersionId"], tablet["reviewState"]) == (None, None, None, None)
+    assert (tablet["url"], tablet["versionId"], tablet["previousVersionId"], tablet["reviewState"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
     with_refs = item["shots"][1]
     assert with_refs["referenceCount"] == 5
     assert [r["id"] for r in with_refs["references"]] == refs[:3]
-    assert with_refs["references"][0] == {"id": refs[0], "url": "/assets/fcc/lifestyle_refs/7/S-2/r0.png", "thumbUrl": None, "filename": "r0.png"}
+    assert with_refs["references"][0] == {
+        "id": refs[0],
+        "url": "/assets/fcc/lifestyle_refs/7/S-2/r0.png",
+        "thumbUrl": None,
+        "filename": "r0.png",
+    }
 
 
 def test_get_work_item_pages_the_shots(catalogue):
@@ -223,14 +298,23 @@ def test_get_work_item_pages_the_shots(catalogue):
 
 
 def test_work_item_without_pack_and_unknown_id(catalogue):
-    assert get_work_item("15") == {"id": "15", "title": "Autumn linen", "status": "open", "hasPack": False,
-                                   "shotCount": 0, "shotIds": [], "shots": []}
+    assert get_work_item("15") == {
+        "id": "15",
+        "title": "Autumn linen",
+        "status": "open",
+        "hasPack": False,
+        "shotCount": 0,
+        "shotIds": [],
+        "shots": [],
+    }
     with pytest.raises(ReshootError) as info:
         get_work_item("404")
     assert (info.value.code, info.value.status) == ("WORK_ITEM_NOT_FOUND", 404)
 
 
-def _add_job(work_item_id: str, shot_ids: list[str] | None, status: str = "queued", kind: str = "lifestyle_heroes") -> str:
+def _add_job(
+    work_item_id: str, shot_ids: list[str] | None, status: str = "queued", kind: str = "lifestyle_heroes"
+) -> str:
     """A job row and its shots' claims as generate_lifestyle_heroes records them (no worker runs them): a shot
     another active job claimed is joined, not claimed again; returns the job's id."""
     target = f"heroes:{work_item_id}:{','.join(shot_ids) if shot_ids else '*'}:{status}:{kind}"
@@ -241,9 +325,15 @@ def _add_job(work_item_id: str, shot_ids: list[str] | None, status: str = "queue
         every_shot = s.exec(select(Shot.shot_id).where(Shot.work_item_id == work_item_id)).all()
         for shot_id in shot_ids or every_shot:
             key = f"hero:{work_item_id}:{shot_id}" if kind == "lifestyle_heroes" else f"{kind}:{work_item_id}:{shot_id}"
-            claim = s.exec(select(GenerationClaim).where(GenerationClaim.target_key == key, GenerationClaim.status.in_(("queued", "running")))).first()
+            claim = s.exec(
+                select(GenerationClaim).where(
+                    GenerationClaim.target_key == key, GenerationClaim.status.in_(("queued", "running"))
+                )
+            ).first()
             if claim is None:
-                claim = GenerationClaim(job_id=job.id, kind=kind, target_key=key, subject=shot_id, work_item_id=work_item_id, status=status)
+                claim = GenerationClaim(
+                    job_id=job.id, kind=kind, target_key=key, subject=shot_id, work_item_id=work_item_id, status=status
+                )
                 s.add(claim)
                 s.flush()
             s.add(JobClaim(job_id=job.id, claim_id=claim.id, joined=claim.job_id != job.id))
@@ -259,7 +349,12 @@ def test_active_job_id_is_the_job_generating_the_shot_now(catalogue):
     two_and_three = _add_job("7", ["S-2", "S-3"], status="running")
     assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [None, two_and_three, two_and_three, None]
     every_shot = _add_job("7", None)
-    assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [every_shot, two_and_three, two_and_three, every_shot]
+    assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [
+        every_shot,
+        two_and_three,
+        two_and_three,
+        every_shot,
+    ]
     assert [s["activeJobId"] for s in get_work_item("12")["shots"]] == [twelve, twelve]
 
 
@@ -316,4 +411,6 @@ def test_same_answers_on_postgresql(postgres_url, monkeypatch):
     seven = list_work_items()["items"][0]
     assert (seven["shotCount"], seven["imageCount"], seven["pendingReviews"], seven["approvedCount"]) == (2, 1, 1, 0)
     shot = get_work_item("7")["shots"][0]
-    assert shot["rows"][0]["previousVersionId"] == first and shot["referenceCount"] == 4 and len(shot["references"]) == 3
+    assert (
+        shot["rows"][0]["previousVersionId"] == first and shot["referenceCount"] == 4 and len(shot["references"]) == 3
+    )

@@ -1,4 +1,4 @@
-"""The Work Item Actions panel (seed 001): `Generate Lifestyle Hero Images` with an Advanced popover."""
+"""The Work Item Actions panel (spec 001): `Generate Lifestyle Hero Images` with an Advanced popover."""
 
 from __future__ import annotations
 
@@ -68,8 +68,14 @@ def options_summary(work_item_id: str, shot_count: int) -> str | None:
     """`Dry run · Overwrite · 2 of 4 shots` for the Advanced options that differ from a plain run; None if none."""
     state = st.session_state
     shots = state.get(_key("shots", work_item_id)) or []
-    parts = [name for name, on in (("Dry run", state.get(_key("dry_run", work_item_id))),
-                                   ("Overwrite", state.get(_key("overwrite", work_item_id)))) if on]
+    parts = [
+        name
+        for name, on in (
+            ("Dry run", state.get(_key("dry_run", work_item_id))),
+            ("Overwrite", state.get(_key("overwrite", work_item_id))),
+        )
+        if on
+    ]
     if shots:
         parts.append(f"{len(shots)} of {plural(shot_count, 'shot')}")
     return " · ".join(parts) or None
@@ -95,16 +101,24 @@ def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = N
             type="primary",
             icon=":material/auto_awesome:",
             disabled=bool(job_id) or not has_pack or lacks(Role.reviewer),
-            help=why_disabled(Role.reviewer, messages.GENERATE_TOOLTIP if has_pack else messages.GENERATE_TOOLTIP_NO_PACK),
+            help=why_disabled(
+                Role.reviewer, messages.GENERATE_TOOLTIP if has_pack else messages.GENERATE_TOOLTIP_NO_PACK
+            ),
             key=_key("generate", work_item_id),
             on_click=start_generation,
             args=(work_item_id,),
             width="stretch",
         )
-        with advanced_col.popover("Advanced", icon=":material/tune:", width="stretch",
-                                  disabled=bool(job_id) or not has_pack or lacks(Role.reviewer),
-                                  help=why_disabled(Role.reviewer)):
-            st.checkbox("Dry run", key=_key("dry_run", work_item_id), help="Report what would be created; write nothing.")
+        with advanced_col.popover(
+            "Advanced",
+            icon=":material/tune:",
+            width="stretch",
+            disabled=bool(job_id) or not has_pack or lacks(Role.reviewer),
+            help=why_disabled(Role.reviewer),
+        ):
+            st.checkbox(
+                "Dry run", key=_key("dry_run", work_item_id), help="Report what would be created; write nothing."
+            )
             st.checkbox("Overwrite existing images", key=_key("overwrite", work_item_id))
             st.multiselect(
                 "Shots",
@@ -116,9 +130,16 @@ def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = N
         if summary:  # a plain click applies these: say so where the button is, with a way back to the defaults
             with st.container(horizontal=True, gap="small", vertical_alignment="center"):
                 st.caption(f":material/tune: Options: **{escape_markdown(summary)}**", width="content")
-                st.button("Reset", icon=":material/restart_alt:", type="tertiary", key=_key("reset", work_item_id),
-                          disabled=bool(job_id), on_click=reset_options, args=(work_item_id,),
-                          help="Back to the defaults: all shots, no overwrite, not a dry run")
+                st.button(
+                    "Reset",
+                    icon=":material/restart_alt:",
+                    type="tertiary",
+                    key=_key("reset", work_item_id),
+                    disabled=bool(job_id),
+                    on_click=reset_options,
+                    args=(work_item_id,),
+                    help="Back to the defaults: all shots, no overwrite, not a dry run",
+                )
         st.caption(messages.GENERATE_SUBCOPY if has_pack else messages.PACK_NOT_FOUND_BODY)
         if job_id:
             job_progress(job_id, on_finish=lambda job: generation_finished(work_item_id, job))

@@ -26,8 +26,13 @@ def recent_changes(entries: list[ActivityEntry], *, label: str = "Recent changes
 
 def activity_rows(entries: list[ActivityEntry]) -> list[dict[str, str]]:
     return [
-        {"When (UTC)": f"{e.at:%Y-%m-%d %H:%M:%S}", "Who": e.actor, "Action": e.action_label,
-         "Where": e.where, "Change": e.change}
+        {
+            "When (UTC)": f"{e.at:%Y-%m-%d %H:%M:%S}",
+            "Who": e.actor,
+            "Action": e.action_label,
+            "Where": e.where,
+            "Change": e.change,
+        }
         for e in entries
     ]
 
@@ -38,5 +43,12 @@ def csv_bytes(where: ActivityFilter) -> bytes:
 
 
 def csv_download(where: ActivityFilter) -> None:
-    st.download_button("Export CSV", data=partial(csv_bytes, where), file_name="reshoot-activity.csv",
-                       mime="text/csv", icon=":material/download:", key="activity_csv", on_click="ignore")
+    st.download_button(
+        "Export CSV",
+        data=partial(csv_bytes, where),
+        file_name="reshoot-activity.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="activity_csv",
+        on_click="ignore",
+    )

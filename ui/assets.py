@@ -47,7 +47,9 @@ def serve_asset(request: Request) -> Response:
     from services.api.assets import asset_response
 
     if not may_see_assets(request):
-        return JSONResponse({"error": "UNAUTHENTICATED", "details": {"reason": "Sign in to see images"}}, status_code=401)
+        return JSONResponse(
+            {"error": "UNAUTHENTICATED", "details": {"reason": "Sign in to see images"}}, status_code=401
+        )
     try:
         return asset_response(request.path_params["key"], request.headers)
     except ReshootError as e:

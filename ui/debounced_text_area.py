@@ -115,8 +115,15 @@ def debounced_text_area(
 
     _COMPONENT(
         key=key,
-        data={"label": label, "value": value, "placeholder": placeholder, "hint": hint, "disabled": disabled,
-              "height": height, "debounceMs": debounce_ms},
+        data={
+            "label": label,
+            "value": value,
+            "placeholder": placeholder,
+            "hint": hint,
+            "disabled": disabled,
+            "height": height,
+            "debounceMs": debounce_ms,
+        },
         on_save_change=save,
     )
     return value

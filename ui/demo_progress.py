@@ -25,5 +25,7 @@ def _poll(shown: tuple[bool, int]) -> None:
     if progress.loading:
         st.progress(0.0, text="Loading the demo set… This page updates by itself.")
         return
-    st.progress(progress.done / max(progress.total, 1),
-                text=f"Rendering demo images: {progress.done} of {progress.total}. This page updates by itself.")
+    st.progress(
+        progress.done / max(progress.total, 1),
+        text=f"Rendering demo images: {progress.done} of {progress.total}. This page updates by itself.",
+    )

@@ -11,8 +11,10 @@ import streamlit as st
 from services.identity import Actor, acting_as, current_actor
 from services.reviews import download_name, export_approved
 
-EXPORT_HELP = ("The approved heroes at their export-plan filenames, with manifest.csv and manifest.json listing every "
-               "shot and size (approved or not, with version, seed, prompt, backend, reviewer)")
+EXPORT_HELP = (
+    "The approved heroes at their export-plan filenames, with manifest.csv and manifest.json listing every "
+    "shot and size (approved or not, with version, seed, prompt, backend, reviewer)"
+)
 
 
 def approved_zip(work_item_id: str, actor: Actor) -> bytes:

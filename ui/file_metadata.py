@@ -23,8 +23,10 @@ def file_metadata_expander(version_id: int | None, *, key: str) -> None:
             st.caption(f"The file could not be read: {e.message}")
             return
         if not chunks:
-            st.caption("This file carries no generation metadata: Reshoot writes it into PNG files (not JPEG or WebP "
-                       "exports) generated since it started doing so.")
+            st.caption(
+                "This file carries no generation metadata: Reshoot writes it into PNG files (not JPEG or WebP "
+                "exports) generated since it started doing so."
+            )
             return
         names = ", ".join(f"`{name}`" for name in chunks)
         st.caption(f"PNG text chunks in the file ({names}), as image tools (A1111, ComfyUI, exiftool) read them")

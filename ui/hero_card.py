@@ -1,4 +1,4 @@
-"""The Lifestyle Hero Preview grid (seed 000): one card per shot, each card its own fragment.
+"""The Lifestyle Hero Preview grid (spec 000): one card per shot, each card its own fragment.
 
 A card shows one size of its shot (Desktop/Tablet/Mobile switch), the shot's references, `Upload reference`
 and `Regenerate shot`. Clicks rerun only that card. The page hands each card its shot from the one
@@ -113,8 +113,9 @@ def size_labels(shot: dict[str, Any]) -> list[str]:
     return [row["size_label"] for row in shot["rows"]]
 
 
-def selected_row(work_item_id: str, shot: dict[str, Any], *, key_name: str = "size",
-                 default: str | None = None) -> dict[str, Any] | None:
+def selected_row(
+    work_item_id: str, shot: dict[str, Any], *, key_name: str = "size", default: str | None = None
+) -> dict[str, Any] | None:
     """The row of the size picked in this card's (or dialog's) switch; `default` (or the first size) at first."""
     rows = {row["size_label"]: row for row in shot["rows"]}
     if not rows:
@@ -140,22 +141,33 @@ def _thumbnail_html(row: dict[str, Any]) -> str:
     """The row's thumbnail inside a box of fixed height (every card the same height, whatever the size's aspect),
     or the same box naming the missing file."""
     url = row.get("thumbUrl") or row.get("url")
-    inner = (_img(url, f"{row['size_label']} hero", "max-width:100%;max-height:100%;display:block") if url else
-             f'<span role="img" aria-label="No image yet: {html.escape(row["filename"], quote=True)}" '
-             f'style="font-size:.8rem;opacity:.7;word-break:break-all;padding:8px">{_MISSING_ICON} '
-             f"{html.escape(row['filename'])}</span>")
-    return (f'<div style="height:{THUMB_MAX_HEIGHT}px;display:flex;align-items:center;justify-content:center;'
-            f'border-radius:6px;background:rgba(127,127,127,.08)">{inner}</div>')
+    inner = (
+        _img(url, f"{row['size_label']} hero", "max-width:100%;max-height:100%;display:block")
+        if url
+        else f'<span role="img" aria-label="No image yet: {html.escape(row["filename"], quote=True)}" '
+        f'style="font-size:.8rem;opacity:.7;word-break:break-all;padding:8px">{_MISSING_ICON} '
+        f"{html.escape(row['filename'])}</span>"
+    )
+    return (
+        f'<div style="height:{THUMB_MAX_HEIGHT}px;display:flex;align-items:center;justify-content:center;'
+        f'border-radius:6px;background:rgba(127,127,127,.08)">{inner}</div>'
+    )
 
 
 def _references_html(shot: dict[str, Any]) -> str:
-    """The first 3 reference thumbnails in one row, then `+N more` (seed 000)."""
+    """The first 3 reference thumbnails in one row, then `+N more` (spec 000)."""
     refs = (shot.get("references") or [])[:REFERENCES_SHOWN]
     count = shot.get("referenceCount", len(refs))
     if not count:
         return ""
-    pictures = "".join(_img(ref.get("thumbUrl") or ref["url"], f"reference {ref.get('filename', '')}",
-                            "width:36px;height:36px;object-fit:cover;border-radius:4px") for ref in refs)
+    pictures = "".join(
+        _img(
+            ref.get("thumbUrl") or ref["url"],
+            f"reference {ref.get('filename', '')}",
+            "width:36px;height:36px;object-fit:cover;border-radius:4px",
+        )
+        for ref in refs
+    )
     more = f'<span style="font-size:.8rem;opacity:.7">+{count - len(refs)} more</span>' if count > len(refs) else ""
     return f'<div style="display:flex;gap:4px;align-items:center;height:36px;margin-top:4px">{pictures}{more}</div>'
 
@@ -164,12 +176,17 @@ def card_html(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> str:
     """Thumbnail, `{shotId} · {sku}`, `{size} · W×H` and the file name: one element."""
     shot_line = f"{html.escape(shot_id)} · {html.escape(shot['sku'])}"
     size_line = f"{html.escape(row['size_label'])} · {row['width']}×{row['height']}"
-    file_line = (f'<div style="{_CAPTION};white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
-                 f'title="{html.escape(row["filename"], quote=True)}">{html.escape(row["filename"])}</div>'
-                 if row.get("thumbUrl") or row.get("url") else "")  # a missing image's box already names the file
+    file_line = (
+        f'<div style="{_CAPTION};white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
+        f'title="{html.escape(row["filename"], quote=True)}">{html.escape(row["filename"])}</div>'
+        if row.get("thumbUrl") or row.get("url")
+        else ""
+    )  # a missing image's box already names the file
     # The shot line is an element of its own with exactly that text (what finds the card).
-    return (f"{_thumbnail_html(row)}<div style=\"{_CAPTION};margin-top:6px\">{shot_line}</div>"
-            f'<div style="{_CAPTION}">{size_line}</div>{file_line}')
+    return (
+        f'{_thumbnail_html(row)}<div style="{_CAPTION};margin-top:6px">{shot_line}</div>'
+        f'<div style="{_CAPTION}">{size_line}</div>{file_line}'
+    )
 
 
 def card_body(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> None:
@@ -177,7 +194,7 @@ def card_body(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> None:
 
 
 def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes | BinaryIO]]) -> bool:
-    """Store the uploaded files as the shot's references and toast the outcome (seed 000); True if stored."""
+    """Store the uploaded files as the shot's references and toast the outcome (spec 000); True if stored."""
     try:
         result = add_references(work_item_id, shot_id, files)
     except ReshootError as e:
@@ -193,13 +210,18 @@ def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, byte
     queue_toast(messages.REFERENCES_SAVED_TITLE, messages.references_saved_body(saved, shot_id))
     refs = list_references(work_item_id, shot_id)
     shot = card_shot(work_item_id, shot_id)
-    st.session_state[_key("shot", work_item_id, shot_id)] = {**shot, "references": refs[:REFERENCES_SHOWN],
-                                                            "referenceCount": len(refs)}
+    st.session_state[_key("shot", work_item_id, shot_id)] = {
+        **shot,
+        "references": refs[:REFERENCES_SHOWN],
+        "referenceCount": len(refs),
+    }
     return True
 
 
 def _uploader_key(work_item_id: str, shot_id: str) -> str:
-    return f"{_key('upload', work_item_id, shot_id)}_{st.session_state.get(_key('upload_gen', work_item_id, shot_id), 0)}"
+    return (
+        f"{_key('upload', work_item_id, shot_id)}_{st.session_state.get(_key('upload_gen', work_item_id, shot_id), 0)}"
+    )
 
 
 def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
@@ -223,8 +245,9 @@ def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
     )
     if files:  # the label above is already on screen while this saves
         saved = save_references(work_item_id, shot_id, [(f.name, f) for f in files])  # read one at a time
-        st.session_state[_key("upload_gen", work_item_id, shot_id)] = \
-            st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0) + 1  # a fresh, empty uploader
+        st.session_state[_key("upload_gen", work_item_id, shot_id)] = (
+            st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0) + 1
+        )  # a fresh, empty uploader
         st.session_state[_key("upload_close", work_item_id, shot_id)] = saved  # a refused file keeps it open
         _rerun_card()
     if popover.open:
@@ -241,15 +264,18 @@ def open_file_picker_script(uploader_key: str) -> str:
     """Clicks the uploader's file input as soon as it is drawn (it may come a moment after this script)."""
     css_class = "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", uploader_key.strip())  # as Streamlit names it
     selector = json.dumps(f".{css_class} input[type=file]")
-    return ("<script>(() => { const until = Date.now() + 2000; const pick = () => {"
-            f" const input = document.querySelector({selector});"
-            " if (input) input.click(); else if (Date.now() < until) setTimeout(pick, 50); }; pick(); })();</script>")
+    return (
+        "<script>(() => { const until = Date.now() + 2000; const pick = () => {"
+        f" const input = document.querySelector({selector});"
+        " if (input) input.click(); else if (Date.now() < until) setTimeout(pick, 50); }; pick(); })();</script>"
+    )
 
 
 def _popover_toggled(work_item_id: str, shot_id: str) -> None:
     """`Upload reference` was opened (or closed): remember an opening, for the one run that opens the picker."""
     st.session_state[_key("upload_opened", work_item_id, shot_id)] = bool(
-        st.session_state.get(_key("upload_open", work_item_id, shot_id)))
+        st.session_state.get(_key("upload_open", work_item_id, shot_id))
+    )
 
 
 def _rerun_card() -> None:
@@ -261,7 +287,7 @@ def _rerun_card() -> None:
 
 
 def start_regeneration(work_item_id: str, shot_id: str) -> None:
-    """`Regenerate shot`: all sizes of this one shot, overwriting, with its references (seed 000)."""
+    """`Regenerate shot`: all sizes of this one shot, overwriting, with its references (spec 000)."""
     try:
         started = generate_lifestyle_heroes(work_item_id, shot_ids=[shot_id], overwrite=True)
     except Exception:
@@ -323,8 +349,12 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         elif job_id and job_id != panel_job(work_item_id):  # one poll (and one toast) per job: the panel's
             job_progress(job_id, on_finish=partial(_show_new_image, work_item_id, shot_id))
         elif not job_id and row.get("previousVersionId"):
-            if st.button(f"Compare v{row['version'] - 1} / v{row['version']}", icon=":material/compare:",
-                         type="tertiary", key=_key("compare", work_item_id, shot_id)):
+            if st.button(
+                f"Compare v{row['version'] - 1} / v{row['version']}",
+                icon=":material/compare:",
+                type="tertiary",
+                key=_key("compare", work_item_id, shot_id),
+            ):
                 compare_dialog(row)
 
 
@@ -333,16 +363,23 @@ def _card_links(work_item_id: str, shot_id: str, shot: dict[str, Any]) -> None:
     reference large: side by side, one row."""
     count = shot.get("referenceCount", 0)
     row = st.container(horizontal=True, gap="small", vertical_alignment="center") if count else st
-    if row.button("View larger", icon=":material/zoom_in:", type="tertiary", help=messages.LARGE_VIEW_TOOLTIP,
-                  key=_key("view", work_item_id, shot_id)):
+    if row.button(
+        "View larger",
+        icon=":material/zoom_in:",
+        type="tertiary",
+        help=messages.LARGE_VIEW_TOOLTIP,
+        key=_key("view", work_item_id, shot_id),
+    ):
         size = st.session_state.get(_key("size", work_item_id, shot_id))
         st.session_state.pop(_key("dialog_size", work_item_id, shot_id), None)  # opens at the card's size
         st.query_params.update(shot=shot_id, **({"size": size} if size else {}))
         large_view(work_item_id, shot_id)
-    if count and row.button(references_label(shot), type="tertiary",
-                            help=f"{count} reference image{'s' if count != 1 else ''}: see them large, who uploaded "
-                                 "them, delete",
-                            key=_key("references", work_item_id, shot_id)):
+    if count and row.button(
+        references_label(shot),
+        type="tertiary",
+        help=f"{count} reference image{'s' if count != 1 else ''}: see them large, who uploaded them, delete",
+        key=_key("references", work_item_id, shot_id),
+    ):
         references_dialog(work_item_id, shot_id)
 
 
@@ -389,8 +426,10 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     image_or_placeholder(row.get("url"), row["filename"], width=width, height=300)
     st.caption(escape_markdown(row["filename"]))
     seed = seed_words(row.get("seed"), row.get("seedHonoured"))
-    st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])} · "
-               f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}" + (f" · {seed}" if seed else ""))
+    st.caption(
+        f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])} · "
+        f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}" + (f" · {seed}" if seed else "")
+    )
     refs = _references_html(shot)
     if refs:
         st.markdown(refs, unsafe_allow_html=True)
@@ -417,8 +456,11 @@ def delete_confirmed(work_item_id: str, shot_id: str, reference_id: str, name: s
     queue_toast("Reference deleted", f"{name} is no longer a reference of {shot_id}.")
     refs = list_references(work_item_id, shot_id)
     shot = card_shot(work_item_id, shot_id)
-    st.session_state[_key("shot", work_item_id, shot_id)] = {**shot, "references": refs[:REFERENCES_SHOWN],
-                                                            "referenceCount": len(refs)}
+    st.session_state[_key("shot", work_item_id, shot_id)] = {
+        **shot,
+        "references": refs[:REFERENCES_SHOWN],
+        "referenceCount": len(refs),
+    }
     st.session_state[_key("ref_deleted", work_item_id, shot_id)] = True
 
 
@@ -428,8 +470,10 @@ def references_dialog(work_item_id: str, shot_id: str) -> None:
     if st.session_state.pop(_key("ref_deleted", work_item_id, shot_id), False):
         st.rerun()  # the whole page: the card behind shows the change, the dialog closes
     refs = list_references(work_item_id, shot_id)
-    st.caption(f"{escape_markdown(shot_id)} · {len(refs)} reference image{'s' if len(refs) != 1 else ''}, "
-               "sent to the image backend with the shot's prompt")
+    st.caption(
+        f"{escape_markdown(shot_id)} · {len(refs)} reference image{'s' if len(refs) != 1 else ''}, "
+        "sent to the image backend with the shot's prompt"
+    )
     confirming = st.session_state.get(_key("ref_confirm", work_item_id, shot_id))
     with st.container(horizontal=True, gap="medium"):
         for ref in refs:
@@ -440,18 +484,31 @@ def references_dialog(work_item_id: str, shot_id: str) -> None:
 def _reference_tile(work_item_id: str, shot_id: str, ref: dict[str, Any], *, confirming: bool) -> None:
     st.image(absolute_url(ref["url"]), width="stretch")
     name = ref.get("originalFilename") or ref["filename"]
-    st.caption(f"**{escape_markdown(name)}** · {ref['width']}×{ref['height']}  \n"
-               f"uploaded by {escape_markdown(ref.get('uploadedBy') or 'unknown')} · {_when(ref.get('createdAt'))}")
+    st.caption(
+        f"**{escape_markdown(name)}** · {ref['width']}×{ref['height']}  \n"
+        f"uploaded by {escape_markdown(ref.get('uploadedBy') or 'unknown')} · {_when(ref.get('createdAt'))}"
+    )
     key = partial(_key, work_item_id=work_item_id, shot_id=shot_id)
     if not confirming:
-        st.button("Delete", icon=":material/delete:", key=key(f"ref_delete_{ref['id']}"),
-                  disabled=lacks(Role.admin), help=why_disabled(Role.admin),
-                  on_click=_confirm, args=(work_item_id, shot_id, ref["id"]))
+        st.button(
+            "Delete",
+            icon=":material/delete:",
+            key=key(f"ref_delete_{ref['id']}"),
+            disabled=lacks(Role.admin),
+            help=why_disabled(Role.admin),
+            on_click=_confirm,
+            args=(work_item_id, shot_id, ref["id"]),
+        )
         return
     st.warning(f"Delete {escape_markdown(name)}? The next regeneration will not use it.")
     yes, no = st.columns(2)
-    yes.button("Delete", type="primary", key=key(f"ref_yes_{ref['id']}"), on_click=delete_confirmed,
-               args=(work_item_id, shot_id, ref["id"], name))
+    yes.button(
+        "Delete",
+        type="primary",
+        key=key(f"ref_yes_{ref['id']}"),
+        on_click=delete_confirmed,
+        args=(work_item_id, shot_id, ref["id"], name),
+    )
     no.button("Keep", key=key(f"ref_no_{ref['id']}"), on_click=_confirm, args=(work_item_id, shot_id, None))
 
 

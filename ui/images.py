@@ -27,12 +27,14 @@ def absolute_url(url: str | None) -> str | None:
 
 
 def placeholder(filename: str | None, *, height: int = 150, text: str | None = None) -> None:
-    """A bordered box with the file's name, where an image would be (the seed's `onError` fallback)."""
+    """A bordered box with the file's name, where an image would be (the spec's `onError` fallback)."""
     with st.container(border=True, height=height, horizontal_alignment="center", vertical_alignment="center"):
         st.caption(":material/image_not_supported: " + escape_markdown(text or filename or "No image"))
 
 
-def image_or_placeholder(url: str | None, filename: str | None, *, width: int | str = "stretch", height: int = 150) -> None:
+def image_or_placeholder(
+    url: str | None, filename: str | None, *, width: int | str = "stretch", height: int = 150
+) -> None:
     """The image at `url`, or a placeholder with `filename` when there is none."""
     if url:
         st.image(absolute_url(url), width=width)

@@ -27,7 +27,9 @@ def import_upload(filename: str, data: bytes, *, work_item_id: str | None = None
 
 def show_problems(error: ReshootError) -> None:
     details = error.details if isinstance(error.details, list) else [error.message or error.code]
-    st.error("Nothing was imported. " + f"{len(details)} problem{'s' if len(details) != 1 else ''}:", icon=":material/error:")
+    st.error(
+        "Nothing was imported. " + f"{len(details)} problem{'s' if len(details) != 1 else ''}:", icon=":material/error:"
+    )
     st.markdown("\n".join(f"- {escape_markdown(str(problem))}" for problem in details))
 
 
@@ -42,7 +44,10 @@ def _run_import(uploader_key: str) -> None:
         return
     work_item_id = (st.session_state.get("settings_import_work_item") or "").strip() or None
     try:
-        st.session_state["settings_import_outcome"] = ("ok", import_upload(upload.name, upload.getvalue(), work_item_id=work_item_id))
+        st.session_state["settings_import_outcome"] = (
+            "ok",
+            import_upload(upload.name, upload.getvalue(), work_item_id=work_item_id),
+        )
     except ReshootError as e:
         st.session_state["settings_import_outcome"] = ("error", e)
     st.session_state["settings_import_gen"] = st.session_state.get("settings_import_gen", 0) + 1
@@ -54,9 +59,16 @@ def import_panel() -> None:
     st.text_input(
         "Work item id for a CSV without a work_item_id column", key="settings_import_work_item", placeholder="e.g. 7"
     )
-    st.button("Import", icon=":material/upload_file:", type="primary", disabled=upload is None or lacks(Role.admin),
-              help=why_disabled(Role.admin),
-              key="settings_import_button", on_click=_run_import, args=(uploader_key,))
+    st.button(
+        "Import",
+        icon=":material/upload_file:",
+        type="primary",
+        disabled=upload is None or lacks(Role.admin),
+        help=why_disabled(Role.admin),
+        key="settings_import_button",
+        on_click=_run_import,
+        args=(uploader_key,),
+    )
     outcome = st.session_state.pop("settings_import_outcome", None)
     if outcome is not None:
         kind, value = outcome

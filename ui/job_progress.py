@@ -33,6 +33,7 @@ FINISHED = ("succeeded", "failed")
 _HANDLED_KEY = "ui_finished_jobs"
 _ROUND_KEY = "ui_job_poll_from_parent"
 
+
 def progress_text(job: dict[str, Any], unit: str = "images") -> str:
     done, total = job.get("progressDone") or 0, job.get("progressTotal") or 0
     if total:
@@ -85,8 +86,9 @@ def _poll(job_id: str, on_finish: Callable[[dict[str, Any]], None], unit: str, h
     st.progress((job.get("progressDone") or 0) / total if total else 0.0, text=progress_text(job, unit))
 
 
-def job_progress(job_id: str, *, on_finish: Callable[[dict[str, Any]], None], unit: str = "images",
-                 waiting: bool = False) -> None:
+def job_progress(
+    job_id: str, *, on_finish: Callable[[dict[str, Any]], None], unit: str = "images", waiting: bool = False
+) -> None:
     """Progress of `job_id` in its own fragment; `on_finish(job)` runs once at the end, then the app reruns.
     `waiting`: this session started the job and waits for it, so its end is seen at once (held runs)."""
     st.session_state.setdefault(_ROUND_KEY, {})[job_id] = True  # this call is the parent's, not a rerun

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -28,7 +28,7 @@ def duration(job: dict[str, Any], *, now: datetime | None = None) -> str:
     started, finished = _time(job.get("startedAt")), _time(job.get("finishedAt"))
     if started is None:
         return ""
-    seconds = ((finished or now or datetime.now(timezone.utc)) - started).total_seconds()
+    seconds = ((finished or now or datetime.now(UTC)) - started).total_seconds()
     return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
@@ -103,8 +103,10 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
     if not jobs:
         st.info("No jobs yet. Generating images on a Work Item or in the Storyboard creates them.")
         return
-    st.caption(("1 job" if len(jobs) == 1 else f"{len(jobs)} most recent jobs")
-               + (" · refreshing while jobs run" if active else ""))
+    st.caption(
+        ("1 job" if len(jobs) == 1 else f"{len(jobs)} most recent jobs")
+        + (" · refreshing while jobs run" if active else "")
+    )
     event = st.dataframe(
         rows(jobs),
         key="jobs_table",
@@ -122,8 +124,10 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
     )
     if not event.selection.rows:
         failed = sum(job["status"] == "failed" for job in jobs)
-        st.caption("Select a job to see its details or retry it"
-                   + (f" ({plural(failed, 'failed job')}: select one to read its whole error)." if failed else "."))
+        st.caption(
+            "Select a job to see its details or retry it"
+            + (f" ({plural(failed, 'failed job')}: select one to read its whole error)." if failed else ".")
+        )
         return
     job = jobs[event.selection.rows[0]]
     with st.container(border=True):
@@ -137,6 +141,13 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
                 long = job["errorDetail"].count("\n") > 10
                 st.code(job["errorDetail"], language=None, wrap_lines=True, height=260 if long else "content")
             needs = Role.reviewer if job.get("requestedBy") == current_actor().email else Role.admin  # anyone's: admin
-            st.button("Retry", icon=":material/replay:", type="primary", key=f"jobs_retry_{job['id']}",
-                      disabled=lacks(needs), help=why_disabled(needs),
-                      on_click=retry, args=(job["id"],))
+            st.button(
+                "Retry",
+                icon=":material/replay:",
+                type="primary",
+                key=f"jobs_retry_{job['id']}",
+                disabled=lacks(needs),
+                help=why_disabled(needs),
+                on_click=retry,
+                args=(job["id"],),
+            )

@@ -28,4 +28,8 @@ def configuration_problem(step: Callable[[], object]) -> ReshootError | None:
 def show_configuration_problem(problem: ReshootError, *, link_to_settings: bool = True) -> None:
     st.error(escape_markdown(problem.message), icon=":material/settings_alert:")
     if link_to_settings:
-        st.page_link(SETTINGS_PAGE, label="Settings shows what each part runs on and whether it answers", icon=":material/settings:")
+        st.page_link(
+            SETTINGS_PAGE,
+            label="Settings shows what each part runs on and whether it answers",
+            icon=":material/settings:",
+        )

@@ -43,36 +43,59 @@ def _revoke_token(token_id: str) -> None:
 def tokens_panel() -> None:
     """Create (shown once), list and revoke personal tokens; admins may list everyone's."""
     if auth.auth_mode() is auth.AuthMode.none:
-        st.caption("API tokens matter once sign-in is on (RESHOOT_AUTH=oidc or proxy); until then the API listens "
-                   "on 127.0.0.1 only and acts as the local user.")
+        st.caption(
+            "API tokens matter once sign-in is on (RESHOOT_AUTH=oidc or proxy); until then the API listens "
+            "on 127.0.0.1 only and acts as the local user."
+        )
         return
     new_token = st.session_state.pop(NEW_TOKEN_KEY, None)
     if new_token:
-        st.success("Copy your new token now: it is shown only this once (Reshoot keeps only a hash).",
-                   icon=":material/key:")
+        st.success(
+            "Copy your new token now: it is shown only this once (Reshoot keeps only a hash).", icon=":material/key:"
+        )
         st.code(new_token, language=None)
     name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
     name_col.text_input("Token name", key="settings_token_name", placeholder="What it is for, e.g. build script")
-    button_col.button("Create token", icon=":material/add:", key="settings_token_create", on_click=_create_token,
-                      width="stretch")
+    button_col.button(
+        "Create token", icon=":material/add:", key="settings_token_create", on_click=_create_token, width="stretch"
+    )
     everyone = not lacks(Role.admin) and st.toggle("Everyone's tokens", key="settings_tokens_all")
     tokens = auth.list_tokens(all_users=everyone)
     if not tokens:
         st.caption("No tokens yet. Scripts and the React client send one as `Authorization: Bearer <token>`.")
         return
     st.dataframe(
-        [{"Name": t["name"], "User": t["user"], "Starts with": t["prefix"], "Created": _when(t["createdAt"]),
-          "Last used": _when(t["lastUsedAt"]), "Revoked": _when(t["revokedAt"])} for t in tokens],
-        hide_index=True, key="settings_tokens_table",
-        column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm") for c in ("Created", "Last used", "Revoked")},
+        [
+            {
+                "Name": t["name"],
+                "User": t["user"],
+                "Starts with": t["prefix"],
+                "Created": _when(t["createdAt"]),
+                "Last used": _when(t["lastUsedAt"]),
+                "Revoked": _when(t["revokedAt"]),
+            }
+            for t in tokens
+        ],
+        hide_index=True,
+        key="settings_tokens_table",
+        column_config={
+            c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm") for c in ("Created", "Last used", "Revoked")
+        },
     )
     active = {t["id"]: t for t in tokens if not t["revokedAt"]}
     if active:
         pick_col, revoke_col = st.columns([3, 1], vertical_alignment="bottom")
-        picked = pick_col.selectbox("Revoke a token", list(active), key="settings_token_pick",
-                                    format_func=lambda tid: _token_label(active[tid]))
-        revoke_col.button("Revoke", icon=":material/block:", key="settings_token_revoke", width="stretch",
-                          on_click=_revoke_token, args=(picked,))
+        picked = pick_col.selectbox(
+            "Revoke a token", list(active), key="settings_token_pick", format_func=lambda tid: _token_label(active[tid])
+        )
+        revoke_col.button(
+            "Revoke",
+            icon=":material/block:",
+            key="settings_token_revoke",
+            width="stretch",
+            on_click=_revoke_token,
+            args=(picked,),
+        )
 
 
 def _token_label(token: dict[str, Any]) -> str:
@@ -83,8 +106,11 @@ def _user_action(action: str) -> None:
     state = st.session_state
     try:
         if action == "add":
-            auth.add_user(email=state.get("settings_user_email") or "", name=state.get("settings_user_name") or "",
-                          role=state.get("settings_user_role") or Role.viewer)
+            auth.add_user(
+                email=state.get("settings_user_email") or "",
+                name=state.get("settings_user_name") or "",
+                role=state.get("settings_user_role") or Role.viewer,
+            )
             state["settings_user_email"] = state["settings_user_name"] = ""
         elif action == "role":
             auth.set_role(email=state["settings_user_pick"], role=state["settings_user_new_role"])
@@ -102,9 +128,19 @@ def users_panel() -> None:
     users = auth.list_users()
     if users:
         st.dataframe(
-            [{"Email": u["email"], "Name": u["name"], "Role": u["role"], "Role set by": u["roleSetBy"] or "sign-in",
-              "Last seen": _when(u["lastSeenAt"]), "Disabled": u["disabled"]} for u in users],
-            hide_index=True, key="settings_users_table",
+            [
+                {
+                    "Email": u["email"],
+                    "Name": u["name"],
+                    "Role": u["role"],
+                    "Role set by": u["roleSetBy"] or "sign-in",
+                    "Last seen": _when(u["lastSeenAt"]),
+                    "Disabled": u["disabled"],
+                }
+                for u in users
+            ],
+            hide_index=True,
+            key="settings_users_table",
             column_config={"Last seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
         )
         pick_col, role_col, buttons_col = st.columns([3, 2, 3], vertical_alignment="bottom")

@@ -31,7 +31,9 @@ _FRAME = (
     '<figcaption style="font-size:.8rem;opacity:.75;margin-top:4px">{label} · {width}×{height}</figcaption></figure>'
 )
 _IMAGE = '<img src="{src}" alt="{label} hero" style="display:block;width:100%;height:100%;object-fit:cover">'
-_MISSING = '<span style="font-size:.75rem;opacity:.7;padding:8px;text-align:center;word-break:break-all">{filename}</span>'
+_MISSING = (
+    '<span style="font-size:.75rem;opacity:.7;padding:8px;text-align:center;word-break:break-all">{filename}</span>'
+)
 
 
 def device_row_html(rows: list[dict[str, Any]]) -> str:
@@ -40,11 +42,23 @@ def device_row_html(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         label = html.escape(row["size_label"])
         url = absolute_url(row.get("url"))
-        content = (_IMAGE.format(src=html.escape(url, quote=True), label=label) if url
-                   else _MISSING.format(filename=html.escape(row["filename"])))
+        content = (
+            _IMAGE.format(src=html.escape(url, quote=True), label=label)
+            if url
+            else _MISSING.format(filename=html.escape(row["filename"]))
+        )
         ratio = row["width"] / row["height"]
-        frames.append(_FRAME.format(ratio=ratio, max_width=int(FRAME_HEIGHT * ratio), width=row["width"],
-                                    height=row["height"], radius=18 if ratio < 1 else 8, content=content, label=label))
+        frames.append(
+            _FRAME.format(
+                ratio=ratio,
+                max_width=int(FRAME_HEIGHT * ratio),
+                width=row["width"],
+                height=row["height"],
+                radius=18 if ratio < 1 else 8,
+                content=content,
+                label=label,
+            )
+        )
     return _ROW.format(frames="".join(frames))
 
 
@@ -95,9 +109,15 @@ def review_line(row: dict[str, Any], *, history: list[Decision]) -> None:
     note_col.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
     with buttons_col.container(horizontal=True, gap="xsmall"):
         for new_state, label, kind in (("approved", "Approve", "primary"), ("rejected", "Reject", "secondary")):
-            st.button(label, key=f"sku_{new_state}_{version_id}", type=kind,
-                      disabled=state == new_state or lacks(Role.reviewer), help=why_disabled(Role.reviewer),
-                      on_click=review, args=(version_id, new_state, note_key))
+            st.button(
+                label,
+                key=f"sku_{new_state}_{version_id}",
+                type=kind,
+                disabled=state == new_state or lacks(Role.reviewer),
+                help=why_disabled(Role.reviewer),
+                on_click=review,
+                args=(version_id, new_state, note_key),
+            )
 
 
 def review_shot(shot: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The Scene Inspector (seed 002): one sentence's image, prompt editor, regeneration with a seed, and history."""
+"""The Scene Inspector (spec 002): one sentence's image, prompt editor, regeneration with a seed, and history."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def regeneration_finished(sentence_id: str, job: dict[str, Any]) -> None:
 
 
 def prompt_editor(sentence: dict[str, Any], *, disabled: bool) -> str:
-    """The seed's ImagePromptEditor: saved ~500 ms after the last keystroke, live character count."""
+    """The spec's ImagePromptEditor: saved ~500 ms after the last keystroke, live character count."""
     return debounced_text_area(
         messages.PROMPT_LABEL,
         sentence.get("imagePrompt") or "",
@@ -129,14 +129,19 @@ def prompt_editor(sentence: dict[str, Any], *, disabled: bool) -> str:
 
 
 def seed_field(sentence_id: str, *, disabled: bool) -> None:
-    """Optional seed (seed 002): empty or -1 for a random one; after a run it shows the seed that was used, so
+    """Optional seed (spec 002): empty or -1 for a random one; after a run it shows the seed that was used, so
     `Regenerate Image` again reproduces the image."""
     key = _key("seed", sentence_id)
     used = st.session_state.pop(_key("seed_used", sentence_id), None)
     if used is not None:
         st.session_state[key] = str(used)
-    st.text_input("Seed", key=key, placeholder="Random", help=why_disabled(Role.reviewer, messages.SEED_TOOLTIP + SEED_HELP),
-                  disabled=disabled or lacks(Role.reviewer))
+    st.text_input(
+        "Seed",
+        key=key,
+        placeholder="Random",
+        help=why_disabled(Role.reviewer, messages.SEED_TOOLTIP + SEED_HELP),
+        disabled=disabled or lacks(Role.reviewer),
+    )
 
 
 def regenerate_controls(sentence: dict[str, Any], *, prompt: str, generating: bool) -> None:
@@ -175,15 +180,24 @@ def error_state(sentence_id: str) -> None:
         return
     reason = failed.get("message") or failed.get("errorCode") or "Unknown error"
     st.error(f"Image generation failed: {reason}", icon=":material/error:")
-    st.button("Retry", icon=":material/replay:", key=_key("retry", sentence_id), on_click=retry_failed,
-              args=(sentence_id,), disabled=lacks(Role.reviewer), help=why_disabled(Role.reviewer))
+    st.button(
+        "Retry",
+        icon=":material/replay:",
+        key=_key("retry", sentence_id),
+        on_click=retry_failed,
+        args=(sentence_id,),
+        disabled=lacks(Role.reviewer),
+        help=why_disabled(Role.reviewer),
+    )
 
 
 def earlier_caption(version: dict) -> str:
     """`v3 ★`, the seed and who made it, one per line: a 19-digit seed fits the card's width on its own line."""
-    lines = [f"v{version['version']}" + (" ★" if version["favourite"] else ""),
-             seed_words(version["seed"], version.get("seedHonoured")),
-             f"by {escape_markdown(version['createdBy'])}" if version.get("createdBy") else ""]
+    lines = [
+        f"v{version['version']}" + (" ★" if version["favourite"] else ""),
+        seed_words(version["seed"], version.get("seedHonoured")),
+        f"by {escape_markdown(version['createdBy'])}" if version.get("createdBy") else "",
+    ]
     return "  \n".join(line for line in lines if line)
 
 
@@ -193,8 +207,14 @@ def history(sentence_id: str) -> None:
     if len(versions) >= 2:
         after, before = versions[0], versions[1]
         st.markdown("**Before / after**")
-        image_compare(before["url"], after["url"], width=after["width"], height=after["height"],
-                      labels=(f"v{before['version']}", f"v{after['version']}"), key=_key("compare", sentence_id))
+        image_compare(
+            before["url"],
+            after["url"],
+            width=after["width"],
+            height=after["height"],
+            labels=(f"v{before['version']}", f"v{after['version']}"),
+            key=_key("compare", sentence_id),
+        )
     earlier = [v for v in versions if not v["isCurrent"]][:HISTORY_SHOWN]
     if not earlier:
         return
@@ -205,20 +225,29 @@ def history(sentence_id: str) -> None:
                 st.image(absolute_url(version.get("thumbUrl") or version["url"]), width="stretch")
                 st.caption(earlier_caption(version))
                 restore_col, favourite_col = st.columns(2, gap="xsmall")
-                restore_col.button(":material/restore:", disabled=lacks(Role.reviewer),
-                                   help=why_disabled(Role.reviewer, "Make this version current again"),
-                                   key=_key(f"restore_{version['id']}", sentence_id),
-                                   on_click=restore_version, args=(version["id"],))
-                favourite_col.button(":material/star:" if not version["favourite"] else ":material/star_rate:",
-                                     disabled=lacks(Role.reviewer),
-                                     help=why_disabled(Role.reviewer, "Unmark favourite" if version["favourite"]
-                                                       else "Mark as favourite (kept by retention)"),
-                                     key=_key(f"favourite_{version['id']}", sentence_id),
-                                     on_click=set_favourite, args=(version["id"], not version["favourite"]))
+                restore_col.button(
+                    ":material/restore:",
+                    disabled=lacks(Role.reviewer),
+                    help=why_disabled(Role.reviewer, "Make this version current again"),
+                    key=_key(f"restore_{version['id']}", sentence_id),
+                    on_click=restore_version,
+                    args=(version["id"],),
+                )
+                favourite_col.button(
+                    ":material/star:" if not version["favourite"] else ":material/star_rate:",
+                    disabled=lacks(Role.reviewer),
+                    help=why_disabled(
+                        Role.reviewer,
+                        "Unmark favourite" if version["favourite"] else "Mark as favourite (kept by retention)",
+                    ),
+                    key=_key(f"favourite_{version['id']}", sentence_id),
+                    on_click=set_favourite,
+                    args=(version["id"], not version["favourite"]),
+                )
 
 
 def scene_inspector(sentence: dict[str, Any]) -> None:
-    """Everything the seed's SceneInspector shows, for `sentence` (sentence JSON)."""
+    """Everything the spec's SceneInspector shows, for `sentence` (sentence JSON)."""
     show_queued_toasts()  # queued by a click's callback in this run (a short job that ended inside the click)
     sentence_id = sentence["id"]
     job_id = running_job(sentence)
@@ -227,8 +256,12 @@ def scene_inspector(sentence: dict[str, Any]) -> None:
     with image_tab:
         preview(sentence, generating=generating)
         if job_id:
-            job_progress(job_id, on_finish=lambda job: regeneration_finished(sentence_id, job), unit="steps",
-                         waiting=job_id == st.session_state.get(_key("job", sentence_id)))
+            job_progress(
+                job_id,
+                on_finish=lambda job: regeneration_finished(sentence_id, job),
+                unit="steps",
+                waiting=job_id == st.session_state.get(_key("job", sentence_id)),
+            )
         elif sentence.get("seed") is not None:
             st.caption(seed_words(sentence["seed"], sentence.get("seedHonoured")).capitalize())
         error_state(sentence_id)

@@ -49,7 +49,9 @@ def session_gate() -> Gate:
     """Who this session's person is, by RESHOOT_AUTH; kept in session state for callbacks and fragment reruns."""
     mode = auth_mode()
     try:
-        gate = Gate(local_actor()) if mode is AuthMode.none else _oidc_gate() if mode is AuthMode.oidc else _proxy_gate()
+        gate = (
+            Gate(local_actor()) if mode is AuthMode.none else _oidc_gate() if mode is AuthMode.oidc else _proxy_gate()
+        )
     except ReshootError as e:
         gate = Gate(None, e.message)
     if gate.actor is None:

@@ -59,10 +59,16 @@ def sentence_table(board: dict[str, Any], *, linked: str | None = None) -> dict[
         height=min(64 * len(rows) + 40, 720),
         column_config={
             "#": st.column_config.TextColumn(width=COLUMN_WIDTHS["#"], help="Section.sentence"),
-            "Text": st.column_config.TextColumn(width=COLUMN_WIDTHS["Text"], help="The sentence (whole in the inspector)"),
+            "Text": st.column_config.TextColumn(
+                width=COLUMN_WIDTHS["Text"], help="The sentence (whole in the inspector)"
+            ),
             "Image": st.column_config.ImageColumn("Image", width=COLUMN_WIDTHS["Image"]),
-            "Prompt": st.column_config.TextColumn(width=COLUMN_WIDTHS["Prompt"], help="The image prompt (whole in the inspector)"),
-            "Dirty": st.column_config.TextColumn(width=COLUMN_WIDTHS["Dirty"], help="Out of date since the prompt changed"),
+            "Prompt": st.column_config.TextColumn(
+                width=COLUMN_WIDTHS["Prompt"], help="The image prompt (whole in the inspector)"
+            ),
+            "Dirty": st.column_config.TextColumn(
+                width=COLUMN_WIDTHS["Dirty"], help="Out of date since the prompt changed"
+            ),
         },
     )
     if event.selection.rows:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import streamlit as st
 
@@ -17,7 +17,7 @@ def _where(embedded: bool) -> str:
 
 
 def _ago(timestamp: str) -> str:
-    seconds = (datetime.now(timezone.utc) - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds()
+    seconds = (datetime.now(UTC) - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds()
     return f"{max(0, round(seconds))} s ago"
 
 
@@ -25,12 +25,16 @@ def _ago(timestamp: str) -> str:
 def workers_panel() -> None:
     settings = get_settings()
     here = "on" if embedded_workers_enabled() else "off (RESHOOT_EMBEDDED_WORKERS=0, or the Redis queue's default)"
-    st.caption(f"Job threads in this dashboard: {here} · backend calls at once across every worker: "
-               f"{settings.backend_concurrency or 'no limit (RESHOOT_BACKEND_CONCURRENCY)'}")
+    st.caption(
+        f"Job threads in this dashboard: {here} · backend calls at once across every worker: "
+        f"{settings.backend_concurrency or 'no limit (RESHOOT_BACKEND_CONCURRENCY)'}"
+    )
     workers = list_workers()
     if not workers:
-        st.warning("No worker is alive on this queue: generation jobs wait until one starts (`python -m services worker`).",
-                   icon=":material/warning:")
+        st.warning(
+            "No worker is alive on this queue: generation jobs wait until one starts (`python -m services worker`).",
+            icon=":material/warning:",
+        )
         return
     rows = [
         {

@@ -15,8 +15,13 @@ with st.grid("auto", min_column_width=300, gap="small"):
     for shot in item["shots"]:
         rows = {row["size_label"]: row for row in shot["rows"]}
         with st.container(border=True, gap="xsmall"):
-            picked = st.segmented_control("Size", list(rows), default=next(iter(rows)), key=f"size_{shot['shot_id']}",
-                                          label_visibility="collapsed")
+            picked = st.segmented_control(
+                "Size",
+                list(rows),
+                default=next(iter(rows)),
+                key=f"size_{shot['shot_id']}",
+                label_visibility="collapsed",
+            )
             row = rows[picked or next(iter(rows))]
             st.image(storage.get(row["filename"]))
             st.caption(row["filename"])

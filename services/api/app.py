@@ -1,4 +1,4 @@
-"""The FastAPI application: the seeds' HTTP endpoints over the same `services` the dashboard uses."""
+"""The FastAPI application: the spec's HTTP endpoints over the same `services` the dashboard uses."""
 
 from __future__ import annotations
 

@@ -87,7 +87,10 @@ _IMAGE = {"schema": {"type": "string", "format": "binary"}}
     "/assets/{key:path}",
     response_class=Response,
     responses={
-        200: {"description": "The stored file", "content": {t: _IMAGE for t in ("image/png", "image/jpeg", "image/webp")}},
+        200: {
+            "description": "The stored file",
+            "content": {t: _IMAGE for t in ("image/png", "image/jpeg", "image/webp")},
+        },
         304: {"description": "Not modified (If-None-Match)"},
         307: {"description": "Redirect to a presigned S3 URL"},
         **error_responses({400: "INVALID_KEY: unsafe or malformed key", 404: "NOT_FOUND: nothing stored at this key"}),

@@ -1,6 +1,6 @@
 """Request bodies read from the raw bytes, whatever Content-Type the client sent.
 
-The seeds' `fetch` for regenerate-image sets no Content-Type (so it arrives as text/plain) and may send
+The spec's `fetch` for regenerate-image sets no Content-Type (so it arrives as text/plain) and may send
 no body at all; FastAPI's own JSON body handling would refuse both, so JSON endpoints parse it here.
 """
 
@@ -54,7 +54,9 @@ def json_body(model: type[M]) -> Any:
 
 def json_body_doc(model: type[BaseModel], *, required: bool) -> dict[str, Any]:
     """`openapi_extra` declaring `model` as the JSON request body."""
-    return {"requestBody": {"required": required, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    return {
+        "requestBody": {"required": required, "content": {"application/json": {"schema": model.model_json_schema()}}}
+    }
 
 
 FORM_OVERHEAD_BYTES = 1024 * 1024  # text fields and part headers on top of the files' own bytes
@@ -110,7 +112,9 @@ async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> Asyn
     settings = get_settings()
     cap = settings.max_upload_request_bytes + FORM_OVERHEAD_BYTES
     too_large = ReshootError(
-        "PAYLOAD_TOO_LARGE", 413, {"maxBytes": settings.max_upload_request_bytes},
+        "PAYLOAD_TOO_LARGE",
+        413,
+        {"maxBytes": settings.max_upload_request_bytes},
         f"An upload may be at most {settings.max_upload_request_mb} MB (RESHOOT_MAX_UPLOAD_REQUEST_MB).",
     )
     declared = request.headers.get("content-length", "")
@@ -121,7 +125,11 @@ async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> Asyn
     try:
         if content_type.startswith("multipart/form-data"):
             form = await _CappedMultiPartParser(
-                request.headers, body, max_files=settings.max_upload_files, max_fields=100, max_file_bytes=settings.max_upload_bytes
+                request.headers,
+                body,
+                max_files=settings.max_upload_files,
+                max_fields=100,
+                max_file_bytes=settings.max_upload_bytes,
             ).parse()
         elif content_type.startswith("application/x-www-form-urlencoded"):  # fields only: answered "files required"
             form = await FormParser(request.headers, body).parse()
@@ -131,7 +139,9 @@ async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> Asyn
         raise too_large from None
     except _FileTooLarge as e:  # the same answer as a file found too large once read: INVALID_IMAGE naming it
         raise ReshootError(
-            "INVALID_IMAGE", 400, {"filename": e.filename, "reason": "too_large"},
+            "INVALID_IMAGE",
+            400,
+            {"filename": e.filename, "reason": "too_large"},
             f"{e.filename} is over {settings.max_upload_mb} MB, the limit (RESHOOT_MAX_UPLOAD_MB).",
         ) from None
     except MultiPartException as e:  # malformed multipart, too many files or fields: the parser's message says which

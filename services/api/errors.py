@@ -1,4 +1,4 @@
-"""Every error the API answers is JSON with a top-level "error" (the seeds' shape), never FastAPI's {"detail": …}."""
+"""Every error the API answers is JSON with a top-level "error" (the spec's shape), never FastAPI's {"detail": …}."""
 
 from __future__ import annotations
 
@@ -78,7 +78,9 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
 async def _database_refused(request: Request, exc: DataError) -> JSONResponse:
     """A value the database refused that no check caught first: the client's input, not a server fault."""
     log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, type(exc.orig).__name__)
-    details = [{"field": "body", "message": "A value could not be stored by the database (a character or number it refuses)"}]
+    details = [
+        {"field": "body", "message": "A value could not be stored by the database (a character or number it refuses)"}
+    ]
     return error_response(400, invalid_request(details).to_json())
 
 

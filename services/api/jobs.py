@@ -1,4 +1,4 @@
-"""Jobs: status by id, and the per-project WebSocket that tells clients when jobs finish (seed 002)."""
+"""Jobs: status by id, and the per-project WebSocket that tells clients when jobs finish (spec 002)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def get_job(job_id: str) -> dict[str, Any]:
 
 
 @router.websocket("/projects/{project_id}/events")
-async def project_events(websocket: WebSocket, project_id: str, after: Annotated[int | None, Query(ge=0)] = None) -> None:
+async def project_events(
+    websocket: WebSocket, project_id: str, after: Annotated[int | None, Query(ge=0)] = None
+) -> None:
     """Job events of one project as they happen, e.g. {"type": "job_complete", "jobType": "image", "sentenceId", "jobId"};
     `?after=<eventId>` replays what came after that event first."""
     await websocket.accept()

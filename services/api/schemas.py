@@ -1,4 +1,4 @@
-"""Request and response shapes, as the seeds write them (camelCase where the seeds use it)."""
+"""Request and response shapes, as the spec writes them (camelCase where the spec uses it)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class GenerateHeroesRequest(_Request):
 
 class UpdateSentenceRequest(_Request):
     imagePrompt: str = Field(max_length=10_000)
-    isImageDirty: bool | None = None  # accepted for the seed's client; editing the prompt always sets both
+    isImageDirty: bool | None = None  # accepted for the spec's client; editing the prompt always sets both
     isVideoDirty: bool | None = None
 
 
@@ -206,7 +206,10 @@ TOO_LARGE = {413: "PAYLOAD_TOO_LARGE"}
 
 
 def error_responses(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the given error statuses (and 500), all with the seeds' error body."""
-    described = {400: "INVALID_REQUEST, e.g. a text with a character no database stores (NUL)", **described,
-                 500: "INTERNAL_ERROR (no stack trace)"}
+    """OpenAPI `responses` for the given error statuses (and 500), all with the spec's error body."""
+    described = {
+        400: "INVALID_REQUEST, e.g. a text with a character no database stores (NUL)",
+        **described,
+        500: "INTERNAL_ERROR (no stack trace)",
+    }
     return {status: {"model": ErrorBody, "description": text} for status, text in described.items()}

@@ -1,4 +1,4 @@
-"""Storyboard projects and sentences (seed 002): prompt edits and single-image regeneration."""
+"""Storyboard projects and sentences (spec 002): prompt edits and single-image regeneration."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from fastapi.responses import JSONResponse
 
 from services import storyboard
 from services.api.bodies import json_body, json_body_doc
-from services.api.security import allow
-from services.identity import Role
 from services.api.schemas import (
+    TOO_LARGE,
     DemoProjectId,
     DemoSentenceId,
     JobStarted,
@@ -19,10 +18,11 @@ from services.api.schemas import (
     RegenerateImageRequest,
     SentenceOut,
     Storyboard,
-    TOO_LARGE,
     UpdateSentenceRequest,
     error_responses,
 )
+from services.api.security import allow
+from services.identity import Role
 
 router = APIRouter(prefix="/api/v1", tags=["storyboard"], dependencies=[allow(Role.viewer)])
 
@@ -43,7 +43,7 @@ def get_project(project_id: DemoProjectId) -> dict[str, Any]:
 
 @router.get("/sentences/{sentence_id}", response_model=SentenceOut, responses=error_responses(NOT_FOUND))
 def get_sentence(sentence_id: DemoSentenceId) -> dict[str, Any]:
-    """One sentence (camelCase, as the seed)."""
+    """One sentence (camelCase, as the spec writes it)."""
     return {"ok": True, **storyboard.get_sentence(sentence_id)}
 
 
@@ -54,7 +54,9 @@ def get_sentence(sentence_id: DemoSentenceId) -> dict[str, Any]:
     openapi_extra=json_body_doc(UpdateSentenceRequest, required=True),
     dependencies=[allow(Role.reviewer)],
 )
-def update_sentence(sentence_id: DemoSentenceId, body: UpdateSentenceRequest = json_body(UpdateSentenceRequest)) -> dict[str, Any]:
+def update_sentence(
+    sentence_id: DemoSentenceId, body: UpdateSentenceRequest = json_body(UpdateSentenceRequest)
+) -> dict[str, Any]:
     """Save the image prompt; editing it always marks both the image and the video dirty."""
     return {"ok": True, **storyboard.update_sentence(sentence_id, image_prompt=body.imagePrompt)}
 
@@ -63,15 +65,21 @@ def update_sentence(sentence_id: DemoSentenceId, body: UpdateSentenceRequest = j
     "/sentences/{sentence_id}/regenerate-image",
     status_code=202,
     response_model=JobStarted,
-    responses=error_responses({
-        400: "`No image prompt to generate from`, or INVALID_REQUEST", **NOT_FOUND, **TOO_LARGE,
-        409: "ALREADY_GENERATING: an image with another seed is being generated; `details.jobId` is that job",
-    }),
+    responses=error_responses(
+        {
+            400: "`No image prompt to generate from`, or INVALID_REQUEST",
+            **NOT_FOUND,
+            **TOO_LARGE,
+            409: "ALREADY_GENERATING: an image with another seed is being generated; `details.jobId` is that job",
+        }
+    ),
     openapi_extra=json_body_doc(RegenerateImageRequest, required=False),
     dependencies=[allow(Role.reviewer)],
 )
-def regenerate_image(sentence_id: str, body: RegenerateImageRequest = json_body(RegenerateImageRequest)) -> JSONResponse:
+def regenerate_image(
+    sentence_id: str, body: RegenerateImageRequest = json_body(RegenerateImageRequest)
+) -> JSONResponse:
     """Queue a new image (random seed when none is given); completion arrives on the project's WebSocket.
-    Takes the body with any Content-Type, or none at all, as the seed's client sends it."""
+    Takes the body with any Content-Type, or none at all, as the spec's client sends it."""
     started = storyboard.regenerate_sentence_image(sentence_id, seed=body.seed)
     return JSONResponse(started, status_code=202, headers={"Location": f"/api/v1/jobs/{started['jobId']}"})

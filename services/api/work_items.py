@@ -1,4 +1,4 @@
-"""Work items, their Lifestyle Pack, hero generation (seed 001) and per-shot references (seed 000)."""
+"""Work items, their Lifestyle Pack, hero generation (spec 001) and per-shot references (spec 000)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from services import lifestyle, reviews, work_items
 from services.api.bodies import json_body, json_body_doc, read_upload
 from services.api.schemas import (
+    TOO_LARGE,
     Deleted,
     DemoWorkItemId,
     GenerateHeroesRequest,
@@ -21,13 +22,12 @@ from services.api.schemas import (
     ReferencesAdded,
     WorkItemDetail,
     WorkItemPage,
-    TOO_LARGE,
     error_responses,
 )
 from services.api.security import allow
 from services.api.waits import failed_job_error
 from services.config import get_settings
-from services.errors import ReshootError, invalid_request, not_found
+from services.errors import invalid_request, not_found
 from services.identity import Role
 
 router = APIRouter(prefix="/api/work-items", tags=["work items"], dependencies=[allow(Role.viewer)])
@@ -60,15 +60,19 @@ def list_items(
     "/{work_item_id}/export.zip",
     response_class=StreamingResponse,
     responses={
-        200: {"description": "A ZIP of the approved heroes at their export-plan filenames, with manifest.json and "
-                             "manifest.csv listing every target (approved or not)",
-              "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+        200: {
+            "description": "A ZIP of the approved heroes at their export-plan filenames, with manifest.json and "
+            "manifest.csv listing every target (approved or not)",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
         **error_responses({**INVALID, 404: "WORK_ITEM_NOT_FOUND or LIFESTYLE_PACK_NOT_FOUND"}),
     },
 )
 def export_zip(
     work_item_id: DemoWorkItemId,
-    shot_ids: Annotated[list[Annotated[str, StringConstraints(max_length=64)]] | None, Query(alias="shotId", max_length=500)] = None,
+    shot_ids: Annotated[
+        list[Annotated[str, StringConstraints(max_length=64)]] | None, Query(alias="shotId", max_length=500)
+    ] = None,
     sku: Annotated[str | None, Query(max_length=128)] = None,
 ) -> StreamingResponse:
     """The approved current heroes (optionally only `shotId=…` repeated, or one `sku`), streamed as a ZIP while
@@ -98,7 +102,7 @@ def _preferences(prefer: str | None) -> tuple[bool, float | None]:
 
 
 def _accepted(started: dict[str, Any], *, applied: str | None = None) -> JSONResponse:
-    """202 {jobId, workItemId, message}; no "ok", so the seed's client (which reads an ok body as the finished
+    """202 {jobId, workItemId, message}; no "ok", so the spec's client (which reads an ok body as the finished
     result) does not report "No new images created" for a job that is still running."""
     headers = {"Location": f"/api/v1/jobs/{started['jobId']}"}
     if applied:
@@ -123,11 +127,15 @@ async def generate_heroes(
     body: GenerateHeroesRequest = json_body(GenerateHeroesRequest),
     prefer: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """Generate Desktop/Tablet/Mobile heroes from Lifestyle Pack v2; answers the seed's result JSON when done.
+    """Generate Desktop/Tablet/Mobile heroes from Lifestyle Pack v2; answers the spec's result JSON when done.
     Waits without holding a server thread, as long as the job runs (or `RESHOOT_API_WAIT_SECONDS` / `Prefer: wait=N`);
     a failed job answers its error code with a status saying what happened (429, 503, 504, 422, 502)."""
     started = await run_in_threadpool(
-        lifestyle.generate_lifestyle_heroes, work_item_id, shot_ids=body.shotIds, dry_run=body.dryRun, overwrite=body.overwrite
+        lifestyle.generate_lifestyle_heroes,
+        work_item_id,
+        shot_ids=body.shotIds,
+        dry_run=body.dryRun,
+        overwrite=body.overwrite,
     )
     if body.dryRun:
         return started
@@ -148,8 +156,12 @@ async def generate_heroes(
     "/{work_item_id}/lifestyle-hero-references",
     response_model=ReferencesAdded,
     responses=error_responses(
-        {400: "INVALID_REQUEST, or INVALID_IMAGE naming the file and why", 404: "WORK_ITEM_NOT_FOUND or SHOT_NOT_FOUND",
-         409: "TOO_MANY_REFERENCES: the shot would pass RESHOOT_MAX_REFERENCES_PER_SHOT", **TOO_LARGE}
+        {
+            400: "INVALID_REQUEST, or INVALID_IMAGE naming the file and why",
+            404: "WORK_ITEM_NOT_FOUND or SHOT_NOT_FOUND",
+            409: "TOO_MANY_REFERENCES: the shot would pass RESHOOT_MAX_REFERENCES_PER_SHOT",
+            **TOO_LARGE,
+        }
     ),
     openapi_extra={
         "requestBody": {
@@ -162,7 +174,10 @@ async def generate_heroes(
                         "properties": {
                             "workItemId": {"type": "string"},
                             "shotId": {"type": "string"},
-                            **{f: {"type": "array", "items": {"type": "string", "format": "binary"}} for f in FILE_FIELDS},
+                            **{
+                                f: {"type": "array", "items": {"type": "string", "format": "binary"}}
+                                for f in FILE_FIELDS
+                            },
                         },
                     }
                 }
@@ -187,7 +202,9 @@ async def add_references(work_item_id: str, request: Request) -> Any:
         return await run_in_threadpool(lifestyle.add_references, work_item_id, shot_id, upload.files)
 
 
-@router.get("/{work_item_id}/lifestyle-hero-references", response_model=ReferenceList, responses=error_responses(INVALID))
+@router.get(
+    "/{work_item_id}/lifestyle-hero-references", response_model=ReferenceList, responses=error_responses(INVALID)
+)
 def list_references(
     work_item_id: DemoWorkItemId, shot_id: Annotated[str | None, Query(alias="shotId", max_length=64)] = None
 ) -> dict[str, Any]:
@@ -196,8 +213,12 @@ def list_references(
     return {"ok": True, "workItemId": work_item_id, "shotId": shot_id, "references": refs}
 
 
-@router.delete("/{work_item_id}/lifestyle-hero-references/{ref_id}", response_model=Deleted, responses=error_responses({404: "REFERENCE_NOT_FOUND"}),
-               dependencies=[allow(Role.admin)])
+@router.delete(
+    "/{work_item_id}/lifestyle-hero-references/{ref_id}",
+    response_model=Deleted,
+    responses=error_responses({404: "REFERENCE_NOT_FOUND"}),
+    dependencies=[allow(Role.admin)],
+)
 def delete_reference(work_item_id: str, ref_id: str) -> dict[str, Any]:
     """Remove one reference image (its files too)."""
     if ref_id not in {ref["id"] for ref in lifestyle.list_references(work_item_id)}:

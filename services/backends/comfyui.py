@@ -47,9 +47,10 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -146,14 +147,24 @@ def add_lora_loader(workflow: dict, lora_name: str) -> dict:
         raise BackendMisconfigured(
             f"This ComfyUI workflow has {len(checkpoints)} CheckpointLoaderSimple nodes, so the style LoRA"
             f" {lora_name!r} has no single place to go: give it exactly one, or a LoraLoader whose lora_name is"
-            " \"{{style_lora}}\".",
+            ' "{{style_lora}}".',
             details={"styleLora": lora_name},
         )
     checkpoint = checkpoints[0]
     lora = str(max((int(nid) for nid in workflow if nid.isdigit()), default=0) + 1)
-    graph = _relink(workflow, lambda link: [lora, link[1]] if str(link[0]) == checkpoint and link[1] in (0, 1) else link)
-    graph[lora] = {"class_type": "LoraLoader", "inputs": {"model": [checkpoint, 0], "clip": [checkpoint, 1],
-                                                          "lora_name": lora_name, "strength_model": 1.0, "strength_clip": 1.0}}
+    graph = _relink(
+        workflow, lambda link: [lora, link[1]] if str(link[0]) == checkpoint and link[1] in (0, 1) else link
+    )
+    graph[lora] = {
+        "class_type": "LoraLoader",
+        "inputs": {
+            "model": [checkpoint, 0],
+            "clip": [checkpoint, 1],
+            "lora_name": lora_name,
+            "strength_model": 1.0,
+            "strength_clip": 1.0,
+        },
+    }
     return graph
 
 
@@ -217,8 +228,9 @@ def _run_failure(entry: dict, prompt_id: str) -> BackendError | None:
             f" {str(node.get('exception_message', '')).strip()}",
             details=details,
         )
-    return BackendError("ComfyUI reported the run as failed without saying why (no error message in its history).",
-                        details=details)
+    return BackendError(
+        "ComfyUI reported the run as failed without saying why (no error message in its history).", details=details
+    )
 
 
 @dataclass(frozen=True)
@@ -280,8 +292,13 @@ class ComfyUIBackend:
         if workflow_path or reference_workflow_path:
             self.model = f"comfyui:{self.text_workflow.name}+{self.reference_workflow.name}"
         self.capabilities = Capabilities(
-            sizes=(), honours_seed=True, accepts_references=True, max_references=self.reference_workflow.slots,
-            size_step=8, max_side=2048, accepts_style_lora=True,
+            sizes=(),
+            honours_seed=True,
+            accepts_references=True,
+            max_references=self.reference_workflow.slots,
+            size_step=8,
+            max_side=2048,
+            accepts_style_lora=True,
         )
 
     @classmethod
@@ -311,8 +328,9 @@ class ComfyUIBackend:
     # --- HTTP ------------------------------------------------------------------------------------
 
     def _client(self, deadline: Deadline) -> httpx.Client:
-        return httpx.Client(base_url=self.url, transport=deadline_transport(httpx, deadline, url=self.url),
-                            timeout=deadline.seconds)
+        return httpx.Client(
+            base_url=self.url, transport=deadline_transport(httpx, deadline, url=self.url), timeout=deadline.seconds
+        )
 
     def _request(
         self, client: httpx.Client, deadline: Deadline, method: str, path: str, *, doing: str, **kwargs
@@ -347,10 +365,19 @@ class ComfyUIBackend:
     def _upload(self, client: httpx.Client, deadline: Deadline, index: int, data: bytes) -> str:
         _, data, content_type = reference_file(index, data)
         # Named by content: the same image is stored once, and concurrent jobs never overwrite each other's.
-        filename = f"reshoot-{hashlib.sha256(data).hexdigest()[:20]}.{content_type.split('/')[1].replace('jpeg', 'jpg')}"
+        filename = (
+            f"reshoot-{hashlib.sha256(data).hexdigest()[:20]}.{content_type.split('/')[1].replace('jpeg', 'jpg')}"
+        )
         files = {"image": (filename, data, content_type)}
-        response = self._request(client, deadline, "POST", "/upload/image", files=files,
-                                 data={"type": "input", "overwrite": "true"}, doing=f"take reference image {index + 1}")
+        response = self._request(
+            client,
+            deadline,
+            "POST",
+            "/upload/image",
+            files=files,
+            data={"type": "input", "overwrite": "true"},
+            doing=f"take reference image {index + 1}",
+        )
         if response.status_code != 200:
             raise BackendError(f"ComfyUI refused reference image {index + 1} ({response.status_code}).")
         body = self._json(response, "the upload")
@@ -360,8 +387,14 @@ class ComfyUIBackend:
         return f"{body['subfolder']}/{name}" if body.get("subfolder") else name
 
     def _submit(self, client: httpx.Client, deadline: Deadline, graph: dict) -> str:
-        response = self._request(client, deadline, "POST", "/prompt", json={"prompt": graph, "client_id": self.client_id},
-                                 doing="accept the workflow")
+        response = self._request(
+            client,
+            deadline,
+            "POST",
+            "/prompt",
+            json={"prompt": graph, "client_id": self.client_id},
+            doing="accept the workflow",
+        )
         body = self._json(response, "the prompt")
         if response.status_code != 200 or not isinstance(body, dict):
             error = body.get("error", {}) if isinstance(body, dict) else {}
@@ -378,7 +411,9 @@ class ComfyUIBackend:
             # ComfyUI queued the valid outputs and dropped the others: for us that is a failed workflow, and the
             # queued part must not run on for nothing.
             self._take_back(body["prompt_id"])
-            raise BackendMisconfigured(f"ComfyUI refused part of the workflow: {_node_errors_text(body['node_errors'])}")
+            raise BackendMisconfigured(
+                f"ComfyUI refused part of the workflow: {_node_errors_text(body['node_errors'])}"
+            )
         return body["prompt_id"]
 
     def _wait(self, client: httpx.Client, deadline: Deadline, prompt_id: str, progress: Progress | None) -> dict:
@@ -402,7 +437,11 @@ class ComfyUIBackend:
         if not saved:
             raise BackendError("ComfyUI finished without an output image (does the workflow have a SaveImage node?).")
         image = saved[0]
-        params = {"filename": image["filename"], "subfolder": image.get("subfolder", ""), "type": image.get("type", "output")}
+        params = {
+            "filename": image["filename"],
+            "subfolder": image.get("subfolder", ""),
+            "type": image.get("type", "output"),
+        }
         response = self._request(client, deadline, "GET", "/view", params=params, doing="send the finished image")
         if response.status_code != 200:
             raise BackendError(f"ComfyUI could not serve {image['filename']} ({response.status_code}).")
@@ -415,7 +454,9 @@ class ComfyUIBackend:
             with self._client(deadline) as client:
                 client.post("/queue", json={"delete": [prompt_id]})
                 queue = client.get("/queue").json()
-                running = [item[1] for item in queue.get("queue_running", []) if isinstance(item, list) and len(item) > 1]
+                running = [
+                    item[1] for item in queue.get("queue_running", []) if isinstance(item, list) and len(item) > 1
+                ]
                 if prompt_id in running:
                     # With a prompt_id ComfyUI interrupts only that prompt (never another client's).
                     client.post("/interrupt", json={"prompt_id": prompt_id})
@@ -470,8 +511,13 @@ class ComfyUIBackend:
             if progress:
                 progress(0.9, "Downloading")
             data = self._download(client, deadline, entry)
-        check_image_size(data, width=width, height=height, service="ComfyUI",
-                         hint=f"Does the workflow {workflow.name} take {{{{width}}}} and {{{{height}}}}?")
+        check_image_size(
+            data,
+            width=width,
+            height=height,
+            service="ComfyUI",
+            hint=f"Does the workflow {workflow.name} take {{{{width}}}} and {{{{height}}}}?",
+        )
         if progress:
             progress(1.0, "Done")
         return data

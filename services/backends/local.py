@@ -117,8 +117,13 @@ class LocalBackend:
     name = "local"
     model = "offline-renderer-1"
     capabilities = Capabilities(
-        sizes=(), honours_seed=True, accepts_references=True, max_references=MAX_REFERENCES, max_side=4096,
-        accepts_style_lora=True, label=LABEL,
+        sizes=(),
+        honours_seed=True,
+        accepts_references=True,
+        max_references=MAX_REFERENCES,
+        max_side=4096,
+        accepts_style_lora=True,
+        label=LABEL,
     )
 
     def generate(
@@ -139,7 +144,9 @@ class LocalBackend:
         canvas = _background(width, height, rng)
         if references:
             _paste_references(canvas, references[:MAX_REFERENCES])
-        detail = detail_line(seed=seed, style_lora=style_lora, reference_count=len(references), width=width, height=height)
+        detail = detail_line(
+            seed=seed, style_lora=style_lora, reference_count=len(references), width=width, height=height
+        )
         _caption(canvas, prompt, detail)
         if progress:
             progress(0.9, "Encoding")

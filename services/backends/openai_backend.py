@@ -106,7 +106,10 @@ class OpenAIBackend:
 
     name = "openai"
     capabilities = Capabilities(
-        sizes=GPT_IMAGE_SIZES, honours_seed=False, accepts_references=True, max_references=MAX_REFERENCES,
+        sizes=GPT_IMAGE_SIZES,
+        honours_seed=False,
+        accepts_references=True,
+        max_references=MAX_REFERENCES,
         accepts_style_lora=False,
     )
 
@@ -142,8 +145,9 @@ class OpenAIBackend:
             raise BackendMisconfigured(NO_KEY_MESSAGE)
         base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL  # what the client will use
         http_client = openai.DefaultHttpxClient(transport=deadline_transport(httpx2, deadline, url=base_url))
-        return openai.OpenAI(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0,
-                             http_client=http_client)
+        return openai.OpenAI(
+            api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0, http_client=http_client
+        )
 
     def generate(
         self,
@@ -170,7 +174,9 @@ class OpenAIBackend:
             except openai.OpenAIError as e:
                 raise map_error(e, deadline) from e
             except ValueError as e:  # a 200 whose body is not JSON
-                raise BackendError("OpenAI answered with a body that is not valid JSON.", details={"reason": str(e)[:200]}) from e
+                raise BackendError(
+                    "OpenAI answered with a body that is not valid JSON.", details={"reason": str(e)[:200]}
+                ) from e
 
         if progress:
             progress(0.0, f"Asking OpenAI {self.model} for {size}")

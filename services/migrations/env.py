@@ -11,13 +11,20 @@ target_metadata = SQLModel.metadata
 url = context.config.get_main_option("sqlalchemy.url")
 
 with engine_for(url).connect() as connection:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      include_name=search_index.include_name)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=search_index.include_name,
+    )
     with context.begin_transaction():
         before = context.get_context().get_current_revision()
         context.run_migrations()
         # A batch migration that rebuilt workitem or shot dropped their search triggers: put them back, refill.
-        if (connection.dialect.name == "sqlite" and context.get_context().get_current_revision() != before
-                and search_index.sqlite_installed(connection)):
+        if (
+            connection.dialect.name == "sqlite"
+            and context.get_context().get_current_revision() != before
+            and search_index.sqlite_installed(connection)
+        ):
             search_index.repair_sqlite(connection, rebuild=True)
     connection.commit()

@@ -22,7 +22,9 @@ def test_an_unrelated_get_answers_while_50_generate_requests_wait(client, demo, 
     fake_backend.fail_when = hold_until_released  # the backend call blocks until the test releases it
     body = {"shotIds": ["OL-1"], "overwrite": True}
     with ThreadPoolExecutor(WAITERS + 1) as pool:  # one thread left for the unrelated GET
-        waiting = [pool.submit(client.post, "/api/work-items/7/generate-lifestyle-heroes", json=body) for _ in range(WAITERS)]
+        waiting = [
+            pool.submit(client.post, "/api/work-items/7/generate-lifestyle-heroes", json=body) for _ in range(WAITERS)
+        ]
         try:
             _wait_until(lambda: client.app.state.job_waiter.waiting == WAITERS and fake_backend.calls)
             listing = pool.submit(client.get, "/api/work-items").result(timeout=60)  # answered while the job is held
@@ -74,7 +76,9 @@ def test_a_failed_job_answers_the_status_of_its_error(client, demo, fake_backend
     ],
 )
 def test_job_error_codes_map_to_statuses(code, status, error):
-    failed = failed_job_error({"id": "job_1", "status": "failed", "errorCode": code, "message": "It failed.", "result": None})
+    failed = failed_job_error(
+        {"id": "job_1", "status": "failed", "errorCode": code, "message": "It failed.", "result": None}
+    )
     assert (failed.status, failed.code) == (status, error)
     assert failed.to_json()["details"] == {"jobId": "job_1", "errorCode": code, "message": "It failed."}
 

@@ -52,8 +52,13 @@ def bearer(token: auth.CreatedToken) -> dict[str, str]:
 
 
 def test_no_token_is_401_for_every_route(signed_in):
-    for method, url in (("GET", "/api/work-items"), ("GET", "/api/v1/jobs/job_x"), ("POST", GENERATE),
-                        ("DELETE", f"{REFERENCES}/ref_x"), ("GET", "/assets/fcc/lifestyle/7/OL-1/desktop.png")):
+    for method, url in (
+        ("GET", "/api/work-items"),
+        ("GET", "/api/v1/jobs/job_x"),
+        ("POST", GENERATE),
+        ("DELETE", f"{REFERENCES}/ref_x"),
+        ("GET", "/assets/fcc/lifestyle/7/OL-1/desktop.png"),
+    ):
         r = signed_in.request(method, url)
         assert r.status_code == 401, (method, url)
         assert r.json()["error"] == "UNAUTHENTICATED" and r.headers["www-authenticate"] == "Bearer"
@@ -66,7 +71,10 @@ def test_viewer_reads_but_may_not_post_reviewer_may(signed_in, tokens):
     assert signed_in.get("/api/work-items/7", headers=viewer).status_code == 200
     r = signed_in.post(GENERATE, json={"dryRun": True}, headers=viewer)
     assert r.status_code == 403
-    assert r.json() == {"error": "FORBIDDEN", "details": {"needs": "reviewer", "role": "viewer", "user": "viewer@example.com"}}
+    assert r.json() == {
+        "error": "FORBIDDEN",
+        "details": {"needs": "reviewer", "role": "viewer", "user": "viewer@example.com"},
+    }
     assert signed_in.put("/api/v1/sentences/sent_001", json={"imagePrompt": "x"}, headers=viewer).status_code == 403
     assert get_sentence("sent_001")["imagePrompt"] != "x"
 
@@ -130,9 +138,12 @@ def test_cross_site_requests_are_refused_and_change_nothing(client, demo, png, m
         ("PUT", "/api/v1/sentences/sent_001", {"json": {"imagePrompt": "pwned"}}),
         ("DELETE", f"{REFERENCES}/ref_x", {}),
     ]
-    for origin_headers in ({"Origin": "http://127.0.0.1:9999", "Sec-Fetch-Site": "same-site"},
-                           {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
-                           {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
+    for origin_headers in (
+        {"Origin": "http://127.0.0.1:9999", "Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "null"},
+    ):
         for method, url, kwargs in attacks:
             headers = {**kwargs.get("headers", {}), **origin_headers}
             r = client.request(method, url, **{**kwargs, "headers": headers})
@@ -144,17 +155,24 @@ def test_cross_site_requests_are_refused_and_change_nothing(client, demo, png, m
     own = {"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"}
     assert client.post(GENERATE, json={"dryRun": True}, headers=own).status_code == 200
     # (CORS stays closed, so the foreign page cannot read the answer)
-    assert client.get("/api/work-items", headers={"Origin": "https://evil.example", "Host": "127.0.0.1:8000"}).status_code == 200
+    assert (
+        client.get("/api/work-items", headers={"Origin": "https://evil.example", "Host": "127.0.0.1:8000"}).status_code
+        == 200
+    )
     use(monkeypatch, RESHOOT_API_CORS_ORIGINS="https://review.example")
     with TestClient(create_app(), raise_server_exceptions=False) as c:
-        r = c.post(GENERATE, json={"dryRun": True}, headers={"Origin": "https://review.example", "Host": "127.0.0.1:8000"})
+        r = c.post(
+            GENERATE, json={"dryRun": True}, headers={"Origin": "https://review.example", "Host": "127.0.0.1:8000"}
+        )
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://review.example"
 
 
 def test_websocket_refuses_foreign_origins(client, demo):
-    with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect("/api/v1/projects/coffee-origins/events", headers={"Origin": "http://127.0.0.1:1"}):
-            pass
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect("/api/v1/projects/coffee-origins/events", headers={"Origin": "http://127.0.0.1:1"}),
+    ):
+        pass
     own = {"Origin": "http://127.0.0.1:8000", "Host": "127.0.0.1:8000"}
     with client.websocket_connect("/api/v1/projects/coffee-origins/events", headers=own) as ws:
         ws.close()
@@ -176,8 +194,11 @@ def test_every_route_declares_the_role_it_needs():
     needed = {}
     for route in create_app().routes:
         if isinstance(route, (APIRoute, APIWebSocketRoute)):
-            roles = [d.dependency.required_role for d in route.dependant.dependencies
-                     if hasattr(d.dependency, "required_role")]
+            roles = [
+                d.dependency.required_role
+                for d in route.dependant.dependencies
+                if hasattr(d.dependency, "required_role")
+            ]
             methods = getattr(route, "methods", None) or {"WEBSOCKET"}
             needed[(route.path, tuple(sorted(methods)))] = max(roles, key=lambda r: r.rank) if roles else None
     assert None not in needed.values(), needed
@@ -191,7 +212,12 @@ def test_none_mode_refuses_browser_requests_that_arrive_by_dns_rebinding(client,
     rebound = {"Host": "rebind.example:8000", "Origin": "http://rebind.example:8000", "Sec-Fetch-Site": "same-origin"}
     r = client.post(GENERATE, json={"shotIds": ["OL-1"]}, headers=rebound)
     assert r.status_code == 403 and r.json()["error"] == "CSRF_REJECTED" and list_jobs() == []
-    assert client.get("/api/work-items", headers={"Host": "rebind.example:8000", "Sec-Fetch-Mode": "cors"}).status_code == 403
+    assert (
+        client.get("/api/work-items", headers={"Host": "rebind.example:8000", "Sec-Fetch-Mode": "cors"}).status_code
+        == 403
+    )
     own = {"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"}
     assert client.post(GENERATE, json={"dryRun": True}, headers=own).status_code == 200
-    assert client.get("/api/work-items", headers={"Host": "localhost:8000", "Sec-Fetch-Mode": "cors"}).status_code == 200
+    assert (
+        client.get("/api/work-items", headers={"Host": "localhost:8000", "Sec-Fetch-Mode": "cors"}).status_code == 200
+    )

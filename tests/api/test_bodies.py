@@ -1,4 +1,4 @@
-"""JSON bodies parsed from raw bytes into the request models, with the seeds' INVALID_REQUEST details."""
+"""JSON bodies parsed from raw bytes into the request models, with the spec's INVALID_REQUEST details."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`python -m services api` serves the seeds' endpoints on a real port (uvicorn), on the demo set."""
+"""`python -m services api` serves the spec's endpoints on a real port (uvicorn), on the demo set."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ def api_server(demo, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "services", "api", "--host", "127.0.0.1", "--port", str(port)]
-    with running(args, ready=lambda: httpx.get(f"{base}/openapi.json", timeout=1).is_success, log_path=tmp_path / "api.log", env=os.environ.copy(), timeout=30):
+    with running(
+        args,
+        ready=lambda: httpx.get(f"{base}/openapi.json", timeout=1).is_success,
+        log_path=tmp_path / "api.log",
+        env=os.environ.copy(),
+        timeout=30,
+    ):
         yield base
 
 
@@ -33,7 +39,12 @@ def test_dry_run_over_http_prints_the_seed_shape(api_server):
     body = r.json()
     assert list(body)[:7] == ["ok", "workItemId", "dryRun", "overwrite", "generated", "skippedExisting", "missingShots"]
     assert (body["ok"], body["workItemId"], body["dryRun"], body["overwrite"]) == (True, "7", True, False)
-    assert len(body["generated"]) == 12 and {g["shot_id"] for g in body["generated"]} == {"OL-1", "OL-2", "OL-3", "OL-4"}
+    assert len(body["generated"]) == 12 and {g["shot_id"] for g in body["generated"]} == {
+        "OL-1",
+        "OL-2",
+        "OL-3",
+        "OL-4",
+    }
     assert body["skippedExisting"] == [] and body["missingShots"] == []
 
     missing = httpx.post(f"{api_server}/api/work-items/15/generate-lifestyle-heroes", json={}, timeout=30)

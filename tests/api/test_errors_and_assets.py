@@ -1,4 +1,4 @@
-"""Error bodies in the seeds' shape, the assets route for local storage (S3: test_references_api) and CORS."""
+"""Error bodies in the spec's shape, the assets route for local storage (S3: test_references_api) and CORS."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from fastapi import Query
 from fastapi.testclient import TestClient
 
 from services.api import create_app
-from services.storage import IMMUTABLE, REVALIDATE, cache_control_for
 from services.config import get_settings
-from services.storage import get_storage
+from services.storage import IMMUTABLE, REVALIDATE, cache_control_for, get_storage
 
 
 def test_unknown_route_and_method_answer_error_json(client):
@@ -110,7 +109,9 @@ def test_cors_origins_from_settings(monkeypatch, db):
 
 def test_openapi_and_docs_are_served(client):
     spec = client.get("/openapi.json").json()
-    assert "/assets/{key}" in spec["paths"] and "/api/work-items/{work_item_id}/generate-lifestyle-heroes" in spec["paths"]
+    assert (
+        "/assets/{key}" in spec["paths"] and "/api/work-items/{work_item_id}/generate-lifestyle-heroes" in spec["paths"]
+    )
     error_ref = {"$ref": "#/components/schemas/ErrorBody"}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():

@@ -35,7 +35,9 @@ def multipart(parts: list[tuple[str, bytes | None, bytes]]) -> tuple[bytes, dict
 
 
 def test_a_nul_in_a_filename_is_refused(pg_client, png):
-    body, headers = multipart([("shotId", None, b"OL-1"), ("files", b"fine.png", png("red")), ("files", b"in\x00spo.png", png("blue"))])
+    body, headers = multipart(
+        [("shotId", None, b"OL-1"), ("files", b"fine.png", png("red")), ("files", b"in\x00spo.png", png("blue"))]
+    )
     r = pg_client.post("/api/work-items/7/lifestyle-hero-references", content=body, headers=headers)
     refused(r, "files.1.filename")
     assert pg_client.get("/api/work-items/7/lifestyle-hero-references").json()["references"] == []
@@ -69,7 +71,9 @@ def test_a_nul_in_an_id_is_refused(pg_client, path, field):
 
 
 def test_a_nul_in_json_options_is_refused(pg_client):
-    r = pg_client.post("/api/work-items/7/generate-lifestyle-heroes", json={"shotIds": ["OL-1", "OL\x002"], "dryRun": True})
+    r = pg_client.post(
+        "/api/work-items/7/generate-lifestyle-heroes", json={"shotIds": ["OL-1", "OL\x002"], "dryRun": True}
+    )
     refused(r, "shotIds.1")
 
 

@@ -1,4 +1,4 @@
-"""POST/GET/DELETE …/lifestyle-hero-references (seed 000): multipart under `files` and `files[]`, all or nothing."""
+"""POST/GET/DELETE …/lifestyle-hero-references (spec 000): multipart under `files` and `files[]`, all or nothing."""
 
 from __future__ import annotations
 
@@ -42,8 +42,11 @@ def test_three_files_under_files_brackets(client, demo, png):
 
 
 def test_a_bad_file_among_good_ones_stores_nothing(client, demo, png):
-    files = [("good1.png", png("red"), "image/png"), ("notes.png", b"just some text, not an image", "image/png"),
-             ("good2.png", png("blue"), "image/png")]
+    files = [
+        ("good1.png", png("red"), "image/png"),
+        ("notes.png", b"just some text, not an image", "image/png"),
+        ("good2.png", png("blue"), "image/png"),
+    ]
     r = upload(client, files)
     assert r.status_code == 400
     body = r.json()
@@ -56,7 +59,9 @@ def test_a_bad_file_among_good_ones_stores_nothing(client, demo, png):
 def test_an_oversized_file_is_named_and_not_read_whole(client, demo, png, monkeypatch):
     monkeypatch.setenv("RESHOOT_MAX_UPLOAD_MB", "1")
     get_settings.cache_clear()
-    r = upload(client, [("ok.png", png(), "image/png"), ("huge.png", b"\x89PNG" + b"\0" * (2 * 1024 * 1024), "image/png")])
+    r = upload(
+        client, [("ok.png", png(), "image/png"), ("huge.png", b"\x89PNG" + b"\0" * (2 * 1024 * 1024), "image/png")]
+    )
     assert r.status_code == 400
     assert r.json()["error"] == "INVALID_IMAGE" and r.json()["details"]["filename"] == "huge.png"
     assert stored_reference_keys() == []
@@ -82,7 +87,9 @@ def test_bad_form_fields_are_invalid_request(client, demo, png, kwargs, field):
 
 def test_no_files_is_invalid_request(client, demo):
     r = client.post(URL, data={"shotId": "OL-2", "workItemId": "7"})
-    assert r.status_code == 400 and r.json()["details"] == [{"field": "files", "message": "At least one file is required"}]
+    assert r.status_code == 400 and r.json()["details"] == [
+        {"field": "files", "message": "At least one file is required"}
+    ]
 
 
 def test_text_under_files_is_invalid_request(client, demo):
@@ -98,7 +105,9 @@ def test_json_instead_of_multipart_is_invalid_request(client, demo):
 def test_unknown_shot_and_work_item_are_404(client, demo, png):
     r = upload(client, [("a.png", png(), "image/png")], shot_id="OL-9")
     assert r.status_code == 404 and r.json()["error"] == "SHOT_NOT_FOUND"
-    r = upload(client, [("a.png", png(), "image/png")], work_item_id=None, url="/api/work-items/nope/lifestyle-hero-references")
+    r = upload(
+        client, [("a.png", png(), "image/png")], work_item_id=None, url="/api/work-items/nope/lifestyle-hero-references"
+    )
     assert r.status_code == 404 and r.json()["error"] == "WORK_ITEM_NOT_FOUND"
     assert stored_reference_keys() == []
 

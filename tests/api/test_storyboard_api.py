@@ -1,4 +1,4 @@
-"""Sentences (seed 002): prompt edits, regenerate-image with the seed's loose bodies, jobs, and the events WebSocket."""
+"""Sentences (spec 002): prompt edits, regenerate-image with the spec's loose bodies, jobs, and the events WebSocket."""
 
 from __future__ import annotations
 
@@ -16,21 +16,34 @@ def regenerate(client, sentence_id="sent_001", **kwargs):
 
 
 def test_put_sentence_saves_prompt_and_sets_both_flags(client, demo):
-    r = client.put("/api/v1/sentences/sent_002", json={"imagePrompt": "A wide shot of a coffee plantation", "isImageDirty": True, "isVideoDirty": True})
+    r = client.put(
+        "/api/v1/sentences/sent_002",
+        json={"imagePrompt": "A wide shot of a coffee plantation", "isImageDirty": True, "isVideoDirty": True},
+    )
     assert r.status_code == 200
     body = r.json()
-    assert (body["id"], body["projectId"], body["imagePrompt"]) == ("sent_002", PROJECT, "A wide shot of a coffee plantation")
+    assert (body["id"], body["projectId"], body["imagePrompt"]) == (
+        "sent_002",
+        PROJECT,
+        "A wide shot of a coffee plantation",
+    )
     assert body["isImageDirty"] is True and body["isVideoDirty"] is True
     assert client.get("/api/v1/sentences/sent_002").json()["imagePrompt"] == "A wide shot of a coffee plantation"
 
 
 def test_put_sentence_flags_false_do_not_clear_dirty(client, demo):
-    body = client.put("/api/v1/sentences/sent_004", json={"imagePrompt": "Edited", "isImageDirty": False, "isVideoDirty": False}).json()
+    body = client.put(
+        "/api/v1/sentences/sent_004", json={"imagePrompt": "Edited", "isImageDirty": False, "isVideoDirty": False}
+    ).json()
     assert body["isImageDirty"] is True and body["isVideoDirty"] is True
 
 
 def test_put_sentence_with_text_plain_body(client, demo):
-    r = client.put("/api/v1/sentences/sent_005", content=json.dumps({"imagePrompt": "Roasting drum"}), headers={"Content-Type": "text/plain"})
+    r = client.put(
+        "/api/v1/sentences/sent_005",
+        content=json.dumps({"imagePrompt": "Roasting drum"}),
+        headers={"Content-Type": "text/plain"},
+    )
     assert r.status_code == 200 and r.json()["imagePrompt"] == "Roasting drum"
 
 
@@ -41,7 +54,9 @@ def test_put_sentence_bad_body_is_invalid_request(client, demo, body):
 
 
 def test_unknown_sentence_is_the_seeds_404(client, demo):
-    assert client.put("/api/v1/sentences/sent_nope", json={"imagePrompt": "x"}).json() == {"error": "Sentence not found"}
+    assert client.put("/api/v1/sentences/sent_nope", json={"imagePrompt": "x"}).json() == {
+        "error": "Sentence not found"
+    }
     r = regenerate(client, "sent_nope", content=b"{}")
     assert r.status_code == 404 and r.json() == {"error": "Sentence not found"}
     assert client.get("/api/v1/sentences/sent_nope").status_code == 404
@@ -55,7 +70,7 @@ def test_no_prompt_is_the_seeds_400(client, demo):
 @pytest.mark.parametrize(
     ("content", "headers"),
     [
-        (b'{"seed": 12345}', {}),  # the seed's fetch: no Content-Type at all
+        (b'{"seed": 12345}', {}),  # the spec's fetch: no Content-Type at all
         (b'{"seed": 12345}', {"Content-Type": "text/plain;charset=UTF-8"}),  # what a browser sends for a string body
         (b"{}", {}),  # JSON.stringify({seed: undefined})
         (b"", {}),  # no body
@@ -105,7 +120,10 @@ def test_websocket_sends_job_complete_after_a_regenerate(client, demo):
         job_id = regenerate(client, "sent_002", content=b'{"seed": 42}').json()["jobId"]
         event = ws.receive_json()
     assert {k: event[k] for k in ("type", "jobType", "sentenceId", "jobId")} == {
-        "type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job_id
+        "type": "job_complete",
+        "jobType": "image",
+        "sentenceId": "sent_002",
+        "jobId": job_id,
     }
     sentence = client.get("/api/v1/sentences/sent_002").json()
     assert sentence["isImageDirty"] is False and sentence["isVideoDirty"] is True and sentence["seed"] == 42
@@ -118,7 +136,12 @@ def test_websocket_sends_job_failed(client, demo, failing_backend):
     with client.websocket_connect(f"/api/v1/projects/{PROJECT}/events") as ws:
         job_id = regenerate(client, "sent_004", content=b"").json()["jobId"]
         event = ws.receive_json()
-    assert (event["type"], event["jobType"], event["sentenceId"], event["jobId"]) == ("job_failed", "image", "sent_004", job_id)
+    assert (event["type"], event["jobType"], event["sentenceId"], event["jobId"]) == (
+        "job_failed",
+        "image",
+        "sent_004",
+        job_id,
+    )
 
 
 @pytest.mark.timeout(180)
@@ -140,6 +163,9 @@ def test_regenerate_with_another_seed_while_one_runs_is_409_with_the_running_job
     assert same.status_code == 202 and same.json()["jobId"] == first.json()["jobId"]
     other = regenerate(client, json={"seed": 9223372036854775807})
     assert other.status_code == 409
-    assert other.json() == {"error": "ALREADY_GENERATING", "details": {"jobId": first.json()["jobId"], "seed": 4294967296}}
+    assert other.json() == {
+        "error": "ALREADY_GENERATING",
+        "details": {"jobId": first.json()["jobId"], "seed": 4294967296},
+    }
     assert wait_for_job(first.json()["jobId"], timeout=60)["status"] == "succeeded"
     assert len(fake_backend.calls) == 1

@@ -20,7 +20,9 @@ URL = "/api/work-items/7/lifestyle-hero-references"
 
 
 def upload(client, files, shot_id="OL-1"):
-    return client.post(URL, data={"shotId": shot_id}, files=[("files", (name, data, "image/png")) for name, data in files])
+    return client.post(
+        URL, data={"shotId": shot_id}, files=[("files", (name, data, "image/png")) for name, data in files]
+    )
 
 
 def stored_files() -> list[str]:
@@ -92,7 +94,9 @@ def post_chunked(app, filename: str, chunks: int, chunk: int = 64 * 1024) -> tup
 
     async def post() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            return await client.post(URL, content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+            return await client.post(
+                URL, content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+            )
 
     return asyncio.run(post()), sent
 
@@ -138,7 +142,9 @@ def test_the_use_case_takes_files_and_checks_them_before_reading(demo, png, monk
     monkeypatch.setenv("RESHOOT_MAX_UPLOAD_FILES", "2")
     monkeypatch.setenv("RESHOOT_MAX_UPLOAD_REQUEST_MB", "1")
     get_settings.cache_clear()
-    result = lifestyle.add_references("7", "OL-3", [("a.png", io.BytesIO(png("red"))), ("b.png", io.BytesIO(png("blue")))])
+    result = lifestyle.add_references(
+        "7", "OL-3", [("a.png", io.BytesIO(png("red"))), ("b.png", io.BytesIO(png("blue")))]
+    )
     assert len(result["references"]) == 2
 
     class Unreadable(io.BytesIO):
@@ -177,7 +183,10 @@ def test_a_file_over_the_file_cap_is_cut_off_as_it_arrives_and_named(app, demo, 
     chunk, chunks = 64 * 1024, 100
     r, sent = post_chunked(app, "huge.png", chunks, chunk)
     assert r.status_code == 400
-    assert r.json()["error"] == "INVALID_IMAGE" and r.json()["details"] == {"filename": "huge.png", "reason": "too_large"}
+    assert r.json()["error"] == "INVALID_IMAGE" and r.json()["details"] == {
+        "filename": "huge.png",
+        "reason": "too_large",
+    }
     assert sent * chunk <= 1024 * 1024 + 2 * chunk < chunks * chunk
     assert list(temp_dir.iterdir()) == [] and stored_files() == []
 

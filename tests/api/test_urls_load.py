@@ -11,7 +11,7 @@ URL_KEYS = {"url", "thumbUrl", "imageFile"}
 
 
 def image_links(value: Any) -> set[str]:
-    """URLs in a response body, and hero filenames as the seed's client builds them (ASSET_BASE_URL + filename)."""
+    """URLs in a response body, and hero filenames as the spec's client builds them (ASSET_BASE_URL + filename)."""
     found: set[str] = set()
     if isinstance(value, dict):
         for key, item in value.items():
@@ -35,7 +35,9 @@ def test_every_returned_image_link_loads(client, demo, png):
         data={"shotId": "OL-1"},
         files=[("files", ("a.png", png("red"), "image/png"))],
     ).json()
-    heroes = client.post("/api/work-items/7/generate-lifestyle-heroes", json={"shotIds": ["OL-1", "OL-2"], "overwrite": True})
+    heroes = client.post(
+        "/api/work-items/7/generate-lifestyle-heroes", json={"shotIds": ["OL-1", "OL-2"], "overwrite": True}
+    )
     assert heroes.status_code == 200
     job_id = client.post("/api/v1/sentences/sent_001/regenerate-image", content=b"").json()["jobId"]
     wait_for_job(job_id, timeout=120)

@@ -113,7 +113,9 @@ def _workflow_file(tmp_path, change) -> str:
 
 
 def test_unknown_node_class_is_reported_with_comfyuis_message(fake_comfyui, tmp_path, monkeypatch):
-    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, lambda g: g["8"].update(class_type="NoSuchNode")))
+    monkeypatch.setenv(
+        "RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, lambda g: g["8"].update(class_type="NoSuchNode"))
+    )
     get_settings.cache_clear()
     with pytest.raises(BackendMisconfigured) as info:
         _generate()
@@ -122,7 +124,9 @@ def test_unknown_node_class_is_reported_with_comfyuis_message(fake_comfyui, tmp_
 
 
 def test_missing_checkpoint_is_reported_with_the_node_error(fake_comfyui, tmp_path, monkeypatch):
-    monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, lambda g: g["4"]["inputs"].update(ckpt_name="nope.ckpt")))
+    monkeypatch.setenv(
+        "RESHOOT_COMFYUI_WORKFLOW", _workflow_file(tmp_path, lambda g: g["4"]["inputs"].update(ckpt_name="nope.ckpt"))
+    )
     get_settings.cache_clear()
     with pytest.raises(BackendMisconfigured) as info:
         _generate()
@@ -146,8 +150,9 @@ def test_a_run_that_never_finishes_times_out(fake_comfyui, monkeypatch):
         _generate()
     assert 0.4 <= time.monotonic() - started < 3
     assert info.value.retryable and info.value.code == "BACKEND_TIMEOUT" and info.value.status == 504
-    assert info.value.message == ("ComfyUI did not finish the image within 0.4 s (RESHOOT_BACKEND_TIMEOUT),"
-                                  " so Reshoot gave up.")
+    assert info.value.message == (
+        "ComfyUI did not finish the image within 0.4 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
+    )
 
 
 def test_server_errors_are_retried_then_unavailable(fake_comfyui):
@@ -210,8 +215,12 @@ def test_fill_workflow_types_numbers_and_refuses_unknown_placeholders():
 
 def _links_to(graph: dict, node_id: str) -> list[tuple[str, str, list]]:
     """(node id, input name, link) of every link into `node_id`."""
-    return [(nid, name, value) for nid, node in graph.items() for name, value in node["inputs"].items()
-            if isinstance(value, list) and str(value[0]) == node_id]
+    return [
+        (nid, name, value)
+        for nid, node in graph.items()
+        for name, value in node["inputs"].items()
+        if isinstance(value, list) and str(value[0]) == node_id
+    ]
 
 
 @pytest.mark.parametrize("references", [0, 1])
@@ -220,12 +229,20 @@ def test_a_style_lora_goes_through_a_lora_loader_after_the_checkpoint(fake_comfy
     _generate(style_lora="ana-watercolor-v2", references=[_png()] * references)
     [graph] = fake_comfyui.submitted_graphs()
     [(lora_id, lora)] = [(nid, node) for nid, node in graph.items() if node["class_type"] == "LoraLoader"]
-    assert lora["inputs"] == {"model": ["4", 0], "clip": ["4", 1], "lora_name": "ana-watercolor-v2.safetensors",
-                              "strength_model": 1.0, "strength_clip": 1.0}
+    assert lora["inputs"] == {
+        "model": ["4", 0],
+        "clip": ["4", 1],
+        "lora_name": "ana-watercolor-v2.safetensors",
+        "strength_model": 1.0,
+        "strength_clip": 1.0,
+    }
     original = json.loads((WORKFLOWS / ("reference_api.json" if references else "default_api.json")).read_text())
     assert lora_id not in original and set(graph) == {*original, lora_id}
     # Only the LoRA reads the checkpoint's model and clip; the sampler and both text encoders read the LoRA's.
-    assert sorted((nid, name) for nid, name, link in _links_to(graph, "4") if link[1] in (0, 1)) == [(lora_id, "clip"), (lora_id, "model")]
+    assert sorted((nid, name) for nid, name, link in _links_to(graph, "4") if link[1] in (0, 1)) == [
+        (lora_id, "clip"),
+        (lora_id, "model"),
+    ]
     assert _nodes(graph, "KSampler")[0]["model"] == [lora_id, 0]
     assert [n["clip"] for n in _nodes(graph, "CLIPTextEncode")] == [[lora_id, 1], [lora_id, 1]]
     assert all(link[1] == 2 for nid, _, link in _links_to(graph, "4") if nid != lora_id)  # the VAE stays
@@ -234,7 +251,9 @@ def test_a_style_lora_goes_through_a_lora_loader_after_the_checkpoint(fake_comfy
 def test_without_a_style_lora_the_workflow_is_unchanged(fake_comfyui):
     _generate()
     [graph] = fake_comfyui.submitted_graphs()
-    assert _nodes(graph, "LoraLoader") == [] and set(graph) == set(json.loads((WORKFLOWS / "default_api.json").read_text()))
+    assert _nodes(graph, "LoraLoader") == [] and set(graph) == set(
+        json.loads((WORKFLOWS / "default_api.json").read_text())
+    )
 
 
 def test_a_lora_the_server_does_not_have_is_a_clear_error(fake_comfyui):
@@ -246,10 +265,20 @@ def test_a_lora_the_server_does_not_have_is_a_clear_error(fake_comfyui):
 
 
 def test_a_workflow_without_a_checkpoint_loader_refuses_a_style_lora(fake_comfyui, tmp_path, monkeypatch):
-    weight_free = {"1": {"class_type": "LoadImage", "inputs": {"image": "{{reference_1}}"}},
-                   "3": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "nearest-exact",
-                                                                "width": "{{width}}", "height": "{{height}}", "crop": "disabled"}},
-                   "2": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "{{filename_prefix}}"}}}
+    weight_free = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "{{reference_1}}"}},
+        "3": {
+            "class_type": "ImageScale",
+            "inputs": {
+                "image": ["1", 0],
+                "upscale_method": "nearest-exact",
+                "width": "{{width}}",
+                "height": "{{height}}",
+                "crop": "disabled",
+            },
+        },
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "{{filename_prefix}}"}},
+    }
     path = tmp_path / "weight_free.json"
     path.write_text(json.dumps(weight_free))
     monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", str(path))
@@ -262,8 +291,16 @@ def test_a_workflow_without_a_checkpoint_loader_refuses_a_style_lora(fake_comfyu
 
 
 def _with_lora_placeholder(graph):
-    graph["20"] = {"class_type": "LoraLoader", "inputs": {"model": ["4", 0], "clip": ["4", 1], "lora_name": "{{style_lora}}",
-                                                          "strength_model": 0.8, "strength_clip": 0.6}}
+    graph["20"] = {
+        "class_type": "LoraLoader",
+        "inputs": {
+            "model": ["4", 0],
+            "clip": ["4", 1],
+            "lora_name": "{{style_lora}}",
+            "strength_model": 0.8,
+            "strength_clip": 0.6,
+        },
+    }
     graph["3"]["inputs"]["model"] = ["20", 0]
     graph["6"]["inputs"]["clip"] = graph["7"]["inputs"]["clip"] = ["20", 1]
 
@@ -274,20 +311,35 @@ def test_a_style_lora_placeholder_is_filled_or_its_lora_left_out(fake_comfyui, t
     _generate(style_lora="warm-documentary-v2")
     _generate()
     with_lora, without = fake_comfyui.submitted_graphs()
-    assert _nodes(with_lora, "LoraLoader") == [{"model": ["4", 0], "clip": ["4", 1], "lora_name": "warm-documentary-v2.safetensors",
-                                                "strength_model": 0.8, "strength_clip": 0.6}]
+    assert _nodes(with_lora, "LoraLoader") == [
+        {
+            "model": ["4", 0],
+            "clip": ["4", 1],
+            "lora_name": "warm-documentary-v2.safetensors",
+            "strength_model": 0.8,
+            "strength_clip": 0.6,
+        }
+    ]
     assert _nodes(without, "LoraLoader") == []
     assert _nodes(without, "KSampler")[0]["model"] == ["4", 0]
     assert [n["clip"] for n in _nodes(without, "CLIPTextEncode")] == [["4", 1], ["4", 1]]
 
 
 def test_leave_out_lora_passes_model_only_loras_and_refuses_other_holders():
-    graph = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "x"}},
-             "5": {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["4", 0], "lora_name": "{{style_lora}}"}},
-             "6": {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["5", 0], "lora_name": "{{style_lora}}"}},
-             "3": {"class_type": "KSampler", "inputs": {"model": ["6", 0], "seed": 1}}}
-    assert leave_out_lora(graph) == {"4": graph["4"], "3": {"class_type": "KSampler", "inputs": {"model": ["4", 0], "seed": 1}}}
-    graph["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "in the style of {{style_lora}}", "clip": ["4", 1]}}
+    graph = {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "x"}},
+        "5": {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["4", 0], "lora_name": "{{style_lora}}"}},
+        "6": {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["5", 0], "lora_name": "{{style_lora}}"}},
+        "3": {"class_type": "KSampler", "inputs": {"model": ["6", 0], "seed": 1}},
+    }
+    assert leave_out_lora(graph) == {
+        "4": graph["4"],
+        "3": {"class_type": "KSampler", "inputs": {"model": ["4", 0], "seed": 1}},
+    }
+    graph["7"] = {
+        "class_type": "CLIPTextEncode",
+        "inputs": {"text": "in the style of {{style_lora}}", "clip": ["4", 1]},
+    }
     with pytest.raises(BackendMisconfigured) as info:
         leave_out_lora(graph)
     assert "node 7 (CLIPTextEncode)" in info.value.message
@@ -307,7 +359,15 @@ def test_fake_answers_like_comfyui(fake_comfyui):
     assert other["name"] == "probe_in (1).png"
     not_json = requests.post(f"{url}/prompt", data=b"{nope")
     assert not_json.status_code == 500 and not_json.headers["content-type"].startswith("text/plain")
-    missing = requests.post(f"{url}/prompt", json={"prompt": {"1": {"class_type": "EmptyLatentImage", "inputs": {"width": 8}}, "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "p"}}}})
+    missing = requests.post(
+        f"{url}/prompt",
+        json={
+            "prompt": {
+                "1": {"class_type": "EmptyLatentImage", "inputs": {"width": 8}},
+                "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "p"}},
+            }
+        },
+    )
     body = missing.json()
     assert missing.status_code == 400 and body["error"]["type"] == "prompt_outputs_failed_validation"
     assert body["node_errors"]["1"]["errors"][0]["type"] == "required_input_missing"
@@ -320,15 +380,28 @@ def test_fake_answers_like_comfyui(fake_comfyui):
 def test_fake_checks_link_types_and_known_loras(fake_comfyui):
     graph = json.loads((WORKFLOWS / "default_api.json").read_text())
     graph["3"]["inputs"]["model"] = ["4", 1]  # CLIP into the sampler's MODEL
-    graph["20"] = {"class_type": "LoraLoader", "inputs": {"model": ["4", 0], "clip": ["4", 1], "lora_name": "nope.safetensors",
-                                                          "strength_model": 1.0, "strength_clip": 1.0}}
-    graph = fill_workflow(graph, {"prompt": "p", "negative_prompt": "n", "seed": 1, "width": 64, "height": 64, "filename_prefix": "p"})
+    graph["20"] = {
+        "class_type": "LoraLoader",
+        "inputs": {
+            "model": ["4", 0],
+            "clip": ["4", 1],
+            "lora_name": "nope.safetensors",
+            "strength_model": 1.0,
+            "strength_clip": 1.0,
+        },
+    }
+    graph = fill_workflow(
+        graph, {"prompt": "p", "negative_prompt": "n", "seed": 1, "width": 64, "height": 64, "filename_prefix": "p"}
+    )
     response = requests.post(f"{fake_comfyui.url}/prompt", json={"prompt": graph})
     errors = response.json()["node_errors"]
     assert response.status_code == 400
     assert errors["3"]["errors"][0] | {"extra_info": None} == {
-        "type": "return_type_mismatch", "message": "Return type mismatch between linked nodes",
-        "details": "model, received_type(CLIP) mismatch input_type(MODEL)", "extra_info": None}
+        "type": "return_type_mismatch",
+        "message": "Return type mismatch between linked nodes",
+        "details": "model, received_type(CLIP) mismatch input_type(MODEL)",
+        "extra_info": None,
+    }
     [lora_error] = errors["20"]["errors"]
     assert (lora_error["type"], lora_error["message"]) == ("value_not_in_list", "Value not in list")
     assert lora_error["details"] == f"lora_name: 'nope.safetensors' not in {list(fake_comfyui.loras)}"
@@ -410,7 +483,10 @@ def test_an_unreachable_server_is_named_in_plain_words():
         port = s.getsockname()[1]
     with pytest.raises(BackendUnavailable) as info:
         _generate(ComfyUIBackend(url=f"http://127.0.0.1:{port}", backoff=0.001))
-    assert info.value.message == f"Could not reach ComfyUI at http://127.0.0.1:{port}: connection refused (is the server running on that port?)."
+    assert (
+        info.value.message
+        == f"Could not reach ComfyUI at http://127.0.0.1:{port}: connection refused (is the server running on that port?)."
+    )
 
 
 # --- Text and reference workflows -------------------------------------------------------------------
@@ -423,7 +499,9 @@ def _reference_workflow_file(tmp_path, name="my_reference.json") -> str:
     return str(path)
 
 
-def test_a_reference_workflow_alone_serves_shots_with_references_and_the_text_one_the_others(fake_comfyui, tmp_path, monkeypatch):
+def test_a_reference_workflow_alone_serves_shots_with_references_and_the_text_one_the_others(
+    fake_comfyui, tmp_path, monkeypatch
+):
     """RESHOOT_COMFYUI_WORKFLOW with {{reference_1}} (the old single setting): no failure for a shot without them."""
     monkeypatch.setenv("RESHOOT_COMFYUI_WORKFLOW", _reference_workflow_file(tmp_path))
     get_settings.cache_clear()
@@ -476,11 +554,14 @@ def test_fake_queue_and_interrupt_answer_like_comfyui(fake_comfyui):
     a targeted interrupt touches only the running prompt; both answer 200 with an empty body."""
     fake_comfyui.fail("timeout")
     fake_comfyui.fail("queued")
-    graph = fill_workflow(json.loads((WORKFLOWS / "default_api.json").read_text()),
-                          {"prompt": "a", "negative_prompt": "b", "seed": 1, "width": 64, "height": 64,
-                           "filename_prefix": "reshoot/x"})
-    running, pending = (requests.post(f"{fake_comfyui.url}/prompt", json={"prompt": graph, "client_id": "c"}).json()["prompt_id"]
-                        for _ in range(2))
+    graph = fill_workflow(
+        json.loads((WORKFLOWS / "default_api.json").read_text()),
+        {"prompt": "a", "negative_prompt": "b", "seed": 1, "width": 64, "height": 64, "filename_prefix": "reshoot/x"},
+    )
+    running, pending = (
+        requests.post(f"{fake_comfyui.url}/prompt", json={"prompt": graph, "client_id": "c"}).json()["prompt_id"]
+        for _ in range(2)
+    )
     queue = requests.get(f"{fake_comfyui.url}/queue").json()
     assert [item[1] for item in queue["queue_running"]] == [running]
     assert [item[1] for item in queue["queue_pending"]] == [pending]

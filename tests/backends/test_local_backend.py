@@ -13,9 +13,9 @@ from services.backends import (
     BackendMisconfigured,
     Capabilities,
     get_backend,
+    local,
     nearest_size,
 )
-from services.backends import local
 from services.backends.local import LocalBackend
 from services.cli import main
 
@@ -112,7 +112,12 @@ def test_local_is_the_default_backend_and_unknown_names_are_misconfiguration(mon
 
 @pytest.mark.parametrize(
     ("target", "expected"),
-    [((1920, 800), (1536, 1024)), ((750, 1000), (1024, 1536)), ((1000, 1000), (1024, 1024)), ((1536, 768), (1536, 1024))],
+    [
+        ((1920, 800), (1536, 1024)),
+        ((750, 1000), (1024, 1536)),
+        ((1000, 1000), (1024, 1024)),
+        ((1536, 768), (1536, 1024)),
+    ],
 )
 def test_nearest_size_picks_the_nearest_aspect(target, expected):
     caps = Capabilities(sizes=((1024, 1024), (1536, 1024), (1024, 1536)))
@@ -127,7 +132,21 @@ def test_nearest_size_for_free_sizes_rounds_to_step_and_caps_the_side():
 def test_render_cli_is_deterministic_per_seed(tmp_path, capsys):
     paths = {name: tmp_path / f"{name}.png" for name in ("a", "b", "c")}
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
-        argv = ["render", "--backend", "local", "--prompt", "Loft", "--seed", str(seed), "--width", "1920", "--height", "800", "-o", str(paths[name])]
+        argv = [
+            "render",
+            "--backend",
+            "local",
+            "--prompt",
+            "Loft",
+            "--seed",
+            str(seed),
+            "--width",
+            "1920",
+            "--height",
+            "800",
+            "-o",
+            str(paths[name]),
+        ]
         assert main(argv) == 0
     assert '"backend": "local"' in capsys.readouterr().out
     assert paths["a"].read_bytes() == paths["b"].read_bytes() != paths["c"].read_bytes()

@@ -161,15 +161,21 @@ def test_timeout_from_settings_is_a_retryable_error_not_retried_inside(fake_open
         _generate()
     assert time.monotonic() - started < 3
     assert (info.value.code, info.value.retryable, info.value.status) == ("BACKEND_TIMEOUT", True, 504)
-    assert info.value.message == "OpenAI did not send the image within 0.3 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
+    assert (
+        info.value.message
+        == "OpenAI did not send the image within 0.3 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
+    )
     assert len(fake_openai.image_requests()) == 1
 
 
-@pytest.mark.parametrize(("kind", "message"), [
-    ("malformed", "OpenAI answered with a body that is not valid JSON."),
-    ("no_image", "OpenAI answered without a readable image."),
-    ("empty_data", "OpenAI answered without an image (its list of images was empty)."),
-])
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("malformed", "OpenAI answered with a body that is not valid JSON."),
+        ("no_image", "OpenAI answered without a readable image."),
+        ("empty_data", "OpenAI answered without an image (its list of images was empty)."),
+    ],
+)
 def test_malformed_answers_are_backend_errors_in_plain_words(fake_openai, kind, message):
     fake_openai.fail(kind)
     with pytest.raises(BackendError) as info:
@@ -186,7 +192,9 @@ def test_an_image_of_another_size_than_asked_is_refused(fake_openai, returned):
     with pytest.raises(BackendError) as info:
         _generate(width=1920, height=800)
     width, height = returned.split("x")
-    assert info.value.message == f"OpenAI returned a {width}×{height} image for a 1536×1024 request, so it was not used."
+    assert (
+        info.value.message == f"OpenAI returned a {width}×{height} image for a 1536×1024 request, so it was not used."
+    )
     assert info.value.details["asked"] == [1536, 1024]
 
 
@@ -199,7 +207,9 @@ def test_a_trickling_answer_is_cut_off_at_the_deadline(fake_openai, monkeypatch)
     with pytest.raises(BackendTimeout) as info:
         _generate()
     assert time.monotonic() - started < 10
-    assert info.value.code == "BACKEND_TIMEOUT" and info.value.message.startswith("OpenAI did not send the image within 1.5 s")
+    assert info.value.code == "BACKEND_TIMEOUT" and info.value.message.startswith(
+        "OpenAI did not send the image within 1.5 s"
+    )
     deadline = time.monotonic() + 5
     while not fake_openai.trickled and time.monotonic() < deadline:  # the fake notices the hang-up on its next byte
         time.sleep(0.05)

@@ -53,8 +53,10 @@ def open_page(page: Page, url: str, *, heading: str) -> None:
     page.goto(url)
     wait_idle(page)
     title = main_area(page).get_by_role("heading", name=heading, exact=True)
-    wait_until(lambda: title.count() > 0 or page.locator('[data-testid="stException"]').count() > 0,
-               message=f"{url} never showed the heading {heading!r}")
+    wait_until(
+        lambda: title.count() > 0 or page.locator('[data-testid="stException"]').count() > 0,
+        message=f"{url} never showed the heading {heading!r}",
+    )
     expect_no_exception(page)
     wait_idle(page)
 

@@ -116,7 +116,9 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
 }
 
 
-def take_screenshots(out_dir: Path, only: list[str] | None = None, widths: tuple[int, ...] = tuple(WIDTHS)) -> list[Path]:
+def take_screenshots(
+    out_dir: Path, only: list[str] | None = None, widths: tuple[int, ...] = tuple(WIDTHS)
+) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = []
     with tempfile.TemporaryDirectory(prefix="reshoot-screenshots-") as tmp:
@@ -146,8 +148,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the PNGs (default: docs/screenshots)")
     parser.add_argument("pages", nargs="*", metavar="page", help=f"only these pages (default: all): {', '.join(PAGES)}")
-    parser.add_argument("--width", type=int, choices=list(WIDTHS), action="append",
-                        help="only this viewport width (default: 1440 and 1024)")
+    parser.add_argument(
+        "--width",
+        type=int,
+        choices=list(WIDTHS),
+        action="append",
+        help="only this viewport width (default: 1440 and 1024)",
+    )
     args = parser.parse_args()
     unknown = set(args.pages) - set(PAGES)
     if unknown:

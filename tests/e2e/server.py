@@ -96,8 +96,15 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_app(data_dir: Path, *, env: dict[str, str] | None = None, repo: Path = REPO, port: int | None = None,
-                address: str = "127.0.0.1", extra_args: tuple[str, ...] = ()) -> Iterator[App]:
+def running_app(
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    repo: Path = REPO,
+    port: int | None = None,
+    address: str = "127.0.0.1",
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[App]:
     """`streamlit run dashboard.py` (of `repo`) on `address`:<port> (default: 127.0.0.1, a free port) over `data_dir`,
     until the block ends; `env` adds to (or replaces) the offline settings (e.g. another image backend, RESHOOT_AUTH),
     `extra_args` to the command line."""
@@ -105,18 +112,34 @@ def running_app(data_dir: Path, *, env: dict[str, str] | None = None, repo: Path
     port = port or free_port()
     log_path = data_dir.parent / f"streamlit-{port}.log"
     args = [
-        sys.executable, "-m", "streamlit", "run", "dashboard.py",
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", address,
-        "--server.fileWatcherType", "none",
-        "--server.runOnSave", "false",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "dashboard.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
         *extra_args,
     ]
     url = f"http://127.0.0.1:{port}"
-    with running(args, ready=lambda: _healthy(url), log_path=log_path, env={**server_env(data_dir), **(env or {})},
-                 timeout=START_TIMEOUT, cwd=repo):
+    with running(
+        args,
+        ready=lambda: _healthy(url),
+        log_path=log_path,
+        env={**server_env(data_dir), **(env or {})},
+        timeout=START_TIMEOUT,
+        cwd=repo,
+    ):
         yield App(url=url, data_dir=data_dir, log=log_path)
 
 

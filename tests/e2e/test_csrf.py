@@ -2,7 +2,7 @@
 writes that once went through (a generation as a `no-cors` text/plain fetch, an upload as FormData, a regenerate)
 and opens the WebSocket. The browser carries the person's identity as an SSO proxy would add it to every request
 (RESHOOT_AUTH=proxy), so only the cross-site check stands in the way: each write gets 403 CSRF_REJECTED, the socket
-is refused, and nothing changes. The seeds' own client code, run on the API's origin, still works, with the proxy's
+is refused, and nothing changes. The spec's own client code, run on the API's origin, still works, with the proxy's
 identity and with a personal token."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def png_base64(color: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-# What the seeds' client sends: generate and regenerate (no Content-Type: text/plain) and an upload (FormData).
+# What the spec's client sends: generate and regenerate (no Content-Type: text/plain) and an upload (FormData).
 WRITES_JS = """
 async ({api, mode, headers, png64}) => {
   const png = Uint8Array.from(atob(png64), c => c.charCodeAt(0));
@@ -142,13 +142,19 @@ def test_a_foreign_page_cannot_write_or_listen_and_the_seeds_client_still_can(br
     results = page.evaluate(WRITES_JS, {"api": url, "mode": "no-cors", "headers": {}, "png64": png_base64("red")})
     assert results == ["opaque"] * 3  # the page itself learns nothing either way
     assert [status for _, status in answered(log)] == [403, 403, 403], answered(log)  # CSRF_REJECTED: tests/api
-    assert page.evaluate(WEBSOCKET_JS, url.replace("http", "ws") + "/api/v1/projects/coffee-origins/events") == "refused"
+    assert (
+        page.evaluate(WEBSOCKET_JS, url.replace("http", "ws") + "/api/v1/projects/coffee-origins/events") == "refused"
+    )
     assert list_jobs() == [] and list_references("7") == []
     assert len(list_versions("sentence", "sent_001")) == sentence_versions
 
-    # The seeds' client on the API's own origin, identified by the proxy: the same three requests work
+    # The spec's client on the API's own origin, identified by the proxy: the same three requests work
     page.goto(f"{url}/openapi.json")
-    assert page.evaluate(WRITES_JS, {"api": "", "mode": "cors", "headers": {}, "png64": png_base64("blue")}) == [200, 200, 202]
+    assert page.evaluate(WRITES_JS, {"api": "", "mode": "cors", "headers": {}, "png64": png_base64("blue")}) == [
+        200,
+        200,
+        202,
+    ]
     assert {job["requestedBy"] for job in list_jobs()} == {"rey@example.com"}
     assert [ref["uploadedBy"] for ref in list_references("7", "OL-1")] == ["rey@example.com"]
     assert page.evaluate(WEBSOCKET_JS, url.replace("http", "ws") + "/api/v1/projects/coffee-origins/events") == "open"
@@ -158,8 +164,16 @@ def test_a_foreign_page_cannot_write_or_listen_and_the_seeds_client_still_can(br
     page = browser_page(browser, {})
     page.goto(f"{url}/openapi.json")
     bearer = {"Authorization": f"Bearer {token}"}
-    assert page.evaluate(WRITES_JS, {"api": "", "mode": "cors", "headers": bearer, "png64": png_base64("green")}) == [200, 200, 202]
-    assert page.evaluate(WRITES_JS, {"api": "", "mode": "cors", "headers": {}, "png64": png_base64("white")}) == [401, 401, 401]
+    assert page.evaluate(WRITES_JS, {"api": "", "mode": "cors", "headers": bearer, "png64": png_base64("green")}) == [
+        200,
+        200,
+        202,
+    ]
+    assert page.evaluate(WRITES_JS, {"api": "", "mode": "cors", "headers": {}, "png64": png_base64("white")}) == [
+        401,
+        401,
+        401,
+    ]
     events = url.replace("http", "ws") + "/api/v1/projects/coffee-origins/events"
     assert page.evaluate(WEBSOCKET_JS, events) == "refused"
     assert page.evaluate(WEBSOCKET_JS, f"{events}?access_token={token}") == "open"  # browsers cannot set its headers

@@ -37,6 +37,7 @@ def test_first_page_shows_while_the_demo_renders_then_fills_in_without_a_reload(
                 return ""
 
         wait_until(lambda: item_7_images() == "12", message="item 7's images never showed", timeout=240_000)
-        wait_until(lambda: progress.count() + loading.count() == 0, message="the progress never went away",
-                   timeout=240_000)
+        wait_until(
+            lambda: progress.count() + loading.count() == 0, message="the progress never went away", timeout=240_000
+        )
         context.close()

@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from .server import VIEWPORT
 from .helpers import (
     TOAST,
     button,
@@ -37,6 +36,7 @@ from .helpers import (
     wait_idle,
     wait_until,
 )
+from .server import VIEWPORT
 
 OUTDOOR = {"id": "7", "title": "Outdoor Living — Summer Patio Collection"}
 OUTDOOR_SHOTS = {
@@ -64,11 +64,15 @@ def hero_image(page: Page, shot_id: str):
 
 def reference_thumbnails(page: Page, shot_id: str):
     """The card's reference thumbnails on screen (a button label is also drawn hidden, for measuring)."""
-    return hero_card(page, shot_id).locator(f'img[src*="/lifestyle_refs/{OUTDOOR["id"]}/{shot_id}/"]').locator("visible=true")
+    return (
+        hero_card(page, shot_id)
+        .locator(f'img[src*="/lifestyle_refs/{OUTDOOR["id"]}/{shot_id}/"]')
+        .locator("visible=true")
+    )
 
 
 def generate_heroes(page: Page) -> None:
-    """Click `Generate Lifestyle Hero Images` on the open work item and wait for the seed's success toast."""
+    """Click `Generate Lifestyle Hero Images` on the open work item and wait for the spec's success toast."""
     main = main_area(page)
     button(main, "Generate Lifestyle Hero Images").click()
     # The cards of the shots it covers read `Regenerating…` meanwhile; this is the panel's button.
@@ -140,10 +144,14 @@ def test_references_then_regenerate_shot_changes_the_image_and_compares_v1_v2(pa
         expect_image_loaded(reference_thumbnails(page, "OL-2").nth(index), what="a reference thumbnail")
 
     button(ol2, "Regenerate shot").click()  # the offline renderer ends within the click's own wait: no busy phase
-    expect_toast(page, "Lifestyle heroes regenerated", "Regenerated lifestyle heroes for OL-2. Validate in SKU Switcher.")
+    expect_toast(
+        page, "Lifestyle heroes regenerated", "Regenerated lifestyle heroes for OL-2. Validate in SKU Switcher."
+    )
     expect(button(ol2, "Regenerate shot")).to_be_enabled()
-    wait_until(lambda: hero_image(page, "OL-2").get_attribute("src") not in (None, before),
-               message="OL-2's card never showed a new image")
+    wait_until(
+        lambda: hero_image(page, "OL-2").get_attribute("src") not in (None, before),
+        message="OL-2's card never showed a new image",
+    )
     after = expect_image_loaded(hero_image(page, "OL-2"), what="OL-2's new hero")
     assert pixels(page, after) != pixels(page, before)
 
@@ -209,8 +217,9 @@ def test_storyboard_prompt_saves_while_typing_and_another_session_and_a_reload_s
     prompt.press_sequentially(added, delay=30)  # typing; the field keeps the focus (no blur, no Ctrl+Enter)
     edited = before + added
     expect(main.get_by_text(f"{len(edited)} characters", exact=True)).to_be_visible()
-    wait_until(lambda: saved_prompt(app, "sent_001") == edited, message="the prompt was not saved while typing",
-               timeout=10_000)
+    wait_until(
+        lambda: saved_prompt(app, "sent_001") == edited, message="the prompt was not saved while typing", timeout=10_000
+    )
     expect(dirty).to_be_visible()
     assert prompt.evaluate("el => el.getRootNode().activeElement === el"), "the save took the focus away"
 
@@ -304,4 +313,4 @@ def test_a_second_regenerate_of_the_same_card_shows_its_own_toast(page, app):
     expect_toast(page, *words)
     toast(page, *words).evaluate("element => element.dataset.firstToast = 'yes'")
     button(ol4, "Regenerate shot").click()
-    expect(page.locator(f'{TOAST}:not([data-first-toast])').filter(has_text=words[1])).to_be_visible()
+    expect(page.locator(f"{TOAST}:not([data-first-toast])").filter(has_text=words[1])).to_be_visible()

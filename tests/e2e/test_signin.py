@@ -188,7 +188,12 @@ def test_proxy_headers_count_only_from_a_trusted_address(browser, proxy_app):
     untrusted.goto(f"http://{_non_loopback_address()}:{port}")  # the same headers from an address nobody trusts
     wait_idle(untrusted)
     expect(main_area(untrusted)).to_contain_text("did not come through a trusted proxy")
-    assert untrusted.request.get(f"http://{_non_loopback_address()}:{port}/assets/fcc/lifestyle/21/HO-1/desktop.png").status == 401
+    assert (
+        untrusted.request.get(
+            f"http://{_non_loopback_address()}:{port}/assets/fcc/lifestyle/21/HO-1/desktop.png"
+        ).status
+        == 401
+    )
     assert untrusted.locator('[data-testid="stSidebarNav"]').count() == 0
     assert "Work Items" not in main_area(untrusted).inner_text()
     context.close()
@@ -196,8 +201,19 @@ def test_proxy_headers_count_only_from_a_trusted_address(browser, proxy_app):
 
 def test_dashboard_refuses_to_start_on_all_interfaces_without_sign_in(tmp_path):
     env = {**server_env(tmp_path / "data"), "RESHOOT_AUTH": "none"}
-    args = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.address", "0.0.0.0",
-            "--server.port", str(free_port()), "--server.headless", "true"]
+    args = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "dashboard.py",
+        "--server.address",
+        "0.0.0.0",
+        "--server.port",
+        str(free_port()),
+        "--server.headless",
+        "true",
+    ]
     done = subprocess.run(args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "Refusing to start the dashboard on 0.0.0.0: RESHOOT_AUTH=none has no sign-in" in done.stderr

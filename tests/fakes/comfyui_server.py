@@ -35,13 +35,27 @@ from .server import FakeServer, Request, Response
 PYTHON_TYPES = {"INT": int, "FLOAT": (int, float), "STRING": str}
 NODES = {
     "CheckpointLoaderSimple": {"ckpt_name": "STRING"},
-    "LoraLoader": {"model": "MODEL", "clip": "CLIP", "lora_name": "STRING", "strength_model": "FLOAT",
-                   "strength_clip": "FLOAT"},
+    "LoraLoader": {
+        "model": "MODEL",
+        "clip": "CLIP",
+        "lora_name": "STRING",
+        "strength_model": "FLOAT",
+        "strength_clip": "FLOAT",
+    },
     "CLIPTextEncode": {"text": "STRING", "clip": "CLIP"},
     "EmptyLatentImage": {"width": "INT", "height": "INT", "batch_size": "INT"},
-    "KSampler": {"model": "MODEL", "seed": "INT", "steps": "INT", "cfg": "FLOAT", "sampler_name": "STRING",
-                 "scheduler": "STRING", "positive": "CONDITIONING", "negative": "CONDITIONING",
-                 "latent_image": "LATENT", "denoise": "FLOAT"},
+    "KSampler": {
+        "model": "MODEL",
+        "seed": "INT",
+        "steps": "INT",
+        "cfg": "FLOAT",
+        "sampler_name": "STRING",
+        "scheduler": "STRING",
+        "positive": "CONDITIONING",
+        "negative": "CONDITIONING",
+        "latent_image": "LATENT",
+        "denoise": "FLOAT",
+    },
     "VAEDecode": {"samples": "LATENT", "vae": "VAE"},
     "VAEEncode": {"pixels": "IMAGE", "vae": "VAE"},
     "LoadImage": {"image": "STRING"},
@@ -49,9 +63,15 @@ NODES = {
     "SaveImage": {"images": "IMAGE", "filename_prefix": "STRING"},
 }
 RETURN_TYPES = {
-    "CheckpointLoaderSimple": ("MODEL", "CLIP", "VAE"), "LoraLoader": ("MODEL", "CLIP"),
-    "CLIPTextEncode": ("CONDITIONING",), "EmptyLatentImage": ("LATENT",), "KSampler": ("LATENT",),
-    "VAEDecode": ("IMAGE",), "VAEEncode": ("LATENT",), "LoadImage": ("IMAGE", "MASK"), "ImageScale": ("IMAGE",),
+    "CheckpointLoaderSimple": ("MODEL", "CLIP", "VAE"),
+    "LoraLoader": ("MODEL", "CLIP"),
+    "CLIPTextEncode": ("CONDITIONING",),
+    "EmptyLatentImage": ("LATENT",),
+    "KSampler": ("LATENT",),
+    "VAEDecode": ("IMAGE",),
+    "VAEEncode": ("LATENT",),
+    "LoadImage": ("IMAGE", "MASK"),
+    "ImageScale": ("IMAGE",),
     "SaveImage": (),
 }
 # Combo inputs: the files the server has (ComfyUI lists its models/checkpoints and models/loras folders).
@@ -134,14 +154,20 @@ class FakeComfyUI(FakeServer):
         with self.lock:
             running = self._running()
             pending = [pid for pid in self._active() if pid != running]
-            return Response.json({"queue_running": [self._item(running)] if running else [],
-                                  "queue_pending": [self._item(pid) for pid in pending]})
+            return Response.json(
+                {
+                    "queue_running": [self._item(running)] if running else [],
+                    "queue_pending": [self._item(pid) for pid in pending],
+                }
+            )
 
     def _post_queue(self, request: Request) -> Response:
         try:
             body = request.json()
         except ValueError:
-            return Response(500, b"500 Internal Server Error\n\nServer got itself in trouble", {"Content-Type": "text/plain"})
+            return Response(
+                500, b"500 Internal Server Error\n\nServer got itself in trouble", {"Content-Type": "text/plain"}
+            )
         with self.lock:
             running = self._running()
             pending = [pid for pid in self._active() if pid != running]
@@ -175,7 +201,11 @@ class FakeComfyUI(FakeServer):
         name, n = image.filename, 1
         stem, dot, ext = name.rpartition(".")
         with self.lock:
-            while not overwrite and (kind, subfolder, name) in self.uploads and self.uploads[(kind, subfolder, name)] != image.data:
+            while (
+                not overwrite
+                and (kind, subfolder, name) in self.uploads
+                and self.uploads[(kind, subfolder, name)] != image.data
+            ):
                 name = f"{stem} ({n}){dot}{ext}"
                 n += 1
             self.uploads[(kind, subfolder, name)] = image.data
@@ -187,10 +217,14 @@ class FakeComfyUI(FakeServer):
         try:
             body = request.json()
         except ValueError:
-            return Response(500, b"500 Internal Server Error\n\nServer got itself in trouble", {"Content-Type": "text/plain"})
+            return Response(
+                500, b"500 Internal Server Error\n\nServer got itself in trouble", {"Content-Type": "text/plain"}
+            )
         graph = body.get("prompt") if isinstance(body, dict) else None
         if not graph:
-            return Response.json({"error": _error("no_prompt", "No prompt provided", "No prompt provided"), "node_errors": {}}, 400)
+            return Response.json(
+                {"error": _error("no_prompt", "No prompt provided", "No prompt provided"), "node_errors": {}}, 400
+            )
         with self.lock:
             failure = self.failures.popleft() if self.failures else (None, {})
         if failure[0] == "server_error":
@@ -198,15 +232,22 @@ class FakeComfyUI(FakeServer):
         for node_id, node in graph.items():
             if node.get("class_type") not in NODES:
                 message = f"Cannot execute because node {node.get('class_type')} does not exist."
-                return Response.json({"error": _error("invalid_prompt", message, f"Node ID '#{node_id}'"), "node_errors": {}}, 400)
+                return Response.json(
+                    {"error": _error("invalid_prompt", message, f"Node ID '#{node_id}'"), "node_errors": {}}, 400
+                )
         outputs = [node_id for node_id, node in graph.items() if node["class_type"] in OUTPUT_NODES]
         if not outputs:
-            return Response.json({"error": _error("prompt_no_outputs", "Prompt has no outputs"), "node_errors": {}}, 400)
+            return Response.json(
+                {"error": _error("prompt_no_outputs", "Prompt has no outputs"), "node_errors": {}}, 400
+            )
         node_errors = {node_id: errors for node_id in graph if (errors := self._node_errors(graph, node_id))}
         prompt_id = str(uuid.uuid4())
         if failure[0] == "node_errors":
-            node_errors = {outputs[0]: self._node_error(graph, outputs[0], "required_input_missing",
-                                                        "Required input is missing", "images")}
+            node_errors = {
+                outputs[0]: self._node_error(
+                    graph, outputs[0], "required_input_missing", "Required input is missing", "images"
+                )
+            }
             with self.lock:  # ComfyUI queues what validated; the fake's stand-in for it waits in the queue
                 number = self._add(prompt_id, graph, body.get("client_id"), ("queued", {}), outputs)
             return Response.json({"prompt_id": prompt_id, "number": number, "node_errors": node_errors})
@@ -219,12 +260,22 @@ class FakeComfyUI(FakeServer):
 
     def _add(self, prompt_id: str, graph: dict, client_id, failure: tuple, outputs: list[str]) -> int:
         number = len(self.prompts)
-        self.prompts[prompt_id] = {"graph": graph, "client_id": client_id, "polls": 0, "failure": failure,
-                                   "outputs": outputs, "entry": None, "number": number, "state": "queued"}
+        self.prompts[prompt_id] = {
+            "graph": graph,
+            "client_id": client_id,
+            "polls": 0,
+            "failure": failure,
+            "outputs": outputs,
+            "entry": None,
+            "number": number,
+            "state": "queued",
+        }
         return number
 
     @staticmethod
-    def _node_error(graph: dict, node_id: str, type_: str, message: str, input_name: str, details: str | None = None) -> dict:
+    def _node_error(
+        graph: dict, node_id: str, type_: str, message: str, input_name: str, details: str | None = None
+    ) -> dict:
         error = _error(type_, message, details or input_name, {"input_name": input_name})
         dependents = [n for n, node in graph.items() if node["class_type"] in OUTPUT_NODES]
         return {"errors": [error], "dependent_outputs": dependents, "class_type": graph[node_id]["class_type"]}
@@ -238,22 +289,43 @@ class FakeComfyUI(FakeServer):
                 return self._node_error(graph, node_id, "required_input_missing", "Required input is missing", name)
             if kind not in PYTHON_TYPES:
                 if (received := _linked_type(graph, value)) != kind:
-                    return self._node_error(graph, node_id, "return_type_mismatch", "Return type mismatch between linked nodes",
-                                            name, f"{name}, received_type({received}) mismatch input_type({kind})")
+                    return self._node_error(
+                        graph,
+                        node_id,
+                        "return_type_mismatch",
+                        "Return type mismatch between linked nodes",
+                        name,
+                        f"{name}, received_type({received}) mismatch input_type({kind})",
+                    )
             elif isinstance(value, bool) or not isinstance(value, PYTHON_TYPES[kind]):
-                return self._node_error(graph, node_id, "invalid_input_type", f"Failed to convert an input value to a {kind} value", name)
+                return self._node_error(
+                    graph, node_id, "invalid_input_type", f"Failed to convert an input value to a {kind} value", name
+                )
             if name in MAXIMUM and isinstance(value, int) and value > MAXIMUM[name]:
-                return self._node_error(graph, node_id, "value_bigger_than_max",
-                                        f"Value {value} bigger than max of {MAXIMUM[name]}", name)
+                return self._node_error(
+                    graph, node_id, "value_bigger_than_max", f"Value {value} bigger than max of {MAXIMUM[name]}", name
+                )
             listed = CHOICES.get((node["class_type"], name))
             if listed and value not in (choices := getattr(self, listed)):
-                error = self._node_error(graph, node_id, "value_not_in_list", "Value not in list", name,
-                                         f"{name}: '{value}' not in {list(choices)}")
+                error = self._node_error(
+                    graph,
+                    node_id,
+                    "value_not_in_list",
+                    "Value not in list",
+                    name,
+                    f"{name}: '{value}' not in {list(choices)}",
+                )
                 error["errors"][0]["extra_info"] |= {"input_config": [list(choices), {}], "received_value": value}
                 return error
         if node["class_type"] == "LoadImage" and ("input", "", inputs["image"]) not in self.uploads:
-            return self._node_error(graph, node_id, "custom_validation_failed", "Custom validation failed for node",
-                                    "image", f"image - Invalid image file: {inputs['image']}")
+            return self._node_error(
+                graph,
+                node_id,
+                "custom_validation_failed",
+                "Custom validation failed for node",
+                "image",
+                f"image - Invalid image file: {inputs['image']}",
+            )
         return None
 
     # --- /history and the fake run -----------------------------------------------------------
@@ -276,25 +348,58 @@ class FakeComfyUI(FakeServer):
         graph, output_id = run["graph"], run["outputs"][0]
         start = ["execution_start", {"prompt_id": prompt_id, "timestamp": 0}]
         cached = ["execution_cached", {"nodes": [], "prompt_id": prompt_id, "timestamp": 0}]
-        entry = {"prompt": [0, prompt_id, graph, {"client_id": run["client_id"]}, run["outputs"]],
-                 "meta": {output_id: {"node_id": output_id, "display_node": output_id, "parent_node": None,
-                                      "real_node_id": output_id}}}
+        entry = {
+            "prompt": [0, prompt_id, graph, {"client_id": run["client_id"]}, run["outputs"]],
+            "meta": {
+                output_id: {
+                    "node_id": output_id,
+                    "display_node": output_id,
+                    "parent_node": None,
+                    "real_node_id": output_id,
+                }
+            },
+        }
         if run["state"] == "interrupted" or run["failure"][0] == "interrupted":
             run["state"] = "interrupted"
             node = next(iter(graph))  # ComfyUI names the node it was running when the interrupt came
-            interrupted = {"prompt_id": prompt_id, "node_id": node, "node_type": graph[node]["class_type"],
-                           "executed": [], "timestamp": 0}
-            entry |= {"outputs": {}, "status": {"status_str": "error", "completed": False,
-                                               "messages": [start, cached, ["execution_interrupted", interrupted]]}}
+            interrupted = {
+                "prompt_id": prompt_id,
+                "node_id": node,
+                "node_type": graph[node]["class_type"],
+                "executed": [],
+                "timestamp": 0,
+            }
+            entry |= {
+                "outputs": {},
+                "status": {
+                    "status_str": "error",
+                    "completed": False,
+                    "messages": [start, cached, ["execution_interrupted", interrupted]],
+                },
+            }
             return entry
         if run["failure"][0] == "execution_error":
             message = run["failure"][1].get("message", "CUDA out of memory. Tried to allocate 2.00 GiB")
-            error = {"prompt_id": prompt_id, "node_id": output_id, "node_type": graph[output_id]["class_type"],
-                     "executed": [], "exception_message": message, "exception_type": "Exception",
-                     "traceback": ["Traceback (most recent call last):\n"], "current_inputs": {}, "current_outputs": [],
-                     "timestamp": 0}
-            entry |= {"outputs": {}, "status": {"status_str": "error", "completed": False,
-                                               "messages": [start, cached, ["execution_error", error]]}}
+            error = {
+                "prompt_id": prompt_id,
+                "node_id": output_id,
+                "node_type": graph[output_id]["class_type"],
+                "executed": [],
+                "exception_message": message,
+                "exception_type": "Exception",
+                "traceback": ["Traceback (most recent call last):\n"],
+                "current_inputs": {},
+                "current_outputs": [],
+                "timestamp": 0,
+            }
+            entry |= {
+                "outputs": {},
+                "status": {
+                    "status_str": "error",
+                    "completed": False,
+                    "messages": [start, cached, ["execution_error", error]],
+                },
+            }
             return entry
         prefix = graph[output_id]["inputs"]["filename_prefix"]
         subfolder, _, stem = prefix.rpartition("/")
@@ -304,9 +409,14 @@ class FakeComfyUI(FakeServer):
         self.files[("output", subfolder, filename)] = self._render(graph, kind == "malformed", options.get("size"))
         if kind == "trickle":
             self.trickle_files[("output", subfolder, filename)] = options.get("seconds", 0.2)
-        entry |= {"outputs": {output_id: {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}]}},
-                  "status": {"status_str": "success", "completed": True,
-                             "messages": [start, cached, ["execution_success", {"prompt_id": prompt_id, "timestamp": 0}]]}}
+        entry |= {
+            "outputs": {output_id: {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}]}},
+            "status": {
+                "status_str": "success",
+                "completed": True,
+                "messages": [start, cached, ["execution_success", {"prompt_id": prompt_id, "timestamp": 0}]],
+            },
+        }
         return entry
 
     def _render(self, graph: dict, malformed: bool, forced_size: tuple[int, int] | None = None) -> bytes:
@@ -333,5 +443,9 @@ class FakeComfyUI(FakeServer):
         data = self.files.get(key) if key[0] == "output" else self.uploads.get(key)
         if data is None:
             return Response(404, b"404: Not Found", {"Content-Type": "text/plain"})
-        return Response(200, data, {"Content-Type": "image/png", "Content-Disposition": f'filename="{key[2]}"'},
-                        trickle=self.trickle_files.get(key, 0.0))
+        return Response(
+            200,
+            data,
+            {"Content-Type": "image/png", "Content-Disposition": f'filename="{key[2]}"'},
+            trickle=self.trickle_files.get(key, 0.0),
+        )

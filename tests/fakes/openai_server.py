@@ -43,7 +43,9 @@ def _spec() -> dict:
 
 def _validator(schema_name: str) -> jsonschema.Draft202012Validator:
     spec = _spec()
-    return jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]})
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
+    )
 
 
 def _error(status: int, message: str, *, type_: str, code: str | None = None, param: str | None = None, headers=None):
@@ -122,8 +124,12 @@ class FakeOpenAI(FakeServer):
             "output_format": "png",
             "size": size if size != "auto" else "1024x1024",
             "quality": "high",
-            "usage": {"total_tokens": 100, "input_tokens": 50, "output_tokens": 50,
-                      "input_tokens_details": {"text_tokens": 10, "image_tokens": 40}},
+            "usage": {
+                "total_tokens": 100,
+                "input_tokens": 50,
+                "output_tokens": 50,
+                "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
+            },
         }
         _validator("ImagesResponse").validate(body)  # the fake itself must answer per the spec
         answer = Response.json(body)
@@ -134,13 +140,23 @@ class FakeOpenAI(FakeServer):
     def _failure(self, kind: str, options: dict) -> Response | None:
         if kind == "rate_limit":
             headers = {"Retry-After": str(options["retry_after"])} if "retry_after" in options else {}
-            return _error(429, "Rate limit reached for images per minute.", type_="requests",
-                          code="rate_limit_exceeded", headers=headers)
+            return _error(
+                429,
+                "Rate limit reached for images per minute.",
+                type_="requests",
+                code="rate_limit_exceeded",
+                headers=headers,
+            )
         if kind == "quota":
-            return _error(429, "You exceeded your current quota.", type_="insufficient_quota", code="insufficient_quota")
+            return _error(
+                429, "You exceeded your current quota.", type_="insufficient_quota", code="insufficient_quota"
+            )
         if kind == "server_error":
-            return _error(options.get("status", 500), "The server had an error while processing your request.",
-                          type_="server_error")
+            return _error(
+                options.get("status", 500),
+                "The server had an error while processing your request.",
+                type_="server_error",
+            )
         if kind == "policy":
             return _error(400, POLICY_MESSAGE, type_="image_generation_user_error", code="moderation_blocked")
         if kind == "timeout":
@@ -198,16 +214,22 @@ class FakeOpenAI(FakeServer):
         if model not in self.models:
             return invalid(f"Invalid value: '{model}'. Supported values are: {', '.join(self.models)}.", param="model")
         if document.get("size", "auto") not in GPT_IMAGE_SIZES:
-            return invalid(f"Invalid value: '{document['size']}'. Supported values are: "
-                           "'1024x1024', '1024x1536', '1536x1024', and 'auto'.", param="size")
+            return invalid(
+                f"Invalid value: '{document['size']}'. Supported values are: "
+                "'1024x1024', '1024x1536', '1536x1024', and 'auto'.",
+                param="size",
+            )
         if "response_format" in document:
             return invalid("Unknown parameter: 'response_format'.", code="unknown_parameter", param="response_format")
         if not str(document.get("prompt", "")).strip():
             return invalid("Invalid 'prompt': empty string.", param="prompt")
         for index, part in enumerate(fields.get("images", [])):
             if not self._is_image(part):
-                return invalid(f"Invalid image file or mode for image {index + 1}, please check your image file.",
-                               code="invalid_image_file", param="image")
+                return invalid(
+                    f"Invalid image file or mode for image {index + 1}, please check your image file.",
+                    code="invalid_image_file",
+                    param="image",
+                )
         return None
 
     @staticmethod

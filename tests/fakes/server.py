@@ -108,7 +108,7 @@ class FakeServer:
                 sent = 0
                 try:
                     for sent in range(1, len(response.body) + 1):
-                        self.wfile.write(response.body[sent - 1:sent])
+                        self.wfile.write(response.body[sent - 1 : sent])
                         self.wfile.flush()
                         if sent < len(response.body) and fake.stopping.wait(response.trickle):
                             break

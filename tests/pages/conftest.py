@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import threading
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -59,6 +58,21 @@ def open_page(page: str | None = None, *, user: dict | None = None, **query: str
 
 def texts(at: AppTest) -> str:
     """Every markdown, caption, text, title, header, alert and toast shown, as one string to search in."""
-    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "warning",
-                                  "error", "success", "toast") for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in (
+            "title",
+            "header",
+            "subheader",
+            "markdown",
+            "caption",
+            "text",
+            "info",
+            "warning",
+            "error",
+            "success",
+            "toast",
+        )
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import event
 
@@ -20,15 +20,20 @@ from ui.activity import csv_bytes
 PAGE = "pages/activity.py"
 ANA = Actor("ana@example.com", "Ana", Role.reviewer)
 BEN = Actor("ben@example.com", "Ben", Role.admin)
-LAST_WEEK = datetime.now(timezone.utc) - timedelta(days=7)
+LAST_WEEK = datetime.now(UTC) - timedelta(days=7)
 
 
 def changes(actor: Actor, n: int, *, work_item_id: str = "12", at: datetime | None = None) -> None:
     """`n` shot-lock changes by `actor` (audit rows only, as a use case writes them)."""
     with acting_as(actor), session_scope() as s:
         for i in range(n):
-            entry = record(s, action=AuditAction.lock_shot, target=Target("shot", "KT-1", work_item_id, "KT-1"),
-                           before={"locked": i % 2 == 1}, after={"locked": i % 2 == 0})
+            entry = record(
+                s,
+                action=AuditAction.lock_shot,
+                target=Target("shot", "KT-1", work_item_id, "KT-1"),
+                before={"locked": i % 2 == 1},
+                after={"locked": i % 2 == 0},
+            )
             if at is not None:
                 entry.at = at
 
@@ -41,7 +46,9 @@ def test_filters_paging_and_csv(demo):
 
     at = open_page(PAGE)
     table = at.dataframe[0].value
-    assert len(table) == 50 and not at.button(key="activity_older").disabled and at.button(key="activity_newer").disabled
+    assert (
+        len(table) == 50 and not at.button(key="activity_older").disabled and at.button(key="activity_newer").disabled
+    )
     newest = table.iloc[0]
     assert (newest["Who"], newest["Action"], newest["Where"]) == ("Ben", "Edit prompt", "sentence sent_001")
     assert newest["Change"].startswith("imagePrompt: ") and newest["Change"].endswith(" → a farm at dusk")

@@ -57,8 +57,11 @@ def test_a_failed_job_does_not_look_complete():
     base = {"progressDone": 12, "progressTotal": 12}
     every_shot_failed = {**base, "status": "failed", "result": {"generated": [], "failed": [{"shot_id": "OL-1"}] * 4}}
     assert progress(every_shot_failed) == "0 of 12 made · failed"
-    some_failed = {**base, "status": "succeeded",
-                   "result": {"generated": [{"shot_id": "OL-1"}] * 9, "failed": [{"shot_id": "OL-4"}]}}
+    some_failed = {
+        **base,
+        "status": "succeeded",
+        "result": {"generated": [{"shot_id": "OL-1"}] * 9, "failed": [{"shot_id": "OL-4"}]},
+    }
     assert progress(some_failed) == "9 of 12 made · 1 shot failed"
     assert progress({**base, "status": "succeeded", "result": {"generated": [{}] * 12, "failed": []}}) == "12 of 12"
     assert progress({"progressDone": 5, "progressTotal": 12, "status": "running"}) == "5 of 12"

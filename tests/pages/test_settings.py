@@ -14,8 +14,15 @@ PAGE = "pages/settings.py"
 def test_shows_each_component_and_its_state(demo):
     at = open_page(PAGE)
     shown = texts(at)
-    for line in ("**Database**", "**Storage**", "**Queue**", "**Image backend**", "Readable and writable",
-                 "Offline renderer (not AI): always available", "Connected; schema at revision"):
+    for line in (
+        "**Database**",
+        "**Storage**",
+        "**Queue**",
+        "**Image backend**",
+        "Readable and writable",
+        "Offline renderer (not AI): always available",
+        "Connected; schema at revision",
+    ):
         assert line in shown
     assert str(get_settings().data_dir) in shown
 
@@ -30,9 +37,28 @@ def test_missing_openai_key_is_said_plainly(demo, monkeypatch):
 
 def test_import_json_and_csv_and_show_validation_messages(demo):
     at = open_page(PAGE)
-    document = {"workItems": [{"id": "99", "title": "Imported", "status": "open", "lifestylePack": {"version": "v2",
-                "exportPlan": [{"shot_id": "X-1", "sku": "SKU-X", "size_label": "Desktop", "width": 1920, "height": 800,
-                                "filename": "fcc/lifestyle/99/X-1/desktop.png"}]}}]}
+    document = {
+        "workItems": [
+            {
+                "id": "99",
+                "title": "Imported",
+                "status": "open",
+                "lifestylePack": {
+                    "version": "v2",
+                    "exportPlan": [
+                        {
+                            "shot_id": "X-1",
+                            "sku": "SKU-X",
+                            "size_label": "Desktop",
+                            "width": 1920,
+                            "height": 800,
+                            "filename": "fcc/lifestyle/99/X-1/desktop.png",
+                        }
+                    ],
+                },
+            }
+        ]
+    }
     at.file_uploader[0].set_value(("items.json", json.dumps(document).encode(), "application/json")).run()
     at.button(key="settings_import_button").click().run()
     assert "Imported 1 work item, 1 Lifestyle Pack, 1 shot and 1 export plan row." in texts(at)
@@ -75,8 +101,16 @@ def test_workers_alive_and_what_they_generate(demo, fake_backend, monkeypatch):
     at = open_page(PAGE)
     [table] = at.dataframe
     row = table.value.iloc[0]
-    assert (row["Worker"], row["Generating now"], row["Threads"]) == (worker_id, "sentence:sent_001", get_settings().generation_concurrency)
-    assert row["Runs as"] == "dashboard / API threads" and row["Heartbeat"].endswith(" s ago") and "Job threads in this dashboard: on" in texts(at)
+    assert (row["Worker"], row["Generating now"], row["Threads"]) == (
+        worker_id,
+        "sentence:sent_001",
+        get_settings().generation_concurrency,
+    )
+    assert (
+        row["Runs as"] == "dashboard / API threads"
+        and row["Heartbeat"].endswith(" s ago")
+        and "Job threads in this dashboard: on" in texts(at)
+    )
 
 
 def test_with_embedded_workers_off_and_none_elsewhere_the_page_says_jobs_wait(demo, monkeypatch):

@@ -9,7 +9,6 @@ from streamlit.testing.v1 import AppTest
 from services import auth
 from services.config import get_settings
 from services.identity import Actor, Role, acting_as
-from services.lifestyle import generate_lifestyle_heroes
 from services.jobs import wait_for_job
 from tests.pages.conftest import open_page, texts
 

@@ -26,7 +26,11 @@ def test_frames_follow_the_real_aspect_ratios(demo):
     shown = texts(at)
     assert "HO-1 · OFF-DESK-120-OAK" in shown and "6 pending · 0 approved" in shown
     [frames] = [h.value for h in at.get("html")]
-    for label, size, grow in (("Desktop", "1920×800", "2.4000"), ("Tablet", "1536×768", "2.0000"), ("Mobile", "750×1000", "0.7500")):
+    for label, size, grow in (
+        ("Desktop", "1920×800", "2.4000"),
+        ("Tablet", "1536×768", "2.0000"),
+        ("Mobile", "750×1000", "0.7500"),
+    ):
         assert f"{label} · {size}" in frames and f"aspect-ratio:{size.replace('×', '/')}" in frames
         assert f"flex:{grow} 1 0" in frames  # widths follow width/height, so the three share one height
     assert frames.count('<img src="http://') == 3 and frames.count("/assets/fcc/lifestyle/21/HO-1/") == 3
@@ -84,8 +88,17 @@ def test_item_without_images_and_unknown_id(demo):
 def test_device_frames_escape_file_names():
     from ui.review import device_row_html
 
-    html = device_row_html([{"size_label": "<b>Mobile</b>", "width": 750, "height": 1000, "url": None,
-                             "filename": "fcc/<script>x</script>.png"}])
+    html = device_row_html(
+        [
+            {
+                "size_label": "<b>Mobile</b>",
+                "width": 750,
+                "height": 1000,
+                "url": None,
+                "filename": "fcc/<script>x</script>.png",
+            }
+        ]
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;Mobile" in html
 
 

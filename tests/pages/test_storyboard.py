@@ -1,4 +1,4 @@
-"""Storyboard and Scene Inspector (seed 002): prompt editing with dirty flags, regeneration with a seed, history."""
+"""Storyboard and Scene Inspector (spec 002): prompt editing with dirty flags, regeneration with a seed, history."""
 
 from __future__ import annotations
 
@@ -63,12 +63,15 @@ def test_table_lists_sections_and_sentences(demo):
     assert "Select a sentence in the table to open the Scene Inspector." in texts(at)
 
 
-def test_inspector_shows_the_seed_copy(demo):
+def test_inspector_shows_the_spec_copy(demo):
     at = select(open_page(PAGE), 2)  # sent_003 has no prompt
     assert [t.label for t in at.tabs] == ["IMAGE", "VIDEO"]
     prompt = prompt_data(at, "sent_003")
     assert (prompt["label"], prompt["placeholder"], prompt["hint"]) == (
-        messages.PROMPT_LABEL, messages.PROMPT_PLACEHOLDER, messages.PROMPT_RECOMMENDATION)
+        messages.PROMPT_LABEL,
+        messages.PROMPT_PLACEHOLDER,
+        messages.PROMPT_RECOMMENDATION,
+    )
     assert prompt["value"] == "" and prompt["debounceMs"] == 500 and not prompt["disabled"]
     assert messages.NO_IMAGE in texts(at)
     regenerate = at.button(key="sb_regenerate_sent_003")
@@ -161,7 +164,10 @@ def test_a_short_job_shows_its_image_in_the_clicks_own_rerun(demo, monkeypatch):
     sentence = get_sentence("sent_001")
     assert "sb_job_sent_001" not in at.session_state and sentence["activeJobId"] is None
     assert any(sentence["imageFile"] in u for image in at.image for u in image.value)
-    assert f"Seed {sentence['seed']}" in texts(at) and at.button(key="sb_regenerate_sent_001").label == messages.REGENERATE_IMAGE
+    assert (
+        f"Seed {sentence['seed']}" in texts(at)
+        and at.button(key="sb_regenerate_sent_001").label == messages.REGENERATE_IMAGE
+    )
     assert any("Image regenerated" in t.value for t in at.toast)
 
 

@@ -1,4 +1,4 @@
-"""Work Item detail: the Actions panel (seed 001) and the Lifestyle Hero Preview grid (seed 000)."""
+"""Work Item detail: the Actions panel (spec 001) and the Lifestyle Hero Preview grid (spec 000)."""
 
 from __future__ import annotations
 
@@ -114,7 +114,10 @@ def test_work_item_without_pack_has_the_disabled_button_and_tooltip(demo):
     assert "no shots in its export plan" not in shown and "Open SKU Switcher" not in shown  # no grid, no Validate link
     assert "Import a Lifestyle Pack on Settings" in [link.proto.label for link in at.get("page_link")]
     codes = [c.value for c in at.code]
-    assert codes == [no_pack.csv_example("15").strip(), no_pack.json_example("15", "Bedroom Textiles — Autumn Linen", "open")]
+    assert codes == [
+        no_pack.csv_example("15").strip(),
+        no_pack.json_example("15", "Bedroom Textiles — Autumn Linen", "open"),
+    ]
 
 
 def test_the_no_pack_examples_import_as_shown(demo):
@@ -125,8 +128,12 @@ def test_the_no_pack_examples_import_as_shown(demo):
         import_file(plan, work_item_id="15")
     at = open_page(DETAIL, id="15")
     shown = texts(at)
-    assert "No Lifestyle Pack yet." not in shown and "S-1 · SKU-123" in shown and "Work item 15 · open · 1 shot" in shown
-    import_data(json.loads(no_pack.json_example("15", "Bedroom Textiles — Autumn Linen", "open")))  # the JSON example imports too (the same pack)
+    assert (
+        "No Lifestyle Pack yet." not in shown and "S-1 · SKU-123" in shown and "Work item 15 · open · 1 shot" in shown
+    )
+    import_data(
+        json.loads(no_pack.json_example("15", "Bedroom Textiles — Autumn Linen", "open"))
+    )  # the JSON example imports too (the same pack)
 
 
 def test_unknown_work_item_says_so(demo):
@@ -186,8 +193,11 @@ def test_advanced_options_are_summarised_beside_the_button_and_reset(demo):
     assert ":material/tune: Options: **Dry run · Overwrite · 2 of 4 shots**" in [c.value for c in at.caption]
     at.button(key="detail_reset_7").click().run()
     assert "Options:" not in texts(at)
-    assert (at.checkbox(key="detail_dry_run_7").value, at.checkbox(key="detail_overwrite_7").value,
-            at.multiselect(key="detail_shots_7").value) == (False, False, [])
+    assert (
+        at.checkbox(key="detail_dry_run_7").value,
+        at.checkbox(key="detail_overwrite_7").value,
+        at.multiselect(key="detail_shots_7").value,
+    ) == (False, False, [])
 
 
 def test_size_switch_and_large_view(demo):
@@ -225,7 +235,7 @@ def test_upload_reference_stores_and_shows_them(demo):
 
 
 def test_upload_button_reads_uploading_while_it_saves(demo, monkeypatch):
-    """Seed 000: `Uploading…` (disabled) while the files are saved: the label is drawn before the save starts."""
+    """Spec 000: `Uploading…` (disabled) while the files are saved: the label is drawn before the save starts."""
     import ui.hero_card
 
     def stop(*_args):  # end the run mid-save, to look at what the card shows meanwhile
@@ -324,12 +334,29 @@ def _work_item_with_shots(work_item_id: str, count: int) -> None:
     sizes = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
     shots = [{"shot_id": f"S-{n}", "sku": f"SKU-{n}", "prompt": f"Scene {n}"} for n in range(count)]
     plan = [
-        {"shot_id": f"S-{n}", "sku": f"SKU-{n}", "size_label": label, "width": w, "height": h,
-         "filename": f"fcc/lifestyle/{work_item_id}/S-{n}/{label.lower()}.png"}
-        for n in range(count) for label, w, h in sizes
+        {
+            "shot_id": f"S-{n}",
+            "sku": f"SKU-{n}",
+            "size_label": label,
+            "width": w,
+            "height": h,
+            "filename": f"fcc/lifestyle/{work_item_id}/S-{n}/{label.lower()}.png",
+        }
+        for n in range(count)
+        for label, w, h in sizes
     ]
-    import_data({"workItems": [{"id": work_item_id, "title": f"{count} shots", "status": "open",
-                                "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    import_data(
+        {
+            "workItems": [
+                {
+                    "id": work_item_id,
+                    "title": f"{count} shots",
+                    "status": "open",
+                    "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan},
+                }
+            ]
+        }
+    )
 
 
 def _remove_shots(work_item_id: str, shot_ids: list[str]) -> None:

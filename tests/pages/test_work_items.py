@@ -36,7 +36,9 @@ def test_search_status_and_pack_filters(demo):
 
 
 def test_pages_through_many_work_items(demo):
-    import_data({"workItems": [{"id": f"bulk-{n:03d}", "title": f"Bulk item {n}", "status": "open"} for n in range(40)]})
+    import_data(
+        {"workItems": [{"id": f"bulk-{n:03d}", "title": f"Bulk item {n}", "status": "open"} for n in range(40)]}
+    )
     at = open_page()
     first = at.dataframe[0].value
     assert len(first) == 25 and "44 work items" in texts(at)
@@ -72,8 +74,11 @@ def test_a_fresh_demo_shows_its_rendering_progress_then_the_images(demo):
     stop_embedded_worker()  # the demo's jobs stay queued while the page is looked at
     job_ids = load_demo()["jobIds"]
     progress = demo_render_progress()
-    assert progress is not None and progress.done == 0 and progress.total == sum(
-        max(get_job(j)["progressTotal"], 1) for j in job_ids)
+    assert (
+        progress is not None
+        and progress.done == 0
+        and progress.total == sum(max(get_job(j)["progressTotal"], 1) for j in job_ids)
+    )
     at.run()
     [bar] = at.get("progress")
     assert bar.proto.text == f"Rendering demo images: 0 of {progress.total}. This page updates by itself."
@@ -86,7 +91,6 @@ def test_a_fresh_demo_shows_its_rendering_progress_then_the_images(demo):
     at.run()
     assert not at.get("progress") and "Rendering demo images" not in texts(at)
     assert at.dataframe[0].value.set_index("ID").loc["7"]["Images"] == 12
-
 
 
 def test_a_fresh_server_shows_its_first_page_while_the_demo_loads(db, monkeypatch):
