@@ -9,7 +9,8 @@ from services.messages import plural
 from ui.actions_panel import actions_panel
 from ui.demo_progress import demo_progress
 from ui.export_button import export_button
-from ui.hero_card import grid_page, hero_grid, open_linked_large_view, turn_to_linked_shot
+from ui.hero_card import grid_page, hero_grid, turn_to_linked_shot
+from ui.large_view import open_linked_large_view
 from ui.navigation import SKU_SWITCHER_PAGE, WORK_ITEMS_PAGE, query_param, work_item_or_stop
 from ui.no_pack import no_pack_notice
 from ui.toasts import escape_markdown

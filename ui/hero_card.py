@@ -23,38 +23,28 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from services import messages
-from services.audit import hero_history
 from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import add_references, delete_reference, generate_lifestyle_heroes, list_references
 from services.versions import list_versions
 from services.work_items import get_work_item
 from ui.actions_panel import panel_job
-from ui.activity import RECENT_SHOWN, recent_changes
 from ui.compare import image_compare
-from ui.file_metadata import file_metadata_expander
-from ui.images import absolute_url, image_or_placeholder
+from ui.hero_state import REFERENCES_SHOWN, card_shot, selected_row
+from ui.hero_state import card_key as _key
+from ui.hero_state import img_tag as _img
+from ui.images import absolute_url
 from ui.job_progress import finish_once, job_progress, settle, wait_briefly
+from ui.large_view import large_view
 from ui.permissions import lacks, why_disabled
-from ui.seeds import seed_words
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
 
 ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 THUMB_MAX_HEIGHT = 150  # px; every thumbnail box has this height, so cards stay aligned whatever the aspect
 THUMB_CARD_WIDTH = 260  # px; the grid's minimum column width: 3 cards a row at 1440 px, 2 at 1024
-LARGE_VIEW_MAX_HEIGHT = 640  # px
 CARDS_PER_PAGE = 12
-REFERENCES_SHOWN = 3
 _CAPTION = "font-size:.875rem;opacity:.65;line-height:1.4"
 _MISSING_ICON = "&#x1F5BC;&#xFE0E;"  # a framed picture: no image yet
-
-
-def _key(name: str, work_item_id: str, shot_id: str) -> str:
-    return f"detail_{name}_{work_item_id}_{shot_id}"
-
-
-def card_shot(work_item_id: str, shot_id: str) -> dict[str, Any]:
-    return st.session_state[_key("shot", work_item_id, shot_id)]
 
 
 def card_job(work_item_id: str, shot_id: str) -> str | None:
@@ -109,34 +99,6 @@ def page_count(total: int) -> int:
     return max(1, -(-total // CARDS_PER_PAGE))
 
 
-def size_labels(shot: dict[str, Any]) -> list[str]:
-    return [row["size_label"] for row in shot["rows"]]
-
-
-def selected_row(
-    work_item_id: str, shot: dict[str, Any], *, key_name: str = "size", default: str | None = None
-) -> dict[str, Any] | None:
-    """The row of the size picked in this card's (or dialog's) switch; `default` (or the first size) at first."""
-    rows = {row["size_label"]: row for row in shot["rows"]}
-    if not rows:
-        return None
-    labels = list(rows)
-    picked = st.segmented_control(
-        "Size",
-        labels,
-        default=default if default in rows else labels[0],
-        key=_key(key_name, work_item_id, shot["shot_id"]),
-        label_visibility="collapsed",
-        width="stretch",
-    )
-    return rows.get(picked or labels[0])
-
-
-def _img(url: str | None, alt: str, style: str) -> str:
-    src = html.escape(absolute_url(url) or "", quote=True)
-    return f'<img src="{src}" alt="{html.escape(alt, quote=True)}" style="{style}">'
-
-
 def _thumbnail_html(row: dict[str, Any]) -> str:
     """The row's thumbnail inside a box of fixed height (every card the same height, whatever the size's aspect),
     or the same box naming the missing file."""
@@ -152,24 +114,6 @@ def _thumbnail_html(row: dict[str, Any]) -> str:
         f'<div style="height:{THUMB_MAX_HEIGHT}px;display:flex;align-items:center;justify-content:center;'
         f'border-radius:6px;background:rgba(127,127,127,.08)">{inner}</div>'
     )
-
-
-def _references_html(shot: dict[str, Any]) -> str:
-    """The first 3 reference thumbnails in one row, then `+N more` (spec 000)."""
-    refs = (shot.get("references") or [])[:REFERENCES_SHOWN]
-    count = shot.get("referenceCount", len(refs))
-    if not count:
-        return ""
-    pictures = "".join(
-        _img(
-            ref.get("thumbUrl") or ref["url"],
-            f"reference {ref.get('filename', '')}",
-            "width:36px;height:36px;object-fit:cover;border-radius:4px",
-        )
-        for ref in refs
-    )
-    more = f'<span style="font-size:.8rem;opacity:.7">+{count - len(refs)} more</span>' if count > len(refs) else ""
-    return f'<div style="display:flex;gap:4px;align-items:center;height:36px;margin-top:4px">{pictures}{more}</div>'
 
 
 def card_html(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> str:
@@ -348,14 +292,17 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
             job_progress(own_job, on_finish=partial(regeneration_finished, work_item_id, shot_id), waiting=True)
         elif job_id and job_id != panel_job(work_item_id):  # one poll (and one toast) per job: the panel's
             job_progress(job_id, on_finish=partial(_show_new_image, work_item_id, shot_id))
-        elif not job_id and row.get("previousVersionId"):
-            if st.button(
+        elif (
+            not job_id
+            and row.get("previousVersionId")
+            and st.button(
                 f"Compare v{row['version'] - 1} / v{row['version']}",
                 icon=":material/compare:",
                 type="tertiary",
                 key=_key("compare", work_item_id, shot_id),
-            ):
-                compare_dialog(row)
+            )
+        ):
+            compare_dialog(row)
 
 
 def _card_links(work_item_id: str, shot_id: str, shot: dict[str, Any]) -> None:
@@ -391,50 +338,12 @@ def references_label(shot: dict[str, Any]) -> str:
     return pictures + (f" +{count - len(refs)} more" if count > len(refs) else "")
 
 
-def close_large_view() -> None:
-    """The large view was dismissed: the address bar no longer names its shot and size."""
-    for name in ("shot", "size"):
-        st.query_params.pop(name, None)
-
-
 def turn_to_linked_shot(item: dict[str, Any]) -> None:
     """`?shot=OL-2` names a shot on another grid page than the one read: show that page (call before the grid)."""
     shot_id = st.query_params.get("shot")
     if shot_id in item["shotIds"] and not any(shot["shot_id"] == shot_id for shot in item["shots"]):
         st.session_state[_page_key(item["id"])] = item["shotIds"].index(shot_id) // CARDS_PER_PAGE + 1
         st.rerun()
-
-
-def open_linked_large_view(item: dict[str, Any]) -> None:
-    """`?shot=OL-2&size=Mobile` (a link someone sent): open that shot's large view (call after the grid)."""
-    shot_id = st.query_params.get("shot")
-    opened_by_card = st.session_state.get(_key("view", item["id"], shot_id))  # its View larger, in this run
-    if shot_id and not opened_by_card and any(shot["shot_id"] == shot_id for shot in item["shots"]):
-        large_view(item["id"], shot_id)
-
-
-@st.dialog("Lifestyle hero", width="large", on_dismiss=close_large_view)
-def large_view(work_item_id: str, shot_id: str) -> None:
-    """The full-size image of the size picked here, with its name and size; `?shot=&size=` follow it."""
-    shot = card_shot(work_item_id, shot_id)
-    row = selected_row(work_item_id, shot, key_name="dialog_size", default=st.query_params.get("size"))
-    if row is None:
-        return
-    st.query_params.update(shot=shot_id, size=row["size_label"])
-    ratio = row["width"] / row["height"]
-    width = "stretch" if ratio >= 1 else int(LARGE_VIEW_MAX_HEIGHT * ratio)  # a portrait hero fits the screen
-    image_or_placeholder(row.get("url"), row["filename"], width=width, height=300)
-    st.caption(escape_markdown(row["filename"]))
-    seed = seed_words(row.get("seed"), row.get("seedHonoured"))
-    st.caption(
-        f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])} · "
-        f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}" + (f" · {seed}" if seed else "")
-    )
-    refs = _references_html(shot)
-    if refs:
-        st.markdown(refs, unsafe_allow_html=True)
-    recent_changes(hero_history(work_item_id, shot_id, row["size_label"], limit=RECENT_SHOWN))
-    file_metadata_expander(row.get("versionId"), key=_key("file_metadata", work_item_id, shot_id))
 
 
 def _when(value: str | None) -> str:

@@ -1,0 +1,63 @@
+"""What the hero cards and the large view share: their session-state keys, the shot a card was handed, the size
+switch, and the reference thumbnails as HTML."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import streamlit as st
+
+from ui.images import absolute_url
+
+REFERENCES_SHOWN = 3
+
+
+def card_key(name: str, work_item_id: str, shot_id: str) -> str:
+    return f"detail_{name}_{work_item_id}_{shot_id}"
+
+
+def card_shot(work_item_id: str, shot_id: str) -> dict[str, Any]:
+    return st.session_state[card_key("shot", work_item_id, shot_id)]
+
+
+def selected_row(
+    work_item_id: str, shot: dict[str, Any], *, key_name: str = "size", default: str | None = None
+) -> dict[str, Any] | None:
+    """The row of the size picked in this card's (or dialog's) switch; `default` (or the first size) at first."""
+    rows = {row["size_label"]: row for row in shot["rows"]}
+    if not rows:
+        return None
+    labels = list(rows)
+    picked = st.segmented_control(
+        "Size",
+        labels,
+        default=default if default in rows else labels[0],
+        key=card_key(key_name, work_item_id, shot["shot_id"]),
+        label_visibility="collapsed",
+        width="stretch",
+    )
+    return rows.get(picked or labels[0])
+
+
+def img_tag(url: str | None, alt: str, style: str) -> str:
+    src = html.escape(absolute_url(url) or "", quote=True)
+    return f'<img src="{src}" alt="{html.escape(alt, quote=True)}" style="{style}">'
+
+
+def references_html(shot: dict[str, Any]) -> str:
+    """The first 3 reference thumbnails in one row, then `+N more` (spec 000)."""
+    refs = (shot.get("references") or [])[:REFERENCES_SHOWN]
+    count = shot.get("referenceCount", len(refs))
+    if not count:
+        return ""
+    pictures = "".join(
+        img_tag(
+            ref.get("thumbUrl") or ref["url"],
+            f"reference {ref.get('filename', '')}",
+            "width:36px;height:36px;object-fit:cover;border-radius:4px",
+        )
+        for ref in refs
+    )
+    more = f'<span style="font-size:.8rem;opacity:.7">+{count - len(refs)} more</span>' if count > len(refs) else ""
+    return f'<div style="display:flex;gap:4px;align-items:center;height:36px;margin-top:4px">{pictures}{more}</div>'
