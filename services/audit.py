@@ -64,6 +64,7 @@ class AuditAction(StrEnum):
     disable_user = "user.disable"
     create_token = "token.create"
     revoke_token = "token.revoke"
+    set_preference = "user.preference"
 
     @property
     def label(self) -> str:
@@ -91,6 +92,7 @@ ACTION_LABELS = {
     AuditAction.disable_user: "Disable or enable user",
     AuditAction.create_token: "Create API token",
     AuditAction.revoke_token: "Revoke API token",
+    AuditAction.set_preference: "Change preference",
 }
 
 

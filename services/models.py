@@ -378,3 +378,14 @@ class ApiToken(SQLModel, table=True):
     created_by: str | None = Field(default=None, max_length=255)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class UserPreference(SQLModel, table=True):
+    """One person's display choices (services/preferences.py), kept server-side so they follow the person to any
+    browser; keyed by the actor's email (the local user's name with `RESHOOT_AUTH=none`, who has no `users` row)."""
+
+    __tablename__ = "user_preference"
+
+    user_email: str = Field(primary_key=True, max_length=255)
+    grid_density: str = Field(default="comfortable", max_length=16)
+    updated_at: datetime = Field(default_factory=utcnow)

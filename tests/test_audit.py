@@ -30,7 +30,20 @@ from sqlalchemy import event
 from sqlmodel import col, select
 
 import services
-from services import audit, auth, demo, importer, jobs, lifestyle, reviews, storyboard, sweeper, versions, work_items
+from services import (
+    audit,
+    auth,
+    demo,
+    importer,
+    jobs,
+    lifestyle,
+    preferences,
+    reviews,
+    storyboard,
+    sweeper,
+    versions,
+    work_items,
+)
 from services.audit import AuditAction
 from services.db import get_engine, session_scope
 from services.identity import Actor, Role, acting_as
@@ -398,6 +411,12 @@ SCENARIOS = [
         {"token.revoke": 1},
         prepare=lambda _: _token(RITA.email),
     ),
+    Scenario(
+        "choose the compact grid",
+        ("services.preferences.set_grid_density",),
+        lambda _: preferences.set_grid_density(density="compact"),
+        {"user.preference": 1},
+    ),
 ]
 
 
@@ -529,6 +548,7 @@ READS: dict[str, Callable[[], Any]] = {
     "services.auth.bearer_token": lambda: auth.bearer_token("Bearer rsh_x"),
     "services.auth.peer_is_trusted_proxy": lambda: auth.peer_is_trusted_proxy("127.0.0.1"),
     "services.auth.proxy_identity": lambda: auth.proxy_identity({"X-Forwarded-Email": "a@example.com"}),
+    "services.preferences.get_preferences": preferences.get_preferences,
 }
 
 NOT_CHANGES = {
