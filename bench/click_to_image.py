@@ -25,18 +25,23 @@ BASELINE = "5862784"  # main before this change: a job's row polled every 1.5 s,
 HERO_PAGE, HERO_CARD, HERO_IMAGES = "/work_item?id=21", "HO-1 · OFF-DESK-120-OAK", "/fcc/lifestyle/21/HO-1/"
 SCENE_IMAGES = "/storyboard/coffee-origins/sent_001/"
 
-# Sets window.__reshootPainted when, after the click, an <img> whose src contains `part` (and was not on the page at
-# the click) has decoded and two animation frames have passed (it is painted); window.__reshootClicked is the
-# click event's time.
+# Sets window.__reshootPainted when, after the click, an <img> whose src contains `part` and names a version newer
+# than any such image on the page at the click (`….v3-1a2b3c.png`) has decoded and two animation frames have passed
+# (it is painted); window.__reshootClicked is the click event's time. Only a newer version counts: the inspector
+# also shows earlier versions' images after a click (compare), which are not the new image.
 WATCH = """([part, thumbs]) => {
   window.__reshootPainted = null; window.__reshootClicked = null;
-  let old = null;
+  let old = null, newest = -1;
+  const version = (src) => { const m = src.match(/\\.v(\\d+)-/); return m ? Number(m[1]) : null; };
   const matching = () => [...document.querySelectorAll("img")].filter(
     (img) => img.src.includes(part) && img.src.includes(".thumb") === thumbs);
   document.addEventListener("click", () => {
-    if (old === null) { window.__reshootClicked = Date.now(); old = matching().map((img) => img.src); }
+    if (old !== null) return;
+    window.__reshootClicked = Date.now(); old = matching().map((img) => img.src);
+    newest = Math.max(-1, ...old.map(version).filter((v) => v !== null));
   }, { capture: true, once: true });
-  const fresh = () => old !== null && matching().find((img) => !old.includes(img.src) && img.complete && img.naturalWidth > 0);
+  const newer = (src) => !old.includes(src) && (version(src) === null || version(src) > newest);
+  const fresh = () => old !== null && matching().find((img) => newer(img.src) && img.complete && img.naturalWidth > 0);
   const done = () => requestAnimationFrame(() => requestAnimationFrame(() => { window.__reshootPainted ??= Date.now(); }));
   const check = () => { if (fresh()) { observer.disconnect(); clearInterval(timer); done(); } };
   const observer = new MutationObserver(check);
