@@ -27,10 +27,11 @@ class ApiServer(Server):
         args = [sys.executable, "-m", "bench.api_server", str(self.port)]
         if latency is not None:
             args.append(str(latency))
-        self.log = open(Path(os.environ["RESHOOT_DATA_DIR"]) / f"api-{self.port}.log", "wb")
-        self.process = subprocess.Popen(
-            args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **env}
-        )
+        self.log_path = Path(os.environ["RESHOOT_DATA_DIR"]) / f"api-{self.port}.log"
+        with self.log_path.open("wb") as log:  # the child writes to its own copy of the handle
+            self.process = subprocess.Popen(
+                args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}
+            )
 
 
 def _serve(port: int, latency: float | None) -> None:

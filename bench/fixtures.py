@@ -47,7 +47,7 @@ def rendered_sizes() -> dict[str, tuple[bytes, bytes]]:
 
     master = LocalBackend().generate("Benchmark scene", width=1920, height=800, seed=1, references=[])
     exports = images.export_sizes(master, [(w, h, "x.png") for _, w, h in SIZES])
-    return {label: (data, images.make_thumbnail(data)) for (label, _, _), data in zip(SIZES, exports)}
+    return {label: (data, images.make_thumbnail(data)) for (label, _, _), data in zip(SIZES, exports, strict=True)}
 
 
 def attach_versions(*, work_item_id: str | None = None, files: dict[str, tuple[bytes, bytes]] | None = None) -> int:

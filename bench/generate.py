@@ -129,11 +129,12 @@ def run(quick: bool = False) -> list[Row]:
             for i, (n, latency, reused) in enumerate(QUICK_CONFIGS if quick else CONFIGS):
                 backend.latency, backend.calls = latency, 0
                 label = f"N={n}, L={latency * 1000:.0f} ms" + (", image work reused" if reused else "")
-                work_item(f"wi-{i}", n)
+                item_id = f"wi-{i}"
+                work_item(item_id, n)
                 job: dict = {}
                 cpu = time.process_time()
                 with image_work_reused() if reused else nullcontext():
-                    wall = timed(lambda: job.update(generate_all(f"wi-{i}")))
+                    wall = timed(lambda job=job, item_id=item_id: job.update(generate_all(item_id)))
                 cpu = time.process_time() - cpu
                 ideal = math.ceil(n / concurrency) * latency
                 rows.append(

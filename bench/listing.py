@@ -100,7 +100,7 @@ def run(quick: bool = False) -> list[Row]:
     with temp_data_dir(NAME) as path:
         large_url = os.environ["RESHOOT_DATABASE_URL"]
         small_url = f"sqlite:///{path / 'small.db'}"
-        small = _using(small_url, lambda: (migrate(), build(path, SMALL)))()
+        _using(small_url, lambda: (migrate(), build(path, SMALL)))()
         large = _using(large_url, lambda: build(path, large_n))()
         rows.append(
             measure(NAME, f"import {large_n:,} work items (JSON)", f"{large_n / large['items_seconds']:,.0f} items/s")
@@ -242,7 +242,7 @@ def _postgres_databases(sizes: tuple[int, ...]) -> Iterator[dict[int, str]]:
     finally:
         from services.db import engine_for
 
-        for n, name in names.items():
+        for name in names.values():
             engine_for(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}").dispose()
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

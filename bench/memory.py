@@ -86,10 +86,9 @@ class Server:
         ]
         for name, value in options.items():
             args += [f"--{name}", value]
-        self.log = open(Path(os.environ["RESHOOT_DATA_DIR"]) / "streamlit.log", "wb")
-        self.process = subprocess.Popen(
-            args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=os.environ.copy()
-        )
+        self.log_path = Path(os.environ["RESHOOT_DATA_DIR"]) / "streamlit.log"
+        with self.log_path.open("wb") as log:  # the child writes to its own copy of the handle
+            self.process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
 
     def __enter__(self) -> Server:
         deadline = time.monotonic() + 60
@@ -100,7 +99,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{type(self).__name__} did not start; see {self.log.name}")
+                raise RuntimeError(f"{type(self).__name__} did not start; see {self.log_path}")
             time.sleep(0.1)
 
     def __exit__(self, *_exc) -> None:
@@ -110,7 +109,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.log.close()
 
     @property
     def rss(self) -> int:

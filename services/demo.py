@@ -103,7 +103,10 @@ def demo_render_progress() -> RenderProgress | None:
         _render_jobs.clear()  # done: no more queries
         return None
     planned = [max(job["progressTotal"] or 0, 1) for job in found]
-    made = [n if job["status"] not in ACTIVE else min(job["progressDone"] or 0, n) for job, n in zip(found, planned)]
+    made = [
+        n if job["status"] not in ACTIVE else min(job["progressDone"] or 0, n)
+        for job, n in zip(found, planned, strict=True)
+    ]
     return RenderProgress(done=sum(made), total=sum(planned))
 
 

@@ -674,11 +674,11 @@ def import_export_plan_csv(path_or_buffer: Any, *, work_item_id: str | None = No
 
     rows: dict[str, list[_Row]] = {}
     first_line: dict[str, _At] = {}
-    for index, record in enumerate(frame.to_dict("records")):
+    for index, line_fields in enumerate(frame.to_dict("records")):
         at = _At(f"line {index + 2}", ", ")
-        if not any(v.strip() for v in record.values()):
+        if not any(v.strip() for v in line_fields.values()):
             continue  # a blank line
-        item_id = record.pop("work_item_id", "").strip() or work_item_id
+        item_id = line_fields.pop("work_item_id", "").strip() or work_item_id
         if not item_id:
             errors.add(at("work_item_id"), "is required")
             continue
@@ -686,11 +686,11 @@ def import_export_plan_csv(path_or_buffer: Any, *, work_item_id: str | None = No
             errors.add(at("work_item_id"), f"is {item_id!r} but this import is for work item {work_item_id!r}")
             continue
         for name in ("width", "height"):
-            if record[name].strip().isdigit():
-                record[name] = int(record[name])
-        if record.get("prompt", None) == "":
-            record.pop("prompt")
-        row = _parse_row(errors, at, record)
+            if line_fields[name].strip().isdigit():
+                line_fields[name] = int(line_fields[name])
+        if line_fields.get("prompt", None) == "":
+            line_fields.pop("prompt")
+        row = _parse_row(errors, at, line_fields)
         first_line.setdefault(item_id, at)
         rows.setdefault(item_id, []).extend([row] if row else [])
     if not first_line and not errors:

@@ -362,7 +362,7 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
                 "sizeLabel": row.size_label,
             },
         )
-        for row, (data, thumb) in zip(plan.targets, exports)
+        for row, (data, thumb) in zip(plan.targets, exports, strict=True)
     ]
     moved: set[int] = set()
 

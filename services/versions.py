@@ -192,7 +192,7 @@ def save_new_versions(
         written: list[str] = []
         try:
             versions = []
-            for image, thumb in zip(new_images, thumbs):
+            for image, thumb in zip(new_images, thumbs, strict=True):
                 number = numbers[(image.target_kind, image.target_id)]
                 key, thumb_key = versioned_key(image.base_key, number, secrets.token_hex(3))
                 storage.put(key, images.png_with_text(image.data, provenance_text(image, number)))

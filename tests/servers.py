@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -98,10 +98,8 @@ def seaweedfs(keys: dict[str, str], bucket: str = "reshoot") -> Iterator[dict]:
 
     def bucket_made() -> bool:
         """Ready once the bucket exists: listening, and the filer behind it started."""
-        try:
+        with suppress(client.exceptions.BucketAlreadyOwnedByYou):
             client.create_bucket(Bucket=bucket)
-        except client.exceptions.BucketAlreadyOwnedByYou:
-            pass
         return True
 
     try:

@@ -71,4 +71,4 @@ def test_uploaded_photo_thumbnails_are_small(db):
     originals, thumbs = uploads.stored_sizes(result)
     assert len(thumbs) == 2
     assert all(t <= uploads.TARGET_THUMB_BYTES for t in thumbs)
-    assert all(o >= 20 * t for o, t in zip(originals, thumbs))
+    assert all(o >= 20 * t for o, t in zip(originals, thumbs, strict=True))

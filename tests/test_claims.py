@@ -60,7 +60,7 @@ def generate_concurrently_and_count(fake_backend) -> None:
     assert per_shot == {"OL-1": 1, "OL-2": 1, "OL-3": 1, "OL-4": 1}  # one generation of each shot, not two or three
 
     # Every request's result lists its shots as generated (by it or by the job it joined), in the spec's shape.
-    for ids, job, start in zip(SHOT_SETS, finished, started):
+    for ids, job, start in zip(SHOT_SETS, finished, started, strict=True):
         wanted = ids or ["OL-1", "OL-2", "OL-3", "OL-4"]
         assert [g["shot_id"] for g in job["result"]["generated"]] == [shot for shot in wanted for _ in range(3)]
         assert job["joined"] == start["joined"]
@@ -289,10 +289,10 @@ def test_a_dead_workers_backend_lease_is_free_at_once(db, monkeypatch):
             lease.holder, lease.expires_at = holder, later
             s.add(lease)
     jobs._mark_dead({"elsewhere:1:dead"}, jobs.utcnow())
-    with jobs.backend_slot():  # the dead worker's slot is free at once, the live one's stays taken
-        with session_scope() as s:
-            assert s.get(BackendLease, 0).holder.startswith(f"{jobs._HOST}:{os.getpid()}:")
-            assert s.get(BackendLease, 1).holder == "elsewhere:2:busy/abcd"
+    # the dead worker's slot is free at once, the live one's stays taken
+    with jobs.backend_slot(), session_scope() as s:
+        assert s.get(BackendLease, 0).holder.startswith(f"{jobs._HOST}:{os.getpid()}:")
+        assert s.get(BackendLease, 1).holder == "elsewhere:2:busy/abcd"
 
 
 @pytest.mark.parametrize(

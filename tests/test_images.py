@@ -334,7 +334,7 @@ def test_the_fast_codec_looks_like_the_old_one():
     targets = [(1920, 800, "desktop.png"), (1536, 768, "tablet.png"), (750, 1000, "mobile.png")]
     fast = export_sizes_with_thumbnails(master, targets, codec=FAST)
     old = export_sizes_with_thumbnails(master, targets, codec=PILLOW_DEFAULTS)
-    for (new_data, new_thumb), (old_data, old_thumb) in zip(fast, old):
+    for (new_data, new_thumb), (old_data, old_thumb) in zip(fast, old, strict=True):
         for a, b, tolerance in ((new_data, old_data, 1.0), (new_thumb, old_thumb, 3.0)):
             a, b = Image.open(io.BytesIO(a)), Image.open(io.BytesIO(b))
             assert (a.format, a.size) == (b.format, b.size)

@@ -290,6 +290,6 @@ def test_offline_heroes_say_not_ai_at_every_size(demo, fake_backend):
         yellow = sum(
             1
             for pixel in image.crop(box).get_flattened_data()
-            if all(abs(a - b) < 12 for a, b in zip(pixel, LABEL_COLOUR))
+            if all(abs(a - b) < 12 for a, b in zip(pixel, LABEL_COLOUR, strict=True))
         )
         assert yellow > 100, (row.size_label, yellow)

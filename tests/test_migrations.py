@@ -159,5 +159,5 @@ def test_duplicate_references_are_merged_and_then_refused(database_url):
         ]
         used = conn.execute(text('SELECT "references" FROM imageversion')).scalar()
         assert (used if isinstance(used, list) else __import__("json").loads(used)) == ["ref_old", "ref_other"]
-    with pytest.raises(Exception, match="(?i)unique"), engine_for(database_url).begin() as conn:
+    with pytest.raises(Exception, match=r"(?i)unique"), engine_for(database_url).begin() as conn:
         conn.execute(text(reference.format(id="ref_new", shot="OL-1", sha="aa", at="2026-01-05")))

@@ -71,7 +71,7 @@ def test_cli_names_the_variable_for_a_malformed_database_url(monkeypatch, capsys
 def test_cli_names_the_variable_for_an_unreachable_queue(demo, monkeypatch, capsys):
     monkeypatch.setenv("RESHOOT_QUEUE_URL", f"redis://127.0.0.1:{free_port()}/0")
     get_settings.cache_clear()
-    code, out, err = run_cli(capsys, "generate-heroes", "7")
+    code, _out, err = run_cli(capsys, "generate-heroes", "7")
     assert code == 1 and "RESHOOT_QUEUE_URL" in err and "Traceback" not in err
 
 

@@ -4,6 +4,7 @@ which README's test command (and CI, running exactly that command) installs."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 from importlib.metadata import PackageNotFoundError, packages_distributions, requires
 from pathlib import Path
@@ -22,6 +23,8 @@ TEST_ONLY = {
     "oidc-provider-mock",
     "pytest-xdist",
     "coverage",
+    "ruff",
+    "mypy",
 }
 # Needed at run time although no app module imports them by name.
 LOADED_INDIRECTLY = {
@@ -65,10 +68,8 @@ def app_imports() -> set[str]:
 def dependencies_of(names: set[str]) -> set[str]:
     found = set()
     for name in names:
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             found.update(norm(re.split(r"[ ;<>=!~\[(]", r)[0]) for r in requires(name) or [] if "extra ==" not in r)
-        except PackageNotFoundError:
-            pass
     return found
 
 
@@ -96,6 +97,8 @@ def test_readme_commands_and_ci_install_the_right_file():
     blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
     first, test_command = blocks[0].strip(), blocks[1].strip()
     assert first == "pip install -r requirements.txt && streamlit run dashboard.py"
-    assert test_command == "pip install -r requirements-test.txt && python -m pytest"
+    assert test_command == (
+        "pip install -r requirements-test.txt && ruff check . && ruff format --check . && python -m pytest"
+    )
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_command in ci.splitlines(), ".ci/run must run exactly README's test command"

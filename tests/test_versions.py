@@ -47,7 +47,7 @@ def test_retention_keeps_the_newest_plus_favourites_and_locked(demo, monkeypatch
     assert live_numbers() == [4, 3, 1]
     deleted = versions.get_version(v2)
     assert deleted["fileDeleted"] and deleted["url"] is None and not get_storage().exists(deleted["storageKey"])
-    v3 = [v["id"] for v in versions.list_versions("sentence", "sent_001") if v["version"] == 3][0]
+    v3 = next(v["id"] for v in versions.list_versions("sentence", "sent_001") if v["version"] == 3)
     versions.set_locked(v3, True)
     add("sentence", "sent_001", 5)
     add("sentence", "sent_001", 6)

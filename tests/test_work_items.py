@@ -384,7 +384,7 @@ def test_get_work_item_query_count_does_not_grow_with_shots(db):
 
 
 def test_a_page_of_12_shots_of_240_takes_the_same_queries(db):
-    few, small = _queries_for_work_item_with(6)
+    few, _ = _queries_for_work_item_with(6)
     paged, large = _queries_for_work_item_with(240, shot_offset=12, shot_limit=12)
     assert [s["shot_id"] for s in large["shots"]] == [f"S-{n}" for n in range(13, 25)]
     assert large["shotCount"] == len(large["shotIds"]) == 240

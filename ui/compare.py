@@ -53,7 +53,7 @@ def image_compare(
         page = slider_html(absolute_url(before_url), absolute_url(after_url), ratio=width / height, labels=labels)
         st.iframe(page, height="content", alt=f"Wipe between {labels[0]} and {labels[1]}")
         return
-    for column, url, label in zip(st.columns(2), (before_url, after_url), labels):
+    for column, url, label in zip(st.columns(2), (before_url, after_url), labels, strict=True):
         with column:
             st.caption(label)
             image_or_placeholder(url, label)

@@ -105,9 +105,11 @@ def test_assets_open_only_when_configured(monkeypatch, tokens):
 
 
 def test_websocket_needs_a_token_and_takes_it_as_a_query_parameter(signed_in, tokens):
-    with pytest.raises(WebSocketDisconnect) as refused:
-        with signed_in.websocket_connect("/api/v1/projects/coffee-origins/events"):
-            pass
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        signed_in.websocket_connect("/api/v1/projects/coffee-origins/events"),
+    ):
+        pass
     assert refused.value.code == 1008
     token = tokens[Role.viewer].token
     with signed_in.websocket_connect(f"/api/v1/projects/coffee-origins/events?access_token={token}") as ws:

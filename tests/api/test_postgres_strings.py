@@ -47,7 +47,8 @@ def test_a_nul_in_a_filename_is_refused(pg_client, png):
 def test_a_prompt_with_text_postgresql_refuses_is_refused(pg_client, prompt):
     sentence_id = a_sentence_id(pg_client)
     before = pg_client.get(f"/api/v1/sentences/{sentence_id}").json()["imagePrompt"]
-    raw = '{"imagePrompt": "%s"}' % prompt.replace("\x00", "\\u0000").replace("\ud800", "\\ud800")
+    escaped = prompt.replace("\x00", "\\u0000").replace("\ud800", "\\ud800")
+    raw = f'{{"imagePrompt": "{escaped}"}}'
     refused(pg_client.put(f"/api/v1/sentences/{sentence_id}", content=raw), "imagePrompt")
     assert pg_client.get(f"/api/v1/sentences/{sentence_id}").json()["imagePrompt"] == before
 

@@ -109,7 +109,7 @@ def test_generate_from_the_work_items_list_shows_the_toast_and_every_hero(page, 
     open_page(page, app.url, heading="Work Items")
     table = dataframe(page, "wi_table")
     assert dataframe_column(table, "Title") == DEMO_TITLES
-    shots = dict(zip(dataframe_column(table, "ID"), dataframe_column(table, "Shots")))
+    shots = dict(zip(dataframe_column(table, "ID"), dataframe_column(table, "Shots"), strict=True))
     assert shots[OUTDOOR["id"]] == "4"
 
     select_dataframe_row(page, table, dataframe_column(table, "ID").index(OUTDOOR["id"]))
