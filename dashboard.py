@@ -68,6 +68,10 @@ def main() -> None:
 
     # An emoji favicon is drawn in the browser; a :material/…: one is fetched from fonts.gstatic.com (offline: no).
     st.set_page_config(page_title="Reshoot", page_icon="🖼️", layout="wide")
+    problem = configuration_problem(get_settings)
+    if problem is not None:  # a setting it cannot read: nothing runs (nor can anyone sign in) until it is fixed
+        show_configuration_problem(problem, link_to_settings=False)
+        st.stop()
     settings = get_settings()
     problem = configuration_problem(lambda: _bootstrap_once(settings.database_url, settings.queue_url))
     problem = problem or demo_load_failure()  # the demo loads in the background: its failure is said here
@@ -97,9 +101,16 @@ def main() -> None:
 
 def refuse_unsafe_address() -> None:
     """With RESHOOT_AUTH=none the dashboard listens on loopback only (`.streamlit/config.toml` server.address)."""
-    from services.auth import unsafe_bind_message
+    import sys
 
-    refusal = unsafe_bind_message(st.get_option("server.address") or "", server="dashboard")
+    from services.auth import unsafe_bind_message
+    from services.config import SettingError
+
+    try:
+        refusal = unsafe_bind_message(st.get_option("server.address") or "", server="dashboard")
+    except SettingError as e:  # every page says it and runs nothing else (main()); the terminal says it now
+        print(e.message, file=sys.stderr)
+        return
     if refusal:
         raise SystemExit(refusal)
 

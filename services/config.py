@@ -1,57 +1,263 @@
-"""Settings: environment variables first, `.streamlit/secrets.toml` as fallback, offline defaults."""
+"""Settings: environment variables first, `.streamlit/secrets.toml` as fallback, offline defaults.
+
+Each setting is `RESHOOT_<FIELD NAME>` unless its field names another variable (`OPENAI_API_KEY`, `AWS_REGION`).
+A value Reshoot cannot use raises `SettingError`, one sentence per bad variable saying what it expects, e.g.
+`RESHOOT_KEEP_VERSIONS must be a whole number ≥ 1, got "abc"`; the CLI, the dashboard and workers show it as is.
+"""
 
 from __future__ import annotations
 
-import os
+import ipaddress
 import threading
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
+from services.errors import ReshootError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 
+AUTH_MODES = ("none", "oidc", "proxy")
+ROLES = ("viewer", "reviewer", "admin")
+QUEUE_SCHEMES = ("sqlite", "redis", "rediss")
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path
-    database_url: str
-    storage_url: str
-    s3_endpoint_url: str | None
-    s3_region: str
-    s3_public_url: str | None
-    queue_url: str
-    image_backend: str
-    openai_api_key: str | None
-    openai_model: str
-    openai_base_url: str | None
-    comfyui_url: str | None
-    comfyui_workflow: str | None
-    comfyui_reference_workflow: str | None
-    generation_concurrency: int
-    keep_versions: int
-    max_upload_mb: int
-    max_image_pixels: int
-    max_upload_files: int
-    max_upload_request_mb: int
-    max_references_per_shot: int
-    backend_timeout_seconds: float
-    asset_base_url: str
-    api_wait_seconds: float
-    gc_interval_seconds: float = 600.0
-    gc_grace_seconds: float = 3600.0
-    backend_concurrency: int = 0  # 0: no limit across processes (each still has generation_concurrency)
-    embedded_workers: bool | None = None  # None: consumer threads in the dashboard/API only with the SQLite queue
-    api_cors_origins: list[str] = field(default_factory=list)
-    # Sign-in (services/auth.py): none | oidc | proxy
-    auth: str = "none"
-    trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
-    default_role: str = "viewer"
-    groups_claim: str = "groups"
-    role_groups: dict[str, str] = field(default_factory=dict)  # group name -> role
-    token_secret: str | None = None
-    public_assets: bool = False
-    proxy_sign_out_url: str = "/oauth2/sign_out"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class SettingError(ReshootError):
+    """Settings Reshoot cannot use; the message names each variable, what it expects and the value it got."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems  # (variable, sentence)
+        super().__init__(
+            "SETTING_INVALID",
+            500,
+            {"variables": [variable for variable, _ in problems]},
+            "\n".join(sentence for _, sentence in problems),
+        )
+
+
+def _expects(text: str, **more: Any) -> Any:
+    """What a setting expects, as the end of `RESHOOT_X must be …`; kept as the field's description."""
+    return Field(description=text, **more)
+
+
+def _url_shown(value: object) -> str:
+    """A rejected value as shown back: a URL without its password."""
+    text = str(value)
+    try:
+        parsed = urlparse(text)
+        if parsed.password:
+            return text.replace(f":{parsed.password}@", ":***@", 1)
+    except ValueError:
+        pass
+    return text
+
+
+def _web_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("not an http(s) URL")
+    return value.rstrip("/") if parsed.path in ("", "/") else value
+
+
+def _web_url_or_path(value: str) -> str:
+    return value if value.startswith("/") else _web_url(value)
+
+
+def _items(raw: object) -> list[str]:
+    if isinstance(raw, (list, tuple)):
+        return [str(item).strip() for item in raw if str(item).strip()]
+    return [item.strip() for item in str(raw or "").split(",") if item.strip()]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RESHOOT_",
+        case_sensitive=False,
+        env_ignore_empty=True,  # `RESHOOT_X=` means the default, as an unset variable
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = _expects("a folder path", default=PROJECT_ROOT / "data" / "runtime")
+    # "" (the default): the SQLite files and the media folder in data_dir.
+    database_url: str = _expects(
+        "a database URL such as sqlite:///path/to/reshoot.db or postgresql+psycopg://user@host:5432/reshoot",
+        default="",
+    )
+    storage_url: str = _expects("a storage URL such as file:///path/to/media or s3://bucket/prefix", default="")
+    s3_endpoint_url: str | None = _expects("an http(s) URL such as http://127.0.0.1:8333", default=None)
+    s3_region: str = _expects(
+        "an AWS region name such as us-east-1",
+        default="us-east-1",
+        validation_alias=AliasChoices("RESHOOT_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    s3_public_url: str | None = _expects(
+        "an http(s) URL (or a path starting with /) that object keys are appended to", default=None
+    )
+    queue_url: str = _expects("a queue URL: sqlite:///path/to/queue.db or redis://host:6379/0", default="")
+    image_backend: str = _expects("local, openai or comfyui", default="local")
+    openai_api_key: str | None = _expects(
+        "an OpenAI API key", default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "RESHOOT_OPENAI_API_KEY")
+    )
+    openai_model: str = _expects("an OpenAI image model name such as gpt-image-1", default="gpt-image-1")
+    openai_base_url: str | None = _expects("an http(s) URL such as https://api.openai.com/v1", default=None)
+    comfyui_url: str | None = _expects("an http(s) URL such as http://127.0.0.1:8188", default=None)
+    comfyui_workflow: str | None = _expects("a workflow file path or its JSON", default=None)
+    comfyui_reference_workflow: str | None = _expects("a workflow file path or its JSON", default=None)
+    generation_concurrency: int = _expects("a whole number ≥ 1", default=4, ge=1)
+    keep_versions: int = _expects("a whole number ≥ 1", default=5, ge=1)
+    max_upload_mb: int = _expects("a whole number of megabytes ≥ 1", default=25, ge=1)
+    max_image_pixels: int = _expects("a whole number of pixels ≥ 1", default=50_000_000, ge=1)
+    max_upload_files: int = _expects("a whole number ≥ 1", default=20, ge=1)
+    max_upload_request_mb: int = _expects("a whole number of megabytes ≥ 1", default=200, ge=1)
+    max_references_per_shot: int = _expects("a whole number ≥ 1", default=16, ge=1)
+    backend_timeout_seconds: float = _expects(
+        "a number of seconds > 0", default=120.0, gt=0, validation_alias="RESHOOT_BACKEND_TIMEOUT"
+    )
+    asset_base_url: str = _expects("an http(s) URL or a path starting with /", default="/assets/")
+    api_wait_seconds: float = _expects("a number of seconds ≥ 0 (0: as long as the job runs)", default=0.0, ge=0)
+    gc_interval_seconds: float = _expects("a number of seconds > 0", default=600.0, gt=0)
+    gc_grace_seconds: float = _expects("a number of seconds ≥ 0", default=3600.0, ge=0)
+    backend_concurrency: int = _expects("a whole number ≥ 0 (0: no limit across processes)", default=0, ge=0)
+    # None: consumer threads in the dashboard/API only with the SQLite queue
+    embedded_workers: bool | None = _expects("1, 0 or auto", default=None)
+    api_cors_origins: Annotated[list[str], NoDecode] = _expects(
+        "http(s) origins separated by commas, e.g. https://app.example", default_factory=list
+    )
+    # Sign-in (services/auth.py)
+    auth: Literal["none", "oidc", "proxy"] = _expects("one of none, oidc, proxy", default="none")
+    trusted_proxies: Annotated[list[str], NoDecode] = _expects(
+        "IP addresses or networks separated by commas, e.g. 127.0.0.1,10.0.0.0/8",
+        default_factory=lambda: ["127.0.0.1", "::1"],
+    )
+    default_role: Literal["viewer", "reviewer", "admin"] = _expects("one of viewer, reviewer, admin", default="viewer")
+    groups_claim: str = _expects("a claim name such as groups", default="groups", min_length=1)
+    role_groups: Annotated[dict[str, str], NoDecode] = _expects(
+        "group=role pairs separated by commas (roles: viewer, reviewer, admin), e.g. reshoot-admins=admin",
+        default_factory=dict,
+    )  # group name -> role
+    token_secret: str | None = _expects("a secret string", default=None)
+    public_assets: bool = _expects("true or false", default=False)
+    proxy_sign_out_url: str = _expects("an http(s) URL or a path starting with /", default="/oauth2/sign_out")
+
+    @field_validator("image_backend", "auth", "default_role", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError("a file, not a folder")
+        return value.resolve()
+
+    @field_validator("database_url", "storage_url", mode="after")
+    @classmethod
+    def _any_url(cls, value: str) -> str:
+        if value and (not urlparse(value).scheme or "://" not in value):
+            raise ValueError("not a URL")
+        return value
+
+    @field_validator("queue_url", mode="after")
+    @classmethod
+    def _queue_url(cls, value: str) -> str:
+        if value and (urlparse(value).scheme not in QUEUE_SCHEMES or "://" not in value):
+            raise ValueError("not a queue URL")
+        return value
+
+    @field_validator("s3_endpoint_url", "openai_base_url", "comfyui_url", mode="after")
+    @classmethod
+    def _web(cls, value: str | None) -> str | None:
+        return None if value is None else _web_url(value)
+
+    @field_validator("s3_public_url", "asset_base_url", "proxy_sign_out_url", mode="after")
+    @classmethod
+    def _web_or_path(cls, value: str | None) -> str | None:
+        return None if value is None else _web_url_or_path(value)
+
+    @field_validator("embedded_workers", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        word = str(value).strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        if word in ("", "auto", "none"):
+            return None
+        raise ValueError("not 1, 0 or auto")
+
+    @field_validator("public_assets", mode="before")
+    @classmethod
+    def _flag(cls, value: object) -> object:
+        word = str(value).strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise ValueError("not true or false")
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> list[str]:
+        return [_web_url(origin) for origin in _items(value)]
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> list[str]:
+        proxies = _items(value)
+        for proxy in proxies:
+            ipaddress.ip_network(proxy, strict=False)  # a ValueError names nothing: the field's text says it
+        return proxies
+
+    @field_validator("role_groups", mode="before")
+    @classmethod
+    def _role_groups(cls, value: object) -> dict[str, str]:
+        """`reshoot-admins=admin,designers=reviewer` -> {"reshoot-admins": "admin", "designers": "reviewer"}."""
+        items = [f"{group}={role}" for group, role in value.items()] if isinstance(value, Mapping) else _items(value)
+        mapping = {}
+        for item in items:
+            group, sep, role = item.rpartition("=")
+            if not sep or not group.strip() or role.strip().lower() not in ROLES:
+                raise ValueError(f"not group=role: {item!r}")
+            mapping[group.strip()] = role.strip().lower()
+        return mapping
+
+    @model_validator(mode="after")
+    def _in_data_dir(self) -> Settings:
+        """The SQLite database and queue and the media folder default to files in the data dir."""
+        defaults = {
+            "database_url": f"sqlite:///{self.data_dir / 'reshoot.db'}",
+            "storage_url": f"file://{self.data_dir / 'media'}",
+            "queue_url": f"sqlite:///{self.data_dir / 'queue.db'}",
+        }
+        for name, default in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, default)  # frozen: set once, while being built
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, SecretsTomlSource(settings_cls)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -68,11 +274,77 @@ class Settings:
         return self.data_dir / "media"
 
 
-def _read_secrets() -> dict[str, str]:
+class SecretsTomlSource(EnvSettingsSource):
+    """`.streamlit/secrets.toml`'s top-level keys, read as the environment variables of the same names (tables
+    such as `[auth]` are Streamlit's own)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(read_secrets(), self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def read_secrets() -> dict[str, str | None]:
     if not SECRETS_FILE.exists():
         return {}
     with SECRETS_FILE.open("rb") as f:
-        return {str(k).upper(): str(v) for k, v in tomllib.load(f).items() if not isinstance(v, dict)}
+        table = tomllib.load(f)
+    values: dict[str, str | None] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            continue
+        if isinstance(value, bool):
+            values[str(key)] = "true" if value else "false"
+        elif isinstance(value, list):
+            values[str(key)] = ",".join(str(item) for item in value)
+        else:
+            values[str(key)] = str(value)
+    return values
+
+
+def variable_name(field_name: str) -> str:
+    """The variable a setting is read from (its first name when it has several)."""
+    field = Settings.model_fields[field_name]
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    if isinstance(alias, str):
+        return alias
+    return f"RESHOOT_{field_name.upper()}"
+
+
+def _field_of(location: object) -> tuple[str, FieldInfo] | None:
+    text = str(location).lower()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names = {name}
+        if isinstance(alias, AliasChoices):
+            names |= {str(choice).lower() for choice in alias.choices}
+        elif isinstance(alias, str):
+            names.add(alias.lower())
+        if text in names:
+            return name, field
+    return None
+
+
+def setting_error(error: ValidationError) -> SettingError:
+    problems: list[tuple[str, str]] = []
+    for item in error.errors():
+        found = _field_of(item["loc"][0]) if item["loc"] else None
+        if found is None:
+            problems.append(("", item["msg"]))
+            continue
+        name, field = found
+        variable = variable_name(name)
+        if any(variable == seen for seen, _ in problems):
+            continue  # a list's or dict's several item errors: one sentence per variable
+        problems.append((variable, f'{variable} must be {field.description}, got "{_url_shown(item["input"])}"'))
+    return SettingError(problems)
+
+
+def _read_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise setting_error(e) from None
 
 
 class _SettingsCache:
@@ -104,96 +376,3 @@ class _SettingsCache:
 
 
 get_settings = _SettingsCache()
-
-
-def _read_settings() -> Settings:
-    secrets = _read_secrets()
-
-    def value(name: str, default: str | None = None) -> str | None:
-        return os.environ.get(name) or secrets.get(name) or default
-
-    data_dir = Path(value("RESHOOT_DATA_DIR", str(PROJECT_ROOT / "data" / "runtime"))).resolve()
-    cors = value("RESHOOT_API_CORS_ORIGINS", "") or ""
-    return Settings(
-        data_dir=data_dir,
-        database_url=value("RESHOOT_DATABASE_URL", f"sqlite:///{data_dir / 'reshoot.db'}"),
-        storage_url=value("RESHOOT_STORAGE_URL", f"file://{data_dir / 'media'}"),
-        s3_endpoint_url=value("RESHOOT_S3_ENDPOINT_URL"),
-        s3_region=value("RESHOOT_S3_REGION") or value("AWS_REGION") or value("AWS_DEFAULT_REGION", "us-east-1"),
-        s3_public_url=value("RESHOOT_S3_PUBLIC_URL"),
-        queue_url=value("RESHOOT_QUEUE_URL", f"sqlite:///{data_dir / 'queue.db'}"),
-        image_backend=value("RESHOOT_IMAGE_BACKEND", "local").lower(),
-        openai_api_key=value("OPENAI_API_KEY"),
-        openai_model=value("RESHOOT_OPENAI_MODEL", "gpt-image-1"),
-        openai_base_url=value("RESHOOT_OPENAI_BASE_URL"),
-        comfyui_url=value("RESHOOT_COMFYUI_URL"),
-        comfyui_workflow=value("RESHOOT_COMFYUI_WORKFLOW"),
-        comfyui_reference_workflow=value("RESHOOT_COMFYUI_REFERENCE_WORKFLOW"),
-        generation_concurrency=max(1, int(value("RESHOOT_GENERATION_CONCURRENCY", "4"))),
-        keep_versions=max(1, int(value("RESHOOT_KEEP_VERSIONS", "5"))),
-        max_upload_mb=int(value("RESHOOT_MAX_UPLOAD_MB", "25")),
-        max_image_pixels=int(value("RESHOOT_MAX_IMAGE_PIXELS", "50000000")),
-        max_upload_files=max(1, int(value("RESHOOT_MAX_UPLOAD_FILES", "20"))),
-        max_upload_request_mb=max(1, int(value("RESHOOT_MAX_UPLOAD_REQUEST_MB", "200"))),
-        max_references_per_shot=max(1, int(value("RESHOOT_MAX_REFERENCES_PER_SHOT", "16"))),
-        backend_timeout_seconds=float(value("RESHOOT_BACKEND_TIMEOUT", "120")),
-        asset_base_url=value("RESHOOT_ASSET_BASE_URL", "/assets/"),
-        api_wait_seconds=max(0.0, float(value("RESHOOT_API_WAIT_SECONDS", "0"))),  # 0: wait as long as the job runs
-        gc_interval_seconds=float(value("RESHOOT_GC_INTERVAL_SECONDS", "600")),
-        gc_grace_seconds=float(value("RESHOOT_GC_GRACE_SECONDS", "3600")),
-        backend_concurrency=max(0, int(value("RESHOOT_BACKEND_CONCURRENCY", "0"))),
-        embedded_workers=_switch(value("RESHOOT_EMBEDDED_WORKERS", "auto"), "RESHOOT_EMBEDDED_WORKERS"),
-        api_cors_origins=[o.strip() for o in cors.split(",") if o.strip()],
-        auth=_choice("RESHOOT_AUTH", value("RESHOOT_AUTH", "none"), AUTH_MODES),
-        trusted_proxies=_items(value("RESHOOT_TRUSTED_PROXIES", "127.0.0.1,::1")),
-        default_role=_choice("RESHOOT_DEFAULT_ROLE", value("RESHOOT_DEFAULT_ROLE", "viewer"), ROLES),
-        groups_claim=value("RESHOOT_GROUPS_CLAIM", "groups"),
-        role_groups=_role_groups(value("RESHOOT_ROLE_GROUPS", "")),
-        token_secret=value("RESHOOT_TOKEN_SECRET"),
-        public_assets=(value("RESHOOT_PUBLIC_ASSETS", "false") or "").lower() in ("1", "true", "yes", "on"),
-        proxy_sign_out_url=value("RESHOOT_PROXY_SIGN_OUT_URL", "/oauth2/sign_out"),
-    )
-
-
-def _switch(raw: str, name: str) -> bool | None:
-    """`1/true/on/yes`, `0/false/off/no`, or `auto` (None)."""
-    word = raw.strip().lower()
-    if word in ("1", "true", "on", "yes"):
-        return True
-    if word in ("0", "false", "off", "no"):
-        return False
-    if word in ("", "auto"):
-        return None
-    raise ValueError(f"{name} must be 1, 0 or auto, not {raw!r}")
-
-
-AUTH_MODES = ("none", "oidc", "proxy")
-ROLES = ("viewer", "reviewer", "admin")
-
-
-class SettingError(ValueError):
-    """A setting with a value Reshoot cannot use; the message names the variable and what it expects."""
-
-
-def _items(raw: str | None) -> list[str]:
-    return [item.strip() for item in (raw or "").split(",") if item.strip()]
-
-
-def _choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str:
-    picked = (raw or "").strip().lower()
-    if picked not in allowed:
-        raise SettingError(f"{name}={raw!r} is not valid: use one of {', '.join(allowed)}")
-    return picked
-
-
-def _role_groups(raw: str | None) -> dict[str, str]:
-    """`reshoot-admins=admin,designers=reviewer` -> {"reshoot-admins": "admin", "designers": "reviewer"}."""
-    mapping = {}
-    for item in _items(raw):
-        group, sep, role = item.rpartition("=")
-        if not sep or not group.strip():
-            raise SettingError(
-                f"RESHOOT_ROLE_GROUPS item {item!r} is not valid: write group=role, e.g. reshoot-admins=admin"
-            )
-        mapping[group.strip()] = _choice("RESHOOT_ROLE_GROUPS", role, ROLES)
-    return mapping

@@ -10,7 +10,13 @@ from __future__ import annotations
 from services.config import get_settings
 from services.errors import ReshootError
 
-CONFIGURATION_CODES = ("STORAGE_UNAVAILABLE", "DATABASE_UNAVAILABLE", "QUEUE_UNAVAILABLE", "BACKEND_MISCONFIGURED")
+CONFIGURATION_CODES = (
+    "SETTING_INVALID",  # services.config.SettingError: a variable's value Reshoot cannot use
+    "STORAGE_UNAVAILABLE",
+    "DATABASE_UNAVAILABLE",
+    "QUEUE_UNAVAILABLE",
+    "BACKEND_MISCONFIGURED",
+)
 
 
 def _first_line(error: BaseException) -> str:

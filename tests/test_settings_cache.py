@@ -10,15 +10,15 @@ from services.config import get_settings
 
 def test_a_read_under_way_when_the_cache_is_cleared_does_not_store_stale_settings(monkeypatch):
     reading, release = threading.Event(), threading.Event()
-    real = config._role_groups  # parsed after the upload cap was read
+    real = config.read_secrets  # read after the environment
 
-    def slow_role_groups(raw):
+    def slow_secrets():
         if threading.current_thread().name == "heartbeat":
             reading.set()
             release.wait(10)
-        return real(raw)
+        return real()
 
-    monkeypatch.setattr(config, "_role_groups", slow_role_groups)
+    monkeypatch.setattr(config, "read_secrets", slow_secrets)
     monkeypatch.setenv("RESHOOT_MAX_UPLOAD_REQUEST_MB", "200")
     get_settings.cache_clear()
     stale = []

@@ -26,7 +26,8 @@ def configuration_problem(step: Callable[[], object]) -> ReshootError | None:
 
 
 def show_configuration_problem(problem: ReshootError, *, link_to_settings: bool = True) -> None:
-    st.error(escape_markdown(problem.message), icon=":material/settings_alert:")
+    # One sentence a line (several bad settings are said at once).
+    st.error(escape_markdown(problem.message).replace("\n", "  \n"), icon=":material/settings_alert:")
     if link_to_settings:
         st.page_link(
             SETTINGS_PAGE,
