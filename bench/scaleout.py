@@ -209,10 +209,11 @@ def _stop_workers(processes: list[subprocess.Popen]) -> None:
 
 def _generate_all(item_id: str) -> tuple[float, str]:
     from services import jobs, lifestyle
+    from services.enums import FINISHED_STATUSES
 
     start = time.perf_counter()
     job_id = lifestyle.generate_lifestyle_heroes(item_id)["jobId"]
-    while (job := jobs.get_job(job_id))["status"] not in jobs.TERMINAL:
+    while (job := jobs.get_job(job_id))["status"] not in FINISHED_STATUSES:
         time.sleep(0.05)
     return time.perf_counter() - start, job["status"]
 

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from services.enums import ReviewState
 from services.identity import current_actor
 from services.work_items import list_work_items
 from ui.navigation import query_param, work_item_or_stop
@@ -28,7 +29,7 @@ pending_only = pending_col.toggle("Only pending", key="sku_pending_only")
 item = work_item_or_stop(work_item_id)
 
 shots = [
-    {**shot, "rows": [r for r in shot["rows"] if not pending_only or r.get("reviewState") == "pending"]}
+    {**shot, "rows": [r for r in shot["rows"] if not pending_only or r.get("reviewState") == ReviewState.pending]}
     for shot in item["shots"]
 ]
 shots = [shot for shot in shots if shot["rows"]]

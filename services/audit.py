@@ -21,6 +21,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from services.db import session_scope
+from services.enums import AuditTargetKind, TargetKind
 from services.identity import current_actor
 from services.models import AuditEntry, ExportPlanRow, ImageVersion, Sentence, Shot, iso
 
@@ -100,7 +101,7 @@ ACTION_LABELS = {
 class Target:
     """What a change is about, and where it sits (so a hero's or a sentence's history finds it)."""
 
-    kind: str  # work_item / shot / size / sentence / version / reference / job / import / user / token
+    kind: AuditTargetKind
     id: str = ""
     work_item_id: str | None = None
     shot_id: str | None = None
@@ -139,11 +140,11 @@ def record(
 
 def version_target(session: Session, version: ImageVersion) -> Target:
     """A version, placed at its hero (work item, shot, size) or its sentence."""
-    if version.target_kind == "hero":
+    if version.target_kind == TargetKind.hero:
         row = session.get(ExportPlanRow, int(version.target_id))
         shot = session.get(Shot, row.shot_pk) if row else None
         return Target(
-            "version",
+            AuditTargetKind.version,
             str(version.id),
             work_item_id=row.work_item_id if row else None,
             shot_id=shot.shot_id if shot else None,
@@ -151,7 +152,10 @@ def version_target(session: Session, version: ImageVersion) -> Target:
         )
     sentence = session.get(Sentence, version.target_id)
     return Target(
-        "version", str(version.id), sentence_id=version.target_id, project_id=sentence.project_id if sentence else None
+        AuditTargetKind.version,
+        str(version.id),
+        sentence_id=version.target_id,
+        project_id=sentence.project_id if sentence else None,
     )
 
 

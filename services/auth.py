@@ -28,6 +28,7 @@ from sqlmodel import col, select
 from services.audit import AuditAction, Target, record
 from services.config import get_settings
 from services.db import session_scope
+from services.enums import AuditTargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Actor, Role, acting_as, current_actor
 from services.models import ApiToken, User, iso, utcnow
@@ -167,7 +168,12 @@ def add_user(*, email: str, name: str = "", role: str | Role = Role.viewer) -> d
                 raise ReshootError("USER_EXISTS", 409, {"email": email}, f"{email} is already a user")
             user = User(email=email, display_name=name.strip()[:255], role=picked, role_set_by=current_actor().email)
             session.add(user)
-            record(session, action=AuditAction.add_user, target=Target("user", email), after={"role": str(picked)})
+            record(
+                session,
+                action=AuditAction.add_user,
+                target=Target(AuditTargetKind.user, email),
+                after={"role": str(picked)},
+            )
     except IntegrityError:
         raise ReshootError("USER_EXISTS", 409, {"email": email}, f"{email} is already a user") from None
     return user_json(user)
@@ -184,7 +190,7 @@ def set_role(*, email: str, role: str | Role) -> dict[str, Any]:
         record(
             session,
             action=AuditAction.set_role,
-            target=Target("user", email),
+            target=Target(AuditTargetKind.user, email),
             before=before,
             after={"role": str(picked), "roleSetBy": user.role_set_by},
         )
@@ -205,7 +211,7 @@ def set_disabled(*, email: str, disabled: bool = True) -> dict[str, Any]:
         record(
             session,
             action=AuditAction.disable_user,
-            target=Target("user", email),
+            target=Target(AuditTargetKind.user, email),
             before=before,
             after={"disabled": user.disabled},
         )
@@ -245,7 +251,7 @@ def sign_in(*, email: str, name: str = "", groups: Iterable[str] = ()) -> Actor:
 def _first_sign_in(s: Any, email: str, name: str, role: Role, now: Any) -> User:
     user = User(email=email, display_name=name[:255], role=role, last_seen_at=now)
     s.add(user)
-    record(s, action=AuditAction.sign_in, target=Target("user", email), after={"role": str(role)})
+    record(s, action=AuditAction.sign_in, target=Target(AuditTargetKind.user, email), after={"role": str(role)})
     return user
 
 
@@ -256,7 +262,7 @@ def _refresh(s: Any, user: User, *, name: str, role: Role, now: Any) -> None:
         record(
             s,
             action=AuditAction.set_role,
-            target=Target("user", user.email),
+            target=Target(AuditTargetKind.user, user.email),
             before={"role": user.role},
             after={"role": str(role), "from": "groups" if get_settings().role_groups else "default role"},
         )
@@ -347,7 +353,7 @@ def create_token(*, user_email: str | None = None, name: str = "") -> CreatedTok
         record(
             session,
             action=AuditAction.create_token,
-            target=Target("token", row.id),
+            target=Target(AuditTargetKind.token, row.id),
             after={"user": owner, "name": row.name, "prefix": row.prefix},
         )
     return CreatedToken(id=row.id, token=token, user_email=owner, name=row.name)
@@ -383,7 +389,7 @@ def revoke_token(token_id: str) -> dict[str, Any]:
             record(
                 session,
                 action=AuditAction.revoke_token,
-                target=Target("token", token.id),
+                target=Target(AuditTargetKind.token, token.id),
                 before={"revokedAt": None},
                 after={"user": token.user_email, "revokedAt": iso(token.revoked_at)},
             )

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from services.enums import JobStatus, Role
 from services.errors import ReshootError
 
 
@@ -30,7 +31,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     finished = [wait_for_job(job_id) for job_id in summary["jobIds"]]
     summary["jobs"] = [{k: job[k] for k in ("id", "kind", "status", "message")} for job in finished]
     _print(summary)
-    if any(job["status"] != "succeeded" for job in finished):
+    if any(job["status"] != JobStatus.succeeded for job in finished):
         raise SystemExit(1)
 
 
@@ -80,7 +81,7 @@ def _finished_job(job_id: str) -> dict[str, Any]:
     from services.jobs import wait_for_job
 
     job = wait_for_job(job_id)
-    if job["status"] != "succeeded":
+    if job["status"] != JobStatus.succeeded:
         raise ReshootError(job.get("errorCode") or "INTERNAL_ERROR", 500, job.get("errorDetail"), job.get("message"))
     return job
 
@@ -204,8 +205,6 @@ def cmd_tokens(args: argparse.Namespace) -> None:
 
 
 def _add_user_commands(sub: Any) -> None:
-    from services.identity import Role
-
     roles = [str(r) for r in Role]
     users = sub.add_parser("users", help="people and their roles (viewer, reviewer, admin)").add_subparsers(
         dest="action", required=True
@@ -214,7 +213,7 @@ def _add_user_commands(sub: Any) -> None:
     p = users.add_parser("add", help="add a user (before or after their first sign-in)")
     p.add_argument("email")
     p.add_argument("--name", help="display name")
-    p.add_argument("--role", choices=roles, default="viewer")
+    p.add_argument("--role", choices=roles, default=str(Role.viewer))
     p = users.add_parser("set-role", help="change a user's role (it then stays, whatever their groups say)")
     p.add_argument("email")
     p.add_argument("role", choices=roles)
@@ -315,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("jobs", help="list recent jobs")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--status", choices=("queued", "running", "succeeded", "failed"))
+    p.add_argument("--status", choices=[str(s) for s in JobStatus])
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_jobs)
 

@@ -20,13 +20,14 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from services.enums import Role
 from services.errors import ReshootError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 
 AUTH_MODES = ("none", "oidc", "proxy")
-ROLES = ("viewer", "reviewer", "admin")
+ROLES = tuple(str(role) for role in Role)
 QUEUE_SCHEMES = ("sqlite", "redis", "rediss")
 
 _TRUE = ("1", "true", "yes", "on")
@@ -141,7 +142,7 @@ class Settings(BaseSettings):
         "IP addresses or networks separated by commas, e.g. 127.0.0.1,10.0.0.0/8",
         default_factory=lambda: ["127.0.0.1", "::1"],
     )
-    default_role: Literal["viewer", "reviewer", "admin"] = _expects("one of viewer, reviewer, admin", default="viewer")
+    default_role: Role = _expects("one of viewer, reviewer, admin", default=Role.viewer)
     groups_claim: str = _expects("a claim name such as groups", default="groups", min_length=1)
     role_groups: Annotated[dict[str, str], NoDecode] = _expects(
         "group=role pairs separated by commas (roles: viewer, reviewer, admin), e.g. reshoot-admins=admin",

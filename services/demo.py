@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from services.config import PROJECT_ROOT, get_settings
 from services.db import session_scope
+from services.enums import ACTIVE_STATUSES
 from services.errors import ReshootError
 from services.importer import import_file
 from services.jobs import get_jobs
@@ -25,7 +26,6 @@ DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 DEMO_FILE = DEMO_DIR / "demo.json"
 
 
-ACTIVE = ("queued", "running")
 _render_jobs: list[str] = []  # this process's demo image jobs, for `demo_render_progress`
 
 
@@ -99,12 +99,12 @@ def demo_render_progress() -> RenderProgress | None:
     if not _render_jobs:
         return None
     found = get_jobs(_render_jobs).values()
-    if not any(job["status"] in ACTIVE for job in found):
+    if not any(job["status"] in ACTIVE_STATUSES for job in found):
         _render_jobs.clear()  # done: no more queries
         return None
     planned = [max(job["progressTotal"] or 0, 1) for job in found]
     made = [
-        n if job["status"] not in ACTIVE else min(job["progressDone"] or 0, n)
+        n if job["status"] not in ACTIVE_STATUSES else min(job["progressDone"] or 0, n)
         for job, n in zip(found, planned, strict=True)
     ]
     return RenderProgress(done=sum(made), total=sum(planned))

@@ -13,20 +13,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from enum import StrEnum
 
+from services.enums import Role
 
-class Role(StrEnum):
-    viewer = "viewer"
-    reviewer = "reviewer"
-    admin = "admin"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-    def allows(self, needed: Role) -> bool:
-        return self.rank >= needed.rank
+__all__ = ["Actor", "Role", "acting_as", "current_actor", "local_actor", "local_user_name", "set_actor_source"]
 
 
 @dataclass(frozen=True)

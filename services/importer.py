@@ -20,6 +20,7 @@ from services import search_index
 from services.audit import AuditAction, Target, record
 from services.auth import requires
 from services.db import session_scope
+from services.enums import AuditTargetKind
 from services.errors import ReshootError
 from services.identity import Role
 from services.images import validate_upload
@@ -599,7 +600,7 @@ def _record_import(
     record(
         session,
         action=AuditAction.import_data,
-        target=Target("import", work_item_id=single),
+        target=Target(AuditTargetKind.data_import, work_item_id=single),
         after={
             **changed,
             "workItemIds": [w.id for w in work_items][:100],

@@ -54,6 +54,7 @@ from services.audit import AuditAction, Target, record
 from services.auth import require
 from services.config import get_settings
 from services.db import session_scope
+from services.enums import ACTIVE_STATUSES, FINISHED_STATUSES, AuditTargetKind, JobKind, JobStatus
 from services.errors import ReshootError
 from services.identity import Actor, Role, acting_as, current_actor
 from services.models import BackendLease, Event, GenerationClaim, Job, JobClaim, WorkerProcess, iso, utcnow
@@ -68,14 +69,12 @@ LEASE_SECONDS = 30.0  # a backend lease not renewed this long (its holder died) 
 REAP_EVERY_SECONDS = 1.0  # reading a running job checks its worker at most this often
 SMALL_JOB = 4  # a job of at most this many new units (a regenerated shot, a sentence) goes ahead of bigger ones
 SMALL_JOB_PRIORITY = 10
-TERMINAL = ("succeeded", "failed")
-ACTIVE = ("queued", "running")
 
 # kind -> module with `run_claim(ctx) -> dict` (one unit's outcome), `summarize(job, claims) -> (result, message)`,
 # `units_for(job) -> (units, plan)` (for a queued job recorded without claims) and `retry(job) -> dict` (a new job)
-HANDLERS = {"lifestyle_heroes": "services.lifestyle", "sentence_image": "services.storyboard"}
+HANDLERS = {JobKind.lifestyle_heroes: "services.lifestyle", JobKind.sentence_image: "services.storyboard"}
 # kind -> `jobType` of the job_complete / job_failed events (spec 002 listens for "image")
-JOB_TYPES = {"lifestyle_heroes": "lifestyle_heroes", "sentence_image": "image"}
+JOB_TYPES = {JobKind.lifestyle_heroes: "lifestyle_heroes", JobKind.sentence_image: "image"}
 
 WORKER_DIED_MESSAGE = "The worker running this job stopped before it finished. Retry to generate what is missing."
 WORKER_DIED_UNIT_MESSAGE = "The worker generating this stopped before it finished"
@@ -103,7 +102,7 @@ class ClaimOutcome:
     """A finished unit as a job's `summarize` sees it (its own or one it joined)."""
 
     subject: str
-    status: str
+    status: str  # a JobStatus
     outcome: dict[str, Any] | None
     error_code: str | None
     message: str
@@ -152,7 +151,7 @@ def get_job(job_id: str) -> dict[str, Any]:
         if job is None:
             raise ReshootError("JOB_NOT_FOUND", 404, {"jobId": str(job_id)}, "Job not found")
     now = time.monotonic()
-    if job.status == "running" and now - _last_reaped.get(job_id, 0.0) >= REAP_EVERY_SECONDS:
+    if job.status == JobStatus.running and now - _last_reaped.get(job_id, 0.0) >= REAP_EVERY_SECONDS:
         _last_reaped[job_id] = now
         if len(_last_reaped) > 10_000:
             _last_reaped.clear()
@@ -173,8 +172,8 @@ def get_jobs(job_ids: list[str]) -> dict[str, dict[str, Any]]:
 
 def list_jobs(
     *,
-    status: str | None = None,
-    kind: str | None = None,
+    status: JobStatus | None = None,
+    kind: JobKind | None = None,
     work_item_id: str | None = None,
     sentence_id: str | None = None,
     limit: int = 50,
@@ -195,7 +194,7 @@ def list_jobs(
     )
     with session_scope() as session:
         found = list(session.exec(query))
-    running = [job.id for job in found if job.status == "running"]
+    running = [job.id for job in found if job.status == JobStatus.running]
     now = time.monotonic()
     if (
         running and now - _last_reaped.get("*list*", 0.0) >= REAP_EVERY_SECONDS
@@ -209,7 +208,9 @@ def list_jobs(
 
 def active_job_for(target_key: str) -> dict[str, Any] | None:
     with session_scope() as session:
-        job = session.exec(select(Job).where(Job.target_key == target_key, col(Job.status).in_(ACTIVE))).first()
+        job = session.exec(
+            select(Job).where(Job.target_key == target_key, col(Job.status).in_(ACTIVE_STATUSES))
+        ).first()
         return job_json(job) if job else None
 
 
@@ -218,7 +219,7 @@ def active_jobs_for(target_keys: list[str]) -> dict[str, dict[str, Any]]:
     if not target_keys:
         return {}
     with session_scope() as session:
-        query = select(Job).where(col(Job.target_key).in_(list(set(target_keys))), col(Job.status).in_(ACTIVE))
+        query = select(Job).where(col(Job.target_key).in_(list(set(target_keys))), col(Job.status).in_(ACTIVE_STATUSES))
         return {job.target_key: job_json(job) for job in session.exec(query)}
 
 
@@ -246,7 +247,7 @@ def latest_event_id(*, project_id: str) -> int:
 
 
 def enqueue(
-    kind: str,
+    kind: JobKind,
     target_key: str,
     params: dict[str, Any],
     *,
@@ -308,7 +309,10 @@ def _link_units(session: Session, job: Job, units: list[Unit]) -> list[int]:
             joined.append(
                 (
                     position,
-                    {"shot_id" if job.kind == "lifestyle_heroes" else "subject": unit.subject, "jobId": claim.job_id},
+                    {
+                        "shot_id" if job.kind == JobKind.lifestyle_heroes else "subject": unit.subject,
+                        "jobId": claim.job_id,
+                    },
                 )
             )
     job.joined = [entry for _, entry in sorted(joined, key=lambda pair: pair[0])]
@@ -321,7 +325,7 @@ def _claim_unit(session: Session, job: Job, unit: Unit) -> tuple[GenerationClaim
     for _ in range(5):
         active = session.exec(
             select(GenerationClaim).where(
-                GenerationClaim.target_key == unit.target_key, col(GenerationClaim.status).in_(ACTIVE)
+                GenerationClaim.target_key == unit.target_key, col(GenerationClaim.status).in_(ACTIVE_STATUSES)
             )
         ).first()
         if active is not None:
@@ -358,9 +362,9 @@ def _send(job_id: str, claim_ids: list[int]) -> None:
         with session_scope() as session:
             session.exec(
                 update(GenerationClaim)
-                .where(col(GenerationClaim.id).in_(claim_ids), GenerationClaim.status == "queued")
+                .where(col(GenerationClaim.id).in_(claim_ids), GenerationClaim.status == JobStatus.queued)
                 .values(
-                    status="failed",
+                    status=JobStatus.failed,
                     error_code="QUEUE_UNAVAILABLE",
                     message="The job queue is unavailable",
                     error_detail=str(e),
@@ -379,7 +383,7 @@ def _send(job_id: str, claim_ids: list[int]) -> None:
 def _job_target(job: Job) -> Target:
     shots = (job.params or {}).get("shotIds") or []
     return Target(
-        "job",
+        AuditTargetKind.job,
         job.id,
         work_item_id=job.work_item_id,
         shot_id=shots[0] if len(shots) == 1 else None,
@@ -395,7 +399,7 @@ def retry_job(job_id: str) -> dict[str, Any]:
     job = get_job(job_id)
     if job["requestedBy"] != actor.email:
         require(Role.admin)
-    if job["status"] in ACTIVE:
+    if job["status"] in ACTIVE_STATUSES:
         return job
     module = importlib.import_module(HANDLERS[job["kind"]])
     new_job_id = module.retry(job)["jobId"]
@@ -431,7 +435,7 @@ def wait_until_finished(job_id: str, timeout: float) -> dict[str, Any]:
         seen = _ended_count
         job = get_job(job_id)
         left = deadline - time.monotonic()
-        if job["status"] in TERMINAL or left <= 0:
+        if job["status"] in FINISHED_STATUSES or left <= 0:
             return job
         with _job_ended:
             if _ended_count == seen:
@@ -454,7 +458,7 @@ def wait_for_job(job_id: str, timeout: float | None = None) -> dict[str, Any]:
     delay, next_check = 0.02, 0.0
     while True:
         job = get_job(job_id)
-        if job["status"] in TERMINAL:
+        if job["status"] in FINISHED_STATUSES:
             return job
         now = time.monotonic()
         if now >= next_check:
@@ -492,7 +496,7 @@ class ClaimContext:
             job_ids = select(JobClaim.job_id).where(JobClaim.claim_id == self.claim_id)
             session.exec(
                 update(Job)
-                .where(col(Job.id).in_(job_ids), Job.status == "running")
+                .where(col(Job.id).in_(job_ids), Job.status == JobStatus.running)
                 .values(message=message, heartbeat_at=utcnow())
             )
 
@@ -506,20 +510,22 @@ def execute_claim(claim_id: int, worker_id: str | None) -> None:
         with acting_as(requester(ctx.requested_by)):  # its new versions are recorded for the requester
             outcome = importlib.import_module(HANDLERS[ctx.kind]).run_claim(ctx)
     except JobFailed as e:
-        _end_claim(ctx, status="failed", code=e.code, message=e.message, detail=_detail(e.detail), outcome=e.result)
+        _end_claim(
+            ctx, status=JobStatus.failed, code=e.code, message=e.message, detail=_detail(e.detail), outcome=e.result
+        )
     except ReshootError as e:
-        _end_claim(ctx, status="failed", code=e.code, message=e.message, detail=_detail(e.details))
+        _end_claim(ctx, status=JobStatus.failed, code=e.code, message=e.message, detail=_detail(e.details))
     except Exception as e:
         log.exception("Claim %s of job %s failed", claim_id, ctx.id)
         _end_claim(
             ctx,
-            status="failed",
+            status=JobStatus.failed,
             code="INTERNAL_ERROR",
             message=f"Unexpected error: {e}",
             detail=traceback.format_exc()[-4000:],
         )
     else:
-        _end_claim(ctx, status="succeeded", outcome=outcome)
+        _end_claim(ctx, status=JobStatus.succeeded, outcome=outcome)
 
 
 def _detail(detail: Any) -> str | None:
@@ -533,9 +539,9 @@ def _start_claim(claim_id: int, worker_id: str | None) -> ClaimContext | None:
     with session_scope() as session:
         claimed = session.exec(
             update(GenerationClaim)
-            .where(GenerationClaim.id == claim_id, GenerationClaim.status == "queued")
+            .where(GenerationClaim.id == claim_id, GenerationClaim.status == JobStatus.queued)
             .values(
-                status="running",
+                status=JobStatus.running,
                 worker_id=worker_id,
                 started_at=now,
                 heartbeat_at=now,
@@ -548,9 +554,9 @@ def _start_claim(claim_id: int, worker_id: str | None) -> ClaimContext | None:
         waiting = select(JobClaim.job_id).where(JobClaim.claim_id == claim_id)
         session.exec(
             update(Job)
-            .where(col(Job.id).in_(waiting), Job.status == "queued")
+            .where(col(Job.id).in_(waiting), Job.status == JobStatus.queued)
             .values(
-                status="running",
+                status=JobStatus.running,
                 worker_id=worker_id,
                 started_at=now,
                 heartbeat_at=now,
@@ -577,14 +583,16 @@ def _start_claim(claim_id: int, worker_id: str | None) -> ClaimContext | None:
 def _end_claim(
     ctx: ClaimContext,
     *,
-    status: str,
+    status: JobStatus,
     outcome: dict | None = None,
     code: str | None = None,
     message: str = "",
     detail: str | None = None,
 ) -> None:
     with session_scope() as session:
-        query = update(GenerationClaim).where(GenerationClaim.id == ctx.claim_id, GenerationClaim.status == "running")
+        query = update(GenerationClaim).where(
+            GenerationClaim.id == ctx.claim_id, GenerationClaim.status == JobStatus.running
+        )
         if ctx.worker_id is not None:
             query = query.where(GenerationClaim.worker_id == ctx.worker_id)
         values = {
@@ -615,14 +623,17 @@ def _finalize(job_id: str) -> bool:
     linked = select(JobClaim.claim_id).where(JobClaim.job_id == job_id)
     with session_scope() as session:
         job = session.get(Job, job_id)
-        if job is None or job.status not in ACTIVE:
+        if job is None or job.status not in ACTIVE_STATUSES:
             return False
         done, pending = session.exec(  # one aggregate row, however many shots the job has
             select(
                 func.coalesce(
-                    func.sum(case((col(GenerationClaim.status).in_(TERMINAL), GenerationClaim.weight), else_=0)), 0
+                    func.sum(
+                        case((col(GenerationClaim.status).in_(FINISHED_STATUSES), GenerationClaim.weight), else_=0)
+                    ),
+                    0,
                 ),
-                func.count(case((col(GenerationClaim.status).in_(ACTIVE), 1))),
+                func.count(case((col(GenerationClaim.status).in_(ACTIVE_STATUSES), 1))),
             ).where(col(GenerationClaim.id).in_(linked))
         ).one()
         if not pending:
@@ -636,7 +647,7 @@ def _finalize(job_id: str) -> bool:
         with session_scope() as session:
             session.exec(
                 update(Job)
-                .where(Job.id == job_id, Job.status == "running", Job.progress_done < done)
+                .where(Job.id == job_id, Job.status == JobStatus.running, Job.progress_done < done)
                 .values(progress_done=done, heartbeat_at=utcnow(), message=f"{done} of {job.progress_total} done")
             )
         return False
@@ -660,37 +671,39 @@ def _finalize(job_id: str) -> bool:
         return _finish(
             job_id,
             None,
-            status="failed",
+            status=JobStatus.failed,
             code=e.code,
             message=e.message,
             detail=_detail(e.detail),
             result=e.result,
-            from_status=ACTIVE,
+            from_status=ACTIVE_STATUSES,
         )
     except Exception as e:
         log.exception("Summing up job %s failed", job_id)
         return _finish(
             job_id,
             None,
-            status="failed",
+            status=JobStatus.failed,
             code="INTERNAL_ERROR",
             message=f"Unexpected error: {e}",
             detail=traceback.format_exc()[-4000:],
-            from_status=ACTIVE,
+            from_status=ACTIVE_STATUSES,
         )
-    return _finish(job_id, None, status="succeeded", message=message, result=result, from_status=ACTIVE)
+    return _finish(
+        job_id, None, status=JobStatus.succeeded, message=message, result=result, from_status=ACTIVE_STATUSES
+    )
 
 
 def _finish(
     job_id: str,
     worker_id: str | None,
     *,
-    status: str,
+    status: JobStatus,
     message: str,
     code: str | None = None,
     detail: str | None = None,
     result: dict | None = None,
-    from_status: tuple[str, ...] = ("running",),
+    from_status: tuple[JobStatus, ...] = (JobStatus.running,),
 ) -> bool:
     """Move a job to succeeded/failed (only from `from_status`, only if this worker still owns it) plus its event."""
     values: dict[str, Any] = {
@@ -709,7 +722,7 @@ def _finish(
         if session.exec(query.values(**values)).rowcount != 1:
             return False
         job = session.get(Job, job_id)
-        if status == "succeeded" and job.progress_total:
+        if status == JobStatus.succeeded and job.progress_total:
             job.progress_done = job.progress_total
         session.add(_event_for(job))
     _announce_job_ended()  # after the commit: a woken waiter reads the finished row
@@ -718,7 +731,7 @@ def _finish(
 
 def _event_for(job: Job) -> Event:
     payload: dict[str, Any] = {
-        "type": "job_complete" if job.status == "succeeded" else "job_failed",
+        "type": "job_complete" if job.status == JobStatus.succeeded else "job_failed",
         "jobType": JOB_TYPES.get(job.kind, job.kind),
         "jobId": job.id,
     }
@@ -740,7 +753,7 @@ def _materialize(job_id: str) -> None:
         job = session.get(Job, job_id)
         if (
             job is None
-            or job.status != "queued"
+            or job.status != JobStatus.queued
             or session.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first()
         ):
             return
@@ -751,17 +764,17 @@ def _materialize(job_id: str) -> None:
         _finish(
             job_id,
             None,
-            status="failed",
+            status=JobStatus.failed,
             code=e.code,
             message=e.message,
             detail=_detail(e.details),
-            from_status=("queued",),
+            from_status=(JobStatus.queued,),
         )
         return
     with session_scope() as session:
         # Write first: this transaction then holds SQLite's write lock for the reads that follow.
         if not session.exec(
-            update(Job).where(Job.id == job_id, Job.status == "queued").values(message="Queued")
+            update(Job).where(Job.id == job_id, Job.status == JobStatus.queued).values(message="Queued")
         ).rowcount:
             return
         job = session.get(Job, job_id)
@@ -782,8 +795,8 @@ def recover_orphaned_jobs(job_ids: list[str] | None = None) -> list[str]:
     stopped, and finish the jobs that now wait for nothing; returns the ids of the jobs that ended."""
     now = utcnow()
     with session_scope() as session:
-        claims_query = select(GenerationClaim).where(GenerationClaim.status == "running")
-        jobs_query = select(Job).where(Job.status == "running")
+        claims_query = select(GenerationClaim).where(GenerationClaim.status == JobStatus.running)
+        jobs_query = select(Job).where(Job.status == JobStatus.running)
         if job_ids is not None:
             claims_query = claims_query.where(
                 col(GenerationClaim.id).in_(select(JobClaim.claim_id).where(col(JobClaim.job_id).in_(job_ids)))
@@ -811,13 +824,13 @@ def _reap_targets(job_target: str, unit_targets: list[str]) -> None:
         claims = (
             session.exec(
                 select(GenerationClaim).where(
-                    col(GenerationClaim.target_key).in_(unit_targets), GenerationClaim.status == "running"
+                    col(GenerationClaim.target_key).in_(unit_targets), GenerationClaim.status == JobStatus.running
                 )
             ).all()
             if unit_targets
             else []
         )
-        job = session.exec(select(Job).where(Job.target_key == job_target, Job.status == "running")).first()
+        job = session.exec(select(Job).where(Job.target_key == job_target, Job.status == JobStatus.running)).first()
     if claims:
         _reap(claims, [], now)
     if job is not None:
@@ -848,11 +861,11 @@ def _reap(claims: list[GenerationClaim], claimless_jobs: list[Job], now: datetim
                     update(GenerationClaim)
                     .where(
                         GenerationClaim.id == claim.id,
-                        GenerationClaim.status == "running",
+                        GenerationClaim.status == JobStatus.running,
                         GenerationClaim.worker_id == claim.worker_id,
                     )
                     .values(
-                        status="failed",
+                        status=JobStatus.failed,
                         error_code="WORKER_DIED",
                         message=WORKER_DIED_UNIT_MESSAGE,
                         error_detail=f"worker {claim.worker_id} stopped or stopped answering",
@@ -877,7 +890,12 @@ def _reap(claims: list[GenerationClaim], claimless_jobs: list[Job], now: datetim
         if job.worker_id in dead_workers or _silent(job.heartbeat_at or job.started_at, now):
             detail = f"worker {job.worker_id} stopped or stopped answering"
             if _finish(
-                job.id, job.worker_id, status="failed", code="WORKER_DIED", message=WORKER_DIED_MESSAGE, detail=detail
+                job.id,
+                job.worker_id,
+                status=JobStatus.failed,
+                code="WORKER_DIED",
+                message=WORKER_DIED_MESSAGE,
+                detail=detail,
             ):
                 log.warning("Job %s: %s", job.id, detail)
                 ended.append(job.id)
@@ -889,12 +907,12 @@ def _finish_settled(job_ids: list[str] | None) -> list[str]:
     with session_scope() as session:
         query = (
             select(Job.id)
-            .where(col(Job.status).in_(ACTIVE), col(Job.id).in_(select(JobClaim.job_id)))
+            .where(col(Job.status).in_(ACTIVE_STATUSES), col(Job.id).in_(select(JobClaim.job_id)))
             .where(
                 ~col(Job.id).in_(
                     select(JobClaim.job_id)
                     .join(GenerationClaim, col(GenerationClaim.id) == JobClaim.claim_id)
-                    .where(col(GenerationClaim.status).in_(ACTIVE))
+                    .where(col(GenerationClaim.status).in_(ACTIVE_STATUSES))
                 )
             )
         )
@@ -930,13 +948,13 @@ def requeue_lost_jobs() -> list[str]:
     with session_scope() as session:
         queued = session.exec(
             select(GenerationClaim.id)
-            .where(GenerationClaim.status == "queued", GenerationClaim.created_at < cutoff)
+            .where(GenerationClaim.status == JobStatus.queued, GenerationClaim.created_at < cutoff)
             .order_by(col(GenerationClaim.id))
             .limit(1000)
         ).all()
         claimless = session.exec(
             select(Job.id)
-            .where(Job.status == "queued", Job.created_at < cutoff, ~col(Job.id).in_(select(JobClaim.job_id)))
+            .where(Job.status == JobStatus.queued, Job.created_at < cutoff, ~col(Job.id).in_(select(JobClaim.job_id)))
             .order_by(col(Job.created_at))
             .limit(500)
         ).all()
@@ -1017,7 +1035,8 @@ def list_workers() -> list[dict[str, Any]]:
         running = (
             session.exec(
                 select(GenerationClaim).where(
-                    col(GenerationClaim.worker_id).in_([w.id for w in alive]), GenerationClaim.status == "running"
+                    col(GenerationClaim.worker_id).in_([w.id for w in alive]),
+                    GenerationClaim.status == JobStatus.running,
                 )
             ).all()
             if alive
@@ -1253,12 +1272,12 @@ def _heartbeat_loop(running: _Consumer) -> None:
                     session.add(_worker_row(running))  # the row was lost (e.g. a restored database): alive is alive
                 session.exec(
                     update(Job)
-                    .where(Job.worker_id == running.worker_id, Job.status == "running")
+                    .where(Job.worker_id == running.worker_id, Job.status == JobStatus.running)
                     .values(heartbeat_at=now)
                 )
                 session.exec(
                     update(GenerationClaim)
-                    .where(GenerationClaim.worker_id == running.worker_id, GenerationClaim.status == "running")
+                    .where(GenerationClaim.worker_id == running.worker_id, GenerationClaim.status == JobStatus.running)
                     .values(heartbeat_at=now)
                 )
             _renew_leases(now)

@@ -28,6 +28,7 @@ from services.audit import AuditAction, Target, record
 from services.auth import requires
 from services.config import get_settings
 from services.db import session_scope
+from services.enums import AuditTargetKind, JobKind, JobStatus, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Role, current_actor
 from services.messages import lifestyle_result_body, shots_failed_body
@@ -37,7 +38,7 @@ from services.versions import NewImage, apply_retention, publish_current, save_n
 
 log = logging.getLogger("reshoot.lifestyle")
 
-KIND = "lifestyle_heroes"
+KIND = JobKind.lifestyle_heroes
 MAX_SHOT_IDS = 500
 
 
@@ -256,7 +257,7 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
     generated, skipped, missing = [], list(plan.get("skippedExisting") or []), list(plan.get("missingShots") or [])
     failures = []
     for claim in claims:
-        if claim.status == "succeeded":
+        if claim.status == JobStatus.succeeded:
             outcome = claim.outcome or {}
             generated += outcome.get("generated") or []
             skipped += outcome.get("skippedExisting") or []
@@ -341,7 +342,7 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
     )
     new_images = [
         NewImage(
-            target_kind="hero",
+            target_kind=TargetKind.hero,
             target_id=str(row.id),
             base_key=row.filename,
             data=data,
@@ -380,7 +381,7 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
     for row in plan.targets:
         if row.id in moved:
             publish_current(row.id)
-            apply_retention("hero", str(row.id))
+            apply_retention(TargetKind.hero, str(row.id))
 
 
 # --- Reference images (spec 000) -------------------------------------------------------------------------
@@ -533,7 +534,7 @@ def _insert_references(work_item_id: str, shot_id: str, refs: list[Reference]) -
             record(
                 session,
                 action=AuditAction.upload_references,
-                target=Target("shot", shot_id, work_item_id, shot_id),
+                target=Target(AuditTargetKind.shot, shot_id, work_item_id, shot_id),
                 after={"references": [{"id": r.id, "filename": r.filename, "sha256": r.sha256} for r in inserted]},
             )
         stored = session.exec(
@@ -581,7 +582,7 @@ def delete_reference(reference_id: str) -> None:
         record(
             session,
             action=AuditAction.delete_reference,
-            target=Target("reference", ref.id, ref.work_item_id, ref.shot_id),
+            target=Target(AuditTargetKind.reference, ref.id, ref.work_item_id, ref.shot_id),
             before={"filename": ref.filename, "sha256": ref.sha256, "uploadedBy": ref.uploaded_by},
         )
     storage = get_storage()
@@ -597,7 +598,7 @@ def set_shot_locked(work_item_id: str, shot_id: str, locked: bool) -> dict[str, 
         record(
             session,
             action=AuditAction.lock_shot,
-            target=Target("shot", shot_id, work_item_id, shot_id),
+            target=Target(AuditTargetKind.shot, shot_id, work_item_id, shot_id),
             before={"locked": shot.locked},
             after={"locked": bool(locked)},
         )

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
+from services.enums import JobStatus, ReviewState, Role
+
 
 def utcnow() -> datetime:
     """Aware UTC: SQLModel's UTCDateTime columns refuse naive datetimes (and return aware ones)."""
@@ -73,7 +75,7 @@ class ExportPlanRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     shot_pk: int = Field(foreign_key="shot.id", index=True)
     work_item_id: str = Field(foreign_key="workitem.id", index=True, max_length=64)
-    size_label: str = Field(max_length=32)  # Desktop / Tablet / Mobile
+    size_label: str = Field(max_length=32)  # a SizeLabel, or another size an imported plan names
     width: int
     height: int
     filename: str = Field(unique=True, max_length=512)
@@ -153,7 +155,7 @@ class ImageVersion(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    target_kind: str = Field(max_length=16)
+    target_kind: str = Field(max_length=16)  # a TargetKind
     target_id: str = Field(max_length=64)  # ExportPlanRow.id as text, or Sentence.id
     version: int
     storage_key: str = Field(max_length=512)
@@ -172,13 +174,10 @@ class ImageVersion(SQLModel, table=True):
     favourite: bool = False
     locked: bool = False
     file_deleted: bool = False  # retention removed the file; the row stays as history
-    review_state: str = Field(default="pending", index=True, max_length=16)
+    review_state: str = Field(default=ReviewState.pending, index=True, max_length=16)
     reviewer: str | None = Field(default=None, max_length=128)
     review_note: str | None = None
     reviewed_at: datetime | None = None
-
-
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 
 
 class Job(SQLModel, table=True):
@@ -194,13 +193,13 @@ class Job(SQLModel, table=True):
     )
 
     id: str = Field(default_factory=lambda: new_id("job"), primary_key=True, max_length=64)
-    kind: str = Field(index=True, max_length=32)  # lifestyle_heroes / sentence_image
+    kind: str = Field(index=True, max_length=32)  # a JobKind
     target_key: str = Field(index=True, max_length=255)
     work_item_id: str | None = Field(default=None, foreign_key="workitem.id", index=True, max_length=64)
     sentence_id: str | None = Field(default=None, foreign_key="sentence.id", index=True, max_length=64)
     project_id: str | None = Field(default=None, foreign_key="project.id", index=True, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="queued", index=True, max_length=16)
+    status: str = Field(default=JobStatus.queued, index=True, max_length=16)
     progress_done: int = 0
     progress_total: int = 0
     message: str = ""
@@ -239,12 +238,12 @@ class GenerationClaim(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: str = Field(foreign_key="job.id", index=True, max_length=64)  # the job that made it; its params drive it
-    kind: str = Field(max_length=32)
+    kind: str = Field(max_length=32)  # a JobKind
     target_key: str = Field(index=True, max_length=255)  # "hero:7:OL-1", "sentence:sent_001"
     subject: str = Field(max_length=64)  # the shot id or the sentence id
     work_item_id: str | None = Field(default=None, max_length=64)
     weight: int = 1  # progress units (images) it stands for
-    status: str = Field(default="queued", index=True, max_length=16)
+    status: str = Field(default=JobStatus.queued, index=True, max_length=16)  # a JobStatus
     worker_id: str | None = Field(default=None, index=True, max_length=128)
     attempts: int = 0
     outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
@@ -310,7 +309,7 @@ class ReviewDecision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     version_id: int = Field(foreign_key="imageversion.id")
-    decision: str = Field(max_length=16)  # pending / approved / rejected
+    decision: str = Field(max_length=16)  # a ReviewState
     reviewer_email: str = Field(max_length=255)
     reviewer_name: str = Field(default="", max_length=255)
     note: str | None = None
@@ -335,7 +334,7 @@ class AuditEntry(SQLModel, table=True):
     actor_email: str = Field(max_length=255)
     actor_name: str = Field(default="", max_length=255)
     action: str = Field(max_length=64)
-    target_kind: str = Field(max_length=32)  # work_item / shot / size / sentence / version / reference / job / import
+    target_kind: str = Field(max_length=32)  # an AuditTargetKind
     target_id: str = Field(default="", max_length=255)
     work_item_id: str | None = Field(default=None, max_length=64)
     shot_id: str | None = Field(default=None, max_length=64)
@@ -356,7 +355,7 @@ class User(SQLModel, table=True):
 
     email: str = Field(primary_key=True, max_length=255)  # lower case; a proxy's user name when it sends no email
     display_name: str = Field(default="", max_length=255)
-    role: str = Field(default="viewer", max_length=16)
+    role: str = Field(default=Role.viewer, max_length=16)
     # Who set the role by hand (CLI or Settings); None: it follows the group mapping / default role at each sign-in.
     role_set_by: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)

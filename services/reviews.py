@@ -22,6 +22,7 @@ from zipstream import ZipStream
 
 from services.auth import requires
 from services.db import session_scope
+from services.enums import ReviewState
 from services.errors import ReshootError, invalid_request, not_found
 from services.identity import Role, current_actor
 from services.models import ExportPlanRow, ImageVersion, LifestylePack, Shot, WorkItem, iso, utcnow
@@ -163,7 +164,9 @@ def _entry(row: ExportPlanRow, shot: Shot, version: ImageVersion | None, decisio
     latest = (decisions.get(version.id) or [None])[0]
     return target.model_copy(
         update={
-            "status": ExportStatus.approved if version.review_state == "approved" else ExportStatus.not_approved,
+            "status": ExportStatus.approved
+            if version.review_state == ReviewState.approved
+            else ExportStatus.not_approved,
             "reviewState": version.review_state,
             "versionId": version.id,
             "version": version.version,

@@ -14,6 +14,7 @@ from services import backends, images, jobs
 from services.audit import AuditAction, Target, record
 from services.auth import requires
 from services.db import session_scope
+from services.enums import AuditTargetKind, JobKind, JobStatus, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Role
 from services.messages import IMAGE_REGENERATION_STARTED, NO_IMAGE_PROMPT, SENTENCE_NOT_FOUND
@@ -24,7 +25,7 @@ from services.versions import NewImage, apply_retention, image_urls, save_new_ve
 
 log = logging.getLogger("reshoot.storyboard")
 
-KIND = "sentence_image"
+KIND = JobKind.sentence_image
 SCENE_SIZE = (1024, 576)  # 16:9; the backend is asked for its nearest size
 MAX_SEED = 2**63 - 1
 # Seeds are kept in a signed 64-bit column and every backend takes 0..2^63-1 (ComfyUI's sampler up to 2^64-1,
@@ -195,7 +196,9 @@ def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
             record(
                 session,
                 action=AuditAction.edit_prompt,
-                target=Target("sentence", sentence.id, sentence_id=sentence.id, project_id=sentence.project_id),
+                target=Target(
+                    AuditTargetKind.sentence, sentence.id, sentence_id=sentence.id, project_id=sentence.project_id
+                ),
                 before={"imagePrompt": sentence.image_prompt},
                 after={"imagePrompt": image_prompt},
             )
@@ -257,7 +260,7 @@ def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], None]:
 def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
     """The job's result is its one image's (or it fails as the image did)."""
     [claim] = claims
-    if claim.status != "succeeded":
+    if claim.status != JobStatus.succeeded:
         message = jobs.WORKER_DIED_MESSAGE if claim.error_code == "WORKER_DIED" else claim.message
         raise jobs.JobFailed(claim.error_code or "INTERNAL_ERROR", message, detail=claim.detail)
     return claim.outcome, "Image regenerated"
@@ -289,7 +292,7 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
         )
     width, height = images.image_size(data)
     new = NewImage(
-        target_kind="sentence",
+        target_kind=TargetKind.sentence,
         target_id=sentence.id,
         base_key=f"storyboard/{sentence.project_id}/{sentence.id}/image.png",
         data=data,
@@ -315,7 +318,7 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
         session.add(row)
 
     version = save_new_versions([new], move_pointer)[0]
-    apply_retention("sentence", sentence.id)
+    apply_retention(TargetKind.sentence, sentence.id)
     # ImageVersion has no LoRA column; the job that made the version (version.job_id) keeps it.
     used_lora = style_lora if backend.capabilities.accepts_style_lora else None
     return {

@@ -34,6 +34,7 @@ from services.audit import AuditAction, record, version_target
 from services.auth import requires
 from services.config import get_settings
 from services.db import session_scope
+from services.enums import ReviewState, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Role, current_actor
 from services.models import ExportPlanRow, ImageVersion, Job, ReviewDecision, Sentence, Shot, WorkItem, iso, utcnow
@@ -41,9 +42,7 @@ from services.storage import get_storage
 
 log = logging.getLogger("reshoot.versions")
 
-TARGET_KINDS = ("hero", "sentence")
 VERSION_NUMBER_ATTEMPTS = 12
-REVIEW_STATES = ("pending", "approved", "rejected")
 
 
 @dataclass
@@ -300,7 +299,7 @@ def apply_retention(target_kind: str, target_id: str, *, keep: int | None = None
 
 
 def _current_id(session: Session, target_kind: str, target_id: str) -> int | None:
-    if target_kind == "hero":
+    if target_kind == TargetKind.hero:
         row = session.get(ExportPlanRow, int(target_id)) if str(target_id).isdigit() else None
         return row.current_version_id if row else None
     sentence = session.get(Sentence, target_id)
@@ -308,11 +307,11 @@ def _current_id(session: Session, target_kind: str, target_id: str) -> int | Non
 
 
 def _check_target(session: Session, target_kind: str, target_id: str) -> None:
-    if target_kind not in TARGET_KINDS:
-        raise invalid_request([{"field": "targetKind", "message": f"must be one of {', '.join(TARGET_KINDS)}"}])
+    if target_kind not in tuple(TargetKind):
+        raise invalid_request([{"field": "targetKind", "message": f"must be one of {', '.join(tuple(TargetKind))}"}])
     exists = (
         (str(target_id).isdigit() and session.get(ExportPlanRow, int(target_id)) is not None)
-        if target_kind == "hero"
+        if target_kind == TargetKind.hero
         else session.get(Sentence, str(target_id)) is not None
     )
     if not exists:
@@ -323,7 +322,7 @@ def _check_target(session: Session, target_kind: str, target_id: str) -> None:
 
 def set_current(session: Session, version: ImageVersion) -> None:
     """Point the version's target at it (and, for a sentence, record its seed)."""
-    if version.target_kind == "hero":
+    if version.target_kind == TargetKind.hero:
         row = session.get(ExportPlanRow, int(version.target_id))
         row.current_version_id = version.id
         session.add(row)
@@ -461,12 +460,12 @@ def restore_version(version_id: int) -> dict[str, Any]:
             after={"currentVersionId": version.id, "version": version.version},
         )
         set_current(session, version)
-        if version.target_kind == "sentence":
+        if version.target_kind == TargetKind.sentence:
             sentence = session.get(Sentence, version.target_id)
             sentence.is_image_dirty = (sentence.image_prompt or "") != version.prompt
             sentence.is_video_dirty = True  # the video was made from the image that is no longer current
             session.add(sentence)
-    if version.target_kind == "hero":
+    if version.target_kind == TargetKind.hero:
         publish_current(int(version.target_id))
     return get_version(version.id)
 
@@ -497,8 +496,8 @@ def set_locked(version_id: int, locked: bool) -> dict[str, Any]:
 @requires(Role.reviewer)
 def set_review(version_id: int, *, state: str, note: str | None = None) -> dict[str, Any]:
     """Record the current actor's decision; the newest decision is the version's state, older ones stay."""
-    if state not in REVIEW_STATES:
-        raise invalid_request([{"field": "state", "message": f"must be one of {', '.join(REVIEW_STATES)}"}])
+    if state not in tuple(ReviewState):
+        raise invalid_request([{"field": "state", "message": f"must be one of {', '.join(tuple(ReviewState))}"}])
     if note is not None and not isinstance(note, str):
         raise invalid_request([{"field": "note", "message": "must be text"}])
     actor, now, note = current_actor(), utcnow(), (note or "").strip() or None
@@ -563,11 +562,11 @@ def review_history(version_ids: list[int]) -> dict[int, list[Decision]]:
 
 
 def review_queue(
-    *, state: str = "pending", work_item_id: str | None = None, limit: int = 50, offset: int = 0
+    *, state: str = ReviewState.pending, work_item_id: str | None = None, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
     """Current hero images in a review state, oldest first, with their work item, shot and size."""
-    if state not in REVIEW_STATES:
-        raise invalid_request([{"field": "state", "message": f"must be one of {', '.join(REVIEW_STATES)}"}])
+    if state not in tuple(ReviewState):
+        raise invalid_request([{"field": "state", "message": f"must be one of {', '.join(tuple(ReviewState))}"}])
     query = (
         select(ImageVersion, ExportPlanRow, Shot)
         .join(ExportPlanRow, col(ExportPlanRow.current_version_id) == ImageVersion.id)

@@ -9,9 +9,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from services.db import get_engine, session_scope
+from services.enums import ACTIVE_STATUSES, JobKind, ReviewState, TargetKind
 from services.errors import ReshootError, invalid_request
-from services.jobs import ACTIVE
-from services.lifestyle import KIND as HEROES_KIND
 from services.models import ExportPlanRow, GenerationClaim, ImageVersion, LifestylePack, Reference, Shot, WorkItem
 from services.search_index import MIN_INDEXED_TERM, PG_WORK_ITEM_TEXT, SHOT_FTS, WORK_ITEM_FTS
 from services.storable_text import require_storable
@@ -19,7 +18,6 @@ from services.storage import Storage, get_storage
 
 MAX_PAGE_SIZE = 1000
 REFERENCES_SHOWN = 3
-HERO = "hero"  # ImageVersion.target_kind of an export plan row
 
 
 def _like(text: str) -> str:
@@ -112,8 +110,8 @@ def list_work_items(
         select(
             ExportPlanRow.work_item_id,
             func.count(ExportPlanRow.current_version_id).label("images"),
-            func.sum(case((state == "pending", 1), else_=0)).label("pending"),
-            func.sum(case((state == "approved", 1), else_=0)).label("approved"),
+            func.sum(case((state == ReviewState.pending, 1), else_=0)).label("pending"),
+            func.sum(case((state == ReviewState.approved, 1), else_=0)).label("approved"),
         )
         .outerjoin(ImageVersion, ImageVersion.id == ExportPlanRow.current_version_id)
         .where(ExportPlanRow.work_item_id.in_(in_page))
@@ -180,7 +178,7 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict
     previous_id = (
         select(previous.id)
         .where(
-            previous.target_kind == HERO,
+            previous.target_kind == TargetKind.hero,
             previous.target_id == cast(ExportPlanRow.id, String),
             previous.version < ImageVersion.version,
             previous.file_deleted.is_(False),
@@ -295,8 +293,8 @@ def _active_heroes_jobs(session: Session, work_item_id: str) -> dict[str, str]:
     """shot id -> the job whose queued/running claim generates that shot now (one per shot, by the claims' index)."""
     query = select(GenerationClaim.subject, GenerationClaim.job_id).where(
         GenerationClaim.work_item_id == work_item_id,
-        GenerationClaim.kind == HEROES_KIND,
-        GenerationClaim.status.in_(ACTIVE),
+        GenerationClaim.kind == JobKind.lifestyle_heroes,
+        GenerationClaim.status.in_(ACTIVE_STATUSES),
     )
     return dict(session.exec(query).all())
 

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from services import jobs, lifestyle, sweeper, versions
 from services.config import PROJECT_ROOT, get_settings
 from services.db import session_scope
+from services.enums import ACTIVE_STATUSES, FINISHED_STATUSES
 from services.importer import import_data
 from services.models import ExportPlanRow, GenerationClaim, ImageVersion
 from services.storage import get_storage
@@ -112,7 +113,7 @@ def finish_with_retries(job_id: str) -> None:
     # wait_for_job starts threads here if no worker is left (what a restarted dashboard does): shots still
     # queued run then; those the dead worker was generating were failed as soon as anyone read the job.
     job = jobs.wait_for_job(job_id, timeout=60)
-    assert job["status"] in jobs.TERMINAL, job
+    assert job["status"] in FINISHED_STATUSES, job
     missing = [f["shot_id"] for f in (job["result"] or {}).get("failed") or []]
     assert {f["error"] for f in (job["result"] or {}).get("failed") or []} <= {"WORKER_DIED"}, job
     if job["status"] == "failed" or missing:
@@ -127,7 +128,7 @@ def finish_with_retries(job_id: str) -> None:
 def assert_consistent() -> None:
     assert jobs.list_jobs(status="queued") == [] and jobs.list_jobs(status="running") == []
     with session_scope() as s:
-        assert s.exec(select(GenerationClaim).where(col(GenerationClaim.status).in_(jobs.ACTIVE))).all() == []
+        assert s.exec(select(GenerationClaim).where(col(GenerationClaim.status).in_(ACTIVE_STATUSES))).all() == []
     gc = subprocess.run(
         [sys.executable, "-m", "services", "gc", "--grace", "0"],
         cwd=PROJECT_ROOT,

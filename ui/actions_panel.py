@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from services import messages
+from services.enums import JobStatus
 from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import generate_lifestyle_heroes
@@ -54,7 +55,7 @@ def start_generation(work_item_id: str) -> None:
 
 def generation_finished(work_item_id: str, job: dict[str, Any]) -> None:
     st.session_state.pop(_key("job", work_item_id), None)
-    if job["status"] != "succeeded":
+    if job["status"] != JobStatus.succeeded:
         error_toast(job.get("errorCode"))
         return
     result = job.get("result") or {}

@@ -23,6 +23,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from services import messages
+from services.enums import JobStatus
 from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import add_references, delete_reference, generate_lifestyle_heroes, list_references
@@ -248,7 +249,7 @@ def regeneration_finished(work_item_id: str, shot_id: str, job: dict[str, Any]) 
     st.session_state.pop(_key("job", work_item_id, shot_id), None)
     st.session_state[_key("stale", work_item_id, shot_id)] = True
     failed = {f.get("shot_id") for f in (job.get("result") or {}).get("failed") or []}
-    if job["status"] == "succeeded" and shot_id not in failed:
+    if job["status"] == JobStatus.succeeded and shot_id not in failed:
         queue_toast(messages.HEROES_REGENERATED_TITLE, messages.heroes_regenerated_body(shot_id))
     else:
         queue_toast(messages.REGENERATE_FAILED_TITLE, messages.regenerate_failed_body(shot_id), kind="error")

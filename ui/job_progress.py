@@ -18,6 +18,7 @@ from typing import Any
 
 import streamlit as st
 
+from services.enums import FINISHED_STATUSES, JobStatus
 from services.jobs import get_job, wait_until_finished
 
 POLL_SECONDS = 1.5  # someone else's job (another session, the API): nobody here is waiting for it
@@ -29,7 +30,6 @@ POLL_SECONDS = 1.5  # someone else's job (another session, the API): nobody here
 FAST_POLL_SECONDS = 0.5
 HOLD_SECONDS = 0.4
 QUICK_WAIT_SECONDS = 1.0  # how long a click waits for its own job before showing progress instead
-FINISHED = ("succeeded", "failed")
 _HANDLED_KEY = "ui_finished_jobs"
 _ROUND_KEY = "ui_job_poll_from_parent"
 
@@ -38,20 +38,20 @@ def progress_text(job: dict[str, Any], unit: str = "images") -> str:
     done, total = job.get("progressDone") or 0, job.get("progressTotal") or 0
     if total:
         return f"{done} of {total} {unit}"
-    return "Queued…" if job.get("status") == "queued" else "Starting…"
+    return "Queued…" if job.get("status") == JobStatus.queued else "Starting…"
 
 
 def wait_briefly(job_id: str, seconds: float | None = None) -> dict[str, Any] | None:
     """The job once it has finished, if that happens within `seconds` (QUICK_WAIT_SECONDS); None if it is still
     queued or running. Waiting costs next to nothing (`services.jobs.wait_until_finished`)."""
     job = wait_until_finished(job_id, QUICK_WAIT_SECONDS if seconds is None else seconds)
-    return job if job["status"] in FINISHED else None
+    return job if job["status"] in FINISHED_STATUSES else None
 
 
 def settle(job_id: str, on_finish: Callable[[dict[str, Any]], None]) -> bool:
     """True if the job has finished (`on_finish` has then run once): the caller shows the result at once."""
     job = get_job(job_id)
-    if job["status"] not in FINISHED:
+    if job["status"] not in FINISHED_STATUSES:
         return False
     finish_once(job, on_finish)
     return True
@@ -79,7 +79,7 @@ def _poll(job_id: str, on_finish: Callable[[dict[str, Any]], None], unit: str, h
     # rest of the page. The parent marks each of its calls (job_progress below).
     own_rerun = st.session_state.get(_ROUND_KEY, {}).pop(job_id, None) is None
     job = _held_job(job_id, hold if own_rerun else 0.0)
-    if job["status"] in FINISHED:
+    if job["status"] in FINISHED_STATUSES:
         finish_once(job, on_finish)
         st.rerun()
     total = job.get("progressTotal") or 0

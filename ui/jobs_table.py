@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from services.enums import ACTIVE_STATUSES, JobStatus
 from services.errors import ReshootError
 from services.identity import Role, current_actor
 from services.jobs import list_jobs, retry_job
@@ -14,8 +15,12 @@ from services.messages import plural
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts
 
-ACTIVE = ("queued", "running")
-STATUS_ICONS = {"queued": "⏳ queued", "running": "▶ running", "succeeded": "✓ succeeded", "failed": "✕ failed"}
+STATUS_ICONS = {
+    JobStatus.queued: "⏳ queued",
+    JobStatus.running: "▶ running",
+    JobStatus.succeeded: "✓ succeeded",
+    JobStatus.failed: "✕ failed",
+}
 REFRESH_SECONDS = 2.0
 LIMIT = 200
 
@@ -43,7 +48,7 @@ def target(job: dict[str, Any]) -> str:
 
 def error_text(job: dict[str, Any]) -> str:
     """The message first (what a person reads), then the code; the whole text is in the row's details."""
-    if job["status"] != "failed":
+    if job["status"] != JobStatus.failed:
         return ""
     message = (job.get("message") or "").strip()
     code = job.get("errorCode") or "ERROR"
@@ -59,9 +64,9 @@ def progress(job: dict[str, Any]) -> str:
     result = job.get("result") or {}
     failed_shots = len(result.get("failed") or [])
     made = len(result.get("generated") or [])
-    if job["status"] == "failed":
+    if job["status"] == JobStatus.failed:
         return f"{made} of {total} made · failed"
-    if job["status"] == "succeeded" and failed_shots:
+    if job["status"] == JobStatus.succeeded and failed_shots:
         return f"{made} of {total} made · {plural(failed_shots, 'shot')} failed"
     return f"{done} of {total}"
 
@@ -96,7 +101,7 @@ def retry(job_id: str) -> None:
 def jobs_table(status: str | None, *, polling: bool) -> None:
     """The table (run as a fragment; `polling` says whether it was registered to refresh itself)."""
     jobs = list_jobs(status=status, limit=LIMIT)
-    active = any(job["status"] in ACTIVE for job in jobs)
+    active = any(job["status"] in ACTIVE_STATUSES for job in jobs)
     if polling != active:
         st.rerun()  # start or stop the automatic refresh
     show_queued_toasts()
@@ -123,7 +128,7 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
         },
     )
     if not event.selection.rows:
-        failed = sum(job["status"] == "failed" for job in jobs)
+        failed = sum(job["status"] == JobStatus.failed for job in jobs)
         st.caption(
             "Select a job to see its details or retry it"
             + (f" ({plural(failed, 'failed job')}: select one to read its whole error)." if failed else ".")
@@ -132,11 +137,11 @@ def jobs_table(status: str | None, *, polling: bool) -> None:
     job = jobs[event.selection.rows[0]]
     with st.container(border=True):
         st.markdown(f"**{escape_markdown(job['id'])}** · {escape_markdown(job['kind'])} · {job['status']}")
-        if job["status"] == "failed":  # wrapped in full, however long
+        if job["status"] == JobStatus.failed:  # wrapped in full, however long
             st.error(escape_markdown(error_text(job)), icon=":material/error:")
         else:
             st.text(job.get("message") or "")
-        if job["status"] == "failed":
+        if job["status"] == JobStatus.failed:
             if job.get("errorDetail"):
                 long = job["errorDetail"].count("\n") > 10
                 st.code(job["errorDetail"], language=None, wrap_lines=True, height=260 if long else "content")

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from services.enums import SizeLabel
 from ui.navigation import SETTINGS_PAGE
 from ui.toasts import escape_markdown
 
@@ -17,9 +18,9 @@ FORMAT_DOC = "docs/import-format.md"
 def csv_example(work_item_id: str) -> str:
     return (
         "work_item_id,shot_id,sku,size_label,width,height,filename,prompt\n"
-        f"{work_item_id},S-1,SKU-123,Desktop,1920,800,fcc/lifestyle/{work_item_id}/S-1/desktop.png,"
+        f"{work_item_id},S-1,SKU-123,{SizeLabel.desktop},1920,800,fcc/lifestyle/{work_item_id}/S-1/desktop.png,"
         "A linen duvet in morning light\n"
-        f"{work_item_id},S-1,SKU-123,Mobile,750,1000,fcc/lifestyle/{work_item_id}/S-1/mobile.png,\n"
+        f"{work_item_id},S-1,SKU-123,{SizeLabel.mobile},750,1000,fcc/lifestyle/{work_item_id}/S-1/mobile.png,\n"
     )
 
 
@@ -27,7 +28,7 @@ def json_example(work_item_id: str, title: str, status: str) -> str:
     row = {
         "shot_id": "S-1",
         "sku": "SKU-123",
-        "size_label": "Desktop",
+        "size_label": str(SizeLabel.desktop),
         "width": 1920,
         "height": 800,
         "filename": f"fcc/lifestyle/{work_item_id}/S-1/desktop.png",

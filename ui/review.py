@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from services.enums import ReviewState
 from services.errors import ReshootError
 from services.identity import Role
 from services.versions import Decision, review_history, set_review
@@ -16,9 +17,9 @@ from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast
 
 STATE_BADGES = {
-    "pending": ("Pending", "orange", ":material/hourglass_empty:"),
-    "approved": ("Approved", "green", ":material/check_circle:"),
-    "rejected": ("Rejected", "red", ":material/cancel:"),
+    ReviewState.pending: ("Pending", "orange", ":material/hourglass_empty:"),
+    ReviewState.approved: ("Approved", "green", ":material/check_circle:"),
+    ReviewState.rejected: ("Rejected", "red", ":material/cancel:"),
 }
 FRAME_HEIGHT = 240  # px the frames share when the row is wide enough; they shrink together when it is not
 
@@ -101,14 +102,17 @@ def review_line(row: dict[str, Any], *, history: list[Decision]) -> None:
     if version_id is None:
         heading.caption("No image yet", width="content")
         return
-    state = row.get("reviewState") or "pending"
-    text, color, icon = STATE_BADGES.get(state, STATE_BADGES["pending"])
+    state = row.get("reviewState") or ReviewState.pending
+    text, color, icon = STATE_BADGES.get(state, STATE_BADGES[ReviewState.pending])
     heading.badge(f"{text} · v{row['version']}", color=color, icon=icon)
     decisions(label_col, history)
     note_key = f"sku_note_{version_id}"
     note_col.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
     with buttons_col.container(horizontal=True, gap="xsmall"):
-        for new_state, label, kind in (("approved", "Approve", "primary"), ("rejected", "Reject", "secondary")):
+        for new_state, label, kind in (
+            (ReviewState.approved, "Approve", "primary"),
+            (ReviewState.rejected, "Reject", "secondary"),
+        ):
             st.button(
                 label,
                 key=f"sku_{new_state}_{version_id}",

@@ -9,6 +9,7 @@ import streamlit as st
 
 from services import messages
 from services.audit import sentence_history
+from services.enums import JobStatus
 from services.errors import ReshootError
 from services.identity import Role
 from services.jobs import retry_job
@@ -106,7 +107,7 @@ def retry_failed(sentence_id: str) -> None:
 
 def regeneration_finished(sentence_id: str, job: dict[str, Any]) -> None:
     st.session_state.pop(_key("job", sentence_id), None)
-    if job["status"] == "succeeded":
+    if job["status"] == JobStatus.succeeded:
         used = (job.get("result") or {}).get("seed")
         st.session_state[_key("seed_used", sentence_id)] = used  # shown in the field on the next run
         queue_toast("Image regenerated", f"Seed {used if used is not None else '—'}.")

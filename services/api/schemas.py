@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.enums import JobKind, JobStatus
+
 ShotId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Timestamp = datetime | str | None
 
@@ -192,8 +194,8 @@ class Storyboard(_Response):
 
 class JobOut(_Response):
     id: str
-    kind: str
-    status: str
+    kind: JobKind
+    status: JobStatus
     progressDone: int
     progressTotal: int
     message: str | None = None

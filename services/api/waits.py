@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services import jobs
 from services.backends import BackendError
+from services.enums import FINISHED_STATUSES, JobStatus
 from services.errors import ReshootError
 
 POLL_SECONDS = 0.1
@@ -63,11 +64,11 @@ class JobWaiter:
                         continue
                     if job is None:  # deleted while waited on
                         future.set_exception(ReshootError("JOB_NOT_FOUND", 404, {"jobId": job_id}, "Job not found"))
-                    elif job["status"] in jobs.TERMINAL:
+                    elif job["status"] in FINISHED_STATUSES:
                         future.set_result(job)
             if time.monotonic() >= next_recovery:
                 next_recovery = time.monotonic() + RECOVERY_SECONDS
-                running = [i for i, job in found.items() if job["status"] == "running"]
+                running = [i for i, job in found.items() if job["status"] == JobStatus.running]
                 await run_in_threadpool(_keep_jobs_moving, running)
             await asyncio.sleep(self.poll_seconds)
 

@@ -27,6 +27,7 @@ from services.api.schemas import (
 from services.api.security import allow
 from services.api.waits import failed_job_error
 from services.config import get_settings
+from services.enums import JobStatus
 from services.errors import invalid_request, not_found
 from services.identity import Role
 
@@ -145,9 +146,9 @@ async def generate_heroes(
     limit = get_settings().api_wait_seconds or None  # 0: no limit
     timeout = wait if limit is None else limit if wait is None else min(wait, limit)
     job = await request.app.state.job_waiter.wait(started["jobId"], timeout)
-    if job["status"] == "succeeded":
+    if job["status"] == JobStatus.succeeded:
         return job["result"]
-    if job["status"] == "failed":
+    if job["status"] == JobStatus.failed:
         raise failed_job_error(job)
     return _accepted(started)
 
