@@ -23,7 +23,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from services import messages
-from services.enums import JobStatus
+from services.enums import JobStatus, TargetKind
 from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import add_references, delete_reference, generate_lifestyle_heroes, list_references
@@ -425,7 +425,7 @@ def _reference_tile(work_item_id: str, shot_id: str, ref: dict[str, Any], *, con
 @st.dialog("Compare versions", width="large")
 def compare_dialog(row: dict[str, Any]) -> None:
     """The previous and the current image of one hero target, at the same size."""
-    versions = {v["id"]: v for v in list_versions("hero", str(row["id"]))}
+    versions = {v["id"]: v for v in list_versions(TargetKind.hero, str(row["id"]))}
     before = versions.get(row["previousVersionId"])
     if before is None:
         show_toast("Nothing to compare", "The previous version is no longer stored.", kind="warning")

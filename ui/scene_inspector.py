@@ -9,7 +9,7 @@ import streamlit as st
 
 from services import messages
 from services.audit import sentence_history
-from services.enums import JobStatus
+from services.enums import JobStatus, TargetKind
 from services.errors import ReshootError
 from services.identity import Role
 from services.jobs import retry_job
@@ -204,7 +204,7 @@ def earlier_caption(version: dict) -> str:
 
 def history(sentence_id: str) -> None:
     """Before/after of the two newest images, then earlier versions to restore or mark as favourite."""
-    versions = [v for v in list_versions("sentence", sentence_id) if v.get("url")]
+    versions = [v for v in list_versions(TargetKind.sentence, sentence_id) if v.get("url")]
     if len(versions) >= 2:
         after, before = versions[0], versions[1]
         st.markdown("**Before / after**")
