@@ -9,7 +9,7 @@ from ui.storyboard_table import TABLE_WIDTH, sentence_table
 from ui.toasts import escape_markdown
 
 st.title("Storyboard")
-projects = {p["id"]: p for p in list_projects()}
+projects = {p.id: p for p in list_projects()}
 if not projects:
     st.info("No storyboard projects yet. Import one on the Settings page.")
     st.stop()
@@ -18,7 +18,7 @@ project_id = st.selectbox(
     "Project",
     list(projects),
     index=list(projects).index(linked_project) if linked_project in projects else 0,
-    format_func=lambda pid: f"{projects[pid]['title']} · {projects[pid]['sentenceCount']} sentences",
+    format_func=lambda pid: f"{projects[pid].title} · {projects[pid].sentence_count} sentences",
     key="sb_project",
 )
 st.query_params["project"] = project_id  # always in the address bar, so the link names it
@@ -26,15 +26,15 @@ board = get_storyboard(project_id)
 # Side by side where both fit (1440 px), the inspector below the table where they do not (1024 px): never cut.
 board_row = st.container(horizontal=True, gap="medium")
 with board_row.container(width=TABLE_WIDTH):
-    sentence = sentence_table(board, linked=st.query_params.get("sentence"))
-if sentence is None:
+    scene = sentence_table(board, linked=st.query_params.get("sentence"))
+if scene is None:
     st.query_params.pop("sentence", None)
 else:
-    st.query_params["sentence"] = sentence["id"]
+    st.query_params["sentence"] = scene.sentence.id
 with board_row.container(width="stretch"):
-    if sentence is None:
+    if scene is None:
         st.info("Select a sentence in the table to open the Scene Inspector.")
     else:
-        st.subheader(f"Scene {sentence['label']} · {escape_markdown(sentence['sectionTitle'])}", anchor=False)
-        st.caption(escape_markdown(sentence["text"]))
-        scene_inspector(sentence)
+        st.subheader(f"Scene {scene.label} · {escape_markdown(scene.section_title)}", anchor=False)
+        st.caption(escape_markdown(scene.sentence.text))
+        scene_inspector(scene.sentence)

@@ -13,7 +13,14 @@ from services.errors import ReshootError
 
 
 def _print(data: Any, as_json: bool = True) -> None:
-    print(json.dumps(data, indent=2, default=str) if as_json else data)
+    print(json.dumps(data, indent=2, default=_json_default) if as_json else data)
+
+
+def _json_default(value: Any) -> Any:
+    """Read models as the API sends them; anything else (dates, paths) as text."""
+    from pydantic import BaseModel
+
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
 
 
 def cmd_init(args: argparse.Namespace) -> None:
@@ -61,8 +68,8 @@ def cmd_sentences(args: argparse.Namespace) -> None:
         _print(sentences)
     else:
         for s in sentences:
-            flags = ("I" if s["isImageDirty"] else "-") + ("V" if s["isVideoDirty"] else "-")
-            print(f"{s['id']}  {flags}  {(s['imagePrompt'] or '(no prompt)')[:70]}")
+            flags = ("I" if s.is_image_dirty else "-") + ("V" if s.is_video_dirty else "-")
+            print(f"{s.id}  {flags}  {(s.image_prompt or '(no prompt)')[:70]}")
 
 
 def cmd_render(args: argparse.Namespace) -> None:
@@ -102,13 +109,13 @@ def cmd_generate_heroes(args: argparse.Namespace) -> None:
 
 
 def cmd_regenerate_image(args: argparse.Namespace) -> None:
-    from services.storyboard import regenerate_sentence_image
+    from services.storyboard import RegenerateImageOptions, regenerate_sentence_image
 
-    started = regenerate_sentence_image(args.sentence_id, seed=args.seed)
+    started = regenerate_sentence_image(sentence_id=args.sentence_id, options=RegenerateImageOptions(seed=args.seed))
     if not args.wait:
         _print(started)
         return
-    _print({"jobId": started["jobId"], **_finished_job(started["jobId"])["result"]})
+    _print({"jobId": started.job_id, **_finished_job(started.job_id)["result"]})
 
 
 def cmd_export(args: argparse.Namespace) -> None:

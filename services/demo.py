@@ -126,10 +126,11 @@ def _generate_demo_images() -> list[str]:
             job_ids.append(lifestyle.generate_lifestyle_heroes(item["id"])["jobId"])
     for project in document.get("projects", []):
         for sentence in storyboard.list_sentences(project["id"]):
-            if (sentence["imagePrompt"] or "").strip() and not sentence["imageFile"]:
-                seed = _demo_seed(sentence["id"])
+            if (sentence.image_prompt or "").strip() and not sentence.image_file:
+                options = storyboard.RegenerateImageOptions(seed=_demo_seed(sentence.id))
                 job_ids.append(
-                    sentence["activeJobId"] or storyboard.regenerate_sentence_image(sentence["id"], seed=seed)["jobId"]
+                    sentence.active_job_id
+                    or storyboard.regenerate_sentence_image(sentence_id=sentence.id, options=options).job_id
                 )
     return job_ids
 

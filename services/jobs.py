@@ -402,7 +402,9 @@ def retry_job(job_id: str) -> dict[str, Any]:
     if job["status"] in ACTIVE_STATUSES:
         return job
     module = importlib.import_module(HANDLERS[job["kind"]])
-    new_job_id = module.retry(job)["jobId"]
+    started = module.retry(job)
+    # A use case answers a typed `…JobStarted` model (storyboard) or, until converted, the spec's `{"jobId": …}`.
+    new_job_id = started["jobId"] if isinstance(started, dict) else started.job_id
     with session_scope() as session:  # the new job's own row (its use case's action) is written with it
         record(
             session,

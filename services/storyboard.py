@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -15,10 +17,19 @@ from services.audit import AuditAction, Target, record
 from services.auth import requires
 from services.db import session_scope
 from services.enums import AuditTargetKind, JobKind, JobStatus, TargetKind
-from services.errors import ReshootError, invalid_request
+from services.errors import ReshootError
 from services.identity import Role
 from services.messages import IMAGE_REGENERATION_STARTED, NO_IMAGE_PROMPT, SENTENCE_NOT_FOUND
-from services.models import CastMember, ImageVersion, Project, Section, Sentence, iso, utcnow
+from services.models import CastMember, ImageVersion, Project, Section, Sentence, utcnow
+from services.options import Options
+from services.read_models.storyboard import (
+    CastMemberPublic,
+    ImageJobStarted,
+    ProjectPublic,
+    SectionPublic,
+    SentencePublic,
+    StoryboardPublic,
+)
 from services.storable_text import require_storable
 from services.storage import get_storage
 from services.versions import NewImage, apply_retention, image_urls, save_new_versions, url_for
@@ -34,11 +45,25 @@ SEED_RANGE = MAX_SEED + 1
 RANDOM_SEED = -1  # what A1111 and ComfyUI users type for "pick one for me"
 
 
+class UpdateSentenceOptions(Options):
+    image_prompt: str = Field(max_length=10_000)
+
+
+class RegenerateImageOptions(Options):
+    """None or -1: a random seed; any other whole number is used, reduced to the backends' range (`seed_to_use`)."""
+
+    seed: int | None = None
+
+    @classmethod
+    def from_text(cls, text: str | None) -> RegenerateImageOptions:
+        """From a typed seed field: empty means random; anything but a whole number raises ValidationError."""
+        text = (text or "").strip()
+        return cls.model_validate({"seed": text or None}, strict=False)
+
+
 def seed_to_use(seed: int | None) -> tuple[int, bool]:
     """`(seed the backend gets, whether the user chose it)`: None or -1 draw a random one; any other integer is
     reduced into 0..MAX_SEED (a negative or huge number the user typed stays reproducible)."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise invalid_request([{"field": "seed", "message": "must be a whole number (-1 or none for a random seed)"}])
     if seed is None or seed == RANDOM_SEED:
         return secrets.randbelow(2**31), False
     return seed % SEED_RANGE, True
@@ -48,8 +73,8 @@ def sentence_target_key(sentence_id: str) -> str:
     return f"sentence:{sentence_id}"
 
 
-def _sentences_json(session: Session, sentences: list[Sentence]) -> list[dict[str, Any]]:
-    """Sentence JSON for many sentences with two more queries (versions, active jobs), whatever their number."""
+def _sentences_public(session: Session, sentences: list[Sentence]) -> list[SentencePublic]:
+    """Many sentences with two more queries (versions, active jobs), whatever their number."""
     version_ids = [x.current_version_id for x in sentences if x.current_version_id]
     versions = (
         {v.id: v for v in session.exec(select(ImageVersion).where(col(ImageVersion.id).in_(version_ids)))}
@@ -59,25 +84,26 @@ def _sentences_json(session: Session, sentences: list[Sentence]) -> list[dict[st
     active = jobs.active_jobs_for([sentence_target_key(x.id) for x in sentences])
     out = []
     for sentence in sentences:
-        url, thumb_url = image_urls(versions.get(sentence.current_version_id))
+        version = versions.get(sentence.current_version_id) if sentence.current_version_id else None
+        url, thumb_url = image_urls(version)
         out.append(
-            {
-                "id": sentence.id,
-                "projectId": sentence.project_id,
-                "sectionId": sentence.section_id,
-                "position": sentence.position,
-                "text": sentence.text,
-                "imagePrompt": sentence.image_prompt,
-                "imageFile": url,
-                "thumbUrl": thumb_url,
-                "seed": sentence.seed,
-                "seedHonoured": getattr(versions.get(sentence.current_version_id), "seed_honoured", None),
-                "isImageDirty": sentence.is_image_dirty,
-                "isVideoDirty": sentence.is_video_dirty,
-                "updatedAt": iso(sentence.updated_at),
-                "versionId": sentence.current_version_id,
-                "activeJobId": (active.get(sentence_target_key(sentence.id)) or {}).get("id"),
-            }
+            SentencePublic(
+                id=sentence.id,
+                project_id=sentence.project_id,
+                section_id=sentence.section_id,
+                position=sentence.position,
+                text=sentence.text,
+                image_prompt=sentence.image_prompt,
+                image_file=url,
+                thumb_url=thumb_url,
+                seed=sentence.seed,
+                seed_honoured=version.seed_honoured if version else None,
+                is_image_dirty=sentence.is_image_dirty,
+                is_video_dirty=sentence.is_video_dirty,
+                updated_at=sentence.updated_at,
+                version_id=sentence.current_version_id,
+                active_job_id=(active.get(sentence_target_key(sentence.id)) or {}).get("id"),
+            )
         )
     return out
 
@@ -110,7 +136,7 @@ def _ordered_sentences(session: Session, project_id: str) -> list[Sentence]:
 # --- Reading ------------------------------------------------------------------------------------------
 
 
-def list_projects() -> list[dict[str, Any]]:
+def list_projects() -> list[ProjectPublic]:
     with session_scope() as session:
         counts = dict(
             session.exec(select(Sentence.project_id, func.count(col(Sentence.id))).group_by(Sentence.project_id)).all()
@@ -124,19 +150,19 @@ def list_projects() -> list[dict[str, Any]]:
         )
         projects = session.exec(select(Project).order_by(col(Project.created_at), col(Project.id))).all()
         return [
-            {
-                "id": p.id,
-                "title": p.title,
-                "sentenceCount": counts.get(p.id, 0),
-                "dirtyImageCount": dirty.get(p.id, 0),
-                "createdAt": iso(p.created_at),
-            }
+            ProjectPublic(
+                id=p.id,
+                title=p.title,
+                sentence_count=counts.get(p.id, 0),
+                dirty_image_count=dirty.get(p.id, 0),
+                created_at=p.created_at,
+            )
             for p in projects
         ]
 
 
-def get_storyboard(project_id: str) -> dict[str, Any]:
-    """`{id, title, cast, sections: [{id, title, position, sentences}]}` in a constant number of queries."""
+def get_storyboard(project_id: str) -> StoryboardPublic:
+    """The project's sections with their sentences, and its cast, in a constant number of queries."""
     with session_scope() as session:
         project = _require_project(session, project_id)
         cast = session.exec(
@@ -147,48 +173,47 @@ def get_storyboard(project_id: str) -> dict[str, Any]:
         sections = session.exec(
             select(Section).where(Section.project_id == project_id).order_by(col(Section.position), col(Section.id))
         ).all()
-        by_section: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for sentence in _sentences_json(session, _ordered_sentences(session, project_id)):
-            by_section[sentence["sectionId"]].append(sentence)
-        return {
-            "id": project.id,
-            "title": project.title,
-            "cast": [
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "referenceImages": [url_for(key) for key in c.reference_images],
-                    "styleLora": c.style_lora,
-                    "position": c.position,
-                }
+        by_section: dict[str, list[SentencePublic]] = defaultdict(list)
+        for sentence in _sentences_public(session, _ordered_sentences(session, project_id)):
+            by_section[sentence.section_id].append(sentence)
+        return StoryboardPublic(
+            id=project.id,
+            title=project.title,
+            cast=[
+                CastMemberPublic(
+                    id=c.id,
+                    name=c.name,
+                    reference_images=[get_storage().url(key) for key in c.reference_images],
+                    style_lora=c.style_lora,
+                    position=c.position,
+                )
                 for c in cast
             ],
-            "sections": [
-                {"id": sec.id, "title": sec.title, "position": sec.position, "sentences": by_section.get(sec.id, [])}
+            sections=[
+                SectionPublic(id=sec.id, title=sec.title, position=sec.position, sentences=by_section.get(sec.id, []))
                 for sec in sections
             ],
-        }
+        )
 
 
-def list_sentences(project_id: str) -> list[dict[str, Any]]:
+def list_sentences(project_id: str) -> list[SentencePublic]:
     with session_scope() as session:
         _require_project(session, project_id)
-        return _sentences_json(session, _ordered_sentences(session, project_id))
+        return _sentences_public(session, _ordered_sentences(session, project_id))
 
 
-def get_sentence(sentence_id: str) -> dict[str, Any]:
+def get_sentence(sentence_id: str) -> SentencePublic:
     with session_scope() as session:
-        return _sentences_json(session, [_require_sentence(session, sentence_id)])[0]
+        return _sentences_public(session, [_require_sentence(session, sentence_id)])[0]
 
 
 # --- Editing and regenerating -----------------------------------------------------------------------------
 
 
 @requires(Role.reviewer)
-def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
+def update_sentence(*, sentence_id: str, options: UpdateSentenceOptions) -> SentencePublic:
     """Save an edited prompt; a changed prompt sets isImageDirty and isVideoDirty (the video is made from the image)."""
-    if not isinstance(image_prompt, str):
-        raise invalid_request([{"field": "imagePrompt", "message": "must be text"}])
+    image_prompt = options.image_prompt
     require_storable({"imagePrompt": image_prompt})
     with session_scope() as session:
         sentence = _require_sentence(session, sentence_id)
@@ -211,14 +236,16 @@ def update_sentence(sentence_id: str, *, image_prompt: str) -> dict[str, Any]:
 
 
 @requires(Role.reviewer)
-def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None) -> dict[str, Any]:
+def regenerate_sentence_image(
+    *, sentence_id: str, options: RegenerateImageOptions = RegenerateImageOptions()
+) -> ImageJobStarted:
     """Queue one image for a sentence: `{"jobId", "message": "Image regeneration started"}`. A random seed is
     picked when none (or -1) is given; any other integer is reduced to the backends' range (`seed_to_use`). The
     seed used is recorded on the job, the new version and the sentence.
 
     One image per sentence is generated at a time: a request while one is queued or running gets that job back,
     unless it names a different seed (409 ALREADY_GENERATING with the running job's id: it would be lost)."""
-    chosen, seed_given = seed_to_use(seed)
+    chosen, seed_given = seed_to_use(options.seed)
     with session_scope() as session:
         sentence = _require_sentence(session, sentence_id)
         prompt = (sentence.image_prompt or "").strip()
@@ -243,13 +270,14 @@ def regenerate_sentence_image(sentence_id: str, *, seed: int | None = None) -> d
             f"An image for this sentence is already being generated with seed {running_seed}; "
             "wait for it to finish, then generate again with your seed.",
         )
-    return {"jobId": job["id"], "message": IMAGE_REGENERATION_STARTED}
+    return ImageJobStarted(job_id=job["id"], message=IMAGE_REGENERATION_STARTED)
 
 
-def retry(job: dict[str, Any]) -> dict[str, Any]:
+def retry(job: dict[str, Any]) -> ImageJobStarted:
     """Same sentence; the same seed if the user gave one, a new random one otherwise."""
     params = job["params"]
-    return regenerate_sentence_image(job["sentenceId"], seed=params.get("seed") if params.get("seedGiven") else None)
+    seed = params.get("seed") if params.get("seedGiven") else None
+    return regenerate_sentence_image(sentence_id=job["sentenceId"], options=RegenerateImageOptions(seed=seed))
 
 
 def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], None]:
@@ -263,7 +291,7 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
     if claim.status != JobStatus.succeeded:
         message = jobs.WORKER_DIED_MESSAGE if claim.error_code == "WORKER_DIED" else claim.message
         raise jobs.JobFailed(claim.error_code or "INTERNAL_ERROR", message, detail=claim.detail)
-    return claim.outcome, "Image regenerated"
+    return claim.outcome or {}, "Image regenerated"
 
 
 def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
@@ -309,7 +337,7 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     )
 
     def move_pointer(session: Session, versions: list[ImageVersion]) -> None:
-        row = session.get(Sentence, sentence.id)
+        row = _require_sentence(session, sentence.id)
         row.current_version_id = versions[0].id
         row.seed = seed
         if (row.image_prompt or "").strip() == prompt:  # edited again meanwhile: the image is still out of date
@@ -332,7 +360,7 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     }
 
 
-def _cast_references(cast: list[CastMember]) -> tuple[list[str], list[bytes]]:
+def _cast_references(cast: Sequence[CastMember]) -> tuple[list[str], list[bytes]]:
     storage, keys, data = get_storage(), [], []
     for key in (k for member in cast for k in member.reference_images):
         try:

@@ -197,7 +197,12 @@ class Scenario:
 
 
 def _failed_sentence_job() -> str:
-    job_id = jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_002", seed=3)["jobId"], timeout=60)["id"]
+    job_id = jobs.wait_for_job(
+        storyboard.regenerate_sentence_image(
+            sentence_id="sent_002", options=storyboard.RegenerateImageOptions(seed=3)
+        ).job_id,
+        timeout=60,
+    )["id"]
     with session_scope() as s:
         job = s.get(Job, job_id)
         job.status = "failed"
@@ -256,13 +261,20 @@ SCENARIOS = [
             "services.storyboard.run_claim",
             "services.storyboard.summarize",
         ),
-        lambda _: jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_001", seed=7)["jobId"], timeout=60),
+        lambda _: jobs.wait_for_job(
+            storyboard.regenerate_sentence_image(
+                sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=7)
+            ).job_id,
+            timeout=60,
+        ),
         {"sentence.regenerate": 1, "version.create": 1},
     ),
     Scenario(
         "edit a prompt",
         ("services.storyboard.update_sentence",),
-        lambda _: storyboard.update_sentence("sent_001", image_prompt="a farm at dusk"),
+        lambda _: storyboard.update_sentence(
+            sentence_id="sent_001", options=storyboard.UpdateSentenceOptions(image_prompt="a farm at dusk")
+        ),
         {"sentence.prompt": 1},
     ),
     Scenario(

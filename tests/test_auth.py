@@ -36,8 +36,13 @@ GUARDED = [
     (lambda: lifestyle.add_references("7", "OL-1", []), Role.reviewer),
     (lambda: lifestyle.delete_reference("ref_nope"), Role.admin),
     (lambda: lifestyle.set_shot_locked("7", "OL-1", True), Role.reviewer),
-    (lambda: storyboard.update_sentence("sent_001", image_prompt="x"), Role.reviewer),
-    (lambda: storyboard.regenerate_sentence_image("sent_001"), Role.reviewer),
+    (
+        lambda: storyboard.update_sentence(
+            sentence_id="sent_001", options=storyboard.UpdateSentenceOptions(image_prompt="x")
+        ),
+        Role.reviewer,
+    ),
+    (lambda: storyboard.regenerate_sentence_image(sentence_id="sent_001"), Role.reviewer),
     (lambda: versions.set_review(1, state="approved"), Role.reviewer),
     (lambda: versions.restore_version(1), Role.reviewer),
     (lambda: versions.set_favourite(1, True), Role.reviewer),

@@ -133,17 +133,28 @@ def test_a_request_whose_shots_are_all_being_generated_waits_for_that_work(demo,
 
 def test_storyboard_a_different_seed_while_one_runs_is_409_the_same_request_gets_the_job(demo, fake_backend):
     fake_backend.delay = 0.5
-    first = storyboard.regenerate_sentence_image("sent_001", seed=4294967296)
-    assert storyboard.regenerate_sentence_image("sent_001", seed=4294967296)["jobId"] == first["jobId"]
-    assert storyboard.regenerate_sentence_image("sent_001")["jobId"] == first["jobId"]  # any seed: join
+    first = storyboard.regenerate_sentence_image(
+        sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=4294967296)
+    )
+    assert (
+        storyboard.regenerate_sentence_image(
+            sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=4294967296)
+        ).job_id
+        == first.job_id
+    )
+    assert storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id == first.job_id  # any seed: join
     with pytest.raises(ReshootError) as e:
-        storyboard.regenerate_sentence_image("sent_001", seed=9223372036854775807)
+        storyboard.regenerate_sentence_image(
+            sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=9223372036854775807)
+        )
     assert (e.value.status, e.value.code) == (409, "ALREADY_GENERATING")
-    assert e.value.details == {"jobId": first["jobId"], "seed": 4294967296}
-    assert jobs.wait_for_job(first["jobId"], timeout=30)["status"] == "succeeded"
+    assert e.value.details == {"jobId": first.job_id, "seed": 4294967296}
+    assert jobs.wait_for_job(first.job_id, timeout=30)["status"] == "succeeded"
     assert len(fake_backend.calls) == 1
-    later = storyboard.regenerate_sentence_image("sent_001", seed=9223372036854775807)  # it ended: the new seed runs
-    assert jobs.wait_for_job(later["jobId"], timeout=30)["result"]["seed"] == 9223372036854775807
+    later = storyboard.regenerate_sentence_image(
+        sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=9223372036854775807)
+    )  # it ended: the new seed runs
+    assert jobs.wait_for_job(later.job_id, timeout=30)["result"]["seed"] == 9223372036854775807
 
 
 SLOW_WORKER = """
@@ -252,16 +263,20 @@ def test_the_next_request_for_a_dead_workers_sentence_starts_a_new_job(demo, tmp
     marker = tmp_path / "started"
     worker = start_slow_worker(marker, "")
     try:
-        job_id = storyboard.regenerate_sentence_image("sent_001", seed=2)["jobId"]
+        job_id = storyboard.regenerate_sentence_image(
+            sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=2)
+        ).job_id
         wait_until(marker.exists, message="the worker to start generating")
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
-    fresh = storyboard.regenerate_sentence_image("sent_001", seed=2)
-    assert fresh["jobId"] != job_id
+    fresh = storyboard.regenerate_sentence_image(
+        sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=2)
+    )
+    assert fresh.job_id != job_id
     dead = jobs.get_job(job_id)
     assert (dead["status"], dead["errorCode"], dead["message"]) == ("failed", "WORKER_DIED", jobs.WORKER_DIED_MESSAGE)
-    assert jobs.wait_for_job(fresh["jobId"], timeout=30)["status"] == "succeeded"
+    assert jobs.wait_for_job(fresh.job_id, timeout=30)["status"] == "succeeded"
 
 
 def test_a_dead_workers_backend_lease_is_free_at_once(db, monkeypatch):
@@ -316,7 +331,7 @@ def test_with_embedded_workers_off_nothing_runs_here_and_workers_are_listed(demo
     monkeypatch.setenv("RESHOOT_EMBEDDED_WORKERS", "0")
     get_settings.cache_clear()
     assert jobs.start_embedded_workers_if_enabled() is None
-    job_id = storyboard.regenerate_sentence_image("sent_001")["jobId"]
+    job_id = storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id
     assert jobs.wait_for_job(job_id, timeout=1.5)["status"] == "queued"  # waits for a dedicated worker
     assert not jobs.consumer_alive() and jobs.list_workers() == []
 

@@ -167,7 +167,7 @@ def test_load_demo_makes_the_missing_images_once(db, fake_backend):
     counts = {i["id"]: i["imageCount"] for i in list_work_items()["items"]}
     assert counts == {"7": 12, "12": 9, "15": 0, "21": 6}
     sentences = list_sentences("coffee-origins")
-    assert all(bool(s["imageFile"]) == bool(s["imagePrompt"]) for s in sentences)
+    assert all(bool(s.image_file) == bool(s.image_prompt) for s in sentences)
     again = load_demo()
     assert again["jobIds"] == [] and not again["changed"]
     assert len(fake_backend.calls) == 18

@@ -33,7 +33,7 @@ def test_two_concurrent_requests_for_one_target_get_one_job(demo, fake_backend):
 
     def click():
         barrier.wait()
-        answers.append(storyboard.regenerate_sentence_image("sent_001")["jobId"])
+        answers.append(storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id)
 
     threads = [threading.Thread(target=click) for _ in range(8)]
     for t in threads:
@@ -47,12 +47,16 @@ def test_two_concurrent_requests_for_one_target_get_one_job(demo, fake_backend):
     assert jobs.wait_for_job(answers[0], timeout=30)["status"] == "succeeded"
     assert len(fake_backend.calls) == 1
     assert jobs.active_job_for("sentence:sent_001") is None
-    assert storyboard.regenerate_sentence_image("sent_001")["jobId"] != answers[0]  # finished: a new request, a new job
+    assert (
+        storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id != answers[0]
+    )  # finished: a new request, a new job
 
 
 def test_job_row_goes_queued_running_succeeded_with_progress(demo, fake_backend):
     fake_backend.delay = 0.5
-    job_id = storyboard.regenerate_sentence_image("sent_002", seed=3)["jobId"]
+    job_id = storyboard.regenerate_sentence_image(
+        sentence_id="sent_002", options=storyboard.RegenerateImageOptions(seed=3)
+    ).job_id
     queued = jobs.get_job(job_id)
     assert (queued["status"], queued["kind"], queued["progressTotal"], queued["attempts"]) == (
         "queued",
@@ -77,7 +81,7 @@ def test_job_row_goes_queued_running_succeeded_with_progress(demo, fake_backend)
 
 def test_wait_for_job_starts_a_consumer_in_this_process_when_none_is_alive(demo, fake_backend):
     assert not jobs.consumer_alive()
-    job_id = storyboard.regenerate_sentence_image("sent_001")["jobId"]
+    job_id = storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id
     assert jobs.get_job(job_id)["status"] == "queued"
     assert jobs.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
     assert jobs.consumer_alive()
@@ -105,7 +109,12 @@ def test_the_embedded_worker_starts_off_the_main_thread_once(db):
 
 def test_an_unexpected_error_fails_the_job_and_retry_runs_it_again(demo, fake_backend):
     fake_backend.fail_when = lambda prompt: ValueError("boom")
-    failed = jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_001", seed=9)["jobId"], timeout=30)
+    failed = jobs.wait_for_job(
+        storyboard.regenerate_sentence_image(
+            sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=9)
+        ).job_id,
+        timeout=30,
+    )
     assert (failed["status"], failed["errorCode"]) == ("failed", "INTERNAL_ERROR") and "boom" in failed["errorDetail"]
     fake_backend.fail_when = None
     again = jobs.retry_job(failed["id"])
@@ -168,7 +177,12 @@ raise SystemExit(main(["worker"]))
 
 
 def test_a_worker_killed_mid_job_leaves_the_old_image_and_no_stuck_job(demo, tmp_path):
-    first = jobs.wait_for_job(storyboard.regenerate_sentence_image("sent_001", seed=1)["jobId"], timeout=30)
+    first = jobs.wait_for_job(
+        storyboard.regenerate_sentence_image(
+            sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=1)
+        ).job_id,
+        timeout=30,
+    )
     before = storyboard.get_sentence("sent_001")
     jobs.stop_embedded_worker()
 
@@ -181,7 +195,9 @@ def test_a_worker_killed_mid_job_leaves_the_old_image_and_no_stuck_job(demo, tmp
         stderr=subprocess.DEVNULL,
     )
     try:
-        job_id = storyboard.regenerate_sentence_image("sent_001", seed=2)["jobId"]
+        job_id = storyboard.regenerate_sentence_image(
+            sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=2)
+        ).job_id
         wait_until(marker.exists, timeout=30, message="the worker process to start generating")
         assert jobs.get_job(job_id)["status"] == "running"
     finally:
@@ -192,7 +208,7 @@ def test_a_worker_killed_mid_job_leaves_the_old_image_and_no_stuck_job(demo, tmp
     dead = jobs.get_job(job_id)
     assert (dead["status"], dead["errorCode"]) == ("failed", "WORKER_DIED")
     after = storyboard.get_sentence("sent_001")
-    assert after["imageFile"] == before["imageFile"] and after["versionId"] == first["result"]["versionId"]
+    assert after.image_file == before.image_file and after.version_id == first["result"]["versionId"]
     assert len(versions.list_versions("sentence", "sent_001")) == 1
     retried = jobs.wait_for_job(jobs.retry_job(job_id)["id"], timeout=30)
     assert retried["status"] == "succeeded" and retried["result"]["seed"] == 2
@@ -202,7 +218,7 @@ def test_an_unreachable_queue_fails_the_request_and_frees_the_target(demo, monke
     monkeypatch.setenv("RESHOOT_QUEUE_URL", "redis://127.0.0.1:1/0")
     get_settings.cache_clear()
     with pytest.raises(ReshootError) as e:
-        storyboard.regenerate_sentence_image("sent_001")
+        storyboard.regenerate_sentence_image(sentence_id="sent_001")
     assert (e.value.status, e.value.code) == (503, "QUEUE_UNAVAILABLE")
     assert jobs.active_job_for("sentence:sent_001") is None
     assert jobs.list_jobs()[0]["errorCode"] == "QUEUE_UNAVAILABLE"
@@ -246,7 +262,7 @@ def test_a_queued_job_whose_message_was_lost_is_enqueued_again(demo, fake_backen
                 created_at=utcnow() - timedelta(minutes=2),
             )
         )
-    assert storyboard.regenerate_sentence_image("sent_001")["jobId"] == "job_lost"  # it blocks its target...
+    assert storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id == "job_lost"  # it blocks its target...
     jobs.start_embedded_worker()  # ...until a consumer starts and notices it is not on the queue
     assert jobs.wait_for_job("job_lost", timeout=30)["status"] == "succeeded"
     assert fake_backend.calls[-1]["prompt"] == "a lost prompt"
@@ -263,7 +279,11 @@ def test_dedup_and_a_job_on_postgresql(postgres_url, monkeypatch, fake_backend):
     answers = []
     threads = [
         threading.Thread(
-            target=lambda: answers.append(storyboard.regenerate_sentence_image("sent_002", seed=4)["jobId"])
+            target=lambda: answers.append(
+                storyboard.regenerate_sentence_image(
+                    sentence_id="sent_002", options=storyboard.RegenerateImageOptions(seed=4)
+                ).job_id
+            )
         )
         for _ in range(4)
     ]
@@ -274,8 +294,7 @@ def test_dedup_and_a_job_on_postgresql(postgres_url, monkeypatch, fake_backend):
     assert len(set(answers)) == 1
     assert jobs.wait_for_job(answers[0], timeout=30)["status"] == "succeeded"
     assert (
-        storyboard.get_sentence("sent_002")["seed"] == 4
-        and versions.list_versions("sentence", "sent_002")[0]["isCurrent"]
+        storyboard.get_sentence("sent_002").seed == 4 and versions.list_versions("sentence", "sent_002")[0]["isCurrent"]
     )
     jobs.stop_embedded_worker()  # before the fixture drops the database
 
@@ -283,7 +302,7 @@ def test_dedup_and_a_job_on_postgresql(postgres_url, monkeypatch, fake_backend):
 def test_a_job_of_a_live_consumer_here_survives_losing_its_worker_row(demo, fake_backend):
     fake_backend.delay = 0.5
     jobs.start_embedded_worker()
-    job_id = storyboard.regenerate_sentence_image("sent_001")["jobId"]
+    job_id = storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id
     wait_until(lambda: jobs.get_job(job_id)["status"] == "running", message="running")
     with session_scope() as s:  # e.g. a test or an admin restored the database under a running process
         for worker in s.exec(select(WorkerProcess)).all():
@@ -294,7 +313,9 @@ def test_a_job_of_a_live_consumer_here_survives_losing_its_worker_row(demo, fake
 
 def test_a_waiter_is_woken_when_this_process_finishes_the_job_not_by_polling(demo, monkeypatch):
     jobs.stop_embedded_worker()  # the job stays queued until the test finishes it
-    job_id = storyboard.regenerate_sentence_image("sent_001", seed=5)["jobId"]
+    job_id = storyboard.regenerate_sentence_image(
+        sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=5)
+    ).job_id
     reads = []
     real_get_job = jobs.get_job
 

@@ -131,8 +131,10 @@ def lifestyle_rows(work_item_id: str) -> list[dict]:
 
 
 def test_sentence_image_from_a_real_job_carries_its_metadata(demo):
-    started = storyboard.regenerate_sentence_image("sent_002", seed=4242)
-    job = jobs.wait_for_job(started["jobId"], timeout=60)
+    started = storyboard.regenerate_sentence_image(
+        sentence_id="sent_002", options=storyboard.RegenerateImageOptions(seed=4242)
+    )
+    job = jobs.wait_for_job(started.job_id, timeout=60)
     assert job["status"] == "succeeded", job
     version = versions.get_version(job["result"]["versionId"])
     text = images.png_text(get_storage().get(version["storageKey"]))

@@ -57,13 +57,17 @@ def worker_process(redis_queue, demo):
 
 
 def test_jobs_run_in_a_separate_worker_process_which_stops_cleanly(worker_process):
-    first = storyboard.regenerate_sentence_image("sent_001", seed=42)
-    assert storyboard.regenerate_sentence_image("sent_001")["jobId"] == first["jobId"]  # dedup holds across processes
-    job = jobs.wait_for_job(first["jobId"], timeout=30)
+    first = storyboard.regenerate_sentence_image(
+        sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=42)
+    )
+    assert (
+        storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id == first.job_id
+    )  # dedup holds across processes
+    job = jobs.wait_for_job(first.job_id, timeout=30)
     assert job["status"] == "succeeded", job
     assert job["workerId"].split(":")[1] == str(worker_process.pid)  # not an in-process consumer
     sentence = storyboard.get_sentence("sent_001")
-    assert (sentence["seed"], sentence["isImageDirty"], sentence["imageFile"]) == (
+    assert (sentence.seed, sentence.is_image_dirty, sentence.image_file) == (
         42,
         False,
         job["result"]["imageFile"],

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from services import jobs, storyboard, versions
 from services.backends import BackendUnavailable, Deadline, comfyui
@@ -19,9 +20,11 @@ PROJECT = "coffee-origins"
 
 
 def regenerate(sentence_id="sent_001", seed=None):
-    started = storyboard.regenerate_sentence_image(sentence_id, seed=seed)
-    assert started["message"] == "Image regeneration started"
-    return jobs.wait_for_job(started["jobId"], timeout=30)
+    started = storyboard.regenerate_sentence_image(
+        sentence_id=sentence_id, options=storyboard.RegenerateImageOptions(seed=seed)
+    )
+    assert started.message == "Image regeneration started"
+    return jobs.wait_for_job(started.job_id, timeout=30)
 
 
 def current_pixels(sentence_id="sent_001") -> bytes:
@@ -37,23 +40,26 @@ def pixels(data: bytes) -> bytes:
 
 def test_editing_the_prompt_sets_both_dirty_flags(demo, fake_backend):
     regenerate()
-    assert storyboard.get_sentence("sent_001")["isImageDirty"] is False
-    sentence = storyboard.update_sentence("sent_001", image_prompt="A wide shot of a coffee plantation at dawn")
-    assert sentence["imagePrompt"] == "A wide shot of a coffee plantation at dawn"
-    assert (sentence["isImageDirty"], sentence["isVideoDirty"]) == (True, True)
-    assert sentence["id"] == "sent_001" and sentence["projectId"] == PROJECT
+    assert storyboard.get_sentence("sent_001").is_image_dirty is False
+    sentence = storyboard.update_sentence(
+        sentence_id="sent_001",
+        options=storyboard.UpdateSentenceOptions(image_prompt="A wide shot of a coffee plantation at dawn"),
+    )
+    assert sentence.image_prompt == "A wide shot of a coffee plantation at dawn"
+    assert (sentence.is_image_dirty, sentence.is_video_dirty) == (True, True)
+    assert sentence.id == "sent_001" and sentence.project_id == PROJECT
     assert storyboard.get_sentence("sent_001") == sentence
 
 
 def test_regenerate_replaces_the_image_clears_image_dirty_only_and_records_the_event(demo, fake_backend):
     before = storyboard.get_sentence("sent_002")
-    assert before["imageFile"] is None and before["isImageDirty"] and before["isVideoDirty"]
+    assert before.image_file is None and before.is_image_dirty and before.is_video_dirty
     job = regenerate("sent_002", seed=12345)
     assert job["status"] == "succeeded" and job["sentenceId"] == "sent_002" and job["projectId"] == PROJECT
     after = storyboard.get_sentence("sent_002")
-    assert after["imageFile"] == job["result"]["imageFile"] and after["imageFile"].startswith("/assets/storyboard/")
-    assert (after["isImageDirty"], after["isVideoDirty"], after["seed"]) == (False, True, 12345)
-    assert after["activeJobId"] is None
+    assert after.image_file == job["result"]["imageFile"] and after.image_file.startswith("/assets/storyboard/")
+    assert (after.is_image_dirty, after.is_video_dirty, after.seed) == (False, True, 12345)
+    assert after.active_job_id is None
     events = jobs.events_since(project_id=PROJECT)
     assert {"type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job["id"]}.items() <= events[
         -1
@@ -69,7 +75,7 @@ def test_the_same_seed_gives_the_same_image_and_no_seed_a_random_recorded_one(de
     seeds = [regenerate()["params"]["seed"] for _ in range(2)]
     assert seeds[0] != seeds[1]
     assert [v["seed"] for v in versions.list_versions("sentence", "sent_001")] == [seeds[1], seeds[0], 42, 42]
-    assert storyboard.get_sentence("sent_001")["seed"] == seeds[1]
+    assert storyboard.get_sentence("sent_001").seed == seeds[1]
     assert current_pixels() != first
 
 
@@ -94,20 +100,20 @@ def test_the_local_backend_draws_the_cast_style_lora(demo):
     regenerate(seed=5)
     references = [get_storage().get(key) for key in versions.list_versions("sentence", "sent_001")[0]["references"]]
     args = dict(width=storyboard.SCENE_SIZE[0], height=storyboard.SCENE_SIZE[1], seed=5, references=references)
-    prompt = storyboard.get_sentence("sent_001")["imagePrompt"]
+    prompt = storyboard.get_sentence("sent_001").image_prompt
     assert current_pixels() == pixels(LocalBackend().generate(prompt, style_lora="warm-documentary-v2", **args))
     assert current_pixels() != pixels(LocalBackend().generate(prompt, **args))
 
 
 def test_unknown_sentence_is_404_and_no_prompt_is_400(demo):
     with pytest.raises(ReshootError) as e:
-        storyboard.regenerate_sentence_image("sent_nope")
+        storyboard.regenerate_sentence_image(sentence_id="sent_nope")
     assert (e.value.status, e.value.to_json()) == (404, {"error": "Sentence not found"})
     with pytest.raises(ReshootError) as e:
-        storyboard.regenerate_sentence_image("sent_003")
+        storyboard.regenerate_sentence_image(sentence_id="sent_003")
     assert (e.value.status, e.value.to_json()) == (400, {"error": "No image prompt to generate from"})
     with pytest.raises(ReshootError) as e:
-        storyboard.update_sentence("sent_nope", image_prompt="x")
+        storyboard.update_sentence(sentence_id="sent_nope", options=storyboard.UpdateSentenceOptions(image_prompt="x"))
     assert e.value.status == 404
 
 
@@ -121,7 +127,7 @@ def test_a_failed_regeneration_keeps_the_old_image_and_says_so(demo, fake_backen
         "BACKEND_UNAVAILABLE",
         "ComfyUI is not answering",
     )
-    assert storyboard.get_sentence("sent_001")["imageFile"] == old["imageFile"]
+    assert storyboard.get_sentence("sent_001").image_file == old.image_file
     assert jobs.events_since(project_id=PROJECT)[-1]["payload"]["type"] == "job_failed"
 
 
@@ -138,10 +144,10 @@ def test_old_file_is_deleted_after_a_successful_replacement_beyond_retention(dem
 
 def test_storyboard_reads(demo):
     board = storyboard.get_storyboard(PROJECT)
-    assert board["id"] == PROJECT and [c["name"] for c in board["cast"]] == ["Ana", "Marco"]
-    flat = [s["id"] for section in board["sections"] for s in section["sentences"]]
-    assert flat == [s["id"] for s in storyboard.list_sentences(PROJECT)]
-    assert [p["id"] for p in storyboard.list_projects()] == [PROJECT]
+    assert board.id == PROJECT and [c.name for c in board.cast] == ["Ana", "Marco"]
+    flat = [s.id for section in board.sections for s in section.sentences]
+    assert flat == [s.id for s in storyboard.list_sentences(PROJECT)]
+    assert [p.id for p in storyboard.list_projects()] == [PROJECT]
     with pytest.raises(ReshootError) as e:
         storyboard.get_storyboard("nope")
     assert e.value.status == 404
@@ -154,7 +160,7 @@ def test_cli_regenerate_image(demo, capsys):
 
     assert main(["regenerate-image", "sent_001", "--seed", "42", "--wait"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["seed"] == 42 and printed["imageFile"] == storyboard.get_sentence("sent_001")["imageFile"]
+    assert printed["seed"] == 42 and printed["imageFile"] == storyboard.get_sentence("sent_001").image_file
     assert main(["regenerate-image", "sent_nope"]) == 1
     assert json.loads(capsys.readouterr().out) == {"error": "Sentence not found"}
 
@@ -167,7 +173,7 @@ def test_a_typed_seed_is_reduced_to_the_backends_range_and_the_used_one_is_store
     job = regenerate(seed=typed)
     assert job["status"] == "succeeded" and job["params"]["seedGiven"] is True
     assert fake_backend.calls[-1]["seed"] == used
-    assert job["result"]["seed"] == used and storyboard.get_sentence("sent_001")["seed"] == used
+    assert job["result"]["seed"] == used and storyboard.get_sentence("sent_001").seed == used
     assert versions.list_versions("sentence", "sent_001")[0]["seed"] == used
 
 
@@ -176,16 +182,29 @@ def test_minus_one_or_none_draw_a_random_seed_that_a_retry_draws_again(demo, fak
     for typed in (-1, None, -1):
         job = regenerate(seed=typed)
         assert job["params"]["seedGiven"] is False and 0 <= job["params"]["seed"] < 2**31
-        assert fake_backend.calls[-1]["seed"] == job["params"]["seed"] == storyboard.get_sentence("sent_001")["seed"]
+        assert fake_backend.calls[-1]["seed"] == job["params"]["seed"] == storyboard.get_sentence("sent_001").seed
         drawn.append(job["params"]["seed"])
     assert len(set(drawn)) == 3
 
 
 @pytest.mark.parametrize("bad", ["42", 1.5, True])
-def test_a_seed_that_is_not_a_whole_number_is_invalid(demo, bad):
-    with pytest.raises(ReshootError) as e:
-        storyboard.regenerate_sentence_image("sent_001", seed=bad)
-    assert e.value.code == "INVALID_REQUEST" and e.value.details[0]["field"] == "seed"
+def test_a_seed_that_is_not_a_whole_number_is_invalid(bad):
+    with pytest.raises(ValidationError) as e:
+        storyboard.RegenerateImageOptions(seed=bad)
+    assert [error["loc"] for error in e.value.errors()] == [("seed",)]
+
+
+@pytest.mark.parametrize(
+    ("typed", "seed"), [("", None), ("  ", None), (None, None), ("-1", -1), (" 42 ", 42), (str(2**64), 2**64)]
+)
+def test_a_typed_seed_field_reads_as_options(typed, seed):
+    assert storyboard.RegenerateImageOptions.from_text(typed).seed == seed
+
+
+@pytest.mark.parametrize("typed", ["forty-two", "1.5", "0x10"])
+def test_a_typed_seed_that_is_not_a_whole_number_is_refused(typed):
+    with pytest.raises(ValidationError):
+        storyboard.RegenerateImageOptions.from_text(typed)
 
 
 def _counting_from_the_first_poll(fake, seconds: float) -> type[Deadline]:
@@ -210,14 +229,14 @@ def test_a_job_whose_backend_call_passes_its_deadline_fails_with_backend_timeout
     monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "0.5")
     get_settings.cache_clear()
     monkeypatch.setattr(comfyui, "Deadline", _counting_from_the_first_poll(fake_comfyui, 0.5))
-    old = storyboard.get_sentence("sent_001")["imageFile"]
+    old = storyboard.get_sentence("sent_001").image_file
     fake_comfyui.fail("timeout")
     job = regenerate()
     assert (job["status"], job["errorCode"]) == ("failed", "BACKEND_TIMEOUT")
     assert (
         job["message"] == "ComfyUI did not finish the image within 0.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
     )
-    assert storyboard.get_sentence("sent_001")["imageFile"] == old
+    assert storyboard.get_sentence("sent_001").image_file == old
     assert [run["state"] for run in fake_comfyui.prompts.values()] == ["interrupted"] and fake_comfyui.files == {}
 
 
@@ -230,7 +249,7 @@ def test_a_backend_that_ignores_seeds_is_recorded_as_such(demo, fake_openai, mon
     assert (job["result"]["seed"], job["result"]["seedHonoured"]) == (42, False)
     [version] = versions.list_versions("sentence", "sent_001")
     assert (version["backend"], version["seed"], version["seedHonoured"]) == ("openai", 42, False)
-    assert storyboard.get_sentence("sent_001")["seedHonoured"] is False
+    assert storyboard.get_sentence("sent_001").seed_honoured is False
     assert "seed" not in fake_openai.received[-1]  # it was not sent either (the API refuses one)
 
 
@@ -238,4 +257,4 @@ def test_a_backend_that_uses_seeds_is_recorded_as_such(demo, fake_backend):
     job = regenerate(seed=42)
     assert job["result"]["seedHonoured"] is True
     assert versions.list_versions("sentence", "sent_001")[0]["seedHonoured"] is True
-    assert storyboard.get_sentence("sent_001")["seedHonoured"] is True
+    assert storyboard.get_sentence("sent_001").seed_honoured is True

@@ -62,8 +62,8 @@ def test_restore_moves_the_pointer_back_and_retention_never_deletes_the_current_
     restored = versions.restore_version(first)
     assert restored["isCurrent"] and restored["version"] == 1
     sentence = storyboard.get_sentence("sent_001")
-    assert sentence["imageFile"] == restored["url"] and sentence["seed"] == 1
-    assert sentence["isVideoDirty"] is True
+    assert sentence.image_file == restored["url"] and sentence.seed == 1
+    assert sentence.is_video_dirty is True
     assert versions.apply_retention("sentence", "sent_001", keep=1) == []  # v2 is newest, v1 is current
     add("sentence", "sent_001", 3)
     versions.apply_retention("sentence", "sent_001", keep=1)

@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 import streamlit as st
+from pydantic import ValidationError
 
 from services import messages
 from services.audit import sentence_history
@@ -13,7 +14,13 @@ from services.enums import JobStatus, TargetKind
 from services.errors import ReshootError
 from services.identity import Role
 from services.jobs import retry_job
-from services.storyboard import regenerate_sentence_image, update_sentence
+from services.read_models.storyboard import SentencePublic
+from services.storyboard import (
+    RegenerateImageOptions,
+    UpdateSentenceOptions,
+    regenerate_sentence_image,
+    update_sentence,
+)
 from services.versions import list_versions, restore_version, set_favourite
 from ui.activity import RECENT_SHOWN, recent_changes
 from ui.compare import image_compare
@@ -41,13 +48,13 @@ def _key(name: str, sentence_id: str) -> str:
     return f"sb_{name}_{sentence_id}"
 
 
-def running_job(sentence: dict[str, Any]) -> str | None:
-    return st.session_state.get(_key("job", sentence["id"])) or sentence.get("activeJobId")
+def running_job(sentence: SentencePublic) -> str | None:
+    return st.session_state.get(_key("job", sentence.id)) or sentence.active_job_id
 
 
-def preview(sentence: dict[str, Any], *, generating: bool) -> None:
+def preview(sentence: SentencePublic, *, generating: bool) -> None:
     """The current image; dimmed under a spinner while a new one is being made."""
-    url = absolute_url(sentence.get("imageFile"))
+    url = absolute_url(sentence.image_file)
     if not url:
         placeholder(None, text=messages.REGENERATE_IMAGE_LOADING if generating else messages.NO_IMAGE, height=220)
     elif generating:
@@ -59,40 +66,34 @@ def preview(sentence: dict[str, Any], *, generating: bool) -> None:
 def save_prompt(text: str, sentence_id: str) -> None:
     """Auto-save while typing: a changed prompt marks the image and the video dirty."""
     try:
-        update_sentence(sentence_id, image_prompt=text)
+        update_sentence(sentence_id=sentence_id, options=UpdateSentenceOptions(image_prompt=text))
     except ReshootError as e:
         queue_toast("Couldn’t save the prompt", e.message or e.code, kind="error")
 
 
-def typed_seed(text: str | None) -> int | None:
-    """The seed field's number; None when it is empty. Raises ValueError for anything but a whole number."""
-    text = (text or "").strip()
-    return int(text) if text else None
-
-
-def start_regeneration(sentence_id: str, seed: int | None) -> None:
+def start_regeneration(sentence_id: str, options: RegenerateImageOptions) -> None:
     try:
-        started = regenerate_sentence_image(sentence_id, seed=seed)
+        started = regenerate_sentence_image(sentence_id=sentence_id, options=options)
     except ReshootError as e:
         queue_toast("Couldn’t regenerate the image", e.message or e.code, kind="error")
         return
     st.session_state.pop(_key("failed", sentence_id), None)
-    finished = wait_briefly(started["jobId"])  # a short job's image then shows in this click's rerun
+    finished = wait_briefly(started.job_id)  # a short job's image then shows in this click's rerun
     if finished:
         finish_once(finished, lambda job: regeneration_finished(sentence_id, job))
     else:
-        st.session_state[_key("job", sentence_id)] = started["jobId"]
+        st.session_state[_key("job", sentence_id)] = started.job_id
 
 
 def regenerate_with_typed_seed(sentence_id: str) -> None:
     """`Regenerate Image`: the seed in the field (reduced to the backend's range by the service); random when the
     field is empty or says -1."""
     try:
-        seed = typed_seed(st.session_state.get(_key("seed", sentence_id)))
-    except ValueError:
+        options = RegenerateImageOptions.from_text(st.session_state.get(_key("seed", sentence_id)))
+    except ValidationError:
         st.session_state[_key("seed_error", sentence_id)] = True
         return
-    start_regeneration(sentence_id, seed)
+    start_regeneration(sentence_id, options)
 
 
 def retry_failed(sentence_id: str) -> None:
@@ -115,14 +116,14 @@ def regeneration_finished(sentence_id: str, job: dict[str, Any]) -> None:
         st.session_state[_key("failed", sentence_id)] = job
 
 
-def prompt_editor(sentence: dict[str, Any], *, disabled: bool) -> str:
+def prompt_editor(sentence: SentencePublic, *, disabled: bool) -> str:
     """The spec's ImagePromptEditor: saved ~500 ms after the last keystroke, live character count."""
     return debounced_text_area(
         messages.PROMPT_LABEL,
-        sentence.get("imagePrompt") or "",
-        key=_key("prompt", sentence["id"]),
+        sentence.image_prompt or "",
+        key=_key("prompt", sentence.id),
         on_save=save_prompt,
-        args=(sentence["id"],),
+        args=(sentence.id,),
         placeholder=messages.PROMPT_PLACEHOLDER,
         hint=messages.PROMPT_RECOMMENDATION,
         disabled=disabled or lacks(Role.reviewer),
@@ -145,8 +146,8 @@ def seed_field(sentence_id: str, *, disabled: bool) -> None:
     )
 
 
-def regenerate_controls(sentence: dict[str, Any], *, prompt: str, generating: bool) -> None:
-    sentence_id = sentence["id"]
+def regenerate_controls(sentence: SentencePublic, *, prompt: str, generating: bool) -> None:
+    sentence_id = sentence.id
     seed_col, button_col = st.columns([2, 3], vertical_alignment="bottom")
     with seed_col:
         seed_field(sentence_id, disabled=generating)
@@ -171,7 +172,7 @@ def regenerate_controls(sentence: dict[str, Any], *, prompt: str, generating: bo
         width="stretch",
         key=_key("reseed", sentence_id),
         on_click=start_regeneration,
-        args=(sentence_id, None),
+        args=(sentence_id, RegenerateImageOptions()),
     )
 
 
@@ -247,10 +248,10 @@ def history(sentence_id: str) -> None:
                 )
 
 
-def scene_inspector(sentence: dict[str, Any]) -> None:
-    """Everything the spec's SceneInspector shows, for `sentence` (sentence JSON)."""
+def scene_inspector(sentence: SentencePublic) -> None:
+    """Everything the spec's SceneInspector shows, for `sentence`."""
     show_queued_toasts()  # queued by a click's callback in this run (a short job that ended inside the click)
-    sentence_id = sentence["id"]
+    sentence_id = sentence.id
     job_id = running_job(sentence)
     generating = job_id is not None
     image_tab, video_tab = st.tabs(["IMAGE", "VIDEO"])
@@ -263,17 +264,17 @@ def scene_inspector(sentence: dict[str, Any]) -> None:
                 unit="steps",
                 waiting=job_id == st.session_state.get(_key("job", sentence_id)),
             )
-        elif sentence.get("seed") is not None:
-            st.caption(seed_words(sentence["seed"], sentence.get("seedHonoured")).capitalize())
+        elif sentence.seed is not None:
+            st.caption(seed_words(sentence.seed, sentence.seed_honoured).capitalize())
         error_state(sentence_id)
         prompt = prompt_editor(sentence, disabled=generating)
-        if sentence.get("isImageDirty") and sentence.get("imageFile"):
+        if sentence.is_image_dirty and sentence.image_file:
             st.warning(messages.PROMPT_DIRTY, icon=":material/edit_note:")
         regenerate_controls(sentence, prompt=prompt, generating=generating)
         history(sentence_id)
         recent_changes(sentence_history(sentence_id, limit=RECENT_SHOWN))
     with video_tab:
-        if sentence.get("isVideoDirty"):
+        if sentence.is_video_dirty:
             st.warning("Video is out of date: its image or prompt changed since it was made.", icon=":material/movie:")
         else:
             st.success("Video is up to date with the current image.", icon=":material/movie:")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import streamlit as st
 
+from services.read_models.storyboard import SentencePublic, StoryboardPublic
 from ui.images import absolute_url
 
 EXCERPT = 90
@@ -18,39 +19,48 @@ def excerpt(text: str | None, limit: int = EXCERPT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def flatten(board: dict[str, Any]) -> list[dict[str, Any]]:
-    """Sentences in reading order, each with `label` (section.sentence) and its section's title."""
-    out = []
-    for number, section in enumerate(board["sections"], start=1):
-        for index, sentence in enumerate(section["sentences"], start=1):
-            out.append({**sentence, "label": f"{number}.{index}", "sectionTitle": section["title"]})
-    return out
+@dataclass(frozen=True)
+class Scene:
+    """A sentence as the table numbers it: `label` is section.sentence (`1.2`)."""
+
+    sentence: SentencePublic
+    label: str
+    section_title: str
 
 
-def dirty_badge(sentence: dict[str, Any]) -> str:
+def flatten(board: StoryboardPublic) -> list[Scene]:
+    """Sentences in reading order, each with its label and its section's title."""
+    return [
+        Scene(sentence, f"{number}.{index}", section.title)
+        for number, section in enumerate(board.sections, start=1)
+        for index, sentence in enumerate(section.sentences, start=1)
+    ]
+
+
+def dirty_badge(sentence: SentencePublic) -> str:
     """Which outputs are out of date: `image · video`, `video`, or `✓` when neither is."""
-    dirty = [name for name, flag in (("image", sentence["isImageDirty"]), ("video", sentence["isVideoDirty"])) if flag]
+    dirty = [name for name, flag in (("image", sentence.is_image_dirty), ("video", sentence.is_video_dirty)) if flag]
     return "● " + " · ".join(dirty) if dirty else "✓"
 
 
-def sentence_table(board: dict[str, Any], *, linked: str | None = None) -> dict[str, Any] | None:
+def sentence_table(board: StoryboardPublic, *, linked: str | None = None) -> Scene | None:
     """The table; returns the selected sentence (kept while the project stays the same), or None. `linked` (a
     sentence id from the URL) is selected when the table is first shown."""
-    sentences = flatten(board)
-    linked_rows = [i for i, s in enumerate(sentences) if s["id"] == linked]
+    scenes = flatten(board)
+    linked_rows = [i for i, scene in enumerate(scenes) if scene.sentence.id == linked]
     rows = [
         {
-            "#": s["label"],
-            "Text": s["text"],
-            "Image": absolute_url(s.get("thumbUrl") or s.get("imageFile")) or "",
-            "Prompt": excerpt(s.get("imagePrompt")) or "(no prompt)",
-            "Dirty": dirty_badge(s),
+            "#": scene.label,
+            "Text": scene.sentence.text,
+            "Image": absolute_url(scene.sentence.thumb_url or scene.sentence.image_file) or "",
+            "Prompt": excerpt(scene.sentence.image_prompt) or "(no prompt)",
+            "Dirty": dirty_badge(scene.sentence),
         }
-        for s in sentences
+        for scene in scenes
     ]
     event = st.dataframe(
         rows,
-        key=f"sb_table_{board['id']}",
+        key=f"sb_table_{board.id}",
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
@@ -72,5 +82,5 @@ def sentence_table(board: dict[str, Any], *, linked: str | None = None) -> dict[
         },
     )
     if event.selection.rows:
-        return sentences[event.selection.rows[0]]
+        return scenes[event.selection.rows[0]]
     return None

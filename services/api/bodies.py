@@ -38,7 +38,8 @@ def parse_json(raw: bytes, model: type[M]) -> M:
         raise invalid_request([{"field": "body", "message": "Body must be a JSON object"}])
     require_storable(data)
     try:
-        return model.model_validate(data)
+        # As the spec spells the fields (camelCase) only: the Python names of options models are not the API's.
+        return model.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as e:
         raise invalid_from(e) from None
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.enums import JobKind, JobStatus
+from services.read_models import ReadModel
+from services.read_models.storyboard import ProjectPublic, SentencePublic, StoryboardPublic
+from services.storyboard import RegenerateImageOptions, UpdateSentenceOptions
 
 ShotId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Timestamp = datetime | str | None
@@ -41,15 +44,13 @@ class GenerateHeroesRequest(_Request):
     overwrite: bool = False
 
 
-class UpdateSentenceRequest(_Request):
-    imagePrompt: str = Field(max_length=10_000)
-    isImageDirty: bool | None = None  # accepted for the spec's client; editing the prompt always sets both
-    isVideoDirty: bool | None = None
+class UpdateSentenceRequest(UpdateSentenceOptions):
+    # Accepted for the spec's client; editing the prompt always sets both, so the use case does not take them.
+    is_image_dirty: bool | None = None
+    is_video_dirty: bool | None = None
 
 
-class RegenerateImageRequest(_Request):
-    # Any integer: -1 (or none) means a random seed, others are reduced to the backends' range by the use case.
-    seed: int | None = None
+RegenerateImageRequest = RegenerateImageOptions
 
 
 # --- responses -----------------------------------------------------------------------------------
@@ -162,34 +163,20 @@ class WorkItemDetail(_Response):
     exportPlan: list[ExportRow]
 
 
-class SentenceOut(_Response):
-    id: str
-    projectId: str
-    imagePrompt: str | None
-    imageFile: str | None
-    isImageDirty: bool
-    isVideoDirty: bool
-    seed: int | None = None
-    seedHonoured: bool | None = None  # False: the backend that made the current image ignores seeds (OpenAI)
-    updatedAt: Timestamp = None
+class Ok(ReadModel):
+    ok: Literal[True] = True
 
 
-class ProjectList(_Response):
-    ok: bool
-    projects: list[dict[str, Any]]
+class SentenceOut(SentencePublic, Ok):
+    pass
 
 
-class StoryboardSection(_Response):
-    id: str
-    title: str
-    sentences: list[SentenceOut]
+class ProjectList(Ok):
+    projects: list[ProjectPublic]
 
 
-class Storyboard(_Response):
-    ok: bool
-    id: str
-    title: str
-    sections: list[StoryboardSection]
+class StoryboardOut(StoryboardPublic, Ok):
+    pass
 
 
 class JobOut(_Response):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -13,16 +11,16 @@ from services.api.schemas import (
     TOO_LARGE,
     DemoProjectId,
     DemoSentenceId,
-    JobStarted,
     ProjectList,
     RegenerateImageRequest,
     SentenceOut,
-    Storyboard,
+    StoryboardOut,
     UpdateSentenceRequest,
     error_responses,
 )
 from services.api.security import allow
 from services.identity import Role
+from services.read_models.storyboard import ImageJobStarted
 
 router = APIRouter(prefix="/api/v1", tags=["storyboard"], dependencies=[allow(Role.viewer)])
 
@@ -30,21 +28,23 @@ NOT_FOUND = {404: "`Sentence not found`"}
 
 
 @router.get("/projects", response_model=ProjectList, responses=error_responses({}))
-def list_projects() -> dict[str, Any]:
+def list_projects() -> ProjectList:
     """Storyboard projects."""
-    return {"ok": True, "projects": storyboard.list_projects()}
+    return ProjectList(projects=storyboard.list_projects())
 
 
-@router.get("/projects/{project_id}", response_model=Storyboard, responses=error_responses({404: "PROJECT_NOT_FOUND"}))
-def get_project(project_id: DemoProjectId) -> dict[str, Any]:
+@router.get(
+    "/projects/{project_id}", response_model=StoryboardOut, responses=error_responses({404: "PROJECT_NOT_FOUND"})
+)
+def get_project(project_id: DemoProjectId) -> StoryboardOut:
     """A storyboard: cast, sections and their sentences."""
-    return {"ok": True, **storyboard.get_storyboard(project_id)}
+    return StoryboardOut.model_validate(storyboard.get_storyboard(project_id), from_attributes=True)
 
 
 @router.get("/sentences/{sentence_id}", response_model=SentenceOut, responses=error_responses(NOT_FOUND))
-def get_sentence(sentence_id: DemoSentenceId) -> dict[str, Any]:
+def get_sentence(sentence_id: DemoSentenceId) -> SentenceOut:
     """One sentence (camelCase, as the spec writes it)."""
-    return {"ok": True, **storyboard.get_sentence(sentence_id)}
+    return SentenceOut.model_validate(storyboard.get_sentence(sentence_id), from_attributes=True)
 
 
 @router.put(
@@ -56,15 +56,16 @@ def get_sentence(sentence_id: DemoSentenceId) -> dict[str, Any]:
 )
 def update_sentence(
     sentence_id: DemoSentenceId, body: UpdateSentenceRequest = json_body(UpdateSentenceRequest)
-) -> dict[str, Any]:
+) -> SentenceOut:
     """Save the image prompt; editing it always marks both the image and the video dirty."""
-    return {"ok": True, **storyboard.update_sentence(sentence_id, image_prompt=body.imagePrompt)}
+    updated = storyboard.update_sentence(sentence_id=sentence_id, options=body)
+    return SentenceOut.model_validate(updated, from_attributes=True)
 
 
 @router.post(
     "/sentences/{sentence_id}/regenerate-image",
     status_code=202,
-    response_model=JobStarted,
+    response_model=ImageJobStarted,
     responses=error_responses(
         {
             400: "`No image prompt to generate from`, or INVALID_REQUEST",
@@ -81,5 +82,7 @@ def regenerate_image(
 ) -> JSONResponse:
     """Queue a new image (random seed when none is given); completion arrives on the project's WebSocket.
     Takes the body with any Content-Type, or none at all, as the spec's client sends it."""
-    started = storyboard.regenerate_sentence_image(sentence_id, seed=body.seed)
-    return JSONResponse(started, status_code=202, headers={"Location": f"/api/v1/jobs/{started['jobId']}"})
+    started = storyboard.regenerate_sentence_image(sentence_id=sentence_id, options=body)
+    return JSONResponse(
+        started.model_dump(mode="json"), status_code=202, headers={"Location": f"/api/v1/jobs/{started.job_id}"}
+    )

@@ -5,8 +5,13 @@ spec spells most keys. Where the spec spells a key in snake_case (`shot_id`, `si
 `Field(serialization_alias=...)`/`alias=`. `model_dump(mode="json")` is exactly the JSON the API sends.
 """
 
-from pydantic import BaseModel, ConfigDict
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
+
+from services.models import iso
 
 
 class ReadModel(BaseModel):
@@ -16,4 +21,13 @@ class ReadModel(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
         from_attributes=True,
+        json_schema_serialization_defaults_required=True,  # /openapi.json: every field is always sent
     )
+
+
+def _utc_iso(value: datetime) -> str:
+    return iso(value) or ""
+
+
+# A moment as the spec writes it, `2026-01-17T09:30:00.123456Z`: naive values (SQLite's) are taken as UTC.
+UtcDatetime = Annotated[datetime, PlainSerializer(_utc_iso, return_type=str)]

@@ -76,7 +76,7 @@ def test_viewer_reads_but_may_not_post_reviewer_may(signed_in, tokens):
         "details": {"needs": "reviewer", "role": "viewer", "user": "viewer@example.com"},
     }
     assert signed_in.put("/api/v1/sentences/sent_001", json={"imagePrompt": "x"}, headers=viewer).status_code == 403
-    assert get_sentence("sent_001")["imagePrompt"] != "x"
+    assert get_sentence("sent_001").image_prompt != "x"
 
     r = signed_in.post(GENERATE, json={"dryRun": True}, headers=reviewer)
     assert r.status_code == 200 and r.json()["ok"] is True

@@ -68,5 +68,5 @@ def test_regenerate_seed_optional_nullable_and_any_integer():
 
 def test_update_sentence_requires_prompt_and_accepts_seed_flags():
     body = parse_json(b'{"imagePrompt":"A wide shot","isImageDirty":true,"isVideoDirty":true}', UpdateSentenceRequest)
-    assert body.imagePrompt == "A wide shot"
+    assert body.image_prompt == "A wide shot"
     assert invalid(b'{"isImageDirty":true}', UpdateSentenceRequest).details[0]["field"] == "imagePrompt"

@@ -87,10 +87,12 @@ def test_use_cases_refuse_it_too_naming_the_field(pg_demo, png):
     assert (search.value.code, search.value.details[0]["field"]) == ("INVALID_REQUEST", "search")
     assert "NUL" in search.value.message
 
-    sentence_id = storyboard.list_projects()[0]["id"]
-    sentence_id = storyboard.get_storyboard(sentence_id)["sections"][0]["sentences"][0]["id"]
+    project_id = storyboard.list_projects()[0].id
+    sentence_id = storyboard.get_storyboard(project_id).sections[0].sentences[0].id
     with pytest.raises(ReshootError) as prompt:
-        storyboard.update_sentence(sentence_id, image_prompt="x\x00")
+        storyboard.update_sentence(
+            sentence_id=sentence_id, options=storyboard.UpdateSentenceOptions(image_prompt="x\x00")
+        )
     assert prompt.value.details[0]["field"] == "imagePrompt"
 
     # No use-case check of its own here: the database layer's net names the column.

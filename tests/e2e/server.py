@@ -25,26 +25,26 @@ from services.db import migrate
 from services.demo import DEMO_DIR, load_demo
 from services.jobs import stop_embedded_worker, wait_for_job
 from services.lifestyle import add_references, generate_lifestyle_heroes
-from services.storyboard import list_sentences, regenerate_sentence_image
+from services.storyboard import RegenerateImageOptions, list_sentences, regenerate_sentence_image
 
 
-def run(started):
-    job = wait_for_job(started["jobId"], timeout=180)
+def run(job_id):
+    job = wait_for_job(job_id, timeout=180)
     assert job["status"] == "succeeded", job
 
 
 migrate()
 load_demo(generate_images=False)
-run(generate_lifestyle_heroes("21"))
-run(regenerate_sentence_image("sent_001", seed=1000))
+run(generate_lifestyle_heroes("21")["jobId"])
+run(regenerate_sentence_image(sentence_id="sent_001", options=RegenerateImageOptions(seed=1000)).job_id)
 if "--extra" in sys.argv:  # screenshots: more images, references, a v2 to compare
-    run(generate_lifestyle_heroes("12"))
+    run(generate_lifestyle_heroes("12")["jobId"])
     cast = sorted((DEMO_DIR / "cast").glob("*.png"))
     add_references("12", "KT-1", [(p.name, p.read_bytes()) for p in cast])
-    run(generate_lifestyle_heroes("12", shot_ids=["KT-1"], overwrite=True))
+    run(generate_lifestyle_heroes("12", shot_ids=["KT-1"], overwrite=True)["jobId"])
     for i, sentence in enumerate(list_sentences("coffee-origins")):
-        if sentence["imagePrompt"]:
-            run(regenerate_sentence_image(sentence["id"], seed=2000 + i))
+        if sentence.image_prompt:
+            run(regenerate_sentence_image(sentence_id=sentence.id, options=RegenerateImageOptions(seed=2000 + i)).job_id)
 stop_embedded_worker()
 """
 

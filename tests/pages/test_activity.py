@@ -12,7 +12,7 @@ from services import identity
 from services.audit import ActivityFilter, AuditAction, Target, record
 from services.db import get_engine, session_scope
 from services.identity import Actor, Role, acting_as
-from services.storyboard import update_sentence
+from services.storyboard import UpdateSentenceOptions, update_sentence
 from services.versions import set_review
 from tests.pages.conftest import open_page, texts
 from ui.activity import csv_bytes
@@ -42,7 +42,7 @@ def test_filters_paging_and_csv(demo):
     changes(ANA, 55)
     changes(BEN, 3, work_item_id="21", at=LAST_WEEK)
     with acting_as(BEN):
-        update_sentence("sent_001", image_prompt="a farm at dusk")
+        update_sentence(sentence_id="sent_001", options=UpdateSentenceOptions(image_prompt="a farm at dusk"))
 
     at = open_page(PAGE)
     table = at.dataframe[0].value

@@ -93,7 +93,7 @@ def test_workers_alive_and_what_they_generate(demo, fake_backend, monkeypatch):
     fake_backend.delay = 1.5
     open_page(PAGE)  # the dashboard starts its own job threads (the SQLite queue's default)
     worker_id = jobs.start_embedded_worker()  # the same consumer: started once per process
-    storyboard.regenerate_sentence_image("sent_001")
+    storyboard.regenerate_sentence_image(sentence_id="sent_001")
     deadline = time.monotonic() + 20
     while not (jobs.list_workers() and jobs.list_workers()[0]["running"]):
         assert time.monotonic() < deadline, "the worker did not start the job"

@@ -10,7 +10,7 @@ from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from services import messages
 from services.config import get_settings
 from services.jobs import wait_for_job
-from services.storyboard import get_sentence, update_sentence
+from services.storyboard import UpdateSentenceOptions, get_sentence, update_sentence
 from tests.pages.conftest import open_page, texts
 from ui import job_progress
 
@@ -90,15 +90,15 @@ def test_regenerate_with_a_typed_seed_records_it_and_a_prompt_edit_sets_both_dir
     assert prompt_data(at, "sent_001")["disabled"]
     finish_job(at, "sent_001")
     sentence = get_sentence("sent_001")
-    assert sentence["seed"] == 12345 and sentence["imageFile"] and not sentence["isImageDirty"]
+    assert sentence.seed == 12345 and sentence.image_file and not sentence.is_image_dirty
     assert "Seed 12345" in texts(at) and at.dataframe[0].value["Dirty"].iloc[0] == "● video"
     assert any("/assets/storyboard/coffee-origins/sent_001/" in u for image in at.image for u in image.value)
     assert messages.PROMPT_DIRTY not in texts(at)
 
     type_prompt(at, "sent_001", "A foggy hillside at dawn, terraced coffee rows, one walker")
     sentence = get_sentence("sent_001")
-    assert sentence["imagePrompt"].startswith("A foggy hillside")
-    assert sentence["isImageDirty"] and sentence["isVideoDirty"]
+    assert sentence.image_prompt.startswith("A foggy hillside")
+    assert sentence.is_image_dirty and sentence.is_video_dirty
     assert messages.PROMPT_DIRTY in texts(at)
     assert at.dataframe[0].value["Dirty"].iloc[0] == "● image · video"
     assert prompt_data(at, "sent_001")["value"].startswith("A foggy hillside")
@@ -106,7 +106,7 @@ def test_regenerate_with_a_typed_seed_records_it_and_a_prompt_edit_sets_both_dir
 
 def test_a_prompt_saved_in_another_session_reaches_this_one_on_its_next_run(demo):
     at = select(open_page(PAGE), 1)
-    update_sentence("sent_002", image_prompt="Saved from another tab")
+    update_sentence(sentence_id="sent_002", options=UpdateSentenceOptions(image_prompt="Saved from another tab"))
     at.run()
     assert prompt_data(at, "sent_002")["value"] == "Saved from another tab"
 
@@ -115,12 +115,12 @@ def seed_run(at, sentence_id: str, *, typed: str | None, button: str) -> int:
     """Type `typed` into the seed field (None: leave it), click `button`, finish the job: the seed it used."""
     if typed is not None:
         at.text_input(key=f"sb_seed_{sentence_id}").input(typed).run()
-    version = get_sentence(sentence_id)["versionId"]
+    version = get_sentence(sentence_id).version_id
     at.button(key=f"sb_{button}_{sentence_id}").click().run()
     finish_job(at, sentence_id)
     sentence = get_sentence(sentence_id)
-    assert sentence["versionId"] != version, "no new image"
-    return sentence["seed"]
+    assert sentence.version_id != version, "no new image"
+    return sentence.seed
 
 
 def test_seed_semantics_typed_empty_minus_one_and_new_seed(demo):
@@ -131,13 +131,13 @@ def test_seed_semantics_typed_empty_minus_one_and_new_seed(demo):
 
     fresh = seed_run(at, "sent_001", typed=None, button="reseed")  # always a new random one
     assert fresh != 4242 and at.text_input(key="sb_seed_sent_001").value == str(fresh)
-    assert get_sentence("sent_001")["seed"] == fresh
+    assert get_sentence("sent_001").seed == fresh
 
     random_seeds = {seed_run(at, "sent_001", typed=typed, button="regenerate") for typed in ("", "-1")}
     assert len(random_seeds) == 2 and 4242 not in random_seeds and fresh not in random_seeds
 
     assert seed_run(at, "sent_001", typed=str(2**64 + 7), button="regenerate") == 7  # reduced to the range
-    assert get_sentence("sent_001")["seed"] == 7 and at.text_input(key="sb_seed_sent_001").value == "7"
+    assert get_sentence("sent_001").seed == 7 and at.text_input(key="sb_seed_sent_001").value == "7"
 
 
 @pytest.mark.parametrize("typed", ["forty-two", "1.5"])
@@ -146,14 +146,14 @@ def test_a_seed_that_is_not_a_whole_number_is_refused_in_the_inspector(demo, typ
     at.text_input(key="sb_seed_sent_001").input(typed).run()
     at.button(key="sb_regenerate_sent_001").click().run()
     assert any("The seed must be a whole number" in e.value for e in at.error)
-    assert "sb_job_sent_001" not in at.session_state and get_sentence("sent_001")["activeJobId"] is None
+    assert "sb_job_sent_001" not in at.session_state and get_sentence("sent_001").active_job_id is None
 
 
 def test_a_storyboard_link_opens_the_project_and_the_sentence(demo):
     at = open_page(PAGE, project="coffee-origins", sentence="sent_004")
     assert at.selectbox(key="sb_project").value == "coffee-origins"
     assert at.session_state[f"sb_table_{PROJECT}"]["selection"]["rows"] == [3]
-    assert prompt_data(at, "sent_004")["value"] == get_sentence("sent_004")["imagePrompt"]
+    assert prompt_data(at, "sent_004")["value"] == get_sentence("sent_004").image_prompt
     assert at.query_params["sentence"] == "sent_004"
 
 
@@ -162,10 +162,10 @@ def test_a_short_job_shows_its_image_in_the_clicks_own_rerun(demo, monkeypatch):
     at = select(open_page(PAGE), 0)
     at.button(key="sb_regenerate_sent_001").click().run()
     sentence = get_sentence("sent_001")
-    assert "sb_job_sent_001" not in at.session_state and sentence["activeJobId"] is None
-    assert any(sentence["imageFile"] in u for image in at.image for u in image.value)
+    assert "sb_job_sent_001" not in at.session_state and sentence.active_job_id is None
+    assert any(sentence.image_file in u for image in at.image for u in image.value)
     assert (
-        f"Seed {sentence['seed']}" in texts(at)
+        f"Seed {sentence.seed}" in texts(at)
         and at.button(key="sb_regenerate_sent_001").label == messages.REGENERATE_IMAGE
     )
     assert any("Image regenerated" in t.value for t in at.toast)
@@ -187,7 +187,7 @@ def test_failed_generation_shows_the_error_and_retry(demo, monkeypatch, no_quick
     assert at.button(key="sb_regenerate_sent_002").label == messages.REGENERATE_IMAGE_LOADING and not at.error
     backend_gate.set()
     finish_job(at, "sent_002")
-    assert not at.error and get_sentence("sent_002")["imageFile"]
+    assert not at.error and get_sentence("sent_002").image_file
     assert at.button(key="sb_regenerate_sent_002").label == messages.REGENERATE_IMAGE
 
 
@@ -200,11 +200,11 @@ def test_before_after_and_earlier_versions(demo):
     shown = texts(at)
     assert "Before / after" in shown and "Earlier versions" in shown
     assert any(c.value.startswith("v1  \nseed 1  \nby ") for c in at.caption)  # one line each: fits the card
-    first = get_sentence("sent_004")["versionId"]
+    first = get_sentence("sent_004").version_id
     [restore] = [b for b in at.button if b.key and b.key.startswith("sb_restore_") and b.key.endswith("sent_004")]
     restore.click().run()
-    assert get_sentence("sent_004")["versionId"] != first
-    assert get_sentence("sent_004")["seed"] == 1
+    assert get_sentence("sent_004").version_id != first
+    assert get_sentence("sent_004").seed == 1
     [favourite] = [b for b in at.button if b.key and b.key.startswith("sb_favourite_")]
     favourite.click().run()
     assert "★" in texts(at)

@@ -1,0 +1,66 @@
+"""Storyboards as spec 002 writes them: projects, their cast and sections, and sentences."""
+
+from __future__ import annotations
+
+from services.read_models import ReadModel, UtcDatetime
+
+
+class ProjectPublic(ReadModel):
+    """A storyboard project in the list, with how many of its sentences there are and how many images are dirty."""
+
+    id: str
+    title: str
+    sentence_count: int
+    dirty_image_count: int
+    created_at: UtcDatetime | None
+
+
+class SentencePublic(ReadModel):
+    id: str
+    project_id: str
+    image_prompt: str | None
+    image_file: str | None  # the current image's URL
+    is_image_dirty: bool
+    is_video_dirty: bool
+    seed: int | None  # the current image's seed
+    seed_honoured: bool | None  # False: the backend that made the current image ignores seeds (OpenAI)
+    updated_at: UtcDatetime | None
+    section_id: str
+    position: int
+    text: str
+    thumb_url: str | None
+    version_id: int | None
+    active_job_id: str | None  # a queued or running image job for this sentence
+
+
+class CastMemberPublic(ReadModel):
+    id: str
+    name: str
+    reference_images: list[str]  # URLs
+    style_lora: str | None
+    position: int
+
+
+class SectionPublic(ReadModel):
+    id: str
+    title: str
+    sentences: list[SentencePublic]
+    position: int
+
+
+class StoryboardPublic(ReadModel):
+    id: str
+    title: str
+    sections: list[SectionPublic]
+    cast: list[CastMemberPublic]
+
+    def sentences(self) -> list[SentencePublic]:
+        """Every sentence in reading order."""
+        return [sentence for section in self.sections for sentence in section.sentences]
+
+
+class ImageJobStarted(ReadModel):
+    """The spec's 202 answer to regenerate-image."""
+
+    job_id: str
+    message: str
