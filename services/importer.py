@@ -1,20 +1,23 @@
 """Import work items (Lifestyle Pack v2 + export plan) and storyboard projects from JSON; export plans from CSV.
 
-The format and the update rules are documented in docs/import-format.md. A file is checked completely before
-anything is written, and written in one transaction: a bad file imports nothing.
+The formats are the pydantic models in services/import_format.py, documented in docs/import-format.md with the
+update rules. A file is checked completely before anything is written, and written in one transaction: a bad file
+imports nothing.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import pandas as pd
-from sqlmodel import Session, select
+from pydantic import TypeAdapter, ValidationError
+from sqlmodel import Session, col, select
 
 from services import search_index
 from services.audit import AuditAction, Target, record
@@ -23,7 +26,19 @@ from services.db import session_scope
 from services.enums import AuditTargetKind
 from services.errors import ReshootError
 from services.identity import Role
-from services.images import validate_upload
+from services.images import ValidatedImage, validate_upload
+from services.import_format import (
+    CSV_COLUMNS,
+    CSV_REQUIRED,
+    ExportPlanCsvRow,
+    ExportPlanRowImport,
+    ImportDocument,
+    ProjectImport,
+    ShotImport,
+    WorkItemImport,
+    location,
+    problems,
+)
 from services.models import (
     CastMember,
     ExportPlanRow,
@@ -35,194 +50,59 @@ from services.models import (
     WorkItem,
     utcnow,
 )
-from services.storage import get_storage, validate_key
+from services.storage import get_storage
 
 KINDS = ("workItems", "lifestylePacks", "shots", "exportPlanRows", "projects", "castMembers", "sections", "sentences")
-CSV_COLUMNS = ("work_item_id", "shot_id", "sku", "size_label", "width", "height", "filename", "prompt")
-CSV_REQUIRED = ("shot_id", "sku", "size_label", "width", "height", "filename")
-PACK_VERSIONS = ("v2",)
-HERO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
-MAX_SIDE = 10_000
-MAX_TEXT = 500
 MAX_REPORTED_ERRORS = 100
-_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")  # ids end up in storage keys
 _CHUNK = 500  # keeps IN (...) lists under SQLite's variable limit
 
 ANALYZE_AFTER_ROWS = 1_000  # a larger import refreshes PostgreSQL's planner statistics (see search_index)
 
+_CSV_ROWS = TypeAdapter(list[ExportPlanCsvRow])
 
-# --- Locations and field readers -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _At:
-    """Where a value sits: a JSON path (`workItems[1].lifestylePack`) or a CSV line (`line 5`)."""
-
-    path: str
-    sep: str = "."
-
-    def __call__(self, name: str) -> str:
-        return f"{self.path}{self.sep}{name}" if self.path else name
-
-    def item(self, name: str, index: int) -> _At:
-        return _At(f"{self(name)}[{index}]")
+Where = Callable[[str], str]
+"""Names a field of one object of the file: `workItems[1].lifestylePack` + `width`, or `line 5` + `width`."""
 
 
-class _Errors(list):
-    def add(self, where: str, message: str) -> None:
-        self.append(f"{where or '(file)'}: {message}")
+def _in_json(*path: int | str) -> Where:
+    base = location(path)
+    return lambda name: f"{base}.{name}" if base else name
 
 
-class _Fields:
-    """Reads typed fields from one object of the file, recording every problem in `errors`."""
-
-    def __init__(self, errors: _Errors, at: _At, value: Any, *, required: tuple[str, ...], optional=()):
-        self.errors, self.at = errors, at
-        self.data: dict[str, Any] = value if isinstance(value, dict) else {}
-        if not isinstance(value, dict):
-            errors.add(at.path, "must be an object")
-            return
-        allowed = required + tuple(optional)
-        for key in value:
-            if key not in allowed:
-                errors.add(at(key), f"unknown field (expected one of: {', '.join(allowed)})")
-        for key in required:
-            if key not in value:
-                errors.add(at(key), "is required")
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def fail(self, key: str, message: str) -> None:
-        self.errors.add(self.at(key), message)
-
-    def text(self, key: str, *, max_len: int = MAX_TEXT, empty: bool = False, nullable: bool = False) -> str | None:
-        if key not in self.data or (nullable and self.data[key] is None):
-            return None
-        value = self.data[key]
-        if not isinstance(value, str):
-            return self.fail(key, "must be a string")
-        if not empty and not value.strip():
-            return self.fail(key, "must not be empty")
-        if len(value) > max_len:
-            return self.fail(key, f"is longer than {max_len} characters")
-        return value
-
-    def ident(self, key: str) -> str | None:
-        value = self.text(key, max_len=64)
-        if value is not None and not _IDENT.match(value):
-            return self.fail(key, "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-        return value
-
-    def integer(self, key: str, *, low: int = 1, high: int = MAX_SIDE) -> int | None:
-        value = self.data.get(key)
-        if key not in self.data:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            return self.fail(key, f"must be a whole number from {low} to {high}")
-        return value
-
-    def boolean(self, key: str) -> bool | None:
-        value = self.data.get(key)
-        if key in self.data and not isinstance(value, bool):
-            return self.fail(key, "must be true or false")
-        return value
-
-    def focal(self, key: str) -> tuple[float, float] | None:
-        value = self.data.get(key)
-        if key not in self.data:
-            return None
-        if (
-            not isinstance(value, list)
-            or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in value)
-        ):
-            return self.fail(key, "must be [x, y] with both numbers from 0 to 1")
-        return float(value[0]), float(value[1])
-
-    def items(self, key: str) -> list[Any]:
-        value = self.data.get(key)
-        if key not in self.data:
-            return []
-        if not isinstance(value, list):
-            self.fail(key, "must be a list")
-            return []
-        return value
+def _on_line(line: int) -> Where:
+    return lambda name: f"line {line}, {name}"
 
 
-# --- Parsed file ---------------------------------------------------------------------------------------
+# --- What the file asks for, checked as a whole ----------------------------------------------------------
 
 
 @dataclass
 class _Row:
-    at: _At
-    shot_id: str
-    sku: str
-    size_label: str
-    width: int
-    height: int
-    filename: str
-    prompt: str | None
+    where: Where
+    row: ExportPlanRowImport
 
 
 @dataclass
 class _Shot:
-    shot_id: str
-    sku: str
-    prompt: str | None = None
-    locked: bool | None = None
-    focal: tuple[float, float] | None = None
+    shot: ShotImport  # from `shots`, or made from its first export plan row
     rows: list[_Row] = field(default_factory=list)
 
 
 @dataclass
 class _WorkItem:
-    at: _At
+    where: Where
     id: str
-    title: str | None  # None: CSV import, the work item must already exist
-    status: str | None
+    item: WorkItemImport | None  # None: a CSV import, the work item must already exist
     pack_version: str | None = None  # None: the file says nothing about a pack
     shots: list[_Shot] = field(default_factory=list)
 
 
 @dataclass
-class _Image:
-    key: str
-    data: bytes
-    content_type: str
-
-
-@dataclass
-class _Cast:
-    name: str
-    images: list[_Image]
-    style_lora: str | None
-    has_style_lora: bool
-
-
-@dataclass
-class _Sentence:
-    at: _At
-    id: str
-    text: str
-    image_prompt: str | None
-
-
-@dataclass
-class _Section:
-    at: _At
-    id: str
-    title: str
-    sentences: list[_Sentence]
-
-
-@dataclass
 class _Project:
-    at: _At
-    id: str
-    title: str
-    cast: list[_Cast]
-    sections: list[_Section]
+    index: int
+    project: ProjectImport  # section and sentence ids filled in
+    cast_images: list[list[str]]  # each cast member's reference images as storage keys
+    images: dict[str, ValidatedImage]  # by storage key
 
 
 def _derived_id(prefix: str, *parts: object) -> str:
@@ -231,150 +111,115 @@ def _derived_id(prefix: str, *parts: object) -> str:
     return f"{prefix}_{digest}"
 
 
-def _parse_row(errors: _Errors, at: _At, value: Any) -> _Row | None:
-    before = len(errors)
-    f = _Fields(errors, at, value, required=CSV_REQUIRED, optional=("prompt",))
-    shot_id, sku, size_label = f.ident("shot_id"), f.text("sku", max_len=128), f.text("size_label", max_len=32)
-    width, height = f.integer("width"), f.integer("height")
-    filename, prompt = f.text("filename", max_len=512), f.text("prompt", empty=True, max_len=4000, nullable=True)
-    if filename is not None:
-        try:
-            validate_key(filename)
-        except ReshootError as e:
-            f.fail("filename", f"is not a safe storage key ({e.message})")
-        else:
-            if not filename.lower().endswith(HERO_EXTENSIONS):
-                f.fail("filename", f"must end with one of {', '.join(HERO_EXTENSIONS)}")
-    if len(errors) > before:
-        return None
-    return _Row(at, shot_id, sku, size_label, width, height, filename, prompt or None)
+def _known(value: str | None) -> str:
+    assert value is not None, "ids are filled in by _plan_project"
+    return value
 
 
-def _parse_shot(errors: _Errors, at: _At, value: Any) -> _Shot | None:
-    before = len(errors)
-    f = _Fields(errors, at, value, required=("shot_id", "sku"), optional=("prompt", "locked", "focal"))
-    shot = _Shot(
-        shot_id=f.ident("shot_id"),
-        sku=f.text("sku", max_len=128),
-        prompt=f.text("prompt", empty=True, max_len=4000, nullable=True),
-        locked=f.boolean("locked"),
-        focal=f.focal("focal"),
-    )
-    return shot if len(errors) == before else None
-
-
-def _merge_pack(errors: _Errors, shots: list[tuple[_At, _Shot]], rows: list[_Row]) -> list[_Shot]:
+def _merge_pack(errors: list[str], shots: list[tuple[Where, ShotImport]], rows: list[_Row]) -> list[_Shot]:
     """One list of shots: those listed under `shots`, then those only named by export plan rows."""
     by_id: dict[str, _Shot] = {}
-    for at, shot in shots:
+    for where, shot in shots:
         if shot.shot_id in by_id:
-            errors.add(at("shot_id"), f"duplicate shot {shot.shot_id}")
-        by_id.setdefault(shot.shot_id, shot)
+            errors.append(f"{where('shot_id')}: duplicate shot {shot.shot_id}")
+        by_id.setdefault(shot.shot_id, _Shot(shot.model_copy()))
     sizes: set[tuple[str, str]] = set()
-    for row in rows:
-        shot = by_id.setdefault(row.shot_id, _Shot(shot_id=row.shot_id, sku=row.sku))
+    for placed in rows:
+        row, where = placed.row, placed.where
+        planned = by_id.setdefault(row.shot_id, _Shot(ShotImport(shot_id=row.shot_id, sku=row.sku)))
+        shot = planned.shot
         if row.sku != shot.sku:
-            errors.add(row.at("sku"), f"is {row.sku!r} but shot {row.shot_id} has sku {shot.sku!r}")
+            errors.append(f"{where('sku')}: is {row.sku!r} but shot {row.shot_id} has sku {shot.sku!r}")
         if row.prompt and shot.prompt and row.prompt != shot.prompt:
-            errors.add(row.at("prompt"), f"differs from the prompt already given for shot {row.shot_id}")
-        shot.prompt = shot.prompt or row.prompt
+            errors.append(f"{where('prompt')}: differs from the prompt already given for shot {row.shot_id}")
+        shot.prompt = shot.prompt or row.prompt or None
         if (row.shot_id, row.size_label) in sizes:
-            errors.add(row.at("size_label"), f"shot {row.shot_id} already has a {row.size_label} row")
+            errors.append(f"{where('size_label')}: shot {row.shot_id} already has a {row.size_label} row")
         sizes.add((row.shot_id, row.size_label))
-        shot.rows.append(row)
+        planned.rows.append(placed)
     return list(by_id.values())
 
 
-def _parse_work_item(errors: _Errors, at: _At, value: Any) -> _WorkItem | None:
-    f = _Fields(errors, at, value, required=("id", "title", "status"), optional=("lifestylePack",))
-    item = _WorkItem(at, f.ident("id"), f.text("title"), f.text("status", max_len=32))
-    if f.has("lifestylePack"):
-        pack_at = _At(at("lifestylePack"))
-        p = _Fields(errors, pack_at, f.data["lifestylePack"], required=("exportPlan",), optional=("version", "shots"))
-        item.pack_version = p.text("version", max_len=16) or "v2"
-        if item.pack_version not in PACK_VERSIONS:
-            p.fail("version", f"must be one of {', '.join(PACK_VERSIONS)}")
-        shots = [
-            (pack_at.item("shots", i), _parse_shot(errors, pack_at.item("shots", i), v))
-            for i, v in enumerate(p.items("shots"))
+def _plan_work_item(errors: list[str], index: int, item: WorkItemImport) -> _WorkItem:
+    planned = _WorkItem(_in_json("workItems", index), item.id, item)
+    pack = item.lifestyle_pack
+    if pack is not None:
+        planned.pack_version = pack.version
+        shots = [(_in_json("workItems", index, "lifestylePack", "shots", i), s) for i, s in enumerate(pack.shots)]
+        rows = [
+            _Row(_in_json("workItems", index, "lifestylePack", "exportPlan", i), r)
+            for i, r in enumerate(pack.export_plan)
         ]
-        rows = [_parse_row(errors, pack_at.item("exportPlan", i), v) for i, v in enumerate(p.items("exportPlan"))]
-        item.shots = _merge_pack(errors, [(a, s) for a, s in shots if s], [r for r in rows if r])
-    return item
+        planned.shots = _merge_pack(errors, shots, rows)
+    return planned
 
 
-def _parse_project(errors: _Errors, at: _At, value: Any, base_dir: Path | None) -> _Project:
-    f = _Fields(errors, at, value, required=("id", "title", "sections"), optional=("cast",))
-    project = _Project(at, f.ident("id"), f.text("title"), [], [])
+def _plan_project(errors: list[str], index: int, project: ProjectImport, base_dir: Path | None) -> _Project:
+    for si, section in enumerate(project.sections):
+        section.id = section.id or _derived_id("sec", project.id, si)
+        for ti, sentence in enumerate(section.sentences):
+            sentence.id = sentence.id or _derived_id("sent", project.id, si, ti)
+    planned = _Project(index, project, [], {})
     names: set[str] = set()
-    for i, member in enumerate(f.items("cast")):
-        c_at = at.item("cast", i)
-        c = _Fields(errors, c_at, member, required=("name", "referenceImages"), optional=("styleLora",))
-        name = c.text("name")
-        if name in names:
-            c.fail("name", f"duplicate cast member {name!r}")
-        names.add(name)
-        images = [
-            _read_image(errors, c_at.item("referenceImages", j), rel, base_dir, project.id)
-            for j, rel in enumerate(c.items("referenceImages"))
-        ]
-        lora = c.text("styleLora", max_len=255, nullable=True)
-        project.cast.append(_Cast(name, [im for im in images if im], lora, c.has("styleLora")))
-    for si, sec in enumerate(f.items("sections")):
-        s_at = at.item("sections", si)
-        s = _Fields(errors, s_at, sec, required=("title", "sentences"), optional=("id",))
-        section = _Section(s_at, s.ident("id") or _derived_id("sec", project.id, si), s.text("title"), [])
-        for ti, sent in enumerate(s.items("sentences")):
-            t_at = s_at.item("sentences", ti)
-            t = _Fields(errors, t_at, sent, required=("text",), optional=("id", "imagePrompt"))
-            sentence_id = t.ident("id") or _derived_id("sent", project.id, si, ti)
-            prompt = t.text("imagePrompt", empty=True, max_len=4000, nullable=True)
-            section.sentences.append(_Sentence(t_at, sentence_id, t.text("text", max_len=4000), prompt or None))
-        project.sections.append(section)
-    return project
+    for ci, member in enumerate(project.cast):
+        if member.name in names:
+            errors.append(f"{_in_json('projects', index, 'cast', ci)('name')}: duplicate cast member {member.name!r}")
+        names.add(member.name)
+        keys = []
+        for j, rel in enumerate(member.reference_images):
+            where = location(("projects", index, "cast", ci, "referenceImages", j))
+            image = _read_image(errors, where, rel, base_dir, project.id)
+            if image is not None:
+                keys.append(image[0])
+                planned.images[image[0]] = image[1]
+        planned.cast_images.append(keys)
+    return planned
 
 
-def _read_image(errors: _Errors, at: _At, rel: Any, base_dir: Path | None, project_id: str | None) -> _Image | None:
+def _read_image(
+    errors: list[str], where: str, rel: str, base_dir: Path | None, project_id: str
+) -> tuple[str, ValidatedImage] | None:
     """Read and check one cast reference image named relative to the JSON file's folder."""
-    if not isinstance(rel, str) or not rel.strip():
-        return errors.add(at.path, "must be a file path relative to the JSON file")
     if base_dir is None:
-        return errors.add(at.path, "reference images need the JSON file on disk (import it with import_file)")
+        errors.append(f"{where}: reference images need the JSON file on disk (import it with import_file)")
+        return None
     root = base_dir.resolve()
     path = (root / rel).resolve()
     if Path(rel).is_absolute() or "\\" in rel or not path.is_relative_to(root):
-        return errors.add(at.path, f"{rel!r} must stay inside the JSON file's folder")
+        errors.append(f"{where}: {rel!r} must stay inside the JSON file's folder")
+        return None
     if not path.is_file():
-        return errors.add(at.path, f"file not found: {rel}")
+        errors.append(f"{where}: file not found: {rel}")
+        return None
     try:
         image = validate_upload(path.read_bytes(), filename=path.name)
     except ReshootError as e:
-        return errors.add(at.path, f"{rel}: {e.message}")
-    key = f"fcc/storyboard_refs/{project_id}/{image.sha256[:16]}.{image.ext}"
-    return _Image(key, image.data, image.content_type)
+        errors.append(f"{where}: {rel}: {e.message}")
+        return None
+    return f"fcc/storyboard_refs/{project_id}/{image.sha256[:16]}.{image.ext}", image
 
 
-def _check_duplicates(errors: _Errors, work_items: list[_WorkItem], projects: list[_Project]) -> None:
+def _check_duplicates(errors: list[str], work_items: list[_WorkItem], projects: list[_Project]) -> None:
     seen: dict[tuple[str, str], str] = {}
 
-    def claim(kind: str, value: str | None, where: str) -> None:
-        if value is None:
-            return
+    def claim(kind: str, value: str, where: str) -> None:
         if (kind, value) in seen:
-            errors.add(where, f"{value!r} is already used at {seen[kind, value]}")
+            errors.append(f"{where}: {value!r} is already used at {seen[kind, value]}")
         seen.setdefault((kind, value), where)
 
     for item in work_items:
-        claim("work item", item.id, item.at("id"))
+        claim("work item", item.id, item.where("id"))
         for shot in item.shots:
-            for row in shot.rows:
-                claim("filename", row.filename, row.at("filename"))
-    for project in projects:
-        claim("project", project.id, project.at("id"))
-        for section in project.sections:
-            claim("section", section.id, section.at("id"))
-            for sentence in section.sentences:
-                claim("sentence", sentence.id, sentence.at("id"))
+            for placed in shot.rows:
+                claim("filename", placed.row.filename, placed.where("filename"))
+    for planned in projects:
+        project = planned.project
+        claim("project", project.id, _in_json("projects", planned.index)("id"))
+        for si, section in enumerate(project.sections):
+            claim("section", _known(section.id), _in_json("projects", planned.index, "sections", si)("id"))
+            for ti, sentence in enumerate(section.sentences):
+                where = _in_json("projects", planned.index, "sections", si, "sentences", ti)
+                claim("sentence", _known(sentence.id), where("id"))
 
 
 def _invalid(problems: list[str]) -> ReshootError:
@@ -385,7 +230,7 @@ def _invalid(problems: list[str]) -> ReshootError:
     return ReshootError("IMPORT_INVALID", 400, details, f"Nothing was imported: {problems[0]}{more}")
 
 
-def _raise_if(errors: _Errors) -> None:
+def _raise_if(errors: list[str]) -> None:
     if errors:
         raise _invalid(errors)
 
@@ -417,42 +262,54 @@ class _Tally:
 
 
 def _fetch(session: Session, column: Any, values: list[Any]) -> list[Any]:
-    model, unique, found = column.class_, sorted(set(values)), []
+    model, unique = column.class_, sorted(set(values))
+    found: list[Any] = []
     for i in range(0, len(unique), _CHUNK):
         found.extend(session.exec(select(model).where(column.in_(unique[i : i + _CHUNK]))).all())
     return found
 
 
-def _check_against_db(session: Session, errors: _Errors, work_items: list[_WorkItem], projects: list[_Project]) -> None:
+def _check_against_db(
+    session: Session, errors: list[str], work_items: list[_WorkItem], projects: list[_Project]
+) -> None:
     """Problems only the database can reveal: unknown work items (CSV), keys owned by someone else."""
     existing = {w.id for w in _fetch(session, WorkItem.id, [w.id for w in work_items])}
     for item in work_items:
-        if item.title is None and item.id not in existing:
-            errors.add(item.at("work_item_id"), f"work item {item.id} does not exist (import it from JSON first)")
+        if item.item is None and item.id not in existing:
+            errors.append(
+                f"{item.where('work_item_id')}: work item {item.id} does not exist (import it from JSON first)"
+            )
     targets = {
-        row.filename: (item.id, shot.shot_id, row.size_label, row.at)
+        placed.row.filename: (item.id, shot.shot.shot_id, placed.row.size_label, placed.where)
         for item in work_items
         for shot in item.shots
-        for row in shot.rows
+        for placed in shot.rows
     }
     names = sorted(targets)
     for i in range(0, len(names), _CHUNK):
         query = (
             select(ExportPlanRow.filename, ExportPlanRow.work_item_id, Shot.shot_id, ExportPlanRow.size_label)
-            .join(Shot, Shot.id == ExportPlanRow.shot_pk)
-            .where(ExportPlanRow.filename.in_(names[i : i + _CHUNK]))
+            .join(Shot, col(Shot.id) == col(ExportPlanRow.shot_pk))
+            .where(col(ExportPlanRow.filename).in_(names[i : i + _CHUNK]))
         )
         for filename, wi, shot_id, size in session.exec(query).all():
             if (wi, shot_id, size) != targets[filename][:3]:
-                errors.add(targets[filename][3]("filename"), f"already used by work item {wi}, shot {shot_id}, {size}")
-    for model, wanted in (
-        (Section, {s.id: (p.id, s.at) for p in projects for s in p.sections}),
-        (Sentence, {t.id: (p.id, t.at) for p in projects for s in p.sections for t in s.sentences}),
-    ):
+                errors.append(
+                    f"{targets[filename][3]('filename')}: already used by work item {wi}, shot {shot_id}, {size}"
+                )
+    sections, sentences = {}, {}
+    for planned in projects:
+        project = planned.project
+        for si, section in enumerate(project.sections):
+            sections[_known(section.id)] = (project.id, _in_json("projects", planned.index, "sections", si))
+            for ti, sentence in enumerate(section.sentences):
+                where = _in_json("projects", planned.index, "sections", si, "sentences", ti)
+                sentences[_known(sentence.id)] = (project.id, where)
+    for model, wanted in ((Section, sections), (Sentence, sentences)):
         for row in _fetch(session, model.id, list(wanted)):
-            project_id, at = wanted[row.id]
+            project_id, where = wanted[row.id]
             if row.project_id != project_id:
-                errors.add(at("id"), f"{row.id} already belongs to project {row.project_id}")
+                errors.append(f"{where('id')}: {row.id} already belongs to project {row.project_id}")
 
 
 def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkItem]) -> None:
@@ -464,7 +321,9 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
     touched: dict[str, bool] = {}
 
     for w in work_items:
-        values = {"id": w.id, **{k: v for k, v in (("title", w.title), ("status", w.status)) if v is not None}}
+        values: dict[str, Any] = {"id": w.id}
+        if w.item is not None:
+            values |= {"title": w.item.title, "status": w.item.status}
         items[w.id], touched[w.id] = tally.upsert(session, "workItems", items.get(w.id), WorkItem, values)
     session.flush()
     with_pack = [w for w in work_items if w.pack_version]
@@ -474,7 +333,8 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
         touched[w.id] |= changed
     session.flush()
     for w in with_pack:
-        for position, s in enumerate(w.shots):
+        for position, planned in enumerate(w.shots):
+            s = planned.shot
             values = {
                 "pack_id": packs[w.id].id,
                 "work_item_id": w.id,
@@ -482,7 +342,7 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
                 "sku": s.sku,
                 "position": position,
             }
-            optional = {"prompt": s.prompt, "locked": s.locked}
+            optional: dict[str, Any] = {"prompt": s.prompt, "locked": s.locked}
             if s.focal:
                 optional |= {"focal_x": s.focal[0], "focal_y": s.focal[1]}
             values |= {k: v for k, v in optional.items() if v is not None}
@@ -491,9 +351,9 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
             touched[w.id] |= changed
     session.flush()
     for w in with_pack:
-        for s in w.shots:
-            shot = shots[w.id, s.shot_id]
-            for position, r in enumerate(s.rows):
+        for planned in w.shots:
+            shot = shots[w.id, planned.shot.shot_id]
+            for position, r in enumerate(placed.row for placed in planned.rows):
                 values = {
                     "shot_pk": shot.id,
                     "work_item_id": w.id,
@@ -505,9 +365,7 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
                 }
                 key = (shot.id, r.size_label)
                 if key in rows and rows[key].filename != r.filename:
-                    values["published_version_id"] = (
-                        None  # nothing at the new filename yet: the next reconcile copies it
-                    )
+                    values["published_version_id"] = None  # nothing at the new filename yet: the reconcile copies it
                 rows[key], changed = tally.upsert(session, "exportPlanRows", rows.get(key), ExportPlanRow, values)
                 touched[w.id] |= changed
     for w in work_items:
@@ -515,31 +373,34 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
             items[w.id].updated_at = utcnow()
 
 
-def _write_projects(session: Session, tally: _Tally, projects: list[_Project]) -> None:
+def _write_projects(session: Session, tally: _Tally, planned: list[_Project]) -> None:
     storage = get_storage()
-    for image in {im.key: im for p in projects for c in p.cast for im in c.images}.values():
-        if not storage.exists(image.key):  # keys are content hashes: an existing key holds these bytes
-            storage.put(image.key, image.data, content_type=image.content_type)
+    for key, image in {key: image for p in planned for key, image in p.images.items()}.items():
+        if not storage.exists(key):  # keys are content hashes: an existing key holds these bytes
+            storage.put(key, image.data, content_type=image.content_type)
 
+    projects = [p.project for p in planned]
     ids = [p.id for p in projects]
     existing = {p.id: p for p in _fetch(session, Project.id, ids)}
     cast = {(c.project_id, c.name): c for c in _fetch(session, CastMember.project_id, ids)}
-    sections = {s.id: s for s in _fetch(session, Section.id, [s.id for p in projects for s in p.sections])}
-    sentence_ids = [t.id for p in projects for s in p.sections for t in s.sentences]
+    section_ids = [_known(s.id) for p in projects for s in p.sections]
+    sections = {s.id: s for s in _fetch(session, Section.id, section_ids)}
+    sentence_ids = [_known(t.id) for p in projects for s in p.sections for t in s.sentences]
     sentences = {t.id: t for t in _fetch(session, Sentence.id, sentence_ids)}
 
     for p in projects:
         tally.upsert(session, "projects", existing.get(p.id), Project, {"id": p.id, "title": p.title})
     session.flush()
-    for p in projects:
-        for position, c in enumerate(p.cast):
-            values = {
+    for plan in planned:
+        p = plan.project
+        for position, (c, keys) in enumerate(zip(p.cast, plan.cast_images, strict=True)):
+            values: dict[str, Any] = {
                 "project_id": p.id,
                 "name": c.name,
                 "position": position,
-                "reference_images": [im.key for im in c.images],
+                "reference_images": keys,
             }
-            if c.has_style_lora:
+            if "style_lora" in c.model_fields_set:  # left out: keep what is there; null: none
                 values["style_lora"] = c.style_lora
             member = cast.get((p.id, c.name))
             if member is None:
@@ -547,35 +408,55 @@ def _write_projects(session: Session, tally: _Tally, projects: list[_Project]) -
             tally.upsert(session, "castMembers", member, CastMember, values)
         for position, s in enumerate(p.sections):
             values = {"id": s.id, "project_id": p.id, "title": s.title, "position": position}
-            tally.upsert(session, "sections", sections.get(s.id), Section, values)
+            tally.upsert(session, "sections", sections.get(_known(s.id)), Section, values)
     session.flush()
     for p in projects:
         for s in p.sections:
             for position, t in enumerate(s.sentences):
-                _write_sentence(session, tally, sentences.get(t.id), t, p.id, s.id, position)
+                sentence_id = _known(t.id)
+                _write_sentence(
+                    session,
+                    tally,
+                    sentences.get(sentence_id),
+                    sentence_id=sentence_id,
+                    text=t.text,
+                    image_prompt=t.image_prompt or None,
+                    project_id=p.id,
+                    section_id=_known(s.id),
+                    position=position,
+                )
 
 
 def _write_sentence(
-    session: Session, tally: _Tally, row: Sentence | None, t: _Sentence, project_id: str, section_id: str, position: int
+    session: Session,
+    tally: _Tally,
+    row: Sentence | None,
+    *,
+    sentence_id: str,
+    text: str,
+    image_prompt: str | None,
+    project_id: str,
+    section_id: str,
+    position: int,
 ) -> None:
     """Set a sentence from the file; an image prompt already in the database is kept (it may be a reviewer's edit)."""
     values: dict[str, Any] = {
-        "id": t.id,
+        "id": sentence_id,
         "project_id": project_id,
         "section_id": section_id,
         "position": position,
-        "text": t.text,
+        "text": text,
     }
-    if t.image_prompt and (row is None or not row.image_prompt):
-        values |= {"image_prompt": t.image_prompt, "is_image_dirty": True, "is_video_dirty": True}
-    elif t.image_prompt and row.image_prompt != t.image_prompt:
-        tally.kept_prompts.append(t.id)
+    if image_prompt and (row is None or not row.image_prompt):
+        values |= {"image_prompt": image_prompt, "is_image_dirty": True, "is_video_dirty": True}
+    elif image_prompt and row is not None and row.image_prompt != image_prompt:
+        tally.kept_prompts.append(sentence_id)
     row, changed = tally.upsert(session, "sentences", row, Sentence, values)
     if changed:
         row.updated_at = utcnow()
 
 
-def _import(errors: _Errors, work_items: list[_WorkItem], projects: list[_Project]) -> dict[str, Any]:
+def _import(errors: list[str], work_items: list[_WorkItem], projects: list[_Project]) -> dict[str, Any]:
     _check_duplicates(errors, work_items, projects)
     _raise_if(errors)
     tally = _Tally()
@@ -604,7 +485,7 @@ def _record_import(
         after={
             **changed,
             "workItemIds": [w.id for w in work_items][:100],
-            "projectIds": [p.id for p in projects][:100],
+            "projectIds": [p.project.id for p in projects][:100],
         },
     )
 
@@ -613,17 +494,16 @@ def _record_import(
 
 
 @requires(Role.admin)
-def import_data(data: dict, *, base_dir: Path | None = None) -> dict[str, Any]:
+def import_data(data: object, *, base_dir: Path | None = None) -> dict[str, Any]:
     """Import a parsed JSON document; cast reference image paths are resolved against `base_dir`."""
-    errors = _Errors()
-    root = _Fields(errors, _At(""), data, required=(), optional=("workItems", "projects"))
-    if isinstance(data, dict) and not (root.has("workItems") or root.has("projects")):
-        errors.add("", "has neither workItems nor projects")
-    work_items = [_parse_work_item(errors, _At(f"workItems[{i}]"), v) for i, v in enumerate(root.items("workItems"))]
-    projects = [
-        _parse_project(errors, _At(f"projects[{i}]"), v, Path(base_dir) if base_dir else None)
-        for i, v in enumerate(root.items("projects"))
-    ]
+    try:
+        document = ImportDocument.model_validate(data)
+    except ValidationError as e:
+        raise _invalid(problems(e, ImportDocument)) from None
+    errors: list[str] = []
+    work_items = [_plan_work_item(errors, i, item) for i, item in enumerate(document.work_items)]
+    folder = Path(base_dir) if base_dir else None
+    projects = [_plan_project(errors, i, project, folder) for i, project in enumerate(document.projects)]
     return _import(errors, work_items, projects)
 
 
@@ -644,60 +524,82 @@ def import_file(path: Path, *, work_item_id: str | None = None) -> dict[str, Any
     return import_data(data, base_dir=path.parent)
 
 
-def _read_csv(path_or_buffer: Any) -> pd.DataFrame:
+def _csv_text(path_or_buffer: str | Path | IO[str] | IO[bytes]) -> str:
+    """The CSV's text: a file path, or an open text or binary file."""
     try:
-        frame = pd.read_csv(path_or_buffer, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        raw = Path(path_or_buffer).read_bytes() if isinstance(path_or_buffer, (str, Path)) else path_or_buffer.read()
+        return raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw.removeprefix("\ufeff")
     except FileNotFoundError:
         raise _invalid([f"{path_or_buffer}: file not found"]) from None
-    except pd.errors.EmptyDataError:
-        raise _invalid(["line 1: the CSV file is empty"]) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise _invalid([f"CSV: {e}".strip()]) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    except UnicodeDecodeError as e:
+        raise _invalid([f"CSV: not UTF-8 text ({e.reason} at byte {e.start})"]) from None
 
 
 @requires(Role.admin)
-def import_export_plan_csv(path_or_buffer: Any, *, work_item_id: str | None = None) -> dict[str, Any]:
+def import_export_plan_csv(
+    path_or_buffer: str | Path | IO[str] | IO[bytes], *, work_item_id: str | None = None
+) -> dict[str, Any]:
     """Import export plan rows (one per line) into existing work items' Lifestyle Packs."""
-    frame = _read_csv(path_or_buffer)
-    errors = _Errors()
-    header = _At("line 1", ", ")
-    missing = [c for c in CSV_REQUIRED if c not in frame.columns]
-    unknown = [c for c in frame.columns if c not in CSV_COLUMNS]
+    reader = csv.reader(io.StringIO(_csv_text(path_or_buffer), newline=""))
+    try:
+        return _import_csv_lines(reader, work_item_id)
+    except csv.Error as e:
+        raise _invalid([f"CSV: line {reader.line_num}: {e}"]) from None
+
+
+def _import_csv_lines(reader: Any, work_item_id: str | None) -> dict[str, Any]:
+    header = next(reader, None)
+    if not header:
+        raise _invalid(["line 1: the CSV file is empty"])
+    columns = [name.strip() for name in header]
+    errors: list[str] = []
+    missing = [c for c in CSV_REQUIRED if c not in columns]
+    unknown = [c for c in columns if c not in CSV_COLUMNS]
     if missing:
-        errors.add(header("columns"), f"missing {', '.join(missing)}")
+        errors.append(f"line 1, columns: missing {', '.join(missing)}")
     if unknown:
-        errors.add(header("columns"), f"unknown {', '.join(unknown)} (expected {', '.join(CSV_COLUMNS)})")
-    if "work_item_id" not in frame.columns and not work_item_id:
-        errors.add(header("columns"), "no work_item_id column, and no work item was given")
+        errors.append(f"line 1, columns: unknown {', '.join(unknown)} (expected {', '.join(CSV_COLUMNS)})")
+    if "work_item_id" not in columns and not work_item_id:
+        errors.append("line 1, columns: no work_item_id column, and no work item was given")
     _raise_if(errors)
 
-    rows: dict[str, list[_Row]] = {}
-    first_line: dict[str, _At] = {}
-    for index, line_fields in enumerate(frame.to_dict("records")):
-        at = _At(f"line {index + 2}", ", ")
-        if not any(v.strip() for v in line_fields.values()):
+    lines: list[int] = []
+    item_ids: list[str] = []
+    values: list[dict[str, str]] = []
+    for cells in reader:
+        line = reader.line_num
+        if len(cells) > len(columns):
+            raise _invalid([f"CSV: Expected {len(columns)} fields in line {line}, saw {len(cells)}"])
+        fields = dict(zip(columns, cells + [""] * (len(columns) - len(cells)), strict=True))
+        if not any(value.strip() for value in fields.values()):
             continue  # a blank line
-        item_id = line_fields.pop("work_item_id", "").strip() or work_item_id
+        item_id = fields.pop("work_item_id", "").strip() or work_item_id
         if not item_id:
-            errors.add(at("work_item_id"), "is required")
+            errors.append(f"line {line}, work_item_id: is required")
             continue
         if work_item_id and item_id != work_item_id:
-            errors.add(at("work_item_id"), f"is {item_id!r} but this import is for work item {work_item_id!r}")
+            errors.append(
+                f"line {line}, work_item_id: is {item_id!r} but this import is for work item {work_item_id!r}"
+            )
             continue
-        for name in ("width", "height"):
-            if line_fields[name].strip().isdigit():
-                line_fields[name] = int(line_fields[name])
-        if line_fields.get("prompt", None) == "":
-            line_fields.pop("prompt")
-        row = _parse_row(errors, at, line_fields)
-        first_line.setdefault(item_id, at)
-        rows.setdefault(item_id, []).extend([row] if row else [])
-    if not first_line and not errors:
-        errors.add("line 2", "the CSV file has no rows")
-    items = [
-        _WorkItem(first_line[i], i, None, None, pack_version="v2", shots=_merge_pack(errors, [], rows[i]))
-        for i in first_line
-    ]
+        fields["width"], fields["height"] = fields["width"].strip(), fields["height"].strip()
+        if fields.get("prompt") == "":
+            del fields["prompt"]  # an empty cell: no prompt on this row
+        lines.append(line)
+        item_ids.append(item_id)
+        values.append(fields)
+    try:
+        rows = _CSV_ROWS.validate_python(values)
+    except ValidationError as e:
+        errors.extend(problems(e, ExportPlanCsvRow, where=lambda loc: f"line {lines[loc[0]]}, {location(loc[1:])}"))
+        rows = []
+    _raise_if(errors)
+    if not rows:
+        raise _invalid(["line 2: the CSV file has no rows"])
+    by_item: dict[str, list[_Row]] = {}
+    first_line: dict[str, int] = {}
+    for line, item_id, row in zip(lines, item_ids, rows, strict=True):
+        first_line.setdefault(item_id, line)
+        by_item.setdefault(item_id, []).append(_Row(_on_line(line), row))
+    items = [_WorkItem(_on_line(first_line[i]), i, None, "v2", _merge_pack(errors, [], by_item[i])) for i in first_line]
     return _import(errors, items, [])

@@ -60,6 +60,7 @@ INFRASTRUCTURE_MODULES = {
     "errors",
     "identity",
     "images",
+    "import_format",  # the import file formats as models (the use cases are services.importer's)
     "messages",
     "migrations",
     "models",

@@ -497,3 +497,35 @@ def test_demo_file_is_a_valid_import(db):
     summary = import_file(DEMO_FILE)
     assert summary["created"]["workItems"] == len(document["workItems"])
     assert copy.deepcopy(document) == json.loads(DEMO_FILE.read_text())
+
+
+def test_problems_are_located_by_the_files_own_key_names(db, folder):
+    document = _document()
+    _set("workItems.1.lifestylePack.exportPlan.2.width", 20_000)(document)
+    _set("workItems.0.lifestylePack.Version", "v2")(document)
+    _set("projects.0.cast.0.styleLora", 3)(document)
+    with pytest.raises(ReshootError) as info:
+        import_file(_write(folder, document))
+    assert info.value.details == [
+        "workItems[0].lifestylePack.Version: unknown field (expected one of: exportPlan, version, shots)",
+        "workItems[1].lifestylePack.exportPlan[2].width: must be a whole number from 1 to 10000",
+        "projects[0].cast[0].styleLora: must be a string",
+    ]
+
+
+def test_csv_is_read_as_csv_quoted_cells_a_byte_order_mark_and_windows_line_ends(db, folder):
+    import_file(_write(folder, _document()))
+    lines = CSV.strip().splitlines()
+    lines[1] = lines[1].replace("a reading nook", '"a reading nook, with ""quotes""\nover two lines"')
+    lines[3] = lines[3].removesuffix(",")  # a short line: its last cell (the prompt) is empty
+    path = folder / "plan.csv"
+    path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode())
+    summary = import_file(path)
+    assert summary["created"]["exportPlanRows"] == 3
+    with session_scope() as s:
+        shot = s.exec(select(Shot).where(Shot.work_item_id == "9")).one()
+    assert shot.prompt == 'a reading nook, with "quotes"\nover two lines'
+    path.write_bytes(b"work_item_id,shot_id\n\xff\xfe\n")
+    with pytest.raises(ReshootError) as info:
+        import_file(path)
+    assert info.value.details == ["CSV: not UTF-8 text (invalid start byte at byte 21)"]
