@@ -54,6 +54,7 @@ class AuditAction(StrEnum):
     new_version = "version.create"
     remove_version_files = "version.retention"
     review = "version.review"
+    comment = "version.comment"
     favourite = "version.favourite"
     lock_version = "version.lock"
     restore_version = "version.restore"
@@ -82,6 +83,7 @@ ACTION_LABELS = {
     AuditAction.new_version: "New version",
     AuditAction.remove_version_files: "Remove old files",
     AuditAction.review: "Review",
+    AuditAction.comment: "Comment",
     AuditAction.favourite: "Favourite",
     AuditAction.lock_version: "Lock version",
     AuditAction.restore_version: "Restore version",

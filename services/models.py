@@ -65,6 +65,10 @@ class Shot(SQLModel, table=True):
     locked: bool = False
     focal_x: float = 0.5  # crop centre for export sizes, 0..1 of the master's width
     focal_y: float = 0.5
+    # The seed the shot's next generations use (recalled from an earlier version); None: a new random one each time.
+    seed: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # The prompt was edited after the current heroes were made from it (cleared when they are made again).
+    heroes_dirty: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
 
 
 class ExportPlanRow(SQLModel, table=True):
@@ -313,6 +317,20 @@ class ReviewDecision(SQLModel, table=True):
     reviewer_email: str = Field(max_length=255)
     reviewer_name: str = Field(default="", max_length=255)
     note: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Comment(SQLModel, table=True):
+    """One message in an image version's thread, by the signed-in person; never edited."""
+
+    __tablename__ = "comment"
+    __table_args__ = (Index("ix_comment_version", "version_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="imageversion.id")
+    author_email: str = Field(max_length=255)
+    author_name: str = Field(default="", max_length=255)
+    body: str
     at: datetime = Field(default_factory=utcnow)
 
 

@@ -33,6 +33,7 @@ import services
 from services import (
     audit,
     auth,
+    comments,
     demo,
     importer,
     jobs,
@@ -305,6 +306,13 @@ SCENARIOS = [
         prepare=lambda _: two_versions(),
     ),
     Scenario(
+        "comment on a version",
+        ("services.comments.add_comment",),
+        lambda v: comments.add_comment(version_id=v[1], body="The lamp is cut off"),
+        {"version.comment": 1},
+        prepare=lambda _: two_versions(),
+    ),
+    Scenario(
         "favourite a version",
         ("services.versions.set_favourite",),
         lambda v: versions.set_favourite(v[0], True),
@@ -484,6 +492,13 @@ READS: dict[str, Callable[[], Any]] = {
     "services.versions.get_version": lambda: versions.get_version(hero_row().current_version_id),
     "services.versions.review_queue": versions.review_queue,
     "services.versions.review_history": lambda: versions.review_history([hero_row().current_version_id]),
+    "services.comments.list_comments": lambda: comments.list_comments(version_id=hero_row().current_version_id),
+    "services.comments.version_thread": lambda: comments.version_thread(version_id=hero_row().current_version_id),
+    "services.comments.comment_counts": lambda: comments.comment_counts(version_ids=[hero_row().current_version_id]),
+    "services.comments.thread_summaries": lambda: comments.thread_summaries(
+        version_ids=[hero_row().current_version_id]
+    ),
+    "services.comments.clean_body": lambda: comments.clean_body(" ok "),
     "services.versions.url_for": lambda: versions.url_for("a/b.png"),
     "services.versions.versioned_key": lambda: versions.versioned_key("a/b.png", 2, "abc"),
     "services.versions.image_urls": lambda: versions.image_urls(None),

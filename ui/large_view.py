@@ -13,6 +13,7 @@ from ui.activity import RECENT_SHOWN, recent_changes
 from ui.file_metadata import file_metadata_expander
 from ui.hero_state import card_key, card_shot, references_html, selected_row
 from ui.images import image_or_placeholder
+from ui.review_thread import review_thread
 from ui.seeds import seed_words
 from ui.toasts import escape_markdown
 
@@ -54,4 +55,7 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     if refs:
         st.markdown(refs, unsafe_allow_html=True)
     recent_changes(hero_history(work_item_id, shot_id, row["size_label"], limit=RECENT_SHOWN))
+    review_thread(
+        row.get("versionId"), key=card_key(f"thread_{row['size_label']}", work_item_id, shot_id), with_summary=True
+    )
     file_metadata_expander(row.get("versionId"), key=card_key("file_metadata", work_item_id, shot_id))

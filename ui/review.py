@@ -8,12 +8,15 @@ from typing import Any
 
 import streamlit as st
 
+from services.comments import thread_summaries
 from services.enums import ReviewState
 from services.errors import ReshootError
 from services.identity import Role
+from services.read_models.comments import ThreadSummary
 from services.versions import Decision, review_history, set_review
 from ui.images import absolute_url
 from ui.permissions import lacks, why_disabled
+from ui.review_thread import comments_words, review_thread
 from ui.toasts import escape_markdown, queue_toast
 
 STATE_BADGES = {
@@ -83,18 +86,18 @@ def decision_text(decision: Decision) -> str:
     return escape_markdown(" · ".join(said))
 
 
-def decisions(label_col: Any, history: list[Decision]) -> None:
-    """The latest decision as a caption; earlier ones (the history is kept) in a small expander."""
-    if not history:
-        return
-    label_col.caption(decision_text(history[0]))
-    if len(history) > 1:
-        with label_col.expander(f"Earlier decisions ({len(history) - 1})"):
-            st.markdown("\n".join(f"- {decision_text(d)}" for d in history[1:]))
+def decisions(label_col: Any, history: list[Decision], comment_count: int = 0) -> None:
+    """The latest decision and the comment count as a caption (everything is in the version's thread below)."""
+    said = [decision_text(history[0])] if history else []
+    if comment_count:
+        said.append(comments_words(comment_count))
+    if said:
+        label_col.caption(" · ".join(said))
 
 
-def review_line(row: dict[str, Any], *, history: list[Decision]) -> None:
-    """`Desktop · v2 [Pending]  [note…]  [Approve] [Reject]`, with who decided what (newest first)."""
+def review_line(row: dict[str, Any], *, history: list[Decision], summary: ThreadSummary | None = None) -> None:
+    """`Desktop · v2 [Pending]  [note…]  [Approve] [Reject]`, with the latest decision, then the version's history
+    and comments (an expander)."""
     label_col, note_col, buttons_col = st.columns([2, 3, 2], vertical_alignment="center")
     version_id = row.get("versionId")
     heading = label_col.container(horizontal=True, gap="small", vertical_alignment="center")
@@ -105,7 +108,7 @@ def review_line(row: dict[str, Any], *, history: list[Decision]) -> None:
     state = row.get("reviewState") or ReviewState.pending
     text, color, icon = STATE_BADGES.get(state, STATE_BADGES[ReviewState.pending])
     heading.badge(f"{text} · v{row['version']}", color=color, icon=icon)
-    decisions(label_col, history)
+    decisions(label_col, history, summary.comment_count if summary else 0)
     note_key = f"sku_note_{version_id}"
     note_col.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
     with buttons_col.container(horizontal=True, gap="xsmall"):
@@ -122,6 +125,7 @@ def review_line(row: dict[str, Any], *, history: list[Decision]) -> None:
                 on_click=review,
                 args=(version_id, new_state, note_key),
             )
+    review_thread(version_id, key=f"sku_thread_{version_id}")
 
 
 def review_shot(shot: dict[str, Any]) -> None:
@@ -129,6 +133,9 @@ def review_shot(shot: dict[str, Any]) -> None:
     if not rows:
         return
     st.html(device_row_html(rows))
-    histories = review_history([r["versionId"] for r in rows if r.get("versionId")])  # one query for the shot
+    version_ids = [r["versionId"] for r in rows if r.get("versionId")]
+    histories = review_history(version_ids)  # one query for the shot
+    summaries = thread_summaries(version_ids=version_ids)  # and one for the comment counts
     for row in rows:
-        review_line(row, history=histories.get(row.get("versionId"), []))
+        version_id = row.get("versionId")
+        review_line(row, history=histories.get(version_id, []), summary=summaries.get(version_id))

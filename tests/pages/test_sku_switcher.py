@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.config import get_settings
 from services.jobs import wait_for_job
 from services.lifestyle import generate_lifestyle_heroes
 from services.work_items import get_work_item, list_work_items
@@ -59,8 +60,8 @@ def test_approve_reject_with_note_and_pending_filter(demo, monkeypatch):
     monkeypatch.setenv("RESHOOT_USER", "Ben")  # a second reviewer changes the first one's decision
     at.button(key=f"sku_approved_{versions[0]}").click().run()
     shown = texts(at)
-    assert "Approved by Ben · " in shown and "Rejected by Ana · “Crop the lamp”" in shown  # the older one stays
-    assert [e.label for e in at.expander] == ["Earlier decisions (1)"]
+    assert "Approved by Ben · " in shown and "Rejected by Ana" not in shown  # the latest; the thread keeps all
+    assert [e.label for e in at.expander] == ["History and comments"] * 3  # closed: nothing read for them
     assert get_work_item("21")["shots"][0]["rows"][0]["reviewState"] == "approved"
 
     summary = next(i for i in list_work_items()["items"] if i["id"] == "21")
@@ -70,6 +71,47 @@ def test_approve_reject_with_note_and_pending_filter(demo, monkeypatch):
     assert [b.key for b in frame_buttons(at, "approved")] == [f"sku_approved_{versions[2]}"]
     at.button(key=f"sku_approved_{versions[2]}").click().run()
     assert at.selectbox(key="sku_sku_21").options == ["OFF-CHAIR-ERGO-GRY"]  # HO-1 has nothing pending now
+
+
+def test_the_thread_shows_both_decisions_with_their_people_and_a_comment_with_its_author(demo, monkeypatch):
+    generated("21")
+    version = get_work_item("21")["shots"][0]["rows"][0]["versionId"]
+    monkeypatch.setenv("RESHOOT_USER", "Ana")
+    at = open_page(PAGE, id="21")
+    at.text_input(key=f"sku_note_{version}").input("Crop the lamp").run()
+    at.button(key=f"sku_rejected_{version}").click().run()
+    monkeypatch.setenv("RESHOOT_USER", "Ben")
+    at.button(key=f"sku_approved_{version}").click().run()
+    assert f"sku_thread_{version}_body" not in at.session_state  # the thread is drawn only once opened
+    at.session_state[f"sku_thread_{version}_open"] = True
+    at.run()
+    [thread] = [m.value for m in at.markdown if m.value.startswith("**History**")]
+    assert ":red[Rejected] by **Ana** · " in thread and "“Crop the lamp”" in thread
+    assert ":green[Approved] by **Ben** · " in thread and thread.index("Ana") < thread.index("Ben")  # oldest first
+    assert "No comments yet." in thread
+
+    at.text_area(key=f"sku_thread_{version}_body").input("The lamp is *cut* off")
+    at.button(key=f"FormSubmitter:sku_thread_{version}_form-Add comment").click()
+    at.session_state[f"sku_thread_{version}_open"] = True  # AppTest sends no expander state: open it again
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    [thread] = [m.value for m in at.markdown if m.value.startswith("**History**")]
+    assert "- **Ben** · " in thread and "The lamp is \\*cut\\* off" in thread  # shown literally, with its author
+    assert "Approved by Ben · 2026" in texts(at) and " · 1 comment" in texts(at)  # on the size's line
+
+
+def test_a_viewer_sees_the_thread_but_cannot_comment(demo, monkeypatch):
+    generated("21")
+    version = get_work_item("21")["shots"][0]["rows"][0]["versionId"]
+    monkeypatch.setenv("RESHOOT_AUTH", "oidc")
+    get_settings.cache_clear()
+    at = open_page(PAGE, user={"is_logged_in": True, "email": "vic@example.com", "name": "Vic"}, id="21")
+    at.session_state[f"sku_thread_{version}_open"] = True
+    at.run()
+    assert "**History**" in texts(at)  # a viewer reads the thread
+    assert at.text_area(key=f"sku_thread_{version}_body").disabled
+    button = at.button(key=f"FormSubmitter:sku_thread_{version}_form-Add comment")
+    assert button.disabled and button.help.startswith("Needs the reviewer role")
 
 
 def test_item_without_images_and_unknown_id(demo):

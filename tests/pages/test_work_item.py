@@ -432,7 +432,7 @@ def test_the_large_view_says_whether_the_seed_was_used(demo, fake_openai, monkey
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-2")  # the offline renderer: its seed counts
     at.button(key="detail_view_12_KT-2").click().run()
-    [seed] = [p for p in texts(at).split(" · ") if p.startswith("seed ")]
+    [seed] = [p for line in texts(at).splitlines() for p in line.split(" · ") if p.startswith("seed ")]
     assert seed.removeprefix("seed ").isdigit()
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")
     get_settings.cache_clear()

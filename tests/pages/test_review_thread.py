@@ -1,0 +1,40 @@
+"""The review thread in the large view: history (decisions with their people) and comments with their authors."""
+
+from __future__ import annotations
+
+from services.identity import Actor, Role, acting_as
+from services.versions import set_review
+from services.work_items import get_work_item
+from tests.pages.conftest import open_page, texts
+from tests.pages.test_work_item import DETAIL, regenerate
+
+THREAD = "detail_thread_Desktop_12_KT-2"
+
+
+def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
+    monkeypatch.setenv("RESHOOT_USER", "Cleo")
+    at = open_page(DETAIL, id="12")
+    regenerate(at, "KT-2")
+    version = get_work_item("12")["shots"][1]["rows"][0]["versionId"]
+    with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
+        set_review(version, state="rejected", note="Knives look blurry")
+    with acting_as(Actor("ben@example.com", "Ben", Role.reviewer)):
+        set_review(version, state="approved")
+    at.button(key="detail_view_12_KT-2").click().run()
+    assert ":green[Approved] by Ben · " in texts(at) and "no comments" in texts(at)  # the latest decision
+    assert f"{THREAD}_body" not in at.session_state  # closed: not drawn
+
+    at.session_state[f"{THREAD}_open"] = True
+    at.run()
+    [thread] = [m.value for m in at.markdown if m.value.startswith("**History**")]
+    assert ":red[Rejected] by **Ana** · " in thread and "“Knives look blurry”" in thread
+    assert ":green[Approved] by **Ben** · " in thread
+
+    at.text_area(key=f"{THREAD}_body").input("Approved, but the handle is cut off")
+    at.button(key=f"FormSubmitter:{THREAD}_form-Add comment").click()
+    at.session_state[f"{THREAD}_open"] = True  # AppTest sends no expander state
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    [thread] = [m.value for m in at.markdown if m.value.startswith("**History**")]
+    assert "- **Cleo** · " in thread and "Approved, but the handle is cut off" in thread
+    assert "1 comment" in texts(at)

@@ -1,0 +1,128 @@
+"""An image version's review thread: its decisions (who, when, decision, note) and comments, and a box to add one.
+
+Used in the large view and the SKU Switcher. It sits in an expander whose content runs only while it is open
+(`on_change="rerun"`), so a closed thread costs one element and no query.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from services.comments import MAX_COMMENT_LENGTH, add_comment, thread_summaries, version_thread
+from services.errors import ReshootError
+from services.identity import Role
+from services.read_models.comments import CommentRead, DecisionRead, ThreadSummary
+from ui.permissions import lacks, why_disabled
+from ui.toasts import escape_markdown, show_toast
+
+DECISION_WORDS = {"approved": ":green[Approved]", "rejected": ":red[Rejected]", "pending": ":orange[Back to pending]"}
+
+
+def _when(at: datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+def _quoted(text: str) -> str:
+    """Text of several lines kept inside its list item."""
+    return escape_markdown(text).replace("\n", "  \n  ")
+
+
+def decision_line(decision: DecisionRead) -> str:
+    """`- :red[Rejected] by **Ana** · 2026-12-01 14:03 UTC · “Too dark”`"""
+    line = f"- {DECISION_WORDS.get(decision.decision, escape_markdown(decision.decision))} by "
+    line += f"**{escape_markdown(decision.reviewer)}** · {_when(decision.at)}"
+    return line + (f" · “{_quoted(decision.note)}”" if decision.note else "")
+
+
+def comment_line(comment: CommentRead) -> str:
+    """`- **Ana** · 2026-12-01 14:05 UTC  ⏎  The lamp is cut off.`"""
+    return f"- **{escape_markdown(comment.author)}** · {_when(comment.at)}  \n  {_quoted(comment.body)}"
+
+
+def thread_markdown(decisions: list[DecisionRead], comments: list[CommentRead]) -> str:
+    """History, then comments, each oldest first: one Markdown element."""
+    history = "\n".join(decision_line(d) for d in decisions) or "No decision yet."
+    said = "\n".join(comment_line(c) for c in comments) or "No comments yet."
+    return f"**History**\n\n{history}\n\n**Comments**\n\n{said}"
+
+
+THREAD_LABEL = "History and comments"  # fixed: a label that changed (a count in it) would close the open expander
+
+
+def comments_words(count: int) -> str:
+    return f"{count} comment{'s' if count != 1 else ''}"
+
+
+def summary_text(summary: ThreadSummary | None) -> str:
+    """`Rejected by Ana · 2026-12-01 14:03 UTC · “Too dark” · 2 comments` (Markdown); `Pending · no comments`."""
+    if summary is None:
+        return ""
+    state = DECISION_WORDS.get(summary.review_state, escape_markdown(summary.review_state))
+    parts = [state if summary.review_state != "pending" else "Pending"]
+    if summary.reviewer:
+        parts[0] += f" by {escape_markdown(summary.reviewer)}"
+    if summary.reviewed_at:
+        parts.append(_when(summary.reviewed_at))
+    if summary.review_note:
+        parts.append(f"“{escape_markdown(summary.review_note)}”")
+    parts.append(comments_words(summary.comment_count) if summary.comment_count else "no comments")
+    return " · ".join(parts)
+
+
+def _post(version_id: int, body_key: str) -> None:
+    body = st.session_state.get(body_key) or ""
+    try:
+        add_comment(version_id=version_id, body=body)
+    except ReshootError as e:
+        show_toast("Couldn’t add the comment", e.message or e.code, kind="error")
+        st.session_state[_kept_key(body_key)] = body  # the form clears its box: give the text back
+        return
+    show_toast("Comment added", body.strip()[:80])
+
+
+def _kept_key(body_key: str) -> str:
+    return f"{body_key}_kept"
+
+
+def add_comment_box(version_id: int, *, key: str) -> None:
+    """A comment box and `Add comment` (Ctrl/Cmd+Enter also sends), in a form that empties after sending."""
+    body_key = f"{key}_body"
+    kept = st.session_state.pop(_kept_key(body_key), None)
+    if kept is not None:
+        st.session_state[body_key] = kept
+    disabled = lacks(Role.reviewer)
+    with st.form(f"{key}_form", clear_on_submit=True, border=False, enter_to_submit=False):
+        st.text_area(
+            "Add a comment",
+            key=body_key,
+            max_chars=MAX_COMMENT_LENGTH,
+            height=80,
+            placeholder="What should change? Others see it with your name.",
+            disabled=disabled,
+        )
+        st.form_submit_button(
+            "Add comment",
+            icon=":material/add_comment:",
+            disabled=disabled,
+            help=why_disabled(Role.reviewer),
+            on_click=_post,
+            args=(version_id, body_key),
+        )
+
+
+def review_thread(version_id: int | None, *, key: str, with_summary: bool = False) -> None:
+    """The thread of `version_id` in an expander that reads and draws only while open; `key` names its widgets.
+    `with_summary`: a caption above it says the latest decision and the comment count (one query)."""
+    if version_id is None:
+        return
+    if with_summary:
+        st.caption(summary_text(thread_summaries(version_ids=[version_id]).get(version_id)))
+    box = st.expander(THREAD_LABEL, icon=":material/forum:", key=f"{key}_open", on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        thread = version_thread(version_id=version_id)
+        st.markdown(thread_markdown(thread.decisions, thread.comments))
+        add_comment_box(version_id, key=key)
