@@ -156,6 +156,7 @@ class ImageVersion(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("target_kind", "target_id", "version"),
         Index("ix_imageversion_target", "target_kind", "target_id"),
+        Index("ix_imageversion_review_queue", "review_state", "created_at", "id"),  # the review queue's order
     )
 
     id: int | None = Field(default=None, primary_key=True)

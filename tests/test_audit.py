@@ -160,6 +160,11 @@ def hero_row(shot_id: str = "KT-1", size: str = "Desktop") -> ExportPlanRow:
         ).one()
 
 
+def hero_sku(shot_id: str) -> str:
+    with session_scope() as s:
+        return s.exec(select(Shot.sku).where(Shot.work_item_id == "12", Shot.shot_id == shot_id)).one()
+
+
 def generate(shot_id: str = "KT-1") -> dict[str, Any]:
     return jobs.wait_for_job(
         lifestyle.generate_lifestyle_heroes("12", shot_ids=[shot_id], overwrite=True)["jobId"], timeout=60
@@ -311,6 +316,16 @@ SCENARIOS = [
         lambda v: comments.add_comment(version_id=v[1], body="The lamp is cut off"),
         {"version.comment": 1},
         prepare=lambda _: two_versions(),
+    ),
+    Scenario(
+        "approve many heroes at once (selected versions, then all pending of a SKU)",
+        ("services.versions.decide_many",),
+        lambda v: (
+            versions.decide_many(state="approved", version_ids=list(v)),
+            versions.decide_many(state="rejected", note="soft", work_item_id="12", sku=hero_sku("KT-2")),
+        ),
+        {"version.review": 4},
+        prepare=lambda _: (two_versions(), generate("KT-2"))[0],
     ),
     Scenario(
         "favourite a version",
@@ -491,6 +506,8 @@ READS: dict[str, Callable[[], Any]] = {
     "services.versions.list_versions": lambda: versions.list_versions("hero", hero_row().id),
     "services.versions.get_version": lambda: versions.get_version(hero_row().current_version_id),
     "services.versions.review_queue": versions.review_queue,
+    "services.versions.review_queue_count": versions.review_queue_count,
+    "services.versions.hero_size_labels": versions.hero_size_labels,
     "services.versions.review_history": lambda: versions.review_history([hero_row().current_version_id]),
     "services.comments.list_comments": lambda: comments.list_comments(version_id=hero_row().current_version_id),
     "services.comments.version_thread": lambda: comments.version_thread(version_id=hero_row().current_version_id),

@@ -44,6 +44,8 @@ GUARDED = [
     ),
     (lambda: storyboard.regenerate_sentence_image(sentence_id="sent_001"), Role.reviewer),
     (lambda: versions.set_review(1, state="approved"), Role.reviewer),
+    (lambda: versions.decide_many(state="approved", version_ids=[999999]), Role.reviewer),
+    (lambda: versions.decide_many(state="rejected", work_item_id="7", note="x"), Role.reviewer),
     (lambda: versions.restore_version(1), Role.reviewer),
     (lambda: versions.set_favourite(1, True), Role.reviewer),
     (lambda: versions.set_locked(1, True), Role.reviewer),

@@ -13,6 +13,7 @@ from services.db import session_scope
 from services.errors import ReshootError
 from services.identity import Actor, Role, acting_as
 from services.models import ExportPlanRow, ImageVersion
+from services.read_models.review_queue import ReviewQueueFilter
 from services.storage import get_storage
 
 
@@ -104,15 +105,15 @@ def test_review_state_and_queue(demo):
     with session_scope() as s:
         row = s.exec(select(ExportPlanRow).where(ExportPlanRow.work_item_id == "7")).first()
     version = add("hero", str(row.id), 1, row.filename)
-    [queued] = versions.review_queue(state="pending")
-    assert (queued["id"], queued["workItemId"], queued["sizeLabel"]) == (version, "7", row.size_label)
+    [queued] = versions.review_queue()
+    assert (queued.version_id, queued.work_item_id, queued.size_label) == (version, "7", row.size_label)
     with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
         reviewed = versions.set_review(version, state="approved", note="Good light")
     assert (reviewed["reviewState"], reviewed["reviewer"], reviewed["reviewNote"]) == ("approved", "Ana", "Good light")
     assert reviewed["reviewedAt"].endswith("Z")
     assert (
-        versions.review_queue(state="pending") == []
-        and len(versions.review_queue(state="approved", work_item_id="7")) == 1
+        versions.review_queue() == []
+        and len(versions.review_queue(only=ReviewQueueFilter(state="approved", work_item_id="7"))) == 1
     )
     with pytest.raises(ReshootError) as e:
         versions.set_review(version, state="maybe")

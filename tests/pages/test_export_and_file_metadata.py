@@ -9,6 +9,7 @@ import zipfile
 
 from services import versions
 from services.identity import Actor, Role, acting_as
+from services.read_models.review_queue import ReviewQueueFilter
 from tests.pages.conftest import open_page
 from tests.pages.test_work_item import DETAIL, regenerate
 from ui import export_button, file_metadata
@@ -27,12 +28,12 @@ def test_export_button_builds_the_zip_only_when_clicked(demo, monkeypatch):
     assert button.proto.deferred_file_id and not button.proto.url  # nothing built during the run
     assert calls == []
 
-    row = next(r for r in versions.review_queue(work_item_id="12") if r["shotId"] == "KT-2")
+    row = next(r for r in versions.review_queue(only=ReviewQueueFilter(work_item_id="12")) if r.shot_id == "KT-2")
     with acting_as(ANA):
-        versions.set_review(row["id"], state="approved")
+        versions.set_review(row.version_id, state="approved")
     data = export_button.approved_zip("12", ANA)  # what the click's deferred download runs
     archive = zipfile.ZipFile(io.BytesIO(data))
-    assert row["filename"] in archive.namelist() and calls == [{"work_item_id": "12"}]
+    assert row.filename in archive.namelist() and calls == [{"work_item_id": "12"}]
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["exportedBy"] == "Ana" and {e["status"] for e in manifest["entries"]} >= {"approved", "no image"}
 
