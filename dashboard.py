@@ -46,6 +46,7 @@ def navigation_pages() -> dict[str, list[st.Page]]:
         "Review": [
             st.Page(f"{PAGES_DIR}/work_items.py", title="Work Items", icon=":material/list_alt:", default=True),
             st.Page(f"{PAGES_DIR}/work_item.py", title="Work Item", url_path="work_item", visibility="hidden"),
+            st.Page(f"{PAGES_DIR}/review_queue.py", title="Review queue", icon=":material/rule:"),
             st.Page(f"{PAGES_DIR}/sku_switcher.py", title="SKU Switcher", icon=":material/devices:"),
             st.Page(f"{PAGES_DIR}/storyboard.py", title="Storyboard", icon=":material/movie:"),
         ],

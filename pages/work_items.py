@@ -5,9 +5,10 @@ from datetime import datetime
 import streamlit as st
 
 from services.errors import ReshootError
+from services.versions import review_queue_count
 from services.work_items import list_statuses, list_work_items
 from ui.demo_progress import demo_progress
-from ui.navigation import open_work_item
+from ui.navigation import REVIEW_QUEUE_PAGE, open_work_item, queue_link, reviewed_share
 
 PAGE_SIZE = 25
 PACK_FILTERS = {"Any": None, "With Lifestyle Pack": True, "Without Lifestyle Pack": False}
@@ -17,7 +18,16 @@ def _first_page() -> None:
     st.session_state.pop("wi_page", None)
 
 
-st.title("Work Items")
+with st.container(horizontal=True, vertical_alignment="bottom", horizontal_alignment="distribute"):
+    st.title("Work Items", width="content")
+    pending_total = review_queue_count()
+    st.page_link(
+        REVIEW_QUEUE_PAGE,
+        label=f"Review pending ({pending_total})",
+        icon=":material/rule:",
+        disabled=not pending_total,
+        width="content",
+    )
 demo_progress()
 search_col, status_col, pack_col = st.columns([3, 1, 1])
 search = search_col.text_input("Search", key="wi_search", placeholder="Title, id or SKU", on_change=_first_page)
@@ -49,8 +59,11 @@ rows = [
         "Pack": item["hasPack"],
         "Shots": item["shotCount"],
         "Images": item["imageCount"],
-        "Pending": item["pendingReviews"],
         "Approved": item["approvedCount"],
+        "Rejected": item["rejectedCount"],
+        "Pending": item["pendingReviews"],
+        "Reviewed": reviewed_share(item["approvedCount"] + item["rejectedCount"], item["imageCount"]),
+        "Review": queue_link(item["id"]) if item["pendingReviews"] else None,
         "Updated": datetime.fromisoformat(item["updatedAt"]) if item["updatedAt"] else None,
     }
     for item in items
@@ -65,7 +78,13 @@ selection = st.dataframe(
         "ID": st.column_config.TextColumn(width="small"),
         "Title": st.column_config.TextColumn(width=300),
         "Pack": st.column_config.CheckboxColumn("Lifestyle Pack"),
-        "Pending": st.column_config.NumberColumn("Pending reviews"),
+        "Images": st.column_config.NumberColumn(help="Current hero images (a shot at one size each)"),
+        "Reviewed": st.column_config.ProgressColumn(
+            help="Approved or rejected, of the current hero images", format="percent", min_value=0, max_value=1
+        ),
+        "Review": st.column_config.LinkColumn(
+            help="This work item's pending heroes in the Review queue", display_text="Review pending"
+        ),
         "Updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     },
 )

@@ -88,7 +88,8 @@ def list_work_items(
     page: int = 1,
     page_size: int = 25,
 ) -> dict[str, Any]:
-    """One page of work items with their counts; two queries whatever the page size or table size."""
+    """One page of work items with their counts (shots, current hero images and how many of those are pending,
+    approved, rejected); two queries whatever the page size or table size."""
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise invalid_request({"page": page, "pageSize": page_size, "maxPageSize": MAX_PAGE_SIZE})
     require_storable({"search": search, "status": status})
@@ -112,6 +113,7 @@ def list_work_items(
             func.count(ExportPlanRow.current_version_id).label("images"),
             func.sum(case((state == ReviewState.pending, 1), else_=0)).label("pending"),
             func.sum(case((state == ReviewState.approved, 1), else_=0)).label("approved"),
+            func.sum(case((state == ReviewState.rejected, 1), else_=0)).label("rejected"),
         )
         .outerjoin(ImageVersion, ImageVersion.id == ExportPlanRow.current_version_id)
         .where(ExportPlanRow.work_item_id.in_(in_page))
@@ -129,6 +131,7 @@ def list_work_items(
             func.coalesce(images.c.images, 0),
             func.coalesce(images.c.pending, 0),
             func.coalesce(images.c.approved, 0),
+            func.coalesce(images.c.rejected, 0),
         )
         .select_from(page_ids)
         .join(WorkItem, WorkItem.id == page_ids.c.id)
@@ -153,10 +156,11 @@ def list_work_items(
             "imageCount": int(image_count),
             "pendingReviews": int(pending),
             "approvedCount": int(approved),
+            "rejectedCount": int(rejected),
             "hasPack": bool(has),
             "updatedAt": updated.isoformat() if updated else None,
         }
-        for wid, title, wstatus, updated, has, shot_count, image_count, pending, approved in rows
+        for wid, title, wstatus, updated, has, shot_count, image_count, pending, approved, rejected in rows
     ]
     return {"items": items, "total": int(total), "page": page, "pageSize": page_size}
 

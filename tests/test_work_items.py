@@ -129,20 +129,31 @@ def test_list_counts_and_order(catalogue):
     _add_version(rows[1], 2, "pending")
     _add_version(rows[2], 1, "pending")
     _add_version(rows[3], 1, "pending", current=False)  # not current: not counted
+    _add_version(rows[4], 1, "rejected")
     page = list_work_items()
     assert _ids(page) == ["7", "12", "15", "100"]
     assert (page["total"], page["page"], page["pageSize"]) == (4, 1, 25)
     seven = page["items"][0]
     assert {
         k: seven[k]
-        for k in ("title", "status", "shotCount", "imageCount", "pendingReviews", "approvedCount", "hasPack")
+        for k in (
+            "title",
+            "status",
+            "shotCount",
+            "imageCount",
+            "pendingReviews",
+            "approvedCount",
+            "rejectedCount",
+            "hasPack",
+        )
     } == {
         "title": "Summer patio",
         "status": "in_review",
         "shotCount": 4,
-        "imageCount": 3,
+        "imageCount": 4,
         "pendingReviews": 2,
         "approvedCount": 1,
+        "rejectedCount": 1,
         "hasPack": True,
     }
     assert seven["updatedAt"]
@@ -186,6 +197,21 @@ def test_list_takes_two_queries_whatever_the_page_size(catalogue):
     with count_queries() as large:
         list_work_items(page_size=100, search="e")
     assert len(small) == len(large) == 2
+
+
+def test_list_counts_take_the_same_two_queries_however_many_items_and_heroes(catalogue):
+    """The review counts come from one grouped subquery of the page query, never a query per row."""
+    with count_queries() as few:
+        small = list_work_items(page_size=100)
+    import_data({"workItems": [_item(f"g{n}", f"Grown {n}", shots=3, sku_prefix="GRO") for n in range(40)]})
+    for n in range(40):
+        for row_id in _row_ids(f"g{n}")[:4]:
+            _add_version(row_id, 1, ("pending", "approved", "rejected", "pending")[row_id % 4])
+    with count_queries() as many:
+        grown = list_work_items(page_size=100)
+    assert len(small["items"]) == 4 and len(grown["items"]) == 44
+    assert sum(i["pendingReviews"] + i["approvedCount"] + i["rejectedCount"] for i in grown["items"]) == 160
+    assert len(few) == len(many) == 2
 
 
 def _plan_of_page_query(**filters) -> list[str]:

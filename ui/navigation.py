@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -14,10 +15,22 @@ WORK_ITEM_PAGE = "pages/work_item.py"
 SKU_SWITCHER_PAGE = "pages/sku_switcher.py"
 WORK_ITEMS_PAGE = "pages/work_items.py"
 SETTINGS_PAGE = "pages/settings.py"
+REVIEW_QUEUE_PAGE = "pages/review_queue.py"
+REVIEW_QUEUE_URL_PATH = "review_queue"
 
 
 def open_work_item(work_item_id: str) -> None:
     st.switch_page(WORK_ITEM_PAGE, query_params={"id": work_item_id})
+
+
+def queue_link(work_item_id: str) -> str:
+    """The Review queue filtered to one work item, as a relative URL (for a table's link column)."""
+    return f"{REVIEW_QUEUE_URL_PATH}?{urlencode({'work_item': work_item_id})}"
+
+
+def reviewed_share(reviewed: int, total: int) -> float:
+    """Reviewed ÷ total for a progress bar: 0 when there is nothing to review."""
+    return reviewed / total if total else 0.0
 
 
 def query_param(name: str) -> str | None:

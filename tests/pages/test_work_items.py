@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from services.importer import import_data
 from tests.pages.conftest import open_page, texts
 
@@ -16,6 +18,26 @@ def test_lists_the_demo_work_items_with_counts(demo):
     assert row["Shots"] == 3 and bool(row["Pack"]) is True
     assert bool(table.set_index("ID").loc["15"]["Pack"]) is False
     assert "4 work items" in texts(at)
+
+
+def test_review_counts_progress_and_links_to_the_queue(demo):
+    from services.identity import Actor, Role, acting_as
+    from services.versions import set_review
+    from tests.test_review_queue import add_image
+
+    made = [add_image("12", "KT-1", size, minute=n) for n, size in enumerate(("Desktop", "Tablet", "Mobile"))]
+    made.append(add_image("12", "KT-2", "Desktop", minute=5))
+    with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
+        set_review(made[0], state="approved")
+        set_review(made[1], state="rejected")
+    at = open_page()
+    table = at.dataframe[0].value.set_index("ID")
+    twelve = table.loc["12"]
+    assert (twelve["Images"], twelve["Approved"], twelve["Rejected"], twelve["Pending"]) == (4, 1, 1, 2)
+    assert twelve["Reviewed"] == 0.5 and twelve["Review"] == "review_queue?work_item=12"
+    assert pd.isna(table.loc["7"]["Review"]) and table.loc["7"]["Reviewed"] == 0
+    [link] = [e for e in at.get("page_link") if "review_queue" in e.proto.page]
+    assert link.proto.label == "Review pending (2)" and not link.proto.disabled
 
 
 def test_search_status_and_pack_filters(demo):
