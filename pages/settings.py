@@ -4,6 +4,7 @@ import streamlit as st
 
 from services.config import get_settings
 from services.identity import Role
+from services.read_models.status import ComponentStatus
 from services.status import redact, system_status
 from ui.import_panel import import_panel
 from ui.people import tokens_panel, users_panel
@@ -13,7 +14,7 @@ from ui.workers_panel import workers_panel
 
 
 @st.cache_data(ttl=15, show_spinner="Checking database, storage, queue and backend…")
-def _status(settings_key: tuple) -> list[dict]:
+def _status(settings_key: tuple) -> list[ComponentStatus]:
     return system_status()
 
 
@@ -30,14 +31,14 @@ if st.button("Check again", icon=":material/refresh:", key="settings_recheck"):
 for entry in _status((settings.database_url, settings.storage_url, settings.queue_url, settings.image_backend)):
     with st.container(border=True):
         name_col, detail_col = st.columns([1, 4], vertical_alignment="center")
-        name_col.markdown(f"**{entry['component']}**")
+        name_col.markdown(f"**{entry.component}**")
         name_col.badge(
-            "Reachable" if entry["ok"] else "Problem",
-            icon=":material/check:" if entry["ok"] else ":material/error:",
-            color="green" if entry["ok"] else "red",
+            "Reachable" if entry.ok else "Problem",
+            icon=":material/check:" if entry.ok else ":material/error:",
+            color="green" if entry.ok else "red",
         )
-        detail_col.text(entry["inUse"] or "—")
-        detail_col.caption(escape_markdown(entry["message"]))
+        detail_col.text(entry.in_use or "—")
+        detail_col.caption(escape_markdown(entry.message))
 
 st.caption(
     f"Data dir `{settings.data_dir}` · generation concurrency {settings.generation_concurrency} · "

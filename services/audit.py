@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -24,6 +24,8 @@ from services.db import session_scope
 from services.enums import AuditTargetKind, TargetKind
 from services.identity import current_actor
 from services.models import AuditEntry, ExportPlanRow, ImageVersion, Sentence, Shot, iso
+from services.options import Options
+from services.read_models.audit import ActivityEntry, ActivityPage
 
 MAX_PAGE_SIZE = 500
 CSV_ROW_LIMIT = 100_000  # an export larger than this is cut (the page says so); narrow the filters instead
@@ -164,89 +166,18 @@ def version_target(session: Session, version: ImageVersion) -> Target:
 # --- Reading -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ActivityEntry:
-    id: int
-    at: datetime
-    actor_email: str
-    actor_name: str
-    action: str
-    target_kind: str
-    target_id: str
-    work_item_id: str | None
-    shot_id: str | None
-    size_label: str | None
-    sentence_id: str | None
-    project_id: str | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
+class ActivityFilter(Options):
+    """Which changes the Activity page and its CSV export show (all given filters apply)."""
 
-    @property
-    def actor(self) -> str:
-        return self.actor_name or self.actor_email
-
-    @property
-    def action_label(self) -> str:
-        return ACTION_LABELS.get(self.action, self.action)  # type: ignore[call-overload]
-
-    @property
-    def where(self) -> str:
-        """`7 · OL-1 · Desktop`, `sentence sent_001`, `job job_…`."""
-        if self.sentence_id:
-            return f"sentence {self.sentence_id}"
-        parts = [p for p in (self.work_item_id, self.shot_id, self.size_label) if p]
-        return " · ".join(parts) or f"{self.target_kind} {self.target_id}".strip()
-
-    @property
-    def change(self) -> str:
-        """`approved → rejected`, `'a farm' → 'a farm at dusk'`, or the `after` values, in one line."""
-        before, after = self.before or {}, self.after or {}
-        changed = [f"{k}: {_short(before[k])} → {_short(after.get(k))}" for k in before if k in after]
-        rest = [f"{k}: {_short(v)}" for k, v in after.items() if k not in before]
-        gone = [f"{k}: {_short(v)}" for k, v in before.items() if k not in after]
-        return "; ".join(changed + rest + gone)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    text = text.replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@dataclass(frozen=True)
-class ActivityFilter:
     actor_email: str | None = None
-    actions: tuple[str, ...] = ()
+    actions: tuple[AuditAction, ...] = ()
     work_item_id: str | None = None
     since: date | None = None  # inclusive, UTC days
     until: date | None = None  # inclusive
 
 
-@dataclass(frozen=True)
-class ActivityPage:
-    entries: list[ActivityEntry] = field(default_factory=list)
-    page: int = 1
-    page_size: int = 50
-    has_more: bool = False
-
-
 def _entry(row: AuditEntry) -> ActivityEntry:
-    return ActivityEntry(
-        id=row.id,
-        at=row.at,
-        actor_email=row.actor_email,
-        actor_name=row.actor_name,
-        action=row.action,
-        target_kind=row.target_kind,
-        target_id=row.target_id,
-        work_item_id=row.work_item_id,
-        shot_id=row.shot_id,
-        size_label=row.size_label,
-        sentence_id=row.sentence_id,
-        project_id=row.project_id,
-        before=row.before,
-        after=row.after,
-    )
+    return ActivityEntry.model_validate(row, from_attributes=True)
 
 
 def _day_start(day: date) -> datetime:
@@ -274,7 +205,7 @@ def list_activity(where: ActivityFilter = ActivityFilter(), *, page: int = 1, pa
     query = _filtered(where).offset((page - 1) * page_size).limit(page_size + 1)
     with session_scope() as session:
         rows = [_entry(r) for r in session.exec(query)]
-    return ActivityPage(rows[:page_size], page, page_size, has_more=len(rows) > page_size)
+    return ActivityPage(entries=rows[:page_size], page=page, page_size=page_size, has_more=len(rows) > page_size)
 
 
 def actors() -> list[tuple[str, str]]:
@@ -332,7 +263,7 @@ def hero_history(
     """A shot's recent changes (with `size_label`: those of that size and of the whole shot), newest first."""
     query = select(AuditEntry).where(AuditEntry.work_item_id == work_item_id, AuditEntry.shot_id == shot_id)
     if size_label:
-        query = query.where(or_(col(AuditEntry.size_label).is_(None), AuditEntry.size_label == size_label))
+        query = query.where(or_(col(AuditEntry.size_label).is_(None), col(AuditEntry.size_label) == size_label))
     with session_scope() as session:
         rows = session.exec(query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit))
         return [_entry(r) for r in rows]

@@ -32,6 +32,7 @@ from services.enums import AuditTargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Actor, Role, acting_as, current_actor
 from services.models import ApiToken, User, iso, utcnow
+from services.read_models.auth import NewToken, TokenPublic, UserPublic
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -134,16 +135,16 @@ def parse_role(role: str | Role, *, field: str = "role") -> Role:
         raise invalid_request([{"field": field, "message": f"One of {', '.join(Role)}"}]) from None
 
 
-def user_json(user: User) -> dict[str, Any]:
-    return {
-        "email": user.email,
-        "name": user.display_name,
-        "role": user.role,
-        "roleSetBy": user.role_set_by,
-        "disabled": user.disabled,
-        "createdAt": iso(user.created_at),
-        "lastSeenAt": iso(user.last_seen_at),
-    }
+def user_public(user: User) -> UserPublic:
+    return UserPublic(
+        email=user.email,
+        name=user.display_name,
+        role=Role(user.role),
+        role_set_by=user.role_set_by,
+        disabled=user.disabled,
+        created_at=user.created_at,
+        last_seen_at=user.last_seen_at,
+    )
 
 
 def _user(s: Any, email: str) -> User:
@@ -154,13 +155,13 @@ def _user(s: Any, email: str) -> User:
 
 
 @requires(Role.admin)
-def list_users() -> list[dict[str, Any]]:
+def list_users() -> list[UserPublic]:
     with session_scope() as session:
-        return [user_json(u) for u in session.exec(select(User).order_by(col(User.email)))]
+        return [user_public(u) for u in session.exec(select(User).order_by(col(User.email)))]
 
 
 @requires(Role.admin)
-def add_user(*, email: str, name: str = "", role: str | Role = Role.viewer) -> dict[str, Any]:
+def add_user(*, email: str, name: str = "", role: str | Role = Role.viewer) -> UserPublic:
     email, picked = normalise_email(email), parse_role(role)
     try:
         with session_scope() as session:
@@ -176,11 +177,11 @@ def add_user(*, email: str, name: str = "", role: str | Role = Role.viewer) -> d
             )
     except IntegrityError:
         raise ReshootError("USER_EXISTS", 409, {"email": email}, f"{email} is already a user") from None
-    return user_json(user)
+    return user_public(user)
 
 
 @requires(Role.admin)
-def set_role(*, email: str, role: str | Role) -> dict[str, Any]:
+def set_role(*, email: str, role: str | Role) -> UserPublic:
     email, picked = normalise_email(email), parse_role(role)
     with session_scope() as session:
         user = _user(session, email)
@@ -194,11 +195,11 @@ def set_role(*, email: str, role: str | Role) -> dict[str, Any]:
             before=before,
             after={"role": str(picked), "roleSetBy": user.role_set_by},
         )
-    return user_json(user)
+    return user_public(user)
 
 
 @requires(Role.admin)
-def set_disabled(*, email: str, disabled: bool = True) -> dict[str, Any]:
+def set_disabled(*, email: str, disabled: bool = True) -> UserPublic:
     """A disabled user cannot sign in and their tokens stop working (at once: every request checks)."""
     email = normalise_email(email)
     if disabled and email == current_actor().email:
@@ -215,7 +216,7 @@ def set_disabled(*, email: str, disabled: bool = True) -> dict[str, Any]:
             before=before,
             after={"disabled": user.disabled},
         )
-    return user_json(user)
+    return user_public(user)
 
 
 def role_from_groups(groups: Iterable[str]) -> Role | None:
@@ -279,14 +280,6 @@ def _refresh(s: Any, user: User, *, name: str, role: Role, now: Any) -> None:
 # --- Personal API tokens ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CreatedToken:
-    id: str
-    token: str  # shown once; only its keyed hash is stored
-    user_email: str
-    name: str
-
-
 def _token_key() -> bytes:
     """RESHOOT_TOKEN_SECRET, or a random key kept in the data dir (created once, readable by this user only)."""
     settings = get_settings()
@@ -317,21 +310,21 @@ def hash_token(token: str) -> str:
     return hmac.new(_token_key(), token.encode(), hashlib.sha256).hexdigest()
 
 
-def token_json(token: ApiToken) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "user": token.user_email,
-        "name": token.name,
-        "prefix": token.prefix,
-        "createdAt": iso(token.created_at),
-        "createdBy": token.created_by,
-        "lastUsedAt": iso(token.last_used_at),
-        "revokedAt": iso(token.revoked_at),
-    }
+def token_public(token: ApiToken) -> TokenPublic:
+    return TokenPublic(
+        id=token.id,
+        user=token.user_email,
+        name=token.name,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        created_by=token.created_by,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
+    )
 
 
 @requires(Role.viewer)
-def create_token(*, user_email: str | None = None, name: str = "") -> CreatedToken:
+def create_token(*, user_email: str | None = None, name: str = "") -> NewToken:
     """A new token for `user_email` (default: yourself; someone else's needs admin). It acts with that user's role."""
     actor = current_actor()
     owner = normalise_email(user_email or actor.email, field="user")
@@ -356,11 +349,11 @@ def create_token(*, user_email: str | None = None, name: str = "") -> CreatedTok
             target=Target(AuditTargetKind.token, row.id),
             after={"user": owner, "name": row.name, "prefix": row.prefix},
         )
-    return CreatedToken(id=row.id, token=token, user_email=owner, name=row.name)
+    return NewToken(id=row.id, token=token, user_email=owner, name=row.name)
 
 
 @requires(Role.viewer)
-def list_tokens(*, user_email: str | None = None, all_users: bool = False) -> list[dict[str, Any]]:
+def list_tokens(*, user_email: str | None = None, all_users: bool = False) -> list[TokenPublic]:
     """Your tokens; an admin may list another user's, or everyone's (`all_users`)."""
     actor = current_actor()
     owner = normalise_email(user_email, field="user") if user_email else actor.email
@@ -370,11 +363,11 @@ def list_tokens(*, user_email: str | None = None, all_users: bool = False) -> li
     if not all_users:
         query = query.where(ApiToken.user_email == owner)
     with session_scope() as session:
-        return [token_json(t) for t in session.exec(query)]
+        return [token_public(t) for t in session.exec(query)]
 
 
 @requires(Role.viewer)
-def revoke_token(token_id: str) -> dict[str, Any]:
+def revoke_token(token_id: str) -> TokenPublic:
     """Stops the token at once (every request looks it up). Yours, or anyone's for an admin."""
     actor = current_actor()
     with session_scope() as session:
@@ -393,7 +386,7 @@ def revoke_token(token_id: str) -> dict[str, Any]:
                 before={"revokedAt": None},
                 after={"user": token.user_email, "revokedAt": iso(token.revoked_at)},
             )
-    return token_json(token)
+    return token_public(token)
 
 
 def actor_for_token(token: str) -> Actor:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-from services.config import get_settings
+from services.config import Settings, get_settings
+from services.read_models.status import ComponentStatus
 
 PROBE_TIMEOUT = 5.0
 
@@ -22,8 +22,8 @@ def redact(url: str | None) -> str:
     return url
 
 
-def _status(component: str, in_use: str, ok: bool, message: str) -> dict[str, Any]:
-    return {"component": component, "inUse": in_use, "ok": ok, "message": message}
+def _status(component: str, in_use: str, ok: bool, message: str) -> ComponentStatus:
+    return ComponentStatus(component=component, in_use=in_use, ok=ok, message=message)
 
 
 def _reason(error: Exception) -> str:
@@ -39,7 +39,7 @@ def _problem(what: str, error: Exception) -> str:
     return plain.message if plain is not None else f"{what}: {_reason(error)}"
 
 
-def database_status() -> dict[str, Any]:
+def database_status() -> ComponentStatus:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import text
 
@@ -55,7 +55,7 @@ def database_status() -> dict[str, Any]:
     return _status("Database", redact(url), True, f"Connected; schema at revision {revision or 'none'}")
 
 
-def storage_status() -> dict[str, Any]:
+def storage_status() -> ComponentStatus:
     """Write, read back and delete a small probe object."""
     from services.storage import get_storage
 
@@ -73,7 +73,7 @@ def storage_status() -> dict[str, Any]:
     return _status("Storage", redact(settings.storage_url), True, "Readable and writable")
 
 
-def queue_status() -> dict[str, Any]:
+def queue_status() -> ComponentStatus:
     from services.jobs import consumer_alive
 
     url = get_settings().queue_url
@@ -98,7 +98,7 @@ def queue_status() -> dict[str, Any]:
     )
 
 
-def _probe_openai(settings) -> str:
+def _probe_openai(settings: Settings) -> str:
     import openai
 
     client = openai.OpenAI(
@@ -134,7 +134,7 @@ def _probe_comfyui(url: str) -> str:
     return f"ComfyUI at {url} answers"
 
 
-def backend_status() -> dict[str, Any]:
+def backend_status() -> ComponentStatus:
     """The configured backend; a missing key or URL is said plainly, without calling anything."""
     from services.backends import BackendError, get_backend
     from services.backends.comfyui import NO_URL_MESSAGE
@@ -154,12 +154,12 @@ def backend_status() -> dict[str, Any]:
     if backend.name == "comfyui" and not settings.comfyui_url:
         return _status("Image backend", in_use, False, NO_URL_MESSAGE)
     try:
-        message = _probe_openai(settings) if backend.name == "openai" else _probe_comfyui(settings.comfyui_url)
+        message = _probe_openai(settings) if backend.name == "openai" else _probe_comfyui(settings.comfyui_url or "")
     except RuntimeError as e:
         return _status("Image backend", in_use, False, str(e))
     return _status("Image backend", in_use, True, message)
 
 
-def system_status() -> list[dict[str, Any]]:
-    """One entry per component: `{component, inUse, ok, message}`."""
+def system_status() -> list[ComponentStatus]:
+    """One entry per component: database, storage, queue, image backend."""
     return [database_status(), storage_status(), queue_status(), backend_status()]

@@ -581,11 +581,11 @@ READS: dict[str, Callable[[], Any]] = {
     "services.auth.unsafe_bind_message": lambda: auth.unsafe_bind_message("0.0.0.0", server="API"),
     "services.auth.normalise_email": lambda: auth.normalise_email("A@Example.com"),
     "services.auth.parse_role": lambda: auth.parse_role("viewer"),
-    "services.auth.user_json": lambda: auth.user_json(User(email="a@example.com")),
+    "services.auth.user_public": lambda: auth.user_public(User(email="a@example.com")),
     "services.auth.list_users": auth.list_users,
     "services.auth.role_from_groups": lambda: auth.role_from_groups(["x"]),
     "services.auth.hash_token": lambda: auth.hash_token("rsh_x"),
-    "services.auth.token_json": lambda: auth.token_json(
+    "services.auth.token_public": lambda: auth.token_public(
         ApiToken(user_email="a@example.com", token_hash="h", prefix="p")
     ),
     "services.auth.list_tokens": lambda: auth.list_tokens(all_users=True),

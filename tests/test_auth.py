@@ -140,8 +140,8 @@ def test_sign_in_creates_the_user_with_default_or_group_role_and_admin_roles_sti
     assert auth.sign_in(email="des@example.com", groups=["art-leads"]).role is Role.viewer
     with acting_as(ADMIN):
         auth.set_disabled(email="new@example.com")
-        [new] = [u for u in auth.list_users() if u["email"] == "new@example.com"]
-    assert new["lastSeenAt"] and new["name"] == "New"
+        [new] = [u for u in auth.list_users() if u.email == "new@example.com"]
+    assert new.last_seen_at and new.name == "New"
     with pytest.raises(ReshootError) as refused:
         auth.sign_in(email="new@example.com")
     assert refused.value.code == "ACCOUNT_DISABLED"
@@ -170,7 +170,7 @@ def test_tokens_are_hashed_listed_revocable_and_last_use_is_recorded(db):
     assert (actor.email, actor.role) == ("rey@example.com", Role.reviewer)
     with acting_as(actor):
         [listed] = auth.list_tokens()
-        assert listed["lastUsedAt"] and listed["name"] == "script" and "token" not in listed
+        assert listed.last_used_at and listed.name == "script" and "token" not in listed.model_dump(by_alias=True)
         with pytest.raises(ReshootError):
             auth.list_tokens(all_users=True)  # everyone's: admin only
         auth.revoke_token(created.id)

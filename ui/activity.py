@@ -6,7 +6,8 @@ from functools import partial
 
 import streamlit as st
 
-from services.audit import ActivityEntry, ActivityFilter, activity_csv
+from services.audit import ActivityFilter, activity_csv
+from services.read_models.audit import ActivityEntry
 from ui.toasts import escape_markdown
 
 RECENT_SHOWN = 8

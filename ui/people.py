@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 import streamlit as st
 
 from services import auth
 from services.errors import ReshootError
 from services.identity import Role
+from services.read_models.auth import TokenPublic
 from ui.permissions import lacks
 from ui.toasts import queue_toast
 
 NEW_TOKEN_KEY = "settings_new_token"
 
 
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _when(value: datetime | None) -> datetime | None:
+    """In UTC, as the table shows it (SQLite gives naive UTC values back)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
 
 
 def _create_token() -> None:
@@ -67,12 +70,12 @@ def tokens_panel() -> None:
     st.dataframe(
         [
             {
-                "Name": t["name"],
-                "User": t["user"],
-                "Starts with": t["prefix"],
-                "Created": _when(t["createdAt"]),
-                "Last used": _when(t["lastUsedAt"]),
-                "Revoked": _when(t["revokedAt"]),
+                "Name": t.name,
+                "User": t.user,
+                "Starts with": t.prefix,
+                "Created": _when(t.created_at),
+                "Last used": _when(t.last_used_at),
+                "Revoked": _when(t.revoked_at),
             }
             for t in tokens
         ],
@@ -82,7 +85,7 @@ def tokens_panel() -> None:
             c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm") for c in ("Created", "Last used", "Revoked")
         },
     )
-    active = {t["id"]: t for t in tokens if not t["revokedAt"]}
+    active = {t.id: t for t in tokens if not t.revoked_at}
     if active:
         pick_col, revoke_col = st.columns([3, 1], vertical_alignment="bottom")
         picked = pick_col.selectbox(
@@ -98,8 +101,8 @@ def tokens_panel() -> None:
         )
 
 
-def _token_label(token: dict[str, Any]) -> str:
-    return f"{token['name'] or 'unnamed'} · {token['prefix']}… · {token['user']}"
+def _token_label(token: TokenPublic) -> str:
+    return f"{token.name or 'unnamed'} · {token.prefix}… · {token.user}"
 
 
 def _user_action(action: str) -> None:
@@ -130,12 +133,12 @@ def users_panel() -> None:
         st.dataframe(
             [
                 {
-                    "Email": u["email"],
-                    "Name": u["name"],
-                    "Role": u["role"],
-                    "Role set by": u["roleSetBy"] or "sign-in",
-                    "Last seen": _when(u["lastSeenAt"]),
-                    "Disabled": u["disabled"],
+                    "Email": u.email,
+                    "Name": u.name,
+                    "Role": str(u.role),
+                    "Role set by": u.role_set_by or "sign-in",
+                    "Last seen": _when(u.last_seen_at),
+                    "Disabled": u.disabled,
                 }
                 for u in users
             ],
@@ -144,10 +147,10 @@ def users_panel() -> None:
             column_config={"Last seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
         )
         pick_col, role_col, buttons_col = st.columns([3, 2, 3], vertical_alignment="bottom")
-        picked = pick_col.selectbox("User", [u["email"] for u in users], key="settings_user_pick")
-        user = next(u for u in users if u["email"] == picked)
-        role_col.selectbox("Role", list(Role), index=list(Role).index(Role(user["role"])), key="settings_user_new_role")
-        action = "enable" if user["disabled"] else "disable"
+        picked = pick_col.selectbox("User", [u.email for u in users], key="settings_user_pick")
+        user = next(u for u in users if u.email == picked)
+        role_col.selectbox("Role", list(Role), index=list(Role).index(user.role), key="settings_user_new_role")
+        action = "enable" if user.disabled else "disable"
         with buttons_col.container(horizontal=True, gap="small"):  # whole labels at 1024 px
             st.button("Save role", key="settings_user_save_role", on_click=_user_action, args=("role",))
             st.button(action.capitalize(), key="settings_user_toggle", on_click=_user_action, args=(action,))

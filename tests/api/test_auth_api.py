@@ -14,6 +14,7 @@ from services.config import get_settings
 from services.identity import Actor, Role, acting_as
 from services.jobs import list_jobs
 from services.lifestyle import list_references
+from services.read_models.auth import NewToken
 from services.storyboard import get_sentence
 
 GENERATE = "/api/work-items/7/generate-lifestyle-heroes"
@@ -47,7 +48,7 @@ def signed_in(monkeypatch, tokens):
         yield c
 
 
-def bearer(token: auth.CreatedToken) -> dict[str, str]:
+def bearer(token: NewToken) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.token}"}
 
 

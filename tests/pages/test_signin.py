@@ -43,8 +43,8 @@ def test_a_viewer_sees_who_they_are_and_cannot_regenerate(oidc):
     generate = at.button(key="detail_generate_7")
     assert generate.disabled and "Needs the reviewer role" in generate.help
     with acting_as(ADMIN):
-        [vic] = [u for u in auth.list_users() if u["email"] == "vic@example.com"]
-    assert (vic["role"], vic["name"]) == ("viewer", "Vic") and vic["lastSeenAt"]
+        [vic] = [u for u in auth.list_users() if u.email == "vic@example.com"]
+    assert (vic.role, vic.name) == ("viewer", "Vic") and vic.last_seen_at
 
 
 def test_a_reviewer_regenerates_as_themselves(oidc, monkeypatch):
@@ -86,5 +86,5 @@ def test_admin_manages_users_on_settings(oidc, monkeypatch):
     at.button(key="settings_user_save_role").click().run()
     at.button(key="settings_user_toggle").click().run()
     with acting_as(ADMIN):
-        [new] = [u for u in auth.list_users() if u["email"] == "new@example.com"]
-    assert (new["role"], new["roleSetBy"], new["disabled"]) == ("admin", "ada@example.com", True)
+        [new] = [u for u in auth.list_users() if u.email == "new@example.com"]
+    assert (new.role, new.role_set_by, new.disabled) == ("admin", "ada@example.com", True)
