@@ -24,6 +24,7 @@ TOASTS_AT_THE_BOTTOM = (
 def _bootstrap(database_url: str, queue_url: str) -> None:
     """Migrate the database, start the embedded job worker and load the demo set into an empty database (in the
     background: the first page shows at once and says how far the demo is)."""
+    import services.job_handlers  # noqa: F401  (every job kind's handlers, before the embedded consumers start)
     from services.db import migrate
     from services.demo import load_demo_in_background
     from services.jobs import start_embedded_workers_if_enabled

@@ -341,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command not in ("render",):
             migrate()
+            import services.job_handlers  # noqa: F401  (every job kind's handlers, for jobs this command runs or reads)
         args.func(args)
     except Exception as e:
         from services.operator_errors import plain_error

@@ -39,6 +39,7 @@ from services.versions import NewImage, apply_retention, publish_current, save_n
 log = logging.getLogger("reshoot.lifestyle")
 
 KIND = JobKind.lifestyle_heroes
+HEROES_JOB = jobs.register(KIND, event_job_type="lifestyle_heroes")
 MAX_SHOT_IDS = 500
 
 
@@ -226,6 +227,7 @@ def _units(work_item_id: str, plan: Plan) -> list[jobs.Unit]:
     ]
 
 
+@HEROES_JOB.units_for
 def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], dict[str, Any]]:
     """A job recorded without units (an older version queued it): plan it now."""
     with session_scope() as session:
@@ -233,6 +235,7 @@ def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], dict[str, Any]]:
     return _units(job["workItemId"], plan), {"skippedExisting": plan.skipped, "missingShots": plan.missing}
 
 
+@HEROES_JOB.run_claim
 def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     """One shot: planned again now (it may have been locked or generated meanwhile), then one backend call."""
     with session_scope() as session:
@@ -250,6 +253,7 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     return {"generated": generated, "skippedExisting": plan.skipped, "missingShots": plan.missing}
 
 
+@HEROES_JOB.summarize
 def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
     """The spec's result JSON (plus `failed`) from the shots' outcomes, in request order; joined shots count as
     generated when the job that generated them succeeded for them. Every shot failing fails the job."""
@@ -293,6 +297,7 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
     return result, message
 
 
+@HEROES_JOB.retry
 def retry(job: dict[str, Any]) -> dict[str, Any]:
     """Run a lifestyle job again: only its failed shots (e.g. those a dead worker left) if some succeeded, else
     the same request."""

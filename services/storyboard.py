@@ -37,6 +37,7 @@ from services.versions import NewImage, apply_retention, image_urls, save_new_ve
 log = logging.getLogger("reshoot.storyboard")
 
 KIND = JobKind.sentence_image
+SENTENCE_IMAGE_JOB = jobs.register(KIND, event_job_type="image")  # spec 002 listens for "image"
 SCENE_SIZE = (1024, 576)  # 16:9; the backend is asked for its nearest size
 MAX_SEED = 2**63 - 1
 # Seeds are kept in a signed 64-bit column and every backend takes 0..2^63-1 (ComfyUI's sampler up to 2^64-1,
@@ -273,6 +274,7 @@ def regenerate_sentence_image(
     return ImageJobStarted(job_id=job["id"], message=IMAGE_REGENERATION_STARTED)
 
 
+@SENTENCE_IMAGE_JOB.retry
 def retry(job: dict[str, Any]) -> ImageJobStarted:
     """Same sentence; the same seed if the user gave one, a new random one otherwise."""
     params = job["params"]
@@ -280,11 +282,13 @@ def retry(job: dict[str, Any]) -> ImageJobStarted:
     return regenerate_sentence_image(sentence_id=job["sentenceId"], options=RegenerateImageOptions(seed=seed))
 
 
+@SENTENCE_IMAGE_JOB.units_for
 def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], None]:
     """A job's one unit: its sentence's image."""
     return [jobs.Unit(sentence_target_key(job["sentenceId"]), job["sentenceId"])], None
 
 
+@SENTENCE_IMAGE_JOB.summarize
 def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
     """The job's result is its one image's (or it fails as the image did)."""
     [claim] = claims
@@ -294,6 +298,7 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
     return claim.outcome or {}, "Image regenerated"
 
 
+@SENTENCE_IMAGE_JOB.run_claim
 def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     """One backend call with the cast's reference images and style LoRA (recorded in the job's result)."""
     prompt, seed = ctx.params["prompt"], int(ctx.params["seed"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fakes import fake_comfyui, fake_openai  # noqa: F401  (fake OpenAI/ComfyUI servers; see tests/fakes)
 
+import services.job_handlers  # noqa: F401  (every job kind's handlers, as the entry points import them)
 from services.config import get_settings
 
 RESHOOT_VARIABLES = (

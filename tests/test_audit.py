@@ -66,6 +66,7 @@ INFRASTRUCTURE_MODULES = {
     "migrations",
     "models",
     "operator_errors",
+    "read_models",
     "search_index",
     "status",
     "storable_text",
@@ -562,6 +563,8 @@ READS: dict[str, Callable[[], Any]] = {
     "services.storyboard.units_for": lambda: storyboard.units_for({"sentenceId": "sent_001"}),
     "services.jobs.stop_embedded_worker": jobs.stop_embedded_worker,
     "services.jobs.backend_slot": lambda: [None for _ in [jobs.backend_slot().__enter__()]],
+    "services.jobs.registration.handlers": lambda: jobs.registration.handlers("lifestyle_heroes"),
+    "services.jobs.registration.event_job_type": lambda: jobs.registration.event_job_type("sentence_image"),
     # Keeping served files equal to the recorded current version, and sweeping files no row points at:
     "services.versions.publish_current": lambda: versions.publish_current(hero_row().id),
     "services.versions.stale_stable_copies": versions.stale_stable_copies,
@@ -599,6 +602,7 @@ READS: dict[str, Callable[[], Any]] = {
 NOT_CHANGES = {
     "services.demo.load_demo_in_background": "runs ensure_demo_loaded (audited by its scenario) in a thread",
     "services.jobs.run_worker": "runs job consumers until the process is stopped (blocks); jobs record as their requester",
+    "services.jobs.register": "declares a job kind when its use-case module is imported (no database)",
 }
 
 
@@ -613,16 +617,26 @@ def test_reads_change_nothing_a_person_did(world, watch):
 
 
 def _use_case_functions() -> set[str]:
+    """Public functions of the use-case modules, and of the modules of use-case packages (services/jobs/): a function
+    a package re-exports is named by the package (`services.jobs.get_job`), as its callers name it."""
     found = set()
     for info in pkgutil.iter_modules(services.__path__):
         if info.name.startswith("_") or info.name in INFRASTRUCTURE_MODULES:
             continue
-        module = importlib.import_module(f"services.{info.name}")
-        found |= {
-            f"{module.__name__}.{name}"
-            for name, f in inspect.getmembers(module, inspect.isfunction)
-            if f.__module__ == module.__name__ and not name.startswith("_")
-        }
+        package = importlib.import_module(f"services.{info.name}")
+        modules = [package]
+        if info.ispkg:
+            modules += [
+                importlib.import_module(f"{package.__name__}.{sub.name}")
+                for sub in pkgutil.iter_modules(package.__path__)
+                if not sub.name.startswith("_")
+            ]
+        for module in modules:
+            for name, f in inspect.getmembers(module, inspect.isfunction):
+                if f.__module__ != module.__name__ or name.startswith("_"):
+                    continue
+                exported = getattr(package, name, None) is f
+                found.add(f"{package.__name__ if exported else module.__name__}.{name}")
     return found
 
 

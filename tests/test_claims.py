@@ -18,7 +18,7 @@ from services import jobs, lifestyle, storyboard, versions
 from services.config import PROJECT_ROOT, get_settings
 from services.db import session_scope
 from services.errors import ReshootError
-from services.models import BackendLease, ExportPlanRow, GenerationClaim, Shot, WorkerProcess
+from services.models import BackendLease, ExportPlanRow, GenerationClaim, Shot, WorkerProcess, utcnow
 
 SHOT_SETS = (["OL-1"], None, ["OL-1", "OL-2"])  # one shot, every shot, two shots
 
@@ -284,7 +284,7 @@ def test_a_dead_workers_backend_lease_is_free_at_once(db, monkeypatch):
     get_settings.cache_clear()
     with jobs.backend_slot():  # makes the two slot rows
         pass
-    later = jobs.utcnow() + timedelta(minutes=5)
+    later = utcnow() + timedelta(minutes=5)
     with session_scope() as s:
         assert [(lease.slot, lease.holder) for lease in s.exec(select(BackendLease).order_by(BackendLease.slot))] == [
             (0, None),
@@ -296,17 +296,17 @@ def test_a_dead_workers_backend_lease_is_free_at_once(db, monkeypatch):
                 queue="x",
                 host="elsewhere",
                 pid=1,
-                heartbeat_at=jobs.utcnow() - timedelta(minutes=5),
+                heartbeat_at=utcnow() - timedelta(minutes=5),
             )
         )
         for slot, holder in ((0, "elsewhere:1:dead/abcd"), (1, "elsewhere:2:busy/abcd")):
             lease = s.get(BackendLease, slot)
             lease.holder, lease.expires_at = holder, later
             s.add(lease)
-    jobs._mark_dead({"elsewhere:1:dead"}, jobs.utcnow())
+    jobs.recovery._mark_dead({"elsewhere:1:dead"}, utcnow())
     # the dead worker's slot is free at once, the live one's stays taken
     with jobs.backend_slot(), session_scope() as s:
-        assert s.get(BackendLease, 0).holder.startswith(f"{jobs._HOST}:{os.getpid()}:")
+        assert s.get(BackendLease, 0).holder.startswith(f"{jobs.workers._HOST}:{os.getpid()}:")
         assert s.get(BackendLease, 1).holder == "elsewhere:2:busy/abcd"
 
 

@@ -324,14 +324,14 @@ def test_a_waiter_is_woken_when_this_process_finishes_the_job_not_by_polling(dem
         reads.append(job_id)  # after the read: the test finishes the job only once the waiter has seen it queued
         return job
 
-    monkeypatch.setattr(jobs, "get_job", counted_get_job)
-    monkeypatch.setattr(jobs, "OTHER_PROCESS_CHECK_SECONDS", 60.0)  # only a wake-up can end the wait in time
+    monkeypatch.setattr(jobs.rows, "get_job", counted_get_job)
+    monkeypatch.setattr(jobs.runner, "OTHER_PROCESS_CHECK_SECONDS", 60.0)  # only a wake-up can end the wait in time
     done = {}
     waiter = threading.Thread(target=lambda: done.update(job=jobs.wait_until_finished(job_id, timeout=60.0)))
     waiter.start()
     while not reads:  # the waiter has read the row once and waits
         time.sleep(0.01)
-    assert jobs._finish(job_id, None, status="failed", message="stopped by the test", from_status=("queued",))
+    assert jobs.runner._finish(job_id, None, status="failed", message="stopped by the test", from_status=("queued",))
     waiter.join(timeout=30)
     assert not waiter.is_alive() and done["job"]["status"] == "failed"
     assert len(reads) == 2  # the first read, and one after the wake-up: no polling in between

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+import services.job_handlers  # noqa: F401  (every job kind's handlers, for the embedded consumers)
 from services.api import assets, jobs, storyboard, work_items
 from services.api.errors import install_error_handlers, storable_parameters
 from services.api.security import Security, redact_tokens_in_server_logs

@@ -1,0 +1,337 @@
+"""Worker processes: the Huey queue, its consumers (embedded threads in the dashboard, the API and the CLI, or
+`python -m services worker`), their WorkerProcess rows and heartbeats, and what each runs (Settings)."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+
+from huey import PriorityRedisHuey, SqliteHuey
+from huey.api import Huey, TaskWrapper
+from huey.consumer import Consumer
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from services.config import get_settings
+from services.db import session_scope
+from services.enums import JobStatus
+from services.errors import ReshootError
+from services.jobs import leases, recovery, runner
+from services.models import GenerationClaim, Job, WorkerProcess, iso, utcnow
+
+log = logging.getLogger("reshoot.jobs")
+
+HEARTBEAT_SECONDS = 2.0
+
+
+WORKER_STALE_SECONDS = 15.0  # a consumer silent this long is presumed dead
+
+
+def consumer_alive() -> bool:
+    """Is any consumer (this process or another, on any machine) serving the configured queue?"""
+    url = get_settings().queue_url
+    if url in _consumers:
+        return True
+    now = utcnow()
+    with session_scope() as session:
+        workers = session.exec(
+            select(WorkerProcess).where(
+                WorkerProcess.queue == _identity(url),
+                col(WorkerProcess.stopped_at).is_(None),
+                WorkerProcess.heartbeat_at >= now - timedelta(seconds=WORKER_STALE_SECONDS),
+            )
+        ).all()
+    return any(not recovery._worker_dead(w, now) for w in workers)
+
+
+def list_workers() -> list[dict[str, Any]]:
+    """Live consumers of the configured queue, with what each is generating now (for Settings)."""
+    now = utcnow()
+    with session_scope() as session:
+        workers = session.exec(
+            select(WorkerProcess)
+            .where(
+                WorkerProcess.queue == _identity(get_settings().queue_url),
+                col(WorkerProcess.stopped_at).is_(None),
+                WorkerProcess.heartbeat_at >= now - timedelta(seconds=WORKER_STALE_SECONDS),
+            )
+            .order_by(col(WorkerProcess.started_at))
+        ).all()
+        alive = [w for w in workers if not recovery._worker_dead(w, now)]
+        running = (
+            session.exec(
+                select(GenerationClaim).where(
+                    col(GenerationClaim.worker_id).in_([w.id for w in alive]),
+                    GenerationClaim.status == JobStatus.running,
+                )
+            ).all()
+            if alive
+            else []
+        )
+    by_worker: dict[str, list[dict[str, Any]]] = {}
+    for claim in running:
+        by_worker.setdefault(claim.worker_id, []).append(
+            {"jobId": claim.job_id, "target": claim.target_key, "startedAt": iso(claim.started_at)}
+        )
+    return [
+        {
+            "id": w.id,
+            "host": w.host,
+            "pid": w.pid,
+            "embedded": w.embedded,
+            "concurrency": w.concurrency,
+            "startedAt": iso(w.started_at),
+            "heartbeatAt": iso(w.heartbeat_at),
+            "running": by_worker.get(w.id, []),
+        }
+        for w in alive
+    ]
+
+
+_HOST = socket.gethostname()[:60]
+
+
+@dataclass
+class _Queue:
+    url: str
+    identity: str
+    huey: Huey
+    claim_task: TaskWrapper
+
+
+@dataclass
+class _Consumer:
+    queue: _Queue
+    consumer: Consumer
+    worker_id: str
+    embedded: bool
+    stop: threading.Event = field(default_factory=threading.Event)
+    heartbeat: threading.Thread | None = None
+
+
+_lock = threading.RLock()
+
+
+_queues: dict[str, _Queue] = {}
+
+
+_consumers: dict[str, _Consumer] = {}
+
+
+def _identity(url: str) -> str:
+    """The queue URL without credentials (stored on WorkerProcess rows)."""
+    parsed = urlparse(url)
+    if parsed.password or parsed.username:
+        netloc = parsed.hostname or ""
+        if parsed.port:
+            netloc += f":{parsed.port}"
+        parsed = parsed._replace(netloc=netloc)
+    return urlunparse(parsed)[:255]
+
+
+def _make_queue(url: str) -> _Queue:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = Path(url.split("///", 1)[-1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        huey: Huey = SqliteHuey(name="reshoot", filename=str(path), results=False, timeout=30)
+    elif parsed.scheme in ("redis", "rediss"):
+        # `?queue=NAME` picks the Huey queue name (default "reshoot"); everything else is redis-py's.
+        query = parse_qsl(parsed.query)
+        name = next((v for k, v in query if k == "queue"), "reshoot")
+        clean = urlunparse(parsed._replace(query=urlencode([(k, v) for k, v in query if k != "queue"])))
+        huey = PriorityRedisHuey(name=name, url=clean, results=False)  # a sorted set: needs Redis 5 or newer
+    else:
+        raise ReshootError(
+            "BAD_CONFIGURATION", 500, {"queue_url": _identity(url)}, f"Unsupported queue URL: {_identity(url)}"
+        )
+
+    @huey.task(name="reshoot_run_claim")
+    def run_claim_task(claim_id: int) -> None:
+        running = _consumers.get(url)
+        runner.execute_claim(claim_id, running.worker_id if running else None)
+
+    @huey.task(name="reshoot_run_job")
+    def run_job_task(job_id: str) -> None:  # messages queued before jobs had claims
+        runner._materialize(job_id)
+
+    return _Queue(url=url, identity=_identity(url), huey=huey, claim_task=run_claim_task)
+
+
+def _queue() -> _Queue:
+    url = get_settings().queue_url
+    with _lock:
+        if url not in _queues:
+            _queues[url] = _make_queue(url)
+        return _queues[url]
+
+
+class _EmbeddedConsumer(Consumer):
+    """Huey's consumer without its signal handlers: only the main thread may install them, and the host
+    process (Streamlit, uvicorn, the CLI) owns its signals anyway."""
+
+    # Huey internals: `Consumer.start()` calls this private method (huey/consumer.py); overriding it is the only
+    # way to start a consumer off the main thread. Checked against huey 3.5.4; every embedded consumer in tests runs it.
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def _consumer_options() -> dict[str, Any]:
+    # Poll an idle SQLite queue at least twice a second, so a click starts work promptly.
+    return {
+        "workers": get_settings().generation_concurrency,
+        "periodic": False,
+        "initial_delay": 0.05,
+        "backoff": 1.5,
+        "max_delay": 0.5,
+        "check_worker_health": False,
+    }
+
+
+def start_embedded_workers_if_enabled() -> str | None:
+    """For the dashboard and the API: consumer threads in this process unless RESHOOT_EMBEDDED_WORKERS says
+    dedicated workers run the jobs (by default: on with the SQLite queue, off with Redis)."""
+    return start_embedded_worker() if embedded_workers_enabled() else None
+
+
+def embedded_workers_enabled() -> bool:
+    setting = get_settings().embedded_workers
+    return setting if setting is not None else urlparse(get_settings().queue_url).scheme == "sqlite"
+
+
+def start_embedded_worker() -> str:
+    """Start consumer threads for the configured queue inside this process, once; returns the worker id.
+
+    If the settings changed since (tests), the consumer of the previous queue is stopped first."""
+    url = get_settings().queue_url
+    with _lock:
+        if url in _consumers:
+            return _consumers[url].worker_id
+        for other in list(_consumers):
+            _stop_consumer(other)
+        queue = _queue()
+        consumer = _EmbeddedConsumer(queue.huey, **_consumer_options())
+        running = _register(queue, consumer, embedded=True)
+        consumer.start()
+        return running.worker_id
+
+
+def stop_embedded_worker(timeout: float = 10.0) -> None:
+    """Stop this process's consumers (finishing the tasks they are running, up to `timeout` seconds)."""
+    with _lock:
+        for url in list(_consumers):
+            _stop_consumer(url, timeout)
+
+
+def run_worker() -> None:
+    """`python -m services worker`: consume the configured queue in the foreground until SIGINT/SIGTERM."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    queue = _queue()
+    consumer = queue.huey.create_consumer(**{**_consumer_options(), "check_worker_health": True})
+    with _lock:
+        running = _register(queue, consumer, embedded=False)
+    log.info("Reshoot worker %s consuming %s with %d threads", running.worker_id, queue.identity, consumer.workers)
+    try:
+        consumer.run()
+    finally:
+        with _lock:
+            _stop_consumer(queue.url, 0)
+
+
+def _register(queue: _Queue, consumer: Consumer, *, embedded: bool) -> _Consumer:
+    running = _Consumer(
+        queue=queue, consumer=consumer, worker_id=f"{_HOST}:{os.getpid()}:{secrets.token_hex(3)}", embedded=embedded
+    )
+    with session_scope() as session:
+        session.add(_worker_row(running))
+    _consumers[queue.url] = running
+    recovery.recover_orphaned_jobs()  # jobs left running by a dead worker, e.g. this process's previous incarnation
+    recovery.requeue_lost_jobs()
+    from services.sweeper import start_maintenance
+
+    start_maintenance()  # stable copies a crash left behind, orphan files: now and periodically
+    running.heartbeat = threading.Thread(target=_heartbeat_loop, args=(running,), name="reshoot-heartbeat", daemon=True)
+    running.heartbeat.start()
+    return running
+
+
+def _worker_row(running: _Consumer) -> WorkerProcess:
+    return WorkerProcess(
+        id=running.worker_id,
+        queue=running.queue.identity,
+        host=_HOST,
+        pid=os.getpid(),
+        concurrency=running.consumer.workers,
+        embedded=running.embedded,
+    )
+
+
+def _stop_consumer(url: str, timeout: float = 10.0) -> None:
+    running = _consumers.pop(url, None)
+    if running is None:
+        return
+    running.stop.set()
+    # Huey internals: `stop_flag` (the event its worker loops check) and `worker_threads` ((worker, thread) pairs)
+    # are Consumer attributes, not API (huey 3.5.4). `Consumer.stop()` would interrupt the running tasks once its own
+    # shutdown timeout passed; here they finish within `timeout`, then the worker row is marked stopped.
+    running.consumer.stop_flag.set()
+    deadline = time.monotonic() + timeout
+    for _, thread in running.consumer.worker_threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    _mark_stopped(running.worker_id)
+
+
+def _mark_stopped(worker_id: str) -> None:
+    try:
+        with session_scope() as session:
+            session.exec(update(WorkerProcess).where(WorkerProcess.id == worker_id).values(stopped_at=utcnow()))
+    except Exception:  # the database may be gone at interpreter exit; heartbeats going stale say the same
+        log.debug("Could not mark worker %s stopped", worker_id, exc_info=True)
+
+
+def _heartbeat_loop(running: _Consumer) -> None:
+    beats = 0
+    while not running.stop.wait(HEARTBEAT_SECONDS):
+        if get_settings().queue_url != running.queue.url:
+            return  # settings changed under a stale consumer (tests); it must not touch the new database
+        try:
+            now = utcnow()
+            with session_scope() as session:
+                if not session.exec(
+                    update(WorkerProcess).where(WorkerProcess.id == running.worker_id).values(heartbeat_at=now)
+                ).rowcount:
+                    session.add(_worker_row(running))  # the row was lost (e.g. a restored database): alive is alive
+                session.exec(
+                    update(Job)
+                    .where(Job.worker_id == running.worker_id, Job.status == JobStatus.running)
+                    .values(heartbeat_at=now)
+                )
+                session.exec(
+                    update(GenerationClaim)
+                    .where(GenerationClaim.worker_id == running.worker_id, GenerationClaim.status == JobStatus.running)
+                    .values(heartbeat_at=now)
+                )
+            leases._renew_leases(now)
+            beats += 1
+            if beats % 5 == 0:
+                recovery.recover_orphaned_jobs()
+                recovery.requeue_lost_jobs()
+        except Exception:
+            log.exception("Heartbeat of worker %s failed", running.worker_id)
+
+
+@atexit.register
+def _mark_all_stopped() -> None:
+    for running in list(_consumers.values()):
+        _mark_stopped(running.worker_id)
