@@ -12,6 +12,7 @@ from services import identity
 from services.audit import ActivityFilter, AuditAction, Target, record
 from services.db import get_engine, session_scope
 from services.identity import Actor, Role, acting_as
+from services.jobs import stop_embedded_worker
 from services.storyboard import UpdateSentenceOptions, update_sentence
 from services.versions import set_review
 from tests.pages.conftest import open_page, texts
@@ -93,6 +94,7 @@ def test_queries_per_page_run_do_not_grow_with_the_trail(demo):
         sent: list[str] = []
         record_statement = lambda conn, cursor, statement, *args: sent.append(statement)  # noqa: E731
         at = open_page()
+        stop_embedded_worker()  # its heartbeat and sweeper threads would add statements of their own
         event.listen(get_engine(), "before_cursor_execute", record_statement)
         try:
             at.switch_page(PAGE).run()
