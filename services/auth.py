@@ -22,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from pydantic import Field, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -32,6 +33,7 @@ from services.enums import AuditTargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Actor, Role, acting_as, current_actor
 from services.models import ApiToken, User, iso, utcnow
+from services.options import Options
 from services.read_models.auth import NewToken, TokenPublic, UserPublic
 
 P = ParamSpec("P")
@@ -119,20 +121,64 @@ def unsafe_bind_message(host: str, *, server: str) -> str | None:
 # --- Users -----------------------------------------------------------------------------------------------------
 
 
-def normalise_email(email: str, *, field: str = "email") -> str:
+EMAIL_MESSAGE = "A user's email (or user name): 1-255 characters, no spaces"
+
+
+def _email_or_none(email: str | None) -> str | None:
     value = (email or "").strip().lower()
     if not value or len(value) > 255 or any(ord(ch) < 32 or ch.isspace() for ch in value):
-        raise invalid_request(
-            [{"field": field, "message": "A user's email (or user name): 1-255 characters, no spaces"}]
-        )
+        return None
     return value
 
 
-def parse_role(role: str | Role, *, field: str = "role") -> Role:
+def normalise_email(email: str, *, field: str = "email") -> str:
+    value = _email_or_none(email)
+    if value is None:
+        raise invalid_request([{"field": field, "message": EMAIL_MESSAGE}])
+    return value
+
+
+def _role_or_none(role: object) -> Role | None:
     try:
         return Role(str(role).strip().lower())
     except ValueError:
-        raise invalid_request([{"field": field, "message": f"One of {', '.join(Role)}"}]) from None
+        return None
+
+
+def parse_role(role: str | Role, *, field: str = "role") -> Role:
+    picked = _role_or_none(role)
+    if picked is None:
+        raise invalid_request([{"field": field, "message": f"One of {', '.join(Role)}"}])
+    return picked
+
+
+class NewUser(Options):
+    """A user added by an admin before their first sign-in (email in any case; stored lower-case)."""
+
+    email: str
+    name: str = ""
+    role: Role = Field(default=Role.viewer, strict=False)  # the CLI and forms give the role's name
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        email = _email_or_none(value)
+        if email is None:
+            raise ValueError(EMAIL_MESSAGE)
+        return email
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return value.strip()[:255]
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _role(cls, value: object) -> Role:
+        role = _role_or_none(value)
+        if role is None:
+            raise ValueError(f"One of {', '.join(Role)}")
+        return role
 
 
 def user_public(user: User) -> UserPublic:
@@ -161,13 +207,13 @@ def list_users() -> list[UserPublic]:
 
 
 @requires(Role.admin)
-def add_user(*, email: str, name: str = "", role: str | Role = Role.viewer) -> UserPublic:
-    email, picked = normalise_email(email), parse_role(role)
+def add_user(*, options: NewUser) -> UserPublic:
+    email, picked = options.email, options.role
     try:
         with session_scope() as session:
             if session.get(User, email) is not None:
                 raise ReshootError("USER_EXISTS", 409, {"email": email}, f"{email} is already a user")
-            user = User(email=email, display_name=name.strip()[:255], role=picked, role_set_by=current_actor().email)
+            user = User(email=email, display_name=options.name, role=picked, role_set_by=current_actor().email)
             session.add(user)
             record(
                 session,

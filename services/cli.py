@@ -191,7 +191,7 @@ def cmd_users(args: argparse.Namespace) -> None:
     if args.action == "list":
         _print(auth.list_users())
     elif args.action == "add":
-        _print(auth.add_user(email=args.email, name=args.name or "", role=args.role))
+        _print(auth.add_user(options=auth.NewUser(email=args.email, name=args.name or "", role=args.role)))
     elif args.action == "set-role":
         _print(auth.set_role(email=args.email, role=args.role))
     else:
@@ -344,9 +344,15 @@ def main(argv: list[str] | None = None) -> int:
             import services.job_handlers  # noqa: F401  (every job kind's handlers, for jobs this command runs or reads)
         args.func(args)
     except Exception as e:
+        from pydantic import ValidationError
+
+        from services.errors import invalid_from
         from services.operator_errors import plain_error
 
-        error = e if isinstance(e, ReshootError) else plain_error(e)
+        if isinstance(e, ValidationError):  # an options model refused an argument: INVALID_REQUEST naming it
+            error = invalid_from(e)
+        else:
+            error = e if isinstance(e, ReshootError) else plain_error(e)
         if error is None:
             raise
         _print(error.to_json())

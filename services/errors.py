@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class ReshootError(Exception):
@@ -28,3 +31,17 @@ def not_found(code: str, details: Any = None) -> ReshootError:
 
 def invalid_request(details: Any) -> ReshootError:
     return ReshootError("INVALID_REQUEST", 400, details)
+
+
+def validation_details(errors: list[Any]) -> list[dict[str, str]]:
+    """Pydantic/FastAPI errors as plain JSON: [{"field": "shotIds", "message": "…"}]."""
+    details = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        details.append({"field": ".".join(loc) or "body", "message": str(error.get("msg", "invalid"))})
+    return details
+
+
+def invalid_from(exc: ValidationError) -> ReshootError:
+    """An options model's refusal as the 400 INVALID_REQUEST every way in answers (API, CLI, pages)."""
+    return invalid_request(validation_details(exc.errors(include_url=False, include_context=False)))

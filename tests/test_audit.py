@@ -417,7 +417,7 @@ SCENARIOS = [
     Scenario(
         "add a user",
         ("services.auth.add_user",),
-        lambda _: auth.add_user(email="new@example.com", role="reviewer"),
+        lambda _: auth.add_user(options=auth.NewUser(email="new@example.com", role="reviewer")),
         {"user.add": 1},
     ),
     Scenario(

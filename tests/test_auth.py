@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from services import auth, lifestyle, storyboard, versions
@@ -52,7 +53,7 @@ GUARDED = [
     (lambda: import_data({"workItems": []}), Role.admin),
     (lambda: retry_job("job_nope"), Role.reviewer),
     (lambda: auth.list_users(), Role.admin),
-    (lambda: auth.add_user(email="x@example.com"), Role.admin),
+    (lambda: auth.add_user(options=auth.NewUser(email="x@example.com")), Role.admin),
     (lambda: auth.set_role(email="x@example.com", role="admin"), Role.admin),
     (lambda: auth.set_disabled(email="x@example.com"), Role.admin),
 ]
@@ -130,6 +131,24 @@ def test_users_cli_add_set_role_list_disable(db, data_dir):
     assert bad.returncode == 1 and json.loads(bad.stdout)["error"] == "USER_NOT_FOUND"
 
 
+def test_new_user_options_normalise_and_refuse_with_the_field_named(db, capsys):
+    user = auth.NewUser(email=" Ana@Example.COM ", name="  Ana ", role=" Reviewer ")
+    assert (user.email, user.name, user.role) == ("ana@example.com", "Ana", Role.reviewer)
+    assert auth.NewUser(email="bo@example.com").role is Role.viewer
+    for values, field in (({"email": "two words"}, "email"), ({"email": "a@b.c", "role": "boss"}, "role")):
+        with pytest.raises(ValidationError) as refused:
+            auth.NewUser(**values)
+        assert [e["loc"] for e in refused.value.errors()] == [(field,)]
+
+    from services.cli import main
+
+    assert main(["users", "add", "not an email"]) == 1
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["error"] == "INVALID_REQUEST" and answer["details"][0]["field"] == "email"
+    assert main(["users", "add", "ana@example.com", "--role", "reviewer"]) == 0
+    assert json.loads(capsys.readouterr().out)["role"] == "reviewer"
+
+
 def test_sign_in_creates_the_user_with_default_or_group_role_and_admin_roles_stick(db, monkeypatch):
     use(monkeypatch, RESHOOT_DEFAULT_ROLE="viewer", RESHOOT_ROLE_GROUPS="art-leads=admin, designers=reviewer")
     assert auth.sign_in(email="New@Example.com", name="New").role is Role.viewer
@@ -158,7 +177,7 @@ def test_bad_auth_settings_name_the_variable(monkeypatch):
 
 def test_tokens_are_hashed_listed_revocable_and_last_use_is_recorded(db):
     with acting_as(ADMIN):
-        auth.add_user(email="rey@example.com", name="Rey", role="reviewer")
+        auth.add_user(options=auth.NewUser(email="rey@example.com", name="Rey", role="reviewer"))
         created = auth.create_token(user_email="rey@example.com", name="script")
     assert created.token.startswith("rsh_") and len(created.token) > 40
     with session_scope() as s:
@@ -181,8 +200,8 @@ def test_tokens_are_hashed_listed_revocable_and_last_use_is_recorded(db):
 
 def test_a_disabled_users_tokens_stop_and_others_tokens_need_admin(db):
     with acting_as(ADMIN):
-        auth.add_user(email="rey@example.com", role="reviewer")
-        auth.add_user(email="vic@example.com", role="viewer")
+        auth.add_user(options=auth.NewUser(email="rey@example.com", role="reviewer"))
+        auth.add_user(options=auth.NewUser(email="vic@example.com", role="viewer"))
         token = auth.create_token(user_email="rey@example.com").token
     with acting_as(VIEWER):
         with pytest.raises(ReshootError) as refused:

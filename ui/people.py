@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import streamlit as st
+from pydantic import ValidationError
 
 from services import auth
-from services.errors import ReshootError
+from services.errors import ReshootError, invalid_from
 from services.identity import Role
 from services.read_models.auth import TokenPublic
 from ui.permissions import lacks
@@ -109,18 +110,20 @@ def _user_action(action: str) -> None:
     state = st.session_state
     try:
         if action == "add":
-            auth.add_user(
+            new_user = auth.NewUser(
                 email=state.get("settings_user_email") or "",
                 name=state.get("settings_user_name") or "",
                 role=state.get("settings_user_role") or Role.viewer,
             )
+            auth.add_user(options=new_user)
             state["settings_user_email"] = state["settings_user_name"] = ""
         elif action == "role":
             auth.set_role(email=state["settings_user_pick"], role=state["settings_user_new_role"])
         else:
             auth.set_disabled(email=state["settings_user_pick"], disabled=action == "disable")
-    except ReshootError as e:
-        detail = e.details[0]["message"] if isinstance(e.details, list) and e.details else e.message
+    except (ReshootError, ValidationError) as e:
+        error = invalid_from(e) if isinstance(e, ValidationError) else e
+        detail = error.details[0]["message"] if isinstance(error.details, list) and error.details else error.message
         queue_toast("Couldn’t change the user", detail, kind="error")
         return
     queue_toast("User saved", "The change applies from their next click.")

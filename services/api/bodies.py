@@ -17,9 +17,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
-from services.api.errors import invalid_from
 from services.config import get_settings
-from services.errors import ReshootError, invalid_request
+from services.errors import ReshootError, invalid_from, invalid_request
 from services.storable_text import require_storable
 
 M = TypeVar("M", bound=BaseModel)

@@ -8,13 +8,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.routing import Match, Route
 
-from services.errors import ReshootError, invalid_request
+from services.errors import ReshootError, invalid_request, validation_details
 from services.storable_text import problems, storable_error
 
 log = logging.getLogger("reshoot.api")
@@ -29,19 +28,6 @@ _HTTP_CODES = {
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
-
-
-def validation_details(errors: list[Any]) -> list[dict[str, str]]:
-    """Pydantic/FastAPI errors as plain JSON: [{"field": "shotIds", "message": "…"}]."""
-    details = []
-    for error in errors:
-        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
-        details.append({"field": ".".join(loc) or "body", "message": str(error.get("msg", "invalid"))})
-    return details
-
-
-def invalid_from(exc: ValidationError) -> ReshootError:
-    return invalid_request(validation_details(exc.errors(include_url=False, include_context=False)))
 
 
 def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:

@@ -36,7 +36,7 @@ def tokens(demo):
     with acting_as(ADMIN):
         for role in Role:
             email = f"{role}@example.com"
-            auth.add_user(email=email, role=role)
+            auth.add_user(options=auth.NewUser(email=email, role=role))
             made[role] = auth.create_token(user_email=email, name="test")
     return made
 

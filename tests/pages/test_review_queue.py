@@ -102,9 +102,9 @@ def test_a_viewer_sees_the_queue_but_cannot_decide(pending, monkeypatch):
 
     monkeypatch.setenv("RESHOOT_AUTH", "oidc")
     get_settings.cache_clear()
-    from services.auth import add_user
+    from services.auth import NewUser, add_user
 
-    add_user(email="viola@example.com", role="viewer")
+    add_user(options=NewUser(email="viola@example.com", role="viewer"))
     at = open_page(QUEUE, user={"is_logged_in": True, "email": "viola@example.com", "name": "Viola"})
     assert at.button(key="queue_approve").disabled and "Needs the reviewer role" in at.button(key="queue_approve").help
     assert not at.button(key="queue_next").disabled
