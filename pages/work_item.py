@@ -7,6 +7,7 @@ from services.jobs import active_job_for
 from services.lifestyle import heroes_target_key
 from services.messages import plural
 from ui.actions_panel import actions_panel
+from ui.bulk_review import bulk_bar
 from ui.demo_progress import demo_progress
 from ui.export_button import export_button
 from ui.hero_card import grid_page, hero_grid, turn_to_linked_shot
@@ -43,5 +44,6 @@ with st.container(horizontal=True, vertical_alignment="bottom", horizontal_align
     )
     export_button(item)
 turn_to_linked_shot(item)
+bulk_bar(item)
 hero_grid(item)
 open_linked_large_view(item)

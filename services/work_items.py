@@ -352,3 +352,17 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
         "shotIds": shot_ids,
         "shots": shots,
     }
+
+
+def shots_by_sku(work_item_id: str) -> dict[str, list[str]]:
+    """Each SKU of the work item's shots and its shot ids (in shot order), SKUs sorted; one query."""
+    query = (
+        select(Shot.sku, Shot.shot_id)
+        .where(Shot.work_item_id == work_item_id)
+        .order_by(Shot.sku, Shot.position, Shot.id)
+    )
+    found: dict[str, list[str]] = {}
+    with session_scope() as session:
+        for sku, shot_id in session.exec(query).all():
+            found.setdefault(sku, []).append(shot_id)
+    return found

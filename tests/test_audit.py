@@ -494,6 +494,7 @@ READS: dict[str, Callable[[], Any]] = {
     "services.work_items.list_work_items": lambda: work_items.list_work_items(search="kit"),
     "services.work_items.get_work_item": lambda: work_items.get_work_item("12"),
     "services.work_items.list_statuses": work_items.list_statuses,
+    "services.work_items.shots_by_sku": lambda: work_items.shots_by_sku("12"),
     "services.storyboard.list_projects": storyboard.list_projects,
     "services.storyboard.get_storyboard": lambda: storyboard.get_storyboard("coffee-origins"),
     "services.storyboard.list_sentences": lambda: storyboard.list_sentences("coffee-origins"),

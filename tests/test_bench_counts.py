@@ -8,7 +8,7 @@ from bench import generate, grid, uploads
 from bench.fixtures import attach_versions, rendered_sizes, work_item
 from bench.photos import camera_jpegs
 
-ELEMENTS_PER_CARD = 7  # 8 before the card's image, caption and references became one Markdown
+ELEMENTS_PER_CARD = 8  # 7 with the image, caption and references as one Markdown, plus the Select box (bulk review)
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
         counts[name], cards[name] = run["queries"], (run["cards"], run["images"], run["pagers"])
     assert counts["small"] == counts["large"] > 0
     assert cards == {"small": (6, 6, 0), "large": (12, 12, 1)}  # the grid pages: 12 cards, one thumbnail each
-    # A card: its grid cell, its bordered container, the size switch, one Markdown (thumbnail, texts, references),
+    # A card: its grid cell, its bordered container, the Select box, the size switch, one Markdown (thumbnail, texts, references),
     # View larger, Upload reference (the uploader only while open) and Regenerate shot.
     assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_CARD
     assert (

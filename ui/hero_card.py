@@ -30,6 +30,7 @@ from services.lifestyle import add_references, delete_reference, generate_lifest
 from services.versions import list_versions
 from services.work_items import get_work_item
 from ui.actions_panel import panel_job
+from ui.bulk_review import select_box
 from ui.compare import image_compare
 from ui.hero_state import REFERENCES_SHOWN, card_shot, selected_row
 from ui.hero_state import card_key as _key
@@ -272,6 +273,7 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
     shot = card_shot(work_item_id, shot_id)
     job_id = own_job or shot.get("activeJobId")  # a job for this shot started anywhere
     with st.container(border=True, gap="xsmall", height="stretch"):  # as tall as the row's tallest card
+        select_box(work_item_id, shot_id)
         row = selected_row(work_item_id, shot)
         if row is None:
             st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
