@@ -7,6 +7,7 @@ The App adds `GET /assets/{key}` for images in local storage to the same server.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import streamlit as st
@@ -117,21 +118,33 @@ def refuse_unsafe_address() -> None:
         raise SystemExit(refusal)
 
 
+def declare_navigation() -> None:
+    """Tell Streamlit, before any session runs, that this app routes with st.navigation.
+
+    With a pages/ folder beside the entry point, Streamlit serves the legacy pages/-folder app until some session
+    has called st.navigation: a fresh server's first visitor on a deep link (/work_item?id=7) would get that page
+    file run alone, without main() (no navigation, no bootstrap, no sign-in gate). Calling st.navigation turns that
+    mode off for the server (Streamlit 1.67: the first thing st.navigation does, with or without a session);
+    tests/e2e/test_deep_link.py fails if a Streamlit upgrade changes that. Outside a session each st.Page logs
+    "missing ScriptRunContext", which means nothing here: those warnings are kept out of the server's log."""
+    logging.disable(logging.WARNING)
+    try:
+        st.navigation(navigation_pages())
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 if __name__ == "__main__":
     main()
 else:
     from starlette.middleware import Middleware
-    from streamlit.runtime.pages_manager import PagesManager
 
     from services.api.security import LoopbackHosts
     from ui.assets import asset_routes
     from ui.index_page import page_routes
 
     refuse_unsafe_address()
-    # With a pages/ folder beside the entry point, Streamlit runs a legacy multipage app until some session has
-    # called st.navigation: a fresh server's first visitor on a deep link (/work_item?id=7) would get that page
-    # file run alone, without main() (no navigation, no bootstrap). This app always uses st.navigation.
-    PagesManager.uses_pages_directory = False
+    declare_navigation()
     # Each page file's URL path is its name (st.Page's default; work_item's is set to the same).
     page_paths = sorted(path.stem for path in (Path(__file__).parent / PAGES_DIR).glob("*.py"))
     # RESHOOT_AUTH=none: a browser request naming another host came by DNS rebinding (services/api/security.py).
