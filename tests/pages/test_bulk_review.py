@@ -91,12 +91,12 @@ def test_regenerate_the_selection_as_one_job(heroes):
 
 
 def test_a_viewer_cannot_decide_in_bulk(heroes, monkeypatch):
-    from services.auth import add_user
+    from services.auth import NewUser, add_user
     from services.config import get_settings
 
     monkeypatch.setenv("RESHOOT_AUTH", "oidc")
     get_settings.cache_clear()
-    add_user(email="viola@example.com", role="viewer")
+    add_user(options=NewUser(email="viola@example.com", role="viewer"))
     at = open_page(DETAIL, user={"is_logged_in": True, "email": "viola@example.com", "name": "Viola"}, id="12")
     at.button_group(key="detail_bulk_scope_12").set_value("all").run()
     approve = at.button(key="detail_bulk_approved_12")
