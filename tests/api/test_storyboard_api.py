@@ -169,3 +169,20 @@ def test_regenerate_with_another_seed_while_one_runs_is_409_with_the_running_job
     }
     assert wait_for_job(first.json()["jobId"], timeout=60)["status"] == "succeeded"
     assert len(fake_backend.calls) == 1
+
+
+def test_openapi_describes_every_field_the_storyboard_endpoints_send(client, demo):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+
+    def described(body: dict, name: str) -> None:
+        properties = schemas[name]["properties"]
+        assert set(body) == set(properties) == set(schemas[name]["required"]), name
+        for key, spec in properties.items():
+            ref = spec.get("$ref") or spec.get("items", {}).get("$ref")
+            if ref and body[key]:
+                described(body[key][0] if isinstance(body[key], list) else body[key], ref.rsplit("/", 1)[1])
+
+    described(client.get("/api/v1/projects").json(), "ProjectList")
+    described(client.get(f"/api/v1/projects/{PROJECT}").json(), "StoryboardOut")  # cast, sections, sentences
+    described(client.put("/api/v1/sentences/sent_002", json={"imagePrompt": "x"}).json(), "SentenceOut")
+    described(regenerate(client, content=b"").json(), "ImageJobStarted")
