@@ -53,6 +53,8 @@ class AuditAction(StrEnum):
     upload_references = "reference.upload"
     delete_reference = "reference.delete"
     lock_shot = "shot.lock"
+    edit_shot_prompt = "shot.prompt"
+    set_shot_seed = "shot.seed"
     new_version = "version.create"
     remove_version_files = "version.retention"
     review = "version.review"
@@ -82,6 +84,8 @@ ACTION_LABELS = {
     AuditAction.upload_references: "Upload references",
     AuditAction.delete_reference: "Delete reference",
     AuditAction.lock_shot: "Lock shot",
+    AuditAction.edit_shot_prompt: "Edit hero prompt",
+    AuditAction.set_shot_seed: "Set shot seed",
     AuditAction.new_version: "New version",
     AuditAction.remove_version_files: "Remove old files",
     AuditAction.review: "Review",

@@ -337,7 +337,7 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
     width, height = backends.nearest_size(backend.capabilities, widest.width, widest.height)
     limit = backend.capabilities.max_references
     refs = refs[:limit] if limit else refs
-    seed = secrets.randbelow(2**31)
+    seed = shot.seed if shot.seed is not None else secrets.randbelow(2**31)  # a recalled seed (hero_prompts)
     prompt = shot.prompt.strip() or f"Lifestyle photo featuring product {shot.sku}"
     with jobs.backend_slot():
         master = backend.generate(prompt, width=width, height=height, seed=seed, references=[r.data for r in refs])
@@ -381,6 +381,10 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
             row.current_version_id = version.id
             session.add(row)
             moved.add(row.id)
+        fresh = session.get(Shot, shot.id)
+        if moved and fresh is not None and fresh.heroes_dirty and fresh.prompt == shot.prompt:
+            fresh.heroes_dirty = False  # made from the prompt as it is now (an edit meanwhile keeps it dirty)
+            session.add(fresh)
 
     save_new_versions(new_images, move_pointers)
     for row in plan.targets:

@@ -35,6 +35,7 @@ from services import (
     auth,
     comments,
     demo,
+    hero_prompts,
     importer,
     jobs,
     lifestyle,
@@ -329,6 +330,28 @@ SCENARIOS = [
         prepare=lambda _: (two_versions(), generate("KT-2"))[0],
     ),
     Scenario(
+        "edit a hero prompt",
+        ("services.hero_prompts.update_shot_prompt",),
+        lambda _: hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="knives on oak"),
+        {"shot.prompt": 1},
+    ),
+    Scenario(
+        "set a shot's seed",
+        ("services.hero_prompts.set_shot_seed",),
+        lambda _: hero_prompts.set_shot_seed(work_item_id="12", shot_id="KT-1", seed=42),
+        {"shot.seed": 1},
+    ),
+    Scenario(
+        "use an earlier version's seed and prompt",
+        ("services.hero_prompts.use_version_for_shot",),
+        lambda v: (
+            hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="other"),
+            hero_prompts.use_version_for_shot(version_id=v[0]),
+        ),
+        {"shot.prompt": 2, "shot.seed": 1},
+        prepare=lambda _: two_versions(),
+    ),
+    Scenario(
         "favourite a version",
         ("services.versions.set_favourite",),
         lambda v: versions.set_favourite(v[0], True),
@@ -517,6 +540,9 @@ READS: dict[str, Callable[[], Any]] = {
     "services.comments.thread_summaries": lambda: comments.thread_summaries(
         version_ids=[hero_row().current_version_id]
     ),
+    "services.hero_prompts.shot_prompt": lambda: hero_prompts.shot_prompt(work_item_id="12", shot_id="KT-1"),
+    "services.hero_prompts.card_summaries": lambda: hero_prompts.card_summaries(work_item_id="12", shot_ids=["KT-1"]),
+    "services.hero_prompts.rejected_heroes": lambda: hero_prompts.rejected_heroes(work_item_id="12"),
     "services.comments.clean_body": lambda: comments.clean_body(" ok "),
     "services.versions.url_for": lambda: versions.url_for("a/b.png"),
     "services.versions.versioned_key": lambda: versions.versioned_key("a/b.png", 2, "abc"),

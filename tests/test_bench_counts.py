@@ -8,7 +8,8 @@ from bench import generate, grid, uploads
 from bench.fixtures import attach_versions, rendered_sizes, work_item
 from bench.photos import camera_jpegs
 
-ELEMENTS_PER_CARD = 8  # 7 with the image, caption and references as one Markdown, plus the Select box (bulk review)
+ELEMENTS_PER_CARD = 10  # 7 with the image, caption and references as one Markdown; + the Select box (bulk review),
+# `Edit prompt` (a popover) and the rejected sizes' notes above `Regenerate shot` (every bench card has a rejected size)
 
 
 @pytest.fixture
@@ -40,8 +41,9 @@ def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
         counts[name], cards[name] = run["queries"], (run["cards"], run["images"], run["pagers"])
     assert counts["small"] == counts["large"] > 0
     assert cards == {"small": (6, 6, 0), "large": (12, 12, 1)}  # the grid pages: 12 cards, one thumbnail each
-    # A card: its grid cell, its bordered container, the Select box, the size switch, one Markdown (thumbnail, texts, references),
-    # View larger, Upload reference (the uploader only while open) and Regenerate shot.
+    # A card: its grid cell, its bordered container, the Select box, the size switch, one Markdown (thumbnail,
+    # texts, references), View larger, Upload reference (the uploader only while open), Edit prompt (the editor only
+    # while open), the rejected sizes' notes (only on a card with a rejected size: every one here), Regenerate shot.
     assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_CARD
     assert (
         grid.elements_per_card(

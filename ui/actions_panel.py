@@ -12,6 +12,7 @@ from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import generate_lifestyle_heroes
 from services.messages import plural
+from ui.hero_prompt import rejected_in_selection
 from ui.job_progress import job_progress
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast
@@ -142,5 +143,7 @@ def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = N
                     help="Back to the defaults: all shots, no overwrite, not a dry run",
                 )
         st.caption(messages.GENERATE_SUBCOPY if has_pack else messages.PACK_NOT_FOUND_BODY)
+        if has_pack:
+            rejected_in_selection(work_item_id, st.session_state.get(_key("shots", work_item_id)) or None)
         if job_id:
             job_progress(job_id, on_finish=lambda job: generation_finished(work_item_id, job))

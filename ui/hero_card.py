@@ -32,6 +32,7 @@ from services.work_items import get_work_item
 from ui.actions_panel import panel_job
 from ui.bulk_review import select_box
 from ui.compare import image_compare
+from ui.hero_prompt import card_notes_html, load_card_notes, prompt_popover, regenerate_help, rejected_notes
 from ui.hero_state import REFERENCES_SHOWN, card_shot, selected_row
 from ui.hero_state import card_key as _key
 from ui.hero_state import img_tag as _img
@@ -64,6 +65,7 @@ def refresh_card_shot(work_item_id: str, shot_id: str) -> None:
     if not shots or shots[0]["shot_id"] != shot_id:  # the work item's shots changed meanwhile: read the page again
         st.rerun()
     st.session_state[_key("shot", work_item_id, shot_id)] = shots[0]
+    load_card_notes(work_item_id, [shot_id])
 
 
 def _page_key(work_item_id: str) -> str:
@@ -87,6 +89,7 @@ def hero_grid(item: dict[str, Any]) -> None:
         st.session_state[_page_key(item["id"])] = page_count(total)
         st.rerun()
     first = grid_page(item["id"])["shot_offset"]
+    load_card_notes(item["id"], [shot["shot_id"] for shot in item["shots"]])
     with st.grid("auto", min_column_width=THUMB_CARD_WIDTH, gap="small"):
         for index, shot in enumerate(item["shots"]):
             st.session_state[_key("shot", item["id"], shot["shot_id"])] = shot
@@ -135,8 +138,8 @@ def card_html(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> str:
     )
 
 
-def card_body(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> None:
-    st.markdown(card_html(shot_id, shot, row), unsafe_allow_html=True)
+def card_body(shot_id: str, shot: dict[str, Any], row: dict[str, Any], *, notes: str = "") -> None:
+    st.markdown(card_html(shot_id, shot, row) + notes, unsafe_allow_html=True)
 
 
 def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes | BinaryIO]]) -> bool:
@@ -278,13 +281,15 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         if row is None:
             st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
             return
-        card_body(shot_id, shot, row)
+        card_body(shot_id, shot, row, notes=card_notes_html(work_item_id, shot_id, row["size_label"]))
         _card_links(work_item_id, shot_id, shot)
         _upload_references(work_item_id, shot_id, disabled=bool(job_id))
+        prompt_popover(work_item_id, shot_id, disabled=bool(job_id))
+        rejected_notes(work_item_id, shot_id)
         st.button(
             messages.REGENERATE_SHOT_LOADING if job_id else messages.REGENERATE_SHOT,
             type="primary",
-            help=why_disabled(Role.reviewer, messages.REGENERATE_SHOT_TOOLTIP),
+            help=why_disabled(Role.reviewer, regenerate_help(work_item_id, shot_id, messages.REGENERATE_SHOT_TOOLTIP)),
             disabled=bool(job_id) or lacks(Role.reviewer),
             width="stretch",
             key=_key("regenerate", work_item_id, shot_id),
