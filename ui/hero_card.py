@@ -32,7 +32,14 @@ from services.work_items import get_work_item
 from ui.actions_panel import panel_job
 from ui.bulk_review import select_box
 from ui.compare import image_compare
-from ui.hero_prompt import card_notes_html, load_card_notes, prompt_popover, regenerate_help, rejected_notes
+from ui.hero_prompt import (
+    card_notes_html,
+    load_card_notes,
+    prompt_popover,
+    regenerate_help,
+    rejected_notes,
+    use_version_button,
+)
 from ui.hero_state import REFERENCES_SHOWN, card_shot, selected_row
 from ui.hero_state import card_key as _key
 from ui.hero_state import img_tag as _img
@@ -445,3 +452,4 @@ def compare_dialog(row: dict[str, Any]) -> None:
         labels=(f"v{before['version']}", f"v{row['version']}"),
         key=f"detail_compare_mode_{row['id']}",
     )
+    use_version_button(before, key=f"detail_compare_use_{before['id']}")

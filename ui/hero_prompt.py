@@ -10,9 +10,11 @@ session state per card, so a card rerun reads nothing unless the card changed so
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import streamlit as st
 
+from services.enums import TargetKind
 from services.errors import ReshootError
 from services.hero_prompts import (
     card_summaries,
@@ -23,16 +25,21 @@ from services.hero_prompts import (
 )
 from services.identity import Role
 from services.read_models.hero_prompts import ShotCardSummary, ShotPrompt
+from services.versions import list_versions
 from ui.debounced_text_area import debounced_text_area
 from ui.hero_state import card_key
+from ui.images import absolute_url
 from ui.permissions import lacks, why_disabled
-from ui.toasts import escape_markdown, queue_toast
+from ui.seeds import seed_words
+from ui.toasts import escape_markdown, queue_toast, show_toast
 
 PROMPT_LABEL = "Scene prompt"
 PROMPT_BUTTON = "Edit prompt"
 PROMPT_HINT = "Used by the next Regenerate shot, with the shot's references"
 PROMPT_DIRTY = "Prompt edited: regenerate to apply"
 _LINE = "font-size:.8rem;line-height:1.4;white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
+PROMPT_SHOWN = 300  # characters of a version's prompt in the versions list
+VERSIONS_SHOWN = 10
 _DIRTY_COLOUR = "#f59e0b"  # amber: reads on the dark and the light theme
 
 
@@ -182,15 +189,67 @@ def prompt_popover(work_item_id: str, shot_id: str, *, disabled: bool) -> None:
             )
 
 
-def use_seed_and_prompt(work_item_id: str, shot_id: str, version_id: int, version: int) -> None:
-    """`Use this seed / prompt` on a hero version: the shot takes its prompt, and its seed for the next runs."""
+def use_seed_and_prompt(version_id: int, version: int) -> None:
+    """`Use this seed / prompt` on a hero version: its shot takes that prompt, and that seed for its next runs."""
     try:
         saved = use_version_for_shot(version_id=version_id)
     except ReshootError as e:
-        queue_toast("Couldn’t use that version", e.message or e.code, kind="error")
+        show_toast("Couldn’t use that version", e.message or e.code, kind="error")
         return
-    _keep_shot(work_item_id, shot_id, saved)
+    _keep_shot(saved.work_item_id, saved.shot_id, saved)
     seed = f"seed {saved.seed}" if saved.seed is not None else "a random seed (its backend ignored seeds)"
-    queue_toast(
-        "Seed and prompt recalled", f"The next Regenerate shot of {shot_id} uses v{version}'s prompt and {seed}."
+    show_toast(
+        "Seed and prompt recalled", f"The next Regenerate shot of {saved.shot_id} uses v{version}'s prompt and {seed}."
     )
+
+
+def use_version_button(version: dict[str, Any], *, key: str) -> None:
+    """`Use this seed / prompt` for one hero version (a dict of `list_versions`)."""
+    st.button(
+        f"Use v{version['version']}'s seed / prompt",
+        icon=":material/settings_backup_restore:",
+        type="tertiary",
+        key=key,
+        disabled=lacks(Role.reviewer),
+        help=why_disabled(
+            Role.reviewer,
+            "Set the shot's prompt to this version's and make its next Regenerate shot use this version's seed",
+        ),
+        on_click=use_seed_and_prompt,
+        args=(version["id"], version["version"]),
+    )
+
+
+def version_line(version: dict[str, Any]) -> str:
+    """`**v2** (current) · seed 42 · by ana · 2026-12-01 14:03 UTC`, then the prompt it was made from."""
+    head = [f"**v{version['version']}**" + (" (current)" if version.get("isCurrent") else "")]
+    seed = seed_words(version.get("seed"), version.get("seedHonoured"))
+    head += [seed] if seed else []
+    head += [f"by {escape_markdown(version['createdBy'])}"] if version.get("createdBy") else []
+    head += [escape_markdown((version.get("createdAt") or "").replace("T", " ")[:16] + " UTC")]
+    prompt = version.get("prompt") or ""
+    shown = prompt if len(prompt) <= PROMPT_SHOWN else prompt[: PROMPT_SHOWN - 1] + "…"
+    return " · ".join(head) + f"  \n{escape_markdown(shown)}"
+
+
+def hero_versions(work_item_id: str, shot_id: str, row: dict[str, Any]) -> None:
+    """The large view's `Versions` of the shown size (read only while open): each with its seed, who made it,
+    its prompt, and `Use this seed / prompt`."""
+    if not row.get("versionId"):
+        return
+    box = st.expander(
+        "Versions: seeds and prompts",
+        icon=":material/history:",
+        key=card_key("versions_open", work_item_id, shot_id),
+        on_change="rerun",
+    )
+    if not box.open:
+        return
+    with box:
+        for version in list_versions(TargetKind.hero, str(row["id"]))[:VERSIONS_SHOWN]:
+            with st.container(horizontal=True, gap="small", vertical_alignment="top"):
+                thumb = version.get("thumbUrl") or version.get("url")
+                if thumb:
+                    st.image(absolute_url(thumb), width=96)
+                st.markdown(version_line(version), width="stretch")
+                use_version_button(version, key=card_key(f"use_version_{version['id']}", work_item_id, shot_id))

@@ -11,6 +11,7 @@ import streamlit as st
 from services.audit import hero_history
 from ui.activity import RECENT_SHOWN, recent_changes
 from ui.file_metadata import file_metadata_expander
+from ui.hero_prompt import hero_versions
 from ui.hero_state import card_key, card_shot, references_html, selected_row
 from ui.images import image_or_placeholder
 from ui.review_thread import review_thread
@@ -58,4 +59,5 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     review_thread(
         row.get("versionId"), key=card_key(f"thread_{row['size_label']}", work_item_id, shot_id), with_summary=True
     )
+    hero_versions(work_item_id, shot_id, row)
     file_metadata_expander(row.get("versionId"), key=card_key("file_metadata", work_item_id, shot_id))

@@ -71,6 +71,23 @@ def save_prompt(text: str, sentence_id: str) -> None:
         queue_toast("Couldn’t save the prompt", e.message or e.code, kind="error")
 
 
+USE_VERSION_HELP = "Use this seed / prompt: the Image Prompt and the Seed field take this version's"
+
+
+def use_seed_and_prompt(sentence_id: str, version: dict[str, Any]) -> None:
+    """`Use this seed / prompt`: the image prompt becomes the version's (saved: the image is then dirty unless it
+    is the current one's) and the Seed field its seed, so `Regenerate Image` makes that picture again."""
+    try:
+        update_sentence(sentence_id=sentence_id, options=UpdateSentenceOptions(image_prompt=version["prompt"]))
+    except ReshootError as e:
+        queue_toast("Couldn’t use that version", e.message or e.code, kind="error")
+        return
+    honoured = version.get("seedHonoured") is not False and version.get("seed") is not None
+    st.session_state[_key("seed", sentence_id)] = str(version["seed"]) if honoured else ""
+    seed = f"seed {version['seed']}" if honoured else "a random seed (its backend ignored seeds)"
+    queue_toast("Seed and prompt recalled", f"v{version['version']}'s prompt and {seed}: Regenerate Image to use them.")
+
+
 def start_regeneration(sentence_id: str, options: RegenerateImageOptions) -> None:
     try:
         started = regenerate_sentence_image(sentence_id=sentence_id, options=options)
@@ -226,7 +243,7 @@ def history(sentence_id: str) -> None:
             with st.container(border=True, width=EARLIER_CARD_WIDTH, gap="xsmall"):
                 st.image(absolute_url(version.get("thumbUrl") or version["url"]), width="stretch")
                 st.caption(earlier_caption(version))
-                restore_col, favourite_col = st.columns(2, gap="xsmall")
+                restore_col, favourite_col, use_col = st.columns(3, gap="xsmall")
                 restore_col.button(
                     ":material/restore:",
                     disabled=lacks(Role.reviewer),
@@ -245,6 +262,14 @@ def history(sentence_id: str) -> None:
                     key=_key(f"favourite_{version['id']}", sentence_id),
                     on_click=set_favourite,
                     args=(version["id"], not version["favourite"]),
+                )
+                use_col.button(
+                    ":material/settings_backup_restore:",
+                    disabled=lacks(Role.reviewer),
+                    help=why_disabled(Role.reviewer, USE_VERSION_HELP),
+                    key=_key(f"use_{version['id']}", sentence_id),
+                    on_click=use_seed_and_prompt,
+                    args=(sentence_id, version),
                 )
 
 
