@@ -263,7 +263,7 @@ def _sentence(error: Mapping[str, Any], root: type[BaseModel]) -> str:
         return str(ctx["error"])
     if kind == "literal_error":
         return f"must be one of {str(ctx.get('expected', '')).replace(chr(39), '')}"
-    return error["msg"]
+    return str(error["msg"])
 
 
 def problems(error: ValidationError, root: type[BaseModel], *, where: Any = None) -> list[str]:
