@@ -60,7 +60,7 @@ def build(directory: Path, n: int) -> dict[str, float]:
     start = time.perf_counter()
     summary = import_export_plan_csv(csv_path)
     csv_seconds = time.perf_counter() - start
-    assert summary["created"]["exportPlanRows"] == len(rows), summary["created"]
+    assert summary.created.export_plan_rows == len(rows), summary.created
     attach_versions()
     return {"items_seconds": items_seconds, "csv_seconds": csv_seconds, "rows": len(rows)}
 

@@ -85,7 +85,7 @@ def load_demo(*, generate_images: bool = True) -> dict[str, Any]:
     """Import the demo set and queue jobs for its missing images; idempotent (a second run changes nothing).
 
     Returns the import summary plus `jobIds`: the jobs that make the missing images (none when all exist)."""
-    summary = import_file(DEMO_FILE)
+    summary = import_file(DEMO_FILE).model_dump(mode="json")
     summary["jobIds"] = _generate_demo_images() if generate_images else []
     _render_jobs[:] = summary["jobIds"]
     return summary

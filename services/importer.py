@@ -50,6 +50,7 @@ from services.models import (
     WorkItem,
     utcnow,
 )
+from services.read_models.imports import ImportSummary
 from services.storage import get_storage
 
 KINDS = ("workItems", "lifestylePacks", "shots", "exportPlanRows", "projects", "castMembers", "sections", "sentences")
@@ -256,9 +257,9 @@ class _Tally:
         self.counts["updated" if changed else "unchanged"][kind] += 1
         return obj, bool(changed)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> ImportSummary:
         changed = any(self.counts["created"].values()) or any(self.counts["updated"].values())
-        return {"ok": True, "changed": changed, **self.counts, "keptImagePrompts": self.kept_prompts}
+        return ImportSummary.model_validate({"changed": changed, **self.counts, "keptImagePrompts": self.kept_prompts})
 
 
 def _fetch(session: Session, column: Any, values: list[Any]) -> list[Any]:
@@ -456,7 +457,7 @@ def _write_sentence(
         row.updated_at = utcnow()
 
 
-def _import(errors: list[str], work_items: list[_WorkItem], projects: list[_Project]) -> dict[str, Any]:
+def _import(errors: list[str], work_items: list[_WorkItem], projects: list[_Project]) -> ImportSummary:
     _check_duplicates(errors, work_items, projects)
     _raise_if(errors)
     tally = _Tally()
@@ -466,18 +467,19 @@ def _import(errors: list[str], work_items: list[_WorkItem], projects: list[_Proj
         _write_work_items(session, tally, work_items)
         _write_projects(session, tally, projects)
         summary = tally.summary()
-        if summary["changed"]:
+        if summary.changed:
             _record_import(session, summary, work_items, projects)
-    if sum(summary["created"].values()) >= ANALYZE_AFTER_ROWS:
+    if sum(summary.created.model_dump().values()) >= ANALYZE_AFTER_ROWS:
         search_index.refresh_statistics()
     return summary
 
 
 def _record_import(
-    session: Session, summary: dict[str, Any], work_items: list[_WorkItem], projects: list[_Project]
+    session: Session, summary: ImportSummary, work_items: list[_WorkItem], projects: list[_Project]
 ) -> None:
     single = work_items[0].id if len(work_items) == 1 and not projects else None
-    changed = {k: {kind: n for kind, n in summary[k].items() if n} for k in ("created", "updated")}
+    counts = summary.model_dump(mode="json")
+    changed = {k: {kind: n for kind, n in counts[k].items() if n} for k in ("created", "updated")}
     record(
         session,
         action=AuditAction.import_data,
@@ -494,7 +496,7 @@ def _record_import(
 
 
 @requires(Role.admin)
-def import_data(data: object, *, base_dir: Path | None = None) -> dict[str, Any]:
+def import_data(data: object, *, base_dir: Path | None = None) -> ImportSummary:
     """Import a parsed JSON document; cast reference image paths are resolved against `base_dir`."""
     try:
         document = ImportDocument.model_validate(data)
@@ -508,7 +510,7 @@ def import_data(data: object, *, base_dir: Path | None = None) -> dict[str, Any]
 
 
 @requires(Role.admin)
-def import_file(path: Path, *, work_item_id: str | None = None) -> dict[str, Any]:
+def import_file(path: Path, *, work_item_id: str | None = None) -> ImportSummary:
     """Import a `.json` file, or an export-plan `.csv` (see `import_export_plan_csv`)."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
@@ -538,7 +540,7 @@ def _csv_text(path_or_buffer: str | Path | IO[str] | IO[bytes]) -> str:
 @requires(Role.admin)
 def import_export_plan_csv(
     path_or_buffer: str | Path | IO[str] | IO[bytes], *, work_item_id: str | None = None
-) -> dict[str, Any]:
+) -> ImportSummary:
     """Import export plan rows (one per line) into existing work items' Lifestyle Packs."""
     reader = csv.reader(io.StringIO(_csv_text(path_or_buffer), newline=""))
     try:
@@ -547,7 +549,7 @@ def import_export_plan_csv(
         raise _invalid([f"CSV: line {reader.line_num}: {e}"]) from None
 
 
-def _import_csv_lines(reader: Any, work_item_id: str | None) -> dict[str, Any]:
+def _import_csv_lines(reader: Any, work_item_id: str | None) -> ImportSummary:
     header = next(reader, None)
     if not header:
         raise _invalid(["line 1: the CSV file is empty"])

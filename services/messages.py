@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.read_models.imports import ImportSummary
 
 # --- Spec 001: the Actions panel button ----------------------------------------------------------
 GENERATE_BUTTON = "Generate Lifestyle Hero Images"
@@ -157,11 +160,11 @@ def _counted(count: int, kind: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def import_summary(summary: dict[str, Any]) -> str:
+def import_summary(summary: ImportSummary) -> str:
     """`Imported 1 work item, 1 Lifestyle Pack and 90 export plan rows; updated 2 shots.` in words."""
     parts = []
-    for outcome, verb in (("created", "Imported"), ("updated", "updated")):
-        counts = [(kind, n) for kind, n in (summary.get(outcome) or {}).items() if n]
+    for outcome, verb in ((summary.created, "Imported"), (summary.updated, "updated")):
+        counts = [(kind, n) for kind, n in outcome.model_dump(mode="json").items() if n]
         if counts:
             parts.append(f"{verb} {_and([_counted(n, kind) for kind, n in counts])}")
     if not parts:

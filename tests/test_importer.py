@@ -124,8 +124,8 @@ def _nothing_imported() -> bool:
 
 def test_good_file_imports_everything(db, folder):
     summary = import_file(_write(folder, _document()))
-    assert summary["ok"] and summary["changed"]
-    assert summary["created"] == {
+    assert summary.ok and summary.changed
+    assert summary.model_dump(mode="json")["created"] == {
         "workItems": 3,
         "lifestylePacks": 2,
         "shots": 3,
@@ -164,9 +164,9 @@ def test_reimporting_the_same_file_changes_nothing(db, folder):
     before = _snapshot()
     media = get_storage().list()
     summary = import_file(path)
-    assert not summary["changed"]
-    assert not any(summary["created"].values()) and not any(summary["updated"].values())
-    assert summary["unchanged"]["sentences"] == 3
+    assert not summary.changed
+    assert not any(summary.created.model_dump().values()) and not any(summary.updated.model_dump().values())
+    assert summary.unchanged.sentences == 3
     assert _snapshot() == before
     assert get_storage().list() == media
 
@@ -192,8 +192,8 @@ def test_changed_fields_are_updated_and_counted(db, folder):
     document["workItems"][0]["title"] = "Patio, renamed"
     document["workItems"][0]["lifestylePack"]["exportPlan"][0]["width"] = 2048
     summary = import_file(_write(folder, document))
-    assert summary["updated"]["workItems"] == 1 and summary["updated"]["exportPlanRows"] == 1
-    assert summary["unchanged"]["workItems"] == 2 and summary["created"] == dict.fromkeys(summary["created"], 0)
+    assert summary.updated.work_items == 1 and summary.updated.export_plan_rows == 1
+    assert summary.unchanged.work_items == 2 and not any(summary.created.model_dump().values())
     with session_scope() as s:
         item = s.get(WorkItem, "7")
         assert item.title == "Patio, renamed" and item.updated_at > item.created_at
@@ -216,8 +216,8 @@ def test_reimport_keeps_a_reviewers_prompt_and_fills_missing_ones(db, folder):
     document = _document()
     document["projects"][0]["sections"][0]["sentences"][1]["imagePrompt"] = "now with a prompt"
     summary = import_file(_write(folder, document))
-    assert summary["keptImagePrompts"] == ["sent_x1"]
-    assert summary["updated"]["sentences"] == 1
+    assert summary.kept_image_prompts == ["sent_x1"]
+    assert summary.updated.sentences == 1
     with session_scope() as s:
         assert s.get(Sentence, "sent_x1").image_prompt == "a reviewer's better prompt"
         filled = s.get(Sentence, second.id)
@@ -412,7 +412,7 @@ def test_reference_images_need_a_folder_when_imported_from_data(db):
         import_data(document)
     assert any("reference images need the JSON file on disk" in d for d in info.value.details)
     document["projects"][0]["cast"][0]["referenceImages"] = []
-    assert import_data(document)["created"]["castMembers"] == 2
+    assert import_data(document).created.cast_members == 2
 
 
 # --- CSV ---------------------------------------------------------------------------------------------
@@ -430,20 +430,20 @@ def test_csv_adds_an_export_plan_to_an_existing_work_item(db, folder):
     path = folder / "plan.csv"
     path.write_text(CSV)
     summary = import_file(path)
-    assert summary["created"]["lifestylePacks"] == 1 and summary["created"]["shots"] == 1
-    assert summary["created"]["exportPlanRows"] == 3
+    assert summary.created.lifestyle_packs == 1 and summary.created.shots == 1
+    assert summary.created.export_plan_rows == 3
     with session_scope() as s:
         shot = s.exec(select(Shot).where(Shot.work_item_id == "9")).one()
         assert (shot.shot_id, shot.sku, shot.prompt) == ("NP-1", "SKU-7", "a reading nook")
         assert s.get(WorkItem, "9").title == "No pack yet"
-    assert not import_file(path)["changed"]
+    assert not import_file(path).changed
 
 
 def test_csv_without_the_work_item_column_takes_it_as_an_argument(db, folder):
     import_file(_write(folder, _document()))
     text = "\n".join(line.split(",", 1)[1] for line in CSV.strip().splitlines())
     summary = import_export_plan_csv(io.StringIO(text), work_item_id="9")
-    assert summary["created"]["exportPlanRows"] == 3
+    assert summary.created.export_plan_rows == 3
     with pytest.raises(ReshootError) as info:
         import_export_plan_csv(io.StringIO(text))
     assert info.value.details == ["line 1, columns: no work_item_id column, and no work item was given"]
@@ -495,7 +495,7 @@ def test_demo_file_is_a_valid_import(db):
 
     document = json.loads(DEMO_FILE.read_text())
     summary = import_file(DEMO_FILE)
-    assert summary["created"]["workItems"] == len(document["workItems"])
+    assert summary.created.work_items == len(document["workItems"])
     assert copy.deepcopy(document) == json.loads(DEMO_FILE.read_text())
 
 
@@ -521,7 +521,7 @@ def test_csv_is_read_as_csv_quoted_cells_a_byte_order_mark_and_windows_line_ends
     path = folder / "plan.csv"
     path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode())
     summary = import_file(path)
-    assert summary["created"]["exportPlanRows"] == 3
+    assert summary.created.export_plan_rows == 3
     with session_scope() as s:
         shot = s.exec(select(Shot).where(Shot.work_item_id == "9")).one()
     assert shot.prompt == 'a reading nook, with "quotes"\nover two lines'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services import messages
+from services.read_models.imports import ImportSummary
 
 
 def result(created: dict[str, int], skipped: dict[str, int] | None = None, *, dry_run: bool = False) -> dict:
@@ -130,19 +131,22 @@ def test_failed_shots_and_reference_counts_in_words():
     assert messages.references_saved_body(1, "OL-2") == "Saved 1 reference image for OL-2."
 
 
+def _summary(**counts: dict[str, int]) -> ImportSummary:
+    empty = {"created": {}, "updated": {}, "unchanged": {}}
+    return ImportSummary.model_validate({"changed": True, "keptImagePrompts": [], **empty, **counts})
+
+
 def test_import_result_in_words():
-    summary = {
-        "created": {"workItems": 1, "lifestylePacks": 1, "shots": 30, "exportPlanRows": 90, "sentences": 0},
-        "updated": {"shots": 1},
-        "unchanged": {"workItems": 3},
-    }
+    summary = _summary(
+        created={"workItems": 1, "lifestylePacks": 1, "shots": 30, "exportPlanRows": 90, "sentences": 0},
+        updated={"shots": 1},
+        unchanged={"workItems": 3},
+    )
     assert messages.import_summary(summary) == (
         "Imported 1 work item, 1 Lifestyle Pack, 30 shots and 90 export plan rows; updated 1 shot."
     )
-    assert messages.import_summary({"created": {"exportPlanRows": 1}, "updated": {}}) == "Imported 1 export plan row."
-    assert messages.import_summary({"created": {}, "updated": {"sentences": 2, "projects": 1}}) == (
-        "Updated 2 sentences and 1 project."
+    assert messages.import_summary(_summary(created={"exportPlanRows": 1})) == "Imported 1 export plan row."
+    assert messages.import_summary(_summary(updated={"sentences": 2, "projects": 1})) == (
+        "Updated 1 project and 2 sentences."  # in the summary's order of kinds
     )
-    assert messages.import_summary({"created": {}, "updated": {}}) == (
-        "Nothing changed: everything in the file was already there."
-    )
+    assert messages.import_summary(_summary()) == "Nothing changed: everything in the file was already there."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
@@ -12,11 +11,12 @@ from services import messages
 from services.errors import ReshootError
 from services.identity import Role
 from services.importer import import_file
+from services.read_models.imports import ImportSummary
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown
 
 
-def import_upload(filename: str, data: bytes, *, work_item_id: str | None = None) -> dict[str, Any]:
+def import_upload(filename: str, data: bytes, *, work_item_id: str | None = None) -> ImportSummary:
     """Run the importer on uploaded bytes (saved under a fixed name: the uploaded name is never a path)."""
     suffix = ".csv" if filename.lower().endswith(".csv") else ".json"
     with tempfile.TemporaryDirectory(prefix="reshoot-import-") as folder:
@@ -33,7 +33,7 @@ def show_problems(error: ReshootError) -> None:
     st.markdown("\n".join(f"- {escape_markdown(str(problem))}" for problem in details))
 
 
-def show_summary(summary: dict[str, Any]) -> None:
+def show_summary(summary: ImportSummary) -> None:
     st.success(escape_markdown(messages.import_summary(summary)), icon=":material/check:")
 
 
