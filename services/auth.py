@@ -17,14 +17,14 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from pydantic import Field, field_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from services.audit import AuditAction, Target, record
 from services.config import get_settings
@@ -193,8 +193,8 @@ def user_public(user: User) -> UserPublic:
     )
 
 
-def _user(s: Any, email: str) -> User:
-    user = s.get(User, email)
+def _user(session: Session, email: str) -> User:
+    user = session.get(User, email)
     if user is None:
         raise ReshootError("USER_NOT_FOUND", 404, {"email": email}, f"No user {email}: add them first")
     return user
@@ -279,35 +279,38 @@ def sign_in(*, email: str, name: str = "", groups: Iterable[str] = ()) -> Actor:
     email = normalise_email(email)
     automatic = role_from_groups(groups) or Role(get_settings().default_role)
     now = utcnow()
-    for _ in range(2):  # a concurrent first sign-in may insert the row first: read it then
-        try:
-            with session_scope() as session:
-                user = session.get(User, email)
-                if user is not None and user.disabled:
-                    raise ReshootError("ACCOUNT_DISABLED", 403, {"email": email}, f"The account {email} is disabled")
-                actor = Actor(email=email, name=(user.display_name if user else "") or name or email, role=automatic)
-                with acting_as(actor):
-                    user = _first_sign_in(session, email, name, automatic, now) if user is None else user
-                    _refresh(session, user, name=name, role=automatic, now=now)
-            break
-        except IntegrityError:
-            continue
+    try:
+        user = _signed_in_user(email, name, automatic, now)
+    except IntegrityError:  # a concurrent first sign-in inserted the row first: read it now
+        user = _signed_in_user(email, name, automatic, now)
     return Actor(email=user.email, name=user.display_name or email, role=Role(user.role))
 
 
-def _first_sign_in(s: Any, email: str, name: str, role: Role, now: Any) -> User:
-    user = User(email=email, display_name=name[:255], role=role, last_seen_at=now)
-    s.add(user)
-    record(s, action=AuditAction.sign_in, target=Target(AuditTargetKind.user, email), after={"role": str(role)})
+def _signed_in_user(email: str, name: str, automatic: Role, now: datetime) -> User:
+    with session_scope() as session:
+        found = session.get(User, email)
+        if found is not None and found.disabled:
+            raise ReshootError("ACCOUNT_DISABLED", 403, {"email": email}, f"The account {email} is disabled")
+        actor = Actor(email=email, name=(found.display_name if found else "") or name or email, role=automatic)
+        with acting_as(actor):
+            user = _first_sign_in(session, email, name, automatic, now) if found is None else found
+            _refresh(session, user, name=name, role=automatic, now=now)
     return user
 
 
-def _refresh(s: Any, user: User, *, name: str, role: Role, now: Any) -> None:
+def _first_sign_in(session: Session, email: str, name: str, role: Role, now: datetime) -> User:
+    user = User(email=email, display_name=name[:255], role=role, last_seen_at=now)
+    session.add(user)
+    record(session, action=AuditAction.sign_in, target=Target(AuditTargetKind.user, email), after={"role": str(role)})
+    return user
+
+
+def _refresh(session: Session, user: User, *, name: str, role: Role, now: datetime) -> None:
     """Write the user row only when something changed or last seen is old (one UPDATE a minute at most)."""
     changed = False
     if user.role_set_by is None and user.role != role:
         record(
-            s,
+            session,
             action=AuditAction.set_role,
             target=Target(AuditTargetKind.user, user.email),
             before={"role": user.role},
@@ -320,7 +323,7 @@ def _refresh(s: Any, user: User, *, name: str, role: Role, now: Any) -> None:
     if seen is None or now - seen >= LAST_SEEN_EVERY:
         user.last_seen_at, changed = now, True
     if changed:
-        s.add(user)
+        session.add(user)
 
 
 # --- Personal API tokens ---------------------------------------------------------------------------------------
