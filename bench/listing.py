@@ -123,7 +123,7 @@ def run(quick: bool = False) -> list[Row]:
             for size, url in (("small", small_url), ("large", large_url)):
                 _use(url)
                 queries[size] = count_queries(query)
-            found = _using(large_url, query)()["total"]
+            found = _using(large_url, query)().total
             rows.append(
                 check(
                     NAME,
@@ -275,7 +275,7 @@ def _search_rows(database: str, urls: dict[int, str]) -> list[Row]:
         indexed = interleaved({n: _using(url, query) for n, url in urls.items()}, repeats=9)
         scanned = _as_a_scan({n: _using(url, query) for n, url in urls.items()}) if database == "SQLite" else {}
         for n in sizes[1:]:
-            found = _using(urls[n], query)()["total"]
+            found = _using(urls[n], query)().total
             scan = f"; as a scan: {scanned[n] / scanned[smallest]:.1f}× ({scanned[n] * 1000:.1f} ms)" if scanned else ""
             rows.append(
                 check(

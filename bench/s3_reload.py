@@ -55,9 +55,9 @@ def _requests_per_reload(work_item_id: str) -> tuple[int, int]:
 
     while True:
         window = int(time.time()) // URL_WINDOW_SECONDS
-        first = _image_urls(get_work_item(work_item_id))
+        first = _image_urls(get_work_item(work_item_id).model_dump(mode="json"))
         time.sleep(RELOAD_GAP)
-        second = _image_urls(get_work_item(work_item_id))
+        second = _image_urls(get_work_item(work_item_id).model_dump(mode="json"))
         if int(time.time()) // URL_WINDOW_SECONDS == window:  # a window boundary between them is measured again
             return len(second), len(set(second) - set(first))
 
@@ -132,7 +132,9 @@ def run(quick: bool = False) -> list[Row]:
             with _per_second_presigning():
                 shown, before = _requests_per_reload("7")
             shown_after, after = _requests_per_reload("7")
-            immutable = sum(is_immutable(urlparse(u).path) for u in _image_urls(get_work_item("7")))
+            immutable = sum(
+                is_immutable(urlparse(u).path) for u in _image_urls(get_work_item("7").model_dump(mode="json"))
+            )
             jobs.stop_embedded_worker()
             first_before, reload_before = _browser_requests_per_reload(counter, before=True)
             first_now, reload_now = _browser_requests_per_reload(counter, before=False)

@@ -11,6 +11,7 @@ from PIL import Image
 
 from bench.common import Row, check, kb, measure, temp_data_dir, timed
 from bench.photos import camera_jpegs
+from services.read_models.heroes import ReferencesAdded
 
 NAME = "uploads"
 FILES = 20
@@ -47,14 +48,14 @@ def add_shot(work_item_id: str = "1", shot_id: str = "S-1") -> None:
     )
 
 
-def stored_sizes(result: dict) -> tuple[list[int], list[int]]:
+def stored_sizes(result: ReferencesAdded) -> tuple[list[int], list[int]]:
     """Bytes of each stored reference and of its thumbnail."""
     from services.db import session_scope
     from services.models import Reference
     from services.storage import get_storage
 
     storage = get_storage()
-    ids = [r["id"] for r in result["references"]]
+    ids = [r.id for r in result.references]
     with session_scope() as session:
         refs = [session.get(Reference, i) for i in ids]
     return [len(storage.get(r.storage_key)) for r in refs], [len(storage.get(r.thumb_key)) for r in refs]
@@ -86,10 +87,11 @@ def run(quick: bool = False) -> list[Row]:
         add_shot()
         bare_pillow(files[0])  # warm-up: codecs loaded
         before = timed(lambda: [bare_pillow(f) for f in files])
-        result: dict = {}
+        added: list[ReferencesAdded] = []
         ours = timed(
-            lambda: result.update(add_references("1", "S-1", [(f"photo-{i}.jpg", f) for i, f in enumerate(files)]))
+            lambda: added.append(add_references("1", "S-1", [(f"photo-{i}.jpg", f) for i, f in enumerate(files)]))
         )
+        result = added[-1]
         after = timed(lambda: [bare_pillow(f) for f in files])
         bare = (before + after) / 2
         originals, thumbs = stored_sizes(result)

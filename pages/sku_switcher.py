@@ -10,7 +10,7 @@ from ui.review import review_shot
 from ui.toasts import escape_markdown
 
 st.title("SKU Switcher")
-items = {i["id"]: i for i in list_work_items(has_pack=True, page_size=200)["items"]}
+items = {i.id: i for i in list_work_items(has_pack=True, page_size=200).items}
 wanted = query_param("id")
 if not items and not wanted:
     st.info("No work item has a Lifestyle Pack yet.")
@@ -21,7 +21,7 @@ work_item_id = picker.selectbox(
     "Work item",
     choices,
     index=choices.index(wanted) if wanted in choices else 0,
-    format_func=lambda wid: f"{wid} · {items[wid]['title']}" if wid in items else wid,
+    format_func=lambda wid: f"{wid} · {items[wid].title}" if wid in items else wid,
     key="sku_work_item",
 )
 st.query_params["id"] = work_item_id
@@ -29,15 +29,17 @@ pending_only = pending_col.toggle("Only pending", key="sku_pending_only")
 item = work_item_or_stop(work_item_id)
 
 shots = [
-    {**shot, "rows": [r for r in shot["rows"] if not pending_only or r.get("reviewState") == ReviewState.pending]}
-    for shot in item["shots"]
+    shot.model_copy(
+        update={"rows": [r for r in shot.rows if not pending_only or r.review_state == ReviewState.pending]}
+    )
+    for shot in item.shots
 ]
-shots = [shot for shot in shots if shot["rows"]]
-skus = list(dict.fromkeys(shot["sku"] for shot in shots))
-all_rows = [row for shot in item["shots"] for row in shot["rows"]]
-states = [row.get("reviewState") for row in all_rows if row.get("versionId")]
+shots = [shot for shot in shots if shot.rows]
+skus = list(dict.fromkeys(shot.sku for shot in shots))
+all_rows = [row for shot in item.shots for row in shot.rows]
+states = [row.review_state for row in all_rows if row.version_id]
 st.caption(
-    f"{escape_markdown(item['title'])} · {states.count('pending')} pending · {states.count('approved')} approved · "
+    f"{escape_markdown(item.title)} · {states.count('pending')} pending · {states.count('approved')} approved · "
     f"{states.count('rejected')} rejected · {len(all_rows) - len(states)} without an image"
 )
 if not skus:
@@ -51,6 +53,6 @@ st.query_params["sku"] = sku  # `?id=7&sku=…` opens this SKU directly
 me = current_actor()
 who = f"{me.label} ({me.email})" if me.label != me.email else me.email
 st.caption(f"Your decisions are recorded as {escape_markdown(who)}.")
-for shot in (s for s in shots if s["sku"] == sku):
-    st.subheader(f"{escape_markdown(shot['shot_id'])} · {escape_markdown(shot['sku'])}", anchor=False)
+for shot in (s for s in shots if s.sku == sku):
+    st.subheader(f"{escape_markdown(shot.shot_id)} · {escape_markdown(shot.sku)}", anchor=False)
     review_shot(shot)

@@ -23,15 +23,15 @@ if not work_item_id:
     st.stop()
 item = work_item_or_stop(work_item_id, **grid_page(work_item_id))  # only the grid page's shots
 
-st.title(escape_markdown(item["title"]))
+st.title(escape_markdown(item.title))
 demo_progress()
 st.caption(
-    f"Work item {escape_markdown(item['id'])} · {escape_markdown(item['status'])} · "
-    + (plural(item["shotCount"], "shot") if item["hasPack"] else "no Lifestyle Pack")
+    f"Work item {escape_markdown(item.id)} · {escape_markdown(item.status)} · "
+    + (plural(item.shot_count, "shot") if item.has_pack else "no Lifestyle Pack")
 )
-actions_panel(item, active_job=active_job_for(heroes_target_key(item["id"], None)) if item["hasPack"] else None)
+actions_panel(item, active_job=active_job_for(heroes_target_key(item.id, None)) if item.has_pack else None)
 
-if not item["hasPack"]:
+if not item.has_pack:
     no_pack_notice(item)
     st.stop()
 with st.container(horizontal=True, vertical_alignment="bottom", horizontal_alignment="distribute"):  # wraps, never cuts
@@ -40,7 +40,7 @@ with st.container(horizontal=True, vertical_alignment="bottom", horizontal_align
         SKU_SWITCHER_PAGE,
         label="Open SKU Switcher → Validate",
         icon=":material/devices:",
-        query_params={"id": item["id"]},
+        query_params={"id": item.id},
     )
     export_button(item)
 turn_to_linked_shot(item)

@@ -46,25 +46,25 @@ try:
 except ReshootError as e:  # a search no database can run (a NUL character pasted in)
     st.error(f"Can’t search for that: {e.message}", icon=":material/error:")
     st.stop()
-items = result["items"]
+items = result.items
 if not items:
     st.info("No work items match these filters.")
     st.stop()
 
 rows = [
     {
-        "ID": item["id"],
-        "Title": item["title"],
-        "Status": item["status"],
-        "Pack": item["hasPack"],
-        "Shots": item["shotCount"],
-        "Images": item["imageCount"],
-        "Approved": item["approvedCount"],
-        "Rejected": item["rejectedCount"],
-        "Pending": item["pendingReviews"],
-        "Reviewed": reviewed_share(item["approvedCount"] + item["rejectedCount"], item["imageCount"]),
-        "Review": queue_link(item["id"]) if item["pendingReviews"] else None,
-        "Updated": datetime.fromisoformat(item["updatedAt"]) if item["updatedAt"] else None,
+        "ID": item.id,
+        "Title": item.title,
+        "Status": item.status,
+        "Pack": item.has_pack,
+        "Shots": item.shot_count,
+        "Images": item.image_count,
+        "Approved": item.approved_count,
+        "Rejected": item.rejected_count,
+        "Pending": item.pending_reviews,
+        "Reviewed": reviewed_share(item.approved_count + item.rejected_count, item.image_count),
+        "Review": queue_link(item.id) if item.pending_reviews else None,
+        "Updated": datetime.fromisoformat(item.updated_at) if item.updated_at else None,
     }
     for item in items
 ]
@@ -88,11 +88,11 @@ selection = st.dataframe(
         "Updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     },
 )
-num_pages = max(1, -(-result["total"] // PAGE_SIZE))
+num_pages = max(1, -(-result.total // PAGE_SIZE))
 footer_left, footer_right = st.columns([1, 1], vertical_alignment="center")
-footer_left.caption(f"{result['total']} work items · select a row to open it")
+footer_left.caption(f"{result.total} work items · select a row to open it")
 with footer_right:
     st.pagination(num_pages, default=min(page_number, num_pages), key="wi_page", width="stretch")
 
 if selection.selection.rows:
-    open_work_item(items[selection.selection.rows[0]]["id"])
+    open_work_item(items[selection.selection.rows[0]].id)

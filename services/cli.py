@@ -52,12 +52,11 @@ def cmd_work_items(args: argparse.Namespace) -> None:
     from services.work_items import list_work_items
 
     page = list_work_items(search=args.search, status=args.status, page=1, page_size=args.limit)
-    items = [{k: item[k] for k in ("id", "title", "status", "shotCount")} for item in page["items"]]
     if args.json:
-        _print(items)
+        _print([item.model_dump(mode="json", include={"id", "title", "status", "shot_count"}) for item in page.items])
     else:
-        for item in items:
-            print(f"{item['id']:>8}  {item['status']:<10} {item['shotCount']:>3} shots  {item['title']}")
+        for item in page.items:
+            print(f"{item.id:>8}  {item.status:<10} {item.shot_count:>3} shots  {item.title}")
 
 
 def cmd_sentences(args: argparse.Namespace) -> None:

@@ -33,6 +33,7 @@ from services.errors import ReshootError, invalid_request
 from services.identity import Role, current_actor
 from services.messages import lifestyle_result_body, shots_failed_body
 from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem, iso, new_id
+from services.read_models.heroes import ReferencePublic, ReferencesAdded, ShotLocked
 from services.storage import get_storage
 from services.versions import NewImage, apply_retention, publish_current, save_new_versions, url_for
 
@@ -396,23 +397,23 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
 # --- Reference images (spec 000) -------------------------------------------------------------------------
 
 
-def _reference_json(ref: Reference) -> dict[str, Any]:
-    return {
-        "id": ref.id,
-        "url": url_for(ref.storage_key),
-        "thumbUrl": url_for(ref.thumb_key),
-        "filename": ref.storage_key.rsplit("/", 1)[-1],  # the stored name, as spec 000 answers (`ref_123.png`)
-        "originalFilename": ref.filename,
-        "shotId": ref.shot_id,
-        "width": ref.width,
-        "height": ref.height,
-        "uploadedBy": ref.uploaded_by,
-        "createdAt": iso(ref.created_at),
-    }
+def _reference_public(ref: Reference) -> ReferencePublic:
+    return ReferencePublic(
+        id=ref.id,
+        url=get_storage().url(ref.storage_key),
+        thumb_url=url_for(ref.thumb_key),
+        filename=ref.storage_key.rsplit("/", 1)[-1],  # the stored name, as spec 000 answers (`ref_123.png`)
+        original_filename=ref.filename,
+        shot_id=ref.shot_id,
+        width=ref.width,
+        height=ref.height,
+        uploaded_by=ref.uploaded_by,
+        created_at=iso(ref.created_at),
+    )
 
 
 @requires(Role.reviewer)
-def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, bytes | BinaryIO]]) -> dict[str, Any]:
+def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, bytes | BinaryIO]]) -> ReferencesAdded:
     """Store reference images for one shot: all of them or, if any file is bad, none (spec 000's answer shape).
 
     Files are bytes or files (the API's spooled temp files, Streamlit's uploads), counted and sized before any is
@@ -454,7 +455,7 @@ def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, b
             storage.delete(ref.thumb_key)
     answer = {**existing, **stored}
     unique = list({answer[sha256].id: answer[sha256] for sha256 in order}.values())
-    return {"ok": True, "shotId": shot_id, "references": [_reference_json(r) for r in unique]}
+    return ReferencesAdded(shot_id=shot_id, references=[_reference_public(r) for r in unique])
 
 
 def _check_upload(files: Sequence[tuple[str, bytes | BinaryIO]]) -> None:
@@ -571,13 +572,15 @@ def _require_shot(session: Session, work_item_id: str, shot_id: str) -> Shot:
     return shot
 
 
-def list_references(work_item_id: str, shot_id: str | None = None) -> list[dict[str, Any]]:
+def list_references(work_item_id: str, shot_id: str | None = None) -> list[ReferencePublic]:
     """A work item's (or one shot's) references, oldest first."""
     query = select(Reference).where(Reference.work_item_id == work_item_id)
     if shot_id is not None:
         query = query.where(Reference.shot_id == shot_id)
     with session_scope() as session:
-        return [_reference_json(r) for r in session.exec(query.order_by(col(Reference.created_at), col(Reference.id)))]
+        return [
+            _reference_public(r) for r in session.exec(query.order_by(col(Reference.created_at), col(Reference.id)))
+        ]
 
 
 @requires(Role.admin)
@@ -600,7 +603,7 @@ def delete_reference(reference_id: str) -> None:
 
 
 @requires(Role.reviewer)
-def set_shot_locked(work_item_id: str, shot_id: str, locked: bool) -> dict[str, Any]:
+def set_shot_locked(work_item_id: str, shot_id: str, locked: bool) -> ShotLocked:
     """A locked shot's existing images are never overwritten by generation."""
     with session_scope() as session:
         shot = _require_shot(session, work_item_id, shot_id)
@@ -613,4 +616,4 @@ def set_shot_locked(work_item_id: str, shot_id: str, locked: bool) -> dict[str, 
         )
         shot.locked = bool(locked)
         session.add(shot)
-    return {"ok": True, "shotId": shot_id, "locked": bool(locked)}
+    return ShotLocked(shot_id=shot_id, locked=bool(locked))

@@ -12,6 +12,14 @@ from services.db import get_engine, session_scope
 from services.enums import ACTIVE_STATUSES, JobKind, ReviewState, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.models import ExportPlanRow, GenerationClaim, ImageVersion, LifestylePack, Reference, Shot, WorkItem
+from services.read_models.heroes import (
+    HeroTarget,
+    ReferenceSummary,
+    ShotPublic,
+    WorkItemDetail,
+    WorkItemPage,
+    WorkItemSummary,
+)
 from services.search_index import MIN_INDEXED_TERM, PG_WORK_ITEM_TEXT, SHOT_FTS, WORK_ITEM_FTS
 from services.storable_text import require_storable
 from services.storage import Storage, get_storage
@@ -87,7 +95,7 @@ def list_work_items(
     has_pack: bool | None = None,
     page: int = 1,
     page_size: int = 25,
-) -> dict[str, Any]:
+) -> WorkItemPage:
     """One page of work items with their counts (shots, current hero images and how many of those are pending,
     approved, rejected); two queries whatever the page size or table size."""
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -148,21 +156,21 @@ def list_work_items(
         total = session.exec(select(func.count()).select_from(WorkItem).where(*conditions)).one()
         rows = session.exec(query).all()
     items = [
-        {
-            "id": wid,
-            "title": title,
-            "status": wstatus,
-            "shotCount": int(shot_count),
-            "imageCount": int(image_count),
-            "pendingReviews": int(pending),
-            "approvedCount": int(approved),
-            "rejectedCount": int(rejected),
-            "hasPack": bool(has),
-            "updatedAt": updated.isoformat() if updated else None,
-        }
+        WorkItemSummary(
+            id=wid,
+            title=title,
+            status=wstatus,
+            shot_count=int(shot_count),
+            image_count=int(image_count),
+            pending_reviews=int(pending),
+            approved_count=int(approved),
+            rejected_count=int(rejected),
+            has_pack=bool(has),
+            updated_at=updated.isoformat() if updated else None,
+        )
         for wid, title, wstatus, updated, has, shot_count, image_count, pending, approved, rejected in rows
     ]
-    return {"items": items, "total": int(total), "page": page, "pageSize": page_size}
+    return WorkItemPage(items=items, total=int(total), page=page, page_size=page_size)
 
 
 def list_statuses() -> list[str]:
@@ -175,7 +183,7 @@ def _url(storage: Storage, key: str | None) -> str | None:
     return storage.url(key) if key else None
 
 
-def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict[str, Any]]:
+def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[ShotPublic]:
     """The page's shots, their export rows and current versions (with the previous version's id), as plain
     columns in one query."""
     previous = aliased(ImageVersion)
@@ -218,7 +226,7 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict
         .outerjoin(ImageVersion, ImageVersion.id == ExportPlanRow.current_version_id)
         .order_by(page.c.position, page.c.id, ExportPlanRow.position, ExportPlanRow.id)
     )
-    shots: dict[int, dict[str, Any]] = {}
+    shots: dict[int, ShotPublic] = {}
     for (
         pk,
         shot_id,
@@ -240,35 +248,37 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[dict
         seed_honoured,
         backend,
     ) in session.exec(query).all():
-        entry = shots.setdefault(pk, {"shot_id": shot_id, "sku": sku, "prompt": prompt, "locked": locked, "rows": []})
+        entry = shots.get(pk)
+        if entry is None:
+            entry = shots[pk] = ShotPublic(shot_id=shot_id, sku=sku, prompt=prompt, locked=locked, rows=[])
         if row_id is None:
             continue
-        entry["rows"].append(
-            {
-                "id": row_id,
-                "shot_id": shot_id,
-                "sku": sku,
-                "size_label": size_label,
-                "width": width,
-                "height": height,
-                "filename": filename,
-                "url": _url(storage, key),
-                "thumbUrl": _url(storage, thumb),
-                "versionId": version_id,
-                "version": version,
-                "previousVersionId": prev_id,
-                "reviewState": review,
-                "seed": seed,
-                "seedHonoured": seed_honoured,
-                "backend": backend,
-            }
+        entry.rows.append(
+            HeroTarget(
+                id=row_id,
+                shot_id=shot_id,
+                sku=sku,
+                size_label=size_label,
+                width=width,
+                height=height,
+                filename=filename,
+                url=_url(storage, key),
+                thumb_url=_url(storage, thumb),
+                version_id=version_id,
+                version=version,
+                previous_version_id=prev_id,
+                review_state=review,
+                seed=seed,
+                seed_honoured=seed_honoured,
+                backend=backend,
+            )
         )
     return list(shots.values())
 
 
 def _first_references(
     session: Session, work_item_id: str, shot_ids: Any, storage: Storage
-) -> dict[str, tuple[int, list[dict]]]:
+) -> dict[str, tuple[int, list[ReferenceSummary]]]:
     """Per shot id (of those `shot_ids` selects): how many references it has and its first three, in one query."""
     ranked = (
         select(
@@ -286,10 +296,12 @@ def _first_references(
         .subquery()
     )
     query = select(*ranked.c).where(ranked.c.rn <= REFERENCES_SHOWN).order_by(ranked.c.shot_id, ranked.c.rn)
-    found: dict[str, tuple[int, list[dict]]] = {}
+    found: dict[str, tuple[int, list[ReferenceSummary]]] = {}
     for ref_id, shot_id, key, thumb, filename, _rn, total in session.exec(query).all():
         refs = found.setdefault(shot_id, (int(total), []))[1]
-        refs.append({"id": ref_id, "url": storage.url(key), "thumbUrl": _url(storage, thumb), "filename": filename})
+        refs.append(
+            ReferenceSummary(id=ref_id, url=storage.url(key), thumb_url=_url(storage, thumb), filename=filename)
+        )
     return found
 
 
@@ -303,7 +315,7 @@ def _active_heroes_jobs(session: Session, work_item_id: str) -> dict[str, str]:
     return dict(session.exec(query).all())
 
 
-def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | None = None) -> dict[str, Any]:
+def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | None = None) -> WorkItemDetail:
     """A work item with every shot's id (`shotIds`, `shotCount`) and, for the shots from `shot_offset` (at most
     `shot_limit` of them; all by default), their hero targets, current images, first references and the
     queued/running hero job covering each (`activeJobId`); at most five queries whatever the number of shots."""
@@ -320,8 +332,8 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
             raise ReshootError("WORK_ITEM_NOT_FOUND", 404, {"workItemId": work_item_id}, f"No work item {work_item_id}")
         item_id, title, status, pack_id = found
         shot_ids: list[str] = []
-        shots: list[dict[str, Any]] = []
-        references: dict[str, tuple[int, list[dict]]] = {}
+        shots: list[ShotPublic] = []
+        references: dict[str, tuple[int, list[ReferenceSummary]]] = {}
         active_jobs: dict[str, str] = {}
         if pack_id:
             order = (Shot.position, Shot.id)
@@ -340,18 +352,17 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
             references = _first_references(session, work_item_id, select(page.c.shot_id), storage)
             active_jobs = _active_heroes_jobs(session, work_item_id)
     for shot in shots:
-        count, first = references.get(shot["shot_id"], (0, []))
-        shot["referenceCount"], shot["references"] = count, first
-        shot["activeJobId"] = active_jobs.get(shot["shot_id"])
-    return {
-        "id": item_id,
-        "title": title,
-        "status": status,
-        "hasPack": pack_id is not None,
-        "shotCount": len(shot_ids),
-        "shotIds": shot_ids,
-        "shots": shots,
-    }
+        shot.reference_count, shot.references = references.get(shot.shot_id, (0, []))
+        shot.active_job_id = active_jobs.get(shot.shot_id)
+    return WorkItemDetail(
+        id=item_id,
+        title=title,
+        status=status,
+        has_pack=pack_id is not None,
+        shot_count=len(shot_ids),
+        shot_ids=shot_ids,
+        shots=shots,
+    )
 
 
 def shots_by_sku(work_item_id: str) -> dict[str, list[str]]:

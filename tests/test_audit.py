@@ -297,7 +297,7 @@ SCENARIOS = [
         ("services.lifestyle.delete_reference",),
         lambda ref: lifestyle.delete_reference(ref),
         {"reference.delete": 1},
-        prepare=lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png())])["references"][0]["id"],
+        prepare=lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png())]).references[0].id,
     ),
     Scenario(
         "lock a shot",

@@ -153,7 +153,7 @@ def test_ensure_demo_loaded_only_fills_an_empty_database(db):
 def test_ensure_demo_loaded_leaves_other_data_alone(db):
     import_data({"workItems": [{"id": "1", "title": "Mine", "status": "open"}]})
     assert ensure_demo_loaded(generate_images=False) is None
-    assert [i["id"] for i in list_work_items()["items"]] == ["1"]
+    assert [i.id for i in list_work_items().items] == ["1"]
 
 
 def test_load_demo_makes_the_missing_images_once(db, fake_backend):
@@ -164,7 +164,7 @@ def test_load_demo_makes_the_missing_images_once(db, fake_backend):
     assert len(started["jobIds"]) == 3 + 9  # one job per work item with a pack, one per sentence with a prompt
     assert {wait_for_job(job_id, timeout=120)["status"] for job_id in started["jobIds"]} == {"succeeded"}
     assert len(fake_backend.calls) == 9 + 9  # one backend call per shot, one per sentence
-    counts = {i["id"]: i["imageCount"] for i in list_work_items()["items"]}
+    counts = {i.id: i.image_count for i in list_work_items().items}
     assert counts == {"7": 12, "12": 9, "15": 0, "21": 6}
     sentences = list_sentences("coffee-origins")
     assert all(bool(s.image_file) == bool(s.image_prompt) for s in sentences)

@@ -220,26 +220,23 @@ def test_references_reach_the_backend_and_are_all_or_nothing(small, fake_backend
     assert lifestyle.list_references(small, "S-2") == [] and get_storage().list("fcc/lifestyle_refs") == []
 
     saved = lifestyle.add_references(small, "S-2", [("a.png", png()), ("b.jpg", png((0, 90, 200), fmt="JPEG"))])
-    assert saved["ok"] is True and saved["shotId"] == "S-2" and len(saved["references"]) == 2
-    first = saved["references"][0]
-    assert (
-        first["filename"] == f"{first['id']}.png"
-        and first["url"] == f"/assets/fcc/lifestyle_refs/s1/S-2/{first['id']}.png"
-    )
+    assert saved.ok is True and saved.shot_id == "S-2" and len(saved.references) == 2
+    first = saved.references[0]
+    assert first.filename == f"{first.id}.png" and first.url == f"/assets/fcc/lifestyle_refs/s1/S-2/{first.id}.png"
     again = lifestyle.add_references(small, "S-2", [("copy.png", png())])  # same bytes: stored once
-    assert again["references"][0]["id"] == first["id"] and len(lifestyle.list_references(small, "S-2")) == 2
+    assert again.references[0].id == first.id and len(lifestyle.list_references(small, "S-2")) == 2
 
     run(small, shot_ids=["S-2"], overwrite=True)
     assert fake_backend.calls[-1]["references"] == 2
     with session_scope() as s:
         current = s.get(ImageVersion, rows_of(small, "S-2")[0].current_version_id)
-        assert sorted(current.references) == sorted(r["id"] for r in saved["references"])
+        assert sorted(current.references) == sorted(r.id for r in saved.references)
 
-    lifestyle.delete_reference(first["id"])
-    assert [r["id"] for r in lifestyle.list_references(small)] == [saved["references"][1]["id"]]
-    assert not get_storage().exists(f"fcc/lifestyle_refs/s1/S-2/{first['id']}.png")
+    lifestyle.delete_reference(first.id)
+    assert [r.id for r in lifestyle.list_references(small)] == [saved.references[1].id]
+    assert not get_storage().exists(f"fcc/lifestyle_refs/s1/S-2/{first.id}.png")
     with pytest.raises(ReshootError) as e:
-        lifestyle.delete_reference(first["id"])
+        lifestyle.delete_reference(first.id)
     assert e.value.status == 404
 
 

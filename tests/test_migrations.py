@@ -73,10 +73,10 @@ def test_upgrading_an_existing_database_keeps_its_rows(database_url, monkeypatch
 
     get_settings.cache_clear()
     item = get_work_item("7")
-    assert item["shots"][0]["prompt"] == "a teak sofa" and item["shots"][0]["rows"][0]["width"] == 1920
+    assert item.shots[0].prompt == "a teak sofa" and item.shots[0].rows[0].width == 1920
     # ...and the search indexes were filled from the rows that were already there.
-    assert [i["id"] for i in list_work_items(search="atio")["items"]] == ["7"]
-    assert [i["id"] for i in list_work_items(search="sku-1")["items"]] == ["7"]
+    assert [i.id for i in list_work_items(search="atio").items] == ["7"]
+    assert [i.id for i in list_work_items(search="sku-1").items] == ["7"]
 
 
 def test_migrating_twice_changes_nothing(database_url, monkeypatch):

@@ -117,16 +117,16 @@ def lifestyle_rows(work_item_id: str) -> list[dict]:
     item = work_items.get_work_item(work_item_id)
     return [
         {
-            "shotId": row["shot_id"],
-            "sku": row["sku"],
-            "sizeLabel": row["size_label"],
-            "currentVersionId": row["versionId"],
-            "width": row["width"],
-            "height": row["height"],
-            "filename": row["filename"],
+            "shotId": row.shot_id,
+            "sku": row.sku,
+            "sizeLabel": row.size_label,
+            "currentVersionId": row.version_id,
+            "width": row.width,
+            "height": row.height,
+            "filename": row.filename,
         }
-        for shot in item["shots"]
-        for row in shot["rows"]
+        for shot in item.shots
+        for row in shot.rows
     ]
 
 

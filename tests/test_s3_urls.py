@@ -88,7 +88,7 @@ def test_two_renders_of_a_work_item_share_every_versioned_image_url(s3_env, demo
             elif isinstance(value, str) and "X-Amz-Signature" in value:
                 found.append(value)
 
-        walk(get_work_item("7"))
+        walk(get_work_item("7").model_dump(mode="json"))
         return found
 
     first, second = twice(image_urls)

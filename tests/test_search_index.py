@@ -80,8 +80,8 @@ def catalogue(request, db, monkeypatch):
 
 def _found(term: str) -> list[str]:
     page = list_work_items(search=term, page_size=100)
-    assert page["total"] == len(page["items"])
-    return [i["id"] for i in page["items"]]
+    assert page.total == len(page.items)
+    return [i.id for i in page.items]
 
 
 def test_search_finds_substrings_of_ids_titles_and_skus(catalogue):

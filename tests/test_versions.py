@@ -156,7 +156,7 @@ def test_a_thumbnail_made_with_the_image_is_stored_as_given(demo):
 def _updated(work_item_id: str) -> str:
     from services.work_items import list_work_items
 
-    return next(i["updatedAt"] for i in list_work_items(page_size=200)["items"] if i["id"] == work_item_id)
+    return next(i.updated_at for i in list_work_items(page_size=200).items if i.id == work_item_id)
 
 
 def test_a_new_hero_and_a_review_change_the_work_items_updated(demo):
@@ -177,6 +177,6 @@ def test_demo_statuses_agree_with_their_heroes(demo):
     """No demo work item says `approved` while its heroes wait for review (the demo renders them pending)."""
     from services.work_items import list_work_items
 
-    for item in list_work_items(page_size=200)["items"]:
-        if item["hasPack"]:
-            assert item["status"] in ("open", "in_review"), item
+    for item in list_work_items(page_size=200).items:
+        if item.has_pack:
+            assert item.status in ("open", "in_review"), item

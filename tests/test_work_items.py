@@ -13,6 +13,7 @@ from services.db import get_engine, session_scope
 from services.errors import ReshootError
 from services.importer import import_data
 from services.models import ExportPlanRow, GenerationClaim, ImageVersion, Job, JobClaim, Reference, Shot, utcnow
+from services.read_models.heroes import WorkItemDetail, WorkItemPage
 from services.work_items import get_work_item, list_statuses, list_work_items
 
 SIZES = (("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000))
@@ -64,7 +65,7 @@ def _add_version(
 
 
 def _row_ids(work_item_id: str) -> list[int]:
-    return [row["id"] for shot in get_work_item(work_item_id)["shots"] for row in shot["rows"]]
+    return [row.id for shot in get_work_item(work_item_id).shots for row in shot.rows]
 
 
 def _add_references(work_item_id: str, shot_id: str, count: int) -> list[str]:
@@ -118,8 +119,8 @@ def catalogue(db):
     )
 
 
-def _ids(page: dict) -> list[str]:
-    return [item["id"] for item in page["items"]]
+def _ids(page: WorkItemPage) -> list[str]:
+    return [item.id for item in page.items]
 
 
 def test_list_counts_and_order(catalogue):
@@ -132,10 +133,10 @@ def test_list_counts_and_order(catalogue):
     _add_version(rows[4], 1, "rejected")
     page = list_work_items()
     assert _ids(page) == ["7", "12", "15", "100"]
-    assert (page["total"], page["page"], page["pageSize"]) == (4, 1, 25)
-    seven = page["items"][0]
+    assert (page.total, page.page, page.page_size) == (4, 1, 25)
+    seven = page.items[0]
     assert {
-        k: seven[k]
+        k: seven.model_dump()[k]
         for k in (
             "title",
             "status",
@@ -156,9 +157,9 @@ def test_list_counts_and_order(catalogue):
         "rejectedCount": 1,
         "hasPack": True,
     }
-    assert seven["updatedAt"]
-    no_pack = page["items"][2]
-    assert (no_pack["shotCount"], no_pack["imageCount"], no_pack["hasPack"]) == (0, 0, False)
+    assert seven.updated_at
+    no_pack = page.items[2]
+    assert (no_pack.shot_count, no_pack.image_count, no_pack.has_pack) == (0, 0, False)
 
 
 @pytest.mark.parametrize(
@@ -177,14 +178,14 @@ def test_list_counts_and_order(catalogue):
 )
 def test_filters(catalogue, filters, expected):
     page = list_work_items(**filters)
-    assert _ids(page) == expected and page["total"] == len(expected)
+    assert _ids(page) == expected and page.total == len(expected)
 
 
 def test_pagination(catalogue):
     assert _ids(list_work_items(page=1, page_size=3)) == ["7", "12", "15"]
     last = list_work_items(page=2, page_size=3)
-    assert _ids(last) == ["100"] and last["total"] == 4
-    assert list_work_items(page=3, page_size=3)["items"] == []
+    assert _ids(last) == ["100"] and last.total == 4
+    assert list_work_items(page=3, page_size=3).items == []
     for bad in ({"page": 0}, {"page_size": 0}, {"page_size": 5000}):
         with pytest.raises(ReshootError) as info:
             list_work_items(**bad)
@@ -209,8 +210,8 @@ def test_list_counts_take_the_same_two_queries_however_many_items_and_heroes(cat
             _add_version(row_id, 1, ("pending", "approved", "rejected", "pending")[row_id % 4])
     with count_queries() as many:
         grown = list_work_items(page_size=100)
-    assert len(small["items"]) == 4 and len(grown["items"]) == 44
-    assert sum(i["pendingReviews"] + i["approvedCount"] + i["rejectedCount"] for i in grown["items"]) == 160
+    assert len(small.items) == 4 and len(grown.items) == 44
+    assert sum(i.pending_reviews + i.approved_count + i.rejected_count for i in grown.items) == 160
     assert len(few) == len(many) == 2
 
 
@@ -259,19 +260,19 @@ def test_get_work_item(catalogue):
     second = _add_version(rows[0], 3, "pending")
     refs = _add_references("7", "S-2", 5)
     item = get_work_item("7")
-    assert (item["id"], item["title"], item["status"], item["hasPack"]) == ("7", "Summer patio", "in_review", True)
-    assert [s["shot_id"] for s in item["shots"]] == item["shotIds"] == ["S-1", "S-2", "S-3", "S-4"]
-    assert item["shotCount"] == 4
-    shot = item["shots"][0]
-    assert (shot["sku"], shot["prompt"], shot["locked"], shot["referenceCount"], shot["references"]) == (
+    assert (item.id, item.title, item.status, item.has_pack) == ("7", "Summer patio", "in_review", True)
+    assert [s.shot_id for s in item.shots] == item.shot_ids == ["S-1", "S-2", "S-3", "S-4"]
+    assert item.shot_count == 4
+    shot = item.shots[0]
+    assert (shot.sku, shot.prompt, shot.locked, shot.reference_count, shot.references) == (
         "PAT-7-1",
         "scene 1",
         False,
         0,
         [],
     )
-    desktop, tablet = shot["rows"][0], shot["rows"][1]
-    assert desktop == {
+    desktop, tablet = shot.rows[0], shot.rows[1]
+    assert desktop.model_dump(mode="json") == {
         "id": rows[0],
         "shot_id": "S-1",
         "sku": "PAT-7-1",
@@ -289,16 +290,16 @@ def test_get_work_item(catalogue):
         "seedHonoured": True,
         "backend": "local",
     }
-    assert (tablet["url"], tablet["versionId"], tablet["previousVersionId"], tablet["reviewState"]) == (
+    assert (tablet.url, tablet.version_id, tablet.previous_version_id, tablet.review_state) == (
         None,
         None,
         None,
         None,
     )
-    with_refs = item["shots"][1]
-    assert with_refs["referenceCount"] == 5
-    assert [r["id"] for r in with_refs["references"]] == refs[:3]
-    assert with_refs["references"][0] == {
+    with_refs = item.shots[1]
+    assert with_refs.reference_count == 5
+    assert [r.id for r in with_refs.references] == refs[:3]
+    assert with_refs.references[0].model_dump(mode="json") == {
         "id": refs[0],
         "url": "/assets/fcc/lifestyle_refs/7/S-2/r0.png",
         "thumbUrl": None,
@@ -310,13 +311,13 @@ def test_get_work_item_pages_the_shots(catalogue):
     _add_references("7", "S-2", 4)
     _add_references("7", "S-4", 1)
     page = get_work_item("7", shot_offset=1, shot_limit=2)
-    assert (page["shotCount"], page["shotIds"]) == (4, ["S-1", "S-2", "S-3", "S-4"])
-    assert [s["shot_id"] for s in page["shots"]] == ["S-2", "S-3"]
-    assert [len(s["rows"]) for s in page["shots"]] == [3, 3]
-    assert [s["referenceCount"] for s in page["shots"]] == [4, 0]
-    assert page["shots"] == get_work_item("7")["shots"][1:3]
+    assert (page.shot_count, page.shot_ids) == (4, ["S-1", "S-2", "S-3", "S-4"])
+    assert [s.shot_id for s in page.shots] == ["S-2", "S-3"]
+    assert [len(s.rows) for s in page.shots] == [3, 3]
+    assert [s.reference_count for s in page.shots] == [4, 0]
+    assert page.shots == get_work_item("7").shots[1:3]
     past_the_end = get_work_item("7", shot_offset=4, shot_limit=12)
-    assert past_the_end["shots"] == [] and past_the_end["shotCount"] == 4
+    assert past_the_end.shots == [] and past_the_end.shot_count == 4
     for bad in ({"shot_offset": -1}, {"shot_limit": -1}):
         with pytest.raises(ReshootError) as info:
             get_work_item("7", **bad)
@@ -324,7 +325,7 @@ def test_get_work_item_pages_the_shots(catalogue):
 
 
 def test_work_item_without_pack_and_unknown_id(catalogue):
-    assert get_work_item("15") == {
+    assert get_work_item("15").model_dump(mode="json") == {
         "id": "15",
         "title": "Autumn linen",
         "status": "open",
@@ -367,24 +368,24 @@ def _add_job(
 
 
 def test_active_job_id_is_the_job_generating_the_shot_now(catalogue):
-    assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [None] * 4
+    assert [s.active_job_id for s in get_work_item("7").shots] == [None] * 4
     _add_job("7", ["S-2"], status="succeeded")
     _add_job("7", ["S-3"], status="failed")
     _add_job("7", ["S-4"], kind="sentence_image")
     twelve = _add_job("12", None)  # another work item's
     two_and_three = _add_job("7", ["S-2", "S-3"], status="running")
-    assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [None, two_and_three, two_and_three, None]
+    assert [s.active_job_id for s in get_work_item("7").shots] == [None, two_and_three, two_and_three, None]
     every_shot = _add_job("7", None)
-    assert [s["activeJobId"] for s in get_work_item("7")["shots"]] == [
+    assert [s.active_job_id for s in get_work_item("7").shots] == [
         every_shot,
         two_and_three,
         two_and_three,
         every_shot,
     ]
-    assert [s["activeJobId"] for s in get_work_item("12")["shots"]] == [twelve, twelve]
+    assert [s.active_job_id for s in get_work_item("12").shots] == [twelve, twelve]
 
 
-def _queries_for_work_item_with(shots: int, **paging) -> tuple[int, dict]:
+def _queries_for_work_item_with(shots: int, **paging) -> tuple[int, WorkItemDetail]:
     item_id = f"w{shots}"
     import_data({"workItems": [_item(item_id, f"{shots} shots", shots=shots)]})
     for n, row_id in enumerate(_row_ids(item_id)[::2]):
@@ -402,21 +403,21 @@ def _queries_for_work_item_with(shots: int, **paging) -> tuple[int, dict]:
 def test_get_work_item_query_count_does_not_grow_with_shots(db):
     few, small = _queries_for_work_item_with(6)
     many, large = _queries_for_work_item_with(60)
-    assert len(small["shots"]) == 6 and len(large["shots"]) == 60
-    assert sum(len(s["rows"]) for s in large["shots"]) == 180
-    assert sum(s["referenceCount"] for s in large["shots"]) == 120
-    assert sum(s["activeJobId"] is not None for s in large["shots"]) == 20
+    assert len(small.shots) == 6 and len(large.shots) == 60
+    assert sum(len(s.rows) for s in large.shots) == 180
+    assert sum(s.reference_count for s in large.shots) == 120
+    assert sum(s.active_job_id is not None for s in large.shots) == 20
     assert few == many == 5
 
 
 def test_a_page_of_12_shots_of_240_takes_the_same_queries(db):
     few, _ = _queries_for_work_item_with(6)
     paged, large = _queries_for_work_item_with(240, shot_offset=12, shot_limit=12)
-    assert [s["shot_id"] for s in large["shots"]] == [f"S-{n}" for n in range(13, 25)]
-    assert large["shotCount"] == len(large["shotIds"]) == 240
-    assert sum(len(s["rows"]) for s in large["shots"]) == 36
-    assert [s["referenceCount"] for s in large["shots"]] == [4 * (n % 2) for n in range(13, 25)]
-    assert [s["activeJobId"] is not None for s in large["shots"]] == [n % 3 == 1 for n in range(13, 25)]
+    assert [s.shot_id for s in large.shots] == [f"S-{n}" for n in range(13, 25)]
+    assert large.shot_count == len(large.shot_ids) == 240
+    assert sum(len(s.rows) for s in large.shots) == 36
+    assert [s.reference_count for s in large.shots] == [4 * (n % 2) for n in range(13, 25)]
+    assert [s.active_job_id is not None for s in large.shots] == [n % 3 == 1 for n in range(13, 25)]
     assert few == paged == 5
 
 
@@ -434,9 +435,7 @@ def test_same_answers_on_postgresql(postgres_url, monkeypatch):
     _add_references("7", "S-1", 4)
     assert _ids(list_work_items(search="pat-7-2")) == ["7"]
     assert _ids(list_work_items(search="100%", has_pack=False)) == ["15"]
-    seven = list_work_items()["items"][0]
-    assert (seven["shotCount"], seven["imageCount"], seven["pendingReviews"], seven["approvedCount"]) == (2, 1, 1, 0)
-    shot = get_work_item("7")["shots"][0]
-    assert (
-        shot["rows"][0]["previousVersionId"] == first and shot["referenceCount"] == 4 and len(shot["references"]) == 3
-    )
+    seven = list_work_items().items[0]
+    assert (seven.shot_count, seven.image_count, seven.pending_reviews, seven.approved_count) == (2, 1, 1, 0)
+    shot = get_work_item("7").shots[0]
+    assert shot.rows[0].previous_version_id == first and shot.reference_count == 4 and len(shot.references) == 3

@@ -12,6 +12,7 @@ from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import generate_lifestyle_heroes
 from services.messages import plural
+from services.read_models.heroes import WorkItemDetail
 from ui.hero_prompt import rejected_in_selection
 from ui.job_progress import job_progress
 from ui.permissions import lacks, why_disabled
@@ -89,12 +90,12 @@ def reset_options(work_item_id: str) -> None:
     st.session_state[_key("shots", work_item_id)] = []
 
 
-def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = None) -> None:
+def actions_panel(item: WorkItemDetail, *, active_job: dict[str, Any] | None = None) -> None:
     """The panel for `item` (from `get_work_item()`); `active_job` is a generate job already running for it."""
-    work_item_id = item["id"]
+    work_item_id = item.id
     job_id = st.session_state.get(_key("job", work_item_id)) or (active_job or {}).get("id")
     st.session_state[_key("panel_job", work_item_id)] = job_id
-    has_pack = item["hasPack"]
+    has_pack = item.has_pack
     with st.container(border=True):
         st.markdown("**Actions**")
         button_col, advanced_col = st.columns([3, 1], vertical_alignment="center")
@@ -124,11 +125,11 @@ def actions_panel(item: dict[str, Any], *, active_job: dict[str, Any] | None = N
             st.checkbox("Overwrite existing images", key=_key("overwrite", work_item_id))
             st.multiselect(
                 "Shots",
-                item["shotIds"],  # every shot, not only the grid page's
+                item.shot_ids,  # every shot, not only the grid page's
                 key=_key("shots", work_item_id),
                 placeholder="All shots",
             )
-        summary = options_summary(work_item_id, len(item["shotIds"])) if has_pack else None
+        summary = options_summary(work_item_id, len(item.shot_ids)) if has_pack else None
         if summary:  # a plain click applies these: say so where the button is, with a way back to the defaults
             with st.container(horizontal=True, gap="small", vertical_alignment="center"):
                 st.caption(f":material/tune: Options: **{escape_markdown(summary)}**", width="content")

@@ -9,7 +9,7 @@ no database for them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import streamlit as st
 
@@ -17,6 +17,7 @@ from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import generate_lifestyle_heroes
 from services.messages import plural
+from services.read_models.heroes import ShotPublic, WorkItemDetail
 from services.read_models.review_queue import ReviewQueueFilter
 from services.versions import decide_many, review_queue_count
 from services.work_items import shots_by_sku
@@ -58,34 +59,34 @@ def select_box(work_item_id: str, shot_id: str) -> None:
         st.rerun()
 
 
-def selected_shots(item: dict[str, Any]) -> list[dict[str, Any]]:
+def selected_shots(item: WorkItemDetail) -> list[ShotPublic]:
     """The grid page's shots whose Select box is ticked, in grid order."""
-    return [shot for shot in item["shots"] if st.session_state.get(select_key(item["id"], shot["shot_id"]))]
+    return [shot for shot in item.shots if st.session_state.get(select_key(item.id, shot.shot_id))]
 
 
-def _clear_selection(item: dict[str, Any]) -> None:
-    for shot in item["shots"]:
-        st.session_state[select_key(item["id"], shot["shot_id"])] = False
+def _clear_selection(item: WorkItemDetail) -> None:
+    for shot in item.shots:
+        st.session_state[select_key(item.id, shot.shot_id)] = False
 
 
 def _scope_key(work_item_id: str, name: str) -> str:
     return f"detail_bulk_{name}_{work_item_id}"
 
 
-def _version_ids(shots: list[dict[str, Any]]) -> list[int]:
-    return [row["versionId"] for shot in shots for row in shot["rows"] if row.get("versionId")]
+def _version_ids(shots: list[ShotPublic]) -> list[int]:
+    return [row.version_id for shot in shots for row in shot.rows if row.version_id]
 
 
-def _decide(item: dict[str, Any], state: str, scope: str, sku: str | None) -> None:
-    note_key = _scope_key(item["id"], "note")
+def _decide(item: WorkItemDetail, state: str, scope: str, sku: str | None) -> None:
+    note_key = _scope_key(item.id, "note")
     note = (st.session_state.get(note_key) or "").strip() or None
     try:
         if scope == SELECTED:
             result = decide_many(state=state, note=note, version_ids=_version_ids(selected_shots(item)))
         elif scope == SKU_PENDING:
-            result = decide_many(state=state, note=note, work_item_id=item["id"], sku=sku)
+            result = decide_many(state=state, note=note, work_item_id=item.id, sku=sku)
         else:
-            result = decide_many(state=state, note=note, work_item_id=item["id"])
+            result = decide_many(state=state, note=note, work_item_id=item.id)
     except ReshootError as e:
         queue_toast("Couldn’t save the decisions", e.message or e.code, kind="error")
         return
@@ -95,9 +96,9 @@ def _decide(item: dict[str, Any], state: str, scope: str, sku: str | None) -> No
     _clear_selection(item)
 
 
-def _regenerate(item: dict[str, Any], shot_ids: list[str]) -> None:
+def _regenerate(item: WorkItemDetail, shot_ids: list[str]) -> None:
     try:
-        started = generate_lifestyle_heroes(item["id"], shot_ids=shot_ids, overwrite=True)
+        started = generate_lifestyle_heroes(item.id, shot_ids=shot_ids, overwrite=True)
     except ReshootError as e:
         queue_toast("Couldn’t start the regeneration", e.message or e.code, kind="error")
         return
@@ -107,9 +108,9 @@ def _regenerate(item: dict[str, Any], shot_ids: list[str]) -> None:
     _clear_selection(item)
 
 
-def bulk_bar(item: dict[str, Any]) -> None:
+def bulk_bar(item: WorkItemDetail) -> None:
     """Above the grid: what to act on, the note, Approve / Reject / Regenerate, and `Review pending (n)`."""
-    work_item_id = item["id"]
+    work_item_id = item.id
     pending = review_queue_count(only=ReviewQueueFilter(work_item_id=work_item_id))
     selected = selected_shots(item)
     with st.container(border=True, gap="small"):
@@ -144,7 +145,7 @@ def bulk_bar(item: dict[str, Any]) -> None:
                 disabled=not pending,
             )
         count = {SELECTED: len(_version_ids(selected)), ALL_PENDING: pending, SKU_PENDING: sku_pending}[scope]
-        shot_ids = {SELECTED: [s["shot_id"] for s in selected], SKU_PENDING: sku_shots}.get(scope, [])
+        shot_ids = {SELECTED: [s.shot_id for s in selected], SKU_PENDING: sku_shots}.get(scope, [])
         not_reviewer = lacks(Role.reviewer)
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
             st.text_input(

@@ -4,11 +4,11 @@ download), so a page run costs one button; the CLI and the API stream the same e
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import streamlit as st
 
 from services.identity import Actor, acting_as, current_actor
+from services.read_models.heroes import WorkItemDetail
 from services.reviews import download_name, export_approved
 
 EXPORT_HELP = (
@@ -23,14 +23,14 @@ def approved_zip(work_item_id: str, actor: Actor) -> bytes:
         return b"".join(export_approved(work_item_id=work_item_id).chunks)
 
 
-def export_button(item: dict[str, Any]) -> None:
+def export_button(item: WorkItemDetail) -> None:
     st.download_button(
         "Export approved (ZIP)",
-        data=partial(approved_zip, item["id"], current_actor()),
-        file_name=download_name(item["id"]),
+        data=partial(approved_zip, item.id, current_actor()),
+        file_name=download_name(item.id),
         mime="application/zip",
         icon=":material/download:",
         on_click="ignore",
         help=EXPORT_HELP,
-        key=f"detail_export_{item['id']}",
+        key=f"detail_export_{item.id}",
     )

@@ -27,6 +27,7 @@ from services.enums import JobStatus, TargetKind
 from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import add_references, delete_reference, generate_lifestyle_heroes, list_references
+from services.read_models.heroes import HeroTarget, ReferencePublic, ShotPublic, WorkItemDetail
 from services.versions import list_versions
 from services.work_items import get_work_item
 from ui.actions_panel import panel_job
@@ -68,8 +69,8 @@ def card_fragment_key(work_item_id: str, shot_id: str) -> str:
 def refresh_card_shot(work_item_id: str, shot_id: str) -> None:
     """Re-read this card's shot (after a job for it ended), so a card rerun shows the new image without a full run."""
     offset = st.session_state.get(_key("offset", work_item_id, shot_id))
-    shots = get_work_item(work_item_id, shot_offset=offset, shot_limit=1)["shots"] if offset is not None else []
-    if not shots or shots[0]["shot_id"] != shot_id:  # the work item's shots changed meanwhile: read the page again
+    shots = get_work_item(work_item_id, shot_offset=offset, shot_limit=1).shots if offset is not None else []
+    if not shots or shots[0].shot_id != shot_id:  # the work item's shots changed meanwhile: read the page again
         st.rerun()
     st.session_state[_key("shot", work_item_id, shot_id)] = shots[0]
     load_card_notes(work_item_id, [shot_id])
@@ -86,41 +87,41 @@ def grid_page(work_item_id: str) -> dict[str, int]:
     return {"shot_offset": (page - 1) * CARDS_PER_PAGE, "shot_limit": CARDS_PER_PAGE}
 
 
-def hero_grid(item: dict[str, Any]) -> None:
+def hero_grid(item: WorkItemDetail) -> None:
     """The grid page's shots as cards; `item` is `get_work_item(..., **grid_page(...))`'s result."""
-    total = item["shotCount"]
+    total = item.shot_count
     if not total:
         st.info("This work item has no shots in its export plan.")
         return
-    if not item["shots"]:  # the picked page is past the end (shots were removed): show the last one
-        st.session_state[_page_key(item["id"])] = page_count(total)
+    if not item.shots:  # the picked page is past the end (shots were removed): show the last one
+        st.session_state[_page_key(item.id)] = page_count(total)
         st.rerun()
-    first = grid_page(item["id"])["shot_offset"]
-    load_card_notes(item["id"], [shot["shot_id"] for shot in item["shots"]])
+    first = grid_page(item.id)["shot_offset"]
+    load_card_notes(item.id, [shot.shot_id for shot in item.shots])
     with st.grid("auto", min_column_width=THUMB_CARD_WIDTH, gap="small"):
-        for index, shot in enumerate(item["shots"]):
-            st.session_state[_key("shot", item["id"], shot["shot_id"])] = shot
-            st.session_state[_key("offset", item["id"], shot["shot_id"])] = first + index
-            st.session_state.pop(_key("stale", item["id"], shot["shot_id"]), None)  # just read
-            st.fragment(hero_card, key=card_fragment_key(item["id"], shot["shot_id"]))(item["id"], shot["shot_id"])
+        for index, shot in enumerate(item.shots):
+            st.session_state[_key("shot", item.id, shot.shot_id)] = shot
+            st.session_state[_key("offset", item.id, shot.shot_id)] = first + index
+            st.session_state.pop(_key("stale", item.id, shot.shot_id), None)  # just read
+            st.fragment(hero_card, key=card_fragment_key(item.id, shot.shot_id))(item.id, shot.shot_id)
     if total > CARDS_PER_PAGE:
-        st.pagination(page_count(total), key=_page_key(item["id"]), width="stretch")
+        st.pagination(page_count(total), key=_page_key(item.id), width="stretch")
 
 
 def page_count(total: int) -> int:
     return max(1, -(-total // CARDS_PER_PAGE))
 
 
-def _thumbnail_html(row: dict[str, Any]) -> str:
+def _thumbnail_html(row: HeroTarget) -> str:
     """The row's thumbnail inside a box of fixed height (every card the same height, whatever the size's aspect),
     or the same box naming the missing file."""
-    url = row.get("thumbUrl") or row.get("url")
+    url = row.thumb_url or row.url
     inner = (
-        _img(url, f"{row['size_label']} hero", "max-width:100%;max-height:100%;display:block")
+        _img(url, f"{row.size_label} hero", "max-width:100%;max-height:100%;display:block")
         if url
-        else f'<span role="img" aria-label="No image yet: {html.escape(row["filename"], quote=True)}" '
+        else f'<span role="img" aria-label="No image yet: {html.escape(row.filename, quote=True)}" '
         f'style="font-size:.8rem;opacity:.7;word-break:break-all;padding:8px">{_MISSING_ICON} '
-        f"{html.escape(row['filename'])}</span>"
+        f"{html.escape(row.filename)}</span>"
     )
     return (
         f'<div style="height:{THUMB_MAX_HEIGHT}px;display:flex;align-items:center;justify-content:center;'
@@ -128,14 +129,14 @@ def _thumbnail_html(row: dict[str, Any]) -> str:
     )
 
 
-def card_html(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> str:
+def card_html(shot_id: str, shot: ShotPublic, row: HeroTarget) -> str:
     """Thumbnail, `{shotId} · {sku}`, `{size} · W×H` and the file name: one element."""
-    shot_line = f"{html.escape(shot_id)} · {html.escape(shot['sku'])}"
-    size_line = f"{html.escape(row['size_label'])} · {row['width']}×{row['height']}"
+    shot_line = f"{html.escape(shot_id)} · {html.escape(shot.sku)}"
+    size_line = f"{html.escape(row.size_label)} · {row.width}×{row.height}"
     file_line = (
         f'<div style="{_CAPTION};white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
-        f'title="{html.escape(row["filename"], quote=True)}">{html.escape(row["filename"])}</div>'
-        if row.get("thumbUrl") or row.get("url")
+        f'title="{html.escape(row.filename, quote=True)}">{html.escape(row.filename)}</div>'
+        if row.thumb_url or row.url
         else ""
     )  # a missing image's box already names the file
     # The shot line is an element of its own with exactly that text (what finds the card).
@@ -145,7 +146,7 @@ def card_html(shot_id: str, shot: dict[str, Any], row: dict[str, Any]) -> str:
     )
 
 
-def card_body(shot_id: str, shot: dict[str, Any], row: dict[str, Any], *, notes: str = "") -> None:
+def card_body(shot_id: str, shot: ShotPublic, row: HeroTarget, *, notes: str = "") -> None:
     st.markdown(card_html(shot_id, shot, row) + notes, unsafe_allow_html=True)
 
 
@@ -162,16 +163,18 @@ def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, byte
     except Exception:
         queue_toast(messages.REFERENCES_FAILED_TITLE, messages.REFERENCES_FAILED_BODY, kind="error")
         return False
-    saved = len(result["references"])
+    saved = len(result.references)
     queue_toast(messages.REFERENCES_SAVED_TITLE, messages.references_saved_body(saved, shot_id))
-    refs = list_references(work_item_id, shot_id)
-    shot = card_shot(work_item_id, shot_id)
-    st.session_state[_key("shot", work_item_id, shot_id)] = {
-        **shot,
-        "references": refs[:REFERENCES_SHOWN],
-        "referenceCount": len(refs),
-    }
+    _show_references(work_item_id, shot_id, list_references(work_item_id, shot_id))
     return True
+
+
+def _show_references(work_item_id: str, shot_id: str, refs: list[ReferencePublic]) -> None:
+    """The card's shot with the shot's references as they are now."""
+    shot = card_shot(work_item_id, shot_id).model_copy(
+        update={"references": refs[:REFERENCES_SHOWN], "reference_count": len(refs)}
+    )
+    st.session_state[_key("shot", work_item_id, shot_id)] = shot
 
 
 def _uploader_key(work_item_id: str, shot_id: str) -> str:
@@ -281,14 +284,14 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
     if st.session_state.pop(_key("stale", work_item_id, shot_id), False):
         refresh_card_shot(work_item_id, shot_id)
     shot = card_shot(work_item_id, shot_id)
-    job_id = own_job or shot.get("activeJobId")  # a job for this shot started anywhere
+    job_id = own_job or shot.active_job_id  # a job for this shot started anywhere
     with st.container(border=True, gap="xsmall", height="stretch"):  # as tall as the row's tallest card
         select_box(work_item_id, shot_id)
         row = selected_row(work_item_id, shot)
         if row is None:
             st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
             return
-        card_body(shot_id, shot, row, notes=card_notes_html(work_item_id, shot_id, row["size_label"]))
+        card_body(shot_id, shot, row, notes=card_notes_html(work_item_id, shot_id, row.size_label))
         _card_links(work_item_id, shot_id, shot)
         _upload_references(work_item_id, shot_id, disabled=bool(job_id))
         prompt_popover(work_item_id, shot_id, disabled=bool(job_id))
@@ -309,9 +312,9 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
             job_progress(job_id, on_finish=partial(_show_new_image, work_item_id, shot_id))
         elif (
             not job_id
-            and row.get("previousVersionId")
+            and row.previous_version_id
             and st.button(
-                f"Compare v{row['version'] - 1} / v{row['version']}",
+                f"Compare v{row.version - 1} / v{row.version}",
                 icon=":material/compare:",
                 type="tertiary",
                 key=_key("compare", work_item_id, shot_id),
@@ -320,10 +323,10 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
             compare_dialog(row)
 
 
-def _card_links(work_item_id: str, shot_id: str, shot: dict[str, Any]) -> None:
+def _card_links(work_item_id: str, shot_id: str, shot: ShotPublic) -> None:
     """`View larger`, and the shot's first reference thumbnails (then `+N more`) as one button that opens every
     reference large: side by side, one row."""
-    count = shot.get("referenceCount", 0)
+    count = shot.reference_count
     row = st.container(horizontal=True, gap="small", vertical_alignment="center") if count else st
     if row.button(
         "View larger",
@@ -345,19 +348,19 @@ def _card_links(work_item_id: str, shot_id: str, shot: dict[str, Any]) -> None:
         references_dialog(work_item_id, shot_id)
 
 
-def references_label(shot: dict[str, Any]) -> str:
+def references_label(shot: ShotPublic) -> str:
     """The first 3 reference thumbnails (Markdown images in a button label show at text height), then `+N more`."""
-    refs = (shot.get("references") or [])[:REFERENCES_SHOWN]
-    count = shot.get("referenceCount", len(refs))
-    pictures = " ".join(f"![ref]({absolute_url(ref.get('thumbUrl') or ref['url'])})" for ref in refs)
+    refs = shot.references[:REFERENCES_SHOWN]
+    count = shot.reference_count
+    pictures = " ".join(f"![ref]({absolute_url(ref.thumb_url or ref.url)})" for ref in refs)
     return pictures + (f" +{count - len(refs)} more" if count > len(refs) else "")
 
 
-def turn_to_linked_shot(item: dict[str, Any]) -> None:
+def turn_to_linked_shot(item: WorkItemDetail) -> None:
     """`?shot=OL-2` names a shot on another grid page than the one read: show that page (call before the grid)."""
     shot_id = st.query_params.get("shot")
-    if shot_id in item["shotIds"] and not any(shot["shot_id"] == shot_id for shot in item["shots"]):
-        st.session_state[_page_key(item["id"])] = item["shotIds"].index(shot_id) // CARDS_PER_PAGE + 1
+    if shot_id in item.shot_ids and not any(shot.shot_id == shot_id for shot in item.shots):
+        st.session_state[_page_key(item.id)] = item.shot_ids.index(shot_id) // CARDS_PER_PAGE + 1
         st.rerun()
 
 
@@ -378,13 +381,7 @@ def delete_confirmed(work_item_id: str, shot_id: str, reference_id: str, name: s
         queue_toast("Couldn’t delete the reference", e.message or e.code, kind="error")
         return
     queue_toast("Reference deleted", f"{name} is no longer a reference of {shot_id}.")
-    refs = list_references(work_item_id, shot_id)
-    shot = card_shot(work_item_id, shot_id)
-    st.session_state[_key("shot", work_item_id, shot_id)] = {
-        **shot,
-        "references": refs[:REFERENCES_SHOWN],
-        "referenceCount": len(refs),
-    }
+    _show_references(work_item_id, shot_id, list_references(work_item_id, shot_id))
     st.session_state[_key("ref_deleted", work_item_id, shot_id)] = True
 
 
@@ -402,26 +399,26 @@ def references_dialog(work_item_id: str, shot_id: str) -> None:
     with st.container(horizontal=True, gap="medium"):
         for ref in refs:
             with st.container(border=True, width=260, gap="xsmall"):
-                _reference_tile(work_item_id, shot_id, ref, confirming=confirming == ref["id"])
+                _reference_tile(work_item_id, shot_id, ref, confirming=confirming == ref.id)
 
 
-def _reference_tile(work_item_id: str, shot_id: str, ref: dict[str, Any], *, confirming: bool) -> None:
-    st.image(absolute_url(ref["url"]), width="stretch")
-    name = ref.get("originalFilename") or ref["filename"]
+def _reference_tile(work_item_id: str, shot_id: str, ref: ReferencePublic, *, confirming: bool) -> None:
+    st.image(absolute_url(ref.url), width="stretch")
+    name = ref.original_filename or ref.filename
     st.caption(
-        f"**{escape_markdown(name)}** · {ref['width']}×{ref['height']}  \n"
-        f"uploaded by {escape_markdown(ref.get('uploadedBy') or 'unknown')} · {_when(ref.get('createdAt'))}"
+        f"**{escape_markdown(name)}** · {ref.width}×{ref.height}  \n"
+        f"uploaded by {escape_markdown(ref.uploaded_by or 'unknown')} · {_when(ref.created_at)}"
     )
     key = partial(_key, work_item_id=work_item_id, shot_id=shot_id)
     if not confirming:
         st.button(
             "Delete",
             icon=":material/delete:",
-            key=key(f"ref_delete_{ref['id']}"),
+            key=key(f"ref_delete_{ref.id}"),
             disabled=lacks(Role.admin),
             help=why_disabled(Role.admin),
             on_click=_confirm,
-            args=(work_item_id, shot_id, ref["id"]),
+            args=(work_item_id, shot_id, ref.id),
         )
         return
     st.warning(f"Delete {escape_markdown(name)}? The next regeneration will not use it.")
@@ -429,27 +426,27 @@ def _reference_tile(work_item_id: str, shot_id: str, ref: dict[str, Any], *, con
     yes.button(
         "Delete",
         type="primary",
-        key=key(f"ref_yes_{ref['id']}"),
+        key=key(f"ref_yes_{ref.id}"),
         on_click=delete_confirmed,
-        args=(work_item_id, shot_id, ref["id"], name),
+        args=(work_item_id, shot_id, ref.id, name),
     )
-    no.button("Keep", key=key(f"ref_no_{ref['id']}"), on_click=_confirm, args=(work_item_id, shot_id, None))
+    no.button("Keep", key=key(f"ref_no_{ref.id}"), on_click=_confirm, args=(work_item_id, shot_id, None))
 
 
 @st.dialog("Compare versions", width="large")
-def compare_dialog(row: dict[str, Any]) -> None:
+def compare_dialog(row: HeroTarget) -> None:
     """The previous and the current image of one hero target, at the same size."""
-    versions = {v["id"]: v for v in list_versions(TargetKind.hero, str(row["id"]))}
-    before = versions.get(row["previousVersionId"])
+    versions = {v["id"]: v for v in list_versions(TargetKind.hero, str(row.id))}
+    before = versions.get(row.previous_version_id)
     if before is None:
         show_toast("Nothing to compare", "The previous version is no longer stored.", kind="warning")
         return
     image_compare(
         before.get("url"),
-        row.get("url"),
-        width=row["width"],
-        height=row["height"],
-        labels=(f"v{before['version']}", f"v{row['version']}"),
-        key=f"detail_compare_mode_{row['id']}",
+        row.url,
+        width=row.width,
+        height=row.height,
+        labels=(f"v{before['version']}", f"v{row.version}"),
+        key=f"detail_compare_mode_{row.id}",
     )
     use_version_button(before, key=f"detail_compare_use_{before['id']}")

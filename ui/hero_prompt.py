@@ -25,6 +25,7 @@ from services.hero_prompts import (
 )
 from services.identity import Role
 from services.read_models.hero_prompts import ShotCardSummary, ShotPrompt
+from services.read_models.heroes import HeroTarget
 from services.versions import list_versions
 from ui.debounced_text_area import debounced_text_area
 from ui.hero_state import card_key
@@ -232,10 +233,10 @@ def version_line(version: dict[str, Any]) -> str:
     return " · ".join(head) + f"  \n{escape_markdown(shown)}"
 
 
-def hero_versions(work_item_id: str, shot_id: str, row: dict[str, Any]) -> None:
+def hero_versions(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
     """The large view's `Versions` of the shown size (read only while open): each with its seed, who made it,
     its prompt, and `Use this seed / prompt`."""
-    if not row.get("versionId"):
+    if not row.version_id:
         return
     box = st.expander(
         "Versions: seeds and prompts",
@@ -246,7 +247,7 @@ def hero_versions(work_item_id: str, shot_id: str, row: dict[str, Any]) -> None:
     if not box.open:
         return
     with box:
-        for version in list_versions(TargetKind.hero, str(row["id"]))[:VERSIONS_SHOWN]:
+        for version in list_versions(TargetKind.hero, str(row.id))[:VERSIONS_SHOWN]:
             with st.container(horizontal=True, gap="small", vertical_alignment="top"):
                 thumb = version.get("thumbUrl") or version.get("url")
                 if thumb:

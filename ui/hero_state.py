@@ -4,10 +4,10 @@ switch, and the reference thumbnails as HTML."""
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import streamlit as st
 
+from services.read_models.heroes import HeroTarget, ShotPublic
 from ui.images import absolute_url
 
 REFERENCES_SHOWN = 3
@@ -17,15 +17,15 @@ def card_key(name: str, work_item_id: str, shot_id: str) -> str:
     return f"detail_{name}_{work_item_id}_{shot_id}"
 
 
-def card_shot(work_item_id: str, shot_id: str) -> dict[str, Any]:
+def card_shot(work_item_id: str, shot_id: str) -> ShotPublic:
     return st.session_state[card_key("shot", work_item_id, shot_id)]
 
 
 def selected_row(
-    work_item_id: str, shot: dict[str, Any], *, key_name: str = "size", default: str | None = None
-) -> dict[str, Any] | None:
+    work_item_id: str, shot: ShotPublic, *, key_name: str = "size", default: str | None = None
+) -> HeroTarget | None:
     """The row of the size picked in this card's (or dialog's) switch; `default` (or the first size) at first."""
-    rows = {row["size_label"]: row for row in shot["rows"]}
+    rows = {row.size_label: row for row in shot.rows}
     if not rows:
         return None
     labels = list(rows)
@@ -33,7 +33,7 @@ def selected_row(
         "Size",
         labels,
         default=default if default in rows else labels[0],
-        key=card_key(key_name, work_item_id, shot["shot_id"]),
+        key=card_key(key_name, work_item_id, shot.shot_id),
         label_visibility="collapsed",
         width="stretch",
     )
@@ -45,16 +45,16 @@ def img_tag(url: str | None, alt: str, style: str) -> str:
     return f'<img src="{src}" alt="{html.escape(alt, quote=True)}" style="{style}">'
 
 
-def references_html(shot: dict[str, Any]) -> str:
+def references_html(shot: ShotPublic) -> str:
     """The first 3 reference thumbnails in one row, then `+N more` (spec 000)."""
-    refs = (shot.get("references") or [])[:REFERENCES_SHOWN]
-    count = shot.get("referenceCount", len(refs))
+    refs = shot.references[:REFERENCES_SHOWN]
+    count = shot.reference_count
     if not count:
         return ""
     pictures = "".join(
         img_tag(
-            ref.get("thumbUrl") or ref["url"],
-            f"reference {ref.get('filename', '')}",
+            ref.thumb_url or ref.url,
+            f"reference {ref.filename}",
             "width:36px;height:36px;object-fit:cover;border-radius:4px",
         )
         for ref in refs

@@ -4,11 +4,10 @@ opens it again."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from services.audit import hero_history
+from services.read_models.heroes import WorkItemDetail
 from ui.activity import RECENT_SHOWN, recent_changes
 from ui.file_metadata import file_metadata_expander
 from ui.hero_prompt import hero_versions
@@ -27,12 +26,12 @@ def close_large_view() -> None:
         st.query_params.pop(name, None)
 
 
-def open_linked_large_view(item: dict[str, Any]) -> None:
+def open_linked_large_view(item: WorkItemDetail) -> None:
     """`?shot=OL-2&size=Mobile` (a link someone sent): open that shot's large view (call after the grid)."""
     shot_id = st.query_params.get("shot")
-    opened_by_card = st.session_state.get(card_key("view", item["id"], shot_id))  # its View larger, in this run
-    if shot_id and not opened_by_card and any(shot["shot_id"] == shot_id for shot in item["shots"]):
-        large_view(item["id"], shot_id)
+    opened_by_card = st.session_state.get(card_key("view", item.id, shot_id))  # its View larger, in this run
+    if shot_id and not opened_by_card and any(shot.shot_id == shot_id for shot in item.shots):
+        large_view(item.id, shot_id)
 
 
 @st.dialog("Lifestyle hero", width="large", on_dismiss=close_large_view)
@@ -42,22 +41,20 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     row = selected_row(work_item_id, shot, key_name="dialog_size", default=st.query_params.get("size"))
     if row is None:
         return
-    st.query_params.update(shot=shot_id, size=row["size_label"])
-    ratio = row["width"] / row["height"]
+    st.query_params.update(shot=shot_id, size=row.size_label)
+    ratio = row.width / row.height
     width = "stretch" if ratio >= 1 else int(LARGE_VIEW_MAX_HEIGHT * ratio)  # a portrait hero fits the screen
-    image_or_placeholder(row.get("url"), row["filename"], width=width, height=300)
-    st.caption(escape_markdown(row["filename"]))
-    seed = seed_words(row.get("seed"), row.get("seedHonoured"))
+    image_or_placeholder(row.url, row.filename, width=width, height=300)
+    st.caption(escape_markdown(row.filename))
+    seed = seed_words(row.seed, row.seed_honoured)
     st.caption(
-        f"{escape_markdown(shot_id)} · {escape_markdown(shot['sku'])} · "
-        f"{escape_markdown(row['size_label'])} {row['width']}×{row['height']}" + (f" · {seed}" if seed else "")
+        f"{escape_markdown(shot_id)} · {escape_markdown(shot.sku)} · "
+        f"{escape_markdown(row.size_label)} {row.width}×{row.height}" + (f" · {seed}" if seed else "")
     )
     refs = references_html(shot)
     if refs:
         st.markdown(refs, unsafe_allow_html=True)
-    recent_changes(hero_history(work_item_id, shot_id, row["size_label"], limit=RECENT_SHOWN))
-    review_thread(
-        row.get("versionId"), key=card_key(f"thread_{row['size_label']}", work_item_id, shot_id), with_summary=True
-    )
+    recent_changes(hero_history(work_item_id, shot_id, row.size_label, limit=RECENT_SHOWN))
+    review_thread(row.version_id, key=card_key(f"thread_{row.size_label}", work_item_id, shot_id), with_summary=True)
     hero_versions(work_item_id, shot_id, row)
-    file_metadata_expander(row.get("versionId"), key=card_key("file_metadata", work_item_id, shot_id))
+    file_metadata_expander(row.version_id, key=card_key("file_metadata", work_item_id, shot_id))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
 
 from services.errors import ReshootError
+from services.read_models.heroes import WorkItemDetail
 from services.work_items import get_work_item
 from ui.toasts import escape_markdown
 
@@ -38,7 +38,7 @@ def query_param(name: str) -> str | None:
     return value or None
 
 
-def work_item_or_stop(work_item_id: str, **shot_page: int) -> dict[str, Any]:
+def work_item_or_stop(work_item_id: str, **shot_page: int) -> WorkItemDetail:
     """`get_work_item()` (`shot_offset`/`shot_limit` passed on), or a plain "not found" message and the end of this run."""
     try:
         return get_work_item(work_item_id, **shot_page)

@@ -4,11 +4,11 @@ a pack (the Settings page's import, with the expected format)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import streamlit as st
 
 from services.enums import SizeLabel
+from services.read_models.heroes import WorkItemDetail
 from ui.navigation import SETTINGS_PAGE
 from ui.toasts import escape_markdown
 
@@ -42,8 +42,8 @@ def json_example(work_item_id: str, title: str, status: str) -> str:
     return json.dumps({"workItems": [item]}, indent=2, ensure_ascii=False)
 
 
-def no_pack_notice(item: dict[str, Any]) -> None:
-    work_item_id = item["id"]
+def no_pack_notice(item: WorkItemDetail) -> None:
+    work_item_id = item.id
     with st.container(border=True):
         st.markdown(
             f"**No Lifestyle Pack yet.** Work item {escape_markdown(work_item_id)} has no Lifestyle Pack v2, "
@@ -58,5 +58,5 @@ def no_pack_notice(item: dict[str, Any]) -> None:
             )
             st.code(csv_example(work_item_id), language="csv")
             st.caption("or a JSON file with the pack under `workItems[].lifestylePack`:")
-            st.code(json_example(work_item_id, item["title"], item["status"]), language="json")
+            st.code(json_example(work_item_id, item.title, item.status), language="json")
             st.caption(f"Every field and check: `{FORMAT_DOC}`.")

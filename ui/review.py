@@ -13,6 +13,7 @@ from services.enums import ReviewState
 from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.comments import ThreadSummary
+from services.read_models.heroes import HeroTarget, ShotPublic
 from services.versions import Decision, review_history, set_review
 from ui.images import absolute_url
 from ui.permissions import lacks, why_disabled
@@ -40,24 +41,24 @@ _MISSING = (
 )
 
 
-def device_row_html(rows: list[dict[str, Any]]) -> str:
+def device_row_html(rows: list[HeroTarget]) -> str:
     """The frames; flex-grow follows width/height so that every frame gets the same height."""
     frames = []
     for row in rows:
-        label = html.escape(row["size_label"])
-        url = absolute_url(row.get("url"))
+        label = html.escape(row.size_label)
+        url = absolute_url(row.url)
         content = (
             _IMAGE.format(src=html.escape(url, quote=True), label=label)
             if url
-            else _MISSING.format(filename=html.escape(row["filename"]))
+            else _MISSING.format(filename=html.escape(row.filename))
         )
-        ratio = row["width"] / row["height"]
+        ratio = row.width / row.height
         frames.append(
             _FRAME.format(
                 ratio=ratio,
                 max_width=int(FRAME_HEIGHT * ratio),
-                width=row["width"],
-                height=row["height"],
+                width=row.width,
+                height=row.height,
                 radius=18 if ratio < 1 else 8,
                 content=content,
                 label=label,
@@ -95,19 +96,19 @@ def decisions(label_col: Any, history: list[Decision], comment_count: int = 0) -
         label_col.caption(" · ".join(said))
 
 
-def review_line(row: dict[str, Any], *, history: list[Decision], summary: ThreadSummary | None = None) -> None:
+def review_line(row: HeroTarget, *, history: list[Decision], summary: ThreadSummary | None = None) -> None:
     """`Desktop · v2 [Pending]  [note…]  [Approve] [Reject]`, with the latest decision, then the version's history
     and comments (an expander)."""
     label_col, note_col, buttons_col = st.columns([2, 3, 2], vertical_alignment="center")
-    version_id = row.get("versionId")
+    version_id = row.version_id
     heading = label_col.container(horizontal=True, gap="small", vertical_alignment="center")
-    heading.markdown(f"**{escape_markdown(row['size_label'])}**", width="content")
+    heading.markdown(f"**{escape_markdown(row.size_label)}**", width="content")
     if version_id is None:
         heading.caption("No image yet", width="content")
         return
-    state = row.get("reviewState") or ReviewState.pending
+    state = row.review_state or ReviewState.pending
     text, color, icon = STATE_BADGES.get(state, STATE_BADGES[ReviewState.pending])
-    heading.badge(f"{text} · v{row['version']}", color=color, icon=icon)
+    heading.badge(f"{text} · v{row.version}", color=color, icon=icon)
     decisions(label_col, history, summary.comment_count if summary else 0)
     note_key = f"sku_note_{version_id}"
     note_col.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
@@ -128,14 +129,14 @@ def review_line(row: dict[str, Any], *, history: list[Decision], summary: Thread
     review_thread(version_id, key=f"sku_thread_{version_id}")
 
 
-def review_shot(shot: dict[str, Any]) -> None:
-    rows = shot["rows"]
+def review_shot(shot: ShotPublic) -> None:
+    rows = shot.rows
     if not rows:
         return
     st.html(device_row_html(rows))
-    version_ids = [r["versionId"] for r in rows if r.get("versionId")]
+    version_ids = [r.version_id for r in rows if r.version_id]
     histories = review_history(version_ids)  # one query for the shot
     summaries = thread_summaries(version_ids=version_ids)  # and one for the comment counts
     for row in rows:
-        version_id = row.get("versionId")
+        version_id = row.version_id
         review_line(row, history=histories.get(version_id, []), summary=summaries.get(version_id))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.enums import JobKind, JobStatus
 from services.read_models import ReadModel
+from services.read_models.heroes import HeroTarget, ReferencePublic, WorkItemDetail, WorkItemPage
 from services.read_models.storyboard import ProjectPublic, SentencePublic, StoryboardPublic
 from services.storyboard import RegenerateImageOptions, UpdateSentenceOptions
 
@@ -61,7 +62,7 @@ class ErrorBody(BaseModel):
     details: Any = None
 
 
-class HeroTarget(_Response):
+class GeneratedTarget(_Response):
     shot_id: str
     filename: str
     width: int
@@ -85,7 +86,7 @@ class LifestyleResult(_Response):
     workItemId: str
     dryRun: bool
     overwrite: bool
-    generated: list[HeroTarget]
+    generated: list[GeneratedTarget]
     skippedExisting: list[SkippedTarget]
     missingShots: list[str]
     failed: list[FailedShot] = []
@@ -96,75 +97,29 @@ class JobStarted(_Response):
     message: str
 
 
-class ReferenceOut(_Response):
-    id: str
-    url: str
-    filename: str
-    thumbUrl: str | None = None
-
-
-class ReferencesAdded(_Response):
-    ok: bool
-    shotId: str
-    references: list[ReferenceOut]
-
-
-class ReferenceList(_Response):
-    ok: bool
-    workItemId: str
-    shotId: str | None
-    references: list[ReferenceOut]
-
-
 class Deleted(_Response):
     ok: bool
     id: str
 
 
-class WorkItemSummary(_Response):
-    id: str
-    title: str
-    status: str
-    shotCount: int
-
-
-class WorkItemPage(_Response):
-    ok: bool
-    items: list[WorkItemSummary]
-    total: int
-    page: int
-    pageSize: int
-
-
-class ExportRow(_Response):
-    shot_id: str
-    sku: str
-    size_label: str
-    width: int
-    height: int
-    filename: str
-    url: str | None = None
-    thumbUrl: str | None = None
-
-
-class ShotOut(_Response):
-    shot_id: str
-    sku: str
-    rows: list[ExportRow]
-
-
-class WorkItemDetail(_Response):
-    ok: bool
-    id: str
-    title: str
-    status: str
-    hasPack: bool
-    shots: list[ShotOut]
-    exportPlan: list[ExportRow]
-
-
 class Ok(ReadModel):
     ok: Literal[True] = True
+
+
+# A response is `ok`, then the service's read model: `class XOut(X, Ok)` has Ok's field first (pydantic takes the
+# fields of the last base first).
+class WorkItemPageOut(WorkItemPage, Ok):
+    pass
+
+
+class WorkItemDetailOut(WorkItemDetail, Ok):
+    export_plan: list[HeroTarget]  # every shot's rows, flat
+
+
+class ReferenceList(Ok):
+    work_item_id: str
+    shot_id: str | None
+    references: list[ReferencePublic]
 
 
 class SentenceOut(SentencePublic, Ok):

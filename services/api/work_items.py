@@ -19,9 +19,8 @@ from services.api.schemas import (
     JobStarted,
     LifestyleResult,
     ReferenceList,
-    ReferencesAdded,
-    WorkItemDetail,
-    WorkItemPage,
+    WorkItemDetailOut,
+    WorkItemPageOut,
     error_responses,
 )
 from services.api.security import allow
@@ -30,6 +29,7 @@ from services.config import get_settings
 from services.enums import JobStatus
 from services.errors import invalid_request, not_found
 from services.identity import Role
+from services.read_models.heroes import ReferencesAdded
 
 router = APIRouter(prefix="/api/work-items", tags=["work items"], dependencies=[allow(Role.viewer)])
 
@@ -44,17 +44,17 @@ JOB_FAILED = {
 }
 
 
-@router.get("", response_model=WorkItemPage, responses=error_responses(INVALID))
+@router.get("", response_model=WorkItemPageOut, responses=error_responses(INVALID))
 def list_items(
     search: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
     has_pack: Annotated[bool | None, Query(alias="hasPack")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=200)] = 25,
-) -> dict[str, Any]:
-    """Work items, filtered and paginated in SQL; each with id, title, status, shotCount."""
+) -> WorkItemPageOut:
+    """Work items, filtered and paginated in SQL; each with id, title, status, shotCount and its image counts."""
     result = work_items.list_work_items(search=search, status=status, has_pack=has_pack, page=page, page_size=page_size)
-    return {"ok": True, **result}
+    return WorkItemPageOut(**dict(result))
 
 
 @router.get(
@@ -83,11 +83,13 @@ def export_zip(
     return StreamingResponse(export.chunks, media_type="application/zip", headers={"Content-Disposition": disposition})
 
 
-@router.get("/{work_item_id}", response_model=WorkItemDetail, responses=error_responses({404: "WORK_ITEM_NOT_FOUND"}))
-def get_item(work_item_id: DemoWorkItemId) -> dict[str, Any]:
+@router.get(
+    "/{work_item_id}", response_model=WorkItemDetailOut, responses=error_responses({404: "WORK_ITEM_NOT_FOUND"})
+)
+def get_item(work_item_id: DemoWorkItemId) -> WorkItemDetailOut:
     """One work item with its Lifestyle Pack: shots and their export plan rows (also flat as `exportPlan`)."""
     item = work_items.get_work_item(work_item_id)
-    return {"ok": True, **item, "exportPlan": [row for shot in item["shots"] for row in shot["rows"]]}
+    return WorkItemDetailOut(**dict(item), export_plan=[row for shot in item.shots for row in shot.rows])
 
 
 def _preferences(prefer: str | None) -> tuple[bool, float | None]:
@@ -208,10 +210,10 @@ async def add_references(work_item_id: str, request: Request) -> Any:
 )
 def list_references(
     work_item_id: DemoWorkItemId, shot_id: Annotated[str | None, Query(alias="shotId", max_length=64)] = None
-) -> dict[str, Any]:
+) -> ReferenceList:
     """The work item's reference images, for one shot with `?shotId=`."""
     refs = lifestyle.list_references(work_item_id, shot_id)
-    return {"ok": True, "workItemId": work_item_id, "shotId": shot_id, "references": refs}
+    return ReferenceList(work_item_id=work_item_id, shot_id=shot_id, references=refs)
 
 
 @router.delete(
@@ -222,7 +224,7 @@ def list_references(
 )
 def delete_reference(work_item_id: str, ref_id: str) -> dict[str, Any]:
     """Remove one reference image (its files too)."""
-    if ref_id not in {ref["id"] for ref in lifestyle.list_references(work_item_id)}:
+    if ref_id not in {ref.id for ref in lifestyle.list_references(work_item_id)}:
         raise not_found("REFERENCE_NOT_FOUND", {"id": ref_id})
     lifestyle.delete_reference(ref_id)
     return {"ok": True, "id": ref_id}

@@ -145,7 +145,7 @@ def test_the_use_case_takes_files_and_checks_them_before_reading(demo, png, monk
     result = lifestyle.add_references(
         "7", "OL-3", [("a.png", io.BytesIO(png("red"))), ("b.png", io.BytesIO(png("blue")))]
     )
-    assert len(result["references"]) == 2
+    assert len(result.references) == 2
 
     class Unreadable(io.BytesIO):
         def read(self, *args):
@@ -165,8 +165,8 @@ def test_a_huge_jpeg_is_stored_at_most_4096_pixels_wide(demo):
     out = io.BytesIO()
     Image.new("RGB", (9000, 3000), (120, 80, 40)).save(out, "JPEG", quality=80)
     result = lifestyle.add_references("7", "OL-4", [("wide.jpg", out)])
-    ref = result["references"][0]
-    assert (ref["width"], ref["height"]) == (4096, 1365)
+    ref = result.references[0]
+    assert (ref.width, ref.height) == (4096, 1365)
 
 
 def test_an_image_the_full_shot_already_has_answers_the_existing_reference(client, demo, png, monkeypatch):

@@ -123,7 +123,7 @@ def test_review_decisions_are_listed_with_the_reviewer(demo):
     from services.work_items import get_work_item
 
     wait_for_job(generate_lifestyle_heroes("21", shot_ids=["HO-1"])["jobId"], timeout=60)
-    version_id = get_work_item("21")["shots"][0]["rows"][0]["versionId"]
+    version_id = get_work_item("21").shots[0].rows[0].version_id
     with acting_as(ANA):
         set_review(version_id, state="approved", note="Good light")
     at = open_page(PAGE)

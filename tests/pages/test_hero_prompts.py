@@ -52,8 +52,8 @@ def test_edit_a_hero_prompt_then_regenerate_uses_it(demo):
     assert PROMPT_DIRTY in kt1  # the card's dirty mark, as the storyboard's
 
     regenerate(at, "KT-1")
-    row = get_work_item("12")["shots"][0]["rows"][0]
-    [newest, *_] = list_versions("hero", row["id"])
+    row = get_work_item("12").shots[0].rows[0]
+    [newest, *_] = list_versions("hero", row.id)
     assert newest["prompt"] == EDITED and newest["isCurrent"]
     kt1 = next(m.value for m in at.markdown if "KT-1 · " in m.value and "<div" in m.value)
     assert PROMPT_DIRTY not in kt1
@@ -62,9 +62,9 @@ def test_edit_a_hero_prompt_then_regenerate_uses_it(demo):
 def test_a_rejected_heroes_note_shows_beside_regenerate_and_in_the_actions_panel(demo):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-1")
-    row = get_work_item("12")["shots"][0]["rows"][0]
+    row = get_work_item("12").shots[0].rows[0]
     with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
-        set_review(row["versionId"], state="rejected", note="Blade looks bent")
+        set_review(row.version_id, state="rejected", note="Blade looks bent")
     at = open_page(DETAIL, id="12")
     assert "Rejected: Desktop by Ana, “Blade looks bent”" in texts(at)
     assert "“Blade looks bent”" in at.button(key="detail_regenerate_12_KT-1").help

@@ -15,7 +15,7 @@ def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
     monkeypatch.setenv("RESHOOT_USER", "Cleo")
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-2")
-    version = get_work_item("12")["shots"][1]["rows"][0]["versionId"]
+    version = get_work_item("12").shots[1].rows[0].version_id
     with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
         set_review(version, state="rejected", note="Knives look blurry")
     with acting_as(Actor("ben@example.com", "Ben", Role.reviewer)):

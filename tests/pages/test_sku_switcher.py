@@ -45,13 +45,13 @@ def test_approve_reject_with_note_and_pending_filter(demo, monkeypatch):
     monkeypatch.setenv("RESHOOT_USER", "Ana")  # the signed-in person, as the local user
     at = open_page(PAGE, id="21")
     assert "Your decisions are recorded as Ana." in texts(at)
-    versions = [row["versionId"] for row in get_work_item("21")["shots"][0]["rows"]]
+    versions = [row.version_id for row in get_work_item("21").shots[0].rows]
     at.text_input(key=f"sku_note_{versions[0]}").input("Crop the lamp").run()
     at.button(key=f"sku_rejected_{versions[0]}").click().run()
     assert at.text_input(key=f"sku_note_{versions[0]}").value == ""  # the note went with the decision
     at.button(key=f"sku_approved_{versions[1]}").click().run()
-    rows = get_work_item("21")["shots"][0]["rows"]
-    assert [r["reviewState"] for r in rows] == ["rejected", "approved", "pending"]
+    rows = get_work_item("21").shots[0].rows
+    assert [r.review_state for r in rows] == ["rejected", "approved", "pending"]
     shown = texts(at)
     assert "Rejected by Ana · “Crop the lamp” · " in shown and "4 pending · 1 approved · 1 rejected" in shown
     assert at.button(key=f"sku_approved_{versions[1]}").disabled
@@ -62,10 +62,10 @@ def test_approve_reject_with_note_and_pending_filter(demo, monkeypatch):
     shown = texts(at)
     assert "Approved by Ben · " in shown and "Rejected by Ana" not in shown  # the latest; the thread keeps all
     assert [e.label for e in at.expander] == ["History and comments"] * 3  # closed: nothing read for them
-    assert get_work_item("21")["shots"][0]["rows"][0]["reviewState"] == "approved"
+    assert get_work_item("21").shots[0].rows[0].review_state == "approved"
 
-    summary = next(i for i in list_work_items()["items"] if i["id"] == "21")
-    assert (summary["pendingReviews"], summary["approvedCount"]) == (4, 2)
+    summary = next(i for i in list_work_items().items if i.id == "21")
+    assert (summary.pending_reviews, summary.approved_count) == (4, 2)
 
     at.toggle(key="sku_pending_only").set_value(True).run()
     assert [b.key for b in frame_buttons(at, "approved")] == [f"sku_approved_{versions[2]}"]
@@ -75,7 +75,7 @@ def test_approve_reject_with_note_and_pending_filter(demo, monkeypatch):
 
 def test_the_thread_shows_both_decisions_with_their_people_and_a_comment_with_its_author(demo, monkeypatch):
     generated("21")
-    version = get_work_item("21")["shots"][0]["rows"][0]["versionId"]
+    version = get_work_item("21").shots[0].rows[0].version_id
     monkeypatch.setenv("RESHOOT_USER", "Ana")
     at = open_page(PAGE, id="21")
     at.text_input(key=f"sku_note_{version}").input("Crop the lamp").run()
@@ -102,7 +102,7 @@ def test_the_thread_shows_both_decisions_with_their_people_and_a_comment_with_it
 
 def test_a_viewer_sees_the_thread_but_cannot_comment(demo, monkeypatch):
     generated("21")
-    version = get_work_item("21")["shots"][0]["rows"][0]["versionId"]
+    version = get_work_item("21").shots[0].rows[0].version_id
     monkeypatch.setenv("RESHOOT_AUTH", "oidc")
     get_settings.cache_clear()
     at = open_page(PAGE, user={"is_logged_in": True, "email": "vic@example.com", "name": "Vic"}, id="21")
@@ -128,17 +128,20 @@ def test_item_without_images_and_unknown_id(demo):
 
 
 def test_device_frames_escape_file_names():
+    from services.read_models.heroes import HeroTarget
     from ui.review import device_row_html
 
     html = device_row_html(
         [
-            {
-                "size_label": "<b>Mobile</b>",
-                "width": 750,
-                "height": 1000,
-                "url": None,
-                "filename": "fcc/<script>x</script>.png",
-            }
+            HeroTarget(
+                id=1,
+                shot_id="S-1",
+                sku="SKU",
+                size_label="<b>Mobile</b>",
+                width=750,
+                height=1000,
+                filename="fcc/<script>x</script>.png",
+            )
         ]
     )
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;Mobile" in html

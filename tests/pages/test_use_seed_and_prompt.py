@@ -44,8 +44,8 @@ def test_an_earlier_hero_versions_seed_and_prompt_come_back_from_the_large_view_
     regenerate(at, "KT-1")
     update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="Knives on slate")
     regenerate(at, "KT-1")
-    row = get_work_item("12")["shots"][0]["rows"][0]
-    [v2, v1] = list_versions(TargetKind.hero, row["id"])[:2]
+    row = get_work_item("12").shots[0].rows[0]
+    [v2, v1] = list_versions(TargetKind.hero, row.id)[:2]
     assert v2["prompt"] == "Knives on slate" and v1["prompt"] != "Knives on slate"
 
     at.button(key="detail_view_12_KT-1").click().run()
@@ -63,5 +63,5 @@ def test_an_earlier_hero_versions_seed_and_prompt_come_back_from_the_large_view_
     at.button(key=f"detail_compare_use_{v1['id']}").click().run()
     assert shot_prompt(work_item_id="12", shot_id="KT-1").prompt == v1["prompt"]
     regenerate(at, "KT-1")
-    newest = list_versions(TargetKind.hero, row["id"])[0]
+    newest = list_versions(TargetKind.hero, row.id)[0]
     assert (newest["version"], newest["seed"], newest["prompt"]) == (3, v1["seed"], v1["prompt"])

@@ -256,13 +256,13 @@ def test_references_dialog_shows_every_reference_and_deletes_after_confirming(de
     refs = list_references("12", "KT-1")
     assert len([u for image in at.image for u in image.value if "lifestyle_refs/12/KT-1/" in u]) == 4  # all, large
     assert f"uploaded by {current_actor().email} · " in texts(at) and "red.png" in texts(at)
-    first = refs[0]["id"]
+    first = refs[0].id
     at.button(key=f"detail_ref_delete_{first}_12_KT-1").click().run()
     # A browser reruns only the dialog; AppTest reruns the page, which closes it: open it again to go on.
     at.button(key="detail_references_12_KT-1").click().run()
     assert "Delete red.png?" in texts(at) and len(list_references("12", "KT-1")) == 4  # asks first
     at.button(key=f"detail_ref_yes_{first}_12_KT-1").click().run()
-    assert [r["id"] for r in list_references("12", "KT-1")] == [r["id"] for r in refs[1:]]
+    assert [r.id for r in list_references("12", "KT-1")] == [r.id for r in refs[1:]]
     assert toasts(at)[-1] == "**Reference deleted**  \nred.png is no longer a reference of KT-1."
     assert at.button(key="detail_references_12_KT-1").label.count("![ref](") == 3  # 3 left, no "+N more"
     assert "more" not in at.button(key="detail_references_12_KT-1").label

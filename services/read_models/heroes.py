@@ -1,0 +1,118 @@
+"""Read models of the heroes side: work items, their shots and hero targets (export plan rows with their current
+image), references, image versions and review decisions.
+
+Key spellings are the spec's: a hero target's `shot_id`/`size_label` are snake_case (as in Lifestyle Pack v2's
+export plan) beside camelCase `thumbUrl`, `versionId`; each snake_case key is an explicit alias.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.enums import ReviewState
+from services.read_models import ReadModel
+
+
+class WorkItemSummary(ReadModel):
+    """One row of the work item list, with its counts."""
+
+    id: str
+    title: str
+    status: str
+    shot_count: int
+    image_count: int
+    pending_reviews: int
+    approved_count: int
+    rejected_count: int
+    has_pack: bool
+    updated_at: str | None  # ISO 8601, as stored (naive UTC)
+
+
+class WorkItemPage(ReadModel):
+    """One page of the work item list; `total` counts every match."""
+
+    items: list[WorkItemSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class ReferenceSummary(ReadModel):
+    """One of a shot's first references, as a card shows it."""
+
+    id: str
+    url: str
+    thumb_url: str | None
+    filename: str
+
+
+class HeroTarget(ReadModel):
+    """An export plan row (one shot at one size) with its current image, if any (else the version's keys are None)."""
+
+    id: int
+    shot_id: str = Field(alias="shot_id")
+    sku: str
+    size_label: str = Field(alias="size_label")
+    width: int
+    height: int
+    filename: str
+    url: str | None = None
+    thumb_url: str | None = None
+    version_id: int | None = None
+    version: int | None = None
+    previous_version_id: int | None = None  # the newest older version whose file still exists: what Compare shows
+    review_state: ReviewState | None = None
+    seed: int | None = None
+    seed_honoured: bool | None = None
+    backend: str | None = None
+
+
+class ShotPublic(ReadModel):
+    """A shot of the Lifestyle Pack with its hero targets, its first references and the job generating it now."""
+
+    shot_id: str = Field(alias="shot_id")
+    sku: str
+    prompt: str | None
+    locked: bool
+    rows: list[HeroTarget]
+    reference_count: int = 0
+    references: list[ReferenceSummary] = Field(default_factory=list)
+    active_job_id: str | None = None
+
+
+class WorkItemDetail(ReadModel):
+    """A work item with every shot's id and the asked-for page of its shots."""
+
+    id: str
+    title: str
+    status: str
+    has_pack: bool
+    shot_count: int
+    shot_ids: list[str]
+    shots: list[ShotPublic]
+
+
+class ReferencePublic(ReferenceSummary):
+    """A reference image of a shot: `filename` is the stored name (spec 000's `ref_123.png`), `originalFilename`
+    the uploaded one."""
+
+    original_filename: str
+    shot_id: str
+    width: int
+    height: int
+    uploaded_by: str | None
+    created_at: str | None
+
+
+class ReferencesAdded(ReadModel):
+    """Spec 000's answer to an upload: the shot's references that the upload's files are (new or already there)."""
+
+    ok: bool = True
+    shot_id: str
+    references: list[ReferencePublic]
+
+
+class ShotLocked(ReadModel):
+    ok: bool = True
+    shot_id: str
+    locked: bool
