@@ -34,10 +34,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from services.demo import load_demo
     from services.jobs import wait_for_job
 
-    summary = load_demo(generate_images=not args.no_images)
-    finished = [wait_for_job(job_id) for job_id in summary["jobIds"]]
-    summary["jobs"] = [{k: job[k] for k in ("id", "kind", "status", "message")} for job in finished]
-    _print(summary)
+    loaded = load_demo(generate_images=not args.no_images)
+    finished = [wait_for_job(job_id) for job_id in loaded.job_ids]
+    jobs = [{k: job[k] for k in ("id", "kind", "status", "message")} for job in finished]
+    _print({**loaded.model_dump(mode="json"), "jobs": jobs})
     if any(job["status"] != JobStatus.succeeded for job in finished):
         raise SystemExit(1)
 

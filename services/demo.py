@@ -7,7 +7,6 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -19,6 +18,7 @@ from services.errors import ReshootError
 from services.importer import import_file
 from services.jobs import get_jobs
 from services.models import Project, WorkItem
+from services.read_models.demo import DemoLoaded
 from services.storage import get_storage
 
 log = logging.getLogger("reshoot.demo")
@@ -81,14 +81,12 @@ def demo_load_failure() -> ReshootError | None:
     return _load_failures.get(get_settings().database_url)
 
 
-def load_demo(*, generate_images: bool = True) -> dict[str, Any]:
-    """Import the demo set and queue jobs for its missing images; idempotent (a second run changes nothing).
-
-    Returns the import summary plus `jobIds`: the jobs that make the missing images (none when all exist)."""
-    summary = import_file(DEMO_FILE).model_dump(mode="json")
-    summary["jobIds"] = _generate_demo_images() if generate_images else []
-    _render_jobs[:] = summary["jobIds"]
-    return summary
+def load_demo(*, generate_images: bool = True) -> DemoLoaded:
+    """Import the demo set and queue jobs for its missing images; idempotent (a second run changes nothing)."""
+    summary = import_file(DEMO_FILE)
+    job_ids = _generate_demo_images() if generate_images else []
+    _render_jobs[:] = job_ids
+    return DemoLoaded(**dict(summary), job_ids=job_ids)
 
 
 def demo_render_progress() -> RenderProgress | None:
@@ -141,7 +139,7 @@ def _database_is_empty() -> bool:
         return not session.exec(query).one()
 
 
-def ensure_demo_loaded(*, generate_images: bool = True) -> dict[str, Any] | None:
+def ensure_demo_loaded(*, generate_images: bool = True) -> DemoLoaded | None:
     """Load the demo set into an empty database (one query when there is already data); None if not loaded."""
     if not _database_is_empty():
         return None

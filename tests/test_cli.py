@@ -134,12 +134,12 @@ def test_demo_set_is_small_and_complete():
 
 def test_load_demo_is_idempotent(db):
     first = load_demo(generate_images=False)
-    assert first["created"]["workItems"] == 4 and first["created"]["sentences"] == 12
-    assert load_demo(generate_images=False)["changed"] is False
+    assert first.created.work_items == 4 and first.created.sentences == 12
+    assert load_demo(generate_images=False).changed is False
 
 
 def test_ensure_demo_loaded_only_fills_an_empty_database(db):
-    assert ensure_demo_loaded(generate_images=False)["created"]["projects"] == 1
+    assert ensure_demo_loaded(generate_images=False).created.projects == 1
     statements: list[str] = []
     listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
     event.listen(get_engine(), "before_cursor_execute", listener)
@@ -161,15 +161,15 @@ def test_load_demo_makes_the_missing_images_once(db, fake_backend):
     from services.storyboard import list_sentences
 
     started = load_demo()
-    assert len(started["jobIds"]) == 3 + 9  # one job per work item with a pack, one per sentence with a prompt
-    assert {wait_for_job(job_id, timeout=120)["status"] for job_id in started["jobIds"]} == {"succeeded"}
+    assert len(started.job_ids) == 3 + 9  # one job per work item with a pack, one per sentence with a prompt
+    assert {wait_for_job(job_id, timeout=120)["status"] for job_id in started.job_ids} == {"succeeded"}
     assert len(fake_backend.calls) == 9 + 9  # one backend call per shot, one per sentence
     counts = {i.id: i.image_count for i in list_work_items().items}
     assert counts == {"7": 12, "12": 9, "15": 0, "21": 6}
     sentences = list_sentences("coffee-origins")
     assert all(bool(s.image_file) == bool(s.image_prompt) for s in sentences)
     again = load_demo()
-    assert again["jobIds"] == [] and not again["changed"]
+    assert again.job_ids == [] and not again.changed
     assert len(fake_backend.calls) == 18
 
 

@@ -94,7 +94,7 @@ def test_a_fresh_demo_shows_its_rendering_progress_then_the_images(demo):
     at = open_page()
     assert demo_render_progress() is None and "Rendering demo images" not in texts(at)
     stop_embedded_worker()  # the demo's jobs stay queued while the page is looked at
-    job_ids = load_demo()["jobIds"]
+    job_ids = load_demo().job_ids
     progress = demo_render_progress()
     assert (
         progress is not None
