@@ -19,9 +19,7 @@ DETAIL = "pages/work_item.py"
 @pytest.fixture
 def heroes(demo) -> dict[tuple[str, str], int]:
     """Every hero of work item 12 with a pending current image."""
-    return {
-        (shot_id, size): add_image("12", shot_id, size, minute=n) for n, (shot_id, size) in enumerate(_rows("12"))
-    }
+    return {(shot_id, size): add_image("12", shot_id, size, minute=n) for n, (shot_id, size) in enumerate(_rows("12"))}
 
 
 def states() -> dict[int, str]:
