@@ -249,8 +249,8 @@ def hero_versions(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
     with box:
         for version in list_versions(TargetKind.hero, str(row.id))[:VERSIONS_SHOWN]:
             with st.container(horizontal=True, gap="small", vertical_alignment="top"):
-                thumb = version.get("thumbUrl") or version.get("url")
+                thumb = absolute_url(version.get("thumbUrl") or version.get("url"))
                 if thumb:
-                    st.image(absolute_url(thumb), width=96)
+                    st.image(thumb, width=96)
                 st.markdown(version_line(version), width="stretch")
                 use_version_button(version, key=card_key(f"use_version_{version['id']}", work_item_id, shot_id))

@@ -4,13 +4,15 @@ opens it again."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from services.audit import hero_history
 from services.read_models.heroes import WorkItemDetail
 from ui.activity import RECENT_SHOWN, recent_changes
 from ui.file_metadata import file_metadata_expander
-from ui.hero_prompt import hero_versions
+from ui.hero_prompt import hero_versions, load_card_notes
 from ui.hero_state import card_key, card_shot, references_html, selected_row
 from ui.images import image_or_placeholder
 from ui.review_thread import review_thread
@@ -55,6 +57,11 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     if refs:
         st.markdown(refs, unsafe_allow_html=True)
     recent_changes(hero_history(work_item_id, shot_id, row.size_label, limit=RECENT_SHOWN))
-    review_thread(row.version_id, key=card_key(f"thread_{row.size_label}", work_item_id, shot_id), with_summary=True)
+    review_thread(
+        row.version_id,
+        key=card_key(f"thread_{row.size_label}", work_item_id, shot_id),
+        with_summary=True,
+        on_comment=partial(load_card_notes, work_item_id, [shot_id]),  # the card's comment count
+    )
     hero_versions(work_item_id, shot_id, row)
     file_metadata_expander(row.version_id, key=card_key("file_metadata", work_item_id, shot_id))

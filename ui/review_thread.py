@@ -6,6 +6,7 @@ Used in the large view and the SKU Switcher. It sits in an expander whose conten
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import streamlit as st
@@ -71,7 +72,7 @@ def summary_text(summary: ThreadSummary | None) -> str:
     return " · ".join(parts)
 
 
-def _post(version_id: int, body_key: str) -> None:
+def _post(version_id: int, body_key: str, on_comment: Callable[[], None] | None) -> None:
     body = st.session_state.get(body_key) or ""
     try:
         add_comment(version_id=version_id, body=body)
@@ -80,13 +81,15 @@ def _post(version_id: int, body_key: str) -> None:
         st.session_state[_kept_key(body_key)] = body  # the form clears its box: give the text back
         return
     show_toast("Comment added", body.strip()[:80])
+    if on_comment is not None:
+        on_comment()
 
 
 def _kept_key(body_key: str) -> str:
     return f"{body_key}_kept"
 
 
-def add_comment_box(version_id: int, *, key: str) -> None:
+def add_comment_box(version_id: int, *, key: str, on_comment: Callable[[], None] | None = None) -> None:
     """A comment box and `Add comment` (Ctrl/Cmd+Enter also sends), in a form that empties after sending."""
     body_key = f"{key}_body"
     kept = st.session_state.pop(_kept_key(body_key), None)
@@ -108,13 +111,20 @@ def add_comment_box(version_id: int, *, key: str) -> None:
             disabled=disabled,
             help=why_disabled(Role.reviewer),
             on_click=_post,
-            args=(version_id, body_key),
+            args=(version_id, body_key, on_comment),
         )
 
 
-def review_thread(version_id: int | None, *, key: str, with_summary: bool = False) -> None:
+def review_thread(
+    version_id: int | None,
+    *,
+    key: str,
+    with_summary: bool = False,
+    on_comment: Callable[[], None] | None = None,
+) -> None:
     """The thread of `version_id` in an expander that reads and draws only while open; `key` names its widgets.
-    `with_summary`: a caption above it says the latest decision and the comment count (one query)."""
+    `with_summary`: a caption above it says the latest decision and the comment count (one query). `on_comment`
+    runs after a comment was added (e.g. to update a card's count)."""
     if version_id is None:
         return
     if with_summary:
@@ -125,4 +135,4 @@ def review_thread(version_id: int | None, *, key: str, with_summary: bool = Fals
     with box:
         thread = version_thread(version_id=version_id)
         st.markdown(thread_markdown(thread.decisions, thread.comments))
-        add_comment_box(version_id, key=key)
+        add_comment_box(version_id, key=key, on_comment=on_comment)
