@@ -104,8 +104,8 @@ def elements(at) -> int:
 
 
 def cards(at) -> int:
-    """Hero cards on the page (each has one `Regenerate shot` button)."""
-    return sum(1 for button in at.button if (button.key or "").startswith("detail_regenerate_"))
+    """Hero cards on the page (each, comfortable or compact, has one `View larger` button over its thumbnail)."""
+    return sum(1 for button in at.button if (button.key or "").startswith("detail_view_"))
 
 
 def one_run(at) -> dict:

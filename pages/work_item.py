@@ -10,6 +10,7 @@ from ui.actions_panel import actions_panel
 from ui.bulk_review import bulk_bar
 from ui.demo_progress import demo_progress
 from ui.export_button import export_button
+from ui.grid_density import density_toggle, is_compact
 from ui.hero_card import grid_page, hero_grid, turn_to_linked_shot
 from ui.large_view import open_linked_large_view
 from ui.navigation import SKU_SWITCHER_PAGE, WORK_ITEMS_PAGE, query_param, work_item_or_stop
@@ -43,7 +44,13 @@ with st.container(horizontal=True, vertical_alignment="bottom", horizontal_align
         query_params={"id": item.id},
     )
     export_button(item)
+    density_toggle()
+    compact = is_compact()
+    if compact:  # the bar in a menu, so that two rows of compact cards fit above the fold
+        with st.popover("Bulk review", icon=":material/checklist:"):
+            bulk_bar(item)
 turn_to_linked_shot(item)
-bulk_bar(item)
+if not compact:
+    bulk_bar(item)
 hero_grid(item)
 open_linked_large_view(item)

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from services.db import get_engine, session_scope
 from services.enums import ACTIVE_STATUSES, JobKind, ReviewState, TargetKind
 from services.errors import ReshootError, invalid_request
-from services.models import ExportPlanRow, GenerationClaim, ImageVersion, LifestylePack, Reference, Shot, WorkItem
+from services.models import ExportPlanRow, GenerationClaim, ImageVersion, LifestylePack, Reference, Shot, WorkItem, iso
 from services.read_models.heroes import (
     HeroTarget,
     ReferenceSummary,
@@ -216,6 +216,8 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[Shot
             ImageVersion.storage_key,
             ImageVersion.thumb_key,
             ImageVersion.review_state,
+            ImageVersion.reviewer,
+            ImageVersion.reviewed_at,
             previous_id,
             ImageVersion.seed,
             ImageVersion.seed_honoured,
@@ -243,6 +245,8 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[Shot
         key,
         thumb,
         review,
+        reviewer,
+        reviewed_at,
         prev_id,
         seed,
         seed_honoured,
@@ -268,6 +272,8 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[Shot
                 version=version,
                 previous_version_id=prev_id,
                 review_state=review,
+                reviewer=reviewer,
+                reviewed_at=iso(reviewed_at),
                 seed=seed,
                 seed_honoured=seed_honoured,
                 backend=backend,

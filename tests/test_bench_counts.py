@@ -8,8 +8,10 @@ from bench import generate, grid, uploads
 from bench.fixtures import attach_versions, rendered_sizes, work_item
 from bench.photos import camera_jpegs
 
-ELEMENTS_PER_CARD = 10  # 7 with the image, caption and references as one Markdown; + the Select box (bulk review),
-# `Edit prompt` (a popover) and the rejected sizes' notes above `Regenerate shot` (every bench card has a rejected size)
+ELEMENTS_PER_CARD = 13  # 7 with the image, caption and references as one Markdown; + the Select box (bulk review),
+# `Edit prompt` (a popover), the rejected sizes' notes above `Regenerate shot` (every bench card has a rejected size)
+# and a row of Approve and Reject
+ELEMENTS_PER_COMPACT_CARD = 8  # its actions are in a menu whose contents exist only while it is open
 
 
 @pytest.fixture
@@ -41,9 +43,10 @@ def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
         counts[name], cards[name] = run["queries"], (run["cards"], run["images"], run["pagers"])
     assert counts["small"] == counts["large"] > 0
     assert cards == {"small": (6, 6, 0), "large": (12, 12, 1)}  # the grid pages: 12 cards, one thumbnail each
-    # A card: its grid cell, its bordered container, the Select box, the size switch, one Markdown (thumbnail,
-    # texts, references), View larger, Upload reference (the uploader only while open), Edit prompt (the editor only
-    # while open), the rejected sizes' notes (only on a card with a rejected size: every one here), Regenerate shot.
+    # A card: its grid cell, its bordered container, the Select box, the size switch, View larger (over the
+    # thumbnail), one Markdown (thumbnail, review badges, texts), a row of Approve and Reject (its note only while
+    # open), Upload reference (the uploader only while open), Edit prompt (the editor only while open), the rejected
+    # sizes' notes (only on a card with a rejected size: every one here), Regenerate shot.
     assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_CARD
     assert (
         grid.elements_per_card(
@@ -51,6 +54,25 @@ def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
         )
         == 8
     )
+
+
+def test_a_compact_card_has_fewer_elements_and_the_same_sql(db):
+    from services.preferences import set_grid_density
+
+    work_item("small", 6)
+    work_item("large", 240)
+    attach_versions()
+    set_grid_density(density="compact")  # the local user's, whom the page runs as
+    runs = {}
+    for name in ("small", "large"):
+        page = grid.detail_page(name)
+        page.run()
+        runs[name] = grid.one_run(page)
+    assert (runs["small"]["cards"], runs["large"]["cards"]) == (6, 12)
+    assert runs["small"]["queries"] == runs["large"]["queries"] > 0
+    # Its grid cell, bordered container, Select box and View larger (both over the thumbnail), one Markdown, and a
+    # row of the size switch and the ⋮ menu.
+    assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_COMPACT_CARD
 
 
 def test_grid_references_ten_times_fewer_image_bytes_than_the_naive_page(db):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event
@@ -41,7 +41,13 @@ def _item(item_id: str, title: str, status: str = "open", shots: int = 0, sku_pr
 
 
 def _add_version(
-    row_id: int, version: int, state: str = "pending", *, current: bool = True, deleted: bool = False
+    row_id: int,
+    version: int,
+    state: str = "pending",
+    *,
+    current: bool = True,
+    deleted: bool = False,
+    reviewer: str | None = None,
 ) -> int:
     """An image version of an export row (as generation would record it); returns its id."""
     with session_scope() as s:
@@ -56,6 +62,8 @@ def _add_version(
             thumb_key=f"fcc/thumbs/{row_id}-{version}.webp",
             review_state=state,
             file_deleted=deleted,
+            reviewer=reviewer,
+            reviewed_at=datetime(2026, 12, 1, 14, 3, tzinfo=UTC) if reviewer else None,
         )
         s.add(image)
         s.flush()
@@ -286,6 +294,8 @@ def test_get_work_item(catalogue):
         "version": 3,
         "previousVersionId": first,
         "reviewState": "pending",
+        "reviewer": None,
+        "reviewedAt": None,
         "seed": None,
         "seedHonoured": True,
         "backend": "local",
@@ -389,7 +399,7 @@ def _queries_for_work_item_with(shots: int, **paging) -> tuple[int, WorkItemDeta
     item_id = f"w{shots}"
     import_data({"workItems": [_item(item_id, f"{shots} shots", shots=shots)]})
     for n, row_id in enumerate(_row_ids(item_id)[::2]):
-        _add_version(row_id, 1, "approved")
+        _add_version(row_id, 1, "approved", reviewer="Ana")
         if n % 3 == 0:
             _add_version(row_id, 2)
     for n in range(1, shots + 1, 2):
@@ -407,6 +417,9 @@ def test_get_work_item_query_count_does_not_grow_with_shots(db):
     assert sum(len(s.rows) for s in large.shots) == 180
     assert sum(s.reference_count for s in large.shots) == 120
     assert sum(s.active_job_id is not None for s in large.shots) == 20
+    decided = [(r.review_state, r.reviewer, r.reviewed_at) for s in large.shots for r in s.rows]
+    assert decided.count(("approved", "Ana", "2026-12-01T14:03:00Z")) == 60  # what a card's badges show
+    assert decided.count(("pending", None, None)) == 30
     assert few == many == 5
 
 

@@ -32,7 +32,9 @@ from services.versions import list_versions
 from services.work_items import get_work_item
 from ui.actions_panel import panel_job
 from ui.bulk_review import select_box
+from ui.card_review import badges_html, look, review_buttons, status_line_html
 from ui.compare import image_compare
+from ui.grid_density import is_compact
 from ui.hero_prompt import (
     card_notes_html,
     load_card_notes,
@@ -41,7 +43,7 @@ from ui.hero_prompt import (
     rejected_notes,
     use_version_button,
 )
-from ui.hero_state import REFERENCES_SHOWN, card_shot, selected_row
+from ui.hero_state import REFERENCES_SHOWN, card_shot, picked_row, selected_row, size_switch
 from ui.hero_state import card_key as _key
 from ui.hero_state import img_tag as _img
 from ui.images import absolute_url
@@ -53,8 +55,13 @@ from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toa
 ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 THUMB_MAX_HEIGHT = 150  # px; every thumbnail box has this height, so cards stay aligned whatever the aspect
 THUMB_CARD_WIDTH = 260  # px; the grid's minimum column width: 3 cards a row at 1440 px, 2 at 1024
+COMPACT_THUMB_HEIGHT = 80  # px; a compact card: 6 a row at 1440 px, two rows of them above the fold at 1440×900
+COMPACT_CARD_WIDTH = 148  # px; the compact grid's minimum column width
 CARDS_PER_PAGE = 12
 _CAPTION = "font-size:.875rem;opacity:.65;line-height:1.4"
+_SMALL = "font-size:.8rem;line-height:1.4"
+# Streamlit pulls a Markdown element's last 1rem up (meant for a paragraph's margin): give it that room back.
+_MARKDOWN_END = '<div style="height:1rem"></div>'
 _MISSING_ICON = "&#x1F5BC;&#xFE0E;"  # a framed picture: no image yet
 
 
@@ -98,7 +105,9 @@ def hero_grid(item: WorkItemDetail) -> None:
         st.rerun()
     first = grid_page(item.id)["shot_offset"]
     load_card_notes(item.id, [shot.shot_id for shot in item.shots])
-    with st.grid("auto", min_column_width=THUMB_CARD_WIDTH, gap="small"):
+    compact = is_compact()
+    st.html(grid_css(compact))
+    with st.grid("auto", min_column_width=COMPACT_CARD_WIDTH if compact else THUMB_CARD_WIDTH, gap="small"):
         for index, shot in enumerate(item.shots):
             st.session_state[_key("shot", item.id, shot.shot_id)] = shot
             st.session_state[_key("offset", item.id, shot.shot_id)] = first + index
@@ -112,9 +121,40 @@ def page_count(total: int) -> int:
     return max(1, -(-total // CARDS_PER_PAGE))
 
 
-def _thumbnail_html(row: HeroTarget) -> str:
+def grid_css(compact: bool) -> str:
+    """Once per grid run: each card's `View larger` button lies over its thumbnail (the thumbnail is what one
+    clicks; the words show on hover or keyboard focus), and compact cards have a tighter frame."""
+    height = COMPACT_THUMB_HEIGHT if compact else THUMB_MAX_HEIGHT
+    view = '[class*="st-key-detail_view_"]'
+    select = '[class*="st-key-detail_box_"] [class*="st-key-detail_select_"]'
+    compact_css = (
+        '[class*="st-key-detail_box_"]{padding:8px !important}'
+        '[class*="st-key-detail_box_"] [data-testid="stPopoverButton"]{padding:0 4px;min-height:32px;gap:0}'
+        '[class*="st-key-detail_box_"] [data-testid="stButtonGroup"] button{padding:4px 9px;min-height:32px}'
+        # The Select box (bulk review) sits on the thumbnail's top right corner, without its word.
+        f"{select}{{height:0;width:100%;z-index:3;position:relative}}"
+        f"{select} label{{position:absolute;top:12px;right:4px;padding:2px 0 2px 4px;border-radius:4px;"
+        "background:rgba(15,23,42,.82);gap:0}"
+        f'{select} [data-testid="stWidgetLabel"]{{display:none}}'
+        if compact
+        else ""
+    )
+    return (
+        f"<style>{view}{{height:0;z-index:2;position:relative}}"
+        f"{view} button{{position:absolute;top:0;left:0;width:100%;height:{height + 4}px;border:0;"
+        "background:transparent;cursor:zoom-in;display:flex;align-items:flex-end;justify-content:flex-end;"
+        "padding:6px}"
+        f"{view} button > div{{opacity:0;background:rgba(15,23,42,.85);border-radius:4px;padding:0 6px}}"
+        f"{view} button:hover > div,{view} button:focus-visible > div{{opacity:1}}"
+        f"{view} button:focus-visible{{outline:2px solid #14b8a6;border-radius:6px}}"
+        f"{compact_css}</style>"
+    )
+
+
+def _thumbnail_html(row: HeroTarget, shot: ShotPublic, *, height: int = THUMB_MAX_HEIGHT) -> str:
     """The row's thumbnail inside a box of fixed height (every card the same height, whatever the size's aspect),
-    or the same box naming the missing file."""
+    or the same box naming the missing file; the review badges of every size on it, its edge in the shown
+    size's review colour."""
     url = row.thumb_url or row.url
     inner = (
         _img(url, f"{row.size_label} hero", "max-width:100%;max-height:100%;display:block")
@@ -124,14 +164,23 @@ def _thumbnail_html(row: HeroTarget) -> str:
         f"{html.escape(row.filename)}</span>"
     )
     return (
-        f'<div style="height:{THUMB_MAX_HEIGHT}px;display:flex;align-items:center;justify-content:center;'
-        f'border-radius:6px;background:rgba(127,127,127,.08)">{inner}</div>'
+        f'<div style="position:relative;height:{height}px;display:flex;align-items:center;justify-content:center;'
+        f'border-radius:6px;background:rgba(127,127,127,.08);box-shadow:inset 0 -3px 0 {look(row)[1]}">'
+        f"{inner}{badges_html(shot, row.size_label)}</div>"
     )
 
 
-def card_html(shot_id: str, shot: ShotPublic, row: HeroTarget) -> str:
-    """Thumbnail, `{shotId} · {sku}`, `{size} · W×H` and the file name: one element."""
+def card_html(shot_id: str, shot: ShotPublic, row: HeroTarget, *, compact: bool = False, notes: str = "") -> str:
+    """Thumbnail with review badges, `{shotId} · {sku}`, the shown size's decision (who, when), `{size} · W×H`, the
+    file name and `notes` (comments, prompt changes; compact: thumbnail, shot line and decision): one element."""
     shot_line = f"{html.escape(shot_id)} · {html.escape(shot.sku)}"
+    if compact:
+        return (
+            f"{_thumbnail_html(row, shot, height=COMPACT_THUMB_HEIGHT)}"
+            f'<div style="{_CAPTION};margin-top:4px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
+            f'title="{shot_line}">{shot_line}</div>'
+            f"{status_line_html(row, short=True, style=_SMALL)}{_MARKDOWN_END}"
+        )
     size_line = f"{html.escape(row.size_label)} · {row.width}×{row.height}"
     file_line = (
         f'<div style="{_CAPTION};white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
@@ -141,13 +190,14 @@ def card_html(shot_id: str, shot: ShotPublic, row: HeroTarget) -> str:
     )  # a missing image's box already names the file
     # The shot line is an element of its own with exactly that text (what finds the card).
     return (
-        f'{_thumbnail_html(row)}<div style="{_CAPTION};margin-top:6px">{shot_line}</div>'
-        f'<div style="{_CAPTION}">{size_line}</div>{file_line}'
+        f'{_thumbnail_html(row, shot)}<div style="{_CAPTION};margin-top:6px">{shot_line}</div>'
+        f"{status_line_html(row, short=False, style=_SMALL)}"
+        f'<div style="{_CAPTION}">{size_line}</div>{file_line}{notes}{_MARKDOWN_END}'
     )
 
 
-def card_body(shot_id: str, shot: ShotPublic, row: HeroTarget, *, notes: str = "") -> None:
-    st.markdown(card_html(shot_id, shot, row) + notes, unsafe_allow_html=True)
+def card_body(shot_id: str, shot: ShotPublic, row: HeroTarget, *, notes: str = "", compact: bool = False) -> None:
+    st.markdown(card_html(shot_id, shot, row, compact=compact, notes=notes), unsafe_allow_html=True)
 
 
 def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes | BinaryIO]]) -> bool:
@@ -285,61 +335,129 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         refresh_card_shot(work_item_id, shot_id)
     shot = card_shot(work_item_id, shot_id)
     job_id = own_job or shot.active_job_id  # a job for this shot started anywhere
-    with st.container(border=True, gap="xsmall", height="stretch"):  # as tall as the row's tallest card
-        select_box(work_item_id, shot_id)
+    # As tall as the row's tallest card; the key styles compact cards (grid_css).
+    with st.container(border=True, gap="xsmall", height="stretch", key=_key("box", work_item_id, shot_id)):
+        select_box(work_item_id, shot_id)  # bulk review; in a compact card, a box on the thumbnail (grid_css)
+        if is_compact():
+            _compact_card(work_item_id, shot_id, shot, job_id=job_id, own_job=own_job)
+            return
         row = selected_row(work_item_id, shot)
         if row is None:
             st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
             return
+        _view_button(work_item_id, shot_id)
         card_body(shot_id, shot, row, notes=card_notes_html(work_item_id, shot_id, row.size_label))
-        _card_links(work_item_id, shot_id, shot)
+        review_buttons(work_item_id, shot_id, row)
+        _references_button(work_item_id, shot_id, shot)
         _upload_references(work_item_id, shot_id, disabled=bool(job_id))
         prompt_popover(work_item_id, shot_id, disabled=bool(job_id))
         rejected_notes(work_item_id, shot_id)
-        st.button(
-            messages.REGENERATE_SHOT_LOADING if job_id else messages.REGENERATE_SHOT,
-            type="primary",
-            help=why_disabled(Role.reviewer, regenerate_help(work_item_id, shot_id, messages.REGENERATE_SHOT_TOOLTIP)),
-            disabled=bool(job_id) or lacks(Role.reviewer),
-            width="stretch",
-            key=_key("regenerate", work_item_id, shot_id),
-            on_click=start_regeneration,
-            args=(work_item_id, shot_id),
+        _regenerate_button(work_item_id, shot_id, job_id=job_id)
+        _job_or_compare(work_item_id, shot_id, row, job_id=job_id, own_job=own_job)
+
+
+def _compact_card(work_item_id: str, shot_id: str, shot: ShotPublic, *, job_id: str | None, own_job: str | None):
+    """Thumbnail (with the review badges), shot line and decision; the size switch and a ⋮ menu with every action
+    (its contents exist only while it is open)."""
+    row = picked_row(work_item_id, shot)  # the switch is drawn below the picture it picks
+    if row is None:
+        st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
+        return
+    _view_button(work_item_id, shot_id)
+    card_body(shot_id, shot, row, compact=True)
+    with st.container(horizontal=True, gap="xsmall", vertical_alignment="center"):
+        size_switch(work_item_id, shot, short=True)
+        _card_menu(work_item_id, shot_id, shot, row, job_id=job_id)
+    if job_id:
+        _job_or_compare(work_item_id, shot_id, row, job_id=job_id, own_job=own_job)
+
+
+def _card_menu(work_item_id: str, shot_id: str, shot: ShotPublic, row: HeroTarget, *, job_id: str | None):
+    """The compact card's actions: review with a note, regenerate, references, compare."""
+    uploader_key = _uploader_key(work_item_id, shot_id)
+    files = st.session_state.get(uploader_key)
+    menu = st.popover(
+        "",
+        icon=":material/more_vert:",
+        key=_key("menu", work_item_id, shot_id),
+        on_change="rerun",  # tracks open/closed: the menu's widgets exist only while it is open
+        help=f"Review, regenerate, references: {shot_id}",
+    )
+    if files:  # picked in the menu's uploader: saved in this card run
+        save_references(work_item_id, shot_id, [(f.name, f) for f in files])
+        st.session_state[_key("upload_gen", work_item_id, shot_id)] = (
+            st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0) + 1
         )
-        if own_job:
-            job_progress(own_job, on_finish=partial(regeneration_finished, work_item_id, shot_id), waiting=True)
-        elif job_id and job_id != panel_job(work_item_id):  # one poll (and one toast) per job: the panel's
-            job_progress(job_id, on_finish=partial(_show_new_image, work_item_id, shot_id))
-        elif (
-            not job_id
-            and row.previous_version_id
-            and st.button(
-                f"Compare v{row.version - 1} / v{row.version}",
-                icon=":material/compare:",
-                type="tertiary",
-                key=_key("compare", work_item_id, shot_id),
+        _rerun_card()
+    if not menu.open:
+        return
+    with menu:
+        st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(row.size_label)}")
+        review_buttons(work_item_id, shot_id, row, in_menu=True)
+        rejected_notes(work_item_id, shot_id)
+        _regenerate_button(work_item_id, shot_id, job_id=job_id)
+        if not job_id and not lacks(Role.reviewer):
+            st.file_uploader(
+                messages.UPLOAD_REFERENCE, type=ACCEPTED_TYPES, accept_multiple_files=True, key=uploader_key
             )
-        ):
-            compare_dialog(row)
+        _references_button(work_item_id, shot_id, shot)
+        _compare_button(work_item_id, shot_id, row)
 
 
-def _card_links(work_item_id: str, shot_id: str, shot: ShotPublic) -> None:
-    """`View larger`, and the shot's first reference thumbnails (then `+N more`) as one button that opens every
-    reference large: side by side, one row."""
-    count = shot.reference_count
-    row = st.container(horizontal=True, gap="small", vertical_alignment="center") if count else st
-    if row.button(
+def _regenerate_button(work_item_id: str, shot_id: str, *, job_id: str | None) -> None:
+    st.button(
+        messages.REGENERATE_SHOT_LOADING if job_id else messages.REGENERATE_SHOT,
+        type="primary",
+        help=why_disabled(Role.reviewer, regenerate_help(work_item_id, shot_id, messages.REGENERATE_SHOT_TOOLTIP)),
+        disabled=bool(job_id) or lacks(Role.reviewer),
+        width="stretch",
+        key=_key("regenerate", work_item_id, shot_id),
+        on_click=start_regeneration,
+        args=(work_item_id, shot_id),
+    )
+
+
+def _job_or_compare(
+    work_item_id: str, shot_id: str, row: HeroTarget, *, job_id: str | None, own_job: str | None
+) -> None:
+    if own_job:
+        job_progress(own_job, on_finish=partial(regeneration_finished, work_item_id, shot_id), waiting=True)
+    elif job_id and job_id != panel_job(work_item_id):  # one poll (and one toast) per job: the panel's
+        job_progress(job_id, on_finish=partial(_show_new_image, work_item_id, shot_id))
+    elif not job_id:
+        _compare_button(work_item_id, shot_id, row)
+
+
+def _compare_button(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
+    if row.previous_version_id and st.button(
+        f"Compare v{row.version - 1} / v{row.version}",
+        icon=":material/compare:",
+        type="tertiary",
+        key=_key("compare", work_item_id, shot_id),
+    ):
+        compare_dialog(row)
+
+
+def _view_button(work_item_id: str, shot_id: str) -> None:
+    """`View larger`, laid over the thumbnail drawn next (grid_css): clicking the picture opens the large view."""
+    if st.button(
         "View larger",
         icon=":material/zoom_in:",
         type="tertiary",
         help=messages.LARGE_VIEW_TOOLTIP,
         key=_key("view", work_item_id, shot_id),
+        width="stretch",
     ):
         size = st.session_state.get(_key("size", work_item_id, shot_id))
         st.session_state.pop(_key("dialog_size", work_item_id, shot_id), None)  # opens at the card's size
         st.query_params.update(shot=shot_id, **({"size": size} if size else {}))
         large_view(work_item_id, shot_id)
-    if count and row.button(
+
+
+def _references_button(work_item_id: str, shot_id: str, shot: ShotPublic) -> None:
+    """The shot's first reference thumbnails (then `+N more`) as one button that opens every reference large."""
+    count = shot.reference_count
+    if count and st.button(
         references_label(shot),
         type="tertiary",
         help=f"{count} reference image{'s' if count != 1 else ''}: see them large, who uploaded them, delete",

@@ -25,19 +25,37 @@ def selected_row(
     work_item_id: str, shot: ShotPublic, *, key_name: str = "size", default: str | None = None
 ) -> HeroTarget | None:
     """The row of the size picked in this card's (or dialog's) switch; `default` (or the first size) at first."""
+    if not shot.rows:
+        return None
+    size_switch(work_item_id, shot, key_name=key_name, default=default)
+    return picked_row(work_item_id, shot, key_name=key_name)
+
+
+def picked_row(work_item_id: str, shot: ShotPublic, *, key_name: str = "size") -> HeroTarget | None:
+    """The row of the size picked in the switch (drawn or about to be drawn in this run); the first at first."""
     rows = {row.size_label: row for row in shot.rows}
     if not rows:
         return None
-    labels = list(rows)
-    picked = st.segmented_control(
+    picked = st.session_state.get(card_key(key_name, work_item_id, shot.shot_id))
+    return rows.get(picked or "") or next(iter(rows.values()))
+
+
+def size_switch(
+    work_item_id: str, shot: ShotPublic, *, key_name: str = "size", default: str | None = None, short: bool = False
+) -> None:
+    """Desktop / Tablet / Mobile (`D` / `T` / `M` when `short`, if their first letters differ)."""
+    labels = [row.size_label for row in shot.rows]
+    letters = {label: label[:1].upper() for label in labels}
+    spelled = not short or len(set(letters.values())) < len(letters)
+    st.segmented_control(
         "Size",
         labels,
-        default=default if default in rows else labels[0],
+        default=default if default in labels else labels[0],
         key=card_key(key_name, work_item_id, shot.shot_id),
+        format_func=None if spelled else letters.__getitem__,
         label_visibility="collapsed",
-        width="stretch",
+        width="content" if short else "stretch",
     )
-    return rows.get(picked or labels[0])
 
 
 def img_tag(url: str | None, alt: str, style: str) -> str:

@@ -62,6 +62,8 @@ class HeroTarget(ReadModel):
     version: int | None = None
     previous_version_id: int | None = None  # the newest older version whose file still exists: what Compare shows
     review_state: ReviewState | None = None
+    reviewer: str | None = None  # who made the newest decision (its state is review_state)
+    reviewed_at: str | None = None  # when, ISO 8601 UTC
     seed: int | None = None
     seed_honoured: bool | None = None
     backend: str | None = None

@@ -1,0 +1,146 @@
+"""Review on the work item page's hero cards: badges per size, Approve / Reject on a card (comfortable and in the
+compact card's menu), and the compact grid, remembered per person."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.config import get_settings
+from services.identity import Actor, Role, acting_as, current_actor
+from services.jobs import wait_for_job
+from services.lifestyle import generate_lifestyle_heroes
+from services.preferences import GridDensity, get_preferences
+from services.versions import review_history, set_review
+from services.work_items import get_work_item
+from tests.pages.conftest import open_page
+
+DETAIL = "pages/work_item.py"
+ANA = Actor("ana@example.com", "Ana", Role.reviewer)
+BEN = Actor("ben@example.com", "Ben", Role.reviewer)
+
+
+@pytest.fixture
+def heroes(demo):
+    """Work item 12's heroes, made: {(shot, size): version id}."""
+    assert wait_for_job(generate_lifestyle_heroes("12")["jobId"], timeout=120)["status"] == "succeeded"
+    return {(shot.shot_id, row.size_label): row.version_id for shot in get_work_item("12").shots for row in shot.rows}
+
+
+def card_markdown(at, shot_id: str) -> str:
+    [found] = [m.value for m in at.markdown if f"{shot_id} · " in m.value and "position:relative" in m.value]
+    return found
+
+
+def badges(markdown: str) -> list[str]:
+    """The pills' tooltips: `Desktop: Approved by Ana · 2026-12-01 14:03 UTC`."""
+    return re.findall(r'<span title="([^"]+)" aria-label', markdown)
+
+
+def test_each_card_shows_every_sizes_state_on_its_thumbnail(heroes):
+    with acting_as(ANA):
+        set_review(heroes[("KT-1", "Desktop")], state="approved")
+    with acting_as(BEN):
+        set_review(heroes[("KT-1", "Tablet")], state="rejected", note="Logo cut off")
+    at = open_page(DETAIL, id="12")
+    card = card_markdown(at, "KT-1")
+    assert [b.split(" by ")[0] for b in badges(card)] == [
+        "Desktop: Approved",
+        "Tablet: Rejected",
+        "Mobile: Pending review",
+    ]
+    assert re.search(r">D ✓</span>.*>T ✗</span>.*>M •</span>", card)
+    assert "#4ade80" in card  # the shown size's (Desktop's) edge and line are green
+    assert badges(card_markdown(at, "KT-2")) == [f"{s}: Pending review" for s in ("Desktop", "Tablet", "Mobile")]
+
+
+def test_a_size_without_an_image_says_so(demo):
+    at = open_page(DETAIL, id="12")
+    assert badges(card_markdown(at, "KT-1")) == [f"{s}: No image yet" for s in ("Desktop", "Tablet", "Mobile")]
+    approve = at.button(key="detail_approve_12_KT-1")
+    assert approve.disabled and approve.help == "No image to review yet"
+
+
+def test_approve_and_reject_with_a_note_on_a_card(heroes):
+    at = open_page(DETAIL, id="12")
+    me = current_actor().label
+    at.button(key="detail_approve_12_KT-2").click().run()
+    assert not at.exception
+    card = card_markdown(at, "KT-2")
+    assert f"Desktop: Approved by {me} · " in badges(card)[0] and f"✓ Approved by {me} · " in card
+    assert at.button(key="detail_approve_12_KT-2").disabled  # it is approved
+    assert "detail_note_12_KT-2" not in [t.key for t in at.text_input]  # only while Reject's popover is open
+
+    at.session_state["detail_reject_open_12_KT-2"] = True
+    at.run()
+    at.text_input(key="detail_note_12_KT-2").input("Horizon tilted")
+    at.button(key="detail_reject_12_KT-2").click().run()
+    assert not at.exception
+    history = review_history([heroes[("KT-2", "Desktop")]])[heroes[("KT-2", "Desktop")]]
+    assert [(d.decision, d.note, d.reviewer) for d in history] == [
+        ("rejected", "Horizon tilted", me),
+        ("approved", None, me),
+    ]
+    assert f"✗ Rejected by {me} · " in card_markdown(at, "KT-2")
+    assert at.session_state["detail_reject_open_12_KT-2"] is False  # the popover closed
+    assert [t.value.split("  \n")[0] for t in at.toast][-1] == "**KT-2 · Desktop rejected**"
+
+
+def test_a_viewer_sees_the_state_but_cannot_decide_and_keeps_their_own_density(heroes, monkeypatch):
+    with acting_as(ANA):
+        set_review(heroes[("KT-3", "Desktop")], state="approved")
+    monkeypatch.setenv("RESHOOT_AUTH", "oidc")
+    get_settings.cache_clear()
+    vic = {"is_logged_in": True, "email": "vic@example.com", "name": "Vic"}
+    at = open_page(DETAIL, user=vic, id="12")
+    assert "Desktop: Approved by Ana · " in badges(card_markdown(at, "KT-3"))[0]
+    approve = at.button(key="detail_approve_12_KT-1")
+    assert approve.disabled and approve.help.startswith("Needs the reviewer role; you are a viewer.")
+    at.toggle(key="detail_compact_toggle").set_value(True).run()  # a viewer has a grid too
+    assert not at.exception
+    with acting_as(Actor("vic@example.com", "Vic", Role.viewer)):
+        assert get_preferences().grid_density is GridDensity.compact
+    assert get_preferences().grid_density is GridDensity.comfortable  # the local user's is untouched
+
+
+def test_the_compact_grid_is_remembered_for_the_person_in_a_new_session(heroes):
+    at = open_page(DETAIL, id="12")
+    assert at.toggle(key="detail_compact_toggle").value is False
+    assert at.button(key="detail_regenerate_12_KT-1")  # comfortable: actions on the card
+    at.toggle(key="detail_compact_toggle").set_value(True).run()
+    assert not at.exception
+    assert get_preferences().grid_density is GridDensity.compact
+    assert not [b for b in at.button if (b.key or "").startswith(("detail_regenerate_", "detail_approve_"))]
+    assert [b.key for b in at.button if (b.key or "").startswith("detail_view_")] == [
+        f"detail_view_12_KT-{n}" for n in (1, 2, 3)
+    ]
+
+    again = open_page(DETAIL, id="12")  # another session (another browser) of the same person
+    assert again.toggle(key="detail_compact_toggle").value is True
+    assert not [b for b in again.button if (b.key or "").startswith("detail_regenerate_")]
+    assert "KT-1 · KIT-CASTIRON-28" in card_markdown(again, "KT-1")
+
+    again.toggle(key="detail_compact_toggle").set_value(False).run()
+    assert get_preferences().grid_density is GridDensity.comfortable
+    assert again.button(key="detail_regenerate_12_KT-1")
+
+
+def test_the_compact_cards_menu_reviews_regenerates_and_opens_the_large_view(heroes):
+    at = open_page(DETAIL, id="12")
+    at.toggle(key="detail_compact_toggle").set_value(True).run()
+    at.session_state["detail_menu_12_KT-1"] = True  # open KT-1's ⋮ menu
+    at.run()
+    assert not at.exception
+    assert at.button(key="detail_regenerate_12_KT-1") and at.file_uploader  # its actions, only while open
+    at.text_input(key="detail_note_12_KT-1").input("Warm light, good")
+    at.button(key="detail_approve_12_KT-1").click().run()
+    assert not at.exception
+    [decision] = review_history([heroes[("KT-1", "Desktop")]])[heroes[("KT-1", "Desktop")]]
+    assert (decision.decision, decision.note) == ("approved", "Warm light, good")
+    assert "✓ Approved · " in card_markdown(at, "KT-1")  # the compact line: word, who, when
+    assert at.session_state["detail_menu_12_KT-1"] is False
+
+    at.segmented_control(key="detail_size_12_KT-1").set_value("Mobile").run()
+    at.button(key="detail_view_12_KT-1").click().run()  # the thumbnail
+    assert (at.query_params["shot"], at.query_params["size"]) == ("KT-1", "Mobile")
