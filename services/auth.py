@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -138,47 +138,61 @@ def normalise_email(email: str, *, field: str = "email") -> str:
     return value
 
 
-def _role_or_none(role: object) -> Role | None:
+def _checked_email(value: str) -> str:
+    email = _email_or_none(value)
+    if email is None:
+        raise ValueError(EMAIL_MESSAGE)
+    return email
+
+
+def _checked_role(value: object) -> Role:
     try:
-        return Role(str(role).strip().lower())
+        return Role(str(value).strip().lower())
     except ValueError:
-        return None
+        raise ValueError(f"One of {', '.join(Role)}") from None
 
 
-def parse_role(role: str | Role, *, field: str = "role") -> Role:
-    picked = _role_or_none(role)
-    if picked is None:
-        raise invalid_request([{"field": field, "message": f"One of {', '.join(Role)}"}])
-    return picked
+# A user's email in any case, stored lower-case; a role by its name (the CLI and forms give names).
+Email = Annotated[str, AfterValidator(_checked_email)]
+RoleName = Annotated[Role, Field(strict=False), BeforeValidator(_checked_role)]
 
 
 class NewUser(Options):
-    """A user added by an admin before their first sign-in (email in any case; stored lower-case)."""
+    """A user added by an admin before their first sign-in."""
 
-    email: str
+    email: Email
     name: str = ""
-    role: Role = Field(default=Role.viewer, strict=False)  # the CLI and forms give the role's name
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        email = _email_or_none(value)
-        if email is None:
-            raise ValueError(EMAIL_MESSAGE)
-        return email
+    role: RoleName = Role.viewer
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return value.strip()[:255]
 
-    @field_validator("role", mode="before")
+
+class SetRoleOptions(Options):
+    email: Email
+    role: RoleName
+
+
+class SetDisabledOptions(Options):
+    email: Email
+    disabled: bool = True
+
+
+class CreateTokenOptions(Options):
+    user_email: Email | None = None  # default: yourself; someone else's needs admin
+    name: str = ""
+
+    @field_validator("name")
     @classmethod
-    def _role(cls, value: object) -> Role:
-        role = _role_or_none(value)
-        if role is None:
-            raise ValueError(f"One of {', '.join(Role)}")
-        return role
+    def _name(cls, value: str) -> str:
+        return value.strip()[:128]
+
+
+class ListTokensOptions(Options):
+    user_email: Email | None = None  # default: yourself; someone else's (or everyone's) needs admin
+    all_users: bool = False
 
 
 def user_public(user: User) -> UserPublic:
@@ -227,8 +241,8 @@ def add_user(*, options: NewUser) -> UserPublic:
 
 
 @requires(Role.admin)
-def set_role(*, email: str, role: str | Role) -> UserPublic:
-    email, picked = normalise_email(email), parse_role(role)
+def set_role(*, options: SetRoleOptions) -> UserPublic:
+    email, picked = options.email, options.role
     with session_scope() as session:
         user = _user(session, email)
         before = {"role": user.role, "roleSetBy": user.role_set_by}
@@ -245,9 +259,9 @@ def set_role(*, email: str, role: str | Role) -> UserPublic:
 
 
 @requires(Role.admin)
-def set_disabled(*, email: str, disabled: bool = True) -> UserPublic:
+def set_disabled(*, options: SetDisabledOptions) -> UserPublic:
     """A disabled user cannot sign in and their tokens stop working (at once: every request checks)."""
-    email = normalise_email(email)
+    email, disabled = options.email, options.disabled
     if disabled and email == current_actor().email:
         raise invalid_request([{"field": "email", "message": "You cannot disable yourself"}])
     with session_scope() as session:
@@ -373,10 +387,11 @@ def token_public(token: ApiToken) -> TokenPublic:
 
 
 @requires(Role.viewer)
-def create_token(*, user_email: str | None = None, name: str = "") -> NewToken:
-    """A new token for `user_email` (default: yourself; someone else's needs admin). It acts with that user's role."""
+def create_token(*, options: CreateTokenOptions = CreateTokenOptions()) -> NewToken:
+    """A new token for `options.user_email` (default: yourself; someone else's needs admin). It acts with that user's
+    role."""
     actor = current_actor()
-    owner = normalise_email(user_email or actor.email, field="user")
+    owner = options.user_email or normalise_email(actor.email, field="user")
     if owner != actor.email:
         require(Role.admin)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -386,7 +401,7 @@ def create_token(*, user_email: str | None = None, name: str = "") -> NewToken:
             raise ReshootError("ACCOUNT_DISABLED", 403, {"email": owner}, f"The account {owner} is disabled")
         row = ApiToken(
             user_email=owner,
-            name=name.strip()[:128],
+            name=options.name,
             token_hash=hash_token(token),
             prefix=token[:12],
             created_by=actor.email,
@@ -402,10 +417,10 @@ def create_token(*, user_email: str | None = None, name: str = "") -> NewToken:
 
 
 @requires(Role.viewer)
-def list_tokens(*, user_email: str | None = None, all_users: bool = False) -> list[TokenPublic]:
+def list_tokens(*, options: ListTokensOptions = ListTokensOptions()) -> list[TokenPublic]:
     """Your tokens; an admin may list another user's, or everyone's (`all_users`)."""
     actor = current_actor()
-    owner = normalise_email(user_email, field="user") if user_email else actor.email
+    owner, all_users = options.user_email or actor.email, options.all_users
     if all_users or owner != actor.email:
         require(Role.admin)
     query = select(ApiToken).order_by(col(ApiToken.created_at).desc())

@@ -192,20 +192,20 @@ def cmd_users(args: argparse.Namespace) -> None:
     elif args.action == "add":
         _print(auth.add_user(options=auth.NewUser(email=args.email, name=args.name or "", role=args.role)))
     elif args.action == "set-role":
-        _print(auth.set_role(email=args.email, role=args.role))
+        _print(auth.set_role(options=auth.SetRoleOptions(email=args.email, role=args.role)))
     else:
-        _print(auth.set_disabled(email=args.email, disabled=not args.enable))
+        _print(auth.set_disabled(options=auth.SetDisabledOptions(email=args.email, disabled=not args.enable)))
 
 
 def cmd_tokens(args: argparse.Namespace) -> None:
     from services import auth
 
     if args.action == "create":
-        created = auth.create_token(user_email=args.user, name=args.name or "")
+        created = auth.create_token(options=auth.CreateTokenOptions(user_email=args.user, name=args.name or ""))
         _print({"ok": True, "id": created.id, "user": created.user_email, "name": created.name, "token": created.token})
         print("Shown once: only a keyed hash is stored. Send it as `Authorization: Bearer <token>`.", file=sys.stderr)
     elif args.action == "list":
-        _print(auth.list_tokens(user_email=args.user, all_users=args.user is None))
+        _print(auth.list_tokens(options=auth.ListTokensOptions(user_email=args.user, all_users=args.user is None)))
     else:
         _print(auth.revoke_token(args.token_id))
 

@@ -446,21 +446,21 @@ SCENARIOS = [
     Scenario(
         "change a role",
         ("services.auth.set_role",),
-        lambda email: auth.set_role(email=email, role="admin"),
+        lambda email: auth.set_role(options=auth.SetRoleOptions(email=email, role="admin")),
         {"user.role": 1},
         prepare=lambda _: _user("new@example.com"),
     ),
     Scenario(
         "disable a user",
         ("services.auth.set_disabled",),
-        lambda email: auth.set_disabled(email=email),
+        lambda email: auth.set_disabled(options=auth.SetDisabledOptions(email=email)),
         {"user.disable": 1},
         prepare=lambda _: _user("new@example.com"),
     ),
     Scenario(
         "create an API token",
         ("services.auth.create_token",),
-        lambda _: auth.create_token(name="script"),
+        lambda _: auth.create_token(options=auth.CreateTokenOptions(name="script")),
         {"token.create": 1},
         prepare=lambda _: _user(RITA.email),
     ),
@@ -610,7 +610,6 @@ READS: dict[str, Callable[[], Any]] = {
     "services.auth.is_loopback": lambda: auth.is_loopback("127.0.0.1"),
     "services.auth.unsafe_bind_message": lambda: auth.unsafe_bind_message("0.0.0.0", server="API"),
     "services.auth.normalise_email": lambda: auth.normalise_email("A@Example.com"),
-    "services.auth.parse_role": lambda: auth.parse_role("viewer"),
     "services.auth.user_public": lambda: auth.user_public(User(email="a@example.com")),
     "services.auth.list_users": auth.list_users,
     "services.auth.role_from_groups": lambda: auth.role_from_groups(["x"]),
@@ -618,7 +617,7 @@ READS: dict[str, Callable[[], Any]] = {
     "services.auth.token_public": lambda: auth.token_public(
         ApiToken(user_email="a@example.com", token_hash="h", prefix="p")
     ),
-    "services.auth.list_tokens": lambda: auth.list_tokens(all_users=True),
+    "services.auth.list_tokens": lambda: auth.list_tokens(options=auth.ListTokensOptions(all_users=True)),
     "services.auth.actor_for_token": lambda: _refused(lambda: auth.actor_for_token("rsh_unknown")),
     "services.auth.bearer_token": lambda: auth.bearer_token("Bearer rsh_x"),
     "services.auth.peer_is_trusted_proxy": lambda: auth.peer_is_trusted_proxy("127.0.0.1"),

@@ -54,8 +54,8 @@ GUARDED = [
     (lambda: retry_job("job_nope"), Role.reviewer),
     (lambda: auth.list_users(), Role.admin),
     (lambda: auth.add_user(options=auth.NewUser(email="x@example.com")), Role.admin),
-    (lambda: auth.set_role(email="x@example.com", role="admin"), Role.admin),
-    (lambda: auth.set_disabled(email="x@example.com"), Role.admin),
+    (lambda: auth.set_role(options=auth.SetRoleOptions(email="x@example.com", role="admin")), Role.admin),
+    (lambda: auth.set_disabled(options=auth.SetDisabledOptions(email="x@example.com")), Role.admin),
 ]
 
 
@@ -140,6 +140,13 @@ def test_new_user_options_normalise_and_refuse_with_the_field_named(db, capsys):
             auth.NewUser(**values)
         assert [e["loc"] for e in refused.value.errors()] == [(field,)]
 
+    assert auth.SetRoleOptions(email="Ana@Example.com", role="ADMIN").role is Role.admin
+    with pytest.raises(ValidationError):
+        auth.SetRoleOptions(email="ana@example.com", role="boss")
+    with pytest.raises(ValidationError) as refused:
+        auth.CreateTokenOptions(user_email="two words")
+    assert [e["loc"] for e in refused.value.errors()] == [("user_email",)]
+
     from services.cli import main
 
     assert main(["users", "add", "not an email"]) == 1
@@ -155,10 +162,12 @@ def test_sign_in_creates_the_user_with_default_or_group_role_and_admin_roles_sti
     assert auth.sign_in(email="des@example.com", groups=["designers"]).role is Role.reviewer
     assert auth.sign_in(email="des@example.com", groups=["designers", "art-leads"]).role is Role.admin  # follows groups
     with acting_as(ADMIN):
-        auth.set_role(email="des@example.com", role="viewer")  # set by hand: stays whatever the groups say
+        auth.set_role(
+            options=auth.SetRoleOptions(email="des@example.com", role="viewer")
+        )  # set by hand: stays whatever the groups say
     assert auth.sign_in(email="des@example.com", groups=["art-leads"]).role is Role.viewer
     with acting_as(ADMIN):
-        auth.set_disabled(email="new@example.com")
+        auth.set_disabled(options=auth.SetDisabledOptions(email="new@example.com"))
         [new] = [u for u in auth.list_users() if u.email == "new@example.com"]
     assert new.last_seen_at and new.name == "New"
     with pytest.raises(ReshootError) as refused:
@@ -178,7 +187,7 @@ def test_bad_auth_settings_name_the_variable(monkeypatch):
 def test_tokens_are_hashed_listed_revocable_and_last_use_is_recorded(db):
     with acting_as(ADMIN):
         auth.add_user(options=auth.NewUser(email="rey@example.com", name="Rey", role="reviewer"))
-        created = auth.create_token(user_email="rey@example.com", name="script")
+        created = auth.create_token(options=auth.CreateTokenOptions(user_email="rey@example.com", name="script"))
     assert created.token.startswith("rsh_") and len(created.token) > 40
     with session_scope() as s:
         stored = [tuple(row) for row in s.connection().execute(text("SELECT * FROM api_tokens"))]
@@ -191,7 +200,7 @@ def test_tokens_are_hashed_listed_revocable_and_last_use_is_recorded(db):
         [listed] = auth.list_tokens()
         assert listed.last_used_at and listed.name == "script" and "token" not in listed.model_dump(by_alias=True)
         with pytest.raises(ReshootError):
-            auth.list_tokens(all_users=True)  # everyone's: admin only
+            auth.list_tokens(options=auth.ListTokensOptions(all_users=True))  # everyone's: admin only
         auth.revoke_token(created.id)
     with pytest.raises(ReshootError) as refused:
         auth.actor_for_token(created.token)
@@ -202,15 +211,15 @@ def test_a_disabled_users_tokens_stop_and_others_tokens_need_admin(db):
     with acting_as(ADMIN):
         auth.add_user(options=auth.NewUser(email="rey@example.com", role="reviewer"))
         auth.add_user(options=auth.NewUser(email="vic@example.com", role="viewer"))
-        token = auth.create_token(user_email="rey@example.com").token
+        token = auth.create_token(options=auth.CreateTokenOptions(user_email="rey@example.com")).token
     with acting_as(VIEWER):
         with pytest.raises(ReshootError) as refused:
-            auth.create_token(user_email="rey@example.com")
+            auth.create_token(options=auth.CreateTokenOptions(user_email="rey@example.com"))
         assert refused.value.code == "FORBIDDEN"
         own = auth.create_token()
     assert auth.actor_for_token(own.token).role is Role.viewer
     with acting_as(ADMIN):
-        auth.set_disabled(email="rey@example.com")
+        auth.set_disabled(options=auth.SetDisabledOptions(email="rey@example.com"))
     with pytest.raises(ReshootError):
         auth.actor_for_token(token)
     with pytest.raises(ReshootError):

@@ -27,7 +27,7 @@ def _when(value: datetime | None) -> datetime | None:
 def _create_token() -> None:
     name = (st.session_state.get("settings_token_name") or "").strip()
     try:
-        created = auth.create_token(name=name)
+        created = auth.create_token(options=auth.CreateTokenOptions(name=name))
     except ReshootError as e:
         queue_toast("Couldn’t create the token", e.message, kind="error")
         return
@@ -64,7 +64,7 @@ def tokens_panel() -> None:
         "Create token", icon=":material/add:", key="settings_token_create", on_click=_create_token, width="stretch"
     )
     everyone = not lacks(Role.admin) and st.toggle("Everyone's tokens", key="settings_tokens_all")
-    tokens = auth.list_tokens(all_users=everyone)
+    tokens = auth.list_tokens(options=auth.ListTokensOptions(all_users=everyone))
     if not tokens:
         st.caption("No tokens yet. Scripts and the React client send one as `Authorization: Bearer <token>`.")
         return
@@ -118,9 +118,13 @@ def _user_action(action: str) -> None:
             auth.add_user(options=new_user)
             state["settings_user_email"] = state["settings_user_name"] = ""
         elif action == "role":
-            auth.set_role(email=state["settings_user_pick"], role=state["settings_user_new_role"])
+            auth.set_role(
+                options=auth.SetRoleOptions(email=state["settings_user_pick"], role=state["settings_user_new_role"])
+            )
         else:
-            auth.set_disabled(email=state["settings_user_pick"], disabled=action == "disable")
+            auth.set_disabled(
+                options=auth.SetDisabledOptions(email=state["settings_user_pick"], disabled=action == "disable")
+            )
     except (ReshootError, ValidationError) as e:
         error = invalid_from(e) if isinstance(e, ValidationError) else e
         detail = error.details[0]["message"] if isinstance(error.details, list) and error.details else error.message

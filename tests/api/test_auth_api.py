@@ -37,7 +37,7 @@ def tokens(demo):
         for role in Role:
             email = f"{role}@example.com"
             auth.add_user(options=auth.NewUser(email=email, role=role))
-            made[role] = auth.create_token(user_email=email, name="test")
+            made[role] = auth.create_token(options=auth.CreateTokenOptions(user_email=email, name="test"))
     return made
 
 

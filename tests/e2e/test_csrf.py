@@ -84,7 +84,9 @@ def api(db, data_dir, tmp_path) -> Iterator[tuple[str, str, Path]]:
     load_demo(generate_images=False)
     with acting_as(Actor("ada@example.com", "Ada", Role.admin)):
         auth.add_user(options=auth.NewUser(email="rey@example.com", name="Rey", role="reviewer"))
-        token = auth.create_token(user_email="rey@example.com", name="seed client").token
+        token = auth.create_token(
+            options=auth.CreateTokenOptions(user_email="rey@example.com", name="seed client")
+        ).token
     port = free_port()
     env = {**server_env(data_dir), "RESHOOT_AUTH": "proxy", "RESHOOT_TRUSTED_PROXIES": "127.0.0.1"}
     args = [sys.executable, "-m", "services", "api", "--host", "127.0.0.1", "--port", str(port)]
