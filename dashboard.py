@@ -104,16 +104,13 @@ def main() -> None:
 
 def refuse_unsafe_address() -> None:
     """With RESHOOT_AUTH=none the dashboard listens on loopback only (`.streamlit/config.toml` server.address)."""
-    import sys
-
     from services.auth import unsafe_bind_message
     from services.config import SettingError
 
     try:
         refusal = unsafe_bind_message(st.get_option("server.address") or "", server="dashboard")
-    except SettingError as e:  # every page says it and runs nothing else (main()); the terminal says it now
-        print(e.message, file=sys.stderr)
-        return
+    except SettingError as e:  # the server cannot start on settings it cannot read: say which, plainly
+        raise SystemExit(f"Reshoot cannot start: {e.message}") from None
     if refusal:
         raise SystemExit(refusal)
 
@@ -137,14 +134,15 @@ def declare_navigation() -> None:
 if __name__ == "__main__":
     main()
 else:
+    refuse_unsafe_address()  # first: the imports below read the settings
+    declare_navigation()
+
     from starlette.middleware import Middleware
 
     from services.api.security import LoopbackHosts
     from ui.assets import asset_routes
     from ui.index_page import page_routes
 
-    refuse_unsafe_address()
-    declare_navigation()
     # Each page file's URL path is its name (st.Page's default; work_item's is set to the same).
     page_paths = sorted(path.stem for path in (Path(__file__).parent / PAGES_DIR).glob("*.py"))
     # RESHOOT_AUTH=none: a browser request naming another host came by DNS rebinding (services/api/security.py).

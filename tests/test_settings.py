@@ -280,3 +280,28 @@ def test_the_dashboard_says_it_on_the_page(clean, monkeypatch):
     assert not at.exception
     assert [e.value for e in at.error] == ['RESHOOT\\_KEEP\\_VERSIONS must be a whole number ≥ 1, got "abc"']
     assert "Work Items" not in texts(at)
+
+
+def test_the_dashboard_server_refuses_to_start_and_says_why(tmp_path):
+    """`streamlit run dashboard.py` imports the app (its routes and the API read the settings): it stops at once
+    with the sentence instead of a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.servers import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESHOOT_")}
+    env |= {"RESHOOT_DATA_DIR": str(tmp_path / "data"), "RESHOOT_KEEP_VERSIONS": "abc"}
+    args = ["--server.headless", "true", "--server.port", str(free_port()), "--browser.gatherUsageStats", "false"]
+    done = subprocess.run(
+        [sys.executable, "-m", "streamlit", "run", "dashboard.py", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert 'Reshoot cannot start: RESHOOT_KEEP_VERSIONS must be a whole number ≥ 1, got "abc"' in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
