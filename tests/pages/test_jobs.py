@@ -6,7 +6,7 @@ from services.config import get_settings
 from services.identity import local_user_name
 from services.jobs import get_job, list_jobs, wait_for_job
 from services.lifestyle import generate_lifestyle_heroes
-from services.storyboard import regenerate_sentence_image
+from services.storyboard import RegenerateImageOptions, regenerate_sentence_image
 from tests.pages.conftest import open_page, texts
 from ui.jobs_table import progress
 from ui.toasts import escape_markdown, toast_text
@@ -18,7 +18,8 @@ def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
     wait_for_job(generate_lifestyle_heroes("21", shot_ids=["HO-2"])["jobId"], timeout=60)
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")  # no key: this one fails
     get_settings.cache_clear()
-    failed = wait_for_job(regenerate_sentence_image("sent_001", seed=7)["jobId"], timeout=60)
+    started = regenerate_sentence_image(sentence_id="sent_001", options=RegenerateImageOptions(seed=7))
+    failed = wait_for_job(started.job_id, timeout=60)
     assert failed["status"] == "failed"
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "local")
     get_settings.cache_clear()
