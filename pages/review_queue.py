@@ -9,6 +9,7 @@ from ui.review_queue import (
     current_and_neighbours,
     decision_buttons,
     hero_details,
+    hero_heading,
     hero_image,
     progress,
     queue_filter,
@@ -29,9 +30,10 @@ if hero is None:
     st.success("Nothing pending here: every hero in this filter has a decision.", icon=":material/done_all:")
     st.stop()
 
+hero_heading(hero)
 image_col, details_col = st.columns([3, 2], gap="medium")
 with image_col:
     hero_image(hero)
 with details_col:
-    hero_details(hero)
     decision_buttons(only, hero, after, has_previous)
+    hero_details(hero)

@@ -8,7 +8,7 @@ from services.errors import ReshootError
 from services.versions import review_queue_count
 from services.work_items import list_statuses, list_work_items
 from ui.demo_progress import demo_progress
-from ui.navigation import REVIEW_QUEUE_PAGE, open_work_item, queue_link, reviewed_share
+from ui.navigation import REVIEW_QUEUE_PAGE, open_work_item, reviewed_share
 
 PAGE_SIZE = 25
 PACK_FILTERS = {"Any": None, "With Lifestyle Pack": True, "Without Lifestyle Pack": False}
@@ -58,12 +58,10 @@ rows = [
         "Status": item.status,
         "Pack": item.has_pack,
         "Shots": item.shot_count,
-        "Images": item.image_count,
         "Approved": item.approved_count,
         "Rejected": item.rejected_count,
         "Pending": item.pending_reviews,
         "Reviewed": reviewed_share(item.approved_count + item.rejected_count, item.image_count),
-        "Review": queue_link(item.id) if item.pending_reviews else None,
         "Updated": datetime.fromisoformat(item.updated_at) if item.updated_at else None,
     }
     for item in items
@@ -75,15 +73,18 @@ selection = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     column_config={
-        "ID": st.column_config.TextColumn(width="small"),
-        "Title": st.column_config.TextColumn(width=300),
-        "Pack": st.column_config.CheckboxColumn("Lifestyle Pack"),
-        "Images": st.column_config.NumberColumn(help="Current hero images (a shot at one size each)"),
+        "ID": st.column_config.TextColumn(width=56),
+        "Title": st.column_config.TextColumn(width=260),
+        "Pack": st.column_config.CheckboxColumn(help="Has a Lifestyle Pack"),
+        "Approved": st.column_config.NumberColumn(help="Current hero images approved"),
+        "Rejected": st.column_config.NumberColumn(help="Current hero images rejected"),
+        "Pending": st.column_config.NumberColumn(help="Current hero images waiting for a decision"),
         "Reviewed": st.column_config.ProgressColumn(
-            help="Approved or rejected, of the current hero images", format="percent", min_value=0, max_value=1
-        ),
-        "Review": st.column_config.LinkColumn(
-            help="This work item's pending heroes in the Review queue", display_text="Review pending"
+            help="Approved or rejected, of the current hero images",
+            format="percent",
+            min_value=0,
+            max_value=1,
+            width=90,
         ),
         "Updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     },

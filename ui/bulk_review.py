@@ -51,7 +51,6 @@ def select_box(work_item_id: str, shot_id: str) -> None:
     st.checkbox(
         "Select",
         key=select_key(work_item_id, shot_id),
-        help="Select this shot (every size) for Approve, Reject or Regenerate in the bar above the grid",
         on_change=_selection_changed,
         args=(work_item_id, shot_id),
     )
@@ -118,6 +117,8 @@ def bulk_bar(item: WorkItemDetail) -> None:
             scope = st.segmented_control(
                 "Bulk review",
                 [SELECTED, ALL_PENDING, SKU_PENDING],
+                help="Tick Select on the cards below, or choose All pending or a SKU; then decide once for all",
+                label_visibility="collapsed",
                 default=SELECTED,
                 format_func=lambda option: {
                     SELECTED: f"Selected shots ({len(selected)})",
@@ -184,7 +185,5 @@ def bulk_bar(item: WorkItemDetail) -> None:
                 on_click=_regenerate,
                 args=(item, shot_ids),
             )
-        if scope == SELECTED and not selected:
-            st.caption("Tick Select on the cards below, or choose All pending or a SKU.")
-        elif scope == SKU_PENDING and sku:
+        if scope == SKU_PENDING and sku:
             st.caption(f"SKU {escape_markdown(sku)}: {plural(len(sku_shots), 'shot')}, {sku_pending} pending.")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import streamlit as st
 
 from services.errors import ReshootError
@@ -16,16 +14,10 @@ SKU_SWITCHER_PAGE = "pages/sku_switcher.py"
 WORK_ITEMS_PAGE = "pages/work_items.py"
 SETTINGS_PAGE = "pages/settings.py"
 REVIEW_QUEUE_PAGE = "pages/review_queue.py"
-REVIEW_QUEUE_URL_PATH = "review_queue"
 
 
 def open_work_item(work_item_id: str) -> None:
     st.switch_page(WORK_ITEM_PAGE, query_params={"id": work_item_id})
-
-
-def queue_link(work_item_id: str) -> str:
-    """The Review queue filtered to one work item, as a relative URL (for a table's link column)."""
-    return f"{REVIEW_QUEUE_URL_PATH}?{urlencode({'work_item': work_item_id})}"
 
 
 def reviewed_share(reviewed: int, total: int) -> float:

@@ -110,31 +110,39 @@ def _when(value: datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC"
 
 
+def hero_heading(hero: QueuedHero) -> None:
+    """Work item (a link to the hero on its page), shot, SKU, size and version, across the page."""
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.page_link(
+            WORK_ITEM_PAGE,
+            label=f"{hero.work_item_title} ({hero.work_item_id})",
+            icon=":material/open_in_new:",
+            query_params={"id": hero.work_item_id, "shot": hero.shot_id, "size": hero.size_label},
+            width="content",
+        )
+        st.markdown(
+            f"**{escape_markdown(hero.shot_id)}** · SKU {escape_markdown(hero.sku)} · "
+            f"{escape_markdown(hero.size_label)} {hero.width}×{hero.height} · v{hero.version}",
+            width="content",
+        )
+
+
 def hero_details(hero: QueuedHero) -> None:
-    """Work item (a link to the hero on its page), shot, SKU, size, version, how it was made, the prompt."""
-    st.page_link(
-        WORK_ITEM_PAGE,
-        label=f"{hero.work_item_title} ({hero.work_item_id})",
-        icon=":material/open_in_new:",
-        query_params={"id": hero.work_item_id, "shot": hero.shot_id, "size": hero.size_label},
-    )
+    """How it was made (backend, model, seed, when, references) and the prompt it was made from."""
     made = " · ".join(
         part
         for part in (
             escape_markdown(hero.backend) + (f" ({escape_markdown(hero.model)})" if hero.model else ""),
             seed_words(hero.seed, hero.seed_honoured),
             f"made {_when(hero.created_at)}",
+            f"{len(hero.references)} reference image{'s' if len(hero.references) != 1 else ''}"
+            if hero.references
+            else "",
         )
         if part
     )
-    st.markdown(
-        f"**{escape_markdown(hero.shot_id)}** · SKU {escape_markdown(hero.sku)}  \n"
-        f"{escape_markdown(hero.size_label)} {hero.width}×{hero.height} · v{hero.version}"
-    )
     st.caption(made)
-    if hero.references:
-        st.caption(f"{len(hero.references)} reference image{'s' if len(hero.references) != 1 else ''} used")
-    with st.container(border=True):
+    with st.container(border=True, gap="xsmall"):
         st.caption("Prompt")
         st.markdown(escape_markdown(hero.prompt) if hero.prompt else "_No prompt recorded_")
 
@@ -156,7 +164,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
     st.text_input(
         "Note",
         key=NOTE_KEY,
-        placeholder="Optional note, saved with the decision",
+        placeholder="Optional note",
         help="Type, then Tab out of the box: the keys work when no text box has the focus.",
     )
     with st.container(horizontal=True, gap="small"):

@@ -103,6 +103,10 @@ def activity(page: Page, url: str) -> None:
     open_page(page, f"{url}/activity", heading="Activity")
 
 
+def review_queue(page: Page, url: str) -> None:
+    open_page(page, f"{url}/review_queue", heading="Review queue")
+
+
 PAGES: dict[str, Callable[[Page, str], None]] = {
     "01-work-items": work_items,
     "02-work-item": work_item,
@@ -113,6 +117,7 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
     "07-jobs": jobs,
     "08-settings": settings,
     "09-activity": activity,
+    "10-review-queue": review_queue,
 }
 
 

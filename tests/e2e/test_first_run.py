@@ -26,13 +26,13 @@ def test_first_page_shows_while_the_demo_renders_then_fills_in_without_a_reload(
         loading = main.get_by_text("Loading the demo set")
         wait_until(lambda: progress.count() + loading.count() > 0, message="no demo progress on the first page")
 
-        # No reload from here on: the page reruns itself as the images arrive, until all 12 of item 7's are counted.
+        # No reload from here on: the page reruns itself as the images arrive, until all 12 of item 7's are counted (pending review).
         table = dataframe(page, "wi_table")
 
         def item_7_images() -> str:
             try:
                 ids = dataframe_column(table, "ID")
-                return dataframe_column(table, "Images")[ids.index("7")] if "7" in ids else ""
+                return dataframe_column(table, "Pending")[ids.index("7")] if "7" in ids else ""
             except Exception:  # the table is being redrawn by a rerun
                 return ""
 

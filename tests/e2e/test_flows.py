@@ -300,7 +300,7 @@ def test_sku_switcher_approval_is_counted_on_the_work_items_list(page, app):
     table = dataframe(page, "wi_table")
     row = dataframe_column(table, "ID").index("21")
     assert dataframe_column(table, "Approved")[row] == "1"
-    assert dataframe_column(table, "Pending reviews")[row] == "5"
+    assert dataframe_column(table, "Pending")[row] == "5"
 
 
 def test_a_second_regenerate_of_the_same_card_shows_its_own_toast(page, app):

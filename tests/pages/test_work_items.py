@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from services.importer import import_data
 from tests.pages.conftest import open_page, texts
 
@@ -33,9 +31,8 @@ def test_review_counts_progress_and_links_to_the_queue(demo):
     at = open_page()
     table = at.dataframe[0].value.set_index("ID")
     twelve = table.loc["12"]
-    assert (twelve["Images"], twelve["Approved"], twelve["Rejected"], twelve["Pending"]) == (4, 1, 1, 2)
-    assert twelve["Reviewed"] == 0.5 and twelve["Review"] == "review_queue?work_item=12"
-    assert pd.isna(table.loc["7"]["Review"]) and table.loc["7"]["Reviewed"] == 0
+    assert (twelve["Approved"], twelve["Rejected"], twelve["Pending"]) == (1, 1, 2)
+    assert twelve["Reviewed"] == 0.5 and table.loc["7"]["Reviewed"] == 0
     [link] = [e for e in at.get("page_link") if "review_queue" in e.proto.page]
     assert link.proto.label == "Review pending (2)" and not link.proto.disabled
 
@@ -104,7 +101,7 @@ def test_a_fresh_demo_shows_its_rendering_progress_then_the_images(demo):
     at.run()
     [bar] = at.get("progress")
     assert bar.proto.text == f"Rendering demo images: 0 of {progress.total}. This page updates by itself."
-    assert set(at.dataframe[0].value["Images"]) == {0}
+    assert set(at.dataframe[0].value["Pending"]) == {0}
 
     start_embedded_worker()
     for job_id in job_ids:
@@ -112,7 +109,7 @@ def test_a_fresh_demo_shows_its_rendering_progress_then_the_images(demo):
     assert demo_render_progress() is None
     at.run()
     assert not at.get("progress") and "Rendering demo images" not in texts(at)
-    assert at.dataframe[0].value.set_index("ID").loc["7"]["Images"] == 12
+    assert at.dataframe[0].value.set_index("ID").loc["7"]["Pending"] == 12  # new images wait for review
 
 
 def test_a_fresh_server_shows_its_first_page_while_the_demo_loads(db, monkeypatch):
