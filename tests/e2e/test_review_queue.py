@@ -71,6 +71,7 @@ def test_triage_ten_heroes_by_keys_then_approve_the_rest_of_a_work_item_in_bulk(
     for key in KEYS:
         here = shown_hero(page)
         seen.append(here)
+        expect(button(main, "Approve")).to_be_enabled()  # drawn, so its key is bound
         page.keyboard.press(key)
         wait_until(lambda here=here: shown_hero(page) != here, message=f"{key} did not move on from {here}")
         wait_idle(page)
