@@ -39,13 +39,15 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
-def _refuse_unstorable_text(_conn, _cursor, _statement, parameters, context, _executemany) -> None:
+def _refuse_unstorable_text(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, context: Any, _executemany: bool
+) -> None:
     """The safety net behind the use cases' own checks: text PostgreSQL refuses (NUL, unpaired surrogates) is an
     INVALID_REQUEST naming the column on every database, before the driver raises a DataError (a 500)."""
     found = [
-        {"field": _BIND_SUFFIX.sub("", str(name)), "message": refusal(value)}
+        {"field": _BIND_SUFFIX.sub("", str(name)), "message": message}
         for name, value in _named(parameters, context)
-        if isinstance(value, str) and refusal(value)
+        if isinstance(value, str) and (message := refusal(value))
     ]
     if found:
         raise storable_error(found)
@@ -67,7 +69,7 @@ def _named(params: Any, context: Any) -> Iterator[tuple[str, Any]]:
             yield from (("value", value) for value in params)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")

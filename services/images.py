@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 import numpy as np
-from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFont, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from services.config import get_settings
 from services.errors import ReshootError
@@ -161,7 +161,9 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     if icc and image.mode in ("RGB", "RGBA", "CMYK", "L"):
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            image = ImageCms.profileToProfile(image, source, _SRGB, outputMode=mode if image.mode != "L" else "L")
+            converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=mode if image.mode != "L" else "L")
+            if converted is not None:  # None only when converting in place
+                image = converted
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # a broken profile: fall back to the plain conversion below
     if image.mode != mode:  # convert() copies even when the mode is already right
@@ -200,7 +202,7 @@ def validate_upload(content: bytes | BinaryIO, *, filename: str, max_side: int |
     at most `max_side` pixels on its longest side when given; raise INVALID_IMAGE with the reason."""
     filename = PurePosixPath(str(filename).replace("\\", "/")).name or "upload"
     image = _open_checked(content, filename=filename, max_side=max_side)
-    source_format = ACCEPTED_FORMATS[image.format]
+    source_format = ACCEPTED_FORMATS[str(image.format)]  # _open_checked refused any other format
     image = _to_srgb(_fit(_upright(image), max_side))
     fmt = "JPEG" if image.mode == "RGB" and source_format in LOSSY_FORMATS else "PNG"
     out = _encode(image, fmt)
@@ -375,7 +377,7 @@ def encode_png(image: Image.Image) -> bytes:
         (
             _PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(filtered, 1)),  # the array's own buffer: no copy
+            _png_chunk(b"IDAT", zlib.compress(filtered.data, 1)),  # the array's own buffer: no copy
             _png_chunk(b"IEND", b""),
         )
     )
@@ -427,6 +429,8 @@ def png_text(data: bytes) -> dict[str, str]:
     if not data.startswith(_PNG_SIGNATURE):
         return {}
     with Image.open(io.BytesIO(data)) as image:
+        if not isinstance(image, PngImagePlugin.PngImageFile):
+            return {}
         return {key: str(value) for key, value in image.text.items()}
 
 
@@ -473,7 +477,8 @@ def label_layout(size: tuple[int, int], text: str) -> LabelLayout:
                 break
             font_size -= 1
         if (fits and font_size >= MIN_LABEL_FONT) or index == len(layouts) - 1:
-            return LabelLayout((pad, pad, pad + right + 2 * pad, pad + bottom + 2 * pad), font_size, lines, pad)
+            box = (pad, pad, int(pad + right + 2 * pad), int(pad + bottom + 2 * pad))
+            return LabelLayout(box, font_size, lines, pad)
     raise AssertionError("unreachable")
 
 

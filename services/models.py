@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, overload
 
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
@@ -17,12 +17,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     """`2026-01-17T09:30:00.123456Z` for JSON; naive values are taken as UTC."""
     if value is None:
         return None
     value = value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
     return value.isoformat().replace("+00:00", "Z")
+
+
+class _Numbered(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def stored_id(row: _Numbered) -> int:
+    """The id of a row read from the database (or flushed to it): only a row never flushed has none."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: it was never flushed")
+    return row.id
 
 
 def new_id(prefix: str) -> str:

@@ -52,9 +52,9 @@ _SQLITE_TRIGGERS = {
 
 def is_search_object(name: str | None) -> bool:
     """The FTS tables (and their shadow tables) and trigram indexes: not in the models, skipped by comparisons."""
-    return bool(name) and (
-        name.startswith((WORK_ITEM_FTS, SHOT_FTS)) or name in PG_INDEXES or name in PG_REPLACED_INDEXES
-    )
+    if not name:
+        return False
+    return name.startswith((WORK_ITEM_FTS, SHOT_FTS)) or name in PG_INDEXES or name in PG_REPLACED_INDEXES
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

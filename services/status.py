@@ -151,10 +151,11 @@ def backend_status() -> ComponentStatus:
         return _status("Image backend", in_use, True, "Offline renderer (not AI): always available")
     if backend.name == "openai" and not settings.openai_api_key:
         return _status("Image backend", in_use, False, NO_KEY_MESSAGE)
-    if backend.name == "comfyui" and not settings.comfyui_url:
+    comfyui_url = settings.comfyui_url if backend.name == "comfyui" else None
+    if backend.name == "comfyui" and not comfyui_url:
         return _status("Image backend", in_use, False, NO_URL_MESSAGE)
     try:
-        message = _probe_openai(settings) if backend.name == "openai" else _probe_comfyui(settings.comfyui_url or "")
+        message = _probe_comfyui(comfyui_url) if comfyui_url else _probe_openai(settings)
     except RuntimeError as e:
         return _status("Image backend", in_use, False, str(e))
     return _status("Image backend", in_use, True, message)

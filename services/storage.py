@@ -165,7 +165,7 @@ _signing_time: ContextVar[datetime | None] = ContextVar("reshoot_s3_signing_time
 def _install_signing_clock() -> None:
     import botocore.auth
 
-    original = botocore.auth.get_current_datetime
+    original = botocore.auth.get_current_datetime  # type: ignore[attr-defined]  # botocore's clock, not in its stubs
     if getattr(original, "reshoot_clock", False):
         return
 
@@ -176,7 +176,7 @@ def _install_signing_clock() -> None:
         return fixed.replace(tzinfo=None) if remove_tzinfo else fixed
 
     clock.reshoot_clock = True  # type: ignore[attr-defined]
-    botocore.auth.get_current_datetime = clock
+    botocore.auth.get_current_datetime = clock  # type: ignore[attr-defined]  # see above
 
 
 URL_WINDOW_SECONDS = 3600  # a presigned URL stays the same for this long…

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,7 +32,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     """A new app reading the current settings (CORS origins are fixed when it is built)."""
-    app = FastAPI(
+    app = _ReshootAPI(
         title="Reshoot API",
         version="1.0.0",
         description=(
@@ -56,20 +56,17 @@ def create_app() -> FastAPI:
     for module in (work_items, storyboard, jobs):
         app.include_router(module.router, dependencies=[Depends(storable_parameters)])
     app.include_router(assets.router)  # a storage key, checked there (INVALID_KEY), never reaches the database
-    app.openapi = _without_422(app.openapi)
     return app
 
 
-def _without_422(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-    """FastAPI documents a 422 for every operation with parameters; this API answers 400 INVALID_REQUEST instead."""
-
-    def openapi() -> dict[str, Any]:
-        schema = build()
+class _ReshootAPI(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI documents a 422 for every operation with parameters; this API answers 400 INVALID_REQUEST
+        instead."""
+        schema = super().openapi()
         for operations in schema["paths"].values():
             for operation in operations.values():
                 operation["responses"].pop("422", None)
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
         return schema
-
-    return openapi

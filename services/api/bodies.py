@@ -7,7 +7,7 @@ no body at all; FastAPI's own JSON body handling would refuse both, so JSON endp
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TypeVar
@@ -159,7 +159,7 @@ async def read_upload(request: Request, *, file_fields: tuple[str, ...]) -> Asyn
         await form.close()
 
 
-async def _capped(stream: AsyncIterator[bytes], cap: int) -> AsyncIterator[bytes]:
+async def _capped(stream: AsyncIterator[bytes], cap: int) -> AsyncGenerator[bytes, None]:
     """`stream`, raising once more than `cap` bytes came (the rest is never read)."""
     received = 0
     async for chunk in stream:

@@ -85,8 +85,8 @@ async def storable_parameters(connection: HTTPConnection) -> None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ReshootError, _reshoot_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(DataError, _database_refused)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.exception_handler(ReshootError)(_reshoot_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(HTTPException)(_http_error)
+    app.exception_handler(DataError)(_database_refused)
+    app.exception_handler(Exception)(_unexpected_error)

@@ -69,11 +69,17 @@ def redact_tokens_in_server_logs() -> None:
 def allow(role: Role) -> Any:
     """A route dependency: the caller's role must allow `role` (403 FORBIDDEN otherwise)."""
 
-    async def check() -> None:
-        require(role)
+    return Depends(_RoleCheck(role))
 
-    check.required_role = role  # type: ignore[attr-defined]  (tests list each route's role)
-    return Depends(check)
+
+class _RoleCheck:
+    """A dependency that knows its role (tests list each route's role)."""
+
+    def __init__(self, role: Role):
+        self.required_role = role
+
+    async def __call__(self) -> None:
+        require(self.required_role)
 
 
 def foreign_origin(connection: HTTPConnection) -> str | None:

@@ -159,7 +159,7 @@ def deadline_transport(http: Any, deadline: Deadline, *, url: str) -> Any:
     for as long as it likes. The environment's proxy for `url` is used, as httpx would without a transport."""
 
     class DeadlineStream(http.SyncByteStream):
-        def __init__(self, stream, request):
+        def __init__(self, stream: http.SyncByteStream, request: http.Request):
             self.stream, self.request = stream, request
 
         def __iter__(self) -> Iterator[bytes]:
@@ -172,10 +172,10 @@ def deadline_transport(http: Any, deadline: Deadline, *, url: str) -> Any:
             self.stream.close()
 
     class DeadlineTransport(http.BaseTransport):
-        def __init__(self):
+        def __init__(self) -> None:
             self.inner = http.HTTPTransport(proxy=env_proxy(url))
 
-        def handle_request(self, request):
+        def handle_request(self, request: http.Request) -> http.Response:
             left = deadline.remaining()
             if left <= 0:
                 raise http.ConnectTimeout("no time left for this request", request=request)
@@ -197,9 +197,10 @@ def deadline_transport(http: Any, deadline: Deadline, *, url: str) -> Any:
     return DeadlineTransport()
 
 
-def plain_cause(error: BaseException) -> str:
+def plain_cause(failure: BaseException) -> str:
     """Why a connection failed, in words ("connection refused"), not a client library's repr of its objects."""
     seen = set()
+    error: BaseException | None = failure
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, OSError) and error.errno:
@@ -280,7 +281,7 @@ def call_with_retries(
     attempts: int = 3,
     backoff: float = 1.0,
     max_wait: float = 60.0,
-    sleep=time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     deadline: Deadline | None = None,
 ) -> T:
     """`call()`, again after a pause when it raises a retryable BackendError: Retry-After if given, else backoff·2ⁿ.

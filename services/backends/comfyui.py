@@ -101,7 +101,7 @@ def reference_slots(workflow: dict) -> int:
 def fill_workflow(workflow: dict, values: dict[str, Any]) -> dict:
     """A copy of `workflow` with every placeholder replaced; an unknown placeholder is a configuration error."""
 
-    def fill(value):
+    def fill(value: Any) -> Any:
         if isinstance(value, dict):
             return {k: fill(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -134,7 +134,7 @@ def lora_file(name: str) -> str:
 def _relink(graph: dict, target: Callable[[list], list]) -> dict:
     """A copy of `graph` with every link `[node id, output index]` replaced by `target(link)`."""
 
-    def relinked(value):
+    def relinked(value: Any) -> Any:
         return target(value) if isinstance(value, list) and len(value) == 2 and isinstance(value[1], int) else value
 
     return {nid: {**node, "inputs": {k: relinked(v) for k, v in node["inputs"].items()}} for nid, node in graph.items()}
@@ -198,7 +198,7 @@ def with_style_lora(workflow: dict, style_lora: str | None) -> dict:
     return workflow
 
 
-def _node_errors_text(node_errors: dict) -> str:
+def _node_errors_text(node_errors: dict[str, Any] | None) -> str:
     parts = []
     for node_id, node in (node_errors or {}).items():
         for error in node.get("errors", []):
@@ -302,7 +302,7 @@ class ComfyUIBackend:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides) -> ComfyUIBackend:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ComfyUIBackend:
         options = dict(
             url=settings.comfyui_url,
             workflow_path=settings.comfyui_workflow,
@@ -333,7 +333,7 @@ class ComfyUIBackend:
         )
 
     def _request(
-        self, client: httpx.Client, deadline: Deadline, method: str, path: str, *, doing: str, **kwargs
+        self, client: httpx.Client, deadline: Deadline, method: str, path: str, *, doing: str, **kwargs: Any
     ) -> httpx.Response:
         """One HTTP call, retried on connection errors and 5xx within the deadline; other statuses are returned.
         `doing` words what ComfyUI was asked to do, for the timeout message ("send the image")."""

@@ -22,7 +22,8 @@ def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
     colours = []
     for offset, value in ((0.0, 0.35), (0.08, 0.75), (0.5, 0.95), (0.55, 0.55)):
         h = (hue + offset) % 1.0
-        colours.append(tuple(round(c * 255) for c in _hsv(h, 0.55, value)))
+        red, green, blue = (round(c * 255) for c in _hsv(h, 0.55, value))
+        colours.append((red, green, blue))
     return colours
 
 
@@ -59,9 +60,10 @@ def _paste_references(canvas: Image.Image, references: list[bytes]) -> None:
     x = width - margin
     for index, data in enumerate(references):
         try:
-            with Image.open(io.BytesIO(data)) as ref:
-                ref = ImageOps.exif_transpose(ref).convert("RGB")
-                ref = ImageOps.fit(ref, (tile, tile), Image.Resampling.BILINEAR)
+            with Image.open(io.BytesIO(data)) as opened:
+                ref = ImageOps.fit(
+                    ImageOps.exif_transpose(opened).convert("RGB"), (tile, tile), Image.Resampling.BILINEAR
+                )
         except Exception as e:
             raise BackendError(f"Reference image {index + 1} is not an image.", details={"reason": str(e)[:200]}) from e
         framed = ImageOps.expand(ref, border=max(2, tile // 40), fill=(255, 255, 255))

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from typing import Any
 
 import httpx2  # the HTTP client the `openai` package is built on (its http_client must be one of these)
 import openai
+from openai.types import ImagesResponse
 
 from services.backends import (
     BackendError,
@@ -45,7 +47,7 @@ NO_KEY_MESSAGE = (
 )
 
 
-def _retry_after(response) -> float | None:
+def _retry_after(response: httpx2.Response | None) -> float | None:
     headers = response.headers if response is not None else {}
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         try:
@@ -85,7 +87,7 @@ def map_error(error: openai.OpenAIError, deadline: Deadline) -> BackendError:
     return BackendError(f"OpenAI rejected the request ({status}): {message}", details=details)
 
 
-def _decode(response) -> bytes:
+def _decode(response: ImagesResponse) -> bytes:
     """PNG bytes of the first image in an ImagesResponse, or a BackendError if it has none."""
     images = getattr(response, "data", None) or []
     if not images:
@@ -131,7 +133,7 @@ class OpenAIBackend:
         self.backoff = backoff
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides) -> OpenAIBackend:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> OpenAIBackend:
         options = dict(
             api_key=settings.openai_api_key,
             model=settings.openai_model,
@@ -165,7 +167,7 @@ class OpenAIBackend:
         size = "{}x{}".format(*asked)
         files = [reference_file(i, data) for i, data in enumerate(references[:MAX_REFERENCES])]
 
-        def call():
+        def call() -> ImagesResponse:
             deadline.check("send the image")
             try:
                 if files:
