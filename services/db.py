@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +22,7 @@ from services.storable_text import refusal, storable_error
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_ID = 0x52455348  # "RESH": the PostgreSQL advisory lock every migrating process takes
+Row = TypeVar("Row")
 _BIND_SUFFIX = re.compile(r"(__\d+|_\d+)$")  # title_1, shot_id__0: SQLAlchemy's numbering of bound parameters
 
 
@@ -92,6 +93,15 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def get_row(session: Session, model: type[Row], key: object) -> Row:
+    """`session.get` of a row that must be there (its key came from another row): a missing one is a bug, and
+    this raises LookupError naming it rather than failing later on None."""
+    row = session.get(model, key)
+    if row is None:
+        raise LookupError(f"no {model.__name__} {key!r}")
+    return row
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
@@ -27,12 +29,22 @@ from services import backends, images, jobs
 from services.audit import AuditAction, Target, record
 from services.auth import requires
 from services.config import get_settings
-from services.db import session_scope
+from services.db import get_row, session_scope
 from services.enums import AuditTargetKind, JobKind, JobStatus, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Role, current_actor
 from services.messages import lifestyle_result_body, shots_failed_body
-from services.models import ExportPlanRow, ImageVersion, LifestylePack, Reference, Shot, WorkItem, iso, new_id
+from services.models import (
+    ExportPlanRow,
+    ImageVersion,
+    LifestylePack,
+    Reference,
+    Shot,
+    WorkItem,
+    iso,
+    new_id,
+    stored_id,
+)
 from services.read_models.heroes import ReferencePublic, ReferencesAdded, ShotLocked
 from services.storage import get_storage
 from services.versions import NewImage, apply_retention, publish_current, save_new_versions, url_for
@@ -137,13 +149,13 @@ def _plan(session: Session, work_item_id: str, shot_ids: list[str] | None, overw
         else set()
     )
 
-    by_id = {shot.shot_id: shot for shot in shots if rows_by_shot.get(shot.id)}
+    by_id = {shot.shot_id: shot for shot in shots if rows_by_shot.get(stored_id(shot))}
     wanted = shot_ids if shot_ids is not None else list(by_id)
     storage = get_storage()
     plan = Plan(shots=[], skipped=[], missing=[sid for sid in wanted if sid not in by_id])
     for shot_id in (sid for sid in wanted if sid in by_id):
         shot = by_id[shot_id]
-        shot_plan = ShotPlan(shot=shot, rows=rows_by_shot[shot.id])
+        shot_plan = ShotPlan(shot=shot, rows=rows_by_shot[stored_id(shot)])
         for row in shot_plan.rows:
             exists = row.current_version_id is not None or storage.exists(row.filename)
             locked = shot.locked or row.current_version_id in locked_versions
@@ -239,15 +251,16 @@ def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], dict[str, Any]]:
 @HEROES_JOB.run_claim
 def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     """One shot: planned again now (it may have been locked or generated meanwhile), then one backend call."""
+    work_item_id = ctx.work_item_id
+    if work_item_id is None:
+        raise ValueError(f"lifestyle claim {ctx.claim_id} has no work item")
     with session_scope() as session:
-        plan = _plan(session, ctx.work_item_id, [ctx.subject], bool(ctx.params.get("overwrite")))
+        plan = _plan(session, work_item_id, [ctx.subject], bool(ctx.params.get("overwrite")))
     backend = backends.get_backend()
-    generated = []
+    generated: list[dict[str, Any]] = []
     for shot_plan in plan.shots:
         refs = (
-            _references_for(ctx.work_item_id, [shot_plan.shot.shot_id])
-            if backend.capabilities.accepts_references
-            else {}
+            _references_for(work_item_id, [shot_plan.shot.shot_id]) if backend.capabilities.accepts_references else {}
         )
         _generate_shot(ctx, backend, shot_plan, refs.get(shot_plan.shot.shot_id, []))
         generated += [_row_json(shot_plan.shot, row) for row in shot_plan.targets]
@@ -259,8 +272,9 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
     """The spec's result JSON (plus `failed`) from the shots' outcomes, in request order; joined shots count as
     generated when the job that generated them succeeded for them. Every shot failing fails the job."""
     plan = job.get("plan") or {}
-    generated, skipped, missing = [], list(plan.get("skippedExisting") or []), list(plan.get("missingShots") or [])
-    failures = []
+    generated: list[dict[str, Any]] = []
+    skipped, missing = list(plan.get("skippedExisting") or []), list(plan.get("missingShots") or [])
+    failures: list[dict[str, str]] = []
     for claim in claims:
         if claim.status == JobStatus.succeeded:
             outcome = claim.outcome or {}
@@ -375,13 +389,13 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
 
     def move_pointers(session: Session, versions: list[ImageVersion]) -> None:
         for version in versions:
-            row = session.get(ExportPlanRow, int(version.target_id))
+            row = get_row(session, ExportPlanRow, int(version.target_id))
             current = session.get(ImageVersion, row.current_version_id) if row.current_version_id else None
-            if current is not None and (current.locked or session.get(Shot, row.shot_pk).locked):
+            if current is not None and (current.locked or get_row(session, Shot, row.shot_pk).locked):
                 continue  # locked while we were generating: keep the new image as a non-current version
             row.current_version_id = version.id
             session.add(row)
-            moved.add(row.id)
+            moved.add(stored_id(row))
         fresh = session.get(Shot, shot.id)
         if moved and fresh is not None and fresh.heroes_dirty and fresh.prompt == shot.prompt:
             fresh.heroes_dirty = False  # made from the prompt as it is now (an edit meanwhile keeps it dirty)
@@ -429,7 +443,8 @@ def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, b
                 select(Reference).where(Reference.work_item_id == work_item_id, Reference.shot_id == shot_id)
             )
         }
-    storage, written, new_refs, order = get_storage(), [], {}, []
+    storage, written, order = get_storage(), [], []
+    new_refs: dict[str, Reference] = {}
     try:
         for name, content in files:
             image = images.validate_upload(content, filename=name, max_side=images.REFERENCE_MAX_SIDE)
@@ -439,8 +454,9 @@ def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, b
             ref = _new_reference(work_item_id, shot_id, name, image)
             storage.put(ref.storage_key, image.data, content_type=image.content_type)
             written.append(ref.storage_key)
-            storage.put(ref.thumb_key, image.thumbnail, content_type="image/webp")
-            written.append(ref.thumb_key)
+            if ref.thumb_key:  # every new reference has one; only rows from before thumbnails lack it
+                storage.put(ref.thumb_key, image.thumbnail, content_type="image/webp")
+                written.append(ref.thumb_key)
             new_refs[image.sha256] = ref
             del image  # one decoded image at a time
         _check_room(shot_id, len(existing), adding=len(new_refs))
@@ -452,7 +468,8 @@ def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, b
     for sha256, ref in new_refs.items():
         if stored[sha256].id != ref.id:  # a parallel request stored the same image first: keep theirs
             storage.delete(ref.storage_key)
-            storage.delete(ref.thumb_key)
+            if ref.thumb_key:
+                storage.delete(ref.thumb_key)
     answer = {**existing, **stored}
     unique = list({answer[sha256].id: answer[sha256] for sha256 in order}.values())
     return ReferencesAdded(shot_id=shot_id, references=[_reference_public(r) for r in unique])
@@ -514,6 +531,16 @@ def _new_reference(work_item_id: str, shot_id: str, name: str, image: images.Val
     )
 
 
+def _insert_once(dialect: str, ref: Reference) -> PgInsert | SqliteInsert:
+    """INSERT `ref` unless the shot has its image already (ON CONFLICT DO NOTHING, in the database's dialect)."""
+    unique = ["work_item_id", "shot_id", "sha256"]
+    if dialect == "postgresql":
+        return postgresql_insert(Reference).values(**ref.model_dump()).on_conflict_do_nothing(index_elements=unique)
+    if dialect == "sqlite":
+        return sqlite_insert(Reference).values(**ref.model_dump()).on_conflict_do_nothing(index_elements=unique)
+    raise ValueError(f"no INSERT … ON CONFLICT for the {dialect} database")
+
+
 def _insert_references(work_item_id: str, shot_id: str, refs: list[Reference]) -> dict[str, Reference]:
     """Insert `refs`, skipping any image the shot got meanwhile (the unique (work item, shot, sha256) index, with
     INSERT … ON CONFLICT DO NOTHING, so parallel uploads of one image store one row); sha256 -> the stored row.
@@ -523,15 +550,10 @@ def _insert_references(work_item_id: str, shot_id: str, refs: list[Reference]) -
         session.exec(
             select(Shot.id).where(Shot.work_item_id == work_item_id, Shot.shot_id == shot_id).with_for_update()
         )
-        insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+        dialect = session.get_bind().dialect.name
         inserted = []
         for ref in refs:
-            statement = (
-                insert(Reference)
-                .values(**ref.model_dump())
-                .on_conflict_do_nothing(index_elements=["work_item_id", "shot_id", "sha256"])
-            )
-            if session.exec(statement).rowcount == 1:
+            if session.exec(_insert_once(dialect, ref)).rowcount == 1:
                 inserted.append(ref)
         count = session.exec(
             select(func.count())

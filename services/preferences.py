@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from services.audit import AuditAction, Target, record
 from services.db import session_scope
+from services.enums import AuditTargetKind
 from services.errors import invalid_request
 from services.identity import current_actor
 from services.models import UserPreference, utcnow
@@ -52,7 +53,7 @@ def set_grid_density(*, density: GridDensity | str) -> Preferences:
             record(
                 session,
                 action=AuditAction.set_preference,
-                target=Target("user", email),
+                target=Target(AuditTargetKind.user, email),
                 before={"gridDensity": before},
                 after={"gridDensity": picked.value},
             )

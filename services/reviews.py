@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from zipfile import ZIP_DEFLATED, ZIP_STORED
@@ -25,7 +25,7 @@ from services.db import session_scope
 from services.enums import ReviewState
 from services.errors import ReshootError, invalid_request, not_found
 from services.identity import Role, current_actor
-from services.models import ExportPlanRow, ImageVersion, LifestylePack, Shot, WorkItem, iso, utcnow
+from services.models import ExportPlanRow, ImageVersion, LifestylePack, Shot, WorkItem, iso, stored_id, utcnow
 from services.storage import StorageKeyNotFound, get_storage
 from services.versions import review_history
 
@@ -126,7 +126,7 @@ def _manifest(work_item_id: str, shot_ids: list[str] | None, sku: str | None) ->
         rows = session.exec(query).all()
         title = item.title
     _check_filters(rows, shot_ids, sku)
-    decisions = review_history([v.id for _, _, v in rows if v is not None and not v.file_deleted])
+    decisions = review_history([stored_id(v) for _, _, v in rows if v is not None and not v.file_deleted])
     entries = [_entry(row, shot, version, decisions) for row, shot, version in rows]
     return ExportManifest(
         workItemId=work_item_id,
@@ -139,7 +139,9 @@ def _manifest(work_item_id: str, shot_ids: list[str] | None, sku: str | None) ->
     )
 
 
-def _check_filters(rows: list, shot_ids: list[str] | None, sku: str | None) -> None:
+def _check_filters(
+    rows: Sequence[tuple[ExportPlanRow, Shot, ImageVersion | None]], shot_ids: list[str] | None, sku: str | None
+) -> None:
     found = {shot.shot_id for _, shot, _ in rows}
     unknown = [shot_id for shot_id in shot_ids or [] if shot_id not in found]
     if unknown:
@@ -186,10 +188,11 @@ def _entry(row: ExportPlanRow, shot: Shot, version: ImageVersion | None, decisio
 def _zip_chunks(manifest: ExportManifest) -> Iterator[bytes]:
     """The ZIP, one image read and written at a time; the manifests last, so they say what really went in."""
     archive, storage = ZipStream(compress_type=ZIP_STORED), get_storage()
-    keys = _storage_keys([e.versionId for e in manifest.approved if e.versionId is not None])
-    for entry in manifest.approved:
+    approved = [(entry, entry.versionId) for entry in manifest.approved if entry.versionId is not None]
+    keys = _storage_keys([version_id for _, version_id in approved])
+    for entry, version_id in approved:
         try:
-            data = storage.get(keys[entry.versionId])
+            data = storage.get(keys[version_id])
         except StorageKeyNotFound:
             entry.status = ExportStatus.file_missing
             continue
@@ -207,7 +210,7 @@ def _storage_keys(version_ids: list[int]) -> dict[int, str]:
         return {}
     with session_scope() as session:
         query = select(ImageVersion.id, ImageVersion.storage_key).where(col(ImageVersion.id).in_(version_ids))
-        return dict(session.exec(query).all())
+        return {version_id: key for version_id, key in session.exec(query) if version_id is not None}
 
 
 def manifest_csv(manifest: ExportManifest) -> str:

@@ -34,11 +34,22 @@ from services import images
 from services.audit import AuditAction, Target, record, version_target
 from services.auth import requires
 from services.config import get_settings
-from services.db import session_scope
+from services.db import get_row, session_scope
 from services.enums import ReviewState, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Actor, Role, current_actor
-from services.models import ExportPlanRow, ImageVersion, Job, ReviewDecision, Sentence, Shot, WorkItem, iso, utcnow
+from services.models import (
+    ExportPlanRow,
+    ImageVersion,
+    Job,
+    ReviewDecision,
+    Sentence,
+    Shot,
+    WorkItem,
+    iso,
+    stored_id,
+    utcnow,
+)
 from services.read_models.review_queue import (
     MAX_BULK_VERSIONS,
     BulkDecisionResult,
@@ -332,12 +343,12 @@ def _check_target(session: Session, target_kind: str, target_id: str) -> None:
 def set_current(session: Session, version: ImageVersion) -> None:
     """Point the version's target at it (and, for a sentence, record its seed)."""
     if version.target_kind == TargetKind.hero:
-        row = session.get(ExportPlanRow, int(version.target_id))
+        row = get_row(session, ExportPlanRow, int(version.target_id))
         row.current_version_id = version.id
         session.add(row)
         _touch_work_item(session, row.work_item_id)
     else:
-        sentence = session.get(Sentence, version.target_id)
+        sentence = get_row(session, Sentence, version.target_id)
         sentence.current_version_id = version.id
         sentence.seed = version.seed
         sentence.updated_at = utcnow()
@@ -363,13 +374,13 @@ def publish_current(row_id: int) -> bool:
     with session_scope() as session:
         session.exec(
             update(ExportPlanRow)
-            .where(ExportPlanRow.id == row_id)
+            .where(col(ExportPlanRow.id) == row_id)
             .values(published_version_id=ExportPlanRow.published_version_id)
         )
         row = session.get(ExportPlanRow, row_id, populate_existing=True)
         if row is None or row.current_version_id is None or row.published_version_id == row.current_version_id:
             return False
-        version = session.get(ImageVersion, row.current_version_id)
+        version = get_row(session, ImageVersion, row.current_version_id)
         # Rows from before published_version_id existed are rewritten once too: on S3 that also replaces the
         # `immutable` Cache-Control their stable objects were once stored with.
         storage.put(row.filename, storage.get(version.storage_key))
@@ -381,17 +392,16 @@ def publish_current(row_id: int) -> bool:
 def stale_stable_copies() -> list[int]:
     """Plan rows whose stable file may not hold the current version (a publish that never finished)."""
     with session_scope() as session:
-        return list(
-            session.exec(
-                select(ExportPlanRow.id).where(
-                    col(ExportPlanRow.current_version_id).is_not(None),
-                    or_(
-                        col(ExportPlanRow.published_version_id).is_(None),
-                        col(ExportPlanRow.published_version_id) != col(ExportPlanRow.current_version_id),
-                    ),
-                )
+        found = session.exec(
+            select(ExportPlanRow.id).where(
+                col(ExportPlanRow.current_version_id).is_not(None),
+                or_(
+                    col(ExportPlanRow.published_version_id).is_(None),
+                    col(ExportPlanRow.published_version_id) != col(ExportPlanRow.current_version_id),
+                ),
             )
         )
+        return [row_id for row_id in found if row_id is not None]  # the key column: never None once stored
 
 
 def reconcile_stable_copies() -> list[int]:
@@ -470,13 +480,13 @@ def restore_version(version_id: int) -> dict[str, Any]:
         )
         set_current(session, version)
         if version.target_kind == TargetKind.sentence:
-            sentence = session.get(Sentence, version.target_id)
+            sentence = get_row(session, Sentence, version.target_id)
             sentence.is_image_dirty = (sentence.image_prompt or "") != version.prompt
             sentence.is_video_dirty = True  # the video was made from the image that is no longer current
             session.add(sentence)
     if version.target_kind == TargetKind.hero:
         publish_current(int(version.target_id))
-    return get_version(version.id)
+    return get_version(stored_id(version))
 
 
 def _update(version_id: int, action: AuditAction, **values: Any) -> dict[str, Any]:
@@ -487,7 +497,7 @@ def _update(version_id: int, action: AuditAction, **values: Any) -> dict[str, An
             setattr(version, name, value)
         session.add(version)
         record(session, action=action, target=version_target(session, version), before=before, after=values)
-    return get_version(version.id)
+    return get_version(stored_id(version))
 
 
 @requires(Role.reviewer)
@@ -509,7 +519,7 @@ def set_review(version_id: int, *, state: str, note: str | None = None) -> dict[
     with session_scope() as session:
         version = _load(session, version_id)
         _decide(session, version, version_target(session, version), decided, note, current_actor(), utcnow())
-    return get_version(version.id)
+    return get_version(stored_id(version))
 
 
 def _review_state(state: str) -> ReviewState:
