@@ -44,7 +44,7 @@ actions = filters.multiselect(
 work_item = filters.text_input(
     "Work item", placeholder="Any", key="activity_work_item", width=110, on_change=first_page
 )
-dates = filters.date_input("Dates", value=(), key="activity_dates", width=240, on_change=first_page)
+dates = filters.date_input("Dates", value=[], key="activity_dates", width=240, on_change=first_page)
 since, until = (dates[0], dates[-1]) if dates else (None, None)
 where = ActivityFilter(
     actor_email=person, actions=tuple(actions), work_item_id=work_item.strip() or None, since=since, until=until

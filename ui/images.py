@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
 from urllib.parse import urlparse
 
 import streamlit as st
@@ -19,6 +20,10 @@ def origin() -> str:
     return f"http://localhost:{st.get_option('server.port')}"
 
 
+@overload
+def absolute_url(url: str) -> str: ...
+@overload
+def absolute_url(url: str | None) -> str | None: ...
 def absolute_url(url: str | None) -> str | None:
     """`st.image` takes only absolute http(s) URLs: prefix a relative `/assets/…` with the app's origin."""
     if not url or url.startswith(("http://", "https://", "data:")):
@@ -33,7 +38,7 @@ def placeholder(filename: str | None, *, height: int = 150, text: str | None = N
 
 
 def image_or_placeholder(
-    url: str | None, filename: str | None, *, width: int | str = "stretch", height: int = 150
+    url: str | None, filename: str | None, *, width: int | Literal["stretch", "content"] = "stretch", height: int = 150
 ) -> None:
     """The image at `url`, or a placeholder with `filename` when there is none."""
     if url:

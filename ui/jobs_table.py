@@ -98,7 +98,7 @@ def retry(job_id: str) -> None:
     queue_toast("Job queued again", f"Retrying as {new['id']}.")
 
 
-def jobs_table(status: str | None, *, polling: bool) -> None:
+def jobs_table(status: JobStatus | None, *, polling: bool) -> None:
     """The table (run as a fragment; `polling` says whether it was registered to refresh itself)."""
     jobs = list_jobs(status=status, limit=LIMIT)
     active = any(job["status"] in ACTIVE_STATUSES for job in jobs)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -20,7 +20,8 @@ from ui.permissions import lacks, why_disabled
 from ui.review_thread import comments_words, review_thread
 from ui.toasts import escape_markdown, queue_toast
 
-STATE_BADGES = {
+BadgeColor = Literal["orange", "green", "red"]
+STATE_BADGES: dict[str, tuple[str, BadgeColor, str]] = {
     ReviewState.pending: ("Pending", "orange", ":material/hourglass_empty:"),
     ReviewState.approved: ("Approved", "green", ":material/check_circle:"),
     ReviewState.rejected: ("Rejected", "red", ":material/cancel:"),
@@ -113,10 +114,11 @@ def review_line(row: HeroTarget, *, history: list[Decision], summary: ThreadSumm
     note_key = f"sku_note_{version_id}"
     note_col.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
     with buttons_col.container(horizontal=True, gap="xsmall"):
-        for new_state, label, kind in (
+        choices: tuple[tuple[ReviewState, str, Literal["primary", "secondary"]], ...] = (
             (ReviewState.approved, "Approve", "primary"),
             (ReviewState.rejected, "Reject", "secondary"),
-        ):
+        )
+        for new_state, label, kind in choices:
             st.button(
                 label,
                 key=f"sku_{new_state}_{version_id}",

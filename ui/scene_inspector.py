@@ -249,7 +249,7 @@ def history(sentence_id: str) -> None:
                     disabled=lacks(Role.reviewer),
                     help=why_disabled(Role.reviewer, "Make this version current again"),
                     key=_key(f"restore_{version['id']}", sentence_id),
-                    on_click=restore_version,
+                    on_click=_restore,
                     args=(version["id"],),
                 )
                 favourite_col.button(
@@ -260,7 +260,7 @@ def history(sentence_id: str) -> None:
                         "Unmark favourite" if version["favourite"] else "Mark as favourite (kept by retention)",
                     ),
                     key=_key(f"favourite_{version['id']}", sentence_id),
-                    on_click=set_favourite,
+                    on_click=_set_favourite,
                     args=(version["id"], not version["favourite"]),
                 )
                 use_col.button(
@@ -271,6 +271,14 @@ def history(sentence_id: str) -> None:
                     on_click=use_seed_and_prompt,
                     args=(sentence_id, version),
                 )
+
+
+def _restore(version_id: int) -> None:
+    restore_version(version_id)
+
+
+def _set_favourite(version_id: int, favourite: bool) -> None:
+    set_favourite(version_id, favourite)
 
 
 def scene_inspector(sentence: SentencePublic) -> None:

@@ -36,8 +36,13 @@ def _oidc_gate() -> Gate:
         return Gate(None)
     email = str(user.get("email") or user.get("preferred_username") or user.get("sub") or "")
     name = str(user.get("name") or user.get("preferred_username") or "")
-    groups = user.get(get_settings().groups_claim) or []
-    groups = [groups] if isinstance(groups, str) else [str(g) for g in groups]
+    claimed = user.get(get_settings().groups_claim)
+    if isinstance(claimed, str):
+        groups = [claimed]
+    elif isinstance(claimed, list):
+        groups = [str(g) for g in claimed]
+    else:  # absent, or not a list of names
+        groups = []
     return Gate(sign_in(email=email, name=name, groups=groups))
 
 
