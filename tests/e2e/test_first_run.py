@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from playwright.sync_api import expect
 
 from .helpers import TIMEOUT, dataframe, dataframe_column, main_area, wait_until
 from .server import VIEWPORT, running_app
-
-FIRST_PAGE_SECONDS = 30  # generous on a loaded 2-core machine; the demo's images take longer and come after it
 
 
 def test_first_page_shows_while_the_demo_renders_then_fills_in_without_a_reload(browser, tmp_path):
@@ -17,11 +13,9 @@ def test_first_page_shows_while_the_demo_renders_then_fills_in_without_a_reload(
         context = browser.new_context(viewport=VIEWPORT)
         context.set_default_timeout(TIMEOUT)
         page = context.new_page()
-        started = time.monotonic()
         page.goto(app.url)
         main = main_area(page)
         expect(main.get_by_role("heading", name="Work Items", exact=True)).to_be_visible()
-        assert time.monotonic() - started < FIRST_PAGE_SECONDS
         progress = main.get_by_text("Rendering demo images:")
         loading = main.get_by_text("Loading the demo set")
         wait_until(lambda: progress.count() + loading.count() > 0, message="no demo progress on the first page")
