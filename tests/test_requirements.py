@@ -25,6 +25,10 @@ TEST_ONLY = {
     "coverage",
     "ruff",
     "mypy",
+    "boto3-stubs",
+    "mypy-boto3-s3",
+    "botocore-stubs",
+    "types-s3transfer",
 }
 # Needed at run time although no app module imports them by name.
 LOADED_INDIRECTLY = {
@@ -98,7 +102,7 @@ def test_readme_commands_and_ci_install_the_right_file():
     first, test_command = blocks[0].strip(), blocks[1].strip()
     assert first == "pip install -r requirements.txt && streamlit run dashboard.py"
     assert test_command == (
-        "pip install -r requirements-test.txt && ruff check . && ruff format --check . && python -m pytest"
+        "pip install -r requirements-test.txt && ruff check . && ruff format --check . && mypy && python -m pytest"
     )
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_command in ci.splitlines(), ".ci/run must run exactly README's test command"
