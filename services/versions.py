@@ -35,7 +35,7 @@ from services.audit import AuditAction, Target, record, version_target
 from services.auth import requires
 from services.config import get_settings
 from services.db import get_row, session_scope
-from services.enums import ReviewState, TargetKind
+from services.enums import AuditTargetKind, ReviewState, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Actor, Role, current_actor
 from services.models import (
@@ -610,7 +610,7 @@ def decide_many(
                 )
         for version, row, shot in found:
             target = Target(
-                "version",
+                AuditTargetKind.version,
                 str(version.id),
                 work_item_id=row.work_item_id,
                 shot_id=shot.shot_id,
