@@ -161,54 +161,11 @@ def _stop_job_consumers():
         sweeper.stop_maintenance()
 
 
-class FakeBackend:
-    """The offline renderer behind a counter: records calls, can be slow, can fail for chosen prompts."""
-
-    name, model = "fake", "fake-1"
-
-    def __init__(self):
-        import threading
-
-        from services.backends.local import LocalBackend
-
-        self.local = LocalBackend()
-        self.capabilities = self.local.capabilities
-        self.calls: list[dict] = []
-        self.delay = 0.0
-        self.fail_when = None  # prompt -> exception to raise, or None
-        self.active = self.max_active = 0
-        self._lock = threading.Lock()
-
-    def generate(self, prompt, *, width, height, seed, references, progress=None, style_lora=None):
-        import time
-
-        with self._lock:
-            self.calls.append(
-                {
-                    "prompt": prompt,
-                    "width": width,
-                    "height": height,
-                    "seed": seed,
-                    "references": len(references),
-                    "style_lora": style_lora,
-                }
-            )
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        try:
-            time.sleep(self.delay)
-            error = self.fail_when(prompt) if self.fail_when else None
-            if error is not None:
-                raise error
-            return self.local.generate(prompt, width=width, height=height, seed=seed, references=references)
-        finally:
-            with self._lock:
-                self.active -= 1
-
-
 @pytest.fixture
 def fake_backend(monkeypatch):
-    """Every `get_backend()` call in this process returns one FakeBackend."""
+    """Every `get_backend()` call in this process returns one FakeBackend (tests/fakes/backend.py)."""
+    from fakes.backend import FakeBackend
+
     from services import backends
 
     fake = FakeBackend()
@@ -216,9 +173,50 @@ def fake_backend(monkeypatch):
     return fake
 
 
-@pytest.fixture
-def demo(db):
-    """The committed demo set, without images."""
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory):
+    """A data dir holding the demo set (no generated images), built once per session."""
+    import os
+
+    from services.db import migrate
     from services.demo import load_demo
 
-    return load_demo(generate_images=False)
+    path = tmp_path_factory.mktemp("demo-template")
+    previous = os.environ.get("RESHOOT_DATA_DIR")
+    os.environ["RESHOOT_DATA_DIR"] = str(path)
+    get_settings.cache_clear()
+    try:
+        migrate()
+        load_demo(generate_images=False)
+    finally:
+        os.environ.pop("RESHOOT_DATA_DIR") if previous is None else os.environ.update(RESHOOT_DATA_DIR=previous)
+        get_settings.cache_clear()
+    return path
+
+
+@pytest.fixture
+def demo(db, data_dir, _demo_template):
+    """The committed demo set, without images: work item "7" (4 shots), "15" (no pack), project coffee-origins.
+    On the default database and media folder it is copied from a template built once per session (SQLite online
+    backup into this test's database, and its media); a test that points them elsewhere (S3, PostgreSQL) gets it
+    loaded there."""
+    import shutil
+    import sqlite3
+
+    from services.demo import load_demo
+
+    settings = get_settings()
+    if (settings.database_url, settings.storage_url) != (
+        f"sqlite:///{data_dir / 'reshoot.db'}",
+        f"file://{data_dir / 'media'}",
+    ):
+        load_demo(generate_images=False)
+        return
+    source = sqlite3.connect(_demo_template / "reshoot.db")
+    target = db.raw_connection()
+    try:
+        source.backup(target.driver_connection)
+    finally:
+        target.close()
+        source.close()
+    shutil.copytree(_demo_template / "media", data_dir / "media", dirs_exist_ok=True)

@@ -19,45 +19,6 @@ def client(app):
         yield c
 
 
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory):
-    """A data dir holding the demo set (no generated images), built once per session."""
-    import os
-
-    from services.config import get_settings
-    from services.db import migrate
-    from services.demo import load_demo
-
-    path = tmp_path_factory.mktemp("demo-template")
-    previous = os.environ.get("RESHOOT_DATA_DIR")
-    os.environ["RESHOOT_DATA_DIR"] = str(path)
-    get_settings.cache_clear()
-    try:
-        migrate()
-        load_demo(generate_images=False)
-    finally:
-        os.environ.pop("RESHOOT_DATA_DIR") if previous is None else os.environ.update(RESHOOT_DATA_DIR=previous)
-        get_settings.cache_clear()
-    return path
-
-
-@pytest.fixture
-def demo(db, data_dir, demo_template):
-    """The committed demo set, without images: work item "7" (4 shots), "15" (no pack), project coffee-origins.
-    Copied from the session's template (SQLite online backup into this test's database, and its media)."""
-    import shutil
-    import sqlite3
-
-    source = sqlite3.connect(demo_template / "reshoot.db")
-    target = db.raw_connection()
-    try:
-        source.backup(target.driver_connection)
-    finally:
-        target.close()
-        source.close()
-    shutil.copytree(demo_template / "media", data_dir / "media", dirs_exist_ok=True)
-
-
 @pytest.fixture
 def png():
     """PNG bytes of a small solid image; pass a colour for different bytes."""

@@ -22,14 +22,6 @@ def _stop_embedded_worker():
 
 
 @pytest.fixture
-def demo(db):
-    """The demo set in the test's database (its images are rendered by the tests that need them)."""
-    from services.demo import load_demo
-
-    return load_demo(generate_images=False)
-
-
-@pytest.fixture
 def backend_gate(monkeypatch):
     """A gate in front of the image backend: generation jobs wait in their worker until the test sets it, so the
     page is looked at while the job is known to be running (not raced against a fast job's end)."""
