@@ -39,8 +39,9 @@ skus = list(dict.fromkeys(shot.sku for shot in shots))
 all_rows = [row for shot in item.shots for row in shot.rows]
 states = [row.review_state for row in all_rows if row.version_id]
 st.caption(
-    f"{escape_markdown(item.title)} · {states.count('pending')} pending · {states.count('approved')} approved · "
-    f"{states.count('rejected')} rejected · {len(all_rows) - len(states)} without an image"
+    f"{escape_markdown(item.title)} · {states.count(ReviewState.pending)} pending · "
+    f"{states.count(ReviewState.approved)} approved · {states.count(ReviewState.rejected)} rejected · "
+    f"{len(all_rows) - len(states)} without an image"
 )
 if not skus:
     st.info("Nothing is waiting for review here." if pending_only else "This work item has no shots yet.")

@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         from services.errors import invalid_from
         from services.operator_errors import plain_error
 
+        error: ReshootError | None
         if isinstance(e, ValidationError):  # an options model refused an argument: INVALID_REQUEST naming it
             error = invalid_from(e)
         else:

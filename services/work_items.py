@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, case, cast, func, literal_column, table, text, union
+from sqlalchemy import Select, String, case, cast, func, literal_column, table, text, union
+from sqlalchemy import select as sa_select  # sqlmodel's select() is typed for at most 4 columns
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.db import get_engine, session_scope
 from services.enums import ACTIVE_STATUSES, JobKind, ReviewState, TargetKind
@@ -49,31 +50,31 @@ def _search_condition(term: str, dialect: str) -> Any:
     if len(term) < MIN_INDEXED_TERM:
         pattern = _like(term)
         sku_match = select(Shot.work_item_id).where(
-            Shot.id.in_(select(Shot.id).where(_contains(Shot.sku, pattern, dialect)))
+            col(Shot.id).in_(select(Shot.id).where(_contains(Shot.sku, pattern, dialect)))
         )
         return (
             _contains(WorkItem.id, pattern, dialect)
             | _contains(WorkItem.title, pattern, dialect)
-            | WorkItem.id.in_(sku_match)
+            | col(WorkItem.id).in_(sku_match)
         )
     if dialect == "sqlite":  # an OR of two index lookups (SQLite's multi-index OR), no union to build
         phrase = '"' + term.replace('"', '""') + '"'  # one quoted phrase: the term's characters, literally
-        fts_rows = (
-            select(literal_column("rowid"))
+        fts_rows: Select[Any] = (
+            sa_select(literal_column("rowid"))
             .select_from(table(WORK_ITEM_FTS))
             .where(text(f"{WORK_ITEM_FTS} MATCH :wi_term"))
         )
-        fts_shots = (
-            select(literal_column("rowid")).select_from(table(SHOT_FTS)).where(text(f"{SHOT_FTS} MATCH :shot_term"))
+        fts_shots: Select[Any] = (
+            sa_select(literal_column("rowid")).select_from(table(SHOT_FTS)).where(text(f"{SHOT_FTS} MATCH :shot_term"))
         )
-        shots = select(Shot.work_item_id).where(Shot.id.in_(fts_shots.params(shot_term=phrase)))
-        return literal_column("workitem.rowid").in_(fts_rows.params(wi_term=phrase)) | WorkItem.id.in_(shots)
+        shots = select(Shot.work_item_id).where(col(Shot.id).in_(fts_shots.params(shot_term=phrase)))
+        return literal_column("workitem.rowid").in_(fts_rows.params(wi_term=phrase)) | col(WorkItem.id).in_(shots)
     pattern = _like(term)  # PostgreSQL: each ILIKE is one pg_trgm bitmap scan; the union feeds one semi-join
     items = select(WorkItem.id).where(
         text(f"{PG_WORK_ITEM_TEXT} ILIKE :pg_term ESCAPE '\\'").bindparams(pg_term=pattern)
     )
     shots = select(Shot.work_item_id).where(_contains(Shot.sku, pattern, dialect))
-    return WorkItem.id.in_(union(items, shots))
+    return col(WorkItem.id).in_(union(items, shots))
 
 
 def _filters(search: str | None, status: str | None, has_pack: bool | None, dialect: str) -> list[Any]:
@@ -110,31 +111,31 @@ def list_work_items(
     in_page = select(page_ids.c.id)
     shots = (
         select(Shot.work_item_id, func.count().label("n"))
-        .where(Shot.work_item_id.in_(in_page))
+        .where(col(Shot.work_item_id).in_(in_page))
         .group_by(Shot.work_item_id)
         .subquery("shots")
     )
-    state = ImageVersion.review_state
+    state = col(ImageVersion.review_state)
     images = (
-        select(
-            ExportPlanRow.work_item_id,
-            func.count(ExportPlanRow.current_version_id).label("images"),
+        sa_select(
+            col(ExportPlanRow.work_item_id),
+            func.count(col(ExportPlanRow.current_version_id)).label("images"),
             func.sum(case((state == ReviewState.pending, 1), else_=0)).label("pending"),
             func.sum(case((state == ReviewState.approved, 1), else_=0)).label("approved"),
             func.sum(case((state == ReviewState.rejected, 1), else_=0)).label("rejected"),
         )
-        .outerjoin(ImageVersion, ImageVersion.id == ExportPlanRow.current_version_id)
-        .where(ExportPlanRow.work_item_id.in_(in_page))
+        .outerjoin(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
+        .where(col(ExportPlanRow.work_item_id).in_(in_page))
         .group_by(ExportPlanRow.work_item_id)
         .subquery("images")
     )
     query = (
-        select(
-            WorkItem.id,
-            WorkItem.title,
-            WorkItem.status,
-            WorkItem.updated_at,
-            LifestylePack.id.is_not(None),
+        sa_select(
+            col(WorkItem.id),
+            col(WorkItem.title),
+            col(WorkItem.status),
+            col(WorkItem.updated_at),
+            col(LifestylePack.id).is_not(None),
             func.coalesce(shots.c.n, 0),
             func.coalesce(images.c.images, 0),
             func.coalesce(images.c.pending, 0),
@@ -142,8 +143,8 @@ def list_work_items(
             func.coalesce(images.c.rejected, 0),
         )
         .select_from(page_ids)
-        .join(WorkItem, WorkItem.id == page_ids.c.id)
-        .outerjoin(LifestylePack, LifestylePack.work_item_id == WorkItem.id)
+        .join(WorkItem, col(WorkItem.id) == page_ids.c.id)
+        .outerjoin(LifestylePack, col(LifestylePack.work_item_id) == WorkItem.id)
         .outerjoin(shots, shots.c.work_item_id == WorkItem.id)
         .outerjoin(images, images.c.work_item_id == WorkItem.id)
         .order_by(func.length(page_ids.c.id), page_ids.c.id)  # the page's 25 rows, not the whole table, are sorted
@@ -152,9 +153,9 @@ def list_work_items(
         if dialect == "postgresql" and search and len(search.strip()) >= MIN_INDEXED_TERM:
             # The planner prices ILIKE like a cheap comparison and scans up to ~50,000 rows rather than use pg_trgm,
             # at microseconds a row; for this transaction only, the trigram indexes are taken (3-5x faster at 10,000).
-            session.exec(text("SET LOCAL enable_seqscan = off"))
+            session.execute(text("SET LOCAL enable_seqscan = off"))
         total = session.exec(select(func.count()).select_from(WorkItem).where(*conditions)).one()
-        rows = session.exec(query).all()
+        rows = session.execute(query).all()
     items = [
         WorkItemSummary(
             id=wid,
@@ -176,7 +177,7 @@ def list_work_items(
 def list_statuses() -> list[str]:
     """Every status some work item has, sorted."""
     with session_scope() as session:
-        return list(session.exec(select(WorkItem.status).distinct().order_by(WorkItem.status)).all())
+        return list(session.exec(select(WorkItem.status).distinct().order_by(col(WorkItem.status))).all())
 
 
 def _url(storage: Storage, key: str | None) -> str | None:
@@ -190,43 +191,43 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[Shot
     previous_id = (
         select(previous.id)
         .where(
-            previous.target_kind == TargetKind.hero,
-            previous.target_id == cast(ExportPlanRow.id, String),
-            previous.version < ImageVersion.version,
-            previous.file_deleted.is_(False),
+            col(previous.target_kind) == TargetKind.hero,
+            col(previous.target_id) == cast(ExportPlanRow.id, String),
+            col(previous.version) < ImageVersion.version,
+            col(previous.file_deleted).is_(False),
         )
-        .order_by(previous.version.desc())
+        .order_by(col(previous.version).desc())
         .limit(1)
         .scalar_subquery()
     )
     query = (
-        select(
+        sa_select(
             page.c.id,
             page.c.shot_id,
             page.c.sku,
             page.c.prompt,
             page.c.locked,
-            ExportPlanRow.id,
-            ExportPlanRow.size_label,
-            ExportPlanRow.width,
-            ExportPlanRow.height,
-            ExportPlanRow.filename,
-            ImageVersion.id,
-            ImageVersion.version,
-            ImageVersion.storage_key,
-            ImageVersion.thumb_key,
-            ImageVersion.review_state,
-            ImageVersion.reviewer,
-            ImageVersion.reviewed_at,
+            col(ExportPlanRow.id),
+            col(ExportPlanRow.size_label),
+            col(ExportPlanRow.width),
+            col(ExportPlanRow.height),
+            col(ExportPlanRow.filename),
+            col(ImageVersion.id),
+            col(ImageVersion.version),
+            col(ImageVersion.storage_key),
+            col(ImageVersion.thumb_key),
+            col(ImageVersion.review_state),
+            col(ImageVersion.reviewer),
+            col(ImageVersion.reviewed_at),
             previous_id,
-            ImageVersion.seed,
-            ImageVersion.seed_honoured,
-            ImageVersion.backend,
+            col(ImageVersion.seed),
+            col(ImageVersion.seed_honoured),
+            col(ImageVersion.backend),
         )
         .select_from(page)
-        .outerjoin(ExportPlanRow, ExportPlanRow.shot_pk == page.c.id)
-        .outerjoin(ImageVersion, ImageVersion.id == ExportPlanRow.current_version_id)
-        .order_by(page.c.position, page.c.id, ExportPlanRow.position, ExportPlanRow.id)
+        .outerjoin(ExportPlanRow, col(ExportPlanRow.shot_pk) == page.c.id)
+        .outerjoin(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
+        .order_by(page.c.position, page.c.id, col(ExportPlanRow.position), col(ExportPlanRow.id))
     )
     shots: dict[int, ShotPublic] = {}
     for (
@@ -251,7 +252,7 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[Shot
         seed,
         seed_honoured,
         backend,
-    ) in session.exec(query).all():
+    ) in session.execute(query).all():
         entry = shots.get(pk)
         if entry is None:
             entry = shots[pk] = ShotPublic(shot_id=shot_id, sku=sku, prompt=prompt, locked=locked, rows=[])
@@ -287,23 +288,23 @@ def _first_references(
 ) -> dict[str, tuple[int, list[ReferenceSummary]]]:
     """Per shot id (of those `shot_ids` selects): how many references it has and its first three, in one query."""
     ranked = (
-        select(
-            Reference.id,
-            Reference.shot_id,
-            Reference.storage_key,
-            Reference.thumb_key,
-            Reference.filename,
+        sa_select(
+            col(Reference.id),
+            col(Reference.shot_id),
+            col(Reference.storage_key),
+            col(Reference.thumb_key),
+            col(Reference.filename),
             func.row_number()
-            .over(partition_by=Reference.shot_id, order_by=(Reference.created_at, Reference.id))
+            .over(partition_by=col(Reference.shot_id), order_by=(col(Reference.created_at), col(Reference.id)))
             .label("rn"),
-            func.count().over(partition_by=Reference.shot_id).label("total"),
+            func.count().over(partition_by=col(Reference.shot_id)).label("total"),
         )
-        .where(Reference.work_item_id == work_item_id, Reference.shot_id.in_(shot_ids))
+        .where(col(Reference.work_item_id) == work_item_id, col(Reference.shot_id).in_(shot_ids))
         .subquery()
     )
-    query = select(*ranked.c).where(ranked.c.rn <= REFERENCES_SHOWN).order_by(ranked.c.shot_id, ranked.c.rn)
+    query = sa_select(*ranked.c).where(ranked.c.rn <= REFERENCES_SHOWN).order_by(ranked.c.shot_id, ranked.c.rn)
     found: dict[str, tuple[int, list[ReferenceSummary]]] = {}
-    for ref_id, shot_id, key, thumb, filename, _rn, total in session.exec(query).all():
+    for ref_id, shot_id, key, thumb, filename, _rn, total in session.execute(query).all():
         refs = found.setdefault(shot_id, (int(total), []))[1]
         refs.append(
             ReferenceSummary(id=ref_id, url=storage.url(key), thumb_url=_url(storage, thumb), filename=filename)
@@ -316,7 +317,7 @@ def _active_heroes_jobs(session: Session, work_item_id: str) -> dict[str, str]:
     query = select(GenerationClaim.subject, GenerationClaim.job_id).where(
         GenerationClaim.work_item_id == work_item_id,
         GenerationClaim.kind == JobKind.lifestyle_heroes,
-        GenerationClaim.status.in_(ACTIVE_STATUSES),
+        col(GenerationClaim.status).in_(ACTIVE_STATUSES),
     )
     return dict(session.exec(query).all())
 
@@ -331,7 +332,7 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
     with session_scope() as session:
         found = session.exec(
             select(WorkItem.id, WorkItem.title, WorkItem.status, LifestylePack.id)
-            .outerjoin(LifestylePack, LifestylePack.work_item_id == WorkItem.id)
+            .outerjoin(LifestylePack, col(LifestylePack.work_item_id) == WorkItem.id)
             .where(WorkItem.id == work_item_id)
         ).first()
         if found is None:
@@ -342,13 +343,20 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
         references: dict[str, tuple[int, list[ReferenceSummary]]] = {}
         active_jobs: dict[str, str] = {}
         if pack_id:
-            order = (Shot.position, Shot.id)
+            order = (col(Shot.position), col(Shot.id))
             shot_ids = list(
                 session.exec(select(Shot.shot_id).where(Shot.work_item_id == work_item_id).order_by(*order))
             )
             page = (
-                select(Shot.id, Shot.shot_id, Shot.sku, Shot.prompt, Shot.locked, Shot.position)
-                .where(Shot.work_item_id == work_item_id)
+                sa_select(
+                    col(Shot.id),
+                    col(Shot.shot_id),
+                    col(Shot.sku),
+                    col(Shot.prompt),
+                    col(Shot.locked),
+                    col(Shot.position),
+                )
+                .where(col(Shot.work_item_id) == work_item_id)
                 .order_by(*order)
                 .limit(shot_limit)
                 .offset(shot_offset)
@@ -376,7 +384,7 @@ def shots_by_sku(work_item_id: str) -> dict[str, list[str]]:
     query = (
         select(Shot.sku, Shot.shot_id)
         .where(Shot.work_item_id == work_item_id)
-        .order_by(Shot.sku, Shot.position, Shot.id)
+        .order_by(col(Shot.sku), col(Shot.position), col(Shot.id))
     )
     found: dict[str, list[str]] = {}
     with session_scope() as session:

@@ -5,6 +5,7 @@ opens it again."""
 from __future__ import annotations
 
 from functools import partial
+from typing import Literal
 
 import streamlit as st
 
@@ -31,8 +32,10 @@ def close_large_view() -> None:
 def open_linked_large_view(item: WorkItemDetail) -> None:
     """`?shot=OL-2&size=Mobile` (a link someone sent): open that shot's large view (call after the grid)."""
     shot_id = st.query_params.get("shot")
+    if not shot_id:
+        return
     opened_by_card = st.session_state.get(card_key("view", item.id, shot_id))  # its View larger, in this run
-    if shot_id and not opened_by_card and any(shot.shot_id == shot_id for shot in item.shots):
+    if not opened_by_card and any(shot.shot_id == shot_id for shot in item.shots):
         large_view(item.id, shot_id)
 
 
@@ -45,7 +48,8 @@ def large_view(work_item_id: str, shot_id: str) -> None:
         return
     st.query_params.update(shot=shot_id, size=row.size_label)
     ratio = row.width / row.height
-    width = "stretch" if ratio >= 1 else int(LARGE_VIEW_MAX_HEIGHT * ratio)  # a portrait hero fits the screen
+    # a portrait hero fits the screen
+    width: int | Literal["stretch"] = "stretch" if ratio >= 1 else int(LARGE_VIEW_MAX_HEIGHT * ratio)
     image_or_placeholder(row.url, row.filename, width=width, height=300)
     st.caption(escape_markdown(row.filename))
     seed = seed_words(row.seed, row.seed_honoured)

@@ -141,4 +141,7 @@ def review_shot(shot: ShotPublic) -> None:
     summaries = thread_summaries(version_ids=version_ids)  # and one for the comment counts
     for row in rows:
         version_id = row.version_id
-        review_line(row, history=histories.get(version_id, []), summary=summaries.get(version_id))
+        if version_id is None:
+            review_line(row, history=[], summary=None)
+        else:
+            review_line(row, history=histories.get(version_id, []), summary=summaries.get(version_id))

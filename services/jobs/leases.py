@@ -96,7 +96,7 @@ def _acquire_lease(limit: int) -> tuple[int, str]:
             with session_scope() as session:  # only one of several racing updates still finds the slot free
                 taken = session.exec(
                     update(BackendLease)
-                    .where(BackendLease.slot == slot, free)
+                    .where(col(BackendLease.slot) == slot, free)
                     .values(holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS))
                 ).rowcount
             if taken == 1:
@@ -112,7 +112,7 @@ def _release_lease(slot: int, holder: str) -> None:
         with session_scope() as session:
             session.exec(
                 update(BackendLease)
-                .where(BackendLease.slot == slot, BackendLease.holder == holder)
+                .where(col(BackendLease.slot) == slot, col(BackendLease.holder) == holder)
                 .values(holder=None, expires_at=None)
             )
     except Exception:  # it expires by itself

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def _reap_targets(job_target: str, unit_targets: list[str]) -> None:
         recover_orphaned_jobs(job_ids=[job.id])
 
 
-def _reap(claims: list[GenerationClaim], claimless_jobs: list[Job], now: datetime) -> list[str]:
+def _reap(claims: Sequence[GenerationClaim], claimless_jobs: Sequence[Job], now: datetime) -> list[str]:
     worker_ids = {c.worker_id for c in claims if c.worker_id} | {j.worker_id for j in claimless_jobs if j.worker_id}
     if not worker_ids and not claims and not claimless_jobs:
         return []
@@ -100,9 +101,9 @@ def _reap(claims: list[GenerationClaim], claimless_jobs: list[Job], now: datetim
                 failed = session.exec(
                     update(GenerationClaim)
                     .where(
-                        GenerationClaim.id == claim.id,
-                        GenerationClaim.status == JobStatus.running,
-                        GenerationClaim.worker_id == claim.worker_id,
+                        col(GenerationClaim.id) == claim.id,
+                        col(GenerationClaim.status) == JobStatus.running,
+                        col(GenerationClaim.worker_id) == claim.worker_id,
                     )
                     .values(
                         status=JobStatus.failed,

@@ -75,7 +75,7 @@ class ClaimContext:
             job_ids = select(JobClaim.job_id).where(JobClaim.claim_id == self.claim_id)
             session.exec(
                 update(Job)
-                .where(col(Job.id).in_(job_ids), Job.status == JobStatus.running)
+                .where(col(Job.id).in_(job_ids), col(Job.status) == JobStatus.running)
                 .values(message=message, heartbeat_at=utcnow())
             )
 

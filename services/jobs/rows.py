@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from services.db import session_scope
+from services.db import get_row, session_scope
 from services.enums import ACTIVE_STATUSES, JobKind, JobStatus
 from services.errors import ReshootError
 from services.identity import Actor, Role, current_actor
@@ -62,7 +62,7 @@ def get_job(job_id: str) -> dict[str, Any]:
             _last_reaped.clear()
         if recovery.recover_orphaned_jobs(job_ids=[job_id]):
             with session_scope() as session:
-                job = session.get(Job, job_id)
+                job = get_row(session, Job, job_id)
     return job_json(job)
 
 

@@ -18,12 +18,12 @@ from sqlmodel import Session, col, select
 from services.audit import AuditAction, Target, record
 from services.auth import require
 from services.config import get_settings
-from services.db import session_scope
+from services.db import get_row, session_scope
 from services.enums import ACTIVE_STATUSES, FINISHED_STATUSES, AuditTargetKind, JobKind, JobStatus
 from services.errors import ReshootError
 from services.identity import Role, acting_as, current_actor
 from services.jobs import recovery, registration, rows, workers
-from services.models import Event, GenerationClaim, Job, JobClaim, utcnow
+from services.models import Event, GenerationClaim, Job, JobClaim, stored_id, utcnow
 
 log = logging.getLogger("reshoot.jobs")
 
@@ -87,10 +87,10 @@ def _link_units(session: Session, job: Job, units: list[registration.Unit]) -> l
     new_claims, joined, total = [], [], 0
     for position, unit in sorted(enumerate(units), key=lambda pair: pair[1].target_key):
         claim, is_new = _claim_unit(session, job, unit)
-        session.add(JobClaim(job_id=job.id, claim_id=claim.id, joined=not is_new, position=position))
+        session.add(JobClaim(job_id=job.id, claim_id=stored_id(claim), joined=not is_new, position=position))
         total += claim.weight
         if is_new:
-            new_claims.append(claim.id)
+            new_claims.append(stored_id(claim))
         else:
             joined.append(
                 (
@@ -148,7 +148,7 @@ def _send(job_id: str, claim_ids: list[int]) -> None:
         with session_scope() as session:
             session.exec(
                 update(GenerationClaim)
-                .where(col(GenerationClaim.id).in_(claim_ids), GenerationClaim.status == JobStatus.queued)
+                .where(col(GenerationClaim.id).in_(claim_ids), col(GenerationClaim.status) == JobStatus.queued)
                 .values(
                     status=JobStatus.failed,
                     error_code="QUEUE_UNAVAILABLE",
@@ -194,7 +194,7 @@ def retry_job(job_id: str) -> dict[str, Any]:
         record(
             session,
             action=AuditAction.retry_job,
-            target=_job_target(session.get(Job, new_job_id)),
+            target=_job_target(get_row(session, Job, new_job_id)),
             before={"jobId": job_id, "status": job["status"]},
             after={"jobId": new_job_id},
         )
@@ -295,7 +295,7 @@ def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimCont
     with session_scope() as session:
         claimed = session.exec(
             update(GenerationClaim)
-            .where(GenerationClaim.id == claim_id, GenerationClaim.status == JobStatus.queued)
+            .where(col(GenerationClaim.id) == claim_id, col(GenerationClaim.status) == JobStatus.queued)
             .values(
                 status=JobStatus.running,
                 worker_id=worker_id,
@@ -306,11 +306,11 @@ def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimCont
         ).rowcount
         if claimed != 1:
             return None
-        claim = session.get(GenerationClaim, claim_id)
+        claim = get_row(session, GenerationClaim, claim_id)
         waiting = select(JobClaim.job_id).where(JobClaim.claim_id == claim_id)
         session.exec(
             update(Job)
-            .where(col(Job.id).in_(waiting), Job.status == JobStatus.queued)
+            .where(col(Job.id).in_(waiting), col(Job.status) == JobStatus.queued)
             .values(
                 status=JobStatus.running,
                 worker_id=worker_id,
@@ -320,7 +320,7 @@ def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimCont
                 message="Starting",
             )
         )
-        job = session.get(Job, claim.job_id)
+        job = get_row(session, Job, claim.job_id)
         return registration.ClaimContext(
             claim_id=claim_id,
             id=job.id,
@@ -347,10 +347,10 @@ def _end_claim(
 ) -> None:
     with session_scope() as session:
         query = update(GenerationClaim).where(
-            GenerationClaim.id == ctx.claim_id, GenerationClaim.status == JobStatus.running
+            col(GenerationClaim.id) == ctx.claim_id, col(GenerationClaim.status) == JobStatus.running
         )
         if ctx.worker_id is not None:
-            query = query.where(GenerationClaim.worker_id == ctx.worker_id)
+            query = query.where(col(GenerationClaim.worker_id) == ctx.worker_id)
         values = {
             "status": status,
             "outcome": outcome,
@@ -403,7 +403,7 @@ def _finalize(job_id: str) -> bool:
         with session_scope() as session:
             session.exec(
                 update(Job)
-                .where(Job.id == job_id, Job.status == JobStatus.running, Job.progress_done < done)
+                .where(col(Job.id) == job_id, col(Job.status) == JobStatus.running, col(Job.progress_done) < done)
                 .values(progress_done=done, heartbeat_at=utcnow(), message=f"{done} of {job.progress_total} done")
             )
         return False
@@ -472,12 +472,12 @@ def _finish(
     if result is not None:
         values["result"] = result
     with session_scope() as session:
-        query = update(Job).where(Job.id == job_id, col(Job.status).in_(from_status))
+        query = update(Job).where(col(Job.id) == job_id, col(Job.status).in_(from_status))
         if worker_id is not None:
-            query = query.where(Job.worker_id == worker_id)
+            query = query.where(col(Job.worker_id) == worker_id)
         if session.exec(query.values(**values)).rowcount != 1:
             return False
-        job = session.get(Job, job_id)
+        job = get_row(session, Job, job_id)
         if status == JobStatus.succeeded and job.progress_total:
             job.progress_done = job.progress_total
         session.add(_event_for(job))
@@ -530,10 +530,10 @@ def _materialize(job_id: str) -> None:
     with session_scope() as session:
         # Write first: this transaction then holds SQLite's write lock for the reads that follow.
         if not session.exec(
-            update(Job).where(Job.id == job_id, Job.status == JobStatus.queued).values(message="Queued")
+            update(Job).where(col(Job.id) == job_id, col(Job.status) == JobStatus.queued).values(message="Queued")
         ).rowcount:
             return
-        job = session.get(Job, job_id)
+        job = get_row(session, Job, job_id)
         if session.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first():
             return
         job.plan = plan

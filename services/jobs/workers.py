@@ -80,6 +80,8 @@ def list_workers() -> list[dict[str, Any]]:
         )
     by_worker: dict[str, list[dict[str, Any]]] = {}
     for claim in running:
+        if claim.worker_id is None:  # never: the query asked for these workers' claims
+            continue
         by_worker.setdefault(claim.worker_id, []).append(
             {"jobId": claim.job_id, "target": claim.target_key, "startedAt": iso(claim.started_at)}
         )
@@ -295,7 +297,7 @@ def _stop_consumer(url: str, timeout: float = 10.0) -> None:
 def _mark_stopped(worker_id: str) -> None:
     try:
         with session_scope() as session:
-            session.exec(update(WorkerProcess).where(WorkerProcess.id == worker_id).values(stopped_at=utcnow()))
+            session.exec(update(WorkerProcess).where(col(WorkerProcess.id) == worker_id).values(stopped_at=utcnow()))
     except Exception:  # the database may be gone at interpreter exit; heartbeats going stale say the same
         log.debug("Could not mark worker %s stopped", worker_id, exc_info=True)
 
@@ -309,17 +311,20 @@ def _heartbeat_loop(running: _Consumer) -> None:
             now = utcnow()
             with session_scope() as session:
                 if not session.exec(
-                    update(WorkerProcess).where(WorkerProcess.id == running.worker_id).values(heartbeat_at=now)
+                    update(WorkerProcess).where(col(WorkerProcess.id) == running.worker_id).values(heartbeat_at=now)
                 ).rowcount:
                     session.add(_worker_row(running))  # the row was lost (e.g. a restored database): alive is alive
                 session.exec(
                     update(Job)
-                    .where(Job.worker_id == running.worker_id, Job.status == JobStatus.running)
+                    .where(col(Job.worker_id) == running.worker_id, col(Job.status) == JobStatus.running)
                     .values(heartbeat_at=now)
                 )
                 session.exec(
                     update(GenerationClaim)
-                    .where(GenerationClaim.worker_id == running.worker_id, GenerationClaim.status == JobStatus.running)
+                    .where(
+                        col(GenerationClaim.worker_id) == running.worker_id,
+                        col(GenerationClaim.status) == JobStatus.running,
+                    )
                     .values(heartbeat_at=now)
                 )
             leases._renew_leases(now)
