@@ -356,7 +356,9 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         _job_or_compare(work_item_id, shot_id, row, job_id=job_id, own_job=own_job)
 
 
-def _compact_card(work_item_id: str, shot_id: str, shot: ShotPublic, *, job_id: str | None, own_job: str | None):
+def _compact_card(
+    work_item_id: str, shot_id: str, shot: ShotPublic, *, job_id: str | None, own_job: str | None
+) -> None:
     """Thumbnail (with the review badges), shot line and decision; the size switch and a ⋮ menu with every action
     (its contents exist only while it is open)."""
     row = picked_row(work_item_id, shot)  # the switch is drawn below the picture it picks
@@ -372,7 +374,7 @@ def _compact_card(work_item_id: str, shot_id: str, shot: ShotPublic, *, job_id: 
         _job_or_compare(work_item_id, shot_id, row, job_id=job_id, own_job=own_job)
 
 
-def _card_menu(work_item_id: str, shot_id: str, shot: ShotPublic, row: HeroTarget, *, job_id: str | None):
+def _card_menu(work_item_id: str, shot_id: str, shot: ShotPublic, row: HeroTarget, *, job_id: str | None) -> None:
     """The compact card's actions: review with a note, regenerate, references, compare."""
     uploader_key = _uploader_key(work_item_id, shot_id)
     files = st.session_state.get(uploader_key)
@@ -429,11 +431,15 @@ def _job_or_compare(
 
 
 def _compare_button(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
-    if row.previous_version_id and st.button(
-        f"Compare v{row.version - 1} / v{row.version}",
-        icon=":material/compare:",
-        type="tertiary",
-        key=_key("compare", work_item_id, shot_id),
+    if (
+        row.previous_version_id
+        and row.version is not None
+        and st.button(
+            f"Compare v{row.version - 1} / v{row.version}",
+            icon=":material/compare:",
+            type="tertiary",
+            key=_key("compare", work_item_id, shot_id),
+        )
     ):
         compare_dialog(row)
 
