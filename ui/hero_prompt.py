@@ -75,9 +75,7 @@ def card_notes_html(work_item_id: str, shot_id: str, size_label: str) -> str:
     size = notes.sizes.get(size_label)
     if size is not None and size.comment_count:
         count = size.comment_count
-        lines.append(
-            f'<div style="{_LINE};opacity:.75">&#x1F4AC;&#xFE0E; {count} comment{"s" if count != 1 else ""}</div>'
-        )
+        lines.append(f'<div style="{_LINE};opacity:.75">{count} comment{"s" if count != 1 else ""}</div>')
     if notes.shot.heroes_dirty and notes.sizes:
         lines.append(f'<div style="{_LINE};color:{_DIRTY_COLOUR}">&#x270E;&#xFE0E; {PROMPT_DIRTY}</div>')
     if notes.shot.seed is not None:
@@ -208,7 +206,7 @@ def use_version_button(version: dict[str, Any], *, key: str) -> None:
     """`Use this seed / prompt` for one hero version (a dict of `list_versions`)."""
     st.button(
         f"Use v{version['version']}'s seed / prompt",
-        icon=":material/settings_backup_restore:",
+        icon=":material/input:",
         type="tertiary",
         key=key,
         disabled=lacks(Role.reviewer),
@@ -248,9 +246,10 @@ def hero_versions(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
         return
     with box:
         for version in list_versions(TargetKind.hero, str(row.id))[:VERSIONS_SHOWN]:
-            with st.container(horizontal=True, gap="small", vertical_alignment="top"):
-                thumb = absolute_url(version.get("thumbUrl") or version.get("url"))
-                if thumb:
-                    st.image(thumb, width=96)
-                st.markdown(version_line(version), width="stretch")
+            picture, words = st.columns([1, 5], vertical_alignment="top")
+            thumb = absolute_url(version.get("thumbUrl") or version.get("url"))
+            if thumb:
+                picture.image(thumb, width="stretch")
+            with words:
+                st.markdown(version_line(version))
                 use_version_button(version, key=card_key(f"use_version_{version['id']}", work_item_id, shot_id))

@@ -264,7 +264,7 @@ def history(sentence_id: str) -> None:
                     args=(version["id"], not version["favourite"]),
                 )
                 use_col.button(
-                    ":material/settings_backup_restore:",
+                    ":material/input:",
                     disabled=lacks(Role.reviewer),
                     help=why_disabled(Role.reviewer, USE_VERSION_HELP),
                     key=_key(f"use_{version['id']}", sentence_id),

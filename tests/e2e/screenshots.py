@@ -81,6 +81,29 @@ def compare(page: Page, url: str) -> None:
     open_dialog(page)
 
 
+def review_thread(page: Page, url: str) -> None:
+    """The large view's history and comments, with a comment added here."""
+    large_view(page, url)
+    dialog = open_dialog(page)
+    dialog.get_by_text("History and comments").click()
+    wait_idle(page)
+    dialog.get_by_label("Add a comment").fill("The knife tips are cut off on the right; crop wider for Mobile")
+    button(dialog, "Add comment").click()
+    wait_idle(page)
+    dialog.get_by_text("History and comments").scroll_into_view_if_needed()
+
+
+def hero_prompt(page: Page, url: str) -> None:
+    """A card's `Edit prompt` open, the prompt edited (the card's dirty mark below it)."""
+    work_item(page, url)
+    button(card(page, "KT-2 · KIT-KNIFE-SET-5"), "Edit prompt").click()
+    editor = page.get_by_label("Scene prompt")
+    editor.press("Control+End")
+    editor.press_sequentially(", one lemon", delay=5)
+    editor.press("Control+Enter")  # saves at once
+    wait_idle(page)
+
+
 def sku_switcher(page: Page, url: str) -> None:
     open_page(page, f"{url}/sku_switcher?id=12", heading="KT-1 · KIT-CASTIRON-28")
 
@@ -118,6 +141,8 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
     "08-settings": settings,
     "09-activity": activity,
     "10-review-queue": review_queue,
+    "11-review-thread": review_thread,
+    "12-hero-prompt": hero_prompt,
 }
 
 
