@@ -38,6 +38,7 @@ from ui.grid_density import is_compact
 from ui.hero_prompt import (
     card_notes_html,
     load_card_notes,
+    prompt_editor,
     prompt_popover,
     regenerate_help,
     rejected_notes,
@@ -397,6 +398,8 @@ def _card_menu(work_item_id: str, shot_id: str, shot: ShotPublic, row: HeroTarge
         st.caption(f"{escape_markdown(shot_id)} · {escape_markdown(row.size_label)}")
         review_buttons(work_item_id, shot_id, row, in_menu=True)
         rejected_notes(work_item_id, shot_id)
+        if not lacks(Role.reviewer):
+            prompt_editor(work_item_id, shot_id, disabled=bool(job_id))
         _regenerate_button(work_item_id, shot_id, job_id=job_id)
         if not job_id and not lacks(Role.reviewer):
             st.file_uploader(

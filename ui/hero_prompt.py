@@ -164,28 +164,37 @@ def prompt_popover(work_item_id: str, shot_id: str, *, disabled: bool) -> None:
     if not popover.open or notes is None:
         return
     with popover:
-        debounced_text_area(
-            PROMPT_LABEL,
-            notes.shot.prompt,
-            key=card_key("prompt", work_item_id, shot_id),
-            on_save=save_prompt,
-            args=(work_item_id, shot_id),
-            placeholder="Describe the scene the product is shown in…",
-            hint=PROMPT_HINT,
+        prompt_editor(work_item_id, shot_id, disabled=disabled)
+
+
+def prompt_editor(work_item_id: str, shot_id: str, *, disabled: bool) -> None:
+    """The shot's scene prompt editor and, when a seed was recalled, `Use a random seed` (call only where it is
+    shown: inside the open `Edit prompt` popover, or a compact card's open menu)."""
+    notes = card_notes(work_item_id, shot_id)
+    if notes is None:
+        return
+    debounced_text_area(
+        PROMPT_LABEL,
+        notes.shot.prompt,
+        key=card_key("prompt", work_item_id, shot_id),
+        on_save=save_prompt,
+        args=(work_item_id, shot_id),
+        placeholder="Describe the scene the product is shown in…",
+        hint=PROMPT_HINT,
+        disabled=disabled,
+        height=120,
+    )
+    if notes.shot.seed is not None:
+        st.caption(f"The next Regenerate shot uses seed {notes.shot.seed}, recalled from an earlier version.")
+        st.button(
+            "Use a random seed",
+            icon=":material/casino:",
+            type="tertiary",
+            key=card_key("prompt_random_seed", work_item_id, shot_id),
             disabled=disabled,
-            height=120,
+            on_click=random_seed,
+            args=(work_item_id, shot_id),
         )
-        if notes.shot.seed is not None:
-            st.caption(f"The next Regenerate shot uses seed {notes.shot.seed}, recalled from an earlier version.")
-            st.button(
-                "Use a random seed",
-                icon=":material/casino:",
-                type="tertiary",
-                key=card_key("prompt_random_seed", work_item_id, shot_id),
-                disabled=disabled,
-                on_click=random_seed,
-                args=(work_item_id, shot_id),
-            )
 
 
 def use_seed_and_prompt(version_id: int, version: int) -> None:
