@@ -301,6 +301,18 @@ def read_secrets() -> dict[str, str | None]:
     return values
 
 
+def variable_names() -> list[str]:
+    """Every variable a setting is read from, aliases included."""
+    names = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names += [str(choice) for choice in alias.choices]
+        else:
+            names.append(alias if isinstance(alias, str) else f"RESHOOT_{name.upper()}")
+    return names
+
+
 def variable_name(field_name: str) -> str:
     """The variable a setting is read from (its first name when it has several)."""
     field = Settings.model_fields[field_name]

@@ -7,27 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import AliasChoices
 
 from services import cli, config
 from services.config import PROJECT_ROOT, SettingError, Settings, get_settings
 
 
-def _variables() -> set[str]:
-    names = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names |= {str(choice) for choice in alias.choices}
-        else:
-            names.add(str(alias) if alias else f"RESHOOT_{name.upper()}")
-    return names
-
-
 @pytest.fixture
 def clean(monkeypatch, tmp_path) -> Path:
     """No setting in the environment and an empty secrets file: what a fresh checkout runs with."""
-    for name in _variables():
+    for name in config.variable_names():
         monkeypatch.delenv(name, raising=False)
     secrets = tmp_path / "secrets.toml"
     monkeypatch.setattr(config, "SECRETS_FILE", secrets)
