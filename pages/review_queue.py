@@ -1,5 +1,6 @@
 """Review queue: every pending hero across work items, oldest first, one at a time and large. `A` approves, `X`
-rejects (with the note, if any), ←/→ move to the previous/next hero; `?work_item=7` filters to one work item."""
+rejects (with the note, if any), ←/→ move to the previous/next hero, `V` compares with the previous version;
+`?work_item=7` filters to one work item."""
 
 import streamlit as st
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import String, and_, cast, func, literal, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
@@ -722,7 +723,7 @@ def review_queue(
     if start is not None and before is not None:
         raise invalid_request([{"field": "before", "message": "give start or before, not both"}])
     only = only or ReviewQueueFilter()
-    query = _filtered(_hero_rows(current_only=True), only).add_columns(WorkItem.title)
+    query = _filtered(_hero_rows(current_only=True), only).add_columns(WorkItem.title, _previous_version_id())
     query = query.join(WorkItem, col(WorkItem.id) == ExportPlanRow.work_item_id)
     place = tuple_(col(ImageVersion.created_at), col(ImageVersion.id))
     if start is not None:
@@ -755,10 +756,29 @@ def review_queue(
                 references=list(version.references or []),
                 created_at=version.created_at,
                 review_state=ReviewState(version.review_state),
+                previous_version_id=previous_id,
             )
-            for version, row, shot, title in session.exec(query)
+            for version, row, shot, title, previous_id in session.exec(query)
         ]
     return found[::-1] if before is not None else found
+
+
+def _previous_version_id() -> Any:
+    """The version before an image's, of the same target, whose file is still kept (what `V` compares with); a
+    lookup by the target index, made only for the rows a page returns."""
+    previous = aliased(ImageVersion)
+    return (
+        select(previous.id)
+        .where(
+            previous.target_kind == ImageVersion.target_kind,
+            previous.target_id == ImageVersion.target_id,
+            previous.version < ImageVersion.version,
+            col(previous.file_deleted).is_(False),
+        )
+        .order_by(col(previous.version).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def review_queue_count(*, only: ReviewQueueFilter | None = None, cap: int | None = None) -> int:

@@ -102,6 +102,7 @@ def test_the_queue_is_every_current_pending_hero_oldest_first(queue):
     )
     assert (first.width, first.height, first.filename) == (1920, 800, "fcc/lifestyle/12/S-1/desktop.png")
     assert first.model_dump(mode="json")["workItemId"] == "12"  # camelCase JSON
+    assert first.previous_version_id is None and found[1].previous_version_id == queue["old"]  # what V compares
     assert review_queue_count() == 6
 
 

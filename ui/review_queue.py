@@ -18,7 +18,8 @@ from services.backends import BACKEND_NAMES
 from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.review_queue import QueueCursor, QueuedHero, ReviewQueueFilter
-from services.versions import hero_size_labels, review_queue, review_queue_count, set_review
+from services.versions import get_version, hero_size_labels, review_queue, review_queue_count, set_review
+from ui.compare import image_compare
 from ui.images import absolute_url, placeholder
 from ui.navigation import WORK_ITEM_PAGE, query_param
 from ui.permissions import lacks, why_disabled
@@ -147,6 +148,25 @@ def hero_details(hero: QueuedHero) -> None:
         st.markdown(escape_markdown(hero.prompt) if hero.prompt else "_No prompt recorded_")
 
 
+@st.dialog("Compare with the previous version", width="large")
+def compare_dialog(hero: QueuedHero) -> None:
+    if hero.previous_version_id is None:
+        return
+    try:
+        before = get_version(hero.previous_version_id)
+    except ReshootError:
+        st.warning("The previous version is no longer stored.")
+        return
+    image_compare(
+        before.get("url"),
+        hero.url,
+        width=hero.width,
+        height=hero.height,
+        labels=(f"v{before['version']}", f"v{hero.version} (in review)"),
+        key="queue_compare_mode",
+    )
+
+
 def hero_image(hero: QueuedHero) -> None:
     ratio = hero.width / hero.height
     width: Literal["stretch"] | int = "stretch" if ratio >= 1.6 else int(IMAGE_MAX_HEIGHT * ratio)  # fits the screen
@@ -189,6 +209,16 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
             on_click=_decide,
             args=(hero, "rejected"),
         )
+    with st.container(horizontal=True, gap="small"):
+        if st.button(
+            f"Compare v{hero.version - 1}" if hero.previous_version_id else "Compare",
+            key="queue_compare",
+            icon=":material/compare:",
+            shortcut="V",
+            disabled=hero.previous_version_id is None,
+            help="With the previous version of this hero" if hero.previous_version_id else "No earlier version kept",
+        ):
+            compare_dialog(hero)
     with st.container(horizontal=True, gap="small"):
         st.button(
             "Previous",

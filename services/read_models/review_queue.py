@@ -65,6 +65,7 @@ class QueuedHero(ReadModel):
     references: list[str]
     created_at: datetime
     review_state: ReviewState
+    previous_version_id: int | None = None  # the version before this one, if its file is kept (to compare with)
 
     @property
     def cursor(self) -> QueueCursor:

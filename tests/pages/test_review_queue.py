@@ -76,6 +76,19 @@ def test_triage_by_keys_approve_reject_with_note_next_and_previous(pending):
     assert review_queue_count() == 6 and not at.exception
 
 
+def test_v_compares_with_the_previous_version(pending):
+    shot_id, size = _rows("7")[0]
+    add_image("7", shot_id, size, minute=-1)  # a v2 of the first hero (its v1 leaves the queue), the oldest now
+    at = open_page(QUEUE)
+    assert shown(at) == f"id=7&shot={shot_id}&size={size}"
+    compare = at.button(key="queue_compare")
+    assert compare.proto.shortcut == "v" and not compare.disabled and compare.label == "Compare v1"
+    compare.click().run()
+    assert {"v1", "v2 (in review)"} <= {c.value for c in at.caption} and not at.exception
+    at.button(key="queue_next").click().run()
+    assert at.button(key="queue_compare").disabled  # a first version: nothing to compare with
+
+
 def test_filters_narrow_the_queue_and_start_a_new_count(pending):
     at = open_page(QUEUE, work_item="12")
     assert at.text_input(key="queue_work_item").value == "12"
