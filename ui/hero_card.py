@@ -49,7 +49,7 @@ from ui.hero_state import card_key as _key
 from ui.hero_state import img_tag as _img
 from ui.images import absolute_url
 from ui.job_progress import finish_once, job_progress, settle, wait_briefly
-from ui.large_view import large_view
+from ui.large_view import grid_shots, show_large_view
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
 
@@ -106,6 +106,7 @@ def hero_grid(item: WorkItemDetail) -> None:
         st.rerun()
     first = grid_page(item.id)["shot_offset"]
     load_card_notes(item.id, [shot.shot_id for shot in item.shots])
+    grid_shots(item)  # what the large view's ← / → go through
     compact = is_compact()
     st.html(grid_css(compact))
     with st.grid("auto", min_column_width=COMPACT_CARD_WIDTH if compact else THUMB_CARD_WIDTH, gap="small"):
@@ -460,7 +461,7 @@ def _view_button(work_item_id: str, shot_id: str) -> None:
         size = st.session_state.get(_key("size", work_item_id, shot_id))
         st.session_state.pop(_key("dialog_size", work_item_id, shot_id), None)  # opens at the card's size
         st.query_params.update(shot=shot_id, **({"size": size} if size else {}))
-        large_view(work_item_id, shot_id)
+        show_large_view(work_item_id, shot_id)
 
 
 def _references_button(work_item_id: str, shot_id: str, shot: ShotPublic) -> None:

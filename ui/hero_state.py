@@ -47,11 +47,13 @@ def size_switch(
     labels = [row.size_label for row in shot.rows]
     letters = {label: label[:1].upper() for label in labels}
     spelled = not short or len(set(letters.values())) < len(letters)
+    key = card_key(key_name, work_item_id, shot.shot_id)
     st.segmented_control(
         "Size",
         labels,
-        default=default if default in labels else labels[0],
-        key=card_key(key_name, work_item_id, shot.shot_id),
+        # Set in session state (the large view's keys do): no default, which Streamlit would warn about.
+        default=None if key in st.session_state else default if default in labels else labels[0],
+        key=key,
         format_func=None if spelled else letters.__getitem__,
         label_visibility="collapsed",
         width="content" if short else "stretch",
