@@ -32,7 +32,7 @@ if hero is None:
     st.stop()
 
 hero_heading(hero)
-image_col, details_col = st.columns([3, 2], gap="medium")
+image_col, details_col = st.columns([5, 4], gap="medium")
 with image_col:
     hero_image(hero)
 with details_col:

@@ -187,7 +187,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
         placeholder="Optional note",
         help="Type, then Tab out of the box: the keys work when no text box has the focus.",
     )
-    with st.container(horizontal=True, gap="small"):
+    with st.container(horizontal=True, gap="small"):  # wraps where the column is narrow
         st.button(
             "Approve",
             key="queue_approve",
@@ -209,9 +209,8 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
             on_click=_decide,
             args=(hero, "rejected"),
         )
-    with st.container(horizontal=True, gap="small"):
         if st.button(
-            f"Compare v{hero.version - 1}" if hero.previous_version_id else "Compare",
+            "Compare",
             key="queue_compare",
             icon=":material/compare:",
             shortcut="V",
@@ -219,7 +218,6 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
             help="With the previous version of this hero" if hero.previous_version_id else "No earlier version kept",
         ):
             compare_dialog(hero)
-    with st.container(horizontal=True, gap="small"):
         st.button(
             "Previous",
             key="queue_previous",
