@@ -14,10 +14,13 @@ import os
 import threading
 import time
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bench.common import Row, check, measure, temp_data_dir, timed
 from bench.fixtures import work_item
+
+if TYPE_CHECKING:
+    from services.read_models.jobs import JobPublic
 
 NAME = "generate"
 LATENCY = 0.2  # seconds per backend call
@@ -51,19 +54,21 @@ class LatencyBackend:
         return image
 
 
-def generate_all(work_item_id: str) -> dict:
+def generate_all(work_item_id: str) -> JobPublic:
     """Click to done: start the job and wait for it; the finished job."""
     from services.jobs import wait_for_job
     from services.lifestyle import generate_lifestyle_heroes
 
     started = generate_lifestyle_heroes(work_item_id)
     job = wait_for_job(started["jobId"], timeout=600)
-    assert job["status"] == "succeeded", job
+    assert job.status == "succeeded", job
     return job
 
 
-def _seconds(job: dict, start: str, end: str) -> float:
-    return (datetime.fromisoformat(job[end]) - datetime.fromisoformat(job[start])).total_seconds()
+def _queued_seconds(job: JobPublic) -> float:
+    if job.created_at is None or job.started_at is None:
+        return 0.0
+    return (job.started_at - job.created_at).total_seconds()
 
 
 @contextmanager
@@ -143,7 +148,7 @@ def run(quick: bool = False) -> list[Row]:
                         f"{label}: wall time ÷ (ceil(N/{concurrency}) × L)",
                         wall / ideal,
                         TARGET_RATIO,
-                        note=f"{wall:.2f} s vs {ideal:.2f} s; queued {_seconds(job, 'createdAt', 'startedAt'):.2f} s; "
+                        note=f"{wall:.2f} s vs {ideal:.2f} s; queued {_queued_seconds(job):.2f} s; "
                         f"our CPU {cpu / n * 1000:.0f} ms per shot ({os.cpu_count()} cores)",
                     )
                 )
@@ -155,7 +160,7 @@ def run(quick: bool = False) -> list[Row]:
                         f"{label}: backend calls per shot",
                         backend.calls / n,
                         1.0,
-                        note=f"{backend.calls} calls for {len(job['result']['generated'])} images",
+                        note=f"{backend.calls} calls for {len((job.result or {}).get('generated') or [])} images",
                     )
                 )
                 if latency == LATENCY:

@@ -213,9 +213,9 @@ def _generate_all(item_id: str) -> tuple[float, str]:
 
     start = time.perf_counter()
     job_id = lifestyle.generate_lifestyle_heroes(item_id)["jobId"]
-    while (job := jobs.get_job(job_id))["status"] not in FINISHED_STATUSES:
+    while (job := jobs.get_job(job_id)).status not in FINISHED_STATUSES:
         time.sleep(0.05)
-    return time.perf_counter() - start, job["status"]
+    return time.perf_counter() - start, job.status
 
 
 def _measure(stand_in: StandIn, env: dict[str, str], log_dir: Path, workers: int, threads: int, shots: int) -> Run:

@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.enums import JobStatus, Role
 from services.errors import ReshootError
+
+if TYPE_CHECKING:
+    from services.read_models.jobs import JobPublic
 
 
 def _print(data: Any, as_json: bool = True) -> None:
@@ -36,9 +39,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     loaded = load_demo(generate_images=not args.no_images)
     finished = [wait_for_job(job_id) for job_id in loaded.job_ids]
-    jobs = [{k: job[k] for k in ("id", "kind", "status", "message")} for job in finished]
+    jobs = [job.model_dump(mode="json", include={"id", "kind", "status", "message"}) for job in finished]
     _print({**loaded.model_dump(mode="json"), "jobs": jobs})
-    if any(job["status"] != JobStatus.succeeded for job in finished):
+    if any(job.status != JobStatus.succeeded for job in finished):
         raise SystemExit(1)
 
 
@@ -82,13 +85,13 @@ def cmd_render(args: argparse.Namespace) -> None:
     _print({"ok": True, "output": args.output, "bytes": len(data), "backend": backend.name})
 
 
-def _finished_job(job_id: str) -> dict[str, Any]:
+def _finished_job(job_id: str) -> JobPublic:
     """Wait for a job (running it in this process if no worker is alive); a failed job raises its error."""
     from services.jobs import wait_for_job
 
     job = wait_for_job(job_id)
-    if job["status"] != JobStatus.succeeded:
-        raise ReshootError(job.get("errorCode") or "INTERNAL_ERROR", 500, job.get("errorDetail"), job.get("message"))
+    if job.status != JobStatus.succeeded:
+        raise ReshootError(job.error_code or "INTERNAL_ERROR", 500, job.error_detail, job.message)
     return job
 
 
@@ -101,7 +104,7 @@ def cmd_generate_heroes(args: argparse.Namespace) -> None:
     if args.dry_run or not args.wait:
         _print(started)
         return
-    result = _finished_job(started["jobId"])["result"]
+    result = _finished_job(started["jobId"]).result or {}
     _print(result)
     if result.get("failed"):
         raise SystemExit(1)  # some shots failed: the result lists them; exit non-zero for scripts
@@ -114,7 +117,7 @@ def cmd_regenerate_image(args: argparse.Namespace) -> None:
     if not args.wait:
         _print(started)
         return
-    _print({"jobId": started.job_id, **_finished_job(started.job_id)["result"]})
+    _print({"jobId": started.job_id, **(_finished_job(started.job_id).result or {})})
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -166,9 +169,7 @@ def cmd_jobs(args: argparse.Namespace) -> None:
         _print(jobs)
     else:
         for job in jobs:
-            print(
-                f"{job['id']}  {job['kind']:<17} {job['status']:<9} {job['progressDone']}/{job['progressTotal']}  {job['message']}"
-            )
+            print(f"{job.id}  {job.kind:<17} {job.status:<9} {job.progress_done}/{job.progress_total}  {job.message}")
 
 
 def cmd_api(args: argparse.Namespace) -> None:

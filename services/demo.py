@@ -13,7 +13,6 @@ from sqlmodel import select
 
 from services.config import PROJECT_ROOT, get_settings
 from services.db import session_scope
-from services.enums import ACTIVE_STATUSES
 from services.errors import ReshootError
 from services.importer import import_file
 from services.jobs import get_jobs
@@ -97,14 +96,11 @@ def demo_render_progress() -> RenderProgress | None:
     if not _render_jobs:
         return None
     found = get_jobs(_render_jobs).values()
-    if not any(job["status"] in ACTIVE_STATUSES for job in found):
+    if not any(job.active for job in found):
         _render_jobs.clear()  # done: no more queries
         return None
-    planned = [max(job["progressTotal"] or 0, 1) for job in found]
-    made = [
-        n if job["status"] not in ACTIVE_STATUSES else min(job["progressDone"] or 0, n)
-        for job, n in zip(found, planned, strict=True)
-    ]
+    planned = [max(job.progress_total, 1) for job in found]
+    made = [n if not job.active else min(job.progress_done, n) for job, n in zip(found, planned, strict=True)]
     return RenderProgress(done=sum(made), total=sum(planned))
 
 

@@ -46,6 +46,7 @@ from services.models import (
     stored_id,
 )
 from services.read_models.heroes import ReferencePublic, ReferencesAdded, ShotLocked
+from services.read_models.jobs import JobPublic
 from services.storage import get_storage
 from services.versions import NewImage, apply_retention, publish_current, save_new_versions, url_for
 
@@ -222,9 +223,9 @@ def generate_lifestyle_heroes(
         if created
         else "Lifestyle hero generation is already running for these shots"
     )
-    if created and job["joined"]:
-        message += f"; {len(job['joined'])} shot(s) already being generated were joined ({', '.join(j['shot_id'] for j in job['joined'])})"
-    return {"ok": True, "jobId": job["id"], "workItemId": work_item_id, "message": message, "joined": job["joined"]}
+    if created and job.joined:
+        message += f"; {len(job.joined)} shot(s) already being generated were joined ({', '.join(j['shot_id'] for j in job.joined)})"
+    return {"ok": True, "jobId": job.id, "workItemId": work_item_id, "message": message, "joined": job.joined}
 
 
 def hero_unit_key(work_item_id: str, shot_id: str) -> str:
@@ -241,11 +242,12 @@ def _units(work_item_id: str, plan: Plan) -> list[jobs.Unit]:
 
 
 @HEROES_JOB.units_for
-def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], dict[str, Any]]:
+def units_for(job: JobPublic) -> tuple[list[jobs.Unit], dict[str, Any]]:
     """A job recorded without units (an older version queued it): plan it now."""
+    work_item_id = job.work_item_id or ""
     with session_scope() as session:
-        plan = _plan(session, job["workItemId"], job["params"].get("shotIds"), bool(job["params"].get("overwrite")))
-    return _units(job["workItemId"], plan), {"skippedExisting": plan.skipped, "missingShots": plan.missing}
+        plan = _plan(session, work_item_id, job.params.get("shotIds"), bool(job.params.get("overwrite")))
+    return _units(work_item_id, plan), {"skippedExisting": plan.skipped, "missingShots": plan.missing}
 
 
 @HEROES_JOB.run_claim
@@ -268,10 +270,10 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
 
 
 @HEROES_JOB.summarize
-def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
+def summarize(job: JobPublic, claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
     """The spec's result JSON (plus `failed`) from the shots' outcomes, in request order; joined shots count as
     generated when the job that generated them succeeded for them. Every shot failing fails the job."""
-    plan = job.get("plan") or {}
+    plan = job.plan or {}
     generated: list[dict[str, Any]] = []
     skipped, missing = list(plan.get("skippedExisting") or []), list(plan.get("missingShots") or [])
     failures: list[dict[str, str]] = []
@@ -287,9 +289,9 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
             )
     result = {
         "ok": True,
-        "workItemId": job["workItemId"],
+        "workItemId": job.work_item_id,
         "dryRun": False,
-        "overwrite": bool(job["params"].get("overwrite")),
+        "overwrite": bool(job.params.get("overwrite")),
         "generated": generated,
         "skippedExisting": skipped,
         "missingShots": missing,
@@ -306,20 +308,20 @@ def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dic
     message = lifestyle_result_body(result)
     if failures:
         message += " " + shots_failed_body(failures)
-    joined = [j["shot_id"] for j in job.get("joined") or []]
+    joined = [j["shot_id"] for j in job.joined]
     if joined:
         message += f" {', '.join(joined)} joined the generation another job had started (one new version each)."
     return result, message
 
 
 @HEROES_JOB.retry
-def retry(job: dict[str, Any]) -> dict[str, Any]:
+def retry(job: JobPublic) -> dict[str, Any]:
     """Run a lifestyle job again: only its failed shots (e.g. those a dead worker left) if some succeeded, else
     the same request."""
-    params, result = job["params"], job.get("result") or {}
+    params, result = job.params, job.result or {}
     failed = [f["shot_id"] for f in result.get("failed") or []]
     shot_ids = failed if failed and result.get("generated") else params.get("shotIds")
-    return generate_lifestyle_heroes(job["workItemId"], shot_ids=shot_ids, overwrite=bool(params.get("overwrite")))
+    return generate_lifestyle_heroes(job.work_item_id or "", shot_ids=shot_ids, overwrite=bool(params.get("overwrite")))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from services.identity import Role
 from services.messages import IMAGE_REGENERATION_STARTED, NO_IMAGE_PROMPT, SENTENCE_NOT_FOUND
 from services.models import CastMember, ImageVersion, Project, Section, Sentence, utcnow
 from services.options import Options
+from services.read_models.jobs import JobPublic
 from services.read_models.storyboard import (
     CastMemberPublic,
     ImageJobStarted,
@@ -103,7 +104,7 @@ def _sentences_public(session: Session, sentences: list[Sentence]) -> list[Sente
                 is_video_dirty=sentence.is_video_dirty,
                 updated_at=sentence.updated_at,
                 version_id=sentence.current_version_id,
-                active_job_id=(active.get(sentence_target_key(sentence.id)) or {}).get("id"),
+                active_job_id=job.id if (job := active.get(sentence_target_key(sentence.id))) else None,
             )
         )
     return out
@@ -262,34 +263,34 @@ def regenerate_sentence_image(
         project_id=project_id,
         action=AuditAction.regenerate_sentence_image,
     )
-    running_seed = (job.get("params") or {}).get("seed")
+    running_seed = job.params.get("seed")
     if not created and seed_given and running_seed != chosen:
         raise ReshootError(
             "ALREADY_GENERATING",
             409,
-            {"jobId": job["id"], "seed": running_seed},
+            {"jobId": job.id, "seed": running_seed},
             f"An image for this sentence is already being generated with seed {running_seed}; "
             "wait for it to finish, then generate again with your seed.",
         )
-    return ImageJobStarted(job_id=job["id"], message=IMAGE_REGENERATION_STARTED)
+    return ImageJobStarted(job_id=job.id, message=IMAGE_REGENERATION_STARTED)
 
 
 @SENTENCE_IMAGE_JOB.retry
-def retry(job: dict[str, Any]) -> ImageJobStarted:
+def retry(job: JobPublic) -> ImageJobStarted:
     """Same sentence; the same seed if the user gave one, a new random one otherwise."""
-    params = job["params"]
-    seed = params.get("seed") if params.get("seedGiven") else None
-    return regenerate_sentence_image(sentence_id=job["sentenceId"], options=RegenerateImageOptions(seed=seed))
+    seed = job.params.get("seed") if job.params.get("seedGiven") else None
+    return regenerate_sentence_image(sentence_id=job.sentence_id or "", options=RegenerateImageOptions(seed=seed))
 
 
 @SENTENCE_IMAGE_JOB.units_for
-def units_for(job: dict[str, Any]) -> tuple[list[jobs.Unit], None]:
+def units_for(job: JobPublic) -> tuple[list[jobs.Unit], None]:
     """A job's one unit: its sentence's image."""
-    return [jobs.Unit(sentence_target_key(job["sentenceId"]), job["sentenceId"])], None
+    sentence_id = job.sentence_id or ""
+    return [jobs.Unit(sentence_target_key(sentence_id), sentence_id)], None
 
 
 @SENTENCE_IMAGE_JOB.summarize
-def summarize(job: dict[str, Any], claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
+def summarize(job: JobPublic, claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
     """The job's result is its one image's (or it fails as the image did)."""
     [claim] = claims
     if claim.status != JobStatus.succeeded:

@@ -211,7 +211,7 @@ def _failed_sentence_job() -> str:
             sentence_id="sent_002", options=storyboard.RegenerateImageOptions(seed=3)
         ).job_id,
         timeout=60,
-    )["id"]
+    ).id
     with session_scope() as s:
         job = s.get(Job, job_id)
         job.status = "failed"
@@ -572,7 +572,7 @@ READS: dict[str, Callable[[], Any]] = {
     ),
     "services.jobs.get_jobs": lambda: jobs.get_jobs([_job_id()]),
     "services.jobs.list_jobs": jobs.list_jobs,
-    "services.jobs.job_json": lambda: jobs.job_json(Job(kind="lifestyle_heroes", target_key="x")),
+    "services.jobs.job_public": lambda: jobs.job_public(Job(kind="lifestyle_heroes", target_key="x")),
     "services.jobs.active_job_for": lambda: jobs.active_job_for("heroes:12:*"),
     "services.jobs.active_jobs_for": lambda: jobs.active_jobs_for(["heroes:12:*"]),
     "services.jobs.events_since": lambda: jobs.events_since(project_id="coffee-origins"),
@@ -711,13 +711,13 @@ def test_jobs_record_who_requested_them_and_their_versions_are_theirs(world):
     demo.load_demo(generate_images=False)
     with acting_as(RITA):
         job = generate("KT-3")
-    assert job["status"] == "succeeded"
+    assert job.status == "succeeded"
     with session_scope() as s:
-        assert s.get(Job, job["id"]).requested_by == RITA.email
+        assert s.get(Job, job.id).requested_by == RITA.email
     created = [e for e in audit.hero_history("12", "KT-3") if e.action == AuditAction.new_version]
     assert len(created) == 3 and {e.actor_email for e in created} == {RITA.email}
     assert {e.size_label for e in created} == {"Desktop", "Tablet", "Mobile"} and all(
-        e.after["jobId"] == job["id"] for e in created
+        e.after["jobId"] == job.id for e in created
     )
     assert [v["createdBy"] for v in versions.list_versions("hero", hero_row("KT-3").id)] == [
         RITA.email

@@ -90,7 +90,7 @@ def test_reviewer_retries_own_job_only(demo):
     from services.jobs import get_job, wait_for_job
 
     wait_for_job(mine, timeout=60), wait_for_job(theirs, timeout=60)
-    assert get_job(mine)["requestedBy"] == REVIEWER.email
+    assert get_job(mine).requested_by == REVIEWER.email
     with acting_as(REVIEWER):
         retry_job(mine)
         with pytest.raises(ReshootError) as refused:

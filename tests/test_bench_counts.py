@@ -28,7 +28,7 @@ def test_generate_all_calls_the_backend_once_per_shot(db, latency_backend):
     work_item("wi", 5)
     job = generate.generate_all("wi")
     assert latency_backend.calls == 5
-    assert len(job["result"]["generated"]) == 15 and not job["result"]["failed"]
+    assert len(job.result["generated"]) == 15 and not job.result["failed"]
 
 
 def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):

@@ -53,7 +53,7 @@ def generate_concurrently_and_count(fake_backend) -> None:
         [lambda ids=ids: lifestyle.generate_lifestyle_heroes("7", shot_ids=ids, overwrite=True) for ids in SHOT_SETS]
     )
     finished = [jobs.wait_for_job(s["jobId"], timeout=60) for s in started]
-    assert [job["status"] for job in finished] == ["succeeded"] * 3, finished
+    assert [job.status for job in finished] == ["succeeded"] * 3, finished
 
     prompts = shot_of_prompt("7")
     per_shot = Counter(prompts[call["prompt"]] for call in fake_backend.calls)
@@ -62,10 +62,10 @@ def generate_concurrently_and_count(fake_backend) -> None:
     # Every request's result lists its shots as generated (by it or by the job it joined), in the spec's shape.
     for ids, job, start in zip(SHOT_SETS, finished, started, strict=True):
         wanted = ids or ["OL-1", "OL-2", "OL-3", "OL-4"]
-        assert [g["shot_id"] for g in job["result"]["generated"]] == [shot for shot in wanted for _ in range(3)]
-        assert job["joined"] == start["joined"]
-        assert all(j["jobId"] in {s["jobId"] for s in started} - {start["jobId"]} for j in job["joined"])
-    joined = Counter(j["shot_id"] for job in finished for j in job["joined"])
+        assert [g["shot_id"] for g in job.result["generated"]] == [shot for shot in wanted for _ in range(3)]
+        assert job.joined == start["joined"]
+        assert all(j["jobId"] in {s["jobId"] for s in started} - {start["jobId"]} for j in job.joined)
+    joined = Counter(j["shot_id"] for job in finished for j in job.joined)
     assert joined == {"OL-1": 2, "OL-2": 1}  # OL-1 was asked three times and made once; OL-2 twice, made once
     with session_scope() as s:
         rows = s.exec(select(ExportPlanRow).where(ExportPlanRow.work_item_id == "7")).all()
@@ -76,7 +76,7 @@ def generate_concurrently_and_count(fake_backend) -> None:
     again = jobs.wait_for_job(
         lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"], overwrite=True)["jobId"], timeout=60
     )
-    assert again["status"] == "succeeded" and again["joined"] == []
+    assert again.status == "succeeded" and again.joined == []
     assert len(fake_backend.calls) == 5
 
 
@@ -115,9 +115,9 @@ def test_a_request_whose_shots_are_all_being_generated_waits_for_that_work(demo,
     assert one["jobId"] != every["jobId"] and one["joined"] == [{"shot_id": "OL-3", "jobId": every["jobId"]}]
     assert "joined (OL-3)" in one["message"]
     done = jobs.wait_for_job(one["jobId"], timeout=60)
-    assert done["status"] == "succeeded" and [g["shot_id"] for g in done["result"]["generated"]] == ["OL-3"] * 3
-    assert done["message"].endswith("OL-3 joined the generation another job had started (one new version each).")
-    assert set(done["result"]) == {
+    assert done.status == "succeeded" and [g["shot_id"] for g in done.result["generated"]] == ["OL-3"] * 3
+    assert done.message.endswith("OL-3 joined the generation another job had started (one new version each).")
+    assert set(done.result) == {
         "ok",
         "workItemId",
         "dryRun",
@@ -127,7 +127,7 @@ def test_a_request_whose_shots_are_all_being_generated_waits_for_that_work(demo,
         "missingShots",
         "failed",
     }
-    assert jobs.wait_for_job(every["jobId"], timeout=60)["status"] == "succeeded"
+    assert jobs.wait_for_job(every["jobId"], timeout=60).status == "succeeded"
     assert len(fake_backend.calls) == 4
 
 
@@ -149,12 +149,12 @@ def test_storyboard_a_different_seed_while_one_runs_is_409_the_same_request_gets
         )
     assert (e.value.status, e.value.code) == (409, "ALREADY_GENERATING")
     assert e.value.details == {"jobId": first.job_id, "seed": 4294967296}
-    assert jobs.wait_for_job(first.job_id, timeout=30)["status"] == "succeeded"
+    assert jobs.wait_for_job(first.job_id, timeout=30).status == "succeeded"
     assert len(fake_backend.calls) == 1
     later = storyboard.regenerate_sentence_image(
         sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=9223372036854775807)
     )  # it ended: the new seed runs
-    assert jobs.wait_for_job(later.job_id, timeout=30)["result"]["seed"] == 9223372036854775807
+    assert jobs.wait_for_job(later.job_id, timeout=30).result["seed"] == 9223372036854775807
 
 
 SLOW_WORKER = """
@@ -232,7 +232,7 @@ def test_a_dead_workers_shot_is_failed_without_any_live_worker_and_retry_makes_o
         wait_until(jobs.consumer_alive, message="the worker to register")
         job_id = lifestyle.generate_lifestyle_heroes(work_item)["jobId"]
         wait_until(marker.exists, message="the worker to start on S-2")
-        wait_until(lambda: jobs.get_job(job_id)["progressDone"] == 2, message="S-1 and S-3 to finish")
+        wait_until(lambda: jobs.get_job(job_id).progress_done == 2, message="S-1 and S-3 to finish")
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
@@ -243,19 +243,19 @@ def test_a_dead_workers_shot_is_failed_without_any_live_worker_and_retry_makes_o
         lambda: jobs.list_jobs(status="running") == [], timeout=3, message="the Jobs list to stop showing it running"
     )
     dead = jobs.get_job(job_id)
-    assert dead["status"] == "succeeded", dead  # two of three shots were made
-    assert dead["result"]["failed"] == [
+    assert dead.status == "succeeded", dead  # two of three shots were made
+    assert dead.result["failed"] == [
         {"shot_id": "S-2", "error": "WORKER_DIED", "message": jobs.WORKER_DIED_UNIT_MESSAGE}
     ]
-    assert [g["shot_id"] for g in dead["result"]["generated"]] == ["S-1", "S-3"]
+    assert [g["shot_id"] for g in dead.result["generated"]] == ["S-1", "S-3"]
     with session_scope() as s:
         [row] = s.exec(select(WorkerProcess)).all()
         assert row.stopped_at is not None  # the dead worker is marked stopped
 
     retried = jobs.retry_job(job_id)
-    assert retried["params"]["shotIds"] == ["S-2"]
-    done = jobs.wait_for_job(retried["id"], timeout=30)
-    assert done["status"] == "succeeded" and [g["shot_id"] for g in done["result"]["generated"]] == ["S-2"]
+    assert retried.params["shotIds"] == ["S-2"]
+    done = jobs.wait_for_job(retried.id, timeout=30)
+    assert done.status == "succeeded" and [g["shot_id"] for g in done.result["generated"]] == ["S-2"]
     assert [c["prompt"] for c in fake_backend.calls] == ["small scene 2"]  # only the missing shot
 
 
@@ -275,8 +275,8 @@ def test_the_next_request_for_a_dead_workers_sentence_starts_a_new_job(demo, tmp
     )
     assert fresh.job_id != job_id
     dead = jobs.get_job(job_id)
-    assert (dead["status"], dead["errorCode"], dead["message"]) == ("failed", "WORKER_DIED", jobs.WORKER_DIED_MESSAGE)
-    assert jobs.wait_for_job(fresh.job_id, timeout=30)["status"] == "succeeded"
+    assert (dead.status, dead.error_code, dead.message) == ("failed", "WORKER_DIED", jobs.WORKER_DIED_MESSAGE)
+    assert jobs.wait_for_job(fresh.job_id, timeout=30).status == "succeeded"
 
 
 def test_a_dead_workers_backend_lease_is_free_at_once(db, monkeypatch):
@@ -332,17 +332,21 @@ def test_with_embedded_workers_off_nothing_runs_here_and_workers_are_listed(demo
     get_settings.cache_clear()
     assert jobs.start_embedded_workers_if_enabled() is None
     job_id = storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id
-    assert jobs.wait_for_job(job_id, timeout=1.5)["status"] == "queued"  # waits for a dedicated worker
+    assert jobs.wait_for_job(job_id, timeout=1.5).status == "queued"  # waits for a dedicated worker
     assert not jobs.consumer_alive() and jobs.list_workers() == []
 
     fake_backend.delay = 1.0
     worker_id = jobs.start_embedded_worker()  # what a dedicated worker does
-    wait_until(lambda: jobs.list_workers() and jobs.list_workers()[0]["running"], message="the worker to run the claim")
+    wait_until(lambda: jobs.list_workers() and jobs.list_workers()[0].running, message="the worker to run the claim")
     [worker] = jobs.list_workers()
-    assert worker["id"] == worker_id and worker["running"] == [
-        {"jobId": job_id, "target": "sentence:sent_001", "startedAt": worker["running"][0]["startedAt"]}
+    assert worker.id == worker_id and worker.model_dump(mode="json")["running"] == [
+        {
+            "jobId": job_id,
+            "target": "sentence:sent_001",
+            "startedAt": worker.model_dump(mode="json")["running"][0]["startedAt"],
+        }
     ]
-    assert jobs.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
+    assert jobs.wait_for_job(job_id, timeout=30).status == "succeeded"
 
 
 @pytest.mark.parametrize("queue", ["sqlite", "redis"])
@@ -388,8 +392,8 @@ def test_one_shot_asked_for_later_goes_ahead_of_a_big_jobs_queued_shots(demo, fa
     big = lifestyle.generate_lifestyle_heroes("big")["jobId"]  # eight shots queued, nobody consuming yet
     one = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-2"], overwrite=True)["jobId"]
     jobs.start_embedded_worker()
-    assert jobs.wait_for_job(one, timeout=60)["status"] == "succeeded"
-    assert jobs.wait_for_job(big, timeout=60)["status"] == "succeeded"
+    assert jobs.wait_for_job(one, timeout=60).status == "succeeded"
+    assert jobs.wait_for_job(big, timeout=60).status == "succeeded"
     prompts = [call["prompt"] for call in fake_backend.calls]
     assert prompts.index(shot_prompt("7", "OL-2")) == 0, prompts  # the click's shot ran first
     jobs.stop_embedded_worker()

@@ -162,7 +162,7 @@ def test_load_demo_makes_the_missing_images_once(db, fake_backend):
 
     started = load_demo()
     assert len(started.job_ids) == 3 + 9  # one job per work item with a pack, one per sentence with a prompt
-    assert {wait_for_job(job_id, timeout=120)["status"] for job_id in started.job_ids} == {"succeeded"}
+    assert {wait_for_job(job_id, timeout=120).status for job_id in started.job_ids} == {"succeeded"}
     assert len(fake_backend.calls) == 9 + 9  # one backend call per shot, one per sentence
     counts = {i.id: i.image_count for i in list_work_items().items}
     assert counts == {"7": 12, "12": 9, "15": 0, "21": 6}

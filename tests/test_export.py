@@ -63,7 +63,7 @@ def reviewed(demo):
         }
     )
     job = jobs.wait_for_job(lifestyle.generate_lifestyle_heroes("e1", shot_ids=["E-1", "E-2"])["jobId"], timeout=60)
-    assert job["status"] == "succeeded", job
+    assert job.status == "succeeded", job
     current = {(r.shot_id, r.size_label): r.version_id for s in work_items.get_work_item("e1").shots for r in s.rows}
     with acting_as(ANA):
         versions.set_review(current[("E-1", "Desktop")], state="rejected", note="too dark")

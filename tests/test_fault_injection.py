@@ -113,16 +113,16 @@ def finish_with_retries(job_id: str) -> None:
     # wait_for_job starts threads here if no worker is left (what a restarted dashboard does): shots still
     # queued run then; those the dead worker was generating were failed as soon as anyone read the job.
     job = jobs.wait_for_job(job_id, timeout=60)
-    assert job["status"] in FINISHED_STATUSES, job
-    missing = [f["shot_id"] for f in (job["result"] or {}).get("failed") or []]
-    assert {f["error"] for f in (job["result"] or {}).get("failed") or []} <= {"WORKER_DIED"}, job
-    if job["status"] == "failed" or missing:
+    assert job.status in FINISHED_STATUSES, job
+    missing = [f["shot_id"] for f in (job.result or {}).get("failed") or []]
+    assert {f["error"] for f in (job.result or {}).get("failed") or []} <= {"WORKER_DIED"}, job
+    if job.status == "failed" or missing:
         retried = jobs.retry_job(job_id)
-        done = jobs.wait_for_job(retried["id"], timeout=60)
-        assert done["status"] == "succeeded", done
-        if missing and job["result"]["generated"]:
-            assert retried["params"]["shotIds"] == missing
-            assert sorted({g["shot_id"] for g in done["result"]["generated"]}) == sorted(missing)
+        done = jobs.wait_for_job(retried.id, timeout=60)
+        assert done.status == "succeeded", done
+        if missing and job.result["generated"]:
+            assert retried.params["shotIds"] == missing
+            assert sorted({g["shot_id"] for g in done.result["generated"]}) == sorted(missing)
 
 
 def assert_consistent() -> None:
@@ -180,10 +180,8 @@ def test_kill_9_workers_mid_job_on_postgresql_and_redis(postgres_and_redis, slow
         for _ in range(2):
             wait_until(lambda: len(jobs.list_workers()) == len(workers), timeout=60, message="the workers to register")
             job_id = lifestyle.generate_lifestyle_heroes(WORK_ITEM, overwrite=True)["jobId"]
-            wait_until(
-                lambda job_id=job_id: jobs.get_job(job_id)["progressDone"] >= 2, message="the job to be under way"
-            )
-            generating = {int(w["id"].split(":")[1]) for w in jobs.list_workers() if w["running"]}
+            wait_until(lambda job_id=job_id: jobs.get_job(job_id).progress_done >= 2, message="the job to be under way")
+            generating = {int(w.id.split(":")[1]) for w in jobs.list_workers() if w.running}
             victim = next((p for p in workers if p.pid in generating), workers[0])  # one in the middle of a shot
             kill(victim)
             workers.remove(victim)
@@ -204,12 +202,12 @@ def test_kill_9_an_embedded_worker_mid_job(db, slow_openai):
         cli = services_process("generate-heroes", WORK_ITEM, "--overwrite", "--wait")
         try:
             job = wait_until(
-                lambda: next((j for j in jobs.list_jobs(status="running") if j["progressDone"] >= 2), None),
+                lambda: next((j for j in jobs.list_jobs(status="running") if j.progress_done >= 2), None),
                 message="the CLI's own job threads mid-job",
             )
         finally:
             kill(cli)
         assert not jobs.consumer_alive()
-        finish_with_retries(job["id"])  # reading the job notices its worker died; the retry runs in this process
+        finish_with_retries(job.id)  # reading the job notices its worker died; the retry runs in this process
         jobs.stop_embedded_worker()
     assert_consistent()

@@ -43,8 +43,8 @@ def test_two_concurrent_requests_for_one_target_get_one_job(demo, fake_backend):
     assert len(answers) == 8 and len(set(answers)) == 1
     with session_scope() as s:
         assert len(s.exec(select(Job)).all()) == 1
-    assert jobs.active_job_for("sentence:sent_001")["id"] == answers[0]
-    assert jobs.wait_for_job(answers[0], timeout=30)["status"] == "succeeded"
+    assert jobs.active_job_for("sentence:sent_001").id == answers[0]
+    assert jobs.wait_for_job(answers[0], timeout=30).status == "succeeded"
     assert len(fake_backend.calls) == 1
     assert jobs.active_job_for("sentence:sent_001") is None
     assert (
@@ -58,7 +58,7 @@ def test_job_row_goes_queued_running_succeeded_with_progress(demo, fake_backend)
         sentence_id="sent_002", options=storyboard.RegenerateImageOptions(seed=3)
     ).job_id
     queued = jobs.get_job(job_id)
-    assert (queued["status"], queued["kind"], queued["progressTotal"], queued["attempts"]) == (
+    assert (queued.status, queued.kind, queued.progress_total, queued.attempts) == (
         "queued",
         "sentence_image",
         1,
@@ -66,14 +66,14 @@ def test_job_row_goes_queued_running_succeeded_with_progress(demo, fake_backend)
     )
     jobs.start_embedded_worker()
     # A running job says "Starting" until its handler reports its first step.
-    wait_until(lambda: jobs.get_job(job_id)["message"] == "Generating image", message="the first step")
+    wait_until(lambda: jobs.get_job(job_id).message == "Generating image", message="the first step")
     running = jobs.get_job(job_id)
-    assert running["status"] == "running" and running["startedAt"] and running["attempts"] == 1
+    assert running.status == "running" and running.started_at and running.attempts == 1
     done = jobs.wait_for_job(job_id, timeout=30)
-    assert (done["status"], done["progressDone"], done["message"]) == ("succeeded", 1, "Image regenerated")
-    assert done["finishedAt"] >= done["startedAt"] and done["result"]["seed"] == 3
+    assert (done.status, done.progress_done, done.message) == ("succeeded", 1, "Image regenerated")
+    assert done.finished_at >= done.started_at and done.result["seed"] == 3
     assert jobs.get_jobs([job_id, "job_nope"]) == {job_id: done}
-    assert [j["id"] for j in jobs.list_jobs(status="succeeded")] == [job_id] and jobs.list_jobs(status="failed") == []
+    assert [j.id for j in jobs.list_jobs(status="succeeded")] == [job_id] and jobs.list_jobs(status="failed") == []
     with pytest.raises(ReshootError) as e:
         jobs.get_job("job_nope")
     assert (e.value.status, e.value.code) == (404, "JOB_NOT_FOUND")
@@ -82,8 +82,8 @@ def test_job_row_goes_queued_running_succeeded_with_progress(demo, fake_backend)
 def test_wait_for_job_starts_a_consumer_in_this_process_when_none_is_alive(demo, fake_backend):
     assert not jobs.consumer_alive()
     job_id = storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id
-    assert jobs.get_job(job_id)["status"] == "queued"
-    assert jobs.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
+    assert jobs.get_job(job_id).status == "queued"
+    assert jobs.wait_for_job(job_id, timeout=30).status == "succeeded"
     assert jobs.consumer_alive()
 
 
@@ -115,11 +115,11 @@ def test_an_unexpected_error_fails_the_job_and_retry_runs_it_again(demo, fake_ba
         ).job_id,
         timeout=30,
     )
-    assert (failed["status"], failed["errorCode"]) == ("failed", "INTERNAL_ERROR") and "boom" in failed["errorDetail"]
+    assert (failed.status, failed.error_code) == ("failed", "INTERNAL_ERROR") and "boom" in failed.error_detail
     fake_backend.fail_when = None
-    again = jobs.retry_job(failed["id"])
-    assert again["id"] != failed["id"] and again["params"]["seed"] == 9
-    assert jobs.wait_for_job(again["id"], timeout=30)["status"] == "succeeded"
+    again = jobs.retry_job(failed.id)
+    assert again.id != failed.id and again.params["seed"] == 9
+    assert jobs.wait_for_job(again.id, timeout=30).status == "succeeded"
 
 
 def test_a_running_job_of_a_silent_worker_is_failed_when_a_consumer_starts(demo):
@@ -147,9 +147,9 @@ def test_a_running_job_of_a_silent_worker_is_failed_when_a_consumer_starts(demo)
             )
     jobs.start_embedded_worker()
     orphan = jobs.get_job("job_orphan")
-    assert (orphan["status"], orphan["errorCode"]) == ("failed", "WORKER_DIED") and orphan["finishedAt"]
-    assert jobs.get_job("job_busy")["status"] == "running"  # its worker is alive elsewhere
-    assert jobs.events_since(project_id="coffee-origins")[-1]["payload"] == {
+    assert (orphan.status, orphan.error_code) == ("failed", "WORKER_DIED") and orphan.finished_at
+    assert jobs.get_job("job_busy").status == "running"  # its worker is alive elsewhere
+    assert jobs.events_since(project_id="coffee-origins")[-1].payload == {
         "type": "job_failed",
         "jobType": "image",
         "jobId": "job_orphan",
@@ -199,19 +199,19 @@ def test_a_worker_killed_mid_job_leaves_the_old_image_and_no_stuck_job(demo, tmp
             sentence_id="sent_001", options=storyboard.RegenerateImageOptions(seed=2)
         ).job_id
         wait_until(marker.exists, timeout=30, message="the worker process to start generating")
-        assert jobs.get_job(job_id)["status"] == "running"
+        assert jobs.get_job(job_id).status == "running"
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
 
     jobs.start_embedded_worker()  # the next start notices the dead worker (so would reading the job a second later)
     dead = jobs.get_job(job_id)
-    assert (dead["status"], dead["errorCode"]) == ("failed", "WORKER_DIED")
+    assert (dead.status, dead.error_code) == ("failed", "WORKER_DIED")
     after = storyboard.get_sentence("sent_001")
-    assert after.image_file == before.image_file and after.version_id == first["result"]["versionId"]
+    assert after.image_file == before.image_file and after.version_id == first.result["versionId"]
     assert len(versions.list_versions("sentence", "sent_001")) == 1
-    retried = jobs.wait_for_job(jobs.retry_job(job_id)["id"], timeout=30)
-    assert retried["status"] == "succeeded" and retried["result"]["seed"] == 2
+    retried = jobs.wait_for_job(jobs.retry_job(job_id).id, timeout=30)
+    assert retried.status == "succeeded" and retried.result["seed"] == 2
 
 
 def test_an_unreachable_queue_fails_the_request_and_frees_the_target(demo, monkeypatch):
@@ -221,7 +221,7 @@ def test_an_unreachable_queue_fails_the_request_and_frees_the_target(demo, monke
         storyboard.regenerate_sentence_image(sentence_id="sent_001")
     assert (e.value.status, e.value.code) == (503, "QUEUE_UNAVAILABLE")
     assert jobs.active_job_for("sentence:sent_001") is None
-    assert jobs.list_jobs()[0]["errorCode"] == "QUEUE_UNAVAILABLE"
+    assert jobs.list_jobs()[0].error_code == "QUEUE_UNAVAILABLE"
 
 
 @pytest.mark.parametrize("per_process, across_processes", [("2", "0"), ("8", "2")])
@@ -264,7 +264,7 @@ def test_a_queued_job_whose_message_was_lost_is_enqueued_again(demo, fake_backen
         )
     assert storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id == "job_lost"  # it blocks its target...
     jobs.start_embedded_worker()  # ...until a consumer starts and notices it is not on the queue
-    assert jobs.wait_for_job("job_lost", timeout=30)["status"] == "succeeded"
+    assert jobs.wait_for_job("job_lost", timeout=30).status == "succeeded"
     assert fake_backend.calls[-1]["prompt"] == "a lost prompt"
 
 
@@ -292,7 +292,7 @@ def test_dedup_and_a_job_on_postgresql(postgres_url, monkeypatch, fake_backend):
     for t in threads:
         t.join()
     assert len(set(answers)) == 1
-    assert jobs.wait_for_job(answers[0], timeout=30)["status"] == "succeeded"
+    assert jobs.wait_for_job(answers[0], timeout=30).status == "succeeded"
     assert (
         storyboard.get_sentence("sent_002").seed == 4 and versions.list_versions("sentence", "sent_002")[0]["isCurrent"]
     )
@@ -303,12 +303,12 @@ def test_a_job_of_a_live_consumer_here_survives_losing_its_worker_row(demo, fake
     fake_backend.delay = 0.5
     jobs.start_embedded_worker()
     job_id = storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id
-    wait_until(lambda: jobs.get_job(job_id)["status"] == "running", message="running")
+    wait_until(lambda: jobs.get_job(job_id).status == "running", message="running")
     with session_scope() as s:  # e.g. a test or an admin restored the database under a running process
         for worker in s.exec(select(WorkerProcess)).all():
             s.delete(worker)
     assert jobs.recover_orphaned_jobs() == []
-    assert jobs.wait_for_job(job_id, timeout=30)["status"] == "succeeded"
+    assert jobs.wait_for_job(job_id, timeout=30).status == "succeeded"
 
 
 def test_a_waiter_is_woken_when_this_process_finishes_the_job_not_by_polling(demo, monkeypatch):
@@ -333,6 +333,6 @@ def test_a_waiter_is_woken_when_this_process_finishes_the_job_not_by_polling(dem
         time.sleep(0.01)
     assert jobs.runner._finish(job_id, None, status="failed", message="stopped by the test", from_status=("queued",))
     waiter.join(timeout=30)
-    assert not waiter.is_alive() and done["job"]["status"] == "failed"
+    assert not waiter.is_alive() and done["job"].status == "failed"
     assert len(reads) == 2  # the first read, and one after the wake-up: no polling in between
-    assert jobs.wait_until_finished(job_id, timeout=0)["status"] == "failed"
+    assert jobs.wait_until_finished(job_id, timeout=0).status == "failed"

@@ -75,8 +75,8 @@ def png(colour=(200, 30, 30), size=(64, 48), fmt="PNG") -> bytes:
 
 def test_generate_skip_regenerate_and_missing_on_the_demo_set(demo, fake_backend):
     job = run(overwrite=True)
-    assert job["status"] == "succeeded", job
-    result = job["result"]
+    assert job.status == "succeeded", job
+    result = job.result
     assert [g["shot_id"] for g in result["generated"]] == [s for s in SHOTS for _ in range(3)]
     assert result["skippedExisting"] == [] and result["missingShots"] == [] and result["failed"] == []
     assert set(result) == {
@@ -93,15 +93,15 @@ def test_generate_skip_regenerate_and_missing_on_the_demo_set(demo, fake_backend
     storage = get_storage()
     for item in result["generated"]:
         assert Image.open(io.BytesIO(storage.get(item["filename"]))).size == (item["width"], item["height"])
-    assert job["message"].startswith("Created 12 images across 4 shots (OL-1, OL-2, OL-3, OL-4).")
+    assert job.message.startswith("Created 12 images across 4 shots (OL-1, OL-2, OL-3, OL-4).")
 
-    again = run()["result"]
+    again = run().result
     assert again["generated"] == [] and len(again["skippedExisting"]) == 12
     assert {s["reason"] for s in again["skippedExisting"]} == {"EXISTS"}
     assert len(fake_backend.calls) == 4
 
     before = {row.id: row.current_version_id for row in rows_of(shot_id="OL-2")}
-    one = run(shot_ids=["OL-2"], overwrite=True)["result"]
+    one = run(shot_ids=["OL-2"], overwrite=True).result
     assert [g["shot_id"] for g in one["generated"]] == ["OL-2"] * 3 and one["skippedExisting"] == []
     assert len(fake_backend.calls) == 5
     for row in rows_of(shot_id="OL-2"):
@@ -177,28 +177,28 @@ def test_one_failing_shot_does_not_stop_the_others_and_can_be_retried(small, fak
         BackendUnavailable("backend down for this one") if prompt == "small scene 2" else None
     )
     job = run(small)
-    assert job["status"] == "succeeded"
-    assert job["result"]["failed"] == [
+    assert job.status == "succeeded"
+    assert job.result["failed"] == [
         {"shot_id": "S-2", "error": "BACKEND_UNAVAILABLE", "message": "backend down for this one"}
     ]
-    assert [g["shot_id"] for g in job["result"]["generated"]] == ["S-1"] * 3 + ["S-3"] * 3
-    assert "1 shot failed (S-2)" in job["message"]
+    assert [g["shot_id"] for g in job.result["generated"]] == ["S-1"] * 3 + ["S-3"] * 3
+    assert "1 shot failed (S-2)" in job.message
     assert fake_backend.max_active > 1  # shots ran concurrently
     assert all(row.current_version_id is None for row in rows_of(small, "S-2"))
 
     fake_backend.fail_when = None
-    retried = jobs.retry_job(job["id"])
-    assert retried["params"]["shotIds"] == ["S-2"]
-    done = jobs.wait_for_job(retried["id"], timeout=30)
-    assert [g["shot_id"] for g in done["result"]["generated"]] == ["S-2"] * 3
+    retried = jobs.retry_job(job.id)
+    assert retried.params["shotIds"] == ["S-2"]
+    done = jobs.wait_for_job(retried.id, timeout=30)
+    assert [g["shot_id"] for g in done.result["generated"]] == ["S-2"] * 3
 
 
 def test_every_shot_failing_fails_the_job_with_the_result_recorded(small, fake_backend):
     fake_backend.fail_when = lambda prompt: ContentRejected("policy says no")
     job = run(small)
-    assert job["status"] == "failed" and job["errorCode"] == "BACKEND_CONTENT_REJECTED"
-    assert job["result"]["ok"] is False and len(job["result"]["failed"]) == 3
-    assert jobs.events_since(work_item_id=small)[-1]["payload"]["type"] == "job_failed"
+    assert job.status == "failed" and job.error_code == "BACKEND_CONTENT_REJECTED"
+    assert job.result["ok"] is False and len(job.result["failed"]) == 3
+    assert jobs.events_since(work_item_id=small)[-1].payload["type"] == "job_failed"
 
 
 def test_locked_shots_and_locked_images_are_never_overwritten(small, fake_backend):
@@ -206,7 +206,7 @@ def test_locked_shots_and_locked_images_are_never_overwritten(small, fake_backen
     lifestyle.set_shot_locked(small, "S-1", True)
     s2_rows = rows_of(small, "S-2")
     versions.set_locked(s2_rows[0].current_version_id, True)
-    result = run(small, overwrite=True)["result"]
+    result = run(small, overwrite=True).result
     locked = {(s["shot_id"], s["filename"]) for s in result["skippedExisting"] if s["reason"] == "LOCKED"}
     assert locked == {("S-1", r.filename) for r in rows_of(small, "S-1")} | {("S-2", s2_rows[0].filename)}
     assert {g["filename"] for g in result["generated"]} == {r.filename for r in s2_rows[1:] + rows_of(small, "S-3")}
@@ -276,7 +276,7 @@ def test_offline_heroes_say_not_ai_at_every_size(demo, fake_backend):
     from services.images import LABEL_COLOUR, label_layout
 
     job = run(shot_ids=["OL-1"], overwrite=True)
-    assert job["status"] == "succeeded", job
+    assert job.status == "succeeded", job
     storage = get_storage()
     for row in rows_of(shot_id="OL-1"):
         image = Image.open(io.BytesIO(storage.get(row.filename))).convert("RGB")

@@ -65,7 +65,7 @@ def test_hero_files_from_a_real_job_carry_their_generation_metadata(demo):
     work_item_id = _small_work_item()
     started = lifestyle.generate_lifestyle_heroes(work_item_id)
     job = jobs.wait_for_job(started["jobId"], timeout=60)
-    assert job["status"] == "succeeded", job
+    assert job.status == "succeeded", job
     storage = get_storage()
     checked = 0
     for shot in lifestyle_rows(work_item_id):
@@ -135,8 +135,8 @@ def test_sentence_image_from_a_real_job_carries_its_metadata(demo):
         sentence_id="sent_002", options=storyboard.RegenerateImageOptions(seed=4242)
     )
     job = jobs.wait_for_job(started.job_id, timeout=60)
-    assert job["status"] == "succeeded", job
-    version = versions.get_version(job["result"]["versionId"])
+    assert job.status == "succeeded", job
+    version = versions.get_version(job.result["versionId"])
     text = images.png_text(get_storage().get(version["storageKey"]))
     record = json.loads(text["reshoot"])
     assert record["seed"] == 4242 and record["sentenceId"] == "sent_002" and record["targetKind"] == "sentence"

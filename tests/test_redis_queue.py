@@ -64,15 +64,15 @@ def test_jobs_run_in_a_separate_worker_process_which_stops_cleanly(worker_proces
         storyboard.regenerate_sentence_image(sentence_id="sent_001").job_id == first.job_id
     )  # dedup holds across processes
     job = jobs.wait_for_job(first.job_id, timeout=30)
-    assert job["status"] == "succeeded", job
-    assert job["workerId"].split(":")[1] == str(worker_process.pid)  # not an in-process consumer
+    assert job.status == "succeeded", job
+    assert job.worker_id.split(":")[1] == str(worker_process.pid)  # not an in-process consumer
     sentence = storyboard.get_sentence("sent_001")
     assert (sentence.seed, sentence.is_image_dirty, sentence.image_file) == (
         42,
         False,
-        job["result"]["imageFile"],
+        job.result["imageFile"],
     )
-    assert jobs.events_since(project_id="coffee-origins")[-1]["payload"]["type"] == "job_complete"
+    assert jobs.events_since(project_id="coffee-origins")[-1].payload["type"] == "job_complete"
 
     worker_process.terminate()  # SIGTERM: the worker says it stopped, so nobody waits for it
     worker_process.wait(timeout=15)

@@ -96,7 +96,7 @@ def served_bytes(key: str) -> tuple[bytes, str]:
 def generate(shot_id: str = "S-1") -> dict:
     started = lifestyle.generate_lifestyle_heroes("t1", shot_ids=[shot_id], overwrite=True)
     job = jobs.wait_for_job(started["jobId"], timeout=60)
-    assert job["status"] == "succeeded", job
+    assert job.status == "succeeded", job
     return job
 
 

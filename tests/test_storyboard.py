@@ -55,16 +55,16 @@ def test_regenerate_replaces_the_image_clears_image_dirty_only_and_records_the_e
     before = storyboard.get_sentence("sent_002")
     assert before.image_file is None and before.is_image_dirty and before.is_video_dirty
     job = regenerate("sent_002", seed=12345)
-    assert job["status"] == "succeeded" and job["sentenceId"] == "sent_002" and job["projectId"] == PROJECT
+    assert job.status == "succeeded" and job.sentence_id == "sent_002" and job.project_id == PROJECT
     after = storyboard.get_sentence("sent_002")
-    assert after.image_file == job["result"]["imageFile"] and after.image_file.startswith("/assets/storyboard/")
+    assert after.image_file == job.result["imageFile"] and after.image_file.startswith("/assets/storyboard/")
     assert (after.is_image_dirty, after.is_video_dirty, after.seed) == (False, True, 12345)
     assert after.active_job_id is None
     events = jobs.events_since(project_id=PROJECT)
-    assert {"type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job["id"]}.items() <= events[
+    assert {"type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job.id}.items() <= events[
         -1
-    ]["payload"].items()
-    assert jobs.events_since(project_id=PROJECT, after_id=events[-1]["id"]) == []
+    ].payload.items()
+    assert jobs.events_since(project_id=PROJECT, after_id=events[-1].id) == []
 
 
 def test_the_same_seed_gives_the_same_image_and_no_seed_a_random_recorded_one(demo, fake_backend):
@@ -72,7 +72,7 @@ def test_the_same_seed_gives_the_same_image_and_no_seed_a_random_recorded_one(de
     first = current_pixels()
     regenerate(seed=42)
     assert current_pixels() == first
-    seeds = [regenerate()["params"]["seed"] for _ in range(2)]
+    seeds = [regenerate().params["seed"] for _ in range(2)]
     assert seeds[0] != seeds[1]
     assert [v["seed"] for v in versions.list_versions("sentence", "sent_001")] == [seeds[1], seeds[0], 42, 42]
     assert storyboard.get_sentence("sent_001").seed == seeds[1]
@@ -84,14 +84,14 @@ def test_cast_references_and_style_lora_go_to_the_backend(demo, fake_backend):
     call = fake_backend.calls[-1]
     assert call["references"] == 3 and call["style_lora"] == "warm-documentary-v2"
     assert (call["width"], call["height"]) == storyboard.SCENE_SIZE
-    assert job["result"]["styleLora"] == "warm-documentary-v2"
+    assert job.result["styleLora"] == "warm-documentary-v2"
 
 
 def test_a_backend_without_loras_gets_the_name_but_the_job_records_none(demo, fake_backend):
     fake_backend.capabilities = dataclasses.replace(fake_backend.capabilities, accepts_style_lora=False)
     job = regenerate()
     assert fake_backend.calls[-1]["style_lora"] == "warm-documentary-v2"
-    assert job["status"] == "succeeded" and job["result"]["styleLora"] is None
+    assert job.status == "succeeded" and job.result["styleLora"] is None
 
 
 def test_the_local_backend_draws_the_cast_style_lora(demo):
@@ -122,13 +122,13 @@ def test_a_failed_regeneration_keeps_the_old_image_and_says_so(demo, fake_backen
     old = storyboard.get_sentence("sent_001")
     fake_backend.fail_when = lambda prompt: BackendUnavailable("ComfyUI is not answering")
     job = regenerate()
-    assert (job["status"], job["errorCode"], job["message"]) == (
+    assert (job.status, job.error_code, job.message) == (
         "failed",
         "BACKEND_UNAVAILABLE",
         "ComfyUI is not answering",
     )
     assert storyboard.get_sentence("sent_001").image_file == old.image_file
-    assert jobs.events_since(project_id=PROJECT)[-1]["payload"]["type"] == "job_failed"
+    assert jobs.events_since(project_id=PROJECT)[-1].payload["type"] == "job_failed"
 
 
 def test_old_file_is_deleted_after_a_successful_replacement_beyond_retention(demo, fake_backend, monkeypatch):
@@ -171,9 +171,9 @@ def test_cli_regenerate_image(demo, capsys):
 )
 def test_a_typed_seed_is_reduced_to_the_backends_range_and_the_used_one_is_stored(demo, fake_backend, typed, used):
     job = regenerate(seed=typed)
-    assert job["status"] == "succeeded" and job["params"]["seedGiven"] is True
+    assert job.status == "succeeded" and job.params["seedGiven"] is True
     assert fake_backend.calls[-1]["seed"] == used
-    assert job["result"]["seed"] == used and storyboard.get_sentence("sent_001").seed == used
+    assert job.result["seed"] == used and storyboard.get_sentence("sent_001").seed == used
     assert versions.list_versions("sentence", "sent_001")[0]["seed"] == used
 
 
@@ -181,9 +181,9 @@ def test_minus_one_or_none_draw_a_random_seed_that_a_retry_draws_again(demo, fak
     drawn = []
     for typed in (-1, None, -1):
         job = regenerate(seed=typed)
-        assert job["params"]["seedGiven"] is False and 0 <= job["params"]["seed"] < 2**31
-        assert fake_backend.calls[-1]["seed"] == job["params"]["seed"] == storyboard.get_sentence("sent_001").seed
-        drawn.append(job["params"]["seed"])
+        assert job.params["seedGiven"] is False and 0 <= job.params["seed"] < 2**31
+        assert fake_backend.calls[-1]["seed"] == job.params["seed"] == storyboard.get_sentence("sent_001").seed
+        drawn.append(job.params["seed"])
     assert len(set(drawn)) == 3
 
 
@@ -232,10 +232,8 @@ def test_a_job_whose_backend_call_passes_its_deadline_fails_with_backend_timeout
     old = storyboard.get_sentence("sent_001").image_file
     fake_comfyui.fail("timeout")
     job = regenerate()
-    assert (job["status"], job["errorCode"]) == ("failed", "BACKEND_TIMEOUT")
-    assert (
-        job["message"] == "ComfyUI did not finish the image within 0.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
-    )
+    assert (job.status, job.error_code) == ("failed", "BACKEND_TIMEOUT")
+    assert job.message == "ComfyUI did not finish the image within 0.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
     assert storyboard.get_sentence("sent_001").image_file == old
     assert [run["state"] for run in fake_comfyui.prompts.values()] == ["interrupted"] and fake_comfyui.files == {}
 
@@ -245,8 +243,8 @@ def test_a_backend_that_ignores_seeds_is_recorded_as_such(demo, fake_openai, mon
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")
     get_settings.cache_clear()
     job = regenerate(seed=42)
-    assert job["status"] == "succeeded", job
-    assert (job["result"]["seed"], job["result"]["seedHonoured"]) == (42, False)
+    assert job.status == "succeeded", job
+    assert (job.result["seed"], job.result["seedHonoured"]) == (42, False)
     [version] = versions.list_versions("sentence", "sent_001")
     assert (version["backend"], version["seed"], version["seedHonoured"]) == ("openai", 42, False)
     assert storyboard.get_sentence("sent_001").seed_honoured is False
@@ -255,6 +253,6 @@ def test_a_backend_that_ignores_seeds_is_recorded_as_such(demo, fake_openai, mon
 
 def test_a_backend_that_uses_seeds_is_recorded_as_such(demo, fake_backend):
     job = regenerate(seed=42)
-    assert job["result"]["seedHonoured"] is True
+    assert job.result["seedHonoured"] is True
     assert versions.list_versions("sentence", "sent_001")[0]["seedHonoured"] is True
     assert storyboard.get_sentence("sent_001").seed_honoured is True

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from services import messages
@@ -13,6 +11,7 @@ from services.identity import Role
 from services.lifestyle import generate_lifestyle_heroes
 from services.messages import plural
 from services.read_models.heroes import WorkItemDetail
+from services.read_models.jobs import JobPublic
 from ui.hero_prompt import rejected_in_selection
 from ui.job_progress import job_progress
 from ui.permissions import lacks, why_disabled
@@ -55,12 +54,12 @@ def start_generation(work_item_id: str) -> None:
         state[_key("job", work_item_id)] = result["jobId"]
 
 
-def generation_finished(work_item_id: str, job: dict[str, Any]) -> None:
+def generation_finished(work_item_id: str, job: JobPublic) -> None:
     st.session_state.pop(_key("job", work_item_id), None)
-    if job["status"] != JobStatus.succeeded:
-        error_toast(job.get("errorCode"))
+    if job.status != JobStatus.succeeded:
+        error_toast(job.error_code)
         return
-    result = job.get("result") or {}
+    result = job.result or {}
     queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result))
     failed = result.get("failed") or []
     if failed:
@@ -90,10 +89,10 @@ def reset_options(work_item_id: str) -> None:
     st.session_state[_key("shots", work_item_id)] = []
 
 
-def actions_panel(item: WorkItemDetail, *, active_job: dict[str, Any] | None = None) -> None:
+def actions_panel(item: WorkItemDetail, *, active_job: JobPublic | None = None) -> None:
     """The panel for `item` (from `get_work_item()`); `active_job` is a generate job already running for it."""
     work_item_id = item.id
-    job_id = st.session_state.get(_key("job", work_item_id)) or (active_job or {}).get("id")
+    job_id = st.session_state.get(_key("job", work_item_id)) or (active_job.id if active_job else None)
     st.session_state[_key("panel_job", work_item_id)] = job_id
     has_pack = item.has_pack
     with st.container(border=True):

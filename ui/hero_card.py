@@ -17,7 +17,7 @@ import html
 import json
 import re
 from functools import partial
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -28,6 +28,7 @@ from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import add_references, delete_reference, generate_lifestyle_heroes, list_references
 from services.read_models.heroes import HeroTarget, ReferencePublic, ShotPublic, WorkItemDetail
+from services.read_models.jobs import JobPublic
 from services.versions import list_versions
 from services.work_items import get_work_item
 from ui.actions_panel import panel_job
@@ -311,17 +312,17 @@ def start_regeneration(work_item_id: str, shot_id: str) -> None:
         st.session_state[_key("job", work_item_id, shot_id)] = started["jobId"]
 
 
-def regeneration_finished(work_item_id: str, shot_id: str, job: dict[str, Any]) -> None:
+def regeneration_finished(work_item_id: str, shot_id: str, job: JobPublic) -> None:
     st.session_state.pop(_key("job", work_item_id, shot_id), None)
     st.session_state[_key("stale", work_item_id, shot_id)] = True
-    failed = {f.get("shot_id") for f in (job.get("result") or {}).get("failed") or []}
-    if job["status"] == JobStatus.succeeded and shot_id not in failed:
+    failed = {f.get("shot_id") for f in (job.result or {}).get("failed") or []}
+    if job.status == JobStatus.succeeded and shot_id not in failed:
         queue_toast(messages.HEROES_REGENERATED_TITLE, messages.heroes_regenerated_body(shot_id))
     else:
         queue_toast(messages.REGENERATE_FAILED_TITLE, messages.regenerate_failed_body(shot_id), kind="error")
 
 
-def _show_new_image(work_item_id: str, shot_id: str, _job: dict[str, Any]) -> None:
+def _show_new_image(work_item_id: str, shot_id: str, _job: JobPublic) -> None:
     """Another reviewer's (or the API's) job ended: no toast here; the rerun that follows shows its image."""
     st.session_state[_key("stale", work_item_id, shot_id)] = True
 

@@ -14,12 +14,12 @@ than the full rerun it was meant to save.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import streamlit as st
 
-from services.enums import FINISHED_STATUSES, JobStatus
+from services.enums import JobStatus
 from services.jobs import get_job, wait_until_finished
+from services.read_models.jobs import JobPublic
 
 POLL_SECONDS = 1.5  # someone else's job (another session, the API): nobody here is waiting for it
 # A job this session started and waits for: its fragment reruns every FAST_POLL_SECONDS and each of those runs
@@ -34,60 +34,60 @@ _HANDLED_KEY = "ui_finished_jobs"
 _ROUND_KEY = "ui_job_poll_from_parent"
 
 
-def progress_text(job: dict[str, Any], unit: str = "images") -> str:
-    done, total = job.get("progressDone") or 0, job.get("progressTotal") or 0
+def progress_text(job: JobPublic, unit: str = "images") -> str:
+    done, total = job.progress_done, job.progress_total
     if total:
         return f"{done} of {total} {unit}"
-    return "Queued…" if job.get("status") == JobStatus.queued else "Starting…"
+    return "Queued…" if job.status == JobStatus.queued else "Starting…"
 
 
-def wait_briefly(job_id: str, seconds: float | None = None) -> dict[str, Any] | None:
+def wait_briefly(job_id: str, seconds: float | None = None) -> JobPublic | None:
     """The job once it has finished, if that happens within `seconds` (QUICK_WAIT_SECONDS); None if it is still
     queued or running. Waiting costs next to nothing (`services.jobs.wait_until_finished`)."""
     job = wait_until_finished(job_id, QUICK_WAIT_SECONDS if seconds is None else seconds)
-    return job if job["status"] in FINISHED_STATUSES else None
+    return job if job.finished else None
 
 
-def settle(job_id: str, on_finish: Callable[[dict[str, Any]], None]) -> bool:
+def settle(job_id: str, on_finish: Callable[[JobPublic], None]) -> bool:
     """True if the job has finished (`on_finish` has then run once): the caller shows the result at once."""
     job = get_job(job_id)
-    if job["status"] not in FINISHED_STATUSES:
+    if not job.finished:
         return False
     finish_once(job, on_finish)
     return True
 
 
-def finish_once(job: dict[str, Any], on_finish: Callable[[dict[str, Any]], None]) -> bool:
+def finish_once(job: JobPublic, on_finish: Callable[[JobPublic], None]) -> bool:
     """Run `on_finish(job)` unless it already ran for this job in this session (a late timer tick, a second
     waiter); True if it ran now."""
     handled = st.session_state.setdefault(_HANDLED_KEY, set())
-    if job["id"] in handled:
+    if job.id in handled:
         return False
-    handled.add(job["id"])
+    handled.add(job.id)
     on_finish(job)
     return True
 
 
-def _held_job(job_id: str, hold: float) -> dict[str, Any]:
+def _held_job(job_id: str, hold: float) -> JobPublic:
     """The job's row; while it has not finished, watched for up to `hold` seconds."""
     finished = wait_briefly(job_id, hold) if hold else None
     return finished or get_job(job_id)
 
 
-def _poll(job_id: str, on_finish: Callable[[dict[str, Any]], None], unit: str, hold: float) -> None:
+def _poll(job_id: str, on_finish: Callable[[JobPublic], None], unit: str, hold: float) -> None:
     # Hold only in the fragment's own reruns: in its parent's run (a full run, a card run) it must not delay the
     # rest of the page. The parent marks each of its calls (job_progress below).
     own_rerun = st.session_state.get(_ROUND_KEY, {}).pop(job_id, None) is None
     job = _held_job(job_id, hold if own_rerun else 0.0)
-    if job["status"] in FINISHED_STATUSES:
+    if job.finished:
         finish_once(job, on_finish)
         st.rerun()
-    total = job.get("progressTotal") or 0
-    st.progress((job.get("progressDone") or 0) / total if total else 0.0, text=progress_text(job, unit))
+    total = job.progress_total
+    st.progress(job.progress_done / total if total else 0.0, text=progress_text(job, unit))
 
 
 def job_progress(
-    job_id: str, *, on_finish: Callable[[dict[str, Any]], None], unit: str = "images", waiting: bool = False
+    job_id: str, *, on_finish: Callable[[JobPublic], None], unit: str = "images", waiting: bool = False
 ) -> None:
     """Progress of `job_id` in its own fragment; `on_finish(job)` runs once at the end, then the app reruns.
     `waiting`: this session started the job and waits for it, so its end is seen at once (held runs)."""

@@ -7,11 +7,12 @@ from typing import Any
 
 import streamlit as st
 
-from services.enums import ACTIVE_STATUSES, JobStatus
+from services.enums import JobStatus
 from services.errors import ReshootError
 from services.identity import Role, current_actor
 from services.jobs import list_jobs, retry_job
 from services.messages import plural
+from services.read_models.jobs import JobPublic
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts
 
@@ -25,65 +26,67 @@ REFRESH_SECONDS = 2.0
 LIMIT = 200
 
 
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+def _time(value: datetime | None) -> datetime | None:
+    """Aware UTC (a naive value, as SQLite may give, is UTC)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def duration(job: dict[str, Any], *, now: datetime | None = None) -> str:
-    started, finished = _time(job.get("startedAt")), _time(job.get("finishedAt"))
+def duration(job: JobPublic, *, now: datetime | None = None) -> str:
+    started, finished = _time(job.started_at), _time(job.finished_at)
     if started is None:
         return ""
     seconds = ((finished or now or datetime.now(UTC)) - started).total_seconds()
     return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
-def target(job: dict[str, Any]) -> str:
-    if job.get("workItemId"):
-        shots = (job.get("params") or {}).get("shotIds") or (job.get("params") or {}).get("shot_ids")
-        return f"Work item {job['workItemId']}" + (f" · {', '.join(shots)}" if shots else "")
-    if job.get("sentenceId"):
-        return f"Sentence {job['sentenceId']}"
-    return job.get("targetKey") or ""
+def target(job: JobPublic) -> str:
+    if job.work_item_id:
+        shots = job.params.get("shotIds") or job.params.get("shot_ids")
+        return f"Work item {job.work_item_id}" + (f" · {', '.join(shots)}" if shots else "")
+    if job.sentence_id:
+        return f"Sentence {job.sentence_id}"
+    return job.target_key
 
 
-def error_text(job: dict[str, Any]) -> str:
+def error_text(job: JobPublic) -> str:
     """The message first (what a person reads), then the code; the whole text is in the row's details."""
-    if job["status"] != JobStatus.failed:
+    if job.status != JobStatus.failed:
         return ""
-    message = (job.get("message") or "").strip()
-    code = job.get("errorCode") or "ERROR"
+    message = job.message.strip()
+    code = job.error_code or "ERROR"
     return f"{message} ({code})" if message else code
 
 
-def progress(job: dict[str, Any]) -> str:
+def progress(job: JobPublic) -> str:
     """`3 of 12`; a job that failed, or finished with failed shots, says how many images it made, never
     `12 of 12` as if complete (its counter counts attempts)."""
-    done, total = job.get("progressDone") or 0, job.get("progressTotal") or 0
+    done, total = job.progress_done, job.progress_total
     if not total:
         return ""
-    result = job.get("result") or {}
+    result = job.result or {}
     failed_shots = len(result.get("failed") or [])
     made = len(result.get("generated") or [])
-    if job["status"] == JobStatus.failed:
+    if job.status == JobStatus.failed:
         return f"{made} of {total} made · failed"
-    if job["status"] == JobStatus.succeeded and failed_shots:
+    if job.status == JobStatus.succeeded and failed_shots:
         return f"{made} of {total} made · {plural(failed_shots, 'shot')} failed"
     return f"{done} of {total}"
 
 
-def rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def rows(jobs: list[JobPublic]) -> list[dict[str, Any]]:
+    """The table's rows, one a job, by column name."""
     return [
         {
-            "Job": job["id"],
-            "Kind": job["kind"],
-            "Status": STATUS_ICONS.get(job["status"], job["status"]),
+            "Job": job.id,
+            "Kind": str(job.kind),
+            "Status": STATUS_ICONS[job.status],
             "Progress": progress(job),
             "Target": target(job),
-            "By": job.get("requestedBy") or "",
+            "By": job.requested_by or "",
             "Duration": duration(job),
-            "Attempts": job["attempts"],
+            "Attempts": job.attempts,
             "Error": error_text(job),
-            "Created": _time(job["createdAt"]),
+            "Created": _time(job.created_at),
         }
         for job in jobs
     ]
@@ -95,13 +98,13 @@ def retry(job_id: str) -> None:
     except ReshootError as e:
         queue_toast("Couldn’t retry the job", e.message or e.code, kind="error")
         return
-    queue_toast("Job queued again", f"Retrying as {new['id']}.")
+    queue_toast("Job queued again", f"Retrying as {new.id}.")
 
 
 def jobs_table(status: JobStatus | None, *, polling: bool) -> None:
     """The table (run as a fragment; `polling` says whether it was registered to refresh itself)."""
     jobs = list_jobs(status=status, limit=LIMIT)
-    active = any(job["status"] in ACTIVE_STATUSES for job in jobs)
+    active = any(job.active for job in jobs)
     if polling != active:
         st.rerun()  # start or stop the automatic refresh
     show_queued_toasts()
@@ -128,7 +131,7 @@ def jobs_table(status: JobStatus | None, *, polling: bool) -> None:
         },
     )
     if not event.selection.rows:
-        failed = sum(job["status"] == JobStatus.failed for job in jobs)
+        failed = sum(job.status == JobStatus.failed for job in jobs)
         st.caption(
             "Select a job to see its details or retry it"
             + (f" ({plural(failed, 'failed job')}: select one to read its whole error)." if failed else ".")
@@ -136,23 +139,23 @@ def jobs_table(status: JobStatus | None, *, polling: bool) -> None:
         return
     job = jobs[event.selection.rows[0]]
     with st.container(border=True):
-        st.markdown(f"**{escape_markdown(job['id'])}** · {escape_markdown(job['kind'])} · {job['status']}")
-        if job["status"] == JobStatus.failed:  # wrapped in full, however long
+        st.markdown(f"**{escape_markdown(job.id)}** · {escape_markdown(job.kind)} · {job.status}")
+        if job.status == JobStatus.failed:  # wrapped in full, however long
             st.error(escape_markdown(error_text(job)), icon=":material/error:")
         else:
-            st.text(job.get("message") or "")
-        if job["status"] == JobStatus.failed:
-            if job.get("errorDetail"):
-                long = job["errorDetail"].count("\n") > 10
-                st.code(job["errorDetail"], language=None, wrap_lines=True, height=260 if long else "content")
-            needs = Role.reviewer if job.get("requestedBy") == current_actor().email else Role.admin  # anyone's: admin
+            st.text(job.message)
+        if job.status == JobStatus.failed:
+            if job.error_detail:
+                long = job.error_detail.count("\n") > 10
+                st.code(job.error_detail, language=None, wrap_lines=True, height=260 if long else "content")
+            needs = Role.reviewer if job.requested_by == current_actor().email else Role.admin  # anyone's: admin
             st.button(
                 "Retry",
                 icon=":material/replay:",
                 type="primary",
-                key=f"jobs_retry_{job['id']}",
+                key=f"jobs_retry_{job.id}",
                 disabled=lacks(needs),
                 help=why_disabled(needs),
                 on_click=retry,
-                args=(job["id"],),
+                args=(job.id,),
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import streamlit as st
 from pydantic import ValidationError
@@ -14,6 +13,7 @@ from services.enums import JobStatus, TargetKind
 from services.errors import ReshootError
 from services.identity import Role
 from services.jobs import retry_job
+from services.read_models.jobs import JobPublic
 from services.read_models.storyboard import SentencePublic
 from services.storyboard import (
     RegenerateImageOptions,
@@ -117,16 +117,16 @@ def retry_failed(sentence_id: str) -> None:
     failed = st.session_state.pop(_key("failed", sentence_id), None)
     if failed:
         try:
-            st.session_state[_key("job", sentence_id)] = retry_job(failed["id"])["id"]
+            st.session_state[_key("job", sentence_id)] = retry_job(failed.id).id
         except ReshootError as e:
             st.session_state[_key("failed", sentence_id)] = failed
             queue_toast("Couldn’t retry", e.message or e.code, kind="error")
 
 
-def regeneration_finished(sentence_id: str, job: dict[str, Any]) -> None:
+def regeneration_finished(sentence_id: str, job: JobPublic) -> None:
     st.session_state.pop(_key("job", sentence_id), None)
-    if job["status"] == JobStatus.succeeded:
-        used = (job.get("result") or {}).get("seed")
+    if job.status == JobStatus.succeeded:
+        used = (job.result or {}).get("seed")
         st.session_state[_key("seed_used", sentence_id)] = used  # shown in the field on the next run
         queue_toast("Image regenerated", f"Seed {used if used is not None else '—'}.")
     else:
@@ -197,7 +197,7 @@ def error_state(sentence_id: str) -> None:
     failed = st.session_state.get(_key("failed", sentence_id))
     if not failed:
         return
-    reason = failed.get("message") or failed.get("errorCode") or "Unknown error"
+    reason = failed.message or failed.error_code or "Unknown error"
     st.error(f"Image generation failed: {reason}", icon=":material/error:")
     st.button(
         "Retry",

@@ -16,8 +16,9 @@ def _where(embedded: bool) -> str:
     return "dashboard / API threads" if embedded else "worker process"
 
 
-def _ago(timestamp: str) -> str:
-    seconds = (datetime.now(UTC) - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds()
+def _ago(moment: datetime) -> str:
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    seconds = (datetime.now(UTC) - moment).total_seconds()
     return f"{max(0, round(seconds))} s ago"
 
 
@@ -38,11 +39,11 @@ def workers_panel() -> None:
         return
     rows = [
         {
-            "Worker": w["id"],
-            "Runs as": _where(w["embedded"]),
-            "Threads": w["concurrency"],
-            "Heartbeat": _ago(w["heartbeatAt"]),
-            "Generating now": ", ".join(r["target"] for r in w["running"]) or "—",
+            "Worker": w.id,
+            "Runs as": _where(w.embedded),
+            "Threads": w.concurrency,
+            "Heartbeat": _ago(w.heartbeat_at),
+            "Generating now": ", ".join(r.target for r in w.running) or "—",
         }
         for w in workers
     ]

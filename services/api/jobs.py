@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket
 from starlette.concurrency import run_in_threadpool
@@ -20,9 +20,9 @@ EVENT_POLL_SECONDS = 0.5
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=error_responses({404: "JOB_NOT_FOUND"}))
-def get_job(job_id: str) -> dict[str, Any]:
+def get_job(job_id: str) -> JobOut:
     """A job's status, progress, and result or error."""
-    return {"ok": True, **jobs.get_job(job_id)}
+    return JobOut.model_validate(jobs.get_job(job_id))
 
 
 @router.websocket("/projects/{project_id}/events")
@@ -37,8 +37,8 @@ async def project_events(
     try:
         while not closed.done():
             for event in await run_in_threadpool(jobs.events_since, project_id=project_id, after_id=last_id):
-                await websocket.send_json({**event["payload"], "type": event["type"], "eventId": event["id"]})
-                last_id = event["id"]
+                await websocket.send_json({**event.payload, "type": event.type, "eventId": event.id})
+                last_id = event.id
             await asyncio.wait([closed], timeout=EVENT_POLL_SECONDS)
     except WebSocketDisconnect:
         pass

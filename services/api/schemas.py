@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.enums import JobKind, JobStatus
 from services.read_models import ReadModel
 from services.read_models.heroes import HeroTarget, ReferencePublic, WorkItemDetail, WorkItemPage
+from services.read_models.jobs import JobPublic
 from services.read_models.storyboard import ProjectPublic, SentencePublic, StoryboardPublic
 from services.storyboard import RegenerateImageOptions, UpdateSentenceOptions
 
@@ -134,16 +134,8 @@ class StoryboardOut(StoryboardPublic, Ok):
     pass
 
 
-class JobOut(_Response):
-    id: str
-    kind: JobKind
-    status: JobStatus
-    progressDone: int
-    progressTotal: int
-    message: str | None = None
-    errorCode: str | None = None
-    errorDetail: str | None = None
-    result: dict[str, Any] | None = None
+class JobOut(JobPublic, Ok):
+    pass
 
 
 TOO_LARGE = {413: "PAYLOAD_TOO_LARGE"}

@@ -15,8 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from services import jobs
 from services.backends import BackendError
-from services.enums import FINISHED_STATUSES, JobStatus
+from services.enums import JobStatus
 from services.errors import ReshootError
+from services.read_models.jobs import JobPublic
 
 POLL_SECONDS = 0.1
 RECOVERY_SECONDS = 1.0  # how often dead workers are looked for and a consumer is started if none is alive
@@ -27,7 +28,7 @@ class JobWaiter:
 
     def __init__(self, poll_seconds: float = POLL_SECONDS) -> None:
         self.poll_seconds = poll_seconds
-        self._waiting: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
+        self._waiting: dict[str, list[asyncio.Future[JobPublic]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -35,9 +36,9 @@ class JobWaiter:
         """How many requests are waiting now."""
         return sum(len(futures) for futures in self._waiting.values())
 
-    async def wait(self, job_id: str, timeout: float | None) -> dict[str, Any]:
+    async def wait(self, job_id: str, timeout: float | None) -> JobPublic:
         """The job once it ended, or as it is when `timeout` seconds passed (None: no limit)."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[JobPublic] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(job_id, []).append(future)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._poll(), name="reshoot-job-waiter")
@@ -64,11 +65,11 @@ class JobWaiter:
                         continue
                     if job is None:  # deleted while waited on
                         future.set_exception(ReshootError("JOB_NOT_FOUND", 404, {"jobId": job_id}, "Job not found"))
-                    elif job["status"] in FINISHED_STATUSES:
+                    elif job.finished:
                         future.set_result(job)
             if time.monotonic() >= next_recovery:
                 next_recovery = time.monotonic() + RECOVERY_SECONDS
-                running = [i for i, job in found.items() if job["status"] == JobStatus.running]
+                running = [i for i, job in found.items() if job.status == JobStatus.running]
                 await run_in_threadpool(_keep_jobs_moving, running)
             await asyncio.sleep(self.poll_seconds)
 
@@ -100,15 +101,15 @@ JOB_ERROR_STATUSES = {
 }
 
 
-def failed_job_error(job: dict[str, Any]) -> ReshootError:
+def failed_job_error(job: JobPublic) -> ReshootError:
     """The error a failed job answers: its own code with a status that says what happened (429 rate limited,
     503 unavailable, 504 timed out, 422 content rejected, 502 a bad backend answer); 500 INTERNAL_ERROR otherwise."""
-    code = job.get("errorCode") or ""
+    code = job.error_code or ""
     status = {**_backend_statuses(), **JOB_ERROR_STATUSES}.get(code)
-    details = {"jobId": job["id"], "errorCode": code or None, "message": job.get("message")}
-    failed = (job.get("result") or {}).get("failed")
+    details: dict[str, Any] = {"jobId": job.id, "errorCode": code or None, "message": job.message}
+    failed = (job.result or {}).get("failed")
     if failed:
         details["failed"] = failed
     if status is None or status == 500:
         return ReshootError("INTERNAL_ERROR", 500, details)
-    return ReshootError(code, status, details, job.get("message"))
+    return ReshootError(code, status, details, job.message)

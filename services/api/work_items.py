@@ -148,9 +148,9 @@ async def generate_heroes(
     limit = get_settings().api_wait_seconds or None  # 0: no limit
     timeout = wait if limit is None else limit if wait is None else min(wait, limit)
     job = await request.app.state.job_waiter.wait(started["jobId"], timeout)
-    if job["status"] == JobStatus.succeeded:
-        return job["result"]
-    if job["status"] == JobStatus.failed:
+    if job.status == JobStatus.succeeded:
+        return job.result
+    if job.status == JobStatus.failed:
         raise failed_job_error(job)
     return _accepted(started)
 

@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from services.db import session_scope
 from services.enums import JobKind, JobStatus
 from services.models import Job, JobClaim, utcnow
+from services.read_models.jobs import JobPublic
 
 
 class JobFailed(Exception):
@@ -82,11 +83,10 @@ class ClaimContext:
 
 # --- Handlers --------------------------------------------------------------------------------------------------
 
-JobDict = dict[str, Any]  # a job as `rows.job_json` gives it (the handlers read its params, ids and plan)
-UnitsFor = Callable[[JobDict], tuple[list[Unit], dict[str, Any] | None]]
+UnitsFor = Callable[[JobPublic], tuple[list[Unit], dict[str, Any] | None]]
 RunClaim = Callable[[ClaimContext], dict[str, Any]]
-Summarize = Callable[[JobDict, list[ClaimOutcome]], tuple[dict[str, Any], str]]
-Retry = Callable[[JobDict], Any]  # the new job as its use case starts it: a `…JobStarted` model or `{"jobId"}`
+Summarize = Callable[[JobPublic, list[ClaimOutcome]], tuple[dict[str, Any], str]]
+Retry = Callable[[JobPublic], Any]  # the new job as its use case starts it: a `…JobStarted` model or `{"jobId"}`
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -4,7 +4,6 @@ and the events jobs leave. Reading a running job first fails it if its worker di
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -14,42 +13,21 @@ from services.enums import ACTIVE_STATUSES, JobKind, JobStatus
 from services.errors import ReshootError
 from services.identity import Actor, Role, current_actor
 from services.jobs import recovery
-from services.models import Event, Job, iso
+from services.models import Event, Job
+from services.read_models.jobs import EventPublic, JobPublic
 
 REAP_EVERY_SECONDS = 1.0  # reading a running job checks its worker at most this often
 
 
-def job_json(job: Job) -> dict[str, Any]:
-    """The camelCase job dict pages, the CLI and the API show."""
-    return {
-        "id": job.id,
-        "kind": job.kind,
-        "status": job.status,
-        "progressDone": job.progress_done,
-        "progressTotal": job.progress_total,
-        "message": job.message,
-        "errorCode": job.error_code,
-        "errorDetail": job.error_detail,
-        "result": job.result,
-        "workItemId": job.work_item_id,
-        "sentenceId": job.sentence_id,
-        "projectId": job.project_id,
-        "targetKey": job.target_key,
-        "params": job.params,
-        "joined": list(job.joined or []),
-        "attempts": job.attempts,
-        "workerId": job.worker_id,
-        "requestedBy": job.requested_by,
-        "createdAt": iso(job.created_at),
-        "startedAt": iso(job.started_at),
-        "finishedAt": iso(job.finished_at),
-    }
+def job_public(job: Job) -> JobPublic:
+    """The job as pages, the CLI and the API show it (and its kind's handlers read it, `plan` included)."""
+    return JobPublic.model_validate(job)
 
 
 _last_reaped: dict[str, float] = {}
 
 
-def get_job(job_id: str) -> dict[str, Any]:
+def get_job(job_id: str) -> JobPublic:
     """The job; a running one whose worker died is failed first (at most once a second per job)."""
     with session_scope() as session:
         job = session.get(Job, job_id) if isinstance(job_id, str) else None
@@ -63,16 +41,16 @@ def get_job(job_id: str) -> dict[str, Any]:
         if recovery.recover_orphaned_jobs(job_ids=[job_id]):
             with session_scope() as session:
                 job = get_row(session, Job, job_id)
-    return job_json(job)
+    return job_public(job)
 
 
-def get_jobs(job_ids: list[str]) -> dict[str, dict[str, Any]]:
+def get_jobs(job_ids: list[str]) -> dict[str, JobPublic]:
     """Several jobs in one query, by id; unknown ids are left out."""
     ids = [i for i in dict.fromkeys(job_ids) if isinstance(i, str)]
     if not ids:
         return {}
     with session_scope() as session:
-        return {job.id: job_json(job) for job in session.exec(select(Job).where(col(Job.id).in_(ids)))}
+        return {job.id: job_public(job) for job in session.exec(select(Job).where(col(Job.id).in_(ids)))}
 
 
 def list_jobs(
@@ -83,7 +61,7 @@ def list_jobs(
     sentence_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[JobPublic]:
     """Newest first."""
     query = select(Job)
     for column, value in (
@@ -108,30 +86,30 @@ def list_jobs(
         if recovery.recover_orphaned_jobs(job_ids=running):
             with session_scope() as session:
                 found = list(session.exec(query))
-    return [job_json(job) for job in found]
+    return [job_public(job) for job in found]
 
 
-def active_job_for(target_key: str) -> dict[str, Any] | None:
+def active_job_for(target_key: str) -> JobPublic | None:
     with session_scope() as session:
         job = session.exec(
             select(Job).where(Job.target_key == target_key, col(Job.status).in_(ACTIVE_STATUSES))
         ).first()
-        return job_json(job) if job else None
+        return job_public(job) if job else None
 
 
-def active_jobs_for(target_keys: list[str]) -> dict[str, dict[str, Any]]:
+def active_jobs_for(target_keys: list[str]) -> dict[str, JobPublic]:
     """target key -> its queued/running job, in one query (for grids)."""
     if not target_keys:
         return {}
     with session_scope() as session:
         query = select(Job).where(col(Job.target_key).in_(list(set(target_keys))), col(Job.status).in_(ACTIVE_STATUSES))
-        return {job.target_key: job_json(job) for job in session.exec(query)}
+        return {job.target_key: job_public(job) for job in session.exec(query)}
 
 
 def events_since(
     *, project_id: str | None = None, work_item_id: str | None = None, after_id: int = 0, limit: int = 200
-) -> list[dict[str, Any]]:
-    """Events newer than `after_id`, oldest first: `{id, type, payload, createdAt}`."""
+) -> list[EventPublic]:
+    """Events newer than `after_id`, oldest first."""
     query = select(Event).where(col(Event.id) > int(after_id or 0))
     if project_id is not None:
         query = query.where(Event.project_id == project_id)
@@ -139,7 +117,7 @@ def events_since(
         query = query.where(Event.work_item_id == work_item_id)
     with session_scope() as session:
         rows = session.exec(query.order_by(col(Event.id)).limit(max(1, min(limit, 1000)))).all()
-        return [{"id": e.id, "type": e.type, "payload": e.payload, "createdAt": iso(e.created_at)} for e in rows]
+        return [EventPublic.model_validate(event) for event in rows]
 
 
 def latest_event_id(*, project_id: str) -> int:

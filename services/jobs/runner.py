@@ -24,6 +24,7 @@ from services.errors import ReshootError
 from services.identity import Role, acting_as, current_actor
 from services.jobs import recovery, registration, rows, workers
 from services.models import Event, GenerationClaim, Job, JobClaim, stored_id, utcnow
+from services.read_models.jobs import JobPublic
 
 log = logging.getLogger("reshoot.jobs")
 
@@ -44,7 +45,7 @@ def enqueue(
     sentence_id: str | None = None,
     project_id: str | None = None,
     action: AuditAction,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[JobPublic, bool]:
     """Record a queued job (requested by the current actor, with its audit row `action`) with its units and queue
     the units nobody works on yet; (job, True), or (the active job, False) if an identical request is queued or
     running. A job with nothing to do ends at once."""
@@ -178,16 +179,16 @@ def _job_target(job: Job) -> Target:
     )
 
 
-def retry_job(job_id: str) -> dict[str, Any]:
+def retry_job(job_id: str) -> JobPublic:
     """Run a finished job again (a lifestyle job: only its failed shots, if some succeeded); returns the new job.
     A reviewer may retry their own jobs; anyone's needs admin."""
     actor = require(Role.reviewer)
     job = rows.get_job(job_id)
-    if job["requestedBy"] != actor.email:
+    if job.requested_by != actor.email:
         require(Role.admin)
-    if job["status"] in ACTIVE_STATUSES:
+    if job.active:
         return job
-    started = registration.handlers(job["kind"]).retry(job)
+    started = registration.handlers(job.kind).retry(job)
     # A use case answers a typed `…JobStarted` model (storyboard) or, until converted, the spec's `{"jobId": …}`.
     new_job_id = started["jobId"] if isinstance(started, dict) else started.job_id
     with session_scope() as session:  # the new job's own row (its use case's action) is written with it
@@ -195,7 +196,7 @@ def retry_job(job_id: str) -> dict[str, Any]:
             session,
             action=AuditAction.retry_job,
             target=_job_target(get_row(session, Job, new_job_id)),
-            before={"jobId": job_id, "status": job["status"]},
+            before={"jobId": job_id, "status": str(job.status)},
             after={"jobId": new_job_id},
         )
     return rows.get_job(new_job_id)
@@ -212,7 +213,7 @@ _ended_count = 0
 OTHER_PROCESS_CHECK_SECONDS = 0.25  # how often a waiter re-reads the row for jobs other processes run
 
 
-def wait_until_finished(job_id: str, timeout: float) -> dict[str, Any]:
+def wait_until_finished(job_id: str, timeout: float) -> JobPublic:
     """The job once it has finished, or as it is after `timeout` seconds. Costs almost nothing while waiting: a
     job this process runs wakes the waiter when it ends; one run elsewhere (a worker) is re-read every
     OTHER_PROCESS_CHECK_SECONDS. Starts no consumer (see `wait_for_job`)."""
@@ -221,7 +222,7 @@ def wait_until_finished(job_id: str, timeout: float) -> dict[str, Any]:
         seen = _ended_count
         job = rows.get_job(job_id)
         left = deadline - time.monotonic()
-        if job["status"] in FINISHED_STATUSES or left <= 0:
+        if job.finished or left <= 0:
             return job
         with _job_ended:
             if _ended_count == seen:
@@ -235,7 +236,7 @@ def _announce_job_ended() -> None:
         _job_ended.notify_all()
 
 
-def wait_for_job(job_id: str, timeout: float | None = None) -> dict[str, Any]:
+def wait_for_job(job_id: str, timeout: float | None = None) -> JobPublic:
     """Poll until the job is finished (or `timeout` seconds passed; then the job as it is now).
 
     With no live consumer for this queue anywhere (a fresh machine, the CLI with --wait), an embedded consumer
@@ -244,7 +245,7 @@ def wait_for_job(job_id: str, timeout: float | None = None) -> dict[str, Any]:
     delay, next_check = 0.02, 0.0
     while True:
         job = rows.get_job(job_id)
-        if job["status"] in FINISHED_STATUSES:
+        if job.finished:
             return job
         now = time.monotonic()
         if now >= next_check:
@@ -420,9 +421,9 @@ def _finalize(job_id: str) -> bool:
         )
         for c, link in linked_claims
     ]
-    snapshot = rows.job_json(job) | {"plan": job.plan}
+    snapshot = rows.job_public(job)
     try:
-        result, message = registration.handlers(snapshot["kind"]).summarize(snapshot, outcomes)
+        result, message = registration.handlers(snapshot.kind).summarize(snapshot, outcomes)
     except registration.JobFailed as e:
         return _finish(
             job_id,
@@ -513,9 +514,9 @@ def _materialize(job_id: str) -> None:
             or session.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first()
         ):
             return
-        snapshot = rows.job_json(job)
+        snapshot = rows.job_public(job)
     try:
-        units, plan = registration.handlers(snapshot["kind"]).units_for(snapshot)
+        units, plan = registration.handlers(snapshot.kind).units_for(snapshot)
     except ReshootError as e:
         _finish(
             job_id,

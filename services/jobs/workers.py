@@ -27,7 +27,8 @@ from services.db import session_scope
 from services.enums import JobStatus
 from services.errors import ReshootError
 from services.jobs import leases, recovery, runner
-from services.models import GenerationClaim, Job, WorkerProcess, iso, utcnow
+from services.models import GenerationClaim, Job, WorkerProcess, utcnow
+from services.read_models.jobs import RunningClaim, WorkerPublic
 
 log = logging.getLogger("reshoot.jobs")
 
@@ -54,7 +55,7 @@ def consumer_alive() -> bool:
     return any(not recovery._worker_dead(w, now) for w in workers)
 
 
-def list_workers() -> list[dict[str, Any]]:
+def list_workers() -> list[WorkerPublic]:
     """Live consumers of the configured queue, with what each is generating now (for Settings)."""
     now = utcnow()
     with session_scope() as session:
@@ -78,24 +79,24 @@ def list_workers() -> list[dict[str, Any]]:
             if alive
             else []
         )
-    by_worker: dict[str, list[dict[str, Any]]] = {}
+    by_worker: dict[str, list[RunningClaim]] = {}
     for claim in running:
         if claim.worker_id is None:  # never: the query asked for these workers' claims
             continue
         by_worker.setdefault(claim.worker_id, []).append(
-            {"jobId": claim.job_id, "target": claim.target_key, "startedAt": iso(claim.started_at)}
+            RunningClaim(job_id=claim.job_id, target=claim.target_key, started_at=claim.started_at)
         )
     return [
-        {
-            "id": w.id,
-            "host": w.host,
-            "pid": w.pid,
-            "embedded": w.embedded,
-            "concurrency": w.concurrency,
-            "startedAt": iso(w.started_at),
-            "heartbeatAt": iso(w.heartbeat_at),
-            "running": by_worker.get(w.id, []),
-        }
+        WorkerPublic(
+            id=w.id,
+            host=w.host,
+            pid=w.pid,
+            embedded=w.embedded,
+            concurrency=w.concurrency,
+            started_at=w.started_at,
+            heartbeat_at=w.heartbeat_at,
+            running=by_worker.get(w.id, []),
+        )
         for w in alive
     ]
 

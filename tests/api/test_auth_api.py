@@ -83,7 +83,7 @@ def test_viewer_reads_but_may_not_post_reviewer_may(signed_in, tokens):
     assert r.status_code == 200 and r.json()["ok"] is True
     r = signed_in.post(REGENERATE, content=b'{"seed": 5}', headers=reviewer)
     assert r.status_code == 202
-    assert list_jobs(kind="sentence_image")[0]["requestedBy"] == "reviewer@example.com"
+    assert list_jobs(kind="sentence_image")[0].requested_by == "reviewer@example.com"
     # Deleting a reference is an admin's
     assert signed_in.delete(f"{REFERENCES}/ref_nope", headers=reviewer).status_code == 403
     assert signed_in.delete(f"{REFERENCES}/ref_nope", headers=bearer(tokens[Role.admin])).status_code == 404
@@ -125,7 +125,7 @@ def test_proxy_headers_count_only_from_a_trusted_address(monkeypatch, tokens, pe
         r = c.post(GENERATE, json={"shotIds": ["OL-1"]}, headers={**headers, "Prefer": "respond-async"})
         assert r.status_code == (202 if status == 200 else 401), r.text
         if status == 200:
-            assert list_jobs()[0]["requestedBy"] == "pat@example.com"
+            assert list_jobs()[0].requested_by == "pat@example.com"
         else:
             assert r.json()["error"] == "UNAUTHENTICATED" and list_jobs() == []
         # A token still works from anywhere
@@ -190,7 +190,7 @@ def test_none_mode_acts_as_the_local_user(monkeypatch, demo):
     use(monkeypatch, RESHOOT_USER="sam")
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         assert c.post(GENERATE, json={"shotIds": ["OL-1"]}, headers={"Prefer": "respond-async"}).status_code == 202
-    assert list_jobs()[0]["requestedBy"] == "sam"
+    assert list_jobs()[0].requested_by == "sam"
 
 
 def test_every_route_declares_the_role_it_needs():

@@ -84,7 +84,7 @@ def test_regenerate_accepts_the_seed_clients_bodies(client, demo, content, heade
     assert body["message"] == "Image regeneration started" and body["jobId"].startswith("job_")
     assert r.headers["location"] == f"/api/v1/jobs/{body['jobId']}"
     job = wait_for_job(body["jobId"], timeout=120)
-    assert job["status"] == "succeeded"
+    assert job.status == "succeeded"
     if b"12345" in content:
         assert client.get("/api/v1/sentences/sent_001").json()["seed"] == 12345
 
@@ -99,8 +99,8 @@ def test_job_status_and_unknown_job(client, demo):
     job_id = regenerate(client, json={"seed": 7}).json()["jobId"]
     wait_for_job(job_id, timeout=120)
     job = client.get(f"/api/v1/jobs/{job_id}").json()
-    assert job["id"] == job_id and job["status"] == "succeeded" and job["kind"]
-    assert (job["progressDone"], job["progressTotal"]) == (1, 1)
+    assert job.id == job_id and job.status == "succeeded" and job.kind
+    assert (job.progress_done, job.progress_total) == (1, 1)
     r = client.get("/api/v1/jobs/job_nope")
     assert r.status_code == 404 and r.json()["error"] == "JOB_NOT_FOUND"
 
@@ -167,7 +167,7 @@ def test_regenerate_with_another_seed_while_one_runs_is_409_with_the_running_job
         "error": "ALREADY_GENERATING",
         "details": {"jobId": first.json()["jobId"], "seed": 4294967296},
     }
-    assert wait_for_job(first.json()["jobId"], timeout=60)["status"] == "succeeded"
+    assert wait_for_job(first.json()["jobId"], timeout=60).status == "succeeded"
     assert len(fake_backend.calls) == 1
 
 

@@ -151,7 +151,7 @@ def test_wait_limit_passed_answers_202(client, demo, monkeypatch, how):
     r = generate(client, body={"shotIds": ["OL-3"], "overwrite": True}, headers=headers)
     assert r.status_code == 202 and r.json()["jobId"].startswith("job_")
     assert r.headers["location"] == f"/api/v1/jobs/{r.json()['jobId']}" and "preference-applied" not in r.headers
-    assert wait_for_job(r.json()["jobId"], timeout=120)["status"] == "succeeded"
+    assert wait_for_job(r.json()["jobId"], timeout=120).status == "succeeded"
 
 
 def test_failed_job_answers_its_error_with_a_meaningful_status(client, demo, failing_backend):

@@ -30,7 +30,7 @@ from services.storyboard import RegenerateImageOptions, list_sentences, regenera
 
 def run(job_id):
     job = wait_for_job(job_id, timeout=180)
-    assert job["status"] == "succeeded", job
+    assert job.status == "succeeded", job
 
 
 migrate()

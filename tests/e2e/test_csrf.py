@@ -157,7 +157,7 @@ def test_a_foreign_page_cannot_write_or_listen_and_the_seeds_client_still_can(br
         200,
         202,
     ]
-    assert {job["requestedBy"] for job in list_jobs()} == {"rey@example.com"}
+    assert {job.requested_by for job in list_jobs()} == {"rey@example.com"}
     assert [ref.uploaded_by for ref in list_references("7", "OL-1")] == ["rey@example.com"]
     assert page.evaluate(WEBSOCKET_JS, url.replace("http", "ws") + "/api/v1/projects/coffee-origins/events") == "open"
     page.context.close()

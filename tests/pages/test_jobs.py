@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.config import get_settings
 from services.identity import local_user_name
-from services.jobs import get_job, list_jobs, wait_for_job
+from services.jobs import get_job, job_public, list_jobs, wait_for_job
 from services.lifestyle import generate_lifestyle_heroes
+from services.models import Job
+from services.read_models.jobs import JobPublic
 from services.storyboard import RegenerateImageOptions, regenerate_sentence_image
 from tests.pages.conftest import open_page, texts
 from ui.jobs_table import progress
@@ -20,13 +24,13 @@ def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
     get_settings.cache_clear()
     started = regenerate_sentence_image(sentence_id="sent_001", options=RegenerateImageOptions(seed=7))
     failed = wait_for_job(started.job_id, timeout=60)
-    assert failed["status"] == "failed"
+    assert failed.status == "failed"
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "local")
     get_settings.cache_clear()
 
     at = open_page(PAGE)
     table = at.dataframe[0].value
-    assert list(table["Job"]) == [failed["id"], list_jobs()[1]["id"]]
+    assert list(table["Job"]) == [failed.id, list_jobs()[1].id]
     newest, oldest = table.iloc[0], table.iloc[1]
     assert newest["Status"] == "✕ failed" and newest["Target"] == "Sentence sent_001"
     assert newest["Error"].endswith(" (BACKEND_MISCONFIGURED)") and newest["Error"].startswith("The OpenAI backend")
@@ -36,16 +40,16 @@ def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
     assert newest["By"] == oldest["By"] == local_user_name()  # who asked (the local user outside a sign-in)
 
     at.segmented_control(key="jobs_status").set_value("failed").run()
-    assert list(at.dataframe[0].value["Job"]) == [failed["id"]]
+    assert list(at.dataframe[0].value["Job"]) == [failed.id]
     at.session_state["jobs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert at.error[0].value == escape_markdown(newest["Error"])  # the whole error, wrapped, in the details
-    at.button(key=f"jobs_retry_{failed['id']}").click().run()
+    at.button(key=f"jobs_retry_{failed.id}").click().run()
     retried = list_jobs()[0]
-    assert retried["id"] != failed["id"] and retried["params"]["seed"] == 7
-    assert wait_for_job(retried["id"], timeout=60)["status"] == "succeeded"
-    assert toast_text("Job queued again", f"Retrying as {retried['id']}.") in [t.value for t in at.toast]
-    assert get_job(failed["id"])["status"] == "failed"
+    assert retried.id != failed.id and retried.params["seed"] == 7
+    assert wait_for_job(retried.id, timeout=60).status == "succeeded"
+    assert toast_text("Job queued again", f"Retrying as {retried.id}.") in [t.value for t in at.toast]
+    assert get_job(failed.id).status == "failed"
 
 
 def test_no_jobs_yet(demo):
@@ -53,17 +57,26 @@ def test_no_jobs_yet(demo):
     assert "No jobs yet." in texts(at)
 
 
+def a_job(fields: dict[str, Any]) -> JobPublic:
+    """A heroes job with these camelCase fields."""
+    return JobPublic.model_validate(
+        job_public(Job(kind="lifestyle_heroes", target_key="heroes:7:*")).model_dump() | fields
+    )
+
+
 def test_a_failed_job_does_not_look_complete():
     """Its counter counts attempts: 12 of 12 attempted, 3 made, is not `12 of 12`."""
     base = {"progressDone": 12, "progressTotal": 12}
     every_shot_failed = {**base, "status": "failed", "result": {"generated": [], "failed": [{"shot_id": "OL-1"}] * 4}}
-    assert progress(every_shot_failed) == "0 of 12 made · failed"
+    assert progress(a_job(every_shot_failed)) == "0 of 12 made · failed"
     some_failed = {
         **base,
         "status": "succeeded",
         "result": {"generated": [{"shot_id": "OL-1"}] * 9, "failed": [{"shot_id": "OL-4"}]},
     }
-    assert progress(some_failed) == "9 of 12 made · 1 shot failed"
-    assert progress({**base, "status": "succeeded", "result": {"generated": [{}] * 12, "failed": []}}) == "12 of 12"
-    assert progress({"progressDone": 5, "progressTotal": 12, "status": "running"}) == "5 of 12"
-    assert progress({"progressDone": 0, "progressTotal": 0, "status": "queued"}) == ""
+    assert progress(a_job(some_failed)) == "9 of 12 made · 1 shot failed"
+    assert (
+        progress(a_job({**base, "status": "succeeded", "result": {"generated": [{}] * 12, "failed": []}})) == "12 of 12"
+    )
+    assert progress(a_job({"progressDone": 5, "progressTotal": 12, "status": "running"})) == "5 of 12"
+    assert progress(a_job({"progressDone": 0, "progressTotal": 0, "status": "queued"})) == ""

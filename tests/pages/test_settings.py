@@ -95,7 +95,7 @@ def test_workers_alive_and_what_they_generate(demo, fake_backend, monkeypatch):
     worker_id = jobs.start_embedded_worker()  # the same consumer: started once per process
     storyboard.regenerate_sentence_image(sentence_id="sent_001")
     deadline = time.monotonic() + 20
-    while not (jobs.list_workers() and jobs.list_workers()[0]["running"]):
+    while not (jobs.list_workers() and jobs.list_workers()[0].running):
         assert time.monotonic() < deadline, "the worker did not start the job"
         time.sleep(0.05)
     at = open_page(PAGE)

@@ -57,8 +57,8 @@ def test_a_reviewer_regenerates_as_themselves(oidc, monkeypatch):
     from services.jobs import list_jobs
 
     [job] = list_jobs()
-    assert job["requestedBy"] == "rey@example.com"
-    wait_for_job(job["id"], timeout=120)
+    assert job.requested_by == "rey@example.com"
+    wait_for_job(job.id, timeout=120)
 
 
 def test_settings_for_a_non_admin_is_their_tokens_only(oidc):

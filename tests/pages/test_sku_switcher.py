@@ -12,7 +12,7 @@ PAGE = "pages/sku_switcher.py"
 
 
 def generated(work_item_id: str) -> None:
-    assert wait_for_job(generate_lifestyle_heroes(work_item_id)["jobId"], timeout=60)["status"] == "succeeded"
+    assert wait_for_job(generate_lifestyle_heroes(work_item_id)["jobId"], timeout=60).status == "succeeded"
 
 
 def frame_buttons(at, state: str) -> list:

@@ -60,7 +60,7 @@ def regenerate(at, shot_id: str, work_item_id: str = "12") -> None:
     if job_key in at.session_state:
         busy = at.button(key=f"detail_regenerate_{work_item_id}_{shot_id}")
         assert busy.label == messages.REGENERATE_SHOT_LOADING and busy.disabled
-        assert wait_for_job(at.session_state[job_key], timeout=60)["status"] == "succeeded"
+        assert wait_for_job(at.session_state[job_key], timeout=60).status == "succeeded"
         at.run()
     assert job_key not in at.session_state
 
@@ -71,7 +71,7 @@ def test_a_long_regeneration_shows_the_card_busy_until_it_ends(demo, monkeypatch
     stop_embedded_worker()  # the job stays queued while the card is looked at
     at.button(key="detail_regenerate_12_KT-1").click().run()
     assert _busy(at) == {"KT-1": True, "KT-2": False, "KT-3": False}
-    assert wait_for_job(at.session_state["detail_job_12_KT-1"], timeout=60)["status"] == "succeeded"
+    assert wait_for_job(at.session_state["detail_job_12_KT-1"], timeout=60).status == "succeeded"
     at.run()
     assert _busy(at) == {"KT-1": False, "KT-2": False, "KT-3": False}
     assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**  \n{messages.heroes_regenerated_body('KT-1')}"]
@@ -149,7 +149,7 @@ def test_generate_shows_progress_then_the_seed_toast(demo, backend_gate):
     assert at.get("progress") and not toasts(at)
     backend_gate.set()
     job = wait_for_job(at.session_state["detail_job_12"], timeout=60)
-    assert job["status"] == "succeeded"
+    assert job.status == "succeeded"
     at.run()
     assert toasts(at) == [
         f"**{messages.HEROES_GENERATED_TITLE}**  \n"
@@ -321,7 +321,7 @@ def test_cards_show_jobs_started_elsewhere(demo):
     assert _busy(at) == {"KT-1": True, "KT-2": True, "KT-3": True}
     assert at.button(key="detail_generate_12").disabled  # the panel polls the all-shots job
     for job_id in (kt2, every_shot):
-        assert wait_for_job(job_id, timeout=60)["status"] == "succeeded"
+        assert wait_for_job(job_id, timeout=60).status == "succeeded"
     at.run()
     assert not at.exception
     assert _busy(at) == {"KT-1": False, "KT-2": False, "KT-3": False}

@@ -96,7 +96,7 @@ def test_a_fresh_demo_shows_its_rendering_progress_then_the_images(demo):
     assert (
         progress is not None
         and progress.done == 0
-        and progress.total == sum(max(get_job(j)["progressTotal"], 1) for j in job_ids)
+        and progress.total == sum(max(get_job(j).progress_total, 1) for j in job_ids)
     )
     at.run()
     [bar] = at.get("progress")
@@ -105,7 +105,7 @@ def test_a_fresh_demo_shows_its_rendering_progress_then_the_images(demo):
 
     start_embedded_worker()
     for job_id in job_ids:
-        assert wait_for_job(job_id, timeout=120)["status"] == "succeeded"
+        assert wait_for_job(job_id, timeout=120).status == "succeeded"
     assert demo_render_progress() is None
     at.run()
     assert not at.get("progress") and "Rendering demo images" not in texts(at)
