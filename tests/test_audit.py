@@ -587,7 +587,9 @@ READS: dict[str, Callable[[], Any]] = {
     "services.jobs.list_workers": jobs.list_workers,
     "services.lifestyle.hero_unit_key": lambda: lifestyle.hero_unit_key("12", "KT-1"),
     "services.lifestyle.units_for": lambda: lifestyle.units_for(jobs.get_job(_job_id())),
-    "services.storyboard.units_for": lambda: storyboard.units_for({"sentenceId": "sent_001"}),
+    "services.storyboard.units_for": lambda: storyboard.units_for(
+        jobs.job_public(Job(kind="sentence_image", target_key="sentence:sent_001", sentence_id="sent_001"))
+    ),
     "services.jobs.stop_embedded_worker": jobs.stop_embedded_worker,
     "services.jobs.backend_slot": lambda: [None for _ in [jobs.backend_slot().__enter__()]],
     "services.jobs.registration.handlers": lambda: jobs.registration.handlers("lifestyle_heroes"),
