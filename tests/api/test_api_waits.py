@@ -9,6 +9,8 @@ import pytest
 
 from services import backends
 from services.api.waits import failed_job_error
+from services.jobs import job_public
+from services.models import Job
 
 WAITERS = 50  # more than the server's thread pool (40): waits that held a thread would starve every other request
 
@@ -76,9 +78,8 @@ def test_a_failed_job_answers_the_status_of_its_error(client, demo, fake_backend
     ],
 )
 def test_job_error_codes_map_to_statuses(code, status, error):
-    failed = failed_job_error(
-        {"id": "job_1", "status": "failed", "errorCode": code, "message": "It failed.", "result": None}
-    )
+    row = Job(id="job_1", kind="sentence_image", target_key="x", status="failed", error_code=code, message="It failed.")
+    failed = failed_job_error(job_public(row))
     assert (failed.status, failed.code) == (status, error)
     assert failed.to_json()["details"] == {"jobId": "job_1", "errorCode": code, "message": "It failed."}
 

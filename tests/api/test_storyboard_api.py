@@ -99,8 +99,8 @@ def test_job_status_and_unknown_job(client, demo):
     job_id = regenerate(client, json={"seed": 7}).json()["jobId"]
     wait_for_job(job_id, timeout=120)
     job = client.get(f"/api/v1/jobs/{job_id}").json()
-    assert job.id == job_id and job.status == "succeeded" and job.kind
-    assert (job.progress_done, job.progress_total) == (1, 1)
+    assert job["id"] == job_id and job["status"] == "succeeded" and job["kind"]
+    assert (job["progressDone"], job["progressTotal"]) == (1, 1)
     r = client.get("/api/v1/jobs/job_nope")
     assert r.status_code == 404 and r.json()["error"] == "JOB_NOT_FOUND"
 

@@ -84,7 +84,7 @@ def test_regenerate_the_selection_as_one_job(heroes):
     with session_scope() as s:
         [job] = s.exec(select(Job)).all()
     assert job.params["shotIds"] == ["KT-1", "KT-2"] and job.params["overwrite"] is True
-    assert wait_for_job(job.id, timeout=120)["status"] == "succeeded"
+    assert wait_for_job(job.id, timeout=120).status == "succeeded"
     assert any("Regeneration started" in t.value for t in at.toast)
 
 
