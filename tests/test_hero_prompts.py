@@ -26,7 +26,7 @@ EDITED = "A chef's knife set on a walnut board, morning light, shallow depth of 
 
 def regenerate(shot_id: str = "KT-1") -> dict:
     job = wait_for_job(generate_lifestyle_heroes("12", shot_ids=[shot_id], overwrite=True)["jobId"], timeout=60)
-    assert job["status"] == "succeeded", job
+    assert job.status == "succeeded", job
     return job
 
 

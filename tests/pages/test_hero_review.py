@@ -24,7 +24,7 @@ BEN = Actor("ben@example.com", "Ben", Role.reviewer)
 @pytest.fixture
 def heroes(demo):
     """Work item 12's heroes, made: {(shot, size): version id}."""
-    assert wait_for_job(generate_lifestyle_heroes("12")["jobId"], timeout=120)["status"] == "succeeded"
+    assert wait_for_job(generate_lifestyle_heroes("12")["jobId"], timeout=120).status == "succeeded"
     return {(shot.shot_id, row.size_label): row.version_id for shot in get_work_item("12").shots for row in shot.rows}
 
 
