@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import streamlit as st
 from pydantic import ValidationError
