@@ -123,7 +123,7 @@ def decide(work_item_id: str, shot_id: str, row: HeroTarget, state: ReviewState,
         return
     if note_key:
         st.session_state[note_key] = ""  # an empty value clears the box (a deleted key keeps the browser's text)
-    for menu in (f"detail_reject_open_{work_item_id}_{shot_id}", card_key("menu", work_item_id, shot_id)):
+    for menu in (card_key("reject_open", work_item_id, shot_id), card_key("menu", work_item_id, shot_id)):
         if menu in st.session_state:
             st.session_state[menu] = False  # the popover the decision was made in closes
     _patch_card(work_item_id, shot_id, version)
@@ -139,9 +139,8 @@ def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu:
     state = review_state(row)
     cannot = why_disabled(Role.reviewer) if lacks(Role.reviewer) else ("No image to review yet" if not state else None)
     label = row.size_label
-    key = f"{work_item_id}_{shot_id}"
+    note_key = card_key("note", work_item_id, shot_id)
     if in_menu:
-        note_key = f"detail_note_{key}"
         st.text_input(
             f"Note on {label}",
             key=note_key,
@@ -154,7 +153,7 @@ def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu:
         st.button(
             "Approve",
             icon=":material/check:",
-            key=f"detail_approve_{key}",
+            key=card_key("approve", work_item_id, shot_id),
             disabled=bool(cannot) or state is ReviewState.approved,
             help=cannot or f"Approve the {label} hero" + (" (it is approved)" if state is ReviewState.approved else ""),
             on_click=decide,
@@ -165,7 +164,7 @@ def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu:
             st.button(
                 "Reject",
                 icon=":material/close:",
-                key=f"detail_reject_{key}",
+                key=card_key("reject", work_item_id, shot_id),
                 disabled=bool(cannot) or state is ReviewState.rejected,
                 help=cannot or f"Reject the {label} hero with the note above",
                 on_click=decide,
@@ -176,20 +175,19 @@ def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu:
         popover = st.popover(
             "Reject",
             icon=":material/close:",
-            key=f"detail_reject_open_{key}",
+            key=card_key("reject_open", work_item_id, shot_id),
             on_change="rerun",  # tracks open/closed: its note box exists only while open
             disabled=bool(cannot) or state is ReviewState.rejected,
             help=cannot or f"Reject the {label} hero, with an optional note",
             width="stretch",
         )
         if popover.open:
-            note_key = f"detail_note_{key}"
             popover.text_input(f"Note on {label}", key=note_key, placeholder="Optional: what is wrong", max_chars=500)
             popover.button(
                 "Reject",
                 type="primary",
                 icon=":material/close:",
-                key=f"detail_reject_{key}",
+                key=card_key("reject", work_item_id, shot_id),
                 on_click=decide,
                 args=(work_item_id, shot_id, row, ReviewState.rejected, note_key),
                 width="stretch",

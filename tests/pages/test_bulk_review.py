@@ -12,6 +12,7 @@ from services.models import ImageVersion, Job, ReviewDecision, Shot
 from tests.pages.conftest import open_page
 from tests.pages.test_review_queue import _rows
 from tests.test_review_queue import add_image
+from ui.bulk_review import select_key
 
 DETAIL = "pages/work_item.py"
 
@@ -34,7 +35,7 @@ def decisions() -> list[tuple[int, str, str | None]]:
 
 
 def select_card(at, shot_id: str):
-    at.checkbox(key=f"detail_select_12_{shot_id}").check().run()
+    at.checkbox(key=select_key("12", shot_id)).check().run()
     return at
 
 
@@ -51,7 +52,7 @@ def test_select_two_cards_then_reject_with_one_note(heroes):
     chosen = {v for (shot_id, _), v in heroes.items() if shot_id in ("KT-1", "KT-3")}
     assert {v for v, state, note in decisions()} == chosen
     assert {(state, note) for _, state, note in decisions()} == {("rejected", "Wrong mug colour")}
-    assert not at.checkbox(key="detail_select_12_KT-1").value  # the selection is cleared after the decision
+    assert not at.checkbox(key=select_key("12", "KT-1")).value  # the selection is cleared after the decision
     assert any("Rejected 6 heroes" in t.value for t in at.toast)
     assert not at.exception
 

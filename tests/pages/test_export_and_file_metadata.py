@@ -13,6 +13,7 @@ from services.read_models.review_queue import ReviewQueueFilter
 from tests.pages.conftest import open_page
 from tests.pages.test_work_item import DETAIL, regenerate
 from ui import export_button, file_metadata
+from ui.hero_state import card_key
 
 ANA = Actor("ana@example.com", "Ana", Role.reviewer)
 
@@ -44,10 +45,11 @@ def test_large_view_shows_file_metadata_when_opened(demo, monkeypatch):
     monkeypatch.setattr(file_metadata, "file_metadata", lambda version_id: reads.append(version_id) or real(version_id))
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-2")
-    at.button(key="detail_view_12_KT-2").click().run()
+    at.button(key=card_key("view", "12", "KT-2")).click().run()
     assert [e.label for e in at.expander if e.label == "File metadata"] and reads == []  # closed: no file read
-    at.session_state["detail_file_metadata_12_KT-2"] = True
-    at.button(key="detail_view_12_KT-2").click().run()  # AppTest reruns the page (closing the dialog): reopen it
+    at.session_state[card_key("file_metadata", "12", "KT-2")] = True
+    # AppTest reruns the page (closing the dialog): reopen it
+    at.button(key=card_key("view", "12", "KT-2")).click().run()
     assert not at.exception and len(reads) == 1
     shown = "\n".join(c.value for c in at.code)
     record = json.loads(next(c.value for c in at.code if c.language == "json"))

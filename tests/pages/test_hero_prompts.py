@@ -14,9 +14,10 @@ from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import DETAIL, regenerate
 from ui.hero_prompt import PROMPT_DIRTY
+from ui.hero_state import card_key
 
 EDITED = "Five knives fanned out on slate, top-down, soft window light"
-EDITOR = "detail_prompt_12_KT-1"
+EDITOR = card_key("prompt", "12", "KT-1")
 
 
 def editor_data(at) -> dict:
@@ -26,7 +27,7 @@ def editor_data(at) -> dict:
 
 def save_in_editor(at, text: str) -> None:
     """What the debounced editor's JavaScript sends after a pause in typing: its `save` trigger with the text."""
-    at.session_state["detail_prompt_open_12_KT-1"] = True  # AppTest sends no popover state: keep it open
+    at.session_state[card_key("prompt_open", "12", "KT-1")] = True  # AppTest sends no popover state: keep it open
     [editor] = [e for e in at.get("bidi_component") if e.key == EDITOR]
     states = at._tree.get_widget_states()
     trigger = states.widgets.add()
@@ -40,7 +41,7 @@ def test_edit_a_hero_prompt_then_regenerate_uses_it(demo):
     regenerate(at, "KT-1")
     assert EDITOR not in at.session_state and PROMPT_DIRTY not in str([m.value for m in at.markdown])
     assert not [e for e in at.get("bidi_component") if e.key == EDITOR]  # no editor while the popover is closed
-    at.session_state["detail_prompt_open_12_KT-1"] = True  # the popover opened: its editor is drawn
+    at.session_state[card_key("prompt_open", "12", "KT-1")] = True  # the popover opened: its editor is drawn
     at.run()
     shown = editor_data(at)
     assert shown["value"] == shot_prompt(work_item_id="12", shot_id="KT-1").prompt and shown["debounceMs"] == 500
@@ -67,8 +68,8 @@ def test_a_rejected_heroes_note_shows_beside_regenerate_and_in_the_actions_panel
         set_review(row.version_id, state="rejected", note="Blade looks bent")
     at = open_page(DETAIL, id="12")
     assert "Rejected: Desktop by Ana, “Blade looks bent”" in texts(at)
-    assert "“Blade looks bent”" in at.button(key="detail_regenerate_12_KT-1").help
-    assert "Blade looks bent" not in at.button(key="detail_regenerate_12_KT-2").help
+    assert "“Blade looks bent”" in at.button(key=card_key("regenerate", "12", "KT-1")).help
+    assert "Blade looks bent" not in at.button(key=card_key("regenerate", "12", "KT-2")).help
 
     at.multiselect(key="detail_shots_12").set_value(["KT-1"]).run()
     assert "KT-1 Desktop v1 rejected by Ana: “Blade looks bent”" in texts(at)

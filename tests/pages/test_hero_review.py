@@ -15,6 +15,7 @@ from services.preferences import GridDensity, get_preferences
 from services.versions import review_history, set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page
+from ui.hero_state import card_key
 
 DETAIL = "pages/work_item.py"
 ANA = Actor("ana@example.com", "Ana", Role.reviewer)
@@ -58,24 +59,24 @@ def test_each_card_shows_every_sizes_state_on_its_thumbnail(heroes):
 def test_a_size_without_an_image_says_so(demo):
     at = open_page(DETAIL, id="12")
     assert badges(card_markdown(at, "KT-1")) == [f"{s}: No image yet" for s in ("Desktop", "Tablet", "Mobile")]
-    approve = at.button(key="detail_approve_12_KT-1")
+    approve = at.button(key=card_key("approve", "12", "KT-1"))
     assert approve.disabled and approve.help == "No image to review yet"
 
 
 def test_approve_and_reject_with_a_note_on_a_card(heroes):
     at = open_page(DETAIL, id="12")
     me = current_actor().label
-    at.button(key="detail_approve_12_KT-2").click().run()
+    at.button(key=card_key("approve", "12", "KT-2")).click().run()
     assert not at.exception
     card = card_markdown(at, "KT-2")
     assert f"Desktop: Approved by {me} · " in badges(card)[0] and f"✓ Approved by {me} · " in card
-    assert at.button(key="detail_approve_12_KT-2").disabled  # it is approved
-    assert "detail_note_12_KT-2" not in [t.key for t in at.text_input]  # only while Reject's popover is open
+    assert at.button(key=card_key("approve", "12", "KT-2")).disabled  # it is approved
+    assert card_key("note", "12", "KT-2") not in [t.key for t in at.text_input]  # only while Reject's popover is open
 
-    at.session_state["detail_reject_open_12_KT-2"] = True
+    at.session_state[card_key("reject_open", "12", "KT-2")] = True
     at.run()
-    at.text_input(key="detail_note_12_KT-2").input("Horizon tilted")
-    at.button(key="detail_reject_12_KT-2").click().run()
+    at.text_input(key=card_key("note", "12", "KT-2")).input("Horizon tilted")
+    at.button(key=card_key("reject", "12", "KT-2")).click().run()
     assert not at.exception
     history = review_history([heroes[("KT-2", "Desktop")]])[heroes[("KT-2", "Desktop")]]
     assert [(d.decision, d.note, d.reviewer) for d in history] == [
@@ -83,7 +84,7 @@ def test_approve_and_reject_with_a_note_on_a_card(heroes):
         ("approved", None, me),
     ]
     assert f"✗ Rejected by {me} · " in card_markdown(at, "KT-2")
-    assert at.session_state["detail_reject_open_12_KT-2"] is False  # the popover closed
+    assert at.session_state[card_key("reject_open", "12", "KT-2")] is False  # the popover closed
     assert [t.value.split("  \n")[0] for t in at.toast][-1] == "**KT-2 · Desktop rejected**"
 
 
@@ -95,7 +96,7 @@ def test_a_viewer_sees_the_state_but_cannot_decide_and_keeps_their_own_density(h
     vic = {"is_logged_in": True, "email": "vic@example.com", "name": "Vic"}
     at = open_page(DETAIL, user=vic, id="12")
     assert "Desktop: Approved by Ana · " in badges(card_markdown(at, "KT-3"))[0]
-    approve = at.button(key="detail_approve_12_KT-1")
+    approve = at.button(key=card_key("approve", "12", "KT-1"))
     assert approve.disabled and approve.help.startswith("Needs the reviewer role; you are a viewer.")
     at.toggle(key="detail_compact_toggle").set_value(True).run()  # a viewer has a grid too
     assert not at.exception
@@ -107,7 +108,7 @@ def test_a_viewer_sees_the_state_but_cannot_decide_and_keeps_their_own_density(h
 def test_the_compact_grid_is_remembered_for_the_person_in_a_new_session(heroes):
     at = open_page(DETAIL, id="12")
     assert at.toggle(key="detail_compact_toggle").value is False
-    assert at.button(key="detail_regenerate_12_KT-1")  # comfortable: actions on the card
+    assert at.button(key=card_key("regenerate", "12", "KT-1"))  # comfortable: actions on the card
     at.toggle(key="detail_compact_toggle").set_value(True).run()
     assert not at.exception
     assert get_preferences().grid_density is GridDensity.compact
@@ -123,24 +124,24 @@ def test_the_compact_grid_is_remembered_for_the_person_in_a_new_session(heroes):
 
     again.toggle(key="detail_compact_toggle").set_value(False).run()
     assert get_preferences().grid_density is GridDensity.comfortable
-    assert again.button(key="detail_regenerate_12_KT-1")
+    assert again.button(key=card_key("regenerate", "12", "KT-1"))
 
 
 def test_the_compact_cards_menu_reviews_regenerates_and_opens_the_large_view(heroes):
     at = open_page(DETAIL, id="12")
     at.toggle(key="detail_compact_toggle").set_value(True).run()
-    at.session_state["detail_menu_12_KT-1"] = True  # open KT-1's ⋮ menu
+    at.session_state[card_key("menu", "12", "KT-1")] = True  # open KT-1's ⋮ menu
     at.run()
     assert not at.exception
-    assert at.button(key="detail_regenerate_12_KT-1") and at.file_uploader  # its actions, only while open
-    at.text_input(key="detail_note_12_KT-1").input("Warm light, good")
-    at.button(key="detail_approve_12_KT-1").click().run()
+    assert at.button(key=card_key("regenerate", "12", "KT-1")) and at.file_uploader  # its actions, only while open
+    at.text_input(key=card_key("note", "12", "KT-1")).input("Warm light, good")
+    at.button(key=card_key("approve", "12", "KT-1")).click().run()
     assert not at.exception
     [decision] = review_history([heroes[("KT-1", "Desktop")]])[heroes[("KT-1", "Desktop")]]
     assert (decision.decision, decision.note) == ("approved", "Warm light, good")
     assert "✓ Approved · " in card_markdown(at, "KT-1")  # the compact line: word, who, when
-    assert at.session_state["detail_menu_12_KT-1"] is False
+    assert at.session_state[card_key("menu", "12", "KT-1")] is False
 
-    at.segmented_control(key="detail_size_12_KT-1").set_value("Mobile").run()
-    at.button(key="detail_view_12_KT-1").click().run()  # the thumbnail
+    at.segmented_control(key=card_key("size", "12", "KT-1")).set_value("Mobile").run()
+    at.button(key=card_key("view", "12", "KT-1")).click().run()  # the thumbnail
     assert (at.query_params["shot"], at.query_params["size"]) == ("KT-1", "Mobile")

@@ -7,8 +7,9 @@ from services.versions import set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import DETAIL, regenerate
+from ui.hero_state import card_key
 
-THREAD = "detail_thread_Desktop_12_KT-2"
+THREAD = card_key("thread_Desktop", "12", "KT-2")
 
 
 def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
@@ -20,7 +21,7 @@ def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
         set_review(version, state="rejected", note="Knives look blurry")
     with acting_as(Actor("ben@example.com", "Ben", Role.reviewer)):
         set_review(version, state="approved")
-    at.button(key="detail_view_12_KT-2").click().run()
+    at.button(key=card_key("view", "12", "KT-2")).click().run()
     assert ":green[Approved] by Ben · " in texts(at) and "no comments" in texts(at)  # the latest decision
     assert f"{THREAD}_body" not in at.session_state  # closed: not drawn
 

@@ -11,6 +11,7 @@ from services.config import get_settings
 from services.identity import Actor, Role, acting_as
 from services.jobs import wait_for_job
 from tests.pages.conftest import open_page, texts
+from ui.hero_state import card_key
 
 ADMIN = Actor(email="ada@example.com", name="Ada", role=Role.admin)
 
@@ -38,7 +39,7 @@ def test_a_viewer_sees_who_they_are_and_cannot_regenerate(oidc):
     assert "**Vic** · viewer" in sidebar and "vic@example.com" in sidebar
     assert [b.label for b in at.sidebar.button] == ["Sign out"]
     at = signed_in({"email": "Vic@Example.com", "name": "Vic"}, "pages/work_item.py", id="7")
-    regenerate = at.button(key="detail_regenerate_7_OL-1")
+    regenerate = at.button(key=card_key("regenerate", "7", "OL-1"))
     assert regenerate.disabled and regenerate.help.startswith("Needs the reviewer role; you are a viewer.")
     generate = at.button(key="detail_generate_7")
     assert generate.disabled and "Needs the reviewer role" in generate.help
@@ -51,7 +52,7 @@ def test_a_reviewer_regenerates_as_themselves(oidc, monkeypatch):
     monkeypatch.setenv("RESHOOT_ROLE_GROUPS", "designers=reviewer")
     get_settings.cache_clear()
     at = signed_in({"email": "rey@example.com", "name": "Rey", "groups": ["designers"]}, "pages/work_item.py", id="7")
-    button = at.button(key="detail_regenerate_7_OL-1")
+    button = at.button(key=card_key("regenerate", "7", "OL-1"))
     assert not button.disabled
     button.click().run()  # the click's callback runs outside the page run: it still acts as Rey
     from services.jobs import list_jobs

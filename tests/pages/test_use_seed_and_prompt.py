@@ -11,6 +11,7 @@ from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_storyboard import PAGE, finish_job, prompt_data, select, type_prompt
 from tests.pages.test_work_item import DETAIL, regenerate
+from ui.hero_state import card_key
 
 
 def test_an_earlier_storyboard_versions_seed_and_prompt_come_back_and_reproduce_it(demo):
@@ -48,18 +49,18 @@ def test_an_earlier_hero_versions_seed_and_prompt_come_back_from_the_large_view_
     [v2, v1] = list_versions(TargetKind.hero, row.id)[:2]
     assert v2["prompt"] == "Knives on slate" and v1["prompt"] != "Knives on slate"
 
-    at.button(key="detail_view_12_KT-1").click().run()
-    at.session_state["detail_versions_open_12_KT-1"] = True  # the Versions expander opened
+    at.button(key=card_key("view", "12", "KT-1")).click().run()
+    at.session_state[card_key("versions_open", "12", "KT-1")] = True  # the Versions expander opened
     at.run()
     assert "**v2** (current) · seed " in texts(at) and "Knives on slate" in texts(at)
-    at.button(key=f"detail_use_version_{v1['id']}_12_KT-1").click().run()
+    at.button(key=card_key(f"use_version_{v1['id']}", "12", "KT-1")).click().run()
     assert not at.exception, [e.value for e in at.exception]
     recalled = shot_prompt(work_item_id="12", shot_id="KT-1")
     assert (recalled.prompt, recalled.seed, recalled.heroes_dirty) == (v1["prompt"], v1["seed"], True)
 
     update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="Knives on slate")  # back to v2's prompt
     at = open_page(DETAIL, id="12")
-    at.button(key="detail_compare_12_KT-1").click().run()
+    at.button(key=card_key("compare", "12", "KT-1")).click().run()
     at.button(key=f"detail_compare_use_{v1['id']}").click().run()
     assert shot_prompt(work_item_id="12", shot_id="KT-1").prompt == v1["prompt"]
     regenerate(at, "KT-1")

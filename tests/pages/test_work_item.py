@@ -24,6 +24,7 @@ from services.models import ExportPlanRow, Shot
 from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
 from ui import job_progress, no_pack
+from ui.hero_state import card_key
 from ui.toasts import ZERO_WIDTH_SPACE
 
 DETAIL = "pages/work_item.py"
@@ -46,7 +47,7 @@ def toasts(at) -> list[str]:
 
 def upload(at, files, shot_id: str = "KT-1", work_item_id: str = "12"):
     """Open the card's `Upload reference` popover (its uploader exists only while open), then pick `files`."""
-    at.session_state[f"detail_upload_open_{work_item_id}_{shot_id}"] = True
+    at.session_state[card_key("upload_open", work_item_id, shot_id)] = True
     at.run()
     [uploader] = at.file_uploader
     return uploader.set_value(files).run()
@@ -55,10 +56,10 @@ def upload(at, files, shot_id: str = "KT-1", work_item_id: str = "12"):
 def regenerate(at, shot_id: str, work_item_id: str = "12") -> None:
     """Click the card's `Regenerate shot`: a short job ends inside the click (its wait), a longer one shows the
     card busy while it runs and is waited for here."""
-    at.button(key=f"detail_regenerate_{work_item_id}_{shot_id}").click().run()
-    job_key = f"detail_job_{work_item_id}_{shot_id}"
+    at.button(key=card_key("regenerate", work_item_id, shot_id)).click().run()
+    job_key = card_key("job", work_item_id, shot_id)
     if job_key in at.session_state:
-        busy = at.button(key=f"detail_regenerate_{work_item_id}_{shot_id}")
+        busy = at.button(key=card_key("regenerate", work_item_id, shot_id))
         assert busy.label == messages.REGENERATE_SHOT_LOADING and busy.disabled
         assert wait_for_job(at.session_state[job_key], timeout=60).status == "succeeded"
         at.run()
@@ -69,9 +70,9 @@ def test_a_long_regeneration_shows_the_card_busy_until_it_ends(demo, monkeypatch
     monkeypatch.setattr(job_progress, "QUICK_WAIT_SECONDS", 0.0)  # as for a backend slower than the click's wait
     at = open_page(DETAIL, id="12")
     stop_embedded_worker()  # the job stays queued while the card is looked at
-    at.button(key="detail_regenerate_12_KT-1").click().run()
+    at.button(key=card_key("regenerate", "12", "KT-1")).click().run()
     assert _busy(at) == {"KT-1": True, "KT-2": False, "KT-3": False}
-    assert wait_for_job(at.session_state["detail_job_12_KT-1"], timeout=60).status == "succeeded"
+    assert wait_for_job(at.session_state[card_key("job", "12", "KT-1")], timeout=60).status == "succeeded"
     at.run()
     assert _busy(at) == {"KT-1": False, "KT-2": False, "KT-3": False}
     assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**  \n{messages.heroes_regenerated_body('KT-1')}"]
@@ -81,8 +82,8 @@ def test_a_long_regeneration_shows_the_card_busy_until_it_ends(demo, monkeypatch
 def test_a_short_regeneration_shows_the_new_image_in_the_clicks_card_rerun(demo, monkeypatch):
     monkeypatch.setattr(job_progress, "QUICK_WAIT_SECONDS", 120.0)  # "short" on any machine: ends within the wait
     at = open_page(DETAIL, id="12")
-    at.button(key="detail_regenerate_12_KT-1").click().run()
-    assert "detail_job_12_KT-1" not in at.session_state and _busy(at)["KT-1"] is False
+    at.button(key=card_key("regenerate", "12", "KT-1")).click().run()
+    assert card_key("job", "12", "KT-1") not in at.session_state and _busy(at)["KT-1"] is False
     assert toasts(at) == [f"**{messages.HEROES_REGENERATED_TITLE}**  \n{messages.heroes_regenerated_body('KT-1')}"]
     assert any("/assets/fcc/lifestyle/12/KT-1/" in u for u in card_images(at))
 
@@ -98,7 +99,7 @@ def test_actions_panel_and_cards_show_the_seed_copy(demo):
         assert line in shown
     assert "fcc/lifestyle/12/KT-1/desktop.png" in shown  # no image yet: the placeholder names the file
     assert not at.image and not card_images(at)
-    regenerate = at.button(key="detail_regenerate_12_KT-1")
+    regenerate = at.button(key=card_key("regenerate", "12", "KT-1"))
     assert regenerate.label == messages.REGENERATE_SHOT and regenerate.help == messages.REGENERATE_SHOT_TOOLTIP
     assert at.checkbox(key="detail_dry_run_12").label == "Dry run"  # in the Advanced popover
 
@@ -203,10 +204,10 @@ def test_advanced_options_are_summarised_beside_the_button_and_reset(demo):
 def test_size_switch_and_large_view(demo):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-2")
-    at.segmented_control(key="detail_size_12_KT-2").set_value("Mobile").run()
+    at.segmented_control(key=card_key("size", "12", "KT-2")).set_value("Mobile").run()
     shown = texts(at)
     assert "750×1000" in shown and "fcc/lifestyle/12/KT-2/mobile.png" in shown
-    at.button(key="detail_view_12_KT-2").click().run()
+    at.button(key=card_key("view", "12", "KT-2")).click().run()
     assert not at.exception
     shown = texts(at)
     assert "KT-2 · KIT-KNIFE-SET-5 · Mobile 750×1000" in shown  # opens at the size the card shows
@@ -220,17 +221,17 @@ def test_upload_reference_stores_and_shows_them(demo):
     upload(at, [("a.png", png("red"), "image/png"), ("b.jpg", png("blue"), "image/jpeg")])
     assert not at.exception
     assert toasts(at) == [f"**{messages.REFERENCES_SAVED_TITLE}**  \nSaved 2 reference images for KT-1."]
-    assert at.session_state["detail_upload_open_12_KT-1"] is False  # the popover closed after the upload
+    assert at.session_state[card_key("upload_open", "12", "KT-1")] is False  # the popover closed after the upload
     assert not at.file_uploader
     stored = list_references("12", "KT-1")
     assert len(stored) == 2 and list_references("12", "KT-2") == []
-    label = at.button(key="detail_references_12_KT-1").label  # the thumbnails are the button that opens them
+    label = at.button(key=card_key("references", "12", "KT-1")).label  # the thumbnails are the button that opens them
     shown = re.findall(r"!\[ref\]\(([^)]+)\)", label)
     assert len(shown) == 2 and all("/assets/fcc/lifestyle_refs/12/KT-1/" in u for u in shown)
     assert not at.image  # no st.image per picture
 
     upload(at, [(f"{c}.png", png(c), "image/png") for c in ("green", "yellow", "white")])
-    label = at.button(key="detail_references_12_KT-1").label
+    label = at.button(key=card_key("references", "12", "KT-1")).label
     assert label.endswith(" +2 more") and len(re.findall(r"!\[ref\]\(", label)) == 3
 
 
@@ -251,21 +252,21 @@ def test_upload_button_reads_uploading_while_it_saves(demo, monkeypatch):
 def test_references_dialog_shows_every_reference_and_deletes_after_confirming(demo):
     at = open_page(DETAIL, id="12")
     upload(at, [(f"{c}.png", png(c), "image/png") for c in ("red", "green", "blue", "white")])
-    at.button(key="detail_references_12_KT-1").click().run()
+    at.button(key=card_key("references", "12", "KT-1")).click().run()
     assert not at.exception
     refs = list_references("12", "KT-1")
     assert len([u for image in at.image for u in image.value if "lifestyle_refs/12/KT-1/" in u]) == 4  # all, large
     assert f"uploaded by {current_actor().email} · " in texts(at) and "red.png" in texts(at)
     first = refs[0].id
-    at.button(key=f"detail_ref_delete_{first}_12_KT-1").click().run()
+    at.button(key=card_key(f"ref_delete_{first}", "12", "KT-1")).click().run()
     # A browser reruns only the dialog; AppTest reruns the page, which closes it: open it again to go on.
-    at.button(key="detail_references_12_KT-1").click().run()
+    at.button(key=card_key("references", "12", "KT-1")).click().run()
     assert "Delete red.png?" in texts(at) and len(list_references("12", "KT-1")) == 4  # asks first
-    at.button(key=f"detail_ref_yes_{first}_12_KT-1").click().run()
+    at.button(key=card_key(f"ref_yes_{first}", "12", "KT-1")).click().run()
     assert [r.id for r in list_references("12", "KT-1")] == [r.id for r in refs[1:]]
     assert toasts(at)[-1] == "**Reference deleted**  \nred.png is no longer a reference of KT-1."
-    assert at.button(key="detail_references_12_KT-1").label.count("![ref](") == 3  # 3 left, no "+N more"
-    assert "more" not in at.button(key="detail_references_12_KT-1").label
+    assert at.button(key=card_key("references", "12", "KT-1")).label.count("![ref](") == 3  # 3 left, no "+N more"
+    assert "more" not in at.button(key=card_key("references", "12", "KT-1")).label
 
 
 def test_bad_upload_shows_the_error_toast_and_stores_nothing(demo):
@@ -283,15 +284,15 @@ def test_regenerate_shot_then_compare_v1_v2(demo):
     regenerate(at, "KT-1")
     first = toasts(at)[-1]
     assert first == f"**{messages.HEROES_REGENERATED_TITLE}**  \n{messages.heroes_regenerated_body('KT-1')}"
-    assert "detail_compare_12_KT-1" not in [b.key for b in at.button]  # only one version so far
+    assert card_key("compare", "12", "KT-1") not in [b.key for b in at.button]  # only one version so far
     upload(at, ("ref.png", png("purple"), "image/png"))
     regenerate(at, "KT-1")
     # Seconds later, the same words again: they must differ from the toast still on screen, or the browser drops
     # this one (it keeps a toast whose place and text equal a visible one's); a zero-width space is the difference.
     second = toasts(at)[-1]
     assert second != first and second == first + ZERO_WIDTH_SPACE
-    assert at.button(key="detail_regenerate_12_KT-1").label == messages.REGENERATE_SHOT
-    compare = at.button(key="detail_compare_12_KT-1")
+    assert at.button(key=card_key("regenerate", "12", "KT-1")).label == messages.REGENERATE_SHOT
+    compare = at.button(key=card_key("compare", "12", "KT-1"))
     assert compare.label == "Compare v1 / v2"
     compare.click().run()
     assert not at.exception
@@ -315,7 +316,7 @@ def test_cards_show_jobs_started_elsewhere(demo):
     at.run()
     assert not at.exception
     assert _busy(at) == {"KT-1": False, "KT-2": True, "KT-3": False}
-    assert "detail_job_12_KT-2" not in at.session_state  # not this session's job
+    assert card_key("job", "12", "KT-2") not in at.session_state  # not this session's job
     every_shot = generate_lifestyle_heroes("12")["jobId"]  # e.g. from the API, for all shots
     at.run()
     assert _busy(at) == {"KT-1": True, "KT-2": True, "KT-3": True}
@@ -325,7 +326,7 @@ def test_cards_show_jobs_started_elsewhere(demo):
     at.run()
     assert not at.exception
     assert _busy(at) == {"KT-1": False, "KT-2": False, "KT-3": False}
-    assert at.button(key="detail_regenerate_12_KT-2").label == messages.REGENERATE_SHOT
+    assert at.button(key=card_key("regenerate", "12", "KT-2")).label == messages.REGENERATE_SHOT
     thumbs = card_images(at)
     assert len(thumbs) == 3 and any("/assets/fcc/lifestyle/12/KT-2/" in u for u in thumbs)
 
@@ -389,7 +390,7 @@ def test_detail_page_queries_do_not_grow_with_shots(db):
     _work_item_with_shots("sixty", 60)
     small, large = open_page(DETAIL, id="six"), open_page(DETAIL, id="sixty")
     stop_embedded_worker()  # its heartbeat thread would add queries of its own
-    assert len(large.button(key="detail_regenerate_sixty_S-11").label) > 0
+    assert len(large.button(key=card_key("regenerate", "sixty", "S-11")).label) > 0
     assert _queries_for_one_run(small) == _queries_for_one_run(large)
 
 
@@ -409,7 +410,7 @@ def test_the_grid_shows_twelve_cards_a_page(db):
     assert not at.exception
     assert _cards(at) == [f"S-{n}" for n in range(24, 30)]
     assert "S-24 · SKU-24" in texts(at)
-    at.segmented_control(key="detail_size_many_S-29").set_value("Mobile").run()  # a card on page 3 still works
+    at.segmented_control(key=card_key("size", "many", "S-29")).set_value("Mobile").run()  # a card on page 3 still works
     assert "Mobile · 750×1000" in texts(at) and _cards(at)[-1] == "S-29"
 
 
@@ -431,14 +432,14 @@ def test_a_few_shots_need_no_pager(demo):
 def test_the_large_view_says_whether_the_seed_was_used(demo, fake_openai, monkeypatch):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-2")  # the offline renderer: its seed counts
-    at.button(key="detail_view_12_KT-2").click().run()
+    at.button(key=card_key("view", "12", "KT-2")).click().run()
     [seed] = [p for line in texts(at).splitlines() for p in line.split(" · ") if p.startswith("seed ")]
     assert seed.removeprefix("seed ").isdigit()
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")
     get_settings.cache_clear()
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-2")
-    at.button(key="detail_view_12_KT-2").click().run()
+    at.button(key=card_key("view", "12", "KT-2")).click().run()
     assert "KT-2 · KIT-KNIFE-SET-5 · Desktop 1920×800 · seed not used by this backend" in texts(at)
 
 
@@ -446,9 +447,9 @@ def test_a_link_opens_a_shots_large_view_at_its_size(demo):
     at = open_page(DETAIL, id="12", shot="KT-2", size="Mobile")
     assert not at.exception
     assert "KT-2 · KIT-KNIFE-SET-5 · Mobile 750×1000" in texts(at)  # the dialog's caption
-    assert at.segmented_control(key="detail_dialog_size_12_KT-2").value == "Mobile"
+    assert at.segmented_control(key=card_key("dialog_size", "12", "KT-2")).value == "Mobile"
     assert (at.query_params["shot"], at.query_params["size"]) == ("KT-2", "Mobile")
-    at.segmented_control(key="detail_dialog_size_12_KT-2").set_value("Tablet").run()
+    at.segmented_control(key=card_key("dialog_size", "12", "KT-2")).set_value("Tablet").run()
     assert at.query_params["size"] == "Tablet"  # the address bar follows the open view
     assert "KT-2 · KIT-KNIFE-SET-5 · Tablet 1536×768" in texts(at)
 
@@ -463,8 +464,8 @@ def test_a_link_to_a_shot_on_another_grid_page_turns_to_it(db):
 
 def test_view_larger_puts_the_shot_in_the_address_bar(demo):
     at = open_page(DETAIL, id="12")
-    at.segmented_control(key="detail_size_12_KT-1").set_value("Tablet").run()
-    at.button(key="detail_view_12_KT-1").click().run()
+    at.segmented_control(key=card_key("size", "12", "KT-1")).set_value("Tablet").run()
+    at.button(key=card_key("view", "12", "KT-1")).click().run()
     assert (at.query_params["shot"], at.query_params["size"]) == ("KT-1", "Tablet")
     assert "KT-1 · KIT-CASTIRON-28 · Tablet 1536×768" in texts(at)
 
