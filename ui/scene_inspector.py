@@ -45,12 +45,12 @@ _DIMMED = """<div style="position:relative">
 border-radius:50%;animation:reshoot-spin 1s linear infinite}}@keyframes reshoot-spin{{to{{transform:rotate(360deg)}}}}</style>"""
 
 
-def _key(name: str, sentence_id: str) -> str:
+def inspector_key(name: str, sentence_id: str) -> str:
     return f"sb_{name}_{sentence_id}"
 
 
 def running_job(sentence: SentencePublic) -> str | None:
-    return st.session_state.get(_key("job", sentence.id)) or sentence.active_job_id
+    return st.session_state.get(inspector_key("job", sentence.id)) or sentence.active_job_id
 
 
 def preview(sentence: SentencePublic, *, generating: bool) -> None:
@@ -84,7 +84,7 @@ def use_seed_and_prompt(sentence_id: str, version: dict[str, Any]) -> None:
         queue_toast("Couldn’t use that version", e.message or e.code, kind="error")
         return
     honoured = version.get("seedHonoured") is not False and version.get("seed") is not None
-    st.session_state[_key("seed", sentence_id)] = str(version["seed"]) if honoured else ""
+    st.session_state[inspector_key("seed", sentence_id)] = str(version["seed"]) if honoured else ""
     seed = f"seed {version['seed']}" if honoured else "a random seed (its backend ignored seeds)"
     queue_toast("Seed and prompt recalled", f"v{version['version']}'s prompt and {seed}: Regenerate Image to use them.")
 
@@ -95,43 +95,43 @@ def start_regeneration(sentence_id: str, options: RegenerateImageOptions) -> Non
     except ReshootError as e:
         queue_toast("Couldn’t regenerate the image", e.message or e.code, kind="error")
         return
-    st.session_state.pop(_key("failed", sentence_id), None)
+    st.session_state.pop(inspector_key("failed", sentence_id), None)
     finished = wait_briefly(started.job_id)  # a short job's image then shows in this click's rerun
     if finished:
         finish_once(finished, lambda job: regeneration_finished(sentence_id, job))
     else:
-        st.session_state[_key("job", sentence_id)] = started.job_id
+        st.session_state[inspector_key("job", sentence_id)] = started.job_id
 
 
 def regenerate_with_typed_seed(sentence_id: str) -> None:
     """`Regenerate Image`: the seed in the field (reduced to the backend's range by the service); random when the
     field is empty or says -1."""
     try:
-        options = RegenerateImageOptions.from_text(st.session_state.get(_key("seed", sentence_id)))
+        options = RegenerateImageOptions.from_text(st.session_state.get(inspector_key("seed", sentence_id)))
     except ValidationError:
-        st.session_state[_key("seed_error", sentence_id)] = True
+        st.session_state[inspector_key("seed_error", sentence_id)] = True
         return
     start_regeneration(sentence_id, options)
 
 
 def retry_failed(sentence_id: str) -> None:
-    failed = st.session_state.pop(_key("failed", sentence_id), None)
+    failed = st.session_state.pop(inspector_key("failed", sentence_id), None)
     if failed:
         try:
-            st.session_state[_key("job", sentence_id)] = retry_job(failed.id).id
+            st.session_state[inspector_key("job", sentence_id)] = retry_job(failed.id).id
         except ReshootError as e:
-            st.session_state[_key("failed", sentence_id)] = failed
+            st.session_state[inspector_key("failed", sentence_id)] = failed
             queue_toast("Couldn’t retry", e.message or e.code, kind="error")
 
 
 def regeneration_finished(sentence_id: str, job: JobPublic) -> None:
-    st.session_state.pop(_key("job", sentence_id), None)
+    st.session_state.pop(inspector_key("job", sentence_id), None)
     if job.status == JobStatus.succeeded:
         used = (job.result or {}).get("seed")
-        st.session_state[_key("seed_used", sentence_id)] = used  # shown in the field on the next run
+        st.session_state[inspector_key("seed_used", sentence_id)] = used  # shown in the field on the next run
         queue_toast("Image regenerated", f"Seed {used if used is not None else '—'}.")
     else:
-        st.session_state[_key("failed", sentence_id)] = job
+        st.session_state[inspector_key("failed", sentence_id)] = job
 
 
 def prompt_editor(sentence: SentencePublic, *, disabled: bool) -> str:
@@ -139,7 +139,7 @@ def prompt_editor(sentence: SentencePublic, *, disabled: bool) -> str:
     return debounced_text_area(
         messages.PROMPT_LABEL,
         sentence.image_prompt or "",
-        key=_key("prompt", sentence.id),
+        key=inspector_key("prompt", sentence.id),
         on_save=save_prompt,
         args=(sentence.id,),
         placeholder=messages.PROMPT_PLACEHOLDER,
@@ -151,8 +151,8 @@ def prompt_editor(sentence: SentencePublic, *, disabled: bool) -> str:
 def seed_field(sentence_id: str, *, disabled: bool) -> None:
     """Optional seed (spec 002): empty or -1 for a random one; after a run it shows the seed that was used, so
     `Regenerate Image` again reproduces the image."""
-    key = _key("seed", sentence_id)
-    used = st.session_state.pop(_key("seed_used", sentence_id), None)
+    key = inspector_key("seed", sentence_id)
+    used = st.session_state.pop(inspector_key("seed_used", sentence_id), None)
     if used is not None:
         st.session_state[key] = str(used)
     st.text_input(
@@ -176,11 +176,11 @@ def regenerate_controls(sentence: SentencePublic, *, prompt: str, generating: bo
         disabled=generating or not prompt.strip() or lacks(Role.reviewer),
         help=why_disabled(Role.reviewer),
         width="stretch",
-        key=_key("regenerate", sentence_id),
+        key=inspector_key("regenerate", sentence_id),
         on_click=regenerate_with_typed_seed,
         args=(sentence_id,),
     )
-    if st.session_state.pop(_key("seed_error", sentence_id), False):
+    if st.session_state.pop(inspector_key("seed_error", sentence_id), False):
         st.error(SEED_ERROR, icon=":material/error:")
     st.button(
         messages.REGENERATE_WITH_NEW_SEED,
@@ -188,14 +188,14 @@ def regenerate_controls(sentence: SentencePublic, *, prompt: str, generating: bo
         disabled=generating or not prompt.strip() or lacks(Role.reviewer),
         help=why_disabled(Role.reviewer),
         width="stretch",
-        key=_key("reseed", sentence_id),
+        key=inspector_key("reseed", sentence_id),
         on_click=start_regeneration,
         args=(sentence_id, RegenerateImageOptions()),
     )
 
 
 def error_state(sentence_id: str) -> None:
-    failed = st.session_state.get(_key("failed", sentence_id))
+    failed = st.session_state.get(inspector_key("failed", sentence_id))
     if not failed:
         return
     reason = failed.message or failed.error_code or "Unknown error"
@@ -203,7 +203,7 @@ def error_state(sentence_id: str) -> None:
     st.button(
         "Retry",
         icon=":material/replay:",
-        key=_key("retry", sentence_id),
+        key=inspector_key("retry", sentence_id),
         on_click=retry_failed,
         args=(sentence_id,),
         disabled=lacks(Role.reviewer),
@@ -233,7 +233,7 @@ def history(sentence_id: str) -> None:
             width=after["width"],
             height=after["height"],
             labels=(f"v{before['version']}", f"v{after['version']}"),
-            key=_key("compare", sentence_id),
+            key=inspector_key("compare", sentence_id),
         )
     earlier = [v for v in versions if not v["isCurrent"]][:HISTORY_SHOWN]
     if not earlier:
@@ -249,7 +249,7 @@ def history(sentence_id: str) -> None:
                     ":material/restore:",
                     disabled=lacks(Role.reviewer),
                     help=why_disabled(Role.reviewer, "Make this version current again"),
-                    key=_key(f"restore_{version['id']}", sentence_id),
+                    key=inspector_key(f"restore_{version['id']}", sentence_id),
                     on_click=_restore,
                     args=(version["id"],),
                 )
@@ -260,7 +260,7 @@ def history(sentence_id: str) -> None:
                         Role.reviewer,
                         "Unmark favourite" if version["favourite"] else "Mark as favourite (kept by retention)",
                     ),
-                    key=_key(f"favourite_{version['id']}", sentence_id),
+                    key=inspector_key(f"favourite_{version['id']}", sentence_id),
                     on_click=_set_favourite,
                     args=(version["id"], not version["favourite"]),
                 )
@@ -268,7 +268,7 @@ def history(sentence_id: str) -> None:
                     ":material/input:",
                     disabled=lacks(Role.reviewer),
                     help=why_disabled(Role.reviewer, USE_VERSION_HELP),
-                    key=_key(f"use_{version['id']}", sentence_id),
+                    key=inspector_key(f"use_{version['id']}", sentence_id),
                     on_click=use_seed_and_prompt,
                     args=(sentence_id, version),
                 )
@@ -296,7 +296,7 @@ def scene_inspector(sentence: SentencePublic) -> None:
                 job_id,
                 on_finish=lambda job: regeneration_finished(sentence_id, job),
                 unit="steps",
-                waiting=job_id == st.session_state.get(_key("job", sentence_id)),
+                waiting=job_id == st.session_state.get(inspector_key("job", sentence_id)),
             )
         elif sentence.seed is not None:
             st.caption(seed_words(sentence.seed, sentence.seed_honoured).capitalize())

@@ -13,6 +13,7 @@ from services.jobs import wait_for_job
 from services.storyboard import UpdateSentenceOptions, get_sentence, update_sentence
 from tests.pages.conftest import open_page, texts
 from ui import job_progress
+from ui.scene_inspector import inspector_key
 
 PAGE = "pages/storyboard.py"
 PROJECT = "coffee-origins"
@@ -25,13 +26,13 @@ def select(at, row: int):
 
 def prompt_data(at, sentence_id: str) -> dict:
     """What the prompt editor (a Components v2 element) was given to show."""
-    [editor] = [e for e in at.get("bidi_component") if e.key == f"sb_prompt_{sentence_id}"]
+    [editor] = [e for e in at.get("bidi_component") if e.key == inspector_key("prompt", sentence_id)]
     return json.loads(editor.proto.json)
 
 
 def type_prompt(at, sentence_id: str, text: str):
     """What the editor's JavaScript sends after the user paused typing: its `save` trigger with the text."""
-    [editor] = [e for e in at.get("bidi_component") if e.key == f"sb_prompt_{sentence_id}"]
+    [editor] = [e for e in at.get("bidi_component") if e.key == inspector_key("prompt", sentence_id)]
     states = at._tree.get_widget_states()
     trigger = states.widgets.add()
     trigger.id = _make_trigger_id(editor.proto.id, "events")
@@ -47,7 +48,7 @@ def no_quick_wait(monkeypatch):
 
 def finish_job(at, sentence_id: str) -> None:
     """Let the job this session waits for end (a short one has ended inside the click already), then rerun."""
-    job_key = f"sb_job_{sentence_id}"
+    job_key = inspector_key("job", sentence_id)
     if job_key in at.session_state:
         wait_for_job(at.session_state[job_key], timeout=60)
         at.run()
@@ -74,18 +75,18 @@ def test_inspector_shows_the_spec_copy(demo):
     )
     assert prompt["value"] == "" and prompt["debounceMs"] == 500 and not prompt["disabled"]
     assert messages.NO_IMAGE in texts(at)
-    regenerate = at.button(key="sb_regenerate_sent_003")
+    regenerate = at.button(key=inspector_key("regenerate", "sent_003"))
     assert regenerate.label == messages.REGENERATE_IMAGE and regenerate.disabled  # empty prompt
-    assert at.button(key="sb_reseed_sent_003").label == messages.REGENERATE_WITH_NEW_SEED
-    seed = at.text_input(key="sb_seed_sent_003")
+    assert at.button(key=inspector_key("reseed", "sent_003")).label == messages.REGENERATE_WITH_NEW_SEED
+    seed = at.text_input(key=inspector_key("seed", "sent_003"))
     assert seed.help.startswith(messages.SEED_TOOLTIP) and seed.placeholder == "Random" and seed.value == ""
 
 
 def test_regenerate_with_a_typed_seed_records_it_and_a_prompt_edit_sets_both_dirty_flags(demo, no_quick_wait):
     at = select(open_page(PAGE), 0)
-    at.text_input(key="sb_seed_sent_001").input("12345").run()
-    at.button(key="sb_regenerate_sent_001").click().run()
-    busy = at.button(key="sb_regenerate_sent_001")
+    at.text_input(key=inspector_key("seed", "sent_001")).input("12345").run()
+    at.button(key=inspector_key("regenerate", "sent_001")).click().run()
+    busy = at.button(key=inspector_key("regenerate", "sent_001"))
     assert busy.label == messages.REGENERATE_IMAGE_LOADING and busy.disabled
     assert prompt_data(at, "sent_001")["disabled"]
     finish_job(at, "sent_001")
@@ -114,9 +115,9 @@ def test_a_prompt_saved_in_another_session_reaches_this_one_on_its_next_run(demo
 def seed_run(at, sentence_id: str, *, typed: str | None, button: str) -> int:
     """Type `typed` into the seed field (None: leave it), click `button`, finish the job: the seed it used."""
     if typed is not None:
-        at.text_input(key=f"sb_seed_{sentence_id}").input(typed).run()
+        at.text_input(key=inspector_key("seed", sentence_id)).input(typed).run()
     version = get_sentence(sentence_id).version_id
-    at.button(key=f"sb_{button}_{sentence_id}").click().run()
+    at.button(key=inspector_key(button, sentence_id)).click().run()
     finish_job(at, sentence_id)
     sentence = get_sentence(sentence_id)
     assert sentence.version_id != version, "no new image"
@@ -126,27 +127,27 @@ def seed_run(at, sentence_id: str, *, typed: str | None, button: str) -> int:
 def test_seed_semantics_typed_empty_minus_one_and_new_seed(demo):
     at = select(open_page(PAGE), 0)
     assert seed_run(at, "sent_001", typed="4242", button="regenerate") == 4242
-    assert at.text_input(key="sb_seed_sent_001").value == "4242"  # the field shows the seed used
+    assert at.text_input(key=inspector_key("seed", "sent_001")).value == "4242"  # the field shows the seed used
     assert seed_run(at, "sent_001", typed=None, button="regenerate") == 4242  # again: reproduced
 
     fresh = seed_run(at, "sent_001", typed=None, button="reseed")  # always a new random one
-    assert fresh != 4242 and at.text_input(key="sb_seed_sent_001").value == str(fresh)
+    assert fresh != 4242 and at.text_input(key=inspector_key("seed", "sent_001")).value == str(fresh)
     assert get_sentence("sent_001").seed == fresh
 
     random_seeds = {seed_run(at, "sent_001", typed=typed, button="regenerate") for typed in ("", "-1")}
     assert len(random_seeds) == 2 and 4242 not in random_seeds and fresh not in random_seeds
 
     assert seed_run(at, "sent_001", typed=str(2**64 + 7), button="regenerate") == 7  # reduced to the range
-    assert get_sentence("sent_001").seed == 7 and at.text_input(key="sb_seed_sent_001").value == "7"
+    assert get_sentence("sent_001").seed == 7 and at.text_input(key=inspector_key("seed", "sent_001")).value == "7"
 
 
 @pytest.mark.parametrize("typed", ["forty-two", "1.5"])
 def test_a_seed_that_is_not_a_whole_number_is_refused_in_the_inspector(demo, typed):
     at = select(open_page(PAGE), 0)
-    at.text_input(key="sb_seed_sent_001").input(typed).run()
-    at.button(key="sb_regenerate_sent_001").click().run()
+    at.text_input(key=inspector_key("seed", "sent_001")).input(typed).run()
+    at.button(key=inspector_key("regenerate", "sent_001")).click().run()
     assert any("The seed must be a whole number" in e.value for e in at.error)
-    assert "sb_job_sent_001" not in at.session_state and get_sentence("sent_001").active_job_id is None
+    assert inspector_key("job", "sent_001") not in at.session_state and get_sentence("sent_001").active_job_id is None
 
 
 def test_a_storyboard_link_opens_the_project_and_the_sentence(demo):
@@ -160,13 +161,13 @@ def test_a_storyboard_link_opens_the_project_and_the_sentence(demo):
 def test_a_short_job_shows_its_image_in_the_clicks_own_rerun(demo, monkeypatch):
     monkeypatch.setattr(job_progress, "QUICK_WAIT_SECONDS", 120.0)  # "short" on any machine: ends within the wait
     at = select(open_page(PAGE), 0)
-    at.button(key="sb_regenerate_sent_001").click().run()
+    at.button(key=inspector_key("regenerate", "sent_001")).click().run()
     sentence = get_sentence("sent_001")
-    assert "sb_job_sent_001" not in at.session_state and sentence.active_job_id is None
+    assert inspector_key("job", "sent_001") not in at.session_state and sentence.active_job_id is None
     assert any(sentence.image_file in u for image in at.image for u in image.value)
     assert (
         f"Seed {sentence.seed}" in texts(at)
-        and at.button(key="sb_regenerate_sent_001").label == messages.REGENERATE_IMAGE
+        and at.button(key=inspector_key("regenerate", "sent_001")).label == messages.REGENERATE_IMAGE
     )
     assert any("Image regenerated" in t.value for t in at.toast)
 
@@ -175,27 +176,32 @@ def test_failed_generation_shows_the_error_and_retry(demo, monkeypatch, no_quick
     at = select(open_page(PAGE), 1)
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")  # no OPENAI_API_KEY: the job fails
     get_settings.cache_clear()
-    at.button(key="sb_regenerate_sent_002").click().run()
-    assert at.button(key="sb_regenerate_sent_002").label == messages.REGENERATE_IMAGE_LOADING  # held at the gate
+    at.button(key=inspector_key("regenerate", "sent_002")).click().run()
+    assert (
+        at.button(key=inspector_key("regenerate", "sent_002")).label == messages.REGENERATE_IMAGE_LOADING
+    )  # held at the gate
     backend_gate.set()
     finish_job(at, "sent_002")
     assert any("Image generation failed" in e.value and "OPENAI_API_KEY" in e.value for e in at.error)
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "local")
     get_settings.cache_clear()
     backend_gate.clear()
-    at.button(key="sb_retry_sent_002").click().run()
-    assert at.button(key="sb_regenerate_sent_002").label == messages.REGENERATE_IMAGE_LOADING and not at.error
+    at.button(key=inspector_key("retry", "sent_002")).click().run()
+    assert (
+        at.button(key=inspector_key("regenerate", "sent_002")).label == messages.REGENERATE_IMAGE_LOADING
+        and not at.error
+    )
     backend_gate.set()
     finish_job(at, "sent_002")
     assert not at.error and get_sentence("sent_002").image_file
-    assert at.button(key="sb_regenerate_sent_002").label == messages.REGENERATE_IMAGE
+    assert at.button(key=inspector_key("regenerate", "sent_002")).label == messages.REGENERATE_IMAGE
 
 
 def test_before_after_and_earlier_versions(demo):
     at = select(open_page(PAGE), 3)
     for seed in (1, 2):
-        at.text_input(key="sb_seed_sent_004").input(str(seed)).run()
-        at.button(key="sb_regenerate_sent_004").click().run()
+        at.text_input(key=inspector_key("seed", "sent_004")).input(str(seed)).run()
+        at.button(key=inspector_key("regenerate", "sent_004")).click().run()
         finish_job(at, "sent_004")
     shown = texts(at)
     assert "Before / after" in shown and "Earlier versions" in shown
@@ -215,8 +221,8 @@ def test_a_seed_the_backend_ignored_says_so_where_the_seed_is_shown(demo, fake_o
     get_settings.cache_clear()
     at = select(open_page(PAGE), 3)
     for seed in (1, 2):
-        at.text_input(key="sb_seed_sent_004").input(str(seed)).run()
-        at.button(key="sb_regenerate_sent_004").click().run()
+        at.text_input(key=inspector_key("seed", "sent_004")).input(str(seed)).run()
+        at.button(key=inspector_key("regenerate", "sent_004")).click().run()
         finish_job(at, "sent_004")
     at.run()
     shown = texts(at)

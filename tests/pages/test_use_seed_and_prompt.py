@@ -12,29 +12,30 @@ from tests.pages.conftest import open_page, texts
 from tests.pages.test_storyboard import PAGE, finish_job, prompt_data, select, type_prompt
 from tests.pages.test_work_item import DETAIL, regenerate
 from ui.hero_state import card_key
+from ui.scene_inspector import inspector_key
 
 
 def test_an_earlier_storyboard_versions_seed_and_prompt_come_back_and_reproduce_it(demo):
     at = select(open_page(PAGE), 3)
     first_prompt = get_sentence("sent_004").image_prompt
-    at.text_input(key="sb_seed_sent_004").input("777").run()
-    at.button(key="sb_regenerate_sent_004").click().run()
+    at.text_input(key=inspector_key("seed", "sent_004")).input("777").run()
+    at.button(key=inspector_key("regenerate", "sent_004")).click().run()
     finish_job(at, "sent_004")
     type_prompt(at, "sent_004", "A night market, lanterns, steam from the cups")
-    at.text_input(key="sb_seed_sent_004").input("8").run()
-    at.button(key="sb_regenerate_sent_004").click().run()
+    at.text_input(key=inspector_key("seed", "sent_004")).input("8").run()
+    at.button(key=inspector_key("regenerate", "sent_004")).click().run()
     finish_job(at, "sent_004")
     [v2, v1] = list_versions(TargetKind.sentence, "sent_004")[:2]
     assert (v1["seed"], v1["prompt"], v2["seed"]) == (777, first_prompt, 8)
 
-    at.button(key=f"sb_use_{v1['id']}_sent_004").click().run()
+    at.button(key=inspector_key(f"use_{v1['id']}", "sent_004")).click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert (
         get_sentence("sent_004").image_prompt == first_prompt and prompt_data(at, "sent_004")["value"] == first_prompt
     )
-    assert at.text_input(key="sb_seed_sent_004").value == "777"
+    assert at.text_input(key=inspector_key("seed", "sent_004")).value == "777"
     assert "Seed and prompt recalled" in texts(at)
-    at.button(key="sb_regenerate_sent_004").click().run()
+    at.button(key=inspector_key("regenerate", "sent_004")).click().run()
     finish_job(at, "sent_004")
     newest = list_versions(TargetKind.sentence, "sent_004")[0]
     assert (newest["seed"], newest["prompt"], newest["version"]) == (777, first_prompt, 3)
