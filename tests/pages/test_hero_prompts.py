@@ -25,15 +25,19 @@ def editor_data(at) -> dict:
     return json.loads(editor.proto.json)
 
 
-def save_in_editor(at, text: str) -> None:
+def send_save(at, text: str) -> None:
     """What the debounced editor's JavaScript sends after a pause in typing: its `save` trigger with the text."""
-    at.session_state[card_key("prompt_open", "12", "KT-1")] = True  # AppTest sends no popover state: keep it open
     [editor] = [e for e in at.get("bidi_component") if e.key == EDITOR]
     states = at._tree.get_widget_states()
     trigger = states.widgets.add()
     trigger.id = _make_trigger_id(editor.proto.id, "events")
     trigger.json_trigger_value = json.dumps([{"event": "save", "value": text}])
     at._run(states)
+
+
+def save_in_editor(at, text: str) -> None:
+    at.session_state[card_key("prompt_open", "12", "KT-1")] = True  # AppTest sends no popover state: keep it open
+    send_save(at, text)
 
 
 def test_edit_a_hero_prompt_then_regenerate_uses_it(demo):
@@ -75,3 +79,17 @@ def test_a_rejected_heroes_note_shows_beside_regenerate_and_in_the_actions_panel
     assert "KT-1 Desktop v1 rejected by Ana: “Blade looks bent”" in texts(at)
     at.multiselect(key="detail_shots_12").set_value(["KT-2"]).run()
     assert "rejected by Ana" not in texts(at)
+
+
+def test_a_compact_cards_menu_edits_the_prompt_too(demo):
+    at = open_page(DETAIL, id="12")
+    regenerate(at, "KT-1")
+    at.toggle(key="detail_compact_toggle").set_value(True).run()
+    assert not [e for e in at.get("bidi_component") if e.key == EDITOR]  # nothing while the menu is closed
+    at.session_state[card_key("menu", "12", "KT-1")] = True  # open KT-1's ⋮ menu
+    at.run()
+    assert editor_data(at)["value"] == shot_prompt(work_item_id="12", shot_id="KT-1").prompt
+    at.session_state[card_key("menu", "12", "KT-1")] = True  # AppTest sends no popover state: keep it open
+    send_save(at, EDITED)
+    assert not at.exception, [e.value for e in at.exception]
+    assert shot_prompt(work_item_id="12", shot_id="KT-1").prompt == EDITED
