@@ -21,6 +21,7 @@ from services.read_models.heroes import ShotPublic, WorkItemDetail
 from services.read_models.review_queue import ReviewQueueFilter
 from services.versions import decide_many, review_queue_count
 from services.work_items import shots_by_sku
+from ui.hero_prompt import rejected_in_selection
 from ui.hero_state import card_key
 from ui.navigation import REVIEW_QUEUE_PAGE
 from ui.permissions import lacks, why_disabled
@@ -187,3 +188,5 @@ def bulk_bar(item: WorkItemDetail) -> None:
             )
         if scope == SKU_PENDING and sku:
             st.caption(f"SKU {escape_markdown(sku)}: {plural(len(sku_shots), 'shot')}, {sku_pending} pending.")
+        if shot_ids:  # what the rejecting reviewers said, before these are regenerated
+            rejected_in_selection(work_item_id, shot_ids)

@@ -80,6 +80,9 @@ def test_a_rejected_heroes_note_shows_beside_regenerate_and_in_the_actions_panel
     at.multiselect(key="detail_shots_12").set_value(["KT-2"]).run()
     assert "rejected by Ana" not in texts(at)
 
+    at.checkbox(key="detail_select_12_KT-1").check().run()  # the bulk bar's selection, before Regenerate 1 shot
+    assert "Rejected heroes in the selected shots:" in texts(at) and "Blade looks bent" in texts(at)
+
 
 def test_a_compact_cards_menu_edits_the_prompt_too(demo):
     at = open_page(DETAIL, id="12")
