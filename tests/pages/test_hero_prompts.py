@@ -13,6 +13,7 @@ from services.versions import list_versions, set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import DETAIL, regenerate
+from ui.bulk_review import select_key
 from ui.hero_prompt import PROMPT_DIRTY
 from ui.hero_state import card_key
 
@@ -80,7 +81,7 @@ def test_a_rejected_heroes_note_shows_beside_regenerate_and_in_the_actions_panel
     at.multiselect(key="detail_shots_12").set_value(["KT-2"]).run()
     assert "rejected by Ana" not in texts(at)
 
-    at.checkbox(key="detail_select_12_KT-1").check().run()  # the bulk bar's selection, before Regenerate 1 shot
+    at.checkbox(key=select_key("12", "KT-1")).check().run()  # the bulk bar's selection, before Regenerate 1 shot
     assert "Rejected heroes in the selected shots:" in texts(at) and "Blade looks bent" in texts(at)
 
 
