@@ -336,3 +336,38 @@ def test_a_waiter_is_woken_when_this_process_finishes_the_job_not_by_polling(dem
     assert not waiter.is_alive() and done["job"].status == "failed"
     assert len(reads) == 2  # the first read, and one after the wake-up: no polling in between
     assert jobs.wait_until_finished(job_id, timeout=0).status == "failed"
+
+
+def test_each_job_kind_is_registered_by_its_use_case_module_with_all_four_handlers():
+    from services import lifestyle
+    from services.enums import JobKind
+
+    registered = {kind: jobs.registration.handlers(kind) for kind in JobKind}
+    assert {kind: h.run_claim.__module__ for kind, h in registered.items()} == {
+        JobKind.lifestyle_heroes: "services.lifestyle",
+        JobKind.sentence_image: "services.storyboard",
+    }
+    heroes = registered[JobKind.lifestyle_heroes]
+    assert (heroes.units_for, heroes.run_claim, heroes.summarize, heroes.retry) == (
+        lifestyle.units_for,
+        lifestyle.run_claim,
+        lifestyle.summarize,
+        lifestyle.retry,
+    )
+    assert [jobs.registration.event_job_type(kind) for kind in JobKind] == ["lifestyle_heroes", "image"]
+    with pytest.raises(ValueError, match="registered twice"):
+        jobs.register(JobKind.sentence_image)
+    with pytest.raises(ValueError, match="Unknown job kind 'thumbnails': no handlers registered"):
+        jobs.registration.handlers("thumbnails")
+
+
+def test_a_fresh_process_that_imports_the_entry_points_handlers_finds_every_kind():
+    """What a `python -m services worker` process has before its first claim: nothing but services.job_handlers."""
+    code = (
+        "import services.job_handlers\n"
+        "from services.enums import JobKind\n"
+        "from services.jobs import registration\n"
+        "print(sorted(str(registration.handlers(kind).kind) for kind in JobKind))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['lifestyle_heroes', 'sentence_image']"
