@@ -186,3 +186,13 @@ def test_openapi_describes_every_field_the_storyboard_endpoints_send(client, dem
     described(client.get(f"/api/v1/projects/{PROJECT}").json(), "StoryboardOut")  # cast, sections, sentences
     described(client.put("/api/v1/sentences/sent_002", json={"imagePrompt": "x"}).json(), "SentenceOut")
     described(regenerate(client, content=b"").json(), "ImageJobStarted")
+
+
+def test_openapi_describes_every_field_the_job_endpoint_sends(client, demo):
+    job_id = regenerate(client, json={"seed": 7}).json()["jobId"]
+    wait_for_job(job_id, timeout=120)
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["JobOut"]
+    body = client.get(f"/api/v1/jobs/{job_id}").json()
+    assert list(body) == list(schema["properties"]) and set(schema["required"]) == set(body)  # "ok" first, as sent
+    assert body["ok"] is True and body["status"] == "succeeded" and "plan" not in body
+    assert schema["properties"]["status"]["$ref"].endswith("/JobStatus")
