@@ -30,7 +30,11 @@ st.caption(
     f"Work item {escape_markdown(item.id)} · {escape_markdown(item.status)} · "
     + (plural(item.shot_count, "shot") if item.has_pack else "no Lifestyle Pack")
 )
-actions_panel(item, active_job=active_job_for(heroes_target_key(item.id, None)) if item.has_pack else None)
+# The compact grid is for reviewing: its cards come first (two rows above the fold whatever the panel lists, e.g.
+# the rejected heroes), the Actions panel below them.
+below_grid = item.has_pack and is_compact()
+if not below_grid:
+    actions_panel(item, active_job=active_job_for(heroes_target_key(item.id, None)) if item.has_pack else None)
 
 if not item.has_pack:
     no_pack_notice(item)
@@ -53,4 +57,6 @@ turn_to_linked_shot(item)
 if not compact:
     bulk_bar(item)
 hero_grid(item)
+if below_grid:
+    actions_panel(item, active_job=active_job_for(heroes_target_key(item.id, None)))
 open_linked_large_view(item)
