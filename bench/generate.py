@@ -57,10 +57,10 @@ class LatencyBackend:
 def generate_all(work_item_id: str) -> JobPublic:
     """Click to done: start the job and wait for it; the finished job."""
     from services.jobs import wait_for_job
-    from services.lifestyle import generate_lifestyle_heroes
+    from services.lifestyle import start_heroes_job
 
-    started = generate_lifestyle_heroes(work_item_id)
-    job = wait_for_job(started["jobId"], timeout=600)
+    started = start_heroes_job(work_item_id=work_item_id)
+    job = wait_for_job(started.job_id, timeout=600)
     assert job.status == "succeeded", job
     return job
 

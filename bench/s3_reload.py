@@ -127,8 +127,11 @@ def run(quick: bool = False) -> list[Row]:
         env = {**KEYS, "AWS_DEFAULT_REGION": "us-east-1", "RESHOOT_S3_ENDPOINT_URL": endpoint}
         with temp_data_dir(NAME, RESHOOT_STORAGE_URL=f"s3://{s3['bucket']}/bench", **env):
             load_demo(generate_images=False)
-            started = lifestyle.generate_lifestyle_heroes("7", shot_ids=None if not quick else ["OL-1"], overwrite=True)
-            assert jobs.wait_for_job(started["jobId"], timeout=600).status == "succeeded"
+            started = lifestyle.start_heroes_job(
+                work_item_id="7",
+                options=lifestyle.GenerateHeroesOptions(shot_ids=None if not quick else ["OL-1"], overwrite=True),
+            )
+            assert jobs.wait_for_job(started.job_id, timeout=600).status == "succeeded"
             with _per_second_presigning():
                 shown, before = _requests_per_reload("7")
             shown_after, after = _requests_per_reload("7")

@@ -212,7 +212,7 @@ def _generate_all(item_id: str) -> tuple[float, str]:
     from services.enums import FINISHED_STATUSES
 
     start = time.perf_counter()
-    job_id = lifestyle.generate_lifestyle_heroes(item_id)["jobId"]
+    job_id = lifestyle.start_heroes_job(work_item_id=item_id).job_id
     while (job := jobs.get_job(job_id)).status not in FINISHED_STATUSES:
         time.sleep(0.05)
     return time.perf_counter() - start, job.status

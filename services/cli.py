@@ -96,15 +96,15 @@ def _finished_job(job_id: str) -> JobPublic:
 
 
 def cmd_generate_heroes(args: argparse.Namespace) -> None:
-    from services.lifestyle import generate_lifestyle_heroes
+    from services.lifestyle import GenerateHeroesOptions, generate_lifestyle_heroes
+    from services.read_models.heroes import HeroesJobStarted
 
-    started = generate_lifestyle_heroes(
-        args.work_item_id, shot_ids=args.shot or None, dry_run=args.dry_run, overwrite=args.overwrite
-    )
-    if args.dry_run or not args.wait:
-        _print(started)
+    options = GenerateHeroesOptions(shot_ids=args.shot or None, dry_run=args.dry_run, overwrite=args.overwrite)
+    started = generate_lifestyle_heroes(work_item_id=args.work_item_id, options=options)
+    if not isinstance(started, HeroesJobStarted) or not args.wait:
+        _print(started.model_dump(mode="json"))
         return
-    result = _finished_job(started["jobId"]).result or {}
+    result = _finished_job(started.job_id).result or {}
     _print(result)
     if result.get("failed"):
         raise SystemExit(1)  # some shots failed: the result lists them; exit non-zero for scripts

@@ -116,8 +116,13 @@ def _generate_demo_images() -> list[str]:
     document = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
     job_ids: list[str] = []
     for item in document.get("workItems", []):
-        if "lifestylePack" in item and lifestyle.generate_lifestyle_heroes(item["id"], dry_run=True)["generated"]:
-            job_ids.append(lifestyle.generate_lifestyle_heroes(item["id"])["jobId"])
+        if (
+            "lifestylePack" in item
+            and lifestyle.generate_lifestyle_heroes(
+                work_item_id=item["id"], options=lifestyle.GenerateHeroesOptions(dry_run=True)
+            ).generated
+        ):
+            job_ids.append(lifestyle.start_heroes_job(work_item_id=item["id"]).job_id)
     for project in document.get("projects", []):
         for sentence in storyboard.list_sentences(project["id"]):
             if (sentence.image_prompt or "").strip() and not sentence.image_file:

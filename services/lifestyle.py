@@ -16,8 +16,9 @@ import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
+from pydantic import Field, StringConstraints, field_validator
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -45,7 +46,16 @@ from services.models import (
     new_id,
     stored_id,
 )
-from services.read_models.heroes import ReferencePublic, ReferencesAdded, ShotLocked
+from services.options import Options
+from services.read_models.heroes import (
+    GeneratedTarget,
+    HeroesJobStarted,
+    HeroesResult,
+    ReferencePublic,
+    ReferencesAdded,
+    ShotLocked,
+    SkippedTarget,
+)
 from services.read_models.jobs import JobPublic
 from services.storage import get_storage
 from services.versions import NewImage, apply_retention, publish_current, save_new_versions, url_for
@@ -79,36 +89,36 @@ class ShotPlan:
 @dataclass
 class Plan:
     shots: list[ShotPlan]
-    skipped: list[dict[str, Any]]
+    skipped: list[SkippedTarget]
     missing: list[str]
 
     def generated(self) -> list[dict[str, Any]]:
-        return [_row_json(p.shot, row) for p in self.shots for row in p.targets]
+        return [_generated(p.shot, row) for p in self.shots for row in p.targets]
+
+    def skipped_json(self) -> list[dict[str, Any]]:
+        """As a job's plan and outcome record them (free-form JSON)."""
+        return [skipped.model_dump(mode="json") for skipped in self.skipped]
 
 
-def _row_json(shot: Shot, row: ExportPlanRow) -> dict[str, Any]:
-    return {"shot_id": shot.shot_id, "filename": row.filename, "width": row.width, "height": row.height}
+def _generated(shot: Shot, row: ExportPlanRow) -> GeneratedTarget:
+    return GeneratedTarget(shot_id=shot.shot_id, filename=row.filename, width=row.width, height=row.height)
 
 
-def _validate_options(work_item_id: Any, shot_ids: Any, dry_run: Any, overwrite: Any) -> list[str] | None:
-    problems = []
-    if not isinstance(work_item_id, str) or not work_item_id.strip():
-        problems.append({"field": "workItemId", "message": "must be a non-empty string"})
-    if shot_ids is not None:
-        if not isinstance(shot_ids, (list, tuple)):
-            problems.append({"field": "shotIds", "message": "must be a list of shot ids"})
-        elif not shot_ids:
-            problems.append({"field": "shotIds", "message": "must not be empty; leave it out to generate every shot"})
-        elif not all(isinstance(s, str) and s.strip() for s in shot_ids):
-            problems.append({"field": "shotIds", "message": "must contain only non-empty strings"})
-        elif len(shot_ids) > MAX_SHOT_IDS:
-            problems.append({"field": "shotIds", "message": f"at most {MAX_SHOT_IDS} shot ids"})
-    for name, value in (("dryRun", dry_run), ("overwrite", overwrite)):
-        if not isinstance(value, bool):
-            problems.append({"field": name, "message": "must be true or false"})
-    if problems:
-        raise invalid_request(problems)
-    return list(dict.fromkeys(s.strip() for s in shot_ids)) if shot_ids is not None else None
+ShotId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class GenerateHeroesOptions(Options):
+    """What to generate (spec 001's request body): every shot by default, or `shot_ids`; `dry_run` reports what
+    would be made and writes nothing; `overwrite` replaces existing (unlocked) images."""
+
+    shot_ids: list[ShotId] | None = Field(default=None, min_length=1, max_length=MAX_SHOT_IDS)
+    dry_run: bool = False
+    overwrite: bool = False
+
+    @field_validator("shot_ids")
+    @classmethod
+    def _once_each(cls, shot_ids: list[str] | None) -> list[str] | None:
+        return list(dict.fromkeys(shot_ids)) if shot_ids is not None else None
 
 
 def _require_pack(session: Session, work_item_id: str) -> LifestylePack:
@@ -161,9 +171,9 @@ def _plan(session: Session, work_item_id: str, shot_ids: list[str] | None, overw
             exists = row.current_version_id is not None or storage.exists(row.filename)
             locked = shot.locked or row.current_version_id in locked_versions
             if exists and not overwrite:
-                plan.skipped.append({**_without_size(_row_json(shot, row)), "reason": "EXISTS"})
+                plan.skipped.append(SkippedTarget(shot_id=shot.shot_id, filename=row.filename, reason="EXISTS"))
             elif exists and locked:
-                plan.skipped.append({**_without_size(_row_json(shot, row)), "reason": "LOCKED"})
+                plan.skipped.append(SkippedTarget(shot_id=shot.shot_id, filename=row.filename, reason="LOCKED"))
             else:
                 shot_plan.targets.append(row)
         if shot_plan.targets:
@@ -171,50 +181,51 @@ def _plan(session: Session, work_item_id: str, shot_ids: list[str] | None, overw
     return plan
 
 
-def _without_size(item: dict[str, Any]) -> dict[str, Any]:
-    return {"shot_id": item["shot_id"], "filename": item["filename"]}
-
-
-def _result(
-    work_item_id: str, *, dry_run: bool, overwrite: bool, plan: Plan, generated: list[dict[str, Any]]
-) -> dict[str, Any]:
-    return {
-        "ok": True,
-        "workItemId": work_item_id,
-        "dryRun": dry_run,
-        "overwrite": overwrite,
-        "generated": generated,
-        "skippedExisting": plan.skipped,
-        "missingShots": plan.missing,
-    }
-
-
 # --- Use cases ----------------------------------------------------------------------------------------
 
 
 @requires(Role.reviewer)
 def generate_lifestyle_heroes(
-    work_item_id: str,
-    *,
-    shot_ids: list[str] | None = None,
-    dry_run: bool = False,
-    overwrite: bool = False,
-) -> dict[str, Any]:
+    *, work_item_id: str, options: GenerateHeroesOptions = GenerateHeroesOptions()
+) -> HeroesResult | HeroesJobStarted:
     """Dry run: the spec's result JSON at once, no backend call. Otherwise one job (or the running job of an
-    identical request): `{"ok": True, "jobId", "workItemId", "message", "joined"}`. A shot another job already
-    queued or generates is joined, not generated twice: `joined` lists those shots with that job's id, and this
-    job ends when they do. The job's `result` is the spec's JSON plus `failed`."""
-    shot_ids = _validate_options(work_item_id, shot_ids, dry_run, overwrite)
+    identical request), as `start_heroes_job`."""
     with session_scope() as session:
-        plan = _plan(session, work_item_id, shot_ids, overwrite)
-    if dry_run:
-        return _result(work_item_id, dry_run=True, overwrite=overwrite, plan=plan, generated=plan.generated())
+        plan = _plan(session, work_item_id, options.shot_ids, options.overwrite)
+    if options.dry_run:
+        return HeroesResult(
+            work_item_id=work_item_id,
+            dry_run=True,
+            overwrite=options.overwrite,
+            generated=plan.generated(),
+            skipped_existing=plan.skipped,
+            missing_shots=plan.missing,
+        )
+    return _enqueue(work_item_id, options, plan)
+
+
+@requires(Role.reviewer)
+def start_heroes_job(
+    *, work_item_id: str, options: GenerateHeroesOptions = GenerateHeroesOptions()
+) -> HeroesJobStarted:
+    """One generation job (or the running job of an identical request). A shot another job already queued or
+    generates is joined, not generated twice: `joined` lists those shots with that job's id, and this job ends
+    when they do. The job's `result` is the spec's JSON plus `failed` (`HeroesJobResult`)."""
+    if options.dry_run:
+        raise invalid_request([{"field": "dryRun", "message": "a job is never a dry run"}])
+    with session_scope() as session:
+        plan = _plan(session, work_item_id, options.shot_ids, options.overwrite)
+    return _enqueue(work_item_id, options, plan)
+
+
+def _enqueue(work_item_id: str, options: GenerateHeroesOptions, plan: Plan) -> HeroesJobStarted:
+    shot_ids, overwrite = options.shot_ids, options.overwrite
     job, created = jobs.enqueue(
         KIND,
         heroes_target_key(work_item_id, shot_ids),
         {"shotIds": shot_ids, "overwrite": overwrite},
         units=_units(work_item_id, plan),
-        plan={"skippedExisting": plan.skipped, "missingShots": plan.missing},
+        plan={"skippedExisting": plan.skipped_json(), "missingShots": plan.missing},
         work_item_id=work_item_id,
         action=AuditAction.generate_heroes,
     )
@@ -225,7 +236,7 @@ def generate_lifestyle_heroes(
     )
     if created and job.joined:
         message += f"; {len(job.joined)} shot(s) already being generated were joined ({', '.join(j['shot_id'] for j in job.joined)})"
-    return {"ok": True, "jobId": job.id, "workItemId": work_item_id, "message": message, "joined": job.joined}
+    return HeroesJobStarted(job_id=job.id, work_item_id=work_item_id, message=message, joined=job.joined)
 
 
 def hero_unit_key(work_item_id: str, shot_id: str) -> str:
@@ -247,7 +258,7 @@ def units_for(job: JobPublic) -> tuple[list[jobs.Unit], dict[str, Any]]:
     work_item_id = job.work_item_id or ""
     with session_scope() as session:
         plan = _plan(session, work_item_id, job.params.get("shotIds"), bool(job.params.get("overwrite")))
-    return _units(work_item_id, plan), {"skippedExisting": plan.skipped, "missingShots": plan.missing}
+    return _units(work_item_id, plan), {"skippedExisting": plan.skipped_json(), "missingShots": plan.missing}
 
 
 @HEROES_JOB.run_claim
@@ -265,8 +276,8 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
             _references_for(work_item_id, [shot_plan.shot.shot_id]) if backend.capabilities.accepts_references else {}
         )
         _generate_shot(ctx, backend, shot_plan, refs.get(shot_plan.shot.shot_id, []))
-        generated += [_row_json(shot_plan.shot, row) for row in shot_plan.targets]
-    return {"generated": generated, "skippedExisting": plan.skipped, "missingShots": plan.missing}
+        generated += [_generated(shot_plan.shot, row).model_dump(mode="json") for row in shot_plan.targets]
+    return {"generated": generated, "skippedExisting": plan.skipped_json(), "missingShots": plan.missing}
 
 
 @HEROES_JOB.summarize
@@ -315,13 +326,14 @@ def summarize(job: JobPublic, claims: list[jobs.ClaimOutcome]) -> tuple[dict[str
 
 
 @HEROES_JOB.retry
-def retry(job: JobPublic) -> dict[str, Any]:
+def retry(job: JobPublic) -> HeroesJobStarted:
     """Run a lifestyle job again: only its failed shots (e.g. those a dead worker left) if some succeeded, else
     the same request."""
     params, result = job.params, job.result or {}
     failed = [f["shot_id"] for f in result.get("failed") or []]
     shot_ids = failed if failed and result.get("generated") else params.get("shotIds")
-    return generate_lifestyle_heroes(job.work_item_id or "", shot_ids=shot_ids, overwrite=bool(params.get("overwrite")))
+    options = GenerateHeroesOptions(shot_ids=shot_ids, overwrite=bool(params.get("overwrite")))
+    return start_heroes_job(work_item_id=job.work_item_id or "", options=options)
 
 
 @dataclass

@@ -169,7 +169,10 @@ def hero_sku(shot_id: str) -> str:
 
 def generate(shot_id: str = "KT-1") -> dict[str, Any]:
     return jobs.wait_for_job(
-        lifestyle.generate_lifestyle_heroes("12", shot_ids=[shot_id], overwrite=True)["jobId"], timeout=60
+        lifestyle.start_heroes_job(
+            work_item_id="12", options=lifestyle.GenerateHeroesOptions(shot_ids=[shot_id], overwrite=True)
+        ).job_id,
+        timeout=60,
     )
 
 
@@ -252,6 +255,7 @@ SCENARIOS = [
         "generate heroes (regenerate shot) and its job",
         (
             "services.lifestyle.generate_lifestyle_heroes",
+            "services.lifestyle.start_heroes_job",
             "services.lifestyle.run_claim",
             "services.lifestyle.summarize",
             "services.jobs.enqueue",

@@ -33,7 +33,12 @@ def use(monkeypatch, **env: str) -> None:
 
 # Every mutating use case and the lowest role allowed to run it: a viewer is refused each one before it changes anything.
 GUARDED = [
-    (lambda: lifestyle.generate_lifestyle_heroes("7", dry_run=True), Role.reviewer),
+    (
+        lambda: lifestyle.generate_lifestyle_heroes(
+            work_item_id="7", options=lifestyle.GenerateHeroesOptions(dry_run=True)
+        ),
+        Role.reviewer,
+    ),
     (lambda: lifestyle.add_references("7", "OL-1", []), Role.reviewer),
     (lambda: lifestyle.delete_reference("ref_nope"), Role.admin),
     (lambda: lifestyle.set_shot_locked("7", "OL-1", True), Role.reviewer),
@@ -84,9 +89,13 @@ def test_outside_any_sign_in_the_local_user_acts_as_admin(monkeypatch):
 
 def test_reviewer_retries_own_job_only(demo):
     with acting_as(REVIEWER):
-        mine = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"])["jobId"]
+        mine = lifestyle.start_heroes_job(
+            work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["OL-1"])
+        ).job_id
     with acting_as(ADMIN):
-        theirs = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-2"])["jobId"]
+        theirs = lifestyle.start_heroes_job(
+            work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["OL-2"])
+        ).job_id
     from services.jobs import get_job, wait_for_job
 
     wait_for_job(mine, timeout=60), wait_for_job(theirs, timeout=60)

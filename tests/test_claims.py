@@ -50,9 +50,14 @@ def generate_concurrently_and_count(fake_backend) -> None:
     fake_backend.delay = 0.6  # long enough for every request to find the others' work running
     jobs.start_embedded_worker()
     started = at_once(
-        [lambda ids=ids: lifestyle.generate_lifestyle_heroes("7", shot_ids=ids, overwrite=True) for ids in SHOT_SETS]
+        [
+            lambda ids=ids: lifestyle.start_heroes_job(
+                work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=ids, overwrite=True)
+            )
+            for ids in SHOT_SETS
+        ]
     )
-    finished = [jobs.wait_for_job(s["jobId"], timeout=60) for s in started]
+    finished = [jobs.wait_for_job(s.job_id, timeout=60) for s in started]
     assert [job.status for job in finished] == ["succeeded"] * 3, finished
 
     prompts = shot_of_prompt("7")
@@ -63,8 +68,8 @@ def generate_concurrently_and_count(fake_backend) -> None:
     for ids, job, start in zip(SHOT_SETS, finished, started, strict=True):
         wanted = ids or ["OL-1", "OL-2", "OL-3", "OL-4"]
         assert [g["shot_id"] for g in job.result["generated"]] == [shot for shot in wanted for _ in range(3)]
-        assert job.joined == start["joined"]
-        assert all(j["jobId"] in {s["jobId"] for s in started} - {start["jobId"]} for j in job.joined)
+        assert job.joined == start.model_dump(mode="json")["joined"]
+        assert all(j["jobId"] in {s.job_id for s in started} - {start.job_id} for j in job.joined)
     joined = Counter(j["shot_id"] for job in finished for j in job.joined)
     assert joined == {"OL-1": 2, "OL-2": 1}  # OL-1 was asked three times and made once; OL-2 twice, made once
     with session_scope() as s:
@@ -74,7 +79,10 @@ def generate_concurrently_and_count(fake_backend) -> None:
 
     # After that generation ended, a request for OL-1 generates it again.
     again = jobs.wait_for_job(
-        lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"], overwrite=True)["jobId"], timeout=60
+        lifestyle.start_heroes_job(
+            work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["OL-1"], overwrite=True)
+        ).job_id,
+        timeout=60,
     )
     assert again.status == "succeeded" and again.joined == []
     assert len(fake_backend.calls) == 5
@@ -101,20 +109,24 @@ def test_three_shot_sets_at_once_generate_each_shot_once_on_postgresql(postgres_
 def test_the_database_refuses_a_second_active_claim_for_a_shot(demo):
     from sqlalchemy.exc import IntegrityError
 
-    started = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"], overwrite=True)
+    started = lifestyle.start_heroes_job(
+        work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["OL-1"], overwrite=True)
+    )
     with pytest.raises(IntegrityError), session_scope() as s:
-        s.add(
-            GenerationClaim(job_id=started["jobId"], kind="lifestyle_heroes", target_key="hero:7:OL-1", subject="OL-1")
-        )
+        s.add(GenerationClaim(job_id=started.job_id, kind="lifestyle_heroes", target_key="hero:7:OL-1", subject="OL-1"))
 
 
 def test_a_request_whose_shots_are_all_being_generated_waits_for_that_work(demo, fake_backend):
     fake_backend.delay = 0.3
-    every = lifestyle.generate_lifestyle_heroes("7", overwrite=True)
-    one = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-3"], overwrite=True)
-    assert one["jobId"] != every["jobId"] and one["joined"] == [{"shot_id": "OL-3", "jobId": every["jobId"]}]
-    assert "joined (OL-3)" in one["message"]
-    done = jobs.wait_for_job(one["jobId"], timeout=60)
+    every = lifestyle.start_heroes_job(work_item_id="7", options=lifestyle.GenerateHeroesOptions(overwrite=True))
+    one = lifestyle.start_heroes_job(
+        work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["OL-3"], overwrite=True)
+    )
+    assert one.job_id != every.job_id and one.model_dump(mode="json")["joined"] == [
+        {"shot_id": "OL-3", "jobId": every.job_id}
+    ]
+    assert "joined (OL-3)" in one.message
+    done = jobs.wait_for_job(one.job_id, timeout=60)
     assert done.status == "succeeded" and [g["shot_id"] for g in done.result["generated"]] == ["OL-3"] * 3
     assert done.message.endswith("OL-3 joined the generation another job had started (one new version each).")
     assert set(done.result) == {
@@ -127,7 +139,7 @@ def test_a_request_whose_shots_are_all_being_generated_waits_for_that_work(demo,
         "missingShots",
         "failed",
     }
-    assert jobs.wait_for_job(every["jobId"], timeout=60).status == "succeeded"
+    assert jobs.wait_for_job(every.job_id, timeout=60).status == "succeeded"
     assert len(fake_backend.calls) == 4
 
 
@@ -230,7 +242,7 @@ def test_a_dead_workers_shot_is_failed_without_any_live_worker_and_retry_makes_o
     worker = start_slow_worker(marker, "small scene 2")
     try:
         wait_until(jobs.consumer_alive, message="the worker to register")
-        job_id = lifestyle.generate_lifestyle_heroes(work_item)["jobId"]
+        job_id = lifestyle.start_heroes_job(work_item_id=work_item).job_id
         wait_until(marker.exists, message="the worker to start on S-2")
         wait_until(lambda: jobs.get_job(job_id).progress_done == 2, message="S-1 and S-3 to finish")
     finally:
@@ -389,8 +401,10 @@ def test_one_shot_asked_for_later_goes_ahead_of_a_big_jobs_queued_shots(demo, fa
             ]
         }
     )
-    big = lifestyle.generate_lifestyle_heroes("big")["jobId"]  # eight shots queued, nobody consuming yet
-    one = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-2"], overwrite=True)["jobId"]
+    big = lifestyle.start_heroes_job(work_item_id="big").job_id  # eight shots queued, nobody consuming yet
+    one = lifestyle.start_heroes_job(
+        work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["OL-2"], overwrite=True)
+    ).job_id
     jobs.start_embedded_worker()
     assert jobs.wait_for_job(one, timeout=60).status == "succeeded"
     assert jobs.wait_for_job(big, timeout=60).status == "succeeded"

@@ -62,7 +62,12 @@ def reviewed(demo):
             ]
         }
     )
-    job = jobs.wait_for_job(lifestyle.generate_lifestyle_heroes("e1", shot_ids=["E-1", "E-2"])["jobId"], timeout=60)
+    job = jobs.wait_for_job(
+        lifestyle.start_heroes_job(
+            work_item_id="e1", options=lifestyle.GenerateHeroesOptions(shot_ids=["E-1", "E-2"])
+        ).job_id,
+        timeout=60,
+    )
     assert job.status == "succeeded", job
     current = {(r.shot_id, r.size_label): r.version_id for s in work_items.get_work_item("e1").shots for r in s.rows}
     with acting_as(ANA):

@@ -179,7 +179,9 @@ def test_kill_9_workers_mid_job_on_postgresql_and_redis(postgres_and_redis, slow
     try:
         for _ in range(2):
             wait_until(lambda: len(jobs.list_workers()) == len(workers), timeout=60, message="the workers to register")
-            job_id = lifestyle.generate_lifestyle_heroes(WORK_ITEM, overwrite=True)["jobId"]
+            job_id = lifestyle.start_heroes_job(
+                work_item_id=WORK_ITEM, options=lifestyle.GenerateHeroesOptions(overwrite=True)
+            ).job_id
             wait_until(lambda job_id=job_id: jobs.get_job(job_id).progress_done >= 2, message="the job to be under way")
             generating = {int(w.id.split(":")[1]) for w in jobs.list_workers() if w.running}
             victim = next((p for p in workers if p.pid in generating), workers[0])  # one in the middle of a shot

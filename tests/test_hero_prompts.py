@@ -15,7 +15,7 @@ from services.db import session_scope
 from services.errors import ReshootError
 from services.identity import Actor, Role, acting_as
 from services.jobs import wait_for_job
-from services.lifestyle import add_references, generate_lifestyle_heroes
+from services.lifestyle import GenerateHeroesOptions, add_references, start_heroes_job
 from services.models import AuditEntry, ExportPlanRow, ImageVersion, Shot
 from services.storage import get_storage
 from tests.test_work_items import count_queries
@@ -25,7 +25,10 @@ EDITED = "A chef's knife set on a walnut board, morning light, shallow depth of 
 
 
 def regenerate(shot_id: str = "KT-1") -> dict:
-    job = wait_for_job(generate_lifestyle_heroes("12", shot_ids=[shot_id], overwrite=True)["jobId"], timeout=60)
+    job = wait_for_job(
+        start_heroes_job(work_item_id="12", options=GenerateHeroesOptions(shot_ids=[shot_id], overwrite=True)).job_id,
+        timeout=60,
+    )
     assert job.status == "succeeded", job
     return job
 

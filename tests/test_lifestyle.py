@@ -6,13 +6,14 @@ import io
 
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 from sqlmodel import select
 
 from services import jobs, lifestyle, versions
 from services.backends import BackendUnavailable, ContentRejected
 from services.config import get_settings
 from services.db import session_scope
-from services.errors import ReshootError
+from services.errors import ReshootError, invalid_from
 from services.models import ExportPlanRow, ImageVersion, Shot
 from services.storage import get_storage
 
@@ -20,9 +21,9 @@ SHOTS = ["OL-1", "OL-2", "OL-3", "OL-4"]
 
 
 def run(work_item_id="7", **options):
-    started = lifestyle.generate_lifestyle_heroes(work_item_id, **options)
-    assert started["ok"] is True and started["workItemId"] == work_item_id
-    return jobs.wait_for_job(started["jobId"], timeout=60)
+    started = lifestyle.start_heroes_job(work_item_id=work_item_id, options=lifestyle.GenerateHeroesOptions(**options))
+    assert started.ok is True and started.work_item_id == work_item_id
+    return jobs.wait_for_job(started.job_id, timeout=60)
 
 
 def rows_of(work_item_id="7", shot_id=None):
@@ -111,13 +112,17 @@ def test_generate_skip_regenerate_and_missing_on_the_demo_set(demo, fake_backend
         assert storage.exists(listed[1]["storageKey"])  # v1 stays for comparison
         assert storage.get(row.filename) == storage.get(listed[0]["storageKey"])  # the stable key shows v2
 
-    missing = lifestyle.generate_lifestyle_heroes("7", shot_ids=["NOPE"], dry_run=True)
-    assert missing["missingShots"] == ["NOPE"] and missing["generated"] == []
+    missing = lifestyle.generate_lifestyle_heroes(
+        work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["NOPE"], dry_run=True)
+    )
+    assert missing.missing_shots == ["NOPE"] and missing.generated == []
 
 
 def test_dry_run_is_the_seed_json_and_calls_no_backend(demo, fake_backend):
-    result = lifestyle.generate_lifestyle_heroes("21", dry_run=True)
-    assert result == {
+    result = lifestyle.generate_lifestyle_heroes(
+        work_item_id="21", options=lifestyle.GenerateHeroesOptions(dry_run=True)
+    )
+    assert result.model_dump(mode="json") == {
         "ok": True,
         "workItemId": "21",
         "dryRun": True,
@@ -147,26 +152,44 @@ def _plan_rows(work_item_id):
 @pytest.mark.parametrize("work_item_id", ["15", "does-not-exist"])
 def test_no_pack_or_unknown_work_item_is_404(demo, work_item_id):
     with pytest.raises(ReshootError) as e:
-        lifestyle.generate_lifestyle_heroes(work_item_id)
+        lifestyle.start_heroes_job(work_item_id=work_item_id)
     assert (e.value.status, e.value.to_json()) == (404, {"error": "LIFESTYLE_PACK_NOT_FOUND"})
 
 
 @pytest.mark.parametrize(
     "options, field",
     [
-        ({"shot_ids": "OL-1"}, "shotIds"),
-        ({"shot_ids": []}, "shotIds"),
-        ({"shot_ids": ["OL-1", 3]}, "shotIds"),
-        ({"shot_ids": [""]}, "shotIds"),
-        ({"dry_run": "yes"}, "dryRun"),
+        ({"shotIds": "OL-1"}, "shotIds"),
+        ({"shotIds": []}, "shotIds"),
+        ({"shotIds": ["OL-1", 3]}, "shotIds"),
+        ({"shotIds": [""]}, "shotIds"),
+        ({"shotIds": [" "]}, "shotIds"),
+        ({"shotIds": [f"S-{n}" for n in range(501)]}, "shotIds"),
+        ({"dryRun": "yes"}, "dryRun"),
         ({"overwrite": 1}, "overwrite"),
+        ({"force": True}, "force"),
     ],
 )
 def test_bad_options_are_invalid_request_with_details(options, field):
+    """The one options model the API, the pages and the CLI build: a refusal is INVALID_REQUEST naming the field
+    (`shotIds.1` for the second id), as every way in answers it."""
+    with pytest.raises(ValidationError) as e:
+        lifestyle.GenerateHeroesOptions.model_validate(options)
+    error = invalid_from(e.value)
+    assert error.status == 400 and error.code == "INVALID_REQUEST"
+    assert [d["field"].split(".")[0] for d in error.details] == [field] and all(d["message"] for d in error.details)
+
+
+def test_shot_ids_are_trimmed_and_named_once():
+    options = lifestyle.GenerateHeroesOptions(shot_ids=[" OL-2", "OL-1", "OL-2 "])
+    assert options.shot_ids == ["OL-2", "OL-1"]
+    assert lifestyle.GenerateHeroesOptions.model_validate({"shotIds": ["OL-1"], "dryRun": True}).dry_run is True
+
+
+def test_a_job_is_never_a_dry_run(demo):
     with pytest.raises(ReshootError) as e:
-        lifestyle.generate_lifestyle_heroes("7", **options)
-    assert e.value.status == 400 and e.value.code == "INVALID_REQUEST"
-    assert [d["field"] for d in e.value.details] == [field]
+        lifestyle.start_heroes_job(work_item_id="7", options=lifestyle.GenerateHeroesOptions(dry_run=True))
+    assert e.value.code == "INVALID_REQUEST" and e.value.details[0]["field"] == "dryRun"
 
 
 def test_one_failing_shot_does_not_stop_the_others_and_can_be_retried(small, fake_backend, monkeypatch):

@@ -63,8 +63,8 @@ def _chunk_types(data: bytes) -> list[bytes]:
 
 def test_hero_files_from_a_real_job_carry_their_generation_metadata(demo):
     work_item_id = _small_work_item()
-    started = lifestyle.generate_lifestyle_heroes(work_item_id)
-    job = jobs.wait_for_job(started["jobId"], timeout=60)
+    started = lifestyle.start_heroes_job(work_item_id=work_item_id)
+    job = jobs.wait_for_job(started.job_id, timeout=60)
     assert job.status == "succeeded", job
     storage = get_storage()
     checked = 0

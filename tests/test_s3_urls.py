@@ -72,8 +72,10 @@ def test_the_same_key_gets_the_same_url_within_a_window(s3_env):
 
 
 def test_two_renders_of_a_work_item_share_every_versioned_image_url(s3_env, demo, fake_backend):
-    started = lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1", "OL-2"], overwrite=True)
-    assert jobs.wait_for_job(started["jobId"], timeout=60).status == "succeeded"
+    started = lifestyle.start_heroes_job(
+        work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["OL-1", "OL-2"], overwrite=True)
+    )
+    assert jobs.wait_for_job(started.job_id, timeout=60).status == "succeeded"
 
     def image_urls() -> list[str]:
         found: list[str] = []

@@ -94,8 +94,10 @@ def served_bytes(key: str) -> tuple[bytes, str]:
 
 
 def generate(shot_id: str = "S-1") -> dict:
-    started = lifestyle.generate_lifestyle_heroes("t1", shot_ids=[shot_id], overwrite=True)
-    job = jobs.wait_for_job(started["jobId"], timeout=60)
+    started = lifestyle.start_heroes_job(
+        work_item_id="t1", options=lifestyle.GenerateHeroesOptions(shot_ids=[shot_id], overwrite=True)
+    )
+    job = jobs.wait_for_job(started.job_id, timeout=60)
     assert job.status == "succeeded", job
     return job
 
@@ -308,7 +310,9 @@ def test_a_worker_killed_at_publish_on_postgresql_and_redis_is_repaired_by_the_n
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        lifestyle.generate_lifestyle_heroes("7", shot_ids=["OL-1"], overwrite=True)
+        lifestyle.start_heroes_job(
+            work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["OL-1"], overwrite=True)
+        )
         assert killed.wait(120) == -9, killed.stderr.read().decode()[-2000:]
         stale = versions.stale_stable_copies()
         assert row.id in stale

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import streamlit as st
+from pydantic import ValidationError
 
 from services import messages
 from services.enums import JobStatus
 from services.errors import ReshootError
 from services.identity import Role
-from services.lifestyle import generate_lifestyle_heroes
+from services.lifestyle import GenerateHeroesOptions, generate_lifestyle_heroes
 from services.messages import plural
-from services.read_models.heroes import WorkItemDetail
+from services.read_models.heroes import HeroesResult, WorkItemDetail
 from services.read_models.jobs import JobPublic
 from ui.hero_prompt import rejected_in_selection
 from ui.job_progress import job_progress
@@ -36,22 +37,25 @@ def start_generation(work_item_id: str) -> None:
     """The button's click: a dry run answers at once; otherwise a job starts and its id is kept for polling."""
     state = st.session_state
     try:
-        result = generate_lifestyle_heroes(
-            work_item_id,
+        options = GenerateHeroesOptions(
             shot_ids=state.get(_key("shots", work_item_id)) or None,
             dry_run=state.get(_key("dry_run", work_item_id), False),
             overwrite=state.get(_key("overwrite", work_item_id), False),
         )
+        result = generate_lifestyle_heroes(work_item_id=work_item_id, options=options)
+    except ValidationError:
+        error_toast("INVALID_REQUEST")
+        return
     except ReshootError as e:
         error_toast(e.code)
         return
     except Exception:
         error_toast("INTERNAL_ERROR")
         return
-    if result.get("dryRun"):
-        queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result))
+    if isinstance(result, HeroesResult):  # a dry run
+        queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result.model_dump(mode="json")))
     else:
-        state[_key("job", work_item_id)] = result["jobId"]
+        state[_key("job", work_item_id)] = result.job_id
 
 
 def generation_finished(work_item_id: str, job: JobPublic) -> None:

@@ -15,7 +15,7 @@ import streamlit as st
 
 from services.errors import ReshootError
 from services.identity import Role
-from services.lifestyle import generate_lifestyle_heroes
+from services.lifestyle import GenerateHeroesOptions, start_heroes_job
 from services.messages import plural
 from services.read_models.heroes import ShotPublic, WorkItemDetail
 from services.read_models.review_queue import ReviewQueueFilter
@@ -98,13 +98,13 @@ def _decide(item: WorkItemDetail, state: str, scope: str, sku: str | None) -> No
 
 def _regenerate(item: WorkItemDetail, shot_ids: list[str]) -> None:
     try:
-        started = generate_lifestyle_heroes(item.id, shot_ids=shot_ids, overwrite=True)
+        started = start_heroes_job(
+            work_item_id=item.id, options=GenerateHeroesOptions(shot_ids=shot_ids, overwrite=True)
+        )
     except ReshootError as e:
         queue_toast("Couldn’t start the regeneration", e.message or e.code, kind="error")
         return
-    queue_toast(
-        "Regeneration started", f"{plural(len(shot_ids), 'shot')} in one job ({started['jobId']}); cards update."
-    )
+    queue_toast("Regeneration started", f"{plural(len(shot_ids), 'shot')} in one job ({started.job_id}); cards update.")
     _clear_selection(item)
 
 

@@ -26,7 +26,13 @@ from services import messages
 from services.enums import JobStatus, TargetKind
 from services.errors import ReshootError
 from services.identity import Role
-from services.lifestyle import add_references, delete_reference, generate_lifestyle_heroes, list_references
+from services.lifestyle import (
+    GenerateHeroesOptions,
+    add_references,
+    delete_reference,
+    list_references,
+    start_heroes_job,
+)
 from services.read_models.heroes import HeroTarget, ReferencePublic, ShotPublic, WorkItemDetail
 from services.read_models.jobs import JobPublic
 from services.versions import list_versions
@@ -301,15 +307,17 @@ def _rerun_card() -> None:
 def start_regeneration(work_item_id: str, shot_id: str) -> None:
     """`Regenerate shot`: all sizes of this one shot, overwriting, with its references (spec 000)."""
     try:
-        started = generate_lifestyle_heroes(work_item_id, shot_ids=[shot_id], overwrite=True)
+        started = start_heroes_job(
+            work_item_id=work_item_id, options=GenerateHeroesOptions(shot_ids=[shot_id], overwrite=True)
+        )
     except Exception:
         queue_toast(messages.REGENERATE_FAILED_TITLE, messages.regenerate_failed_body(shot_id), kind="error")
         return
-    finished = wait_briefly(started["jobId"])  # a short job's image then shows in this click's card rerun
+    finished = wait_briefly(started.job_id)  # a short job's image then shows in this click's card rerun
     if finished:
         finish_once(finished, partial(regeneration_finished, work_item_id, shot_id))
     else:
-        st.session_state[_key("job", work_item_id, shot_id)] = started["jobId"]
+        st.session_state[_key("job", work_item_id, shot_id)] = started.job_id
 
 
 def regeneration_finished(work_item_id: str, shot_id: str, job: JobPublic) -> None:

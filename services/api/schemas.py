@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
 from services.read_models import ReadModel
 from services.read_models.heroes import HeroTarget, ReferencePublic, WorkItemDetail, WorkItemPage
@@ -14,7 +14,6 @@ from services.read_models.jobs import JobPublic
 from services.read_models.storyboard import ProjectPublic, SentencePublic, StoryboardPublic
 from services.storyboard import RegenerateImageOptions, UpdateSentenceOptions
 
-ShotId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Timestamp = datetime | str | None
 
 
@@ -28,21 +27,11 @@ DemoProjectId = Annotated[str, _demo("coffee-origins", "The demo storyboard")]
 DemoSentenceId = Annotated[str, _demo("sent_001", "A demo sentence")]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
 class _Response(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
 # --- requests ------------------------------------------------------------------------------------
-
-
-class GenerateHeroesRequest(_Request):
-    shotIds: list[ShotId] | None = Field(default=None, min_length=1, max_length=500)
-    dryRun: bool = False
-    overwrite: bool = False
 
 
 class UpdateSentenceRequest(UpdateSentenceOptions):
@@ -62,48 +51,20 @@ class ErrorBody(BaseModel):
     details: Any = None
 
 
-class GeneratedTarget(_Response):
-    shot_id: str
-    filename: str
-    width: int
-    height: int
+class Ok(ReadModel):
+    ok: Literal[True] = True
 
 
-class SkippedTarget(_Response):
-    shot_id: str
-    filename: str
-    reason: str
+class JobStarted(ReadModel):
+    """A 202: the job still runs; no `ok` (the spec's client would read an ok body as the finished result)."""
 
-
-class FailedShot(_Response):
-    shot_id: str
-    error: str
-    message: str | None = None
-
-
-class LifestyleResult(_Response):
-    ok: bool
-    workItemId: str
-    dryRun: bool
-    overwrite: bool
-    generated: list[GeneratedTarget]
-    skippedExisting: list[SkippedTarget]
-    missingShots: list[str]
-    failed: list[FailedShot] = []
-
-
-class JobStarted(_Response):
-    jobId: str
+    job_id: str
+    work_item_id: str
     message: str
 
 
-class Deleted(_Response):
-    ok: bool
+class Deleted(Ok):
     id: str
-
-
-class Ok(ReadModel):
-    ok: Literal[True] = True
 
 
 # A response is `ok`, then the service's read model: `class XOut(X, Ok)` has Ok's field first (pydantic takes the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -15,9 +16,7 @@ from services.api.schemas import (
     TOO_LARGE,
     Deleted,
     DemoWorkItemId,
-    GenerateHeroesRequest,
     JobStarted,
-    LifestyleResult,
     ReferenceList,
     WorkItemDetailOut,
     WorkItemPageOut,
@@ -29,7 +28,8 @@ from services.config import get_settings
 from services.enums import JobStatus
 from services.errors import invalid_request, not_found
 from services.identity import Role
-from services.read_models.heroes import ReferencesAdded
+from services.lifestyle import GenerateHeroesOptions
+from services.read_models.heroes import HeroesJobResult, HeroesJobStarted, ReferencesAdded
 
 router = APIRouter(prefix="/api/work-items", tags=["work items"], dependencies=[allow(Role.viewer)])
 
@@ -104,50 +104,46 @@ def _preferences(prefer: str | None) -> tuple[bool, float | None]:
     return respond_async, wait
 
 
-def _accepted(started: dict[str, Any], *, applied: str | None = None) -> JSONResponse:
+def _accepted(started: HeroesJobStarted, *, applied: str | None = None) -> JSONResponse:
     """202 {jobId, workItemId, message}; no "ok", so the spec's client (which reads an ok body as the finished
     result) does not report "No new images created" for a job that is still running."""
-    headers = {"Location": f"/api/v1/jobs/{started['jobId']}"}
+    headers = {"Location": f"/api/v1/jobs/{started.job_id}"}
     if applied:
         headers["Preference-Applied"] = applied
-    body = {key: started[key] for key in ("jobId", "workItemId", "message")}
+    body = started.model_dump(mode="json", include={"job_id", "work_item_id", "message"})
     return JSONResponse(body, status_code=202, headers=headers)
 
 
 @router.post(
     "/{work_item_id}/generate-lifestyle-heroes",
-    response_model=LifestyleResult,
+    response_model=HeroesJobResult,
     responses={
         202: {"model": JobStarted, "description": "Still running (Prefer: respond-async, or the wait limit passed)"},
         **error_responses({**INVALID, 404: "LIFESTYLE_PACK_NOT_FOUND", **TOO_LARGE, **JOB_FAILED}),
     },
-    openapi_extra=json_body_doc(GenerateHeroesRequest, required=False),
+    openapi_extra=json_body_doc(GenerateHeroesOptions, required=False),
     dependencies=[allow(Role.reviewer)],
 )
 async def generate_heroes(
     work_item_id: str,
     request: Request,
-    body: GenerateHeroesRequest = json_body(GenerateHeroesRequest),
+    body: GenerateHeroesOptions = json_body(GenerateHeroesOptions),
     prefer: Annotated[str | None, Header()] = None,
 ) -> Any:
     """Generate Desktop/Tablet/Mobile heroes from Lifestyle Pack v2; answers the spec's result JSON when done.
     Waits without holding a server thread, as long as the job runs (or `RESHOOT_API_WAIT_SECONDS` / `Prefer: wait=N`);
     a failed job answers its error code with a status saying what happened (429, 503, 504, 422, 502)."""
     started = await run_in_threadpool(
-        lifestyle.generate_lifestyle_heroes,
-        work_item_id,
-        shot_ids=body.shotIds,
-        dry_run=body.dryRun,
-        overwrite=body.overwrite,
+        partial(lifestyle.generate_lifestyle_heroes, work_item_id=work_item_id, options=body)
     )
-    if body.dryRun:
+    if not isinstance(started, HeroesJobStarted):  # a dry run's result
         return started
     respond_async, wait = _preferences(prefer)
     if respond_async:
         return _accepted(started, applied="respond-async")
     limit = get_settings().api_wait_seconds or None  # 0: no limit
     timeout = wait if limit is None else limit if wait is None else min(wait, limit)
-    job = await request.app.state.job_waiter.wait(started["jobId"], timeout)
+    job = await request.app.state.job_waiter.wait(started.job_id, timeout)
     if job.status == JobStatus.succeeded:
         return job.result
     if job.status == JobStatus.failed:
@@ -222,9 +218,9 @@ def list_references(
     responses=error_responses({404: "REFERENCE_NOT_FOUND"}),
     dependencies=[allow(Role.admin)],
 )
-def delete_reference(work_item_id: str, ref_id: str) -> dict[str, Any]:
+def delete_reference(work_item_id: str, ref_id: str) -> Deleted:
     """Remove one reference image (its files too)."""
     if ref_id not in {ref.id for ref in lifestyle.list_references(work_item_id)}:
         raise not_found("REFERENCE_NOT_FOUND", {"id": ref_id})
     lifestyle.delete_reference(ref_id)
-    return {"ok": True, "id": ref_id}
+    return Deleted(id=ref_id)

@@ -118,3 +118,59 @@ class ShotLocked(ReadModel):
     ok: bool = True
     shot_id: str
     locked: bool
+
+
+class GeneratedTarget(ReadModel):
+    """A hero target generated (or, in a dry run, to be generated): spec 001's `generated[]`."""
+
+    shot_id: str = Field(alias="shot_id")
+    filename: str
+    width: int
+    height: int
+
+
+class SkippedTarget(ReadModel):
+    """A target left alone: `EXISTS` (it has an image and overwrite is off) or `LOCKED` (its image or shot is)."""
+
+    shot_id: str = Field(alias="shot_id")
+    filename: str
+    reason: str
+
+
+class FailedShot(ReadModel):
+    shot_id: str = Field(alias="shot_id")
+    error: str
+    message: str | None = None
+
+
+class HeroesResult(ReadModel):
+    """Spec 001's result JSON, as a dry run answers it."""
+
+    ok: bool = True
+    work_item_id: str
+    dry_run: bool
+    overwrite: bool
+    generated: list[GeneratedTarget]
+    skipped_existing: list[SkippedTarget]
+    missing_shots: list[str]
+
+
+class HeroesJobResult(HeroesResult):
+    """A finished generation job's result: spec 001's JSON plus the shots that failed."""
+
+    failed: list[FailedShot] = Field(default_factory=list)
+
+
+class JoinedShot(ReadModel):
+    """A shot another job was already generating: this request waits for that job's image."""
+
+    shot_id: str = Field(alias="shot_id")
+    job_id: str
+
+
+class HeroesJobStarted(ReadModel):
+    ok: bool = True
+    job_id: str
+    work_item_id: str
+    message: str
+    joined: list[JoinedShot]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from services.api.bodies import parse_json
-from services.api.schemas import GenerateHeroesRequest, RegenerateImageRequest, UpdateSentenceRequest
+from services.api.schemas import RegenerateImageRequest, UpdateSentenceRequest
 from services.errors import ReshootError
+from services.lifestyle import GenerateHeroesOptions
 
 
 def invalid(raw: bytes, model) -> ReshootError:
@@ -18,13 +19,13 @@ def invalid(raw: bytes, model) -> ReshootError:
 
 @pytest.mark.parametrize("raw", [b"", b"  \n", b"{}"])
 def test_empty_body_means_defaults(raw):
-    body = parse_json(raw, GenerateHeroesRequest)
-    assert (body.shotIds, body.dryRun, body.overwrite) == (None, False, False)
+    body = parse_json(raw, GenerateHeroesOptions)
+    assert (body.shot_ids, body.dry_run, body.overwrite) == (None, False, False)
 
 
 def test_seed_request_parses():
-    body = parse_json(b'{"shotIds":["OL-2"],"dryRun":false,"overwrite":true}', GenerateHeroesRequest)
-    assert (body.shotIds, body.dryRun, body.overwrite) == (["OL-2"], False, True)
+    body = parse_json(b'{"shotIds":["OL-2"],"dryRun":false,"overwrite":true}', GenerateHeroesOptions)
+    assert (body.shot_ids, body.dry_run, body.overwrite) == (["OL-2"], False, True)
 
 
 @pytest.mark.parametrize(
@@ -40,19 +41,19 @@ def test_seed_request_parses():
     ],
 )
 def test_bad_options_name_the_field(raw, field):
-    details = invalid(raw, GenerateHeroesRequest).details
+    details = invalid(raw, GenerateHeroesOptions).details
     assert field in [d["field"] for d in details]
     assert all(d["message"] for d in details)
 
 
 @pytest.mark.parametrize("raw", [b"not json", b"[1,2]", b'"text"', b"{"])
 def test_non_object_bodies_are_invalid(raw):
-    assert invalid(raw, GenerateHeroesRequest).details[0]["field"] == "body"
+    assert invalid(raw, GenerateHeroesOptions).details[0]["field"] == "body"
 
 
 def test_oversized_body_is_413():
     with pytest.raises(ReshootError) as e:
-        parse_json(b" " * (1024 * 1024 + 1), GenerateHeroesRequest)
+        parse_json(b" " * (1024 * 1024 + 1), GenerateHeroesOptions)
     assert e.value.status == 413
 
 

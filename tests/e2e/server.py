@@ -24,7 +24,7 @@ import sys
 from services.db import migrate
 from services.demo import DEMO_DIR, load_demo
 from services.jobs import stop_embedded_worker, wait_for_job
-from services.lifestyle import add_references, generate_lifestyle_heroes
+from services.lifestyle import GenerateHeroesOptions, add_references, start_heroes_job
 from services.storyboard import RegenerateImageOptions, list_sentences, regenerate_sentence_image
 
 
@@ -35,13 +35,13 @@ def run(job_id):
 
 migrate()
 load_demo(generate_images=False)
-run(generate_lifestyle_heroes("21")["jobId"])
+run(start_heroes_job(work_item_id="21").job_id)
 run(regenerate_sentence_image(sentence_id="sent_001", options=RegenerateImageOptions(seed=1000)).job_id)
 if "--extra" in sys.argv:  # screenshots: more images, references, a v2 to compare
-    run(generate_lifestyle_heroes("12")["jobId"])
+    run(start_heroes_job(work_item_id="12").job_id)
     cast = sorted((DEMO_DIR / "cast").glob("*.png"))
     add_references("12", "KT-1", [(p.name, p.read_bytes()) for p in cast])
-    run(generate_lifestyle_heroes("12", shot_ids=["KT-1"], overwrite=True)["jobId"])
+    run(start_heroes_job(work_item_id="12", options=GenerateHeroesOptions(shot_ids=["KT-1"], overwrite=True)).job_id)
     for i, sentence in enumerate(list_sentences("coffee-origins")):
         if sentence.image_prompt:
             run(regenerate_sentence_image(sentence_id=sentence.id, options=RegenerateImageOptions(seed=2000 + i)).job_id)

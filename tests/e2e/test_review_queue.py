@@ -19,9 +19,9 @@ from .server import REPO, VIEWPORT, prepare_data, running_app, server_env
 KITCHEN = "Kitchen Essentials — Cookware Refresh"
 RENDER_KITCHEN = """
 from services.jobs import stop_embedded_worker, wait_for_job
-from services.lifestyle import generate_lifestyle_heroes
+from services.lifestyle import start_heroes_job
 
-assert wait_for_job(generate_lifestyle_heroes("12")["jobId"], timeout=180)["status"] == "succeeded"
+assert wait_for_job(start_heroes_job(work_item_id="12").job_id, timeout=180).status == "succeeded"
 stop_embedded_worker()
 """
 KEYS = ["a", "a", "x", "ArrowRight", "a", "x", "a", "ArrowRight", "a", "a"]  # 10 heroes: 6 A, 2 X, 2 skipped

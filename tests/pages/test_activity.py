@@ -119,10 +119,12 @@ def test_viewers_are_told_the_page_is_for_reviewers(demo, monkeypatch):
 
 def test_review_decisions_are_listed_with_the_reviewer(demo):
     from services.jobs import wait_for_job
-    from services.lifestyle import generate_lifestyle_heroes
+    from services.lifestyle import GenerateHeroesOptions, start_heroes_job
     from services.work_items import get_work_item
 
-    wait_for_job(generate_lifestyle_heroes("21", shot_ids=["HO-1"])["jobId"], timeout=60)
+    wait_for_job(
+        start_heroes_job(work_item_id="21", options=GenerateHeroesOptions(shot_ids=["HO-1"])).job_id, timeout=60
+    )
     version_id = get_work_item("21").shots[0].rows[0].version_id
     with acting_as(ANA):
         set_review(version_id, state="approved", note="Good light")

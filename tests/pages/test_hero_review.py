@@ -10,7 +10,7 @@ import pytest
 from services.config import get_settings
 from services.identity import Actor, Role, acting_as, current_actor
 from services.jobs import wait_for_job
-from services.lifestyle import generate_lifestyle_heroes
+from services.lifestyle import start_heroes_job
 from services.preferences import GridDensity, get_preferences
 from services.versions import review_history, set_review
 from services.work_items import get_work_item
@@ -25,7 +25,7 @@ BEN = Actor("ben@example.com", "Ben", Role.reviewer)
 @pytest.fixture
 def heroes(demo):
     """Work item 12's heroes, made: {(shot, size): version id}."""
-    assert wait_for_job(generate_lifestyle_heroes("12")["jobId"], timeout=120).status == "succeeded"
+    assert wait_for_job(start_heroes_job(work_item_id="12").job_id, timeout=120).status == "succeeded"
     return {(shot.shot_id, row.size_label): row.version_id for shot in get_work_item("12").shots for row in shot.rows}
 
 

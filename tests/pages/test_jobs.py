@@ -7,7 +7,7 @@ from typing import Any
 from services.config import get_settings
 from services.identity import local_user_name
 from services.jobs import get_job, job_public, list_jobs, wait_for_job
-from services.lifestyle import generate_lifestyle_heroes
+from services.lifestyle import GenerateHeroesOptions, start_heroes_job
 from services.models import Job
 from services.read_models.jobs import JobPublic
 from services.storyboard import RegenerateImageOptions, regenerate_sentence_image
@@ -19,7 +19,9 @@ PAGE = "pages/jobs.py"
 
 
 def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
-    wait_for_job(generate_lifestyle_heroes("21", shot_ids=["HO-2"])["jobId"], timeout=60)
+    wait_for_job(
+        start_heroes_job(work_item_id="21", options=GenerateHeroesOptions(shot_ids=["HO-2"])).job_id, timeout=60
+    )
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "openai")  # no key: this one fails
     get_settings.cache_clear()
     started = regenerate_sentence_image(sentence_id="sent_001", options=RegenerateImageOptions(seed=7))

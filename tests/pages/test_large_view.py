@@ -9,7 +9,7 @@ import pytest
 from services.identity import current_actor
 from services.importer import import_data
 from services.jobs import wait_for_job
-from services.lifestyle import add_references, generate_lifestyle_heroes
+from services.lifestyle import GenerateHeroesOptions, add_references, start_heroes_job
 from services.versions import review_history
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
@@ -19,9 +19,8 @@ DETAIL = "pages/work_item.py"
 
 
 def _made(work_item_id: str, **kwargs) -> dict[tuple[str, str], int]:
-    assert wait_for_job(generate_lifestyle_heroes(work_item_id, **kwargs)["jobId"], timeout=180)["status"] == (
-        "succeeded"
-    )
+    started = start_heroes_job(work_item_id=work_item_id, options=GenerateHeroesOptions(**kwargs))
+    assert wait_for_job(started.job_id, timeout=180).status == "succeeded"
     return {
         (shot.shot_id, row.size_label): row.version_id
         for shot in get_work_item(work_item_id).shots

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.config import get_settings
 from services.jobs import wait_for_job
-from services.lifestyle import generate_lifestyle_heroes
+from services.lifestyle import start_heroes_job
 from services.work_items import get_work_item, list_work_items
 from tests.pages.conftest import open_page, texts
 
@@ -12,7 +12,7 @@ PAGE = "pages/sku_switcher.py"
 
 
 def generated(work_item_id: str) -> None:
-    assert wait_for_job(generate_lifestyle_heroes(work_item_id)["jobId"], timeout=60).status == "succeeded"
+    assert wait_for_job(start_heroes_job(work_item_id=work_item_id).job_id, timeout=60).status == "succeeded"
 
 
 def frame_buttons(at, state: str) -> list:

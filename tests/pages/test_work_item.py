@@ -19,7 +19,7 @@ from services.db import get_engine, session_scope
 from services.identity import current_actor
 from services.importer import import_data, import_file
 from services.jobs import stop_embedded_worker, wait_for_job
-from services.lifestyle import generate_lifestyle_heroes, list_references
+from services.lifestyle import GenerateHeroesOptions, list_references, start_heroes_job
 from services.models import ExportPlanRow, Shot
 from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
@@ -312,12 +312,14 @@ def _busy(at, work_item_id: str = "12") -> dict[str, bool]:
 def test_cards_show_jobs_started_elsewhere(demo):
     at = open_page(DETAIL, id="12")
     stop_embedded_worker()  # so the jobs below stay queued while the page is looked at
-    kt2 = generate_lifestyle_heroes("12", shot_ids=["KT-2"], overwrite=True)["jobId"]  # e.g. another reviewer's
+    kt2 = start_heroes_job(
+        work_item_id="12", options=GenerateHeroesOptions(shot_ids=["KT-2"], overwrite=True)
+    ).job_id  # e.g. another reviewer's
     at.run()
     assert not at.exception
     assert _busy(at) == {"KT-1": False, "KT-2": True, "KT-3": False}
     assert card_key("job", "12", "KT-2") not in at.session_state  # not this session's job
-    every_shot = generate_lifestyle_heroes("12")["jobId"]  # e.g. from the API, for all shots
+    every_shot = start_heroes_job(work_item_id="12").job_id  # e.g. from the API, for all shots
     at.run()
     assert _busy(at) == {"KT-1": True, "KT-2": True, "KT-3": True}
     assert at.button(key="detail_generate_12").disabled  # the panel polls the all-shots job
