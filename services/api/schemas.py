@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from services.read_models import ReadModel
 from services.read_models.heroes import HeroTarget, ReferencePublic, WorkItemDetail, WorkItemPage
@@ -25,10 +25,6 @@ def _demo(value: str, summary: str) -> Any:
 DemoWorkItemId = Annotated[str, _demo("7", "The demo's 4-shot work item")]
 DemoProjectId = Annotated[str, _demo("coffee-origins", "The demo storyboard")]
 DemoSentenceId = Annotated[str, _demo("sent_001", "A demo sentence")]
-
-
-class _Response(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 # --- requests ------------------------------------------------------------------------------------
