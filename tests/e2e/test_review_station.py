@@ -22,7 +22,7 @@ ADD_WORK_ITEM = """
 import sys
 from services.importer import import_data
 from services.jobs import stop_embedded_worker, wait_for_job
-from services.lifestyle import generate_lifestyle_heroes
+from services.lifestyle import start_heroes_job
 
 sizes = [("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1334)]
 shots = [{"shot_id": f"PT-{n}", "sku": f"PATIO-{n:02d}", "prompt": f"A patio, scene {n}, evening light"}
@@ -31,8 +31,8 @@ plan = [{"shot_id": s["shot_id"], "sku": s["sku"], "size_label": label, "width":
          "filename": f"fcc/lifestyle/40/{s['shot_id']}/{label.lower()}.png"} for s in shots for label, w, h in sizes]
 import_data({"workItems": [{"id": "40", "title": sys.argv[1], "status": "open",
                             "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
-job = wait_for_job(generate_lifestyle_heroes("40")["jobId"], timeout=300)
-assert job["status"] == "succeeded", job
+job = wait_for_job(start_heroes_job(work_item_id="40").job_id, timeout=300)
+assert job.status == "succeeded", job
 stop_embedded_worker()
 """
 
