@@ -86,7 +86,6 @@ def requires(role: Role) -> Callable[[Callable[P, T]], Callable[P, T]]:
             require(role)
             return use_case(*args, **kwargs)
 
-        checked.required_role = role  # type: ignore[attr-defined]
         return checked
 
     return decorate

@@ -175,7 +175,7 @@ def _install_signing_clock() -> None:
             return original(remove_tzinfo)
         return fixed.replace(tzinfo=None) if remove_tzinfo else fixed
 
-    clock.reshoot_clock = True  # type: ignore[attr-defined]
+    clock.reshoot_clock = True  # type: ignore[attr-defined]  # marks the clock installed (once per process)
     botocore.auth.get_current_datetime = clock  # type: ignore[attr-defined]  # see above
 
 

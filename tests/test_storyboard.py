@@ -226,14 +226,14 @@ def test_a_job_whose_backend_call_passes_its_deadline_fails_with_backend_timeout
     """Over real HTTP: ComfyUI never finishes; the job fails with BACKEND_TIMEOUT and a plain message, the old image
     stays, and the prompt is taken off ComfyUI so it writes no orphan output later."""
     monkeypatch.setenv("RESHOOT_IMAGE_BACKEND", "comfyui")
-    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "0.5")
+    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "1.5")
     get_settings.cache_clear()
     monkeypatch.setattr(comfyui, "Deadline", _counting_from_the_first_poll(fake_comfyui, 0.5))
     old = storyboard.get_sentence("sent_001").image_file
     fake_comfyui.fail("timeout")
     job = regenerate()
     assert (job.status, job.error_code) == ("failed", "BACKEND_TIMEOUT")
-    assert job.message == "ComfyUI did not finish the image within 0.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
+    assert job.message == "ComfyUI did not finish the image within 1.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
     assert storyboard.get_sentence("sent_001").image_file == old
     assert [run["state"] for run in fake_comfyui.prompts.values()] == ["interrupted"] and fake_comfyui.files == {}
 

@@ -245,7 +245,8 @@ def nearest_size(capabilities: Capabilities, width: int, height: int) -> tuple[i
         )
     scale = min(1.0, capabilities.max_side / max(width, height))
     step = capabilities.size_step
-    return tuple(max(step, round(side * scale / step) * step) for side in (width, height))  # type: ignore[return-value]
+    new_width, new_height = (max(step, round(side * scale / step) * step) for side in (width, height))
+    return new_width, new_height
 
 
 def as_png(data: bytes, *, source: str) -> bytes:

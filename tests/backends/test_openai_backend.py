@@ -155,7 +155,7 @@ def test_quota_exhausted_is_misconfiguration_not_retried(fake_openai):
 
 
 def test_timeout_from_settings_is_a_retryable_error_not_retried_inside(fake_openai, monkeypatch):
-    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "0.3")
+    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "1.5")
     get_settings.cache_clear()
     fake_openai.fail("timeout", seconds=10)
     with pytest.raises(BackendTimeout) as info:
@@ -163,7 +163,7 @@ def test_timeout_from_settings_is_a_retryable_error_not_retried_inside(fake_open
     assert (info.value.code, info.value.retryable, info.value.status) == ("BACKEND_TIMEOUT", True, 504)
     assert (
         info.value.message
-        == "OpenAI did not send the image within 0.3 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
+        == "OpenAI did not send the image within 1.5 s (RESHOOT_BACKEND_TIMEOUT), so Reshoot gave up."
     )
     assert len(fake_openai.image_requests()) == 1
 
