@@ -116,12 +116,12 @@ def _generate_demo_images() -> list[str]:
     document = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
     job_ids: list[str] = []
     for item in document.get("workItems", []):
-        if (
-            "lifestylePack" in item
-            and lifestyle.generate_lifestyle_heroes(
-                work_item_id=item["id"], options=lifestyle.GenerateHeroesOptions(dry_run=True)
-            ).generated
-        ):
+        if "lifestylePack" not in item:
+            continue
+        preview = lifestyle.generate_lifestyle_heroes(
+            work_item_id=item["id"], options=lifestyle.GenerateHeroesOptions(dry_run=True)
+        )
+        if isinstance(preview, lifestyle.HeroesResult) and preview.generated:  # a dry run answers the result
             job_ids.append(lifestyle.start_heroes_job(work_item_id=item["id"]).job_id)
     for project in document.get("projects", []):
         for sentence in storyboard.list_sentences(project["id"]):

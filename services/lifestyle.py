@@ -51,6 +51,7 @@ from services.read_models.heroes import (
     GeneratedTarget,
     HeroesJobStarted,
     HeroesResult,
+    JoinedShot,
     ReferencePublic,
     ReferencesAdded,
     ShotLocked,
@@ -92,7 +93,7 @@ class Plan:
     skipped: list[SkippedTarget]
     missing: list[str]
 
-    def generated(self) -> list[dict[str, Any]]:
+    def generated(self) -> list[GeneratedTarget]:
         return [_generated(p.shot, row) for p in self.shots for row in p.targets]
 
     def skipped_json(self) -> list[dict[str, Any]]:
@@ -236,7 +237,8 @@ def _enqueue(work_item_id: str, options: GenerateHeroesOptions, plan: Plan) -> H
     )
     if created and job.joined:
         message += f"; {len(job.joined)} shot(s) already being generated were joined ({', '.join(j['shot_id'] for j in job.joined)})"
-    return HeroesJobStarted(job_id=job.id, work_item_id=work_item_id, message=message, joined=job.joined)
+    joined = [JoinedShot.model_validate(shot) for shot in job.joined]
+    return HeroesJobStarted(job_id=job.id, work_item_id=work_item_id, message=message, joined=joined)
 
 
 def hero_unit_key(work_item_id: str, shot_id: str) -> str:
