@@ -23,8 +23,9 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import String, and_, cast, func, literal, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -51,6 +52,7 @@ from services.models import (
     stored_id,
     utcnow,
 )
+from services.options import Options
 from services.read_models.review_queue import (
     MAX_BULK_VERSIONS,
     BulkDecisionResult,
@@ -430,6 +432,14 @@ def served_key(key: str) -> str:
     return version_key or key
 
 
+class ReviewDecisionOptions(Options):
+    """A reviewer's decision on one image version: `approved`, `rejected` (or back to `pending`), with an optional
+    note (trimmed; empty is none)."""
+
+    state: Annotated[ReviewState, Field(strict=False)]  # the value as text, as a form or JSON sends it
+    note: str | None = None
+
+
 # --- Use cases -------------------------------------------------------------------------------------------
 
 
@@ -514,12 +524,12 @@ def set_locked(version_id: int, locked: bool) -> dict[str, Any]:
 
 
 @requires(Role.reviewer)
-def set_review(version_id: int, *, state: str, note: str | None = None) -> dict[str, Any]:
+def set_review(*, version_id: int, options: ReviewDecisionOptions) -> dict[str, Any]:
     """Record the current actor's decision; the newest decision is the version's state, older ones stay."""
-    decided, note = _review_state(state), _review_note(note)
+    note = _review_note(options.note)
     with session_scope() as session:
         version = _load(session, version_id)
-        _decide(session, version, version_target(session, version), decided, note, current_actor(), utcnow())
+        _decide(session, version, version_target(session, version), options.state, note, current_actor(), utcnow())
     return get_version(stored_id(version))
 
 

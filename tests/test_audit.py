@@ -312,7 +312,9 @@ SCENARIOS = [
     Scenario(
         "review a version",
         ("services.versions.set_review",),
-        lambda v: versions.set_review(v[1], state="approved", note="ok"),
+        lambda v: versions.set_review(
+            version_id=v[1], options=versions.ReviewDecisionOptions(state="approved", note="ok")
+        ),
         {"version.review": 1},
         prepare=lambda _: two_versions(),
     ),
@@ -691,9 +693,13 @@ def test_two_decisions_by_two_people_stay_visible_and_the_latest_is_the_state(wo
     generate()
     version_id = hero_row().current_version_id
     with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
-        versions.set_review(version_id, state="approved", note="Good light")
+        versions.set_review(
+            version_id=version_id, options=versions.ReviewDecisionOptions(state="approved", note="Good light")
+        )
     with acting_as(Actor("ben@example.com", "Ben", Role.admin)):
-        state = versions.set_review(version_id, state="rejected", note="Logo cut off")
+        state = versions.set_review(
+            version_id=version_id, options=versions.ReviewDecisionOptions(state="rejected", note="Logo cut off")
+        )
     assert (state["reviewState"], state["reviewer"], state["reviewNote"]) == ("rejected", "Ben", "Logo cut off")
     history = versions.review_history([version_id])[version_id]
     assert [(d.decision, d.reviewer_email, d.note) for d in history] == [

@@ -49,7 +49,10 @@ GUARDED = [
         Role.reviewer,
     ),
     (lambda: storyboard.regenerate_sentence_image(sentence_id="sent_001"), Role.reviewer),
-    (lambda: versions.set_review(1, state="approved"), Role.reviewer),
+    (
+        lambda: versions.set_review(version_id=1, options=versions.ReviewDecisionOptions(state="approved")),
+        Role.reviewer,
+    ),
     (lambda: versions.decide_many(state="approved", version_ids=[999999]), Role.reviewer),
     (lambda: versions.decide_many(state="rejected", work_item_id="7", note="x"), Role.reviewer),
     (lambda: versions.restore_version(1), Role.reviewer),

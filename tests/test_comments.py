@@ -50,9 +50,11 @@ def test_comments_keep_their_authors_in_order_and_are_audited(demo):
 def test_history_lists_every_decision_with_its_person_oldest_first(demo):
     version_id = hero_version()
     with acting_as(ANA):
-        versions.set_review(version_id, state="rejected", note="Too dark")
+        versions.set_review(
+            version_id=version_id, options=versions.ReviewDecisionOptions(state="rejected", note="Too dark")
+        )
     with acting_as(BO):
-        versions.set_review(version_id, state="approved")
+        versions.set_review(version_id=version_id, options=versions.ReviewDecisionOptions(state="approved"))
         comments.add_comment(version_id=version_id, body="Fixed by the new crop")
     thread = comments.version_thread(version_id=version_id)
     assert [(d.decision, d.reviewer, d.note) for d in thread.decisions] == [
@@ -68,7 +70,7 @@ def test_counts_and_summaries_for_many_versions_in_one_query(demo):
         for body in ("one", "two"):
             comments.add_comment(version_id=a, body=body)
         comments.add_comment(version_id=c, body="three")
-        versions.set_review(a, state="rejected", note="Wrong sofa")
+        versions.set_review(version_id=a, options=versions.ReviewDecisionOptions(state="rejected", note="Wrong sofa"))
     with count_queries() as counted:
         counts = comments.comment_counts(version_ids=[a, b, c])
     assert counts == {a: 2, b: 0, c: 1} and len(counted) == 1

@@ -71,10 +71,16 @@ def reviewed(demo):
     assert job.status == "succeeded", job
     current = {(r.shot_id, r.size_label): r.version_id for s in work_items.get_work_item("e1").shots for r in s.rows}
     with acting_as(ANA):
-        versions.set_review(current[("E-1", "Desktop")], state="rejected", note="too dark")
+        versions.set_review(
+            version_id=current[("E-1", "Desktop")],
+            options=versions.ReviewDecisionOptions(state="rejected", note="too dark"),
+        )
         for key in (("E-1", "Desktop"), ("E-1", "Mobile"), ("E-2", "Desktop")):
-            versions.set_review(current[key], state="approved")
-        versions.set_review(current[("E-2", "Mobile")], state="rejected", note="crop cuts the product")
+            versions.set_review(version_id=current[key], options=versions.ReviewDecisionOptions(state="approved"))
+        versions.set_review(
+            version_id=current[("E-2", "Mobile")],
+            options=versions.ReviewDecisionOptions(state="rejected", note="crop cuts the product"),
+        )
     return current
 
 

@@ -123,8 +123,10 @@ def test_card_summaries_and_rejected_notes_in_one_query_each(demo, fake_backend)
     regenerate("KT-2")
     desktop, tablet, _mobile = current_versions("KT-1")
     with acting_as(ANA):
-        versions.set_review(desktop.id, state="rejected", note="Blade looks bent")
-        versions.set_review(tablet.id, state="approved")
+        versions.set_review(
+            version_id=desktop.id, options=versions.ReviewDecisionOptions(state="rejected", note="Blade looks bent")
+        )
+        versions.set_review(version_id=tablet.id, options=versions.ReviewDecisionOptions(state="approved"))
     with count_queries() as counted:
         summaries = hero_prompts.card_summaries(work_item_id="12", shot_ids=["KT-1", "KT-2", "KT-3"])
     assert len(counted) == 1

@@ -6,11 +6,12 @@ import io
 
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 from sqlmodel import select
 
 from services import storyboard, versions
 from services.db import session_scope
-from services.errors import ReshootError
+from services.errors import ReshootError, invalid_from
 from services.identity import Actor, Role, acting_as
 from services.models import ExportPlanRow, ImageVersion
 from services.read_models.review_queue import ReviewQueueFilter
@@ -108,16 +109,20 @@ def test_review_state_and_queue(demo):
     [queued] = versions.review_queue()
     assert (queued.version_id, queued.work_item_id, queued.size_label) == (version, "7", row.size_label)
     with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
-        reviewed = versions.set_review(version, state="approved", note="Good light")
+        reviewed = versions.set_review(
+            version_id=version, options=versions.ReviewDecisionOptions(state="approved", note="Good light")
+        )
     assert (reviewed["reviewState"], reviewed["reviewer"], reviewed["reviewNote"]) == ("approved", "Ana", "Good light")
     assert reviewed["reviewedAt"].endswith("Z")
     assert (
         versions.review_queue() == []
         and len(versions.review_queue(only=ReviewQueueFilter(state="approved", work_item_id="7"))) == 1
     )
-    with pytest.raises(ReshootError) as e:
-        versions.set_review(version, state="maybe")
-    assert e.value.code == "INVALID_REQUEST"
+    with pytest.raises(ValidationError) as e:
+        versions.ReviewDecisionOptions(state="maybe")
+    assert invalid_from(e.value).code == "INVALID_REQUEST" and invalid_from(e.value).details[0]["field"] == "state"
+    with pytest.raises(ValidationError):
+        versions.ReviewDecisionOptions.model_validate({"state": "approved", "note": 3})  # a note is text
 
 
 def test_unknown_targets_and_versions_are_404(demo):
@@ -166,7 +171,7 @@ def test_a_new_hero_and_a_review_change_the_work_items_updated(demo):
     version_id = add("hero", row_id, 1, base_key="fcc/lifestyle/12/KT-1/desktop.png")
     regenerated = _updated("12")
     assert regenerated > before
-    versions.set_review(version_id, state="approved")
+    versions.set_review(version_id=version_id, options=versions.ReviewDecisionOptions(state="approved"))
     reviewed = _updated("12")
     assert reviewed > regenerated
     versions.set_favourite(version_id, True)  # not a change of the work item's heroes or reviews

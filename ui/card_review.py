@@ -17,7 +17,7 @@ from services.enums import ReviewState
 from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.heroes import HeroTarget, ShotPublic
-from services.versions import set_review
+from services.versions import ReviewDecisionOptions, set_review
 from ui.hero_state import card_key
 from ui.permissions import lacks, why_disabled
 from ui.toasts import queue_toast
@@ -117,7 +117,9 @@ def decide(work_item_id: str, shot_id: str, row: HeroTarget, state: ReviewState,
     """Record the signed-in person's decision on the row's current version (with the note typed, if any)."""
     note = (st.session_state.get(note_key) or "").strip() if note_key else ""
     try:
-        version = set_review(int(row.version_id or 0), state=state, note=note or None)
+        version = set_review(
+            version_id=int(row.version_id or 0), options=ReviewDecisionOptions(state=state, note=note or None)
+        )
     except ReshootError as e:
         queue_toast("Couldn’t save the review", e.message or e.code, kind="error")
         return

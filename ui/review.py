@@ -14,7 +14,7 @@ from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.comments import ThreadSummary
 from services.read_models.heroes import HeroTarget, ShotPublic
-from services.versions import Decision, review_history, set_review
+from services.versions import Decision, ReviewDecisionOptions, review_history, set_review
 from ui.images import absolute_url
 from ui.permissions import lacks, why_disabled
 from ui.review_thread import comments_words, review_thread
@@ -72,7 +72,7 @@ def review(version_id: int, state: str, note_key: str) -> None:
     """The signed-in person's decision (services read who it is); the note field empties after it is saved."""
     note = (st.session_state.get(note_key) or "").strip() or None
     try:
-        set_review(version_id, state=state, note=note)
+        set_review(version_id=version_id, options=ReviewDecisionOptions(state=state, note=note))
     except ReshootError as e:
         queue_toast("Couldn’t save the review", e.message or e.code, kind="error")
         return

@@ -18,7 +18,14 @@ from services.backends import BACKEND_NAMES
 from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.review_queue import QueueCursor, QueuedHero, ReviewQueueFilter
-from services.versions import get_version, hero_size_labels, review_queue, review_queue_count, set_review
+from services.versions import (
+    ReviewDecisionOptions,
+    get_version,
+    hero_size_labels,
+    review_queue,
+    review_queue_count,
+    set_review,
+)
 from ui.compare import image_compare
 from ui.images import absolute_url, placeholder
 from ui.navigation import WORK_ITEM_PAGE, query_param
@@ -99,7 +106,7 @@ def _go_back(only: ReviewQueueFilter, here: QueueCursor) -> None:
 def _decide(hero: QueuedHero, state: str) -> None:
     note = (st.session_state.get(NOTE_KEY) or "").strip() or None
     try:
-        set_review(hero.version_id, state=state, note=note)
+        set_review(version_id=hero.version_id, options=ReviewDecisionOptions(state=state, note=note))
     except ReshootError as e:
         queue_toast("Couldn’t save the review", e.message or e.code, kind="error")
         return

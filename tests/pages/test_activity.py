@@ -14,7 +14,7 @@ from services.db import get_engine, session_scope
 from services.identity import Actor, Role, acting_as
 from services.jobs import stop_embedded_worker
 from services.storyboard import UpdateSentenceOptions, update_sentence
-from services.versions import set_review
+from services.versions import ReviewDecisionOptions, set_review
 from tests.pages.conftest import open_page, texts
 from ui.activity import csv_bytes
 
@@ -127,7 +127,7 @@ def test_review_decisions_are_listed_with_the_reviewer(demo):
     )
     version_id = get_work_item("21").shots[0].rows[0].version_id
     with acting_as(ANA):
-        set_review(version_id, state="approved", note="Good light")
+        set_review(version_id=version_id, options=ReviewDecisionOptions(state="approved", note="Good light"))
     at = open_page(PAGE)
     at.multiselect(key="activity_actions").select(AuditAction.review).run()
     [row] = at.dataframe[0].value.to_dict("records")

@@ -31,7 +31,7 @@ def test_export_button_builds_the_zip_only_when_clicked(demo, monkeypatch):
 
     row = next(r for r in versions.review_queue(only=ReviewQueueFilter(work_item_id="12")) if r.shot_id == "KT-2")
     with acting_as(ANA):
-        versions.set_review(row.version_id, state="approved")
+        versions.set_review(version_id=row.version_id, options=versions.ReviewDecisionOptions(state="approved"))
     data = export_button.approved_zip("12", ANA)  # what the click's deferred download runs
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert row.filename in archive.namelist() and calls == [{"work_item_id": "12"}]

@@ -9,7 +9,7 @@ from streamlit.components.v2.bidi_component.main import _make_trigger_id
 
 from services.hero_prompts import shot_prompt
 from services.identity import Actor, Role, acting_as
-from services.versions import list_versions, set_review
+from services.versions import ReviewDecisionOptions, list_versions, set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import DETAIL, regenerate
@@ -70,7 +70,7 @@ def test_a_rejected_heroes_note_shows_beside_regenerate_and_in_the_actions_panel
     regenerate(at, "KT-1")
     row = get_work_item("12").shots[0].rows[0]
     with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
-        set_review(row.version_id, state="rejected", note="Blade looks bent")
+        set_review(version_id=row.version_id, options=ReviewDecisionOptions(state="rejected", note="Blade looks bent"))
     at = open_page(DETAIL, id="12")
     assert "Rejected: Desktop by Ana, “Blade looks bent”" in texts(at)
     assert "“Blade looks bent”" in at.button(key=card_key("regenerate", "12", "KT-1")).help

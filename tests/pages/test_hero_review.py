@@ -12,7 +12,7 @@ from services.identity import Actor, Role, acting_as, current_actor
 from services.jobs import wait_for_job
 from services.lifestyle import start_heroes_job
 from services.preferences import GridDensity, get_preferences
-from services.versions import review_history, set_review
+from services.versions import ReviewDecisionOptions, review_history, set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page
 from ui.hero_state import card_key
@@ -41,9 +41,11 @@ def badges(markdown: str) -> list[str]:
 
 def test_each_card_shows_every_sizes_state_on_its_thumbnail(heroes):
     with acting_as(ANA):
-        set_review(heroes[("KT-1", "Desktop")], state="approved")
+        set_review(version_id=heroes[("KT-1", "Desktop")], options=ReviewDecisionOptions(state="approved"))
     with acting_as(BEN):
-        set_review(heroes[("KT-1", "Tablet")], state="rejected", note="Logo cut off")
+        set_review(
+            version_id=heroes[("KT-1", "Tablet")], options=ReviewDecisionOptions(state="rejected", note="Logo cut off")
+        )
     at = open_page(DETAIL, id="12")
     card = card_markdown(at, "KT-1")
     assert [b.split(" by ")[0] for b in badges(card)] == [
@@ -90,7 +92,7 @@ def test_approve_and_reject_with_a_note_on_a_card(heroes):
 
 def test_a_viewer_sees_the_state_but_cannot_decide_and_keeps_their_own_density(heroes, monkeypatch):
     with acting_as(ANA):
-        set_review(heroes[("KT-3", "Desktop")], state="approved")
+        set_review(version_id=heroes[("KT-3", "Desktop")], options=ReviewDecisionOptions(state="approved"))
     monkeypatch.setenv("RESHOOT_AUTH", "oidc")
     get_settings.cache_clear()
     vic = {"is_logged_in": True, "email": "vic@example.com", "name": "Vic"}

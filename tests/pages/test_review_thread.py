@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.identity import Actor, Role, acting_as
-from services.versions import set_review
+from services.versions import ReviewDecisionOptions, set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import DETAIL, regenerate
@@ -18,9 +18,9 @@ def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
     regenerate(at, "KT-2")
     version = get_work_item("12").shots[1].rows[0].version_id
     with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
-        set_review(version, state="rejected", note="Knives look blurry")
+        set_review(version_id=version, options=ReviewDecisionOptions(state="rejected", note="Knives look blurry"))
     with acting_as(Actor("ben@example.com", "Ben", Role.reviewer)):
-        set_review(version, state="approved")
+        set_review(version_id=version, options=ReviewDecisionOptions(state="approved"))
     at.button(key=card_key("view", "12", "KT-2")).click().run()
     assert ":green[Approved] by Ben · " in texts(at) and "no comments" in texts(at)  # the latest decision
     assert f"{THREAD}_body" not in at.session_state  # closed: not drawn

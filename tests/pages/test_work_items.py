@@ -20,14 +20,14 @@ def test_lists_the_demo_work_items_with_counts(demo):
 
 def test_review_counts_progress_and_links_to_the_queue(demo):
     from services.identity import Actor, Role, acting_as
-    from services.versions import set_review
+    from services.versions import ReviewDecisionOptions, set_review
     from tests.test_review_queue import add_image
 
     made = [add_image("12", "KT-1", size, minute=n) for n, size in enumerate(("Desktop", "Tablet", "Mobile"))]
     made.append(add_image("12", "KT-2", "Desktop", minute=5))
     with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
-        set_review(made[0], state="approved")
-        set_review(made[1], state="rejected")
+        set_review(version_id=made[0], options=ReviewDecisionOptions(state="approved"))
+        set_review(version_id=made[1], options=ReviewDecisionOptions(state="rejected"))
     at = open_page()
     table = at.dataframe[0].value.set_index("ID")
     twelve = table.loc["12"]
