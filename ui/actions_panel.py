@@ -19,13 +19,13 @@ from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast
 
 
-def _key(name: str, work_item_id: str) -> str:
+def panel_key(name: str, work_item_id: str) -> str:
     return f"detail_{name}_{work_item_id}"
 
 
 def panel_job(work_item_id: str) -> str | None:
     """The job the panel polls (and toasts at its end) as of the last run; cards leave it to the panel."""
-    return st.session_state.get(_key("panel_job", work_item_id))
+    return st.session_state.get(panel_key("panel_job", work_item_id))
 
 
 def error_toast(code: str | None) -> None:
@@ -38,9 +38,9 @@ def start_generation(work_item_id: str) -> None:
     state = st.session_state
     try:
         options = GenerateHeroesOptions(
-            shot_ids=state.get(_key("shots", work_item_id)) or None,
-            dry_run=state.get(_key("dry_run", work_item_id), False),
-            overwrite=state.get(_key("overwrite", work_item_id), False),
+            shot_ids=state.get(panel_key("shots", work_item_id)) or None,
+            dry_run=state.get(panel_key("dry_run", work_item_id), False),
+            overwrite=state.get(panel_key("overwrite", work_item_id), False),
         )
         result = generate_lifestyle_heroes(work_item_id=work_item_id, options=options)
     except ValidationError:
@@ -55,11 +55,11 @@ def start_generation(work_item_id: str) -> None:
     if isinstance(result, HeroesResult):  # a dry run
         queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result.model_dump(mode="json")))
     else:
-        state[_key("job", work_item_id)] = result.job_id
+        state[panel_key("job", work_item_id)] = result.job_id
 
 
 def generation_finished(work_item_id: str, job: JobPublic) -> None:
-    st.session_state.pop(_key("job", work_item_id), None)
+    st.session_state.pop(panel_key("job", work_item_id), None)
     if job.status != JobStatus.succeeded:
         error_toast(job.error_code)
         return
@@ -73,12 +73,12 @@ def generation_finished(work_item_id: str, job: JobPublic) -> None:
 def options_summary(work_item_id: str, shot_count: int) -> str | None:
     """`Dry run · Overwrite · 2 of 4 shots` for the Advanced options that differ from a plain run; None if none."""
     state = st.session_state
-    shots = state.get(_key("shots", work_item_id)) or []
+    shots = state.get(panel_key("shots", work_item_id)) or []
     parts = [
         name
         for name, on in (
-            ("Dry run", state.get(_key("dry_run", work_item_id))),
-            ("Overwrite", state.get(_key("overwrite", work_item_id))),
+            ("Dry run", state.get(panel_key("dry_run", work_item_id))),
+            ("Overwrite", state.get(panel_key("overwrite", work_item_id))),
         )
         if on
     ]
@@ -88,16 +88,16 @@ def options_summary(work_item_id: str, shot_count: int) -> str | None:
 
 
 def reset_options(work_item_id: str) -> None:
-    st.session_state[_key("dry_run", work_item_id)] = False
-    st.session_state[_key("overwrite", work_item_id)] = False
-    st.session_state[_key("shots", work_item_id)] = []
+    st.session_state[panel_key("dry_run", work_item_id)] = False
+    st.session_state[panel_key("overwrite", work_item_id)] = False
+    st.session_state[panel_key("shots", work_item_id)] = []
 
 
 def actions_panel(item: WorkItemDetail, *, active_job: JobPublic | None = None) -> None:
     """The panel for `item` (from `get_work_item()`); `active_job` is a generate job already running for it."""
     work_item_id = item.id
-    job_id = st.session_state.get(_key("job", work_item_id)) or (active_job.id if active_job else None)
-    st.session_state[_key("panel_job", work_item_id)] = job_id
+    job_id = st.session_state.get(panel_key("job", work_item_id)) or (active_job.id if active_job else None)
+    st.session_state[panel_key("panel_job", work_item_id)] = job_id
     has_pack = item.has_pack
     with st.container(border=True):
         st.markdown("**Actions**")
@@ -110,7 +110,7 @@ def actions_panel(item: WorkItemDetail, *, active_job: JobPublic | None = None) 
             help=why_disabled(
                 Role.reviewer, messages.GENERATE_TOOLTIP if has_pack else messages.GENERATE_TOOLTIP_NO_PACK
             ),
-            key=_key("generate", work_item_id),
+            key=panel_key("generate", work_item_id),
             on_click=start_generation,
             args=(work_item_id,),
             width="stretch",
@@ -123,13 +123,13 @@ def actions_panel(item: WorkItemDetail, *, active_job: JobPublic | None = None) 
             help=why_disabled(Role.reviewer),
         ):
             st.checkbox(
-                "Dry run", key=_key("dry_run", work_item_id), help="Report what would be created; write nothing."
+                "Dry run", key=panel_key("dry_run", work_item_id), help="Report what would be created; write nothing."
             )
-            st.checkbox("Overwrite existing images", key=_key("overwrite", work_item_id))
+            st.checkbox("Overwrite existing images", key=panel_key("overwrite", work_item_id))
             st.multiselect(
                 "Shots",
                 item.shot_ids,  # every shot, not only the grid page's
-                key=_key("shots", work_item_id),
+                key=panel_key("shots", work_item_id),
                 placeholder="All shots",
             )
         summary = options_summary(work_item_id, len(item.shot_ids)) if has_pack else None
@@ -140,7 +140,7 @@ def actions_panel(item: WorkItemDetail, *, active_job: JobPublic | None = None) 
                     "Reset",
                     icon=":material/restart_alt:",
                     type="tertiary",
-                    key=_key("reset", work_item_id),
+                    key=panel_key("reset", work_item_id),
                     disabled=bool(job_id),
                     on_click=reset_options,
                     args=(work_item_id,),
@@ -148,6 +148,6 @@ def actions_panel(item: WorkItemDetail, *, active_job: JobPublic | None = None) 
                 )
         st.caption(messages.GENERATE_SUBCOPY if has_pack else messages.PACK_NOT_FOUND_BODY)
         if has_pack:
-            rejected_in_selection(work_item_id, st.session_state.get(_key("shots", work_item_id)) or None)
+            rejected_in_selection(work_item_id, st.session_state.get(panel_key("shots", work_item_id)) or None)
         if job_id:
             job_progress(job_id, on_finish=lambda job: generation_finished(work_item_id, job))

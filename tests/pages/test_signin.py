@@ -11,6 +11,7 @@ from services.config import get_settings
 from services.identity import Actor, Role, acting_as
 from services.jobs import wait_for_job
 from tests.pages.conftest import open_page, texts
+from ui.actions_panel import panel_key
 from ui.hero_state import card_key
 
 ADMIN = Actor(email="ada@example.com", name="Ada", role=Role.admin)
@@ -41,7 +42,7 @@ def test_a_viewer_sees_who_they_are_and_cannot_regenerate(oidc):
     at = signed_in({"email": "Vic@Example.com", "name": "Vic"}, "pages/work_item.py", id="7")
     regenerate = at.button(key=card_key("regenerate", "7", "OL-1"))
     assert regenerate.disabled and regenerate.help.startswith("Needs the reviewer role; you are a viewer.")
-    generate = at.button(key="detail_generate_7")
+    generate = at.button(key=panel_key("generate", "7"))
     assert generate.disabled and "Needs the reviewer role" in generate.help
     with acting_as(ADMIN):
         [vic] = [u for u in auth.list_users() if u.email == "vic@example.com"]

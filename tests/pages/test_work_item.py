@@ -24,6 +24,7 @@ from services.models import ExportPlanRow, Shot
 from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
 from ui import job_progress, no_pack
+from ui.actions_panel import panel_key
 from ui.hero_state import card_key
 from ui.toasts import ZERO_WIDTH_SPACE
 
@@ -91,7 +92,7 @@ def test_a_short_regeneration_shows_the_new_image_in_the_clicks_card_rerun(demo,
 def test_actions_panel_and_cards_show_the_seed_copy(demo):
     at = open_page(DETAIL, id="12")
     assert at.title[0].value == "Kitchen Essentials — Cookware Refresh"
-    generate = at.button(key="detail_generate_12")
+    generate = at.button(key=panel_key("generate", "12"))
     assert generate.label == messages.GENERATE_BUTTON and generate.help == messages.GENERATE_TOOLTIP
     assert not generate.disabled
     shown = texts(at)
@@ -101,12 +102,12 @@ def test_actions_panel_and_cards_show_the_seed_copy(demo):
     assert not at.image and not card_images(at)
     regenerate = at.button(key=card_key("regenerate", "12", "KT-1"))
     assert regenerate.label == messages.REGENERATE_SHOT and regenerate.help == messages.REGENERATE_SHOT_TOOLTIP
-    assert at.checkbox(key="detail_dry_run_12").label == "Dry run"  # in the Advanced popover
+    assert at.checkbox(key=panel_key("dry_run", "12")).label == "Dry run"  # in the Advanced popover
 
 
 def test_work_item_without_pack_has_the_disabled_button_and_tooltip(demo):
     at = open_page(DETAIL, id="15")
-    generate = at.button(key="detail_generate_15")
+    generate = at.button(key=panel_key("generate", "15"))
     assert generate.disabled
     assert generate.help == messages.GENERATE_TOOLTIP_NO_PACK == "Run Lifestyle Pack v2 first."
     assert messages.PACK_NOT_FOUND_BODY in texts(at)
@@ -144,41 +145,41 @@ def test_unknown_work_item_says_so(demo):
 
 def test_generate_shows_progress_then_the_seed_toast(demo, backend_gate):
     at = open_page(DETAIL, id="12")
-    at.button(key="detail_generate_12").click().run()
-    running = at.button(key="detail_generate_12")  # the job waits at the gate: still running whatever the load
+    at.button(key=panel_key("generate", "12")).click().run()
+    running = at.button(key=panel_key("generate", "12"))  # the job waits at the gate: still running whatever the load
     assert running.label == messages.GENERATE_BUTTON_LOADING and running.disabled
     assert at.get("progress") and not toasts(at)
     backend_gate.set()
-    job = wait_for_job(at.session_state["detail_job_12"], timeout=60)
+    job = wait_for_job(at.session_state[panel_key("job", "12")], timeout=60)
     assert job.status == "succeeded"
     at.run()
     assert toasts(at) == [
         f"**{messages.HEROES_GENERATED_TITLE}**  \n"
         "Created 9 images across 3 shots (KT-1, KT-2, KT-3). Validate them in SKU Switcher."
     ]
-    assert at.button(key="detail_generate_12").label == messages.GENERATE_BUTTON
+    assert at.button(key=panel_key("generate", "12")).label == messages.GENERATE_BUTTON
     thumbs = card_images(at)
     assert len(thumbs) == 3 and all(u.startswith("http://") and "/assets/fcc/lifestyle/12/" in u for u in thumbs)
 
-    at.button(key="detail_generate_12").click().run()  # again: every target exists
+    at.button(key=panel_key("generate", "12")).click().run()  # again: every target exists
     # Skipping everything ends the job as it is recorded: the click's own run shows the toast if the job ended
     # before the panel looked; otherwise the panel holds the job's id and its end shows the toast.
     shown = toasts(at)
-    if "detail_job_12" in at.session_state:
+    if panel_key("job", "12") in at.session_state:
         assert not shown
-        wait_for_job(at.session_state["detail_job_12"], timeout=60)
+        wait_for_job(at.session_state[panel_key("job", "12")], timeout=60)
         at.run()
         shown = toasts(at)
-    assert "detail_job_12" not in at.session_state
+    assert panel_key("job", "12") not in at.session_state
     assert shown and shown[-1].endswith("No new images created. All targets already exist.")
 
 
 def test_dry_run_answers_at_once(demo):
     at = open_page(DETAIL, id="12")
-    at.checkbox(key="detail_dry_run_12").check().run()
-    at.multiselect(key="detail_shots_12").select("KT-2").run()
-    at.button(key="detail_generate_12").click().run()
-    assert "detail_job_12" not in at.session_state
+    at.checkbox(key=panel_key("dry_run", "12")).check().run()
+    at.multiselect(key=panel_key("shots", "12")).select("KT-2").run()
+    at.button(key=panel_key("generate", "12")).click().run()
+    assert panel_key("job", "12") not in at.session_state
     assert toasts(at) == [
         f"**{messages.HEROES_GENERATED_TITLE}**  \nDry run complete. 3 images would be created across 1 shot (KT-2)."
     ]
@@ -186,18 +187,18 @@ def test_dry_run_answers_at_once(demo):
 
 def test_advanced_options_are_summarised_beside_the_button_and_reset(demo):
     at = open_page(DETAIL, id="7")
-    assert "Options:" not in texts(at) and not [b for b in at.button if b.key == "detail_reset_7"]
-    at.checkbox(key="detail_overwrite_7").check().run()
-    at.multiselect(key="detail_shots_7").select("OL-1").select("OL-3").run()
+    assert "Options:" not in texts(at) and not [b for b in at.button if b.key == panel_key("reset", "7")]
+    at.checkbox(key=panel_key("overwrite", "7")).check().run()
+    at.multiselect(key=panel_key("shots", "7")).select("OL-1").select("OL-3").run()
     assert ":material/tune: Options: **Overwrite · 2 of 4 shots**" in [c.value for c in at.caption]
-    at.checkbox(key="detail_dry_run_7").check().run()
+    at.checkbox(key=panel_key("dry_run", "7")).check().run()
     assert ":material/tune: Options: **Dry run · Overwrite · 2 of 4 shots**" in [c.value for c in at.caption]
-    at.button(key="detail_reset_7").click().run()
+    at.button(key=panel_key("reset", "7")).click().run()
     assert "Options:" not in texts(at)
     assert (
-        at.checkbox(key="detail_dry_run_7").value,
-        at.checkbox(key="detail_overwrite_7").value,
-        at.multiselect(key="detail_shots_7").value,
+        at.checkbox(key=panel_key("dry_run", "7")).value,
+        at.checkbox(key=panel_key("overwrite", "7")).value,
+        at.multiselect(key=panel_key("shots", "7")).value,
     ) == (False, False, [])
 
 
@@ -322,7 +323,7 @@ def test_cards_show_jobs_started_elsewhere(demo):
     every_shot = start_heroes_job(work_item_id="12").job_id  # e.g. from the API, for all shots
     at.run()
     assert _busy(at) == {"KT-1": True, "KT-2": True, "KT-3": True}
-    assert at.button(key="detail_generate_12").disabled  # the panel polls the all-shots job
+    assert at.button(key=panel_key("generate", "12")).disabled  # the panel polls the all-shots job
     for job_id in (kt2, every_shot):
         assert wait_for_job(job_id, timeout=60).status == "succeeded"
     at.run()
@@ -406,7 +407,7 @@ def test_the_grid_shows_twelve_cards_a_page(db):
     assert _cards(at) == [f"S-{n}" for n in range(12)]
     [pager] = at.pagination
     assert pager.num_pages == 3 and pager.value == 1
-    assert at.multiselect(key="detail_shots_many").options == [f"S-{n}" for n in range(30)]  # every shot
+    assert at.multiselect(key=panel_key("shots", "many")).options == [f"S-{n}" for n in range(30)]  # every shot
     assert "Work item many · open · 30 shots" in texts(at)
     pager.set_value(3).run()
     assert not at.exception
