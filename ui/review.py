@@ -68,7 +68,7 @@ def device_row_html(rows: list[HeroTarget]) -> str:
     return _ROW.format(frames="".join(frames))
 
 
-def review(version_id: int, state: str, note_key: str) -> None:
+def review(version_id: int, state: ReviewState, note_key: str) -> None:
     """The signed-in person's decision (services read who it is); the note field empties after it is saved."""
     note = (st.session_state.get(note_key) or "").strip() or None
     try:

@@ -15,6 +15,7 @@ from typing import Literal
 import streamlit as st
 
 from services.backends import BACKEND_NAMES
+from services.enums import ReviewState
 from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.review_queue import QueueCursor, QueuedHero, ReviewQueueFilter
@@ -103,7 +104,7 @@ def _go_back(only: ReviewQueueFilter, here: QueueCursor) -> None:
         st.session_state[_CURSOR] = before[0].cursor
 
 
-def _decide(hero: QueuedHero, state: str) -> None:
+def _decide(hero: QueuedHero, state: ReviewState) -> None:
     note = (st.session_state.get(NOTE_KEY) or "").strip() or None
     try:
         set_review(version_id=hero.version_id, options=ReviewDecisionOptions(state=state, note=note))
@@ -204,7 +205,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
             disabled=not_reviewer,
             help=reviewer_help,
             on_click=_decide,
-            args=(hero, "approved"),
+            args=(hero, ReviewState.approved),
         )
         st.button(
             "Reject",
@@ -214,7 +215,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
             disabled=not_reviewer,
             help=reviewer_help,
             on_click=_decide,
-            args=(hero, "rejected"),
+            args=(hero, ReviewState.rejected),
         )
         if st.button(
             "Compare",
