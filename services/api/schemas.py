@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from services.read_models import ReadModel
 from services.read_models.heroes import HeroTarget, ReferencePublic, WorkItemDetail, WorkItemPage
 from services.read_models.jobs import JobPublic
-from services.read_models.storyboard import ProjectPublic, SentencePublic, StoryboardPublic
+from services.read_models.storyboard import ProjectPublic, SentenceFields, SentencePlacement, StoryboardPublic
 from services.storyboard import RegenerateImageOptions, UpdateSentenceOptions
 
 Timestamp = datetime | str | None
@@ -79,7 +79,7 @@ class ReferenceList(Ok):
     references: list[ReferencePublic]
 
 
-class SentenceOut(SentencePublic, Ok):
+class SentenceOut(SentencePlacement, Ok, SentenceFields):  # `ok` after the spec's fields, as it has always been sent
     pass
 
 

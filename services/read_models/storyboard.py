@@ -15,7 +15,9 @@ class ProjectPublic(ReadModel):
     created_at: UtcDatetime | None
 
 
-class SentencePublic(ReadModel):
+class SentenceFields(ReadModel):
+    """A sentence's fields spec 002's client reads (its JSON leads with them; the API puts `ok` after them)."""
+
     id: str
     project_id: str
     image_prompt: str | None
@@ -25,12 +27,21 @@ class SentencePublic(ReadModel):
     seed: int | None  # the current image's seed
     seed_honoured: bool | None  # False: the backend that made the current image ignores seeds (OpenAI)
     updated_at: UtcDatetime | None
+
+
+class SentencePlacement(ReadModel):
+    """Where a sentence sits and what Reshoot adds: its section, text, thumbnail, version and running job."""
+
     section_id: str
     position: int
     text: str
     thumb_url: str | None
     version_id: int | None
     active_job_id: str | None  # a queued or running image job for this sentence
+
+
+class SentencePublic(SentencePlacement, SentenceFields):  # pydantic orders fields from the last base first
+    pass
 
 
 class CastMemberPublic(ReadModel):

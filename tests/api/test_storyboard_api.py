@@ -196,3 +196,13 @@ def test_openapi_describes_every_field_the_job_endpoint_sends(client, demo):
     assert list(body) == list(schema["properties"]) and set(schema["required"]) == set(body)  # "ok" first, as sent
     assert body["ok"] is True and body["status"] == "succeeded" and "plan" not in body
     assert schema["properties"]["status"]["$ref"].endswith("/JobStatus")
+
+
+def test_a_sentence_is_sent_with_its_keys_in_the_order_clients_have_always_had(client, demo):
+    spec = ["id", "projectId", "imagePrompt", "imageFile", "isImageDirty", "isVideoDirty", "seed", "seedHonoured"]
+    ours = ["updatedAt", "ok", "sectionId", "position", "text", "thumbUrl", "versionId", "activeJobId"]
+    assert list(client.get("/api/v1/sentences/sent_001").json()) == spec + ours
+    assert list(client.put("/api/v1/sentences/sent_001", json={"imagePrompt": "x"}).json()) == spec + ours
+    board = client.get(f"/api/v1/projects/{PROJECT}").json()
+    assert list(board) == ["ok", "id", "title", "sections", "cast"]
+    assert list(board["sections"][0]["sentences"][0]) == [key for key in spec + ours if key != "ok"]
