@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import insert, or_
 from sqlmodel import Session, col, select
 
 from services.db import session_scope
@@ -144,6 +144,35 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+AuditRow = tuple[AuditAction, Target, dict[str, Any] | None, dict[str, Any] | None]  # action, target, before, after
+
+
+def record_many(session: Session, entries: list[AuditRow]) -> None:
+    """Append one row per (action, target, before, after) in `session`, as one statement (a shot's new versions:
+    one INSERT, not one per size)."""
+    if not entries:
+        return
+    actor = current_actor()
+    rows = [
+        AuditEntry(
+            actor_email=actor.email,
+            actor_name=actor.name,
+            action=str(action),
+            target_kind=target.kind,
+            target_id=str(target.id),
+            work_item_id=target.work_item_id,
+            shot_id=target.shot_id,
+            size_label=target.size_label,
+            sentence_id=target.sentence_id,
+            project_id=target.project_id,
+            before=before,
+            after=after,
+        ).model_dump(exclude={"id"})
+        for action, target, before, after in entries
+    ]
+    session.exec(insert(AuditEntry).values(rows))
 
 
 def version_target(session: Session, version: ImageVersion) -> Target:

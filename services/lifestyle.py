@@ -19,18 +19,19 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, BinaryIO
 
 from pydantic import Field, StringConstraints, field_validator
-from sqlalchemy import func
+from sqlalchemy import case, func, update
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from services import backends, images, jobs
 from services.audit import AuditAction, Target, record
 from services.auth import requires
 from services.config import get_settings
-from services.db import get_row, session_scope
+from services.db import session_scope
 from services.enums import AuditTargetKind, JobKind, JobStatus, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Role, current_actor
@@ -59,7 +60,14 @@ from services.read_models.heroes import (
 )
 from services.read_models.jobs import JobPublic
 from services.storage import get_storage
-from services.versions import NewImage, apply_retention, publish_current, save_new_versions, url_for
+from services.versions import (
+    NewImage,
+    apply_retention,
+    publish_current_many,
+    retention_due,
+    save_new_versions,
+    url_for,
+)
 
 log = logging.getLogger("reshoot.lifestyle")
 
@@ -269,14 +277,13 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     work_item_id = ctx.work_item_id
     if work_item_id is None:
         raise ValueError(f"lifestyle claim {ctx.claim_id} has no work item")
-    with session_scope() as session:
+    with session_scope() as session:  # the plan and the shot's reference rows: one read transaction
         plan = _plan(session, work_item_id, [ctx.subject], bool(ctx.params.get("overwrite")))
+        ref_rows = _reference_rows(session, work_item_id, [p.shot.shot_id for p in plan.shots])
     backend = backends.get_backend()
+    refs = _load_references(ref_rows) if backend.capabilities.accepts_references else {}
     generated: list[dict[str, Any]] = []
     for shot_plan in plan.shots:
-        refs = (
-            _references_for(work_item_id, [shot_plan.shot.shot_id]) if backend.capabilities.accepts_references else {}
-        )
         _generate_shot(ctx, backend, shot_plan, refs.get(shot_plan.shot.shot_id, []))
         generated += [_generated(shot_plan.shot, row).model_dump(mode="json") for row in shot_plan.targets]
     return {"generated": generated, "skippedExisting": plan.skipped_json(), "missingShots": plan.missing}
@@ -344,15 +351,19 @@ class _Ref:
     data: bytes
 
 
-def _references_for(work_item_id: str, shot_ids: list[str]) -> dict[str, list[_Ref]]:
+def _reference_rows(session: Session, work_item_id: str, shot_ids: list[str]) -> list[Reference]:
     if not shot_ids:
-        return {}
-    with session_scope() as session:
-        rows = session.exec(
+        return []
+    return list(
+        session.exec(
             select(Reference)
             .where(Reference.work_item_id == work_item_id, col(Reference.shot_id).in_(shot_ids))
             .order_by(col(Reference.created_at), col(Reference.id))
         ).all()
+    )
+
+
+def _load_references(rows: list[Reference]) -> dict[str, list[_Ref]]:
     storage, found = get_storage(), defaultdict(list)
     for ref in rows:
         try:
@@ -404,24 +415,44 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
     moved: set[int] = set()
 
     def move_pointers(session: Session, versions: list[ImageVersion]) -> None:
-        for version in versions:
-            row = get_row(session, ExportPlanRow, int(version.target_id))
-            current = session.get(ImageVersion, row.current_version_id) if row.current_version_id else None
-            if current is not None and (current.locked or get_row(session, Shot, row.shot_pk).locked):
-                continue  # locked while we were generating: keep the new image as a non-current version
-            row.current_version_id = version.id
-            session.add(row)
-            moved.add(stored_id(row))
-        fresh = session.get(Shot, shot.id)
-        if moved and fresh is not None and fresh.heroes_dirty and fresh.prompt == shot.prompt:
-            fresh.heroes_dirty = False  # made from the prompt as it is now (an edit meanwhile keeps it dirty)
-            session.add(fresh)
+        """Point each size at its new version unless its current image (or the shot) was locked while we were
+        generating (the new image then stays a non-current version): one read, one UPDATE for every size."""
+        current_version = aliased(ImageVersion)
+        by_row = {int(v.target_id): stored_id(v) for v in versions}
+        found = session.exec(
+            select(ExportPlanRow.id, ExportPlanRow.current_version_id, current_version.locked, Shot.locked)
+            .outerjoin(current_version, col(current_version.id) == ExportPlanRow.current_version_id)
+            .join(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
+            .where(col(ExportPlanRow.id).in_(list(by_row)))
+        ).all()
+        missing = set(by_row) - {row_id for row_id, _, _, _ in found}
+        if missing:
+            raise LookupError(f"no ExportPlanRow {min(missing)!r}")
+        moving = {
+            row_id: by_row[row_id]
+            for row_id, current_id, version_locked, shot_locked in found
+            if row_id is not None and (current_id is None or not (version_locked or shot_locked))
+        }
+        if not moving:
+            return
+        session.exec(
+            update(ExportPlanRow)
+            .where(col(ExportPlanRow.id).in_(list(moving)))
+            .values(current_version_id=case(moving, value=ExportPlanRow.id))
+        )
+        moved.update(moving)
+        # Made from the prompt as it is now (an edit meanwhile keeps it dirty).
+        session.exec(
+            update(Shot)
+            .where(col(Shot.id) == shot.id, col(Shot.heroes_dirty).is_(True), col(Shot.prompt) == shot.prompt)
+            .values(heroes_dirty=False)
+        )
 
-    save_new_versions(new_images, move_pointers)
-    for row in plan.targets:
-        if row.id in moved:
-            publish_current(row.id)
-            apply_retention(TargetKind.hero, str(row.id))
+    saved = save_new_versions(new_images, move_pointers)
+    publish_current_many([row.id for row in plan.targets if row.id in moved])
+    for version in saved:
+        if int(version.target_id) in moved and retention_due(version):
+            apply_retention(TargetKind.hero, version.target_id)
 
 
 # --- Reference images (spec 000) -------------------------------------------------------------------------

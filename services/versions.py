@@ -22,7 +22,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from services import images
-from services.audit import AuditAction, Target, record, version_target
+from services.audit import AuditAction, AuditRow, Target, record, record_many, version_target
 from services.auth import requires
 from services.config import get_settings
 from services.db import get_row, session_scope
@@ -237,10 +237,47 @@ def save_new_versions(
 
 
 def _record_new_versions(session: Session, versions: list[ImageVersion]) -> None:
+    """One audit row per new version, placed at its hero or sentence; the targets and their pointers are read in
+    one query per kind, and the rows written in one statement, however many sizes a shot has."""
+    heroes = [int(v.target_id) for v in versions if v.target_kind == TargetKind.hero and str(v.target_id).isdigit()]
+    sentences = [v.target_id for v in versions if v.target_kind == TargetKind.sentence]
+    targets: dict[tuple[str, str], tuple[int | None, Target]] = {}
+    if heroes:
+        found = session.exec(
+            select(ExportPlanRow, col(Shot.shot_id))
+            .outerjoin(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
+            .where(col(ExportPlanRow.id).in_(heroes))
+            .execution_options(populate_existing=True)  # a pointer moved by a bulk UPDATE in this transaction
+        )
+        for row, shot_id in found:
+            place = Target(
+                AuditTargetKind.version, "", work_item_id=row.work_item_id, shot_id=shot_id, size_label=row.size_label
+            )
+            targets[(TargetKind.hero, str(row.id))] = (row.current_version_id, place)
+    if sentences:
+        found_sentences = session.exec(
+            select(Sentence.id, Sentence.current_version_id, Sentence.project_id).where(col(Sentence.id).in_(sentences))
+        )
+        for sentence_id, current, project_id in found_sentences:
+            place = Target(AuditTargetKind.version, "", sentence_id=sentence_id, project_id=project_id)
+            targets[(TargetKind.sentence, sentence_id)] = (current, place)
+    entries: list[AuditRow] = []
     for version in versions:
-        current = _current_id(session, version.target_kind, version.target_id) == version.id
-        after = {"version": version.version, "current": current, "jobId": version.job_id, "seed": version.seed}
-        record(session, action=AuditAction.new_version, target=version_target(session, version), after=after)
+        # No such target row: placed by the version alone, as version_target does.
+        alone = Target(
+            AuditTargetKind.version,
+            "",
+            sentence_id=version.target_id if version.target_kind == TargetKind.sentence else None,
+        )
+        current, place = targets.get((version.target_kind, str(version.target_id)), (None, alone))
+        after = {
+            "version": version.version,
+            "current": current == version.id,
+            "jobId": version.job_id,
+            "seed": version.seed,
+        }
+        entries.append((AuditAction.new_version, replace(place, id=str(version.id)), None, after))
+    record_many(session, entries)
 
 
 def _version_row(image: NewImage, number: int, key: str, thumb_key: str) -> ImageVersion:
@@ -284,6 +321,13 @@ def _delete_files(keys: list[str]) -> None:
             storage.delete(key)
         except Exception:
             log.warning("Could not delete %s", key, exc_info=True)
+
+
+def retention_due(version: ImageVersion) -> bool:
+    """Can retention find anything to delete for this new version's target? Not while its number is within
+    RESHOOT_KEEP_VERSIONS: numbers are unique per target and rows are never deleted, so at most that many versions
+    are numbered up to it, and each later version's own retention (after its commit) sees this one."""
+    return version.version > get_settings().keep_versions
 
 
 def apply_retention(target_kind: str, target_id: str, *, keep: int | None = None) -> list[str]:
@@ -367,29 +411,54 @@ def _touch_work_item(session: Session, work_item_id: str) -> None:
 
 
 def publish_current(row_id: int) -> bool:
-    """Make a hero's stable file hold its current version's bytes; True if it wrote.
+    """Make a hero's stable file hold its current version's bytes; True if it wrote (see publish_current_many)."""
+    return bool(publish_current_many([row_id]))
 
-    Runs under the row's lock (a no-op UPDATE: a row lock on PostgreSQL, the write lock on SQLite), which a
+
+def publish_current_many(row_ids: list[int]) -> list[int]:
+    """Make heroes' stable files hold their current versions' bytes (a shot's sizes together, in one transaction of
+    three statements); returns the row ids written.
+
+    Runs under the rows' locks (a no-op UPDATE: row locks on PostgreSQL, the write lock on SQLite), which a
     pointer move also takes, so publishes are ordered like the moves and the last one copies the last pointer
     whatever order overlapping jobs finish in. A crash before the commit leaves `published_version_id` behind
     `current_version_id`, which `reconcile_stable_copies` repairs."""
+    ids = sorted(set(row_ids))  # one lock order for every publisher
+    if not ids:
+        return []
     storage = get_storage()
     with session_scope() as session:
         session.exec(
             update(ExportPlanRow)
-            .where(col(ExportPlanRow.id) == row_id)
+            .where(col(ExportPlanRow.id).in_(ids))
             .values(published_version_id=ExportPlanRow.published_version_id)
         )
-        row = session.get(ExportPlanRow, row_id, populate_existing=True)
-        if row is None or row.current_version_id is None or row.published_version_id == row.current_version_id:
-            return False
-        version = get_row(session, ImageVersion, row.current_version_id)
+        stale = session.exec(
+            select(ExportPlanRow.id, ExportPlanRow.filename, ImageVersion.id, ImageVersion.storage_key)
+            .join(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
+            .where(
+                col(ExportPlanRow.id).in_(ids),
+                or_(
+                    col(ExportPlanRow.published_version_id).is_(None),
+                    col(ExportPlanRow.published_version_id) != col(ExportPlanRow.current_version_id),
+                ),
+            )
+            .order_by(col(ExportPlanRow.id))
+        ).all()
+        if not stale:
+            return []
         # Rows from before published_version_id existed are rewritten once too: on S3 that also replaces the
         # `immutable` Cache-Control their stable objects were once stored with.
-        storage.put(row.filename, storage.get(version.storage_key))
-        row.published_version_id = version.id
-        session.add(row)
-        return True
+        for _, filename, _, storage_key in stale:
+            storage.put(filename, storage.get(storage_key))
+        written = [row_id for row_id, _, _, _ in stale if row_id is not None]
+        # Under the locks the pointers are still the versions just copied.
+        session.exec(
+            update(ExportPlanRow)
+            .where(col(ExportPlanRow.id).in_(written))
+            .values(published_version_id=ExportPlanRow.current_version_id)
+        )
+        return written
 
 
 def stale_stable_copies() -> list[int]:

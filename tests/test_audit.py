@@ -602,6 +602,8 @@ READS: dict[str, Callable[[], Any]] = {
     "services.jobs.registration.event_job_type": lambda: jobs.registration.event_job_type("sentence_image"),
     # Keeping served files equal to the recorded current version, and sweeping files no row points at:
     "services.versions.publish_current": lambda: versions.publish_current(hero_row().id),
+    "services.versions.publish_current_many": lambda: versions.publish_current_many([hero_row().id]),
+    "services.versions.retention_due": lambda: versions.retention_due(ImageVersion(version=6)),
     "services.versions.stale_stable_copies": versions.stale_stable_copies,
     "services.versions.reconcile_stable_copies": versions.reconcile_stable_copies,
     "services.versions.served_key": lambda: versions.served_key(hero_row().filename),

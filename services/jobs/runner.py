@@ -11,7 +11,7 @@ import time
 import traceback
 from typing import Any
 
-from sqlalchemy import case, func, update
+from sqlalchemy import String, case, cast, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -304,10 +304,16 @@ def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimCont
                 heartbeat_at=now,
                 attempts=GenerationClaim.attempts + 1,
             )
-        ).rowcount
-        if claimed != 1:
+            .returning(
+                col(GenerationClaim.job_id),
+                col(GenerationClaim.kind),
+                col(GenerationClaim.subject),
+                col(GenerationClaim.attempts),
+            )
+        ).first()
+        if claimed is None:
             return None
-        claim = get_row(session, GenerationClaim, claim_id)
+        job_id, kind, subject, attempts = claimed
         waiting = select(JobClaim.job_id).where(JobClaim.claim_id == claim_id)
         session.exec(
             update(Job)
@@ -321,18 +327,18 @@ def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimCont
                 message="Starting",
             )
         )
-        job = get_row(session, Job, claim.job_id)
+        job = get_row(session, Job, job_id)
         return registration.ClaimContext(
             claim_id=claim_id,
             id=job.id,
-            kind=claim.kind,
-            subject=claim.subject,
+            kind=kind,
+            subject=subject,
             params=dict(job.params or {}),
             worker_id=worker_id,
             work_item_id=job.work_item_id,
             sentence_id=job.sentence_id,
             project_id=job.project_id,
-            attempts=claim.attempts,
+            attempts=attempts,
             requested_by=job.requested_by,
         )
 
@@ -366,10 +372,38 @@ def _end_claim(
 
 
 def _finalize_linked(claim_ids: list[int]) -> None:
-    """Update the progress of every job waiting for these claims and finish those with nothing left to wait for."""
+    """Update the progress of every job waiting for these claims and finish those with nothing left to wait for.
+
+    Runs after the claims' own ends committed, so whichever claim of a job ends last sees none pending. One
+    transaction, write first (SQLite then holds its write lock for the read that follows, see `_finalize`): one
+    UPDATE sets every running linked job's progress from its finished claims, one read finds the jobs with no
+    claim left queued or running; only those take `_finalize`'s longer path."""
+    linked_jobs = select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(claim_ids))
+    done = (
+        select(func.coalesce(func.sum(GenerationClaim.weight), 0))
+        .join(JobClaim, col(JobClaim.claim_id) == GenerationClaim.id)
+        .where(col(JobClaim.job_id) == Job.id, col(GenerationClaim.status).in_(FINISHED_STATUSES))
+        .scalar_subquery()
+    )
     with session_scope() as session:
-        job_ids = list(session.exec(select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(claim_ids)).distinct()))
-    for job_id in job_ids:
+        session.exec(
+            update(Job)
+            .where(col(Job.id).in_(linked_jobs), col(Job.status) == JobStatus.running, col(Job.progress_done) < done)
+            .values(
+                progress_done=done,
+                heartbeat_at=utcnow(),
+                message=cast(done, String) + " of " + cast(Job.progress_total, String) + " done",
+            )
+        )
+        pending = func.count(case((col(GenerationClaim.status).in_(ACTIVE_STATUSES), 1)))
+        settled = session.exec(
+            select(JobClaim.job_id)
+            .join(GenerationClaim, col(GenerationClaim.id) == JobClaim.claim_id)
+            .where(col(JobClaim.job_id).in_(linked_jobs))
+            .group_by(col(JobClaim.job_id))
+            .having(pending == 0)
+        ).all()
+    for job_id in settled:
         _finalize(job_id)
 
 
