@@ -15,7 +15,7 @@ from bench.generate import LatencyBackend
 from services.config import get_settings
 from services.db import get_engine, session_scope
 from services.jobs import get_job, runner, workers
-from services.lifestyle import generate_lifestyle_heroes
+from services.lifestyle import GenerateHeroesOptions, start_heroes_job
 from services.models import ImageVersion
 
 # A shot (3 sizes): claim 3, plan and reference rows 5, version numbers 1, versions + pointers + audit 8,
@@ -78,7 +78,7 @@ def latency_backend(monkeypatch):
 def _run_job(work_item_id: str, queue: _CapturedQueue, *, overwrite: bool = False) -> Counts:
     """Generate every shot of the work item; the statements and commits of running its claims."""
     queue.claims.clear()
-    job_id = generate_lifestyle_heroes(work_item_id, overwrite=overwrite)["jobId"]
+    job_id = start_heroes_job(work_item_id=work_item_id, options=GenerateHeroesOptions(overwrite=overwrite)).job_id
     counts, engine = Counts(), get_engine()
 
     def on_statement(*_args) -> None:
@@ -96,9 +96,9 @@ def _run_job(work_item_id: str, queue: _CapturedQueue, *, overwrite: bool = Fals
         event.remove(engine, "before_cursor_execute", on_statement)
         event.remove(engine, "commit", on_commit)
     job = get_job(job_id)
-    assert job["status"] == "succeeded", job
-    assert len(job["result"]["generated"]) == 3 * len(queue.claims) and not job["result"]["failed"]
-    assert job["progressDone"] == job["progressTotal"] == 3 * len(queue.claims)
+    assert job.status == "succeeded" and job.result is not None, job
+    assert len(job.result["generated"]) == 3 * len(queue.claims) and not job.result["failed"]
+    assert job.progress_done == job.progress_total == 3 * len(queue.claims)
     return counts
 
 
