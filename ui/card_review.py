@@ -53,7 +53,7 @@ def when_text(value: str | datetime | None, *, short: bool = False) -> str:
 
 
 def decision_words(row: HeroTarget, *, short: bool = False) -> str:
-    """`Approved by Ana · 2026-12-01 14:03 UTC`, `Pending review`, `No image yet` (plain text)."""
+    """`Approved by Ana · 2026-12-01 14:03 UTC` (short: `Ana · 12-01 14:03`), `Pending review`, `No image yet`."""
     state = review_state(row)
     if state is None:
         return "No image yet"
@@ -63,8 +63,8 @@ def decision_words(row: HeroTarget, *, short: bool = False) -> str:
     if not row.reviewer:
         return word
     when = when_text(row.reviewed_at, short=short)
-    if short:
-        return " · ".join(part for part in (word, row.reviewer, when) if part)
+    if short:  # a compact card: its colour and symbol say the word
+        return " · ".join(part for part in (row.reviewer, when) if part)
     return f"{word} by {row.reviewer}" + (f" · {when}" if when else "")
 
 

@@ -36,7 +36,7 @@ from ui.review_thread import review_thread
 from ui.seeds import seed_words
 from ui.toasts import escape_markdown
 
-LARGE_VIEW_MAX_HEIGHT = 460  # px
+LARGE_VIEW_MAX_HEIGHT = 400  # px; with the keys and the decision row, within a 1024×768 window
 ZOOM_MAX_HEIGHT = "52vh"  # the 100 % view scrolls inside this
 PROMPT_SHOWN = 600  # characters; the whole prompt is in the file metadata
 

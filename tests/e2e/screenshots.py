@@ -31,6 +31,7 @@ from .server import REPO, VIEWPORT, launch_chromium, prepare_data, running_app
 
 OUT_DIR = REPO / "docs" / "screenshots"
 KITCHEN = "Kitchen Essentials — Cookware Refresh"
+GARDEN = "Garden Furniture — Summer Range"
 
 
 # Every <img>, including those inside shadow roots (st.html renders into one), has loaded and decoded.
@@ -67,6 +68,36 @@ def work_items(page: Page, url: str) -> None:
 
 def work_item(page: Page, url: str) -> None:
     open_page(page, f"{url}/work_item?id=12", heading=KITCHEN)
+    set_compact(page, False)  # the choice is kept per person: another picture turns it on
+
+
+def set_compact(page: Page, on: bool) -> None:
+    toggle = main_area(page).locator(".st-key-detail_compact_toggle")
+    if toggle.locator("input").is_checked() != on:
+        toggle.get_by_text("Compact", exact=True).click()
+        wait_until(lambda: toggle.locator("input").is_checked() == on, message="the Compact toggle never turned")
+        wait_idle(page)
+
+
+def compact_grid(page: Page, url: str) -> None:
+    """Twelve compact cards above the fold (14 shots, two grid pages), with review badges."""
+    open_page(page, f"{url}/work_item?id=30", heading=GARDEN)
+    set_compact(page, True)
+    menus = page.locator('[class*="st-key-detail_menu_30_"]')
+    wait_until(lambda: menus.count() == 12, message="the compact grid never showed")
+
+
+def review_station(page: Page, url: str) -> None:
+    """The large view moved to the next shot and the next size by keys, as a reviewer does."""
+    work_item(page, url)
+    button(card(page, "KT-1 · KIT-CASTIRON-28"), "View larger").click()
+    open_dialog(page)
+    wait_idle(page)
+    page.keyboard.press("ArrowRight")
+    wait_idle(page)
+    page.keyboard.press("ArrowDown")
+    wait_idle(page)
+    open_dialog(page).get_by_text("shot 2 of 3").wait_for()
 
 
 def large_view(page: Page, url: str) -> None:
@@ -145,6 +176,8 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
     "10-review-queue": review_queue,
     "11-review-thread": review_thread,
     "12-hero-prompt": hero_prompt,
+    "13-compact-grid": compact_grid,
+    "14-review-station": review_station,
 }
 
 

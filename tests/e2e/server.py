@@ -45,6 +45,30 @@ if "--extra" in sys.argv:  # screenshots: more images, references, a v2 to compa
     for i, sentence in enumerate(list_sentences("coffee-origins")):
         if sentence.image_prompt:
             run(regenerate_sentence_image(sentence_id=sentence.id, options=RegenerateImageOptions(seed=2000 + i)).job_id)
+    # Decisions to show on the cards, and a work item of 14 shots for the compact grid.
+    from services.identity import Actor, Role, acting_as
+    from services.importer import import_data
+    from services.versions import set_review
+    from services.work_items import get_work_item
+
+    sizes = [("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1334)]
+    shots = [{"shot_id": f"GF-{n}", "sku": f"GARDEN-{n:02d}", "prompt": f"Teak garden furniture, scene {n}, evening"}
+             for n in range(1, 15)]
+    plan = [{"shot_id": s["shot_id"], "sku": s["sku"], "size_label": label, "width": w, "height": h,
+             "filename": f"fcc/lifestyle/30/{s['shot_id']}/{label.lower()}.png"} for s in shots for label, w, h in sizes]
+    import_data({"workItems": [{"id": "30", "title": "Garden Furniture — Summer Range", "status": "in_review",
+                                "lifestylePack": {"version": "v2", "shots": shots, "exportPlan": plan}}]})
+    run(start_heroes_job(work_item_id="30").job_id)
+    ana, ben = Actor("ana@example.com", "Ana", Role.reviewer), Actor("ben@example.com", "Ben", Role.reviewer)
+    for item_id, decisions in (
+        ("12", {("KT-2", "Desktop"): (ana, "approved", None), ("KT-2", "Mobile"): (ben, "rejected", "Blade cut off")}),
+        ("30", {(f"GF-{n}", size): (ana if n % 2 else ben, "rejected" if n % 5 == 0 else "approved", None)
+                for n in range(1, 9) for size in ("Desktop", "Tablet") if (n + len(size)) % 3}),
+    ):
+        rows = {(s.shot_id, r.size_label): r.version_id for s in get_work_item(item_id).shots for r in s.rows}
+        for (shot_id, size), (who, state, note) in decisions.items():
+            with acting_as(who):
+                set_review(rows[(shot_id, size)], state=state, note=note)
 stop_embedded_worker()
 """
 
