@@ -48,7 +48,7 @@ if "--extra" in sys.argv:  # screenshots: more images, references, a v2 to compa
     # Decisions to show on the cards, and a work item of 14 shots for the compact grid.
     from services.identity import Actor, Role, acting_as
     from services.importer import import_data
-    from services.versions import set_review
+    from services.versions import ReviewDecisionOptions, set_review
     from services.work_items import get_work_item
 
     sizes = [("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1334)]
@@ -68,7 +68,7 @@ if "--extra" in sys.argv:  # screenshots: more images, references, a v2 to compa
         rows = {(s.shot_id, r.size_label): r.version_id for s in get_work_item(item_id).shots for r in s.rows}
         for (shot_id, size), (who, state, note) in decisions.items():
             with acting_as(who):
-                set_review(rows[(shot_id, size)], state=state, note=note)
+                set_review(version_id=rows[(shot_id, size)], options=ReviewDecisionOptions(state=state, note=note))
 stop_embedded_worker()
 """
 
