@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
-from bench.common import Row, check, measure, temp_data_dir, timed
+from bench.common import QueryCounter, Row, check, measure, temp_data_dir, timed
 from bench.fixtures import work_item
 
 if TYPE_CHECKING:
@@ -136,10 +136,11 @@ def run(quick: bool = False) -> list[Row]:
                 label = f"N={n}, L={latency * 1000:.0f} ms" + (", image work reused" if reused else "")
                 item_id = f"wi-{i}"
                 work_item(item_id, n)
-                job: dict = {}
-                cpu = time.process_time()
-                with image_work_reused() if reused else nullcontext():
-                    wall = timed(lambda job=job, item_id=item_id: job.update(generate_all(item_id)))
+                finished: list[JobPublic] = []
+                cpu, queries = time.process_time(), QueryCounter()
+                with image_work_reused() if reused else nullcontext(), queries.active():
+                    wall = timed(lambda finished=finished, item_id=item_id: finished.append(generate_all(item_id)))
+                job = finished[0]
                 cpu = time.process_time() - cpu
                 ideal = math.ceil(n / concurrency) * latency
                 rows.append(
@@ -149,7 +150,9 @@ def run(quick: bool = False) -> list[Row]:
                         wall / ideal,
                         TARGET_RATIO,
                         note=f"{wall:.2f} s vs {ideal:.2f} s; queued {_queued_seconds(job):.2f} s; "
-                        f"our CPU {cpu / n * 1000:.0f} ms per shot ({os.cpu_count()} cores)",
+                        f"our CPU {cpu / n * 1000:.0f} ms per shot ({os.cpu_count()} cores); "
+                        f"{queries.count / n:.0f} SQL statements per shot (every thread, the waiter's polls and "
+                        "heartbeats included)",
                     )
                 )
                 if reused:
