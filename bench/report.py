@@ -56,8 +56,9 @@ BOUNDS = {
     "work reused what remains is the job system's own overhead.",
     ("listing", "PostgreSQL: indexed search SKU"): "Bound: every SKU shares trigrams (its 'SKU-' prefix), and a GIN "
     "index reads those trigrams' posting lists, one entry per shot, before it intersects them.",
-    ("listing", "search"): "Bound: the trigram index reads only the matches, so a term found in a tenth of the "
-    "catalogue costs in proportion to those matches: the total counts them and the page sorts them.",
+    ("listing", "search"): "Bound: the trigram index reads only the matches (and PostgreSQL's GIN the posting "
+    "lists of the term's trigrams), once for the total and the page; a term found in a tenth of the catalogue costs "
+    "in proportion to those matches: all of them are counted and sorted for the page's 25.",
     ("uploads", "time"): "Bound: validation decodes, normalises, encodes and makes a thumbnail; the bare baseline "
     "only decodes and saves.",
 }

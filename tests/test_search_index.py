@@ -89,6 +89,21 @@ def test_search_finds_substrings_of_ids_titles_and_skus(catalogue):
         assert _found(term) == expected, term
 
 
+def test_a_search_pages_in_list_order_and_combines_with_filters(catalogue):
+    """The search alone (on PostgreSQL the trigram union is the match set) and with filters (checked against the
+    work items) page through the same matches in the list's order, with the same total."""
+    more = [("300", "Kitchen stools", "open"), ("31", "Kitchen lights", "done")]
+    import_data({"workItems": [{"id": i, "title": t, "status": st} for i, t, st in more]})
+    pages = [list_work_items(search="kitchen", page=n, page_size=2) for n in (1, 2, 3)]
+    assert [[i.id for i in p.items] for p in pages] == [["12", "31"], ["300"], []]
+    assert [p.total for p in pages] == [3, 3, 3]
+    opened = list_work_items(search="kitchen", status="open", page_size=100)
+    assert [i.id for i in opened.items] == ["12", "300"] and opened.total == 2
+    packed = list_work_items(search="kitchen", has_pack=True, page_size=100)
+    assert [i.id for i in packed.items] == ["12"] and packed.total == 1
+    assert list_work_items(search="kit-12", status="done").total == 0
+
+
 def test_the_index_follows_inserts_updates_and_deletes(catalogue):
     import_data(
         {
