@@ -51,7 +51,7 @@ BOUNDS = {
     ("memory", "RSS"): "Bound: Streamlit keeps each closed session (about 0.5 MB) for server.disconnectedSessionTTL "
     "(30 s in .streamlit/config.toml); memory stops growing once sessions expire.",
     ("generate", "wall"): "Bound: our own CPU per shot (image work ~45 ms: 2 crops, 2 PNG encodes, 3 WebP thumbnails; "
-    "see shot_cpu) and the job system's work (23 SQL statements and 7 commits a shot on its path, see "
+    "see shot_cpu) and the job system's work (22 SQL statements and 7 commits a shot on its path, see "
     "tests/test_shot_sql.py; storage writes; threads) run on 2 cores and add to the backend's wait; with the image "
     "work reused what remains is the job system's own overhead.",
     ("listing", "PostgreSQL: indexed search SKU"): "Bound: every SKU shares trigrams (its 'SKU-' prefix), and a GIN "

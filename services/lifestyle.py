@@ -131,8 +131,12 @@ class GenerateHeroesOptions(Options):
 
 
 def _require_pack(session: Session, work_item_id: str) -> LifestylePack:
-    pack = session.exec(select(LifestylePack).where(LifestylePack.work_item_id == work_item_id)).first()
-    if pack is None or session.get(WorkItem, work_item_id) is None:
+    pack = session.exec(  # the pack and its work item in one read (every shot of a job plans again)
+        select(LifestylePack)
+        .join(WorkItem, col(WorkItem.id) == LifestylePack.work_item_id)
+        .where(LifestylePack.work_item_id == work_item_id)
+    ).first()
+    if pack is None:
         raise ReshootError(
             "LIFESTYLE_PACK_NOT_FOUND",
             404,

@@ -18,9 +18,9 @@ from services.jobs import get_job, runner, workers
 from services.lifestyle import GenerateHeroesOptions, start_heroes_job
 from services.models import ImageVersion
 
-# A shot (3 sizes): claim 3, plan and reference rows 5, version numbers 1, versions + pointers + audit 8,
+# A shot (3 sizes): claim 3, plan and reference rows 4, version numbers 1, versions + pointers + audit 8,
 # stable copies 3, end of the claim and the job's progress 3. Before batching it was 56 statements and 15 commits.
-STATEMENTS_PER_SHOT = 23
+STATEMENTS_PER_SHOT = 22
 COMMITS_PER_SHOT = 7  # claim, plan, version numbers, new versions, stable copies, end of claim, progress
 JOB_END_STATEMENTS = 6  # once per job: the last claim's summary (job, totals, claims), its finish and its event
 
