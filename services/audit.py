@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from services.db import session_scope
 from services.enums import AuditTargetKind, TargetKind
-from services.identity import current_actor
+from services.identity import Actor, current_actor
 from services.models import AuditEntry, ExportPlanRow, ImageVersion, Sentence, Shot, iso
 from services.options import Options
 from services.read_models.audit import ActivityEntry, ActivityPage
@@ -127,8 +127,15 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one row in `session` (the transaction that makes the change)."""
-    actor = current_actor()
-    entry = AuditEntry(
+    entry = _audit_row(current_actor(), action, target, before, after)
+    session.add(entry)
+    return entry
+
+
+def _audit_row(
+    actor: Actor, action: AuditAction, target: Target, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> AuditEntry:
+    return AuditEntry(
         actor_email=actor.email,
         actor_name=actor.name,
         action=str(action),
@@ -142,8 +149,6 @@ def record(
         before=before,
         after=after,
     )
-    session.add(entry)
-    return entry
 
 
 AuditRow = tuple[AuditAction, Target, dict[str, Any] | None, dict[str, Any] | None]  # action, target, before, after
@@ -155,23 +160,7 @@ def record_many(session: Session, entries: list[AuditRow]) -> None:
     if not entries:
         return
     actor = current_actor()
-    rows = [
-        AuditEntry(
-            actor_email=actor.email,
-            actor_name=actor.name,
-            action=str(action),
-            target_kind=target.kind,
-            target_id=str(target.id),
-            work_item_id=target.work_item_id,
-            shot_id=target.shot_id,
-            size_label=target.size_label,
-            sentence_id=target.sentence_id,
-            project_id=target.project_id,
-            before=before,
-            after=after,
-        ).model_dump(exclude={"id"})
-        for action, target, before, after in entries
-    ]
+    rows = [_audit_row(actor, *entry).model_dump(exclude={"id"}) for entry in entries]
     session.exec(insert(AuditEntry).values(rows))
 
 
