@@ -77,7 +77,7 @@ def stages(data: bytes) -> dict[str, float]:
 
 
 def run(quick: bool = False) -> list[Row]:
-    from services.lifestyle import add_references
+    from services.lifestyle import ReferenceUpload, add_references
 
     count = 4 if quick else FILES
     files = camera_jpegs(count)
@@ -89,7 +89,12 @@ def run(quick: bool = False) -> list[Row]:
         before = timed(lambda: [bare_pillow(f) for f in files])
         added: list[ReferencesAdded] = []
         ours = timed(
-            lambda: added.append(add_references("1", "S-1", [(f"photo-{i}.jpg", f) for i, f in enumerate(files)]))
+            lambda: added.append(
+                add_references(
+                    work_item_id="1",
+                    options=ReferenceUpload(shot_id="S-1", files=[(f"photo-{i}.jpg", f) for i, f in enumerate(files)]),
+                )
+            )
         )
         result = added[-1]
         after = timed(lambda: [bare_pillow(f) for f in files])

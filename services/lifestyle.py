@@ -14,11 +14,20 @@ import hashlib
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, ClassVar
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from sqlalchemy import case, func, update
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -33,7 +42,7 @@ from services.auth import requires
 from services.config import get_settings
 from services.db import session_scope
 from services.enums import AuditTargetKind, JobKind, JobStatus, TargetKind
-from services.errors import ReshootError, invalid_request
+from services.errors import ReshootError, invalid_from, invalid_request
 from services.identity import Role, current_actor
 from services.messages import lifestyle_result_body, shots_failed_body
 from services.models import (
@@ -477,15 +486,87 @@ def _reference_public(ref: Reference) -> ReferencePublic:
     )
 
 
+def _file_content(content: object) -> bytes | BinaryIO:
+    """Bytes, or a file (the API's spooled temp files, Streamlit's uploads): never read here."""
+    if isinstance(content, bytes) or all(hasattr(content, a) for a in ("read", "seek", "tell")):
+        return content  # type: ignore[return-value]  # a duck-typed binary file
+    raise PydanticCustomError("file_content", "Expected a file or bytes")
+
+
+UploadedFile = tuple[str, Annotated[bytes | BinaryIO, PlainValidator(_file_content)]]
+
+
+class ReferenceUpload(Options):
+    """Reference images for one shot (spec 000's form: `shotId`, `files[]`, optionally `workItemId`).
+
+    Fields first (all problems together, 400 INVALID_REQUEST naming each): a shot id, at least one file, and a
+    `workItemId`, when the form sends one, equal to the URL's (given as validation context `work_item_id`).
+    Then the bounds, counted and sized without reading a byte: at most `RESHOOT_MAX_UPLOAD_FILES` files (400
+    INVALID_REQUEST) and `RESHOOT_MAX_UPLOAD_REQUEST_MB` together (413 PAYLOAD_TOO_LARGE). Each file's own cap and
+    its content (PNG, JPEG, WebP or GIF, whatever its name says) are checked, naming it, when it is read."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    ACCEPTED_EXTENSIONS: ClassVar[tuple[str, ...]] = ("png", "jpg", "jpeg", "webp", "gif")  # what uploaders offer
+
+    shot_id: ShotId
+    files: list[UploadedFile]
+    work_item_id: str | None = Field(default=None, exclude=True)
+
+    @field_validator("files")
+    @classmethod
+    def _some(cls, files: list[tuple[str, bytes | BinaryIO]]) -> list[tuple[str, bytes | BinaryIO]]:
+        if not files:
+            raise PydanticCustomError("files_required", "At least one file is required")
+        return files
+
+    @field_validator("work_item_id")
+    @classmethod
+    def _same_work_item(cls, work_item_id: str | None, info: ValidationInfo) -> str | None:
+        url_id = (info.context or {}).get("work_item_id")
+        if work_item_id not in (None, "", url_id):
+            raise PydanticCustomError("work_item_mismatch", "Does not match the work item in the URL")
+        return work_item_id
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ReferenceUpload:
+        settings = get_settings()
+        if len(self.files) > settings.max_upload_files:
+            raise ReshootError(
+                "INVALID_REQUEST",
+                400,
+                [{"field": "files", "message": f"at most {settings.max_upload_files} images at once"}],
+                f"At most {settings.max_upload_files} images at once (RESHOOT_MAX_UPLOAD_FILES); "
+                f"this upload has {len(self.files)}.",
+            )
+        total = sum(images.upload_size(content) for _, content in self.files)
+        if total > settings.max_upload_request_bytes:
+            raise ReshootError(
+                "PAYLOAD_TOO_LARGE",
+                413,
+                {"maxBytes": settings.max_upload_request_bytes, "bytes": total},
+                f"These files are {total / 2**20:.0f} MB together; one upload may be at most "
+                f"{settings.max_upload_request_mb} MB (RESHOOT_MAX_UPLOAD_REQUEST_MB).",
+            )
+        return self
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], *, work_item_id: str | None = None) -> ReferenceUpload:
+        """From the form's fields as the spec spells them; a refusal is INVALID_REQUEST (or the bounds' error)."""
+        try:
+            return cls.model_validate(data, by_alias=True, by_name=False, context={"work_item_id": work_item_id})
+        except ValidationError as e:
+            raise invalid_from(e) from None
+
+
 @requires(Role.reviewer)
-def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, bytes | BinaryIO]]) -> ReferencesAdded:
+def add_references(*, work_item_id: str, options: ReferenceUpload) -> ReferencesAdded:
     """Store reference images for one shot: all of them or, if any file is bad, none (spec 000's answer shape).
 
-    Files are bytes or files (the API's spooled temp files, Streamlit's uploads), counted and sized before any is
-    read, then decoded one at a time, stored, and let go. An image the shot already has (the same normalised
-    bytes, also when sent twice at once or by parallel requests) is stored once: the existing reference is
-    returned. A shot holds at most `RESHOOT_MAX_REFERENCES_PER_SHOT` references."""
-    _check_upload(files)
+    The options counted and sized the files before any is read; here they are decoded one at a time, stored, and
+    let go. An image the shot already has (the same normalised bytes, also when sent twice at once or by parallel
+    requests) is stored once: the existing reference is returned. A shot holds at most
+    `RESHOOT_MAX_REFERENCES_PER_SHOT` references."""
+    shot_id = options.shot_id
     with session_scope() as session:
         _require_shot(session, work_item_id, shot_id)
         existing = {
@@ -497,7 +578,7 @@ def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, b
     storage, written, order = get_storage(), [], []
     new_refs: dict[str, Reference] = {}
     try:
-        for name, content in files:
+        for name, content in options.files:
             image = images.validate_upload(content, filename=name, max_side=images.REFERENCE_MAX_SIDE)
             order.append(image.sha256)
             if image.sha256 in existing or image.sha256 in new_refs:
@@ -524,30 +605,6 @@ def add_references(work_item_id: str, shot_id: str, files: Sequence[tuple[str, b
     answer = {**existing, **stored}
     unique = list({answer[sha256].id: answer[sha256] for sha256 in order}.values())
     return ReferencesAdded(shot_id=shot_id, references=[_reference_public(r) for r in unique])
-
-
-def _check_upload(files: Sequence[tuple[str, bytes | BinaryIO]]) -> None:
-    """Count and size the files before reading any: INVALID_REQUEST for none or too many, PAYLOAD_TOO_LARGE for
-    too many bytes together (each file's own cap is checked, naming it, when it is read)."""
-    settings = get_settings()
-    if not isinstance(files, (list, tuple)) or not files:
-        raise invalid_request([{"field": "files", "message": "at least one image is required"}])
-    if len(files) > settings.max_upload_files:
-        raise ReshootError(
-            "INVALID_REQUEST",
-            400,
-            [{"field": "files", "message": f"at most {settings.max_upload_files} images at once"}],
-            f"At most {settings.max_upload_files} images at once (RESHOOT_MAX_UPLOAD_FILES); this upload has {len(files)}.",
-        )
-    total = sum(images.upload_size(content) for _, content in files)
-    if total > settings.max_upload_request_bytes:
-        raise ReshootError(
-            "PAYLOAD_TOO_LARGE",
-            413,
-            {"maxBytes": settings.max_upload_request_bytes, "bytes": total},
-            f"These files are {total / 2**20:.0f} MB together; one upload may be at most "
-            f"{settings.max_upload_request_mb} MB (RESHOOT_MAX_UPLOAD_REQUEST_MB).",
-        )
 
 
 def _check_room(shot_id: str, existing: int, *, adding: int) -> None:

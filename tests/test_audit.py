@@ -293,7 +293,10 @@ SCENARIOS = [
     Scenario(
         "upload references",
         ("services.lifestyle.add_references",),
-        lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png()), ("b.png", png((1, 2, 3)))]),
+        lambda _: lifestyle.add_references(
+            work_item_id="12",
+            options=lifestyle.ReferenceUpload(shot_id="KT-1", files=[("a.png", png()), ("b.png", png((1, 2, 3)))]),
+        ),
         {"reference.upload": 1},
     ),
     Scenario(
@@ -301,7 +304,13 @@ SCENARIOS = [
         ("services.lifestyle.delete_reference",),
         lambda ref: lifestyle.delete_reference(ref),
         {"reference.delete": 1},
-        prepare=lambda _: lifestyle.add_references("12", "KT-1", [("a.png", png())]).references[0].id,
+        prepare=lambda _: (
+            lifestyle.add_references(
+                work_item_id="12", options=lifestyle.ReferenceUpload(shot_id="KT-1", files=[("a.png", png())])
+            )
+            .references[0]
+            .id
+        ),
     ),
     Scenario(
         "lock a shot",

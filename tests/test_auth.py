@@ -39,7 +39,12 @@ GUARDED = [
         ),
         Role.reviewer,
     ),
-    (lambda: lifestyle.add_references("7", "OL-1", []), Role.reviewer),
+    (
+        lambda: lifestyle.add_references(
+            work_item_id="7", options=lifestyle.ReferenceUpload(shot_id="OL-1", files=[("a.png", b"x")])
+        ),
+        Role.reviewer,
+    ),
     (lambda: lifestyle.delete_reference("ref_nope"), Role.admin),
     (lambda: lifestyle.set_shot_locked("7", "OL-1", True), Role.reviewer),
     (

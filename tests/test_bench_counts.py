@@ -87,11 +87,14 @@ def test_grid_references_ten_times_fewer_image_bytes_than_the_naive_page(db):
 
 
 def test_uploaded_photo_thumbnails_are_small(db):
-    from services.lifestyle import add_references
+    from services.lifestyle import ReferenceUpload, add_references
 
     uploads.add_shot("1", "S-1")
     files = camera_jpegs(2, width=2000, height=1500)
-    result = add_references("1", "S-1", [(f"photo-{i}.jpg", f) for i, f in enumerate(files)])
+    result = add_references(
+        work_item_id="1",
+        options=ReferenceUpload(shot_id="S-1", files=[(f"photo-{i}.jpg", f) for i, f in enumerate(files)]),
+    )
     originals, thumbs = uploads.stored_sizes(result)
     assert len(thumbs) == 2
     assert all(t <= uploads.TARGET_THUMB_BYTES for t in thumbs)

@@ -15,7 +15,7 @@ from services.db import session_scope
 from services.errors import ReshootError
 from services.identity import Actor, Role, acting_as
 from services.jobs import wait_for_job
-from services.lifestyle import GenerateHeroesOptions, add_references, start_heroes_job
+from services.lifestyle import GenerateHeroesOptions, ReferenceUpload, add_references, start_heroes_job
 from services.models import AuditEntry, ExportPlanRow, ImageVersion, Shot
 from services.storage import get_storage
 from tests.test_work_items import count_queries
@@ -76,7 +76,10 @@ def test_an_edited_prompt_is_saved_audited_and_marks_the_heroes_dirty_until_rege
 
 
 def test_regenerate_uses_the_edited_prompt_and_the_references_and_the_file_says_so(demo, fake_backend):
-    add_references("12", "KT-1", [("a.png", png("red")), ("b.png", png("blue"))])
+    add_references(
+        work_item_id="12",
+        options=ReferenceUpload(shot_id="KT-1", files=[("a.png", png("red")), ("b.png", png("blue"))]),
+    )
     with acting_as(ANA):
         hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt=EDITED)
     regenerate()

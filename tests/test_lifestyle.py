@@ -238,15 +238,25 @@ def test_locked_shots_and_locked_images_are_never_overwritten(small, fake_backen
 
 def test_references_reach_the_backend_and_are_all_or_nothing(small, fake_backend):
     with pytest.raises(ReshootError) as e:
-        lifestyle.add_references(small, "S-2", [("good.png", png()), ("bad.png", b"not an image")])
+        lifestyle.add_references(
+            work_item_id=small,
+            options=lifestyle.ReferenceUpload(shot_id="S-2", files=[("good.png", png()), ("bad.png", b"not an image")]),
+        )
     assert e.value.code == "INVALID_IMAGE" and e.value.details["filename"] == "bad.png"
     assert lifestyle.list_references(small, "S-2") == [] and get_storage().list("fcc/lifestyle_refs") == []
 
-    saved = lifestyle.add_references(small, "S-2", [("a.png", png()), ("b.jpg", png((0, 90, 200), fmt="JPEG"))])
+    saved = lifestyle.add_references(
+        work_item_id=small,
+        options=lifestyle.ReferenceUpload(
+            shot_id="S-2", files=[("a.png", png()), ("b.jpg", png((0, 90, 200), fmt="JPEG"))]
+        ),
+    )
     assert saved.ok is True and saved.shot_id == "S-2" and len(saved.references) == 2
     first = saved.references[0]
     assert first.filename == f"{first.id}.png" and first.url == f"/assets/fcc/lifestyle_refs/s1/S-2/{first.id}.png"
-    again = lifestyle.add_references(small, "S-2", [("copy.png", png())])  # same bytes: stored once
+    again = lifestyle.add_references(
+        work_item_id=small, options=lifestyle.ReferenceUpload(shot_id="S-2", files=[("copy.png", png())])
+    )  # same bytes: stored once
     assert again.references[0].id == first.id and len(lifestyle.list_references(small, "S-2")) == 2
 
     run(small, shot_ids=["S-2"], overwrite=True)
@@ -268,7 +278,9 @@ def test_references_reach_the_backend_and_are_all_or_nothing(small, fake_backend
 )
 def test_references_for_unknown_targets_are_404(demo, work_item_id, shot_id, code):
     with pytest.raises(ReshootError) as e:
-        lifestyle.add_references(work_item_id, shot_id, [("a.png", png())])
+        lifestyle.add_references(
+            work_item_id=work_item_id, options=lifestyle.ReferenceUpload(shot_id=shot_id, files=[("a.png", png())])
+        )
     assert (e.value.status, e.value.code) == (404, code)
 
 

@@ -20,14 +20,16 @@ from functools import partial
 from typing import BinaryIO
 
 import streamlit as st
+from pydantic import ValidationError
 from streamlit.errors import StreamlitAPIException
 
 from services import messages
 from services.enums import JobStatus, TargetKind
-from services.errors import ReshootError
+from services.errors import ReshootError, invalid_from
 from services.identity import Role
 from services.lifestyle import (
     GenerateHeroesOptions,
+    ReferenceUpload,
     add_references,
     delete_reference,
     list_references,
@@ -60,7 +62,7 @@ from ui.large_view import grid_shots, show_large_view
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
 
-ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
+ACCEPTED_TYPES = list(ReferenceUpload.ACCEPTED_EXTENSIONS)
 THUMB_MAX_HEIGHT = 150  # px; every thumbnail box has this height, so cards stay aligned whatever the aspect
 THUMB_CARD_WIDTH = 260  # px; the grid's minimum column width: 3 cards a row at 1440 px, 2 at 1024
 COMPACT_THUMB_HEIGHT = 80  # px; a compact card: 6 a row at 1440 px, two rows of them above the fold at 1440×900
@@ -212,8 +214,10 @@ def card_body(shot_id: str, shot: ShotPublic, row: HeroTarget, *, notes: str = "
 def save_references(work_item_id: str, shot_id: str, files: list[tuple[str, bytes | BinaryIO]]) -> bool:
     """Store the uploaded files as the shot's references and toast the outcome (spec 000); True if stored."""
     try:
-        result = add_references(work_item_id, shot_id, files)
-    except ReshootError as e:
+        options = ReferenceUpload(shot_id=shot_id, files=files)
+        result = add_references(work_item_id=work_item_id, options=options)
+    except (ReshootError, ValidationError) as exc:
+        e = invalid_from(exc) if isinstance(exc, ValidationError) else exc
         details = e.details if isinstance(e.details, dict) else {}
         reason = details.get("reason") or e.message or messages.REFERENCES_FAILED_BODY
         name = details.get("filename")

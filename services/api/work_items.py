@@ -26,9 +26,9 @@ from services.api.security import allow
 from services.api.waits import failed_job_error
 from services.config import get_settings
 from services.enums import JobStatus
-from services.errors import invalid_request, not_found
+from services.errors import not_found
 from services.identity import Role
-from services.lifestyle import GenerateHeroesOptions
+from services.lifestyle import GenerateHeroesOptions, ReferenceUpload
 from services.read_models.heroes import HeroesJobResult, HeroesJobStarted, ReferencesAdded
 
 router = APIRouter(prefix="/api/work-items", tags=["work items"], dependencies=[allow(Role.viewer)])
@@ -187,18 +187,12 @@ async def generate_heroes(
 )
 async def add_references(work_item_id: str, request: Request) -> Any:
     """Store reference images for one shot (files under `files` or `files[]`); all or nothing."""
-    async with read_upload(request, file_fields=FILE_FIELDS) as upload:
-        problems = []
-        shot_id = upload.fields.get("shotId", "").strip()
-        if not shot_id:
-            problems.append({"field": "shotId", "message": "Field required"})
-        if upload.fields.get("workItemId") not in (None, "", work_item_id):
-            problems.append({"field": "workItemId", "message": "Does not match the work item in the URL"})
-        if not upload.files:
-            problems.append({"field": "files", "message": "At least one file is required"})
-        if problems:
-            raise invalid_request(problems)
-        return await run_in_threadpool(lifestyle.add_references, work_item_id, shot_id, upload.files)
+    async with read_upload(request, file_fields=FILE_FIELDS) as upload:  # bounded as it is read
+        options = ReferenceUpload.parse(
+            {**{k: upload.fields[k] for k in ("shotId", "workItemId") if k in upload.fields}, "files": upload.files},
+            work_item_id=work_item_id,
+        )
+        return await run_in_threadpool(partial(lifestyle.add_references, work_item_id=work_item_id, options=options))
 
 
 @router.get(

@@ -97,6 +97,8 @@ def test_use_cases_refuse_it_too_naming_the_field(pg_demo, png):
 
     # No use-case check of its own here: the database layer's net names the column.
     with pytest.raises(ReshootError) as upload:
-        lifestyle.add_references("7", "OL-1", [("bad\x00name.png", png())])
+        lifestyle.add_references(
+            work_item_id="7", options=lifestyle.ReferenceUpload(shot_id="OL-1", files=[("bad\x00name.png", png())])
+        )
     assert (upload.value.status, upload.value.details[0]["field"]) == (400, "filename")
     assert lifestyle.list_references("7", "OL-1") == []

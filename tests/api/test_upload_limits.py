@@ -143,7 +143,10 @@ def test_the_use_case_takes_files_and_checks_them_before_reading(demo, png, monk
     monkeypatch.setenv("RESHOOT_MAX_UPLOAD_REQUEST_MB", "1")
     get_settings.cache_clear()
     result = lifestyle.add_references(
-        "7", "OL-3", [("a.png", io.BytesIO(png("red"))), ("b.png", io.BytesIO(png("blue")))]
+        work_item_id="7",
+        options=lifestyle.ReferenceUpload(
+            shot_id="OL-3", files=[("a.png", io.BytesIO(png("red"))), ("b.png", io.BytesIO(png("blue")))]
+        ),
     )
     assert len(result.references) == 2
 
@@ -152,10 +155,18 @@ def test_the_use_case_takes_files_and_checks_them_before_reading(demo, png, monk
             raise AssertionError("read before the limits were checked")
 
     with pytest.raises(ReshootError) as count:
-        lifestyle.add_references("7", "OL-3", [(f"{i}.png", Unreadable(b"x")) for i in range(3)])
+        lifestyle.add_references(
+            work_item_id="7",
+            options=lifestyle.ReferenceUpload(shot_id="OL-3", files=[(f"{i}.png", Unreadable(b"x")) for i in range(3)]),
+        )
     assert count.value.status == 400 and "RESHOOT_MAX_UPLOAD_FILES" in count.value.message
     with pytest.raises(ReshootError) as size:
-        lifestyle.add_references("7", "OL-3", [("big.png", Unreadable(b"x" * (2 * 1024 * 1024)))])
+        lifestyle.add_references(
+            work_item_id="7",
+            options=lifestyle.ReferenceUpload(
+                shot_id="OL-3", files=[("big.png", Unreadable(b"x" * (2 * 1024 * 1024)))]
+            ),
+        )
     assert size.value.code == "PAYLOAD_TOO_LARGE" and "1 MB" in size.value.message
 
 
@@ -164,7 +175,9 @@ def test_a_huge_jpeg_is_stored_at_most_4096_pixels_wide(demo):
 
     out = io.BytesIO()
     Image.new("RGB", (9000, 3000), (120, 80, 40)).save(out, "JPEG", quality=80)
-    result = lifestyle.add_references("7", "OL-4", [("wide.jpg", out)])
+    result = lifestyle.add_references(
+        work_item_id="7", options=lifestyle.ReferenceUpload(shot_id="OL-4", files=[("wide.jpg", out)])
+    )
     ref = result.references[0]
     assert (ref.width, ref.height) == (4096, 1365)
 

@@ -24,7 +24,7 @@ import sys
 from services.db import migrate
 from services.demo import DEMO_DIR, load_demo
 from services.jobs import stop_embedded_worker, wait_for_job
-from services.lifestyle import GenerateHeroesOptions, add_references, start_heroes_job
+from services.lifestyle import GenerateHeroesOptions, ReferenceUpload, add_references, start_heroes_job
 from services.storyboard import RegenerateImageOptions, list_sentences, regenerate_sentence_image
 
 
@@ -40,7 +40,8 @@ run(regenerate_sentence_image(sentence_id="sent_001", options=RegenerateImageOpt
 if "--extra" in sys.argv:  # screenshots: more images, references, a v2 to compare
     run(start_heroes_job(work_item_id="12").job_id)
     cast = sorted((DEMO_DIR / "cast").glob("*.png"))
-    add_references("12", "KT-1", [(p.name, p.read_bytes()) for p in cast])
+    references = ReferenceUpload(shot_id="KT-1", files=[(p.name, p.read_bytes()) for p in cast])
+    add_references(work_item_id="12", options=references)
     run(start_heroes_job(work_item_id="12", options=GenerateHeroesOptions(shot_ids=["KT-1"], overwrite=True)).job_id)
     for i, sentence in enumerate(list_sentences("coffee-origins")):
         if sentence.image_prompt:

@@ -9,7 +9,7 @@ import pytest
 from services.identity import current_actor
 from services.importer import import_data
 from services.jobs import wait_for_job
-from services.lifestyle import GenerateHeroesOptions, add_references, start_heroes_job
+from services.lifestyle import GenerateHeroesOptions, ReferenceUpload, add_references, start_heroes_job
 from services.versions import review_history
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
@@ -119,7 +119,10 @@ def _card_badges(at, shot_id: str) -> list[str]:
 
 @pytest.mark.timeout(240)
 def test_the_large_view_shows_what_the_version_was_made_from_zooms_and_compares(demo):
-    add_references("12", "KT-1", [("a.png", png("red")), ("b.png", png("blue"))])
+    add_references(
+        work_item_id="12",
+        options=ReferenceUpload(shot_id="KT-1", files=[("a.png", png("red")), ("b.png", png("blue"))]),
+    )
     _made("12", shot_ids=["KT-1"])
     _made("12", shot_ids=["KT-1"], overwrite=True)  # v2, with the two references
     at = open_page(DETAIL, id="12", shot="KT-1", size="Desktop")
