@@ -3,6 +3,7 @@ comments by the people reviewing it. Comments are append-only, like decisions.""
 
 from __future__ import annotations
 
+from pydantic import field_validator
 from sqlalchemy import func
 from sqlalchemy import select as sql_select  # more columns than sqlmodel's typed select() takes
 from sqlmodel import Session, col, select
@@ -10,11 +11,12 @@ from sqlmodel import Session, col, select
 from services.audit import AuditAction, record, version_target
 from services.auth import require
 from services.db import session_scope
-from services.errors import ReshootError, invalid_request
+from services.errors import ReshootError
 from services.identity import Role
 from services.models import Comment, ImageVersion, ReviewDecision, utcnow
+from services.options import Options
 from services.read_models.comments import CommentRead, DecisionRead, ThreadSummary, VersionThread
-from services.storable_text import require_storable
+from services.storable_text import checked_text
 
 MAX_COMMENT_LENGTH = 2000  # characters; a comment is a remark, not a document
 
@@ -26,28 +28,32 @@ def _version(session: Session, version_id: int) -> ImageVersion:
     return version
 
 
-def clean_body(body: str) -> str:
-    """The comment as stored: stripped, not empty, at most MAX_COMMENT_LENGTH characters, storable everywhere."""
-    if not isinstance(body, str):
-        raise invalid_request([{"field": "body", "message": "must be text"}])
-    body = body.strip()
-    if not body:
-        raise ReshootError("INVALID_REQUEST", 400, [{"field": "body", "message": "is empty"}], "The comment is empty.")
-    if len(body) > MAX_COMMENT_LENGTH:
-        raise ReshootError(
-            "INVALID_REQUEST",
-            400,
-            [{"field": "body", "message": f"is longer than {MAX_COMMENT_LENGTH} characters"}],
-            f"A comment has at most {MAX_COMMENT_LENGTH} characters ({len(body)} given).",
+class NewComment(Options):
+    """A comment as stored: stripped, not empty, at most MAX_COMMENT_LENGTH characters, storable everywhere (each
+    refusal a 400 INVALID_REQUEST on `body` with a message a page shows as it is)."""
+
+    body: str
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _clean(cls, body: object) -> str:
+        body = checked_text(
+            body.strip() if isinstance(body, str) else body,
+            field="body",
+            max_length=MAX_COMMENT_LENGTH,
+            what="A comment",
         )
-    require_storable({"body": body})
-    return body
+        if not body:
+            raise ReshootError(
+                "INVALID_REQUEST", 400, [{"field": "body", "message": "is empty"}], "The comment is empty."
+            )
+        return body
 
 
-def add_comment(*, version_id: int, body: str) -> CommentRead:
+def add_comment(*, version_id: int, options: NewComment) -> CommentRead:
     """Add the signed-in person's comment to a version's thread (reviewers and admins)."""
     actor = require(Role.reviewer)
-    body = clean_body(body)
+    body = options.body
     with session_scope() as session:
         version = _version(session, version_id)
         comment = Comment(

@@ -7,6 +7,7 @@ comment count) and the rejected heroes' notes where a regeneration is started, e
 
 from __future__ import annotations
 
+from pydantic import field_validator
 from sqlalchemy import func
 from sqlalchemy import select as sql_select  # more columns than sqlmodel's typed select() takes
 from sqlmodel import Session, col, select
@@ -18,9 +19,10 @@ from services.enums import AuditTargetKind, ReviewState, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Role
 from services.models import Comment, ExportPlanRow, ImageVersion, Shot
+from services.options import Options
 from services.read_models.comments import ThreadSummary
 from services.read_models.hero_prompts import RejectedHero, ShotCardSummary, ShotPrompt
-from services.storable_text import require_storable
+from services.storable_text import checked_text
 
 MAX_PROMPT_LENGTH = 4000  # characters; image backends take far less, this only bounds what is stored
 MAX_SEED = 2**63 - 1  # what the BigInteger column holds
@@ -52,18 +54,16 @@ def _target(shot: Shot) -> Target:
     return Target(AuditTargetKind.shot, shot.shot_id, shot.work_item_id, shot.shot_id)
 
 
-def _checked_prompt(prompt: str) -> str:
-    if not isinstance(prompt, str):
-        raise invalid_request([{"field": "prompt", "message": "must be text"}])
-    if len(prompt) > MAX_PROMPT_LENGTH:
-        raise ReshootError(
-            "INVALID_REQUEST",
-            400,
-            [{"field": "prompt", "message": f"is longer than {MAX_PROMPT_LENGTH} characters"}],
-            f"A prompt has at most {MAX_PROMPT_LENGTH} characters ({len(prompt)} given).",
-        )
-    require_storable({"prompt": prompt})
-    return prompt
+class UpdateShotPromptOptions(Options):
+    """A shot's scene prompt, saved as typed (not stripped, may be empty); at most
+    MAX_PROMPT_LENGTH characters and storable everywhere, each refusal a 400 INVALID_REQUEST on `prompt`."""
+
+    prompt: str
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _checked(cls, prompt: object) -> str:
+        return checked_text(prompt, field="prompt", max_length=MAX_PROMPT_LENGTH, what="A prompt")
 
 
 def _set_prompt(session: Session, shot: Shot, prompt: str) -> None:
@@ -80,13 +80,12 @@ def _set_prompt(session: Session, shot: Shot, prompt: str) -> None:
         session.add(shot)
 
 
-def update_shot_prompt(*, work_item_id: str, shot_id: str, prompt: str) -> ShotPrompt:
+def update_shot_prompt(*, work_item_id: str, shot_id: str, options: UpdateShotPromptOptions) -> ShotPrompt:
     """Save a shot's edited scene prompt (as typed); a change marks its heroes dirty until they are regenerated."""
     require(Role.reviewer)
-    prompt = _checked_prompt(prompt)
     with session_scope() as session:
         shot = _shot(session, work_item_id, shot_id)
-        _set_prompt(session, shot, prompt)
+        _set_prompt(session, shot, options.prompt)
         return _public(shot)
 
 

@@ -63,3 +63,19 @@ def require_storable(values: Mapping[str, Any]) -> None:
     found = problems(values)
     if found:
         raise storable_error(found)
+
+
+def checked_text(value: object, *, field: str, max_length: int, what: str) -> str:
+    """`value` if it is text of at most `max_length` characters that every database stores; otherwise 400
+    INVALID_REQUEST on `field` (the message names `what`, e.g. "A comment has at most 2000 characters")."""
+    if not isinstance(value, str):
+        raise ReshootError("INVALID_REQUEST", 400, [{"field": field, "message": "must be text"}])
+    if len(value) > max_length:
+        raise ReshootError(
+            "INVALID_REQUEST",
+            400,
+            [{"field": field, "message": f"is longer than {max_length} characters"}],
+            f"{what} has at most {max_length} characters ({len(value)} given).",
+        )
+    require_storable({field: value})
+    return value

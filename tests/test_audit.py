@@ -330,7 +330,7 @@ SCENARIOS = [
     Scenario(
         "comment on a version",
         ("services.comments.add_comment",),
-        lambda v: comments.add_comment(version_id=v[1], body="The lamp is cut off"),
+        lambda v: comments.add_comment(version_id=v[1], options=comments.NewComment(body="The lamp is cut off")),
         {"version.comment": 1},
         prepare=lambda _: two_versions(),
     ),
@@ -347,7 +347,9 @@ SCENARIOS = [
     Scenario(
         "edit a hero prompt",
         ("services.hero_prompts.update_shot_prompt",),
-        lambda _: hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="knives on oak"),
+        lambda _: hero_prompts.update_shot_prompt(
+            work_item_id="12", shot_id="KT-1", options=hero_prompts.UpdateShotPromptOptions(prompt="knives on oak")
+        ),
         {"shot.prompt": 1},
     ),
     Scenario(
@@ -360,7 +362,9 @@ SCENARIOS = [
         "use an earlier version's seed and prompt",
         ("services.hero_prompts.use_version_for_shot",),
         lambda v: (
-            hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="other"),
+            hero_prompts.update_shot_prompt(
+                work_item_id="12", shot_id="KT-1", options=hero_prompts.UpdateShotPromptOptions(prompt="other")
+            ),
             hero_prompts.use_version_for_shot(version_id=v[0]),
         ),
         {"shot.prompt": 2, "shot.seed": 1},
@@ -558,7 +562,6 @@ READS: dict[str, Callable[[], Any]] = {
     "services.hero_prompts.shot_prompt": lambda: hero_prompts.shot_prompt(work_item_id="12", shot_id="KT-1"),
     "services.hero_prompts.card_summaries": lambda: hero_prompts.card_summaries(work_item_id="12", shot_ids=["KT-1"]),
     "services.hero_prompts.rejected_heroes": lambda: hero_prompts.rejected_heroes(work_item_id="12"),
-    "services.comments.clean_body": lambda: comments.clean_body(" ok "),
     "services.versions.url_for": lambda: versions.url_for("a/b.png"),
     "services.versions.versioned_key": lambda: versions.versioned_key("a/b.png", 2, "abc"),
     "services.versions.image_urls": lambda: versions.image_urls(None),

@@ -33,9 +33,11 @@ def hero_version(n: int = 1) -> int:
 def test_comments_keep_their_authors_in_order_and_are_audited(demo):
     version_id = hero_version()
     with acting_as(ANA):
-        first = comments.add_comment(version_id=version_id, body="  The lamp is cut off.  ")
+        first = comments.add_comment(
+            version_id=version_id, options=comments.NewComment(body="  The lamp is cut off.  ")
+        )
     with acting_as(BO):
-        comments.add_comment(version_id=version_id, body="Agreed, crop wider")
+        comments.add_comment(version_id=version_id, options=comments.NewComment(body="Agreed, crop wider"))
     listed = comments.list_comments(version_id=version_id)
     assert [(c.author, c.body) for c in listed] == [("Ana", "The lamp is cut off."), ("Bo", "Agreed, crop wider")]
     assert first.model_dump(mode="json")["authorEmail"] == "ana@example.com"
@@ -55,7 +57,7 @@ def test_history_lists_every_decision_with_its_person_oldest_first(demo):
         )
     with acting_as(BO):
         versions.set_review(version_id=version_id, options=versions.ReviewDecisionOptions(state="approved"))
-        comments.add_comment(version_id=version_id, body="Fixed by the new crop")
+        comments.add_comment(version_id=version_id, options=comments.NewComment(body="Fixed by the new crop"))
     thread = comments.version_thread(version_id=version_id)
     assert [(d.decision, d.reviewer, d.note) for d in thread.decisions] == [
         ("rejected", "Ana", "Too dark"),
@@ -68,8 +70,8 @@ def test_counts_and_summaries_for_many_versions_in_one_query(demo):
     a, b, c = hero_version(1), hero_version(2), hero_version(3)
     with acting_as(ANA):
         for body in ("one", "two"):
-            comments.add_comment(version_id=a, body=body)
-        comments.add_comment(version_id=c, body="three")
+            comments.add_comment(version_id=a, options=comments.NewComment(body=body))
+        comments.add_comment(version_id=c, options=comments.NewComment(body="three"))
         versions.set_review(version_id=a, options=versions.ReviewDecisionOptions(state="rejected", note="Wrong sofa"))
     with count_queries() as counted:
         counts = comments.comment_counts(version_ids=[a, b, c])
@@ -97,7 +99,7 @@ def test_counts_and_summaries_for_many_versions_in_one_query(demo):
 def test_a_bad_comment_is_refused_with_its_reason(demo, body, why):
     version_id = hero_version()
     with acting_as(ANA), pytest.raises(ReshootError) as e:
-        comments.add_comment(version_id=version_id, body=body)
+        comments.add_comment(version_id=version_id, options=comments.NewComment(body=body))
     assert e.value.code == "INVALID_REQUEST" and why in str(e.value.details)
     assert comments.list_comments(version_id=version_id) == []
 
@@ -106,9 +108,9 @@ def test_a_viewer_may_read_but_not_comment_and_unknown_versions_are_404(demo):
     version_id = hero_version()
     with acting_as(VIC):
         with pytest.raises(ReshootError) as e:
-            comments.add_comment(version_id=version_id, body="nice")
+            comments.add_comment(version_id=version_id, options=comments.NewComment(body="nice"))
         assert e.value.code == "FORBIDDEN"
         assert comments.list_comments(version_id=version_id) == []
     with acting_as(ANA), pytest.raises(ReshootError) as e:
-        comments.add_comment(version_id=987654, body="hello?")
+        comments.add_comment(version_id=987654, options=comments.NewComment(body="hello?"))
     assert e.value.code == "VERSION_NOT_FOUND" and e.value.status == 404

@@ -61,8 +61,12 @@ def test_an_edited_prompt_is_saved_audited_and_marks_the_heroes_dirty_until_rege
     regenerate()
     assert hero_prompts.shot_prompt(work_item_id="12", shot_id="KT-1").heroes_dirty is False
     with acting_as(ANA):
-        saved = hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt=EDITED)
-        again = hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt=EDITED)  # no change
+        saved = hero_prompts.update_shot_prompt(
+            work_item_id="12", shot_id="KT-1", options=hero_prompts.UpdateShotPromptOptions(prompt=EDITED)
+        )
+        again = hero_prompts.update_shot_prompt(
+            work_item_id="12", shot_id="KT-1", options=hero_prompts.UpdateShotPromptOptions(prompt=EDITED)
+        )  # no change
     assert (saved.prompt, saved.heroes_dirty) == (EDITED, True) and again.heroes_dirty
     assert saved.model_dump(mode="json")["heroesDirty"] is True
     with session_scope() as s:
@@ -81,7 +85,9 @@ def test_regenerate_uses_the_edited_prompt_and_the_references_and_the_file_says_
         options=ReferenceUpload(shot_id="KT-1", files=[("a.png", png("red")), ("b.png", png("blue"))]),
     )
     with acting_as(ANA):
-        hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt=EDITED)
+        hero_prompts.update_shot_prompt(
+            work_item_id="12", shot_id="KT-1", options=hero_prompts.UpdateShotPromptOptions(prompt=EDITED)
+        )
     regenerate()
     [call] = fake_backend.calls
     assert (call["prompt"], call["references"]) == (EDITED, 2)
@@ -95,11 +101,15 @@ def test_regenerate_uses_the_edited_prompt_and_the_references_and_the_file_says_
 
 def test_use_this_seed_and_prompt_reproduces_an_earlier_version(demo, fake_backend):
     with acting_as(ANA):
-        hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="first take")
+        hero_prompts.update_shot_prompt(
+            work_item_id="12", shot_id="KT-1", options=hero_prompts.UpdateShotPromptOptions(prompt="first take")
+        )
     regenerate()
     [first, *_] = current_versions()
     with acting_as(ANA):
-        hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="second take")
+        hero_prompts.update_shot_prompt(
+            work_item_id="12", shot_id="KT-1", options=hero_prompts.UpdateShotPromptOptions(prompt="second take")
+        )
     regenerate()
     second = current_versions()[0]
     assert second.prompt == "second take" and pixels(second) != pixels(first)
@@ -156,18 +166,24 @@ def test_card_summaries_and_rejected_notes_in_one_query_each(demo, fake_backend)
 )
 def test_a_bad_prompt_is_refused_and_nothing_changes(demo, prompt, why):
     with acting_as(ANA), pytest.raises(ReshootError) as e:
-        hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt=prompt)
+        hero_prompts.update_shot_prompt(
+            work_item_id="12", shot_id="KT-1", options=hero_prompts.UpdateShotPromptOptions(prompt=prompt)
+        )
     assert e.value.code == "INVALID_REQUEST" and why in str(e.value.details)
     assert hero_prompts.shot_prompt(work_item_id="12", shot_id="KT-1").heroes_dirty is False
 
 
 def test_viewers_cannot_edit_and_unknown_shots_and_versions_are_404(demo):
     with acting_as(Actor("vic@example.com", "Vic", Role.viewer)), pytest.raises(ReshootError) as e:
-        hero_prompts.update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="mine")
+        hero_prompts.update_shot_prompt(
+            work_item_id="12", shot_id="KT-1", options=hero_prompts.UpdateShotPromptOptions(prompt="mine")
+        )
     assert e.value.code == "FORBIDDEN"
     with acting_as(ANA):
         for call in (
-            lambda: hero_prompts.update_shot_prompt(work_item_id="12", shot_id="NOPE", prompt="x"),
+            lambda: hero_prompts.update_shot_prompt(
+                work_item_id="12", shot_id="NOPE", options=hero_prompts.UpdateShotPromptOptions(prompt="x")
+            ),
             lambda: hero_prompts.use_version_for_shot(version_id=424242),
         ):
             with pytest.raises(ReshootError) as e:

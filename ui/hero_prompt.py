@@ -17,6 +17,7 @@ import streamlit as st
 from services.enums import TargetKind
 from services.errors import ReshootError
 from services.hero_prompts import (
+    UpdateShotPromptOptions,
     card_summaries,
     rejected_heroes,
     set_shot_seed,
@@ -132,7 +133,9 @@ def regenerate_help(work_item_id: str, shot_id: str, usual: str) -> str:
 
 def save_prompt(text: str, work_item_id: str, shot_id: str) -> None:
     try:
-        saved = update_shot_prompt(work_item_id=work_item_id, shot_id=shot_id, prompt=text)
+        saved = update_shot_prompt(
+            work_item_id=work_item_id, shot_id=shot_id, options=UpdateShotPromptOptions(prompt=text)
+        )
     except ReshootError as e:
         queue_toast("Couldn’t save the prompt", e.message or e.code, kind="error")
         return

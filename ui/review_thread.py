@@ -11,7 +11,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from services.comments import MAX_COMMENT_LENGTH, add_comment, thread_summaries, version_thread
+from services.comments import MAX_COMMENT_LENGTH, NewComment, add_comment, thread_summaries, version_thread
 from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.comments import CommentRead, DecisionRead, ThreadSummary
@@ -75,7 +75,7 @@ def summary_text(summary: ThreadSummary | None) -> str:
 def _post(version_id: int, body_key: str, on_comment: Callable[[], None] | None) -> None:
     body = st.session_state.get(body_key) or ""
     try:
-        add_comment(version_id=version_id, body=body)
+        add_comment(version_id=version_id, options=NewComment(body=body))
     except ReshootError as e:
         show_toast("Couldn’t add the comment", e.message or e.code, kind="error")
         st.session_state[_kept_key(body_key)] = body  # the form clears its box: give the text back

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from services.enums import TargetKind
-from services.hero_prompts import shot_prompt, update_shot_prompt
+from services.hero_prompts import UpdateShotPromptOptions, shot_prompt, update_shot_prompt
 from services.storyboard import get_sentence
 from services.versions import list_versions
 from services.work_items import get_work_item
@@ -44,7 +44,7 @@ def test_an_earlier_storyboard_versions_seed_and_prompt_come_back_and_reproduce_
 def test_an_earlier_hero_versions_seed_and_prompt_come_back_from_the_large_view_and_compare(demo):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-1")
-    update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="Knives on slate")
+    update_shot_prompt(work_item_id="12", shot_id="KT-1", options=UpdateShotPromptOptions(prompt="Knives on slate"))
     regenerate(at, "KT-1")
     row = get_work_item("12").shots[0].rows[0]
     [v2, v1] = list_versions(TargetKind.hero, row.id)[:2]
@@ -59,7 +59,9 @@ def test_an_earlier_hero_versions_seed_and_prompt_come_back_from_the_large_view_
     recalled = shot_prompt(work_item_id="12", shot_id="KT-1")
     assert (recalled.prompt, recalled.seed, recalled.heroes_dirty) == (v1["prompt"], v1["seed"], True)
 
-    update_shot_prompt(work_item_id="12", shot_id="KT-1", prompt="Knives on slate")  # back to v2's prompt
+    update_shot_prompt(
+        work_item_id="12", shot_id="KT-1", options=UpdateShotPromptOptions(prompt="Knives on slate")
+    )  # back to v2's prompt
     at = open_page(DETAIL, id="12")
     at.button(key=card_key("compare", "12", "KT-1")).click().run()
     at.button(key=f"detail_compare_use_{v1['id']}").click().run()
