@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 
 from services.enums import Role
 
@@ -32,8 +33,13 @@ class Actor:
 
 def local_user_name() -> str:
     name = os.environ.get("RESHOOT_USER", "").strip()
-    if name:
-        return name
+    return name or _os_user()
+
+
+@cache
+def _os_user() -> str:
+    """The OS user name, read once: `getpass.getuser()` reads the passwd database (~0.1 ms), and a dashboard run
+    asks for the actor about a hundred times (every permission check of every card's widgets)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers)
