@@ -8,9 +8,8 @@ from bench import generate, grid, uploads
 from bench.fixtures import attach_versions, rendered_sizes, work_item
 from bench.photos import camera_jpegs
 
-ELEMENTS_PER_CARD = 13  # 7 with the image, caption and references as one Markdown; + the Select box (bulk review),
-# `Edit prompt` (a popover), the rejected sizes' notes above `Regenerate shot` (every bench card has a rejected size)
-# and a row of Approve and Reject
+ELEMENTS_PER_CARD = 12  # 7 with the image, caption and references as one Markdown; + the Select box (bulk review),
+# `Edit prompt` (a popover) and a row of Approve and Reject (the rejected sizes' notes are in the card's Markdown)
 ELEMENTS_PER_COMPACT_CARD = 8  # its actions are in a menu whose contents exist only while it is open
 
 
@@ -44,9 +43,9 @@ def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
     assert counts["small"] == counts["large"] > 0
     assert cards == {"small": (6, 6, 0), "large": (12, 12, 1)}  # the grid pages: 12 cards, one thumbnail each
     # A card: its grid cell, its bordered container, the Select box, the size switch, View larger (over the
-    # thumbnail), one Markdown (thumbnail, review badges, texts), a row of Approve and Reject (its note only while
-    # open), Upload reference (the uploader only while open), Edit prompt (the editor only while open), the rejected
-    # sizes' notes (only on a card with a rejected size: every one here), Regenerate shot.
+    # thumbnail), one Markdown (thumbnail, review badges, texts, the rejected sizes' notes), a row of Approve and
+    # Reject (its note only while open), Upload reference (the uploader only while open), Edit prompt (the editor only
+    # while open), Regenerate shot.
     assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_CARD
     assert (
         grid.elements_per_card(

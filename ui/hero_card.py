@@ -51,6 +51,7 @@ from ui.hero_prompt import (
     prompt_popover,
     regenerate_help,
     rejected_notes,
+    rejected_notes_html,
     use_version_button,
 )
 from ui.hero_state import REFERENCES_SHOWN, card_shot, picked_row, selected_row, size_switch
@@ -361,12 +362,12 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
             st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
             return
         _view_button(work_item_id, shot_id)
-        card_body(shot_id, shot, row, notes=card_notes_html(work_item_id, shot_id, row.size_label))
+        notes = card_notes_html(work_item_id, shot_id, row.size_label) + rejected_notes_html(work_item_id, shot_id)
+        card_body(shot_id, shot, row, notes=notes)
         review_buttons(work_item_id, shot_id, row)
         _references_button(work_item_id, shot_id, shot)
         _upload_references(work_item_id, shot_id, disabled=bool(job_id))
         prompt_popover(work_item_id, shot_id, disabled=bool(job_id))
-        rejected_notes(work_item_id, shot_id)
         _regenerate_button(work_item_id, shot_id, job_id=job_id)
         _job_or_compare(work_item_id, shot_id, row, job_id=job_id, own_job=own_job)
 

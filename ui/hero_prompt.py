@@ -1,7 +1,7 @@
 """A hero card's prompt and review notes: the shot's scene prompt (edited in a popover whose editor exists only
 while it is open, saved as typed like the storyboard's), the dirty mark while the heroes are older than the prompt,
 the seed the next `Regenerate shot` uses when one was recalled, the shown size's comment count, and the rejected
-sizes' notes beside `Regenerate shot`.
+sizes' notes (the last line of a card's texts, and in `Regenerate shot`'s tooltip).
 
 What it shows comes from `services.hero_prompts.card_summaries` (one query per grid run, `load_card_notes`), kept in
 session state per card, so a card rerun reads nothing unless the card changed something.
@@ -43,6 +43,8 @@ _LINE = "font-size:.8rem;line-height:1.4;white-space:nowrap;overflow:hidden;text
 PROMPT_SHOWN = 300  # characters of a version's prompt in the versions list
 VERSIONS_SHOWN = 10
 _DIRTY_COLOUR = "#f59e0b"  # amber: reads on the dark and the light theme
+_REJECTED_COLOUR = "#f87171"  # the rejected badge's red (ui.card_review)
+_NOTE = "font-size:.8rem;line-height:1.4;margin-top:2px"  # wraps: a note may be long
 
 
 def _notes_key(work_item_id: str, shot_id: str) -> str:
@@ -98,10 +100,17 @@ def rejected_notes_text(work_item_id: str, shot_id: str) -> str:
 
 
 def rejected_notes(work_item_id: str, shot_id: str) -> None:
-    """What the rejecting reviewers said, just above `Regenerate shot` (nothing when no size is rejected)."""
+    """What the rejecting reviewers said, just above `Regenerate shot` in a compact card's menu (nothing when no size
+    is rejected)."""
     text = rejected_notes_text(work_item_id, shot_id)
     if text:
         st.caption(f":red[:material/cancel:] {escape_markdown(text)}")
+
+
+def rejected_notes_html(work_item_id: str, shot_id: str) -> str:
+    """`rejected_notes` as the last line of a card's one Markdown element (no element of its own)."""
+    text = rejected_notes_text(work_item_id, shot_id)
+    return f'<div style="{_NOTE};color:{_REJECTED_COLOUR}">&#x2717; {html.escape(text)}</div>' if text else ""
 
 
 REJECTED_SHOWN = 5

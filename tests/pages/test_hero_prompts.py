@@ -1,5 +1,5 @@
 """Hero prompts on the card: the prompt popover (editor only while open), the dirty mark, regenerate uses the
-edited prompt, the rejected note beside Regenerate shot and in the Actions panel."""
+edited prompt, the rejected note in the card's texts, in Regenerate shot's tooltip and in the Actions panel."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from services.identity import Actor, Role, acting_as
 from services.versions import ReviewDecisionOptions, list_versions, set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
+from tests.pages.test_hero_review import card_markdown
 from tests.pages.test_work_item import DETAIL, regenerate
 from ui.bulk_review import select_key
 from ui.hero_prompt import PROMPT_DIRTY
@@ -65,14 +66,15 @@ def test_edit_a_hero_prompt_then_regenerate_uses_it(demo):
     assert PROMPT_DIRTY not in kt1
 
 
-def test_a_rejected_heroes_note_shows_beside_regenerate_and_in_the_actions_panel(demo):
+def test_a_rejected_heroes_note_shows_on_its_card_and_in_the_actions_panel(demo):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-1")
     row = get_work_item("12").shots[0].rows[0]
     with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
         set_review(version_id=row.version_id, options=ReviewDecisionOptions(state="rejected", note="Blade looks bent"))
     at = open_page(DETAIL, id="12")
-    assert "Rejected: Desktop by Ana, “Blade looks bent”" in texts(at)
+    assert "Rejected: Desktop by Ana, “Blade looks bent”" in card_markdown(at, "KT-1")  # the card's one Markdown
+    assert "Blade looks bent" not in card_markdown(at, "KT-2")
     assert "“Blade looks bent”" in at.button(key=card_key("regenerate", "12", "KT-1")).help
     assert "Blade looks bent" not in at.button(key=card_key("regenerate", "12", "KT-2")).help
 
