@@ -59,6 +59,7 @@ from services.models import (
 from services.options import Options
 from services.read_models.heroes import (
     GeneratedTarget,
+    HeroesJobResult,
     HeroesJobStarted,
     HeroesResult,
     JoinedShot,
@@ -320,31 +321,32 @@ def summarize(job: JobPublic, claims: list[jobs.ClaimOutcome]) -> tuple[dict[str
             failures.append(
                 {"shot_id": claim.subject, "error": claim.error_code or "INTERNAL_ERROR", "message": claim.message}
             )
-    result = {
-        "ok": True,
-        "workItemId": job.work_item_id,
-        "dryRun": False,
-        "overwrite": bool(job.params.get("overwrite")),
-        "generated": generated,
-        "skippedExisting": skipped,
-        "missingShots": missing,
-        "failed": failures,
-    }
+    result = HeroesJobResult.model_validate(
+        {
+            "workItemId": job.work_item_id,
+            "dryRun": False,
+            "overwrite": bool(job.params.get("overwrite")),
+            "generated": generated,
+            "skippedExisting": skipped,
+            "missingShots": missing,
+            "failed": failures,
+        }
+    )
     if failures and not generated:
         first = failures[0]
         raise jobs.JobFailed(
             first["error"],
             f"Every shot failed; {first['shot_id']}: {first['message']}",
             detail=failures,
-            result={**result, "ok": False},
+            result=result.model_copy(update={"ok": False}).model_dump(mode="json"),
         )
     message = lifestyle_result_body(result)
-    if failures:
-        message += " " + shots_failed_body(failures)
+    if result.failed:
+        message += " " + shots_failed_body(result.failed)
     joined = [j["shot_id"] for j in job.joined]
     if joined:
         message += f" {', '.join(joined)} joined the generation another job had started (one new version each)."
-    return result, message
+    return result.model_dump(mode="json"), message
 
 
 @HEROES_JOB.retry

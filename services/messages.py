@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from services.read_models.heroes import FailedShot, HeroesResult
     from services.read_models.imports import ImportSummary
 
 # --- Spec 001: the Actions panel button ----------------------------------------------------------
@@ -75,8 +77,8 @@ def _natural(shot_id: str) -> list[Any]:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", shot_id)]
 
 
-def _shots_in_order(items: list[dict[str, Any]]) -> list[str]:
-    return sorted(dict.fromkeys(item["shot_id"] for item in items), key=_natural)
+def _shots_in_order(shot_ids: Iterable[str]) -> list[str]:
+    return sorted(dict.fromkeys(shot_ids), key=_natural)
 
 
 SHOT_LIST_MAX = 4  # longer lists are shortened, so the call to action stays inside the toast's three lines
@@ -104,13 +106,12 @@ def _validate(created: int) -> str:
     return f"Validate {'it' if created == 1 else 'them'} in SKU Switcher."
 
 
-def lifestyle_result_body(result: dict[str, Any]) -> str:
+def lifestyle_result_body(result: HeroesResult) -> str:
     """The success toast body: spec 001's template with plurals right, the shot list counting every shot
     involved (created and skipped) and shortened when long, and a dry run that says what it would skip."""
-    created = result.get("generated") or []
-    skipped = result.get("skippedExisting") or []
-    shots = _shots_in_order(created + skipped)
-    if result.get("dryRun"):
+    created, skipped = result.generated, result.skipped_existing
+    shots = _shots_in_order([target.shot_id for target in created] + [target.shot_id for target in skipped])
+    if result.dry_run:
         if created and skipped:
             return (
                 f"Dry run complete. {plural(len(created), 'image')} would be created and "
@@ -136,10 +137,10 @@ def lifestyle_result_body(result: dict[str, Any]) -> str:
 NOTHING_TO_GENERATE = "Nothing to do: the selected shots have no export sizes."
 
 
-def shots_failed_body(failed: list[dict[str, Any]]) -> str:
+def shots_failed_body(failed: list[FailedShot]) -> str:
     """`2 shots failed (OL-3, OL-4): <first message>. Retry them on the Jobs page.`"""
-    shots = _shots_in_order(failed)
-    first = failed[0].get("message") or failed[0].get("error") or "unknown error"
+    shots = _shots_in_order(shot.shot_id for shot in failed)
+    first = failed[0].message or failed[0].error or "unknown error"
     return f"{plural(len(shots), 'shot')} failed ({shot_list(shots)}): {first}. Retry them on the Jobs page."
 
 

@@ -5,20 +5,30 @@ from __future__ import annotations
 import pytest
 
 from services import messages
+from services.read_models.heroes import FailedShot, HeroesResult
 from services.read_models.imports import ImportSummary
 
 
-def result(created: dict[str, int], skipped: dict[str, int] | None = None, *, dry_run: bool = False) -> dict:
-    """A seed result JSON: `created`/`skipped` map a shot id to its number of images, in order."""
-    return {
-        "ok": True,
-        "dryRun": dry_run,
-        "generated": [{"shot_id": shot} for shot, n in created.items() for _ in range(n)],
-        "skippedExisting": [
-            {"shot_id": shot, "reason": "EXISTS"} for shot, n in (skipped or {}).items() for _ in range(n)
-        ],
-        "missingShots": [],
-    }
+def result(created: dict[str, int], skipped: dict[str, int] | None = None, *, dry_run: bool = False) -> HeroesResult:
+    """A seed result: `created`/`skipped` map a shot id to its number of images, in order."""
+    return HeroesResult.model_validate(
+        {
+            "workItemId": "7",
+            "dryRun": dry_run,
+            "overwrite": False,
+            "generated": [
+                {"shot_id": shot, "filename": f"{shot}-{i}.png", "width": 1, "height": 1}
+                for shot, n in created.items()
+                for i in range(n)
+            ],
+            "skippedExisting": [
+                {"shot_id": shot, "filename": f"{shot}-{i}.png", "reason": "EXISTS"}
+                for shot, n in (skipped or {}).items()
+                for i in range(n)
+            ],
+            "missingShots": [],
+        }
+    )
 
 
 THREE = {"OL-1": 3, "OL-2": 3, "OL-3": 3}
@@ -120,12 +130,12 @@ def test_seed_titles_and_error_toasts_word_for_word():
 
 
 def test_failed_shots_and_reference_counts_in_words():
-    failed = [{"shot_id": "OL-3", "error": "BACKEND_UNAVAILABLE", "message": "OpenAI is unavailable"}]
+    failed = [FailedShot(shot_id="OL-3", error="BACKEND_UNAVAILABLE", message="OpenAI is unavailable")]
     assert (
         messages.shots_failed_body(failed)
         == "1 shot failed (OL-3): OpenAI is unavailable. Retry them on the Jobs page."
     )
-    many = failed + [{"shot_id": f"OL-{i}", "error": "X"} for i in range(4, 10)]
+    many = failed + [FailedShot(shot_id=f"OL-{i}", error="X") for i in range(4, 10)]
     assert messages.shots_failed_body(many).startswith("7 shots failed (OL-3, OL-4, … and 5 more): ")
     assert messages.references_saved_body(2, "OL-2") == "Saved 2 reference images for OL-2."
     assert messages.references_saved_body(1, "OL-2") == "Saved 1 reference image for OL-2."

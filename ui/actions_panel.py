@@ -11,7 +11,7 @@ from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import GenerateHeroesOptions, generate_lifestyle_heroes
 from services.messages import plural
-from services.read_models.heroes import HeroesResult, WorkItemDetail
+from services.read_models.heroes import HeroesJobResult, HeroesResult, WorkItemDetail
 from services.read_models.jobs import JobPublic
 from ui.hero_prompt import rejected_in_selection
 from ui.job_progress import job_progress
@@ -53,7 +53,7 @@ def start_generation(work_item_id: str) -> None:
         error_toast("INTERNAL_ERROR")
         return
     if isinstance(result, HeroesResult):  # a dry run
-        queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result.model_dump(mode="json")))
+        queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result))
     else:
         state[panel_key("job", work_item_id)] = result.job_id
 
@@ -63,11 +63,10 @@ def generation_finished(work_item_id: str, job: JobPublic) -> None:
     if job.status != JobStatus.succeeded:
         error_toast(job.error_code)
         return
-    result = job.result or {}
+    result = HeroesJobResult.model_validate(job.result)  # the stored JSON, read once
     queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result))
-    failed = result.get("failed") or []
-    if failed:
-        queue_toast(messages.GENERATE_FAILED_TITLE, messages.shots_failed_body(failed), kind="error")
+    if result.failed:
+        queue_toast(messages.GENERATE_FAILED_TITLE, messages.shots_failed_body(result.failed), kind="error")
 
 
 def options_summary(work_item_id: str, shot_count: int) -> str | None:
