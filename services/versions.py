@@ -23,6 +23,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -48,7 +49,6 @@ from services.models import (
     Sentence,
     Shot,
     WorkItem,
-    iso,
     stored_id,
     utcnow,
 )
@@ -60,6 +60,7 @@ from services.read_models.review_queue import (
     QueuedHero,
     ReviewQueueFilter,
 )
+from services.read_models.versions import ListedVersion, VersionPublic
 from services.storable_text import require_storable
 from services.storage import get_storage
 
@@ -165,35 +166,14 @@ def image_urls(version: ImageVersion | None) -> tuple[str | None, str | None]:
     return url_for(version.storage_key), url_for(version.thumb_key)
 
 
-def version_json(version: ImageVersion, *, current_id: int | None = None) -> dict[str, Any]:
+def version_public(version: ImageVersion, *, current_id: int | None = None) -> VersionPublic:
+    """A stored version as use cases return it; `isCurrent` if it is `current_id` (its target's pointer)."""
     url, thumb_url = image_urls(version)
-    return {
-        "id": version.id,
-        "targetKind": version.target_kind,
-        "targetId": version.target_id,
-        "version": version.version,
-        "url": url,
-        "thumbUrl": thumb_url,
-        "storageKey": version.storage_key,
-        "width": version.width,
-        "height": version.height,
-        "prompt": version.prompt,
-        "seed": version.seed,
-        "seedHonoured": version.seed_honoured,
-        "backend": version.backend,
-        "model": version.model,
-        "references": version.references,
-        "jobId": version.job_id,
-        "createdAt": iso(version.created_at),
-        "favourite": version.favourite,
-        "locked": version.locked,
-        "fileDeleted": version.file_deleted,
-        "reviewState": version.review_state,
-        "reviewer": version.reviewer,
-        "reviewNote": version.review_note,
-        "reviewedAt": iso(version.reviewed_at),
-        "isCurrent": current_id is not None and version.id == current_id,
-    }
+    is_current = current_id is not None and version.id == current_id
+    # The columns by their names (the thumbnail's key is not sent; its URL is), then what is worked out.
+    return VersionPublic.model_validate(
+        {**version.model_dump(), "url": url, "thumb_url": thumb_url, "is_current": is_current}
+    )
 
 
 # --- Writing new versions ----------------------------------------------------------------------------
@@ -512,7 +492,7 @@ class ReviewDecisionOptions(Options):
 # --- Use cases -------------------------------------------------------------------------------------------
 
 
-def list_versions(target_kind: str, target_id: str | int) -> list[dict[str, Any]]:
+def list_versions(target_kind: str, target_id: str | int) -> list[ListedVersion]:
     """A target's versions, newest first, each with `isCurrent`."""
     target_id = str(target_id)
     with session_scope() as session:
@@ -524,13 +504,13 @@ def list_versions(target_kind: str, target_id: str | int) -> list[dict[str, Any]
             .where(ImageVersion.target_kind == target_kind, ImageVersion.target_id == target_id)
             .order_by(col(ImageVersion.version).desc())
         ).all()
-        return [{**version_json(v, current_id=current), "createdBy": by} for v, by in rows]
+        return [ListedVersion(**dict(version_public(v, current_id=current)), created_by=by) for v, by in rows]
 
 
-def get_version(version_id: int) -> dict[str, Any]:
+def get_version(version_id: int) -> VersionPublic:
     with session_scope() as session:
         version = _load(session, version_id)
-        return version_json(version, current_id=_current_id(session, version.target_kind, version.target_id))
+        return version_public(version, current_id=_current_id(session, version.target_kind, version.target_id))
 
 
 def _load(session: Session, version_id: int) -> ImageVersion:
@@ -541,7 +521,7 @@ def _load(session: Session, version_id: int) -> ImageVersion:
 
 
 @requires(Role.reviewer)
-def restore_version(version_id: int) -> dict[str, Any]:
+def restore_version(version_id: int) -> VersionPublic:
     """Make an older version current again (its file must still exist)."""
     with session_scope() as session:
         version = _load(session, version_id)
@@ -569,7 +549,7 @@ def restore_version(version_id: int) -> dict[str, Any]:
     return get_version(stored_id(version))
 
 
-def _update(version_id: int, action: AuditAction, **values: Any) -> dict[str, Any]:
+def _update(version_id: int, action: AuditAction, **values: bool) -> VersionPublic:
     with session_scope() as session:
         version = _load(session, version_id)
         before = {name: getattr(version, name) for name in values}
@@ -581,19 +561,19 @@ def _update(version_id: int, action: AuditAction, **values: Any) -> dict[str, An
 
 
 @requires(Role.reviewer)
-def set_favourite(version_id: int, favourite: bool) -> dict[str, Any]:
+def set_favourite(version_id: int, favourite: bool) -> VersionPublic:
     """A favourite is never deleted by retention."""
     return _update(version_id, AuditAction.favourite, favourite=bool(favourite))
 
 
 @requires(Role.reviewer)
-def set_locked(version_id: int, locked: bool) -> dict[str, Any]:
+def set_locked(version_id: int, locked: bool) -> VersionPublic:
     """A locked version is never deleted, and while current, generation never replaces it."""
     return _update(version_id, AuditAction.lock_version, locked=bool(locked))
 
 
 @requires(Role.reviewer)
-def set_review(*, version_id: int, options: ReviewDecisionOptions) -> dict[str, Any]:
+def set_review(*, version_id: int, options: ReviewDecisionOptions) -> VersionPublic:
     """Record the current actor's decision; the newest decision is the version's state, older ones stay."""
     note = _review_note(options.note)
     with session_scope() as session:
@@ -622,7 +602,7 @@ def _decide(
     state: ReviewState,
     note: str | None,
     actor: Actor,
-    now: Any,
+    now: datetime,
 ) -> None:
     """One decision: its history row, the version's state, the work item's Updated and the audit row."""
     before = {"state": version.review_state, "reviewer": version.reviewer}
@@ -722,7 +702,7 @@ class Decision:
     reviewer_email: str
     reviewer_name: str
     note: str | None
-    at: Any
+    at: datetime
 
     @property
     def reviewer(self) -> str:

@@ -565,8 +565,10 @@ READS: dict[str, Callable[[], Any]] = {
     "services.versions.url_for": lambda: versions.url_for("a/b.png"),
     "services.versions.versioned_key": lambda: versions.versioned_key("a/b.png", 2, "abc"),
     "services.versions.image_urls": lambda: versions.image_urls(None),
-    "services.versions.version_json": lambda: versions.version_json(
-        ImageVersion(target_kind="hero", target_id="1", version=1, storage_key="k", width=1, height=1, backend="x")
+    "services.versions.version_public": lambda: versions.version_public(
+        ImageVersion(
+            id=1, target_kind="hero", target_id="1", version=1, storage_key="k", width=1, height=1, backend="x"
+        )
     ),
     "services.jobs.get_job": lambda: jobs.get_job(_job_id()),
     "services.reviews.export_approved": lambda: b"".join(reviews.export_approved(work_item_id="12").chunks),
@@ -714,7 +716,7 @@ def test_two_decisions_by_two_people_stay_visible_and_the_latest_is_the_state(wo
         state = versions.set_review(
             version_id=version_id, options=versions.ReviewDecisionOptions(state="rejected", note="Logo cut off")
         )
-    assert (state["reviewState"], state["reviewer"], state["reviewNote"]) == ("rejected", "Ben", "Logo cut off")
+    assert (state.review_state, state.reviewer, state.review_note) == ("rejected", "Ben", "Logo cut off")
     history = versions.review_history([version_id])[version_id]
     assert [(d.decision, d.reviewer_email, d.note) for d in history] == [
         ("rejected", "ben@example.com", "Logo cut off"),
@@ -745,6 +747,6 @@ def test_jobs_record_who_requested_them_and_their_versions_are_theirs(world):
     assert {e.size_label for e in created} == {"Desktop", "Tablet", "Mobile"} and all(
         e.after["jobId"] == job.id for e in created
     )
-    assert [v["createdBy"] for v in versions.list_versions("hero", hero_row("KT-3").id)] == [
+    assert [v.created_by for v in versions.list_versions("hero", hero_row("KT-3").id)] == [
         RITA.email
     ]  # versions show who

@@ -126,19 +126,18 @@ def test_the_zip_holds_the_approved_heroes_and_a_manifest_that_matches_the_datab
             if entry["status"] != "approved":
                 continue
             version = versions.get_version(reviewed[(shot_id, size)])
-            assert archive.read(entry["filename"]) == storage.get(version["storageKey"])
-            assert entry["fileSize"] == len(storage.get(version["storageKey"]))
+            assert archive.read(entry["filename"]) == storage.get(version.storage_key)
+            assert entry["fileSize"] == len(storage.get(version.storage_key))
+            sent = version.model_dump(mode="json")
             for field in ("version", "seed", "seedHonoured", "prompt", "backend", "model", "references"):
-                assert entry[field] == version[field], field
+                assert entry[field] == sent[field], field
             assert (entry["versionId"], entry["width"], entry["height"]) == (
-                version["id"],
-                version["width"],
-                version["height"],
+                version.id,
+                version.width,
+                version.height,
             )
             latest = s.exec(
-                select(ReviewDecision)
-                .where(ReviewDecision.version_id == version["id"])
-                .order_by(ReviewDecision.id.desc())
+                select(ReviewDecision).where(ReviewDecision.version_id == version.id).order_by(ReviewDecision.id.desc())
             ).first()
             assert latest.decision == "approved" and entry["reviewer"] == "Ana Reviewer"
             assert entry["reviewerEmail"] == "ana@example.com" and entry["decidedAt"] == iso(latest.at)
@@ -174,7 +173,7 @@ def test_filters_errors_and_a_missing_file(reviewed):
             reviews.export_approved(**kwargs)
         assert (e.value.status, e.value.code) == (status, code)
 
-    get_storage().delete(versions.get_version(reviewed[("E-1", "Mobile")])["storageKey"])
+    get_storage().delete(versions.get_version(reviewed[("E-1", "Mobile")]).storage_key)
     with acting_as(VIEWER):  # viewers may export
         export = reviews.export_approved(work_item_id="e1")
     archive, _ = read_zip(export.chunks)
@@ -276,6 +275,6 @@ def test_on_s3_the_zip_holds_the_stored_files_with_their_provenance(s3_env, revi
     ]
     for name in archive.namelist()[:2]:
         version = versions.get_version(reviewed[("E-1", "Desktop" if "desktop" in name else "Mobile")])
-        assert archive.read(name) == get_storage().get(version["storageKey"])
+        assert archive.read(name) == get_storage().get(version.storage_key)
         with Image.open(io.BytesIO(archive.read(name))) as image:
-            assert json.loads(image.text["reshoot"])["version"] == version["version"]
+            assert json.loads(image.text["reshoot"])["version"] == version.version

@@ -294,7 +294,7 @@ def test_dedup_and_a_job_on_postgresql(postgres_url, monkeypatch, fake_backend):
     assert len(set(answers)) == 1
     assert jobs.wait_for_job(answers[0], timeout=30).status == "succeeded"
     assert (
-        storyboard.get_sentence("sent_002").seed == 4 and versions.list_versions("sentence", "sent_002")[0]["isCurrent"]
+        storyboard.get_sentence("sent_002").seed == 4 and versions.list_versions("sentence", "sent_002")[0].is_current
     )
     jobs.stop_embedded_worker()  # before the fixture drops the database
 

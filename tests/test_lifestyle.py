@@ -107,10 +107,10 @@ def test_generate_skip_regenerate_and_missing_on_the_demo_set(demo, fake_backend
     assert len(fake_backend.calls) == 5
     for row in rows_of(shot_id="OL-2"):
         listed = versions.list_versions("hero", row.id)
-        assert [v["version"] for v in listed] == [2, 1] and listed[0]["isCurrent"]
-        assert listed[1]["id"] == before[row.id] and not listed[1]["fileDeleted"]
-        assert storage.exists(listed[1]["storageKey"])  # v1 stays for comparison
-        assert storage.get(row.filename) == storage.get(listed[0]["storageKey"])  # the stable key shows v2
+        assert [v.version for v in listed] == [2, 1] and listed[0].is_current
+        assert listed[1].id == before[row.id] and not listed[1].file_deleted
+        assert storage.exists(listed[1].storage_key)  # v1 stays for comparison
+        assert storage.get(row.filename) == storage.get(listed[0].storage_key)  # the stable key shows v2
 
     missing = lifestyle.generate_lifestyle_heroes(
         work_item_id="7", options=lifestyle.GenerateHeroesOptions(shot_ids=["NOPE"], dry_run=True)

@@ -70,7 +70,7 @@ def test_hero_files_from_a_real_job_carry_their_generation_metadata(demo):
     checked = 0
     for shot in lifestyle_rows(work_item_id):
         version = versions.get_version(shot["currentVersionId"])
-        for key in (version["storageKey"], shot["filename"]):  # the versioned file and the stable copy
+        for key in (version.storage_key, shot["filename"]):  # the versioned file and the stable copy
             data = storage.get(key)
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
@@ -78,12 +78,12 @@ def test_hero_files_from_a_real_job_carry_their_generation_metadata(demo):
                 assert image.size == (shot["width"], shot["height"])
             record = json.loads(text["reshoot"])
             assert record == {
-                "prompt": version["prompt"],
-                "seed": version["seed"],
+                "prompt": version.prompt,
+                "seed": version.seed,
                 "seedHonoured": True,
                 "backend": "local",
-                "model": version["model"],
-                "version": version["version"],
+                "model": version.model,
+                "version": version.version,
                 "width": shot["width"],
                 "height": shot["height"],
                 "references": [],
@@ -94,8 +94,8 @@ def test_hero_files_from_a_real_job_carry_their_generation_metadata(demo):
                 "sizeLabel": shot["sizeLabel"],
             }
             prompt_lines, settings = text["parameters"].rsplit("\n", 1)
-            assert prompt_lines == version["prompt"]
-            assert f"Seed: {version['seed']}," in settings and f"Size: {shot['width']}x{shot['height']}" in settings
+            assert prompt_lines == version.prompt
+            assert f"Seed: {version.seed}," in settings and f"Size: {shot['width']}x{shot['height']}" in settings
             assert f"Shot: {shot['shotId']}" in settings and "Backend: local" in settings
             kinds = _chunk_types(data)
             assert (
@@ -105,7 +105,7 @@ def test_hero_files_from_a_real_job_carry_their_generation_metadata(demo):
                 and kinds[-1] == b"IEND"
             )
             checked += 1
-        assert versions.file_metadata(version["id"]) == text
+        assert versions.file_metadata(version.id) == text
     assert checked == 8
     # Latin-1 beyond ASCII stays as it was typed (tEXt is Latin-1)
     assert "«golden hour»" in versions.file_metadata(lifestyle_rows(work_item_id)[0]["currentVersionId"])["parameters"]
@@ -137,10 +137,10 @@ def test_sentence_image_from_a_real_job_carries_its_metadata(demo):
     job = jobs.wait_for_job(started.job_id, timeout=60)
     assert job.status == "succeeded", job
     version = versions.get_version(job.result["versionId"])
-    text = images.png_text(get_storage().get(version["storageKey"]))
+    text = images.png_text(get_storage().get(version.storage_key))
     record = json.loads(text["reshoot"])
     assert record["seed"] == 4242 and record["sentenceId"] == "sent_002" and record["targetKind"] == "sentence"
-    assert record["projectId"] and record["prompt"] == version["prompt"] and record["version"] == version["version"]
+    assert record["projectId"] and record["prompt"] == version.prompt and record["version"] == version.version
     assert "Seed: 4242" in text["parameters"] and "Sentence: sent_002" in text["parameters"]
 
 

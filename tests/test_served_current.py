@@ -167,7 +167,7 @@ def test_overlapping_publishes_leave_the_last_pointer_published(tiny):
     assert not versions.publish_current(row.id)  # A's late publish: the pointer names B, which is there already
     assert get_storage().get(row.filename) == bytes([2]) * 64
     assert served_bytes(row.filename)[0] == bytes([2]) * 64
-    assert versions.get_version(b.id)["isCurrent"]
+    assert versions.get_version(b.id).is_current
 
 
 def test_concurrent_restores_and_generations_end_with_stable_equal_to_current(tiny):
@@ -175,7 +175,7 @@ def test_concurrent_restores_and_generations_end_with_stable_equal_to_current(ti
     generate()
     generate()
     row = rows()[0]
-    olds = [v["id"] for v in versions.list_versions("hero", str(row.id))]
+    olds = [v.id for v in versions.list_versions("hero", str(row.id))]
     errors: list[BaseException] = []
 
     def restore_loop():

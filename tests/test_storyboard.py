@@ -29,8 +29,8 @@ def regenerate(sentence_id="sent_001", seed=None):
 
 def current_pixels(sentence_id="sent_001") -> bytes:
     """The current image's pixels (the stored file also carries its version number in a text chunk)."""
-    [current] = [v for v in versions.list_versions("sentence", sentence_id) if v["isCurrent"]]
-    return pixels(get_storage().get(current["storageKey"]))
+    [current] = [v for v in versions.list_versions("sentence", sentence_id) if v.is_current]
+    return pixels(get_storage().get(current.storage_key))
 
 
 def pixels(data: bytes) -> bytes:
@@ -74,7 +74,7 @@ def test_the_same_seed_gives_the_same_image_and_no_seed_a_random_recorded_one(de
     assert current_pixels() == first
     seeds = [regenerate().params["seed"] for _ in range(2)]
     assert seeds[0] != seeds[1]
-    assert [v["seed"] for v in versions.list_versions("sentence", "sent_001")] == [seeds[1], seeds[0], 42, 42]
+    assert [v.seed for v in versions.list_versions("sentence", "sent_001")] == [seeds[1], seeds[0], 42, 42]
     assert storyboard.get_sentence("sent_001").seed == seeds[1]
     assert current_pixels() != first
 
@@ -98,7 +98,7 @@ def test_the_local_backend_draws_the_cast_style_lora(demo):
     from services.backends.local import LocalBackend
 
     regenerate(seed=5)
-    references = [get_storage().get(key) for key in versions.list_versions("sentence", "sent_001")[0]["references"]]
+    references = [get_storage().get(key) for key in versions.list_versions("sentence", "sent_001")[0].references]
     args = dict(width=storyboard.SCENE_SIZE[0], height=storyboard.SCENE_SIZE[1], seed=5, references=references)
     prompt = storyboard.get_sentence("sent_001").image_prompt
     assert current_pixels() == pixels(LocalBackend().generate(prompt, style_lora="warm-documentary-v2", **args))
@@ -138,8 +138,8 @@ def test_old_file_is_deleted_after_a_successful_replacement_beyond_retention(dem
     [v1] = versions.list_versions("sentence", "sent_001")
     regenerate(seed=2)
     v2, old = versions.list_versions("sentence", "sent_001")
-    assert old["id"] == v1["id"] and old["fileDeleted"] and not get_storage().exists(v1["storageKey"])
-    assert v2["isCurrent"] and get_storage().exists(v2["storageKey"])
+    assert old.id == v1.id and old.file_deleted and not get_storage().exists(v1.storage_key)
+    assert v2.is_current and get_storage().exists(v2.storage_key)
 
 
 def test_storyboard_reads(demo):
@@ -174,7 +174,7 @@ def test_a_typed_seed_is_reduced_to_the_backends_range_and_the_used_one_is_store
     assert job.status == "succeeded" and job.params["seedGiven"] is True
     assert fake_backend.calls[-1]["seed"] == used
     assert job.result["seed"] == used and storyboard.get_sentence("sent_001").seed == used
-    assert versions.list_versions("sentence", "sent_001")[0]["seed"] == used
+    assert versions.list_versions("sentence", "sent_001")[0].seed == used
 
 
 def test_minus_one_or_none_draw_a_random_seed_that_a_retry_draws_again(demo, fake_backend):
@@ -246,7 +246,7 @@ def test_a_backend_that_ignores_seeds_is_recorded_as_such(demo, fake_openai, mon
     assert job.status == "succeeded", job
     assert (job.result["seed"], job.result["seedHonoured"]) == (42, False)
     [version] = versions.list_versions("sentence", "sent_001")
-    assert (version["backend"], version["seed"], version["seedHonoured"]) == ("openai", 42, False)
+    assert (version.backend, version.seed, version.seed_honoured) == ("openai", 42, False)
     assert storyboard.get_sentence("sent_001").seed_honoured is False
     assert "seed" not in fake_openai.received[-1]  # it was not sent either (the API refuses one)
 
@@ -254,5 +254,5 @@ def test_a_backend_that_ignores_seeds_is_recorded_as_such(demo, fake_openai, mon
 def test_a_backend_that_uses_seeds_is_recorded_as_such(demo, fake_backend):
     job = regenerate(seed=42)
     assert job.result["seedHonoured"] is True
-    assert versions.list_versions("sentence", "sent_001")[0]["seedHonoured"] is True
+    assert versions.list_versions("sentence", "sent_001")[0].seed_honoured is True
     assert storyboard.get_sentence("sent_001").seed_honoured is True

@@ -15,6 +15,7 @@ from services.errors import ReshootError, invalid_from
 from services.identity import Actor, Role, acting_as
 from services.models import ExportPlanRow, ImageVersion
 from services.read_models.review_queue import ReviewQueueFilter
+from services.read_models.versions import ListedVersion, VersionPublic
 from services.storage import get_storage
 
 
@@ -32,7 +33,7 @@ def add(kind: str, target_id: str, n: int, base_key: str = "storyboard/coffee-or
 
 
 def live_numbers(kind="sentence", target_id="sent_001") -> list[int]:
-    return [v["version"] for v in versions.list_versions(kind, target_id) if not v["fileDeleted"]]
+    return [v.version for v in versions.list_versions(kind, target_id) if not v.file_deleted]
 
 
 def test_retention_keeps_the_newest_plus_favourites_and_locked(demo, monkeypatch):
@@ -48,8 +49,8 @@ def test_retention_keeps_the_newest_plus_favourites_and_locked(demo, monkeypatch
     add("sentence", "sent_001", 4)
     assert live_numbers() == [4, 3, 1]
     deleted = versions.get_version(v2)
-    assert deleted["fileDeleted"] and deleted["url"] is None and not get_storage().exists(deleted["storageKey"])
-    v3 = next(v["id"] for v in versions.list_versions("sentence", "sent_001") if v["version"] == 3)
+    assert deleted.file_deleted and deleted.url is None and not get_storage().exists(deleted.storage_key)
+    v3 = next(v.id for v in versions.list_versions("sentence", "sent_001") if v.version == 3)
     versions.set_locked(v3, True)
     add("sentence", "sent_001", 5)
     add("sentence", "sent_001", 6)
@@ -62,9 +63,9 @@ def test_restore_moves_the_pointer_back_and_retention_never_deletes_the_current_
     first = add("sentence", "sent_001", 1)
     add("sentence", "sent_001", 2)
     restored = versions.restore_version(first)
-    assert restored["isCurrent"] and restored["version"] == 1
+    assert restored.is_current and restored.version == 1
     sentence = storyboard.get_sentence("sent_001")
-    assert sentence.image_file == restored["url"] and sentence.seed == 1
+    assert sentence.image_file == restored.url and sentence.seed == 1
     assert sentence.is_video_dirty is True
     assert versions.apply_retention("sentence", "sent_001", keep=1) == []  # v2 is newest, v1 is current
     add("sentence", "sent_001", 3)
@@ -80,11 +81,11 @@ def test_hero_restore_rewrites_the_stable_filename(demo):
     first = add("hero", str(row.id), 1, row.filename)
     add("hero", str(row.id), 2, row.filename)
     versions.restore_version(first)
-    assert get_storage().get(row.filename) == get_storage().get(versions.get_version(first)["storageKey"])
+    assert get_storage().get(row.filename) == get_storage().get(versions.get_version(first).storage_key)
     assert (
         Image.open(io.BytesIO(get_storage().get(row.filename))).tobytes() == Image.open(io.BytesIO(image(1))).tobytes()
     )
-    keys = [v["storageKey"] for v in versions.list_versions("hero", row.id)]
+    keys = [v.storage_key for v in versions.list_versions("hero", row.id)]
     assert keys[1].startswith("fcc/lifestyle/7/OL-1/desktop.v1-") and keys[1].endswith(".png")
 
 
@@ -112,8 +113,8 @@ def test_review_state_and_queue(demo):
         reviewed = versions.set_review(
             version_id=version, options=versions.ReviewDecisionOptions(state="approved", note="Good light")
         )
-    assert (reviewed["reviewState"], reviewed["reviewer"], reviewed["reviewNote"]) == ("approved", "Ana", "Good light")
-    assert reviewed["reviewedAt"].endswith("Z")
+    assert (reviewed.review_state, reviewed.reviewer, reviewed.review_note) == ("approved", "Ana", "Good light")
+    assert reviewed.model_dump(mode="json")["reviewedAt"].endswith("Z")
     assert (
         versions.review_queue() == []
         and len(versions.review_queue(only=ReviewQueueFilter(state="approved", work_item_id="7"))) == 1
@@ -156,6 +157,28 @@ def test_a_thumbnail_made_with_the_image_is_stored_as_given(demo):
     )
     [version] = versions.save_new_versions([new], lambda s, vs: versions.set_current(s, vs[0]))
     assert get_storage().get(version.thumb_key) == thumb.getvalue()
+
+
+VERSION_KEYS = [
+    *("id", "targetKind", "targetId", "version", "url", "thumbUrl", "storageKey", "width", "height", "prompt"),
+    *("seed", "seedHonoured", "backend", "model", "references", "jobId", "createdAt", "favourite", "locked"),
+    *("fileDeleted", "reviewState", "reviewer", "reviewNote", "reviewedAt", "isCurrent"),
+]
+
+
+def test_a_version_is_sent_with_its_keys_in_order_and_its_schema_describes_every_one(demo):
+    first = add("sentence", "sent_001", 1)
+    add("sentence", "sent_001", 2)
+    with acting_as(Actor("ana@example.com", "Ana", Role.reviewer)):
+        versions.set_review(version_id=first, options=versions.ReviewDecisionOptions(state="rejected", note="Dark"))
+    one = versions.get_version(first).model_dump(mode="json")
+    listed = versions.list_versions("sentence", "sent_001")[1].model_dump(mode="json")
+    assert list(one) == VERSION_KEYS and listed == {**one, "createdBy": None}  # no job (and no one) asked for it
+    assert one["createdAt"].endswith("Z") and one["reviewedAt"].endswith("Z") and one["reviewState"] == "rejected"
+    for model, sent in ((VersionPublic, one), (ListedVersion, listed)):
+        schema = model.model_json_schema(mode="serialization")
+        assert list(schema["properties"]) == list(sent) and set(schema["required"]) == set(sent), model.__name__
+        assert schema["properties"]["reviewState"]["$ref"].endswith("/ReviewState")
 
 
 def _updated(work_item_id: str) -> str:

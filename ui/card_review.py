@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from typing import Any
 
 import streamlit as st
 
@@ -17,6 +16,7 @@ from services.enums import ReviewState
 from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.heroes import HeroTarget, ShotPublic
+from services.read_models.versions import VersionPublic
 from services.versions import ReviewDecisionOptions, set_review
 from ui.hero_state import card_key
 from ui.permissions import lacks, why_disabled
@@ -98,18 +98,18 @@ def status_line_html(row: HeroTarget, *, short: bool, style: str) -> str:
     )
 
 
-def _patch_card(work_item_id: str, shot_id: str, version: dict[str, Any]) -> None:
+def _patch_card(work_item_id: str, shot_id: str, version: VersionPublic) -> None:
     """Put the new decision into the card's shot, so the card shows it in this rerun without reading the grid."""
     key = card_key("shot", work_item_id, shot_id)
     shot: ShotPublic | None = st.session_state.get(key)
     if shot is None:
         return
     decided = {
-        "review_state": ReviewState(version["reviewState"]),
-        "reviewer": version["reviewer"],
-        "reviewed_at": version["reviewedAt"],
+        "review_state": version.review_state,
+        "reviewer": version.reviewer,
+        "reviewed_at": version.model_dump(mode="json")["reviewedAt"],  # a hero target has it as ISO text
     }
-    rows = [row.model_copy(update=decided) if row.version_id == version["id"] else row for row in shot.rows]
+    rows = [row.model_copy(update=decided) if row.version_id == version.id else row for row in shot.rows]
     st.session_state[key] = shot.model_copy(update={"rows": rows})
 
 
@@ -131,7 +131,7 @@ def decide(work_item_id: str, shot_id: str, row: HeroTarget, state: ReviewState,
     _patch_card(work_item_id, shot_id, version)
     queue_toast(
         f"{shot_id} · {row.size_label} {STATE_LOOK[state][0].lower()}",
-        f"v{version['version']}" + (f" · “{note}”" if note else ""),
+        f"v{version.version}" + (f" · “{note}”" if note else ""),
     )
 
 

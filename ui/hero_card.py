@@ -578,17 +578,17 @@ def _reference_tile(work_item_id: str, shot_id: str, ref: ReferencePublic, *, co
 @st.dialog("Compare versions", width="large")
 def compare_dialog(row: HeroTarget) -> None:
     """The previous and the current image of one hero target, at the same size."""
-    versions = {v["id"]: v for v in list_versions(TargetKind.hero, str(row.id))}
-    before = versions.get(row.previous_version_id)
+    versions = {v.id: v for v in list_versions(TargetKind.hero, str(row.id))}
+    before = versions.get(row.previous_version_id) if row.previous_version_id else None
     if before is None:
         show_toast("Nothing to compare", "The previous version is no longer stored.", kind="warning")
         return
     image_compare(
-        before.get("url"),
+        before.url,
         row.url,
         width=row.width,
         height=row.height,
-        labels=(f"v{before['version']}", f"v{row.version}"),
+        labels=(f"v{before.version}", f"v{row.version}"),
         key=f"detail_compare_mode_{row.id}",
     )
-    use_version_button(before, key=f"detail_compare_use_{before['id']}")
+    use_version_button(before, key=f"detail_compare_use_{before.id}")

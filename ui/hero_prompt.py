@@ -10,7 +10,6 @@ session state per card, so a card rerun reads nothing unless the card changed so
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import streamlit as st
 
@@ -27,6 +26,7 @@ from services.hero_prompts import (
 from services.identity import Role
 from services.read_models.hero_prompts import ShotCardSummary, ShotPrompt
 from services.read_models.heroes import HeroTarget
+from services.read_models.versions import ListedVersion, VersionPublic
 from services.versions import list_versions
 from ui.debounced_text_area import debounced_text_area
 from ui.hero_state import card_key
@@ -223,10 +223,10 @@ def use_seed_and_prompt(version_id: int, version: int) -> None:
     )
 
 
-def use_version_button(version: dict[str, Any], *, key: str) -> None:
-    """`Use this seed / prompt` for one hero version (a dict of `list_versions`)."""
+def use_version_button(version: VersionPublic, *, key: str) -> None:
+    """`Use this seed / prompt` for one hero version."""
     st.button(
-        f"Use v{version['version']}'s seed / prompt",
+        f"Use v{version.version}'s seed / prompt",
         icon=":material/input:",
         type="tertiary",
         key=key,
@@ -236,18 +236,18 @@ def use_version_button(version: dict[str, Any], *, key: str) -> None:
             "Set the shot's prompt to this version's and make its next Regenerate shot use this version's seed",
         ),
         on_click=use_seed_and_prompt,
-        args=(version["id"], version["version"]),
+        args=(version.id, version.version),
     )
 
 
-def version_line(version: dict[str, Any]) -> str:
+def version_line(version: ListedVersion) -> str:
     """`**v2** (current) · seed 42 · by ana · 2026-12-01 14:03 UTC`, then the prompt it was made from."""
-    head = [f"**v{version['version']}**" + (" (current)" if version.get("isCurrent") else "")]
-    seed = seed_words(version.get("seed"), version.get("seedHonoured"))
+    head = [f"**v{version.version}**" + (" (current)" if version.is_current else "")]
+    seed = seed_words(version.seed, version.seed_honoured)
     head += [seed] if seed else []
-    head += [f"by {escape_markdown(version['createdBy'])}"] if version.get("createdBy") else []
-    head += [escape_markdown((version.get("createdAt") or "").replace("T", " ")[:16] + " UTC")]
-    prompt = version.get("prompt") or ""
+    head += [f"by {escape_markdown(version.created_by)}"] if version.created_by else []
+    head += [escape_markdown(f"{version.created_at:%Y-%m-%d %H:%M} UTC")]
+    prompt = version.prompt
     shown = prompt if len(prompt) <= PROMPT_SHOWN else prompt[: PROMPT_SHOWN - 1] + "…"
     return " · ".join(head) + f"  \n{escape_markdown(shown)}"
 
@@ -268,9 +268,9 @@ def hero_versions(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
     with box:
         for version in list_versions(TargetKind.hero, str(row.id))[:VERSIONS_SHOWN]:
             picture, words = st.columns([1, 5], vertical_alignment="top")
-            thumb = absolute_url(version.get("thumbUrl") or version.get("url"))
+            thumb = absolute_url(version.thumb_url or version.url)
             if thumb:
                 picture.image(thumb, width="stretch")
             with words:
                 st.markdown(version_line(version))
-                use_version_button(version, key=card_key(f"use_version_{version['id']}", work_item_id, shot_id))
+                use_version_button(version, key=card_key(f"use_version_{version.id}", work_item_id, shot_id))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 from functools import partial
-from typing import Any
 
 import streamlit as st
 
@@ -22,6 +21,7 @@ from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import list_references
 from services.read_models.heroes import HeroTarget, ShotPublic, WorkItemDetail
+from services.read_models.versions import VersionPublic
 from services.versions import get_version, list_versions
 from services.work_items import get_work_item
 from ui.activity import RECENT_SHOWN, recent_changes
@@ -135,8 +135,8 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     _picture(work_item_id, row)
     _review(work_item_id, shot_id, row)
     version = _details(work_item_id, shot, row)
-    if version is not None and version.get("references"):
-        _references_used(work_item_id, shot_id, version["references"])
+    if version is not None and version.references:
+        _references_used(work_item_id, shot_id, version.references)
     recent_changes(hero_history(work_item_id, shot_id, row.size_label, limit=RECENT_SHOWN))
     review_thread(
         row.version_id,
@@ -225,15 +225,15 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
 def _picture(work_item_id: str, row: HeroTarget) -> None:
     """Fitted to the window, at 100 % in a scrollable frame, or beside the previous version."""
     if st.session_state.get(_lv_key("compare", work_item_id)) and row.previous_version_id:
-        versions = {v["id"]: v for v in list_versions(TargetKind.hero, str(row.id))}
-        before = versions.get(row.previous_version_id)
+        versions = {v.id: v for v in list_versions(TargetKind.hero, str(row.id))}
+        before = versions.get(row.previous_version_id) if row.previous_version_id else None
         if before is not None:
             image_compare(
-                before.get("url"),
+                before.url,
                 row.url,
                 width=row.width,
                 height=row.height,
-                labels=(f"v{before['version']}", f"v{row.version}"),
+                labels=(f"v{before.version}", f"v{row.version}"),
                 key=f"detail_lv_compare_mode_{row.id}",
             )
             return
@@ -301,7 +301,7 @@ def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
         )
 
 
-def _details(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> dict[str, Any] | None:
+def _details(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> VersionPublic | None:
     """`KT-2 · KIT-KNIFE-SET-5 · Desktop 1920×800 · seed 42`, then `v3 · local (model) · made …`, the file name and
     the prompt the version was made from."""
     seed = seed_words(row.seed, row.seed_honoured)
@@ -317,15 +317,15 @@ def _details(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> dict[str, 
     except ReshootError:
         version = None
     made = [f"v{row.version}"]
-    backend = (version or {}).get("backend") or row.backend
-    model = (version or {}).get("model")
+    backend = (version.backend if version else None) or row.backend
+    model = version.model if version else None
     if backend:
         made.append(escape_markdown(backend) + (f" ({escape_markdown(model)})" if model else ""))
-    if version and version.get("createdAt"):
-        made.append(f"made {version['createdAt'].replace('T', ' ')[:16]} UTC")
+    if version:
+        made.append(f"made {version.created_at:%Y-%m-%d %H:%M} UTC")
     st.caption(what)
     st.caption(f"{' · '.join(made)} · {escape_markdown(row.filename)}")
-    prompt = ((version or {}).get("prompt") or "").strip()
+    prompt = (version.prompt if version else "").strip()
     with st.container(border=True, gap="xsmall"):
         st.caption("Prompt this version was made from")
         shown = prompt[:PROMPT_SHOWN] + ("…" if len(prompt) > PROMPT_SHOWN else "")

@@ -166,11 +166,11 @@ def compare_dialog(hero: QueuedHero) -> None:
         st.warning("The previous version is no longer stored.")
         return
     image_compare(
-        before.get("url"),
+        before.url,
         hero.url,
         width=hero.width,
         height=hero.height,
-        labels=(f"v{before['version']}", f"v{hero.version} (in review)"),
+        labels=(f"v{before.version}", f"v{hero.version} (in review)"),
         key="queue_compare_mode",
     )
 

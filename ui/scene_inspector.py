@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import streamlit as st
 from pydantic import ValidationError
@@ -16,6 +15,7 @@ from services.identity import Role
 from services.jobs import retry_job
 from services.read_models.jobs import JobPublic
 from services.read_models.storyboard import SentencePublic
+from services.read_models.versions import ListedVersion, VersionPublic
 from services.storyboard import (
     RegenerateImageOptions,
     UpdateSentenceOptions,
@@ -75,18 +75,18 @@ def save_prompt(text: str, sentence_id: str) -> None:
 USE_VERSION_HELP = "Use this seed / prompt: the Image Prompt and the Seed field take this version's"
 
 
-def use_seed_and_prompt(sentence_id: str, version: dict[str, Any]) -> None:
+def use_seed_and_prompt(sentence_id: str, version: VersionPublic) -> None:
     """`Use this seed / prompt`: the image prompt becomes the version's (saved: the image is then dirty unless it
     is the current one's) and the Seed field its seed, so `Regenerate Image` makes that picture again."""
     try:
-        update_sentence(sentence_id=sentence_id, options=UpdateSentenceOptions(image_prompt=version["prompt"]))
+        update_sentence(sentence_id=sentence_id, options=UpdateSentenceOptions(image_prompt=version.prompt))
     except ReshootError as e:
         queue_toast("Couldn’t use that version", e.message or e.code, kind="error")
         return
-    honoured = version.get("seedHonoured") is not False and version.get("seed") is not None
-    st.session_state[inspector_key("seed", sentence_id)] = str(version["seed"]) if honoured else ""
-    seed = f"seed {version['seed']}" if honoured else "a random seed (its backend ignored seeds)"
-    queue_toast("Seed and prompt recalled", f"v{version['version']}'s prompt and {seed}: Regenerate Image to use them.")
+    honoured = version.seed_honoured and version.seed is not None
+    st.session_state[inspector_key("seed", sentence_id)] = str(version.seed) if honoured else ""
+    seed = f"seed {version.seed}" if honoured else "a random seed (its backend ignored seeds)"
+    queue_toast("Seed and prompt recalled", f"v{version.version}'s prompt and {seed}: Regenerate Image to use them.")
 
 
 def start_regeneration(sentence_id: str, options: RegenerateImageOptions) -> None:
@@ -211,64 +211,66 @@ def error_state(sentence_id: str) -> None:
     )
 
 
-def earlier_caption(version: dict) -> str:
+def earlier_caption(version: ListedVersion) -> str:
     """`v3 ★`, the seed and who made it, one per line: a 19-digit seed fits the card's width on its own line."""
     lines = [
-        f"v{version['version']}" + (" ★" if version["favourite"] else ""),
-        seed_words(version["seed"], version.get("seedHonoured")),
-        f"by {escape_markdown(version['createdBy'])}" if version.get("createdBy") else "",
+        f"v{version.version}" + (" ★" if version.favourite else ""),
+        seed_words(version.seed, version.seed_honoured),
+        f"by {escape_markdown(version.created_by)}" if version.created_by else "",
     ]
     return "  \n".join(line for line in lines if line)
 
 
 def history(sentence_id: str) -> None:
     """Before/after of the two newest images, then earlier versions to restore or mark as favourite."""
-    versions = [v for v in list_versions(TargetKind.sentence, sentence_id) if v.get("url")]
+    versions = [v for v in list_versions(TargetKind.sentence, sentence_id) if v.url]
     if len(versions) >= 2:
         after, before = versions[0], versions[1]
         st.markdown("**Before / after**")
         image_compare(
-            before["url"],
-            after["url"],
-            width=after["width"],
-            height=after["height"],
-            labels=(f"v{before['version']}", f"v{after['version']}"),
+            before.url,
+            after.url,
+            width=after.width,
+            height=after.height,
+            labels=(f"v{before.version}", f"v{after.version}"),
             key=inspector_key("compare", sentence_id),
         )
-    earlier = [v for v in versions if not v["isCurrent"]][:HISTORY_SHOWN]
+    earlier = [v for v in versions if not v.is_current][:HISTORY_SHOWN]
     if not earlier:
         return
     st.markdown("**Earlier versions**")
     with st.container(horizontal=True, gap="small"):
         for version in earlier:
+            picture = version.thumb_url or version.url
+            assert picture is not None  # only versions whose file is kept are listed
             with st.container(border=True, width=EARLIER_CARD_WIDTH, gap="xsmall"):
-                st.image(absolute_url(version.get("thumbUrl") or version["url"]), width="stretch")
+                st.image(absolute_url(picture), width="stretch")
                 st.caption(earlier_caption(version))
                 restore_col, favourite_col, use_col = st.columns(3, gap="xsmall")
                 restore_col.button(
                     ":material/restore:",
                     disabled=lacks(Role.reviewer),
                     help=why_disabled(Role.reviewer, "Make this version current again"),
-                    key=inspector_key(f"restore_{version['id']}", sentence_id),
+                    key=inspector_key(f"restore_{version.id}", sentence_id),
                     on_click=_restore,
-                    args=(version["id"],),
+                    args=(version.id,),
                 )
                 favourite_col.button(
-                    ":material/star:" if not version["favourite"] else ":material/star_rate:",
+                    ":material/star:" if not version.favourite else ":material/star_rate:",
                     disabled=lacks(Role.reviewer),
                     help=why_disabled(
                         Role.reviewer,
-                        "Unmark favourite" if version["favourite"] else "Mark as favourite (kept by retention)",
+                        "Unmark favourite" if version.favourite else "Mark as favourite (kept by retention)",
                     ),
-                    key=inspector_key(f"favourite_{version['id']}", sentence_id),
+                    key=inspector_key(f"favourite_{version.id}", sentence_id),
                     on_click=_set_favourite,
-                    args=(version["id"], not version["favourite"]),
+                    args=(version.id, not version.favourite),
                 )
                 use_col.button(
                     ":material/input:",
                     disabled=lacks(Role.reviewer),
                     help=why_disabled(Role.reviewer, USE_VERSION_HELP),
-                    key=inspector_key(f"use_{version['id']}", sentence_id),
+                    key=inspector_key(f"use_{version.id}", sentence_id),
                     on_click=use_seed_and_prompt,
                     args=(sentence_id, version),
                 )

@@ -61,7 +61,7 @@ def test_edit_a_hero_prompt_then_regenerate_uses_it(demo):
     regenerate(at, "KT-1")
     row = get_work_item("12").shots[0].rows[0]
     [newest, *_] = list_versions("hero", row.id)
-    assert newest["prompt"] == EDITED and newest["isCurrent"]
+    assert newest.prompt == EDITED and newest.is_current
     kt1 = next(m.value for m in at.markdown if "KT-1 · " in m.value and "<div" in m.value)
     assert PROMPT_DIRTY not in kt1
 

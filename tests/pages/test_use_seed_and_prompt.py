@@ -26,9 +26,9 @@ def test_an_earlier_storyboard_versions_seed_and_prompt_come_back_and_reproduce_
     at.button(key=inspector_key("regenerate", "sent_004")).click().run()
     finish_job(at, "sent_004")
     [v2, v1] = list_versions(TargetKind.sentence, "sent_004")[:2]
-    assert (v1["seed"], v1["prompt"], v2["seed"]) == (777, first_prompt, 8)
+    assert (v1.seed, v1.prompt, v2.seed) == (777, first_prompt, 8)
 
-    at.button(key=inspector_key(f"use_{v1['id']}", "sent_004")).click().run()
+    at.button(key=inspector_key(f"use_{v1.id}", "sent_004")).click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert (
         get_sentence("sent_004").image_prompt == first_prompt and prompt_data(at, "sent_004")["value"] == first_prompt
@@ -38,7 +38,7 @@ def test_an_earlier_storyboard_versions_seed_and_prompt_come_back_and_reproduce_
     at.button(key=inspector_key("regenerate", "sent_004")).click().run()
     finish_job(at, "sent_004")
     newest = list_versions(TargetKind.sentence, "sent_004")[0]
-    assert (newest["seed"], newest["prompt"], newest["version"]) == (777, first_prompt, 3)
+    assert (newest.seed, newest.prompt, newest.version) == (777, first_prompt, 3)
 
 
 def test_an_earlier_hero_versions_seed_and_prompt_come_back_from_the_large_view_and_compare(demo):
@@ -48,24 +48,24 @@ def test_an_earlier_hero_versions_seed_and_prompt_come_back_from_the_large_view_
     regenerate(at, "KT-1")
     row = get_work_item("12").shots[0].rows[0]
     [v2, v1] = list_versions(TargetKind.hero, row.id)[:2]
-    assert v2["prompt"] == "Knives on slate" and v1["prompt"] != "Knives on slate"
+    assert v2.prompt == "Knives on slate" and v1.prompt != "Knives on slate"
 
     at.button(key=card_key("view", "12", "KT-1")).click().run()
     at.session_state[card_key("versions_open", "12", "KT-1")] = True  # the Versions expander opened
     at.run()
     assert "**v2** (current) · seed " in texts(at) and "Knives on slate" in texts(at)
-    at.button(key=card_key(f"use_version_{v1['id']}", "12", "KT-1")).click().run()
+    at.button(key=card_key(f"use_version_{v1.id}", "12", "KT-1")).click().run()
     assert not at.exception, [e.value for e in at.exception]
     recalled = shot_prompt(work_item_id="12", shot_id="KT-1")
-    assert (recalled.prompt, recalled.seed, recalled.heroes_dirty) == (v1["prompt"], v1["seed"], True)
+    assert (recalled.prompt, recalled.seed, recalled.heroes_dirty) == (v1.prompt, v1.seed, True)
 
     update_shot_prompt(
         work_item_id="12", shot_id="KT-1", options=UpdateShotPromptOptions(prompt="Knives on slate")
     )  # back to v2's prompt
     at = open_page(DETAIL, id="12")
     at.button(key=card_key("compare", "12", "KT-1")).click().run()
-    at.button(key=f"detail_compare_use_{v1['id']}").click().run()
-    assert shot_prompt(work_item_id="12", shot_id="KT-1").prompt == v1["prompt"]
+    at.button(key=f"detail_compare_use_{v1.id}").click().run()
+    assert shot_prompt(work_item_id="12", shot_id="KT-1").prompt == v1.prompt
     regenerate(at, "KT-1")
     newest = list_versions(TargetKind.hero, row.id)[0]
-    assert (newest["version"], newest["seed"], newest["prompt"]) == (3, v1["seed"], v1["prompt"])
+    assert (newest.version, newest.seed, newest.prompt) == (3, v1.seed, v1.prompt)
