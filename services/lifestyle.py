@@ -353,9 +353,10 @@ def summarize(job: JobPublic, claims: list[jobs.ClaimOutcome]) -> tuple[dict[str
 def retry(job: JobPublic) -> HeroesJobStarted:
     """Run a lifestyle job again: only its failed shots (e.g. those a dead worker left) if some succeeded, else
     the same request."""
-    params, result = job.params, job.result or {}
-    failed = [f["shot_id"] for f in result.get("failed") or []]
-    shot_ids = failed if failed and result.get("generated") else params.get("shotIds")
+    params = job.params
+    result = HeroesJobResult.model_validate(job.result) if job.result else None  # None: no shot was summarized
+    failed = [shot.shot_id for shot in result.failed] if result else []
+    shot_ids = failed if failed and result and result.generated else params.get("shotIds")
     options = GenerateHeroesOptions(shot_ids=shot_ids, overwrite=bool(params.get("overwrite")))
     return start_heroes_job(work_item_id=job.work_item_id or "", options=options)
 

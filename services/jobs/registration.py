@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -86,7 +86,16 @@ class ClaimContext:
 UnitsFor = Callable[[JobPublic], tuple[list[Unit], dict[str, Any] | None]]
 RunClaim = Callable[[ClaimContext], dict[str, Any]]
 Summarize = Callable[[JobPublic, list[ClaimOutcome]], tuple[dict[str, Any], str]]
-Retry = Callable[[JobPublic], Any]  # the new job as its use case starts it: a `…JobStarted` model or `{"jobId"}`
+
+
+class JobStarted(Protocol):
+    """What a use case answers when it starts a job (`HeroesJobStarted`, `ImageJobStarted`): the new job's id."""
+
+    @property
+    def job_id(self) -> str: ...
+
+
+Retry = Callable[[JobPublic], JobStarted]  # the new job as its use case starts it
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -188,9 +188,7 @@ def retry_job(job_id: str) -> JobPublic:
         require(Role.admin)
     if job.active:
         return job
-    started = registration.handlers(job.kind).retry(job)
-    # A use case answers a typed `…JobStarted` model (storyboard) or, until converted, the spec's `{"jobId": …}`.
-    new_job_id = started["jobId"] if isinstance(started, dict) else started.job_id
+    new_job_id = registration.handlers(job.kind).retry(job).job_id
     with session_scope() as session:  # the new job's own row (its use case's action) is written with it
         record(
             session,
