@@ -17,10 +17,12 @@ from __future__ import annotations
 import errno
 import io
 import math
+import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -141,6 +143,31 @@ class Deadline:
             raise self.error(doing)
 
 
+class ThreadDeadline:
+    """The Deadline of the call the current thread is making, for a client built once and shared by every call and
+    thread (`deadline_transport` accepts it wherever it accepts a Deadline): each call holds its own requests to its
+    own deadline with `with shared.active(deadline): …`."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextmanager
+    def active(self, deadline: Deadline) -> Iterator[Deadline]:
+        previous = getattr(self._local, "deadline", None)
+        self._local.deadline = deadline
+        try:
+            yield deadline
+        finally:
+            self._local.deadline = previous
+
+    def remaining(self) -> float:
+        deadline: Deadline | None = getattr(self._local, "deadline", None)
+        return deadline.remaining() if deadline is not None else math.inf
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
 def env_proxy(url: str) -> str | None:
     """The proxy HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name for `url`, unless NO_PROXY exempts its host. (A client
     given its own transport ignores these, so `deadline_transport` is handed the proxy explicitly.)"""
@@ -151,7 +178,7 @@ def env_proxy(url: str) -> str | None:
     return proxies.get(parts.scheme) or proxies.get("all")
 
 
-def deadline_transport(http: Any, deadline: Deadline, *, url: str) -> Any:
+def deadline_transport(http: Any, deadline: Deadline | ThreadDeadline, *, url: str) -> Any:
     """An httpx-style transport (`http` is the `httpx` module, or the fork the `openai` client uses) for requests to
     `url` that holds every request to `deadline`: its connect/read/write timeouts never exceed the time left, and
     the body is read chunk by chunk, stopping with a ReadTimeout once the deadline has passed. httpx's own read

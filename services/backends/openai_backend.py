@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import threading
 from typing import Any
 
 import httpx2  # the HTTP client the `openai` package is built on (its http_client must be one of these)
@@ -27,10 +28,12 @@ from services.backends import (
     Deadline,
     Progress,
     RateLimited,
+    ThreadDeadline,
     as_png,
     call_with_retries,
     check_image_size,
     deadline_transport,
+    env_proxy,
     nearest_size,
     plain_cause,
     reference_file,
@@ -102,6 +105,31 @@ def _decode(response: ImagesResponse) -> bytes:
     return as_png(data, source="OpenAI")
 
 
+_CALL_DEADLINE = ThreadDeadline()  # the deadline of the call each thread is making, read by the shared clients
+
+
+_clients: dict[tuple[str, str | None, str, float, str | None], openai.OpenAI] = {}
+
+
+_clients_lock = threading.Lock()
+
+
+def _shared_client(api_key: str, base_url: str | None, timeout: float) -> openai.OpenAI:
+    """One client per configuration, kept for the process: building one costs ~25 ms of CPU (its TLS context
+    loads the CA bundle) and a new connection. Its transport holds each request to the deadline of the call the
+    requesting thread is making (`_CALL_DEADLINE`)."""
+    resolved = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL  # what the client will use
+    key = (api_key, base_url, resolved, timeout, env_proxy(resolved))
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            http_client = openai.DefaultHttpxClient(transport=deadline_transport(httpx2, _CALL_DEADLINE, url=resolved))
+            client = _clients[key] = openai.OpenAI(
+                api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http_client
+            )
+        return client
+
+
 class OpenAIBackend:
     """gpt-image models: three sizes, up to 16 reference images; no seed and no LoRA (the images API has neither),
     so `seed` and `style_lora` are accepted and ignored (`honours_seed` and `accepts_style_lora` are False)."""
@@ -142,14 +170,10 @@ class OpenAIBackend:
         )
         return cls(**(options | overrides))
 
-    def _client(self, deadline: Deadline) -> openai.OpenAI:
+    def _client(self) -> openai.OpenAI:
         if not self.api_key:
             raise BackendMisconfigured(NO_KEY_MESSAGE)
-        base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL  # what the client will use
-        http_client = openai.DefaultHttpxClient(transport=deadline_transport(httpx2, deadline, url=base_url))
-        return openai.OpenAI(
-            api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0, http_client=http_client
-        )
+        return _shared_client(self.api_key, self.base_url, self.timeout)
 
     def generate(
         self,
@@ -182,7 +206,8 @@ class OpenAIBackend:
 
         if progress:
             progress(0.0, f"Asking OpenAI {self.model} for {size}")
-        with self._client(deadline) as client:
+        client = self._client()
+        with _CALL_DEADLINE.active(deadline):
             response = call_with_retries(call, attempts=self.attempts, backoff=self.backoff, deadline=deadline)
         data = _decode(response)
         check_image_size(data, width=asked[0], height=asked[1], service="OpenAI")

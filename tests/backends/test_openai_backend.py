@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import time
 
 import openai
@@ -57,6 +58,24 @@ def test_generate_asks_for_the_nearest_size_with_the_configured_model(fake_opena
         {"model": "gpt-image-1-mini", "prompt": "A reading nook by a window", "size": "1536x1024", "n": 1}
     ]
     assert progress[-1] == 1.0
+
+
+def test_calls_share_one_client_per_configuration(fake_openai, monkeypatch):
+    """Building a client costs ~25 ms of CPU (its TLS context): the backends of every shot and thread share one."""
+    built = []
+    client_class = openai.OpenAI
+    monkeypatch.setattr(openai, "OpenAI", lambda **options: built.append(options) or client_class(**options))
+    threads = [threading.Thread(target=lambda: _generate(get_backend("openai"))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _generate(get_backend("openai"))
+    assert len(fake_openai.image_requests()) == 4 and len(built) == 1
+    monkeypatch.setenv("RESHOOT_BACKEND_TIMEOUT", "30")  # another configuration: a client of its own
+    get_settings.cache_clear()
+    _generate(get_backend("openai"))
+    assert len(built) == 2
 
 
 @pytest.mark.parametrize(("width", "height", "size"), [(750, 1000, "1024x1536"), (800, 800, "1024x1024")])
