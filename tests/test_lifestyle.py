@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from PIL import Image
 from pydantic import ValidationError
 from sqlmodel import select
 
-from services import jobs, lifestyle, versions
+from services import images, jobs, lifestyle, versions
 from services.backends import BackendUnavailable, ContentRejected
 from services.config import get_settings
 from services.db import session_scope
@@ -190,6 +191,30 @@ def test_a_job_is_never_a_dry_run(demo):
     with pytest.raises(ReshootError) as e:
         lifestyle.start_heroes_job(work_item_id="7", options=lifestyle.GenerateHeroesOptions(dry_run=True))
     assert e.value.code == "INVALID_REQUEST" and e.value.details[0]["field"] == "dryRun"
+
+
+def test_a_job_thread_calls_the_backend_for_the_next_shot_while_the_last_one_is_finished(
+    small, fake_backend, monkeypatch
+):
+    """Our work on an answer (exports, thumbnails, versions) overlaps the next backend call: with one job thread,
+    the second shot's call is made while the first shot's exports are still being cut, and only one call at once."""
+    monkeypatch.setenv("RESHOOT_GENERATION_CONCURRENCY", "1")
+    get_settings.cache_clear()
+    cut, entered, calls_seen = images.export_sizes_with_thumbnails, [], []
+
+    def exports(*args, **kwargs):
+        entered.append(1)
+        if len(entered) == 1:  # the first shot's exports wait (at most 30 s) for the second shot's call
+            deadline = time.monotonic() + 30
+            while len(fake_backend.calls) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            calls_seen.append(len(fake_backend.calls))
+        return cut(*args, **kwargs)
+
+    monkeypatch.setattr(images, "export_sizes_with_thumbnails", exports)
+    job = run(small)
+    assert job.status == "succeeded" and len(job.result["generated"]) == 9
+    assert calls_seen == [2] and fake_backend.max_active == 1
 
 
 def test_one_failing_shot_does_not_stop_the_others_and_can_be_retried(small, fake_backend, monkeypatch):

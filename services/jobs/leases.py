@@ -9,7 +9,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -39,25 +39,44 @@ _leases: dict[int, str] = {}  # slot -> holder, of the leases this process holds
 _lease_rows: dict[str, int] = {}  # database URL -> slot rows known to exist there
 
 
+_after_call = threading.local()  # `callback`: what this thread's claim does once its backend call ended (workers.py)
+
+
 @contextmanager
 def backend_slot() -> Iterator[None]:
     """Hold a backend call slot: one of this process's RESHOOT_GENERATION_CONCURRENCY and, when
-    RESHOOT_BACKEND_CONCURRENCY is set, one of that many leases shared by every process on every machine."""
+    RESHOOT_BACKEND_CONCURRENCY is set, one of that many leases shared by every process on every machine. Once it
+    is given back, the thread's `after_call` callback (if any) runs: the consumer thread may take the next unit."""
     global _slots
     settings = get_settings()
     with _slots_lock:
         if _slots is None or _slots[0] != settings.generation_concurrency:
             _slots = (settings.generation_concurrency, threading.BoundedSemaphore(settings.generation_concurrency))
         semaphore = _slots[1]
-    with semaphore:
-        if not settings.backend_concurrency:
-            yield
-            return
-        slot, holder = _acquire_lease(settings.backend_concurrency)
-        try:
-            yield
-        finally:
-            _release_lease(slot, holder)
+    try:
+        with semaphore:
+            if not settings.backend_concurrency:
+                yield
+                return
+            slot, holder = _acquire_lease(settings.backend_concurrency)
+            try:
+                yield
+            finally:
+                _release_lease(slot, holder)
+    finally:
+        callback = getattr(_after_call, "callback", None)
+        if callback is not None:
+            callback()
+
+
+@contextmanager
+def after_call(callback: Callable[[], None]) -> Iterator[None]:
+    """Run `callback` when this thread next gives back a backend slot (see `backend_slot`)."""
+    _after_call.callback = callback
+    try:
+        yield
+    finally:
+        _after_call.callback = None
 
 
 def _lease_holder() -> str:

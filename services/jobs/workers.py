@@ -35,6 +35,9 @@ log = logging.getLogger("reshoot.jobs")
 HEARTBEAT_SECONDS = 2.0
 
 
+FINISH_SECONDS = 10.0  # how long a stopping worker process waits for the shots it is finishing
+
+
 WORKER_STALE_SECONDS = 15.0  # a consumer silent this long is presumed dead
 
 
@@ -112,12 +115,56 @@ class _Queue:
     claim_task: TaskWrapper
 
 
+class _Claims:
+    """The claims a consumer runs, each on a thread of its own. The consumer thread that took a claim from the queue
+    waits only until the claim's backend call ended (`leases.after_call`), then takes the next one: our own work on
+    the answer (exports, thumbnails, storage, version rows) overlaps the next backend call instead of keeping a
+    backend slot idle. The consumer's threads still bound the claims before and in their backend call, and so the
+    queue's order (a click's shot goes ahead); at most `size` claims are in flight in all."""
+
+    def __init__(self, size: int):
+        self.room = threading.BoundedSemaphore(size)
+        self.lock = threading.Lock()
+        self.threads: dict[threading.Thread, threading.Event] = {}  # each claim's thread: its backend call ended
+
+    def run(self, claim_id: int, worker_id: str) -> None:
+        self.room.acquire()
+        called = threading.Event()
+        thread = threading.Thread(
+            target=self._execute, args=(claim_id, worker_id, called), name=f"reshoot-claim-{claim_id}", daemon=True
+        )
+        with self.lock:
+            self.threads[thread] = called
+        thread.start()
+        called.wait()
+
+    def _execute(self, claim_id: int, worker_id: str, called: threading.Event) -> None:
+        try:
+            with leases.after_call(called.set):
+                runner.execute_claim(claim_id, worker_id)
+        except Exception:
+            log.exception("Claim %s failed", claim_id)
+        finally:
+            called.set()
+            with self.lock:
+                self.threads.pop(threading.current_thread(), None)
+            self.room.release()
+
+    def join(self, deadline: float, *, past_call_only: bool = False) -> None:
+        """Wait (until the monotonic `deadline`) for the claims still running, or only those past their call."""
+        with self.lock:
+            threads = [t for t, called in self.threads.items() if called.is_set() or not past_call_only]
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 @dataclass
 class _Consumer:
     queue: _Queue
     consumer: Consumer
     worker_id: str
     embedded: bool
+    claims: _Claims
     stop: threading.Event = field(default_factory=threading.Event)
     heartbeat: threading.Thread | None = None
 
@@ -162,7 +209,10 @@ def _make_queue(url: str) -> _Queue:
     @huey.task(name="reshoot_run_claim")
     def run_claim_task(claim_id: int) -> None:
         running = _consumers.get(url)
-        runner.execute_claim(claim_id, running.worker_id if running else None)
+        if running is None:
+            runner.execute_claim(claim_id, None)
+        else:
+            running.claims.run(claim_id, running.worker_id)
 
     @huey.task(name="reshoot_run_job")
     def run_job_task(job_id: str) -> None:  # messages queued before jobs had claims
@@ -240,6 +290,7 @@ def run_worker() -> None:
     """`python -m services worker`: consume the configured queue in the foreground until SIGINT/SIGTERM."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _load_backend()
     queue = _queue()
     consumer = queue.huey.create_consumer(**{**_consumer_options(), "check_worker_health": True})
     with _lock:
@@ -249,12 +300,29 @@ def run_worker() -> None:
         consumer.run()
     finally:
         with _lock:
-            _stop_consumer(queue.url, 0)
+            # Huey has stopped taking work; shots past their backend call (their image paid for) finish first.
+            _stop_consumer(queue.url, 0, finishing=FINISH_SECONDS)
+
+
+def _load_backend() -> None:
+    """Import the configured backend's client before taking work: the `openai` package costs about a second of CPU
+    to import, which the worker's first shots would otherwise wait for. A misconfigured backend is reported by the
+    shots themselves, as before."""
+    from services import backends
+
+    try:
+        backends.get_backend()
+    except Exception:
+        log.warning("Could not load the image backend yet", exc_info=True)
 
 
 def _register(queue: _Queue, consumer: Consumer, *, embedded: bool) -> _Consumer:
     running = _Consumer(
-        queue=queue, consumer=consumer, worker_id=f"{_HOST}:{os.getpid()}:{secrets.token_hex(3)}", embedded=embedded
+        queue=queue,
+        consumer=consumer,
+        worker_id=f"{_HOST}:{os.getpid()}:{secrets.token_hex(3)}",
+        embedded=embedded,
+        claims=_Claims(2 * consumer.workers),  # as many finishing as calling
     )
     with session_scope() as session:
         session.add(_worker_row(running))
@@ -280,7 +348,9 @@ def _worker_row(running: _Consumer) -> WorkerProcess:
     )
 
 
-def _stop_consumer(url: str, timeout: float = 10.0) -> None:
+def _stop_consumer(url: str, timeout: float = 10.0, *, finishing: float = 0.0) -> None:
+    """Stop a consumer: its threads and claims may take `timeout` seconds to end, and claims past their backend
+    call (their image paid for) `finishing` seconds."""
     running = _consumers.pop(url, None)
     if running is None:
         return
@@ -292,6 +362,8 @@ def _stop_consumer(url: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     for _, thread in running.consumer.worker_threads:
         thread.join(max(0.0, deadline - time.monotonic()))
+    running.claims.join(deadline)
+    running.claims.join(time.monotonic() + finishing, past_call_only=True)
     _mark_stopped(running.worker_id)
 
 
