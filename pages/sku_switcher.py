@@ -6,7 +6,7 @@ from services.enums import ReviewState
 from services.identity import current_actor
 from services.work_items import list_work_items
 from ui.navigation import query_param, work_item_or_stop
-from ui.review import review_shot
+from ui.review import review_shot, sku_key
 from ui.toasts import escape_markdown
 
 st.title("SKU Switcher")
@@ -22,10 +22,10 @@ work_item_id = picker.selectbox(
     choices,
     index=choices.index(wanted) if wanted in choices else 0,
     format_func=lambda wid: f"{wid} · {items[wid].title}" if wid in items else wid,
-    key="sku_work_item",
+    key=sku_key("work_item"),
 )
 st.query_params["id"] = work_item_id
-pending_only = pending_col.toggle("Only pending", key="sku_pending_only")
+pending_only = pending_col.toggle("Only pending", key=sku_key("pending_only"))
 item = work_item_or_stop(work_item_id)
 
 shots = [
@@ -48,7 +48,7 @@ if not skus:
     st.stop()
 linked_sku = st.query_params.get("sku")
 sku = sku_picker.selectbox(
-    "SKU", skus, index=skus.index(linked_sku) if linked_sku in skus else 0, key=f"sku_sku_{work_item_id}"
+    "SKU", skus, index=skus.index(linked_sku) if linked_sku in skus else 0, key=sku_key("sku", work_item_id)
 )
 st.query_params["sku"] = sku  # `?id=7&sku=…` opens this SKU directly
 me = current_actor()

@@ -69,7 +69,8 @@ def _clear_selection(item: WorkItemDetail) -> None:
         st.session_state[select_key(item.id, shot.shot_id)] = False
 
 
-def _scope_key(work_item_id: str, name: str) -> str:
+def bulk_key(name: str, work_item_id: str) -> str:
+    """The bulk bar's widget keys: `scope`, `sku`, `note`, `approved`/`rejected` and `regenerate` of a work item."""
     return f"detail_bulk_{name}_{work_item_id}"
 
 
@@ -78,7 +79,7 @@ def _version_ids(shots: list[ShotPublic]) -> list[int]:
 
 
 def _decide(item: WorkItemDetail, state: str, scope: str, sku: str | None) -> None:
-    note_key = _scope_key(item.id, "note")
+    note_key = bulk_key("note", item.id)
     note = (st.session_state.get(note_key) or "").strip() or None
     try:
         if scope == SELECTED:
@@ -127,13 +128,13 @@ def bulk_bar(item: WorkItemDetail) -> None:
                     SKU_PENDING: "Pending of a SKU",
                 }[option],
                 required=True,
-                key=_scope_key(work_item_id, "scope"),
+                key=bulk_key("scope", work_item_id),
                 width="content",
             )
             sku, sku_shots, sku_pending = None, [], 0
             if scope == SKU_PENDING:
                 skus = shots_by_sku(work_item_id)
-                sku = st.selectbox("SKU", [NO_SKU, *skus], key=_scope_key(work_item_id, "sku"), width=220)
+                sku = st.selectbox("SKU", [NO_SKU, *skus], key=bulk_key("sku", work_item_id), width=220)
                 sku = None if sku == NO_SKU else sku
                 sku_shots = skus.get(sku, []) if sku else []
                 sku_pending = (
@@ -152,7 +153,7 @@ def bulk_bar(item: WorkItemDetail) -> None:
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
             st.text_input(
                 "Note",
-                key=_scope_key(work_item_id, "note"),
+                key=bulk_key("note", work_item_id),
                 placeholder="One note for every decision (optional)",
                 label_visibility="collapsed",
                 width=320,
@@ -164,7 +165,7 @@ def bulk_bar(item: WorkItemDetail) -> None:
             for state, label, kind, icon in buttons:
                 st.button(
                     f"{label} {heroes(count)}",
-                    key=_scope_key(work_item_id, state),
+                    key=bulk_key(state, work_item_id),
                     type=kind,
                     icon=icon,
                     disabled=not count or not_reviewer,
@@ -174,7 +175,7 @@ def bulk_bar(item: WorkItemDetail) -> None:
                 )
             st.button(
                 f"Regenerate {plural(len(shot_ids), 'shot')}",
-                key=_scope_key(work_item_id, "regenerate"),
+                key=bulk_key("regenerate", work_item_id),
                 icon=":material/refresh:",
                 disabled=not shot_ids or not_reviewer,
                 help=why_disabled(

@@ -97,6 +97,11 @@ def decisions(label_col: Any, history: list[Decision], comment_count: int = 0) -
         label_col.caption(" · ".join(said))
 
 
+def sku_key(name: str, suffix: str | int | None = None) -> str:
+    """The SKU Switcher's widget keys: `sku_work_item`, `sku_sku_{workItemId}`, `sku_note_{versionId}`, …"""
+    return f"sku_{name}" if suffix is None else f"sku_{name}_{suffix}"
+
+
 def review_line(row: HeroTarget, *, history: list[Decision], summary: ThreadSummary | None = None) -> None:
     """`Desktop · v2 [Pending]  [note…]  [Approve] [Reject]`, with the latest decision, then the version's history
     and comments (an expander)."""
@@ -111,7 +116,7 @@ def review_line(row: HeroTarget, *, history: list[Decision], summary: ThreadSumm
     text, color, icon = STATE_BADGES.get(state, STATE_BADGES[ReviewState.pending])
     heading.badge(f"{text} · v{row.version}", color=color, icon=icon)
     decisions(label_col, history, summary.comment_count if summary else 0)
-    note_key = f"sku_note_{version_id}"
+    note_key = sku_key("note", version_id)
     note_col.text_input("Note", key=note_key, placeholder="Optional note", label_visibility="collapsed")
     with buttons_col.container(horizontal=True, gap="xsmall"):
         choices: tuple[tuple[ReviewState, str, Literal["primary", "secondary"]], ...] = (
@@ -121,14 +126,14 @@ def review_line(row: HeroTarget, *, history: list[Decision], summary: ThreadSumm
         for new_state, label, kind in choices:
             st.button(
                 label,
-                key=f"sku_{new_state}_{version_id}",
+                key=sku_key(new_state, version_id),
                 type=kind,
                 disabled=state == new_state or lacks(Role.reviewer),
                 help=why_disabled(Role.reviewer),
                 on_click=review,
                 args=(version_id, new_state, note_key),
             )
-    review_thread(version_id, key=f"sku_thread_{version_id}")
+    review_thread(version_id, key=sku_key("thread", version_id))
 
 
 def review_shot(shot: ShotPublic) -> None:

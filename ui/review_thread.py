@@ -89,9 +89,22 @@ def _kept_key(body_key: str) -> str:
     return f"{body_key}_kept"
 
 
+ADD_COMMENT = "Add comment"
+
+
+def comment_body_key(key: str) -> str:
+    """The comment box of the thread whose widgets `key` names."""
+    return f"{key}_body"
+
+
+def comment_button_key(key: str) -> str:
+    """`Add comment` of that thread: a form's submit button is keyed by Streamlit from its form's key and label."""
+    return f"FormSubmitter:{key}_form-{ADD_COMMENT}"
+
+
 def add_comment_box(version_id: int, *, key: str, on_comment: Callable[[], None] | None = None) -> None:
     """A comment box and `Add comment` (Ctrl/Cmd+Enter also sends), in a form that empties after sending."""
-    body_key = f"{key}_body"
+    body_key = comment_body_key(key)
     kept = st.session_state.pop(_kept_key(body_key), None)
     if kept is not None:
         st.session_state[body_key] = kept
@@ -106,7 +119,7 @@ def add_comment_box(version_id: int, *, key: str, on_comment: Callable[[], None]
             disabled=disabled,
         )
         st.form_submit_button(
-            "Add comment",
+            ADD_COMMENT,
             icon=":material/add_comment:",
             disabled=disabled,
             help=why_disabled(Role.reviewer),

@@ -12,7 +12,7 @@ from services.models import ImageVersion, Job, ReviewDecision, Shot
 from tests.pages.conftest import open_page
 from tests.pages.test_review_queue import _rows
 from tests.test_review_queue import add_image
-from ui.bulk_review import select_key
+from ui.bulk_review import bulk_key, select_key
 
 DETAIL = "pages/work_item.py"
 
@@ -41,14 +41,14 @@ def select_card(at, shot_id: str):
 
 def test_select_two_cards_then_reject_with_one_note(heroes):
     at = open_page(DETAIL, id="12")
-    approve = at.button(key="detail_bulk_approved_12")
+    approve = at.button(key=bulk_key("approved", "12"))
     assert approve.disabled and approve.label == "Approve 0 heroes"  # nothing selected yet
     select_card(at, "KT-1")
     select_card(at, "KT-3")
-    reject = at.button(key="detail_bulk_rejected_12")
+    reject = at.button(key=bulk_key("rejected", "12"))
     assert reject.label == "Reject 6 heroes" and not reject.disabled  # every size of both shots
-    at.text_input(key="detail_bulk_note_12").input("Wrong mug colour").run()
-    at.button(key="detail_bulk_rejected_12").click().run()
+    at.text_input(key=bulk_key("note", "12")).input("Wrong mug colour").run()
+    at.button(key=bulk_key("rejected", "12")).click().run()
     chosen = {v for (shot_id, _), v in heroes.items() if shot_id in ("KT-1", "KT-3")}
     assert {v for v, state, note in decisions()} == chosen
     assert {(state, note) for _, state, note in decisions()} == {("rejected", "Wrong mug colour")}
@@ -61,18 +61,18 @@ def test_all_pending_in_the_work_item_and_of_a_sku(heroes):
     with session_scope() as s:
         sku = s.exec(select(Shot.sku).where(Shot.work_item_id == "12", Shot.shot_id == "KT-2")).one()
     at = open_page(DETAIL, id="12")
-    at.button_group(key="detail_bulk_scope_12").set_value("sku").run()
-    at.selectbox(key="detail_bulk_sku_12").select(sku).run()
-    assert at.button(key="detail_bulk_approved_12").label == "Approve 3 heroes"
-    at.button(key="detail_bulk_approved_12").click().run()
+    at.button_group(key=bulk_key("scope", "12")).set_value("sku").run()
+    at.selectbox(key=bulk_key("sku", "12")).select(sku).run()
+    assert at.button(key=bulk_key("approved", "12")).label == "Approve 3 heroes"
+    at.button(key=bulk_key("approved", "12")).click().run()
     kt2 = {v for (shot_id, _), v in heroes.items() if shot_id == "KT-2"}
     assert {v for v, s in states().items() if s == "approved"} == kt2
 
-    at.button_group(key="detail_bulk_scope_12").set_value("all").run()
+    at.button_group(key=bulk_key("scope", "12")).set_value("all").run()
     [link] = [e for e in at.get("page_link") if "review_queue" in e.proto.page]
     assert link.proto.label == "Review pending (6)" and "work_item=12" in link.proto.query_string
-    assert at.button(key="detail_bulk_regenerate_12").disabled  # regenerate takes selected shots or a SKU
-    at.button(key="detail_bulk_approved_12").click().run()
+    assert at.button(key=bulk_key("regenerate", "12")).disabled  # regenerate takes selected shots or a SKU
+    at.button(key=bulk_key("approved", "12")).click().run()
     assert set(states().values()) == {"approved"} and len(decisions()) == 9
 
 
@@ -80,8 +80,8 @@ def test_regenerate_the_selection_as_one_job(heroes):
     at = open_page(DETAIL, id="12")
     select_card(at, "KT-1")
     select_card(at, "KT-2")
-    assert at.button(key="detail_bulk_regenerate_12").label == "Regenerate 2 shots"
-    at.button(key="detail_bulk_regenerate_12").click().run()
+    assert at.button(key=bulk_key("regenerate", "12")).label == "Regenerate 2 shots"
+    at.button(key=bulk_key("regenerate", "12")).click().run()
     with session_scope() as s:
         [job] = s.exec(select(Job)).all()
     assert job.params["shotIds"] == ["KT-1", "KT-2"] and job.params["overwrite"] is True
@@ -97,6 +97,6 @@ def test_a_viewer_cannot_decide_in_bulk(heroes, monkeypatch):
     get_settings.cache_clear()
     add_user(options=NewUser(email="viola@example.com", role="viewer"))
     at = open_page(DETAIL, user={"is_logged_in": True, "email": "viola@example.com", "name": "Viola"}, id="12")
-    at.button_group(key="detail_bulk_scope_12").set_value("all").run()
-    approve = at.button(key="detail_bulk_approved_12")
+    at.button_group(key=bulk_key("scope", "12")).set_value("all").run()
+    approve = at.button(key=bulk_key("approved", "12"))
     assert approve.label == "Approve 9 heroes" and approve.disabled and "Needs the reviewer role" in approve.help

@@ -14,7 +14,9 @@ from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_hero_review import card_markdown
 from tests.pages.test_work_item import DETAIL, regenerate
+from ui.actions_panel import panel_key
 from ui.bulk_review import select_key
+from ui.grid_density import TOGGLE_KEY
 from ui.hero_prompt import PROMPT_DIRTY
 from ui.hero_state import card_key
 
@@ -78,9 +80,9 @@ def test_a_rejected_heroes_note_shows_on_its_card_and_in_the_actions_panel(demo)
     assert "“Blade looks bent”" in at.button(key=card_key("regenerate", "12", "KT-1")).help
     assert "Blade looks bent" not in at.button(key=card_key("regenerate", "12", "KT-2")).help
 
-    at.multiselect(key="detail_shots_12").set_value(["KT-1"]).run()
+    at.multiselect(key=panel_key("shots", "12")).set_value(["KT-1"]).run()
     assert "KT-1 Desktop v1 rejected by Ana: “Blade looks bent”" in texts(at)
-    at.multiselect(key="detail_shots_12").set_value(["KT-2"]).run()
+    at.multiselect(key=panel_key("shots", "12")).set_value(["KT-2"]).run()
     assert "rejected by Ana" not in texts(at)
 
     at.checkbox(key=select_key("12", "KT-1")).check().run()  # the bulk bar's selection, before Regenerate 1 shot
@@ -90,7 +92,7 @@ def test_a_rejected_heroes_note_shows_on_its_card_and_in_the_actions_panel(demo)
 def test_a_compact_cards_menu_edits_the_prompt_too(demo):
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-1")
-    at.toggle(key="detail_compact_toggle").set_value(True).run()
+    at.toggle(key=TOGGLE_KEY).set_value(True).run()
     assert not [e for e in at.get("bidi_component") if e.key == EDITOR]  # nothing while the menu is closed
     at.session_state[card_key("menu", "12", "KT-1")] = True  # open KT-1's ⋮ menu
     at.run()

@@ -15,6 +15,7 @@ from services.preferences import GridDensity, get_preferences
 from services.versions import ReviewDecisionOptions, review_history, set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page
+from ui.grid_density import TOGGLE_KEY
 from ui.hero_state import card_key
 
 DETAIL = "pages/work_item.py"
@@ -100,7 +101,7 @@ def test_a_viewer_sees_the_state_but_cannot_decide_and_keeps_their_own_density(h
     assert "Desktop: Approved by Ana · " in badges(card_markdown(at, "KT-3"))[0]
     approve = at.button(key=card_key("approve", "12", "KT-1"))
     assert approve.disabled and approve.help.startswith("Needs the reviewer role; you are a viewer.")
-    at.toggle(key="detail_compact_toggle").set_value(True).run()  # a viewer has a grid too
+    at.toggle(key=TOGGLE_KEY).set_value(True).run()  # a viewer has a grid too
     assert not at.exception
     with acting_as(Actor("vic@example.com", "Vic", Role.viewer)):
         assert get_preferences().grid_density is GridDensity.compact
@@ -109,9 +110,9 @@ def test_a_viewer_sees_the_state_but_cannot_decide_and_keeps_their_own_density(h
 
 def test_the_compact_grid_is_remembered_for_the_person_in_a_new_session(heroes):
     at = open_page(DETAIL, id="12")
-    assert at.toggle(key="detail_compact_toggle").value is False
+    assert at.toggle(key=TOGGLE_KEY).value is False
     assert at.button(key=card_key("regenerate", "12", "KT-1"))  # comfortable: actions on the card
-    at.toggle(key="detail_compact_toggle").set_value(True).run()
+    at.toggle(key=TOGGLE_KEY).set_value(True).run()
     assert not at.exception
     assert get_preferences().grid_density is GridDensity.compact
     assert not [b for b in at.button if (b.key or "").startswith(("detail_regenerate_", "detail_approve_"))]
@@ -120,18 +121,18 @@ def test_the_compact_grid_is_remembered_for_the_person_in_a_new_session(heroes):
     ]
 
     again = open_page(DETAIL, id="12")  # another session (another browser) of the same person
-    assert again.toggle(key="detail_compact_toggle").value is True
+    assert again.toggle(key=TOGGLE_KEY).value is True
     assert not [b for b in again.button if (b.key or "").startswith("detail_regenerate_")]
     assert "KT-1 · KIT-CASTIRON-28" in card_markdown(again, "KT-1")
 
-    again.toggle(key="detail_compact_toggle").set_value(False).run()
+    again.toggle(key=TOGGLE_KEY).set_value(False).run()
     assert get_preferences().grid_density is GridDensity.comfortable
     assert again.button(key=card_key("regenerate", "12", "KT-1"))
 
 
 def test_the_compact_cards_menu_reviews_regenerates_and_opens_the_large_view(heroes):
     at = open_page(DETAIL, id="12")
-    at.toggle(key="detail_compact_toggle").set_value(True).run()
+    at.toggle(key=TOGGLE_KEY).set_value(True).run()
     at.session_state[card_key("menu", "12", "KT-1")] = True  # open KT-1's ⋮ menu
     at.run()
     assert not at.exception

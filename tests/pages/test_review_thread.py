@@ -8,6 +8,7 @@ from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import DETAIL, regenerate
 from ui.hero_state import card_key
+from ui.review_thread import comment_body_key, comment_button_key
 
 THREAD = card_key("thread_Desktop", "12", "KT-2")
 
@@ -23,7 +24,7 @@ def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
         set_review(version_id=version, options=ReviewDecisionOptions(state="approved"))
     at.button(key=card_key("view", "12", "KT-2")).click().run()
     assert ":green[Approved] by Ben · " in texts(at) and "no comments" in texts(at)  # the latest decision
-    assert f"{THREAD}_body" not in at.session_state  # closed: not drawn
+    assert comment_body_key(THREAD) not in at.session_state  # closed: not drawn
 
     at.session_state[f"{THREAD}_open"] = True
     at.run()
@@ -31,8 +32,8 @@ def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
     assert ":red[Rejected] by **Ana** · " in thread and "“Knives look blurry”" in thread
     assert ":green[Approved] by **Ben** · " in thread
 
-    at.text_area(key=f"{THREAD}_body").input("Approved, but the handle is cut off")
-    at.button(key=f"FormSubmitter:{THREAD}_form-Add comment").click()
+    at.text_area(key=comment_body_key(THREAD)).input("Approved, but the handle is cut off")
+    at.button(key=comment_button_key(THREAD)).click()
     at.session_state[f"{THREAD}_open"] = True  # AppTest sends no expander state
     at.run()
     assert not at.exception, [e.value for e in at.exception]

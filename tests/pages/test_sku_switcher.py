@@ -7,6 +7,8 @@ from services.jobs import wait_for_job
 from services.lifestyle import start_heroes_job
 from services.work_items import get_work_item, list_work_items
 from tests.pages.conftest import open_page, texts
+from ui.review import sku_key
+from ui.review_thread import comment_body_key, comment_button_key
 
 PAGE = "pages/sku_switcher.py"
 
@@ -16,14 +18,14 @@ def generated(work_item_id: str) -> None:
 
 
 def frame_buttons(at, state: str) -> list:
-    return [b for b in at.button if b.key and b.key.startswith(f"sku_{state}_")]
+    return [b for b in at.button if b.key and b.key.startswith(sku_key(state, ""))]
 
 
 def test_frames_follow_the_real_aspect_ratios(demo):
     generated("21")
     at = open_page(PAGE, id="21")
-    assert at.selectbox(key="sku_work_item").value == "21"
-    assert at.selectbox(key="sku_sku_21").options == ["OFF-DESK-120-OAK", "OFF-CHAIR-ERGO-GRY"]
+    assert at.selectbox(key=sku_key("work_item")).value == "21"
+    assert at.selectbox(key=sku_key("sku", "21")).options == ["OFF-DESK-120-OAK", "OFF-CHAIR-ERGO-GRY"]
     shown = texts(at)
     assert "HO-1 · OFF-DESK-120-OAK" in shown and "6 pending · 0 approved" in shown
     [frames] = [h.value for h in at.get("html")]
@@ -36,7 +38,7 @@ def test_frames_follow_the_real_aspect_ratios(demo):
         assert f"flex:{grow} 1 0" in frames  # widths follow width/height, so the three share one height
     assert frames.count('<img src="http://') == 3 and frames.count("/assets/fcc/lifestyle/21/HO-1/") == 3
 
-    at.selectbox(key="sku_sku_21").select("OFF-CHAIR-ERGO-GRY").run()
+    at.selectbox(key=sku_key("sku", "21")).select("OFF-CHAIR-ERGO-GRY").run()
     assert "HO-2 · OFF-CHAIR-ERGO-GRY" in texts(at)
 
 
@@ -46,19 +48,19 @@ def test_approve_reject_with_note_and_pending_filter(demo, monkeypatch):
     at = open_page(PAGE, id="21")
     assert "Your decisions are recorded as Ana." in texts(at)
     versions = [row.version_id for row in get_work_item("21").shots[0].rows]
-    at.text_input(key=f"sku_note_{versions[0]}").input("Crop the lamp").run()
-    at.button(key=f"sku_rejected_{versions[0]}").click().run()
-    assert at.text_input(key=f"sku_note_{versions[0]}").value == ""  # the note went with the decision
-    at.button(key=f"sku_approved_{versions[1]}").click().run()
+    at.text_input(key=sku_key("note", versions[0])).input("Crop the lamp").run()
+    at.button(key=sku_key("rejected", versions[0])).click().run()
+    assert at.text_input(key=sku_key("note", versions[0])).value == ""  # the note went with the decision
+    at.button(key=sku_key("approved", versions[1])).click().run()
     rows = get_work_item("21").shots[0].rows
     assert [r.review_state for r in rows] == ["rejected", "approved", "pending"]
     shown = texts(at)
     assert "Rejected by Ana · “Crop the lamp” · " in shown and "4 pending · 1 approved · 1 rejected" in shown
-    assert at.button(key=f"sku_approved_{versions[1]}").disabled
-    assert at.text_input(key=f"sku_note_{versions[0]}").value == ""  # the note field empties after the decision
+    assert at.button(key=sku_key("approved", versions[1])).disabled
+    assert at.text_input(key=sku_key("note", versions[0])).value == ""  # the note field empties after the decision
 
     monkeypatch.setenv("RESHOOT_USER", "Ben")  # a second reviewer changes the first one's decision
-    at.button(key=f"sku_approved_{versions[0]}").click().run()
+    at.button(key=sku_key("approved", versions[0])).click().run()
     shown = texts(at)
     assert "Approved by Ben · " in shown and "Rejected by Ana" not in shown  # the latest; the thread keeps all
     assert [e.label for e in at.expander] == ["History and comments"] * 3  # closed: nothing read for them
@@ -67,10 +69,10 @@ def test_approve_reject_with_note_and_pending_filter(demo, monkeypatch):
     summary = next(i for i in list_work_items().items if i.id == "21")
     assert (summary.pending_reviews, summary.approved_count) == (4, 2)
 
-    at.toggle(key="sku_pending_only").set_value(True).run()
+    at.toggle(key=sku_key("pending_only")).set_value(True).run()
     assert [b.key for b in frame_buttons(at, "approved")] == [f"sku_approved_{versions[2]}"]
-    at.button(key=f"sku_approved_{versions[2]}").click().run()
-    assert at.selectbox(key="sku_sku_21").options == ["OFF-CHAIR-ERGO-GRY"]  # HO-1 has nothing pending now
+    at.button(key=sku_key("approved", versions[2])).click().run()
+    assert at.selectbox(key=sku_key("sku", "21")).options == ["OFF-CHAIR-ERGO-GRY"]  # HO-1 has nothing pending now
 
 
 def test_the_thread_shows_both_decisions_with_their_people_and_a_comment_with_its_author(demo, monkeypatch):
@@ -78,10 +80,10 @@ def test_the_thread_shows_both_decisions_with_their_people_and_a_comment_with_it
     version = get_work_item("21").shots[0].rows[0].version_id
     monkeypatch.setenv("RESHOOT_USER", "Ana")
     at = open_page(PAGE, id="21")
-    at.text_input(key=f"sku_note_{version}").input("Crop the lamp").run()
-    at.button(key=f"sku_rejected_{version}").click().run()
+    at.text_input(key=sku_key("note", version)).input("Crop the lamp").run()
+    at.button(key=sku_key("rejected", version)).click().run()
     monkeypatch.setenv("RESHOOT_USER", "Ben")
-    at.button(key=f"sku_approved_{version}").click().run()
+    at.button(key=sku_key("approved", version)).click().run()
     assert f"sku_thread_{version}_body" not in at.session_state  # the thread is drawn only once opened
     at.session_state[f"sku_thread_{version}_open"] = True
     at.run()
@@ -90,8 +92,8 @@ def test_the_thread_shows_both_decisions_with_their_people_and_a_comment_with_it
     assert ":green[Approved] by **Ben** · " in thread and thread.index("Ana") < thread.index("Ben")  # oldest first
     assert "No comments yet." in thread
 
-    at.text_area(key=f"sku_thread_{version}_body").input("The lamp is *cut* off")
-    at.button(key=f"FormSubmitter:sku_thread_{version}_form-Add comment").click()
+    at.text_area(key=comment_body_key(sku_key("thread", version))).input("The lamp is *cut* off")
+    at.button(key=comment_button_key(sku_key("thread", version))).click()
     at.session_state[f"sku_thread_{version}_open"] = True  # AppTest sends no expander state: open it again
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -109,8 +111,8 @@ def test_a_viewer_sees_the_thread_but_cannot_comment(demo, monkeypatch):
     at.session_state[f"sku_thread_{version}_open"] = True
     at.run()
     assert "**History**" in texts(at)  # a viewer reads the thread
-    assert at.text_area(key=f"sku_thread_{version}_body").disabled
-    button = at.button(key=f"FormSubmitter:sku_thread_{version}_form-Add comment")
+    assert at.text_area(key=comment_body_key(sku_key("thread", version))).disabled
+    button = at.button(key=comment_button_key(sku_key("thread", version)))
     assert button.disabled and button.help.startswith("Needs the reviewer role")
 
 
@@ -120,7 +122,7 @@ def test_item_without_images_and_unknown_id(demo):
     [frames] = [h.value for h in at.get("html")]
     assert not frame_buttons(at, "approved") and "fcc/lifestyle/7/OL-1/desktop.png" in frames and "<img" not in frames
     assert "No image yet" in texts(at)
-    at.toggle(key="sku_pending_only").set_value(True).run()
+    at.toggle(key=sku_key("pending_only")).set_value(True).run()
     assert "Nothing is waiting for review here." in texts(at)
 
     at = open_page(PAGE, id="nope")
@@ -149,9 +151,9 @@ def test_device_frames_escape_file_names():
 
 def test_a_link_opens_the_sku_and_the_address_bar_follows_the_pick(demo):
     at = open_page(PAGE, id="21", sku="OFF-CHAIR-ERGO-GRY")
-    assert at.selectbox(key="sku_sku_21").value == "OFF-CHAIR-ERGO-GRY"
+    assert at.selectbox(key=sku_key("sku", "21")).value == "OFF-CHAIR-ERGO-GRY"
     assert at.query_params["id"] == "21" and at.query_params["sku"] == "OFF-CHAIR-ERGO-GRY"
     assert "HO-2 · OFF-CHAIR-ERGO-GRY" in texts(at) and "HO-1 · OFF-DESK-120-OAK" not in texts(at)
-    at.selectbox(key="sku_sku_21").select("OFF-DESK-120-OAK").run()
+    at.selectbox(key=sku_key("sku", "21")).select("OFF-DESK-120-OAK").run()
     assert at.query_params["sku"] == "OFF-DESK-120-OAK"
-    assert open_page(PAGE, id="21", sku="NOT-A-SKU").selectbox(key="sku_sku_21").value == "OFF-DESK-120-OAK"
+    assert open_page(PAGE, id="21", sku="NOT-A-SKU").selectbox(key=sku_key("sku", "21")).value == "OFF-DESK-120-OAK"
