@@ -14,6 +14,7 @@ import hashlib
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, BinaryIO, ClassVar
 
@@ -553,8 +554,12 @@ class ReferenceUpload(Options):
         return self
 
     @classmethod
-    def parse(cls, data: dict[str, Any], *, work_item_id: str | None = None) -> ReferenceUpload:
-        """From the form's fields as the spec spells them; a refusal is INVALID_REQUEST (or the bounds' error)."""
+    def from_form(
+        cls, fields: Mapping[str, str], files: list[tuple[str, BinaryIO]], *, work_item_id: str
+    ) -> ReferenceUpload:
+        """From a multipart form's text fields (as the spec spells them: `shotId`, `workItemId`; others are not
+        this model's) and its files, for the work item in the URL; a refusal is INVALID_REQUEST (or the bounds')."""
+        data = {**{name: fields[name] for name in ("shotId", "workItemId") if name in fields}, "files": files}
         try:
             return cls.model_validate(data, by_alias=True, by_name=False, context={"work_item_id": work_item_id})
         except ValidationError as e:

@@ -188,10 +188,7 @@ async def generate_heroes(
 async def add_references(work_item_id: str, request: Request) -> Any:
     """Store reference images for one shot (files under `files` or `files[]`); all or nothing."""
     async with read_upload(request, file_fields=FILE_FIELDS) as upload:  # bounded as it is read
-        options = ReferenceUpload.parse(
-            {**{k: upload.fields[k] for k in ("shotId", "workItemId") if k in upload.fields}, "files": upload.files},
-            work_item_id=work_item_id,
-        )
+        options = ReferenceUpload.from_form(upload.fields, upload.files, work_item_id=work_item_id)
         return await run_in_threadpool(partial(lifestyle.add_references, work_item_id=work_item_id, options=options))
 
 

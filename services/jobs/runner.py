@@ -491,24 +491,21 @@ def _finish(
     message: str,
     code: str | None = None,
     detail: str | None = None,
-    result: dict | None = None,
+    result: dict[str, Any] | None = None,
     from_status: tuple[JobStatus, ...] = (JobStatus.running,),
 ) -> bool:
     """Move a job to succeeded/failed (only from `from_status`, only if this worker still owns it) plus its event."""
-    values: dict[str, Any] = {
-        "status": status,
-        "message": message,
-        "finished_at": utcnow(),
-        "error_code": code,
-        "error_detail": detail,
-    }
-    if result is not None:
-        values["result"] = result
     with session_scope() as session:
-        query = update(Job).where(col(Job.id) == job_id, col(Job.status).in_(from_status))
+        query = (
+            update(Job)
+            .where(col(Job.id) == job_id, col(Job.status).in_(from_status))
+            .values(status=status, message=message, finished_at=utcnow(), error_code=code, error_detail=detail)
+        )
+        if result is not None:
+            query = query.values(result=result)
         if worker_id is not None:
             query = query.where(col(Job.worker_id) == worker_id)
-        if session.exec(query.values(**values)).rowcount != 1:
+        if session.exec(query).rowcount != 1:
             return False
         job = get_row(session, Job, job_id)
         if status == JobStatus.succeeded and job.progress_total:

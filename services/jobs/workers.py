@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from huey import PriorityRedisHuey, SqliteHuey
@@ -239,7 +239,18 @@ class _EmbeddedConsumer(Consumer):
         pass
 
 
-def _consumer_options() -> dict[str, Any]:
+class _ConsumerOptions(TypedDict):
+    """Huey's `Consumer` keyword arguments that Reshoot sets."""
+
+    workers: int
+    periodic: bool
+    initial_delay: float
+    backoff: float
+    max_delay: float
+    check_worker_health: bool
+
+
+def _consumer_options() -> _ConsumerOptions:
     # Poll an idle SQLite queue at least twice a second, so a click starts work promptly.
     return {
         "workers": get_settings().generation_concurrency,
@@ -292,7 +303,7 @@ def run_worker() -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _load_backend()
     queue = _queue()
-    consumer = queue.huey.create_consumer(**{**_consumer_options(), "check_worker_health": True})
+    consumer = queue.huey.create_consumer(**(_consumer_options() | {"check_worker_health": True}))
     with _lock:
         running = _register(queue, consumer, embedded=False)
     log.info("Reshoot worker %s consuming %s with %d threads", running.worker_id, queue.identity, consumer.workers)
