@@ -53,6 +53,7 @@ from services.models import (
     utcnow,
 )
 from services.options import Options
+from services.read_models.comments import DecisionRead
 from services.read_models.review_queue import (
     MAX_BULK_VERSIONS,
     BulkDecisionResult,
@@ -695,21 +696,7 @@ def _bulk_ids(version_ids: object) -> list[int]:
     return sorted(set(version_ids))
 
 
-@dataclass(frozen=True)
-class Decision:
-    version_id: int
-    decision: str
-    reviewer_email: str
-    reviewer_name: str
-    note: str | None
-    at: datetime
-
-    @property
-    def reviewer(self) -> str:
-        return self.reviewer_name or self.reviewer_email
-
-
-def review_history(version_ids: list[int]) -> dict[int, list[Decision]]:
+def review_history(version_ids: list[int]) -> dict[int, list[DecisionRead]]:
     """Every decision on these versions, newest first (the first is the state); one query."""
     if not version_ids:
         return {}
@@ -718,12 +705,10 @@ def review_history(version_ids: list[int]) -> dict[int, list[Decision]]:
         .where(col(ReviewDecision.version_id).in_([int(v) for v in version_ids]))
         .order_by(col(ReviewDecision.version_id), col(ReviewDecision.id).desc())
     )
-    found: dict[int, list[Decision]] = {int(v): [] for v in version_ids}
+    found: dict[int, list[DecisionRead]] = {int(v): [] for v in version_ids}
     with session_scope() as session:
         for d in session.exec(query):
-            found[d.version_id].append(
-                Decision(d.version_id, d.decision, d.reviewer_email, d.reviewer_name, d.note, d.at)
-            )
+            found[d.version_id].append(DecisionRead.model_validate(d))
     return found
 
 

@@ -12,9 +12,9 @@ from services.comments import thread_summaries
 from services.enums import ReviewState
 from services.errors import ReshootError
 from services.identity import Role
-from services.read_models.comments import ThreadSummary
+from services.read_models.comments import DecisionRead, ThreadSummary
 from services.read_models.heroes import HeroTarget, ShotPublic
-from services.versions import Decision, ReviewDecisionOptions, review_history, set_review
+from services.versions import ReviewDecisionOptions, review_history, set_review
 from ui.images import absolute_url
 from ui.permissions import lacks, why_disabled
 from ui.review_thread import comments_words, review_thread
@@ -79,7 +79,7 @@ def review(version_id: int, state: ReviewState, note_key: str) -> None:
     st.session_state[note_key] = ""  # a deleted key keeps the browser's text; an empty value clears the box
 
 
-def decision_text(decision: Decision) -> str:
+def decision_text(decision: DecisionRead) -> str:
     """`Approved by Ana · “Crop the lamp” · 2026-12-01 14:03 UTC`"""
     said = [f"{STATE_BADGES.get(decision.decision, STATE_BADGES['pending'])[0]} by {decision.reviewer}"]
     if decision.note:
@@ -88,7 +88,7 @@ def decision_text(decision: Decision) -> str:
     return escape_markdown(" · ".join(said))
 
 
-def decisions(label_col: Any, history: list[Decision], comment_count: int = 0) -> None:
+def decisions(label_col: Any, history: list[DecisionRead], comment_count: int = 0) -> None:
     """The latest decision and the comment count as a caption (everything is in the version's thread below)."""
     said = [decision_text(history[0])] if history else []
     if comment_count:
@@ -102,7 +102,7 @@ def sku_key(name: str, suffix: str | int | None = None) -> str:
     return f"sku_{name}" if suffix is None else f"sku_{name}_{suffix}"
 
 
-def review_line(row: HeroTarget, *, history: list[Decision], summary: ThreadSummary | None = None) -> None:
+def review_line(row: HeroTarget, *, history: list[DecisionRead], summary: ThreadSummary | None = None) -> None:
     """`Desktop · v2 [Pending]  [note…]  [Approve] [Reject]`, with the latest decision, then the version's history
     and comments (an expander)."""
     label_col, note_col, buttons_col = st.columns([2, 3, 2], vertical_alignment="center")
