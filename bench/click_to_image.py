@@ -5,8 +5,9 @@ The dashboard runs as `streamlit run dashboard.py` with the OpenAI backend point
 tests/fakes, answering after a known latency L. The click time and the paint time are read in the browser
 (`Date.now()` at the click event; at the second animation frame after the new <img> decoded), the backend time
 at the stand-in (request arrived → answer ready): overhead = total − backend. Two latencies: a short job, which
-ends within the click's own wait, and a longer one, which the card's poll sees and wakes the card for. The same
-clicks run side by side on the dashboard as it was before this change (`git archive BASELINE`).
+ends within the click's own wait, and a longer one, whose end a card sees in its own held reruns (the inspector:
+its watching fragment, then a full rerun). The same clicks run side by side on the dashboard as it was before this
+change (`git archive BASELINE`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bench.common import Row, check
 
 LATENCIES = (0.2, 2.0)  # seconds the stand-in takes per image
 TARGET = 0.5  # seconds of overhead (issue 15; 2.2-2.5 s before this change)
-BASELINE = "5862784"  # main before this change: a job's row polled every 1.5 s, then a full-app rerun
+BASELINE = "19f6e11"  # main before this change: a job longer than the click's wait ended in a full-app rerun
 HERO_PAGE, HERO_CARD, HERO_IMAGES = "/work_item?id=21", "HO-1 · OFF-DESK-120-OAK", "/fcc/lifestyle/21/HO-1/"
 SCENE_IMAGES = "/storyboard/coffee-origins/sent_001/"
 

@@ -58,7 +58,15 @@ from ui.hero_state import REFERENCES_SHOWN, card_shot, picked_row, selected_row,
 from ui.hero_state import card_key as _key
 from ui.hero_state import img_tag as _img
 from ui.images import absolute_url
-from ui.job_progress import finish_once, job_progress, settle, wait_briefly
+from ui.job_progress import (
+    finish_once,
+    hold_and_rerun,
+    in_fragment_rerun,
+    job_progress,
+    own_job_progress,
+    settle,
+    wait_briefly,
+)
 from ui.large_view import grid_shots, show_large_view
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
@@ -341,7 +349,14 @@ def _show_new_image(work_item_id: str, shot_id: str, _job: JobPublic) -> None:
 
 
 def hero_card(work_item_id: str, shot_id: str) -> None:
-    """One shot's card (runs as its own fragment)."""
+    """One shot's card (runs as its own fragment). While a job this session started runs on it, each of the card's
+    own reruns ends waiting for the job (`hold_and_rerun`), so its end shows in a rerun of this card alone."""
+    if own_job := _card(work_item_id, shot_id):
+        hold_and_rerun(own_job)
+
+
+def _card(work_item_id: str, shot_id: str) -> str | None:
+    """The card; the job this session started on it and watches here (None: none, or watched by `job_progress`)."""
     show_queued_toasts()
     own_job = card_job(work_item_id, shot_id)
     if own_job and settle(own_job, partial(regeneration_finished, work_item_id, shot_id)):
@@ -356,11 +371,11 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         select_box(work_item_id, shot_id)  # bulk review; in a compact card, a box on the thumbnail (grid_css)
         if is_compact():
             _compact_card(work_item_id, shot_id, shot, job_id=job_id, own_job=own_job)
-            return
+            return _watched_here(work_item_id, shot_id, own_job)
         row = selected_row(work_item_id, shot)
         if row is None:
             st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
-            return
+            return _watched_here(work_item_id, shot_id, own_job)
         _view_button(work_item_id, shot_id)
         notes = card_notes_html(work_item_id, shot_id, row.size_label) + rejected_notes_html(work_item_id, shot_id)
         card_body(shot_id, shot, row, notes=notes)
@@ -370,6 +385,16 @@ def hero_card(work_item_id: str, shot_id: str) -> None:
         prompt_popover(work_item_id, shot_id, disabled=bool(job_id))
         _regenerate_button(work_item_id, shot_id, job_id=job_id)
         _job_or_compare(work_item_id, shot_id, row, job_id=job_id, own_job=own_job)
+    return _watched_here(work_item_id, shot_id, own_job)
+
+
+def _watched_here(work_item_id: str, shot_id: str, own_job: str | None) -> str | None:
+    """`own_job` if this card run watches it itself: a rerun of the card alone (in a full run a fragment may not
+    rerun itself) that opened no dialog over the grid (a rerun of the card that does not draw it again closes it)."""
+    dialog = st.query_params.get("shot") or any(
+        st.session_state.get(_key(name, work_item_id, shot_id)) for name in ("view", "references", "compare")
+    )  # the large view (open while the address names a shot), the references, Compare
+    return own_job if own_job and in_fragment_rerun() and not dialog else None
 
 
 def _compact_card(
@@ -441,7 +466,11 @@ def _job_or_compare(
     work_item_id: str, shot_id: str, row: HeroTarget, *, job_id: str | None, own_job: str | None
 ) -> None:
     if own_job:
-        job_progress(own_job, on_finish=partial(regeneration_finished, work_item_id, shot_id), waiting=True)
+        own_job_progress(
+            own_job,
+            on_finish=partial(regeneration_finished, work_item_id, shot_id),
+            held=bool(_watched_here(work_item_id, shot_id, own_job)),
+        )
     elif job_id and job_id != panel_job(work_item_id):  # one poll (and one toast) per job: the panel's
         job_progress(job_id, on_finish=partial(_show_new_image, work_item_id, shot_id))
     elif not job_id:

@@ -2,9 +2,12 @@
 
 A click first waits briefly for its own job (`wait_briefly`): a short job, such as the offline renderer's, ends
 inside the click's own rerun, which then shows the result (for a card: a rerun of that card alone). A longer job
-is watched by a small fragment whose runs wait for its end (woken at once when this process finishes it, see
-`services.jobs.wait_until_finished`); at the end the app reruns. A run of the parent that finds the job finished
-(`settle`) shows the result itself.
+started by a click in a fragment is watched by that fragment itself (`own_job_progress`, then `hold_and_rerun` at
+the end of its run): each of its own reruns shows the progress, waits for the job's end for up to HOLD_SECONDS
+(woken at once when this process finishes it, see `services.jobs.wait_until_finished`) and reruns the fragment,
+so the end shows in a rerun of that fragment alone. In a full run of the app (where a fragment may not rerun
+itself) the job is watched by a small fragment of its own (`job_progress`), and at the end the app reruns. A run of
+the parent that finds the job finished (`settle`) shows the result itself.
 
 Measured and dropped: waking only the card's keyed fragment from the watcher through a Components v2 trigger
 (`st.rerun(scope=key)` in its callback) took 2–4 s from mount to callback on a loaded 2-core machine, slower
@@ -16,17 +19,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from services.enums import JobStatus
 from services.jobs import get_job, wait_until_finished
 from services.read_models.jobs import JobPublic
 
 POLL_SECONDS = 1.5  # someone else's job (another session, the API): nobody here is waiting for it
-# A job this session started and waits for: its fragment reruns every FAST_POLL_SECONDS and each of those runs
-# waits for the job's end for up to HOLD_SECONDS (woken at once when this process finishes it), so the end is seen
-# at once at a fraction of the reruns of a plain fast poll (each rerun costs the server and the browser far more
-# than waiting). A click on another card waits for a held run to end (at most HOLD_SECONDS): Streamlit queues
-# fragment reruns behind a running one.
+# A job this session started and waits for: each run of the fragment watching it waits for the job's end for up
+# to HOLD_SECONDS (woken at once when this process finishes it), so the end is seen at once at a fraction of the
+# reruns of a plain fast poll (each rerun costs the server and the browser far more than waiting); a watching
+# fragment of its own (in a full run) reruns every FAST_POLL_SECONDS. A click on another card waits for a held run
+# to end (at most HOLD_SECONDS): Streamlit queues fragment reruns behind a running one.
 FAST_POLL_SECONDS = 0.5
 HOLD_SECONDS = 0.4
 QUICK_WAIT_SECONDS = 1.0  # how long a click waits for its own job before showing progress instead
@@ -82,8 +86,37 @@ def _poll(job_id: str, on_finish: Callable[[JobPublic], None], unit: str, hold: 
     if job.finished:
         finish_once(job, on_finish)
         st.rerun()
+    _progress_bar(job, unit)
+
+
+def _progress_bar(job: JobPublic, unit: str) -> None:
     total = job.progress_total
     st.progress(job.progress_done / total if total else 0.0, text=progress_text(job, unit))
+
+
+def in_fragment_rerun() -> bool:
+    """True while a fragment reruns on its own (a click in it, `st.rerun(scope="fragment")`), False in a full run of
+    the app: only then may a fragment rerun itself."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return bool(ctx and ctx.fragment_ids_this_run)
+
+
+def own_job_progress(job_id: str, *, on_finish: Callable[[JobPublic], None], held: bool, unit: str = "images") -> None:
+    """Progress of a job this session started and waits for. `held`: the fragment calling this watches the job
+    itself (its run ends with `hold_and_rerun(job_id)`), so a bar is all this shows; otherwise a fragment of its own
+    watches it (`job_progress`, waiting)."""
+    if held:
+        _progress_bar(get_job(job_id), unit)
+    else:
+        job_progress(job_id, on_finish=on_finish, unit=unit, waiting=True)
+
+
+def hold_and_rerun(job_id: str) -> None:
+    """The end of a fragment's own rerun (`in_fragment_rerun()`) that showed `own_job_progress(job_id, held=True)`:
+    wait for the job's end for up to HOLD_SECONDS, then rerun only this fragment, which shows the result (its
+    `settle`), or the progress so far and holds again."""
+    wait_briefly(job_id, HOLD_SECONDS)
+    st.rerun(scope="fragment")
 
 
 def job_progress(

@@ -1,0 +1,103 @@
+"""Issue 15: a `Regenerate shot` whose job outlasts the click's own wait ends on its card in reruns of that card
+alone, not in a full rerun of the page (which costs the whole grid).
+
+The dashboard runs with the OpenAI backend pointed at the stand-in from tests/fakes, which answers after LATENCY
+seconds, longer than the click waits (`ui.job_progress.QUICK_WAIT_SECONDS`). The script runs are read from the
+WebSocket: every run starts with a `new_session` message naming the fragments it runs (none: the whole app).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from services import messages
+from tests.fakes.openai_server import FakeOpenAI
+from ui.job_progress import QUICK_WAIT_SECONDS
+
+from .helpers import button, card, expect_toast, open_dialog, open_page, wait_idle
+from .server import VIEWPORT, App, prepare_data, running_app
+
+LATENCY = QUICK_WAIT_SECONDS + 1.5  # seconds the stand-in takes per image
+HOME_OFFICE = "/work_item?id=21"  # its heroes exist already (server.PREPARE)
+HO1 = "HO-1 · OFF-DESK-120-OAK"
+
+
+@pytest.fixture(scope="module")
+def slow_app(tmp_path_factory) -> App:
+    fake = FakeOpenAI().start()
+    fake.latency = LATENCY
+    data_dir = tmp_path_factory.mktemp("e2e-slow") / "data"
+    prepare_data(data_dir)
+    env = {"RESHOOT_IMAGE_BACKEND": "openai", "OPENAI_API_KEY": fake.api_key, "RESHOOT_OPENAI_BASE_URL": fake.base_url}
+    try:
+        with running_app(data_dir, env=env) as running:
+            yield running
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def slow_page(slow_app, browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    yield context.new_page()
+    context.close()
+
+
+def record_runs(page: Page) -> list[list[str]]:
+    """The fragment ids of every script run the server starts from now on ([] for a run of the whole app)."""
+    runs: list[list[str]] = []
+
+    def read(payload: str | bytes) -> None:
+        if isinstance(payload, bytes):
+            msg = ForwardMsg.FromString(payload)
+            if msg.HasField("new_session"):
+                runs.append(list(msg.metadata.run.fragment_ids))
+
+    page.on("websocket", lambda ws: ws.on("framereceived", read))
+    return runs
+
+
+def thumbnail_version(hero) -> int:
+    """The version in the card's thumbnail's file name (`desktop.v3-1a2b3c.thumb.webp`)."""
+    src = hero.locator('img[src*="/fcc/lifestyle/21/HO-1/"]').first.get_attribute("src") or ""
+    found = re.search(r"\.v(\d+)-", src)
+    return int(found.group(1)) if found else 0
+
+
+def test_a_regeneration_longer_than_the_clicks_wait_ends_in_reruns_of_its_card_alone(slow_app, slow_page):
+    page = slow_page
+    runs = record_runs(page)
+    open_page(page, slow_app.url + HOME_OFFICE, heading="Home Office — Compact Desk Range")
+    hero = card(page, HO1)
+    before = thumbnail_version(hero)
+    runs.clear()
+    button(hero, messages.REGENERATE_SHOT).click()
+    # Still running after the click's wait: the card shows it busy, with its progress.
+    expect(button(hero, messages.REGENERATE_SHOT_LOADING)).to_be_disabled()
+    expect(hero.locator('[data-testid="stProgress"]')).to_be_visible()
+    expect_toast(page, messages.HEROES_REGENERATED_TITLE, messages.heroes_regenerated_body("HO-1"))
+    expect(button(hero, messages.REGENERATE_SHOT)).to_be_enabled()
+    wait_idle(page)
+    assert thumbnail_version(hero) > before
+    assert runs and [] not in runs, f"a full run of the app in {runs}"
+    assert len({tuple(fragments) for fragments in runs}) == 1, f"runs of other fragments than the card's: {runs}"
+
+
+def test_the_large_view_opened_while_its_cards_job_runs_stays_open_until_the_end(slow_app, slow_page):
+    """A rerun of the card that does not draw the dialog again would close it: the card stops rerunning itself."""
+    page = slow_page
+    open_page(page, slow_app.url + HOME_OFFICE, heading="Home Office — Compact Desk Range")
+    hero = card(page, HO1)
+    before = thumbnail_version(hero)
+    button(hero, messages.REGENERATE_SHOT).click()
+    expect(button(hero, messages.REGENERATE_SHOT_LOADING)).to_be_disabled()
+    button(hero, "View larger").click()
+    dialog = open_dialog(page)
+    expect_toast(page, messages.HEROES_REGENERATED_TITLE, messages.heroes_regenerated_body("HO-1"))
+    wait_idle(page)
+    expect(dialog.get_by_text("fcc/lifestyle/21/HO-1/desktop.png")).to_be_visible()
+    assert thumbnail_version(hero) > before
