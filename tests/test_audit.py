@@ -652,6 +652,7 @@ READS: dict[str, Callable[[], Any]] = {
 NOT_CHANGES = {
     "services.demo.load_demo_in_background": "runs ensure_demo_loaded (audited by its scenario) in a thread",
     "services.jobs.run_worker": "runs job consumers until the process is stopped (blocks); jobs record as their requester",
+    "services.jobs.leases.after_call": "sets what this thread does once its backend call ends (no database)",
     "services.jobs.register": "declares a job kind when its use-case module is imported (no database)",
 }
 
