@@ -277,12 +277,14 @@ def nearest_size(capabilities: Capabilities, width: int, height: int) -> tuple[i
 
 
 def as_png(data: bytes, *, source: str) -> bytes:
-    """`data` as PNG bytes (converted if the backend sent another format); BackendError if it is no image."""
+    """`data` as PNG bytes (converted if the backend sent another format); BackendError if it is no image. A PNG is
+    checked chunk by chunk to its end (every CRC) without decoding its pixels: the exports decode it once."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image.load()
             if image.format == "PNG":
+                image.verify()
                 return data
+            image.load()
             out = io.BytesIO()
             image.save(out, format="PNG")
             return out.getvalue()
