@@ -224,9 +224,18 @@ def test_an_unreachable_queue_fails_the_request_and_frees_the_target(demo, monke
     assert jobs.list_jobs()[0].error_code == "QUEUE_UNAVAILABLE"
 
 
-@pytest.mark.parametrize("per_process, across_processes", [("2", "0"), ("8", "2")])
-def test_backend_slots_bound_concurrent_calls(db, monkeypatch, per_process, across_processes):
-    """RESHOOT_GENERATION_CONCURRENCY bounds this process; RESHOOT_BACKEND_CONCURRENCY every process (leases)."""
+@pytest.mark.parametrize(
+    "per_process, across_processes, database", [("2", "0", "sqlite"), ("8", "2", "sqlite"), ("8", "2", "postgresql")]
+)
+def test_backend_slots_bound_concurrent_calls(db, monkeypatch, request, per_process, across_processes, database):
+    """RESHOOT_GENERATION_CONCURRENCY bounds this process; RESHOOT_BACKEND_CONCURRENCY every process (leases, taken
+    with one UPDATE that skips the rows other transactions are taking on PostgreSQL)."""
+    if database == "postgresql":
+        from services.db import migrate
+
+        monkeypatch.setenv("RESHOOT_DATABASE_URL", request.getfixturevalue("postgres_url"))
+        get_settings.cache_clear()
+        migrate()
     monkeypatch.setenv("RESHOOT_GENERATION_CONCURRENCY", per_process)
     monkeypatch.setenv("RESHOOT_BACKEND_CONCURRENCY", across_processes)
     get_settings.cache_clear()

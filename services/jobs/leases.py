@@ -108,19 +108,26 @@ def _acquire_lease(limit: int) -> tuple[int, str]:
     while True:
         now = utcnow()
         free = or_(col(BackendLease.holder).is_(None), col(BackendLease.expires_at) < now)
+        # One statement: a free slot, skipping those another transaction is taking (PostgreSQL; SQLite has one
+        # writer at a time), taken if it is still free. None when every slot is held, or a racer took it first.
+        pick = (
+            select(BackendLease.slot)
+            .where(BackendLease.slot < limit, free)
+            .order_by(col(BackendLease.slot))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         with session_scope() as session:
-            candidates = list(session.exec(select(BackendLease.slot).where(BackendLease.slot < limit, free)))
-        random.shuffle(candidates)
-        for slot in candidates:
-            with session_scope() as session:  # only one of several racing updates still finds the slot free
-                taken = session.exec(
-                    update(BackendLease)
-                    .where(col(BackendLease.slot) == slot, free)
-                    .values(holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS))
-                ).rowcount
-            if taken == 1:
-                _leases[slot] = holder
-                return slot, holder
+            slot = session.exec(
+                update(BackendLease)
+                .where(col(BackendLease.slot) == pick, free)
+                .values(holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS))
+                .returning(col(BackendLease.slot))
+            ).scalar()
+        if slot is not None:
+            _leases[slot] = holder
+            return slot, holder
         time.sleep(delay * random.uniform(0.5, 1.5))
         delay = min(delay * 1.5, 0.2)
 
