@@ -8,9 +8,10 @@ from bench import generate, grid, uploads
 from bench.fixtures import attach_versions, rendered_sizes, work_item
 from bench.photos import camera_jpegs
 
-ELEMENTS_PER_CARD = 12  # 7 with the image, caption and references as one Markdown; + the Select box (bulk review),
-# `Edit prompt` (a popover) and a row of Approve and Reject (the rejected sizes' notes are in the card's Markdown)
-ELEMENTS_PER_COMPACT_CARD = 8  # its actions are in a menu whose contents exist only while it is open
+ELEMENTS_PER_CARD = 11  # 7 with the image, caption and references as one Markdown; + the Select box (bulk review),
+# `Edit prompt` (a popover) and a row of Approve and Reject; - the bordered box (the fragment's own container is framed
+# by CSS) and the rejected sizes' notes (in the card's Markdown)
+ELEMENTS_PER_COMPACT_CARD = 7  # its actions are in a menu whose contents exist only while it is open
 
 
 @pytest.fixture
@@ -42,10 +43,10 @@ def test_detail_page_runs_the_same_sql_at_6_and_240_shots(db):
         counts[name], cards[name] = run["queries"], (run["cards"], run["images"], run["pagers"])
     assert counts["small"] == counts["large"] > 0
     assert cards == {"small": (6, 6, 0), "large": (12, 12, 1)}  # the grid pages: 12 cards, one thumbnail each
-    # A card: its grid cell, its bordered container, the Select box, the size switch, View larger (over the
-    # thumbnail), one Markdown (thumbnail, review badges, texts, the rejected sizes' notes), a row of Approve and
-    # Reject (its note only while open), Upload reference (the uploader only while open), Edit prompt (the editor only
-    # while open), Regenerate shot.
+    # A card: its grid cell (the fragment's container, framed as the card by CSS), the Select box, the size switch,
+    # View larger (over the thumbnail), one Markdown (thumbnail, review badges, texts, the rejected sizes' notes), a
+    # row of Approve and Reject (its note only while open), Upload reference (the uploader only while open), Edit
+    # prompt (the editor only while open), Regenerate shot.
     assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_CARD
     assert (
         grid.elements_per_card(
@@ -69,8 +70,8 @@ def test_a_compact_card_has_fewer_elements_and_the_same_sql(db):
         runs[name] = grid.one_run(page)
     assert (runs["small"]["cards"], runs["large"]["cards"]) == (6, 12)
     assert runs["small"]["queries"] == runs["large"]["queries"] > 0
-    # Its grid cell, bordered container, Select box and View larger (both over the thumbnail), one Markdown, and a
-    # row of the size switch and the ⋮ menu.
+    # Its grid cell (the fragment's container, framed by CSS), Select box and View larger (both over the thumbnail),
+    # one Markdown, and a row of the size switch and the ⋮ menu.
     assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_COMPACT_CARD
 
 

@@ -6,9 +6,10 @@ and `Regenerate shot`. Clicks rerun only that card. The page hands each card its
 state, so card reruns query nothing unless the card itself changed something.
 
 A run's cost is Streamlit's per element, so the grid shows at most `CARDS_PER_PAGE` cards (the page's cost does
-not grow with the shots) and a card keeps its elements few: its thumbnail, texts and reference thumbnails are one
-Markdown element (`card_html`, plain `<img>` tags: no `st.image` per picture), the file uploader exists only while
-the upload popover is open, and the references dialog is created only when opened.
+not grow with the shots) and a card keeps its elements few: its thumbnail, texts and rejected notes are one
+Markdown element (`card_html`, plain `<img>` tags: no `st.image` per picture), the fragment's own container is the
+card's frame (CSS, no bordered container), the file uploader, the prompt editor and the reject note exist only while
+their popover is open, and the references dialog is created only when opened.
 """
 
 from __future__ import annotations
@@ -84,6 +85,15 @@ _MARKDOWN_END = '<div style="height:1rem"></div>'
 _MISSING_ICON = "&#x1F5BC;&#xFE0E;"  # a framed picture: no image yet
 
 
+def card_selector(key_prefix: str = "") -> str:
+    """CSS for the cards (of one work item: `key_prefix` "40_"): a card is its fragment's own container, which has no
+    key of its own, so it is the block holding a Select box (bulk review) as a child."""
+    return f'[data-testid="stVerticalBlock"]:has(> [class*="st-key-detail_select_{key_prefix}"])'
+
+
+CARD = card_selector()
+
+
 def card_job(work_item_id: str, shot_id: str) -> str | None:
     return st.session_state.get(_key("job", work_item_id, shot_id))
 
@@ -142,15 +152,15 @@ def page_count(total: int) -> int:
 
 
 def grid_css(compact: bool) -> str:
-    """Once per grid run: each card's `View larger` button lies over its thumbnail (the thumbnail is what one
-    clicks; the words show on hover or keyboard focus), and compact cards have a tighter frame."""
+    """Once per grid run: each card's frame, its `View larger` button over its thumbnail (the thumbnail is what one
+    clicks; the words show on hover or keyboard focus), and compact cards' tighter frame."""
     height = COMPACT_THUMB_HEIGHT if compact else THUMB_MAX_HEIGHT
     view = '[class*="st-key-detail_view_"]'
-    select = '[class*="st-key-detail_box_"] [class*="st-key-detail_select_"]'
+    select = f'{CARD} [class*="st-key-detail_select_"]'
     compact_css = (
-        '[class*="st-key-detail_box_"]{padding:8px !important}'
-        '[class*="st-key-detail_box_"] [data-testid="stPopoverButton"]{padding:0 4px;min-height:32px;gap:0}'
-        '[class*="st-key-detail_box_"] [data-testid="stButtonGroup"] button{padding:4px 9px;min-height:32px}'
+        f"{CARD}{{padding:8px}}"
+        f'{CARD} [data-testid="stPopoverButton"]{{padding:0 4px;min-height:32px;gap:0}}'
+        f'{CARD} [data-testid="stButtonGroup"] button{{padding:4px 9px;min-height:32px}}'
         # The Select box (bulk review) sits on the thumbnail's top right corner, without its word.
         f"{select}{{height:0;width:100%;z-index:3;position:relative}}"
         f"{select} label{{position:absolute;top:12px;right:4px;padding:2px 0 2px 4px;border-radius:4px;"
@@ -160,7 +170,10 @@ def grid_css(compact: bool) -> str:
         else ""
     )
     return (
-        f"<style>{view}{{height:0;z-index:2;position:relative}}"
+        # The card: framed as a bordered st.container is (the dark theme's border colour, radius and padding).
+        f"<style>{CARD}{{border:1px solid rgba(237,235,232,.2);border-radius:.5rem;padding:calc(1rem - 1px);"
+        "gap:.5rem}"
+        f"{view}{{height:0;z-index:2;position:relative}}"
         f"{view} button{{position:absolute;top:0;left:0;width:100%;height:{height + 4}px;border:0;"
         "background:transparent;cursor:zoom-in;display:flex;align-items:flex-end;justify-content:flex-end;"
         "padding:6px}"
@@ -366,25 +379,25 @@ def _card(work_item_id: str, shot_id: str) -> str | None:
         refresh_card_shot(work_item_id, shot_id)
     shot = card_shot(work_item_id, shot_id)
     job_id = own_job or shot.active_job_id  # a job for this shot started anywhere
-    # As tall as the row's tallest card; the key styles compact cards (grid_css).
-    with st.container(border=True, gap="xsmall", height="stretch", key=_key("box", work_item_id, shot_id)):
-        select_box(work_item_id, shot_id)  # bulk review; in a compact card, a box on the thumbnail (grid_css)
-        if is_compact():
-            _compact_card(work_item_id, shot_id, shot, job_id=job_id, own_job=own_job)
-            return _watched_here(work_item_id, shot_id, own_job)
-        row = selected_row(work_item_id, shot)
-        if row is None:
-            st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
-            return _watched_here(work_item_id, shot_id, own_job)
-        _view_button(work_item_id, shot_id)
-        notes = card_notes_html(work_item_id, shot_id, row.size_label) + rejected_notes_html(work_item_id, shot_id)
-        card_body(shot_id, shot, row, notes=notes)
-        review_buttons(work_item_id, shot_id, row)
-        _references_button(work_item_id, shot_id, shot)
-        _upload_references(work_item_id, shot_id, disabled=bool(job_id))
-        prompt_popover(work_item_id, shot_id, disabled=bool(job_id))
-        _regenerate_button(work_item_id, shot_id, job_id=job_id)
-        _job_or_compare(work_item_id, shot_id, row, job_id=job_id, own_job=own_job)
+    # The fragment's own container is the card: grid_css frames it (a bordered st.container would be one more
+    # element a card).
+    select_box(work_item_id, shot_id)  # bulk review; in a compact card, a box on the thumbnail (grid_css)
+    if is_compact():
+        _compact_card(work_item_id, shot_id, shot, job_id=job_id, own_job=own_job)
+        return _watched_here(work_item_id, shot_id, own_job)
+    row = selected_row(work_item_id, shot)
+    if row is None:
+        st.caption(f"{escape_markdown(shot_id)} has no export sizes.")
+        return _watched_here(work_item_id, shot_id, own_job)
+    _view_button(work_item_id, shot_id)
+    notes = card_notes_html(work_item_id, shot_id, row.size_label) + rejected_notes_html(work_item_id, shot_id)
+    card_body(shot_id, shot, row, notes=notes)
+    review_buttons(work_item_id, shot_id, row)
+    _references_button(work_item_id, shot_id, shot)
+    _upload_references(work_item_id, shot_id, disabled=bool(job_id))
+    prompt_popover(work_item_id, shot_id, disabled=bool(job_id))
+    _regenerate_button(work_item_id, shot_id, job_id=job_id)
+    _job_or_compare(work_item_id, shot_id, row, job_id=job_id, own_job=own_job)
     return _watched_here(work_item_id, shot_id, own_job)
 
 

@@ -14,6 +14,8 @@ import sys
 import pytest
 from playwright.sync_api import Page, expect
 
+from ui.hero_card import card_selector
+
 from .helpers import DIALOG, button, card, main_area, open_dialog, open_page, wait_idle, wait_until
 from .server import REPO, server_env
 
@@ -37,10 +39,10 @@ stop_embedded_worker()
 """
 
 
-CARD_RECTS = """() => Array.from(document.querySelectorAll('[class*="st-key-detail_box_40_"]')).map((card) => {
+CARD_RECTS = f"""() => Array.from(document.querySelectorAll('{card_selector("40_")}')).map((card) => {{
   const r = card.getBoundingClientRect();
-  return {x: r.x, y: r.y, width: r.width, height: r.height, bottom: r.bottom, right: r.right};
-})"""
+  return {{x: r.x, y: r.y, width: r.width, height: r.height, bottom: r.bottom, right: r.right}};
+}})"""
 
 
 @pytest.fixture(scope="module")
