@@ -97,4 +97,10 @@ def attach_versions(*, work_item_id: str | None = None, files: dict[str, tuple[b
             ),
             params=params,
         )
+        # Published as written: with `files` the stable copy was just stored; without, there is no file to copy.
+        # Otherwise the dashboard's sweeper thread (started by the page's first run) retries every row while the
+        # pages run, logging a traceback for each missing file; on Python 3.11 formatting a traceback calls
+        # ast.parse, which races with Streamlit compiling the page in the script thread ("AST constructor recursion
+        # depth mismatch": the page fails to compile and shows no card).
+        session.exec(text(f"UPDATE exportplanrow SET published_version_id = current_version_id {where}"), params=params)
     return len(plan)
