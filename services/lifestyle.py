@@ -28,7 +28,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 from sqlalchemy import case, func, update
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -494,7 +493,7 @@ def _file_content(content: object) -> bytes | BinaryIO:
     """Bytes, or a file (the API's spooled temp files, Streamlit's uploads): never read here."""
     if isinstance(content, bytes) or all(hasattr(content, a) for a in ("read", "seek", "tell")):
         return content  # type: ignore[return-value]  # a duck-typed binary file
-    raise PydanticCustomError("file_content", "Expected a file or bytes")
+    raise ValueError("expected a file or bytes")
 
 
 UploadedFile = tuple[str, Annotated[bytes | BinaryIO, PlainValidator(_file_content)]]
@@ -503,9 +502,9 @@ UploadedFile = tuple[str, Annotated[bytes | BinaryIO, PlainValidator(_file_conte
 class ReferenceUpload(Options):
     """Reference images for one shot (spec 000's form: `shotId`, `files[]`, optionally `workItemId`).
 
-    Fields first (all problems together, 400 INVALID_REQUEST naming each): a shot id, at least one file, and a
-    `workItemId`, when the form sends one, equal to the URL's (given as validation context `work_item_id`).
-    Then the bounds, counted and sized without reading a byte: at most `RESHOOT_MAX_UPLOAD_FILES` files (400
+    Each refusal is a 400 INVALID_REQUEST naming the fields: first a shot id (and files that are files), then,
+    together, at least one file and a `workItemId`, when the form sends one, equal to the URL's (given as
+    validation context `work_item_id`). Then the bounds, counted and sized without reading a byte: at most `RESHOOT_MAX_UPLOAD_FILES` files (400
     INVALID_REQUEST) and `RESHOOT_MAX_UPLOAD_REQUEST_MB` together (413 PAYLOAD_TOO_LARGE). Each file's own cap and
     its content (PNG, JPEG, WebP or GIF, whatever its name says) are checked, naming it, when it is read."""
 
@@ -516,23 +515,15 @@ class ReferenceUpload(Options):
     files: list[UploadedFile]
     work_item_id: str | None = Field(default=None, exclude=True)
 
-    @field_validator("files")
-    @classmethod
-    def _some(cls, files: list[tuple[str, bytes | BinaryIO]]) -> list[tuple[str, bytes | BinaryIO]]:
-        if not files:
-            raise PydanticCustomError("files_required", "At least one file is required")
-        return files
-
-    @field_validator("work_item_id")
-    @classmethod
-    def _same_work_item(cls, work_item_id: str | None, info: ValidationInfo) -> str | None:
-        url_id = (info.context or {}).get("work_item_id")
-        if work_item_id not in (None, "", url_id):
-            raise PydanticCustomError("work_item_mismatch", "Does not match the work item in the URL")
-        return work_item_id
-
     @model_validator(mode="after")
-    def _bounded(self) -> ReferenceUpload:
+    def _bounded(self, info: ValidationInfo) -> ReferenceUpload:
+        problems = []  # in the words the API has always answered (a custom pydantic error would need pydantic-core)
+        if self.work_item_id not in (None, "", (info.context or {}).get("work_item_id")):
+            problems.append({"field": "workItemId", "message": "Does not match the work item in the URL"})
+        if not self.files:
+            problems.append({"field": "files", "message": "At least one file is required"})
+        if problems:
+            raise invalid_request(problems)
         settings = get_settings()
         if len(self.files) > settings.max_upload_files:
             raise ReshootError(
