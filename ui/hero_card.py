@@ -36,7 +36,7 @@ from services.lifestyle import (
     list_references,
     start_heroes_job,
 )
-from services.read_models.heroes import HeroTarget, ReferencePublic, ShotPublic, WorkItemDetail
+from services.read_models.heroes import HeroesJobResult, HeroTarget, ReferencePublic, ShotPublic, WorkItemDetail
 from services.read_models.jobs import JobPublic
 from services.versions import list_versions
 from services.work_items import get_work_item
@@ -349,8 +349,8 @@ def start_regeneration(work_item_id: str, shot_id: str) -> None:
 def regeneration_finished(work_item_id: str, shot_id: str, job: JobPublic) -> None:
     st.session_state.pop(_key("job", work_item_id, shot_id), None)
     st.session_state[_key("stale", work_item_id, shot_id)] = True
-    failed = {f.get("shot_id") for f in (job.result or {}).get("failed") or []}
-    if job.status == JobStatus.succeeded and shot_id not in failed:
+    result = HeroesJobResult.model_validate(job.result) if job.result else None  # none yet if it died early
+    if job.status == JobStatus.succeeded and not (result and shot_id in {f.shot_id for f in result.failed}):
         queue_toast(messages.HEROES_REGENERATED_TITLE, messages.heroes_regenerated_body(shot_id))
     else:
         queue_toast(messages.REGENERATE_FAILED_TITLE, messages.regenerate_failed_body(shot_id), kind="error")
