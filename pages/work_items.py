@@ -6,7 +6,7 @@ import streamlit as st
 
 from services.errors import ReshootError
 from services.versions import review_queue_count
-from services.work_items import list_statuses, list_work_items
+from services.work_items import LIST_COUNT_LIMIT, list_statuses, list_work_items
 from ui.demo_progress import demo_progress
 from ui.navigation import REVIEW_QUEUE_PAGE, open_work_item, reviewed_share
 
@@ -42,6 +42,7 @@ try:
         has_pack=PACK_FILTERS[pack],
         page=page_number,
         page_size=PAGE_SIZE,
+        count_limit=LIST_COUNT_LIMIT,  # a search found in 10,000 work items counts 1,000 past this page
     )
 except ReshootError as e:  # a search no database can run (a NUL character pasted in)
     st.error(f"Can’t search for that: {e.message}", icon=":material/error:")
@@ -89,9 +90,11 @@ selection = st.dataframe(
         "Updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     },
 )
-num_pages = max(1, -(-result.total // PAGE_SIZE))
+# A capped count ("1,000+") reaches past this page, so the pager grows as the reader pages on.
+num_pages = max(1, -(-(result.total + result.total_capped) // PAGE_SIZE))
+found = f"{result.total:,}+" if result.total_capped else str(result.total)
 footer_left, footer_right = st.columns([1, 1], vertical_alignment="center")
-footer_left.caption(f"{result.total} work items · select a row to open it")
+footer_left.caption(f"{found} work items · select a row to open it")
 with footer_right:
     st.pagination(num_pages, default=min(page_number, num_pages), key="wi_page", width="stretch")
 

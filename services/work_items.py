@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import Select, String, case, cast, func, literal_column, table, text, union
+from sqlalchemy import (
+    ARRAY,
+    Select,
+    String,
+    any_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    table,
+    text,
+    union,
+    union_all,
+)
 from sqlalchemy import select as sa_select  # sqlmodel's select() is typed for at most 4 columns
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -26,7 +41,11 @@ from services.storable_text import require_storable
 from services.storage import Storage, get_storage
 
 MAX_PAGE_SIZE = 1000
+# The Work Items page counts a search's matches up to this many past the page it shows ("1,000+ work items").
+LIST_COUNT_LIMIT = 1000
 REFERENCES_SHOWN = 3
+PG_SEARCH_SETTINGS = "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan"
+NON_ASCII = "*[^\x01-\x7f]*"  # GLOB: a text with a character outside ASCII
 
 
 def _like(text: str) -> str:
@@ -58,29 +77,118 @@ def _search_condition(term: str, dialect: str) -> Any:
             | col(WorkItem.id).in_(sku_match)
         )
     if dialect == "sqlite":  # an OR of two index lookups (SQLite's multi-index OR), no union to build
-        phrase = '"' + term.replace('"', '""') + '"'  # one quoted phrase: the term's characters, literally
-        fts_rows: Select[Any] = (
-            sa_select(literal_column("rowid"))
-            .select_from(table(WORK_ITEM_FTS))
-            .where(text(f"{WORK_ITEM_FTS} MATCH :wi_term"))
-        )
-        fts_shots: Select[Any] = (
-            sa_select(literal_column("rowid")).select_from(table(SHOT_FTS)).where(text(f"{SHOT_FTS} MATCH :shot_term"))
-        )
-        shots = select(Shot.work_item_id).where(col(Shot.id).in_(fts_shots.params(shot_term=phrase)))
-        return literal_column("workitem.rowid").in_(fts_rows.params(wi_term=phrase)) | col(WorkItem.id).in_(shots)
+        shots = select(Shot.work_item_id).where(col(Shot.id).in_(_fts(term, SHOT_FTS)))
+        return literal_column("workitem.rowid").in_(_fts(term)) | col(WorkItem.id).in_(shots)
     return col(WorkItem.id).in_(_pg_search_ids(term))  # PostgreSQL: the union feeds one semi-join
+
+
+def _phrase(term: str) -> str:
+    """FTS5: one quoted phrase, the term's characters literally."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _fts(term: str, fts_table: str = WORK_ITEM_FTS) -> Select[Any]:
+    """SQLite: the rowids an FTS5 trigram table matches for `term` (work items' or shots')."""
+    name = "wi_term" if fts_table == WORK_ITEM_FTS else "shot_term"
+    return (
+        sa_select(literal_column("rowid"))
+        .select_from(table(fts_table))
+        .where(text(f"{fts_table} MATCH :{name}").bindparams(**{name: _phrase(term)}))
+    )
 
 
 def _pg_search_ids(term: str) -> Any:
     """PostgreSQL: the ids of the work items whose id, title or a shot's SKU contains `term` (3+ characters), as a
     union of two pg_trgm bitmap scans (each ILIKE is one)."""
-    pattern = _like(term)
-    items = select(WorkItem.id).where(
-        text(f"{PG_WORK_ITEM_TEXT} ILIKE :pg_term ESCAPE '\\'").bindparams(pg_term=pattern)
-    )
-    shots = select(Shot.work_item_id).where(_contains(Shot.sku, pattern, "postgresql"))
+    items = select(WorkItem.id).where(_item_contains(term, "postgresql"))
+    shots = select(Shot.work_item_id).where(_shot_contains(term, "postgresql"))
     return union(items, shots)
+
+
+def _item_contains(term: str, dialect: str) -> Any:
+    """Per work item row (correlated with `workitem`): does its id or title contain `term`? The same answer as the
+    index's. PostgreSQL: the indexed text's ILIKE. SQLite: LIKE folds ASCII case only, where FTS5's trigrams fold
+    Unicode case, so a row with other characters also asks the index (one list for the whole statement)."""
+    pattern = _like(term)
+    if dialect == "postgresql":
+        return _contains(literal_column(PG_WORK_ITEM_TEXT), pattern, dialect)
+    return (
+        _contains(WorkItem.id, pattern, dialect)
+        | _contains(WorkItem.title, pattern, dialect)
+        | (
+            (col(WorkItem.id) + col(WorkItem.title)).op("GLOB")(NON_ASCII)
+            & literal_column("workitem.rowid").in_(_fts(term))
+        )
+    )
+
+
+def _shot_contains(term: str, dialect: str) -> Any:
+    """Per shot row, as `_item_contains`: does its SKU contain `term`?"""
+    pattern = _like(term)
+    if dialect == "postgresql":
+        return _contains(Shot.sku, pattern, dialect)
+    return _contains(Shot.sku, pattern, dialect) | (
+        col(Shot.sku).op("GLOB")(NON_ASCII) & col(Shot.id).in_(_fts(term, SHOT_FTS))
+    )
+
+
+def _first_matches(term: str, dialect: str, stop: int) -> Any:
+    """The ids of a search alone's first `stop` matches (all of them when fewer): the index's work items, then those
+    whose shots alone match, each read lazily up to the limit (a term in 10,000 titles reads ~`stop`)."""
+    if dialect == "sqlite":  # FTS5 yields its matches one by one: a LIMIT stops the lookup
+        items = _from_fts(term, WORK_ITEM_FTS, WorkItem.id, literal_column("workitem.rowid"))
+        shots = _from_fts(term, SHOT_FTS, Shot.work_item_id, col(Shot.id))
+    else:  # a GIN index answers with a bitmap of every match; the heap is then read up to the limit
+        items = sa_select(col(WorkItem.id)).where(_item_contains(term, dialect))
+        shots = sa_select(col(Shot.work_item_id)).where(_shot_contains(term, dialect))
+    only_shots = (
+        shots.join(WorkItem, col(WorkItem.id) == Shot.work_item_id)
+        .where(~_item_contains(term, dialect))  # found with the items already
+        .distinct()
+        .limit(stop)
+    )
+    first = union_all(sa_select(items.limit(stop).subquery().c[0]), sa_select(only_shots.subquery().c[0]))
+    found = first.limit(stop).subquery().c[0]
+    # One row, one value, whatever the number of ids (1,001 rows cost the driver more than the search).
+    return sa_select(func.json_group_array(found) if dialect == "sqlite" else func.array_agg(found))
+
+
+def _ids(found: Any, dialect: str) -> list[str]:
+    """The ids `_first_matches` found: SQLite's JSON array, PostgreSQL's array (NULL for none)."""
+    return list(json.loads(found) if dialect == "sqlite" else found or [])
+
+
+def _one_of(ids: list[str], dialect: str) -> Any:
+    """`workitem.id` is one of `ids`, sent as one parameter (a list of 1,000 would be 1,000 of them)."""
+    if dialect == "sqlite":
+        values = func.json_each(literal(json.dumps(ids))).table_valued("value")
+        return col(WorkItem.id).in_(sa_select(values.c.value))
+    return col(WorkItem.id) == any_(literal(ids, ARRAY(String)))
+
+
+def _from_fts(term: str, fts_table: str, column: Any, rowid: Any) -> Select[Any]:
+    """SQLite: `column` of the rows an FTS5 table matches, read from the index (one row lookup per match)."""
+    matched = _fts(term, fts_table).subquery()
+    return sa_select(col(column)).select_from(matched).join(column.table, rowid == matched.c.rowid)
+
+
+def _capped_search_page(term: str, dialect: str, found: list[str] | None, *, page: int, page_size: int) -> Any:
+    """The page of a search alone once its first matches are read up to a limit (a CTE of ids), one of two ways:
+    - all of them were read (`found`): those work items, sorted (at most the limit's rows, no second search);
+    - more: the list order's index `(length(id), id)` is walked and each work item checked until the page is full
+      (a term found in a tenth of the rows is found every ~10 rows; one in a hundredth of them, past a limit of
+      1,000 at 100,000 rows, every ~100)."""
+    if found is None:
+        in_order: Any = select(WorkItem.id).where(
+            _item_contains(term, dialect)
+            | sa_select(Shot.id)  # type: ignore[call-overload]
+            .where(Shot.work_item_id == WorkItem.id, _shot_contains(term, dialect))
+            .exists()
+        )
+    else:
+        in_order = select(WorkItem.id).where(_one_of(found, dialect))
+    ordered = in_order.order_by(func.length(WorkItem.id), WorkItem.id)
+    return ordered.limit(page_size).offset((page - 1) * page_size).cte("page")
 
 
 def _filters(search: str | None, status: str | None, has_pack: bool | None, dialect: str) -> list[Any]:
@@ -102,20 +210,71 @@ def list_work_items(
     has_pack: bool | None = None,
     page: int = 1,
     page_size: int = 25,
+    count_limit: int | None = None,
 ) -> WorkItemPage:
     """One page of work items with their counts (shots, current hero images and how many of those are pending,
-    approved, rejected); one query whatever the page size or table size (two for a page past the end)."""
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise invalid_request({"page": page, "pageSize": page_size, "maxPageSize": MAX_PAGE_SIZE})
+    approved, rejected); one query whatever the page size or table size (two for a page past the end).
+
+    With `count_limit`, a search alone counts at most that many matches past the page's start (`total_capped` says
+    when it stopped; two queries, the count then the page), so a term found in a tenth of 100,000 work items does
+    not read all 10,000 of them."""
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE or (count_limit is not None and count_limit < 1):
+        raise invalid_request(
+            {"page": page, "pageSize": page_size, "maxPageSize": MAX_PAGE_SIZE}
+            | ({"countLimit": count_limit} if count_limit is not None else {})
+        )
     require_storable({"search": search, "status": status})
     dialect = get_engine().dialect.name
-    conditions = _filters(search, status, has_pack, dialect)
+    term = search.strip() if search else ""
+    search_alone = len(term) >= MIN_INDEXED_TERM and status is None and has_pack is None
+    with session_scope() as session:
+        if dialect == "postgresql" and len(term) >= MIN_INDEXED_TERM:
+            # The planner prices ILIKE like a cheap comparison and scans up to ~50,000 rows rather than use pg_trgm,
+            # at microseconds a row; for this transaction only, the trigram indexes are taken (3-5x faster at 10,000).
+            # And each search is planned for its own term and limits: psycopg prepares a statement run 5 times, and
+            # PostgreSQL's generic plan for it (the term unknown) took 0.4 s instead of 20 ms at 100,000 work items.
+            session.execute(text(PG_SEARCH_SETTINGS))
+        if search_alone and count_limit is not None:
+            stop = (page - 1) * page_size + count_limit + 1
+            found = _ids(session.execute(_first_matches(term, dialect, stop)).scalar_one(), dialect)
+            capped = len(found) == stop  # counting stopped: more than stop - 1 match
+            page_ids = _capped_search_page(term, dialect, None if capped else found, page=page, page_size=page_size)
+            total = len(found) - capped
+            rows = session.execute(_page_query(page_ids, literal(total))).all()
+        else:
+            page_ids, total_query = _page_and_total(term, status, has_pack, dialect, page, page_size)
+            rows = session.execute(_page_query(page_ids, total_query.scalar_subquery())).all()
+            # The total rides on the page's rows; a page past the end has none, and only then is it counted apart.
+            total = rows[0][-1] if rows else (0 if page == 1 else session.execute(total_query).scalar_one())
+            capped = False
+    items = [
+        WorkItemSummary(
+            id=wid,
+            title=title,
+            status=wstatus,
+            shot_count=int(shot_count),
+            image_count=int(image_count),
+            pending_reviews=int(pending),
+            approved_count=int(approved),
+            rejected_count=int(rejected),
+            has_pack=bool(has),
+            updated_at=updated.isoformat() if updated else None,
+        )
+        for wid, title, wstatus, updated, has, shot_count, image_count, pending, approved, rejected, _ in rows
+    ]
+    return WorkItemPage(items=items, total=int(total), page=page, page_size=page_size, total_capped=capped)
+
+
+def _page_and_total(
+    term: str, status: str | None, has_pack: bool | None, dialect: str, page: int, page_size: int
+) -> tuple[Any, Any]:
+    """The page's ids (a CTE) and the query counting every match."""
+    conditions = _filters(term, status, has_pack, dialect)
     # The matches are a CTE read twice (the total, the page), so both databases evaluate the search once.
     matches = select(WorkItem.id).where(*conditions).cte("matches") if conditions else None
-    term = search.strip() if search else ""
     if dialect == "postgresql" and len(term) >= MIN_INDEXED_TERM and status is None and has_pack is None:
         # The union's ids are work items' already (shots reference them): checked against the table, the matches
-        # were a hash join over all 100,000 rows (the planner may not scan, see enable_seqscan below).
+        # were a hash join over all 100,000 rows (the planner may not scan, see enable_seqscan above).
         matches = _pg_search_ids(term).cte("matches")
     if matches is None:
         page_ids = (
@@ -124,15 +283,18 @@ def list_work_items(
             .limit(page_size)
             .offset((page - 1) * page_size)
         ).cte("page")  # a CTE, so the page's ids are read once (a subquery is inlined three times)
-        total_query = select(func.count()).select_from(WorkItem)
-    else:
-        page_ids = (
-            sa_select(matches.c.id)
-            .order_by(func.length(matches.c.id), matches.c.id)
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        ).cte("page")
-        total_query = select(func.count()).select_from(matches)
+        return page_ids, select(func.count()).select_from(WorkItem)
+    page_ids = (
+        sa_select(matches.c.id)
+        .order_by(func.length(matches.c.id), matches.c.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).cte("page")
+    return page_ids, select(func.count()).select_from(matches)
+
+
+def _page_query(page_ids: Any, total: Any) -> Any:
+    """The page's work items with their counts, in list order; every row also carries `total`."""
     in_page = select(page_ids.c.id)
     shots = (
         select(Shot.work_item_id, func.count().label("n"))
@@ -154,7 +316,7 @@ def list_work_items(
         .group_by(ExportPlanRow.work_item_id)
         .subquery("images")
     )
-    query = (
+    return (
         sa_select(
             col(WorkItem.id),
             col(WorkItem.title),
@@ -166,7 +328,7 @@ def list_work_items(
             func.coalesce(images.c.pending, 0),
             func.coalesce(images.c.approved, 0),
             func.coalesce(images.c.rejected, 0),
-            total_query.scalar_subquery(),
+            total,
         )
         .select_from(page_ids)
         .join(WorkItem, col(WorkItem.id) == page_ids.c.id)
@@ -175,30 +337,6 @@ def list_work_items(
         .outerjoin(images, images.c.work_item_id == WorkItem.id)
         .order_by(func.length(page_ids.c.id), page_ids.c.id)  # the page's 25 rows, not the whole table, are sorted
     )
-    with session_scope() as session:
-        if dialect == "postgresql" and search and len(search.strip()) >= MIN_INDEXED_TERM:
-            # The planner prices ILIKE like a cheap comparison and scans up to ~50,000 rows rather than use pg_trgm,
-            # at microseconds a row; for this transaction only, the trigram indexes are taken (3-5x faster at 10,000).
-            session.execute(text("SET LOCAL enable_seqscan = off"))
-        rows = session.execute(query).all()
-        # The total rides on the page's rows; a page past the end has none, and only then is it counted apart.
-        total = rows[0][-1] if rows else (0 if page == 1 else session.exec(total_query).one())
-    items = [
-        WorkItemSummary(
-            id=wid,
-            title=title,
-            status=wstatus,
-            shot_count=int(shot_count),
-            image_count=int(image_count),
-            pending_reviews=int(pending),
-            approved_count=int(approved),
-            rejected_count=int(rejected),
-            has_pack=bool(has),
-            updated_at=updated.isoformat() if updated else None,
-        )
-        for wid, title, wstatus, updated, has, shot_count, image_count, pending, approved, rejected, _ in rows
-    ]
-    return WorkItemPage(items=items, total=int(total), page=page, page_size=page_size)
 
 
 def list_statuses() -> list[str]:

@@ -8,9 +8,10 @@ from sqlalchemy import event, text
 
 from services.config import get_settings
 from services.db import get_engine, migrate, session_scope
+from services.errors import ReshootError
 from services.importer import import_data
 from services.models import Shot, WorkItem
-from services.work_items import list_work_items
+from services.work_items import PG_SEARCH_SETTINGS, list_work_items
 
 ITEMS = [
     {"id": "7", "title": "Summer patio", "status": "open", "sku": "PAT-7-1"},
@@ -126,6 +127,55 @@ def test_the_index_follows_inserts_updates_and_deletes(catalogue):
     assert _found("kitchen") == ["300"]
 
 
+def _with_sku(id: str, title: str, sku: str) -> dict:
+    row = {"shot_id": "S-1", "sku": sku, "size_label": "Desktop", "width": 1920, "height": 800}
+    pack = {"exportPlan": [row | {"filename": f"fcc/lifestyle/{id}/S-1/desktop.png"}]}
+    return {"id": id, "title": title, "status": "open", "lifestylePack": pack}
+
+
+def test_a_capped_count_pages_through_the_same_matches(catalogue):
+    """With a count limit, a search alone counts its matches only up to that many past the page's start; its pages
+    are the same (the few matches sorted, or more of them found by walking the list order and checking each)."""
+    import_data(
+        {
+            "workItems": [{"id": str(n), "title": f"Kitchen {n}", "status": "open"} for n in range(200, 212)]
+            + [
+                {"id": "k-1", "title": "\u212aitchen sink", "status": "open"},  # a Kelvin sign: FTS5 folds it to k
+                {"id": "s-1", "title": "\u017ftraße", "status": "open"},  # a long s: FTS5 folds it to s
+                _with_sku("40", "Pantry shelf", "KITCHEN-40"),  # found by its SKU alone
+                _with_sku("41", "Kitchen shelf", "KITCHEN-41"),  # by its title and its SKU: counted once
+            ]
+        }
+    )
+    for term in ("kitchen", "itchen s", "stra", "\u017ftr", "kit", "e", "pat-7", "nothing like it"):
+        everything = list_work_items(search=term, page_size=1000)
+        ids, n = [i.id for i in everything.items], everything.total
+        for limit, size in ((1, 2), (3, 5), (4, 1), (50, 3)):
+            last = max(1, -(-n // size))
+            for page in sorted({1, 2, last, last + 1}):
+                got = list_work_items(search=term, page=page, page_size=size, count_limit=limit)
+                start = (page - 1) * size
+                assert [i.id for i in got.items] == ids[start : start + size], (term, limit, size, page)
+                capped = n > start + limit and len(term) >= 3  # a shorter term scans, and counts every match
+                assert (got.total, got.total_capped) == ((start + limit, True) if capped else (n, False))
+
+
+def test_a_capped_search_counts_then_reads_its_page(catalogue):
+    """Two queries (the first matches, then the page), whichever way the page is found and past the end too."""
+    from tests.test_work_items import count_queries
+
+    settings = int(catalogue == "postgresql")  # the search's own planner settings
+    import_data({"workItems": [{"id": "300", "title": "Kitchen stools", "status": "open"}]})
+    cases = [({"count_limit": 1, "page_size": 1}, (1, True)), ({"count_limit": 50}, (2, False))]
+    for options, counted in [*cases, ({"count_limit": 1, "page": 9}, (2, False))]:  # 12 and 300; past the end
+        with count_queries() as sent:
+            found = list_work_items(search="kitchen", **options)
+        assert len(sent) == 2 + settings and (found.total, found.total_capped) == counted, (options, sent)
+    with pytest.raises(ReshootError) as info:
+        list_work_items(search="kitchen", count_limit=0)
+    assert info.value.code == "INVALID_REQUEST"
+
+
 def _plans(term: str) -> list[str]:
     """The query plans of the statements one search sends (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN with
     sequential scans discouraged, as the search's own transaction does)."""
@@ -138,7 +188,7 @@ def _plans(term: str) -> list[str]:
         event.remove(engine, "before_cursor_execute", record)
     plans = []
     if engine.dialect.name == "postgresql":  # the search's own transaction takes the trigram indexes (see work_items)
-        assert (sent[0][0] == "SET LOCAL enable_seqscan = off") == (len(term) >= 3), sent[0][0]
+        assert (sent[0][0] == PG_SEARCH_SETTINGS) == (len(term) >= 3), sent[0][0]
         sent = [s for s in sent if not s[0].startswith("SET ")]
     with engine.connect() as conn:
         for statement, parameters in sent:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.read_models import ReadModel
 from services.read_models.heroes import HeroTarget, ReferencePublic, WorkItemDetail, WorkItemPage
@@ -66,7 +66,7 @@ class Deleted(Ok):
 # A response is `ok`, then the service's read model: `class XOut(X, Ok)` has Ok's field first (pydantic takes the
 # fields of the last base first).
 class WorkItemPageOut(WorkItemPage, Ok):
-    pass
+    total_capped: bool = Field(default=False, exclude=True)  # the API counts every match (no count_limit)
 
 
 class WorkItemDetailOut(WorkItemDetail, Ok):

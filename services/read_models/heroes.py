@@ -29,12 +29,14 @@ class WorkItemSummary(ReadModel):
 
 
 class WorkItemPage(ReadModel):
-    """One page of the work item list; `total` counts every match."""
+    """One page of the work item list; `total` counts every match, unless `total_capped`: then more than `total`
+    match (a search asked for a count limit and counting stopped there)."""
 
     items: list[WorkItemSummary]
     total: int
     page: int
     page_size: int
+    total_capped: bool = False
 
 
 class ReferenceSummary(ReadModel):

@@ -68,6 +68,27 @@ def test_pages_through_many_work_items(demo):
     assert not set(first["ID"]) & set(second["ID"])
 
 
+def test_a_search_with_many_matches_counts_some_and_pages_on(demo, monkeypatch):
+    """The page counts a search's matches up to a limit past the page it shows ("30+"); paging on counts further."""
+    from services import work_items
+
+    monkeypatch.setattr(work_items, "LIST_COUNT_LIMIT", 30)
+    import_data(
+        {"workItems": [{"id": f"bulk-{n:03d}", "title": f"Bulk item {n}", "status": "open"} for n in range(60)]}
+    )
+    at = open_page()
+    at.text_input(key="wi_search").input("bulk").run()
+    pages = lambda: at.get("pagination")[0].proto.num_pages  # noqa: E731
+    assert len(at.dataframe[0].value) == 25 and "30+ work items · select a row to open it" in texts(at)
+    assert pages() == 2  # one past the 30 counted
+    at.session_state["wi_page"] = 2
+    at.run()
+    assert at.dataframe[0].value["ID"].iloc[0] == "bulk-025" and "55+ work items" in texts(at) and pages() == 3
+    at.session_state["wi_page"] = 3
+    at.run()
+    assert len(at.dataframe[0].value) == 10 and "60 work items" in texts(at) and pages() == 3
+
+
 def test_selecting_a_row_opens_its_detail(demo):
     at = open_page()
     at.session_state["wi_table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
