@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import (
@@ -149,21 +148,19 @@ def _first_matches(term: str, dialect: str, stop: int) -> Any:
     )
     first = union_all(sa_select(items.limit(stop).subquery().c[0]), sa_select(only_shots.subquery().c[0]))
     found = first.limit(stop).subquery().c[0]
-    # One row, one value, whatever the number of ids (1,001 rows cost the driver more than the search).
-    return sa_select(func.json_group_array(found) if dialect == "sqlite" else func.array_agg(found))
+    # One row: the count, and the ids as one value unless counting stopped (then the page needs none of them; 1,001
+    # rows, or 1,001 strings in Python, cost more than the search).
+    ids = func.json_group_array(found) if dialect == "sqlite" else func.array_agg(found)
+    return sa_select(func.count(found), case((func.count(found) < stop, ids)))
 
 
-def _ids(found: Any, dialect: str) -> list[str]:
-    """The ids `_first_matches` found: SQLite's JSON array, PostgreSQL's array (NULL for none)."""
-    return list(json.loads(found) if dialect == "sqlite" else found or [])
-
-
-def _one_of(ids: list[str], dialect: str) -> Any:
-    """`workitem.id` is one of `ids`, sent as one parameter (a list of 1,000 would be 1,000 of them)."""
+def _one_of(ids: Any, dialect: str) -> Any:
+    """`workitem.id` is one of `ids` (as `_first_matches` returns them: SQLite's JSON text, PostgreSQL's array, NULL
+    for none), sent back as one parameter (a list of 1,000 would be 1,000 of them)."""
     if dialect == "sqlite":
-        values = func.json_each(literal(json.dumps(ids))).table_valued("value")
+        values = func.json_each(literal(ids or "[]")).table_valued("value")
         return col(WorkItem.id).in_(sa_select(values.c.value))
-    return col(WorkItem.id) == any_(literal(ids, ARRAY(String)))
+    return col(WorkItem.id) == any_(literal(ids or [], ARRAY(String)))
 
 
 def _from_fts(term: str, fts_table: str, column: Any, rowid: Any) -> Select[Any]:
@@ -172,13 +169,14 @@ def _from_fts(term: str, fts_table: str, column: Any, rowid: Any) -> Select[Any]
     return sa_select(col(column)).select_from(matched).join(column.table, rowid == matched.c.rowid)
 
 
-def _capped_search_page(term: str, dialect: str, found: list[str] | None, *, page: int, page_size: int) -> Any:
+def _capped_search_page(term: str, dialect: str, found: Any, *, walk: bool, page: int, page_size: int) -> Any:
     """The page of a search alone once its first matches are read up to a limit (a CTE of ids), one of two ways:
-    - all of them were read (`found`): those work items, sorted (at most the limit's rows, no second search);
+    - all of them were read (`found`, see `_one_of`): those work items, sorted (at most the limit's rows, no second
+      search);
     - more: the list order's index `(length(id), id)` is walked and each work item checked until the page is full
       (a term found in a tenth of the rows is found every ~10 rows; one in a hundredth of them, past a limit of
       1,000 at 100,000 rows, every ~100)."""
-    if found is None:
+    if walk:
         in_order: Any = select(WorkItem.id).where(
             _item_contains(term, dialect)
             | sa_select(Shot.id)  # type: ignore[call-overload]
@@ -236,10 +234,10 @@ def list_work_items(
             session.execute(text(PG_SEARCH_SETTINGS))
         if search_alone and count_limit is not None:
             stop = (page - 1) * page_size + count_limit + 1
-            found = _ids(session.execute(_first_matches(term, dialect, stop)).scalar_one(), dialect)
-            capped = len(found) == stop  # counting stopped: more than stop - 1 match
-            page_ids = _capped_search_page(term, dialect, None if capped else found, page=page, page_size=page_size)
-            total = len(found) - capped
+            counted, found = session.execute(_first_matches(term, dialect, stop)).one()
+            capped = counted == stop  # counting stopped: more than stop - 1 match
+            page_ids = _capped_search_page(term, dialect, found, walk=capped, page=page, page_size=page_size)
+            total = counted - capped
             rows = session.execute(_page_query(page_ids, literal(total))).all()
         else:
             page_ids, total_query = _page_and_total(term, status, has_pack, dialect, page, page_size)
