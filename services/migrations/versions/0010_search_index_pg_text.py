@@ -17,12 +17,12 @@ depends_on = None
 
 def upgrade() -> None:
     # Two GIN indexes (id, title) cost the planner more than a scan; one over both is used (see search_index).
-    if op.get_bind().dialect.name == "postgresql":
-        search_index.install(op.get_bind())
+    search_index.upgrade_postgresql(op.get_bind())
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_workitem_text_trgm")
-        op.execute("CREATE INDEX IF NOT EXISTS ix_workitem_id_trgm ON workitem USING gin (id gin_trgm_ops)")
-        op.execute("CREATE INDEX IF NOT EXISTS ix_workitem_title_trgm ON workitem USING gin (title gin_trgm_ops)")
+    search_index.downgrade_postgresql(
+        op.get_bind(),
+        "ix_workitem_text_trgm",
+        {"ix_workitem_id_trgm": ("workitem", "id"), "ix_workitem_title_trgm": ("workitem", "title")},
+    )
