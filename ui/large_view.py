@@ -41,15 +41,17 @@ ZOOM_MAX_HEIGHT = "52vh"  # the 100 % view scrolls inside this
 PROMPT_SHOWN = 600  # characters; the whole prompt is in the file metadata
 
 
-def _lv_key(name: str, work_item_id: str) -> str:
-    return f"detail_lv_{name}_{work_item_id}"
+def large_view_key(name: str, owner: str) -> str:
+    """The large view's widget and state keys: `previous`, `next`, `size_up`, `size_down`, `note`, `approve`, … of a
+    work item (`owner` its id); `compare_mode` of a target row (`owner` the row's id)."""
+    return f"detail_lv_{name}_{owner}"
 
 
 def grid_shots(item: WorkItemDetail) -> None:
     """What the large view navigates: every shot id of the work item in grid order, and those of the grid page
     (whose cards hold their shot); call where the grid reads its page."""
-    st.session_state[_lv_key("shot_ids", item.id)] = list(item.shot_ids)
-    st.session_state[_lv_key("page_shots", item.id)] = [shot.shot_id for shot in item.shots]
+    st.session_state[large_view_key("shot_ids", item.id)] = list(item.shot_ids)
+    st.session_state[large_view_key("page_shots", item.id)] = [shot.shot_id for shot in item.shots]
 
 
 def close_large_view() -> None:
@@ -60,7 +62,7 @@ def close_large_view() -> None:
 
 def show_large_view(work_item_id: str, shot_id: str) -> None:
     """Open the large view at `shot_id` (at the size in `?size=`, else the card's)."""
-    st.session_state[_lv_key("shot", work_item_id)] = shot_id
+    st.session_state[large_view_key("shot", work_item_id)] = shot_id
     large_view(work_item_id, shot_id)
 
 
@@ -75,7 +77,7 @@ def open_linked_large_view(item: WorkItemDetail) -> None:
 
 
 def _shot_ids(work_item_id: str) -> list[str]:
-    return st.session_state.get(_lv_key("shot_ids", work_item_id)) or []
+    return st.session_state.get(large_view_key("shot_ids", work_item_id)) or []
 
 
 def _shot(work_item_id: str, shot_id: str) -> ShotPublic | None:
@@ -94,8 +96,8 @@ def _shot(work_item_id: str, shot_id: str) -> ShotPublic | None:
 
 def _go_to_shot(work_item_id: str, shot_id: str, size_label: str) -> None:
     """← / →: show `shot_id` at the same size (if it has one), reading it afresh unless its card is on the page."""
-    st.session_state[_lv_key("shot", work_item_id)] = shot_id
-    if shot_id not in (st.session_state.get(_lv_key("page_shots", work_item_id)) or []):
+    st.session_state[large_view_key("shot", work_item_id)] = shot_id
+    if shot_id not in (st.session_state.get(large_view_key("page_shots", work_item_id)) or []):
         st.session_state.pop(card_key("shot", work_item_id, shot_id), None)
     st.session_state[card_key("dialog_size", work_item_id, shot_id)] = size_label
     st.query_params.update(shot=shot_id, size=size_label)
@@ -114,7 +116,7 @@ def _toggle(key: str) -> None:
 @st.dialog("Lifestyle hero", width="large", on_dismiss=close_large_view)
 def large_view(work_item_id: str, shot_id: str) -> None:
     """The review station (see the module's docstring)."""
-    shot_id = st.session_state.get(_lv_key("shot", work_item_id)) or shot_id
+    shot_id = st.session_state.get(large_view_key("shot", work_item_id)) or shot_id
     shot = _shot(work_item_id, shot_id)
     if shot is None:
         st.warning(f"{escape_markdown(shot_id)} is no longer in this work item.")
@@ -158,13 +160,13 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
     after = ids[at + 1] if 0 <= at < len(ids) - 1 else None
     place = f" · shot {at + 1} of {len(ids)}" if at >= 0 else ""
     st.markdown(f"**{escape_markdown(shot.shot_id)}** · {escape_markdown(shot.sku)}{place}")
-    zoom_key, compare_key = _lv_key("zoom", work_item_id), _lv_key("compare", work_item_id)
+    zoom_key, compare_key = large_view_key("zoom", work_item_id), large_view_key("compare", work_item_id)
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.button(
             "Previous shot",
             icon=":material/arrow_back:",
             shortcut="Left",
-            key=_lv_key("previous", work_item_id),
+            key=large_view_key("previous", work_item_id),
             disabled=before is None,
             on_click=_go_to_shot,
             args=(work_item_id, before, row.size_label),
@@ -173,7 +175,7 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
             "Next shot",
             icon=":material/arrow_forward:",
             shortcut="Right",
-            key=_lv_key("next", work_item_id),
+            key=large_view_key("next", work_item_id),
             disabled=after is None,
             on_click=_go_to_shot,
             args=(work_item_id, after, row.size_label),
@@ -182,7 +184,7 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
             "Previous size",
             icon=":material/arrow_upward:",
             shortcut="Up",
-            key=_lv_key("size_up", work_item_id),
+            key=large_view_key("size_up", work_item_id),
             disabled=size_at == 0,
             on_click=_go_to_size,
             args=(work_item_id, shot.shot_id, labels[max(size_at - 1, 0)]),
@@ -191,7 +193,7 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
             "Next size",
             icon=":material/arrow_downward:",
             shortcut="Down",
-            key=_lv_key("size_down", work_item_id),
+            key=large_view_key("size_down", work_item_id),
             disabled=size_at == len(labels) - 1,
             on_click=_go_to_size,
             args=(work_item_id, shot.shot_id, labels[min(size_at + 1, len(labels) - 1)]),
@@ -201,7 +203,7 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
             "Fit to window" if zoomed else "100 %",
             icon=":material/fit_screen:" if zoomed else ":material/zoom_in:",
             shortcut="Z",
-            key=_lv_key("zoom_button", work_item_id),
+            key=large_view_key("zoom_button", work_item_id),
             help="The image at its natural size, in a scrollable frame" if not zoomed else None,
             disabled=not row.url,
             on_click=_toggle,
@@ -212,7 +214,7 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
             "Stop comparing" if comparing else "Compare",
             icon=":material/compare:",
             shortcut="V",
-            key=_lv_key("compare_button", work_item_id),
+            key=large_view_key("compare_button", work_item_id),
             help=f"v{(row.version or 1) - 1} beside v{row.version}"
             if row.previous_version_id
             else "No earlier version",
@@ -224,7 +226,7 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
 
 def _picture(work_item_id: str, row: HeroTarget) -> None:
     """Fitted to the window, at 100 % in a scrollable frame, or beside the previous version."""
-    if st.session_state.get(_lv_key("compare", work_item_id)) and row.previous_version_id:
+    if st.session_state.get(large_view_key("compare", work_item_id)) and row.previous_version_id:
         versions = {v.id: v for v in list_versions(TargetKind.hero, str(row.id))}
         before = versions.get(row.previous_version_id) if row.previous_version_id else None
         if before is not None:
@@ -234,11 +236,11 @@ def _picture(work_item_id: str, row: HeroTarget) -> None:
                 width=row.width,
                 height=row.height,
                 labels=(f"v{before.version}", f"v{row.version}"),
-                key=f"detail_lv_compare_mode_{row.id}",
+                key=large_view_key("compare_mode", str(row.id)),
             )
             return
         st.caption("The previous version's file is no longer stored.")
-    if st.session_state.get(_lv_key("zoom", work_item_id)) and row.url:
+    if st.session_state.get(large_view_key("zoom", work_item_id)) and row.url:
         st.markdown(zoomed_html(row), unsafe_allow_html=True)
         return
     # At most LARGE_VIEW_MAX_HEIGHT tall (narrower than the dialog if need be): the decision row stays on screen.
@@ -261,7 +263,7 @@ def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
     state = review_state(row)
     _word, colour, symbol = look(row)
     cannot = why_disabled(Role.reviewer) if lacks(Role.reviewer) else ("No image to review yet" if not state else None)
-    note_key = _lv_key("note", work_item_id)
+    note_key = large_view_key("note", work_item_id)
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.markdown(
             f'<span style="color:{colour};font-weight:600">{symbol} {html.escape(decision_words(row))}</span>',
@@ -283,7 +285,7 @@ def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
             type="primary",
             icon=":material/check:",
             shortcut="A",
-            key=_lv_key("approve", work_item_id),
+            key=large_view_key("approve", work_item_id),
             disabled=bool(cannot) or state is ReviewState.approved,
             help=cannot or ("It is approved" if state is ReviewState.approved else None),
             on_click=decide,
@@ -293,7 +295,7 @@ def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
             "Reject",
             icon=":material/close:",
             shortcut="X",
-            key=_lv_key("reject", work_item_id),
+            key=large_view_key("reject", work_item_id),
             disabled=bool(cannot) or state is ReviewState.rejected,
             help=cannot or ("It is rejected" if state is ReviewState.rejected else None),
             on_click=decide,

@@ -14,6 +14,7 @@ from services.versions import review_history
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import png
+from ui.large_view import large_view_key
 
 DETAIL = "pages/work_item.py"
 
@@ -70,43 +71,46 @@ def test_next_and_previous_go_through_shots_and_sizes_across_the_grid_page(fourt
     at = open_page(DETAIL, id="30", shot="PT-12", size="Tablet")
     assert not at.exception
     assert "**PT-12** · PATIO-12 · shot 12 of 14" in texts(at)
-    at.button(key="detail_lv_next_30").click().run()  # → PT-13 is on the grid's second page
+    at.button(key=large_view_key("next", "30")).click().run()  # → PT-13 is on the grid's second page
     assert not at.exception
     assert _shown(at) == ("PT-13", "Tablet") and "**PT-13** · PATIO-13 · shot 13 of 14" in texts(at)
     assert "PT-13 · PATIO-13 · Tablet 1536×768" in texts(at)
-    at.button(key="detail_lv_size_down_30").click().run()  # ↓ the next size
+    at.button(key=large_view_key("size_down", "30")).click().run()  # ↓ the next size
     assert _shown(at) == ("PT-13", "Mobile") and "PT-13 · PATIO-13 · Mobile 750×1334" in texts(at)
-    assert at.button(key="detail_lv_size_down_30").disabled  # the last size
-    at.button(key="detail_lv_size_up_30").click().run()
+    assert at.button(key=large_view_key("size_down", "30")).disabled  # the last size
+    at.button(key=large_view_key("size_up", "30")).click().run()
     assert _shown(at) == ("PT-13", "Tablet")
-    at.button(key="detail_lv_previous_30").click().run()
-    at.button(key="detail_lv_previous_30").click().run()
+    at.button(key=large_view_key("previous", "30")).click().run()
+    at.button(key=large_view_key("previous", "30")).click().run()
     assert _shown(at) == ("PT-11", "Tablet") and "**PT-11** · PATIO-11 · shot 11 of 14" in texts(at)
     for _ in range(3):
-        at.button(key="detail_lv_next_30").click().run()
-    assert _shown(at) == ("PT-14", "Tablet") and at.button(key="detail_lv_next_30").disabled  # the last shot
+        at.button(key=large_view_key("next", "30")).click().run()
+    assert _shown(at) == ("PT-14", "Tablet") and at.button(key=large_view_key("next", "30")).disabled  # the last shot
     assert "PT-14 · PATIO-14 · Tablet 1536×768" in texts(at) and "No image yet" in texts(at)
-    assert at.button(key="detail_lv_approve_30").disabled
+    assert at.button(key=large_view_key("approve", "30")).disabled
 
 
 @pytest.mark.timeout(240)
 def test_approve_and_reject_in_the_large_view_with_a_note(fourteen):
     at = open_page(DETAIL, id="30", shot="PT-12", size="Desktop")
     me = current_actor().label
-    at.text_input(key="detail_lv_note_30").input("Good light")
-    at.button(key="detail_lv_approve_30").click().run()
+    at.text_input(key=large_view_key("note", "30")).input("Good light")
+    at.button(key=large_view_key("approve", "30")).click().run()
     assert not at.exception
     assert f"✓ Approved by {me} · " in texts(at)
-    assert at.button(key="detail_lv_approve_30").disabled and not at.button(key="detail_lv_reject_30").disabled
-    at.text_input(key="detail_lv_note_30").input("Logo cut off")
-    at.button(key="detail_lv_reject_30").click().run()
+    assert (
+        at.button(key=large_view_key("approve", "30")).disabled
+        and not at.button(key=large_view_key("reject", "30")).disabled
+    )
+    at.text_input(key=large_view_key("note", "30")).input("Logo cut off")
+    at.button(key=large_view_key("reject", "30")).click().run()
     version = fourteen[("PT-12", "Desktop")]
     history = review_history([version])[version]
     assert [(d.decision, d.note, d.reviewer) for d in history] == [
         ("rejected", "Logo cut off", me),
         ("approved", "Good light", me),
     ]
-    assert at.text_input(key="detail_lv_note_30").value == ""  # emptied after each decision
+    assert at.text_input(key=large_view_key("note", "30")).value == ""  # emptied after each decision
     assert _card_badges(at, "PT-12")[0] == f"Desktop: Rejected by {me} · {history[0].at:%Y-%m-%d %H:%M} UTC"
 
 
@@ -134,16 +138,16 @@ def test_the_large_view_shows_what_the_version_was_made_from_zooms_and_compares(
     [refs] = [m.value for m in at.markdown if "reference images used" in m.value]
     assert refs.count("<img ") == 2
 
-    at.button(key="detail_lv_zoom_button_12").click().run()
+    at.button(key=large_view_key("zoom_button", "12")).click().run()
     [zoomed] = [m.value for m in at.markdown if "at 100 %" in m.value]
     assert 'width="1920" height="800"' in zoomed and "overflow:auto" in zoomed
-    assert at.button(key="detail_lv_zoom_button_12").label == "Fit to window"
+    assert at.button(key=large_view_key("zoom_button", "12")).label == "Fit to window"
 
-    at.button(key="detail_lv_compare_button_12").click().run()
+    at.button(key=large_view_key("compare_button", "12")).click().run()
     assert not at.exception
-    assert at.segmented_control(key=f"detail_lv_compare_mode_{_desktop_row_id()}").value == "Side by side"
+    assert at.segmented_control(key=large_view_key("compare_mode", str(_desktop_row_id()))).value == "Side by side"
     assert {c.value for c in at.caption} >= {"v1", "v2"}
-    assert at.button(key="detail_lv_compare_button_12").label == "Stop comparing"
+    assert at.button(key=large_view_key("compare_button", "12")).label == "Stop comparing"
 
 
 def _desktop_row_id() -> int:
