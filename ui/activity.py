@@ -43,6 +43,11 @@ def csv_bytes(where: ActivityFilter) -> bytes:
     return "".join(activity_csv(where)).encode("utf-8")
 
 
+def activity_key(name: str) -> str:
+    """The Activity page's widget and state keys: `person`, `actions`, `work_item`, `dates`, `page`, `newer`, …"""
+    return f"activity_{name}"
+
+
 def csv_download(where: ActivityFilter) -> None:
     st.download_button(
         "Export CSV",
@@ -50,6 +55,6 @@ def csv_download(where: ActivityFilter) -> None:
         file_name="reshoot-activity.csv",
         mime="text/csv",
         icon=":material/download:",
-        key="activity_csv",
+        key=activity_key("csv"),
         on_click="ignore",
     )

@@ -26,6 +26,11 @@ REFRESH_SECONDS = 2.0
 LIMIT = 200
 
 
+def jobs_key(name: str, job_id: str | None = None) -> str:
+    """The Jobs page's widget keys: `status`, `table`, and `retry` of a job."""
+    return f"jobs_{name}" if job_id is None else f"jobs_{name}_{job_id}"
+
+
 def _time(value: datetime | None) -> datetime | None:
     """Aware UTC (a naive value, as SQLite may give, is UTC)."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
@@ -117,7 +122,7 @@ def jobs_table(status: JobStatus | None, *, polling: bool) -> None:
     )
     event = st.dataframe(
         rows(jobs),
-        key="jobs_table",
+        key=jobs_key("table"),
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
@@ -153,7 +158,7 @@ def jobs_table(status: JobStatus | None, *, polling: bool) -> None:
                 "Retry",
                 icon=":material/replay:",
                 type="primary",
-                key=f"jobs_retry_{job.id}",
+                key=jobs_key("retry", job.id),
                 disabled=lacks(needs),
                 help=why_disabled(needs),
                 on_click=retry,

@@ -16,7 +16,7 @@ from services.jobs import stop_embedded_worker
 from services.storyboard import UpdateSentenceOptions, update_sentence
 from services.versions import ReviewDecisionOptions, set_review
 from tests.pages.conftest import open_page, texts
-from ui.activity import csv_bytes
+from ui.activity import activity_key, csv_bytes
 
 PAGE = "pages/activity.py"
 ANA = Actor("ana@example.com", "Ana", Role.reviewer)
@@ -48,30 +48,32 @@ def test_filters_paging_and_csv(demo):
     at = open_page(PAGE)
     table = at.dataframe[0].value
     assert (
-        len(table) == 50 and not at.button(key="activity_older").disabled and at.button(key="activity_newer").disabled
+        len(table) == 50
+        and not at.button(key=activity_key("older")).disabled
+        and at.button(key=activity_key("newer")).disabled
     )
     newest = table.iloc[0]
     assert (newest["Who"], newest["Action"], newest["Where"]) == ("Ben", "Edit prompt", "sentence sent_001")
     assert newest["Change"].startswith("imagePrompt: ") and newest["Change"].endswith(" → a farm at dusk")
-    at.button(key="activity_older").click().run()
-    assert at.button(key="activity_older").disabled and "Page 2" in texts(at)
+    at.button(key=activity_key("older")).click().run()
+    assert at.button(key=activity_key("older")).disabled and "Page 2" in texts(at)
     older = at.dataframe[0].value
     assert 9 <= len(older) <= 50 and "Import" in set(older["Action"])  # the demo's import, by the local user
 
-    at.selectbox(key="activity_person").select("ben@example.com").run()
+    at.selectbox(key=activity_key("person")).select("ben@example.com").run()
     people = at.dataframe[0].value
     assert set(people["Who"]) == {"Ben"} and len(people) == 4 and "Page 1" in texts(at)  # a filter starts at page 1
 
-    at.multiselect(key="activity_actions").select(AuditAction.lock_shot).run()
+    at.multiselect(key=activity_key("actions")).select(AuditAction.lock_shot).run()
     assert list(at.dataframe[0].value["Where"]) == ["21 · KT-1"] * 3
-    at.date_input(key="activity_dates").set_value((date.today(), date.today())).run()
+    at.date_input(key=activity_key("dates")).set_value((date.today(), date.today())).run()
     assert not at.dataframe and "No change matches these filters." in texts(at)
-    at.date_input(key="activity_dates").set_value((LAST_WEEK.date(), LAST_WEEK.date())).run()
+    at.date_input(key=activity_key("dates")).set_value((LAST_WEEK.date(), LAST_WEEK.date())).run()
     assert len(at.dataframe[0].value) == 3
 
-    at.selectbox(key="activity_person").set_value(None).run()
-    at.date_input(key="activity_dates").set_value(()).run()
-    at.text_input(key="activity_work_item").input("12").run()
+    at.selectbox(key=activity_key("person")).set_value(None).run()
+    at.date_input(key=activity_key("dates")).set_value(()).run()
+    at.text_input(key=activity_key("work_item")).input("12").run()
     assert set(at.dataframe[0].value["Who"]) == {"Ana"} and len(at.dataframe[0].value) == 50
     assert len(at.get("download_button")) == 1  # its data (below) is built only when clicked
 
@@ -129,7 +131,7 @@ def test_review_decisions_are_listed_with_the_reviewer(demo):
     with acting_as(ANA):
         set_review(version_id=version_id, options=ReviewDecisionOptions(state="approved", note="Good light"))
     at = open_page(PAGE)
-    at.multiselect(key="activity_actions").select(AuditAction.review).run()
+    at.multiselect(key=activity_key("actions")).select(AuditAction.review).run()
     [row] = at.dataframe[0].value.to_dict("records")
     assert (row["Who"], row["Where"]) == ("Ana", "21 · HO-1 · Desktop")
     assert row["Change"] == "state: pending → approved; reviewer: null → Ana; note: Good light"

@@ -12,7 +12,7 @@ from services.models import Job
 from services.read_models.jobs import JobPublic
 from services.storyboard import RegenerateImageOptions, regenerate_sentence_image
 from tests.pages.conftest import open_page, texts
-from ui.jobs_table import progress
+from ui.jobs_table import jobs_key, progress
 from ui.toasts import escape_markdown, toast_text
 
 PAGE = "pages/jobs.py"
@@ -41,12 +41,12 @@ def test_lists_jobs_and_retries_a_failed_one(demo, monkeypatch):
     assert oldest["Target"] == "Work item 21 · HO-2" and oldest["Duration"].endswith("s")
     assert newest["By"] == oldest["By"] == local_user_name()  # who asked (the local user outside a sign-in)
 
-    at.segmented_control(key="jobs_status").set_value("failed").run()
+    at.segmented_control(key=jobs_key("status")).set_value("failed").run()
     assert list(at.dataframe[0].value["Job"]) == [failed.id]
-    at.session_state["jobs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.session_state[jobs_key("table")] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert at.error[0].value == escape_markdown(newest["Error"])  # the whole error, wrapped, in the details
-    at.button(key=f"jobs_retry_{failed.id}").click().run()
+    at.button(key=jobs_key("retry", failed.id)).click().run()
     retried = list_jobs()[0]
     assert retried.id != failed.id and retried.params["seed"] == 7
     assert wait_for_job(retried.id, timeout=60).status == "succeeded"
