@@ -23,6 +23,11 @@ def approved_zip(work_item_id: str, actor: Actor) -> bytes:
         return b"".join(export_approved(work_item_id=work_item_id).chunks)
 
 
+def export_key(work_item_id: str) -> str:
+    """`Export approved (ZIP)`'s key."""
+    return f"detail_export_{work_item_id}"
+
+
 def export_button(item: WorkItemDetail) -> None:
     st.download_button(
         "Export approved (ZIP)",
@@ -32,5 +37,5 @@ def export_button(item: WorkItemDetail) -> None:
         icon=":material/download:",
         on_click="ignore",
         help=EXPORT_HELP,
-        key=f"detail_export_{item.id}",
+        key=export_key(item.id),
     )

@@ -24,7 +24,7 @@ def test_export_button_builds_the_zip_only_when_clicked(demo, monkeypatch):
     monkeypatch.setattr(export_button, "export_approved", lambda **kw: calls.append(kw) or real(**kw))
     at = open_page(DETAIL, id="12")
     regenerate(at, "KT-2")
-    [button] = [e for e in at.get("download_button") if e.proto.id.endswith("detail_export_12")] or [None]
+    [button] = [e for e in at.get("download_button") if e.proto.id.endswith(export_button.export_key("12"))] or [None]
     assert button is not None and button.proto.label == "Export approved (ZIP)"
     assert button.proto.deferred_file_id and not button.proto.url  # nothing built during the run
     assert calls == []

@@ -115,14 +115,18 @@ def test_the_compact_grid_is_remembered_for_the_person_in_a_new_session(heroes):
     at.toggle(key=TOGGLE_KEY).set_value(True).run()
     assert not at.exception
     assert get_preferences().grid_density is GridDensity.compact
-    assert not [b for b in at.button if (b.key or "").startswith(("detail_regenerate_", "detail_approve_"))]
-    assert [b.key for b in at.button if (b.key or "").startswith("detail_view_")] == [
-        f"detail_view_12_KT-{n}" for n in (1, 2, 3)
+    assert not [
+        b
+        for b in at.button
+        if (b.key or "").startswith((card_key("regenerate", "12", ""), card_key("approve", "12", "")))
+    ]
+    assert [b.key for b in at.button if (b.key or "").startswith(card_key("view", "12", ""))] == [
+        card_key("view", "12", f"KT-{n}") for n in (1, 2, 3)
     ]
 
     again = open_page(DETAIL, id="12")  # another session (another browser) of the same person
     assert again.toggle(key=TOGGLE_KEY).value is True
-    assert not [b for b in again.button if (b.key or "").startswith("detail_regenerate_")]
+    assert not [b for b in again.button if (b.key or "").startswith(card_key("regenerate", "12", ""))]
     assert "KT-1 · KIT-CASTIRON-28" in card_markdown(again, "KT-1")
 
     again.toggle(key=TOGGLE_KEY).set_value(False).run()
