@@ -11,12 +11,14 @@ import time
 from datetime import timedelta
 
 import pytest
+from huey.storage import SqliteStorage
 from sqlmodel import select
 
 from services import jobs, storyboard, versions
 from services.config import PROJECT_ROOT, get_settings
 from services.db import session_scope
 from services.errors import ReshootError
+from services.jobs import workers
 from services.models import Job, WorkerProcess, utcnow
 
 
@@ -345,6 +347,36 @@ def test_a_waiter_is_woken_when_this_process_finishes_the_job_not_by_polling(dem
     assert not waiter.is_alive() and done["job"].status == "failed"
     assert len(reads) == 2  # the first read, and one after the wake-up: no polling in between
     assert jobs.wait_until_finished(job_id, timeout=0).status == "failed"
+
+
+def test_a_task_queued_in_this_process_wakes_the_idle_consumer_not_its_next_poll(db, monkeypatch):
+    jobs.stop_embedded_worker()  # this test is the consumer
+    storage = workers._queue().huey.storage  # the SQLite queue of the test settings
+    assert storage.blocking  # so Huey's worker loop does not sleep between reads either
+    reads = []
+    real_dequeue = SqliteStorage.dequeue
+
+    def counted_dequeue(self):
+        data = real_dequeue(self)
+        reads.append(data)  # after the read: the test queues its task only once the consumer has found none
+        return data
+
+    monkeypatch.setattr(SqliteStorage, "dequeue", counted_dequeue)
+    monkeypatch.setattr(workers, "IDLE_WAIT_SECONDS", 60.0)  # only a wake-up can end the wait in time
+    taken = []
+
+    def consume():
+        while not taken or taken[-1] is None:
+            taken.append(storage.dequeue())
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    while not reads:  # the consumer has read the empty queue once and waits
+        time.sleep(0.01)
+    storage.enqueue(b"task")
+    consumer.join(timeout=30)
+    assert not consumer.is_alive() and taken == [None, b"task"]
+    assert reads == [None, b"task"]  # the first read, and one after the wake-up: no polling in between
 
 
 def test_each_job_kind_is_registered_by_its_use_case_module_with_all_four_handlers():

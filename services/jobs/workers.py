@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 from huey import PriorityRedisHuey, SqliteHuey
 from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
+from huey.storage import SqliteStorage
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -189,12 +190,52 @@ def _identity(url: str) -> str:
     return urlunparse(parsed)[:255]
 
 
+IDLE_WAIT_SECONDS = 0.5  # an idle SQLite queue's consumer looks for tasks other processes queued this often
+
+
+class _WakingSqliteStorage(SqliteStorage):
+    """Huey's SQLite queue whose consumers wait for a task instead of sleeping between polls: a task queued in this
+    process (a click's job in the dashboard) wakes them at once, where a poll backing off to its longest sleep had
+    left it waiting up to half a second; a task another process queued is seen within IDLE_WAIT_SECONDS, as
+    before. Huey's workers do not sleep between reads of a storage that says it blocks (huey 3.5.4)."""
+
+    blocking = True
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._queued = threading.Condition()
+        self._queued_count = 0
+
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
+        super().enqueue(data, priority)
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake every consumer waiting for a task (one was queued, or the consumer stops)."""
+        with self._queued:
+            self._queued_count += 1
+            self._queued.notify_all()
+
+    def dequeue(self) -> bytes | None:
+        seen = self._queued_count
+        data: bytes | None = super().dequeue()
+        if data is None:
+            with self._queued:
+                if self._queued_count == seen:
+                    self._queued.wait(IDLE_WAIT_SECONDS)
+        return data
+
+
+class _SqliteHuey(SqliteHuey):
+    storage_class = _WakingSqliteStorage
+
+
 def _make_queue(url: str) -> _Queue:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = Path(url.split("///", 1)[-1])
         path.parent.mkdir(parents=True, exist_ok=True)
-        huey: Huey = SqliteHuey(name="reshoot", filename=str(path), results=False, timeout=30)
+        huey: Huey = _SqliteHuey(name="reshoot", filename=str(path), results=False, timeout=30)
     elif parsed.scheme in ("redis", "rediss"):
         # `?queue=NAME` picks the Huey queue name (default "reshoot"); everything else is redis-py's.
         query = parse_qsl(parsed.query)
@@ -251,7 +292,7 @@ class _ConsumerOptions(TypedDict):
 
 
 def _consumer_options() -> _ConsumerOptions:
-    # Poll an idle SQLite queue at least twice a second, so a click starts work promptly.
+    # The delays between polls of an idle Redis queue (a SQLite queue's workers wait in its storage instead).
     return {
         "workers": get_settings().generation_concurrency,
         "periodic": False,
@@ -370,6 +411,8 @@ def _stop_consumer(url: str, timeout: float = 10.0, *, finishing: float = 0.0) -
     # are Consumer attributes, not API (huey 3.5.4). `Consumer.stop()` would interrupt the running tasks once its own
     # shutdown timeout passed; here they finish within `timeout`, then the worker row is marked stopped.
     running.consumer.stop_flag.set()
+    if isinstance(running.queue.huey.storage, _WakingSqliteStorage):
+        running.queue.huey.storage.wake()  # its waiting worker threads see the stop at once
     deadline = time.monotonic() + timeout
     for _, thread in running.consumer.worker_threads:
         thread.join(max(0.0, deadline - time.monotonic()))
