@@ -16,6 +16,11 @@ from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown
 
 
+def import_key(name: str) -> str:
+    """The import panel's widget and state keys: `button`, `work_item`, `outcome`, `gen` (and the uploader's)."""
+    return f"settings_import_{name}"
+
+
 def import_upload(filename: str, data: bytes, *, work_item_id: str | None = None) -> ImportSummary:
     """Run the importer on uploaded bytes (saved under a fixed name: the uploaded name is never a path)."""
     suffix = ".csv" if filename.lower().endswith(".csv") else ".json"
@@ -42,22 +47,22 @@ def _run_import(uploader_key: str) -> None:
     upload = st.session_state.get(uploader_key)
     if upload is None:
         return
-    work_item_id = (st.session_state.get("settings_import_work_item") or "").strip() or None
+    work_item_id = (st.session_state.get(import_key("work_item")) or "").strip() or None
     try:
-        st.session_state["settings_import_outcome"] = (
+        st.session_state[import_key("outcome")] = (
             "ok",
             import_upload(upload.name, upload.getvalue(), work_item_id=work_item_id),
         )
     except ReshootError as e:
-        st.session_state["settings_import_outcome"] = ("error", e)
-    st.session_state["settings_import_gen"] = st.session_state.get("settings_import_gen", 0) + 1
+        st.session_state[import_key("outcome")] = ("error", e)
+    st.session_state[import_key("gen")] = st.session_state.get(import_key("gen"), 0) + 1
 
 
 def import_panel() -> None:
-    uploader_key = f"settings_import_{st.session_state.get('settings_import_gen', 0)}"
+    uploader_key = import_key(str(st.session_state.get(import_key("gen"), 0)))
     upload = st.file_uploader("Work-item / storyboard JSON, or export-plan CSV", type=["json", "csv"], key=uploader_key)
     st.text_input(
-        "Work item id for a CSV without a work_item_id column", key="settings_import_work_item", placeholder="e.g. 7"
+        "Work item id for a CSV without a work_item_id column", key=import_key("work_item"), placeholder="e.g. 7"
     )
     st.button(
         "Import",
@@ -65,11 +70,11 @@ def import_panel() -> None:
         type="primary",
         disabled=upload is None or lacks(Role.admin),
         help=why_disabled(Role.admin),
-        key="settings_import_button",
+        key=import_key("button"),
         on_click=_run_import,
         args=(uploader_key,),
     )
-    outcome = st.session_state.pop("settings_import_outcome", None)
+    outcome = st.session_state.pop(import_key("outcome"), None)
     if outcome is not None:
         kind, value = outcome
         if kind == "ok":

@@ -36,19 +36,26 @@ from ui.toasts import escape_markdown, queue_toast
 
 ANY = "Any"
 IMAGE_MAX_HEIGHT = 560  # px: a portrait (Mobile) hero is drawn this high at most, so its buttons stay in view
-NOTE_KEY = "queue_note"
-_CURSOR, _FILTER, _DECIDED, _STARTED = "queue_cursor", "queue_filter", "queue_decided", "queue_started"
+
+
+def queue_key(name: str) -> str:
+    """The Review queue's widget and state keys: `work_item`, `sku`, `size`, `backend`, `note`, `approve`, …"""
+    return f"queue_{name}"
+
+
+NOTE_KEY = queue_key("note")
+_CURSOR, _FILTER, _DECIDED, _STARTED = (queue_key(name) for name in ("cursor", "filter", "decided", "started"))
 
 
 def queue_filter() -> ReviewQueueFilter:
     """The filter row (work item, SKU, size, backend); `?work_item=7` presets the work item."""
-    if "queue_work_item" not in st.session_state:
-        st.session_state["queue_work_item"] = query_param("work_item") or ""
+    if queue_key("work_item") not in st.session_state:
+        st.session_state[queue_key("work_item")] = query_param("work_item") or ""
     item_col, sku_col, size_col, backend_col = st.columns([1, 1, 1, 1])
-    work_item = item_col.text_input("Work item", key="queue_work_item", placeholder="Any work item id")
-    sku = sku_col.text_input("SKU", key="queue_sku", placeholder="Any SKU")
-    size = size_col.selectbox("Size", [ANY, *hero_size_labels()], key="queue_size")
-    backend = backend_col.selectbox("Backend", [ANY, *BACKEND_NAMES], key="queue_backend")
+    work_item = item_col.text_input("Work item", key=queue_key("work_item"), placeholder="Any work item id")
+    sku = sku_col.text_input("SKU", key=queue_key("sku"), placeholder="Any SKU")
+    size = size_col.selectbox("Size", [ANY, *hero_size_labels()], key=queue_key("size"))
+    backend = backend_col.selectbox("Backend", [ANY, *BACKEND_NAMES], key=queue_key("backend"))
     st.query_params.update(work_item=work_item.strip()) if work_item.strip() else st.query_params.pop("work_item", None)
     return ReviewQueueFilter(
         work_item_id=work_item,
@@ -171,7 +178,7 @@ def compare_dialog(hero: QueuedHero) -> None:
         width=hero.width,
         height=hero.height,
         labels=(f"v{before.version}", f"v{hero.version} (in review)"),
-        key="queue_compare_mode",
+        key=queue_key("compare_mode"),
     )
 
 
@@ -198,7 +205,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
     with st.container(horizontal=True, gap="small"):  # wraps where the column is narrow
         st.button(
             "Approve",
-            key="queue_approve",
+            key=queue_key("approve"),
             type="primary",
             icon=":material/check:",
             shortcut="A",
@@ -209,7 +216,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
         )
         st.button(
             "Reject",
-            key="queue_reject",
+            key=queue_key("reject"),
             icon=":material/close:",
             shortcut="X",
             disabled=not_reviewer,
@@ -219,7 +226,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
         )
         if st.button(
             "Compare",
-            key="queue_compare",
+            key=queue_key("compare"),
             icon=":material/compare:",
             shortcut="V",
             disabled=hero.previous_version_id is None,
@@ -228,7 +235,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
             compare_dialog(hero)
         st.button(
             "Previous",
-            key="queue_previous",
+            key=queue_key("previous"),
             icon=":material/arrow_back:",
             shortcut="Left",
             disabled=not has_previous,
@@ -237,7 +244,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
         )
         st.button(
             "Next",
-            key="queue_next",
+            key=queue_key("next"),
             icon=":material/arrow_forward:",
             shortcut="Right",
             disabled=after is None,

@@ -97,6 +97,11 @@ def comment_body_key(key: str) -> str:
     return f"{key}_body"
 
 
+def thread_open_key(key: str) -> str:
+    """The expander of the thread whose widgets `key` names (it tracks open and closed)."""
+    return f"{key}_open"
+
+
 def comment_button_key(key: str) -> str:
     """`Add comment` of that thread: a form's submit button is keyed by Streamlit from its form's key and label."""
     return f"FormSubmitter:{key}_form-{ADD_COMMENT}"
@@ -142,7 +147,7 @@ def review_thread(
         return
     if with_summary:
         st.caption(summary_text(thread_summaries(version_ids=[version_id]).get(version_id)))
-    box = st.expander(THREAD_LABEL, icon=":material/forum:", key=f"{key}_open", on_change="rerun")
+    box = st.expander(THREAD_LABEL, icon=":material/forum:", key=thread_open_key(key), on_change="rerun")
     if not box.open:
         return
     with box:

@@ -12,6 +12,7 @@ from services.versions import review_queue_count
 from tests.pages.conftest import open_page, texts
 from tests.test_review_queue import add_image
 from tests.test_work_items import count_queries
+from ui.review_queue import queue_key
 
 QUEUE = "pages/review_queue.py"
 
@@ -57,21 +58,21 @@ def test_triage_by_keys_approve_reject_with_note_next_and_previous(pending):
     assert "0 of 8 reviewed" in at.get("progress")[0].proto.text
     first = shown(at)
     assert "id=7" in first and f"shot={_rows('7')[0][0]}" in first
-    assert at.button(key="queue_approve").proto.shortcut == "a"
-    assert at.button(key="queue_reject").proto.shortcut == "x"
-    assert at.button(key="queue_previous").disabled  # the oldest: nothing before it
+    assert at.button(key=queue_key("approve")).proto.shortcut == "a"
+    assert at.button(key=queue_key("reject")).proto.shortcut == "x"
+    assert at.button(key=queue_key("previous")).disabled  # the oldest: nothing before it
 
-    at.button(key="queue_approve").click().run()
-    at.text_input(key="queue_note").input("Logo cut off").run()
-    at.button(key="queue_reject").click().run()
+    at.button(key=queue_key("approve")).click().run()
+    at.text_input(key=queue_key("note")).input("Logo cut off").run()
+    at.button(key=queue_key("reject")).click().run()
     assert _decisions() == [(pending[0], "approved", None), (pending[1], "rejected", "Logo cut off")]
-    assert at.text_input(key="queue_note").value == ""  # the note went with its decision
+    assert at.text_input(key=queue_key("note")).value == ""  # the note went with its decision
     assert "2 of 8 reviewed" in at.get("progress")[0].proto.text
 
     third = shown(at)
-    at.button(key="queue_next").click().run()  # skip the third
+    at.button(key=queue_key("next")).click().run()  # skip the third
     assert shown(at) != third
-    at.button(key="queue_previous").click().run()
+    at.button(key=queue_key("previous")).click().run()
     assert shown(at) == third
     assert review_queue_count() == 6 and not at.exception
 
@@ -81,31 +82,31 @@ def test_v_compares_with_the_previous_version(pending):
     add_image("7", shot_id, size, minute=-1)  # a v2 of the first hero (its v1 leaves the queue), the oldest now
     at = open_page(QUEUE)
     assert shown(at) == f"id=7&shot={shot_id}&size={size}"
-    compare = at.button(key="queue_compare")
+    compare = at.button(key=queue_key("compare"))
     assert compare.proto.shortcut == "v" and not compare.disabled and compare.label == "Compare"
     compare.click().run()
     assert {"v1", "v2 (in review)"} <= {c.value for c in at.caption} and not at.exception
-    at.button(key="queue_next").click().run()
-    assert at.button(key="queue_compare").disabled  # a first version: nothing to compare with
+    at.button(key=queue_key("next")).click().run()
+    assert at.button(key=queue_key("compare")).disabled  # a first version: nothing to compare with
 
 
 def test_filters_narrow_the_queue_and_start_a_new_count(pending):
     at = open_page(QUEUE, work_item="12")
-    assert at.text_input(key="queue_work_item").value == "12"
+    assert at.text_input(key=queue_key("work_item")).value == "12"
     assert "0 of 3 reviewed" in at.get("progress")[0].proto.text and "id=12" in shown(at)
-    at.text_input(key="queue_work_item").input("").run()
-    at.selectbox(key="queue_backend").select("openai").run()
+    at.text_input(key=queue_key("work_item")).input("").run()
+    at.selectbox(key=queue_key("backend")).select("openai").run()
     assert "0 of 4 reviewed" in at.get("progress")[0].proto.text
-    at.text_input(key="queue_sku").input("no such sku").run()
+    at.text_input(key=queue_key("sku")).input("no such sku").run()
     assert "Nothing pending here" in texts(at)
-    at.text_input(key="queue_sku").input("bad\x00").run()
+    at.text_input(key=queue_key("sku")).input("bad\x00").run()
     assert not at.exception and "NUL" in at.error[0].value
 
 
 def test_deciding_the_last_one_says_all_done(pending):
     at = open_page(QUEUE, work_item="12")
     for _ in range(3):
-        at.button(key="queue_approve").click().run()
+        at.button(key=queue_key("approve")).click().run()
     assert "3 of 3 reviewed" in at.get("progress")[0].proto.text
     assert "Nothing pending here" in texts(at)
 
@@ -119,8 +120,11 @@ def test_a_viewer_sees_the_queue_but_cannot_decide(pending, monkeypatch):
 
     add_user(options=NewUser(email="viola@example.com", role="viewer"))
     at = open_page(QUEUE, user={"is_logged_in": True, "email": "viola@example.com", "name": "Viola"})
-    assert at.button(key="queue_approve").disabled and "Needs the reviewer role" in at.button(key="queue_approve").help
-    assert not at.button(key="queue_next").disabled
+    assert (
+        at.button(key=queue_key("approve")).disabled
+        and "Needs the reviewer role" in at.button(key=queue_key("approve")).help
+    )
+    assert not at.button(key=queue_key("next")).disabled
 
 
 def _page_queries(pending_heroes: int) -> int:

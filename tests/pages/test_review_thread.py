@@ -8,7 +8,7 @@ from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import DETAIL, regenerate
 from ui.hero_state import card_key
-from ui.review_thread import comment_body_key, comment_button_key
+from ui.review_thread import comment_body_key, comment_button_key, thread_open_key
 
 THREAD = card_key("thread_Desktop", "12", "KT-2")
 
@@ -26,7 +26,7 @@ def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
     assert ":green[Approved] by Ben · " in texts(at) and "no comments" in texts(at)  # the latest decision
     assert comment_body_key(THREAD) not in at.session_state  # closed: not drawn
 
-    at.session_state[f"{THREAD}_open"] = True
+    at.session_state[thread_open_key(THREAD)] = True
     at.run()
     [thread] = [m.value for m in at.markdown if m.value.startswith("**History**")]
     assert ":red[Rejected] by **Ana** · " in thread and "“Knives look blurry”" in thread
@@ -34,7 +34,7 @@ def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
 
     at.text_area(key=comment_body_key(THREAD)).input("Approved, but the handle is cut off")
     at.button(key=comment_button_key(THREAD)).click()
-    at.session_state[f"{THREAD}_open"] = True  # AppTest sends no expander state
+    at.session_state[thread_open_key(THREAD)] = True  # AppTest sends no expander state
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     [thread] = [m.value for m in at.markdown if m.value.startswith("**History**")]

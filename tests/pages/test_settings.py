@@ -7,6 +7,7 @@ import json
 from services.config import get_settings
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
+from ui.import_panel import import_key
 
 PAGE = "pages/settings.py"
 
@@ -60,26 +61,26 @@ def test_import_json_and_csv_and_show_validation_messages(demo):
         ]
     }
     at.file_uploader[0].set_value(("items.json", json.dumps(document).encode(), "application/json")).run()
-    at.button(key="settings_import_button").click().run()
+    at.button(key=import_key("button")).click().run()
     assert "Imported 1 work item, 1 Lifestyle Pack, 1 shot and 1 export plan row." in texts(at)
     assert get_work_item("99").shots[0].shot_id == "X-1"
 
     csv = b"shot_id,sku,size_label,width,height,filename\nX-1,SKU-X,Mobile,750,1000,fcc/lifestyle/99/X-1/mobile.png\n"
     at.file_uploader[0].set_value(("plan.csv", csv, "text/csv")).run()
-    at.text_input(key="settings_import_work_item").input("99").run()
-    at.button(key="settings_import_button").click().run()
+    at.text_input(key=import_key("work_item")).input("99").run()
+    at.button(key=import_key("button")).click().run()
     assert "Imported 1 export plan row." in texts(at)
     assert [r.size_label for r in get_work_item("99").shots[0].rows] == ["Desktop", "Mobile"]
 
     bad = b"shot_id,sku,size_label,width,height,filename\nX-2,SKU-Y,Mobile,wide,1000,fcc/lifestyle/99/X-2/mobile.png\n"
     at.file_uploader[0].set_value(("plan.csv", bad, "text/csv")).run()
-    at.button(key="settings_import_button").click().run()
+    at.button(key=import_key("button")).click().run()
     assert any("Nothing was imported" in e.value for e in at.error)
     assert "line 2" in texts(at) and "width" in texts(at)
     assert len(get_work_item("99").shots) == 1
 
     at.file_uploader[0].set_value(("broken.json", b'{"workItems": [', "application/json")).run()
-    at.button(key="settings_import_button").click().run()
+    at.button(key=import_key("button")).click().run()
     assert "invalid JSON" in texts(at)
 
 

@@ -8,7 +8,7 @@ from services.lifestyle import start_heroes_job
 from services.work_items import get_work_item, list_work_items
 from tests.pages.conftest import open_page, texts
 from ui.review import sku_key
-from ui.review_thread import comment_body_key, comment_button_key
+from ui.review_thread import comment_body_key, comment_button_key, thread_open_key
 
 PAGE = "pages/sku_switcher.py"
 
@@ -85,7 +85,7 @@ def test_the_thread_shows_both_decisions_with_their_people_and_a_comment_with_it
     monkeypatch.setenv("RESHOOT_USER", "Ben")
     at.button(key=sku_key("approved", version)).click().run()
     assert f"sku_thread_{version}_body" not in at.session_state  # the thread is drawn only once opened
-    at.session_state[f"sku_thread_{version}_open"] = True
+    at.session_state[thread_open_key(sku_key("thread", version))] = True
     at.run()
     [thread] = [m.value for m in at.markdown if m.value.startswith("**History**")]
     assert ":red[Rejected] by **Ana** · " in thread and "“Crop the lamp”" in thread
@@ -94,7 +94,9 @@ def test_the_thread_shows_both_decisions_with_their_people_and_a_comment_with_it
 
     at.text_area(key=comment_body_key(sku_key("thread", version))).input("The lamp is *cut* off")
     at.button(key=comment_button_key(sku_key("thread", version))).click()
-    at.session_state[f"sku_thread_{version}_open"] = True  # AppTest sends no expander state: open it again
+    at.session_state[thread_open_key(sku_key("thread", version))] = (
+        True  # AppTest sends no expander state: open it again
+    )
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     [thread] = [m.value for m in at.markdown if m.value.startswith("**History**")]
@@ -108,7 +110,7 @@ def test_a_viewer_sees_the_thread_but_cannot_comment(demo, monkeypatch):
     monkeypatch.setenv("RESHOOT_AUTH", "oidc")
     get_settings.cache_clear()
     at = open_page(PAGE, user={"is_logged_in": True, "email": "vic@example.com", "name": "Vic"}, id="21")
-    at.session_state[f"sku_thread_{version}_open"] = True
+    at.session_state[thread_open_key(sku_key("thread", version))] = True
     at.run()
     assert "**History**" in texts(at)  # a viewer reads the thread
     assert at.text_area(key=comment_body_key(sku_key("thread", version))).disabled
