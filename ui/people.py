@@ -17,6 +17,19 @@ from ui.toasts import queue_toast
 NEW_TOKEN_KEY = "settings_new_token"
 
 
+ADD_USER = "Add user"
+
+
+def user_key(name: str) -> str:
+    """The Settings page's people widgets: `email`, `name`, `role` and the `add` form; `pick`, `new_role`, …"""
+    return f"settings_user_{name}"
+
+
+def add_user_button_key() -> str:
+    """`Add user`: a form's submit button is keyed by Streamlit from its form's key and label."""
+    return f"FormSubmitter:{user_key('add')}-{ADD_USER}"
+
+
 def _when(value: datetime | None) -> datetime | None:
     """In UTC, as the table shows it (SQLite gives naive UTC values back)."""
     if value is None:
@@ -111,19 +124,17 @@ def _user_action(action: str) -> None:
     try:
         if action == "add":
             new_user = auth.NewUser(
-                email=state.get("settings_user_email") or "",
-                name=state.get("settings_user_name") or "",
-                role=state.get("settings_user_role") or Role.viewer,
+                email=state.get(user_key("email")) or "",
+                name=state.get(user_key("name")) or "",
+                role=state.get(user_key("role")) or Role.viewer,
             )
             auth.add_user(options=new_user)
-            state["settings_user_email"] = state["settings_user_name"] = ""
+            state[user_key("email")] = state[user_key("name")] = ""
         elif action == "role":
-            auth.set_role(
-                options=auth.SetRoleOptions(email=state["settings_user_pick"], role=state["settings_user_new_role"])
-            )
+            auth.set_role(options=auth.SetRoleOptions(email=state[user_key("pick")], role=state[user_key("new_role")]))
         else:
             auth.set_disabled(
-                options=auth.SetDisabledOptions(email=state["settings_user_pick"], disabled=action == "disable")
+                options=auth.SetDisabledOptions(email=state[user_key("pick")], disabled=action == "disable")
             )
     except (ReshootError, ValidationError) as e:
         error = invalid_from(e) if isinstance(e, ValidationError) else e
@@ -154,17 +165,17 @@ def users_panel() -> None:
             column_config={"Last seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
         )
         pick_col, role_col, buttons_col = st.columns([3, 2, 3], vertical_alignment="bottom")
-        picked = pick_col.selectbox("User", [u.email for u in users], key="settings_user_pick")
+        picked = pick_col.selectbox("User", [u.email for u in users], key=user_key("pick"))
         user = next(u for u in users if u.email == picked)
-        role_col.selectbox("Role", list(Role), index=list(Role).index(user.role), key="settings_user_new_role")
+        role_col.selectbox("Role", list(Role), index=list(Role).index(user.role), key=user_key("new_role"))
         action = "enable" if user.disabled else "disable"
         with buttons_col.container(horizontal=True, gap="small"):  # whole labels at 1024 px
-            st.button("Save role", key="settings_user_save_role", on_click=_user_action, args=("role",))
-            st.button(action.capitalize(), key="settings_user_toggle", on_click=_user_action, args=(action,))
-    with st.form("settings_user_add", border=True):
+            st.button("Save role", key=user_key("save_role"), on_click=_user_action, args=("role",))
+            st.button(action.capitalize(), key=user_key("toggle"), on_click=_user_action, args=(action,))
+    with st.form(user_key("add"), border=True):
         st.markdown("**Add a user** (before their first sign-in, with a role)")
         email_col, name_col, role_col = st.columns([3, 2, 2])
-        email_col.text_input("Email", key="settings_user_email")
-        name_col.text_input("Name", key="settings_user_name")
-        role_col.selectbox("Role", list(Role), index=1, key="settings_user_role")
-        st.form_submit_button("Add user", icon=":material/person_add:", on_click=_user_action, args=("add",))
+        email_col.text_input("Email", key=user_key("email"))
+        name_col.text_input("Name", key=user_key("name"))
+        role_col.selectbox("Role", list(Role), index=1, key=user_key("role"))
+        st.form_submit_button(ADD_USER, icon=":material/person_add:", on_click=_user_action, args=("add",))

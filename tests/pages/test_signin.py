@@ -13,6 +13,7 @@ from services.jobs import wait_for_job
 from tests.pages.conftest import open_page, texts
 from ui.actions_panel import panel_key
 from ui.hero_state import card_key
+from ui.people import add_user_button_key, user_key
 
 ADMIN = Actor(email="ada@example.com", name="Ada", role=Role.admin)
 
@@ -80,13 +81,13 @@ def test_admin_manages_users_on_settings(oidc, monkeypatch):
     get_settings.cache_clear()
     at = signed_in({"email": "ada@example.com", "name": "Ada", "groups": ["leads"]}, "pages/settings.py")
     assert "**Database**" in texts(at)
-    at.text_input(key="settings_user_email").input("new@example.com")
-    at.selectbox(key="settings_user_role").select(Role.reviewer)
-    at.button(key="FormSubmitter:settings_user_add-Add user").click().run()
-    at.selectbox(key="settings_user_pick").select("new@example.com").run()
-    at.selectbox(key="settings_user_new_role").select(Role.admin)
-    at.button(key="settings_user_save_role").click().run()
-    at.button(key="settings_user_toggle").click().run()
+    at.text_input(key=user_key("email")).input("new@example.com")
+    at.selectbox(key=user_key("role")).select(Role.reviewer)
+    at.button(key=add_user_button_key()).click().run()
+    at.selectbox(key=user_key("pick")).select("new@example.com").run()
+    at.selectbox(key=user_key("new_role")).select(Role.admin)
+    at.button(key=user_key("save_role")).click().run()
+    at.button(key=user_key("toggle")).click().run()
     with acting_as(ADMIN):
         [new] = [u for u in auth.list_users() if u.email == "new@example.com"]
     assert (new.role, new.role_set_by, new.disabled) == ("admin", "ada@example.com", True)
