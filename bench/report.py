@@ -45,9 +45,9 @@ def machine() -> str:
 
 # What bounds a result that misses its target, by benchmark and a word of the measure (docs/performance.md has more).
 BOUNDS = {
-    ("grid", "time"): "Bound: each card is its own st.fragment with about 7 elements (about 3 ms a card), so a "
-    "12-card page is several times an empty page by itself; 3× needs the whole grid as one element, giving up "
-    "per-card fragments (a click would rerun every card).",
+    ("grid", "time"): "Bound: each card is its own st.fragment with 11 elements (7 compact), about 1.2 ms of script "
+    "CPU a card, so a 12-card page is several times an empty page by itself; 5× or 3× needs the whole grid as fewer "
+    "elements (e.g. one HTML element), giving up per-card fragments (a click would rerun every card).",
     ("memory", "RSS"): "Bound: Streamlit keeps each closed session (about 0.5 MB) for server.disconnectedSessionTTL "
     "(30 s in .streamlit/config.toml); memory stops growing once sessions expire.",
     ("generate", "wall"): "Bound: our own CPU per shot (image work ~45 ms: 2 crops, 2 PNG encodes, 3 WebP thumbnails; "
