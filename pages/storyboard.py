@@ -5,7 +5,7 @@ import streamlit as st
 
 from services.storyboard import get_storyboard, list_projects
 from ui.scene_inspector import scene_inspector
-from ui.storyboard_table import TABLE_WIDTH, sentence_table
+from ui.storyboard_table import TABLE_WIDTH, sentence_table, storyboard_key
 from ui.toasts import escape_markdown
 
 st.title("Storyboard")
@@ -19,7 +19,7 @@ project_id = st.selectbox(
     list(projects),
     index=list(projects).index(linked_project) if linked_project in projects else 0,
     format_func=lambda pid: f"{projects[pid].title} · {projects[pid].sentence_count} sentences",
-    key="sb_project",
+    key=storyboard_key("project"),
 )
 st.query_params["project"] = project_id  # always in the address bar, so the link names it
 board = get_storyboard(project_id)

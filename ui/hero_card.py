@@ -98,6 +98,11 @@ def card_job(work_item_id: str, shot_id: str) -> str | None:
     return st.session_state.get(_key("job", work_item_id, shot_id))
 
 
+def compare_key(name: str, version_or_row_id: int) -> str:
+    """The compare view's keys: `mode` of a target row, `use` (Use this version) of the earlier version."""
+    return f"detail_compare_{name}_{version_or_row_id}"
+
+
 def card_fragment_key(work_item_id: str, shot_id: str) -> str:
     return _key("card", work_item_id, shot_id)
 
@@ -631,6 +636,6 @@ def compare_dialog(row: HeroTarget) -> None:
         width=row.width,
         height=row.height,
         labels=(f"v{before.version}", f"v{row.version}"),
-        key=f"detail_compare_mode_{row.id}",
+        key=compare_key("mode", row.id),
     )
-    use_version_button(before, key=f"detail_compare_use_{before.id}")
+    use_version_button(before, key=compare_key("use", before.id))

@@ -25,6 +25,11 @@ def user_key(name: str) -> str:
     return f"settings_user_{name}"
 
 
+def token_key(name: str) -> str:
+    """The Settings page's API token widgets: `name`, `create`, `pick`, `revoke`."""
+    return f"settings_token_{name}"
+
+
 def add_user_button_key() -> str:
     """`Add user`: a form's submit button is keyed by Streamlit from its form's key and label."""
     return f"FormSubmitter:{user_key('add')}-{ADD_USER}"
@@ -38,14 +43,14 @@ def _when(value: datetime | None) -> datetime | None:
 
 
 def _create_token() -> None:
-    name = (st.session_state.get("settings_token_name") or "").strip()
+    name = (st.session_state.get(token_key("name")) or "").strip()
     try:
         created = auth.create_token(options=auth.CreateTokenOptions(name=name))
     except ReshootError as e:
         queue_toast("Couldn’t create the token", e.message, kind="error")
         return
     st.session_state[NEW_TOKEN_KEY] = created.token
-    st.session_state["settings_token_name"] = ""
+    st.session_state[token_key("name")] = ""
 
 
 def _revoke_token(token_id: str) -> None:
@@ -72,9 +77,9 @@ def tokens_panel() -> None:
         )
         st.code(new_token, language=None)
     name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
-    name_col.text_input("Token name", key="settings_token_name", placeholder="What it is for, e.g. build script")
+    name_col.text_input("Token name", key=token_key("name"), placeholder="What it is for, e.g. build script")
     button_col.button(
-        "Create token", icon=":material/add:", key="settings_token_create", on_click=_create_token, width="stretch"
+        "Create token", icon=":material/add:", key=token_key("create"), on_click=_create_token, width="stretch"
     )
     everyone = not lacks(Role.admin) and st.toggle("Everyone's tokens", key="settings_tokens_all")
     tokens = auth.list_tokens(options=auth.ListTokensOptions(all_users=everyone))
@@ -103,12 +108,12 @@ def tokens_panel() -> None:
     if active:
         pick_col, revoke_col = st.columns([3, 1], vertical_alignment="bottom")
         picked = pick_col.selectbox(
-            "Revoke a token", list(active), key="settings_token_pick", format_func=lambda tid: _token_label(active[tid])
+            "Revoke a token", list(active), key=token_key("pick"), format_func=lambda tid: _token_label(active[tid])
         )
         revoke_col.button(
             "Revoke",
             icon=":material/block:",
-            key="settings_token_revoke",
+            key=token_key("revoke"),
             width="stretch",
             on_click=_revoke_token,
             args=(picked,),

@@ -14,6 +14,11 @@ COLUMN_WIDTHS = {"#": 40, "Text": 160, "Image": 80, "Prompt": 140, "Dirty": 96} 
 TABLE_WIDTH = sum(COLUMN_WIDTHS.values()) + 40  # + the row-selection column and borders: 556 px, fits 1024 px
 
 
+def storyboard_key(name: str, project_id: str | None = None) -> str:
+    """The Storyboard page's keys: `project` (the picker) and a project's `table`."""
+    return f"sb_{name}" if project_id is None else f"sb_{name}_{project_id}"
+
+
 def excerpt(text: str | None, limit: int = EXCERPT) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -60,7 +65,7 @@ def sentence_table(board: StoryboardPublic, *, linked: str | None = None) -> Sce
     ]
     event = st.dataframe(
         rows,
-        key=f"sb_table_{board.id}",
+        key=storyboard_key("table", board.id),
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",

@@ -13,7 +13,7 @@ from services.jobs import wait_for_job
 from tests.pages.conftest import open_page, texts
 from ui.actions_panel import panel_key
 from ui.hero_state import card_key
-from ui.people import add_user_button_key, user_key
+from ui.people import add_user_button_key, token_key, user_key
 
 ADMIN = Actor(email="ada@example.com", name="Ada", role=Role.admin)
 
@@ -68,8 +68,8 @@ def test_settings_for_a_non_admin_is_their_tokens_only(oidc):
     at = signed_in({"email": "rey@example.com", "name": "Rey"}, "pages/settings.py")
     shown = texts(at)
     assert "managed by admins" in shown and "**Database**" not in shown
-    at.text_input(key="settings_token_name").input("laptop").run()
-    at.button(key="settings_token_create").click().run()
+    at.text_input(key=token_key("name")).input("laptop").run()
+    at.button(key=token_key("create")).click().run()
     [token] = [c.value for c in at.code]
     assert token.startswith("rsh_") and auth.actor_for_token(token).email == "rey@example.com"
     at.run()

@@ -14,13 +14,14 @@ from services.storyboard import UpdateSentenceOptions, get_sentence, update_sent
 from tests.pages.conftest import open_page, texts
 from ui import job_progress
 from ui.scene_inspector import inspector_key
+from ui.storyboard_table import storyboard_key
 
 PAGE = "pages/storyboard.py"
 PROJECT = "coffee-origins"
 
 
 def select(at, row: int):
-    at.session_state[f"sb_table_{PROJECT}"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.session_state[storyboard_key("table", PROJECT)] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     return at.run()
 
 
@@ -152,8 +153,8 @@ def test_a_seed_that_is_not_a_whole_number_is_refused_in_the_inspector(demo, typ
 
 def test_a_storyboard_link_opens_the_project_and_the_sentence(demo):
     at = open_page(PAGE, project="coffee-origins", sentence="sent_004")
-    assert at.selectbox(key="sb_project").value == "coffee-origins"
-    assert at.session_state[f"sb_table_{PROJECT}"]["selection"]["rows"] == [3]
+    assert at.selectbox(key=storyboard_key("project")).value == "coffee-origins"
+    assert at.session_state[storyboard_key("table", PROJECT)]["selection"]["rows"] == [3]
     assert prompt_data(at, "sent_004")["value"] == get_sentence("sent_004").image_prompt
     assert at.query_params["sentence"] == "sent_004"
 

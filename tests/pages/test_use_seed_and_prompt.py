@@ -11,6 +11,7 @@ from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_storyboard import PAGE, finish_job, prompt_data, select, type_prompt
 from tests.pages.test_work_item import DETAIL, regenerate
+from ui.hero_card import compare_key
 from ui.hero_state import card_key
 from ui.scene_inspector import inspector_key
 
@@ -64,7 +65,7 @@ def test_an_earlier_hero_versions_seed_and_prompt_come_back_from_the_large_view_
     )  # back to v2's prompt
     at = open_page(DETAIL, id="12")
     at.button(key=card_key("compare", "12", "KT-1")).click().run()
-    at.button(key=f"detail_compare_use_{v1.id}").click().run()
+    at.button(key=compare_key("use", v1.id)).click().run()
     assert shot_prompt(work_item_id="12", shot_id="KT-1").prompt == v1.prompt
     regenerate(at, "KT-1")
     newest = list_versions(TargetKind.hero, row.id)[0]
