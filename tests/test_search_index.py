@@ -144,6 +144,7 @@ def test_a_capped_count_pages_through_the_same_matches(catalogue):
                 {"id": "s-1", "title": "\u017ftraße", "status": "open"},  # a long s: FTS5 folds it to s
                 _with_sku("40", "Pantry shelf", "KITCHEN-40"),  # found by its SKU alone
                 _with_sku("41", "Kitchen shelf", "KITCHEN-41"),  # by its title and its SKU: counted once
+                _with_sku("42", "Spice rack", "\u212aITCHEN-42"),  # by a SKU with a Kelvin sign
             ]
         }
     )
