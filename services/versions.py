@@ -63,7 +63,7 @@ from services.read_models.review_queue import (
 )
 from services.read_models.versions import ListedVersion, VersionPublic
 from services.storable_text import require_storable
-from services.storage import get_storage
+from services.storage import StorageKeyNotFound, get_storage
 
 log = logging.getLogger("reshoot.versions")
 
@@ -464,6 +464,8 @@ def reconcile_stable_copies() -> list[int]:
         try:
             if publish_current(row_id):
                 written.append(row_id)
+        except StorageKeyNotFound as e:  # the version's file is gone: one line a round, not a traceback each time
+            log.warning("Could not publish the stable copy of plan row %s: %s", row_id, e.message)
         except ReshootError:
             log.warning("Could not publish the stable copy of plan row %s", row_id, exc_info=True)
     return written
