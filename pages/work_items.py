@@ -8,14 +8,14 @@ from services.errors import ReshootError
 from services.versions import review_queue_count
 from services.work_items import LIST_COUNT_LIMIT, list_statuses, list_work_items
 from ui.demo_progress import demo_progress
-from ui.navigation import REVIEW_QUEUE_PAGE, open_work_item, reviewed_share
+from ui.navigation import REVIEW_QUEUE_PAGE, open_work_item, reviewed_share, work_items_key
 
 PAGE_SIZE = 25
 PACK_FILTERS = {"Any": None, "With Lifestyle Pack": True, "Without Lifestyle Pack": False}
 
 
 def _first_page() -> None:
-    st.session_state.pop("wi_page", None)
+    st.session_state.pop(work_items_key("page"), None)
 
 
 with st.container(horizontal=True, vertical_alignment="bottom", horizontal_alignment="distribute"):
@@ -30,11 +30,13 @@ with st.container(horizontal=True, vertical_alignment="bottom", horizontal_align
     )
 demo_progress()
 search_col, status_col, pack_col = st.columns([3, 1, 1])
-search = search_col.text_input("Search", key="wi_search", placeholder="Title, id or SKU", on_change=_first_page)
-status = status_col.selectbox("Status", ["All", *list_statuses()], key="wi_status", on_change=_first_page)
-pack = pack_col.selectbox("Lifestyle Pack", list(PACK_FILTERS), key="wi_pack", on_change=_first_page)
+search = search_col.text_input(
+    "Search", key=work_items_key("search"), placeholder="Title, id or SKU", on_change=_first_page
+)
+status = status_col.selectbox("Status", ["All", *list_statuses()], key=work_items_key("status"), on_change=_first_page)
+pack = pack_col.selectbox("Lifestyle Pack", list(PACK_FILTERS), key=work_items_key("pack"), on_change=_first_page)
 
-page_number = st.session_state.get("wi_page", 1)
+page_number = st.session_state.get(work_items_key("page"), 1)
 try:
     result = list_work_items(
         search=search.strip() or None,
@@ -69,7 +71,7 @@ rows = [
 ]
 selection = st.dataframe(
     rows,
-    key="wi_table",
+    key=work_items_key("table"),
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
@@ -96,7 +98,7 @@ found = f"{result.total:,}+" if result.total_capped else str(result.total)
 footer_left, footer_right = st.columns([1, 1], vertical_alignment="center")
 footer_left.caption(f"{found} work items · select a row to open it")
 with footer_right:
-    st.pagination(num_pages, default=min(page_number, num_pages), key="wi_page", width="stretch")
+    st.pagination(num_pages, default=min(page_number, num_pages), key=work_items_key("page"), width="stretch")
 
 if selection.selection.rows:
     open_work_item(items[selection.selection.rows[0]].id)

@@ -16,6 +16,11 @@ SETTINGS_PAGE = "pages/settings.py"
 REVIEW_QUEUE_PAGE = "pages/review_queue.py"
 
 
+def work_items_key(name: str) -> str:
+    """The Work Items page's widget keys: `search`, `status`, `pack`, `page`, `table`."""
+    return f"wi_{name}"
+
+
 def open_work_item(work_item_id: str) -> None:
     st.switch_page(WORK_ITEM_PAGE, query_params={"id": work_item_id})
 

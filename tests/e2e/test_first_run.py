@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from ui.navigation import work_items_key
+
 from .helpers import TIMEOUT, dataframe, dataframe_column, main_area, wait_until
 from .server import VIEWPORT, running_app
 
@@ -21,7 +23,7 @@ def test_first_page_shows_while_the_demo_renders_then_fills_in_without_a_reload(
         wait_until(lambda: progress.count() + loading.count() > 0, message="no demo progress on the first page")
 
         # No reload from here on: the page reruns itself as the images arrive, until all 12 of item 7's are counted (pending review).
-        table = dataframe(page, "wi_table")
+        table = dataframe(page, work_items_key("table"))
 
         def item_7_images() -> str:
             try:

@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from ui.navigation import work_items_key
+
 from .helpers import (
     TOAST,
     button,
@@ -107,7 +109,7 @@ def test_work_item_without_pack_has_a_disabled_button_with_the_seed_tooltip(page
 
 def test_generate_from_the_work_items_list_shows_the_toast_and_every_hero(page, app):
     open_page(page, app.url, heading="Work Items")
-    table = dataframe(page, "wi_table")
+    table = dataframe(page, work_items_key("table"))
     assert dataframe_column(table, "Title") == DEMO_TITLES
     shots = dict(zip(dataframe_column(table, "ID"), dataframe_column(table, "Shots"), strict=True))
     assert shots[OUTDOOR["id"]] == "4"
@@ -297,7 +299,7 @@ def test_sku_switcher_approval_is_counted_on_the_work_items_list(page, app):
     sidebar_nav(page).get_by_text("Work Items", exact=True).click()
     expect(main.get_by_role("heading", name="Work Items", exact=True)).to_be_visible()
     wait_idle(page)
-    table = dataframe(page, "wi_table")
+    table = dataframe(page, work_items_key("table"))
     row = dataframe_column(table, "ID").index("21")
     assert dataframe_column(table, "Approved")[row] == "1"
     assert dataframe_column(table, "Pending")[row] == "5"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.importer import import_data
 from tests.pages.conftest import open_page, texts
+from ui.navigation import work_items_key
 
 
 def test_lists_the_demo_work_items_with_counts(demo):
@@ -39,18 +40,18 @@ def test_review_counts_progress_and_links_to_the_queue(demo):
 
 def test_search_status_and_pack_filters(demo):
     at = open_page()
-    at.text_input(key="wi_search").input("cookware").run()
+    at.text_input(key=work_items_key("search")).input("cookware").run()
     assert list(at.dataframe[0].value["ID"]) == ["12"]
 
-    at.text_input(key="wi_search").input("").run()
-    at.selectbox(key="wi_status").select("open").run()
+    at.text_input(key=work_items_key("search")).input("").run()
+    at.selectbox(key=work_items_key("status")).select("open").run()
     assert list(at.dataframe[0].value["ID"]) == ["12", "15"]
 
-    at.selectbox(key="wi_status").select("All").run()
-    at.selectbox(key="wi_pack").select("Without Lifestyle Pack").run()
+    at.selectbox(key=work_items_key("status")).select("All").run()
+    at.selectbox(key=work_items_key("pack")).select("Without Lifestyle Pack").run()
     assert list(at.dataframe[0].value["ID"]) == ["15"]
 
-    at.text_input(key="wi_search").input("no such thing").run()
+    at.text_input(key=work_items_key("search")).input("no such thing").run()
     assert "No work items match these filters." in texts(at)
 
 
@@ -61,7 +62,7 @@ def test_pages_through_many_work_items(demo):
     at = open_page()
     first = at.dataframe[0].value
     assert len(first) == 25 and "44 work items" in texts(at)
-    at.session_state["wi_page"] = 2
+    at.session_state[work_items_key("page")] = 2
     at.run()
     second = at.dataframe[0].value
     assert len(second) == 19
@@ -77,21 +78,21 @@ def test_a_search_with_many_matches_counts_some_and_pages_on(demo, monkeypatch):
         {"workItems": [{"id": f"bulk-{n:03d}", "title": f"Bulk item {n}", "status": "open"} for n in range(60)]}
     )
     at = open_page()
-    at.text_input(key="wi_search").input("bulk").run()
+    at.text_input(key=work_items_key("search")).input("bulk").run()
     pages = lambda: at.get("pagination")[0].proto.num_pages  # noqa: E731
     assert len(at.dataframe[0].value) == 25 and "30+ work items · select a row to open it" in texts(at)
     assert pages() == 2  # one past the 30 counted
-    at.session_state["wi_page"] = 2
+    at.session_state[work_items_key("page")] = 2
     at.run()
     assert at.dataframe[0].value["ID"].iloc[0] == "bulk-025" and "55+ work items" in texts(at) and pages() == 3
-    at.session_state["wi_page"] = 3
+    at.session_state[work_items_key("page")] = 3
     at.run()
     assert len(at.dataframe[0].value) == 10 and "60 work items" in texts(at) and pages() == 3
 
 
 def test_selecting_a_row_opens_its_detail(demo):
     at = open_page()
-    at.session_state["wi_table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.session_state[work_items_key("table")] = {"selection": {"rows": [1], "columns": [], "cells": []}}
     at.run()
     assert not at.exception
     assert at.query_params.get("id") in ("12", ["12"])
@@ -100,7 +101,7 @@ def test_selecting_a_row_opens_its_detail(demo):
 
 def test_a_search_with_a_nul_character_says_why_instead_of_failing(demo):
     at = open_page()
-    at.text_input(key="wi_search").input("cook\x00ware").run()
+    at.text_input(key=work_items_key("search")).input("cook\x00ware").run()
     assert not at.exception
     assert "NUL" in at.error[0].value and "search" in at.error[0].value
 
