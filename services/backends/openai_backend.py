@@ -33,7 +33,6 @@ from services.backends import (
     call_with_retries,
     check_image_size,
     deadline_transport,
-    env_proxy,
     nearest_size,
     plain_cause,
     reference_file,
@@ -108,7 +107,10 @@ def _decode(response: ImagesResponse) -> bytes:
 _CALL_DEADLINE = ThreadDeadline()  # the deadline of the call each thread is making, read by the shared clients
 
 
-_clients: dict[tuple[str, str | None, str, float, str | None], openai.OpenAI] = {}
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+_clients: dict[tuple[str, str | None, str, float, tuple[str | None, ...]], openai.OpenAI] = {}
 
 
 _clients_lock = threading.Lock()
@@ -119,7 +121,9 @@ def _shared_client(api_key: str, base_url: str | None, timeout: float) -> openai
     loads the CA bundle) and a new connection. Its transport holds each request to the deadline of the call the
     requesting thread is making (`_CALL_DEADLINE`)."""
     resolved = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL  # what the client will use
-    key = (api_key, base_url, resolved, timeout, env_proxy(resolved))
+    # The proxy variables as they are (env_proxy, which reads them through urllib, costs ~1 ms: once per client).
+    proxies = tuple(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
+    key = (api_key, base_url, resolved, timeout, proxies)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
