@@ -75,7 +75,9 @@ def set_compact(page: Page, on: bool) -> None:
     toggle = main_area(page).locator(".st-key-detail_compact_toggle")
     if toggle.locator("input").is_checked() != on:
         toggle.get_by_text("Compact", exact=True).click()
-        wait_until(lambda: toggle.locator("input").is_checked() == on, message="the Compact toggle never turned")
+        # Read at one moment: while the header is laid out anew, the old toggle and the new one are both there.
+        turned = f"(inputs) => inputs.length === 1 && inputs[0].checked === {'true' if on else 'false'}"
+        wait_until(lambda: toggle.locator("input").evaluate_all(turned), message="the Compact toggle never turned")
         wait_idle(page)
 
 
