@@ -15,6 +15,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+from ui.grid_density import TOGGLE_KEY
+from ui.storyboard_table import storyboard_key
+
 from .helpers import (
     TIMEOUT,
     button,
@@ -72,7 +75,7 @@ def work_item(page: Page, url: str) -> None:
 
 
 def set_compact(page: Page, on: bool) -> None:
-    toggle = main_area(page).locator(".st-key-detail_compact_toggle")
+    toggle = main_area(page).locator(f".st-key-{TOGGLE_KEY}")
     if toggle.locator("input").is_checked() != on:
         toggle.get_by_text("Compact", exact=True).click()
         # Read at one moment: while the header is laid out anew, the old toggle and the new one are both there.
@@ -145,7 +148,7 @@ def sku_switcher(page: Page, url: str) -> None:
 
 def storyboard(page: Page, url: str) -> None:
     open_page(page, f"{url}/storyboard", heading="Storyboard")
-    select_dataframe_row(page, dataframe(page, "sb_table_coffee-origins"), 0, row_height=64)
+    select_dataframe_row(page, dataframe(page, storyboard_key("table", "coffee-origins")), 0, row_height=64)
     main_area(page).get_by_role("heading", name="Scene 1.1").wait_for()
 
 

@@ -15,6 +15,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from ui.navigation import work_items_key
+from ui.storyboard_table import storyboard_key
 
 from .helpers import (
     TOAST,
@@ -202,7 +203,7 @@ def saved_prompt(app, sentence_id: str) -> str:
 
 def test_storyboard_prompt_saves_while_typing_and_another_session_and_a_reload_see_it(page, app, browser):
     open_page(page, f"{app.url}/storyboard", heading="Storyboard")
-    table = dataframe(page, "sb_table_coffee-origins")
+    table = dataframe(page, storyboard_key("table", "coffee-origins"))
     first = dataframe_cells(table, 1).index("1.1")
     select_dataframe_row(page, table, first, row_height=64)
     main = main_area(page)

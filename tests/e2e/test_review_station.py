@@ -14,6 +14,7 @@ import sys
 import pytest
 from playwright.sync_api import Page, expect
 
+from ui.grid_density import TOGGLE_KEY
 from ui.hero_card import card_selector
 
 from .helpers import DIALOG, button, card, main_area, open_dialog, open_page, wait_idle, wait_until
@@ -123,7 +124,7 @@ def test_the_large_view_reviews_by_keyboard_across_the_grid_page(page, patio):
 
 def test_compact_grid_shows_twelve_cards_above_the_fold(page, patio):
     open_page(page, patio, heading=TITLE)
-    toggle = main_area(page).locator(".st-key-detail_compact_toggle")
+    toggle = main_area(page).locator(f".st-key-{TOGGLE_KEY}")
     toggle.get_by_text("Compact", exact=True).click()
     wait_idle(page)
     try:
@@ -141,6 +142,6 @@ def test_compact_grid_shows_twelve_cards_above_the_fold(page, patio):
         press(page, "Escape")
     finally:  # the choice is the person's, kept server-side: the other flows expect the comfortable grid
         open_page(page, patio, heading=TITLE)
-        if main_area(page).locator(".st-key-detail_compact_toggle input").is_checked():
-            main_area(page).locator(".st-key-detail_compact_toggle").get_by_text("Compact", exact=True).click()
+        if main_area(page).locator(f".st-key-{TOGGLE_KEY} input").is_checked():
+            main_area(page).locator(f".st-key-{TOGGLE_KEY}").get_by_text("Compact", exact=True).click()
             wait_idle(page)
