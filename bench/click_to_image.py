@@ -29,7 +29,9 @@ SCENE_IMAGES = "/storyboard/coffee-origins/sent_001/"
 # Sets window.__reshootPainted when, after the click, an <img> whose src contains `part` and names a version newer
 # than any such image on the page at the click (`….v3-1a2b3c.png`) has decoded and two animation frames have passed
 # (it is painted); window.__reshootClicked is the click event's time. Only a newer version counts: the inspector
-# also shows earlier versions' images after a click (compare), which are not the new image.
+# also shows earlier versions' images after a click (compare), which are not the new image. Each watch removes its
+# listeners once it has fired: a previous click's, still listening, took the next click's first image load (the
+# inspector's dimmed preview of the image already shown) for its own new image and ended that click's timing early.
 WATCH = """([part, thumbs]) => {
   window.__reshootPainted = null; window.__reshootClicked = null;
   let old = null, newest = -1;
@@ -44,7 +46,10 @@ WATCH = """([part, thumbs]) => {
   const newer = (src) => !old.includes(src) && (version(src) === null || version(src) > newest);
   const fresh = () => old !== null && matching().find((img) => newer(img.src) && img.complete && img.naturalWidth > 0);
   const done = () => requestAnimationFrame(() => requestAnimationFrame(() => { window.__reshootPainted ??= Date.now(); }));
-  const check = () => { if (fresh()) { observer.disconnect(); clearInterval(timer); done(); } };
+  const check = () => {
+    if (!fresh()) return;
+    observer.disconnect(); clearInterval(timer); document.removeEventListener("load", check, true); done();
+  };
   const observer = new MutationObserver(check);
   observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["src"] });
   document.addEventListener("load", check, true);
