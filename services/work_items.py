@@ -152,7 +152,7 @@ def _capped_search(dialect: str) -> tuple[Any, Any, Any]:
     )
     if dialect == "sqlite":
         values = func.json_each(bindparam("ids", type_=String)).table_valued("value")
-        few = select(WorkItem.id).where(col(WorkItem.id).in_(sa_select(values.c.value)))
+        few = select(WorkItem.id).where(literal_column("workitem.rowid").in_(sa_select(values.c.value)))
     else:
         few = select(WorkItem.id).where(col(WorkItem.id) == any_(bindparam("ids", type_=ARRAY(String))))
     pages = (
@@ -163,26 +163,30 @@ def _capped_search(dialect: str) -> tuple[Any, Any, Any]:
 
 
 def _first_matches(dialect: str, pattern: Any, phrase: Any, stop: Any) -> Any:
-    """The ids of a search alone's first `stop` matches (all of them when fewer): the index's work items, then those
-    whose shots alone match, each read lazily up to the limit (a term in 10,000 titles reads ~`stop`)."""
+    """The keys of a search alone's first `stop` matches (all of them when fewer; SQLite: work items' rowids, which
+    FTS5 answers without a row lookup, PostgreSQL: ids): the index's work items, then those whose shots alone match,
+    each read lazily up to the limit (a term in 10,000 titles reads ~`stop`)."""
     if dialect == "sqlite":  # FTS5 yields its matches one by one: a LIMIT stops the lookup
-        items = _from_fts(phrase, WORK_ITEM_FTS, WorkItem.id, literal_column("workitem.rowid"))
+        key: Any = literal_column("workitem.rowid")
+        items = _fts(phrase)
         shots = _from_fts(phrase, SHOT_FTS, Shot.work_item_id, col(Shot.id))
     else:  # GIN answers with a bitmap of every match, then the heap is read up to the limit; GiST yields them lazily
-        items = sa_select(col(WorkItem.id)).where(_item_contains(dialect, pattern, phrase))
+        key = col(WorkItem.id)
+        items = sa_select(key).where(_item_contains(dialect, pattern, phrase))
         shots = sa_select(col(Shot.work_item_id)).where(_shot_contains(dialect, pattern, phrase))
     only_shots = (
         shots.join(WorkItem, col(WorkItem.id) == Shot.work_item_id)
         .where(~_item_contains(dialect, pattern, phrase))  # found with the items already
+        .with_only_columns(key.label("key"))
         .distinct()
         .limit(stop)
     )
     first = union_all(sa_select(items.limit(stop).subquery().c[0]), sa_select(only_shots.subquery().c[0]))
     found = first.limit(stop).subquery().c[0]
-    # One row: the count, and the ids as one value unless counting stopped (then the page needs none of them; 1,001
-    # rows, or 1,001 strings in Python, cost more than the search). The ids go back to the page as one parameter.
-    ids = func.json_group_array(found) if dialect == "sqlite" else func.array_agg(found)
-    return sa_select(func.count(found), case((func.count(found) < stop, ids)))
+    # One row: the count, and the keys as one value unless counting stopped (then the page needs none of them; 1,001
+    # rows, or 1,001 strings in Python, cost more than the search). The keys go back to the page as one parameter.
+    keys = func.json_group_array(found) if dialect == "sqlite" else func.array_agg(found)
+    return sa_select(func.count(found), case((func.count(found) < stop, keys)))
 
 
 def _from_fts(phrase: Any, fts_table: str, column: Any, rowid: Any) -> Select[Any]:
