@@ -6,8 +6,9 @@ started by a click in a fragment is watched by that fragment itself (`own_job_pr
 the end of its run): each of its own reruns shows the progress, waits for the job's end for up to HOLD_SECONDS
 (woken at once when this process finishes it, see `services.jobs.wait_until_finished`) and reruns the fragment,
 so the end shows in a rerun of that fragment alone. In a full run of the app (where a fragment may not rerun
-itself) the job is watched by a small fragment of its own (`job_progress`), and at the end the app reruns. A run of
-the parent that finds the job finished (`settle`) shows the result itself.
+itself) the job is watched by a small fragment of its own (`job_progress`), and at the end the app reruns; given a
+`picture` (the Scene Inspector's image), that fragment's rerun that sees the end draws the result first, and the app
+reruns at its next tick. A run of the parent that finds the job finished (`settle`) shows the result itself.
 
 Measured and dropped: waking only the card's keyed fragment from the watcher through a Components v2 trigger
 (`st.rerun(scope=key)` in its callback) took 2–4 s from mount to callback on a loaded 2-core machine, slower
@@ -78,15 +79,25 @@ def _held_job(job_id: str, hold: float) -> JobPublic:
     return finished or get_job(job_id)
 
 
-def _poll(job_id: str, on_finish: Callable[[JobPublic], None], unit: str, hold: float) -> None:
+def _poll(
+    job_id: str,
+    on_finish: Callable[[JobPublic], None],
+    unit: str,
+    hold: float,
+    picture: Callable[[JobPublic], None] | None,
+) -> None:
     # Hold only in the fragment's own reruns: in its parent's run (a full run, a card run) it must not delay the
     # rest of the page. The parent marks each of its calls (job_progress below).
     own_rerun = st.session_state.get(_ROUND_KEY, {}).pop(job_id, None) is None
     job = _held_job(job_id, hold if own_rerun else 0.0)
-    if job.finished:
-        finish_once(job, on_finish)
+    # With a picture, a rerun of its own that sees the end shows the result in it at once, and the app reruns at the
+    # next tick; a run of the parent that finds the job finished reruns the app at once.
+    if job.finished and not (finish_once(job, on_finish) and picture and own_rerun):
         st.rerun()
-    _progress_bar(job, unit)
+    if picture:
+        picture(job)
+    if not job.finished:
+        _progress_bar(job, unit)
 
 
 def _progress_bar(job: JobPublic, unit: str) -> None:
@@ -120,10 +131,18 @@ def hold_and_rerun(job_id: str) -> None:
 
 
 def job_progress(
-    job_id: str, *, on_finish: Callable[[JobPublic], None], unit: str = "images", waiting: bool = False
+    job_id: str,
+    *,
+    on_finish: Callable[[JobPublic], None],
+    unit: str = "images",
+    waiting: bool = False,
+    picture: Callable[[JobPublic], None] | None = None,
 ) -> None:
     """Progress of `job_id` in its own fragment; `on_finish(job)` runs once at the end, then the app reruns.
-    `waiting`: this session started the job and waits for it, so its end is seen at once (held runs)."""
+    `waiting`: this session started the job and waits for it, so its end is seen at once (held runs).
+    `picture(job)`: drawn above the bar in each of its runs; the run that sees the end draws it with the finished
+    job and no bar, so the result shows in that rerun of the fragment alone, and the app reruns at the next tick
+    (FAST_POLL_SECONDS later, for the rest of the page)."""
     st.session_state.setdefault(_ROUND_KEY, {})[job_id] = True  # this call is the parent's, not a rerun
     every = FAST_POLL_SECONDS if waiting else POLL_SECONDS
-    st.fragment(_poll, run_every=every)(job_id, on_finish, unit, HOLD_SECONDS if waiting else 0.0)
+    st.fragment(_poll, run_every=every)(job_id, on_finish, unit, HOLD_SECONDS if waiting else 0.0, picture)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from functools import partial
 
 import streamlit as st
 from pydantic import ValidationError
@@ -19,6 +20,7 @@ from services.read_models.versions import ListedVersion, VersionPublic
 from services.storyboard import (
     RegenerateImageOptions,
     UpdateSentenceOptions,
+    get_sentence,
     regenerate_sentence_image,
     update_sentence,
 )
@@ -62,6 +64,14 @@ def preview(sentence: SentencePublic, *, generating: bool) -> None:
         st.html(_DIMMED.format(url=html.escape(url, quote=True)))
     else:
         st.image(url, width="stretch")
+
+
+def _preview_of_job(sentence: SentencePublic, job: JobPublic) -> None:
+    """The preview while `job` regenerates the image, then (read afresh) the image it made."""
+    if job.finished:
+        preview(get_sentence(sentence.id), generating=False)
+    else:
+        preview(sentence, generating=True)
 
 
 def save_prompt(text: str, sentence_id: str) -> None:
@@ -291,14 +301,19 @@ def scene_inspector(sentence: SentencePublic) -> None:
     job_id = running_job(sentence)
     generating = job_id is not None
     image_tab, video_tab = st.tabs(["IMAGE", "VIDEO"])
+    # A job this session waits for: its watching fragment draws the picture, so its end shows the new image in a
+    # rerun of that fragment alone, before the rerun of the page (about a second's work on a loaded machine).
+    waiting = generating and job_id == st.session_state.get(inspector_key("job", sentence_id))
     with image_tab:
-        preview(sentence, generating=generating)
+        if not waiting:
+            preview(sentence, generating=generating)
         if job_id:
             job_progress(
                 job_id,
                 on_finish=lambda job: regeneration_finished(sentence_id, job),
                 unit="steps",
-                waiting=job_id == st.session_state.get(inspector_key("job", sentence_id)),
+                waiting=waiting,
+                picture=partial(_preview_of_job, sentence) if waiting else None,
             )
         elif sentence.seed is not None:
             st.caption(seed_words(sentence.seed, sentence.seed_honoured).capitalize())

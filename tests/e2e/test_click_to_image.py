@@ -18,7 +18,17 @@ from services import messages
 from tests.fakes.openai_server import FakeOpenAI
 from ui.job_progress import QUICK_WAIT_SECONDS
 
-from .helpers import button, card, expect_toast, open_dialog, open_page, wait_idle
+from .helpers import (
+    button,
+    card,
+    dataframe,
+    expect_toast,
+    main_area,
+    open_dialog,
+    open_page,
+    select_dataframe_row,
+    wait_idle,
+)
 from .server import VIEWPORT, App, prepare_data, running_app
 
 LATENCY = QUICK_WAIT_SECONDS + 1.5  # seconds the stand-in takes per image
@@ -47,15 +57,18 @@ def slow_page(slow_app, browser):
     context.close()
 
 
-def record_runs(page: Page) -> list[list[str]]:
-    """The fragment ids of every script run the server starts from now on ([] for a run of the whole app)."""
-    runs: list[list[str]] = []
+def record_runs(page: Page) -> list[tuple[list[str], list[bytes]]]:
+    """Every script run the server starts from now on: the fragments it runs ([] for a run of the whole app) and
+    the messages sent for it."""
+    runs: list[tuple[list[str], list[bytes]]] = []
 
     def read(payload: str | bytes) -> None:
         if isinstance(payload, bytes):
             msg = ForwardMsg.FromString(payload)
             if msg.HasField("new_session"):
-                runs.append(list(msg.metadata.run.fragment_ids))
+                runs.append((list(msg.metadata.run.fragment_ids), []))
+            elif runs:
+                runs[-1][1].append(payload)
 
     page.on("websocket", lambda ws: ws.on("framereceived", read))
     return runs
@@ -83,8 +96,9 @@ def test_a_regeneration_longer_than_the_clicks_wait_ends_in_reruns_of_its_card_a
     expect(button(hero, messages.REGENERATE_SHOT)).to_be_enabled()
     wait_idle(page)
     assert thumbnail_version(hero) > before
-    assert runs and [] not in runs, f"a full run of the app in {runs}"
-    assert len({tuple(fragments) for fragments in runs}) == 1, f"runs of other fragments than the card's: {runs}"
+    fragments = [ids for ids, _ in runs]
+    assert fragments and [] not in fragments, f"a full run of the app in {fragments}"
+    assert len({tuple(ids) for ids in fragments}) == 1, f"runs of other fragments than the card's: {fragments}"
 
 
 def test_the_large_view_opened_while_its_cards_job_runs_stays_open_until_the_end(slow_app, slow_page):
@@ -101,3 +115,29 @@ def test_the_large_view_opened_while_its_cards_job_runs_stays_open_until_the_end
     wait_idle(page)
     expect(dialog.get_by_text("fcc/lifestyle/21/HO-1/desktop.png")).to_be_visible()
     assert thumbnail_version(hero) > before
+
+
+def test_a_long_storyboard_regeneration_shows_its_image_in_a_rerun_of_its_watcher_before_the_page_reruns(
+    slow_app, slow_page
+):
+    """The Scene Inspector is not a fragment: the fragment watching the job draws the picture, so the new image
+    comes in that fragment's rerun, and the run of the whole page (about a second's work on a loaded machine) after."""
+    page = slow_page
+    runs = record_runs(page)
+    open_page(page, slow_app.url + "/storyboard", heading="Storyboard")
+    select_dataframe_row(page, dataframe(page, "sb_table_coffee-origins"), 0, row_height=64)
+    main = main_area(page)
+    main.get_by_role("heading", name="Scene 1.1").wait_for()
+    shown = main.locator('img[src*="/storyboard/coffee-origins/sent_001/image.v"]')
+    expect(shown.first).to_be_visible()
+    current = max(
+        int(re.search(r"\.v(\d+)-", src or "").group(1)) for src in shown.evaluate_all("l => l.map(i => i.src)")
+    )
+    runs.clear()
+    button(main, messages.REGENERATE_IMAGE).click()
+    expect(button(main, messages.REGENERATE_IMAGE_LOADING)).to_be_disabled()  # still running after the click's wait
+    expect(button(main, messages.REGENERATE_IMAGE)).to_be_enabled()
+    wait_idle(page)
+    new_image = f"/sent_001/image.v{current + 1}-".encode()
+    first = next(ids for ids, payloads in runs if any(new_image in payload for payload in payloads))
+    assert first, f"the new image came first in a run of the whole page: {[ids for ids, _ in runs]}"
