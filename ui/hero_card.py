@@ -62,9 +62,9 @@ from ui.images import absolute_url
 from ui.job_progress import (
     finish_once,
     hold_and_rerun,
-    in_fragment_rerun,
     job_progress,
     own_job_progress,
+    rerun_of_one_fragment,
     settle,
     wait_briefly,
 )
@@ -407,12 +407,12 @@ def _card(work_item_id: str, shot_id: str) -> str | None:
 
 
 def _watched_here(work_item_id: str, shot_id: str, own_job: str | None) -> str | None:
-    """`own_job` if this card run watches it itself: a rerun of the card alone (in a full run a fragment may not
-    rerun itself) that opened no dialog over the grid (a rerun of the card that does not draw it again closes it)."""
+    """`own_job` if this card run watches it itself: a rerun of the card alone (`rerun_of_one_fragment`) that opened
+    no dialog over the grid (a rerun of the card that does not draw it again closes it)."""
     dialog = st.query_params.get("shot") or any(
         st.session_state.get(_key(name, work_item_id, shot_id)) for name in ("view", "references", "compare")
     )  # the large view (open while the address names a shot), the references, Compare
-    return own_job if own_job and in_fragment_rerun() and not dialog else None
+    return own_job if own_job and rerun_of_one_fragment() and not dialog else None
 
 
 def _compact_card(

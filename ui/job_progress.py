@@ -105,11 +105,13 @@ def _progress_bar(job: JobPublic, unit: str) -> None:
     st.progress(job.progress_done / total if total else 0.0, text=progress_text(job, unit))
 
 
-def in_fragment_rerun() -> bool:
-    """True while a fragment reruns on its own (a click in it, `st.rerun(scope="fragment")`), False in a full run of
-    the app: only then may a fragment rerun itself."""
+def rerun_of_one_fragment() -> bool:
+    """True while one fragment reruns on its own (a click in it, `st.rerun(scope="fragment")`): only then may it end
+    its run by rerunning itself (`hold_and_rerun`). Not in a full run of the app (Streamlit refuses), nor when other
+    fragments run in the same run (a click on another card during a held run): each of their reruns would start
+    with the first of them again, so a fragment queued after one that reruns itself would wait for its job's end."""
     ctx = get_script_run_ctx(suppress_warning=True)
-    return bool(ctx and ctx.fragment_ids_this_run)
+    return bool(ctx and len(ctx.fragment_ids_this_run or ()) == 1)
 
 
 def own_job_progress(job_id: str, *, on_finish: Callable[[JobPublic], None], held: bool, unit: str = "images") -> None:
@@ -123,7 +125,7 @@ def own_job_progress(job_id: str, *, on_finish: Callable[[JobPublic], None], hel
 
 
 def hold_and_rerun(job_id: str) -> None:
-    """The end of a fragment's own rerun (`in_fragment_rerun()`) that showed `own_job_progress(job_id, held=True)`:
+    """The end of a fragment's own rerun (`rerun_of_one_fragment()`) that showed `own_job_progress(job_id, held=True)`:
     wait for the job's end for up to HOLD_SECONDS, then rerun only this fragment, which shows the result (its
     `settle`), or the progress so far and holds again."""
     wait_briefly(job_id, HOLD_SECONDS)

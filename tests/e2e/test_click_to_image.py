@@ -34,6 +34,7 @@ from .server import VIEWPORT, App, prepare_data, running_app
 LATENCY = QUICK_WAIT_SECONDS + 1.5  # seconds the stand-in takes per image
 HOME_OFFICE = "/work_item?id=21"  # its heroes exist already (server.PREPARE)
 HO1 = "HO-1 · OFF-DESK-120-OAK"
+HO2 = "HO-2 · OFF-CHAIR-ERGO-GRY"
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +75,9 @@ def record_runs(page: Page) -> list[tuple[list[str], list[bytes]]]:
     return runs
 
 
-def thumbnail_version(hero) -> int:
+def thumbnail_version(hero, shot_id: str = "HO-1") -> int:
     """The version in the card's thumbnail's file name (`desktop.v3-1a2b3c.thumb.webp`)."""
-    src = hero.locator('img[src*="/fcc/lifestyle/21/HO-1/"]').first.get_attribute("src") or ""
+    src = hero.locator(f'img[src*="/fcc/lifestyle/21/{shot_id}/"]').first.get_attribute("src") or ""
     found = re.search(r"\.v(\d+)-", src)
     return int(found.group(1)) if found else 0
 
@@ -99,6 +100,24 @@ def test_a_regeneration_longer_than_the_clicks_wait_ends_in_reruns_of_its_card_a
     fragments = [ids for ids, _ in runs]
     assert fragments and [] not in fragments, f"a full run of the app in {fragments}"
     assert len({tuple(ids) for ids in fragments}) == 1, f"runs of other fragments than the card's: {fragments}"
+
+
+def test_two_cards_regenerating_at_once_both_show_their_new_image(slow_app, slow_page):
+    """A click on a second card while the first one's job runs: the first card's held reruns must not keep the
+    second from running (each would start the run again), and both end with their new image."""
+    page = slow_page
+    open_page(page, slow_app.url + HOME_OFFICE, heading="Home Office — Compact Desk Range")
+    first, second = card(page, HO1), card(page, HO2)
+    before = thumbnail_version(first), thumbnail_version(second, "HO-2")
+    button(first, messages.REGENERATE_SHOT).click()
+    expect(button(first, messages.REGENERATE_SHOT_LOADING)).to_be_disabled()
+    button(second, messages.REGENERATE_SHOT).click()
+    expect(button(second, messages.REGENERATE_SHOT_LOADING)).to_be_disabled()
+    for hero in (first, second):
+        expect(button(hero, messages.REGENERATE_SHOT)).to_be_enabled()
+    wait_idle(page)
+    expect_toast(page, messages.HEROES_REGENERATED_TITLE, messages.heroes_regenerated_body("HO-2"))
+    assert thumbnail_version(first) > before[0] and thumbnail_version(second, "HO-2") > before[1]
 
 
 def test_the_large_view_opened_while_its_cards_job_runs_stays_open_until_the_end(slow_app, slow_page):
