@@ -57,7 +57,7 @@ KINDS = ("workItems", "lifestylePacks", "shots", "exportPlanRows", "projects", "
 MAX_REPORTED_ERRORS = 100
 _CHUNK = 500  # keeps IN (...) lists under SQLite's variable limit
 
-ANALYZE_AFTER_ROWS = 1_000  # a larger import refreshes PostgreSQL's planner statistics (see search_index)
+ANALYZE_AFTER_ROWS = 1_000  # a larger import refreshes PostgreSQL's statistics, merges SQLite's FTS5 (search_index)
 
 _CSV_ROWS = TypeAdapter(list[ExportPlanCsvRow])
 

@@ -290,3 +290,22 @@ def test_postgresqls_gin_index_keeps_no_pending_list(postgres_url, data_dir, mon
     import_data({"workItems": [{"id": str(i), "title": f"Kitchen {i}", "status": "open"} for i in range(50, 100)]})
     assert pending_pages() == 0
     assert _found("kitchen")[:3] == ["0", "1", "2"]
+
+
+def test_a_large_import_merges_sqlites_search_indexes(db):
+    """Each transaction's inserts add a segment to an FTS5 index, which a search reads one by one; after a large
+    import they are merged into one."""
+
+    def segments() -> list[int]:
+        with get_engine().connect() as conn:
+            return [
+                conn.execute(text(f"SELECT count(DISTINCT segid) FROM {table}_idx")).scalar_one()
+                for table in ("workitem_search", "shot_search")
+            ]
+
+    for start in (0, 10):
+        import_data({"workItems": [_with_sku(str(i), f"Kitchen {i}", f"KIT-{i}") for i in range(start, start + 10)]})
+    assert min(segments()) > 1  # a small import leaves them to FTS5's automerge
+    import_data({"workItems": [_with_sku(str(i), f"Kitchen {i}", f"KIT-{i}") for i in range(20, 400)]})
+    assert segments() == [1, 1]
+    assert _found("kit-399") == ["399"] and list_work_items(search="kitchen").total == 400
