@@ -461,6 +461,7 @@ class LabelLayout:
 MIN_LABEL_FONT = 10  # px: below this a single line is broken in two
 
 
+@lru_cache(maxsize=64)  # a few export sizes and one label: measured once each
 def label_layout(size: tuple[int, int], text: str) -> LabelLayout:
     """Where `text`'s label goes on an image of `size`: top left, as large as the offline renderer's own caption
     (a 22nd of the short side, at least 12 px) if that fits the width, else smaller or on two lines."""

@@ -222,9 +222,14 @@ def wait_until_finished(job_id: str, timeout: float) -> JobPublic:
         left = deadline - time.monotonic()
         if job.finished or left <= 0:
             return job
-        with _job_ended:
-            if _ended_count == seen:
-                _job_ended.wait(min(left, OTHER_PROCESS_CHECK_SECONDS))
+        _wait_for_an_end(seen, min(left, OTHER_PROCESS_CHECK_SECONDS))
+
+
+def _wait_for_an_end(seen: int, seconds: float) -> None:
+    """Wait up to `seconds` for a job of this process to end, unless one ended since `_ended_count` was `seen`."""
+    with _job_ended:
+        if _ended_count == seen:
+            _job_ended.wait(max(0.0, seconds))
 
 
 def _announce_job_ended() -> None:
@@ -235,13 +240,15 @@ def _announce_job_ended() -> None:
 
 
 def wait_for_job(job_id: str, timeout: float | None = None) -> JobPublic:
-    """Poll until the job is finished (or `timeout` seconds passed; then the job as it is now).
+    """Wait until the job is finished (or `timeout` seconds passed; then the job as it is now): woken when this
+    process finishes it, re-read every OTHER_PROCESS_CHECK_SECONDS at most in case another process does.
 
     With no live consumer for this queue anywhere (a fresh machine, the CLI with --wait), an embedded consumer
     is started in this process so the job runs, unless RESHOOT_EMBEDDED_WORKERS=0 says workers run elsewhere."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    delay, next_check = 0.02, 0.0
+    next_check = 0.0
     while True:
+        seen = _ended_count
         job = rows.get_job(job_id)
         if job.finished:
             return job
@@ -252,8 +259,9 @@ def wait_for_job(job_id: str, timeout: float | None = None) -> JobPublic:
                 workers.start_embedded_worker()
         if deadline is not None and now >= deadline:
             return job
-        time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - now)))
-        delay = min(delay * 1.5, 0.25)
+        # A job this process finishes wakes the waiter at once; one run elsewhere is re-read as in wait_until_finished.
+        left = OTHER_PROCESS_CHECK_SECONDS if deadline is None else deadline - now
+        _wait_for_an_end(seen, min(left, OTHER_PROCESS_CHECK_SECONDS))
 
 
 def execute_claim(claim_id: int, worker_id: str | None) -> None:
