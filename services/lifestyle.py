@@ -465,7 +465,8 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
         )
 
     saved = save_new_versions(new_images, move_pointers)
-    publish_current_many([row.id for row in plan.targets if row.id in moved])
+    stored = {v.storage_key: image.stored for v, image in zip(saved, new_images, strict=True) if image.stored}
+    publish_current_many([row.id for row in plan.targets if row.id in moved], contents=stored)
     for version in saved:
         if int(version.target_id) in moved and retention_due(version):
             apply_retention(TargetKind.hero, version.target_id)

@@ -88,6 +88,7 @@ class NewImage:
     references: list[str] = field(default_factory=list)
     job_id: str | None = None
     thumbnail: bytes | None = None  # WebP; made from `data` when not given
+    stored: bytes | None = None  # set by save_new_versions: the file as stored (`data` with its text chunks)
     # What the image is of, written into the file: {"workItemId", "shotId", "sku", "sizeLabel"} for a hero,
     # {"projectId", "sentenceId"} for a sentence.
     subject: dict[str, str] = field(default_factory=dict)
@@ -198,7 +199,8 @@ def save_new_versions(
             for image, thumb in zip(new_images, thumbs, strict=True):
                 number = numbers[(image.target_kind, image.target_id)]
                 key, thumb_key = versioned_key(image.base_key, number, secrets.token_hex(3))
-                storage.put(key, images.png_with_text(image.data, provenance_text(image, number)))
+                image.stored = images.png_with_text(image.data, provenance_text(image, number))
+                storage.put(key, image.stored)
                 written.append(key)
                 storage.put(thumb_key, thumb, content_type="image/webp")
                 written.append(thumb_key)
@@ -396,9 +398,10 @@ def publish_current(row_id: int) -> bool:
     return bool(publish_current_many([row_id]))
 
 
-def publish_current_many(row_ids: list[int]) -> list[int]:
+def publish_current_many(row_ids: list[int], *, contents: dict[str, bytes] | None = None) -> list[int]:
     """Make heroes' stable files hold their current versions' bytes (a shot's sizes together, in one transaction of
-    three statements); returns the row ids written.
+    three statements); returns the row ids written. `contents`: the bytes of version keys the caller just stored,
+    copied without reading them back (any other current version is read from storage).
 
     Runs under the rows' locks (a no-op UPDATE: row locks on PostgreSQL, the write lock on SQLite), which a
     pointer move also takes, so publishes are ordered like the moves and the last one copies the last pointer
@@ -430,8 +433,10 @@ def publish_current_many(row_ids: list[int]) -> list[int]:
             return []
         # Rows from before published_version_id existed are rewritten once too: on S3 that also replaces the
         # `immutable` Cache-Control their stable objects were once stored with.
+        known = contents or {}
         for _, filename, _, storage_key in stale:
-            storage.put(filename, storage.get(storage_key))
+            data = known.get(storage_key)
+            storage.put(filename, data if data is not None else storage.get(storage_key))
         written = [row_id for row_id, _, _, _ in stale if row_id is not None]
         # Under the locks the pointers are still the versions just copied.
         session.exec(
