@@ -9,6 +9,8 @@ WebSocket: every run starts with a `new_session` message naming the fragments it
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -29,7 +31,7 @@ from .helpers import (
     select_dataframe_row,
     wait_idle,
 )
-from .server import VIEWPORT, App, prepare_data, running_app
+from .server import REPO, VIEWPORT, App, prepare_data, running_app
 
 LATENCY = QUICK_WAIT_SECONDS + 1.5  # seconds the stand-in takes per image
 HOME_OFFICE = "/work_item?id=21"  # its heroes exist already (server.PREPARE)
@@ -160,3 +162,17 @@ def test_a_long_storyboard_regeneration_shows_its_image_in_a_rerun_of_its_watche
     new_image = f"/sent_001/image.v{current + 1}-".encode()
     first = next(ids for ids, payloads in runs if any(new_image in payload for payload in payloads))
     assert first, f"the new image came first in a run of the whole page: {[ids for ids, _ in runs]}"
+
+
+def test_streamlit_does_not_collect_all_garbage_after_every_run():
+    """Streamlit's `runner.postScriptGC` (a full `gc.collect()` after each script and fragment run, 130-170 ms holding
+    the GIL here) delayed the rerun a job's end wakes, the job's own work and the delivery of the run's deltas: the
+    dashboard's config turns it off. Read through Streamlit's own config, so a misspelt option name fails too."""
+    read = subprocess.run(
+        [sys.executable, "-c", "from streamlit import config; print(config.get_option('runner.postScriptGC'))"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert read.stdout.strip() == "False"
