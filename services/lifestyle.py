@@ -285,15 +285,24 @@ def units_for(job: JobPublic) -> tuple[list[jobs.Unit], dict[str, Any]]:
     return _units(work_item_id, plan), {"skippedExisting": plan.skipped_json(), "missingShots": plan.missing}
 
 
-@HEROES_JOB.run_claim
-def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
-    """One shot: planned again now (it may have been locked or generated meanwhile), then one backend call."""
+@HEROES_JOB.prepare
+def _prepare_claim(session: Session, ctx: jobs.ClaimContext) -> tuple[Plan, list[Reference]]:
+    """The shot planned again now (it may have been locked or generated meanwhile) and its reference rows, read in
+    the claim's own transaction."""
     work_item_id = ctx.work_item_id
     if work_item_id is None:
         raise ValueError(f"lifestyle claim {ctx.claim_id} has no work item")
-    with session_scope() as session:  # the plan and the shot's reference rows: one read transaction
-        plan = _plan(session, work_item_id, [ctx.subject], bool(ctx.params.get("overwrite")))
-        ref_rows = _reference_rows(session, work_item_id, [p.shot.shot_id for p in plan.shots])
+    plan = _plan(session, work_item_id, [ctx.subject], bool(ctx.params.get("overwrite")))
+    return plan, _reference_rows(session, work_item_id, [p.shot.shot_id for p in plan.shots])
+
+
+@HEROES_JOB.run_claim
+def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
+    """One shot, as `_prepare_claim` planned it, then one backend call."""
+    if ctx.prepared is None:  # run without the claim's transaction (a test calling the handler itself)
+        with session_scope() as session:
+            ctx.prepared = _prepare_claim(session, ctx)
+    plan, ref_rows = ctx.prepared
     backend = backends.get_backend()
     refs = _load_references(ref_rows) if backend.capabilities.accepts_references else {}
     generated: list[dict[str, Any]] = []

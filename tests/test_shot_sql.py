@@ -18,10 +18,10 @@ from services.jobs import get_job, runner, workers
 from services.lifestyle import GenerateHeroesOptions, start_heroes_job
 from services.models import ImageVersion
 
-# A shot (3 sizes): claim 3, plan and reference rows 4, version numbers 1, versions + pointers + audit 8,
+# A shot (3 sizes): claim with its plan and reference rows 3 + 4 (one transaction), version numbers 1, versions + pointers + audit 8,
 # stable copies 3, end of the claim and the job's progress 3. Before batching it was 56 statements and 15 commits.
 STATEMENTS_PER_SHOT = 22
-COMMITS_PER_SHOT = 7  # claim, plan, version numbers, new versions, stable copies, end of claim, progress
+COMMITS_PER_SHOT = 6  # claim with its plan, version numbers, new versions, stable copies, end of claim, progress
 JOB_END_STATEMENTS = 6  # once per job: the last claim's summary (job, totals, claims), its finish and its event
 
 
@@ -133,3 +133,23 @@ def _deleted_files() -> int:
         return session.exec(
             select(func.count()).select_from(ImageVersion).where(col(ImageVersion.file_deleted).is_(True))
         ).one()
+
+
+def test_a_claim_whose_plan_cannot_be_read_fails_with_the_reason(db, captured_queue, monkeypatch):
+    """The plan is read in the claim's own transaction: when planning fails after the job was queued (here: the
+    pack is said to be gone), each claim still starts and ends failed with the plan's error, and the job fails."""
+    from services import lifestyle
+    from services.errors import ReshootError
+
+    work_item("gone", 2)
+    job_id = start_heroes_job(work_item_id="gone").job_id
+
+    def no_pack(*_args, **_kwargs):
+        raise ReshootError("LIFESTYLE_PACK_NOT_FOUND", 404, None, "Run Lifestyle Pack v2 first.")
+
+    monkeypatch.setattr(lifestyle, "_plan", no_pack)
+    for claim_id in list(captured_queue.claims):
+        runner.execute_claim(claim_id, "test-worker")
+    job = get_job(job_id)
+    assert (job.status, job.error_code) == ("failed", "LIFESTYLE_PACK_NOT_FOUND")
+    assert job.result is not None and [f["error"] for f in job.result["failed"]] == ["LIFESTYLE_PACK_NOT_FOUND"] * 2

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from services.db import session_scope
 from services.enums import JobKind, JobStatus
@@ -69,6 +69,8 @@ class ClaimContext:
     project_id: str | None = None
     attempts: int = 1
     requested_by: str | None = None
+    prepared: Any = None  # what the kind's `prepare` read in the claim's own transaction (None: nothing)
+    prepare_error: Exception | None = None  # what `prepare` raised: the claim fails with it
 
     def report(self, message: str) -> None:
         """Show `message` on every running job waiting for this unit."""
@@ -85,6 +87,7 @@ class ClaimContext:
 
 UnitsFor = Callable[[JobPublic], tuple[list[Unit], dict[str, Any] | None]]
 RunClaim = Callable[[ClaimContext], dict[str, Any]]
+Prepare = Callable[[Session, ClaimContext], Any]
 Summarize = Callable[[JobPublic, list[ClaimOutcome]], tuple[dict[str, Any], str]]
 
 
@@ -106,7 +109,9 @@ class JobType:
     - `units_for(job) -> (units, plan)`: the units of a queued job recorded without claims;
     - `run_claim(ctx) -> outcome`: generate one unit (runs on a consumer thread, as the requester);
     - `summarize(job, claims) -> (result, message)`: the job's result JSON once its claims ended (or JobFailed);
-    - `retry(job) -> job started`: a new job for what a finished one did not make.
+    - `retry(job) -> job started`: a new job for what a finished one did not make;
+    - optionally `prepare(session, ctx) -> anything`: reads for `run_claim` made in the claim's own transaction
+      (one commit fewer a unit), passed as `ctx.prepared`.
     """
 
     kind: JobKind
@@ -115,6 +120,11 @@ class JobType:
     _run_claim: RunClaim | None = None
     _summarize: Summarize | None = None
     _retry: Retry | None = None
+    _prepare: Prepare | None = None
+
+    def prepare(self, function: F) -> F:
+        self._prepare = function
+        return function
 
     def units_for(self, function: F) -> F:
         self._units_for = function
@@ -135,7 +145,7 @@ class JobType:
 
 @dataclass(frozen=True)
 class Handlers:
-    """A registered kind's four handlers, all present."""
+    """A registered kind's four handlers, all present, and its optional `prepare`."""
 
     kind: JobKind
     event_job_type: str
@@ -143,6 +153,7 @@ class Handlers:
     run_claim: RunClaim
     summarize: Summarize
     retry: Retry
+    prepare: Prepare | None = None
 
 
 _registry: dict[str, JobType] = {}
@@ -171,7 +182,7 @@ def handlers(kind: str) -> Handlers:
     )
     if units_for is None or run_claim is None or summarize is None or retry is None:
         raise ValueError(f"Job kind {kind!r} lacks a handler: decorate units_for, run_claim, summarize and retry")
-    return Handlers(job_type.kind, job_type.event_job_type, units_for, run_claim, summarize, retry)
+    return Handlers(job_type.kind, job_type.event_job_type, units_for, run_claim, summarize, retry, job_type._prepare)
 
 
 def event_job_type(kind: str) -> str:

@@ -270,6 +270,8 @@ def execute_claim(claim_id: int, worker_id: str | None) -> None:
     if ctx is None:
         return  # already claimed, finished or reaped (e.g. a duplicate queue message)
     try:
+        if ctx.prepare_error is not None:
+            raise ctx.prepare_error
         with acting_as(rows.requester(ctx.requested_by)):  # its new versions are recorded for the requester
             outcome = registration.handlers(ctx.kind).run_claim(ctx)
     except registration.JobFailed as e:
@@ -334,7 +336,7 @@ def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimCont
             )
         )
         job = get_row(session, Job, job_id)
-        return registration.ClaimContext(
+        ctx = registration.ClaimContext(
             claim_id=claim_id,
             id=job.id,
             kind=kind,
@@ -347,6 +349,13 @@ def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimCont
             attempts=attempts,
             requested_by=job.requested_by,
         )
+        prepare = registration.handlers(kind).prepare
+        if prepare is not None:  # the handler's reads in this transaction: one commit fewer a unit
+            try:
+                ctx.prepared = prepare(session, ctx)
+            except (ReshootError, registration.JobFailed, LookupError, ValueError) as e:  # not the database's own
+                ctx.prepare_error = e
+        return ctx
 
 
 def _end_claim(
