@@ -31,7 +31,7 @@ SIZES = [("Desktop", 96, 40, "desktop.png"), ("Tablet", 77, 38, "tablet.png"), (
 KILL_AT_PUBLISH = """
 import os, signal, sys
 from services import lifestyle
-lifestyle.publish_current_many = lambda row_ids: os.kill(os.getpid(), signal.SIGKILL)
+lifestyle.publish_current_many = lambda row_ids, **_: os.kill(os.getpid(), signal.SIGKILL)
 from services.cli import main
 sys.exit(main(["generate-heroes", "t1", "--shot", "S-1", "--overwrite", "--wait"]))
 """
@@ -275,7 +275,7 @@ def test_publish_on_postgresql_under_concurrent_moves(postgres_url, monkeypatch,
 KILLED_WORKER = """
 import os, signal, sys
 from services import lifestyle
-lifestyle.publish_current_many = lambda row_ids: os.kill(os.getpid(), signal.SIGKILL)
+lifestyle.publish_current_many = lambda row_ids, **_: os.kill(os.getpid(), signal.SIGKILL)
 from services.cli import main
 sys.exit(main(["worker"]))
 """
