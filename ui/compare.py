@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+from typing import Protocol
 
 import streamlit as st
 
+from services.read_models.versions import VersionPublic
+from services.versions import get_version
 from ui.images import absolute_url, image_or_placeholder
 
 _SLIDER_HTML = """<!doctype html><html><head><style>
@@ -57,3 +60,36 @@ def image_compare(
         with column:
             st.caption(label)
             image_or_placeholder(url, label)
+
+
+class ComparedImage(Protocol):
+    """A current hero image that knows its previous version (`HeroTarget`, `QueuedHero`)."""
+
+    @property
+    def previous_version_id(self) -> int | None: ...
+    @property
+    def version(self) -> int | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+
+
+def compare_with_previous(
+    current: ComparedImage, *, key: str, current_label: str | None = None
+) -> VersionPublic | None:
+    """`current`'s previous version (the newest older one whose file is still stored) beside it (`image_compare`);
+    that version, or None (and nothing drawn) when there is none."""
+    before = get_version(current.previous_version_id) if current.previous_version_id else None
+    if before is not None:
+        image_compare(
+            before.url,
+            current.url,
+            width=current.width,
+            height=current.height,
+            labels=(f"v{before.version}", current_label or f"v{current.version}"),
+            key=key,
+        )
+    return before

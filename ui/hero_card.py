@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from streamlit.errors import StreamlitAPIException
 
 from services import messages
-from services.enums import JobStatus, TargetKind
+from services.enums import JobStatus
 from services.errors import ReshootError, invalid_from
 from services.identity import Role
 from services.lifestyle import (
@@ -38,12 +38,11 @@ from services.lifestyle import (
 )
 from services.read_models.heroes import HeroesJobResult, HeroTarget, ReferencePublic, ShotPublic, WorkItemDetail
 from services.read_models.jobs import JobPublic
-from services.versions import list_versions
 from services.work_items import get_work_item
 from ui.actions_panel import panel_job
 from ui.bulk_review import select_box
 from ui.card_review import badges_html, look, review_buttons, status_line_html
-from ui.compare import image_compare
+from ui.compare import compare_with_previous
 from ui.grid_density import is_compact
 from ui.hero_prompt import (
     card_notes_html,
@@ -625,17 +624,8 @@ def _reference_tile(work_item_id: str, shot_id: str, ref: ReferencePublic, *, co
 @st.dialog("Compare versions", width="large")
 def compare_dialog(row: HeroTarget) -> None:
     """The previous and the current image of one hero target, at the same size."""
-    versions = {v.id: v for v in list_versions(TargetKind.hero, str(row.id))}
-    before = versions.get(row.previous_version_id) if row.previous_version_id else None
+    before = compare_with_previous(row, key=compare_key("mode", row.id))
     if before is None:
         show_toast("Nothing to compare", "The previous version is no longer stored.", kind="warning")
         return
-    image_compare(
-        before.url,
-        row.url,
-        width=row.width,
-        height=row.height,
-        labels=(f"v{before.version}", f"v{row.version}"),
-        key=compare_key("mode", row.id),
-    )
     use_version_button(before, key=compare_key("use", before.id))

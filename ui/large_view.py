@@ -16,17 +16,17 @@ from functools import partial
 import streamlit as st
 
 from services.audit import hero_history
-from services.enums import ReviewState, TargetKind
+from services.enums import ReviewState
 from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import list_references
 from services.read_models.heroes import HeroTarget, ShotPublic, WorkItemDetail
 from services.read_models.versions import VersionPublic
-from services.versions import get_version, list_versions
+from services.versions import get_version
 from services.work_items import get_work_item
 from ui.activity import RECENT_SHOWN, recent_changes
 from ui.card_review import decide, decision_words, look, review_state
-from ui.compare import image_compare
+from ui.compare import compare_with_previous
 from ui.file_metadata import file_metadata_expander
 from ui.hero_prompt import hero_versions, load_card_notes
 from ui.hero_state import card_key, img_tag, picked_row, size_switch
@@ -227,17 +227,7 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
 def _picture(work_item_id: str, row: HeroTarget) -> None:
     """Fitted to the window, at 100 % in a scrollable frame, or beside the previous version."""
     if st.session_state.get(large_view_key("compare", work_item_id)) and row.previous_version_id:
-        versions = {v.id: v for v in list_versions(TargetKind.hero, str(row.id))}
-        before = versions.get(row.previous_version_id) if row.previous_version_id else None
-        if before is not None:
-            image_compare(
-                before.url,
-                row.url,
-                width=row.width,
-                height=row.height,
-                labels=(f"v{before.version}", f"v{row.version}"),
-                key=large_view_key("compare_mode", str(row.id)),
-            )
+        if compare_with_previous(row, key=large_view_key("compare_mode", str(row.id))):
             return
         st.caption("The previous version's file is no longer stored.")
     if st.session_state.get(large_view_key("zoom", work_item_id)) and row.url:

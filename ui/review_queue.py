@@ -21,13 +21,12 @@ from services.identity import Role
 from services.read_models.review_queue import QueueCursor, QueuedHero, ReviewQueueFilter
 from services.versions import (
     ReviewDecisionOptions,
-    get_version,
     hero_size_labels,
     review_queue,
     review_queue_count,
     set_review,
 )
-from ui.compare import image_compare
+from ui.compare import compare_with_previous
 from ui.images import absolute_url, placeholder
 from ui.navigation import WORK_ITEM_PAGE, query_param
 from ui.permissions import lacks, why_disabled
@@ -165,21 +164,7 @@ def hero_details(hero: QueuedHero) -> None:
 
 @st.dialog("Compare with the previous version", width="large")
 def compare_dialog(hero: QueuedHero) -> None:
-    if hero.previous_version_id is None:
-        return
-    try:
-        before = get_version(hero.previous_version_id)
-    except ReshootError:
-        st.warning("The previous version is no longer stored.")
-        return
-    image_compare(
-        before.url,
-        hero.url,
-        width=hero.width,
-        height=hero.height,
-        labels=(f"v{before.version}", f"v{hero.version} (in review)"),
-        key=queue_key("compare_mode"),
-    )
+    compare_with_previous(hero, key=queue_key("compare_mode"), current_label=f"v{hero.version} (in review)")
 
 
 def hero_image(hero: QueuedHero) -> None:
