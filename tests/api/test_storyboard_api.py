@@ -156,7 +156,7 @@ def test_websocket_hears_only_new_events_unless_asked_to_replay(client, demo):
 
 
 def test_regenerate_with_another_seed_while_one_runs_is_409_with_the_running_job(client, demo, fake_backend):
-    fake_backend.delay = 0.5
+    fake_backend.delay = 3.0  # the first job must still run when the third request comes
     first = regenerate(client, json={"seed": 4294967296})
     assert first.status_code == 202
     same = regenerate(client, json={"seed": 4294967296})
