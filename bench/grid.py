@@ -26,6 +26,10 @@ DASHBOARD = str(ROOT / "dashboard.py")
 DETAIL_PAGE = "pages/work_item.py"
 EMPTY = str(Path(__file__).parent / "pages" / "empty.py")
 NAIVE = str(Path(__file__).parent / "pages" / "naive_grid.py")
+FLOORS = {  # what a grid of one fragment per card costs whatever its cards draw (run with ?cards=CARDS_PER_PAGE)
+    "fragments of one Markdown element": str(Path(__file__).parent / "pages" / "floor_markdown.py"),
+    "fragments of one Components-v2 component": str(Path(__file__).parent / "pages" / "floor_component.py"),
+}
 SCRIPT_THREAD = "ScriptRunner.scriptThread"
 TARGET_TIME_RATIO = 5.0  # at 60 shots (issue 15)
 TARGET_BYTES_FACTOR = 10.0
@@ -209,8 +213,12 @@ def run(quick: bool = False) -> list[Row]:
         stats, medians, empty_ms = {}, {}, {}
         for n in shots:
             page = detail_page(f"wi-{n}")
+            floors = {name: script_page(path, cards=str(CARDS_PER_PAGE)) for name, path in FLOORS.items()}
+            runs = {"empty": empty.run, "page": page.run} | (
+                {name: at.run for name, at in floors.items()} if n == checked else {}
+            )
             with server_script_cache():
-                times = interleaved({"empty": empty.run, "page": page.run}, repeats=repeats[n], warmup=1)
+                times = interleaved(runs, repeats=repeats[n], warmup=1)
             ours = stats[n] = one_run(page)
             medians[n], empty_ms[n] = times["page"], times["empty"]
             ratio = times["page"] / times["empty"]
@@ -233,6 +241,17 @@ def run(quick: bool = False) -> list[Row]:
                         "(the rest of a run's time is AppTest starting the run and reading its messages)",
                     )
                 )
+                for name, at in floors.items():
+                    rows.append(
+                        measure(
+                            NAME,
+                            f"floor: {CARDS_PER_PAGE} {name}: time ÷ empty page",
+                            f"{times[name] / times['empty']:.1f}",
+                            f"{times[name] * 1000:.0f} ms, run in turn with the page; script-thread CPU "
+                            f"{least_cpu_ms(at, CPU_RUNS):.1f} ms (the page's {page_cpu:.1f} ms), {elements(at)} "
+                            "elements: what one fragment per card costs before the cards' own elements",
+                        )
+                    )
                 recompiled = interleaved({"empty": empty.run, "page": page.run}, repeats=repeats[n], warmup=1)
                 rows.append(
                     measure(
