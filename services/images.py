@@ -13,7 +13,6 @@ import io
 import math
 import struct
 import warnings
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +20,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 import numpy as np
+from isal import isal_zlib
 from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFont, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from services.config import get_settings
@@ -356,19 +356,28 @@ def _cut(
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPE = {"RGB": 2, "RGBA": 6}
 _PNG_FILTER_UP = 2
+_PNG_DEFLATE_LEVEL = 2  # ISA-L's 0..3: 2 is as fast as 1 here, with smaller photo PNGs
+
+
+def _png_chunk_parts(kind: bytes, data: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """A chunk's length, type, data and CRC, to be joined once (a photo's IDAT is megabytes: each copy shows)."""
+    return struct.pack(">I", len(data)), kind, data, struct.pack(">I", isal_zlib.crc32(data, isal_zlib.crc32(kind)))
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return b"".join(_png_chunk_parts(kind, data))
 
 
 def encode_png(image: Image.Image) -> bytes:
-    """An 8-bit RGB or RGBA image as a PNG: every row "Up"-filtered (minus the row above), zlib level 1.
+    """An 8-bit RGB or RGBA image as a PNG: every row "Up"-filtered (minus the row above), deflated by ISA-L.
 
     Pillow's encoder tries all five PNG filters on every row and keeps the best; measured on 1536×768 images that
     search costs 3.5× (19.5 vs 5.6 ms, offline render) and 2× (71 vs 37 ms, photo-like) for files within 2 % of
-    the size Pillow makes at compress_level=1. Same pixels in, same bytes out (the offline renderer's byte
-    determinism holds)."""
+    the size Pillow makes at compress_level=1. The deflate stream is ISA-L's (`isal_zlib`, level 2: a standard
+    zlib stream, what any PNG reader inflates), 10× faster than zlib level 1 on the offline render and 3–4× on
+    photos for streams 0–7 % larger (measured on the bench's 1920×800 masters and their exports, 2026-12-01).
+    Same pixels in, same bytes out (the offline renderer's byte determinism holds: ISA-L's output depends only on
+    the input and level, on any x86-64 CPU with SSE4.2)."""
     pixels = np.asarray(image)
     height, width = pixels.shape[:2]
     rows = pixels.reshape(height, -1)
@@ -381,7 +390,7 @@ def encode_png(image: Image.Image) -> bytes:
         (
             _PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(filtered.data, 1)),  # the array's own buffer: no copy
+            *_png_chunk_parts(b"IDAT", isal_zlib.compress(filtered.data, _PNG_DEFLATE_LEVEL)),  # no copy of the array
             _png_chunk(b"IEND", b""),
         )
     )
