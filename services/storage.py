@@ -68,6 +68,11 @@ def validate_key(key: str) -> str:
     """Return `key` if it is a safe relative key (`fcc/lifestyle/7/OL-1/desktop.png`), else raise."""
     if not isinstance(key, str) or not key or len(key) > 512:
         raise ReshootError("INVALID_KEY", 400, {"key": str(key)[:100]}, "Storage key is empty or too long")
+    return _checked_key(key)
+
+
+@lru_cache(maxsize=4096)  # a page run asks for the URLs of the same few dozen keys every time; a refusal is not kept
+def _checked_key(key: str) -> str:
     if key.startswith("/") or "\\" in key or "\x00" in key:
         raise ReshootError("INVALID_KEY", 400, {"key": key}, "Storage key must be relative")
     parts = key.split("/")

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as sa_select  # sqlmodel's select() is typed for at most 4 columns
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from services.db import get_engine, session_scope
 from services.enums import ACTIVE_STATUSES, JobKind, ReviewState, TargetKind
@@ -362,7 +362,19 @@ def _url(storage: Storage, key: str | None) -> str | None:
     return storage.url(key) if key else None
 
 
-def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[ShotPublic]:
+def _page_of_shots(limited: bool) -> Any:
+    """The work item's shots from `:shot_offset` (at most `:shot_limit` of them if `limited`), as a subquery."""
+    columns = (Shot.id, Shot.shot_id, Shot.sku, Shot.prompt, Shot.locked, Shot.position)
+    page = (
+        sa_select(*(col(c) for c in columns))
+        .where(col(Shot.work_item_id) == bindparam("work_item_id"))
+        .order_by(col(Shot.position), col(Shot.id))
+        .offset(bindparam("shot_offset", type_=Integer))
+    )
+    return (page.limit(bindparam("shot_limit", type_=Integer)) if limited else page).subquery("page")
+
+
+def _shots_with_rows_query(page: Any) -> Any:
     """The page's shots, their export rows and current versions (with the previous version's id), as plain
     columns in one query."""
     previous = aliased(ImageVersion)
@@ -378,7 +390,7 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[Shot
         .limit(1)
         .scalar_subquery()
     )
-    query = (
+    return (
         sa_select(
             page.c.id,
             page.c.shot_id,
@@ -407,6 +419,57 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[Shot
         .outerjoin(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
         .order_by(page.c.position, page.c.id, col(ExportPlanRow.position), col(ExportPlanRow.id))
     )
+
+
+def _first_references_query(page: Any) -> Any:
+    """Per shot of the page: how many references it has (`total`) and its first three, in one query."""
+    ranked = (
+        sa_select(
+            col(Reference.id),
+            col(Reference.shot_id),
+            col(Reference.storage_key),
+            col(Reference.thumb_key),
+            col(Reference.filename),
+            func.row_number()
+            .over(partition_by=col(Reference.shot_id), order_by=(col(Reference.created_at), col(Reference.id)))
+            .label("rn"),
+            func.count().over(partition_by=col(Reference.shot_id)).label("total"),
+        )
+        .where(
+            col(Reference.work_item_id) == bindparam("work_item_id"),
+            col(Reference.shot_id).in_(sa_select(page.c.shot_id)),
+        )
+        .subquery()
+    )
+    return sa_select(*ranked.c).where(ranked.c.rn <= REFERENCES_SHOWN).order_by(ranked.c.shot_id, ranked.c.rn)
+
+
+@cache
+def _detail_queries(limited: bool) -> tuple[Any, Any, Any, Any, Any]:
+    """`get_work_item`'s five statements, built once (with bound parameters `work_item_id`, `shot_offset` and
+    `shot_limit`): building them and their cache keys cost more than SQLAlchemy's compiled-statement cache saves."""
+    work_item_id = bindparam("work_item_id", type_=String)
+    item = (
+        sa_select(col(WorkItem.id), col(WorkItem.title), col(WorkItem.status), col(LifestylePack.id))
+        .outerjoin(LifestylePack, col(LifestylePack.work_item_id) == WorkItem.id)
+        .where(col(WorkItem.id) == work_item_id)
+    )
+    shot_ids = (
+        sa_select(col(Shot.shot_id))
+        .where(col(Shot.work_item_id) == work_item_id)
+        .order_by(col(Shot.position), col(Shot.id))
+    )
+    page = _page_of_shots(limited)
+    active_jobs = sa_select(col(GenerationClaim.subject), col(GenerationClaim.job_id)).where(
+        col(GenerationClaim.work_item_id) == work_item_id,
+        col(GenerationClaim.kind) == JobKind.lifestyle_heroes,
+        col(GenerationClaim.status).in_(ACTIVE_STATUSES),
+    )
+    return item, shot_ids, _shots_with_rows_query(page), _first_references_query(page), active_jobs
+
+
+def _shots_with_rows(rows: Any, storage: Storage) -> list[ShotPublic]:
+    """ShotPublic models from `_shots_with_rows_query`'s rows (a shot's rows are adjacent)."""
     shots: dict[int, ShotPublic] = {}
     for (
         pk,
@@ -430,7 +493,7 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[Shot
         seed,
         seed_honoured,
         backend,
-    ) in session.execute(query).all():
+    ) in rows:
         entry = shots.get(pk)
         if entry is None:
             entry = shots[pk] = ShotPublic(shot_id=shot_id, sku=sku, prompt=prompt, locked=locked, rows=[])
@@ -461,43 +524,15 @@ def _shots_with_rows(session: Session, page: Any, storage: Storage) -> list[Shot
     return list(shots.values())
 
 
-def _first_references(
-    session: Session, work_item_id: str, shot_ids: Any, storage: Storage
-) -> dict[str, tuple[int, list[ReferenceSummary]]]:
-    """Per shot id (of those `shot_ids` selects): how many references it has and its first three, in one query."""
-    ranked = (
-        sa_select(
-            col(Reference.id),
-            col(Reference.shot_id),
-            col(Reference.storage_key),
-            col(Reference.thumb_key),
-            col(Reference.filename),
-            func.row_number()
-            .over(partition_by=col(Reference.shot_id), order_by=(col(Reference.created_at), col(Reference.id)))
-            .label("rn"),
-            func.count().over(partition_by=col(Reference.shot_id)).label("total"),
-        )
-        .where(col(Reference.work_item_id) == work_item_id, col(Reference.shot_id).in_(shot_ids))
-        .subquery()
-    )
-    query = sa_select(*ranked.c).where(ranked.c.rn <= REFERENCES_SHOWN).order_by(ranked.c.shot_id, ranked.c.rn)
+def _first_references(rows: Any, storage: Storage) -> dict[str, tuple[int, list[ReferenceSummary]]]:
+    """Per shot id: how many references it has and its first three, from `_first_references_query`'s rows."""
     found: dict[str, tuple[int, list[ReferenceSummary]]] = {}
-    for ref_id, shot_id, key, thumb, filename, _rn, total in session.execute(query).all():
+    for ref_id, shot_id, key, thumb, filename, _rn, total in rows:
         refs = found.setdefault(shot_id, (int(total), []))[1]
         refs.append(
             ReferenceSummary(id=ref_id, url=storage.url(key), thumb_url=_url(storage, thumb), filename=filename)
         )
     return found
-
-
-def _active_heroes_jobs(session: Session, work_item_id: str) -> dict[str, str]:
-    """shot id -> the job whose queued/running claim generates that shot now (one per shot, by the claims' index)."""
-    query = select(GenerationClaim.subject, GenerationClaim.job_id).where(
-        GenerationClaim.work_item_id == work_item_id,
-        GenerationClaim.kind == JobKind.lifestyle_heroes,
-        col(GenerationClaim.status).in_(ACTIVE_STATUSES),
-    )
-    return dict(session.exec(query).all())
 
 
 def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | None = None) -> WorkItemDetail:
@@ -507,12 +542,11 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
     if shot_offset < 0 or (shot_limit is not None and shot_limit < 0):
         raise invalid_request({"shotOffset": shot_offset, "shotLimit": shot_limit})
     storage = get_storage()
+    item, shot_ids_query, shots_query, references_query, active_jobs_query = _detail_queries(shot_limit is not None)
+    params = {"work_item_id": work_item_id, "shot_offset": shot_offset, "shot_limit": shot_limit}
     with session_scope() as session:
-        found = session.exec(
-            select(WorkItem.id, WorkItem.title, WorkItem.status, LifestylePack.id)
-            .outerjoin(LifestylePack, col(LifestylePack.work_item_id) == WorkItem.id)
-            .where(WorkItem.id == work_item_id)
-        ).first()
+        db = session.connection()  # plain column rows: Core execution, without the ORM's result layer
+        found = db.execute(item, params).first()
         if found is None:
             raise ReshootError("WORK_ITEM_NOT_FOUND", 404, {"workItemId": work_item_id}, f"No work item {work_item_id}")
         item_id, title, status, pack_id = found
@@ -521,28 +555,10 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
         references: dict[str, tuple[int, list[ReferenceSummary]]] = {}
         active_jobs: dict[str, str] = {}
         if pack_id:
-            order = (col(Shot.position), col(Shot.id))
-            shot_ids = list(
-                session.exec(select(Shot.shot_id).where(Shot.work_item_id == work_item_id).order_by(*order))
-            )
-            page = (
-                sa_select(
-                    col(Shot.id),
-                    col(Shot.shot_id),
-                    col(Shot.sku),
-                    col(Shot.prompt),
-                    col(Shot.locked),
-                    col(Shot.position),
-                )
-                .where(col(Shot.work_item_id) == work_item_id)
-                .order_by(*order)
-                .limit(shot_limit)
-                .offset(shot_offset)
-                .subquery("page")
-            )
-            shots = _shots_with_rows(session, page, storage)
-            references = _first_references(session, work_item_id, select(page.c.shot_id), storage)
-            active_jobs = _active_heroes_jobs(session, work_item_id)
+            shot_ids = list(db.execute(shot_ids_query, params).scalars())
+            shots = _shots_with_rows(db.execute(shots_query, params).all(), storage)
+            references = _first_references(db.execute(references_query, params).all(), storage)
+            active_jobs = {subject: job_id for subject, job_id in db.execute(active_jobs_query, params).all()}
     for shot in shots:
         shot.reference_count, shot.references = references.get(shot.shot_id, (0, []))
         shot.active_job_id = active_jobs.get(shot.shot_id)
