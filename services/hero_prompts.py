@@ -7,14 +7,17 @@ comment count) and the rejected heroes' notes where a regeneration is started, e
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from pydantic import field_validator
-from sqlalchemy import func
+from sqlalchemy import Integer, String, bindparam, func
 from sqlalchemy import select as sql_select  # more columns than sqlmodel's typed select() takes
 from sqlmodel import Session, col, select
 
 from services.audit import AuditAction, Target, record
 from services.auth import require
-from services.db import session_scope
+from services.db import get_engine, session_scope
 from services.enums import AuditTargetKind, ReviewState, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Role
@@ -136,11 +139,9 @@ def shot_prompt(*, work_item_id: str, shot_id: str) -> ShotPrompt:
         return _public(_shot(session, work_item_id, shot_id))
 
 
-def card_summaries(*, work_item_id: str, shot_ids: list[str]) -> dict[str, ShotCardSummary]:
-    """Per shot id: its prompt state and, per size with an image, the latest decision and comment count; one
-    query whatever the number of shots."""
-    if not shot_ids:
-        return {}
+@cache
+def _card_summaries_query() -> Any:
+    """`card_summaries`' statement, built once (bound: `work_item_id`, the expanding `shot_ids`)."""
     comments = (
         select(func.count())
         .where(Comment.version_id == ImageVersion.id)
@@ -148,7 +149,7 @@ def card_summaries(*, work_item_id: str, shot_ids: list[str]) -> dict[str, ShotC
         .scalar_subquery()
         .label("comment_count")
     )
-    query = (
+    return (
         sql_select(
             col(Shot.shot_id),
             col(Shot.prompt),
@@ -165,35 +166,46 @@ def card_summaries(*, work_item_id: str, shot_ids: list[str]) -> dict[str, ShotC
         .select_from(Shot)
         .outerjoin(ExportPlanRow, col(ExportPlanRow.shot_pk) == Shot.id)
         .outerjoin(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
-        .where(col(Shot.work_item_id) == work_item_id, col(Shot.shot_id).in_(shot_ids))
+        .where(
+            col(Shot.work_item_id) == bindparam("work_item_id", type_=String),
+            col(Shot.shot_id).in_(bindparam("shot_ids", expanding=True)),
+        )
     )
+
+
+def card_summaries(*, work_item_id: str, shot_ids: list[str]) -> dict[str, ShotCardSummary]:
+    """Per shot id: its prompt state and, per size with an image, the latest decision and comment count; one
+    query whatever the number of shots."""
+    if not shot_ids:
+        return {}
     found: dict[str, ShotCardSummary] = {}
-    with session_scope() as session:
-        for shot_id, prompt, dirty, seed, size, version_id, state, reviewer, at, note, count in session.execute(query):
-            summary = found.setdefault(
-                shot_id,
-                ShotCardSummary(
-                    shot=ShotPrompt(
-                        work_item_id=work_item_id, shot_id=shot_id, prompt=prompt, heroes_dirty=dirty, seed=seed
-                    ),
-                    sizes={},
+    with get_engine().connect() as db:  # plain columns: no ORM session needed
+        rows = db.execute(_card_summaries_query(), {"work_item_id": work_item_id, "shot_ids": shot_ids}).all()
+    for shot_id, prompt, dirty, seed, size, version_id, state, reviewer, at, note, count in rows:
+        summary = found.setdefault(
+            shot_id,
+            ShotCardSummary(
+                shot=ShotPrompt(
+                    work_item_id=work_item_id, shot_id=shot_id, prompt=prompt, heroes_dirty=dirty, seed=seed
                 ),
+                sizes={},
+            ),
+        )
+        if version_id is not None:
+            summary.sizes[size] = ThreadSummary(
+                version_id=version_id,
+                review_state=state,
+                reviewer=reviewer,
+                reviewed_at=at,
+                review_note=note,
+                comment_count=int(count or 0),
             )
-            if version_id is not None:
-                summary.sizes[size] = ThreadSummary(
-                    version_id=version_id,
-                    review_state=state,
-                    reviewer=reviewer,
-                    reviewed_at=at,
-                    review_note=note,
-                    comment_count=int(count or 0),
-                )
     return found
 
 
-def rejected_heroes(*, work_item_id: str, shot_ids: list[str] | None = None, limit: int = 50) -> list[RejectedHero]:
-    """Current heroes of these shots (all shots: None) whose latest decision is `rejected`, in plan order, with
-    the reviewer's note; at most `limit`, one query."""
+@cache
+def _rejected_heroes_query(of_shots: bool) -> Any:
+    """`rejected_heroes`' statement, built once (bound: `work_item_id`, `limit` and, `of_shots`, `shot_ids`)."""
     query = (
         sql_select(
             col(ImageVersion.id),
@@ -207,16 +219,25 @@ def rejected_heroes(*, work_item_id: str, shot_ids: list[str] | None = None, lim
         .select_from(ExportPlanRow)
         .join(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
         .join(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
-        .where(col(ExportPlanRow.work_item_id) == work_item_id, col(ImageVersion.review_state) == ReviewState.rejected)
+        .where(
+            col(ExportPlanRow.work_item_id) == bindparam("work_item_id", type_=String),
+            col(ImageVersion.review_state) == ReviewState.rejected,
+        )
         .order_by(col(Shot.position), col(Shot.id), col(ExportPlanRow.position), col(ExportPlanRow.id))
-        .limit(max(1, limit))
+        .limit(bindparam("limit", type_=Integer))
     )
-    if shot_ids is not None:
-        query = query.where(col(Shot.shot_id).in_(shot_ids))
-    with session_scope() as session:
-        return [
-            RejectedHero(
-                version_id=vid, version=number, shot_id=sid, size_label=size, reviewer=who, note=note, reviewed_at=at
-            )
-            for vid, number, sid, size, who, note, at in session.execute(query)
-        ]
+    return query.where(col(Shot.shot_id).in_(bindparam("shot_ids", expanding=True))) if of_shots else query
+
+
+def rejected_heroes(*, work_item_id: str, shot_ids: list[str] | None = None, limit: int = 50) -> list[RejectedHero]:
+    """Current heroes of these shots (all shots: None) whose latest decision is `rejected`, in plan order, with
+    the reviewer's note; at most `limit`, one query."""
+    params = {"work_item_id": work_item_id, "shot_ids": shot_ids, "limit": max(1, limit)}
+    with get_engine().connect() as db:  # plain columns: no ORM session needed
+        rows = db.execute(_rejected_heroes_query(shot_ids is not None), params).all()
+    return [
+        RejectedHero(
+            version_id=vid, version=number, shot_id=sid, size_label=size, reviewer=who, note=note, reviewed_at=at
+        )
+        for vid, number, sid, size, who, note, at in rows
+    ]

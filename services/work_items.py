@@ -544,8 +544,7 @@ def get_work_item(work_item_id: str, *, shot_offset: int = 0, shot_limit: int | 
     storage = get_storage()
     item, shot_ids_query, shots_query, references_query, active_jobs_query = _detail_queries(shot_limit is not None)
     params = {"work_item_id": work_item_id, "shot_offset": shot_offset, "shot_limit": shot_limit}
-    with session_scope() as session:
-        db = session.connection()  # plain column rows: Core execution, without the ORM's result layer
+    with get_engine().connect() as db:  # plain columns: no ORM session to build and commit
         found = db.execute(item, params).first()
         if found is None:
             raise ReshootError("WORK_ITEM_NOT_FOUND", 404, {"workItemId": work_item_id}, f"No work item {work_item_id}")
