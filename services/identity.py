@@ -48,7 +48,11 @@ def _os_user() -> str:
 
 def local_actor() -> Actor:
     """One person on one machine (`RESHOOT_AUTH=none`): they may do everything."""
-    name = local_user_name()
+    return _local_actor(local_user_name())
+
+
+@cache
+def _local_actor(name: str) -> Actor:
     return Actor(email=name, name=name, role=Role.admin)
 
 
