@@ -50,8 +50,8 @@ BOUNDS = {
     "elements (e.g. one HTML element), giving up per-card fragments (a click would rerun every card).",
     ("memory", "RSS"): "Bound: Streamlit keeps each closed session (about 0.5 MB) for server.disconnectedSessionTTL "
     "(30 s in .streamlit/config.toml); memory stops growing once sessions expire.",
-    ("generate", "wall"): "Bound: our own CPU per shot (image work ~45 ms: 2 crops, 2 PNG encodes, 3 WebP thumbnails; "
-    "see shot_cpu) and the job system's work (22 SQL statements and 6 commits a shot on its path, see "
+    ("generate", "wall"): "Bound: our own CPU per shot (image work, about 60 % of it: the master's decode, 2 bilinear "
+    "crops, 2 PNG encodes, 3 WebP thumbnails; see shot_cpu) and the job system's work (22 SQL statements and 6 commits a shot on its path, see "
     "tests/test_shot_sql.py; storage writes; threads) on 2 cores: it runs beside the next backend calls, so a "
     "loaded machine's CPU bounds it, and on a quiet one the claim and plan before each call and the last shots' "
     "work remain.",
