@@ -17,7 +17,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from functools import partial
+from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import BinaryIO
 
 import streamlit as st
@@ -146,9 +147,17 @@ def hero_grid(item: WorkItemDetail) -> None:
             st.session_state[_key("shot", item.id, shot.shot_id)] = shot
             st.session_state[_key("offset", item.id, shot.shot_id)] = first + index
             st.session_state.pop(_key("stale", item.id, shot.shot_id), None)  # just read
-            st.fragment(hero_card, key=card_fragment_key(item.id, shot.shot_id))(item.id, shot.shot_id)
+            _card_fragment(card_fragment_key(item.id, shot.shot_id))(item.id, shot.shot_id)
     if total > CARDS_PER_PAGE:
         st.pagination(page_count(total), key=_page_key(item.id), width="stretch")
+
+
+@lru_cache(maxsize=1024)
+def _card_fragment(key: str) -> Callable[[str, str], None]:
+    """`hero_card` as the fragment of this key. Made once a key, not every run: `st.fragment` copies the function's
+    signature and attributes each time it is called; what a call of the fragment does (its snapshot of the page's
+    cursors, its id from where it is called) happens in that call, every run, as before."""
+    return st.fragment(hero_card, key=key)
 
 
 def page_count(total: int) -> int:
