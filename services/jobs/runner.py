@@ -9,16 +9,18 @@ import logging
 import threading
 import time
 import traceback
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, cast, func, update
+from sqlalchemy import JSON, BindParameter, String, bindparam, case, cast, func, update
+from sqlalchemy import select as sql_select  # more columns than sqlmodel's typed select() takes
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services.audit import AuditAction, Target, record
 from services.auth import require
 from services.config import get_settings
-from services.db import get_row, session_scope
+from services.db import execute, get_row, session_scope
 from services.enums import ACTIVE_STATUSES, FINISHED_STATUSES, AuditTargetKind, JobKind, JobStatus
 from services.errors import ReshootError
 from services.identity import Role, acting_as, current_actor
@@ -299,43 +301,63 @@ def _detail(detail: Any) -> str | None:
     return json.dumps(detail, default=str)
 
 
+# The statements of every claim's start and end, built once (building one cost more than running it); run by
+# `db.execute`, without the ORM's work per statement.
+_CLAIM_ID: BindParameter[int] = bindparam("claim_id")
+_NOW: BindParameter[datetime] = bindparam("now")
+_CLAIM_START = (
+    update(GenerationClaim)
+    .where(col(GenerationClaim.id) == _CLAIM_ID, col(GenerationClaim.status) == JobStatus.queued)
+    .values(
+        status=JobStatus.running,
+        worker_id=bindparam("worker"),
+        started_at=_NOW,
+        heartbeat_at=_NOW,
+        attempts=GenerationClaim.attempts + 1,
+    )
+    .returning(
+        col(GenerationClaim.job_id),
+        col(GenerationClaim.kind),
+        col(GenerationClaim.subject),
+        col(GenerationClaim.attempts),
+    )
+)
+_JOBS_START = (
+    update(Job)
+    .where(
+        col(Job.id).in_(select(JobClaim.job_id).where(JobClaim.claim_id == _CLAIM_ID)),
+        col(Job.status) == JobStatus.queued,
+    )
+    .values(
+        status=JobStatus.running,
+        worker_id=bindparam("worker"),
+        started_at=_NOW,
+        heartbeat_at=_NOW,
+        attempts=Job.attempts + 1,
+        message="Starting",
+    )
+)
+_CLAIM_JOB = sql_select(
+    col(Job.id),
+    col(Job.params),
+    col(Job.work_item_id),
+    col(Job.sentence_id),
+    col(Job.project_id),
+    col(Job.requested_by),
+).where(col(Job.id) == bindparam("job_id"))
+
+
 def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimContext | None:
-    now = utcnow()
+    params = {"claim_id": claim_id, "worker": worker_id, "now": utcnow()}
     with session_scope() as session:
-        claimed = session.exec(
-            update(GenerationClaim)
-            .where(col(GenerationClaim.id) == claim_id, col(GenerationClaim.status) == JobStatus.queued)
-            .values(
-                status=JobStatus.running,
-                worker_id=worker_id,
-                started_at=now,
-                heartbeat_at=now,
-                attempts=GenerationClaim.attempts + 1,
-            )
-            .returning(
-                col(GenerationClaim.job_id),
-                col(GenerationClaim.kind),
-                col(GenerationClaim.subject),
-                col(GenerationClaim.attempts),
-            )
-        ).first()
+        claimed = execute(session, _CLAIM_START, params).first()
         if claimed is None:
             return None
-        job_id, kind, subject, attempts = claimed
-        waiting = select(JobClaim.job_id).where(JobClaim.claim_id == claim_id)
-        session.exec(
-            update(Job)
-            .where(col(Job.id).in_(waiting), col(Job.status) == JobStatus.queued)
-            .values(
-                status=JobStatus.running,
-                worker_id=worker_id,
-                started_at=now,
-                heartbeat_at=now,
-                attempts=Job.attempts + 1,
-                message="Starting",
-            )
-        )
-        job = get_row(session, Job, job_id)
+        job_id, kind, subject, attempts = tuple(claimed)
+        execute(session, _JOBS_START, params)
+        job = execute(session, _CLAIM_JOB, {"job_id": job_id}).first()
+        if job is None:
+            raise LookupError(f"no Job {job_id!r}")
         ctx = registration.ClaimContext(
             claim_id=claim_id,
             id=job.id,
@@ -358,6 +380,21 @@ def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimCont
         return ctx
 
 
+_CLAIM_END = (
+    update(GenerationClaim)
+    .where(col(GenerationClaim.id) == _CLAIM_ID, col(GenerationClaim.status) == JobStatus.running)
+    .values(
+        status=bindparam("new_status"),
+        outcome=bindparam("new_outcome", type_=JSON()),
+        error_code=bindparam("code"),
+        message=bindparam("text"),
+        error_detail=bindparam("detail"),
+        finished_at=_NOW,
+    )
+)
+_CLAIM_END_OF_WORKER = _CLAIM_END.where(col(GenerationClaim.worker_id) == bindparam("worker"))
+
+
 def _end_claim(
     ctx: registration.ClaimContext,
     *,
@@ -367,23 +404,47 @@ def _end_claim(
     message: str = "",
     detail: str | None = None,
 ) -> None:
+    values = {
+        "claim_id": ctx.claim_id,
+        "worker": ctx.worker_id,
+        "new_status": status,
+        "new_outcome": outcome,
+        "code": code,
+        "text": message,
+        "detail": detail,
+        "now": utcnow(),
+    }
     with session_scope() as session:
-        query = update(GenerationClaim).where(
-            col(GenerationClaim.id) == ctx.claim_id, col(GenerationClaim.status) == JobStatus.running
-        )
-        if ctx.worker_id is not None:
-            query = query.where(col(GenerationClaim.worker_id) == ctx.worker_id)
-        values = {
-            "status": status,
-            "outcome": outcome,
-            "error_code": code,
-            "message": message,
-            "error_detail": detail,
-            "finished_at": utcnow(),
-        }
-        if session.exec(query.values(**values)).rowcount != 1:
+        query = _CLAIM_END if ctx.worker_id is None else _CLAIM_END_OF_WORKER
+        if execute(session, query, values).rowcount != 1:
             return  # reaped meanwhile (its worker was presumed dead): the reaper has finished its jobs
     _finalize_linked([ctx.claim_id])
+
+
+_CLAIM_IDS: BindParameter[list[int]] = bindparam("claim_ids", expanding=True)
+_LINKED_JOBS = select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(_CLAIM_IDS))
+_DONE = (
+    select(func.coalesce(func.sum(GenerationClaim.weight), 0))
+    .join(JobClaim, col(JobClaim.claim_id) == GenerationClaim.id)
+    .where(col(JobClaim.job_id) == Job.id, col(GenerationClaim.status).in_(FINISHED_STATUSES))
+    .scalar_subquery()
+)
+_LINKED_PROGRESS = (
+    update(Job)
+    .where(col(Job.id).in_(_LINKED_JOBS), col(Job.status) == JobStatus.running, col(Job.progress_done) < _DONE)
+    .values(
+        progress_done=_DONE,
+        heartbeat_at=_NOW,
+        message=cast(_DONE, String) + " of " + cast(Job.progress_total, String) + " done",
+    )
+)
+_LINKED_SETTLED = (
+    select(JobClaim.job_id)
+    .join(GenerationClaim, col(GenerationClaim.id) == JobClaim.claim_id)
+    .where(col(JobClaim.job_id).in_(_LINKED_JOBS))
+    .group_by(col(JobClaim.job_id))
+    .having(func.count(case((col(GenerationClaim.status).in_(ACTIVE_STATUSES), 1))) == 0)
+)
 
 
 def _finalize_linked(claim_ids: list[int]) -> None:
@@ -393,31 +454,9 @@ def _finalize_linked(claim_ids: list[int]) -> None:
     transaction, write first (SQLite then holds its write lock for the read that follows, see `_finalize`): one
     UPDATE sets every running linked job's progress from its finished claims, one read finds the jobs with no
     claim left queued or running; only those take `_finalize`'s longer path."""
-    linked_jobs = select(JobClaim.job_id).where(col(JobClaim.claim_id).in_(claim_ids))
-    done = (
-        select(func.coalesce(func.sum(GenerationClaim.weight), 0))
-        .join(JobClaim, col(JobClaim.claim_id) == GenerationClaim.id)
-        .where(col(JobClaim.job_id) == Job.id, col(GenerationClaim.status).in_(FINISHED_STATUSES))
-        .scalar_subquery()
-    )
     with session_scope() as session:
-        session.exec(
-            update(Job)
-            .where(col(Job.id).in_(linked_jobs), col(Job.status) == JobStatus.running, col(Job.progress_done) < done)
-            .values(
-                progress_done=done,
-                heartbeat_at=utcnow(),
-                message=cast(done, String) + " of " + cast(Job.progress_total, String) + " done",
-            )
-        )
-        pending = func.count(case((col(GenerationClaim.status).in_(ACTIVE_STATUSES), 1)))
-        settled = session.exec(
-            select(JobClaim.job_id)
-            .join(GenerationClaim, col(GenerationClaim.id) == JobClaim.claim_id)
-            .where(col(JobClaim.job_id).in_(linked_jobs))
-            .group_by(col(JobClaim.job_id))
-            .having(pending == 0)
-        ).all()
+        execute(session, _LINKED_PROGRESS, {"claim_ids": list(claim_ids), "now": utcnow()})
+        settled = execute(session, _LINKED_SETTLED, {"claim_ids": list(claim_ids)}).scalars().all()
     for job_id in settled:
         _finalize(job_id)
 
