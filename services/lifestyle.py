@@ -16,6 +16,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any, BinaryIO, ClassVar
 
 from pydantic import (
@@ -28,7 +29,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import case, func, update
+from sqlalchemy import BindParameter, Update, bindparam, case, func, update
+from sqlalchemy import select as sql_select  # a Core select, run by db.execute
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -40,7 +42,7 @@ from services import backends, images, jobs
 from services.audit import AuditAction, Target, record
 from services.auth import requires
 from services.config import get_settings
-from services.db import session_scope
+from services.db import execute, session_scope
 from services.enums import AuditTargetKind, JobKind, JobStatus, TargetKind
 from services.errors import ReshootError, invalid_from, invalid_request
 from services.identity import Role, current_actor
@@ -140,48 +142,52 @@ class GenerateHeroesOptions(Options):
         return list(dict.fromkeys(shot_ids)) if shot_ids is not None else None
 
 
-def _require_pack(session: Session, work_item_id: str) -> LifestylePack:
-    pack = session.exec(  # the pack and its work item in one read (every shot of a job plans again)
-        select(LifestylePack)
-        .join(WorkItem, col(WorkItem.id) == LifestylePack.work_item_id)
-        .where(LifestylePack.work_item_id == work_item_id)
-    ).first()
-    if pack is None:
+_WORK_ITEM_ID: BindParameter[str] = bindparam("work_item_id")
+_SHOT_IDS: BindParameter[list[str]] = bindparam("shot_ids", expanding=True)
+# A pack and its work item in one read (every shot of a job plans again); the statements a shot's plan runs are
+# built once (building one cost more than running it).
+_PACK = (
+    sql_select(col(LifestylePack.id))
+    .join(WorkItem, col(WorkItem.id) == LifestylePack.work_item_id)
+    .where(col(LifestylePack.work_item_id) == _WORK_ITEM_ID)
+)
+_SHOTS = select(Shot).where(Shot.work_item_id == _WORK_ITEM_ID).order_by(col(Shot.position), col(Shot.id))
+_SOME_SHOTS = _SHOTS.where(col(Shot.shot_id).in_(_SHOT_IDS))
+_ROWS = (
+    select(ExportPlanRow)
+    .where(ExportPlanRow.work_item_id == _WORK_ITEM_ID)
+    .order_by(col(ExportPlanRow.position), col(ExportPlanRow.id))
+)
+_SOME_ROWS = _ROWS.where(  # e.g. one shot of a generate-all job: that shot's rows, not the whole pack's
+    col(ExportPlanRow.shot_pk).in_(
+        select(Shot.id).where(Shot.work_item_id == _WORK_ITEM_ID, col(Shot.shot_id).in_(_SHOT_IDS))
+    )
+)
+_LOCKED = select(ImageVersion.id).where(
+    col(ImageVersion.id).in_(bindparam("version_ids", expanding=True)), col(ImageVersion.locked).is_(True)
+)
+
+
+def _require_pack(session: Session, work_item_id: str) -> None:
+    if execute(session, _PACK, {"work_item_id": work_item_id}).first() is None:
         raise ReshootError(
             "LIFESTYLE_PACK_NOT_FOUND",
             404,
             None,
             "Run Lifestyle Pack v2 for this Work Item before generating hero images.",
         )
-    return pack
 
 
 def _plan(session: Session, work_item_id: str, shot_ids: list[str] | None, overwrite: bool) -> Plan:
     """What a request would generate, skip (`EXISTS`, or `LOCKED` when overwriting a locked image) and miss."""
     _require_pack(session, work_item_id)
-    shot_query = select(Shot).where(Shot.work_item_id == work_item_id)
-    row_query = select(ExportPlanRow).where(ExportPlanRow.work_item_id == work_item_id)
-    if shot_ids is not None:  # e.g. one shot of a generate-all job: read that shot, not the whole pack
-        shot_query = shot_query.where(col(Shot.shot_id).in_(shot_ids))
-        row_query = row_query.where(
-            col(ExportPlanRow.shot_pk).in_(
-                select(Shot.id).where(Shot.work_item_id == work_item_id, col(Shot.shot_id).in_(shot_ids))
-            )
-        )
-    shots = session.exec(shot_query.order_by(col(Shot.position), col(Shot.id))).all()
+    params = {"work_item_id": work_item_id, "shot_ids": shot_ids}
+    shots = session.exec(_SHOTS if shot_ids is None else _SOME_SHOTS, params=params).all()
     rows_by_shot: dict[int, list[ExportPlanRow]] = defaultdict(list)
-    for row in session.exec(row_query.order_by(col(ExportPlanRow.position), col(ExportPlanRow.id))):
+    for row in session.exec(_ROWS if shot_ids is None else _SOME_ROWS, params=params):
         rows_by_shot[row.shot_pk].append(row)
     current_ids = [r.current_version_id for rows in rows_by_shot.values() for r in rows if r.current_version_id]
-    locked_versions = (
-        set(
-            session.exec(
-                select(ImageVersion.id).where(col(ImageVersion.id).in_(current_ids), col(ImageVersion.locked).is_(True))
-            ).all()
-        )
-        if current_ids
-        else set()
-    )
+    locked_versions = set(execute(session, _LOCKED, {"version_ids": current_ids}).scalars()) if current_ids else set()
 
     by_id = {shot.shot_id: shot for shot in shots if rows_by_shot.get(stored_id(shot))}
     wanted = shot_ids if shot_ids is not None else list(by_id)
@@ -376,16 +382,17 @@ class _Ref:
     data: bytes
 
 
+_REFERENCES = (
+    select(Reference)
+    .where(Reference.work_item_id == _WORK_ITEM_ID, col(Reference.shot_id).in_(_SHOT_IDS))
+    .order_by(col(Reference.created_at), col(Reference.id))
+)
+
+
 def _reference_rows(session: Session, work_item_id: str, shot_ids: list[str]) -> list[Reference]:
     if not shot_ids:
         return []
-    return list(
-        session.exec(
-            select(Reference)
-            .where(Reference.work_item_id == work_item_id, col(Reference.shot_id).in_(shot_ids))
-            .order_by(col(Reference.created_at), col(Reference.id))
-        ).all()
-    )
+    return list(session.exec(_REFERENCES, params={"work_item_id": work_item_id, "shot_ids": shot_ids}).all())
 
 
 def _load_references(rows: list[Reference]) -> dict[str, list[_Ref]]:
@@ -396,6 +403,39 @@ def _load_references(rows: list[Reference]) -> dict[str, list[_Ref]]:
         except ReshootError:
             log.warning("Reference %s has no file at %s; generating without it", ref.id, ref.storage_key)
     return found
+
+
+_CURRENT_VERSION = aliased(ImageVersion)
+_POINTERS = (  # each row's pointer and whether its current image or its shot is locked
+    sql_select(
+        col(ExportPlanRow.id), col(ExportPlanRow.current_version_id), col(_CURRENT_VERSION.locked), col(Shot.locked)
+    )
+    .outerjoin(_CURRENT_VERSION, col(_CURRENT_VERSION.id) == ExportPlanRow.current_version_id)
+    .join(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
+    .where(col(ExportPlanRow.id).in_(bindparam("row_ids", expanding=True)))
+)
+_HEROES_MADE = (
+    update(Shot)
+    .where(
+        col(Shot.id) == bindparam("shot_pk"),
+        col(Shot.heroes_dirty).is_(True),
+        col(Shot.prompt) == bindparam("made_from"),
+    )
+    .values(heroes_dirty=False)
+)
+
+
+@lru_cache(maxsize=16)
+def _move_pointers(sizes: int) -> Update:
+    """One UPDATE pointing `sizes` rows (`r0`, `r1`, …) at their versions (`v0`, `v1`, …), built once per count."""
+    rows: list[BindParameter[int]] = [bindparam(f"r{n}") for n in range(sizes)]
+    return (
+        update(ExportPlanRow)
+        .where(col(ExportPlanRow.id).in_(rows))
+        .values(
+            current_version_id=case(*((col(ExportPlanRow.id) == row, bindparam(f"v{n}")) for n, row in enumerate(rows)))
+        )
+    )
 
 
 def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan: ShotPlan, refs: list[_Ref]) -> None:
@@ -442,14 +482,8 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
     def move_pointers(session: Session, versions: list[ImageVersion]) -> None:
         """Point each size at its new version unless its current image (or the shot) was locked while we were
         generating (the new image then stays a non-current version): one read, one UPDATE for every size."""
-        current_version = aliased(ImageVersion)
         by_row = {int(v.target_id): stored_id(v) for v in versions}
-        found = session.exec(
-            select(ExportPlanRow.id, ExportPlanRow.current_version_id, current_version.locked, Shot.locked)
-            .outerjoin(current_version, col(current_version.id) == ExportPlanRow.current_version_id)
-            .join(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
-            .where(col(ExportPlanRow.id).in_(list(by_row)))
-        ).all()
+        found = execute(session, _POINTERS, {"row_ids": list(by_row)}).all()
         missing = set(by_row) - {row_id for row_id, _, _, _ in found}
         if missing:
             raise LookupError(f"no ExportPlanRow {min(missing)!r}")
@@ -460,18 +494,13 @@ def _generate_shot(ctx: jobs.ClaimContext, backend: backends.ImageBackend, plan:
         }
         if not moving:
             return
-        session.exec(
-            update(ExportPlanRow)
-            .where(col(ExportPlanRow.id).in_(list(moving)))
-            .values(current_version_id=case(moving, value=ExportPlanRow.id))
-        )
+        pointers: dict[str, int] = {}
+        for n, (row_id, version_id) in enumerate(moving.items()):
+            pointers[f"r{n}"], pointers[f"v{n}"] = row_id, version_id
+        execute(session, _move_pointers(len(moving)), pointers)
         moved.update(moving)
         # Made from the prompt as it is now (an edit meanwhile keeps it dirty).
-        session.exec(
-            update(Shot)
-            .where(col(Shot.id) == shot.id, col(Shot.heroes_dirty).is_(True), col(Shot.prompt) == shot.prompt)
-            .values(heroes_dirty=False)
-        )
+        execute(session, _HEROES_MADE, {"shot_pk": shot.id, "made_from": shot.prompt})
 
     saved = save_new_versions(new_images, move_pointers)
     stored = {v.storage_key: image.stored for v, image in zip(saved, new_images, strict=True) if image.stored}

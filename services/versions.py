@@ -27,7 +27,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import String, and_, cast, func, literal, or_, tuple_, update
+from sqlalchemy import BindParameter, String, and_, bindparam, cast, func, insert, literal, or_, tuple_, update
+from sqlalchemy import select as sql_select  # a Core select (more columns than sqlmodel's typed select() takes)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -37,7 +38,7 @@ from services import images
 from services.audit import AuditAction, AuditRow, Target, record, record_many, version_target
 from services.auth import requires
 from services.config import get_settings
-from services.db import get_row, session_scope
+from services.db import execute, get_row, session_scope
 from services.enums import AuditTargetKind, ReviewState, TargetKind
 from services.errors import ReshootError, invalid_request
 from services.identity import Actor, Role, current_actor
@@ -206,8 +207,9 @@ def save_new_versions(
                 written.append(thumb_key)
                 versions.append(_version_row(image, number, key, thumb_key))
             with session_scope() as session:
-                session.add_all(versions)
-                session.flush()
+                ids = execute(session, _INSERT_VERSIONS, [v.model_dump(exclude={"id"}) for v in versions]).scalars()
+                for version, version_id in zip(versions, ids, strict=True):
+                    version.id = version_id
                 move_pointers(session, versions)
                 _record_new_versions(session, versions)
             return versions
@@ -219,29 +221,39 @@ def save_new_versions(
     raise ReshootError("INTERNAL_ERROR", 500, None, "Could not allocate a version number")
 
 
+# A shot's new versions in one INSERT (its rows' ids back, in order), and the rows the audit places them at; built
+# once and run as Core statements (building and running them through the ORM cost more than the database's work).
+_INSERT_VERSIONS = insert(ImageVersion).returning(col(ImageVersion.id), sort_by_parameter_order=True)
+_HERO_PLACES = (
+    sql_select(
+        col(ExportPlanRow.id),
+        col(ExportPlanRow.current_version_id),
+        col(ExportPlanRow.work_item_id),
+        col(ExportPlanRow.size_label),
+        col(Shot.shot_id),
+    )
+    .outerjoin(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
+    .where(col(ExportPlanRow.id).in_(bindparam("row_ids", expanding=True)))
+)
+_SENTENCE_PLACES = sql_select(col(Sentence.id), col(Sentence.current_version_id), col(Sentence.project_id)).where(
+    col(Sentence.id).in_(bindparam("sentence_ids", expanding=True))
+)
+
+
 def _record_new_versions(session: Session, versions: list[ImageVersion]) -> None:
     """One audit row per new version, placed at its hero or sentence; the targets and their pointers are read in
     one query per kind, and the rows written in one statement, however many sizes a shot has."""
     heroes = [int(v.target_id) for v in versions if v.target_kind == TargetKind.hero and str(v.target_id).isdigit()]
     sentences = [v.target_id for v in versions if v.target_kind == TargetKind.sentence]
     targets: dict[tuple[str, str], tuple[int | None, Target]] = {}
-    if heroes:
-        found = session.exec(
-            select(ExportPlanRow, col(Shot.shot_id))
-            .outerjoin(Shot, col(Shot.id) == ExportPlanRow.shot_pk)
-            .where(col(ExportPlanRow.id).in_(heroes))
-            .execution_options(populate_existing=True)  # a pointer moved by a bulk UPDATE in this transaction
-        )
-        for row, shot_id in found:
+    if heroes:  # read as they are in this transaction: the pointers move_pointers just moved
+        for row_id, current, work_item_id, size_label, shot_id in execute(session, _HERO_PLACES, {"row_ids": heroes}):
             place = Target(
-                AuditTargetKind.version, "", work_item_id=row.work_item_id, shot_id=shot_id, size_label=row.size_label
+                AuditTargetKind.version, "", work_item_id=work_item_id, shot_id=shot_id, size_label=size_label
             )
-            targets[(TargetKind.hero, str(row.id))] = (row.current_version_id, place)
+            targets[(TargetKind.hero, str(row_id))] = (current, place)
     if sentences:
-        found_sentences = session.exec(
-            select(Sentence.id, Sentence.current_version_id, Sentence.project_id).where(col(Sentence.id).in_(sentences))
-        )
-        for sentence_id, current, project_id in found_sentences:
+        for sentence_id, current, project_id in execute(session, _SENTENCE_PLACES, {"sentence_ids": sentences}):
             place = Target(AuditTargetKind.version, "", sentence_id=sentence_id, project_id=project_id)
             targets[(TargetKind.sentence, sentence_id)] = (current, place)
     entries: list[AuditRow] = []
@@ -282,17 +294,22 @@ def _version_row(image: NewImage, number: int, key: str, thumb_key: str) -> Imag
     )
 
 
+_HIGHEST_VERSIONS = (
+    sql_select(col(ImageVersion.target_id), func.max(ImageVersion.version))
+    .where(
+        col(ImageVersion.target_kind) == bindparam("kind"),
+        col(ImageVersion.target_id).in_(bindparam("target_ids", expanding=True)),
+    )
+    .group_by(col(ImageVersion.target_id))
+)
+
+
 def _next_versions(targets: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     numbers = {target: 1 for target in targets}
     with session_scope() as session:
         for kind in {k for k, _ in targets}:
             ids = [t for k, t in targets if k == kind]
-            query = (
-                select(ImageVersion.target_id, func.max(ImageVersion.version))
-                .where(ImageVersion.target_kind == kind, col(ImageVersion.target_id).in_(ids))
-                .group_by(ImageVersion.target_id)
-            )
-            for target_id, highest in session.exec(query):
+            for target_id, highest in execute(session, _HIGHEST_VERSIONS, {"kind": kind, "target_ids": ids}):
                 numbers[(kind, target_id)] = (highest or 0) + 1
     return numbers
 
@@ -398,6 +415,31 @@ def publish_current(row_id: int) -> bool:
     return bool(publish_current_many([row_id]))
 
 
+_ROW_IDS: BindParameter[list[int]] = bindparam("row_ids", expanding=True)
+_LOCK_ROWS = (  # a no-op UPDATE: the rows' locks
+    update(ExportPlanRow)
+    .where(col(ExportPlanRow.id).in_(_ROW_IDS))
+    .values(published_version_id=ExportPlanRow.published_version_id)
+)
+_UNPUBLISHED = (
+    sql_select(col(ExportPlanRow.id), col(ExportPlanRow.filename), col(ImageVersion.storage_key))
+    .join(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
+    .where(
+        col(ExportPlanRow.id).in_(_ROW_IDS),
+        or_(
+            col(ExportPlanRow.published_version_id).is_(None),
+            col(ExportPlanRow.published_version_id) != col(ExportPlanRow.current_version_id),
+        ),
+    )
+    .order_by(col(ExportPlanRow.id))
+)
+_MARK_PUBLISHED = (
+    update(ExportPlanRow)
+    .where(col(ExportPlanRow.id).in_(_ROW_IDS))
+    .values(published_version_id=ExportPlanRow.current_version_id)
+)
+
+
 def publish_current_many(row_ids: list[int], *, contents: dict[str, bytes] | None = None) -> list[int]:
     """Make heroes' stable files hold their current versions' bytes (a shot's sizes together, in one transaction of
     three statements); returns the row ids written. `contents`: the bytes of version keys the caller just stored,
@@ -412,38 +454,19 @@ def publish_current_many(row_ids: list[int], *, contents: dict[str, bytes] | Non
         return []
     storage = get_storage()
     with session_scope() as session:
-        session.exec(
-            update(ExportPlanRow)
-            .where(col(ExportPlanRow.id).in_(ids))
-            .values(published_version_id=ExportPlanRow.published_version_id)
-        )
-        stale = session.exec(
-            select(ExportPlanRow.id, ExportPlanRow.filename, ImageVersion.id, ImageVersion.storage_key)
-            .join(ImageVersion, col(ImageVersion.id) == ExportPlanRow.current_version_id)
-            .where(
-                col(ExportPlanRow.id).in_(ids),
-                or_(
-                    col(ExportPlanRow.published_version_id).is_(None),
-                    col(ExportPlanRow.published_version_id) != col(ExportPlanRow.current_version_id),
-                ),
-            )
-            .order_by(col(ExportPlanRow.id))
-        ).all()
+        execute(session, _LOCK_ROWS, {"row_ids": ids})
+        stale = execute(session, _UNPUBLISHED, {"row_ids": ids}).all()
         if not stale:
             return []
         # Rows from before published_version_id existed are rewritten once too: on S3 that also replaces the
         # `immutable` Cache-Control their stable objects were once stored with.
         known = contents or {}
-        for _, filename, _, storage_key in stale:
+        for _, filename, storage_key in stale:
             data = known.get(storage_key)
             storage.put(filename, data if data is not None else storage.get(storage_key))
-        written = [row_id for row_id, _, _, _ in stale if row_id is not None]
+        written = [row_id for row_id, _, _ in stale if row_id is not None]
         # Under the locks the pointers are still the versions just copied.
-        session.exec(
-            update(ExportPlanRow)
-            .where(col(ExportPlanRow.id).in_(written))
-            .values(published_version_id=ExportPlanRow.current_version_id)
-        )
+        execute(session, _MARK_PUBLISHED, {"row_ids": written})
         return written
 
 

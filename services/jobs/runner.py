@@ -353,7 +353,7 @@ def _start_claim(claim_id: int, worker_id: str | None) -> registration.ClaimCont
         claimed = execute(session, _CLAIM_START, params).first()
         if claimed is None:
             return None
-        job_id, kind, subject, attempts = tuple(claimed)
+        job_id, kind, subject, attempts = claimed
         execute(session, _JOBS_START, params)
         job = execute(session, _CLAIM_JOB, {"job_id": job_id}).first()
         if job is None:
