@@ -12,7 +12,7 @@ import traceback
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BindParameter, String, bindparam, case, cast, func, update
+from sqlalchemy import JSON, BindParameter, String, bindparam, case, cast, func, insert, update
 from sqlalchemy import select as sql_select  # more columns than sqlmodel's typed select() takes
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -87,27 +87,65 @@ def enqueue(
 def _link_units(session: Session, job: Job, units: list[registration.Unit]) -> list[int]:
     """Claim each unit for `job`, or join the claim already queued/running for it; returns the new claims' ids.
     Units go in target order, so two requests never wait on each other's claims in opposite orders."""
-    new_claims, joined, total = [], [], 0
-    for position, unit in sorted(enumerate(units), key=lambda pair: pair[1].target_key):
-        claim, is_new = _claim_unit(session, job, unit)
-        session.add(JobClaim(job_id=job.id, claim_id=stored_id(claim), joined=not is_new, position=position))
-        total += claim.weight
+    ordered = sorted(enumerate(units), key=lambda pair: pair[1].target_key)
+    claims = _claim_units(session, job, [unit for _, unit in ordered])
+    new_claims, joined, links, total = [], [], [], 0
+    for (position, unit), (claim_id, claim_job_id, weight, is_new) in zip(ordered, claims, strict=True):
+        links.append({"job_id": job.id, "claim_id": claim_id, "joined": not is_new, "position": position})
+        total += weight
         if is_new:
-            new_claims.append(stored_id(claim))
+            new_claims.append(claim_id)
         else:
             joined.append(
                 (
                     position,
                     {
                         "shot_id" if job.kind == JobKind.lifestyle_heroes else "subject": unit.subject,
-                        "jobId": claim.job_id,
+                        "jobId": claim_job_id,
                     },
                 )
             )
+    if links:
+        execute(session, _INSERT_LINKS, links)
     job.joined = [entry for _, entry in sorted(joined, key=lambda pair: pair[0])]
     job.progress_total = total
     session.add(job)
     return new_claims
+
+
+_ACTIVE_CLAIMS = sql_select(
+    col(GenerationClaim.target_key), col(GenerationClaim.id), col(GenerationClaim.job_id), col(GenerationClaim.weight)
+).where(
+    col(GenerationClaim.target_key).in_(bindparam("target_keys", expanding=True)),
+    col(GenerationClaim.status).in_(ACTIVE_STATUSES),
+)
+_INSERT_CLAIMS = insert(GenerationClaim).returning(col(GenerationClaim.id), sort_by_parameter_order=True)
+_INSERT_LINKS = insert(JobClaim)
+
+
+def _claim_units(session: Session, job: Job, units: list[registration.Unit]) -> list[tuple[int, str, int, bool]]:
+    """(claim id, its job, its weight, new?) for each unit: the units nobody works on claimed in one INSERT, the
+    others joined, after one read of the active claims. If a concurrent request claims one of them meanwhile (the
+    INSERT fails on the one active claim a target may have), unit by unit as `_claim_unit`."""
+    if not units:
+        return []
+    try:
+        with session.begin_nested():
+            found = execute(session, _ACTIVE_CLAIMS, {"target_keys": [u.target_key for u in units]})
+            active = {key: (claim_id, job_id, weight, False) for key, claim_id, job_id, weight in found}
+            new = [unit for unit in units if unit.target_key not in active]
+            if new:
+                template = GenerationClaim(
+                    job_id=job.id, kind=job.kind, target_key="", subject="", work_item_id=job.work_item_id
+                ).model_dump(exclude={"id"})
+                rows = [{**template, "target_key": u.target_key, "subject": u.subject, "weight": u.weight} for u in new]
+                ids = execute(session, _INSERT_CLAIMS, rows).scalars().all()
+                for unit, claim_id in zip(new, ids, strict=True):
+                    active[unit.target_key] = (claim_id, job.id, unit.weight, True)
+        return [active[unit.target_key] for unit in units]
+    except IntegrityError:
+        claimed = [_claim_unit(session, job, unit) for unit in units]
+        return [(stored_id(claim), claim.job_id, claim.weight, is_new) for claim, is_new in claimed]
 
 
 def _claim_unit(session: Session, job: Job, unit: registration.Unit) -> tuple[GenerationClaim, bool]:
