@@ -45,9 +45,11 @@ def machine() -> str:
 
 # What bounds a result that misses its target, by benchmark and a word of the measure (docs/performance.md has more).
 BOUNDS = {
-    ("grid", "time"): "Bound: each card is its own st.fragment with 11 elements (7 compact), about 1.2 ms of script "
-    "CPU a card, so a 12-card page is several times an empty page by itself; 5× or 3× needs the whole grid as fewer "
-    "elements (e.g. one HTML element), giving up per-card fragments (a click would rerun every card).",
+    ("grid", "time"): "Bound: each card is its own st.fragment with 11 elements (7 compact), about 1.4 ms of script "
+    "CPU a card; 12 fragments of one Markdown element, or of one Components-v2 component, already take 4 or 7 ms (the "
+    "floor: rows), a quarter to a half of what 5x allows, before the page's header, bars and queries. 5x or 3x needs "
+    "the whole grid as fewer elements (e.g. one HTML or custom element), giving up per-card fragments (a click would "
+    "rerun every card).",
     ("memory", "RSS"): "Bound: Streamlit keeps each closed session (about 0.5 MB) for server.disconnectedSessionTTL "
     "(30 s in .streamlit/config.toml); memory stops growing once sessions expire.",
     ("generate", "wall"): "Bound: our own CPU per shot (image work, about 60 % of it: the master's decode, 2 bilinear "
