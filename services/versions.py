@@ -277,21 +277,24 @@ def _record_new_versions(session: Session, versions: list[ImageVersion]) -> None
 
 
 def _version_row(image: NewImage, number: int, key: str, thumb_key: str) -> ImageVersion:
-    return ImageVersion(
-        target_kind=image.target_kind,
-        target_id=image.target_id,
-        version=number,
-        storage_key=key,
-        thumb_key=thumb_key,
-        width=image.width,
-        height=image.height,
-        prompt=image.prompt,
-        seed=image.seed,
-        seed_honoured=image.seed_honoured,
-        backend=image.backend,
-        model=image.model,
-        references=image.references,
-        job_id=image.job_id,
+    # model_validate: half the cost of a table model's __init__ (which sets each field through the ORM)
+    return ImageVersion.model_validate(
+        {
+            "target_kind": image.target_kind,
+            "target_id": image.target_id,
+            "version": number,
+            "storage_key": key,
+            "thumb_key": thumb_key,
+            "width": image.width,
+            "height": image.height,
+            "prompt": image.prompt,
+            "seed": image.seed,
+            "seed_honoured": image.seed_honoured,
+            "backend": image.backend,
+            "model": image.model,
+            "references": list(image.references),
+            "job_id": image.job_id,
+        }
     )
 
 
@@ -464,7 +467,10 @@ def publish_current_many(row_ids: list[int], *, contents: dict[str, bytes] | Non
         known = contents or {}
         for _, filename, storage_key in stale:
             data = known.get(storage_key)
-            storage.put(filename, data if data is not None else storage.get(storage_key))
+            if data is None:
+                storage.put(filename, storage.get(storage_key))
+            else:  # the bytes just stored under storage_key: a local file is linked, not written again
+                storage.put_copy(filename, storage_key, data)
         written = [row_id for row_id, _, _ in stale if row_id is not None]
         # Under the locks the pointers are still the versions just copied.
         execute(session, _MARK_PUBLISHED, {"row_ids": written})
