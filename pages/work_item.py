@@ -15,6 +15,7 @@ from ui.hero_card import grid_page, hero_grid, turn_to_linked_shot
 from ui.large_view import open_linked_large_view
 from ui.navigation import SKU_SWITCHER_PAGE, WORK_ITEMS_PAGE, query_param, work_item_or_stop
 from ui.no_pack import no_pack_notice
+from ui.shared_models import shared_work_item
 from ui.toasts import escape_markdown
 
 st.page_link(WORK_ITEMS_PAGE, label="All work items", icon=":material/arrow_back:")
@@ -22,7 +23,8 @@ work_item_id = query_param("id")
 if not work_item_id:
     st.info("Pick a work item on the Work Items page.")
     st.stop()
-item = work_item_or_stop(work_item_id, **grid_page(work_item_id))  # only the grid page's shots
+# Only the grid page's shots; shared with other sessions holding equal ones (a closed tab's session is kept a while).
+item = shared_work_item(work_item_or_stop(work_item_id, **grid_page(work_item_id)))
 
 st.title(escape_markdown(item.title))
 demo_progress()

@@ -70,6 +70,7 @@ from ui.job_progress import (
 )
 from ui.large_view import grid_shots, show_large_view
 from ui.permissions import lacks, why_disabled
+from ui.shared_models import shared_shot
 from ui.toasts import escape_markdown, queue_toast, show_queued_toasts, show_toast
 
 ACCEPTED_TYPES = list(ReferenceUpload.ACCEPTED_EXTENSIONS)
@@ -113,7 +114,7 @@ def refresh_card_shot(work_item_id: str, shot_id: str) -> None:
     shots = get_work_item(work_item_id, shot_offset=offset, shot_limit=1).shots if offset is not None else []
     if not shots or shots[0].shot_id != shot_id:  # the work item's shots changed meanwhile: read the page again
         st.rerun()
-    st.session_state[_key("shot", work_item_id, shot_id)] = shots[0]
+    st.session_state[_key("shot", work_item_id, shot_id)] = shared_shot(work_item_id, shots[0])
     load_card_notes(work_item_id, [shot_id])
 
 

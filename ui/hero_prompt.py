@@ -33,6 +33,7 @@ from ui.hero_state import card_key
 from ui.images import absolute_url
 from ui.permissions import lacks, why_disabled
 from ui.seeds import seed_words
+from ui.shared_models import shared_card_notes
 from ui.toasts import escape_markdown, queue_toast, show_toast
 
 PROMPT_LABEL = "Scene prompt"
@@ -55,7 +56,9 @@ def load_card_notes(work_item_id: str, shot_ids: list[str]) -> None:
     """Read the notes of these cards (one query) into session state; call where the grid or a card reads its shot."""
     found = card_summaries(work_item_id=work_item_id, shot_ids=shot_ids)
     for shot_id in shot_ids:
-        st.session_state[_notes_key(work_item_id, shot_id)] = found.get(shot_id)
+        st.session_state[_notes_key(work_item_id, shot_id)] = shared_card_notes(
+            work_item_id, shot_id, found.get(shot_id)
+        )
 
 
 def card_notes(work_item_id: str, shot_id: str) -> ShotCardSummary | None:

@@ -34,6 +34,7 @@ from ui.images import image_or_placeholder
 from ui.permissions import lacks, why_disabled
 from ui.review_thread import review_thread
 from ui.seeds import seed_words
+from ui.shared_models import shared_shot
 from ui.toasts import escape_markdown
 
 LARGE_VIEW_MAX_HEIGHT = 400  # px; with the keys and the decision row, within a 1024×768 window
@@ -50,7 +51,7 @@ def large_view_key(name: str, owner: str) -> str:
 def grid_shots(item: WorkItemDetail) -> None:
     """What the large view navigates: every shot id of the work item in grid order, and those of the grid page
     (whose cards hold their shot); call where the grid reads its page."""
-    st.session_state[large_view_key("shot_ids", item.id)] = list(item.shot_ids)
+    st.session_state[large_view_key("shot_ids", item.id)] = item.shot_ids  # read only: shared with the item
     st.session_state[large_view_key("page_shots", item.id)] = [shot.shot_id for shot in item.shots]
 
 
@@ -90,7 +91,7 @@ def _shot(work_item_id: str, shot_id: str) -> ShotPublic | None:
         found = get_work_item(work_item_id, shot_offset=ids.index(shot_id), shot_limit=1).shots
         if not found or found[0].shot_id != shot_id:
             return None
-        st.session_state[key] = found[0]
+        st.session_state[key] = shared_shot(work_item_id, found[0])
     return st.session_state[key]
 
 

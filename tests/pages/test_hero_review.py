@@ -152,3 +152,23 @@ def test_the_compact_cards_menu_reviews_regenerates_and_opens_the_large_view(her
     at.segmented_control(key=card_key("size", "12", "KT-1")).set_value("Mobile").run()
     at.button(key=card_key("view", "12", "KT-1")).click().run()  # the thumbnail
     assert (at.query_params["shot"], at.query_params["size"]) == ("KT-1", "Mobile")
+
+
+def test_sessions_on_the_same_grid_page_hold_its_read_models_once(heroes):
+    """A closed tab's session is kept for a while (server.disconnectedSessionTTL): sessions that read equal cards share
+    one copy, and each still shows what it read itself."""
+    shot, notes = card_key("shot", "12", "KT-1"), card_key("prompt_notes", "12", "KT-1")
+    first, second = open_page(DETAIL, id="12"), open_page(DETAIL, id="12")
+    assert first.session_state[shot] is second.session_state[shot]
+    assert first.session_state[notes] is second.session_state[notes]
+    with acting_as(ANA):
+        set_review(version_id=heroes[("KT-1", "Desktop")], options=ReviewDecisionOptions(state="approved"))
+    third = open_page(DETAIL, id="12")
+    assert third.session_state[shot] is not first.session_state[shot]
+
+    def desktop(session) -> str:
+        return next(row.review_state for row in session.session_state[shot].rows if row.size_label == "Desktop")
+
+    assert (desktop(first), desktop(third)) == ("pending", "approved")  # what each read
+    other = card_key("shot", "12", "KT-2")
+    assert third.session_state[other] is first.session_state[other]  # unchanged cards stay shared
