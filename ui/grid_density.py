@@ -15,9 +15,10 @@ TOGGLE_KEY = "detail_compact_toggle"
 
 def grid_density() -> GridDensity:
     """The stored choice; read from the database at a session's first run only (grid runs then query nothing)."""
-    if _STATE not in st.session_state:
-        st.session_state[_STATE] = get_preferences().grid_density
-    return GridDensity(st.session_state[_STATE])
+    stored = st.session_state.get(_STATE)  # one read: a run asks for each card
+    if stored is None:
+        stored = st.session_state[_STATE] = get_preferences().grid_density
+    return GridDensity(stored)
 
 
 def is_compact() -> bool:

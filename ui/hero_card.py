@@ -418,10 +418,12 @@ def _card(work_item_id: str, shot_id: str) -> str | None:
 def _watched_here(work_item_id: str, shot_id: str, own_job: str | None) -> str | None:
     """`own_job` if this card run watches it itself: a rerun of the card alone (`rerun_of_one_fragment`) that opened
     no dialog over the grid (a rerun of the card that does not draw it again closes it)."""
+    if not own_job or not rerun_of_one_fragment():
+        return None  # (most cards: asks nothing more of the session state)
     dialog = st.query_params.get("shot") or any(
         st.session_state.get(_key(name, work_item_id, shot_id)) for name in ("view", "references", "compare")
     )  # the large view (open while the address names a shot), the references, Compare
-    return own_job if own_job and rerun_of_one_fragment() and not dialog else None
+    return None if dialog else own_job
 
 
 def _compact_card(
