@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import BindParameter, bindparam, update
 from sqlmodel import col, select
 
 from services.db import session_scope
@@ -31,26 +31,30 @@ WORKER_DIED_MESSAGE = "The worker running this job stopped before it finished. R
 WORKER_DIED_UNIT_MESSAGE = "The worker generating this stopped before it finished"
 
 
+# The reads a job's readers make about once a second (`rows.get_job` of a running job), built once: building them
+# cost more than running them.
+_JOB_IDS: BindParameter[list[str]] = bindparam("job_ids", expanding=True)
+_RUNNING_CLAIMS = select(GenerationClaim).where(GenerationClaim.status == JobStatus.running)
+_RUNNING_CLAIMS_OF = _RUNNING_CLAIMS.where(
+    col(GenerationClaim.id).in_(select(JobClaim.claim_id).where(col(JobClaim.job_id).in_(_JOB_IDS)))
+)
+_RUNNING_JOBS = select(Job).where(Job.status == JobStatus.running)
+_RUNNING_JOBS_OF = _RUNNING_JOBS.where(col(Job.id).in_(_JOB_IDS))
+_WITH_CLAIMS = (
+    select(JobClaim.job_id).where(col(JobClaim.job_id).in_(bindparam("running_ids", expanding=True))).distinct()
+)
+
+
 def recover_orphaned_jobs(job_ids: list[str] | None = None) -> list[str]:
     """Fail running claims (and claim-less running jobs) whose worker is gone (WORKER_DIED), mark such workers
     stopped, and finish the jobs that now wait for nothing; returns the ids of the jobs that ended."""
     now = utcnow()
+    params = {"job_ids": job_ids}
     with session_scope() as session:
-        claims_query = select(GenerationClaim).where(GenerationClaim.status == JobStatus.running)
-        jobs_query = select(Job).where(Job.status == JobStatus.running)
-        if job_ids is not None:
-            claims_query = claims_query.where(
-                col(GenerationClaim.id).in_(select(JobClaim.claim_id).where(col(JobClaim.job_id).in_(job_ids)))
-            )
-            jobs_query = jobs_query.where(col(Job.id).in_(job_ids))
-        claims = session.exec(claims_query).all()
-        running_jobs = session.exec(jobs_query).all()
+        claims = session.exec(_RUNNING_CLAIMS if job_ids is None else _RUNNING_CLAIMS_OF, params=params).all()
+        running_jobs = session.exec(_RUNNING_JOBS if job_ids is None else _RUNNING_JOBS_OF, params=params).all()
         with_claims = (
-            set(
-                session.exec(
-                    select(JobClaim.job_id).where(col(JobClaim.job_id).in_([j.id for j in running_jobs])).distinct()
-                )
-            )
+            set(session.exec(_WITH_CLAIMS, params={"running_ids": [j.id for j in running_jobs]}))
             if running_jobs
             else set()
         )
@@ -143,23 +147,26 @@ def _reap(claims: Sequence[GenerationClaim], claimless_jobs: Sequence[Job], now:
     return ended
 
 
+_SETTLED = (
+    select(Job.id)
+    .where(col(Job.status).in_(ACTIVE_STATUSES), col(Job.id).in_(select(JobClaim.job_id)))
+    .where(
+        ~col(Job.id).in_(
+            select(JobClaim.job_id)
+            .join(GenerationClaim, col(GenerationClaim.id) == JobClaim.claim_id)
+            .where(col(GenerationClaim.status).in_(ACTIVE_STATUSES))
+        )
+    )
+)
+_SETTLED_ANY = _SETTLED.limit(500)
+_SETTLED_OF = _SETTLED.where(col(Job.id).in_(_JOB_IDS)).limit(500)
+
+
 def _finish_settled(job_ids: list[str] | None) -> list[str]:
     """Active jobs whose claims all ended (e.g. a worker died between ending a claim and ending its job)."""
     with session_scope() as session:
-        query = (
-            select(Job.id)
-            .where(col(Job.status).in_(ACTIVE_STATUSES), col(Job.id).in_(select(JobClaim.job_id)))
-            .where(
-                ~col(Job.id).in_(
-                    select(JobClaim.job_id)
-                    .join(GenerationClaim, col(GenerationClaim.id) == JobClaim.claim_id)
-                    .where(col(GenerationClaim.status).in_(ACTIVE_STATUSES))
-                )
-            )
-        )
-        if job_ids is not None:
-            query = query.where(col(Job.id).in_(job_ids))
-        settled = list(session.exec(query.limit(500)))
+        query = _SETTLED_ANY if job_ids is None else _SETTLED_OF
+        settled = list(session.exec(query, params={"job_ids": job_ids}))
     return [job_id for job_id in settled if runner._finalize(job_id)]
 
 
