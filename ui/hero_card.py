@@ -282,12 +282,19 @@ def _uploader_key(work_item_id: str, shot_id: str) -> str:
     )
 
 
+def upload_popover_key(work_item_id: str, shot_id: str) -> str:
+    """The `Upload reference` popover's key (its open state): a new one after each successful upload, which closes
+    it. Setting the old one's state to False is not enough: the browser keeps sending `open` for it with the next
+    interaction in the card (e.g. `Regenerate shot`), which opened it again with its file picker, and the click
+    after that (e.g. `Compare`) only closed it."""
+    rounds = st.session_state.get(_key("upload_round", work_item_id, shot_id), 0)
+    return f"{_key('upload_open', work_item_id, shot_id)}_{rounds}"
+
+
 def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
     """`Upload reference`: a popover whose uploader exists only while it is open. Files picked there are saved in
     the next card run, with the button reading `Uploading…` (disabled) meanwhile; a successful upload closes it."""
-    open_key = _key("upload_open", work_item_id, shot_id)
-    if st.session_state.pop(_key("upload_close", work_item_id, shot_id), False):
-        st.session_state[open_key] = False  # before the popover exists: a widget's state is set only then
+    open_key = upload_popover_key(work_item_id, shot_id)
     uploader_key = _uploader_key(work_item_id, shot_id)
     files = st.session_state.get(uploader_key)
     popover = st.popover(
@@ -299,14 +306,16 @@ def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
         key=open_key,
         # Tracks open/closed, so the uploader exists only while open (a third of a card's cost).
         on_change=_popover_toggled,
-        args=(work_item_id, shot_id),
+        args=(work_item_id, shot_id, open_key),
     )
     if files:  # the label above is already on screen while this saves
         saved = save_references(work_item_id, shot_id, [(f.name, f) for f in files])  # read one at a time
         st.session_state[_key("upload_gen", work_item_id, shot_id)] = (
             st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0) + 1
         )  # a fresh, empty uploader
-        st.session_state[_key("upload_close", work_item_id, shot_id)] = saved  # a refused file keeps it open
+        if saved:  # a new popover, closed; a refused file keeps it open
+            round_key = _key("upload_round", work_item_id, shot_id)
+            st.session_state[round_key] = st.session_state.get(round_key, 0) + 1
         _rerun_card()
     if popover.open:
         popover.file_uploader("Reference images", type=ACCEPTED_TYPES, accept_multiple_files=True, key=uploader_key)
@@ -329,11 +338,9 @@ def open_file_picker_script(uploader_key: str) -> str:
     )
 
 
-def _popover_toggled(work_item_id: str, shot_id: str) -> None:
+def _popover_toggled(work_item_id: str, shot_id: str, open_key: str) -> None:
     """`Upload reference` was opened (or closed): remember an opening, for the one run that opens the picker."""
-    st.session_state[_key("upload_opened", work_item_id, shot_id)] = bool(
-        st.session_state.get(_key("upload_open", work_item_id, shot_id))
-    )
+    st.session_state[_key("upload_opened", work_item_id, shot_id)] = bool(st.session_state.get(open_key))
 
 
 def _rerun_card() -> None:
