@@ -55,7 +55,15 @@ from ui.hero_prompt import (
     rejected_notes_html,
     use_version_button,
 )
-from ui.hero_state import REFERENCES_SHOWN, card_shot, picked_row, selected_row, size_switch
+from ui.hero_state import (
+    REFERENCES_SHOWN,
+    card_shot,
+    close_popover,
+    picked_row,
+    popover_key,
+    selected_row,
+    size_switch,
+)
 from ui.hero_state import card_key as _key
 from ui.hero_state import img_tag as _img
 from ui.images import absolute_url
@@ -282,19 +290,10 @@ def _uploader_key(work_item_id: str, shot_id: str) -> str:
     )
 
 
-def upload_popover_key(work_item_id: str, shot_id: str) -> str:
-    """The `Upload reference` popover's key (its open state): a new one after each successful upload, which closes
-    it. Setting the old one's state to False is not enough: the browser keeps sending `open` for it with the next
-    interaction in the card (e.g. `Regenerate shot`), which opened it again with its file picker, and the click
-    after that (e.g. `Compare`) only closed it."""
-    rounds = st.session_state.get(_key("upload_round", work_item_id, shot_id), 0)
-    return f"{_key('upload_open', work_item_id, shot_id)}_{rounds}"
-
-
 def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
     """`Upload reference`: a popover whose uploader exists only while it is open. Files picked there are saved in
     the next card run, with the button reading `Uploading…` (disabled) meanwhile; a successful upload closes it."""
-    open_key = upload_popover_key(work_item_id, shot_id)
+    open_key = popover_key("upload_open", work_item_id, shot_id)
     uploader_key = _uploader_key(work_item_id, shot_id)
     files = st.session_state.get(uploader_key)
     popover = st.popover(
@@ -313,9 +312,8 @@ def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
         st.session_state[_key("upload_gen", work_item_id, shot_id)] = (
             st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0) + 1
         )  # a fresh, empty uploader
-        if saved:  # a new popover, closed; a refused file keeps it open
-            round_key = _key("upload_round", work_item_id, shot_id)
-            st.session_state[round_key] = st.session_state.get(round_key, 0) + 1
+        if saved:  # a refused file keeps it open
+            close_popover("upload_open", work_item_id, shot_id)
         _rerun_card()
     if popover.open:
         popover.file_uploader("Reference images", type=ACCEPTED_TYPES, accept_multiple_files=True, key=uploader_key)
@@ -458,7 +456,7 @@ def _card_menu(work_item_id: str, shot_id: str, shot: ShotPublic, row: HeroTarge
     menu = st.popover(
         "",
         icon=":material/more_vert:",
-        key=_key("menu", work_item_id, shot_id),
+        key=popover_key("menu", work_item_id, shot_id),
         on_change="rerun",  # tracks open/closed: the menu's widgets exist only while it is open
         help=f"Review, regenerate, references: {shot_id}",
     )

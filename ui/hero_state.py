@@ -4,6 +4,7 @@ switch, and the reference thumbnails as HTML."""
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 
 import streamlit as st
 
@@ -15,6 +16,21 @@ REFERENCES_SHOWN = 3
 
 def card_key(name: str, work_item_id: str, shot_id: str) -> str:
     return f"detail_{name}_{work_item_id}_{shot_id}"
+
+
+def popover_key(name: str, work_item_id: str, shot_id: str, state: Mapping[str, object] | None = None) -> str:
+    """A card popover's key (its open state), a new one after each `close_popover`. Setting a popover's state to
+    False is not enough to close it: the browser keeps sending `open` for it with the next interaction in the card,
+    which opened it again (the Upload reference popover with its file picker), and the click after that only
+    closed it. `state`: the session state to read (a test's AppTest's), this session's by default."""
+    rounds = (st.session_state if state is None else state).get(card_key(f"{name}_round", work_item_id, shot_id), 0)
+    return f"{card_key(name, work_item_id, shot_id)}_{rounds}"
+
+
+def close_popover(name: str, work_item_id: str, shot_id: str) -> None:
+    """Close the card's popover `name`: the next run draws a new one, closed."""
+    round_key = card_key(f"{name}_round", work_item_id, shot_id)
+    st.session_state[round_key] = st.session_state.get(round_key, 0) + 1
 
 
 def card_shot(work_item_id: str, shot_id: str) -> ShotPublic:

@@ -18,7 +18,7 @@ from ui.actions_panel import panel_key
 from ui.bulk_review import select_key
 from ui.grid_density import TOGGLE_KEY
 from ui.hero_prompt import PROMPT_DIRTY
-from ui.hero_state import card_key
+from ui.hero_state import card_key, popover_key
 
 EDITED = "Five knives fanned out on slate, top-down, soft window light"
 EDITOR = card_key("prompt", "12", "KT-1")
@@ -94,10 +94,11 @@ def test_a_compact_cards_menu_edits_the_prompt_too(demo):
     regenerate(at, "KT-1")
     at.toggle(key=TOGGLE_KEY).set_value(True).run()
     assert not [e for e in at.get("bidi_component") if e.key == EDITOR]  # nothing while the menu is closed
-    at.session_state[card_key("menu", "12", "KT-1")] = True  # open KT-1's ⋮ menu
+    menu = popover_key("menu", "12", "KT-1", at.session_state)
+    at.session_state[menu] = True  # open KT-1's ⋮ menu
     at.run()
     assert editor_data(at)["value"] == shot_prompt(work_item_id="12", shot_id="KT-1").prompt
-    at.session_state[card_key("menu", "12", "KT-1")] = True  # AppTest sends no popover state: keep it open
+    at.session_state[menu] = True  # AppTest sends no popover state: keep it open
     send_save(at, EDITED)
     assert not at.exception, [e.value for e in at.exception]
     assert shot_prompt(work_item_id="12", shot_id="KT-1").prompt == EDITED

@@ -25,7 +25,7 @@ from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
 from ui import job_progress, no_pack
 from ui.actions_panel import panel_key
-from ui.hero_state import card_key
+from ui.hero_state import card_key, popover_key
 from ui.toasts import ZERO_WIDTH_SPACE
 
 DETAIL = "pages/work_item.py"
@@ -47,10 +47,8 @@ def toasts(at) -> list[str]:
 
 
 def upload_popover(at, shot_id: str = "KT-1", work_item_id: str = "12") -> str:
-    """The key of the card's `Upload reference` popover as drawn now (ui.hero_card.upload_popover_key)."""
-    round_key = card_key("upload_round", work_item_id, shot_id)
-    rounds = at.session_state.get(round_key, 0)
-    return f"{card_key('upload_open', work_item_id, shot_id)}_{rounds}"
+    """The key of the card's `Upload reference` popover as drawn now."""
+    return popover_key("upload_open", work_item_id, shot_id, at.session_state)
 
 
 def upload(at, files, shot_id: str = "KT-1", work_item_id: str = "12"):
