@@ -343,16 +343,11 @@ def _detail(detail: Any) -> str | None:
 # `db.execute`, without the ORM's work per statement.
 _CLAIM_ID: BindParameter[int] = bindparam("claim_id")
 _NOW: BindParameter[datetime] = bindparam("now")
+_STARTED = {"status": JobStatus.running, "worker_id": bindparam("worker"), "started_at": _NOW, "heartbeat_at": _NOW}
 _CLAIM_START = (
     update(GenerationClaim)
     .where(col(GenerationClaim.id) == _CLAIM_ID, col(GenerationClaim.status) == JobStatus.queued)
-    .values(
-        status=JobStatus.running,
-        worker_id=bindparam("worker"),
-        started_at=_NOW,
-        heartbeat_at=_NOW,
-        attempts=GenerationClaim.attempts + 1,
-    )
+    .values(**_STARTED, attempts=GenerationClaim.attempts + 1)
     .returning(
         col(GenerationClaim.job_id),
         col(GenerationClaim.kind),
@@ -366,14 +361,7 @@ _JOBS_START = (
         col(Job.id).in_(select(JobClaim.job_id).where(JobClaim.claim_id == _CLAIM_ID)),
         col(Job.status) == JobStatus.queued,
     )
-    .values(
-        status=JobStatus.running,
-        worker_id=bindparam("worker"),
-        started_at=_NOW,
-        heartbeat_at=_NOW,
-        attempts=Job.attempts + 1,
-        message="Starting",
-    )
+    .values(**_STARTED, attempts=Job.attempts + 1, message="Starting")
 )
 _CLAIM_JOB = sql_select(
     col(Job.id),
