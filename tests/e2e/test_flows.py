@@ -111,7 +111,8 @@ def test_work_item_without_pack_has_a_disabled_button_with_the_seed_tooltip(page
 def test_generate_from_the_work_items_list_shows_the_toast_and_every_hero(page, app):
     open_page(page, app.url, heading="Work Items")
     table = dataframe(page, work_items_key("table"))
-    assert dataframe_column(table, "Title") == DEMO_TITLES
+    # Other modules' tests on the same server may have added work items: theirs come after the demo's (by id).
+    assert dataframe_column(table, "Title")[: len(DEMO_TITLES)] == DEMO_TITLES
     shots = dict(zip(dataframe_column(table, "ID"), dataframe_column(table, "Shots"), strict=True))
     assert shots[OUTDOOR["id"]] == "4"
 
