@@ -104,9 +104,10 @@ def cmd_generate_heroes(args: argparse.Namespace) -> None:
     if not isinstance(started, HeroesJobStarted) or not args.wait:
         _print(started.model_dump(mode="json"))
         return
-    result = _finished_job(started.job_id).result or {}
-    _print(result)
-    if result.get("failed"):
+    job = _finished_job(started.job_id)
+    _print(job.result or {})
+    result = job.heroes_result()
+    if result and result.failed:
         raise SystemExit(1)  # some shots failed: the result lists them; exit non-zero for scripts
 
 

@@ -369,7 +369,7 @@ def retry(job: JobPublic) -> HeroesJobStarted:
     """Run a lifestyle job again: only its failed shots (e.g. those a dead worker left) if some succeeded, else
     the same request."""
     params = job.params
-    result = HeroesJobResult.model_validate(job.result) if job.result else None  # None: no shot was summarized
+    result = job.heroes_result()  # None: no shot was summarized
     failed = [shot.shot_id for shot in result.failed] if result else []
     shot_ids = failed if failed and result and result.generated else params.get("shotIds")
     options = GenerateHeroesOptions(shot_ids=shot_ids, overwrite=bool(params.get("overwrite")))

@@ -20,7 +20,7 @@ from services.enums import AuditTargetKind, JobKind, JobStatus, TargetKind
 from services.errors import ReshootError
 from services.identity import Role
 from services.messages import IMAGE_REGENERATION_STARTED, NO_IMAGE_PROMPT, SENTENCE_NOT_FOUND
-from services.models import CastMember, ImageVersion, Project, Section, Sentence, utcnow
+from services.models import CastMember, ImageVersion, Project, Section, Sentence, stored_id, utcnow
 from services.options import Options
 from services.read_models.jobs import JobPublic
 from services.read_models.storyboard import (
@@ -28,12 +28,13 @@ from services.read_models.storyboard import (
     ImageJobStarted,
     ProjectPublic,
     SectionPublic,
+    SentenceImageResult,
     SentencePublic,
     StoryboardPublic,
 )
 from services.storable_text import require_storable
 from services.storage import get_storage
-from services.versions import NewImage, apply_retention, image_urls, save_new_versions, url_for
+from services.versions import NewImage, apply_retention, image_urls, save_new_versions
 
 log = logging.getLogger("reshoot.storyboard")
 
@@ -355,15 +356,15 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     apply_retention(TargetKind.sentence, sentence.id)
     # ImageVersion has no LoRA column; the job that made the version (version.job_id) keeps it.
     used_lora = style_lora if backend.capabilities.accepts_style_lora else None
-    return {
-        "ok": True,
-        "sentenceId": sentence.id,
-        "versionId": version.id,
-        "seed": seed,
-        "seedHonoured": backend.capabilities.honours_seed,
-        "imageFile": url_for(version.storage_key),
-        "styleLora": used_lora,
-    }
+    result = SentenceImageResult(
+        sentence_id=sentence.id,
+        version_id=stored_id(version),
+        seed=seed,
+        seed_honoured=backend.capabilities.honours_seed,
+        image_file=get_storage().url(version.storage_key),
+        style_lora=used_lora,
+    )
+    return result.model_dump(mode="json")
 
 
 def _cast_references(cast: Sequence[CastMember]) -> tuple[list[str], list[bytes]]:

@@ -60,6 +60,10 @@ def test_regenerate_replaces_the_image_clears_image_dirty_only_and_records_the_e
     assert after.image_file == job.result["imageFile"] and after.image_file.startswith("/assets/storyboard/")
     assert (after.is_image_dirty, after.is_video_dirty, after.seed) == (False, True, 12345)
     assert after.active_job_id is None
+    # The result JSON read typed: this kind's model, not another's.
+    result = job.image_result()
+    assert result and (result.sentence_id, result.seed, result.image_file) == ("sent_002", 12345, after.image_file)
+    assert result.version_id == after.version_id and job.heroes_result() is None
     events = jobs.events_since(project_id=PROJECT)
     assert {"type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job.id}.items() <= events[
         -1

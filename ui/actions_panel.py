@@ -11,7 +11,7 @@ from services.errors import ReshootError
 from services.identity import Role
 from services.lifestyle import GenerateHeroesOptions, generate_lifestyle_heroes
 from services.messages import plural
-from services.read_models.heroes import HeroesJobResult, HeroesResult, WorkItemDetail
+from services.read_models.heroes import HeroesResult, WorkItemDetail
 from services.read_models.jobs import JobPublic
 from ui.hero_prompt import rejected_in_selection
 from ui.job_progress import job_progress
@@ -60,10 +60,10 @@ def start_generation(work_item_id: str) -> None:
 
 def generation_finished(work_item_id: str, job: JobPublic) -> None:
     st.session_state.pop(panel_key("job", work_item_id), None)
-    if job.status != JobStatus.succeeded:
+    result = job.heroes_result()
+    if job.status != JobStatus.succeeded or result is None:
         error_toast(job.error_code)
         return
-    result = HeroesJobResult.model_validate(job.result)  # the stored JSON, read once
     queue_toast(messages.HEROES_GENERATED_TITLE, messages.lifestyle_result_body(result))
     if result.failed:
         queue_toast(messages.GENERATE_FAILED_TITLE, messages.shots_failed_body(result.failed), kind="error")

@@ -37,7 +37,7 @@ from services.lifestyle import (
     list_references,
     start_heroes_job,
 )
-from services.read_models.heroes import HeroesJobResult, HeroTarget, ReferencePublic, ShotPublic, WorkItemDetail
+from services.read_models.heroes import HeroTarget, ReferencePublic, ShotPublic, WorkItemDetail
 from services.read_models.jobs import JobPublic
 from services.work_items import get_work_item
 from ui.actions_panel import panel_job
@@ -368,7 +368,7 @@ def start_regeneration(work_item_id: str, shot_id: str) -> None:
 def regeneration_finished(work_item_id: str, shot_id: str, job: JobPublic) -> None:
     st.session_state.pop(_key("job", work_item_id, shot_id), None)
     st.session_state[_key("stale", work_item_id, shot_id)] = True
-    result = HeroesJobResult.model_validate(job.result) if job.result else None  # none yet if it died early
+    result = job.heroes_result()  # none if it died early
     if job.status == JobStatus.succeeded and not (result and shot_id in {f.shot_id for f in result.failed}):
         queue_toast(messages.HEROES_REGENERATED_TITLE, messages.heroes_regenerated_body(shot_id))
     else:

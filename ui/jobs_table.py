@@ -68,9 +68,9 @@ def progress(job: JobPublic) -> str:
     done, total = job.progress_done, job.progress_total
     if not total:
         return ""
-    result = job.result or {}
-    failed_shots = len(result.get("failed") or [])
-    made = len(result.get("generated") or [])
+    result = job.heroes_result()  # a sentence's job makes one image: nothing to count
+    failed_shots = len(result.failed) if result else 0
+    made = len(result.generated) if result else 0
     if job.status == JobStatus.failed:
         return f"{made} of {total} made · failed"
     if job.status == JobStatus.succeeded and failed_shots:

@@ -137,7 +137,8 @@ def retry_failed(sentence_id: str) -> None:
 def regeneration_finished(sentence_id: str, job: JobPublic) -> None:
     st.session_state.pop(inspector_key("job", sentence_id), None)
     if job.status == JobStatus.succeeded:
-        used = (job.result or {}).get("seed")
+        result = job.image_result()
+        used = result.seed if result else None
         st.session_state[inspector_key("seed_used", sentence_id)] = used  # shown in the field on the next run
         queue_toast("Image regenerated", f"Seed {used if used is not None else '—'}.")
     else:

@@ -107,9 +107,9 @@ def failed_job_error(job: JobPublic) -> ReshootError:
     code = job.error_code or ""
     status = {**_backend_statuses(), **JOB_ERROR_STATUSES}.get(code)
     details: dict[str, Any] = {"jobId": job.id, "errorCode": code or None, "message": job.message}
-    failed = (job.result or {}).get("failed")
-    if failed:
-        details["failed"] = failed
+    result = job.heroes_result()
+    if result and result.failed:
+        details["failed"] = [shot.model_dump(mode="json") for shot in result.failed]
     if status is None or status == 500:
         return ReshootError("INTERNAL_ERROR", 500, details)
     return ReshootError(code, status, details, job.message)

@@ -8,6 +8,8 @@ from pydantic import Field
 
 from services.enums import ACTIVE_STATUSES, FINISHED_STATUSES, JobKind, JobStatus
 from services.read_models import ReadModel, UtcDatetime
+from services.read_models.heroes import HeroesJobResult
+from services.read_models.storyboard import SentenceImageResult
 
 
 class JobPublic(ReadModel):
@@ -46,6 +48,18 @@ class JobPublic(ReadModel):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    def heroes_result(self) -> HeroesJobResult | None:
+        """`result` as a generate-all job's (None: another kind, or no result: still running, or died early)."""
+        if self.kind != JobKind.lifestyle_heroes or not self.result:
+            return None
+        return HeroesJobResult.model_validate(self.result)
+
+    def image_result(self) -> SentenceImageResult | None:
+        """`result` as a sentence-image job's (None: another kind, or no result)."""
+        if self.kind != JobKind.sentence_image or not self.result:
+            return None
+        return SentenceImageResult.model_validate(self.result)
 
 
 class EventPublic(ReadModel):

@@ -70,6 +70,18 @@ class StoryboardPublic(ReadModel):
         return [sentence for section in self.sections for sentence in section.sentences]
 
 
+class SentenceImageResult(ReadModel):
+    """A finished sentence-image job's result (the job's `result` JSON; spec 002's image event carries it)."""
+
+    ok: bool = True
+    sentence_id: str
+    version_id: int
+    seed: int
+    seed_honoured: bool
+    image_file: str
+    style_lora: str | None
+
+
 class ImageJobStarted(ReadModel):
     """The spec's 202 answer to regenerate-image."""
 

@@ -9,6 +9,7 @@ from services.identity import local_user_name
 from services.jobs import get_job, job_public, list_jobs, wait_for_job
 from services.lifestyle import GenerateHeroesOptions, start_heroes_job
 from services.models import Job
+from services.read_models.heroes import FailedShot, GeneratedTarget, HeroesJobResult
 from services.read_models.jobs import JobPublic
 from services.storyboard import RegenerateImageOptions, regenerate_sentence_image
 from tests.pages.conftest import open_page, texts
@@ -66,19 +67,27 @@ def a_job(fields: dict[str, Any]) -> JobPublic:
     )
 
 
+def heroes_result(made: int, failed: list[str]) -> dict[str, Any]:
+    """A generate-all job's result JSON: `made` images generated, these shots failed."""
+    generated = [GeneratedTarget(shot_id="OL-1", filename="fcc/lifestyle/7/OL-1/desktop.png", width=8, height=8)]
+    return HeroesJobResult(
+        work_item_id="7",
+        dry_run=False,
+        overwrite=False,
+        generated=generated * made,
+        skipped_existing=[],
+        missing_shots=[],
+        failed=[FailedShot(shot_id=shot_id, error="BACKEND_ERROR") for shot_id in failed],
+    ).model_dump(mode="json")
+
+
 def test_a_failed_job_does_not_look_complete():
     """Its counter counts attempts: 12 of 12 attempted, 3 made, is not `12 of 12`."""
     base = {"progressDone": 12, "progressTotal": 12}
-    every_shot_failed = {**base, "status": "failed", "result": {"generated": [], "failed": [{"shot_id": "OL-1"}] * 4}}
+    every_shot_failed = {**base, "status": "failed", "result": heroes_result(0, ["OL-1", "OL-2", "OL-3", "OL-4"])}
     assert progress(a_job(every_shot_failed)) == "0 of 12 made · failed"
-    some_failed = {
-        **base,
-        "status": "succeeded",
-        "result": {"generated": [{"shot_id": "OL-1"}] * 9, "failed": [{"shot_id": "OL-4"}]},
-    }
+    some_failed = {**base, "status": "succeeded", "result": heroes_result(9, ["OL-4"])}
     assert progress(a_job(some_failed)) == "9 of 12 made · 1 shot failed"
-    assert (
-        progress(a_job({**base, "status": "succeeded", "result": {"generated": [{}] * 12, "failed": []}})) == "12 of 12"
-    )
+    assert progress(a_job({**base, "status": "succeeded", "result": heroes_result(12, [])})) == "12 of 12"
     assert progress(a_job({"progressDone": 5, "progressTotal": 12, "status": "running"})) == "5 of 12"
     assert progress(a_job({"progressDone": 0, "progressTotal": 0, "status": "queued"})) == ""
