@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,10 +151,19 @@ def cmd_worker(args: argparse.Namespace) -> None:
     run_worker()
 
 
+WORKERS_EXPECT_SECONDS = 60.0  # `workers --expect N`: how long a worker just started may take to register
+
+
 def cmd_workers(args: argparse.Namespace) -> None:
     from services.jobs import embedded_workers_enabled, list_workers
 
-    _print({"ok": True, "embeddedWorkers": embedded_workers_enabled(), "workers": list_workers()})
+    deadline = time.monotonic() + WORKERS_EXPECT_SECONDS
+    while len(alive := list_workers()) < args.expect and time.monotonic() < deadline:
+        time.sleep(0.5)  # workers started a moment ago register once they have loaded
+    ok = len(alive) >= args.expect
+    _print({"ok": ok, "embeddedWorkers": embedded_workers_enabled(), "workers": alive})
+    if not ok:
+        raise SystemExit(1)  # fewer alive than expected: their logs say why
 
 
 def cmd_gc(args: argparse.Namespace) -> None:
@@ -305,9 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     sub.add_parser("worker", help="run job consumers (for RESHOOT_QUEUE_URL=redis://…)").set_defaults(func=cmd_worker)
-    sub.add_parser("workers", help="the workers alive on the queue and what each generates now (JSON)").set_defaults(
-        func=cmd_workers
+    p = sub.add_parser("workers", help="the workers alive on the queue and what each generates now (JSON)")
+    p.add_argument(
+        "--expect",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"wait until at least N workers are alive (up to {WORKERS_EXPECT_SECONDS:.0f} s); exit 1 if fewer",
     )
+    p.set_defaults(func=cmd_workers)
 
     p = sub.add_parser("gc", help="republish stale stable hero files and delete orphan files (crash leftovers)")
     p.add_argument(

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import event
 
 from services.cli import main
@@ -190,3 +191,24 @@ def test_workers_lists_the_live_consumers(capsys, db):
     worker_id = start_embedded_worker()
     code, shown = run(capsys, "workers")
     assert [(w["id"], w["embedded"], w["running"]) for w in shown["workers"]] == [(worker_id, True, [])]
+
+
+def test_workers_expect_waits_for_a_worker_starting_and_fails_when_too_few_come(capsys, db, monkeypatch):
+    """README's scale-out check runs right after starting the workers: `--expect N` waits until N are alive."""
+    import threading
+
+    from services import cli
+    from services.jobs import start_embedded_worker
+
+    monkeypatch.setattr(cli, "WORKERS_EXPECT_SECONDS", 1.0)
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, "workers", "--expect", "1")
+    assert exited.value.code == 1
+    assert json.loads(capsys.readouterr().out) == {"ok": False, "embeddedWorkers": True, "workers": []}
+
+    monkeypatch.setattr(cli, "WORKERS_EXPECT_SECONDS", 30.0)
+    started = threading.Timer(0.5, start_embedded_worker)  # a worker that comes up while the check waits
+    started.start()
+    code, shown = run(capsys, "workers", "--expect", "1")
+    started.join()
+    assert code == 0 and shown["ok"] is True and len(shown["workers"]) == 1
