@@ -15,6 +15,17 @@ import pytest
 from tests.servers import PROJECT_ROOT, free_port, seaweedfs
 
 REDIS = "redis://127.0.0.1:6379/0"
+WAIT_FOR_HEALTH = """
+import sys, time, urllib.request
+for _ in range(120):
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=2)
+        break
+    except OSError:
+        time.sleep(0.5)
+else:
+    sys.exit("the dashboard never answered")
+"""
 
 
 def scaleout_blocks() -> tuple[str, str]:
@@ -32,9 +43,8 @@ def test_the_trial_s3_server_takes_the_examples_keys_on_its_endpoint():
     trial, example = scaleout_blocks()
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert exported(trial, name) == exported(example, name)
-    assert (
-        "weed mini" in trial and exported(example, "RESHOOT_S3_ENDPOINT_URL") == "http://127.0.0.1:8333"
-    )  # its default
+    assert "weed mini" in trial  # its S3 port defaults to 8333
+    assert exported(example, "RESHOOT_S3_ENDPOINT_URL") == "http://127.0.0.1:8333"
 
 
 @pytest.fixture
@@ -48,13 +58,10 @@ def example_services(postgres_url):  # postgres_url: skips where PostgreSQL is a
         pytest.skip(f"Redis at {REDIS} is unreachable: {e}")
     _, example = scaleout_blocks()
     keys = {name: exported(example, name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    queue = f"readme-{secrets.token_hex(4)}"
     with seaweedfs(keys, bucket="readme-ready-check") as s3:
-        yield {
-            "s3": s3,
-            "database": f"reshoot_readme_{secrets.token_hex(4)}",
-            "queue": f"readme-{secrets.token_hex(4)}",
-        }
-    for key in client.scan_iter("*readme-*"):
+        yield {"s3": s3, "database": f"reshoot_readme_{secrets.token_hex(4)}", "queue": queue}
+    for key in client.scan_iter(f"*{queue}*"):
         client.delete(key)
 
 
@@ -75,7 +82,7 @@ def test_the_scaleout_example_runs_two_workers_that_generate_into_s3(example_ser
     )
     lines = [line for line in script.splitlines() if not line.startswith("pip install")]
     then = [  # what a person does next: the dashboard answers, the demo loads, generate-all runs on the workers
-        f"until curl -sf http://127.0.0.1:{dashboard_port}/_stcore/health >/dev/null; do sleep 0.5; done",
+        f"python -c '{WAIT_FOR_HEALTH}' http://127.0.0.1:{dashboard_port}/_stcore/health",
         f"python -m services demo >{tmp_path}/demo.log",
         f"python -m services generate-heroes 7 --overwrite --wait >{tmp_path}/result.json",
         f"python -m services workers >{tmp_path}/workers.json",
