@@ -60,9 +60,11 @@ from services.models import (
 )
 from services.options import Options
 from services.read_models.heroes import (
+    FailedShot,
     GeneratedTarget,
     HeroesJobResult,
     HeroesJobStarted,
+    HeroesOutcome,
     HeroesResult,
     JoinedShot,
     ReferencePublic,
@@ -116,9 +118,10 @@ class Plan:
     def generated(self) -> list[GeneratedTarget]:
         return [_generated(p.shot, row) for p in self.shots for row in p.targets]
 
-    def skipped_json(self) -> list[dict[str, Any]]:
-        """As a job's plan and outcome record them (free-form JSON)."""
-        return [skipped.model_dump(mode="json") for skipped in self.skipped]
+    def outcome_json(self, generated: list[GeneratedTarget] | None = None) -> dict[str, Any]:
+        """As a job's plan (nothing generated yet) and a claim's outcome record it."""
+        outcome = HeroesOutcome(generated=generated or [], skipped_existing=self.skipped, missing_shots=self.missing)
+        return outcome.model_dump(mode="json")
 
 
 def _generated(shot: Shot, row: ExportPlanRow) -> GeneratedTarget:
@@ -254,7 +257,7 @@ def _enqueue(work_item_id: str, options: GenerateHeroesOptions, plan: Plan) -> H
         heroes_target_key(work_item_id, shot_ids),
         {"shotIds": shot_ids, "overwrite": overwrite},
         units=_units(work_item_id, plan),
-        plan={"skippedExisting": plan.skipped_json(), "missingShots": plan.missing},
+        plan=plan.outcome_json(),
         work_item_id=work_item_id,
         action=AuditAction.generate_heroes,
     )
@@ -288,7 +291,7 @@ def units_for(job: JobPublic) -> tuple[list[jobs.Unit], dict[str, Any]]:
     work_item_id = job.work_item_id or ""
     with session_scope() as session:
         plan = _plan(session, work_item_id, job.params.get("shotIds"), bool(job.params.get("overwrite")))
-    return _units(work_item_id, plan), {"skippedExisting": plan.skipped_json(), "missingShots": plan.missing}
+    return _units(work_item_id, plan), plan.outcome_json()
 
 
 @HEROES_JOB.prepare
@@ -311,48 +314,41 @@ def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     plan, ref_rows = ctx.prepared
     backend = backends.get_backend()
     refs = _load_references(ref_rows) if backend.capabilities.accepts_references else {}
-    generated: list[dict[str, Any]] = []
+    generated: list[GeneratedTarget] = []
     for shot_plan in plan.shots:
         _generate_shot(ctx, backend, shot_plan, refs.get(shot_plan.shot.shot_id, []))
-        generated += [_generated(shot_plan.shot, row).model_dump(mode="json") for row in shot_plan.targets]
-    return {"generated": generated, "skippedExisting": plan.skipped_json(), "missingShots": plan.missing}
+        generated += [_generated(shot_plan.shot, row) for row in shot_plan.targets]
+    return plan.outcome_json(generated)
 
 
 @HEROES_JOB.summarize
 def summarize(job: JobPublic, claims: list[jobs.ClaimOutcome]) -> tuple[dict[str, Any], str]:
     """The spec's result JSON (plus `failed`) from the shots' outcomes, in request order; joined shots count as
     generated when the job that generated them succeeded for them. Every shot failing fails the job."""
-    plan = job.plan or {}
-    generated: list[dict[str, Any]] = []
-    skipped, missing = list(plan.get("skippedExisting") or []), list(plan.get("missingShots") or [])
-    failures: list[dict[str, str]] = []
+    planned = HeroesOutcome.model_validate(job.plan or {})  # what the request left out
+    result = HeroesJobResult(
+        work_item_id=job.work_item_id or "",
+        dry_run=False,
+        overwrite=bool(job.params.get("overwrite")),
+        generated=[],
+        skipped_existing=planned.skipped_existing,
+        missing_shots=planned.missing_shots,
+    )
     for claim in claims:
         if claim.status == JobStatus.succeeded:
-            outcome = claim.outcome or {}
-            generated += outcome.get("generated") or []
-            skipped += outcome.get("skippedExisting") or []
-            missing += outcome.get("missingShots") or []
+            outcome = HeroesOutcome.model_validate(claim.outcome or {})
+            result.generated += outcome.generated
+            result.skipped_existing += outcome.skipped_existing
+            result.missing_shots += outcome.missing_shots
         else:
-            failures.append(
-                {"shot_id": claim.subject, "error": claim.error_code or "INTERNAL_ERROR", "message": claim.message}
-            )
-    result = HeroesJobResult.model_validate(
-        {
-            "workItemId": job.work_item_id,
-            "dryRun": False,
-            "overwrite": bool(job.params.get("overwrite")),
-            "generated": generated,
-            "skippedExisting": skipped,
-            "missingShots": missing,
-            "failed": failures,
-        }
-    )
-    if failures and not generated:
-        first = failures[0]
+            code = claim.error_code or "INTERNAL_ERROR"
+            result.failed.append(FailedShot(shot_id=claim.subject, error=code, message=claim.message))
+    if result.failed and not result.generated:
+        first = result.failed[0]
         raise jobs.JobFailed(
-            first["error"],
-            f"Every shot failed; {first['shot_id']}: {first['message']}",
-            detail=failures,
+            first.error,
+            f"Every shot failed; {first.shot_id}: {first.message}",
+            detail=[failure.model_dump(mode="json") for failure in result.failed],
             result=result.model_copy(update={"ok": False}).model_dump(mode="json"),
         )
     message = lifestyle_result_body(result)

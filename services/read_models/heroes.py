@@ -145,6 +145,15 @@ class FailedShot(ReadModel):
     message: str | None = None
 
 
+class HeroesOutcome(ReadModel):
+    """A generate-all job's parts as stored: what its request left out (the job's plan), or what one shot made
+    (a claim's outcome); `summarize` joins them into the result."""
+
+    generated: list[GeneratedTarget] = Field(default_factory=list)
+    skipped_existing: list[SkippedTarget] = Field(default_factory=list)
+    missing_shots: list[str] = Field(default_factory=list)
+
+
 class HeroesResult(ReadModel):
     """Spec 001's result JSON, as a dry run answers it."""
 
