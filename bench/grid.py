@@ -122,6 +122,30 @@ def script_cpu() -> Iterator[list[float]]:
         ScriptRunner._run_script = original
 
 
+@contextmanager
+def cards_drawn_as_nothing():
+    """While active, the Work Item page's cards draw nothing (each card's fragment is a no-op): what the page costs
+    around its cards (header, Actions panel, bulk bar, pager, its SQL statements)."""
+    import ui.hero_card
+
+    original = ui.hero_card._card_fragment
+    ui.hero_card._card_fragment = lambda key: lambda work_item_id, shot_id: None
+    try:
+        yield
+    finally:
+        ui.hero_card._card_fragment = original
+
+
+def without_cards(at):
+    """`at.run`, with the page's cards drawing nothing."""
+
+    def run():
+        with cards_drawn_as_nothing():
+            return at.run()
+
+    return run
+
+
 def least_cpu_ms(at, runs: int) -> float:
     """The least script-thread CPU of `runs` runs of `at`, in ms (the least: other processes only add to it)."""
     with server_script_cache(), script_cpu() as seconds:
@@ -214,8 +238,11 @@ def run(quick: bool = False) -> list[Row]:
         for n in shots:
             page = detail_page(f"wi-{n}")
             floors = {name: script_page(path, cards=str(CARDS_PER_PAGE)) for name, path in FLOORS.items()}
+            chrome = detail_page(f"wi-{n}")
             runs = {"empty": empty.run, "page": page.run} | (
-                {name: at.run for name, at in floors.items()} if n == checked else {}
+                {name: at.run for name, at in floors.items()} | {"without cards": without_cards(chrome)}
+                if n == checked
+                else {}
             )
             with server_script_cache():
                 times = interleaved(runs, repeats=repeats[n], warmup=1)
@@ -252,6 +279,19 @@ def run(quick: bool = False) -> list[Row]:
                             "elements: what one fragment per card costs before the cards' own elements",
                         )
                     )
+                with cards_drawn_as_nothing():
+                    chrome_cpu, chrome_elements = least_cpu_ms(chrome, CPU_RUNS), elements(chrome)
+                rows.append(
+                    measure(
+                        NAME,
+                        f"{n} shots, the page around its cards: time ÷ empty page",
+                        f"{times['without cards'] / times['empty']:.1f}",
+                        f"{times['without cards'] * 1000:.0f} ms, run in turn with the page, every card's fragment "
+                        f"drawing nothing: the header, Actions panel, bulk bar, pager and the same SQL statements; "
+                        f"script-thread CPU {chrome_cpu:.1f} ms (the page's {page_cpu:.1f} ms), {chrome_elements} "
+                        "elements",
+                    )
+                )
                 recompiled = interleaved({"empty": empty.run, "page": page.run}, repeats=repeats[n], warmup=1)
                 rows.append(
                     measure(

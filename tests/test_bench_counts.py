@@ -75,6 +75,21 @@ def test_a_compact_card_has_fewer_elements_and_the_same_sql(db):
     assert grid.elements_per_card({6: runs["small"], 240: runs["large"]}) == ELEMENTS_PER_COMPACT_CARD
 
 
+def test_the_page_around_its_cards_is_the_page_less_its_cards(db):
+    """What `bench grid` times as the page around its cards: the same run and SQL statements, no card elements."""
+    work_item("wi", 60)
+    attach_versions()
+    page = grid.detail_page("wi")
+    page.run()  # the first run of the page (session state, caches)
+    with_cards = grid.one_run(page)
+    with grid.cards_drawn_as_nothing():
+        around = grid.one_run(page)
+    assert (with_cards["cards"], around["cards"]) == (12, 0)
+    assert around["queries"] == with_cards["queries"] > 0
+    assert around["pagers"] == with_cards["pagers"] == 1
+    assert around["elements"] == with_cards["elements"] - 12 * ELEMENTS_PER_CARD
+
+
 def test_grid_references_ten_times_fewer_image_bytes_than_the_naive_page(db):
     work_item("wi", 6)
     attach_versions(files=rendered_sizes())
