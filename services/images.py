@@ -59,7 +59,9 @@ class ExportCodec:
     reducing_gap: float | None = 3.0
     thumbnail_resample: Image.Resampling = Image.Resampling.BOX  # an area average, after reduce() by the whole factor
     thumbnail_reducing_gap: float = 1.0
-    webp_method: int = 2  # libwebp effort 0..6: 2 is ~2.5× faster than 4 for thumbnails ~5 % larger
+    # libwebp effort 0..6 (4: Pillow's default). At quality 80 the thumbnails' PSNR is within 0.3 dB from 1 to 4;
+    # 1 takes half the time of 2 on photo-like thumbnails (~4 × less than 4), for files 7–11 % larger than 2's.
+    webp_method: int = 1
 
 
 FAST = ExportCodec()
