@@ -8,6 +8,7 @@ from fakes import fake_comfyui, fake_openai  # noqa: F401  (fake OpenAI/ComfyUI 
 import services.job_handlers  # noqa: F401  (every job kind's handlers, as the entry points import them)
 from services import config
 from services.config import get_settings
+from tests.servers import postgres_admin
 
 # Every setting's variable (services/config.py) and who acts: a developer's own values do not reach the tests.
 RESHOOT_VARIABLES = (*config.variable_names(), "RESHOOT_USER")
@@ -95,18 +96,11 @@ def s3_env(s3_server, monkeypatch, request):
 
 @pytest.fixture
 def postgres_url():
-    """A throwaway database on the machine's PostgreSQL (127.0.0.1:5432, user postgres), dropped afterwards."""
+    """A throwaway database on the machine's PostgreSQL, dropped afterwards."""
     import secrets
 
-    import psycopg
-
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-    try:
-        conn = psycopg.connect(admin, autocommit=True)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {str(e).strip()}")
     name = f"reshoot_test_{secrets.token_hex(4)}"
-    with conn:
+    with postgres_admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     try:
@@ -115,7 +109,7 @@ def postgres_url():
         from services.db import engine_for
 
         engine_for(url).dispose()
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with postgres_admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -11,7 +11,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import psycopg
+import pytest
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+
+
+def postgres_admin() -> psycopg.Connection:
+    """An autocommit connection to the machine's PostgreSQL (127.0.0.1:5432, user postgres); skips the test where
+    it is unreachable."""
+    try:
+        return psycopg.connect(POSTGRES_ADMIN, autocommit=True)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {str(e).strip()}")
 
 
 def free_port() -> int:

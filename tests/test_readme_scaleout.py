@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.servers import PROJECT_ROOT, free_port, seaweedfs
+from tests.servers import PROJECT_ROOT, free_port, postgres_admin, seaweedfs
 
 REDIS = "redis://127.0.0.1:6379/0"
 WAIT_FOR_HEALTH = """
@@ -48,9 +48,10 @@ def test_the_trial_s3_server_takes_the_examples_keys_on_its_endpoint():
 
 
 @pytest.fixture
-def example_services(postgres_url):  # postgres_url: skips where PostgreSQL is absent
+def example_services():
     import redis
 
+    postgres_admin().close()  # skips where PostgreSQL is absent
     client = redis.Redis.from_url(REDIS)
     try:
         client.ping()
@@ -66,8 +67,6 @@ def example_services(postgres_url):  # postgres_url: skips where PostgreSQL is a
 
 
 def test_the_scaleout_example_runs_two_workers_that_generate_into_s3(example_services, tmp_path):
-    import psycopg
-
     _, example = scaleout_blocks()
     names, dashboard_port = example_services, free_port()
     script = (
@@ -94,7 +93,7 @@ def test_the_scaleout_example_runs_two_workers_that_generate_into_s3(example_ser
     try:
         done = subprocess.run(["bash", "example.sh"], cwd=tmp_path, capture_output=True, text=True, timeout=240)
     finally:
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+        with postgres_admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{names["database"]}" WITH (FORCE)')
     # Every line succeeded (set -e), README's own check included: `workers --expect 2` exits 1 with fewer alive.
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
