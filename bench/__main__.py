@@ -20,6 +20,7 @@ BENCHMARKS = {  # name -> module with `run(quick: bool) -> list[Row]`, in the is
     "s3_reload": "bench.s3_reload",
     "api_waits": "bench.api_waits",
     "click_to_image": "bench.click_to_image",
+    "review_clicks": "bench.review_clicks",
     "scaleout": "bench.scaleout",
     "export_memory": "bench.export_memory",
 }
