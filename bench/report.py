@@ -49,8 +49,8 @@ BOUNDS = {
     "alone costs more than 5x an empty page (the 'page around its cards' row); each card is its own st.fragment with "
     "11 elements (7 compact), about 1.4 ms of script CPU a card, and 12 fragments of one Markdown element, or of one "
     "Components-v2 component, cost 2.5-3.5x by themselves (the floor: rows). So with this page around it no grid "
-    "meets 5x, and a grid of one fragment per card would leave the rest of the page 1.5-2.5x, a third of what it "
-    "costs now.",
+    "meets 5x, and a grid of one fragment per card would leave the rest of the page 1.5-2.5x, a fifth to a half of "
+    "what it costs now.",
     ("memory", "RSS"): "Bound: Streamlit keeps each closed session (at most 128) for server.disconnectedSessionTTL "
     "(30 s in .streamlit/config.toml); memory stops growing once sessions expire. A kept session of the 60-shot page "
     "holds ~190 KB, nearly all Streamlit's own: its widget registry (~108 widgets, ~94 KB) and fragment storage (12 "
