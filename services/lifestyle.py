@@ -62,6 +62,7 @@ from services.options import Options
 from services.read_models.heroes import (
     FailedShot,
     GeneratedTarget,
+    HeroesJobParams,
     HeroesJobResult,
     HeroesJobStarted,
     HeroesOutcome,
@@ -255,7 +256,7 @@ def _enqueue(work_item_id: str, options: GenerateHeroesOptions, plan: Plan) -> H
     job, created = jobs.enqueue(
         KIND,
         heroes_target_key(work_item_id, shot_ids),
-        {"shotIds": shot_ids, "overwrite": overwrite},
+        HeroesJobParams(shot_ids=shot_ids, overwrite=overwrite),
         units=_units(work_item_id, plan),
         plan=plan.outcome_json(),
         work_item_id=work_item_id,
@@ -288,9 +289,9 @@ def _units(work_item_id: str, plan: Plan) -> list[jobs.Unit]:
 @HEROES_JOB.units_for
 def units_for(job: JobPublic) -> tuple[list[jobs.Unit], dict[str, Any]]:
     """A job recorded without units (an older version queued it): plan it now."""
-    work_item_id = job.work_item_id or ""
+    work_item_id, request = job.work_item_id or "", HeroesJobParams.model_validate(job.params)
     with session_scope() as session:
-        plan = _plan(session, work_item_id, job.params.get("shotIds"), bool(job.params.get("overwrite")))
+        plan = _plan(session, work_item_id, request.shot_ids, request.overwrite)
     return _units(work_item_id, plan), plan.outcome_json()
 
 
@@ -301,7 +302,7 @@ def _prepare_claim(session: Session, ctx: jobs.ClaimContext) -> tuple[Plan, list
     work_item_id = ctx.work_item_id
     if work_item_id is None:
         raise ValueError(f"lifestyle claim {ctx.claim_id} has no work item")
-    plan = _plan(session, work_item_id, [ctx.subject], bool(ctx.params.get("overwrite")))
+    plan = _plan(session, work_item_id, [ctx.subject], HeroesJobParams.model_validate(ctx.params).overwrite)
     return plan, _reference_rows(session, work_item_id, [p.shot.shot_id for p in plan.shots])
 
 
@@ -329,7 +330,7 @@ def summarize(job: JobPublic, claims: list[jobs.ClaimOutcome]) -> tuple[dict[str
     result = HeroesJobResult(
         work_item_id=job.work_item_id or "",
         dry_run=False,
-        overwrite=bool(job.params.get("overwrite")),
+        overwrite=HeroesJobParams.model_validate(job.params).overwrite,
         generated=[],
         skipped_existing=planned.skipped_existing,
         missing_shots=planned.missing_shots,
@@ -364,11 +365,11 @@ def summarize(job: JobPublic, claims: list[jobs.ClaimOutcome]) -> tuple[dict[str
 def retry(job: JobPublic) -> HeroesJobStarted:
     """Run a lifestyle job again: only its failed shots (e.g. those a dead worker left) if some succeeded, else
     the same request."""
-    params = job.params
+    request = HeroesJobParams.model_validate(job.params)
     result = job.heroes_result()  # None: no shot was summarized
     failed = [shot.shot_id for shot in result.failed] if result else []
-    shot_ids = failed if failed and result and result.generated else params.get("shotIds")
-    options = GenerateHeroesOptions(shot_ids=shot_ids, overwrite=bool(params.get("overwrite")))
+    shot_ids = failed if failed and result and result.generated else request.shot_ids
+    options = GenerateHeroesOptions(shot_ids=shot_ids, overwrite=request.overwrite)
     return start_heroes_job(work_item_id=job.work_item_id or "", options=options)
 
 

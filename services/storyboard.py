@@ -28,6 +28,7 @@ from services.read_models.storyboard import (
     ImageJobStarted,
     ProjectPublic,
     SectionPublic,
+    SentenceImageParams,
     SentenceImageResult,
     SentencePublic,
     StoryboardPublic,
@@ -258,13 +259,13 @@ def regenerate_sentence_image(
     job, created = jobs.enqueue(
         KIND,
         sentence_target_key(sentence_id),
-        {"prompt": prompt, "seed": chosen, "seedGiven": seed_given},
+        SentenceImageParams(prompt=prompt, seed=chosen, seed_given=seed_given),
         units=[jobs.Unit(sentence_target_key(sentence_id), sentence_id)],
         sentence_id=sentence_id,
         project_id=project_id,
         action=AuditAction.regenerate_sentence_image,
     )
-    running_seed = job.params.get("seed")
+    running_seed = SentenceImageParams.model_validate(job.params).seed
     if not created and seed_given and running_seed != chosen:
         raise ReshootError(
             "ALREADY_GENERATING",
@@ -279,7 +280,8 @@ def regenerate_sentence_image(
 @SENTENCE_IMAGE_JOB.retry
 def retry(job: JobPublic) -> ImageJobStarted:
     """Same sentence; the same seed if the user gave one, a new random one otherwise."""
-    seed = job.params.get("seed") if job.params.get("seedGiven") else None
+    request = SentenceImageParams.model_validate(job.params)
+    seed = request.seed if request.seed_given else None
     return regenerate_sentence_image(sentence_id=job.sentence_id or "", options=RegenerateImageOptions(seed=seed))
 
 
@@ -303,7 +305,8 @@ def summarize(job: JobPublic, claims: list[jobs.ClaimOutcome]) -> tuple[dict[str
 @SENTENCE_IMAGE_JOB.run_claim
 def run_claim(ctx: jobs.ClaimContext) -> dict[str, Any]:
     """One backend call with the cast's reference images and style LoRA (recorded in the job's result)."""
-    prompt, seed = ctx.params["prompt"], int(ctx.params["seed"])
+    request = SentenceImageParams.model_validate(ctx.params)
+    prompt, seed = request.prompt, request.seed
     with session_scope() as session:
         sentence = _require_sentence(session, ctx.sentence_id)
         cast = session.exec(

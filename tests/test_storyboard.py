@@ -14,6 +14,7 @@ from services import jobs, storyboard, versions
 from services.backends import BackendUnavailable, Deadline, comfyui
 from services.config import get_settings
 from services.errors import ReshootError
+from services.read_models.storyboard import SentenceImageParams
 from services.storage import get_storage
 
 PROJECT = "coffee-origins"
@@ -64,6 +65,10 @@ def test_regenerate_replaces_the_image_clears_image_dirty_only_and_records_the_e
     result = job.image_result()
     assert result and (result.sentence_id, result.seed, result.image_file) == ("sent_002", 12345, after.image_file)
     assert result.version_id == after.version_id and job.heroes_result() is None
+    # So is its request: the same JSON as before, its own kind's model.
+    assert job.params == {"prompt": after.image_prompt, "seed": 12345, "seedGiven": True}
+    assert job.image_params() == SentenceImageParams(prompt=after.image_prompt, seed=12345, seed_given=True)
+    assert job.heroes_params() is None
     events = jobs.events_since(project_id=PROJECT)
     assert {"type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job.id}.items() <= events[
         -1

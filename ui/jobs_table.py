@@ -46,7 +46,8 @@ def duration(job: JobPublic, *, now: datetime | None = None) -> str:
 
 def target(job: JobPublic) -> str:
     if job.work_item_id:
-        shots = job.params.get("shotIds") or job.params.get("shot_ids")
+        request = job.heroes_params()
+        shots = request.shot_ids if request else None
         return f"Work item {job.work_item_id}" + (f" · {', '.join(shots)}" if shots else "")
     if job.sentence_id:
         return f"Sentence {job.sentence_id}"

@@ -26,6 +26,8 @@ from services.errors import ReshootError
 from services.identity import Role, acting_as, current_actor
 from services.jobs import recovery, registration, rows, workers
 from services.models import Event, GenerationClaim, Job, JobClaim, stored_id, utcnow
+from services.read_models import ReadModel
+from services.read_models.heroes import HeroesJobParams
 from services.read_models.jobs import JobPublic
 
 log = logging.getLogger("reshoot.jobs")
@@ -39,7 +41,7 @@ SMALL_JOB_PRIORITY = 10
 def enqueue(
     kind: JobKind,
     target_key: str,
-    params: dict[str, Any],
+    params: ReadModel,
     *,
     units: list[registration.Unit],
     plan: dict[str, Any] | None = None,
@@ -51,6 +53,7 @@ def enqueue(
     """Record a queued job (requested by the current actor, with its audit row `action`) with its units and queue
     the units nobody works on yet; (job, True), or (the active job, False) if an identical request is queued or
     running. A job with nothing to do ends at once."""
+    request = params.model_dump(mode="json")  # the kind's request, as the job row and its audit row keep it
     registration.handlers(kind)  # an unknown kind fails here, before anything is recorded
     recovery._reap_targets(target_key, [u.target_key for u in units])
     for _ in range(5):
@@ -59,7 +62,7 @@ def enqueue(
                 job = Job(
                     kind=kind,
                     target_key=target_key,
-                    params=params,
+                    params=request,
                     plan=plan,
                     work_item_id=work_item_id,
                     sentence_id=sentence_id,
@@ -70,7 +73,7 @@ def enqueue(
                 session.add(job)
                 session.flush()  # an identical active request fails here, before any claim
                 new_claims = _link_units(session, job, units)
-                record(session, action=action, target=_job_target(job), after={"jobId": job.id, **params})
+                record(session, action=action, target=_job_target(job), after={"jobId": job.id, **request})
             break
         except IntegrityError:
             active = rows.active_job_for(target_key)  # the one queued/running job for this target
@@ -208,7 +211,8 @@ def _send(job_id: str, claim_ids: list[int]) -> None:
 
 
 def _job_target(job: Job) -> Target:
-    shots = (job.params or {}).get("shotIds") or []
+    heroes = job.kind == JobKind.lifestyle_heroes
+    shots = (HeroesJobParams.model_validate(job.params or {}).shot_ids or []) if heroes else []
     return Target(
         AuditTargetKind.job,
         job.id,

@@ -145,6 +145,13 @@ class FailedShot(ReadModel):
     message: str | None = None
 
 
+class HeroesJobParams(ReadModel):
+    """A generate-all job's request, as its row stores it: the shots asked for (None: every shot), overwriting?"""
+
+    shot_ids: list[str] | None = None
+    overwrite: bool = False
+
+
 class HeroesOutcome(ReadModel):
     """A generate-all job's parts as stored: what its request left out (the job's plan), or what one shot made
     (a claim's outcome); `summarize` joins them into the result."""

@@ -70,6 +70,14 @@ class StoryboardPublic(ReadModel):
         return [sentence for section in self.sections for sentence in section.sentences]
 
 
+class SentenceImageParams(ReadModel):
+    """A sentence-image job's request, as its row stores it: the prompt and seed, and whether the person chose it."""
+
+    prompt: str
+    seed: int
+    seed_given: bool = False
+
+
 class SentenceImageResult(ReadModel):
     """A finished sentence-image job's result (the job's `result` JSON; spec 002's image event carries it)."""
 
