@@ -267,9 +267,11 @@ def _enqueue(work_item_id: str, options: GenerateHeroesOptions, plan: Plan) -> H
         if created
         else "Lifestyle hero generation is already running for these shots"
     )
-    if created and job.joined:
-        message += f"; {len(job.joined)} shot(s) already being generated were joined ({', '.join(j['shot_id'] for j in job.joined)})"
     joined = [JoinedShot.model_validate(shot) for shot in job.joined]
+    if created and joined:
+        message += (
+            f"; {len(joined)} shot(s) already being generated were joined ({', '.join(j.shot_id for j in joined)})"
+        )
     return HeroesJobStarted(job_id=job.id, work_item_id=work_item_id, message=message, joined=joined)
 
 

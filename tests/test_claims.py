@@ -70,6 +70,8 @@ def generate_concurrently_and_count(fake_backend) -> None:
         assert [g["shot_id"] for g in job.result["generated"]] == [shot for shot in wanted for _ in range(3)]
         assert job.joined == start.model_dump(mode="json")["joined"]
         assert all(j["jobId"] in {s.job_id for s in started} - {start.job_id} for j in job.joined)
+        named = ", ".join(j["shot_id"] for j in job.joined)
+        assert (f"already being generated were joined ({named})" in start.message) == bool(job.joined), start.message
     joined = Counter(j["shot_id"] for job in finished for j in job.joined)
     assert joined == {"OL-1": 2, "OL-2": 1}  # OL-1 was asked three times and made once; OL-2 twice, made once
     with session_scope() as s:
