@@ -21,8 +21,8 @@ NAME = "review_clicks"
 ITEM, TITLE = "30", "Garden Furniture — Summer Range"  # tests/e2e/server.py's extra data: 14 shots, heroes made
 PENDING = (9, 10, 11)  # shots whose Desktop hero no one has decided on yet
 ELEMENTS = '() => document.querySelectorAll(\'[data-testid="stMain"] [data-testid="stElementContainer"]\').length'
-# The card whose Select box has the key `key` (the block holding it) shows "✓ Approved by …". Cheap, as the page functions
-# run at every animation frame and their time counts in the browser's script time.
+# The card whose Select box has the key `key` (the block holding it) shows "✓ Approved by …". Kept cheap: page
+# functions run at every animation frame, and their time counts in the browser's script time.
 APPROVED = """(key) => {
   const select = document.querySelector(`.st-key-${key}`);
   return Boolean(select && select.parentElement.textContent.includes('✓ Approved by'));
@@ -102,7 +102,8 @@ def _row(metric: str, samples: list[tuple[float, float]], elements: int) -> Row:
         NAME,
         metric,
         f"{total:.2f} s",
-        f"median of {len(samples)}; the browser's script time meanwhile {script:.2f} s; {elements} elements on the page",
+        f"median of {len(samples)}; the browser's script time meanwhile {script:.2f} s; "
+        f"{elements} elements on the page",
     )
 
 
