@@ -69,7 +69,7 @@ def progress(job: JobPublic) -> str:
     done, total = job.progress_done, job.progress_total
     if not total:
         return ""
-    if job.status not in (JobStatus.failed, JobStatus.succeeded):
+    if not job.finished:
         return f"{done} of {total}"  # its result is read (validated) only once it has ended
     result = job.heroes_result()  # a sentence's job makes one image: nothing to count
     failed_shots = len(result.failed) if result else 0
