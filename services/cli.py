@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command not in ("render",):
             migrate()
+        if args.command not in ("render", "users", "tokens"):  # people and tokens touch no job
             import services.job_handlers  # noqa: F401  (every job kind's handlers, for jobs this command runs or reads)
         args.func(args)
     except Exception as e:

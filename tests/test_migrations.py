@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from services import search_index
-from services.db import alembic_config, engine_for, migrate
+from services.db import alembic_config, engine_for, head_revision, migrate
 from services.importer import import_data
 from services.work_items import get_work_item, list_work_items
 
@@ -92,6 +92,22 @@ def test_migrating_twice_changes_nothing(database_url, monkeypatch):
     assert _revision(database_url) == _head()
     with engine_for(database_url).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM workitem")).scalar() == 1
+
+
+def test_a_schema_at_the_head_is_found_by_one_query_and_one_behind_is_upgraded(database_url, monkeypatch):
+    from alembic import command
+
+    assert head_revision() == _head()
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(_head()).down_revision
+    migrate(previous, url=database_url)
+    migrate(url=database_url)
+    assert _revision(database_url) == _head()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Alembic ran on a schema already at its head")
+
+    monkeypatch.setattr(command, "upgrade", refuse)
+    migrate(url=database_url)
 
 
 def test_the_models_match_the_migrations(database_url):
