@@ -87,7 +87,7 @@ from services.versions import (
 log = logging.getLogger("reshoot.lifestyle")
 
 KIND = JobKind.lifestyle_heroes
-HEROES_JOB = jobs.register(KIND, event_job_type="lifestyle_heroes")
+HEROES_JOB = jobs.register(KIND, event_job_type="lifestyle_heroes", subject_key="shot_id")
 MAX_SHOT_IDS = 500
 
 
@@ -260,6 +260,7 @@ def _enqueue(work_item_id: str, options: GenerateHeroesOptions, plan: Plan) -> H
         units=_units(work_item_id, plan),
         plan=plan.outcome_json(),
         work_item_id=work_item_id,
+        shot_id=shot_ids[0] if shot_ids and len(shot_ids) == 1 else None,
         action=AuditAction.generate_heroes,
     )
     message = (

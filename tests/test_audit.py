@@ -751,3 +751,16 @@ def test_jobs_record_who_requested_them_and_their_versions_are_theirs(world):
     assert [v.created_by for v in versions.list_versions("hero", hero_row("KT-3").id)] == [
         RITA.email
     ]  # versions show who
+
+
+def test_a_single_shot_job_and_its_retry_are_in_that_shots_history(world):
+    demo.load_demo(generate_images=False)
+    job = generate("KT-2")
+    failed = failed_job()
+    retried = jobs.retry_job(failed)
+    rows = [e for e in audit.hero_history("12", "KT-2") if e.target_kind == "job"]
+    assert [(e.action, e.target_id) for e in rows] == [
+        (AuditAction.retry_job, retried.id),
+        (AuditAction.generate_heroes, retried.id),
+        (AuditAction.generate_heroes, job.id),
+    ]

@@ -116,6 +116,7 @@ class JobType:
 
     kind: JobKind
     event_job_type: str  # `jobType` of its job_complete / job_failed events
+    subject_key: str  # the key naming a unit in the job's `joined` list, e.g. "shot_id"
     _units_for: UnitsFor | None = None
     _run_claim: RunClaim | None = None
     _summarize: Summarize | None = None
@@ -149,6 +150,7 @@ class Handlers:
 
     kind: JobKind
     event_job_type: str
+    subject_key: str
     units_for: UnitsFor
     run_claim: RunClaim
     summarize: Summarize
@@ -159,11 +161,11 @@ class Handlers:
 _registry: dict[str, JobType] = {}
 
 
-def register(kind: JobKind, *, event_job_type: str | None = None) -> JobType:
+def register(kind: JobKind, *, event_job_type: str | None = None, subject_key: str = "subject") -> JobType:
     """Declare a job kind (once, in its use-case module); decorate its handlers with the returned JobType."""
     if kind in _registry:
         raise ValueError(f"Job kind {kind!r} is registered twice")
-    _registry[kind] = job_type = JobType(kind=kind, event_job_type=event_job_type or str(kind))
+    _registry[kind] = job_type = JobType(kind, event_job_type or str(kind), subject_key)
     return job_type
 
 
@@ -182,7 +184,16 @@ def handlers(kind: str) -> Handlers:
     )
     if units_for is None or run_claim is None or summarize is None or retry is None:
         raise ValueError(f"Job kind {kind!r} lacks a handler: decorate units_for, run_claim, summarize and retry")
-    return Handlers(job_type.kind, job_type.event_job_type, units_for, run_claim, summarize, retry, job_type._prepare)
+    return Handlers(
+        job_type.kind,
+        job_type.event_job_type,
+        job_type.subject_key,
+        units_for,
+        run_claim,
+        summarize,
+        retry,
+        job_type._prepare,
+    )
 
 
 def event_job_type(kind: str) -> str:

@@ -25,9 +25,8 @@ from services.enums import ACTIVE_STATUSES, FINISHED_STATUSES, AuditTargetKind, 
 from services.errors import ReshootError
 from services.identity import Role, acting_as, current_actor
 from services.jobs import recovery, registration, rows, workers
-from services.models import Event, GenerationClaim, Job, JobClaim, stored_id, utcnow
+from services.models import AuditEntry, Event, GenerationClaim, Job, JobClaim, stored_id, utcnow
 from services.read_models import ReadModel
-from services.read_models.heroes import HeroesJobParams
 from services.read_models.jobs import JobPublic
 
 log = logging.getLogger("reshoot.jobs")
@@ -48,13 +47,15 @@ def enqueue(
     work_item_id: str | None = None,
     sentence_id: str | None = None,
     project_id: str | None = None,
+    shot_id: str | None = None,
     action: AuditAction,
 ) -> tuple[JobPublic, bool]:
-    """Record a queued job (requested by the current actor, with its audit row `action`) with its units and queue
-    the units nobody works on yet; (job, True), or (the active job, False) if an identical request is queued or
-    running. A job with nothing to do ends at once."""
+    """Record a queued job (requested by the current actor, with its audit row `action`, whose target names the
+    work item, sentence, project or single shot given) with its units and queue the units nobody works on yet;
+    (job, True), or (the active job, False) if an identical request is queued or running. A job with nothing to do
+    ends at once."""
     request = params.model_dump(mode="json")  # the kind's request, as the job row and its audit row keep it
-    registration.handlers(kind)  # an unknown kind fails here, before anything is recorded
+    subject_key = registration.handlers(kind).subject_key  # an unknown kind fails here, before anything is recorded
     recovery._reap_targets(target_key, [u.target_key for u in units])
     for _ in range(5):
         try:
@@ -72,8 +73,16 @@ def enqueue(
                 )
                 session.add(job)
                 session.flush()  # an identical active request fails here, before any claim
-                new_claims = _link_units(session, job, units)
-                record(session, action=action, target=_job_target(job), after={"jobId": job.id, **request})
+                new_claims = _link_units(session, job, units, subject_key)
+                target = Target(
+                    AuditTargetKind.job,
+                    job.id,
+                    work_item_id=work_item_id,
+                    shot_id=shot_id,
+                    sentence_id=sentence_id,
+                    project_id=project_id,
+                )
+                record(session, action=action, target=target, after={"jobId": job.id, **request})
             break
         except IntegrityError:
             active = rows.active_job_for(target_key)  # the one queued/running job for this target
@@ -87,9 +96,10 @@ def enqueue(
     return rows.get_job(job.id), True
 
 
-def _link_units(session: Session, job: Job, units: list[registration.Unit]) -> list[int]:
-    """Claim each unit for `job`, or join the claim already queued/running for it; returns the new claims' ids.
-    Units go in target order, so two requests never wait on each other's claims in opposite orders."""
+def _link_units(session: Session, job: Job, units: list[registration.Unit], subject_key: str) -> list[int]:
+    """Claim each unit for `job`, or join the claim already queued/running for it (listed in `job.joined` as
+    {subject_key: subject, "jobId": that job}); returns the new claims' ids. Units go in target order, so two
+    requests never wait on each other's claims in opposite orders."""
     ordered = sorted(enumerate(units), key=lambda pair: pair[1].target_key)
     claims = _claim_units(session, job, [unit for _, unit in ordered])
     new_claims, joined, links, total = [], [], [], 0
@@ -99,15 +109,7 @@ def _link_units(session: Session, job: Job, units: list[registration.Unit]) -> l
         if is_new:
             new_claims.append(claim_id)
         else:
-            joined.append(
-                (
-                    position,
-                    {
-                        "shot_id" if job.kind == JobKind.lifestyle_heroes else "subject": unit.subject,
-                        "jobId": claim_job_id,
-                    },
-                )
-            )
+            joined.append((position, {subject_key: unit.subject, "jobId": claim_job_id}))
     if links:
         execute(session, _INSERT_LINKS, links)
     job.joined = [entry for _, entry in sorted(joined, key=lambda pair: pair[0])]
@@ -210,19 +212,6 @@ def _send(job_id: str, claim_ids: list[int]) -> None:
         ) from e
 
 
-def _job_target(job: Job) -> Target:
-    heroes = job.kind == JobKind.lifestyle_heroes
-    shots = (HeroesJobParams.model_validate(job.params or {}).shot_ids or []) if heroes else []
-    return Target(
-        AuditTargetKind.job,
-        job.id,
-        work_item_id=job.work_item_id,
-        shot_id=shots[0] if len(shots) == 1 else None,
-        sentence_id=job.sentence_id,
-        project_id=job.project_id,
-    )
-
-
 def retry_job(job_id: str) -> JobPublic:
     """Run a finished job again (a lifestyle job: only its failed shots, if some succeeded); returns the new job.
     A reviewer may retry their own jobs; anyone's needs admin."""
@@ -237,11 +226,29 @@ def retry_job(job_id: str) -> JobPublic:
         record(
             session,
             action=AuditAction.retry_job,
-            target=_job_target(get_row(session, Job, new_job_id)),
+            target=_recorded_target(session, new_job_id),
             before={"jobId": job_id, "status": str(job.status)},
             after={"jobId": new_job_id},
         )
     return rows.get_job(new_job_id)
+
+
+def _recorded_target(session: Session, job_id: str) -> Target:
+    """The target of the job's first audit row, written by its use case (which knew e.g. its single shot)."""
+    first = session.exec(
+        select(AuditEntry)
+        .where(col(AuditEntry.target_kind) == AuditTargetKind.job, col(AuditEntry.target_id) == job_id)
+        .order_by(col(AuditEntry.id))
+        .limit(1)
+    ).one()
+    return Target(
+        AuditTargetKind.job,
+        job_id,
+        work_item_id=first.work_item_id,
+        shot_id=first.shot_id,
+        sentence_id=first.sentence_id,
+        project_id=first.project_id,
+    )
 
 
 # Jobs finished by this process (its embedded consumers) wake waiters at once; `_ended_count` tells a waiter
@@ -630,8 +637,9 @@ def _materialize(job_id: str) -> None:
         ):
             return
         snapshot = rows.job_public(job)
+    handlers = registration.handlers(snapshot.kind)
     try:
-        units, plan = registration.handlers(snapshot.kind).units_for(snapshot)
+        units, plan = handlers.units_for(snapshot)
     except ReshootError as e:
         _finish(
             job_id,
@@ -653,7 +661,7 @@ def _materialize(job_id: str) -> None:
         if session.exec(select(JobClaim).where(JobClaim.job_id == job_id)).first():
             return
         job.plan = plan
-        new_claims = _link_units(session, job, units)
+        new_claims = _link_units(session, job, units, handlers.subject_key)
     _send(job_id, new_claims)
     if not units:
         _finalize(job_id)
