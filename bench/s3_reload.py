@@ -7,12 +7,16 @@ and with window-rounded presigning (now), side by side in one run; the count is 
 render that the first did not have. Then the same in headless Chromium: `streamlit run dashboard.py` with S3
 behind a counting proxy, the Work Item page loaded and reloaded, and the presigned GETs that reached S3
 during the reload counted (a server started with per-second presigning beside one with the current code).
+
+Also on S3: planning "Generate Lifestyle Hero Images" (a dry run, the same plan the click makes) for a 60-shot work
+item, with a HEAD request per target (before) and with one listing of the work item's folder (now), alternated; the
+S3 requests each sends are counted.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -116,6 +120,55 @@ def _browser_requests_per_reload(counter, *, before: bool) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
+PLAN_SHOTS = 60  # the work item planned by "Generate Lifestyle Hero Images" (a dry run: the same plan, no job)
+
+
+@contextmanager
+def _head_per_key():
+    """S3Storage.existing as planning did it before: a HEAD request per target."""
+    from services.storage import S3Storage
+
+    original = S3Storage.existing
+    S3Storage.existing = lambda self, keys: {key for key in keys if self.exists(key)}
+    try:
+        yield
+    finally:
+        S3Storage.existing = original
+
+
+def _planning(rounds: int) -> dict[str, tuple[float, int]]:
+    """Per way ("before": a HEAD per target, "now": one listing), the least time of `rounds` dry runs of
+    generate-all on a PLAN_SHOTS-shot work item, alternated, and the S3 requests one run sends."""
+    from services import lifestyle
+    from services.importer import import_data
+    from services.storage import get_storage
+    from tests.servers import s3_operations
+
+    sizes = [("Desktop", 1920, 800), ("Tablet", 1536, 768), ("Mobile", 750, 1000)]
+    plan = [
+        {"shot_id": f"P-{n}", "sku": f"SKU-{n}", "size_label": label, "width": w, "height": h}
+        | {"filename": f"fcc/lifestyle/plan/P-{n}/{label.lower()}.png"}
+        for n in range(1, PLAN_SHOTS + 1)
+        for label, w, h in sizes
+    ]
+    import_data(
+        {"workItems": [{"id": "plan", "title": "Plan", "status": "open", "lifestylePack": {"exportPlan": plan}}]}
+    )
+    sent = s3_operations(get_storage())
+    options = lifestyle.GenerateHeroesOptions(dry_run=True)
+    best = {"before": float("inf"), "now": float("inf")}
+    requests = {}
+    for _ in range(rounds):
+        for way in best:
+            sent.clear()
+            with _head_per_key() if way == "before" else nullcontext():
+                start = time.perf_counter()
+                lifestyle.generate_lifestyle_heroes(work_item_id="plan", options=options)
+                best[way] = min(best[way], time.perf_counter() - start)
+            requests[way] = len(sent)
+    return {way: (best[way], requests[way]) for way in best}
+
+
 def run(quick: bool = False) -> list[Row]:
     from services import jobs, lifestyle
     from services.demo import load_demo
@@ -138,10 +191,27 @@ def run(quick: bool = False) -> list[Row]:
             immutable = sum(
                 is_immutable(urlparse(u).path) for u in _image_urls(get_work_item("7").model_dump(mode="json"))
             )
+            planned = _planning(3 if quick else 7)
             jobs.stop_embedded_worker()
             first_before, reload_before = _browser_requests_per_reload(counter, before=True)
             first_now, reload_now = _browser_requests_per_reload(counter, before=False)
+    (before_s, before_requests), (now_s, now_requests) = planned["before"], planned["now"]
     return [
+        measure(
+            NAME,
+            f"plan generate-all of {PLAN_SHOTS} shots on S3 (dry run): time, a HEAD per target (before) ÷ now",
+            f"{before_s / now_s:.1f}",
+            f"{before_s * 1000:.0f} ms vs {now_s * 1000:.0f} ms, the least of alternated runs; S3 through a "
+            "loopback proxy (a real S3 answers a HEAD in tens of ms, not ~2)",
+        ),
+        check(
+            NAME,
+            f"S3 requests to plan generate-all of {PLAN_SHOTS} shots",
+            now_requests,
+            1,
+            fmt="{:.0f}",
+            note=f"before: {before_requests} (a HEAD request per target without a version)",
+        ),
         measure(
             NAME, "image URLs on the work item page (S3)", f"{shown}", f"{immutable} of them versioned (immutable) keys"
         ),

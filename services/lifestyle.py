@@ -195,13 +195,16 @@ def _plan(session: Session, work_item_id: str, shot_ids: list[str] | None, overw
 
     by_id = {shot.shot_id: shot for shot in shots if rows_by_shot.get(stored_id(shot))}
     wanted = shot_ids if shot_ids is not None else list(by_id)
-    storage = get_storage()
+    # A file at a target's key without a version (put there by hand, or by an import) counts as existing too.
+    stored = get_storage().existing(
+        [r.filename for rows in rows_by_shot.values() for r in rows if r.current_version_id is None]
+    )
     plan = Plan(shots=[], skipped=[], missing=[sid for sid in wanted if sid not in by_id])
     for shot_id in (sid for sid in wanted if sid in by_id):
         shot = by_id[shot_id]
         shot_plan = ShotPlan(shot=shot, rows=rows_by_shot[stored_id(shot)])
         for row in shot_plan.rows:
-            exists = row.current_version_id is not None or storage.exists(row.filename)
+            exists = row.current_version_id is not None or row.filename in stored
             locked = shot.locked or row.current_version_id in locked_versions
             if exists and not overwrite:
                 plan.skipped.append(SkippedTarget(shot_id=shot.shot_id, filename=row.filename, reason="EXISTS"))

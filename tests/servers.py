@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -26,6 +27,13 @@ def postgres_admin() -> psycopg.Connection:
         return psycopg.connect(POSTGRES_ADMIN, autocommit=True)
     except psycopg.OperationalError as e:
         pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {str(e).strip()}")
+
+
+def s3_operations(storage: Any) -> list[str]:
+    """The S3 API operations an S3Storage sends from now on, by name ("ListObjectsV2", "HeadObject", …)."""
+    sent: list[str] = []
+    storage.client.meta.events.register("before-call.s3", lambda model, **_: sent.append(model.name))
+    return sent
 
 
 def free_port() -> int:

@@ -351,3 +351,29 @@ def test_offline_heroes_say_not_ai_at_every_size(demo, fake_backend):
             if all(abs(a - b) < 12 for a, b in zip(pixel, LABEL_COLOUR, strict=True))
         )
         assert yellow > 100, (row.size_label, yellow)
+
+
+def test_planning_on_s3_lists_the_work_items_files_once_and_a_file_put_there_by_hand_is_skipped(db, s3_env):
+    from services.importer import import_data
+    from tests.servers import s3_operations
+
+    sizes = [("Desktop", 192, 80), ("Tablet", 154, 77), ("Mobile", 75, 100)]
+    plan = [
+        {"shot_id": f"S-{n}", "sku": f"SKU-{n}", "size_label": label, "width": w, "height": h}
+        | {"filename": f"fcc/lifestyle/s3/S-{n}/{label.lower()}.png"}
+        for n in range(1, 61)
+        for label, w, h in sizes
+    ]
+    import_data({"workItems": [{"id": "s3", "title": "S3", "status": "open", "lifestylePack": {"exportPlan": plan}}]})
+    storage = get_storage()
+    storage.put("fcc/lifestyle/s3/S-7/tablet.png", b"placed by hand")
+    sent = s3_operations(storage)
+
+    result = lifestyle.generate_lifestyle_heroes(
+        work_item_id="s3", options=lifestyle.GenerateHeroesOptions(dry_run=True)
+    )
+    assert [(s.shot_id, s.filename, s.reason) for s in result.skipped_existing] == [
+        ("S-7", "fcc/lifestyle/s3/S-7/tablet.png", "EXISTS")
+    ]
+    assert len(result.generated) == 179
+    assert sent == ["ListObjectsV2"]  # was a HeadObject for each of the 180 targets

@@ -10,6 +10,7 @@ import requests
 from services import storage as storage_module
 from services.errors import ReshootError
 from services.storage import LocalStorage, S3Storage, StorageKeyNotFound, get_storage, validate_key
+from tests.servers import s3_operations
 
 KEY = "fcc/lifestyle/7/OL-1/desktop.png"
 PNG = b"\x89PNG\r\n\x1a\n" + b"demo bytes" * 10
@@ -139,3 +140,38 @@ def test_local_symlink_cannot_escape_the_root(data_dir, tmp_path):
         store.put("fcc/new.png", PNG)
     assert sorted(p.name for p in outside.iterdir()) == ["secret.png"]
     assert (outside / "secret.png").read_bytes() == b"secret"
+
+
+def test_existing_answers_which_keys_are_stored(storage):
+    stored = [f"fcc/lifestyle/7/OL-{n}/{size}.png" for n in (1, 3) for size in ("desktop", "mobile")]
+    for key in [*stored, "fcc/lifestyle/70/OL-1/desktop.png", "fcc/lifestyle/7/OL-1/desktop.v2-ab12.png"]:
+        storage.put(key, PNG)
+    wanted = [f"fcc/lifestyle/7/OL-{n}/{size}.png" for n in (1, 2, 3) for size in ("desktop", "tablet", "mobile")]
+    assert storage.existing(wanted) == set(stored)
+    assert storage.existing(["fcc/lifestyle/7/OL-1/desktop.png"]) == {"fcc/lifestyle/7/OL-1/desktop.png"}
+    assert storage.existing(["fcc/lifestyle/7/OL-2/desktop.png", "fcc/lifestyle/70/OL-1/desktop.png"]) == {
+        "fcc/lifestyle/70/OL-1/desktop.png"
+    }
+    assert storage.existing([]) == set()
+    with pytest.raises(ReshootError):
+        storage.existing(["fcc/../secrets", KEY])
+
+
+def test_existing_on_s3_lists_the_keys_folder_once_instead_of_a_head_each(s3_env, monkeypatch):
+    store = get_storage()
+    assert isinstance(store, S3Storage)
+    wanted = [f"fcc/lifestyle/7/S-{n}/{size}.png" for n in range(60) for size in ("desktop", "tablet", "mobile")]
+    for key in wanted[::7]:
+        store.put(key, PNG)
+    sent = s3_operations(store)
+    assert store.existing(wanted) == set(wanted[::7])
+    assert sent == ["ListObjectsV2"]
+
+    # A folder holding over a hundred objects a wanted key: listed that far, the keys past it get a HEAD each.
+    crowded = [f"fcc/lifestyle/9/S-{n:03}/desktop.png" for n in range(210)]
+    for key in crowded:
+        store.put(key, PNG)
+    monkeypatch.setattr(S3Storage, "list_page_size", 50)
+    sent.clear()
+    assert store.existing([crowded[0], crowded[-1]]) == {crowded[0], crowded[-1]}
+    assert sent == ["ListObjectsV2"] * 4 + ["HeadObject"]  # 200 objects listed, then the key past them
