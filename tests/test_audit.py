@@ -753,14 +753,19 @@ def test_jobs_record_who_requested_them_and_their_versions_are_theirs(world):
     ]  # versions show who
 
 
-def test_a_single_shot_job_and_its_retry_are_in_that_shots_history(world):
+def test_a_single_shot_job_and_the_job_retrying_it_are_in_that_shots_history(world):
     demo.load_demo(generate_images=False)
     job = generate("KT-2")
-    failed = failed_job()
-    retried = jobs.retry_job(failed)
+    retried = jobs.retry_job(failed_job())
     rows = [e for e in audit.hero_history("12", "KT-2") if e.target_kind == "job"]
     assert [(e.action, e.target_id) for e in rows] == [
-        (AuditAction.retry_job, retried.id),
         (AuditAction.generate_heroes, retried.id),
         (AuditAction.generate_heroes, job.id),
     ]
+    with session_scope() as s:
+        retry_row = s.exec(select(AuditEntry).where(AuditEntry.action == AuditAction.retry_job)).one()
+    assert (retry_row.target_id, retry_row.work_item_id, retry_row.after) == (
+        retried.id,
+        "12",
+        {"jobId": retried.id},
+    )

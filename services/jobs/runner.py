@@ -25,7 +25,7 @@ from services.enums import ACTIVE_STATUSES, FINISHED_STATUSES, AuditTargetKind, 
 from services.errors import ReshootError
 from services.identity import Role, acting_as, current_actor
 from services.jobs import recovery, registration, rows, workers
-from services.models import AuditEntry, Event, GenerationClaim, Job, JobClaim, stored_id, utcnow
+from services.models import Event, GenerationClaim, Job, JobClaim, stored_id, utcnow
 from services.read_models import ReadModel
 from services.read_models.jobs import JobPublic
 
@@ -74,14 +74,7 @@ def enqueue(
                 session.add(job)
                 session.flush()  # an identical active request fails here, before any claim
                 new_claims = _link_units(session, job, units, subject_key)
-                target = Target(
-                    AuditTargetKind.job,
-                    job.id,
-                    work_item_id=work_item_id,
-                    shot_id=shot_id,
-                    sentence_id=sentence_id,
-                    project_id=project_id,
-                )
+                target = _job_target(job, shot_id=shot_id)
                 record(session, action=action, target=target, after={"jobId": job.id, **request})
             break
         except IntegrityError:
@@ -212,6 +205,17 @@ def _send(job_id: str, claim_ids: list[int]) -> None:
         ) from e
 
 
+def _job_target(job: Job, *, shot_id: str | None = None) -> Target:
+    return Target(
+        AuditTargetKind.job,
+        job.id,
+        work_item_id=job.work_item_id,
+        shot_id=shot_id,
+        sentence_id=job.sentence_id,
+        project_id=job.project_id,
+    )
+
+
 def retry_job(job_id: str) -> JobPublic:
     """Run a finished job again (a lifestyle job: only its failed shots, if some succeeded); returns the new job.
     A reviewer may retry their own jobs; anyone's needs admin."""
@@ -226,29 +230,12 @@ def retry_job(job_id: str) -> JobPublic:
         record(
             session,
             action=AuditAction.retry_job,
-            target=_recorded_target(session, new_job_id),
+            # The new job's own row names its single shot, if it has one; this row names where the job belongs.
+            target=_job_target(get_row(session, Job, new_job_id)),
             before={"jobId": job_id, "status": str(job.status)},
             after={"jobId": new_job_id},
         )
     return rows.get_job(new_job_id)
-
-
-def _recorded_target(session: Session, job_id: str) -> Target:
-    """The target of the job's first audit row, written by its use case (which knew e.g. its single shot)."""
-    first = session.exec(
-        select(AuditEntry)
-        .where(col(AuditEntry.target_kind) == AuditTargetKind.job, col(AuditEntry.target_id) == job_id)
-        .order_by(col(AuditEntry.id))
-        .limit(1)
-    ).one()
-    return Target(
-        AuditTargetKind.job,
-        job_id,
-        work_item_id=first.work_item_id,
-        shot_id=first.shot_id,
-        sentence_id=first.sentence_id,
-        project_id=first.project_id,
-    )
 
 
 # Jobs finished by this process (its embedded consumers) wake waiters at once; `_ended_count` tells a waiter
