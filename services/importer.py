@@ -376,8 +376,10 @@ def _write_work_items(session: Session, tally: _Tally, work_items: list[_WorkIte
 
 def _write_projects(session: Session, tally: _Tally, planned: list[_Project]) -> None:
     storage = get_storage()
-    for key, image in {key: image for p in planned for key, image in p.images.items()}.items():
-        if not storage.exists(key):  # keys are content hashes: an existing key holds these bytes
+    images = {key: image for p in planned for key, image in p.images.items()}
+    stored = storage.existing(images)  # keys are content hashes: an existing key holds these bytes
+    for key, image in images.items():
+        if key not in stored:
             storage.put(key, image.data, content_type=image.content_type)
 
     projects = [p.project for p in planned]

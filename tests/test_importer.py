@@ -158,11 +158,12 @@ def test_good_file_imports_everything(db, folder):
     assert by_text["Second."].image_prompt is None and by_text["Second."].project_id == "story"
 
 
-def test_reimporting_the_same_file_changes_nothing(db, folder):
+def test_reimporting_the_same_file_changes_nothing(db, folder, monkeypatch):
     path = _write(folder, _document())
     import_file(path)
     before = _snapshot()
     media = get_storage().list()
+    monkeypatch.setattr(get_storage(), "put", lambda *a, **k: pytest.fail("a stored image was written again"))
     summary = import_file(path)
     assert not summary.changed
     assert not any(summary.created.model_dump().values()) and not any(summary.updated.model_dump().values())
