@@ -67,7 +67,9 @@ def test_regenerate_replaces_the_image_clears_image_dirty_only_and_records_the_e
     assert result.version_id == after.version_id and job.heroes_result() is None
     # So is its request: the same JSON as before, its own kind's model.
     assert job.params == {"prompt": after.image_prompt, "seed": 12345, "seedGiven": True}
-    assert job.image_params() == SentenceImageParams(prompt=after.image_prompt, seed=12345, seed_given=True)
+    assert SentenceImageParams.model_validate(job.params) == SentenceImageParams(
+        prompt=after.image_prompt, seed=12345, seed_given=True
+    )
     assert job.heroes_params() is None
     events = jobs.events_since(project_id=PROJECT)
     assert {"type": "job_complete", "jobType": "image", "sentenceId": "sent_002", "jobId": job.id}.items() <= events[

@@ -9,13 +9,13 @@ from pydantic import Field
 from services.enums import ACTIVE_STATUSES, FINISHED_STATUSES, JobKind, JobStatus
 from services.read_models import ReadModel, UtcDatetime
 from services.read_models.heroes import HeroesJobParams, HeroesJobResult
-from services.read_models.storyboard import SentenceImageParams, SentenceImageResult
+from services.read_models.storyboard import SentenceImageResult
 
 
 class JobPublic(ReadModel):
     """A generation job. `params` (the request) and `result` (the use case's result JSON, e.g. spec 001's lifestyle
     result) are JSON whose shapes belong to the job's kind: `heroes_params()`, `image_result()` and the like read
-    them as the kind's models."""
+    them as the kind's models (a kind's handlers validate their own request model)."""
 
     id: str
     kind: JobKind
@@ -53,10 +53,6 @@ class JobPublic(ReadModel):
     def heroes_params(self) -> HeroesJobParams | None:
         """`params` as a generate-all job's request (None: another kind)."""
         return HeroesJobParams.model_validate(self.params) if self.kind == JobKind.lifestyle_heroes else None
-
-    def image_params(self) -> SentenceImageParams | None:
-        """`params` as a sentence-image job's request (None: another kind)."""
-        return SentenceImageParams.model_validate(self.params) if self.kind == JobKind.sentence_image else None
 
     def heroes_result(self) -> HeroesJobResult | None:
         """`result` as a generate-all job's (None: another kind, or no result: still running, or died early)."""
