@@ -4,7 +4,7 @@ switch, and the reference thumbnails as HTML."""
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import streamlit as st
 
@@ -57,7 +57,13 @@ def picked_row(work_item_id: str, shot: ShotPublic, *, key_name: str = "size") -
 
 
 def size_switch(
-    work_item_id: str, shot: ShotPublic, *, key_name: str = "size", default: str | None = None, short: bool = False
+    work_item_id: str,
+    shot: ShotPublic,
+    *,
+    key_name: str = "size",
+    default: str | None = None,
+    short: bool = False,
+    on_change: Callable[[], None] | None = None,
 ) -> None:
     """Desktop / Tablet / Mobile (`D` / `T` / `M` when `short`, if their first letters differ)."""
     labels = [row.size_label for row in shot.rows]
@@ -67,9 +73,10 @@ def size_switch(
     st.segmented_control(
         "Size",
         labels,
-        # Set in session state (the large view's keys do): no default, which Streamlit would warn about.
+        # Once drawn, the switch keeps its own value: the default only counts at first.
         default=None if key in st.session_state else default if default in labels else labels[0],
         key=key,
+        on_change=on_change,
         format_func=None if spelled else letters.__getitem__,
         label_visibility="collapsed",
         width="content" if short else "stretch",

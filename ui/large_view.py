@@ -100,14 +100,26 @@ def _go_to_shot(work_item_id: str, shot_id: str, size_label: str) -> None:
     st.session_state[large_view_key("shot", work_item_id)] = shot_id
     if shot_id not in (st.session_state.get(large_view_key("page_shots", work_item_id)) or []):
         st.session_state.pop(card_key("shot", work_item_id, shot_id), None)
-    st.session_state[card_key("dialog_size", work_item_id, shot_id)] = size_label
-    st.query_params.update(shot=shot_id, size=size_label)
+    _go_to_size(work_item_id, shot_id, size_label)
 
 
 def _go_to_size(work_item_id: str, shot_id: str, size_label: str) -> None:
     """↑ / ↓: another size of the same shot."""
     st.session_state[card_key("dialog_size", work_item_id, shot_id)] = size_label
+    turn = card_key("dialog_size_turn", work_item_id, shot_id)
+    st.session_state[turn] = st.session_state.get(turn, 0) + 1
     st.query_params.update(shot=shot_id, size=size_label)
+
+
+def size_switch_name(work_item_id: str, shot_id: str) -> str:
+    """The large view's size switch is a new widget each time a key sets the size: a value the browser sends before it
+    has drawn the change then cannot put the old size back (the switch showing one size and the view another)."""
+    return f"dialog_size_{st.session_state.get(card_key('dialog_size_turn', work_item_id, shot_id), 0)}"
+
+
+def _size_picked(work_item_id: str, shot_id: str, switch_name: str) -> None:
+    picked = st.session_state.get(card_key(switch_name, work_item_id, shot_id))
+    st.session_state[card_key("dialog_size", work_item_id, shot_id)] = picked
 
 
 def _toggle(key: str) -> None:
@@ -134,7 +146,14 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     st.query_params.update(shot=shot_id, size=row.size_label)
 
     _navigation(work_item_id, shot, row)
-    size_switch(work_item_id, shot, key_name="dialog_size")
+    switch_name = size_switch_name(work_item_id, shot_id)
+    size_switch(
+        work_item_id,
+        shot,
+        key_name=switch_name,
+        default=row.size_label,
+        on_change=partial(_size_picked, work_item_id, shot_id, switch_name),
+    )
     _picture(work_item_id, row)
     _review(work_item_id, shot_id, row)
     version = _details(work_item_id, shot, row)

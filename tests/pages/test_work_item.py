@@ -26,6 +26,7 @@ from tests.pages.conftest import open_page, texts
 from ui import job_progress, no_pack
 from ui.actions_panel import panel_key
 from ui.hero_state import card_key, popover_key
+from ui.large_view import large_view_key
 from ui.toasts import ZERO_WIDTH_SPACE
 
 DETAIL = "pages/work_item.py"
@@ -461,11 +462,14 @@ def test_a_link_opens_a_shots_large_view_at_its_size(demo):
     at = open_page(DETAIL, id="12", shot="KT-2", size="Mobile")
     assert not at.exception
     assert "KT-2 · KIT-KNIFE-SET-5 · Mobile 750×1000" in texts(at)  # the dialog's caption
-    assert at.segmented_control(key=card_key("dialog_size", "12", "KT-2")).value == "Mobile"
+    assert at.segmented_control(key=card_key("dialog_size_0", "12", "KT-2")).value == "Mobile"
     assert (at.query_params["shot"], at.query_params["size"]) == ("KT-2", "Mobile")
-    at.segmented_control(key=card_key("dialog_size", "12", "KT-2")).set_value("Tablet").run()
+    at.segmented_control(key=card_key("dialog_size_0", "12", "KT-2")).set_value("Tablet").run()
     assert at.query_params["size"] == "Tablet"  # the address bar follows the open view
     assert "KT-2 · KIT-KNIFE-SET-5 · Tablet 1536×768" in texts(at)
+    at.button(key=large_view_key("size_down", "12")).click().run()  # ↓: a new switch, at the size the key chose
+    assert at.segmented_control(key=card_key("dialog_size_1", "12", "KT-2")).value == "Mobile"
+    assert at.query_params["size"] == "Mobile" and "KT-2 · KIT-KNIFE-SET-5 · Mobile 750×1000" in texts(at)
 
 
 def test_a_link_to_a_shot_on_another_grid_page_turns_to_it(db):
