@@ -95,20 +95,54 @@ def _shot(work_item_id: str, shot_id: str) -> ShotPublic | None:
     return st.session_state[key]
 
 
-def _go_to_shot(work_item_id: str, shot_id: str, size_label: str) -> None:
-    """← / →: show `shot_id` at the same size (if it has one), reading it afresh unless its card is on the page."""
+def _shown(work_item_id: str) -> tuple[ShotPublic, HeroTarget] | None:
+    """The shot and size the view is at now, as the keys left it (read in callbacks, not from what was drawn: a key
+    pressed again before the last press's run has drawn acts on where that press went, not on the screen's state)."""
+    shot_id = st.session_state.get(large_view_key("shot", work_item_id))
+    shot = _shot(work_item_id, shot_id) if shot_id else None
+    row = picked_row(work_item_id, shot, key_name="dialog_size") if shot else None
+    return (shot, row) if shot and row else None
+
+
+def _step_shot(work_item_id: str, step: int) -> None:
+    """← / →: the previous or next shot in grid order, at the same size (if it has one), read afresh unless its card
+    is on the page."""
+    ids, shown = _shot_ids(work_item_id), _shown(work_item_id)
+    if shown is None or shown[0].shot_id not in ids:
+        return
+    at = ids.index(shown[0].shot_id) + step
+    if not 0 <= at < len(ids):
+        return
+    shot_id = ids[at]
     st.session_state[large_view_key("shot", work_item_id)] = shot_id
     if shot_id not in (st.session_state.get(large_view_key("page_shots", work_item_id)) or []):
         st.session_state.pop(card_key("shot", work_item_id, shot_id), None)
-    _go_to_size(work_item_id, shot_id, size_label)
+    _set_size(work_item_id, shot_id, shown[1].size_label)
 
 
-def _go_to_size(work_item_id: str, shot_id: str, size_label: str) -> None:
-    """↑ / ↓: another size of the same shot."""
+def _step_size(work_item_id: str, step: int) -> None:
+    """↑ / ↓: the previous or next size of the same shot."""
+    shown = _shown(work_item_id)
+    if shown is None:
+        return
+    shot, row = shown
+    labels = [r.size_label for r in shot.rows]
+    at = min(max(labels.index(row.size_label) + step, 0), len(labels) - 1)
+    _set_size(work_item_id, shot.shot_id, labels[at])
+
+
+def _set_size(work_item_id: str, shot_id: str, size_label: str) -> None:
     st.session_state[card_key("dialog_size", work_item_id, shot_id)] = size_label
     turn = card_key("dialog_size_turn", work_item_id, shot_id)
     st.session_state[turn] = st.session_state.get(turn, 0) + 1
     st.query_params.update(shot=shot_id, size=size_label)
+
+
+def _decide_shown(work_item_id: str, state: ReviewState, note_key: str) -> None:
+    """A / X: the decision on the shot and size the view is at now."""
+    shown = _shown(work_item_id)
+    if shown is not None:
+        decide(work_item_id, shown[0].shot_id, shown[1], state, note_key)
 
 
 def size_switch_name(work_item_id: str, shot_id: str) -> str:
@@ -155,7 +189,7 @@ def large_view(work_item_id: str, shot_id: str) -> None:
         on_change=partial(_size_picked, work_item_id, shot_id, switch_name),
     )
     _picture(work_item_id, row)
-    _review(work_item_id, shot_id, row)
+    _review(work_item_id, row)
     version = _details(work_item_id, shot, row)
     if version is not None and version.references:
         _references_used(work_item_id, shot_id, version.references)
@@ -176,8 +210,6 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
     at = ids.index(shot.shot_id) if shot.shot_id in ids else -1
     labels = [r.size_label for r in shot.rows]
     size_at = labels.index(row.size_label)
-    before = ids[at - 1] if at > 0 else None
-    after = ids[at + 1] if 0 <= at < len(ids) - 1 else None
     place = f" · shot {at + 1} of {len(ids)}" if at >= 0 else ""
     st.markdown(f"**{escape_markdown(shot.shot_id)}** · {escape_markdown(shot.sku)}{place}")
     zoom_key, compare_key = large_view_key("zoom", work_item_id), large_view_key("compare", work_item_id)
@@ -187,18 +219,18 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
             icon=":material/arrow_back:",
             shortcut="Left",
             key=large_view_key("previous", work_item_id),
-            disabled=before is None,
-            on_click=_go_to_shot,
-            args=(work_item_id, before, row.size_label),
+            disabled=at <= 0,
+            on_click=_step_shot,
+            args=(work_item_id, -1),
         )
         st.button(
             "Next shot",
             icon=":material/arrow_forward:",
             shortcut="Right",
             key=large_view_key("next", work_item_id),
-            disabled=after is None,
-            on_click=_go_to_shot,
-            args=(work_item_id, after, row.size_label),
+            disabled=not 0 <= at < len(ids) - 1,
+            on_click=_step_shot,
+            args=(work_item_id, 1),
         )
         st.button(
             "Previous size",
@@ -206,8 +238,8 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
             shortcut="Up",
             key=large_view_key("size_up", work_item_id),
             disabled=size_at == 0,
-            on_click=_go_to_size,
-            args=(work_item_id, shot.shot_id, labels[max(size_at - 1, 0)]),
+            on_click=_step_size,
+            args=(work_item_id, -1),
         )
         st.button(
             "Next size",
@@ -215,8 +247,8 @@ def _navigation(work_item_id: str, shot: ShotPublic, row: HeroTarget) -> None:
             shortcut="Down",
             key=large_view_key("size_down", work_item_id),
             disabled=size_at == len(labels) - 1,
-            on_click=_go_to_size,
-            args=(work_item_id, shot.shot_id, labels[min(size_at + 1, len(labels) - 1)]),
+            on_click=_step_size,
+            args=(work_item_id, 1),
         )
         zoomed = st.session_state.get(zoom_key, False)
         st.button(
@@ -268,7 +300,7 @@ def zoomed_html(row: HeroTarget) -> str:
     )
 
 
-def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
+def _review(work_item_id: str, row: HeroTarget) -> None:
     """The shown size's decision (who, when) in its colour, a note, Approve (A) and Reject (X)."""
     state = review_state(row)
     _word, colour, symbol = look(row)
@@ -298,8 +330,8 @@ def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
             key=large_view_key("approve", work_item_id),
             disabled=bool(cannot) or state is ReviewState.approved,
             help=cannot or ("It is approved" if state is ReviewState.approved else None),
-            on_click=decide,
-            args=(work_item_id, shot_id, row, ReviewState.approved, note_key),
+            on_click=_decide_shown,
+            args=(work_item_id, ReviewState.approved, note_key),
         )
         st.button(
             "Reject",
@@ -308,8 +340,8 @@ def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
             key=large_view_key("reject", work_item_id),
             disabled=bool(cannot) or state is ReviewState.rejected,
             help=cannot or ("It is rejected" if state is ReviewState.rejected else None),
-            on_click=decide,
-            args=(work_item_id, shot_id, row, ReviewState.rejected, note_key),
+            on_click=_decide_shown,
+            args=(work_item_id, ReviewState.rejected, note_key),
         )
 
 

@@ -14,6 +14,7 @@ from services.versions import review_history
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import png
+from ui.hero_state import card_key
 from ui.large_view import large_view_key
 
 DETAIL = "pages/work_item.py"
@@ -88,6 +89,26 @@ def test_next_and_previous_go_through_shots_and_sizes_across_the_grid_page(fourt
     assert _shown(at) == ("PT-14", "Tablet") and at.button(key=large_view_key("next", "30")).disabled  # the last shot
     assert "PT-14 · PATIO-14 · Tablet 1536×768" in texts(at) and "No image yet" in texts(at)
     assert at.button(key=large_view_key("approve", "30")).disabled
+
+
+@pytest.mark.timeout(240)
+def test_a_key_pressed_before_the_last_press_was_drawn_acts_where_that_press_went(fourteen):
+    """A second ← (or A) can reach the server while the first press's run is still drawing: its callback runs with
+    what was drawn before. The state the first press left is set here without a run, as such a press leaves it."""
+    at = open_page(DETAIL, id="30", shot="PT-12", size="Tablet")
+    at.session_state[large_view_key("shot", "30")] = "PT-11"  # ← pressed, not yet drawn
+    at.session_state[card_key("dialog_size", "30", "PT-11")] = "Mobile"  # then ↓
+    at.button(key=large_view_key("previous", "30")).click().run()  # drawn at PT-12: its args would say PT-11
+    assert _shown(at) == ("PT-10", "Mobile") and "**PT-10** · PATIO-10 · shot 10 of 14" in texts(at)
+    at.button(key=large_view_key("next", "30")).click().run()
+    at.button(key=large_view_key("next", "30")).click().run()
+    assert _shown(at) == ("PT-12", "Mobile")
+    at.session_state[card_key("dialog_size", "30", "PT-12")] = "Tablet"  # ↑ pressed, not yet drawn
+    at.button(key=large_view_key("approve", "30")).click().run()  # drawn at Mobile
+    decided = review_history([fourteen[("PT-12", size)] for size in ("Tablet", "Mobile")])
+    assert [d.decision for d in decided[fourteen[("PT-12", "Tablet")]]] == ["approved"]
+    assert not decided[fourteen[("PT-12", "Mobile")]]
+    assert _shown(at) == ("PT-12", "Tablet") and "✓ Approved by " in texts(at)
 
 
 @pytest.mark.timeout(240)
