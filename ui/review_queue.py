@@ -100,12 +100,18 @@ def progress(remaining_empty: bool) -> None:
     st.progress(decided / total if total else 1.0, text=f"{decided} of {total} reviewed")
 
 
-def _go_to(cursor: QueueCursor | None) -> None:
-    st.session_state[_CURSOR] = cursor
+# ← and → step from where the cursor is when the key arrives, not from the hero drawn: a second → pressed while the
+# first one's run is still drawing moves on again.
+def _go_next(only: ReviewQueueFilter) -> None:
+    here = _cursor()
+    found = review_queue(only=only, start=here, limit=2) if here else []
+    if len(found) > 1:
+        st.session_state[_CURSOR] = found[1].cursor
 
 
-def _go_back(only: ReviewQueueFilter, here: QueueCursor) -> None:
-    before = review_queue(only=only, before=here, limit=1)
+def _go_back(only: ReviewQueueFilter) -> None:
+    here = _cursor()
+    before = review_queue(only=only, before=here, limit=1) if here else []
     if before:
         st.session_state[_CURSOR] = before[0].cursor
 
@@ -225,7 +231,7 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
             shortcut="Left",
             disabled=not has_previous,
             on_click=_go_back,
-            args=(only, hero.cursor),
+            args=(only,),
         )
         st.button(
             "Next",
@@ -233,6 +239,6 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
             icon=":material/arrow_forward:",
             shortcut="Right",
             disabled=after is None,
-            on_click=_go_to,
-            args=(after.cursor if after else None,),
+            on_click=_go_next,
+            args=(only,),
         )

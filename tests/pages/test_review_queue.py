@@ -77,6 +77,24 @@ def test_triage_by_keys_approve_reject_with_note_next_and_previous(pending):
     assert review_queue_count() == 6 and not at.exception
 
 
+def test_a_second_arrow_pressed_before_the_first_was_drawn_moves_on_again(pending):
+    """A second → (or ←) can reach the server while the first press's run is still drawing: its callback runs with
+    what was drawn before. The cursor the first press left is set here without a run, as such a press leaves it."""
+    at = open_page(QUEUE)
+    first, first_cursor = shown(at), at.session_state[queue_key("cursor")]
+    at.button(key=queue_key("next")).click().run()
+    second, second_cursor = shown(at), at.session_state[queue_key("cursor")]
+    at.button(key=queue_key("previous")).click().run()
+    assert shown(at) == first
+    at.session_state[queue_key("cursor")] = second_cursor  # → pressed, not yet drawn
+    at.button(key=queue_key("next")).click().run()  # drawn at the first: its hero after is the second
+    third = shown(at)
+    assert third not in (first, second)
+    at.session_state[queue_key("cursor")] = second_cursor  # ← pressed, not yet drawn
+    at.button(key=queue_key("previous")).click().run()
+    assert shown(at) == first and at.session_state[queue_key("cursor")] == first_cursor
+
+
 def test_v_compares_with_the_previous_version(pending):
     shot_id, size = _rows("7")[0]
     add_image("7", shot_id, size, minute=-1)  # a v2 of the first hero (its v1 leaves the queue), the oldest now
