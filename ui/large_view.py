@@ -145,7 +145,7 @@ def _decide_shown(work_item_id: str, state: ReviewState, note_key: str) -> None:
         decide(work_item_id, shown[0].shot_id, shown[1], state, note_key)
 
 
-def size_switch_name(work_item_id: str, shot_id: str) -> str:
+def _size_switch_name(work_item_id: str, shot_id: str) -> str:
     """The large view's size switch is a new widget each time a key sets the size: a value the browser sends before it
     has drawn the change then cannot put the old size back (the switch showing one size and the view another)."""
     return f"dialog_size_{st.session_state.get(card_key('dialog_size_turn', work_item_id, shot_id), 0)}"
@@ -180,7 +180,7 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     st.query_params.update(shot=shot_id, size=row.size_label)
 
     _navigation(work_item_id, shot, row)
-    switch_name = size_switch_name(work_item_id, shot_id)
+    switch_name = _size_switch_name(work_item_id, shot_id)
     size_switch(
         work_item_id,
         shot,
