@@ -18,7 +18,7 @@ from services.identity import Role
 from services.read_models.heroes import HeroTarget, ShotPublic
 from services.read_models.versions import VersionPublic
 from services.versions import ReviewDecisionOptions, set_review
-from ui.hero_state import card_key, close_popover, popover_key
+from ui.hero_state import card_key, renew_key, renewable_key
 from ui.permissions import lacks, why_disabled
 from ui.toasts import queue_toast
 
@@ -126,7 +126,7 @@ def decide(work_item_id: str, shot_id: str, row: HeroTarget, state: ReviewState,
     if note_key:
         st.session_state[note_key] = ""  # an empty value clears the box (a deleted key keeps the browser's text)
     for popover in ("reject_open", "menu"):  # the popover the decision was made in closes
-        close_popover(popover, work_item_id, shot_id)
+        renew_key(popover, work_item_id, shot_id)
     _patch_card(work_item_id, shot_id, version)
     queue_toast(
         f"{shot_id} · {row.size_label} {STATE_LOOK[state][0].lower()}",
@@ -176,7 +176,7 @@ def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu:
         popover = st.popover(
             "Reject",
             icon=":material/close:",
-            key=popover_key("reject_open", work_item_id, shot_id),
+            key=renewable_key("reject_open", work_item_id, shot_id),
             on_change="rerun",  # tracks open/closed: its note box exists only while open
             disabled=bool(cannot) or state is ReviewState.rejected,
             help=cannot or f"Reject the {label} hero, with an optional note",

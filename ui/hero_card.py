@@ -58,9 +58,9 @@ from ui.hero_prompt import (
 from ui.hero_state import (
     REFERENCES_SHOWN,
     card_shot,
-    close_popover,
     picked_row,
-    popover_key,
+    renew_key,
+    renewable_key,
     selected_row,
     size_switch,
 )
@@ -293,7 +293,7 @@ def _uploader_key(work_item_id: str, shot_id: str) -> str:
 def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
     """`Upload reference`: a popover whose uploader exists only while it is open. Files picked there are saved in
     the next card run, with the button reading `Uploading…` (disabled) meanwhile; a successful upload closes it."""
-    open_key = popover_key("upload_open", work_item_id, shot_id)
+    open_key = renewable_key("upload_open", work_item_id, shot_id)
     uploader_key = _uploader_key(work_item_id, shot_id)
     files = st.session_state.get(uploader_key)
     popover = st.popover(
@@ -313,7 +313,7 @@ def _upload_references(work_item_id: str, shot_id: str, disabled: bool) -> None:
             st.session_state.get(_key("upload_gen", work_item_id, shot_id), 0) + 1
         )  # a fresh, empty uploader
         if saved:  # a refused file keeps it open
-            close_popover("upload_open", work_item_id, shot_id)
+            renew_key("upload_open", work_item_id, shot_id)
         _rerun_card()
     if popover.open:
         popover.file_uploader("Reference images", type=ACCEPTED_TYPES, accept_multiple_files=True, key=uploader_key)
@@ -443,7 +443,7 @@ def _compact_card(
     _view_button(work_item_id, shot_id)
     card_body(shot_id, shot, row, compact=True)
     with st.container(horizontal=True, gap="xsmall", vertical_alignment="center"):
-        size_switch(work_item_id, shot, short=True)
+        size_switch(shot, key=_key("size", work_item_id, shot_id), short=True)
         _card_menu(work_item_id, shot_id, shot, row, job_id=job_id)
     if job_id:
         _job_or_compare(work_item_id, shot_id, row, job_id=job_id, own_job=own_job)
@@ -456,7 +456,7 @@ def _card_menu(work_item_id: str, shot_id: str, shot: ShotPublic, row: HeroTarge
     menu = st.popover(
         "",
         icon=":material/more_vert:",
-        key=popover_key("menu", work_item_id, shot_id),
+        key=renewable_key("menu", work_item_id, shot_id),
         on_change="rerun",  # tracks open/closed: the menu's widgets exist only while it is open
         help=f"Review, regenerate, references: {shot_id}",
     )

@@ -18,17 +18,19 @@ def card_key(name: str, work_item_id: str, shot_id: str) -> str:
     return f"detail_{name}_{work_item_id}_{shot_id}"
 
 
-def popover_key(name: str, work_item_id: str, shot_id: str, state: Mapping[str, object] | None = None) -> str:
-    """A card popover's key (its open state), a new one after each `close_popover`. Setting a popover's state to
-    False is not enough to close it: the browser keeps sending `open` for it with the next interaction in the card,
-    which opened it again (the Upload reference popover with its file picker), and the click after that only
-    closed it. `state`: the session state to read (a test's AppTest's), this session's by default."""
+def renewable_key(name: str, work_item_id: str, shot_id: str, state: Mapping[str, object] | None = None) -> str:
+    """A card widget's key that `renew_key` replaces: the next run draws a new widget, at its default. For where
+    setting the widget's state is not enough, because the browser sends back what it last drew: a popover set to
+    closed is opened again by the `open` the browser keeps sending with the next interaction in the card (the Upload
+    reference popover with its file picker); the large view's size switch set by a key goes back to the old size if
+    the browser sent its value before drawing the change. `state`: the session state to read (a test's AppTest's),
+    this session's by default."""
     rounds = (st.session_state if state is None else state).get(card_key(f"{name}_round", work_item_id, shot_id), 0)
     return f"{card_key(name, work_item_id, shot_id)}_{rounds}"
 
 
-def close_popover(name: str, work_item_id: str, shot_id: str) -> None:
-    """Close the card's popover `name`: the next run draws a new one, closed."""
+def renew_key(name: str, work_item_id: str, shot_id: str) -> None:
+    """The next run draws the card's widget `name` anew (a popover: closed), under a new `renewable_key`."""
     round_key = card_key(f"{name}_round", work_item_id, shot_id)
     st.session_state[round_key] = st.session_state.get(round_key, 0) + 1
 
@@ -43,7 +45,7 @@ def selected_row(
     """The row of the size picked in this card's (or dialog's) switch; `default` (or the first size) at first."""
     if not shot.rows:
         return None
-    size_switch(work_item_id, shot, key_name=key_name, default=default)
+    size_switch(shot, key=card_key(key_name, work_item_id, shot.shot_id), default=default)
     return picked_row(work_item_id, shot, key_name=key_name)
 
 
@@ -57,10 +59,9 @@ def picked_row(work_item_id: str, shot: ShotPublic, *, key_name: str = "size") -
 
 
 def size_switch(
-    work_item_id: str,
     shot: ShotPublic,
     *,
-    key_name: str = "size",
+    key: str,
     default: str | None = None,
     short: bool = False,
     on_change: Callable[[], None] | None = None,
@@ -69,12 +70,10 @@ def size_switch(
     labels = [row.size_label for row in shot.rows]
     letters = {label: label[:1].upper() for label in labels}
     spelled = not short or len(set(letters.values())) < len(letters)
-    key = card_key(key_name, work_item_id, shot.shot_id)
     st.segmented_control(
         "Size",
         labels,
-        # Once drawn, the switch keeps its own value: the default only counts at first.
-        default=None if key in st.session_state else default if default in labels else labels[0],
+        default=default if default in labels else labels[0],  # a drawn switch keeps its own value
         key=key,
         on_change=on_change,
         format_func=None if spelled else letters.__getitem__,

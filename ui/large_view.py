@@ -29,7 +29,7 @@ from ui.card_review import decide, decision_words, look, review_state
 from ui.compare import compare_with_previous
 from ui.file_metadata import file_metadata_expander
 from ui.hero_prompt import hero_versions, load_card_notes
-from ui.hero_state import card_key, img_tag, picked_row, size_switch
+from ui.hero_state import card_key, img_tag, picked_row, renew_key, renewable_key, size_switch
 from ui.images import image_or_placeholder
 from ui.permissions import lacks, why_disabled
 from ui.review_thread import review_thread
@@ -133,8 +133,7 @@ def _step_size(work_item_id: str, step: int) -> None:
 
 def _set_size(work_item_id: str, shot_id: str, size_label: str) -> None:
     st.session_state[card_key("dialog_size", work_item_id, shot_id)] = size_label
-    turn = card_key("dialog_size_turn", work_item_id, shot_id)
-    st.session_state[turn] = st.session_state.get(turn, 0) + 1
+    renew_key("dialog_size_switch", work_item_id, shot_id)  # see renewable_key
     st.query_params.update(shot=shot_id, size=size_label)
 
 
@@ -145,15 +144,8 @@ def _decide_shown(work_item_id: str, state: ReviewState, note_key: str) -> None:
         decide(work_item_id, shown[0].shot_id, shown[1], state, note_key)
 
 
-def _size_switch_name(work_item_id: str, shot_id: str) -> str:
-    """The large view's size switch is a new widget each time a key sets the size: a value the browser sends before it
-    has drawn the change then cannot put the old size back (the switch showing one size and the view another)."""
-    return f"dialog_size_{st.session_state.get(card_key('dialog_size_turn', work_item_id, shot_id), 0)}"
-
-
-def _size_picked(work_item_id: str, shot_id: str, switch_name: str) -> None:
-    picked = st.session_state.get(card_key(switch_name, work_item_id, shot_id))
-    st.session_state[card_key("dialog_size", work_item_id, shot_id)] = picked
+def _size_picked(work_item_id: str, shot_id: str, switch_key: str) -> None:
+    st.session_state[card_key("dialog_size", work_item_id, shot_id)] = st.session_state.get(switch_key)
 
 
 def _toggle(key: str) -> None:
@@ -180,13 +172,9 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     st.query_params.update(shot=shot_id, size=row.size_label)
 
     _navigation(work_item_id, shot, row)
-    switch_name = _size_switch_name(work_item_id, shot_id)
+    switch_key = renewable_key("dialog_size_switch", work_item_id, shot_id)
     size_switch(
-        work_item_id,
-        shot,
-        key_name=switch_name,
-        default=row.size_label,
-        on_change=partial(_size_picked, work_item_id, shot_id, switch_name),
+        shot, key=switch_key, default=row.size_label, on_change=partial(_size_picked, work_item_id, shot_id, switch_key)
     )
     _picture(work_item_id, row)
     _review(work_item_id, row)

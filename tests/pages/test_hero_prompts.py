@@ -18,7 +18,7 @@ from ui.actions_panel import panel_key
 from ui.bulk_review import select_key
 from ui.grid_density import TOGGLE_KEY
 from ui.hero_prompt import PROMPT_DIRTY
-from ui.hero_state import card_key, popover_key
+from ui.hero_state import card_key, renewable_key
 
 EDITED = "Five knives fanned out on slate, top-down, soft window light"
 EDITOR = card_key("prompt", "12", "KT-1")
@@ -94,7 +94,7 @@ def test_a_compact_cards_menu_edits_the_prompt_too(demo):
     regenerate(at, "KT-1")
     at.toggle(key=TOGGLE_KEY).set_value(True).run()
     assert not [e for e in at.get("bidi_component") if e.key == EDITOR]  # nothing while the menu is closed
-    menu = popover_key("menu", "12", "KT-1", at.session_state)
+    menu = renewable_key("menu", "12", "KT-1", at.session_state)
     at.session_state[menu] = True  # open KT-1's ⋮ menu
     at.run()
     assert editor_data(at)["value"] == shot_prompt(work_item_id="12", shot_id="KT-1").prompt

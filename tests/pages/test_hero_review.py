@@ -16,7 +16,7 @@ from services.versions import ReviewDecisionOptions, review_history, set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page
 from ui.grid_density import TOGGLE_KEY
-from ui.hero_state import card_key, popover_key
+from ui.hero_state import card_key, renewable_key
 
 DETAIL = "pages/work_item.py"
 ANA = Actor("ana@example.com", "Ana", Role.reviewer)
@@ -76,7 +76,7 @@ def test_approve_and_reject_with_a_note_on_a_card(heroes):
     assert at.button(key=card_key("approve", "12", "KT-2")).disabled  # it is approved
     assert card_key("note", "12", "KT-2") not in [t.key for t in at.text_input]  # only while Reject's popover is open
 
-    reject_popover = popover_key("reject_open", "12", "KT-2", at.session_state)
+    reject_popover = renewable_key("reject_open", "12", "KT-2", at.session_state)
     at.session_state[reject_popover] = True
     at.run()
     at.text_input(key=card_key("note", "12", "KT-2")).input("Horizon tilted")
@@ -88,7 +88,7 @@ def test_approve_and_reject_with_a_note_on_a_card(heroes):
         ("approved", None, me),
     ]
     assert f"✗ Rejected by {me} · " in card_markdown(at, "KT-2")
-    assert popover_key("reject_open", "12", "KT-2", at.session_state) != reject_popover  # closed: a new popover
+    assert renewable_key("reject_open", "12", "KT-2", at.session_state) != reject_popover  # closed: a new popover
     assert [t.value.split("  \n")[0] for t in at.toast][-1] == "**KT-2 · Desktop rejected**"
     at.session_state[reject_popover] = True  # the browser still says `open` for the one it showed
     at.run()
@@ -141,7 +141,7 @@ def test_the_compact_grid_is_remembered_for_the_person_in_a_new_session(heroes):
 def test_the_compact_cards_menu_reviews_regenerates_and_opens_the_large_view(heroes):
     at = open_page(DETAIL, id="12")
     at.toggle(key=TOGGLE_KEY).set_value(True).run()
-    menu = popover_key("menu", "12", "KT-1", at.session_state)
+    menu = renewable_key("menu", "12", "KT-1", at.session_state)
     at.session_state[menu] = True  # open KT-1's ⋮ menu
     at.run()
     assert not at.exception
@@ -152,7 +152,7 @@ def test_the_compact_cards_menu_reviews_regenerates_and_opens_the_large_view(her
     [decision] = review_history([heroes[("KT-1", "Desktop")]])[heroes[("KT-1", "Desktop")]]
     assert (decision.decision, decision.note) == ("approved", "Warm light, good")
     assert re.search(r"✓ [^<]+ · \d\d-\d\d \d\d:\d\d</div>", card_markdown(at, "KT-1"))  # compact: who, when
-    assert popover_key("menu", "12", "KT-1", at.session_state) != menu  # closed: a new menu
+    assert renewable_key("menu", "12", "KT-1", at.session_state) != menu  # closed: a new menu
 
     at.segmented_control(key=card_key("size", "12", "KT-1")).set_value("Mobile").run()
     at.button(key=card_key("view", "12", "KT-1")).click().run()  # the thumbnail

@@ -25,7 +25,7 @@ from services.storage import get_storage
 from tests.pages.conftest import open_page, texts
 from ui import job_progress, no_pack
 from ui.actions_panel import panel_key
-from ui.hero_state import card_key, popover_key
+from ui.hero_state import card_key, renewable_key
 from ui.large_view import large_view_key
 from ui.toasts import ZERO_WIDTH_SPACE
 
@@ -49,7 +49,7 @@ def toasts(at) -> list[str]:
 
 def upload_popover(at, shot_id: str = "KT-1", work_item_id: str = "12") -> str:
     """The key of the card's `Upload reference` popover as drawn now."""
-    return popover_key("upload_open", work_item_id, shot_id, at.session_state)
+    return renewable_key("upload_open", work_item_id, shot_id, at.session_state)
 
 
 def upload(at, files, shot_id: str = "KT-1", work_item_id: str = "12"):
@@ -460,15 +460,17 @@ def test_the_large_view_says_whether_the_seed_was_used(demo, fake_openai, monkey
 
 def test_a_link_opens_a_shots_large_view_at_its_size(demo):
     at = open_page(DETAIL, id="12", shot="KT-2", size="Mobile")
+    switch_key = lambda: renewable_key("dialog_size_switch", "12", "KT-2", at.session_state)  # noqa: E731
     assert not at.exception
     assert "KT-2 · KIT-KNIFE-SET-5 · Mobile 750×1000" in texts(at)  # the dialog's caption
-    assert at.segmented_control(key=card_key("dialog_size_0", "12", "KT-2")).value == "Mobile"
+    assert at.segmented_control(key=switch_key()).value == "Mobile"
     assert (at.query_params["shot"], at.query_params["size"]) == ("KT-2", "Mobile")
-    at.segmented_control(key=card_key("dialog_size_0", "12", "KT-2")).set_value("Tablet").run()
+    at.segmented_control(key=switch_key()).set_value("Tablet").run()
     assert at.query_params["size"] == "Tablet"  # the address bar follows the open view
     assert "KT-2 · KIT-KNIFE-SET-5 · Tablet 1536×768" in texts(at)
+    clicked = switch_key()
     at.button(key=large_view_key("size_down", "12")).click().run()  # ↓: a new switch, at the size the key chose
-    assert at.segmented_control(key=card_key("dialog_size_1", "12", "KT-2")).value == "Mobile"
+    assert switch_key() != clicked and at.segmented_control(key=switch_key()).value == "Mobile"
     assert at.query_params["size"] == "Mobile" and "KT-2 · KIT-KNIFE-SET-5 · Mobile 750×1000" in texts(at)
 
 
