@@ -13,8 +13,9 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from unittest import mock
 from urllib.parse import unquote, urlparse
 
 from bench.common import QueryCounter, Row, check, interleaved, kb, measure, temp_data_dir, timed
@@ -136,11 +137,36 @@ def cards_drawn_as_nothing():
         ui.hero_card._card_fragment = original
 
 
-def without_cards(at):
-    """`at.run`, with the page's cards drawing nothing."""
+# What the Work Item page draws and reads besides its frame (the navigation and sidebar, the back link, title and
+# caption, the heading row's title and link, and get_work_item's SQL statements).
+PAGE_PARTS = (
+    "services.jobs.active_job_for",
+    "ui.actions_panel.actions_panel",
+    "ui.demo_progress.demo_progress",
+    "ui.export_button.export_button",
+    "ui.grid_density.density_toggle",
+    "ui.bulk_review.bulk_bar",
+    "ui.hero_card.turn_to_linked_shot",
+    "ui.hero_card.hero_grid",
+    "ui.large_view.open_linked_large_view",
+)
+
+
+@contextmanager
+def frame_only():
+    """While active, the Work Item page draws only its frame: no Actions panel, bulk bar, grid or pager. What any
+    Work Item page costs before it shows a card."""
+    with ExitStack() as stack:
+        for name in PAGE_PARTS:
+            stack.enter_context(mock.patch(name, lambda *args, **kwargs: None))
+        yield
+
+
+def run_within(context, at):
+    """`at.run`, inside `context()` each time."""
 
     def run():
-        with cards_drawn_as_nothing():
+        with context():
             return at.run()
 
     return run
@@ -238,9 +264,10 @@ def run(quick: bool = False) -> list[Row]:
         for n in shots:
             page = detail_page(f"wi-{n}")
             floors = {name: script_page(path, cards=str(CARDS_PER_PAGE)) for name, path in FLOORS.items()}
-            chrome = detail_page(f"wi-{n}")
+            chrome, frame = detail_page(f"wi-{n}"), detail_page(f"wi-{n}")
             runs = {"empty": empty.run, "page": page.run} | (
-                {name: at.run for name, at in floors.items()} | {"without cards": without_cards(chrome)}
+                {name: at.run for name, at in floors.items()}
+                | {"without cards": run_within(cards_drawn_as_nothing, chrome), "frame": run_within(frame_only, frame)}
                 if n == checked
                 else {}
             )
@@ -290,6 +317,23 @@ def run(quick: bool = False) -> list[Row]:
                         f"drawing nothing: the header, Actions panel, bulk bar, pager and the same SQL statements; "
                         f"script-thread CPU {chrome_cpu:.1f} ms (the page's {page_cpu:.1f} ms), {chrome_elements} "
                         "elements",
+                    )
+                )
+                with frame_only():
+                    frame_cpu, frame_elements, frame_queries = (
+                        least_cpu_ms(frame, CPU_RUNS),
+                        elements(frame),
+                        one_run(frame)["queries"],
+                    )
+                rows.append(
+                    measure(
+                        NAME,
+                        f"{n} shots, the page's frame only: time ÷ empty page",
+                        f"{times['frame'] / times['empty']:.1f}",
+                        f"{times['frame'] * 1000:.0f} ms, run in turn with the page, drawing only the navigation, "
+                        "sidebar, back link, title, caption and the heading row's title and link, after "
+                        f"get_work_item ({frame_queries} SQL statements): no Actions panel, bulk bar, grid or pager; "
+                        f"script-thread CPU {frame_cpu:.1f} ms, {frame_elements} elements",
                     )
                 )
                 recompiled = interleaved({"empty": empty.run, "page": page.run}, repeats=repeats[n], warmup=1)

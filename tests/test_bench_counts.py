@@ -90,6 +90,21 @@ def test_the_page_around_its_cards_is_the_page_less_its_cards(db):
     assert around["elements"] == with_cards["elements"] - 12 * ELEMENTS_PER_CARD
 
 
+def test_the_pages_frame_is_the_page_without_its_panels_and_grid(db):
+    """What `bench grid` times as the page's frame: its title, the work item's read and nothing the page shows below."""
+    work_item("wi", 60)
+    attach_versions()
+    page = grid.detail_page("wi")
+    page.run()
+    whole = grid.one_run(page)
+    with grid.frame_only():
+        frame = grid.one_run(page)
+        assert page.title[0].value == "60 shots"
+        assert not page.button and not page.checkbox and not page.segmented_control  # no panel, bulk bar or card
+    assert (frame["cards"], frame["pagers"]) == (0, 0)
+    assert 0 < frame["queries"] < whole["queries"]
+
+
 def test_grid_references_ten_times_fewer_image_bytes_than_the_naive_page(db):
     work_item("wi", 6)
     attach_versions(files=rendered_sizes())
