@@ -134,6 +134,15 @@ def decide(work_item_id: str, shot_id: str, row: HeroTarget, state: ReviewState,
     )
 
 
+def keep_note(work_item_id: str, shot_id: str) -> None:
+    """Call in every card run: a reject note typed and not sent is still there when its popover (or the compact
+    card's menu) is opened again. Its box exists only while open, and Streamlit drops a widget's value in a run that
+    does not draw it unless the value was set through the session state (its widget clean-up)."""
+    key = card_key("note", work_item_id, shot_id)
+    if st.session_state.get(key):
+        st.session_state[key] = st.session_state[key]
+
+
 def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu: bool = False) -> None:
     """Approve (one click) and Reject (a small popover with an optional note) for the shown size; in the compact
     card's menu, a note box and both buttons."""

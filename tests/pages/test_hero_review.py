@@ -95,6 +95,27 @@ def test_approve_and_reject_with_a_note_on_a_card(heroes):
     assert card_key("note", "12", "KT-2") not in [t.key for t in at.text_input]  # it stays closed
 
 
+@pytest.mark.parametrize("compact", [False, True], ids=["card", "compact card's menu"])
+def test_a_note_typed_and_not_sent_is_there_when_the_popover_opens_again(heroes, compact):
+    at = open_page(DETAIL, id="12")
+    if compact:
+        at.toggle(key=TOGGLE_KEY).set_value(True).run()
+    popover = renewable_key("menu" if compact else "reject_open", "12", "KT-2", at.session_state)
+    note = card_key("note", "12", "KT-2")
+    at.session_state[popover] = True
+    at.run()
+    at.text_input(key=note).input("Horizon tilted").run()
+    at.session_state[popover] = False  # closed without sending, e.g. a click on the picture beside it
+    at.run()
+    assert note not in [t.key for t in at.text_input]
+    at.session_state[popover] = True
+    at.run()
+    assert at.text_input(key=note).value == "Horizon tilted"
+    at.button(key=card_key("reject", "12", "KT-2")).click().run()
+    history = review_history([heroes[("KT-2", "Desktop")]])[heroes[("KT-2", "Desktop")]]
+    assert [(d.decision, d.note) for d in history] == [("rejected", "Horizon tilted")]
+
+
 def test_a_viewer_sees_the_state_but_cannot_decide_and_keeps_their_own_density(heroes, monkeypatch):
     with acting_as(ANA):
         set_review(version_id=heroes[("KT-3", "Desktop")], options=ReviewDecisionOptions(state="approved"))
