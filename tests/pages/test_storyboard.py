@@ -83,13 +83,16 @@ def test_inspector_shows_the_spec_copy(demo):
     assert seed.help.startswith(messages.SEED_TOOLTIP) and seed.placeholder == "Random" and seed.value == ""
 
 
-def test_regenerate_with_a_typed_seed_records_it_and_a_prompt_edit_sets_both_dirty_flags(demo, no_quick_wait):
+def test_regenerate_with_a_typed_seed_records_it_and_a_prompt_edit_sets_both_dirty_flags(
+    demo, no_quick_wait, backend_gate
+):
     at = select(open_page(PAGE), 0)
     at.text_input(key=inspector_key("seed", "sent_001")).input("12345").run()
     at.button(key=inspector_key("regenerate", "sent_001")).click().run()
     busy = at.button(key=inspector_key("regenerate", "sent_001"))
     assert busy.label == messages.REGENERATE_IMAGE_LOADING and busy.disabled
     assert prompt_data(at, "sent_001")["disabled"]
+    backend_gate.set()
     finish_job(at, "sent_001")
     sentence = get_sentence("sent_001")
     assert sentence.seed == 12345 and sentence.image_file and not sentence.is_image_dirty
