@@ -127,14 +127,8 @@ def script_cpu() -> Iterator[list[float]]:
 def cards_drawn_as_nothing():
     """While active, the Work Item page's cards draw nothing (each card's fragment is a no-op): what the page costs
     around its cards (header, Actions panel, bulk bar, pager, its SQL statements)."""
-    import ui.hero_card
-
-    original = ui.hero_card._card_fragment
-    ui.hero_card._card_fragment = lambda key: lambda work_item_id, shot_id: None
-    try:
+    with mock.patch("ui.hero_card._card_fragment", lambda key: lambda work_item_id, shot_id: None):
         yield
-    finally:
-        ui.hero_card._card_fragment = original
 
 
 # What the Work Item page draws and reads besides its frame (the navigation and sidebar, the back link, title and
