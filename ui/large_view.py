@@ -43,9 +43,23 @@ PROMPT_SHOWN = 600  # characters; the whole prompt is in the file metadata
 
 
 def large_view_key(name: str, owner: str) -> str:
-    """The large view's widget and state keys: `previous`, `next`, `size_up`, `size_down`, `note`, `approve`, … of a
+    """The large view's widget and state keys: `previous`, `next`, `size_up`, `size_down`, `approve`, … of a
     work item (`owner` its id); `compare_mode` of a target row (`owner` the row's id)."""
     return f"detail_lv_{name}_{owner}"
+
+
+def large_view_note_key(work_item_id: str, shot_id: str) -> str:
+    """The note box of one shot in the large view: a note typed for a shot goes only with that shot's decision."""
+    return large_view_key("note", f"{work_item_id}/{shot_id}")
+
+
+def _keep_notes(work_item_id: str) -> None:
+    """Call in every large view run, before its note box: a note typed and not sent is there again when the view
+    comes back to its shot. Streamlit drops a widget's value in a run that does not draw it unless the value was
+    set through the session state."""
+    prefix = large_view_note_key(work_item_id, "")
+    for key in [k for k in st.session_state if k.startswith(prefix) and st.session_state[k]]:
+        st.session_state[key] = st.session_state[key]
 
 
 def grid_shots(item: WorkItemDetail) -> None:
@@ -137,11 +151,12 @@ def _set_size(work_item_id: str, shot_id: str, size_label: str) -> None:
     st.query_params.update(shot=shot_id, size=size_label)
 
 
-def _decide_shown(work_item_id: str, state: ReviewState, note_key: str) -> None:
-    """A / X: the decision on the shot and size the view is at now."""
+def _decide_shown(work_item_id: str, state: ReviewState) -> None:
+    """A / X: the decision on the shot and size the view is at now, with that shot's note."""
     shown = _shown(work_item_id)
     if shown is not None:
-        decide(work_item_id, shown[0].shot_id, shown[1], state, note_key)
+        shot_id = shown[0].shot_id
+        decide(work_item_id, shot_id, shown[1], state, large_view_note_key(work_item_id, shot_id))
 
 
 def _size_picked(work_item_id: str, shot_id: str, switch_key: str) -> None:
@@ -156,6 +171,7 @@ def _toggle(key: str) -> None:
 def large_view(work_item_id: str, shot_id: str) -> None:
     """The review station (see the module's docstring)."""
     shot_id = st.session_state.get(large_view_key("shot", work_item_id)) or shot_id
+    _keep_notes(work_item_id)
     shot = _shot(work_item_id, shot_id)
     if shot is None:
         st.warning(f"{escape_markdown(shot_id)} is no longer in this work item.")
@@ -177,7 +193,7 @@ def large_view(work_item_id: str, shot_id: str) -> None:
         shot, key=switch_key, default=row.size_label, on_change=partial(_size_picked, work_item_id, shot_id, switch_key)
     )
     _picture(work_item_id, row)
-    _review(work_item_id, row)
+    _review(work_item_id, shot_id, row)
     version = _details(work_item_id, shot, row)
     if version is not None and version.references:
         _references_used(work_item_id, shot_id, version.references)
@@ -288,12 +304,11 @@ def zoomed_html(row: HeroTarget) -> str:
     )
 
 
-def _review(work_item_id: str, row: HeroTarget) -> None:
-    """The shown size's decision (who, when) in its colour, a note, Approve (A) and Reject (X)."""
+def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
+    """The shown size's decision (who, when) in its colour, the shot's note, Approve (A) and Reject (X)."""
     state = review_state(row)
     _word, colour, symbol = look(row)
     cannot = why_disabled(Role.reviewer) if lacks(Role.reviewer) else ("No image to review yet" if not state else None)
-    note_key = large_view_key("note", work_item_id)
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.markdown(
             f'<span style="color:{colour};font-weight:600">{symbol} {html.escape(decision_words(row))}</span>',
@@ -302,7 +317,7 @@ def _review(work_item_id: str, row: HeroTarget) -> None:
         )
         st.text_input(
             "Note",
-            key=note_key,
+            key=large_view_note_key(work_item_id, shot_id),
             placeholder="Optional note, saved with the decision",
             help="Type, then Tab out of the box: the keys work when no text box has the focus.",
             label_visibility="collapsed",
@@ -319,7 +334,7 @@ def _review(work_item_id: str, row: HeroTarget) -> None:
             disabled=bool(cannot) or state is ReviewState.approved,
             help=cannot or ("It is approved" if state is ReviewState.approved else None),
             on_click=_decide_shown,
-            args=(work_item_id, ReviewState.approved, note_key),
+            args=(work_item_id, ReviewState.approved),
         )
         st.button(
             "Reject",
@@ -329,7 +344,7 @@ def _review(work_item_id: str, row: HeroTarget) -> None:
             disabled=bool(cannot) or state is ReviewState.rejected,
             help=cannot or ("It is rejected" if state is ReviewState.rejected else None),
             on_click=_decide_shown,
-            args=(work_item_id, ReviewState.rejected, note_key),
+            args=(work_item_id, ReviewState.rejected),
         )
 
 

@@ -111,6 +111,12 @@ def test_the_large_view_reviews_by_keyboard_across_the_grid_page(page, patio):
     note.fill("Horizon tilted")
     note.press("Tab")  # the keys work once no text box has the focus
     wait_idle(page)
+    press(page, "ArrowRight")  # the note is PT-11's: PT-12's box is empty, and PT-11's waits for its return
+    expect(dialog.get_by_text("shot 12 of 14")).to_be_visible()
+    expect(note).to_have_value("")
+    press(page, "ArrowLeft")
+    expect(dialog.get_by_text("shot 11 of 14")).to_be_visible()
+    expect(note).to_have_value("Horizon tilted")
     press(page, "x")
     expect(dialog.get_by_text(re.compile(r"^✗ Rejected by "))).to_be_visible()
     expect(note).to_have_value("")
