@@ -78,15 +78,11 @@ def _post(version_id: int, body_key: str, on_comment: Callable[[], None] | None)
         add_comment(version_id=version_id, options=NewComment(body=body))
     except ReshootError as e:
         show_toast("Couldn’t add the comment", e.message or e.code, kind="error")
-        st.session_state[_kept_key(body_key)] = body  # the form clears its box: give the text back
-        return
+        return  # the text stays in its box
+    st.session_state[body_key] = ""  # an empty value clears the box (a deleted key keeps the browser's text)
     show_toast("Comment added", body.strip()[:80])
     if on_comment is not None:
         on_comment()
-
-
-def _kept_key(body_key: str) -> str:
-    return f"{body_key}_kept"
 
 
 ADD_COMMENT = "Add comment"
@@ -103,34 +99,41 @@ def thread_open_key(key: str) -> str:
 
 
 def comment_button_key(key: str) -> str:
-    """`Add comment` of that thread: a form's submit button is keyed by Streamlit from its form's key and label."""
-    return f"FormSubmitter:{key}_form-{ADD_COMMENT}"
+    """`Add comment` of that thread."""
+    return f"{key}_add"
 
 
 def add_comment_box(version_id: int, *, key: str, on_comment: Callable[[], None] | None = None) -> None:
-    """A comment box and `Add comment` (Ctrl/Cmd+Enter also sends), in a form that empties after sending."""
+    """A comment box and `Add comment` (Ctrl/Cmd+Enter in the box also sends). Not a form: a form keeps its text in
+    the browser until sent, so closing the thread lost it; this box's text reaches the server when it loses the
+    focus, and `review_thread` keeps it while the thread is closed."""
     body_key = comment_body_key(key)
-    kept = st.session_state.pop(_kept_key(body_key), None)
-    if kept is not None:
-        st.session_state[body_key] = kept
     disabled = lacks(Role.reviewer)
-    with st.form(f"{key}_form", clear_on_submit=True, border=False, enter_to_submit=False):
-        st.text_area(
-            "Add a comment",
-            key=body_key,
-            max_chars=MAX_COMMENT_LENGTH,
-            height=80,
-            placeholder="What should change? Others see it with your name.",
-            disabled=disabled,
-        )
-        st.form_submit_button(
-            ADD_COMMENT,
-            icon=":material/add_comment:",
-            disabled=disabled,
-            help=why_disabled(Role.reviewer),
-            on_click=_post,
-            args=(version_id, body_key, on_comment),
-        )
+    st.text_area(
+        "Add a comment",
+        key=body_key,
+        max_chars=MAX_COMMENT_LENGTH,
+        height=80,
+        placeholder="What should change? Others see it with your name.",
+        disabled=disabled,
+    )
+    st.button(
+        ADD_COMMENT,
+        key=comment_button_key(key),
+        icon=":material/add_comment:",
+        shortcut="Ctrl+Enter",
+        disabled=disabled,
+        help=why_disabled(Role.reviewer),
+        on_click=_post,
+        args=(version_id, body_key, on_comment),
+    )
+
+
+def _keep_comment(body_key: str) -> None:
+    """A comment typed and not sent is there when its thread opens again: Streamlit drops a widget's value in a run
+    that does not draw it unless the value was set through the session state."""
+    if st.session_state.get(body_key):
+        st.session_state[body_key] = st.session_state[body_key]
 
 
 def review_thread(
@@ -147,6 +150,7 @@ def review_thread(
         return
     if with_summary:
         st.caption(summary_text(thread_summaries(version_ids=[version_id]).get(version_id)))
+    _keep_comment(comment_body_key(key))
     box = st.expander(THREAD_LABEL, icon=":material/forum:", key=thread_open_key(key), on_change="rerun")
     if not box.open:
         return

@@ -83,14 +83,25 @@ def test_a_comment_in_the_large_view_shows_in_the_thread_with_its_author(page, a
     box = dialog.get_by_label("Add a comment")
     expect(box).to_be_visible()
     box.fill("The chair's wheels are cut off at the bottom")
-    button(dialog, "Add comment").click()
+    dialog.get_by_text("History and comments").click()  # closed before sending: the text waits
+    wait_idle(page)
+    expect(box).to_have_count(0)
+    dialog.get_by_text("History and comments").click()
+    wait_idle(page)
+    expect(box).to_have_value("The chair's wheels are cut off at the bottom")
+    box.press("Control+Enter")  # sends, as `Add comment` does
     wait_idle(page)
     thread = page.locator(DIALOG)
-    author = query(app, "SELECT author_name FROM comment ORDER BY id DESC LIMIT 1")[0][0]
     said = thread.locator("li").filter(has_text="The chair's wheels are cut off at the bottom").locator("visible=true")
     expect(said).to_have_count(1)  # in the open thread (the closed Recent changes lists it too, hidden)
+    author = query(app, "SELECT author_name FROM comment ORDER BY id DESC LIMIT 1")[0][0]
     expect(said.get_by_text(author, exact=True)).to_be_visible()
     expect(thread.get_by_text("1 comment")).to_be_visible()
     expect(box).to_have_value("")
+    box.fill("Crop a little wider")
+    button(dialog, "Add comment").click()  # typed, then clicked without leaving the box first
+    wait_idle(page)
+    expect(thread.get_by_text("2 comments")).to_be_visible()
+    expect(box).to_have_value("")
     close_dialog(page)
-    expect(main_area(page).get_by_text("1 comment")).to_be_visible()  # the card says so too
+    expect(main_area(page).get_by_text("2 comments")).to_be_visible()  # the card says so too

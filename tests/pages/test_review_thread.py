@@ -40,3 +40,37 @@ def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
     [thread] = [m.value for m in at.markdown if m.value.startswith("**History**")]
     assert "- **Cleo** · " in thread and "Approved, but the handle is cut off" in thread
     assert "1 comment" in texts(at)
+
+
+def _open_thread():
+    """The work item page with KT-2's large view open at Desktop and its thread open."""
+    at = open_page(DETAIL, id="12")
+    regenerate(at, "KT-2")
+    at.button(key=card_key("view", "12", "KT-2")).click().run()
+    at.session_state[thread_open_key(THREAD)] = True
+    return at.run()
+
+
+def test_a_comment_typed_and_not_sent_waits_while_the_thread_is_closed(demo):
+    at = _open_thread()
+    at.text_area(key=comment_body_key(THREAD)).input("The handle is cut off")
+    at.session_state[thread_open_key(THREAD)] = False  # closed before sending
+    at.run()
+    assert comment_body_key(THREAD) not in [t.key for t in at.text_area]
+    at.run()  # and another run while closed
+    at.session_state[thread_open_key(THREAD)] = True
+    at.run()
+    assert at.text_area(key=comment_body_key(THREAD)).value == "The handle is cut off"
+    assert "no comments" in texts(at)
+
+
+def test_a_refused_comment_stays_in_its_box(demo):
+    at = _open_thread()
+    at.text_area(key=comment_body_key(THREAD)).input("Crop \x00 wider")  # a character no database stores
+    at.button(key=comment_button_key(THREAD)).click()
+    at.session_state[thread_open_key(THREAD)] = True
+    at.run()
+    assert not at.exception
+    assert at.text_area(key=comment_body_key(THREAD)).value == "Crop \x00 wider"
+    assert "no comments" in texts(at)
+    assert [t.value for t in at.toast if "Couldn’t add the comment" in t.value]
