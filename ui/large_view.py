@@ -29,7 +29,7 @@ from ui.card_review import decide, decision_words, look, review_state
 from ui.compare import compare_with_previous
 from ui.file_metadata import file_metadata_expander
 from ui.hero_prompt import hero_versions, load_card_notes
-from ui.hero_state import card_key, img_tag, picked_row, renew_key, renewable_key, size_switch
+from ui.hero_state import card_key, img_tag, keep_typed, picked_row, renew_key, renewable_key, size_switch
 from ui.images import image_or_placeholder
 from ui.permissions import lacks, why_disabled
 from ui.review_thread import review_thread
@@ -55,11 +55,10 @@ def large_view_note_key(work_item_id: str, shot_id: str) -> str:
 
 def _keep_notes(work_item_id: str) -> None:
     """Call in every large view run, before its note box: a note typed and not sent is there again when the view
-    comes back to its shot. Streamlit drops a widget's value in a run that does not draw it unless the value was
-    set through the session state."""
+    comes back to its shot."""
     prefix = large_view_note_key(work_item_id, "")
-    for key in [k for k in st.session_state if k.startswith(prefix) and st.session_state[k]]:
-        st.session_state[key] = st.session_state[key]
+    for key in [k for k in st.session_state if k.startswith(prefix)]:
+        keep_typed(key)
 
 
 def grid_shots(item: WorkItemDetail) -> None:

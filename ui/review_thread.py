@@ -15,6 +15,7 @@ from services.comments import MAX_COMMENT_LENGTH, NewComment, add_comment, threa
 from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.comments import CommentRead, DecisionRead, ThreadSummary
+from ui.hero_state import keep_typed
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, show_toast
 
@@ -104,7 +105,7 @@ def comment_button_key(key: str) -> str:
 
 
 def add_comment_box(version_id: int, *, key: str, on_comment: Callable[[], None] | None = None) -> None:
-    """A comment box and `Add comment` (Ctrl/Cmd+Enter in the box also sends). Not a form: a form keeps its text in
+    """A comment box and `Add comment` (Ctrl+Enter in the box also sends). Not a form: a form keeps its text in
     the browser until sent, so closing the thread lost it; this box's text reaches the server when it loses the
     focus, and `review_thread` keeps it while the thread is closed."""
     body_key = comment_body_key(key)
@@ -129,13 +130,6 @@ def add_comment_box(version_id: int, *, key: str, on_comment: Callable[[], None]
     )
 
 
-def _keep_comment(body_key: str) -> None:
-    """A comment typed and not sent is there when its thread opens again: Streamlit drops a widget's value in a run
-    that does not draw it unless the value was set through the session state."""
-    if st.session_state.get(body_key):
-        st.session_state[body_key] = st.session_state[body_key]
-
-
 def review_thread(
     version_id: int | None,
     *,
@@ -150,7 +144,7 @@ def review_thread(
         return
     if with_summary:
         st.caption(summary_text(thread_summaries(version_ids=[version_id]).get(version_id)))
-    _keep_comment(comment_body_key(key))
+    keep_typed(comment_body_key(key))  # a comment not sent waits while the thread is closed
     box = st.expander(THREAD_LABEL, icon=":material/forum:", key=thread_open_key(key), on_change="rerun")
     if not box.open:
         return
