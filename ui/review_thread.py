@@ -105,9 +105,10 @@ def comment_button_key(key: str) -> str:
 
 
 def add_comment_box(version_id: int, *, key: str, on_comment: Callable[[], None] | None = None) -> None:
-    """A comment box and `Add comment` (Ctrl+Enter in the box also sends). Not a form: a form keeps its text in
-    the browser until sent, so closing the thread lost it; this box's text reaches the server when it loses the
-    focus, and `review_thread` keeps it while the thread is closed."""
+    """A comment box and `Add comment`. Not a form: a form keeps its text in the browser until sent, so closing the
+    thread lost it; this box's text reaches the server when it loses the focus, and `review_thread` keeps it while
+    the thread is closed. No Ctrl+Enter on the button: a shortcut is the page's, so with two threads open (the SKU
+    Switcher) it sent both boxes."""
     body_key = comment_body_key(key)
     disabled = lacks(Role.reviewer)
     st.text_area(
@@ -122,7 +123,6 @@ def add_comment_box(version_id: int, *, key: str, on_comment: Callable[[], None]
         ADD_COMMENT,
         key=comment_button_key(key),
         icon=":material/add_comment:",
-        shortcut="Ctrl+Enter",
         disabled=disabled,
         help=why_disabled(Role.reviewer),
         on_click=_post,

@@ -89,7 +89,7 @@ def test_a_comment_in_the_large_view_shows_in_the_thread_with_its_author(page, a
     dialog.get_by_text("History and comments").click()
     wait_idle(page)
     expect(box).to_have_value("The chair's wheels are cut off at the bottom")
-    box.press("Control+Enter")  # sends, as `Add comment` does
+    button(dialog, "Add comment").click()
     wait_idle(page)
     thread = page.locator(DIALOG)
     said = thread.locator("li").filter(has_text="The chair's wheels are cut off at the bottom").locator("visible=true")
@@ -105,3 +105,25 @@ def test_a_comment_in_the_large_view_shows_in_the_thread_with_its_author(page, a
     expect(box).to_have_value("")
     close_dialog(page)
     expect(main_area(page).get_by_text("2 comments")).to_be_visible()  # the card says so too
+
+
+def test_two_open_threads_each_send_only_their_own_comment(page, app):
+    """The SKU Switcher shows a thread per size: Ctrl+Enter in one box (which only commits its text) and `Add comment`
+    of one thread send nothing from the other's box."""
+    open_page(page, f"{app.url}/sku_switcher?id=21", heading="HO-1 · OFF-DESK-120-OAK")
+    threads = main_area(page).get_by_text("History and comments")
+    for n in (0, 1):
+        threads.nth(n).click()
+        wait_idle(page)
+    boxes = main_area(page).get_by_label("Add a comment")
+    boxes.nth(1).fill("Mobile: not yet, still thinking")
+    boxes.nth(1).press("Tab")
+    boxes.nth(0).fill("Desktop: the desk edge is cut off")
+    boxes.nth(0).press("Control+Enter")
+    wait_idle(page)
+    assert query(app, "SELECT count(*) FROM comment WHERE body LIKE 'Mobile:%'")[0][0] == 0
+    button(main_area(page), "Add comment").first.click()
+    wait_idle(page)
+    expect(main_area(page).get_by_text("1 comment")).to_have_count(1)
+    assert query(app, "SELECT body FROM comment WHERE body LIKE '%:%'") == [("Desktop: the desk edge is cut off",)]
+    expect(boxes.nth(1)).to_have_value("Mobile: not yet, still thinking")
