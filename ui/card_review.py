@@ -18,9 +18,10 @@ from services.identity import Role
 from services.read_models.heroes import HeroTarget, ShotPublic
 from services.read_models.versions import VersionPublic
 from services.versions import ReviewDecisionOptions, set_review
-from ui.hero_state import card_key, keep_typed, renew_key, renewable_key
+from ui.hero_state import card_key, renew_key, renewable_key
 from ui.permissions import lacks, why_disabled
 from ui.toasts import queue_toast
+from ui.unsent_text import keep_unsent
 
 # state -> (word, colour on the dark theme, symbol)
 STATE_LOOK = {
@@ -137,7 +138,7 @@ def decide(work_item_id: str, shot_id: str, row: HeroTarget, state: ReviewState,
 def keep_note(work_item_id: str, shot_id: str) -> None:
     """Call in every card run: a reject note typed and not sent is still there when its popover (or the compact
     card's menu) is opened again."""
-    keep_typed(card_key("note", work_item_id, shot_id))
+    keep_unsent(card_key("note", work_item_id, shot_id))
 
 
 def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu: bool = False) -> None:

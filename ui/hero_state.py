@@ -1,5 +1,5 @@
-"""What the hero cards and the large view share: their session-state keys (and keeping typed text), the shot a card
-was handed, the size switch, and the reference thumbnails as HTML."""
+"""What the hero cards and the large view share: their session-state keys, the shot a card was handed, the size
+switch, and the reference thumbnails as HTML."""
 
 from __future__ import annotations
 
@@ -33,14 +33,6 @@ def renew_key(name: str, work_item_id: str, shot_id: str) -> None:
     """The next run draws the card's widget `name` anew (a popover: closed), under a new `renewable_key`."""
     round_key = card_key(f"{name}_round", work_item_id, shot_id)
     st.session_state[round_key] = st.session_state.get(round_key, 0) + 1
-
-
-def keep_typed(key: str) -> None:
-    """Call, before the text box `key` is drawn, in every run that may not draw it (its popover, expander or shot is
-    closed): what was typed in it and not sent is there when it is drawn again. Streamlit drops a widget's value in a
-    run that does not draw it unless the value was set through the session state."""
-    if st.session_state.get(key):
-        st.session_state[key] = st.session_state[key]
 
 
 def card_shot(work_item_id: str, shot_id: str) -> ShotPublic:

@@ -29,13 +29,14 @@ from ui.card_review import decide, decision_words, look, review_state
 from ui.compare import compare_with_previous
 from ui.file_metadata import file_metadata_expander
 from ui.hero_prompt import hero_versions, load_card_notes
-from ui.hero_state import card_key, img_tag, keep_typed, picked_row, renew_key, renewable_key, size_switch
+from ui.hero_state import card_key, img_tag, picked_row, renew_key, renewable_key, size_switch
 from ui.images import image_or_placeholder
 from ui.permissions import lacks, why_disabled
 from ui.review_thread import review_thread
 from ui.seeds import seed_words
 from ui.shared_models import shared_shot
 from ui.toasts import escape_markdown
+from ui.unsent_text import keep_unsent_under
 
 LARGE_VIEW_MAX_HEIGHT = 400  # px; with the keys and the decision row, within a 1024×768 window
 ZOOM_MAX_HEIGHT = "52vh"  # the 100 % view scrolls inside this
@@ -51,14 +52,6 @@ def large_view_key(name: str, owner: str) -> str:
 def large_view_note_key(work_item_id: str, shot_id: str) -> str:
     """The note box of one shot in the large view: a note typed for a shot goes only with that shot's decision."""
     return large_view_key("note", f"{work_item_id}/{shot_id}")
-
-
-def _keep_notes(work_item_id: str) -> None:
-    """Call in every large view run, before its note box: a note typed and not sent is there again when the view
-    comes back to its shot."""
-    prefix = large_view_note_key(work_item_id, "")
-    for key in [k for k in st.session_state if k.startswith(prefix)]:
-        keep_typed(key)
 
 
 def grid_shots(item: WorkItemDetail) -> None:
@@ -170,7 +163,7 @@ def _toggle(key: str) -> None:
 def large_view(work_item_id: str, shot_id: str) -> None:
     """The review station (see the module's docstring)."""
     shot_id = st.session_state.get(large_view_key("shot", work_item_id)) or shot_id
-    _keep_notes(work_item_id)
+    keep_unsent_under(large_view_note_key(work_item_id, ""))  # a note not sent waits in its shot's box
     shot = _shot(work_item_id, shot_id)
     if shot is None:
         st.warning(f"{escape_markdown(shot_id)} is no longer in this work item.")

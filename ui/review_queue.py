@@ -32,17 +32,22 @@ from ui.navigation import WORK_ITEM_PAGE, query_param
 from ui.permissions import lacks, why_disabled
 from ui.seeds import seed_words
 from ui.toasts import escape_markdown, queue_toast
+from ui.unsent_text import keep_unsent_under
 
 ANY = "Any"
 IMAGE_MAX_HEIGHT = 560  # px: a portrait (Mobile) hero is drawn this high at most, so its buttons stay in view
 
 
 def queue_key(name: str) -> str:
-    """The Review queue's widget and state keys: `work_item`, `sku`, `size`, `backend`, `note`, `approve`, …"""
+    """The Review queue's widget and state keys: `work_item`, `sku`, `size`, `backend`, `approve`, …"""
     return f"queue_{name}"
 
 
-NOTE_KEY = queue_key("note")
+def note_key(version_id: int) -> str:
+    """The note box of one hero: a note typed for a hero goes only with that hero's decision."""
+    return queue_key(f"note_{version_id}")
+
+
 _CURSOR, _FILTER, _DECIDED, _STARTED = (queue_key(name) for name in ("cursor", "filter", "decided", "started"))
 
 
@@ -117,14 +122,14 @@ def _go_back(only: ReviewQueueFilter) -> None:
 
 
 def _decide(hero: QueuedHero, state: ReviewState) -> None:
-    note = (st.session_state.get(NOTE_KEY) or "").strip() or None
+    note = (st.session_state.get(note_key(hero.version_id)) or "").strip() or None
     try:
         set_review(version_id=hero.version_id, options=ReviewDecisionOptions(state=state, note=note))
     except ReshootError as e:
         queue_toast("Couldn’t save the review", e.message or e.code, kind="error")
         return
     st.session_state[_DECIDED] = [*st.session_state.get(_DECIDED, []), hero.version_id]
-    st.session_state[NOTE_KEY] = ""
+    st.session_state[note_key(hero.version_id)] = ""
 
 
 def _when(value: datetime) -> str:
@@ -187,9 +192,10 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
     """The note, Approve (A), Reject (X), ← previous, → next."""
     reviewer_help = why_disabled(Role.reviewer)
     not_reviewer = lacks(Role.reviewer)
+    keep_unsent_under(queue_key("note_"))  # a note not sent waits in its hero's box
     st.text_input(
         "Note",
-        key=NOTE_KEY,
+        key=note_key(hero.version_id),
         placeholder="Optional note",
         help="Type, then Tab out of the box: the keys work when no text box has the focus.",
     )

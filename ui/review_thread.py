@@ -15,9 +15,9 @@ from services.comments import MAX_COMMENT_LENGTH, NewComment, add_comment, threa
 from services.errors import ReshootError
 from services.identity import Role
 from services.read_models.comments import CommentRead, DecisionRead, ThreadSummary
-from ui.hero_state import keep_typed
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, show_toast
+from ui.unsent_text import keep_unsent
 
 DECISION_WORDS = {"approved": ":green[Approved]", "rejected": ":red[Rejected]", "pending": ":orange[Back to pending]"}
 
@@ -144,7 +144,7 @@ def review_thread(
         return
     if with_summary:
         st.caption(summary_text(thread_summaries(version_ids=[version_id]).get(version_id)))
-    keep_typed(comment_body_key(key))  # a comment not sent waits while the thread is closed
+    keep_unsent(comment_body_key(key))  # a comment not sent waits while the thread is closed
     box = st.expander(THREAD_LABEL, icon=":material/forum:", key=thread_open_key(key), on_change="rerun")
     if not box.open:
         return

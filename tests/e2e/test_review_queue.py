@@ -83,6 +83,17 @@ def test_triage_ten_heroes_by_keys_then_approve_the_rest_of_a_work_item_in_bulk(
 
     page.keyboard.press("ArrowLeft")  # back to the hero skipped last: still pending
     wait_until(lambda: shown_hero(page) == seen[7], message="← did not go back to the skipped hero")
+    wait_idle(page)
+    note = main.get_by_placeholder("Optional note")
+    note.fill("Handle cut off")  # typed, not sent: it stays with this hero
+    note.press("Tab")
+    wait_idle(page)
+    page.keyboard.press("ArrowRight")
+    wait_until(lambda: shown_hero(page) != seen[7], message="→ did not move on")
+    expect(note).to_have_value("")
+    page.keyboard.press("ArrowLeft")
+    wait_until(lambda: shown_hero(page) == seen[7], message="← did not come back")
+    expect(note).to_have_value("Handle cut off")
 
     open_page(page, f"{review_app.url}/work_item?id=12", heading=KITCHEN)
     main.get_by_text(re.compile(r"^All pending \(\d+\)$")).click()  # the bar's segmented control

@@ -12,7 +12,7 @@ from services.versions import review_queue_count
 from tests.pages.conftest import open_page, texts
 from tests.test_review_queue import add_image
 from tests.test_work_items import count_queries
-from ui.review_queue import queue_key
+from ui.review_queue import note_key, queue_key
 
 QUEUE = "pages/review_queue.py"
 
@@ -63,10 +63,10 @@ def test_triage_by_keys_approve_reject_with_note_next_and_previous(pending):
     assert at.button(key=queue_key("previous")).disabled  # the oldest: nothing before it
 
     at.button(key=queue_key("approve")).click().run()
-    at.text_input(key=queue_key("note")).input("Logo cut off").run()
+    at.text_input(key=note_key(pending[1])).input("Logo cut off").run()
     at.button(key=queue_key("reject")).click().run()
     assert _decisions() == [(pending[0], "approved", None), (pending[1], "rejected", "Logo cut off")]
-    assert at.text_input(key=queue_key("note")).value == ""  # the note went with its decision
+    assert at.text_input(key=note_key(pending[2])).value == ""  # the note went with its decision
     assert "2 of 8 reviewed" in at.get("progress")[0].proto.text
 
     third = shown(at)
@@ -75,6 +75,18 @@ def test_triage_by_keys_approve_reject_with_note_next_and_previous(pending):
     at.button(key=queue_key("previous")).click().run()
     assert shown(at) == third
     assert review_queue_count() == 6 and not at.exception
+
+
+def test_a_note_goes_only_with_its_own_hero_and_waits_there_unsent(pending):
+    at = open_page(QUEUE)
+    at.text_input(key=note_key(pending[0])).input("Horizon tilted")
+    at.button(key=queue_key("next")).click().run()
+    assert at.text_input(key=note_key(pending[1])).value == ""
+    at.button(key=queue_key("reject")).click().run()  # the second hero, without the first one's note
+    at.button(key=queue_key("previous")).click().run()
+    assert at.text_input(key=note_key(pending[0])).value == "Horizon tilted"
+    at.button(key=queue_key("reject")).click().run()
+    assert _decisions() == [(pending[1], "rejected", None), (pending[0], "rejected", "Horizon tilted")]
 
 
 def test_a_second_arrow_pressed_before_the_first_was_drawn_moves_on_again(pending):
