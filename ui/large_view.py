@@ -54,6 +54,11 @@ def large_view_note_key(work_item_id: str, shot_id: str) -> str:
     return large_view_key("note", f"{work_item_id}/{shot_id}")
 
 
+def large_view_thread_key(work_item_id: str, shot_id: str, size_label: str) -> str:
+    """What names the widgets of one hero's thread in the large view (see `review_thread`)."""
+    return large_view_key("thread", f"{work_item_id}/{shot_id}/{size_label}")
+
+
 def grid_shots(item: WorkItemDetail) -> None:
     """What the large view navigates: every shot id of the work item in grid order, and those of the grid page
     (whose cards hold their shot); call where the grid reads its page."""
@@ -163,7 +168,9 @@ def _toggle(key: str) -> None:
 def large_view(work_item_id: str, shot_id: str) -> None:
     """The review station (see the module's docstring)."""
     shot_id = st.session_state.get(large_view_key("shot", work_item_id)) or shot_id
-    keep_unsent_under(large_view_note_key(work_item_id, ""))  # a note not sent waits in its shot's box
+    # A note or comment not sent waits in its shot's box.
+    for box in ("note", "thread"):
+        keep_unsent_under(large_view_key(box, f"{work_item_id}/"))
     shot = _shot(work_item_id, shot_id)
     if shot is None:
         st.warning(f"{escape_markdown(shot_id)} is no longer in this work item.")
@@ -192,7 +199,7 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     recent_changes(hero_history(work_item_id, shot_id, row.size_label, limit=RECENT_SHOWN))
     review_thread(
         row.version_id,
-        key=card_key(f"thread_{row.size_label}", work_item_id, shot_id),
+        key=large_view_thread_key(work_item_id, shot_id, row.size_label),
         with_summary=True,
         on_comment=partial(load_card_notes, work_item_id, [shot_id]),  # the card's comment count
     )

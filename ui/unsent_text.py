@@ -8,9 +8,10 @@ import streamlit as st
 
 
 def keep_unsent(key: str) -> None:
-    """Keep the text of the box `key`, if any."""
-    if st.session_state.get(key):
-        st.session_state[key] = st.session_state[key]
+    """Keep the text of the box `key`, if any. Only text: a button under the same prefix refuses a value."""
+    text = st.session_state.get(key)
+    if isinstance(text, str) and text:
+        st.session_state[key] = text
 
 
 def keep_unsent_under(prefix: str) -> None:

@@ -8,9 +8,10 @@ from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import DETAIL, regenerate
 from ui.hero_state import card_key
+from ui.large_view import large_view_key, large_view_thread_key
 from ui.review_thread import comment_body_key, comment_button_key, thread_open_key
 
-THREAD = card_key("thread_Desktop", "12", "KT-2")
+THREAD = large_view_thread_key("12", "KT-2", "Desktop")
 
 
 def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
@@ -74,3 +75,14 @@ def test_a_refused_comment_stays_in_its_box(demo):
     assert at.text_area(key=comment_body_key(THREAD)).value == "Crop \x00 wider"
     assert "no comments" in texts(at)
     assert [t.value for t in at.toast if "Couldn’t add the comment" in t.value]
+
+
+def test_a_comment_typed_and_not_sent_waits_while_the_large_view_shows_another_shot(demo):
+    at = _open_thread()
+    at.text_area(key=comment_body_key(THREAD)).input("The handle is cut off")
+    at.button(key=large_view_key("next", "12")).click().run()  # KT-3: KT-2's thread is not drawn
+    assert comment_body_key(THREAD) not in [t.key for t in at.text_area]
+    at.button(key=large_view_key("previous", "12")).click().run()
+    at.session_state[thread_open_key(THREAD)] = True
+    at.run()
+    assert at.text_area(key=comment_body_key(THREAD)).value == "The handle is cut off"
