@@ -21,7 +21,6 @@ from services.versions import ReviewDecisionOptions, set_review
 from ui.hero_state import card_key, renew_key, renewable_key
 from ui.permissions import lacks, why_disabled
 from ui.toasts import queue_toast
-from ui.unsent_text import keep_unsent
 
 # state -> (word, colour on the dark theme, symbol)
 STATE_LOOK = {
@@ -135,12 +134,6 @@ def decide(work_item_id: str, shot_id: str, row: HeroTarget, state: ReviewState,
     )
 
 
-def keep_note(work_item_id: str, shot_id: str) -> None:
-    """Call in every card run: a reject note typed and not sent is still there when its popover (or the compact
-    card's menu) is opened again."""
-    keep_unsent(card_key("note", work_item_id, shot_id))
-
-
 def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu: bool = False) -> None:
     """Approve (one click) and Reject (a small popover with an optional note) for the shown size; in the compact
     card's menu, a note box and both buttons."""
@@ -152,6 +145,7 @@ def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu:
         st.text_input(
             f"Note on {label}",
             key=note_key,
+            persist_state="page",  # kept while the menu is closed
             placeholder=f"Optional note on {label}",
             disabled=bool(cannot),
             max_chars=500,
@@ -190,7 +184,13 @@ def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu:
             width="stretch",
         )
         if popover.open:
-            popover.text_input(f"Note on {label}", key=note_key, placeholder="Optional: what is wrong", max_chars=500)
+            popover.text_input(
+                f"Note on {label}",
+                key=note_key,
+                persist_state="page",  # kept while the popover is closed
+                placeholder="Optional: what is wrong",
+                max_chars=500,
+            )
             popover.button(
                 "Reject",
                 type="primary",

@@ -42,7 +42,7 @@ from services.read_models.jobs import JobPublic
 from services.work_items import get_work_item
 from ui.actions_panel import panel_job
 from ui.bulk_review import select_box
-from ui.card_review import badges_html, keep_note, look, review_buttons, status_line_html
+from ui.card_review import badges_html, look, review_buttons, status_line_html
 from ui.compare import compare_with_previous
 from ui.grid_density import is_compact
 from ui.hero_prompt import (
@@ -401,7 +401,6 @@ def _card(work_item_id: str, shot_id: str) -> str | None:
     # The fragment's own container is the card: grid_css frames it (a bordered st.container would be one more
     # element a card).
     select_box(work_item_id, shot_id)  # bulk review; in a compact card, a box on the thumbnail (grid_css)
-    keep_note(work_item_id, shot_id)
     if is_compact():
         _compact_card(work_item_id, shot_id, shot, job_id=job_id, own_job=own_job)
         return _watched_here(work_item_id, shot_id, own_job)

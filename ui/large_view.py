@@ -36,7 +36,6 @@ from ui.review_thread import review_thread
 from ui.seeds import seed_words
 from ui.shared_models import shared_shot
 from ui.toasts import escape_markdown
-from ui.unsent_text import keep_unsent_under
 
 LARGE_VIEW_MAX_HEIGHT = 400  # px; with the keys and the decision row, within a 1024×768 window
 ZOOM_MAX_HEIGHT = "52vh"  # the 100 % view scrolls inside this
@@ -168,9 +167,6 @@ def _toggle(key: str) -> None:
 def large_view(work_item_id: str, shot_id: str) -> None:
     """The review station (see the module's docstring)."""
     shot_id = st.session_state.get(large_view_key("shot", work_item_id)) or shot_id
-    # A note or comment not sent waits in its shot's box.
-    for box in ("note", "thread"):
-        keep_unsent_under(large_view_key(box, f"{work_item_id}/"))
     shot = _shot(work_item_id, shot_id)
     if shot is None:
         st.warning(f"{escape_markdown(shot_id)} is no longer in this work item.")
@@ -317,6 +313,7 @@ def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
         st.text_input(
             "Note",
             key=large_view_note_key(work_item_id, shot_id),
+            persist_state="page",  # a note not sent waits in its shot's box
             placeholder="Optional note, saved with the decision",
             help="Type, then Tab out of the box: the keys work when no text box has the focus.",
             label_visibility="collapsed",

@@ -32,7 +32,6 @@ from ui.navigation import WORK_ITEM_PAGE, query_param
 from ui.permissions import lacks, why_disabled
 from ui.seeds import seed_words
 from ui.toasts import escape_markdown, queue_toast
-from ui.unsent_text import keep_unsent_under
 
 ANY = "Any"
 IMAGE_MAX_HEIGHT = 560  # px: a portrait (Mobile) hero is drawn this high at most, so its buttons stay in view
@@ -192,10 +191,10 @@ def decision_buttons(only: ReviewQueueFilter, hero: QueuedHero, after: QueuedHer
     """The note, Approve (A), Reject (X), ← previous, → next."""
     reviewer_help = why_disabled(Role.reviewer)
     not_reviewer = lacks(Role.reviewer)
-    keep_unsent_under(queue_key("note_"))  # a note not sent waits in its hero's box
     st.text_input(
         "Note",
         key=note_key(hero.version_id),
+        persist_state="page",  # a note not sent waits in its hero's box
         placeholder="Optional note",
         help="Type, then Tab out of the box: the keys work when no text box has the focus.",
     )

@@ -17,7 +17,6 @@ from services.identity import Role
 from services.read_models.comments import CommentRead, DecisionRead, ThreadSummary
 from ui.permissions import lacks, why_disabled
 from ui.toasts import escape_markdown, show_toast
-from ui.unsent_text import keep_unsent
 
 DECISION_WORDS = {"approved": ":green[Approved]", "rejected": ":red[Rejected]", "pending": ":orange[Back to pending]"}
 
@@ -106,14 +105,15 @@ def comment_button_key(key: str) -> str:
 
 def add_comment_box(version_id: int, *, key: str, on_comment: Callable[[], None] | None = None) -> None:
     """A comment box and `Add comment`. Not a form: a form keeps its text in the browser until sent, so closing the
-    thread lost it; this box's text reaches the server when it loses the focus, and `review_thread` keeps it while
-    the thread is closed. No Ctrl+Enter on the button: a shortcut is the page's, so with two threads open (the SKU
+    thread lost it; this box's text reaches the server when it loses the focus, and Streamlit keeps it while the
+    box is not drawn. No Ctrl+Enter on the button: a shortcut is the page's, so with two threads open (the SKU
     Switcher) it sent both boxes."""
     body_key = comment_body_key(key)
     disabled = lacks(Role.reviewer)
     st.text_area(
         "Add a comment",
         key=body_key,
+        persist_state="page",  # kept while the thread is closed or another hero is shown
         max_chars=MAX_COMMENT_LENGTH,
         height=80,
         placeholder="What should change? Others see it with your name.",
@@ -144,7 +144,6 @@ def review_thread(
         return
     if with_summary:
         st.caption(summary_text(thread_summaries(version_ids=[version_id]).get(version_id)))
-    keep_unsent(comment_body_key(key))  # a comment not sent waits while the thread is closed
     box = st.expander(THREAD_LABEL, icon=":material/forum:", key=thread_open_key(key), on_change="rerun")
     if not box.open:
         return
