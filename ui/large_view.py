@@ -53,11 +53,6 @@ def large_view_note_key(work_item_id: str, shot_id: str) -> str:
     return large_view_key("note", f"{work_item_id}/{shot_id}")
 
 
-def large_view_thread_key(work_item_id: str, shot_id: str, size_label: str) -> str:
-    """What names the widgets of one hero's thread in the large view (see `review_thread`)."""
-    return large_view_key("thread", f"{work_item_id}/{shot_id}/{size_label}")
-
-
 def grid_shots(item: WorkItemDetail) -> None:
     """What the large view navigates: every shot id of the work item in grid order, and those of the grid page
     (whose cards hold their shot); call where the grid reads its page."""
@@ -195,7 +190,7 @@ def large_view(work_item_id: str, shot_id: str) -> None:
     recent_changes(hero_history(work_item_id, shot_id, row.size_label, limit=RECENT_SHOWN))
     review_thread(
         row.version_id,
-        key=large_view_thread_key(work_item_id, shot_id, row.size_label),
+        key=card_key(f"thread_{row.size_label}", work_item_id, shot_id),
         with_summary=True,
         on_comment=partial(load_card_notes, work_item_id, [shot_id]),  # the card's comment count
     )

@@ -8,10 +8,10 @@ from services.work_items import get_work_item
 from tests.pages.conftest import open_page, texts
 from tests.pages.test_work_item import DETAIL, regenerate
 from ui.hero_state import card_key
-from ui.large_view import large_view_key, large_view_thread_key
+from ui.large_view import large_view_key
 from ui.review_thread import comment_body_key, comment_button_key, thread_open_key
 
-THREAD = large_view_thread_key("12", "KT-2", "Desktop")
+THREAD = card_key("thread_Desktop", "12", "KT-2")
 
 
 def test_the_large_view_shows_history_and_takes_a_comment(demo, monkeypatch):
