@@ -134,13 +134,18 @@ def decide(work_item_id: str, shot_id: str, row: HeroTarget, state: ReviewState,
     )
 
 
+def card_note_key(work_item_id: str, shot_id: str, size_label: str) -> str:
+    """The reject note of one size of a card's shot: a note typed for a size goes only with that size's decision."""
+    return card_key(f"note_{size_label}", work_item_id, shot_id)
+
+
 def review_buttons(work_item_id: str, shot_id: str, row: HeroTarget, *, in_menu: bool = False) -> None:
     """Approve (one click) and Reject (a small popover with an optional note) for the shown size; in the compact
     card's menu, a note box and both buttons."""
     state = review_state(row)
     cannot = why_disabled(Role.reviewer) if lacks(Role.reviewer) else ("No image to review yet" if not state else None)
     label = row.size_label
-    note_key = card_key("note", work_item_id, shot_id)
+    note_key = card_note_key(work_item_id, shot_id, row.size_label)
     if in_menu:
         st.text_input(
             f"Note on {label}",

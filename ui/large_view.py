@@ -48,9 +48,9 @@ def large_view_key(name: str, owner: str) -> str:
     return f"detail_lv_{name}_{owner}"
 
 
-def large_view_note_key(work_item_id: str, shot_id: str) -> str:
-    """The note box of one shot in the large view: a note typed for a shot goes only with that shot's decision."""
-    return large_view_key("note", f"{work_item_id}/{shot_id}")
+def large_view_note_key(work_item_id: str, shot_id: str, size_label: str) -> str:
+    """The note box of one hero (a shot's size) in the large view: a note typed for it goes only with its decision."""
+    return large_view_key("note", f"{work_item_id}/{shot_id}/{size_label}")
 
 
 def grid_shots(item: WorkItemDetail) -> None:
@@ -143,11 +143,11 @@ def _set_size(work_item_id: str, shot_id: str, size_label: str) -> None:
 
 
 def _decide_shown(work_item_id: str, state: ReviewState) -> None:
-    """A / X: the decision on the shot and size the view is at now, with that shot's note."""
+    """A / X: the decision on the shot and size the view is at now, with their note."""
     shown = _shown(work_item_id)
     if shown is not None:
-        shot_id = shown[0].shot_id
-        decide(work_item_id, shot_id, shown[1], state, large_view_note_key(work_item_id, shot_id))
+        shot_id, row = shown[0].shot_id, shown[1]
+        decide(work_item_id, shot_id, row, state, large_view_note_key(work_item_id, shot_id, row.size_label))
 
 
 def _size_picked(work_item_id: str, shot_id: str, switch_key: str) -> None:
@@ -295,7 +295,7 @@ def zoomed_html(row: HeroTarget) -> str:
 
 
 def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
-    """The shown size's decision (who, when) in its colour, the shot's note, Approve (A) and Reject (X)."""
+    """The shown size's decision (who, when) in its colour, its note, Approve (A) and Reject (X)."""
     state = review_state(row)
     _word, colour, symbol = look(row)
     cannot = why_disabled(Role.reviewer) if lacks(Role.reviewer) else ("No image to review yet" if not state else None)
@@ -307,8 +307,8 @@ def _review(work_item_id: str, shot_id: str, row: HeroTarget) -> None:
         )
         st.text_input(
             "Note",
-            key=large_view_note_key(work_item_id, shot_id),
-            persist_state="page",  # a note not sent waits in its shot's box
+            key=large_view_note_key(work_item_id, shot_id, row.size_label),
+            persist_state="page",  # a note not sent waits in its hero's box
             placeholder="Optional note, saved with the decision",
             help="Type, then Tab out of the box: the keys work when no text box has the focus.",
             label_visibility="collapsed",

@@ -15,6 +15,7 @@ from services.preferences import GridDensity, get_preferences
 from services.versions import ReviewDecisionOptions, review_history, set_review
 from services.work_items import get_work_item
 from tests.pages.conftest import open_page
+from ui.card_review import card_note_key
 from ui.grid_density import TOGGLE_KEY
 from ui.hero_state import card_key, renewable_key
 
@@ -74,12 +75,14 @@ def test_approve_and_reject_with_a_note_on_a_card(heroes):
     card = card_markdown(at, "KT-2")
     assert f"Desktop: Approved by {me} · " in badges(card)[0] and f"✓ Approved by {me} · " in card
     assert at.button(key=card_key("approve", "12", "KT-2")).disabled  # it is approved
-    assert card_key("note", "12", "KT-2") not in [t.key for t in at.text_input]  # only while Reject's popover is open
+    assert card_note_key("12", "KT-2", "Desktop") not in [
+        t.key for t in at.text_input
+    ]  # only while Reject's popover is open
 
     reject_popover = renewable_key("reject_open", "12", "KT-2", at.session_state)
     at.session_state[reject_popover] = True
     at.run()
-    at.text_input(key=card_key("note", "12", "KT-2")).input("Horizon tilted")
+    at.text_input(key=card_note_key("12", "KT-2", "Desktop")).input("Horizon tilted")
     at.button(key=card_key("reject", "12", "KT-2")).click().run()
     assert not at.exception
     history = review_history([heroes[("KT-2", "Desktop")]])[heroes[("KT-2", "Desktop")]]
@@ -92,7 +95,7 @@ def test_approve_and_reject_with_a_note_on_a_card(heroes):
     assert [t.value.split("  \n")[0] for t in at.toast][-1] == "**KT-2 · Desktop rejected**"
     at.session_state[reject_popover] = True  # the browser still says `open` for the one it showed
     at.run()
-    assert card_key("note", "12", "KT-2") not in [t.key for t in at.text_input]  # it stays closed
+    assert card_note_key("12", "KT-2", "Desktop") not in [t.key for t in at.text_input]  # it stays closed
 
 
 @pytest.mark.parametrize("compact", [False, True], ids=["card", "compact card's menu"])
@@ -101,7 +104,7 @@ def test_a_note_typed_and_not_sent_is_there_when_the_popover_opens_again(heroes,
     if compact:
         at.toggle(key=TOGGLE_KEY).set_value(True).run()
     popover = renewable_key("menu" if compact else "reject_open", "12", "KT-2", at.session_state)
-    note = card_key("note", "12", "KT-2")
+    note = card_note_key("12", "KT-2", "Desktop")
     at.session_state[popover] = True
     at.run()
     at.text_input(key=note).input("Horizon tilted").run()
@@ -114,6 +117,24 @@ def test_a_note_typed_and_not_sent_is_there_when_the_popover_opens_again(heroes,
     at.button(key=card_key("reject", "12", "KT-2")).click().run()
     history = review_history([heroes[("KT-2", "Desktop")]])[heroes[("KT-2", "Desktop")]]
     assert [(d.decision, d.note) for d in history] == [("rejected", "Horizon tilted")]
+
+
+def test_a_cards_note_stays_with_the_size_it_was_typed_for(heroes):
+    at = open_page(DETAIL, id="12")
+
+    def open_reject():
+        at.session_state[renewable_key("reject_open", "12", "KT-2", at.session_state)] = True
+        at.run()
+
+    open_reject()
+    at.text_input(key=card_note_key("12", "KT-2", "Desktop")).input("Logo cut off").run()
+    at.segmented_control(key=card_key("size", "12", "KT-2")).set_value("Tablet").run()
+    open_reject()
+    note = at.text_input(key=card_note_key("12", "KT-2", "Tablet"))
+    assert note.value == "" and note.label == "Note on Tablet"
+    at.segmented_control(key=card_key("size", "12", "KT-2")).set_value("Desktop").run()
+    open_reject()
+    assert at.text_input(key=card_note_key("12", "KT-2", "Desktop")).value == "Logo cut off"
 
 
 def test_a_viewer_sees_the_state_but_cannot_decide_and_keeps_their_own_density(heroes, monkeypatch):
@@ -167,7 +188,7 @@ def test_the_compact_cards_menu_reviews_regenerates_and_opens_the_large_view(her
     at.run()
     assert not at.exception
     assert at.button(key=card_key("regenerate", "12", "KT-1")) and at.file_uploader  # its actions, only while open
-    at.text_input(key=card_key("note", "12", "KT-1")).input("Warm light, good")
+    at.text_input(key=card_note_key("12", "KT-1", "Desktop")).input("Warm light, good")
     at.button(key=card_key("approve", "12", "KT-1")).click().run()
     assert not at.exception
     [decision] = review_history([heroes[("KT-1", "Desktop")]])[heroes[("KT-1", "Desktop")]]

@@ -115,7 +115,7 @@ def test_a_key_pressed_before_the_last_press_was_drawn_acts_where_that_press_wen
 def test_approve_and_reject_in_the_large_view_with_a_note(fourteen):
     at = open_page(DETAIL, id="30", shot="PT-12", size="Desktop")
     me = current_actor().label
-    at.text_input(key=large_view_note_key("30", "PT-12")).input("Good light")
+    at.text_input(key=large_view_note_key("30", "PT-12", "Desktop")).input("Good light")
     at.button(key=large_view_key("approve", "30")).click().run()
     assert not at.exception
     assert f"✓ Approved by {me} · " in texts(at)
@@ -123,7 +123,7 @@ def test_approve_and_reject_in_the_large_view_with_a_note(fourteen):
         at.button(key=large_view_key("approve", "30")).disabled
         and not at.button(key=large_view_key("reject", "30")).disabled
     )
-    at.text_input(key=large_view_note_key("30", "PT-12")).input("Logo cut off")
+    at.text_input(key=large_view_note_key("30", "PT-12", "Desktop")).input("Logo cut off")
     at.button(key=large_view_key("reject", "30")).click().run()
     version = fourteen[("PT-12", "Desktop")]
     history = review_history([version])[version]
@@ -131,29 +131,33 @@ def test_approve_and_reject_in_the_large_view_with_a_note(fourteen):
         ("rejected", "Logo cut off", me),
         ("approved", "Good light", me),
     ]
-    assert at.text_input(key=large_view_note_key("30", "PT-12")).value == ""  # emptied after each decision
+    assert at.text_input(key=large_view_note_key("30", "PT-12", "Desktop")).value == ""  # emptied after each decision
     assert _card_badges(at, "PT-12")[0] == f"Desktop: Rejected by {me} · {history[0].at:%Y-%m-%d %H:%M} UTC"
 
 
 @pytest.mark.timeout(240)
-def test_a_note_goes_only_with_its_own_shot_and_waits_there_unsent(fourteen):
-    """A note typed on PT-12, then → and Reject: PT-13 is rejected without it; back on PT-12 the note is still in
-    its box and goes with PT-12's decision."""
+def test_a_note_goes_only_with_its_own_hero_and_waits_there_unsent(fourteen):
+    """A note typed on PT-12's Tablet, then ↓ (Mobile) and → with Reject: neither gets it; back on PT-12's Tablet the
+    note is still in its box and goes with that decision."""
     at = open_page(DETAIL, id="30", shot="PT-12", size="Tablet")
-    at.text_input(key=large_view_note_key("30", "PT-12")).input("Horizon tilted")
+    at.text_input(key=large_view_note_key("30", "PT-12", "Tablet")).input("Horizon tilted")
+    at.button(key=large_view_key("size_down", "30")).click().run()
+    assert at.text_input(key=large_view_note_key("30", "PT-12", "Mobile")).value == ""
+    at.button(key=large_view_key("size_up", "30")).click().run()
     at.button(key=large_view_key("next", "30")).click().run()
-    assert _shown(at) == ("PT-13", "Tablet") and at.text_input(key=large_view_note_key("30", "PT-13")).value == ""
+    assert _shown(at) == ("PT-13", "Tablet")
+    assert at.text_input(key=large_view_note_key("30", "PT-13", "Tablet")).value == ""
     at.button(key=large_view_key("reject", "30")).click().run()
     at.button(key=large_view_key("next", "30")).click().run()  # one run more without PT-12's box
     at.button(key=large_view_key("previous", "30")).click().run()
     at.button(key=large_view_key("previous", "30")).click().run()
     assert _shown(at) == ("PT-12", "Tablet")
-    assert at.text_input(key=large_view_note_key("30", "PT-12")).value == "Horizon tilted"
+    assert at.text_input(key=large_view_note_key("30", "PT-12", "Tablet")).value == "Horizon tilted"
     at.button(key=large_view_key("reject", "30")).click().run()
     decided = review_history([fourteen[("PT-13", "Tablet")], fourteen[("PT-12", "Tablet")]])
     assert [(d.decision, d.note) for d in decided[fourteen[("PT-13", "Tablet")]]] == [("rejected", None)]
     assert [(d.decision, d.note) for d in decided[fourteen[("PT-12", "Tablet")]]] == [("rejected", "Horizon tilted")]
-    assert at.text_input(key=large_view_note_key("30", "PT-12")).value == ""
+    assert at.text_input(key=large_view_note_key("30", "PT-12", "Tablet")).value == ""
 
 
 def _card_badges(at, shot_id: str) -> list[str]:
