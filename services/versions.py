@@ -612,12 +612,29 @@ def set_locked(version_id: int, locked: bool) -> VersionPublic:
 
 @requires(Role.reviewer)
 def set_review(*, version_id: int, options: ReviewDecisionOptions) -> VersionPublic:
-    """Record the current actor's decision; the newest decision is the version's state, older ones stay."""
-    note = _review_note(options.note)
+    """Record the current actor's decision; the newest decision is the version's state, older ones stay. The same
+    person's same decision again (a double click, a key pressed twice before the page redrew) records nothing."""
+    note, actor = _review_note(options.note), current_actor()
     with session_scope() as session:
         version = _load(session, version_id)
-        _decide(session, version, version_target(session, version), options.state, note, current_actor(), utcnow())
+        if not _repeats_latest(session, version, options.state, note, actor):
+            _decide(session, version, version_target(session, version), options.state, note, actor, utcnow())
     return get_version(stored_id(version))
+
+
+def _repeats_latest(
+    session: Session, version: ImageVersion, state: ReviewState, note: str | None, actor: Actor
+) -> bool:
+    """Is (state, note) by `actor` what the version's newest decision already says?"""
+    if (version.review_state, version.review_note) != (str(state), note):
+        return False
+    latest = session.exec(
+        select(ReviewDecision.reviewer_email)
+        .where(ReviewDecision.version_id == version.id)
+        .order_by(col(ReviewDecision.id).desc())
+        .limit(1)
+    ).first()
+    return latest == actor.email
 
 
 def _review_state(state: str) -> ReviewState:

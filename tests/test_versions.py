@@ -10,10 +10,11 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from services import storyboard, versions
+from services.audit import AuditAction
 from services.db import session_scope
 from services.errors import ReshootError, invalid_from
 from services.identity import Actor, Role, acting_as
-from services.models import ExportPlanRow, ImageVersion
+from services.models import AuditEntry, ExportPlanRow, ImageVersion
 from services.read_models.review_queue import ReviewQueueFilter
 from services.read_models.versions import ListedVersion, VersionPublic
 from services.storage import get_storage
@@ -124,6 +125,35 @@ def test_review_state_and_queue(demo):
     assert invalid_from(e.value).code == "INVALID_REQUEST" and invalid_from(e.value).details[0]["field"] == "state"
     with pytest.raises(ValidationError):
         versions.ReviewDecisionOptions.model_validate({"state": "approved", "note": 3})  # a note is text
+
+
+def test_the_same_persons_same_decision_again_records_nothing(demo):
+    """A double click or a key pressed twice before the page redrew: one decision, one audit row. Another note,
+    another decision or another person is a new decision."""
+    with session_scope() as s:
+        row = s.exec(select(ExportPlanRow).where(ExportPlanRow.work_item_id == "7")).first()
+    version = add("hero", str(row.id), 1, row.filename)
+    ana, ben = Actor("ana@example.com", "Ana", Role.reviewer), Actor("ben@example.com", "Ben", Role.reviewer)
+    for actor, state, note in [
+        (ana, "rejected", "Too dark"),
+        (ana, "rejected", "Too dark"),  # again: nothing
+        (ana, "rejected", None),
+        (ana, "approved", None),
+        (ana, "approved", None),  # again: nothing
+        (ben, "approved", None),
+    ]:
+        with acting_as(actor):
+            versions.set_review(version_id=version, options=versions.ReviewDecisionOptions(state=state, note=note))
+    history = versions.review_history([version])[version]
+    assert [(d.reviewer, d.decision, d.note) for d in reversed(history)] == [
+        ("Ana", "rejected", "Too dark"),
+        ("Ana", "rejected", None),
+        ("Ana", "approved", None),
+        ("Ben", "approved", None),
+    ]
+    with session_scope() as s:
+        reviews = s.exec(select(AuditEntry).where(AuditEntry.action == AuditAction.review)).all()
+    assert len(reviews) == 4
 
 
 def test_unknown_targets_and_versions_are_404(demo):
