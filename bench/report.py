@@ -45,11 +45,14 @@ def machine() -> str:
 
 # What bounds a result that misses its target, by benchmark and a word of the measure (docs/performance.md has more).
 BOUNDS = {
-    ("grid", "time"): "Bound: the page's frame alone (navigation, sidebar, title, get_work_item) costs 2.5-3x an "
-    "empty page, and 12 fragments of one element each add 1-1.5x (the 'frame only' and 'floor' rows). That leaves "
-    "about 1x, some 2 ms, for the Actions panel, bulk bar, pager and every card's own image, decision and buttons, "
-    "where each Streamlit element or widget call costs about 0.1 ms (11 a card, 7 compact): no grid of one fragment "
-    "per card meets 5x on this page. The page around its cards alone costs more than 5x (its row).",
+    (
+        "grid",
+        "time",
+    ): "Bound: the page's frame alone (navigation, sidebar, title, get_work_item) costs 2.3-3x an empty page, and 12 "
+    "fragments of one element each add 0.7-1.5x (the 'frame only' and 'floor' rows). That leaves about 1-2x for the"
+    " Actions panel, bulk bar, pager and every card's own image, decision and buttons, where each Streamlit element"
+    " or widget call costs about 0.1 ms (11 a card, 7 compact): no grid of one fragment per card meets 5x on this "
+    "page. The page around its cards alone costs about 5x (its row).",
     ("memory", "RSS"): "Bound: Streamlit keeps each closed session (at most 128) for server.disconnectedSessionTTL "
     "(30 s in .streamlit/config.toml); memory stops growing once sessions expire. A kept session of the 60-shot page "
     "holds ~190 KB, nearly all Streamlit's own: its widget registry (~108 widgets, ~94 KB) and fragment storage (12 "
